@@ -1,0 +1,61 @@
+#!/bin/sh
+# Installs every Debian package Snipwise needs to build, run and test.
+# This is the one list; `make run`, `make test` and CI all call it. It is
+# idempotent: when everything is present it only runs dpkg-query and exits.
+set -eu
+
+PKGS="
+bazel-bootstrap
+build-essential
+clang
+libclang-rt-14-dev
+pkg-config
+git
+libgrpc-dev
+protobuf-compiler
+protobuf-compiler-grpc
+protobuf-c-compiler
+libprotobuf-c-dev
+liblmdb-dev
+lmdb-utils
+libhnswlib-dev
+libgmime-3.0-dev
+libpoppler-glib-dev
+libzip-dev
+libxml2-dev
+libcurl4-openssl-dev
+libjansson-dev
+libopenblas-dev
+liblapacke-dev
+libcmocka-dev
+python3
+python3-grpcio
+python3-protobuf
+python3-pytest
+python3-hnswlib
+python3-numpy
+nghttp2-client
+openssl
+valgrind
+"
+
+missing=""
+for p in $PKGS; do
+    if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+        missing="$missing $p"
+    fi
+done
+
+if [ -z "$missing" ]; then
+    exit 0
+fi
+
+echo "install_deps: installing:$missing" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq || echo "install_deps: apt-get update failed; trying the cached lists" >&2
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >&2
