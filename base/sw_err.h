@@ -1,0 +1,55 @@
+/* sw_err: the one list of Snipwise error codes, their messages and the gRPC
+ * status each maps to. Every module returns these; only service/ turns them
+ * into gRPC statuses (through sw_err_grpc_status). */
+#ifndef SW_ERR_H
+#define SW_ERR_H
+
+/* X(name, value, grpc status code, message). Append only: never renumber or
+ * remove a row, since values are logged and stored in job records. The status
+ * column holds the numeric grpc_status_code so that base/ need not include
+ * gRPC headers. */
+#define SW_ERR_LIST(X)                                                         \
+    X(SW_OK, 0, 0, "ok")                                                       \
+    X(SW_ENOMEM, -1, 8, "out of memory")                                       \
+    X(SW_EINVAL, -2, 3, "invalid argument")                                    \
+    X(SW_ENOTFOUND, -3, 5, "not found")                                        \
+    X(SW_EEXIST, -4, 6, "already exists")                                      \
+    X(SW_ETOOBIG, -5, 8, "too large")                                          \
+    X(SW_EIO, -6, 13, "I/O error")                                             \
+    X(SW_ESTORE, -7, 13, "storage error")                                      \
+    X(SW_ECORRUPT, -8, 15, "stored data is corrupt")                           \
+    X(SW_EUNAUTH, -9, 16, "missing or invalid API key")                        \
+    X(SW_EPERM, -10, 7, "permission denied")                                   \
+    X(SW_EUNIMPL, -11, 12, "not implemented")                                  \
+    X(SW_EBUSY, -12, 14, "temporarily unavailable")                            \
+    X(SW_ECANCELLED, -13, 1, "cancelled")                                      \
+    X(SW_ETIMEOUT, -14, 4, "deadline exceeded")                                \
+    X(SW_ESTATE, -15, 9, "failed precondition")                                \
+    X(SW_ESCHEMA, -16, 9, "store schema version is not supported")            \
+    X(SW_EPARSE, -17, 3, "malformed input")                                    \
+    X(SW_EBUDGET, -18, 8, "budget exceeded")                                   \
+    X(SW_EPROVIDER, -19, 14, "provider error")                                 \
+    X(SW_EINTERNAL, -20, 13, "internal error")                                 \
+    X(SW_ERANGE, -21, 11, "out of range")
+
+typedef enum sw_err {
+#define SW_ERR_ENUM(name, value, status, msg) name = value,
+    SW_ERR_LIST(SW_ERR_ENUM)
+#undef SW_ERR_ENUM
+} sw_err;
+
+/* Marks functions whose sw_err result must be checked. */
+#define SW_MUST_CHECK __attribute__((warn_unused_result))
+
+/* sw_err_str returns a static, human-readable message for e; unknown codes
+ * give "unknown error". Thread-safe. */
+const char *sw_err_str(sw_err e);
+
+/* sw_err_name returns the static symbolic name ("SW_EINVAL") for e. */
+const char *sw_err_name(sw_err e);
+
+/* sw_err_grpc_status returns the numeric grpc_status_code for e
+ * (UNKNOWN, 2, for codes not in the list). */
+int sw_err_grpc_status(sw_err e);
+
+#endif

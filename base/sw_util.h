@@ -1,0 +1,49 @@
+/* sw_util: small checked helpers used everywhere: number parsing, clocks,
+ * hex, random bytes, SHA-256 and identifiers. Thread-safe. */
+#ifndef SW_UTIL_H
+#define SW_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/sw_err.h"
+
+/* sw_parse_i64 parses a whole decimal integer from s[0..n) (no sign other
+ * than a leading '-', no spaces, no trailing bytes) into *out if it lies in
+ * [min, max]. SW_EINVAL for malformed text, SW_ERANGE when out of range. */
+SW_MUST_CHECK sw_err sw_parse_i64(const char *s, size_t n, int64_t min,
+                                  int64_t max, int64_t *out);
+
+/* sw_parse_int is sw_parse_i64 on a NUL-terminated string into an int. */
+SW_MUST_CHECK sw_err sw_parse_int(const char *s, int min, int max, int *out);
+
+/* Wall-clock milliseconds since the Unix epoch, and monotonic milliseconds
+ * (for durations and deadlines). */
+int64_t sw_now_ms(void);
+int64_t sw_mono_ms(void);
+
+/* sw_hex writes 2*n lowercase hex digits and a NUL into out, which must hold
+ * 2*n+1 bytes. */
+void sw_hex(const void *p, size_t n, char *out);
+
+/* sw_random fills p with n bytes from the kernel's CSPRNG. SW_EIO if it
+ * cannot. */
+SW_MUST_CHECK sw_err sw_random(void *p, size_t n);
+
+#define SW_SHA256_LEN 32
+
+/* sw_sha256 hashes n bytes at p into out. */
+void sw_sha256(const void *p, size_t n, unsigned char out[SW_SHA256_LEN]);
+
+/* sw_id_new returns a new identifier: prefix followed by 2*nbytes random
+ * hex digits, e.g. sw_id_new("team_", 8) → "team_3f9c0d1e2a4b5c6d". The
+ * caller frees it with sw_free. SW_ENOMEM, SW_EIO. */
+SW_MUST_CHECK sw_err sw_id_new(const char *prefix, size_t nbytes, char **out);
+
+/* sw_memeq_ct compares n bytes in constant time; returns 1 when equal. */
+int sw_memeq_ct(const void *a, const void *b, size_t n);
+
+/* sw_str_lower lowercases ASCII letters of s in place. */
+void sw_str_lower(char *s);
+
+#endif

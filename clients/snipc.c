@@ -1,0 +1,461 @@
+/* snipc: gRPC core client calls. Every call gets a private completion queue
+ * used with pluck, which keeps the code sequential and thread-safe. */
+#include "clients/snipc.h"
+
+#include <grpc/byte_buffer.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/slice.h>
+#include <grpc/support/alloc.h>
+#include <grpc/support/time.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/sw_buf.h"
+#include "base/sw_mem.h"
+#include "proto/msg.h"
+
+struct snipc {
+    grpc_channel *ch;
+    char *auth; /* "Bearer <key>" or NULL */
+    int64_t timeout_ms;
+};
+
+struct snipc_stream {
+    snipc *c;
+    grpc_completion_queue *cq;
+    grpc_call *call;
+    grpc_metadata md;
+    grpc_metadata_array trailing;
+    grpc_status_code status;
+    grpc_slice details;
+    int status_started;
+    int failed;
+};
+
+static const char *const snipc_names[] = {
+    "OK",        "CANCELLED",         "UNKNOWN",           "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+    "UNIMPLEMENTED", "INTERNAL",      "UNAVAILABLE",       "DATA_LOSS",
+    "UNAUTHENTICATED"};
+
+const char *snipc_status_name(int code)
+{
+    if (code < 0 || code > 16)
+        return "UNKNOWN";
+    return snipc_names[code];
+}
+
+static sw_err snipc_read_file(const char *path, char **out)
+{
+    FILE *f = fopen(path, "rb");
+    struct sw_buf b;
+    char chunk[4096];
+    size_t n;
+    sw_err rc = SW_OK;
+
+    if (f == NULL)
+        return SW_EIO;
+    sw_buf_init(&b, 1024 * 1024);
+    while (rc == SW_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        rc = sw_buf_add(&b, chunk, n);
+    fclose(f);
+    if (rc == SW_OK)
+        rc = sw_buf_take(&b, out, NULL);
+    sw_buf_free(&b);
+    return rc;
+}
+
+sw_err snipc_open(const struct snipc_opts *o, snipc **out)
+{
+    snipc *c = NULL;
+    grpc_channel_credentials *creds = NULL;
+    char *ca = NULL;
+    struct sw_buf b;
+    sw_err rc = SW_OK;
+
+    if (o->addr == NULL || o->addr[0] == '\0')
+        return SW_EINVAL;
+    sw_buf_init(&b, 8192);
+    c = sw_calloc(1, sizeof(*c));
+    if (c == NULL)
+        return SW_ENOMEM;
+    c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
+    if (o->key && o->key[0]) {
+        rc = sw_buf_printf(&b, "Bearer %s", o->key);
+        if (rc == SW_OK)
+            rc = sw_buf_take(&b, &c->auth, NULL);
+        if (rc)
+            goto fail;
+    }
+    if (o->tls_ca) {
+        rc = snipc_read_file(o->tls_ca, &ca);
+        if (rc)
+            goto fail;
+        creds = grpc_ssl_credentials_create(ca, NULL, NULL, NULL);
+    } else {
+        creds = grpc_insecure_credentials_create();
+    }
+    c->ch = grpc_channel_create(o->addr, creds, NULL);
+    grpc_channel_credentials_release(creds);
+    if (c->ch == NULL) {
+        rc = SW_EINVAL;
+        goto fail;
+    }
+    sw_free(ca);
+    *out = c;
+    return SW_OK;
+fail:
+    sw_free(ca);
+    sw_buf_free(&b);
+    sw_free(c->auth);
+    sw_free(c);
+    return rc;
+}
+
+void snipc_close(snipc **cp)
+{
+    snipc *c = cp ? *cp : NULL;
+
+    if (c == NULL)
+        return;
+    *cp = NULL;
+    grpc_channel_destroy(c->ch);
+    sw_free(c->auth);
+    sw_free(c);
+}
+
+static grpc_call *snipc_call(snipc *c, grpc_completion_queue *cq,
+                             const char *method)
+{
+    grpc_slice m = grpc_slice_from_static_string(method);
+    gpr_timespec deadline =
+        gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
+                     gpr_time_from_millis(c->timeout_ms, GPR_TIMESPAN));
+
+    return grpc_channel_create_call(c->ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
+                                    m, NULL, deadline, NULL);
+}
+
+static void snipc_auth_md(snipc *c, grpc_metadata *md, size_t *n)
+{
+    *n = 0;
+    if (c->auth == NULL)
+        return;
+    memset(md, 0, sizeof(*md));
+    md->key = grpc_slice_from_static_string("authorization");
+    md->value = grpc_slice_from_static_string(c->auth);
+    *n = 1;
+}
+
+static sw_err snipc_encode(const ProtobufCMessage *m, grpc_byte_buffer **out)
+{
+    size_t n = msg_packed_size(m);
+    grpc_slice sl = grpc_slice_malloc(n);
+
+    msg_pack_to(m, GRPC_SLICE_START_PTR(sl));
+    *out = grpc_raw_byte_buffer_create(&sl, 1);
+    grpc_slice_unref(sl);
+    return SW_OK;
+}
+
+static sw_err snipc_decode(grpc_byte_buffer *bb,
+                           const ProtobufCMessageDescriptor *d,
+                           struct sw_arena *a, ProtobufCMessage **out)
+{
+    grpc_byte_buffer_reader r;
+    grpc_slice sl;
+    sw_err rc;
+
+    if (!grpc_byte_buffer_reader_init(&r, bb))
+        return SW_EPARSE;
+    sl = grpc_byte_buffer_reader_readall(&r);
+    grpc_byte_buffer_reader_destroy(&r);
+    rc = msg_decode(d, GRPC_SLICE_START_PTR(sl), GRPC_SLICE_LENGTH(sl), a,
+                    out);
+    grpc_slice_unref(sl);
+    return rc;
+}
+
+static void snipc_set_status(struct snipc_status *st, grpc_status_code code,
+                             grpc_slice details, struct sw_arena *a)
+{
+    st->code = (int)code;
+    st->message = sw_arena_strndup(a, (const char *)GRPC_SLICE_START_PTR(details),
+                                   GRPC_SLICE_LENGTH(details));
+    if (st->message == NULL)
+        st->message = "";
+}
+
+static sw_err snipc_wait(grpc_completion_queue *cq, void *tag)
+{
+    grpc_event ev = grpc_completion_queue_pluck(
+        cq, tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+
+    return ev.type == GRPC_OP_COMPLETE && ev.success ? SW_OK : SW_ECANCELLED;
+}
+
+static void snipc_cq_destroy(grpc_completion_queue *cq)
+{
+    grpc_completion_queue_shutdown(cq);
+    while (grpc_completion_queue_pluck(cq, NULL,
+                                       gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+               .type != GRPC_QUEUE_SHUTDOWN)
+        ;
+    grpc_completion_queue_destroy(cq);
+}
+
+sw_err snipc_unary(snipc *c, const char *method, const ProtobufCMessage *req,
+                   const ProtobufCMessageDescriptor *resp_d, struct sw_arena *a,
+                   ProtobufCMessage **resp, struct snipc_status *st)
+{
+    grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+    grpc_call *call = snipc_call(c, cq, method);
+    grpc_metadata md;
+    grpc_metadata_array init_md, trailing;
+    grpc_byte_buffer *send = NULL, *recv = NULL;
+    grpc_status_code code = GRPC_STATUS_UNKNOWN;
+    grpc_slice details = grpc_empty_slice();
+    grpc_op ops[6];
+    size_t nmd;
+    int tag = 1;
+    sw_err rc;
+
+    grpc_metadata_array_init(&init_md);
+    grpc_metadata_array_init(&trailing);
+    snipc_auth_md(c, &md, &nmd);
+    rc = snipc_encode(req, &send);
+    if (rc)
+        goto out;
+    memset(ops, 0, sizeof(ops));
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].data.send_initial_metadata.count = nmd;
+    ops[0].data.send_initial_metadata.metadata = nmd ? &md : NULL;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = send;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &init_md;
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = &recv;
+    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[5].data.recv_status_on_client.trailing_metadata = &trailing;
+    ops[5].data.recv_status_on_client.status = &code;
+    ops[5].data.recv_status_on_client.status_details = &details;
+    if (grpc_call_start_batch(call, ops, 6, &tag, NULL) != GRPC_CALL_OK) {
+        rc = SW_EINTERNAL;
+        goto out;
+    }
+    (void)snipc_wait(cq, &tag); /* the status tells how it went */
+    snipc_set_status(st, code, details, a);
+    if (code == GRPC_STATUS_OK) {
+        if (recv == NULL) {
+            rc = SW_EPARSE;
+            goto out;
+        }
+        rc = snipc_decode(recv, resp_d, a, resp);
+    }
+out:
+    if (send)
+        grpc_byte_buffer_destroy(send);
+    if (recv)
+        grpc_byte_buffer_destroy(recv);
+    grpc_slice_unref(details);
+    grpc_metadata_array_destroy(&init_md);
+    grpc_metadata_array_destroy(&trailing);
+    grpc_call_unref(call);
+    snipc_cq_destroy(cq);
+    return rc;
+}
+
+sw_err snipc_server_stream(snipc *c, const char *method,
+                           const ProtobufCMessage *req,
+                           const ProtobufCMessageDescriptor *resp_d,
+                           snipc_msg_fn fn, void *arg, struct sw_arena *a,
+                           struct snipc_status *st)
+{
+    grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+    grpc_call *call = snipc_call(c, cq, method);
+    grpc_metadata md;
+    grpc_metadata_array init_md, trailing;
+    grpc_byte_buffer *send = NULL, *recv = NULL;
+    grpc_status_code code = GRPC_STATUS_UNKNOWN;
+    grpc_slice details = grpc_empty_slice();
+    grpc_op ops[4];
+    size_t nmd;
+    int tag_send = 1, tag_status = 2, tag_recv = 3;
+    sw_err rc;
+
+    grpc_metadata_array_init(&init_md);
+    grpc_metadata_array_init(&trailing);
+    snipc_auth_md(c, &md, &nmd);
+    rc = snipc_encode(req, &send);
+    if (rc)
+        goto out;
+    memset(ops, 0, sizeof(ops));
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].data.send_initial_metadata.count = nmd;
+    ops[0].data.send_initial_metadata.metadata = nmd ? &md : NULL;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = send;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &init_md;
+    if (grpc_call_start_batch(call, ops, 4, &tag_send, NULL) != GRPC_CALL_OK) {
+        rc = SW_EINTERNAL;
+        goto out;
+    }
+    memset(ops, 0, sizeof(ops));
+    ops[0].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[0].data.recv_status_on_client.trailing_metadata = &trailing;
+    ops[0].data.recv_status_on_client.status = &code;
+    ops[0].data.recv_status_on_client.status_details = &details;
+    if (grpc_call_start_batch(call, ops, 1, &tag_status, NULL) !=
+        GRPC_CALL_OK) {
+        rc = SW_EINTERNAL;
+        goto out;
+    }
+    (void)snipc_wait(cq, &tag_send);
+    for (;;) {
+        struct sw_arena ma;
+        ProtobufCMessage *m = NULL;
+        int stop;
+        memset(ops, 0, sizeof(ops));
+        ops[0].op = GRPC_OP_RECV_MESSAGE;
+        ops[0].data.recv_message.recv_message = &recv;
+        if (grpc_call_start_batch(call, ops, 1, &tag_recv, NULL) !=
+            GRPC_CALL_OK)
+            break;
+        (void)snipc_wait(cq, &tag_recv);
+        if (recv == NULL)
+            break;
+        sw_arena_init(&ma, 0);
+        rc = snipc_decode(recv, resp_d, &ma, &m);
+        grpc_byte_buffer_destroy(recv);
+        recv = NULL;
+        stop = rc != SW_OK || fn(m, arg) != 0;
+        sw_arena_free(&ma);
+        if (stop) {
+            grpc_call_cancel(call, NULL);
+            break;
+        }
+    }
+    (void)snipc_wait(cq, &tag_status);
+    snipc_set_status(st, code, details, a);
+out:
+    if (send)
+        grpc_byte_buffer_destroy(send);
+    grpc_slice_unref(details);
+    grpc_metadata_array_destroy(&init_md);
+    grpc_metadata_array_destroy(&trailing);
+    grpc_call_unref(call);
+    snipc_cq_destroy(cq);
+    return rc;
+}
+
+sw_err snipc_stream_open(snipc *c, const char *method, snipc_stream **out)
+{
+    snipc_stream *s = sw_calloc(1, sizeof(*s));
+    grpc_op ops[2];
+    size_t nmd;
+    int tag = 1;
+
+    if (s == NULL)
+        return SW_ENOMEM;
+    s->c = c;
+    s->cq = grpc_completion_queue_create_for_pluck(NULL);
+    s->call = snipc_call(c, s->cq, method);
+    s->details = grpc_empty_slice();
+    grpc_metadata_array_init(&s->trailing);
+    snipc_auth_md(c, &s->md, &nmd);
+    memset(ops, 0, sizeof(ops));
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].data.send_initial_metadata.count = nmd;
+    ops[0].data.send_initial_metadata.metadata = nmd ? &s->md : NULL;
+    if (grpc_call_start_batch(s->call, ops, 1, &tag, NULL) != GRPC_CALL_OK)
+        s->failed = 1;
+    else
+        (void)snipc_wait(s->cq, &tag);
+    /* Ask for the status now, so a server that ends the call early is
+     * noticed by the next send. */
+    memset(ops, 0, sizeof(ops));
+    ops[0].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[0].data.recv_status_on_client.trailing_metadata = &s->trailing;
+    ops[0].data.recv_status_on_client.status = &s->status;
+    ops[0].data.recv_status_on_client.status_details = &s->details;
+    if (grpc_call_start_batch(s->call, ops, 1, &s->status_started, NULL) ==
+        GRPC_CALL_OK)
+        s->status_started = 1;
+    *out = s;
+    return SW_OK;
+}
+
+sw_err snipc_stream_send(snipc_stream *s, const ProtobufCMessage *m)
+{
+    grpc_byte_buffer *bb = NULL;
+    grpc_op op;
+    int tag = 1;
+    sw_err rc;
+
+    if (s->failed)
+        return SW_ECANCELLED;
+    rc = snipc_encode(m, &bb);
+    if (rc)
+        return rc;
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_SEND_MESSAGE;
+    op.data.send_message.send_message = bb;
+    if (grpc_call_start_batch(s->call, &op, 1, &tag, NULL) != GRPC_CALL_OK)
+        rc = SW_EINTERNAL;
+    else
+        rc = snipc_wait(s->cq, &tag);
+    grpc_byte_buffer_destroy(bb);
+    if (rc)
+        s->failed = 1;
+    return rc;
+}
+
+sw_err snipc_stream_finish(snipc_stream **sp,
+                           const ProtobufCMessageDescriptor *resp_d,
+                           struct sw_arena *a, ProtobufCMessage **resp,
+                           struct snipc_status *st)
+{
+    snipc_stream *s = *sp;
+    grpc_metadata_array init_md;
+    grpc_byte_buffer *recv = NULL;
+    grpc_op ops[3];
+    int tag = 1;
+    sw_err rc = SW_OK;
+
+    *sp = NULL;
+    grpc_metadata_array_init(&init_md);
+    memset(ops, 0, sizeof(ops));
+    ops[0].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[1].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[1].data.recv_initial_metadata.recv_initial_metadata = &init_md;
+    ops[2].op = GRPC_OP_RECV_MESSAGE;
+    ops[2].data.recv_message.recv_message = &recv;
+    if (grpc_call_start_batch(s->call, s->failed ? ops + 1 : ops,
+                              s->failed ? 2 : 3, &tag, NULL) == GRPC_CALL_OK)
+        (void)snipc_wait(s->cq, &tag);
+    if (s->status_started)
+        (void)snipc_wait(s->cq, &s->status_started);
+    snipc_set_status(st, s->status, s->details, a);
+    if (s->status == GRPC_STATUS_OK) {
+        if (recv == NULL)
+            rc = SW_EPARSE;
+        else
+            rc = snipc_decode(recv, resp_d, a, resp);
+    }
+    if (recv)
+        grpc_byte_buffer_destroy(recv);
+    grpc_metadata_array_destroy(&init_md);
+    grpc_metadata_array_destroy(&s->trailing);
+    grpc_slice_unref(s->details);
+    grpc_call_unref(s->call);
+    snipc_cq_destroy(s->cq);
+    sw_free(s);
+    return rc;
+}

@@ -1,0 +1,633 @@
+/* snipctl: the Snipwise command line. Every subcommand is one row of a
+ * table: how to build its request from the arguments, which RPC to call, and
+ * how to print the reply (a table or key: value lines for people, one JSON
+ * object with --json for scripts). */
+#include <grpc/grpc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/sw_arena.h"
+#include "base/sw_buf.h"
+#include "base/sw_mem.h"
+#include "base/sw_util.h"
+#include "clients/snipc.h"
+#include "grpc/health/v1/health.pb-c.h"
+#include "proto/msg.h"
+#include "snipwise/v1/admin.pb-c.h"
+#include "snipwise/v1/team.pb-c.h"
+
+/* Exit codes, documented in --help. */
+#define EXIT_RPC 1
+#define EXIT_USAGE 2
+#define EXIT_UNAVAILABLE 3
+#define EXIT_AUTH 4
+#define EXIT_NOTFOUND 5
+#define EXIT_INVALID 6
+
+#define CTL_MAX_POS 8
+
+struct ctl {
+    const char *addr;
+    const char *key;
+    const char *tls_ca;
+    int64_t timeout_ms;
+    int json;
+    const char *pos[CTL_MAX_POS];
+    int npos;
+    const char *name;       /* --name */
+    int admin_role;         /* --admin */
+    int32_t page_size;      /* --page-size */
+    const char *page_token; /* --page-token */
+    struct sw_arena arena;
+};
+
+/* A subcommand: build fills the request (NULL message means the usage was
+ * wrong), then the reply is printed; flatten names a message field whose
+ * members are printed at the top level (so create-team prints team_id and
+ * api_key side by side). */
+struct ctl_cmd {
+    const char *group; /* "admin", "team" or NULL */
+    const char *name;
+    const char *args;
+    const char *help;
+    const char *method;
+    const ProtobufCMessageDescriptor *req;
+    const ProtobufCMessageDescriptor *resp;
+    int min_pos, max_pos;
+    int (*build)(struct ctl *c, ProtobufCMessage *req);
+    const char *flatten;
+};
+
+static int ctl_build_health(struct ctl *c, ProtobufCMessage *m)
+{
+    Grpc__Health__V1__HealthCheckRequest *r = (void *)m;
+    if (c->npos > 0)
+        r->service = (char *)c->pos[0];
+    return 0;
+}
+
+static int ctl_build_create_team(struct ctl *c, ProtobufCMessage *m)
+{
+    Snipwise__V1__CreateTeamRequest *r = (void *)m;
+    r->display_name = (char *)c->pos[0];
+    return 0;
+}
+
+static int ctl_build_team_id(struct ctl *c, ProtobufCMessage *m)
+{
+    /* GetTeamRequest and DeleteTeamRequest both hold just team_id. */
+    Snipwise__V1__GetTeamRequest *r = (void *)m;
+    r->team_id = (char *)c->pos[0];
+    return 0;
+}
+
+static int ctl_build_list_teams(struct ctl *c, ProtobufCMessage *m)
+{
+    Snipwise__V1__ListTeamsRequest *r = (void *)m;
+    r->page_size = c->page_size;
+    if (c->page_token)
+        r->page_token = (char *)c->page_token;
+    return 0;
+}
+
+static int ctl_build_create_key(struct ctl *c, ProtobufCMessage *m)
+{
+    Snipwise__V1__CreateApiKeyRequest *r = (void *)m;
+    if (c->admin_role) {
+        if (c->npos > 0)
+            return -1;
+        r->role = SNIPWISE__V1__ROLE__ROLE_ADMIN;
+    } else {
+        if (c->npos < 1)
+            return -1;
+        r->team_id = (char *)c->pos[0];
+        r->role = SNIPWISE__V1__ROLE__ROLE_TEAM;
+    }
+    if (c->name)
+        r->display_name = (char *)c->name;
+    return 0;
+}
+
+static int ctl_build_list_keys(struct ctl *c, ProtobufCMessage *m)
+{
+    Snipwise__V1__ListApiKeysRequest *r = (void *)m;
+    if (c->npos > 0)
+        r->team_id = (char *)c->pos[0];
+    r->page_size = c->page_size;
+    if (c->page_token)
+        r->page_token = (char *)c->page_token;
+    return 0;
+}
+
+static int ctl_build_revoke_key(struct ctl *c, ProtobufCMessage *m)
+{
+    Snipwise__V1__RevokeApiKeyRequest *r = (void *)m;
+    r->key_id = (char *)c->pos[0];
+    return 0;
+}
+
+static int ctl_build_none(struct ctl *c, ProtobufCMessage *m)
+{
+    (void)c;
+    (void)m;
+    return 0;
+}
+
+static int ctl_build_add_member(struct ctl *c, ProtobufCMessage *m)
+{
+    Snipwise__V1__AddTeamMemberRequest *r = (void *)m;
+    Snipwise__V1__TeamMember *tm = sw_arena_alloc(&c->arena, sizeof(*tm));
+    if (tm == NULL)
+        return -1;
+    snipwise__v1__team_member__init(tm);
+    tm->email = (char *)c->pos[0];
+    if (c->name)
+        tm->display_name = (char *)c->name;
+    r->member = tm;
+    return 0;
+}
+
+static int ctl_build_email(struct ctl *c, ProtobufCMessage *m)
+{
+    Snipwise__V1__RemoveTeamMemberRequest *r = (void *)m;
+    r->email = (char *)c->pos[0];
+    return 0;
+}
+
+static int ctl_build_domain(struct ctl *c, ProtobufCMessage *m)
+{
+    /* AddTeamDomainRequest and RemoveTeamDomainRequest hold just domain. */
+    Snipwise__V1__AddTeamDomainRequest *r = (void *)m;
+    r->domain = (char *)c->pos[0];
+    return 0;
+}
+
+static int ctl_build_page(struct ctl *c, ProtobufCMessage *m)
+{
+    /* ListTeamMembersRequest and ListTeamDomainsRequest: page_size, token. */
+    Snipwise__V1__ListTeamMembersRequest *r = (void *)m;
+    r->page_size = c->page_size;
+    if (c->page_token)
+        r->page_token = (char *)c->page_token;
+    return 0;
+}
+
+#define M(s, x) "/snipwise.v1." s "/" x
+#define D(x) &snipwise__v1__##x##__descriptor
+
+static const struct ctl_cmd ctl_cmds[] = {
+    {NULL, "health", "[SERVICE]", "check that snipd is serving",
+     "/grpc.health.v1.Health/Check",
+     &grpc__health__v1__health_check_request__descriptor,
+     &grpc__health__v1__health_check_response__descriptor, 0, 1,
+     ctl_build_health, NULL},
+    {"admin", "create-team", "NAME", "create a team and its first API key",
+     M("AdminService", "CreateTeam"), D(create_team_request),
+     D(create_team_response), 1, 1, ctl_build_create_team, "team"},
+    {"admin", "get-team", "TEAM_ID", "show a team", M("AdminService", "GetTeam"),
+     D(get_team_request), D(team), 1, 1, ctl_build_team_id, NULL},
+    {"admin", "list-teams", "[--page-size N] [--page-token T]", "list teams",
+     M("AdminService", "ListTeams"), D(list_teams_request),
+     D(list_teams_response), 0, 0, ctl_build_list_teams, NULL},
+    {"admin", "delete-team", "TEAM_ID", "delete a team and all its data",
+     M("AdminService", "DeleteTeam"), D(delete_team_request),
+     D(delete_team_response), 1, 1, ctl_build_team_id, NULL},
+    {"admin", "create-key", "TEAM_ID [--name NAME] | --admin [--name NAME]",
+     "create an API key (printed once)", M("AdminService", "CreateApiKey"),
+     D(create_api_key_request), D(create_api_key_response), 0, 1,
+     ctl_build_create_key, "key"},
+    {"admin", "list-keys", "[TEAM_ID] [--page-size N] [--page-token T]",
+     "list API keys", M("AdminService", "ListApiKeys"),
+     D(list_api_keys_request), D(list_api_keys_response), 0, 1,
+     ctl_build_list_keys, NULL},
+    {"admin", "revoke-key", "KEY_ID", "revoke an API key at once",
+     M("AdminService", "RevokeApiKey"), D(revoke_api_key_request), D(api_key),
+     1, 1, ctl_build_revoke_key, NULL},
+    {"team", "show", "", "show the key's team", M("TeamService", "GetMyTeam"),
+     D(get_my_team_request), D(team), 0, 0, ctl_build_none, NULL},
+    {"team", "add-member", "EMAIL [--name NAME]", "add a rep to the team",
+     M("TeamService", "AddTeamMember"), D(add_team_member_request),
+     D(team_member), 1, 1, ctl_build_add_member, NULL},
+    {"team", "remove-member", "EMAIL", "remove a rep from the team",
+     M("TeamService", "RemoveTeamMember"), D(remove_team_member_request),
+     D(remove_team_member_response), 1, 1, ctl_build_email, NULL},
+    {"team", "list-members", "[--page-size N] [--page-token T]",
+     "list the team's reps", M("TeamService", "ListTeamMembers"),
+     D(list_team_members_request), D(list_team_members_response), 0, 0,
+     ctl_build_page, NULL},
+    {"team", "add-domain", "DOMAIN", "add one of the team's mail domains",
+     M("TeamService", "AddTeamDomain"), D(add_team_domain_request),
+     D(team_domain), 1, 1, ctl_build_domain, NULL},
+    {"team", "remove-domain", "DOMAIN", "remove a team mail domain",
+     M("TeamService", "RemoveTeamDomain"), D(remove_team_domain_request),
+     D(remove_team_domain_response), 1, 1, ctl_build_domain, NULL},
+    {"team", "list-domains", "[--page-size N] [--page-token T]",
+     "list the team's mail domains", M("TeamService", "ListTeamDomains"),
+     D(list_team_domains_request), D(list_team_domains_response), 0, 0,
+     ctl_build_page, NULL},
+};
+
+#define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
+
+static void ctl_usage(FILE *f)
+{
+    size_t i;
+
+    fputs("usage: snipctl [--addr ADDR] [--key KEY] [--tls-ca PEM] "
+          "[--timeout-ms N] [--json] COMMAND [ARGS]\n\n"
+          "  --addr ADDR     snipd address [127.0.0.1:50051, or SNIPWISE_ADDR]\n"
+          "  --key KEY       API key [SNIPWISE_KEY]; the admin key is in "
+          "DATA_DIR/admin.key\n"
+          "  --tls-ca PEM    trust this CA and use TLS\n"
+          "  --json          print one JSON object instead of a table\n\n"
+          "commands:\n",
+          f);
+    for (i = 0; i < CTL_NCMDS; i++) {
+        const struct ctl_cmd *k = &ctl_cmds[i];
+        fprintf(f, "  %s%s%s %s\n      %s\n", k->group ? k->group : "",
+                k->group ? " " : "", k->name, k->args, k->help);
+    }
+    fputs("\nexit codes: 0 ok, 1 other error, 2 usage, 3 server unavailable "
+          "or too slow,\n            4 not authenticated or not allowed, 5 "
+          "not found, 6 invalid argument\n",
+          f);
+}
+
+/* --- printing ------------------------------------------------------------ */
+
+static int ctl_scalar(const ProtobufCFieldDescriptor *f)
+{
+    return f->label != PROTOBUF_C_LABEL_REPEATED &&
+           f->type != PROTOBUF_C_TYPE_MESSAGE &&
+           f->type != PROTOBUF_C_TYPE_BYTES;
+}
+
+/* ctl_field_text renders one scalar field as text into b. */
+static sw_err ctl_field_text(const ProtobufCMessage *m,
+                             const ProtobufCFieldDescriptor *f,
+                             struct sw_buf *b)
+{
+    const char *v = (const char *)m + f->offset;
+    const ProtobufCEnumValue *ev;
+
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING:
+        return sw_buf_addstr(b, *(char *const *)v ? *(char *const *)v : "");
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+        return sw_buf_printf(b, "%d", *(const int32_t *)v);
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+        return sw_buf_printf(b, "%u", *(const uint32_t *)v);
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+        return sw_buf_printf(b, "%lld", (long long)*(const int64_t *)v);
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        return sw_buf_printf(b, "%llu",
+                             (unsigned long long)*(const uint64_t *)v);
+    case PROTOBUF_C_TYPE_FLOAT:
+        return sw_buf_printf(b, "%g", (double)*(const float *)v);
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return sw_buf_printf(b, "%g", *(const double *)v);
+    case PROTOBUF_C_TYPE_BOOL:
+        return sw_buf_addstr(b, *(const protobuf_c_boolean *)v ? "yes" : "no");
+    case PROTOBUF_C_TYPE_ENUM:
+        ev = protobuf_c_enum_descriptor_get_value(f->descriptor,
+                                                  *(const int *)v);
+        return ev ? sw_buf_addstr(b, ev->name)
+                  : sw_buf_printf(b, "%d", *(const int *)v);
+    default:
+        return sw_buf_addstr(b, "…");
+    }
+}
+
+/* ctl_print_fields prints "name: value" for every scalar field and recurses
+ * into sub-messages with their name as a prefix. */
+static void ctl_print_fields(const ProtobufCMessage *m, const char *prefix)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    struct sw_buf b;
+    unsigned i;
+
+    sw_buf_init(&b, 1 << 20);
+    for (i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->type == PROTOBUF_C_TYPE_MESSAGE &&
+            f->label != PROTOBUF_C_LABEL_REPEATED) {
+            const ProtobufCMessage *sub =
+                *(ProtobufCMessage *const *)((const char *)m + f->offset);
+            if (sub)
+                ctl_print_fields(sub, f->name);
+            continue;
+        }
+        if (!ctl_scalar(f))
+            continue;
+        sw_buf_reset(&b);
+        if (ctl_field_text(m, f, &b) != SW_OK)
+            continue;
+        printf("%s%s%s: %s\n", prefix ? prefix : "", prefix ? "." : "",
+               f->name, sw_buf_str(&b));
+    }
+    sw_buf_free(&b);
+}
+
+/* ctl_print_table prints a repeated message field as an aligned table with
+ * one column per scalar field of the element type. */
+static void ctl_print_table(const ProtobufCMessage *m,
+                            const ProtobufCFieldDescriptor *f)
+{
+    const ProtobufCMessageDescriptor *ed = f->descriptor;
+    size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+    ProtobufCMessage *const *items =
+        *(ProtobufCMessage *const *const *)((const char *)m + f->offset);
+    size_t width[32] = {0}, i;
+    unsigned k, ncol = ed->n_fields < 32 ? ed->n_fields : 32;
+    struct sw_buf b;
+
+    sw_buf_init(&b, 1 << 20);
+    for (k = 0; k < ncol; k++)
+        width[k] = strlen(ed->fields[k].name);
+    for (i = 0; i < n; i++) {
+        for (k = 0; k < ncol; k++) {
+            if (!ctl_scalar(&ed->fields[k]))
+                continue;
+            sw_buf_reset(&b);
+            if (ctl_field_text(items[i], &ed->fields[k], &b) == SW_OK &&
+                sw_buf_len(&b) > width[k])
+                width[k] = sw_buf_len(&b);
+        }
+    }
+    for (k = 0; k < ncol; k++) {
+        if (ctl_scalar(&ed->fields[k]))
+            printf("%-*s  ", (int)width[k], ed->fields[k].name);
+    }
+    printf("\n");
+    for (i = 0; i < n; i++) {
+        for (k = 0; k < ncol; k++) {
+            if (!ctl_scalar(&ed->fields[k]))
+                continue;
+            sw_buf_reset(&b);
+            if (ctl_field_text(items[i], &ed->fields[k], &b) != SW_OK)
+                sw_buf_reset(&b);
+            printf("%-*s  ", (int)width[k], sw_buf_str(&b));
+        }
+        printf("\n");
+    }
+    if (n == 0)
+        printf("(none)\n");
+    sw_buf_free(&b);
+}
+
+static void ctl_print_human(const ProtobufCMessage *m)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    unsigned i;
+
+    for (i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->label == PROTOBUF_C_LABEL_REPEATED &&
+            f->type == PROTOBUF_C_TYPE_MESSAGE)
+            ctl_print_table(m, f);
+    }
+    ctl_print_fields(m, NULL);
+}
+
+/* ctl_print_json prints m as one JSON object; when flatten names a message
+ * field, that field's members are lifted to the top level and the other
+ * top-level string fields are added beside them (create-team prints
+ * {"team_id": ..., "display_name": ..., "api_key": ...}). */
+static int ctl_print_json(const ProtobufCMessage *m, const char *flatten)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    const ProtobufCFieldDescriptor *ff = NULL;
+    const ProtobufCMessage *sub = NULL;
+    struct sw_buf b;
+    unsigned i;
+    sw_err rc = SW_OK;
+
+    sw_buf_init(&b, 64 << 20);
+    if (flatten)
+        ff = protobuf_c_message_descriptor_get_field_by_name(d, flatten);
+    if (ff)
+        sub = *(ProtobufCMessage *const *)((const char *)m + ff->offset);
+    if (ff == NULL || sub == NULL) {
+        rc = msg_to_json(m, &b);
+    } else {
+        rc = msg_to_json(sub, &b);
+        for (i = 0; rc == SW_OK && i < d->n_fields; i++) {
+            const ProtobufCFieldDescriptor *f = &d->fields[i];
+            const char *v;
+            if (f == ff || f->type != PROTOBUF_C_TYPE_STRING ||
+                f->label == PROTOBUF_C_LABEL_REPEATED)
+                continue;
+            v = *(char *const *)((const char *)m + f->offset);
+            b.len--; /* reopen the object: drop its '}' */
+            rc = sw_buf_addc(&b, ',');
+            if (rc == SW_OK)
+                rc = sw_buf_add_json_str(&b, f->name, strlen(f->name));
+            if (rc == SW_OK)
+                rc = sw_buf_addc(&b, ':');
+            if (rc == SW_OK)
+                rc = sw_buf_add_json_str(&b, v ? v : "", strlen(v ? v : ""));
+            if (rc == SW_OK)
+                rc = sw_buf_addc(&b, '}');
+        }
+    }
+    if (rc == SW_OK)
+        printf("%s\n", sw_buf_str(&b));
+    sw_buf_free(&b);
+    return rc == SW_OK ? 0 : EXIT_RPC;
+}
+
+static int ctl_exit_code(int status)
+{
+    switch (status) {
+    case 0:
+        return 0;
+    case 3: /* INVALID_ARGUMENT */
+    case 11: /* OUT_OF_RANGE */
+        return EXIT_INVALID;
+    case 4: /* DEADLINE_EXCEEDED */
+    case 14: /* UNAVAILABLE */
+        return EXIT_UNAVAILABLE;
+    case 5: /* NOT_FOUND */
+        return EXIT_NOTFOUND;
+    case 7: /* PERMISSION_DENIED */
+    case 16: /* UNAUTHENTICATED */
+        return EXIT_AUTH;
+    default:
+        return EXIT_RPC;
+    }
+}
+
+/* --- main ------------------------------------------------------------------ */
+
+static int ctl_parse(int argc, char **argv, struct ctl *c)
+{
+    int i;
+    int64_t v;
+
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--json") == 0) {
+            c->json = 1;
+        } else if (strcmp(a, "--admin") == 0) {
+            c->admin_role = 1;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            return 1;
+        } else if (strncmp(a, "--", 2) == 0) {
+            if (next == NULL) {
+                fprintf(stderr, "snipctl: %s needs a value\n", a);
+                return -1;
+            }
+            i++;
+            if (strcmp(a, "--addr") == 0)
+                c->addr = next;
+            else if (strcmp(a, "--key") == 0)
+                c->key = next;
+            else if (strcmp(a, "--tls-ca") == 0)
+                c->tls_ca = next;
+            else if (strcmp(a, "--name") == 0)
+                c->name = next;
+            else if (strcmp(a, "--page-token") == 0)
+                c->page_token = next;
+            else if (strcmp(a, "--page-size") == 0 ||
+                     strcmp(a, "--timeout-ms") == 0) {
+                if (sw_parse_i64(next, strlen(next), 0,
+                                 a[2] == 'p' ? 100000 : 86400000,
+                                 &v) != SW_OK) {
+                    fprintf(stderr, "snipctl: %s: not a valid number: %s\n",
+                            a, next);
+                    return -1;
+                }
+                if (a[2] == 'p')
+                    c->page_size = (int32_t)v;
+                else
+                    c->timeout_ms = v;
+            } else {
+                fprintf(stderr, "snipctl: unknown flag %s (see --help)\n", a);
+                return -1;
+            }
+        } else {
+            if (c->npos == CTL_MAX_POS) {
+                fprintf(stderr, "snipctl: too many arguments\n");
+                return -1;
+            }
+            c->pos[c->npos++] = a;
+        }
+    }
+    return 0;
+}
+
+static const struct ctl_cmd *ctl_find(struct ctl *c, int *used)
+{
+    size_t i;
+
+    for (i = 0; i < CTL_NCMDS; i++) {
+        const struct ctl_cmd *k = &ctl_cmds[i];
+        if (k->group == NULL) {
+            if (c->npos >= 1 && strcmp(c->pos[0], k->name) == 0) {
+                *used = 1;
+                return k;
+            }
+        } else if (c->npos >= 2 && strcmp(c->pos[0], k->group) == 0 &&
+                   strcmp(c->pos[1], k->name) == 0) {
+            *used = 2;
+            return k;
+        }
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    struct ctl c;
+    const struct ctl_cmd *k;
+    struct snipc_opts o;
+    struct snipc_status st;
+    snipc *cl = NULL;
+    ProtobufCMessage *req, *resp = NULL;
+    int used = 0, code = EXIT_RPC, i, pr;
+    sw_err rc;
+
+    memset(&c, 0, sizeof(c));
+    sw_arena_init(&c.arena, 0);
+    c.addr = getenv("SNIPWISE_ADDR") ? getenv("SNIPWISE_ADDR")
+                                     : "127.0.0.1:50051";
+    c.key = getenv("SNIPWISE_KEY");
+    pr = ctl_parse(argc, argv, &c);
+    if (pr != 0 || c.npos == 0) {
+        ctl_usage(pr > 0 ? stdout : stderr);
+        sw_arena_free(&c.arena);
+        return pr > 0 ? 0 : EXIT_USAGE;
+    }
+    k = ctl_find(&c, &used);
+    if (k == NULL) {
+        fprintf(stderr, "snipctl: unknown command '%s%s%s' (see --help)\n",
+                c.pos[0], c.npos > 1 ? " " : "", c.npos > 1 ? c.pos[1] : "");
+        sw_arena_free(&c.arena);
+        return EXIT_USAGE;
+    }
+    for (i = used; i < c.npos; i++)
+        c.pos[i - used] = c.pos[i];
+    c.npos -= used;
+    req = msg_new(k->req, &c.arena);
+    if (c.npos < k->min_pos || c.npos > k->max_pos || req == NULL ||
+        k->build(&c, req) != 0) {
+        fprintf(stderr, "usage: snipctl %s%s%s %s\n", k->group ? k->group : "",
+                k->group ? " " : "", k->name, k->args);
+        sw_arena_free(&c.arena);
+        return EXIT_USAGE;
+    }
+    grpc_init();
+    memset(&o, 0, sizeof(o));
+    o.addr = c.addr;
+    o.key = c.key;
+    o.tls_ca = c.tls_ca;
+    o.timeout_ms = c.timeout_ms;
+    rc = snipc_open(&o, &cl);
+    if (rc) {
+        fprintf(stderr, "snipctl: cannot set up a channel to %s: %s\n", c.addr,
+                sw_err_str(rc));
+        goto out;
+    }
+    rc = snipc_unary(cl, k->method, req, k->resp, &c.arena, &resp, &st);
+    if (rc) {
+        fprintf(stderr, "snipctl: %s: %s\n", k->method, sw_err_str(rc));
+        goto out;
+    }
+    if (st.code != 0) {
+        if (c.json) {
+            struct sw_buf b;
+            sw_buf_init(&b, 1 << 20);
+            if (sw_buf_printf(&b, "{\"error\":{\"code\":\"%s\",\"message\":",
+                              snipc_status_name(st.code)) == SW_OK &&
+                sw_buf_add_json_str(&b, st.message, strlen(st.message)) ==
+                    SW_OK &&
+                sw_buf_addstr(&b, "}}") == SW_OK)
+                printf("%s\n", sw_buf_str(&b));
+            sw_buf_free(&b);
+        }
+        fprintf(stderr, "snipctl: %s: %s\n", snipc_status_name(st.code),
+                st.message[0] ? st.message : "(no message)");
+        code = ctl_exit_code(st.code);
+        goto out;
+    }
+    if (c.json)
+        code = ctl_print_json(resp, k->flatten);
+    else {
+        ctl_print_human(resp);
+        code = 0;
+    }
+out:
+    snipc_close(&cl);
+    grpc_shutdown();
+    sw_arena_free(&c.arena);
+    return code;
+}

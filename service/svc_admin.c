@@ -1,0 +1,331 @@
+/* svc_admin: AdminService handlers. They validate nothing the store does
+ * not: the store checks names and ids and explains its refusals, which are
+ * passed on as the status message. */
+#include "service/svc_admin.h"
+
+#include <string.h>
+
+#include "base/sw_mem.h"
+#include "snipwise/v1/admin.pb-c.h"
+#include "store/store_tenant.h"
+
+#define SVC_WHY_MAX 1024
+
+static Snipwise__V1__Team *svc_admin_team(struct svc_ctx *c,
+                                          const struct store_team *t)
+{
+    Snipwise__V1__Team *p = sw_arena_alloc(svc_ctx_arena(c), sizeof(*p));
+
+    if (p == NULL)
+        return NULL;
+    snipwise__v1__team__init(p);
+    p->team_id = svc_ctx_str(c, t->team_id);
+    p->display_name = svc_ctx_str(c, t->display_name);
+    p->create_time_unix_ms = t->create_ms;
+    return p;
+}
+
+static Snipwise__V1__ApiKey *svc_admin_key(struct svc_ctx *c,
+                                           const struct store_apikey *k)
+{
+    Snipwise__V1__ApiKey *p = sw_arena_alloc(svc_ctx_arena(c), sizeof(*p));
+
+    if (p == NULL)
+        return NULL;
+    snipwise__v1__api_key__init(p);
+    p->key_id = svc_ctx_str(c, k->key_id);
+    p->team_id = svc_ctx_str(c, k->team_id);
+    p->display_name = svc_ctx_str(c, k->display_name);
+    p->role = k->role == STORE_ROLE_ADMIN ? SNIPWISE__V1__ROLE__ROLE_ADMIN
+                                          : SNIPWISE__V1__ROLE__ROLE_TEAM;
+    p->create_time_unix_ms = k->create_ms;
+    p->revoke_time_unix_ms = k->revoke_ms;
+    p->key_prefix = svc_ctx_str(c, k->key_prefix);
+    return p;
+}
+
+sw_err svc_admin_create_team(struct svc_ctx *c, const ProtobufCMessage *req,
+                             ProtobufCMessage **resp)
+{
+    const Snipwise__V1__CreateTeamRequest *r = (const void *)req;
+    Snipwise__V1__CreateTeamResponse *out;
+    struct store_team team;
+    char *secret = NULL;
+    struct sw_buf why;
+    sw_err rc;
+
+    memset(&team, 0, sizeof(team));
+    sw_buf_init(&why, SVC_WHY_MAX);
+    rc = store_team_create(svc_ctx_store(c), r->display_name, &team, &secret,
+                           &why);
+    if (rc) {
+        rc = svc_ctx_fail_buf(c, rc, &why);
+        goto out;
+    }
+    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
+    if (out == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    snipwise__v1__create_team_response__init(out);
+    out->team = svc_admin_team(c, &team);
+    out->api_key = svc_ctx_str(c, secret);
+    if (out->team == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    *resp = &out->base;
+out:
+    if (secret) {
+        memset(secret, 0, strlen(secret));
+        sw_free(secret);
+    }
+    store_team_clear(&team);
+    sw_buf_free(&why);
+    return rc;
+}
+
+sw_err svc_admin_get_team(struct svc_ctx *c, const ProtobufCMessage *req,
+                          ProtobufCMessage **resp)
+{
+    const Snipwise__V1__GetTeamRequest *r = (const void *)req;
+    Snipwise__V1__Team *out;
+    struct store_team team;
+    struct sw_buf why;
+    sw_err rc;
+
+    memset(&team, 0, sizeof(team));
+    sw_buf_init(&why, SVC_WHY_MAX);
+    rc = store_team_get(svc_ctx_store(c), r->team_id, &team, &why);
+    if (rc) {
+        if (rc == SW_ENOTFOUND && sw_buf_len(&why) == 0)
+            rc = svc_ctx_fail(c, rc, "no team '%s'", r->team_id);
+        else
+            rc = svc_ctx_fail_buf(c, rc, &why);
+        goto out;
+    }
+    out = svc_admin_team(c, &team);
+    if (out == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    *resp = &out->base;
+out:
+    store_team_clear(&team);
+    sw_buf_free(&why);
+    return rc;
+}
+
+sw_err svc_admin_list_teams(struct svc_ctx *c, const ProtobufCMessage *req,
+                            ProtobufCMessage **resp)
+{
+    const Snipwise__V1__ListTeamsRequest *r = (const void *)req;
+    Snipwise__V1__ListTeamsResponse *out;
+    struct store_team *items = NULL;
+    size_t n = 0, i;
+    char *next = NULL;
+    struct sw_buf why;
+    sw_err rc;
+
+    sw_buf_init(&why, SVC_WHY_MAX);
+    rc = svc_ctx_page_size(c, r->page_size);
+    if (rc)
+        goto out;
+    rc = store_team_list(svc_ctx_store(c), r->page_size, r->page_token, &items,
+                         &n, &next, &why);
+    if (rc) {
+        rc = svc_ctx_fail_buf(c, rc, &why);
+        goto out;
+    }
+    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
+    if (out == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    snipwise__v1__list_teams_response__init(out);
+    out->teams = sw_arena_alloc(svc_ctx_arena(c), (n ? n : 1) * sizeof(void *));
+    if (out->teams == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        out->teams[i] = svc_admin_team(c, &items[i]);
+        if (out->teams[i] == NULL) {
+            rc = SW_ENOMEM;
+            goto out;
+        }
+    }
+    out->n_teams = n;
+    out->next_page_token = svc_ctx_str(c, next);
+    *resp = &out->base;
+out:
+    store_teams_free(items, n);
+    sw_free(next);
+    sw_buf_free(&why);
+    return rc;
+}
+
+sw_err svc_admin_delete_team(struct svc_ctx *c, const ProtobufCMessage *req,
+                             ProtobufCMessage **resp)
+{
+    const Snipwise__V1__DeleteTeamRequest *r = (const void *)req;
+    struct sw_buf why;
+    sw_err rc;
+
+    (void)resp; /* an empty DeleteTeamResponse */
+    sw_buf_init(&why, SVC_WHY_MAX);
+    rc = store_team_delete(svc_ctx_store(c), r->team_id, &why);
+    if (rc == SW_ENOTFOUND && sw_buf_len(&why) == 0)
+        rc = svc_ctx_fail(c, rc, "no team '%s'", r->team_id);
+    else if (rc)
+        rc = svc_ctx_fail_buf(c, rc, &why);
+    sw_buf_free(&why);
+    return rc;
+}
+
+sw_err svc_admin_create_api_key(struct svc_ctx *c, const ProtobufCMessage *req,
+                                ProtobufCMessage **resp)
+{
+    const Snipwise__V1__CreateApiKeyRequest *r = (const void *)req;
+    Snipwise__V1__CreateApiKeyResponse *out;
+    struct store_apikey key;
+    char *secret = NULL;
+    struct sw_buf why;
+    int role;
+    sw_err rc;
+
+    memset(&key, 0, sizeof(key));
+    sw_buf_init(&why, SVC_WHY_MAX);
+    switch (r->role) {
+    case SNIPWISE__V1__ROLE__ROLE_ADMIN:
+        role = STORE_ROLE_ADMIN;
+        if (r->team_id[0] != '\0') {
+            rc = svc_ctx_fail(c, SW_EINVAL,
+                              "an admin key belongs to no team: leave "
+                              "team_id empty");
+            goto out;
+        }
+        break;
+    case SNIPWISE__V1__ROLE__ROLE_TEAM:
+    case SNIPWISE__V1__ROLE__ROLE_UNSPECIFIED:
+        role = STORE_ROLE_TEAM;
+        if (r->team_id[0] == '\0') {
+            rc = svc_ctx_fail(c, SW_EINVAL,
+                              "team_id is required for a team key");
+            goto out;
+        }
+        break;
+    default:
+        rc = svc_ctx_fail(c, SW_EINVAL, "unknown role %d", (int)r->role);
+        goto out;
+    }
+    rc = store_key_create(svc_ctx_store(c), r->team_id, r->display_name, role,
+                          &key, &secret, &why);
+    if (rc == SW_ENOTFOUND && sw_buf_len(&why) == 0)
+        rc = svc_ctx_fail(c, rc, "no team '%s'", r->team_id);
+    else if (rc)
+        rc = svc_ctx_fail_buf(c, rc, &why);
+    if (rc)
+        goto out;
+    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
+    if (out == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    snipwise__v1__create_api_key_response__init(out);
+    out->key = svc_admin_key(c, &key);
+    out->api_key = svc_ctx_str(c, secret);
+    if (out->key == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    *resp = &out->base;
+out:
+    if (secret) {
+        memset(secret, 0, strlen(secret));
+        sw_free(secret);
+    }
+    store_apikey_clear(&key);
+    sw_buf_free(&why);
+    return rc;
+}
+
+sw_err svc_admin_list_api_keys(struct svc_ctx *c, const ProtobufCMessage *req,
+                               ProtobufCMessage **resp)
+{
+    const Snipwise__V1__ListApiKeysRequest *r = (const void *)req;
+    Snipwise__V1__ListApiKeysResponse *out;
+    struct store_apikey *items = NULL;
+    size_t n = 0, i;
+    char *next = NULL;
+    struct sw_buf why;
+    sw_err rc;
+
+    sw_buf_init(&why, SVC_WHY_MAX);
+    rc = svc_ctx_page_size(c, r->page_size);
+    if (rc)
+        goto out;
+    rc = store_key_list(svc_ctx_store(c),
+                        r->team_id[0] ? r->team_id : NULL, r->page_size,
+                        r->page_token, &items, &n, &next, &why);
+    if (rc) {
+        rc = svc_ctx_fail_buf(c, rc, &why);
+        goto out;
+    }
+    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
+    if (out == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    snipwise__v1__list_api_keys_response__init(out);
+    out->keys = sw_arena_alloc(svc_ctx_arena(c), (n ? n : 1) * sizeof(void *));
+    if (out->keys == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        out->keys[i] = svc_admin_key(c, &items[i]);
+        if (out->keys[i] == NULL) {
+            rc = SW_ENOMEM;
+            goto out;
+        }
+    }
+    out->n_keys = n;
+    out->next_page_token = svc_ctx_str(c, next);
+    *resp = &out->base;
+out:
+    store_apikeys_free(items, n);
+    sw_free(next);
+    sw_buf_free(&why);
+    return rc;
+}
+
+sw_err svc_admin_revoke_api_key(struct svc_ctx *c, const ProtobufCMessage *req,
+                                ProtobufCMessage **resp)
+{
+    const Snipwise__V1__RevokeApiKeyRequest *r = (const void *)req;
+    Snipwise__V1__ApiKey *out;
+    struct store_apikey key;
+    struct sw_buf why;
+    sw_err rc;
+
+    memset(&key, 0, sizeof(key));
+    sw_buf_init(&why, SVC_WHY_MAX);
+    rc = store_key_revoke(svc_ctx_store(c), NULL, r->key_id, &key, &why);
+    if (rc == SW_ENOTFOUND && sw_buf_len(&why) == 0)
+        rc = svc_ctx_fail(c, rc, "no API key '%s'", r->key_id);
+    else if (rc)
+        rc = svc_ctx_fail_buf(c, rc, &why);
+    if (rc)
+        goto out;
+    out = svc_admin_key(c, &key);
+    if (out == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    *resp = &out->base;
+out:
+    store_apikey_clear(&key);
+    sw_buf_free(&why);
+    return rc;
+}

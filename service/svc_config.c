@@ -1,0 +1,201 @@
+/* svc_config: flags and environment variables for snipd, described by one
+ * table so that parsing, the environment names and --help agree. */
+#include "service/svc_config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/sw_log.h"
+#include "base/sw_util.h"
+
+enum svc_opt_type { SVC_OPT_STR, SVC_OPT_INT, SVC_OPT_BOOL, SVC_OPT_LEVEL };
+
+struct svc_opt {
+    const char *flag;
+    const char *env;
+    enum svc_opt_type type;
+    size_t offset;
+    int64_t min, max;
+    const char *help;
+};
+
+#define SVC_OFF(f) offsetof(struct svc_config, f)
+
+static const struct svc_opt svc_opts[] = {
+    {"--listen", "SNIPD_LISTEN", SVC_OPT_STR, SVC_OFF(listen), 0, 0,
+     "address to listen on (host:port; port 0 picks a free one)\n"
+     "                         [127.0.0.1:50051]"},
+    {"--data-dir", "SNIPD_DATA_DIR", SVC_OPT_STR, SVC_OFF(data_dir), 0, 0,
+     "LMDB data directory, created if missing [./data]"},
+    {"--threads", "SNIPD_THREADS", SVC_OPT_INT, SVC_OFF(threads), 1, 64,
+     "gRPC polling threads, one completion queue each [2]"},
+    {"--workers", "SNIPD_WORKERS", SVC_OPT_INT, SVC_OFF(workers), 1, 256,
+     "worker threads for handlers that may block [8]"},
+    {"--tls-cert", "SNIPD_TLS_CERT", SVC_OPT_STR, SVC_OFF(tls_cert), 0, 0,
+     "PEM certificate chain; with --tls-key, serve TLS"},
+    {"--tls-key", "SNIPD_TLS_KEY", SVC_OPT_STR, SVC_OFF(tls_key), 0, 0,
+     "PEM private key for --tls-cert"},
+    {"--max-message-bytes", "SNIPD_MAX_MESSAGE_BYTES", SVC_OPT_INT,
+     SVC_OFF(max_message_bytes), 1024, INT32_MAX,
+     "largest request message accepted; larger ones get\n"
+     "                         RESOURCE_EXHAUSTED [33554432]"},
+    {"--grace-ms", "SNIPD_GRACE_MS", SVC_OPT_INT, SVC_OFF(grace_ms), 0,
+     3600000, "on SIGTERM, time calls in flight get to finish [10000]"},
+    {"--log-level", "SNIPD_LOG_LEVEL", SVC_OPT_LEVEL, SVC_OFF(log_level), 0, 0,
+     "debug, info, warn or error [info]"},
+    {"--demo", "SNIPD_DEMO", SVC_OPT_BOOL, SVC_OFF(demo), 0, 1,
+     "1 or 0: create a demo team and key on first start [1]"},
+};
+
+#define SVC_NOPTS (sizeof(svc_opts) / sizeof(svc_opts[0]))
+
+static sw_err svc_opt_set(const struct svc_opt *o, const char *v,
+                          struct svc_config *c, const char **why)
+{
+    char *base = (char *)c;
+    int64_t n;
+    int lvl;
+
+    switch (o->type) {
+    case SVC_OPT_STR:
+        if (v[0] == '\0') {
+            *why = "must not be empty";
+            return SW_EINVAL;
+        }
+        *(const char **)(base + o->offset) = v;
+        return SW_OK;
+    case SVC_OPT_INT:
+    case SVC_OPT_BOOL:
+        if (sw_parse_i64(v, strlen(v), o->min, o->max, &n) != SW_OK) {
+            *why = o->type == SVC_OPT_BOOL ? "must be 0 or 1"
+                                           : "must be an integer in range";
+            return SW_EINVAL;
+        }
+        if (o->offset == SVC_OFF(max_message_bytes) ||
+            o->offset == SVC_OFF(grace_ms))
+            *(int64_t *)(base + o->offset) = n;
+        else
+            *(int *)(base + o->offset) = (int)n;
+        return SW_OK;
+    case SVC_OPT_LEVEL:
+        lvl = sw_log_parse_level(v);
+        if (lvl < 0) {
+            *why = "must be debug, info, warn or error";
+            return SW_EINVAL;
+        }
+        *(int *)(base + o->offset) = lvl;
+        return SW_OK;
+    }
+    return SW_EINVAL;
+}
+
+sw_err svc_config_parse(int argc, char **argv, struct svc_config *c,
+                        const char **why, const char **bad)
+{
+    size_t k;
+    int i = 1;
+    sw_err rc;
+
+    memset(c, 0, sizeof(*c));
+    c->cmd = SVC_CMD_SERVE;
+    c->listen = "127.0.0.1:50051";
+    c->data_dir = "./data";
+    c->threads = 2;
+    c->workers = 8;
+    c->max_message_bytes = 32 * 1024 * 1024;
+    c->grace_ms = 10000;
+    c->log_level = SW_LOG_INFO;
+    c->demo = 1;
+
+    if (argc > 1 && argv[1][0] != '-') {
+        if (strcmp(argv[1], "serve") == 0)
+            c->cmd = SVC_CMD_SERVE;
+        else if (strcmp(argv[1], "check") == 0)
+            c->cmd = SVC_CMD_CHECK;
+        else if (strcmp(argv[1], "rerank") == 0)
+            c->cmd = SVC_CMD_RERANK;
+        else if (strcmp(argv[1], "help") == 0)
+            c->cmd = SVC_CMD_HELP;
+        else {
+            *bad = argv[1];
+            *why = "unknown command (expected serve, check, rerank or help)";
+            return SW_EINVAL;
+        }
+        i = 2;
+    }
+    for (k = 0; k < SVC_NOPTS; k++) {
+        const char *v = getenv(svc_opts[k].env);
+        if (v != NULL && v[0] != '\0') {
+            rc = svc_opt_set(&svc_opts[k], v, c, why);
+            if (rc) {
+                *bad = svc_opts[k].env;
+                return rc;
+            }
+        }
+    }
+    for (; i < argc; i++) {
+        const char *a = argv[i], *v = NULL, *eq;
+        size_t alen;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            c->cmd = SVC_CMD_HELP;
+            return SW_OK;
+        }
+        if (strcmp(a, "--version") == 0) {
+            c->cmd = SVC_CMD_VERSION;
+            return SW_OK;
+        }
+        eq = strchr(a, '=');
+        alen = eq ? (size_t)(eq - a) : strlen(a);
+        for (k = 0; k < SVC_NOPTS; k++) {
+            if (strlen(svc_opts[k].flag) == alen &&
+                strncmp(svc_opts[k].flag, a, alen) == 0)
+                break;
+        }
+        if (k == SVC_NOPTS) {
+            *bad = a;
+            *why = "unknown flag (see snipd --help)";
+            return SW_EINVAL;
+        }
+        if (eq) {
+            v = eq + 1;
+        } else {
+            if (i + 1 >= argc) {
+                *bad = a;
+                *why = "needs a value";
+                return SW_EINVAL;
+            }
+            v = argv[++i];
+        }
+        rc = svc_opt_set(&svc_opts[k], v, c, why);
+        if (rc) {
+            *bad = a;
+            return rc;
+        }
+    }
+    if ((c->tls_cert == NULL) != (c->tls_key == NULL)) {
+        *bad = c->tls_cert ? "--tls-cert" : "--tls-key";
+        *why = "--tls-cert and --tls-key go together";
+        return SW_EINVAL;
+    }
+    return SW_OK;
+}
+
+void svc_config_usage(FILE *f)
+{
+    size_t k;
+
+    fputs("usage: snipd [serve] [flags]     serve snipwise.v1 over gRPC\n"
+          "       snipd check --data-dir DIR  verify the store's invariants\n"
+          "       snipd rerank --data-dir DIR run the nightly re-ranking job\n"
+          "       snipd --help | --version\n\n"
+          "flags (each also read from the environment variable shown):\n",
+          f);
+    for (k = 0; k < SVC_NOPTS; k++)
+        fprintf(f, "  %-22s %s\n  %-22s   env %s\n", svc_opts[k].flag,
+                svc_opts[k].help, "", svc_opts[k].env);
+    fputs("\nOn first start snipd creates DATA_DIR/admin.key (mode 0600), the\n"
+          "server admin key, and with --demo 1 a demo team whose key is in\n"
+          "DATA_DIR/demo.key. SIGTERM or SIGINT drains calls in flight for\n"
+          "--grace-ms, then exits 0.\n",
+          f);
+}

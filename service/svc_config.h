@@ -1,0 +1,44 @@
+/* svc_config: snipd's command line. Every flag has an environment-variable
+ * equivalent (SNIPD_LISTEN for --listen, ...); flags win over the
+ * environment, which wins over the built-in defaults. */
+#ifndef SVC_CONFIG_H
+#define SVC_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "base/sw_err.h"
+
+enum svc_command {
+    SVC_CMD_SERVE = 0,
+    SVC_CMD_CHECK = 1,
+    SVC_CMD_RERANK = 2,
+    SVC_CMD_HELP = 3,
+    SVC_CMD_VERSION = 4,
+};
+
+struct svc_config {
+    enum svc_command cmd;
+    const char *listen;      /* default 127.0.0.1:50051 */
+    const char *data_dir;    /* default ./data */
+    int threads;             /* polling threads, default 2 */
+    int workers;             /* handler workers, default 8 */
+    const char *tls_cert;    /* PEM file, or NULL */
+    const char *tls_key;     /* PEM file, or NULL */
+    int64_t max_message_bytes; /* default 32 MiB */
+    int64_t grace_ms;        /* SIGTERM drain time, default 10000 */
+    int log_level;           /* sw_log level, default info */
+    int demo;                /* create the demo team on first start, default 1 */
+};
+
+/* svc_config_parse fills *c from argv and the environment. Strings point
+ * into argv or the environment. SW_EINVAL with a message in *why (static or
+ * argv storage) for an unknown flag or a bad value. */
+SW_MUST_CHECK sw_err svc_config_parse(int argc, char **argv,
+                                      struct svc_config *c, const char **why,
+                                      const char **bad);
+
+/* svc_config_usage prints snipd --help to f. */
+void svc_config_usage(FILE *f);
+
+#endif

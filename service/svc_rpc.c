@@ -1,0 +1,175 @@
+/* svc_rpc: the method table, one row per RPC, and the mapping from sw_err
+ * to gRPC status codes. Request and response types come from the
+ * protobuf-c service descriptors, so a row only says how a method is run. */
+#include "service/svc_rpc.h"
+
+#include <string.h>
+
+#include "base/sw_buf.h"
+#include "base/sw_log.h"
+#include "base/sw_mem.h"
+#include "grpc/health/v1/health.pb-c.h"
+#include "service/svc_admin.h"
+#include "service/svc_health.h"
+#include "service/svc_team.h"
+#include "snipwise/v1/admin.pb-c.h"
+#include "snipwise/v1/ingest.pb-c.h"
+#include "snipwise/v1/llm.pb-c.h"
+#include "snipwise/v1/outcome.pb-c.h"
+#include "snipwise/v1/ranking.pb-c.h"
+#include "snipwise/v1/snippet.pb-c.h"
+#include "snipwise/v1/suggest.pb-c.h"
+#include "snipwise/v1/team.pb-c.h"
+
+struct svc_row {
+    const ProtobufCServiceDescriptor *svc;
+    const char *method;
+    enum svc_kind kind;
+    enum svc_access access;
+    unsigned flags;
+    svc_handler fn;
+    const char *pending;
+};
+
+#define ADMIN &snipwise__v1__admin_service__descriptor
+#define TEAM &snipwise__v1__team_service__descriptor
+#define INGEST &snipwise__v1__ingest_service__descriptor
+#define OUTCOME &snipwise__v1__outcome_service__descriptor
+#define SUGGEST &snipwise__v1__suggest_service__descriptor
+#define SNIPPET &snipwise__v1__snippet_service__descriptor
+#define RANKING &snipwise__v1__ranking_service__descriptor
+#define LLM &snipwise__v1__llm_service__descriptor
+#define HEALTH &grpc__health__v1__health__descriptor
+
+#define P_INGEST "email ingest arrives with issue 3"
+#define P_OUTCOME "outcomes and feedback arrive with issues 3 and 6"
+#define P_RETRIEVAL "snippet retrieval arrives with issues 4 and 5"
+#define P_RANKING "ranking arrives with issue 6"
+#define P_LLM "the LLM journal arrives with issue 4"
+
+static const struct svc_row svc_rows[] = {
+    {HEALTH, "Check", SVC_UNARY, SVC_PUBLIC, SVC_INLINE, svc_health_check, NULL},
+    {HEALTH, "Watch", SVC_SERVER_STREAM, SVC_PUBLIC, 0, svc_health_watch, NULL},
+
+    {ADMIN, "CreateTeam", SVC_UNARY, SVC_ADMIN, 0, svc_admin_create_team, NULL},
+    {ADMIN, "GetTeam", SVC_UNARY, SVC_ADMIN, 0, svc_admin_get_team, NULL},
+    {ADMIN, "ListTeams", SVC_UNARY, SVC_ADMIN, 0, svc_admin_list_teams, NULL},
+    {ADMIN, "DeleteTeam", SVC_UNARY, SVC_ADMIN, 0, svc_admin_delete_team, NULL},
+    {ADMIN, "CreateApiKey", SVC_UNARY, SVC_ADMIN, 0, svc_admin_create_api_key, NULL},
+    {ADMIN, "ListApiKeys", SVC_UNARY, SVC_ADMIN, 0, svc_admin_list_api_keys, NULL},
+    {ADMIN, "RevokeApiKey", SVC_UNARY, SVC_ADMIN, 0, svc_admin_revoke_api_key, NULL},
+
+    {TEAM, "GetMyTeam", SVC_UNARY, SVC_TEAM, 0, svc_team_get_my_team, NULL},
+    {TEAM, "AddTeamMember", SVC_UNARY, SVC_TEAM, 0, svc_team_add_member, NULL},
+    {TEAM, "RemoveTeamMember", SVC_UNARY, SVC_TEAM, 0, svc_team_remove_member, NULL},
+    {TEAM, "ListTeamMembers", SVC_UNARY, SVC_TEAM, 0, svc_team_list_members, NULL},
+    {TEAM, "AddTeamDomain", SVC_UNARY, SVC_TEAM, 0, svc_team_add_domain, NULL},
+    {TEAM, "RemoveTeamDomain", SVC_UNARY, SVC_TEAM, 0, svc_team_remove_domain, NULL},
+    {TEAM, "ListTeamDomains", SVC_UNARY, SVC_TEAM, 0, svc_team_list_domains, NULL},
+
+    {INGEST, "IngestEmail", SVC_UNARY, SVC_TEAM, 0, NULL, P_INGEST},
+    {INGEST, "IngestEmails", SVC_CLIENT_STREAM, SVC_TEAM, 0, NULL, P_INGEST},
+    {INGEST, "GetEmail", SVC_UNARY, SVC_TEAM, 0, NULL, P_INGEST},
+    {INGEST, "GetThread", SVC_UNARY, SVC_TEAM, 0, NULL, P_INGEST},
+    {INGEST, "ListThreads", SVC_UNARY, SVC_TEAM, 0, NULL, P_INGEST},
+
+    {OUTCOME, "RecordOutcome", SVC_UNARY, SVC_TEAM, 0, NULL, P_OUTCOME},
+    {OUTCOME, "RecordFeedback", SVC_UNARY, SVC_TEAM, 0, NULL, P_OUTCOME},
+    {OUTCOME, "ListOutcomes", SVC_UNARY, SVC_TEAM, 0, NULL, P_OUTCOME},
+
+    {SUGGEST, "Suggest", SVC_UNARY, SVC_TEAM, SVC_INLINE, NULL, P_RANKING},
+
+    {SNIPPET, "SearchSnippets", SVC_UNARY, SVC_TEAM, 0, NULL, P_RETRIEVAL},
+    {SNIPPET, "GetSnippet", SVC_UNARY, SVC_TEAM, 0, NULL, P_RETRIEVAL},
+    {SNIPPET, "DeleteSnippet", SVC_UNARY, SVC_TEAM, 0, NULL, P_RETRIEVAL},
+    {SNIPPET, "GetContent", SVC_UNARY, SVC_TEAM, 0, NULL, P_INGEST},
+    {SNIPPET, "ListContents", SVC_UNARY, SVC_TEAM, 0, NULL, P_INGEST},
+
+    {RANKING, "RunRerank", SVC_SERVER_STREAM, SVC_TEAM, 0, NULL, P_RANKING},
+    {RANKING, "GetModel", SVC_UNARY, SVC_TEAM, 0, NULL, P_RANKING},
+    {RANKING, "ListModels", SVC_UNARY, SVC_TEAM, 0, NULL, P_RANKING},
+
+    {LLM, "ListJournal", SVC_UNARY, SVC_TEAM, 0, NULL, P_LLM},
+};
+
+#define SVC_NROWS (sizeof(svc_rows) / sizeof(svc_rows[0]))
+
+static const ProtobufCServiceDescriptor *const svc_services[] = {
+    HEALTH, ADMIN, TEAM, INGEST, OUTCOME, SUGGEST, SNIPPET, RANKING, LLM,
+};
+
+#define SVC_NSERVICES (sizeof(svc_services) / sizeof(svc_services[0]))
+
+void svc_rpc_table_free(struct svc_method *t, size_t n)
+{
+    size_t i;
+
+    if (t == NULL)
+        return;
+    for (i = 0; i < n; i++)
+        sw_free(t[i].path);
+    sw_free(t);
+}
+
+sw_err svc_rpc_table(struct svc_method **out, size_t *n)
+{
+    struct svc_method *t;
+    size_t i, k, total = 0;
+    struct sw_buf b;
+    sw_err rc = SW_OK;
+
+    /* Every RPC of every service must have exactly one row. */
+    for (i = 0; i < SVC_NSERVICES; i++)
+        total += svc_services[i]->n_methods;
+    if (total != SVC_NROWS) {
+        sw_log_error("rpc.table_mismatch", "rows=%zu rpcs=%zu",
+                     (size_t)SVC_NROWS, total);
+        return SW_EINTERNAL;
+    }
+    t = sw_calloc(SVC_NROWS, sizeof(*t));
+    if (t == NULL)
+        return SW_ENOMEM;
+    sw_buf_init(&b, 1024);
+    for (i = 0; i < SVC_NROWS; i++) {
+        const struct svc_row *r = &svc_rows[i];
+        const ProtobufCMethodDescriptor *md =
+            protobuf_c_service_descriptor_get_method_by_name(r->svc, r->method);
+        for (k = 0; k < i; k++) {
+            if (svc_rows[k].svc == r->svc &&
+                strcmp(svc_rows[k].method, r->method) == 0)
+                md = NULL; /* a duplicate row */
+        }
+        if (md == NULL) {
+            sw_log_error("rpc.table_bad_row", "service=%s method=%s",
+                         r->svc->name, r->method);
+            rc = SW_EINTERNAL;
+            break;
+        }
+        sw_buf_reset(&b);
+        rc = sw_buf_printf(&b, "/%s/%s", r->svc->name, r->method);
+        if (rc == SW_OK)
+            rc = sw_buf_take(&b, &t[i].path, NULL);
+        if (rc)
+            break;
+        t[i].req = md->input;
+        t[i].resp = md->output;
+        t[i].kind = r->kind;
+        t[i].access = r->access;
+        t[i].flags = r->flags;
+        t[i].fn = r->fn;
+        t[i].pending = r->pending;
+    }
+    sw_buf_free(&b);
+    if (rc) {
+        svc_rpc_table_free(t, SVC_NROWS);
+        return rc;
+    }
+    *out = t;
+    *n = SVC_NROWS;
+    return SW_OK;
+}
+
+int svc_rpc_status(sw_err e)
+{
+    return sw_err_grpc_status(e);
+}

@@ -1,0 +1,123 @@
+/* svc_rpc: what a request handler sees. The method table (one row per RPC of
+ * snipwise.v1 and grpc.health.v1), the per-call context handlers use, and the
+ * one function that maps sw_err to a gRPC status. Handlers are plain
+ * functions over typed protobuf-c messages; they never touch gRPC. */
+#ifndef SVC_RPC_H
+#define SVC_RPC_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdint.h>
+
+#include "base/sw_arena.h"
+#include "base/sw_buf.h"
+#include "base/sw_err.h"
+
+struct store;
+struct svc_ctx;
+
+enum svc_kind {
+    SVC_UNARY = 0,
+    SVC_SERVER_STREAM = 1, /* one request, a stream of responses */
+    SVC_CLIENT_STREAM = 2, /* a stream of requests, one response */
+};
+
+enum svc_access {
+    SVC_PUBLIC = 0, /* no key needed (health) */
+    SVC_TEAM = 1,   /* a team key; the team comes from the key */
+    SVC_ADMIN = 2,  /* the server admin key */
+};
+
+/* Flags of a method row. */
+#define SVC_INLINE 1u /* cheap and non-blocking: run on the polling thread */
+
+/* A handler runs one call. req is the decoded request (NULL for client
+ * streams, which read with svc_ctx_recv). A unary or client-stream handler
+ * sets *resp to a message allocated in svc_ctx_arena (or leaves it NULL to
+ * send an empty message of the response type); a server-stream handler sends
+ * with svc_ctx_send and leaves *resp alone. A non-zero return becomes the
+ * call's status, with the message set by svc_ctx_fail if any. */
+typedef sw_err (*svc_handler)(struct svc_ctx *c, const ProtobufCMessage *req,
+                              ProtobufCMessage **resp);
+
+struct svc_method {
+    char *path; /* "/snipwise.v1.AdminService/CreateTeam" */
+    const ProtobufCMessageDescriptor *req;  /* from the service descriptor */
+    const ProtobufCMessageDescriptor *resp;
+    enum svc_kind kind;
+    enum svc_access access;
+    unsigned flags;
+    svc_handler fn;      /* NULL: UNIMPLEMENTED until its issue lands */
+    const char *pending; /* why fn is NULL, e.g. "ingest (issue 3)" */
+};
+
+/* svc_rpc_table builds the method table from the rows in svc_rpc.c and the
+ * generated service descriptors, checking that every RPC of every service
+ * has exactly one row. The caller owns *out and frees it with
+ * svc_rpc_table_free. SW_EINTERNAL (logged) when the rows and the protos
+ * disagree, SW_ENOMEM. */
+SW_MUST_CHECK sw_err svc_rpc_table(struct svc_method **out, size_t *n);
+void svc_rpc_table_free(struct svc_method *t, size_t n);
+
+/* svc_rpc_status maps an error to a grpc_status_code (as an int). This is
+ * the only place where that mapping happens. */
+int svc_rpc_status(sw_err e);
+
+/* --- The call context ------------------------------------------------- */
+
+/* svc_ctx_arena: memory that lives until the call's response is sent. */
+struct sw_arena *svc_ctx_arena(struct svc_ctx *c);
+
+/* svc_ctx_store: the server's store; valid for the whole call. */
+struct store *svc_ctx_store(struct svc_ctx *c);
+
+/* The caller's identity, from its API key. team_id is "" for the admin key;
+ * key_id is "" on public methods. Valid for the whole call. */
+const char *svc_ctx_team(struct svc_ctx *c);
+const char *svc_ctx_key_id(struct svc_ctx *c);
+int svc_ctx_is_admin(struct svc_ctx *c);
+
+/* svc_ctx_fail records a human-readable status message for error e and
+ * returns e, so handlers can write `return svc_ctx_fail(c, SW_EINVAL,
+ * "display_name must not be empty");`. */
+sw_err svc_ctx_fail(struct svc_ctx *c, sw_err e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* svc_ctx_fail_buf is svc_ctx_fail with the message taken from why (a
+ * store-layer explanation); an empty why leaves the default message. */
+sw_err svc_ctx_fail_buf(struct svc_ctx *c, sw_err e, const struct sw_buf *why);
+
+/* svc_ctx_page_size checks a request's page_size: negative values are
+ * SW_EINVAL (with a message); 0 means the default. */
+SW_MUST_CHECK sw_err svc_ctx_page_size(struct svc_ctx *c, int32_t page_size);
+
+/* svc_ctx_str copies a store-owned string into the call's arena, so that it
+ * can be placed in a response; "" for NULL or out of memory (the response
+ * would then be incomplete, so callers check svc_ctx_oom). */
+char *svc_ctx_str(struct svc_ctx *c, const char *s);
+int svc_ctx_oom(struct svc_ctx *c);
+
+/* svc_ctx_done returns non-zero once the client has cancelled or the
+ * deadline has passed: long handlers check it and give up.
+ * svc_ctx_done_reason tells which (SW_ECANCELLED, SW_ETIMEOUT; SW_OK while
+ * the call is live). Draining does not end a call: see svc_ctx_draining. */
+int svc_ctx_done(struct svc_ctx *c);
+sw_err svc_ctx_done_reason(struct svc_ctx *c);
+
+/* svc_ctx_wait blocks the handler's worker for at most ms milliseconds, or
+ * until the call is done or the server starts draining. Returns
+ * svc_ctx_done. */
+int svc_ctx_wait(struct svc_ctx *c, int64_t ms);
+
+/* svc_ctx_send sends one message of a server stream and waits until gRPC
+ * has taken it. SW_ECANCELLED if the call ended. Worker threads only. */
+SW_MUST_CHECK sw_err svc_ctx_send(struct svc_ctx *c, const ProtobufCMessage *m);
+
+/* svc_ctx_recv reads the next message of a client stream into the arena.
+ * SW_ENOTFOUND at the end of the stream, SW_EPARSE for a malformed message,
+ * SW_ECANCELLED if the call ended. Worker threads only. */
+SW_MUST_CHECK sw_err svc_ctx_recv(struct svc_ctx *c, ProtobufCMessage **out);
+
+/* svc_ctx_draining: non-zero once the server has begun shutting down. */
+int svc_ctx_draining(struct svc_ctx *c);
+
+#endif

@@ -1,0 +1,881 @@
+/* svc_server: gRPC core plumbing for snipd.
+ *
+ * Each polling thread owns one completion queue and keeps SVC_PREREQ calls
+ * requested per method on it, plus one generic request that answers calls to
+ * unknown methods with UNIMPLEMENTED. A new call starts a RECV_CLOSE batch
+ * (so cancellation and deadlines are seen), then runs its handler inline
+ * (SVC_INLINE methods) or on the worker pool. The final batch sends initial
+ * metadata, the response and the status together. A call holds one
+ * reference per outstanding tag plus one for its handler and is freed when
+ * the last one drops. */
+#include "service/svc_server.h"
+
+#include <grpc/byte_buffer.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/slice.h>
+#include <grpc/support/alloc.h>
+#include <grpc/support/time.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "base/sw_buf.h"
+#include "base/sw_log.h"
+#include "base/sw_mem.h"
+#include "base/sw_util.h"
+#include "proto/msg.h"
+#include "service/svc_auth.h"
+#include "service/svc_rpc.h"
+
+#define SVC_PREREQ 8           /* requested calls per method per queue */
+#define SVC_ARENA_LIMIT 0      /* arenas are bounded by the message limit */
+
+enum svc_tag_kind {
+    SVC_TAG_NEW,         /* a registered call arrived */
+    SVC_TAG_GENERIC_NEW, /* a call to an unknown method arrived */
+    SVC_TAG_CLOSE,       /* RECV_CLOSE_ON_SERVER completed */
+    SVC_TAG_DONE,        /* the final batch completed */
+    SVC_TAG_SYNC,        /* a stream op a worker waits for completed */
+};
+
+struct svc_tag {
+    enum svc_tag_kind kind;
+    struct svc_ctx *call;
+};
+
+struct svc_queue {
+    svc_server *srv;
+    int idx;
+    grpc_completion_queue *cq;
+    pthread_t thread;
+    int started;
+};
+
+struct svc_ctx {
+    svc_server *srv;
+    struct svc_queue *q;
+    const struct svc_method *m; /* NULL for a generic (unknown) call */
+    void *rm;                   /* registered method handle */
+    grpc_call *call;
+    gpr_timespec deadline;
+    grpc_metadata_array md;
+    grpc_byte_buffer *payload;
+    grpc_call_details details;
+    int cancelled_out; /* written by RECV_CLOSE_ON_SERVER */
+    atomic_int closed; /* RECV_CLOSE completed */
+    atomic_int refs;
+    struct svc_tag t_new, t_close, t_done, t_sync;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int sync_done, sync_ok;
+    int sent_initial_md;
+    grpc_slice status_details;
+    int has_details;
+    grpc_byte_buffer *send_bb;
+    grpc_byte_buffer *recv_bb;
+    struct sw_arena arena;
+    struct svc_identity id;
+    const char *fail_msg;
+    int oom; /* an arena allocation for the response failed */
+    struct svc_ctx *next; /* worker queue */
+};
+
+struct svc_server {
+    grpc_server *server;
+    struct store *st;
+    struct svc_queue *queues;
+    int nqueues;
+    struct svc_method *methods;
+    size_t nmethods;
+    void **rm; /* registered handles, one per method */
+    atomic_int draining;
+    atomic_int live_calls;
+    int64_t max_message_bytes;
+    /* worker pool */
+    pthread_mutex_t wmu;
+    pthread_cond_t wcv;
+    struct svc_ctx *whead, *wtail;
+    int wstop;
+    pthread_t *workers;
+    int nworkers, workers_started;
+    atomic_int waiters;
+};
+
+static void svc_call_unref(struct svc_ctx *c);
+static void svc_request_registered(svc_server *s, struct svc_queue *q,
+                                   size_t mi);
+static void svc_request_generic(svc_server *s, struct svc_queue *q);
+
+/* --- call state -------------------------------------------------------- */
+
+static struct svc_ctx *svc_call_new(svc_server *s, struct svc_queue *q)
+{
+    struct svc_ctx *c = sw_calloc(1, sizeof(*c));
+
+    if (c == NULL)
+        return NULL;
+    c->srv = s;
+    c->q = q;
+    atomic_init(&c->refs, 1);
+    atomic_init(&c->closed, 0);
+    c->t_new.call = c;
+    c->t_close.kind = SVC_TAG_CLOSE;
+    c->t_close.call = c;
+    c->t_done.kind = SVC_TAG_DONE;
+    c->t_done.call = c;
+    c->t_sync.kind = SVC_TAG_SYNC;
+    c->t_sync.call = c;
+    grpc_metadata_array_init(&c->md);
+    grpc_call_details_init(&c->details);
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    sw_arena_init(&c->arena, SVC_ARENA_LIMIT);
+    atomic_fetch_add(&s->live_calls, 1);
+    return c;
+}
+
+static void svc_call_free(struct svc_ctx *c)
+{
+    svc_server *s = c->srv;
+
+    if (c->call)
+        grpc_call_unref(c->call);
+    grpc_metadata_array_destroy(&c->md);
+    grpc_call_details_destroy(&c->details);
+    if (c->payload)
+        grpc_byte_buffer_destroy(c->payload);
+    if (c->send_bb)
+        grpc_byte_buffer_destroy(c->send_bb);
+    if (c->recv_bb)
+        grpc_byte_buffer_destroy(c->recv_bb);
+    if (c->has_details)
+        grpc_slice_unref(c->status_details);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    sw_arena_free(&c->arena);
+    sw_free(c);
+    atomic_fetch_sub(&s->live_calls, 1);
+}
+
+static void svc_call_ref(struct svc_ctx *c)
+{
+    atomic_fetch_add(&c->refs, 1);
+}
+
+static void svc_call_unref(struct svc_ctx *c)
+{
+    if (atomic_fetch_sub(&c->refs, 1) == 1)
+        svc_call_free(c);
+}
+
+/* --- context accessors (declared in svc_rpc.h) -------------------------- */
+
+struct sw_arena *svc_ctx_arena(struct svc_ctx *c) { return &c->arena; }
+struct store *svc_ctx_store(struct svc_ctx *c) { return c->srv->st; }
+const char *svc_ctx_team(struct svc_ctx *c) { return c->id.team_id; }
+const char *svc_ctx_key_id(struct svc_ctx *c) { return c->id.key_id; }
+int svc_ctx_is_admin(struct svc_ctx *c) { return c->id.is_admin; }
+int svc_ctx_draining(struct svc_ctx *c) { return atomic_load(&c->srv->draining); }
+
+sw_err svc_ctx_fail(struct svc_ctx *c, sw_err e, const char *fmt, ...)
+{
+    struct sw_buf b;
+    va_list ap;
+
+    sw_buf_init(&b, 4096);
+    va_start(ap, fmt);
+    if (sw_buf_vprintf(&b, fmt, ap) == SW_OK)
+        c->fail_msg = sw_arena_strdup(&c->arena, sw_buf_str(&b));
+    va_end(ap);
+    sw_buf_free(&b);
+    return e;
+}
+
+sw_err svc_ctx_fail_buf(struct svc_ctx *c, sw_err e, const struct sw_buf *why)
+{
+    if (why && sw_buf_len(why) > 0)
+        return svc_ctx_fail(c, e, "%s", sw_buf_str(why));
+    return e;
+}
+
+sw_err svc_ctx_page_size(struct svc_ctx *c, int32_t page_size)
+{
+    if (page_size < 0)
+        return svc_ctx_fail(c, SW_EINVAL,
+                            "page_size must not be negative (0 means the "
+                            "default)");
+    return SW_OK;
+}
+
+char *svc_ctx_str(struct svc_ctx *c, const char *s)
+{
+    char *p;
+
+    if (s == NULL)
+        return (char *)protobuf_c_empty_string;
+    p = sw_arena_strdup(&c->arena, s);
+    if (p == NULL) {
+        c->oom = 1;
+        return (char *)protobuf_c_empty_string;
+    }
+    return p;
+}
+
+int svc_ctx_oom(struct svc_ctx *c)
+{
+    return c->oom;
+}
+
+sw_err svc_ctx_done_reason(struct svc_ctx *c)
+{
+    if (atomic_load(&c->closed))
+        return SW_ECANCELLED;
+    if (gpr_time_cmp(c->deadline, gpr_now(c->deadline.clock_type)) <= 0)
+        return SW_ETIMEOUT;
+    return SW_OK;
+}
+
+int svc_ctx_done(struct svc_ctx *c)
+{
+    return svc_ctx_done_reason(c) != SW_OK;
+}
+
+int svc_ctx_wait(struct svc_ctx *c, int64_t ms)
+{
+    int64_t end = sw_mono_ms() + ms;
+
+    /* Wake at least every 100 ms to notice the deadline and draining. */
+    pthread_mutex_lock(&c->mu);
+    while (!svc_ctx_done(c) && !atomic_load(&c->srv->draining)) {
+        int64_t now = sw_mono_ms(), step;
+        struct timespec ts;
+        if (now >= end)
+            break;
+        step = end - now < 100 ? end - now : 100;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += step / 1000;
+        ts.tv_nsec += (step % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        (void)pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return svc_ctx_done(c);
+}
+
+/* svc_sync_batch starts ops on the call and waits for their completion,
+ * which the polling thread reports through t_sync. */
+static sw_err svc_sync_batch(struct svc_ctx *c, grpc_op *ops, size_t n)
+{
+    grpc_call_error ce;
+    int ok;
+
+    pthread_mutex_lock(&c->mu);
+    c->sync_done = 0;
+    pthread_mutex_unlock(&c->mu);
+    ce = grpc_call_start_batch(c->call, ops, n, &c->t_sync, NULL);
+    if (ce != GRPC_CALL_OK) {
+        sw_log_error("rpc.batch_failed", "method=%s grpc_call_error=%d",
+                     c->m->path, (int)ce);
+        return SW_EINTERNAL;
+    }
+    pthread_mutex_lock(&c->mu);
+    while (!c->sync_done)
+        pthread_cond_wait(&c->cv, &c->mu);
+    ok = c->sync_ok;
+    pthread_mutex_unlock(&c->mu);
+    return ok ? SW_OK : SW_ECANCELLED;
+}
+
+static sw_err svc_encode(const ProtobufCMessage *m, grpc_byte_buffer **out)
+{
+    size_t n = msg_packed_size(m);
+    grpc_slice sl = grpc_slice_malloc(n);
+
+    msg_pack_to(m, GRPC_SLICE_START_PTR(sl));
+    *out = grpc_raw_byte_buffer_create(&sl, 1);
+    grpc_slice_unref(sl);
+    return *out ? SW_OK : SW_ENOMEM;
+}
+
+static sw_err svc_decode(struct svc_ctx *c, grpc_byte_buffer *bb,
+                         ProtobufCMessage **out)
+{
+    grpc_byte_buffer_reader r;
+    grpc_slice sl;
+    sw_err rc;
+
+    if (!grpc_byte_buffer_reader_init(&r, bb))
+        return SW_EPARSE;
+    sl = grpc_byte_buffer_reader_readall(&r);
+    grpc_byte_buffer_reader_destroy(&r);
+    rc = msg_decode(c->m->req, GRPC_SLICE_START_PTR(sl),
+                    GRPC_SLICE_LENGTH(sl), &c->arena, out);
+    grpc_slice_unref(sl);
+    return rc;
+}
+
+sw_err svc_ctx_send(struct svc_ctx *c, const ProtobufCMessage *m)
+{
+    grpc_op ops[2];
+    size_t n = 0;
+    grpc_byte_buffer *bb = NULL;
+    sw_err rc;
+
+    if (svc_ctx_done(c))
+        return SW_ECANCELLED;
+    rc = svc_encode(m, &bb);
+    if (rc)
+        return rc;
+    memset(ops, 0, sizeof(ops));
+    if (!c->sent_initial_md) {
+        ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+        n++;
+        c->sent_initial_md = 1;
+    }
+    ops[n].op = GRPC_OP_SEND_MESSAGE;
+    ops[n].data.send_message.send_message = bb;
+    n++;
+    rc = svc_sync_batch(c, ops, n);
+    grpc_byte_buffer_destroy(bb);
+    return rc;
+}
+
+sw_err svc_ctx_recv(struct svc_ctx *c, ProtobufCMessage **out)
+{
+    grpc_op op;
+    sw_err rc;
+
+    if (svc_ctx_done(c))
+        return SW_ECANCELLED;
+    if (c->recv_bb) {
+        grpc_byte_buffer_destroy(c->recv_bb);
+        c->recv_bb = NULL;
+    }
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_RECV_MESSAGE;
+    op.data.recv_message.recv_message = &c->recv_bb;
+    rc = svc_sync_batch(c, &op, 1);
+    if (rc)
+        return rc;
+    if (c->recv_bb == NULL)
+        return SW_ENOTFOUND; /* the client half-closed */
+    rc = svc_decode(c, c->recv_bb, out);
+    grpc_byte_buffer_destroy(c->recv_bb);
+    c->recv_bb = NULL;
+    return rc;
+}
+
+/* --- finishing a call ----------------------------------------------------- */
+
+/* svc_finish sends the response (if any) and the status in one batch. On
+ * error paths resp is NULL. */
+static void svc_finish(struct svc_ctx *c, sw_err rc,
+                       const ProtobufCMessage *resp)
+{
+    grpc_op ops[3];
+    size_t n = 0;
+    const char *msg;
+    int status = svc_rpc_status(rc);
+    grpc_call_error ce;
+
+    memset(ops, 0, sizeof(ops));
+    if (!c->sent_initial_md) {
+        ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+        n++;
+        c->sent_initial_md = 1;
+    }
+    if (rc == SW_OK && resp) {
+        if (svc_encode(resp, &c->send_bb) != SW_OK) {
+            rc = SW_ENOMEM;
+            status = svc_rpc_status(rc);
+        } else {
+            ops[n].op = GRPC_OP_SEND_MESSAGE;
+            ops[n].data.send_message.send_message = c->send_bb;
+            n++;
+        }
+    }
+    msg = rc == SW_OK ? "" : (c->fail_msg ? c->fail_msg : sw_err_str(rc));
+    c->status_details = grpc_slice_from_copied_string(msg);
+    c->has_details = 1;
+    ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    ops[n].data.send_status_from_server.status = (grpc_status_code)status;
+    ops[n].data.send_status_from_server.status_details = &c->status_details;
+    n++;
+    svc_call_ref(c);
+    ce = grpc_call_start_batch(c->call, ops, n, &c->t_done, NULL);
+    if (ce != GRPC_CALL_OK) {
+        sw_log_error("rpc.finish_failed", "method=%s grpc_call_error=%d",
+                     c->m ? c->m->path : "?", (int)ce);
+        svc_call_unref(c);
+    }
+    if (rc != SW_OK && rc != SW_EUNAUTH && rc != SW_EUNIMPL)
+        sw_log_info("rpc.error", "method=%s code=%s status=%d msg=\"%s\"",
+                    c->m ? c->m->path : "?", sw_err_name(rc), status, msg);
+}
+
+/* svc_run executes the handler of a call that has arrived, on whichever
+ * thread it was given to, then finishes the call and drops the handler's
+ * reference. */
+static void svc_run(struct svc_ctx *c)
+{
+    const struct svc_method *m = c->m;
+    ProtobufCMessage *req = NULL, *resp = NULL;
+    const char *why = NULL;
+    sw_err rc;
+
+    rc = svc_auth_check(c->srv->st, &c->md, m->access, &c->arena, &c->id,
+                        &why);
+    if (rc) {
+        c->fail_msg = why;
+        goto out;
+    }
+    if (m->fn == NULL) {
+        rc = svc_ctx_fail(c, SW_EUNIMPL, "%s is not implemented yet: %s",
+                          m->path, m->pending ? m->pending : "planned");
+        goto out;
+    }
+    /* A call whose client gave up while it waited for a worker is not
+     * worth running. Draining does not stop it: calls that arrived before
+     * shutdown are served. */
+    rc = svc_ctx_done_reason(c);
+    if (rc)
+        goto out;
+    if (m->kind != SVC_CLIENT_STREAM) {
+        if (c->payload == NULL) {
+            rc = svc_ctx_fail(c, SW_EINVAL, "the request carries no message");
+            goto out;
+        }
+        rc = svc_decode(c, c->payload, &req);
+        if (rc == SW_EPARSE) {
+            rc = svc_ctx_fail(c, SW_EINVAL,
+                              "the request is not a valid %s message",
+                              m->req->name);
+            goto out;
+        }
+        if (rc)
+            goto out;
+    }
+    rc = m->fn(c, req, &resp);
+    if (rc == SW_OK && c->oom)
+        rc = SW_ENOMEM;
+    if (rc == SW_OK && m->kind != SVC_SERVER_STREAM && resp == NULL) {
+        resp = msg_new(m->resp, &c->arena);
+        if (resp == NULL)
+            rc = SW_ENOMEM;
+    }
+out:
+    svc_finish(c, rc, m->kind == SVC_SERVER_STREAM ? NULL : resp);
+    svc_call_unref(c);
+}
+
+/* svc_unknown answers a call to a method that is not in the table. */
+static void svc_unknown(struct svc_ctx *c)
+{
+    grpc_op ops[3];
+    char *path = grpc_slice_to_c_string(c->details.method);
+    struct sw_buf b;
+    grpc_call_error ce;
+
+    sw_buf_init(&b, 1024);
+    if (sw_buf_printf(&b, "unknown method %s", path) != SW_OK)
+        sw_buf_reset(&b);
+    gpr_free(path);
+    c->status_details = grpc_slice_from_copied_string(sw_buf_str(&b));
+    c->has_details = 1;
+    sw_buf_free(&b);
+    memset(ops, 0, sizeof(ops));
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    ops[1].data.send_status_from_server.status = GRPC_STATUS_UNIMPLEMENTED;
+    ops[1].data.send_status_from_server.status_details = &c->status_details;
+    ops[2].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    ops[2].data.recv_close_on_server.cancelled = &c->cancelled_out;
+    svc_call_ref(c);
+    ce = grpc_call_start_batch(c->call, ops, 3, &c->t_done, NULL);
+    if (ce != GRPC_CALL_OK)
+        svc_call_unref(c);
+    svc_call_unref(c);
+}
+
+/* --- worker pool ---------------------------------------------------------- */
+
+static void svc_work_push(svc_server *s, struct svc_ctx *c)
+{
+    pthread_mutex_lock(&s->wmu);
+    c->next = NULL;
+    if (s->wtail)
+        s->wtail->next = c;
+    else
+        s->whead = c;
+    s->wtail = c;
+    pthread_cond_signal(&s->wcv);
+    pthread_mutex_unlock(&s->wmu);
+}
+
+static void *svc_worker_main(void *arg)
+{
+    svc_server *s = arg;
+    struct svc_ctx *c;
+
+    for (;;) {
+        pthread_mutex_lock(&s->wmu);
+        while (s->whead == NULL && !s->wstop)
+            pthread_cond_wait(&s->wcv, &s->wmu);
+        c = s->whead;
+        if (c) {
+            s->whead = c->next;
+            if (s->whead == NULL)
+                s->wtail = NULL;
+        }
+        pthread_mutex_unlock(&s->wmu);
+        if (c == NULL)
+            return NULL; /* stopped and the queue is empty */
+        svc_run(c);
+    }
+}
+
+/* --- polling threads ------------------------------------------------------- */
+
+static void svc_on_new(svc_server *s, struct svc_queue *q, struct svc_ctx *c,
+                       int ok)
+{
+    size_t mi = (size_t)(c->m - s->methods);
+    grpc_op op;
+    grpc_call_error ce;
+
+    if (!ok) {
+        /* The server is shutting down: this request was never filled. */
+        svc_call_unref(c);
+        return;
+    }
+    if (!atomic_load(&s->draining))
+        svc_request_registered(s, q, mi);
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    op.data.recv_close_on_server.cancelled = &c->cancelled_out;
+    svc_call_ref(c);
+    ce = grpc_call_start_batch(c->call, &op, 1, &c->t_close, NULL);
+    if (ce != GRPC_CALL_OK) {
+        svc_call_unref(c);
+        svc_call_unref(c);
+        return;
+    }
+    if (c->m->flags & SVC_INLINE)
+        svc_run(c);
+    else
+        svc_work_push(s, c);
+}
+
+static void svc_on_event(svc_server *s, struct svc_queue *q, grpc_event ev)
+{
+    struct svc_tag *t = ev.tag;
+    struct svc_ctx *c = t->call;
+
+    switch (t->kind) {
+    case SVC_TAG_NEW:
+        svc_on_new(s, q, c, ev.success);
+        break;
+    case SVC_TAG_GENERIC_NEW:
+        if (!ev.success) {
+            svc_call_unref(c);
+            break;
+        }
+        if (!atomic_load(&s->draining))
+            svc_request_generic(s, q);
+        svc_unknown(c);
+        break;
+    case SVC_TAG_CLOSE:
+        pthread_mutex_lock(&c->mu);
+        atomic_store(&c->closed, 1);
+        pthread_cond_broadcast(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+        svc_call_unref(c);
+        break;
+    case SVC_TAG_DONE:
+        svc_call_unref(c);
+        break;
+    case SVC_TAG_SYNC:
+        pthread_mutex_lock(&c->mu);
+        c->sync_done = 1;
+        c->sync_ok = ev.success;
+        pthread_cond_broadcast(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+        break;
+    }
+}
+
+static void *svc_poll_main(void *arg)
+{
+    struct svc_queue *q = arg;
+
+    for (;;) {
+        grpc_event ev = grpc_completion_queue_next(
+            q->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        if (ev.type == GRPC_QUEUE_SHUTDOWN)
+            return NULL;
+        if (ev.type == GRPC_OP_COMPLETE)
+            svc_on_event(q->srv, q, ev);
+    }
+}
+
+static void svc_request_registered(svc_server *s, struct svc_queue *q,
+                                   size_t mi)
+{
+    const struct svc_method *m = &s->methods[mi];
+    struct svc_ctx *c = svc_call_new(s, q);
+    grpc_call_error ce;
+
+    if (c == NULL) {
+        sw_log_error("rpc.request_failed", "method=%s err=out_of_memory",
+                     m->path);
+        return;
+    }
+    c->m = m;
+    c->t_new.kind = SVC_TAG_NEW;
+    ce = grpc_server_request_registered_call(
+        s->server, s->rm[mi], &c->call, &c->deadline, &c->md,
+        m->kind == SVC_CLIENT_STREAM ? NULL : &c->payload, q->cq, q->cq,
+        &c->t_new);
+    if (ce != GRPC_CALL_OK) {
+        sw_log_error("rpc.request_failed", "method=%s grpc_call_error=%d",
+                     m->path, (int)ce);
+        svc_call_unref(c);
+    }
+}
+
+static void svc_request_generic(svc_server *s, struct svc_queue *q)
+{
+    struct svc_ctx *c = svc_call_new(s, q);
+    grpc_call_error ce;
+
+    if (c == NULL)
+        return;
+    c->t_new.kind = SVC_TAG_GENERIC_NEW;
+    ce = grpc_server_request_call(s->server, &c->call, &c->details, &c->md,
+                                  q->cq, q->cq, &c->t_new);
+    if (ce != GRPC_CALL_OK)
+        svc_call_unref(c);
+}
+
+/* --- start and stop ---------------------------------------------------------- */
+
+static grpc_server_credentials *svc_creds(const struct svc_server_opts *o)
+{
+    grpc_ssl_pem_key_cert_pair pair;
+
+    if (o->tls_cert_pem == NULL)
+        return grpc_insecure_server_credentials_create();
+    pair.private_key = o->tls_key_pem;
+    pair.cert_chain = o->tls_cert_pem;
+    return grpc_ssl_server_credentials_create_ex(
+        NULL, &pair, 1, GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE, NULL);
+}
+
+sw_err svc_server_start(const struct svc_server_opts *o, struct store *st,
+                        svc_server **out, int *port)
+{
+    svc_server *s = NULL;
+    grpc_arg args[3];
+    grpc_channel_args cargs;
+    grpc_server_credentials *creds = NULL;
+    int i, bound = 0;
+    size_t mi;
+    sw_err rc = SW_OK;
+
+    if (o->cq_threads < 1 || o->workers < 1 || o->max_message_bytes < 1024 ||
+        o->max_message_bytes > INT32_MAX ||
+        (o->tls_cert_pem == NULL) != (o->tls_key_pem == NULL))
+        return SW_EINVAL;
+    s = sw_calloc(1, sizeof(*s));
+    if (s == NULL)
+        return SW_ENOMEM;
+    s->st = st;
+    s->max_message_bytes = o->max_message_bytes;
+    pthread_mutex_init(&s->wmu, NULL);
+    pthread_cond_init(&s->wcv, NULL);
+    rc = svc_rpc_table(&s->methods, &s->nmethods);
+    if (rc)
+        goto fail;
+    s->rm = sw_calloc(s->nmethods ? s->nmethods : 1, sizeof(void *));
+    s->queues = sw_calloc((size_t)o->cq_threads, sizeof(*s->queues));
+    s->workers = sw_calloc((size_t)o->workers, sizeof(pthread_t));
+    if (s->rm == NULL || s->queues == NULL || s->workers == NULL) {
+        rc = SW_ENOMEM;
+        goto fail;
+    }
+
+    memset(args, 0, sizeof(args));
+    args[0].type = GRPC_ARG_INTEGER;
+    args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+    args[0].value.integer = (int)o->max_message_bytes;
+    args[1].type = GRPC_ARG_INTEGER;
+    args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
+    args[1].value.integer = -1;
+    args[2].type = GRPC_ARG_INTEGER;
+    args[2].key = GRPC_ARG_ALLOW_REUSEPORT;
+    args[2].value.integer = 0;
+    cargs.num_args = 3;
+    cargs.args = args;
+    s->server = grpc_server_create(&cargs, NULL);
+    if (s->server == NULL) {
+        rc = SW_EINTERNAL;
+        goto fail;
+    }
+    s->nqueues = o->cq_threads;
+    for (i = 0; i < s->nqueues; i++) {
+        s->queues[i].srv = s;
+        s->queues[i].idx = i;
+        s->queues[i].cq = grpc_completion_queue_create_for_next(NULL);
+        grpc_server_register_completion_queue(s->server, s->queues[i].cq,
+                                              NULL);
+    }
+    for (mi = 0; mi < s->nmethods; mi++) {
+        const struct svc_method *m = &s->methods[mi];
+        s->rm[mi] = grpc_server_register_method(
+            s->server, m->path, NULL,
+            m->kind == SVC_CLIENT_STREAM
+                ? GRPC_SRM_PAYLOAD_NONE
+                : GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER,
+            0);
+        if (s->rm[mi] == NULL) {
+            sw_log_error("server.register_failed", "method=%s", m->path);
+            rc = SW_EINTERNAL;
+            goto fail;
+        }
+    }
+    creds = svc_creds(o);
+    if (creds == NULL) {
+        rc = SW_EINVAL;
+        goto fail;
+    }
+    bound = grpc_server_add_http2_port(s->server, o->listen, creds);
+    grpc_server_credentials_release(creds);
+    if (bound == 0) {
+        sw_log_error("server.bind_failed", "addr=%s", o->listen);
+        rc = SW_EIO;
+        goto fail;
+    }
+    grpc_server_start(s->server);
+    for (i = 0; i < s->nqueues; i++) {
+        int k;
+        for (mi = 0; mi < s->nmethods; mi++) {
+            for (k = 0; k < SVC_PREREQ; k++)
+                svc_request_registered(s, &s->queues[i], mi);
+        }
+        svc_request_generic(s, &s->queues[i]);
+        if (pthread_create(&s->queues[i].thread, NULL, svc_poll_main,
+                           &s->queues[i]) == 0)
+            s->queues[i].started = 1;
+    }
+    s->nworkers = o->workers;
+    for (i = 0; i < s->nworkers; i++) {
+        if (pthread_create(&s->workers[i], NULL, svc_worker_main, s) != 0)
+            break;
+        s->workers_started++;
+    }
+    *out = s;
+    *port = bound;
+    return SW_OK;
+
+fail:
+    if (s->server) {
+        grpc_completion_queue *cq = grpc_completion_queue_create_for_next(NULL);
+        grpc_server_shutdown_and_notify(s->server, cq, NULL);
+        (void)grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME),
+                                         NULL);
+        grpc_completion_queue_shutdown(cq);
+        while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME),
+                                          NULL)
+                   .type != GRPC_QUEUE_SHUTDOWN)
+            ;
+        grpc_completion_queue_destroy(cq);
+        grpc_server_destroy(s->server);
+    }
+    for (i = 0; s->queues && i < s->nqueues; i++) {
+        if (s->queues[i].cq) {
+            grpc_completion_queue_shutdown(s->queues[i].cq);
+            while (grpc_completion_queue_next(
+                       s->queues[i].cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+                       .type != GRPC_QUEUE_SHUTDOWN)
+                ;
+            grpc_completion_queue_destroy(s->queues[i].cq);
+        }
+    }
+    pthread_mutex_destroy(&s->wmu);
+    pthread_cond_destroy(&s->wcv);
+    svc_rpc_table_free(s->methods, s->nmethods);
+    sw_free(s->rm);
+    sw_free(s->queues);
+    sw_free(s->workers);
+    sw_free(s);
+    return rc;
+}
+
+void svc_server_stop(svc_server **sp, int64_t grace_ms)
+{
+    svc_server *s = sp ? *sp : NULL;
+    grpc_completion_queue *scq;
+    grpc_event ev;
+    int i, tag = 0;
+
+    if (s == NULL)
+        return;
+    *sp = NULL;
+    atomic_store(&s->draining, 1);
+    scq = grpc_completion_queue_create_for_pluck(NULL);
+    grpc_server_shutdown_and_notify(s->server, scq, &tag);
+    ev = grpc_completion_queue_pluck(
+        scq, &tag,
+        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                     gpr_time_from_millis(grace_ms, GPR_TIMESPAN)),
+        NULL);
+    if (ev.type == GRPC_QUEUE_TIMEOUT) {
+        sw_log_warn("server.grace_expired", "grace_ms=%lld calls=%d",
+                    (long long)grace_ms, atomic_load(&s->live_calls));
+        grpc_server_cancel_all_calls(s->server);
+        (void)grpc_completion_queue_pluck(
+            scq, &tag, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+    }
+    /* Every call has now completed; let the workers finish what they hold. */
+    pthread_mutex_lock(&s->wmu);
+    s->wstop = 1;
+    pthread_cond_broadcast(&s->wcv);
+    pthread_mutex_unlock(&s->wmu);
+    for (i = 0; i < s->workers_started; i++)
+        pthread_join(s->workers[i], NULL);
+    for (i = 0; i < s->nqueues; i++)
+        grpc_completion_queue_shutdown(s->queues[i].cq);
+    for (i = 0; i < s->nqueues; i++) {
+        if (s->queues[i].started)
+            pthread_join(s->queues[i].thread, NULL);
+        else
+            while (grpc_completion_queue_next(s->queues[i].cq,
+                                              gpr_inf_future(GPR_CLOCK_REALTIME),
+                                              NULL)
+                       .type != GRPC_QUEUE_SHUTDOWN)
+                ;
+    }
+    grpc_server_destroy(s->server);
+    for (i = 0; i < s->nqueues; i++)
+        grpc_completion_queue_destroy(s->queues[i].cq);
+    grpc_completion_queue_shutdown(scq);
+    (void)grpc_completion_queue_pluck(scq, NULL,
+                                      gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+    grpc_completion_queue_destroy(scq);
+    if (atomic_load(&s->live_calls) != 0)
+        sw_log_warn("server.calls_leaked", "calls=%d",
+                    atomic_load(&s->live_calls));
+    pthread_mutex_destroy(&s->wmu);
+    pthread_cond_destroy(&s->wcv);
+    svc_rpc_table_free(s->methods, s->nmethods);
+    sw_free(s->rm);
+    sw_free(s->queues);
+    sw_free(s->workers);
+    sw_free(s);
+}

@@ -1,0 +1,38 @@
+/* svc_server: snipd's gRPC core server. Polling threads (one completion
+ * queue each), a worker pool for handlers that may block, the per-call state
+ * machine, authentication, and draining shutdown. The only code besides the
+ * C client that calls grpc_* functions. */
+#ifndef SVC_SERVER_H
+#define SVC_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/sw_err.h"
+
+struct store;
+typedef struct svc_server svc_server;
+
+struct svc_server_opts {
+    const char *listen;       /* "127.0.0.1:50051"; port 0 picks one */
+    int cq_threads;           /* polling threads, >= 1 */
+    int workers;              /* handler worker threads, >= 1 */
+    int64_t max_message_bytes; /* largest request accepted */
+    const char *tls_cert_pem; /* both NULL: plaintext */
+    const char *tls_key_pem;
+};
+
+/* svc_server_start builds the server over store st (borrowed; it must
+ * outlive the server), binds, and starts serving. *port receives the bound
+ * port. SW_EINVAL for bad options, SW_EIO when the address cannot be bound.
+ * Call grpc_init() before, from a thread with SIGTERM/SIGINT blocked. */
+SW_MUST_CHECK sw_err svc_server_start(const struct svc_server_opts *o,
+                                      struct store *st, svc_server **out,
+                                      int *port);
+
+/* svc_server_stop stops accepting calls, lets calls in flight finish for up
+ * to grace_ms, cancels what remains, joins every thread and frees the
+ * server. *s is set to NULL; NULL is accepted. */
+void svc_server_stop(svc_server **s, int64_t grace_ms);
+
+#endif

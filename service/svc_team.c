@@ -1,0 +1,265 @@
+/* svc_team: TeamService handlers over store_tenant. */
+#include "service/svc_team.h"
+
+#include <string.h>
+
+#include "base/sw_mem.h"
+#include "snipwise/v1/team.pb-c.h"
+#include "store/store_tenant.h"
+
+#define SVC_WHY_MAX 1024
+
+static Snipwise__V1__TeamMember *svc_team_member(struct svc_ctx *c,
+                                                 const struct store_member *m)
+{
+    Snipwise__V1__TeamMember *p = sw_arena_alloc(svc_ctx_arena(c), sizeof(*p));
+
+    if (p == NULL)
+        return NULL;
+    snipwise__v1__team_member__init(p);
+    p->email = svc_ctx_str(c, m->email);
+    p->display_name = svc_ctx_str(c, m->display_name);
+    p->create_time_unix_ms = m->create_ms;
+    return p;
+}
+
+static Snipwise__V1__TeamDomain *svc_team_domain(struct svc_ctx *c,
+                                                 const struct store_domain *d)
+{
+    Snipwise__V1__TeamDomain *p = sw_arena_alloc(svc_ctx_arena(c), sizeof(*p));
+
+    if (p == NULL)
+        return NULL;
+    snipwise__v1__team_domain__init(p);
+    p->domain = svc_ctx_str(c, d->domain);
+    p->create_time_unix_ms = d->create_ms;
+    return p;
+}
+
+sw_err svc_team_get_my_team(struct svc_ctx *c, const ProtobufCMessage *req,
+                            ProtobufCMessage **resp)
+{
+    Snipwise__V1__Team *out;
+    struct store_team team;
+    struct sw_buf why;
+    sw_err rc;
+
+    (void)req;
+    memset(&team, 0, sizeof(team));
+    sw_buf_init(&why, SVC_WHY_MAX);
+    rc = store_team_get(svc_ctx_store(c), svc_ctx_team(c), &team, &why);
+    if (rc) {
+        rc = svc_ctx_fail_buf(c, rc, &why);
+        goto out;
+    }
+    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
+    if (out == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    snipwise__v1__team__init(out);
+    out->team_id = svc_ctx_str(c, team.team_id);
+    out->display_name = svc_ctx_str(c, team.display_name);
+    out->create_time_unix_ms = team.create_ms;
+    *resp = &out->base;
+out:
+    store_team_clear(&team);
+    sw_buf_free(&why);
+    return rc;
+}
+
+sw_err svc_team_add_member(struct svc_ctx *c, const ProtobufCMessage *req,
+                           ProtobufCMessage **resp)
+{
+    const Snipwise__V1__AddTeamMemberRequest *r = (const void *)req;
+    struct store_member m;
+    struct sw_buf why;
+    sw_err rc;
+
+    if (r->member == NULL)
+        return svc_ctx_fail(c, SW_EINVAL, "member is required");
+    memset(&m, 0, sizeof(m));
+    sw_buf_init(&why, SVC_WHY_MAX);
+    rc = store_member_add(svc_ctx_store(c), svc_ctx_team(c), r->member->email,
+                          r->member->display_name, &m, &why);
+    if (rc == SW_EEXIST && sw_buf_len(&why) == 0)
+        rc = svc_ctx_fail(c, rc, "'%s' is already a member", r->member->email);
+    else if (rc)
+        rc = svc_ctx_fail_buf(c, rc, &why);
+    if (rc == SW_OK) {
+        Snipwise__V1__TeamMember *out = svc_team_member(c, &m);
+        if (out == NULL)
+            rc = SW_ENOMEM;
+        else
+            *resp = &out->base;
+    }
+    store_member_clear(&m);
+    sw_buf_free(&why);
+    return rc;
+}
+
+sw_err svc_team_remove_member(struct svc_ctx *c, const ProtobufCMessage *req,
+                              ProtobufCMessage **resp)
+{
+    const Snipwise__V1__RemoveTeamMemberRequest *r = (const void *)req;
+    struct sw_buf why;
+    sw_err rc;
+
+    (void)resp;
+    sw_buf_init(&why, SVC_WHY_MAX);
+    rc = store_member_remove(svc_ctx_store(c), svc_ctx_team(c), r->email,
+                             &why);
+    if (rc == SW_ENOTFOUND && sw_buf_len(&why) == 0)
+        rc = svc_ctx_fail(c, rc, "'%s' is not a member", r->email);
+    else if (rc)
+        rc = svc_ctx_fail_buf(c, rc, &why);
+    sw_buf_free(&why);
+    return rc;
+}
+
+sw_err svc_team_list_members(struct svc_ctx *c, const ProtobufCMessage *req,
+                             ProtobufCMessage **resp)
+{
+    const Snipwise__V1__ListTeamMembersRequest *r = (const void *)req;
+    Snipwise__V1__ListTeamMembersResponse *out;
+    struct store_member *items = NULL;
+    size_t n = 0, i;
+    char *next = NULL;
+    struct sw_buf why;
+    sw_err rc;
+
+    sw_buf_init(&why, SVC_WHY_MAX);
+    rc = svc_ctx_page_size(c, r->page_size);
+    if (rc)
+        goto out;
+    rc = store_member_list(svc_ctx_store(c), svc_ctx_team(c), r->page_size,
+                           r->page_token, &items, &n, &next, &why);
+    if (rc) {
+        rc = svc_ctx_fail_buf(c, rc, &why);
+        goto out;
+    }
+    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
+    if (out == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    snipwise__v1__list_team_members_response__init(out);
+    out->members =
+        sw_arena_alloc(svc_ctx_arena(c), (n ? n : 1) * sizeof(void *));
+    if (out->members == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        out->members[i] = svc_team_member(c, &items[i]);
+        if (out->members[i] == NULL) {
+            rc = SW_ENOMEM;
+            goto out;
+        }
+    }
+    out->n_members = n;
+    out->next_page_token = svc_ctx_str(c, next);
+    *resp = &out->base;
+out:
+    store_members_free(items, n);
+    sw_free(next);
+    sw_buf_free(&why);
+    return rc;
+}
+
+sw_err svc_team_add_domain(struct svc_ctx *c, const ProtobufCMessage *req,
+                           ProtobufCMessage **resp)
+{
+    const Snipwise__V1__AddTeamDomainRequest *r = (const void *)req;
+    struct store_domain d;
+    struct sw_buf why;
+    sw_err rc;
+
+    memset(&d, 0, sizeof(d));
+    sw_buf_init(&why, SVC_WHY_MAX);
+    rc = store_domain_add(svc_ctx_store(c), svc_ctx_team(c), r->domain, &d,
+                          &why);
+    if (rc == SW_EEXIST && sw_buf_len(&why) == 0)
+        rc = svc_ctx_fail(c, rc, "'%s' is already a team domain", r->domain);
+    else if (rc)
+        rc = svc_ctx_fail_buf(c, rc, &why);
+    if (rc == SW_OK) {
+        Snipwise__V1__TeamDomain *out = svc_team_domain(c, &d);
+        if (out == NULL)
+            rc = SW_ENOMEM;
+        else
+            *resp = &out->base;
+    }
+    store_domain_clear(&d);
+    sw_buf_free(&why);
+    return rc;
+}
+
+sw_err svc_team_remove_domain(struct svc_ctx *c, const ProtobufCMessage *req,
+                              ProtobufCMessage **resp)
+{
+    const Snipwise__V1__RemoveTeamDomainRequest *r = (const void *)req;
+    struct sw_buf why;
+    sw_err rc;
+
+    (void)resp;
+    sw_buf_init(&why, SVC_WHY_MAX);
+    rc = store_domain_remove(svc_ctx_store(c), svc_ctx_team(c), r->domain,
+                             &why);
+    if (rc == SW_ENOTFOUND && sw_buf_len(&why) == 0)
+        rc = svc_ctx_fail(c, rc, "'%s' is not a team domain", r->domain);
+    else if (rc)
+        rc = svc_ctx_fail_buf(c, rc, &why);
+    sw_buf_free(&why);
+    return rc;
+}
+
+sw_err svc_team_list_domains(struct svc_ctx *c, const ProtobufCMessage *req,
+                             ProtobufCMessage **resp)
+{
+    const Snipwise__V1__ListTeamDomainsRequest *r = (const void *)req;
+    Snipwise__V1__ListTeamDomainsResponse *out;
+    struct store_domain *items = NULL;
+    size_t n = 0, i;
+    char *next = NULL;
+    struct sw_buf why;
+    sw_err rc;
+
+    sw_buf_init(&why, SVC_WHY_MAX);
+    rc = svc_ctx_page_size(c, r->page_size);
+    if (rc)
+        goto out;
+    rc = store_domain_list(svc_ctx_store(c), svc_ctx_team(c), r->page_size,
+                           r->page_token, &items, &n, &next, &why);
+    if (rc) {
+        rc = svc_ctx_fail_buf(c, rc, &why);
+        goto out;
+    }
+    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
+    if (out == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    snipwise__v1__list_team_domains_response__init(out);
+    out->domains =
+        sw_arena_alloc(svc_ctx_arena(c), (n ? n : 1) * sizeof(void *));
+    if (out->domains == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        out->domains[i] = svc_team_domain(c, &items[i]);
+        if (out->domains[i] == NULL) {
+            rc = SW_ENOMEM;
+            goto out;
+        }
+    }
+    out->n_domains = n;
+    out->next_page_token = svc_ctx_str(c, next);
+    *resp = &out->base;
+out:
+    store_domains_free(items, n);
+    sw_free(next);
+    sw_buf_free(&why);
+    return rc;
+}

@@ -1,0 +1,1534 @@
+/* store_tenant: teams, API keys, members and domains on top of store.h.
+ * Records are protobuf-c messages from records.proto; every write runs
+ * through store_update, so each callback below may run more than once and
+ * resets whatever it fills. */
+#include "store/store_tenant.h"
+
+#include <string.h>
+
+#include "base/sw_log.h"
+#include "base/sw_mem.h"
+#include "base/sw_util.h"
+#include "store/records.pb-c.h"
+#include "store/store_int.h"
+
+#define STORE_NAME_MAX 200
+#define STORE_EMAIL_MAX 254
+#define STORE_DOMAIN_MAX 253
+#define STORE_ID_MAX 64
+#define STORE_PAGE_DEFAULT 50
+#define STORE_PAGE_MAX 1000
+#define STORE_KEYBUF_MAX 1024
+#define STORE_KEY_PREFIX_LEN 11 /* "sk_" and 8 hex digits */
+
+static const char store_why_name[] =
+    "display_name must be 1 to 200 bytes of UTF-8 without control characters";
+static const char store_why_member_name[] =
+    "display_name must be at most 200 bytes of UTF-8 without control "
+    "characters";
+static const char store_why_team_id[] = "team_id is not valid";
+static const char store_why_key_id[] = "key_id is not valid";
+static const char store_why_email[] =
+    "email must have one '@', a non-empty local part and domain, no spaces, "
+    "and at most 254 bytes";
+static const char store_why_domain[] =
+    "domain must be a hostname: dot-separated labels of 1 to 63 letters, "
+    "digits or inner '-', at most 253 bytes";
+static const char store_why_page_size[] = "page_size must be 0 to 1000";
+static const char store_why_token[] = "page_token is not valid";
+static const char store_why_role[] =
+    "role must be 1 (admin, without a team) or 2 (team, with a team_id)";
+
+/* store_why writes msg to why, if given, and returns SW_EINVAL. */
+static sw_err store_why(struct sw_buf *why, const char *msg)
+{
+    if (why) {
+        sw_buf_reset(why);
+        /* A reason that does not fit in why is dropped; the code remains.
+         * (GCC ignores a (void) cast on a warn_unused_result call.) */
+        if (sw_buf_addstr(why, msg) != SW_OK)
+            sw_buf_reset(why);
+    }
+    return SW_EINVAL;
+}
+
+/* store_text_ok accepts min to max bytes of valid UTF-8 without C0 or C1
+ * control characters. */
+static int store_text_ok(const char *s, size_t min, size_t max)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n, i = 0, len, k;
+    uint32_t cp;
+
+    if (s == NULL)
+        return 0;
+    n = strlen(s);
+    if (n < min || n > max)
+        return 0;
+    while (i < n) {
+        if (p[i] < 0x80) {
+            if (p[i] < 0x20 || p[i] == 0x7f)
+                return 0;
+            i++;
+            continue;
+        }
+        if ((p[i] & 0xE0) == 0xC0) {
+            len = 2;
+            cp = p[i] & 0x1F;
+        } else if ((p[i] & 0xF0) == 0xE0) {
+            len = 3;
+            cp = p[i] & 0x0F;
+        } else if ((p[i] & 0xF8) == 0xF0) {
+            len = 4;
+            cp = p[i] & 0x07;
+        } else {
+            return 0;
+        }
+        if (len > n - i)
+            return 0;
+        for (k = 1; k < len; k++) {
+            if ((p[i + k] & 0xC0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (p[i + k] & 0x3F);
+        }
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+            (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF) || (cp >= 0x80 && cp < 0xA0))
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
+/* store_id_ok accepts the identifiers this module makes ("team_…",
+ * "key_…"): 1 to 64 bytes of lowercase letters, digits and '_'. */
+static int store_id_ok(const char *id)
+{
+    size_t i;
+
+    if (id == NULL || id[0] == '\0')
+        return 0;
+    for (i = 0; id[i]; i++) {
+        char c = id[i];
+        if (i >= STORE_ID_MAX)
+            return 0;
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+/* store_email_norm validates email and returns a lowercased copy. */
+static sw_err store_email_norm(const char *email, char **out,
+                               struct sw_buf *why)
+{
+    size_t i, n, at = 0, nat = 0;
+    char *e;
+
+    if (!store_text_ok(email, 3, STORE_EMAIL_MAX))
+        return store_why(why, store_why_email);
+    n = strlen(email);
+    for (i = 0; i < n; i++) {
+        if (email[i] == ' ')
+            return store_why(why, store_why_email);
+        if (email[i] == '@') {
+            nat++;
+            at = i;
+        }
+    }
+    if (nat != 1 || at == 0 || at == n - 1)
+        return store_why(why, store_why_email);
+    e = sw_strdup(email);
+    if (e == NULL)
+        return SW_ENOMEM;
+    sw_str_lower(e);
+    *out = e;
+    return SW_OK;
+}
+
+/* store_domain_norm validates a hostname and returns a lowercased copy. */
+static sw_err store_domain_norm(const char *domain, char **out,
+                                struct sw_buf *why)
+{
+    size_t i, n, label = 0;
+    char *d;
+
+    if (domain == NULL)
+        return store_why(why, store_why_domain);
+    n = strlen(domain);
+    if (n == 0 || n > STORE_DOMAIN_MAX)
+        return store_why(why, store_why_domain);
+    for (i = 0; i <= n; i++) {
+        char c = domain[i];
+        if (c == '.' || c == '\0') {
+            if (label == 0 || label > 63 || domain[i - 1] == '-')
+                return store_why(why, store_why_domain);
+            label = 0;
+            continue;
+        }
+        if (c == '-' && label == 0)
+            return store_why(why, store_why_domain);
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '-'))
+            return store_why(why, store_why_domain);
+        label++;
+    }
+    d = sw_strdup(domain);
+    if (d == NULL)
+        return SW_ENOMEM;
+    sw_str_lower(d);
+    *out = d;
+    return SW_OK;
+}
+
+/* Freeing. */
+
+void store_team_clear(struct store_team *t)
+{
+    if (t == NULL)
+        return;
+    sw_free(t->team_id);
+    sw_free(t->display_name);
+    memset(t, 0, sizeof(*t));
+}
+
+void store_apikey_clear(struct store_apikey *k)
+{
+    if (k == NULL)
+        return;
+    sw_free(k->key_id);
+    sw_free(k->team_id);
+    sw_free(k->display_name);
+    sw_free(k->key_prefix);
+    memset(k, 0, sizeof(*k));
+}
+
+void store_member_clear(struct store_member *m)
+{
+    if (m == NULL)
+        return;
+    sw_free(m->email);
+    sw_free(m->display_name);
+    memset(m, 0, sizeof(*m));
+}
+
+void store_domain_clear(struct store_domain *d)
+{
+    if (d == NULL)
+        return;
+    sw_free(d->domain);
+    memset(d, 0, sizeof(*d));
+}
+
+void store_teams_free(struct store_team *items, size_t n)
+{
+    size_t i;
+
+    if (items == NULL)
+        return;
+    for (i = 0; i < n; i++)
+        store_team_clear(&items[i]);
+    sw_free(items);
+}
+
+void store_apikeys_free(struct store_apikey *items, size_t n)
+{
+    size_t i;
+
+    if (items == NULL)
+        return;
+    for (i = 0; i < n; i++)
+        store_apikey_clear(&items[i]);
+    sw_free(items);
+}
+
+void store_members_free(struct store_member *items, size_t n)
+{
+    size_t i;
+
+    if (items == NULL)
+        return;
+    for (i = 0; i < n; i++)
+        store_member_clear(&items[i]);
+    sw_free(items);
+}
+
+void store_domains_free(struct store_domain *items, size_t n)
+{
+    size_t i;
+
+    if (items == NULL)
+        return;
+    for (i = 0; i < n; i++)
+        store_domain_clear(&items[i]);
+    sw_free(items);
+}
+
+/* Converting records into the public structs. Each leaves *out untouched
+ * on failure. */
+
+static sw_err store_team_from(const Snipwise__Store__TeamRecord *r,
+                              struct store_team *out)
+{
+    struct store_team t = {0};
+
+    t.team_id = sw_strdup(r->team_id);
+    t.display_name = sw_strdup(r->display_name);
+    t.create_ms = r->create_unix_ms;
+    if (t.team_id == NULL || t.display_name == NULL) {
+        store_team_clear(&t);
+        return SW_ENOMEM;
+    }
+    *out = t;
+    return SW_OK;
+}
+
+static sw_err store_apikey_from(const Snipwise__Store__KeyRecord *r,
+                                struct store_apikey *out)
+{
+    struct store_apikey k = {0};
+
+    k.key_id = sw_strdup(r->key_id);
+    k.team_id = sw_strdup(r->team_id);
+    k.display_name = sw_strdup(r->display_name);
+    k.key_prefix = sw_strdup(r->key_prefix);
+    k.role = r->role;
+    k.create_ms = r->create_unix_ms;
+    k.revoke_ms = r->revoke_unix_ms;
+    if (!k.key_id || !k.team_id || !k.display_name || !k.key_prefix) {
+        store_apikey_clear(&k);
+        return SW_ENOMEM;
+    }
+    *out = k;
+    return SW_OK;
+}
+
+static sw_err store_member_from(const Snipwise__Store__MemberRecord *r,
+                                struct store_member *out)
+{
+    struct store_member m = {0};
+
+    m.email = sw_strdup(r->email);
+    m.display_name = sw_strdup(r->display_name);
+    m.create_ms = r->create_unix_ms;
+    if (m.email == NULL || m.display_name == NULL) {
+        store_member_clear(&m);
+        return SW_ENOMEM;
+    }
+    *out = m;
+    return SW_OK;
+}
+
+static sw_err store_domain_from(const Snipwise__Store__DomainRecord *r,
+                                struct store_domain *out)
+{
+    struct store_domain d = {0};
+
+    d.domain = sw_strdup(r->domain);
+    d.create_ms = r->create_unix_ms;
+    if (d.domain == NULL)
+        return SW_ENOMEM;
+    *out = d;
+    return SW_OK;
+}
+
+/* Converters from stored bytes, for the generic list below. */
+
+static sw_err store_team_conv(const void *v, size_t vl, void *item)
+{
+    ProtobufCMessage *m = NULL;
+    sw_err rc;
+
+    rc = store__unpack(&snipwise__store__team_record__descriptor, v, vl, &m);
+    if (rc == SW_OK)
+        rc = store_team_from((Snipwise__Store__TeamRecord *)m, item);
+    store__msg_free(m);
+    return rc;
+}
+
+static sw_err store_apikey_conv(const void *v, size_t vl, void *item)
+{
+    ProtobufCMessage *m = NULL;
+    sw_err rc;
+
+    rc = store__unpack(&snipwise__store__key_record__descriptor, v, vl, &m);
+    if (rc == SW_OK)
+        rc = store_apikey_from((Snipwise__Store__KeyRecord *)m, item);
+    store__msg_free(m);
+    return rc;
+}
+
+static sw_err store_member_conv(const void *v, size_t vl, void *item)
+{
+    ProtobufCMessage *m = NULL;
+    sw_err rc;
+
+    rc = store__unpack(&snipwise__store__member_record__descriptor, v, vl,
+                       &m);
+    if (rc == SW_OK)
+        rc = store_member_from((Snipwise__Store__MemberRecord *)m, item);
+    store__msg_free(m);
+    return rc;
+}
+
+static sw_err store_domain_conv(const void *v, size_t vl, void *item)
+{
+    ProtobufCMessage *m = NULL;
+    sw_err rc;
+
+    rc = store__unpack(&snipwise__store__domain_record__descriptor, v, vl,
+                       &m);
+    if (rc == SW_OK)
+        rc = store_domain_from((Snipwise__Store__DomainRecord *)m, item);
+    store__msg_free(m);
+    return rc;
+}
+
+static void store_team_clear_v(void *p)
+{
+    store_team_clear(p);
+}
+
+static void store_apikey_clear_v(void *p)
+{
+    store_apikey_clear(p);
+}
+
+static void store_member_clear_v(void *p)
+{
+    store_member_clear(p);
+}
+
+static void store_domain_clear_v(void *p)
+{
+    store_domain_clear(p);
+}
+
+/* Pagination. A page token is the hex of the last key returned; the next
+ * page starts after it. Tokens must lie under the list's prefix so that a
+ * token from one team's list is rejected by another's. */
+
+static int store_hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+static sw_err store_token_decode(const char *tok, const struct sw_buf *prefix,
+                                 struct sw_buf *out, struct sw_buf *why)
+{
+    size_t i, n;
+    sw_err rc;
+
+    sw_buf_reset(out);
+    if (tok == NULL || tok[0] == '\0')
+        return SW_OK;
+    n = strlen(tok);
+    if (n % 2 != 0 || n > 2 * 511)
+        return store_why(why, store_why_token);
+    for (i = 0; i < n; i += 2) {
+        int hi = store_hexval(tok[i]), lo = store_hexval(tok[i + 1]);
+        if (hi < 0 || lo < 0)
+            return store_why(why, store_why_token);
+        rc = sw_buf_addc(out, (char)(hi << 4 | lo));
+        if (rc)
+            return rc;
+    }
+    if (sw_buf_len(out) <= sw_buf_len(prefix) ||
+        memcmp(sw_buf_str(out), sw_buf_str(prefix), sw_buf_len(prefix)) != 0)
+        return store_why(why, store_why_token);
+    return SW_OK;
+}
+
+struct store_list {
+    enum store_db db;
+    struct sw_buf prefix;
+    struct sw_buf after;
+    struct sw_buf last;
+    size_t limit;
+    size_t item_size;
+    sw_err (*conv)(const void *v, size_t vl, void *item);
+    void (*clear)(void *item);
+    char *items; /* limit slots of item_size bytes; n filled */
+    size_t n;
+    int more;
+};
+
+static void store_list_init(struct store_list *l, enum store_db db,
+                            size_t item_size,
+                            sw_err (*conv)(const void *, size_t, void *),
+                            void (*clear)(void *))
+{
+    memset(l, 0, sizeof(*l));
+    l->db = db;
+    l->item_size = item_size;
+    l->conv = conv;
+    l->clear = clear;
+    sw_buf_init(&l->prefix, STORE_KEYBUF_MAX);
+    sw_buf_init(&l->after, STORE_KEYBUF_MAX);
+    sw_buf_init(&l->last, STORE_KEYBUF_MAX);
+}
+
+static void store_list_free(struct store_list *l)
+{
+    size_t i;
+
+    if (l->items) {
+        for (i = 0; i < l->n; i++)
+            l->clear(l->items + i * l->item_size);
+        sw_free(l->items);
+    }
+    l->items = NULL;
+    l->n = 0;
+    sw_buf_free(&l->prefix);
+    sw_buf_free(&l->after);
+    sw_buf_free(&l->last);
+}
+
+static sw_err store_list_cb(const void *k, size_t kl, const void *v,
+                            size_t vl, void *arg)
+{
+    struct store_list *l = arg;
+    sw_err rc;
+
+    if (l->n == l->limit) {
+        l->more = 1;
+        return STORE_SCAN_STOP;
+    }
+    rc = l->conv(v, vl, l->items + l->n * l->item_size);
+    if (rc)
+        return rc;
+    l->n++;
+    sw_buf_reset(&l->last);
+    return sw_buf_add(&l->last, k, kl);
+}
+
+static sw_err store_list_view(store_txn *t, void *arg)
+{
+    struct store_list *l = arg;
+    size_t alen = sw_buf_len(&l->after);
+
+    return store_scan(t, l->db, sw_buf_str(&l->prefix), sw_buf_len(&l->prefix),
+                      alen ? sw_buf_str(&l->after) : NULL, alen,
+                      store_list_cb, l);
+}
+
+/* store_list_run reads one page into *items (the caller's array of n
+ * structs) and *next. l->prefix must be set; l is freed by the caller. */
+static sw_err store_list_run(store *s, struct store_list *l, int page_size,
+                             const char *token, void **items, size_t *n,
+                             char **next, struct sw_buf *why)
+{
+    char *tok = NULL;
+    sw_err rc;
+
+    if (s == NULL || items == NULL || n == NULL || next == NULL) {
+        rc = SW_EINVAL;
+        goto out;
+    }
+    if (page_size < 0 || page_size > STORE_PAGE_MAX) {
+        rc = store_why(why, store_why_page_size);
+        goto out;
+    }
+    l->limit = page_size ? (size_t)page_size : STORE_PAGE_DEFAULT;
+    rc = store_token_decode(token, &l->prefix, &l->after, why);
+    if (rc)
+        goto out;
+    l->items = sw_calloc(l->limit, l->item_size);
+    if (l->items == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    rc = store_view(s, store_list_view, l);
+    if (rc)
+        goto out;
+    if (l->more) {
+        tok = sw_malloc(2 * sw_buf_len(&l->last) + 1);
+        if (tok == NULL) {
+            rc = SW_ENOMEM;
+            goto out;
+        }
+        sw_hex(sw_buf_str(&l->last), sw_buf_len(&l->last), tok);
+    }
+    *items = l->items;
+    *n = l->n;
+    *next = tok;
+    l->items = NULL;
+    l->n = 0;
+    tok = NULL;
+out:
+    sw_free(tok);
+    return rc;
+}
+
+/* New API keys. The key material is made before the transaction, so that
+ * store_update may rerun the insert and so that nothing can fail after the
+ * commit. */
+
+struct store_newkey {
+    char *key_id;
+    char *secret;
+    unsigned char hash[SW_SHA256_LEN];
+    char prefix[STORE_KEY_PREFIX_LEN + 1];
+    struct sw_buf kkey; /* team_id\0key_id */
+    Snipwise__Store__KeyRecord rec;
+};
+
+static void store_newkey_clear(struct store_newkey *k)
+{
+    sw_free(k->key_id);
+    if (k->secret) {
+        explicit_bzero(k->secret, STORE_SECRET_LEN);
+        sw_free(k->secret);
+    }
+    sw_buf_free(&k->kkey);
+    memset(k, 0, sizeof(*k));
+}
+
+/* store_newkey_init mints a key. team_id and name must outlive k. */
+static sw_err store_newkey_init(struct store_newkey *k, const char *team_id,
+                                const char *name, int role, int64_t now)
+{
+    unsigned char raw[32];
+    char hex[2 * sizeof(raw) + 1];
+    sw_err rc;
+
+    memset(k, 0, sizeof(*k));
+    sw_buf_init(&k->kkey, STORE_KEYBUF_MAX);
+    rc = sw_id_new("key_", 8, &k->key_id);
+    if (rc)
+        goto out;
+    rc = sw_random(raw, sizeof(raw));
+    if (rc)
+        goto out;
+    k->secret = sw_malloc(STORE_SECRET_LEN + 1);
+    if (k->secret == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    sw_hex(raw, sizeof(raw), hex);
+    memcpy(k->secret, "sk_", 3);
+    memcpy(k->secret + 3, hex, sizeof(hex));
+    sw_sha256(k->secret, STORE_SECRET_LEN, k->hash);
+    memcpy(k->prefix, k->secret, STORE_KEY_PREFIX_LEN);
+    k->prefix[STORE_KEY_PREFIX_LEN] = '\0';
+    rc = store_key(&k->kkey, team_id, k->key_id, strlen(k->key_id));
+    if (rc)
+        goto out;
+    snipwise__store__key_record__init(&k->rec);
+    k->rec.key_id = k->key_id;
+    k->rec.team_id = (char *)team_id;
+    k->rec.display_name = (char *)name;
+    k->rec.role = role;
+    k->rec.create_unix_ms = now;
+    k->rec.revoke_unix_ms = 0;
+    k->rec.key_prefix = k->prefix;
+    k->rec.secret_hash.data = k->hash;
+    k->rec.secret_hash.len = sizeof(k->hash);
+out:
+    explicit_bzero(raw, sizeof(raw));
+    explicit_bzero(hex, sizeof(hex));
+    return rc;
+}
+
+/* store_newkey_insert writes the key's three records; a team key needs its
+ * team to exist. */
+static sw_err store_newkey_insert(store_txn *t, const struct store_newkey *k)
+{
+    const char *team_id = k->rec.team_id;
+    const void *v;
+    size_t vl;
+    sw_err rc;
+
+    if (k->rec.role == STORE_ROLE_TEAM) {
+        rc = store_get(t, STORE_DB_TEAMS, team_id, strlen(team_id), &v, &vl);
+        if (rc)
+            return rc;
+    }
+    rc = store__put_msg(t, STORE_DB_KEYS, sw_buf_str(&k->kkey),
+                        sw_buf_len(&k->kkey), &k->rec.base, STORE_NOOVERWRITE);
+    if (rc)
+        return rc;
+    rc = store_put(t, STORE_DB_KEY_HASHES, k->hash, sizeof(k->hash),
+                   sw_buf_str(&k->kkey), sw_buf_len(&k->kkey),
+                   STORE_NOOVERWRITE);
+    if (rc)
+        return rc;
+    return store_put(t, STORE_DB_KEY_IDS, k->key_id, strlen(k->key_id),
+                     team_id, strlen(team_id), STORE_NOOVERWRITE);
+}
+
+/* Teams */
+
+struct store_team_create_ctx {
+    Snipwise__Store__TeamRecord rec;
+    struct store_newkey key;
+};
+
+static sw_err store_team_create_txn(store_txn *t, void *arg)
+{
+    struct store_team_create_ctx *c = arg;
+    sw_err rc;
+
+    rc = store__put_msg(t, STORE_DB_TEAMS, c->rec.team_id,
+                        strlen(c->rec.team_id), &c->rec.base,
+                        STORE_NOOVERWRITE);
+    if (rc)
+        return rc;
+    return store_newkey_insert(t, &c->key);
+}
+
+sw_err store_team_create(store *s, const char *display_name,
+                         struct store_team *out, char **api_key_out,
+                         struct sw_buf *why)
+{
+    struct store_team_create_ctx c;
+    struct store_team res = {0};
+    char *team_id = NULL, *secret = NULL;
+    int64_t now = sw_now_ms();
+    sw_err rc;
+
+    memset(&c, 0, sizeof(c));
+    sw_buf_init(&c.key.kkey, STORE_KEYBUF_MAX);
+    if (s == NULL) {
+        rc = SW_EINVAL;
+        goto out;
+    }
+    if (!store_text_ok(display_name, 1, STORE_NAME_MAX)) {
+        rc = store_why(why, store_why_name);
+        goto out;
+    }
+    rc = sw_id_new("team_", 8, &team_id);
+    if (rc)
+        goto out;
+    rc = store_newkey_init(&c.key, team_id, "default", STORE_ROLE_TEAM, now);
+    if (rc)
+        goto out;
+    snipwise__store__team_record__init(&c.rec);
+    c.rec.team_id = team_id;
+    c.rec.display_name = (char *)display_name;
+    c.rec.create_unix_ms = now;
+
+    res.team_id = sw_strdup(team_id);
+    res.display_name = sw_strdup(display_name);
+    res.create_ms = now;
+    if (res.team_id == NULL || res.display_name == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    if (api_key_out) {
+        secret = sw_strdup(c.key.secret);
+        if (secret == NULL) {
+            rc = SW_ENOMEM;
+            goto out;
+        }
+    }
+    rc = store_update(s, store_team_create_txn, &c);
+    if (rc)
+        goto out;
+    if (out) {
+        *out = res;
+        memset(&res, 0, sizeof(res));
+    }
+    if (api_key_out) {
+        *api_key_out = secret;
+        secret = NULL;
+    }
+out:
+    if (secret) {
+        explicit_bzero(secret, STORE_SECRET_LEN);
+        sw_free(secret);
+    }
+    store_team_clear(&res);
+    store_newkey_clear(&c.key);
+    sw_free(team_id);
+    return rc;
+}
+
+struct store_team_get_ctx {
+    const char *team_id;
+    struct store_team res;
+};
+
+static sw_err store_team_get_txn(store_txn *t, void *arg)
+{
+    struct store_team_get_ctx *c = arg;
+    ProtobufCMessage *m = NULL;
+    sw_err rc;
+
+    rc = store__get_msg(t, STORE_DB_TEAMS, c->team_id, strlen(c->team_id),
+                        &snipwise__store__team_record__descriptor, &m);
+    if (rc == SW_OK)
+        rc = store_team_from((Snipwise__Store__TeamRecord *)m, &c->res);
+    store__msg_free(m);
+    return rc;
+}
+
+sw_err store_team_get(store *s, const char *team_id, struct store_team *out,
+                      struct sw_buf *why)
+{
+    struct store_team_get_ctx c = {team_id, {0}};
+    sw_err rc;
+
+    if (s == NULL || out == NULL)
+        return SW_EINVAL;
+    if (!store_id_ok(team_id))
+        return store_why(why, store_why_team_id);
+    rc = store_view(s, store_team_get_txn, &c);
+    if (rc == SW_OK)
+        *out = c.res;
+    return rc;
+}
+
+sw_err store_team_list(store *s, int page_size, const char *page_token,
+                       struct store_team **items, size_t *n,
+                       char **next_token, struct sw_buf *why)
+{
+    struct store_list l;
+    void *arr = NULL;
+    sw_err rc;
+
+    store_list_init(&l, STORE_DB_TEAMS, sizeof(struct store_team),
+                    store_team_conv, store_team_clear_v);
+    rc = store_list_run(s, &l, page_size, page_token, &arr, n, next_token,
+                        why);
+    if (rc == SW_OK)
+        *items = arr;
+    store_list_free(&l);
+    return rc;
+}
+
+/* store_keyrefs_cb collects, for each of a team's keys, its secret hash and
+ * its id ("hash[32] key_id\0" repeated), so that the KEY_HASHES and KEY_IDS
+ * entries can be deleted after the scan. */
+static sw_err store_keyrefs_cb(const void *k, size_t kl, const void *v,
+                               size_t vl, void *arg)
+{
+    struct sw_buf *refs = arg;
+    Snipwise__Store__KeyRecord *r;
+    ProtobufCMessage *m = NULL;
+    sw_err rc;
+
+    (void)k;
+    (void)kl;
+    rc = store__unpack(&snipwise__store__key_record__descriptor, v, vl, &m);
+    if (rc)
+        goto out;
+    r = (Snipwise__Store__KeyRecord *)m;
+    if (r->secret_hash.len != SW_SHA256_LEN) {
+        sw_log_error("store.key_corrupt", "key_id=%s hash_len=%zu", r->key_id,
+                     r->secret_hash.len);
+        rc = SW_ECORRUPT;
+        goto out;
+    }
+    rc = sw_buf_add(refs, r->secret_hash.data, SW_SHA256_LEN);
+    if (rc == SW_OK)
+        rc = sw_buf_add(refs, r->key_id, strlen(r->key_id) + 1);
+out:
+    store__msg_free(m);
+    return rc;
+}
+
+static sw_err store_team_delete_txn(store_txn *t, void *arg)
+{
+    const char *team_id = arg;
+    struct sw_buf prefix, refs;
+    const void *v;
+    size_t vl, off, idlen = 0;
+    const char *p;
+    sw_err rc;
+
+    sw_buf_init(&prefix, STORE_KEYBUF_MAX);
+    sw_buf_init(&refs, (size_t)1 << 30);
+    rc = store_get(t, STORE_DB_TEAMS, team_id, strlen(team_id), &v, &vl);
+    if (rc)
+        goto out;
+    rc = store_key(&prefix, team_id, NULL, 0);
+    if (rc)
+        goto out;
+    rc = store_scan(t, STORE_DB_KEYS, sw_buf_str(&prefix), sw_buf_len(&prefix),
+                    NULL, 0, store_keyrefs_cb, &refs);
+    if (rc)
+        goto out;
+    p = sw_buf_str(&refs);
+    for (off = 0; off < sw_buf_len(&refs); off += SW_SHA256_LEN + idlen + 1) {
+        const char *id = p + off + SW_SHA256_LEN;
+        idlen = strlen(id);
+        rc = store_del(t, STORE_DB_KEY_HASHES, p + off, SW_SHA256_LEN);
+        if (rc == SW_OK || rc == SW_ENOTFOUND)
+            rc = store_del(t, STORE_DB_KEY_IDS, id, idlen);
+        if (rc && rc != SW_ENOTFOUND)
+            goto out;
+        rc = SW_OK;
+    }
+    rc = store_del_team(t, team_id, NULL);
+    if (rc)
+        goto out;
+    rc = store_del(t, STORE_DB_TEAMS, team_id, strlen(team_id));
+out:
+    sw_buf_free(&refs);
+    sw_buf_free(&prefix);
+    return rc;
+}
+
+sw_err store_team_delete(store *s, const char *team_id, struct sw_buf *why)
+{
+    if (s == NULL)
+        return SW_EINVAL;
+    if (!store_id_ok(team_id))
+        return store_why(why, store_why_team_id);
+    return store_update(s, store_team_delete_txn, (void *)team_id);
+}
+
+/* API keys */
+
+struct store_key_create_ctx {
+    struct store_newkey key;
+};
+
+static sw_err store_key_create_txn(store_txn *t, void *arg)
+{
+    struct store_key_create_ctx *c = arg;
+
+    return store_newkey_insert(t, &c->key);
+}
+
+sw_err store_key_create(store *s, const char *team_id,
+                        const char *display_name, int role,
+                        struct store_apikey *out, char **secret_out,
+                        struct sw_buf *why)
+{
+    struct store_key_create_ctx c;
+    struct store_apikey res = {0};
+    char *secret = NULL;
+    sw_err rc;
+
+    memset(&c, 0, sizeof(c));
+    sw_buf_init(&c.key.kkey, STORE_KEYBUF_MAX);
+    if (s == NULL) {
+        rc = SW_EINVAL;
+        goto out;
+    }
+    if (team_id == NULL)
+        team_id = "";
+    if ((role == STORE_ROLE_ADMIN && team_id[0] != '\0') ||
+        (role == STORE_ROLE_TEAM && team_id[0] == '\0') ||
+        (role != STORE_ROLE_ADMIN && role != STORE_ROLE_TEAM)) {
+        rc = store_why(why, store_why_role);
+        goto out;
+    }
+    if (team_id[0] != '\0' && !store_id_ok(team_id)) {
+        rc = store_why(why, store_why_team_id);
+        goto out;
+    }
+    if (!store_text_ok(display_name, 1, STORE_NAME_MAX)) {
+        rc = store_why(why, store_why_name);
+        goto out;
+    }
+    rc = store_newkey_init(&c.key, team_id, display_name, role, sw_now_ms());
+    if (rc)
+        goto out;
+    if (out) {
+        rc = store_apikey_from(&c.key.rec, &res);
+        if (rc)
+            goto out;
+    }
+    if (secret_out) {
+        secret = sw_strdup(c.key.secret);
+        if (secret == NULL) {
+            rc = SW_ENOMEM;
+            goto out;
+        }
+    }
+    rc = store_update(s, store_key_create_txn, &c);
+    if (rc)
+        goto out;
+    if (out) {
+        *out = res;
+        memset(&res, 0, sizeof(res));
+    }
+    if (secret_out) {
+        *secret_out = secret;
+        secret = NULL;
+    }
+out:
+    if (secret) {
+        explicit_bzero(secret, STORE_SECRET_LEN);
+        sw_free(secret);
+    }
+    store_apikey_clear(&res);
+    store_newkey_clear(&c.key);
+    return rc;
+}
+
+struct store_auth_ctx {
+    const unsigned char *hash;
+    struct store_apikey res;
+};
+
+static sw_err store_auth_txn(store_txn *t, void *arg)
+{
+    struct store_auth_ctx *c = arg;
+    Snipwise__Store__KeyRecord *r;
+    ProtobufCMessage *m = NULL;
+    const void *kkey;
+    size_t kl;
+    sw_err rc;
+
+    rc = store_get(t, STORE_DB_KEY_HASHES, c->hash, SW_SHA256_LEN, &kkey, &kl);
+    if (rc == SW_ENOTFOUND)
+        rc = SW_EUNAUTH;
+    if (rc)
+        goto out;
+    rc = store__get_msg(t, STORE_DB_KEYS, kkey, kl,
+                        &snipwise__store__key_record__descriptor, &m);
+    if (rc == SW_ENOTFOUND)
+        rc = SW_EUNAUTH;
+    if (rc)
+        goto out;
+    r = (Snipwise__Store__KeyRecord *)m;
+    /* The lookup matched on the hash already; comparing the stored hash
+     * guards against a KEY_HASHES entry that points at the wrong key. */
+    if (r->secret_hash.len != SW_SHA256_LEN ||
+        !sw_memeq_ct(r->secret_hash.data, c->hash, SW_SHA256_LEN)) {
+        sw_log_error("store.key_hash_mismatch", "key_id=%s", r->key_id);
+        rc = SW_EUNAUTH;
+        goto out;
+    }
+    if (r->revoke_unix_ms != 0) {
+        sw_log_warn("store.revoked_key_used", "key_id=%s", r->key_id);
+        rc = SW_EUNAUTH;
+        goto out;
+    }
+    rc = store_apikey_from(r, &c->res);
+out:
+    store__msg_free(m);
+    return rc;
+}
+
+sw_err store_key_authenticate(store *s, const char *secret, size_t n,
+                              struct store_apikey *out)
+{
+    struct store_auth_ctx c;
+    unsigned char hash[SW_SHA256_LEN];
+    sw_err rc;
+
+    if (s == NULL || out == NULL)
+        return SW_EINVAL;
+    if (secret == NULL || n != STORE_SECRET_LEN ||
+        memcmp(secret, "sk_", 3) != 0)
+        return SW_EUNAUTH;
+    sw_sha256(secret, n, hash);
+    memset(&c, 0, sizeof(c));
+    c.hash = hash;
+    rc = store_view(s, store_auth_txn, &c);
+    if (rc == SW_OK)
+        *out = c.res;
+    return rc;
+}
+
+struct store_revoke_ctx {
+    const char *team_scope;
+    const char *key_id;
+    int64_t now;
+    struct store_apikey res;
+};
+
+static sw_err store_revoke_txn(store_txn *t, void *arg)
+{
+    struct store_revoke_ctx *c = arg;
+    Snipwise__Store__KeyRecord *r;
+    ProtobufCMessage *m = NULL;
+    struct sw_buf kkey;
+    const void *team;
+    size_t tl;
+    sw_err rc;
+
+    store_apikey_clear(&c->res);
+    sw_buf_init(&kkey, STORE_KEYBUF_MAX);
+    rc = store_get(t, STORE_DB_KEY_IDS, c->key_id, strlen(c->key_id), &team,
+                   &tl);
+    if (rc)
+        goto out;
+    if (c->team_scope &&
+        (strlen(c->team_scope) != tl || memcmp(c->team_scope, team, tl) != 0)) {
+        rc = SW_ENOTFOUND;
+        goto out;
+    }
+    rc = sw_buf_add(&kkey, team, tl);
+    if (rc == SW_OK)
+        rc = sw_buf_addc(&kkey, '\0');
+    if (rc == SW_OK)
+        rc = sw_buf_addstr(&kkey, c->key_id);
+    if (rc)
+        goto out;
+    rc = store__get_msg(t, STORE_DB_KEYS, sw_buf_str(&kkey), sw_buf_len(&kkey),
+                        &snipwise__store__key_record__descriptor, &m);
+    if (rc)
+        goto out;
+    r = (Snipwise__Store__KeyRecord *)m;
+    if (r->revoke_unix_ms == 0) {
+        r->revoke_unix_ms = c->now;
+        rc = store__put_msg(t, STORE_DB_KEYS, sw_buf_str(&kkey),
+                            sw_buf_len(&kkey), m, 0);
+        if (rc)
+            goto out;
+    }
+    rc = store_apikey_from(r, &c->res);
+out:
+    store__msg_free(m);
+    sw_buf_free(&kkey);
+    return rc;
+}
+
+sw_err store_key_revoke(store *s, const char *team_scope, const char *key_id,
+                        struct store_apikey *out, struct sw_buf *why)
+{
+    struct store_revoke_ctx c;
+    sw_err rc;
+
+    memset(&c, 0, sizeof(c));
+    if (s == NULL) {
+        rc = SW_EINVAL;
+        goto out;
+    }
+    if (!store_id_ok(key_id)) {
+        rc = store_why(why, store_why_key_id);
+        goto out;
+    }
+    c.team_scope = team_scope;
+    c.key_id = key_id;
+    c.now = sw_now_ms();
+    rc = store_update(s, store_revoke_txn, &c);
+    if (rc)
+        goto out;
+    if (out) {
+        *out = c.res;
+        memset(&c.res, 0, sizeof(c.res));
+    }
+out:
+    store_apikey_clear(&c.res);
+    return rc;
+}
+
+sw_err store_key_list(store *s, const char *team_id, int page_size,
+                      const char *page_token, struct store_apikey **items,
+                      size_t *n, char **next_token, struct sw_buf *why)
+{
+    struct store_list l;
+    void *arr = NULL;
+    sw_err rc;
+
+    store_list_init(&l, STORE_DB_KEYS, sizeof(struct store_apikey),
+                    store_apikey_conv, store_apikey_clear_v);
+    if (team_id && team_id[0] != '\0' && !store_id_ok(team_id)) {
+        rc = store_why(why, store_why_team_id);
+        goto out;
+    }
+    if (team_id) {
+        rc = store_key(&l.prefix, team_id, NULL, 0);
+        if (rc)
+            goto out;
+    }
+    rc = store_list_run(s, &l, page_size, page_token, &arr, n, next_token,
+                        why);
+    if (rc == SW_OK)
+        *items = arr;
+out:
+    store_list_free(&l);
+    return rc;
+}
+
+struct store_bootstrap_ctx {
+    struct store_newkey key;
+    int found;
+};
+
+static sw_err store_active_admin_cb(const void *k, size_t kl, const void *v,
+                                    size_t vl, void *arg)
+{
+    struct store_bootstrap_ctx *c = arg;
+    ProtobufCMessage *m = NULL;
+    sw_err rc;
+
+    (void)k;
+    (void)kl;
+    rc = store__unpack(&snipwise__store__key_record__descriptor, v, vl, &m);
+    if (rc)
+        return rc;
+    if (((Snipwise__Store__KeyRecord *)m)->revoke_unix_ms == 0)
+        c->found = 1;
+    store__msg_free(m);
+    return c->found ? STORE_SCAN_STOP : SW_OK;
+}
+
+static sw_err store_bootstrap_txn(store_txn *t, void *arg)
+{
+    struct store_bootstrap_ctx *c = arg;
+    static const char admin_prefix[1] = {'\0'};
+    sw_err rc;
+
+    c->found = 0;
+    rc = store_scan(t, STORE_DB_KEYS, admin_prefix, sizeof(admin_prefix), NULL,
+                    0, store_active_admin_cb, c);
+    if (rc)
+        return rc;
+    if (c->found)
+        return SW_EEXIST;
+    return store_newkey_insert(t, &c->key);
+}
+
+sw_err store_admin_bootstrap(store *s, char **secret_out)
+{
+    struct store_bootstrap_ctx c;
+    char *secret = NULL;
+    sw_err rc;
+
+    memset(&c, 0, sizeof(c));
+    sw_buf_init(&c.key.kkey, STORE_KEYBUF_MAX);
+    if (s == NULL || secret_out == NULL) {
+        rc = SW_EINVAL;
+        goto out;
+    }
+    rc = store_newkey_init(&c.key, "", "bootstrap", STORE_ROLE_ADMIN,
+                           sw_now_ms());
+    if (rc)
+        goto out;
+    secret = sw_strdup(c.key.secret);
+    if (secret == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    rc = store_update(s, store_bootstrap_txn, &c);
+    if (rc)
+        goto out;
+    sw_log_info("store.admin_bootstrap", "key_id=%s", c.key.key_id);
+    *secret_out = secret;
+    secret = NULL;
+out:
+    if (secret) {
+        explicit_bzero(secret, STORE_SECRET_LEN);
+        sw_free(secret);
+    }
+    store_newkey_clear(&c.key);
+    return rc;
+}
+
+/* Members and domains share one shape: a record under team_id\0name in
+ * MEMBERS or DOMAINS, added only to an existing team. */
+
+struct store_entry_ctx {
+    const char *team_id;
+    enum store_db db;
+    struct sw_buf key;
+    const ProtobufCMessage *msg;
+    int found;
+};
+
+static sw_err store_entry_add_txn(store_txn *t, void *arg)
+{
+    struct store_entry_ctx *c = arg;
+    const void *v;
+    size_t vl;
+    sw_err rc;
+
+    rc = store_get(t, STORE_DB_TEAMS, c->team_id, strlen(c->team_id), &v, &vl);
+    if (rc)
+        return rc;
+    return store__put_msg(t, c->db, sw_buf_str(&c->key), sw_buf_len(&c->key),
+                          c->msg, STORE_NOOVERWRITE);
+}
+
+static sw_err store_entry_remove_txn(store_txn *t, void *arg)
+{
+    struct store_entry_ctx *c = arg;
+
+    return store_del(t, c->db, sw_buf_str(&c->key), sw_buf_len(&c->key));
+}
+
+static sw_err store_entry_is_txn(store_txn *t, void *arg)
+{
+    struct store_entry_ctx *c = arg;
+    const void *v;
+    size_t vl;
+    sw_err rc;
+
+    rc = store_get(t, c->db, sw_buf_str(&c->key), sw_buf_len(&c->key), &v,
+                   &vl);
+    c->found = rc == SW_OK;
+    return rc == SW_ENOTFOUND ? SW_OK : rc;
+}
+
+/* store_entry_run builds the key team_id\0name and runs fn in a write
+ * (write != 0) or read transaction. */
+static sw_err store_entry_run(store *s, enum store_db db, const char *team_id,
+                              const char *name, const ProtobufCMessage *msg,
+                              int write, store_txn_fn fn, int *found)
+{
+    struct store_entry_ctx c;
+    sw_err rc;
+
+    memset(&c, 0, sizeof(c));
+    sw_buf_init(&c.key, STORE_KEYBUF_MAX);
+    c.team_id = team_id;
+    c.db = db;
+    c.msg = msg;
+    rc = store_key(&c.key, team_id, name, strlen(name));
+    if (rc)
+        goto out;
+    rc = write ? store_update(s, fn, &c) : store_view(s, fn, &c);
+    if (rc == SW_OK && found)
+        *found = c.found;
+out:
+    sw_buf_free(&c.key);
+    return rc;
+}
+
+sw_err store_member_add(store *s, const char *team_id, const char *email,
+                        const char *display_name, struct store_member *out,
+                        struct sw_buf *why)
+{
+    Snipwise__Store__MemberRecord rec;
+    struct store_member res = {0};
+    char *norm = NULL;
+    sw_err rc;
+
+    if (s == NULL) {
+        rc = SW_EINVAL;
+        goto out;
+    }
+    if (!store_id_ok(team_id)) {
+        rc = store_why(why, store_why_team_id);
+        goto out;
+    }
+    if (display_name == NULL)
+        display_name = "";
+    if (!store_text_ok(display_name, 0, STORE_NAME_MAX)) {
+        rc = store_why(why, store_why_member_name);
+        goto out;
+    }
+    rc = store_email_norm(email, &norm, why);
+    if (rc)
+        goto out;
+    snipwise__store__member_record__init(&rec);
+    rec.email = norm;
+    rec.display_name = (char *)display_name;
+    rec.create_unix_ms = sw_now_ms();
+    if (out) {
+        rc = store_member_from(&rec, &res);
+        if (rc)
+            goto out;
+    }
+    rc = store_entry_run(s, STORE_DB_MEMBERS, team_id, norm, &rec.base, 1,
+                         store_entry_add_txn, NULL);
+    if (rc)
+        goto out;
+    if (out) {
+        *out = res;
+        memset(&res, 0, sizeof(res));
+    }
+out:
+    store_member_clear(&res);
+    sw_free(norm);
+    return rc;
+}
+
+sw_err store_member_remove(store *s, const char *team_id, const char *email,
+                           struct sw_buf *why)
+{
+    char *norm = NULL;
+    sw_err rc;
+
+    if (s == NULL) {
+        rc = SW_EINVAL;
+        goto out;
+    }
+    if (!store_id_ok(team_id)) {
+        rc = store_why(why, store_why_team_id);
+        goto out;
+    }
+    rc = store_email_norm(email, &norm, why);
+    if (rc)
+        goto out;
+    rc = store_entry_run(s, STORE_DB_MEMBERS, team_id, norm, NULL, 1,
+                         store_entry_remove_txn, NULL);
+out:
+    sw_free(norm);
+    return rc;
+}
+
+sw_err store_member_list(store *s, const char *team_id, int page_size,
+                         const char *page_token, struct store_member **items,
+                         size_t *n, char **next_token, struct sw_buf *why)
+{
+    struct store_list l;
+    void *arr = NULL;
+    sw_err rc;
+
+    store_list_init(&l, STORE_DB_MEMBERS, sizeof(struct store_member),
+                    store_member_conv, store_member_clear_v);
+    if (!store_id_ok(team_id)) {
+        rc = store_why(why, store_why_team_id);
+        goto out;
+    }
+    rc = store_key(&l.prefix, team_id, NULL, 0);
+    if (rc)
+        goto out;
+    rc = store_list_run(s, &l, page_size, page_token, &arr, n, next_token,
+                        why);
+    if (rc == SW_OK)
+        *items = arr;
+out:
+    store_list_free(&l);
+    return rc;
+}
+
+sw_err store_member_is(store *s, const char *team_id, const char *email,
+                       bool *out)
+{
+    char *norm = NULL;
+    int found = 0;
+    sw_err rc;
+
+    if (s == NULL || team_id == NULL || email == NULL || out == NULL) {
+        rc = SW_EINVAL;
+        goto out;
+    }
+    rc = store_email_norm(email, &norm, NULL);
+    if (rc == SW_EINVAL || !store_id_ok(team_id)) {
+        *out = false;
+        rc = SW_OK;
+        goto out;
+    }
+    if (rc)
+        goto out;
+    rc = store_entry_run(s, STORE_DB_MEMBERS, team_id, norm, NULL, 0,
+                         store_entry_is_txn, &found);
+    if (rc == SW_OK)
+        *out = found != 0;
+out:
+    sw_free(norm);
+    return rc;
+}
+
+sw_err store_domain_add(store *s, const char *team_id, const char *domain,
+                        struct store_domain *out, struct sw_buf *why)
+{
+    Snipwise__Store__DomainRecord rec;
+    struct store_domain res = {0};
+    char *norm = NULL;
+    sw_err rc;
+
+    if (s == NULL) {
+        rc = SW_EINVAL;
+        goto out;
+    }
+    if (!store_id_ok(team_id)) {
+        rc = store_why(why, store_why_team_id);
+        goto out;
+    }
+    rc = store_domain_norm(domain, &norm, why);
+    if (rc)
+        goto out;
+    snipwise__store__domain_record__init(&rec);
+    rec.domain = norm;
+    rec.create_unix_ms = sw_now_ms();
+    if (out) {
+        rc = store_domain_from(&rec, &res);
+        if (rc)
+            goto out;
+    }
+    rc = store_entry_run(s, STORE_DB_DOMAINS, team_id, norm, &rec.base, 1,
+                         store_entry_add_txn, NULL);
+    if (rc)
+        goto out;
+    if (out) {
+        *out = res;
+        memset(&res, 0, sizeof(res));
+    }
+out:
+    store_domain_clear(&res);
+    sw_free(norm);
+    return rc;
+}
+
+sw_err store_domain_remove(store *s, const char *team_id, const char *domain,
+                           struct sw_buf *why)
+{
+    char *norm = NULL;
+    sw_err rc;
+
+    if (s == NULL) {
+        rc = SW_EINVAL;
+        goto out;
+    }
+    if (!store_id_ok(team_id)) {
+        rc = store_why(why, store_why_team_id);
+        goto out;
+    }
+    rc = store_domain_norm(domain, &norm, why);
+    if (rc)
+        goto out;
+    rc = store_entry_run(s, STORE_DB_DOMAINS, team_id, norm, NULL, 1,
+                         store_entry_remove_txn, NULL);
+out:
+    sw_free(norm);
+    return rc;
+}
+
+sw_err store_domain_list(store *s, const char *team_id, int page_size,
+                         const char *page_token, struct store_domain **items,
+                         size_t *n, char **next_token, struct sw_buf *why)
+{
+    struct store_list l;
+    void *arr = NULL;
+    sw_err rc;
+
+    store_list_init(&l, STORE_DB_DOMAINS, sizeof(struct store_domain),
+                    store_domain_conv, store_domain_clear_v);
+    if (!store_id_ok(team_id)) {
+        rc = store_why(why, store_why_team_id);
+        goto out;
+    }
+    rc = store_key(&l.prefix, team_id, NULL, 0);
+    if (rc)
+        goto out;
+    rc = store_list_run(s, &l, page_size, page_token, &arr, n, next_token,
+                        why);
+    if (rc == SW_OK)
+        *items = arr;
+out:
+    store_list_free(&l);
+    return rc;
+}
+
+sw_err store_domain_is(store *s, const char *team_id, const char *domain,
+                       bool *out)
+{
+    char *norm = NULL;
+    int found = 0;
+    sw_err rc;
+
+    if (s == NULL || team_id == NULL || domain == NULL || out == NULL) {
+        rc = SW_EINVAL;
+        goto out;
+    }
+    rc = store_domain_norm(domain, &norm, NULL);
+    if (rc == SW_EINVAL || !store_id_ok(team_id)) {
+        *out = false;
+        rc = SW_OK;
+        goto out;
+    }
+    if (rc)
+        goto out;
+    rc = store_entry_run(s, STORE_DB_DOMAINS, team_id, norm, NULL, 0,
+                         store_entry_is_txn, &found);
+    if (rc == SW_OK)
+        *out = found != 0;
+out:
+    sw_free(norm);
+    return rc;
+}

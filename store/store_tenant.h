@@ -1,0 +1,218 @@
+/* store_tenant: teams, API keys, team members and team domains, kept in the
+ * store's TEAMS, KEYS, KEY_HASHES, KEY_IDS, MEMBERS and DOMAINS databases.
+ * The service authenticates every call here and takes the caller's team from
+ * the key, never from the request.
+ *
+ * Conventions for every function below:
+ * - Each runs its own transaction; a write is durable when it returns SW_OK.
+ *   All are thread-safe and may run in several processes at once.
+ * - Out-params are written only on SW_OK. Structs returned by value hold
+ *   strings the caller owns: release them with the matching _clear function
+ *   (arrays with the matching _free function, even when n is 0). Strings
+ *   returned through char ** are freed with sw_free.
+ * - why, when not NULL, receives a human-readable reason (reset first) with
+ *   every SW_EINVAL; it is safe to show to the API caller.
+ * - Lists are paginated: page_size 0 means 50, at most 1000; page_token is
+ *   NULL or "" for the first page, else a *next_token from the previous page
+ *   of the same list (opaque; SW_EINVAL when malformed). *next_token is NULL
+ *   on the last page.
+ * - display names are 1 to 200 bytes of UTF-8 without control characters
+ *   (a member's may also be empty). Emails and domains are lowercased. */
+#ifndef STORE_TENANT_H
+#define STORE_TENANT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/sw_buf.h"
+#include "base/sw_err.h"
+#include "store/store.h"
+
+#define STORE_ROLE_ADMIN 1 /* manages teams; belongs to no team */
+#define STORE_ROLE_TEAM 2  /* acts for one team */
+
+/* Length of a secret: "sk_" and 64 hex digits. */
+#define STORE_SECRET_LEN 67
+
+struct store_team {
+    char *team_id; /* "team_" and 16 hex digits */
+    char *display_name;
+    int64_t create_ms;
+};
+
+struct store_apikey {
+    char *key_id;  /* "key_" and 16 hex digits */
+    char *team_id; /* "" for admin keys */
+    char *display_name;
+    int role; /* STORE_ROLE_ADMIN or STORE_ROLE_TEAM */
+    int64_t create_ms;
+    int64_t revoke_ms; /* 0 while active */
+    char *key_prefix;  /* the secret's first 11 characters, for display */
+};
+
+struct store_member {
+    char *email;
+    char *display_name;
+    int64_t create_ms;
+};
+
+struct store_domain {
+    char *domain;
+    int64_t create_ms;
+};
+
+/* The _clear functions free a struct's strings and zero it; NULL is
+ * accepted. The _free functions clear n items and free the array; NULL is
+ * accepted. */
+void store_team_clear(struct store_team *t);
+void store_apikey_clear(struct store_apikey *k);
+void store_member_clear(struct store_member *m);
+void store_domain_clear(struct store_domain *d);
+void store_teams_free(struct store_team *items, size_t n);
+void store_apikeys_free(struct store_apikey *items, size_t n);
+void store_members_free(struct store_member *items, size_t n);
+void store_domains_free(struct store_domain *items, size_t n);
+
+/* Teams */
+
+/* store_team_create creates a team and its first STORE_ROLE_TEAM key (named
+ * "default") in one transaction. *out (optional) receives the team;
+ * *api_key_out (optional) receives the key's secret, which is stored only as
+ * a hash and cannot be recovered later.
+ * Errors: SW_EINVAL, SW_ENOMEM, SW_EIO (no randomness), SW_ETOOBIG,
+ * SW_ESTORE. */
+SW_MUST_CHECK sw_err store_team_create(store *s, const char *display_name,
+                                       struct store_team *out,
+                                       char **api_key_out, struct sw_buf *why);
+
+/* store_team_get reads one team into *out.
+ * Errors: SW_ENOTFOUND, SW_EINVAL, SW_ECORRUPT, SW_ENOMEM, SW_ESTORE. */
+SW_MUST_CHECK sw_err store_team_get(store *s, const char *team_id,
+                                    struct store_team *out,
+                                    struct sw_buf *why);
+
+/* store_team_list returns one page of teams in team-id order.
+ * Errors: SW_EINVAL, SW_ECORRUPT, SW_ENOMEM, SW_ESTORE. */
+SW_MUST_CHECK sw_err store_team_list(store *s, int page_size,
+                                     const char *page_token,
+                                     struct store_team **items, size_t *n,
+                                     char **next_token, struct sw_buf *why);
+
+/* store_team_delete deletes the team, its keys, members and domains and
+ * every other record under its prefix in every database, in one
+ * transaction; its keys stop authenticating when it returns.
+ * Errors: SW_ENOTFOUND, SW_EINVAL, SW_ECORRUPT, SW_ENOMEM, SW_ESTORE. */
+SW_MUST_CHECK sw_err store_team_delete(store *s, const char *team_id,
+                                       struct sw_buf *why);
+
+/* API keys */
+
+/* store_key_create creates a key: role STORE_ROLE_ADMIN with team_id NULL or
+ * "", or STORE_ROLE_TEAM with an existing team. The secret is "sk_" and 64
+ * hex digits from 32 random bytes; only its SHA-256 is stored. *out and
+ * *secret_out are optional.
+ * Errors: SW_EINVAL (bad name or role/team mismatch), SW_ENOTFOUND (no such
+ * team), SW_ENOMEM, SW_EIO, SW_ETOOBIG, SW_ESTORE. */
+SW_MUST_CHECK sw_err store_key_create(store *s, const char *team_id,
+                                      const char *display_name, int role,
+                                      struct store_apikey *out,
+                                      char **secret_out, struct sw_buf *why);
+
+/* store_key_authenticate checks secret[0..n) (not NUL-terminated) and
+ * writes its key to *out. One hash and two lookups in a read transaction.
+ * Errors: SW_EUNAUTH (malformed, unknown, revoked, or its team deleted),
+ * SW_ECORRUPT, SW_ENOMEM, SW_ESTORE. */
+SW_MUST_CHECK sw_err store_key_authenticate(store *s, const char *secret,
+                                            size_t n,
+                                            struct store_apikey *out);
+
+/* store_key_revoke revokes key_id at once; revoking a revoked key succeeds
+ * and keeps the first revocation time. When team_scope is not NULL, a key
+ * of any other team counts as missing (a team caller may revoke only its own
+ * keys); pass NULL for admin callers. *out (optional) receives the key.
+ * Errors: SW_ENOTFOUND, SW_EINVAL, SW_ECORRUPT, SW_ENOMEM, SW_ESTORE. */
+SW_MUST_CHECK sw_err store_key_revoke(store *s, const char *team_scope,
+                                      const char *key_id,
+                                      struct store_apikey *out,
+                                      struct sw_buf *why);
+
+/* store_key_list returns one page of keys, revoked ones included, of
+ * team_id ("" for admin keys) or of everyone (team_id NULL), ordered by team
+ * then key id. Errors: SW_EINVAL, SW_ECORRUPT, SW_ENOMEM, SW_ESTORE. */
+SW_MUST_CHECK sw_err store_key_list(store *s, const char *team_id,
+                                    int page_size, const char *page_token,
+                                    struct store_apikey **items, size_t *n,
+                                    char **next_token, struct sw_buf *why);
+
+/* store_admin_bootstrap creates an admin key named "bootstrap" when no
+ * active (unrevoked) admin key exists and returns its secret in *secret_out
+ * (freed with sw_free); the service writes it to DATA_DIR/admin.key.
+ * Errors: SW_EEXIST (an active admin key exists), SW_ENOMEM, SW_EIO,
+ * SW_ECORRUPT, SW_ESTORE. */
+SW_MUST_CHECK sw_err store_admin_bootstrap(store *s, char **secret_out);
+
+/* Members: people of the team, by email, for direction inference. */
+
+/* store_member_add adds email (validated: one '@', non-empty local part and
+ * domain, no spaces or control characters, at most 254 bytes; stored
+ * lowercased) to an existing team. *out is optional.
+ * Errors: SW_EINVAL, SW_ENOTFOUND (no such team), SW_EEXIST, SW_ENOMEM,
+ * SW_ETOOBIG, SW_ESTORE. */
+SW_MUST_CHECK sw_err store_member_add(store *s, const char *team_id,
+                                      const char *email,
+                                      const char *display_name,
+                                      struct store_member *out,
+                                      struct sw_buf *why);
+
+/* store_member_remove removes email from the team.
+ * Errors: SW_ENOTFOUND, SW_EINVAL, SW_ESTORE, SW_ENOMEM. */
+SW_MUST_CHECK sw_err store_member_remove(store *s, const char *team_id,
+                                         const char *email,
+                                         struct sw_buf *why);
+
+/* store_member_list returns one page of the team's members by email.
+ * Errors: SW_EINVAL, SW_ECORRUPT, SW_ENOMEM, SW_ESTORE. */
+SW_MUST_CHECK sw_err store_member_list(store *s, const char *team_id,
+                                       int page_size, const char *page_token,
+                                       struct store_member **items, size_t *n,
+                                       char **next_token, struct sw_buf *why);
+
+/* store_member_is sets *out to whether email (any case) is a member of the
+ * team. A malformed email is simply not a member.
+ * Errors: SW_ENOMEM, SW_ESTORE, SW_EINVAL (NULL arguments). */
+SW_MUST_CHECK sw_err store_member_is(store *s, const char *team_id,
+                                     const char *email, bool *out);
+
+/* Domains: the team's own mail domains, for direction inference. */
+
+/* store_domain_add adds domain (a hostname: dot-separated labels of 1 to 63
+ * letters, digits and inner '-', at most 253 bytes; stored lowercased) to
+ * an existing team. *out is optional.
+ * Errors: SW_EINVAL, SW_ENOTFOUND (no such team), SW_EEXIST, SW_ENOMEM,
+ * SW_ETOOBIG, SW_ESTORE. */
+SW_MUST_CHECK sw_err store_domain_add(store *s, const char *team_id,
+                                      const char *domain,
+                                      struct store_domain *out,
+                                      struct sw_buf *why);
+
+/* store_domain_remove removes domain from the team.
+ * Errors: SW_ENOTFOUND, SW_EINVAL, SW_ESTORE, SW_ENOMEM. */
+SW_MUST_CHECK sw_err store_domain_remove(store *s, const char *team_id,
+                                         const char *domain,
+                                         struct sw_buf *why);
+
+/* store_domain_list returns one page of the team's domains in order.
+ * Errors: SW_EINVAL, SW_ECORRUPT, SW_ENOMEM, SW_ESTORE. */
+SW_MUST_CHECK sw_err store_domain_list(store *s, const char *team_id,
+                                       int page_size, const char *page_token,
+                                       struct store_domain **items, size_t *n,
+                                       char **next_token, struct sw_buf *why);
+
+/* store_domain_is sets *out to whether domain (any case) is one of the
+ * team's domains. A malformed domain is simply not one.
+ * Errors: SW_ENOMEM, SW_ESTORE, SW_EINVAL (NULL arguments). */
+SW_MUST_CHECK sw_err store_domain_is(store *s, const char *team_id,
+                                     const char *domain, bool *out);
+
+#endif
