@@ -2,8 +2,8 @@
  * a request bigger than a chunk gets a chunk of its own. */
 #include "base/sw_arena.h"
 
-#include <stdarg.h>
 #include <stdalign.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>

@@ -25,7 +25,7 @@
     X(SW_ECANCELLED, -13, 1, "cancelled")                                      \
     X(SW_ETIMEOUT, -14, 4, "deadline exceeded")                                \
     X(SW_ESTATE, -15, 9, "failed precondition")                                \
-    X(SW_ESCHEMA, -16, 9, "store schema version is not supported")            \
+    X(SW_ESCHEMA, -16, 9, "store schema version is not supported")             \
     X(SW_EPARSE, -17, 3, "malformed input")                                    \
     X(SW_EBUDGET, -18, 8, "budget exceeded")                                   \
     X(SW_EPROVIDER, -19, 14, "provider error")                                 \

@@ -43,10 +43,11 @@ void sw_log(enum sw_log_level level, const char *event, const char *fmt, ...)
     sw_buf_init(&b, 16384);
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    rc = sw_buf_printf(&b, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s "
-                           "event=%s",
-                       tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                       tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+    rc = sw_buf_printf(&b,
+                       "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s "
+                       "event=%s",
+                       tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                       tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
                        sw_log_names[level], event);
     if (rc == SW_OK && fmt != NULL && fmt[0] != '\0') {
         rc = sw_buf_addc(&b, ' ');

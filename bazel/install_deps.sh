@@ -8,6 +8,7 @@ PKGS="
 bazel-bootstrap
 build-essential
 clang
+clang-format
 libclang-rt-14-dev
 pkg-config
 git

@@ -34,12 +34,23 @@ struct snipc_stream {
     int failed;
 };
 
-static const char *const snipc_names[] = {
-    "OK",        "CANCELLED",         "UNKNOWN",           "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-    "UNIMPLEMENTED", "INTERNAL",      "UNAVAILABLE",       "DATA_LOSS",
-    "UNAUTHENTICATED"};
+static const char *const snipc_names[] = {"OK",
+                                          "CANCELLED",
+                                          "UNKNOWN",
+                                          "INVALID_ARGUMENT",
+                                          "DEADLINE_EXCEEDED",
+                                          "NOT_FOUND",
+                                          "ALREADY_EXISTS",
+                                          "PERMISSION_DENIED",
+                                          "RESOURCE_EXHAUSTED",
+                                          "FAILED_PRECONDITION",
+                                          "ABORTED",
+                                          "OUT_OF_RANGE",
+                                          "UNIMPLEMENTED",
+                                          "INTERNAL",
+                                          "UNAVAILABLE",
+                                          "DATA_LOSS",
+                                          "UNAUTHENTICATED"};
 
 const char *snipc_status_name(int code)
 {
@@ -135,8 +146,8 @@ static grpc_call *snipc_call(snipc *c, grpc_completion_queue *cq,
         gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
                      gpr_time_from_millis(c->timeout_ms, GPR_TIMESPAN));
 
-    return grpc_channel_create_call(c->ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
-                                    m, NULL, deadline, NULL);
+    return grpc_channel_create_call(c->ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, m,
+                                    NULL, deadline, NULL);
 }
 
 static void snipc_auth_md(snipc *c, grpc_metadata *md, size_t *n)
@@ -173,8 +184,7 @@ static sw_err snipc_decode(grpc_byte_buffer *bb,
         return SW_EPARSE;
     sl = grpc_byte_buffer_reader_readall(&r);
     grpc_byte_buffer_reader_destroy(&r);
-    rc = msg_decode(d, GRPC_SLICE_START_PTR(sl), GRPC_SLICE_LENGTH(sl), a,
-                    out);
+    rc = msg_decode(d, GRPC_SLICE_START_PTR(sl), GRPC_SLICE_LENGTH(sl), a, out);
     grpc_slice_unref(sl);
     return rc;
 }
@@ -183,8 +193,9 @@ static void snipc_set_status(struct snipc_status *st, grpc_status_code code,
                              grpc_slice details, struct sw_arena *a)
 {
     st->code = (int)code;
-    st->message = sw_arena_strndup(a, (const char *)GRPC_SLICE_START_PTR(details),
-                                   GRPC_SLICE_LENGTH(details));
+    st->message =
+        sw_arena_strndup(a, (const char *)GRPC_SLICE_START_PTR(details),
+                         GRPC_SLICE_LENGTH(details));
     if (st->message == NULL)
         st->message = "";
 }

@@ -14,10 +14,10 @@
 typedef struct snipc snipc;
 
 struct snipc_opts {
-    const char *addr;     /* "127.0.0.1:50051" */
-    const char *key;      /* API key sent as `authorization: Bearer`; NULL: none */
-    const char *tls_ca;   /* PEM of the CA to trust; NULL: plaintext */
-    int64_t timeout_ms;   /* per-call deadline; 0 = 30 s */
+    const char *addr; /* "127.0.0.1:50051" */
+    const char *key;  /* API key sent as `authorization: Bearer`; NULL: none */
+    const char *tls_ca; /* PEM of the CA to trust; NULL: plaintext */
+    int64_t timeout_ms; /* per-call deadline; 0 = 30 s */
 };
 
 /* The outcome of a call as the server reported it. */
@@ -51,10 +51,10 @@ typedef int (*snipc_msg_fn)(const ProtobufCMessage *m, void *arg);
 
 /* snipc_server_stream calls a server-streaming method, giving each reply to
  * fn. Results as for snipc_unary. */
-SW_MUST_CHECK sw_err snipc_server_stream(
-    snipc *c, const char *method, const ProtobufCMessage *req,
-    const ProtobufCMessageDescriptor *resp_d, snipc_msg_fn fn, void *arg,
-    struct sw_arena *a, struct snipc_status *st);
+SW_MUST_CHECK sw_err
+snipc_server_stream(snipc *c, const char *method, const ProtobufCMessage *req,
+                    const ProtobufCMessageDescriptor *resp_d, snipc_msg_fn fn,
+                    void *arg, struct sw_arena *a, struct snipc_status *st);
 
 /* A client stream: open, send any number of messages, finish. */
 typedef struct snipc_stream snipc_stream;

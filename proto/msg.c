@@ -108,8 +108,8 @@ static sw_err msg_json_value(const ProtobufCFieldDescriptor *f, const void *v,
     case PROTOBUF_C_TYPE_DOUBLE:
         return sw_buf_printf(b, "%.17g", *(const double *)v);
     case PROTOBUF_C_TYPE_BOOL:
-        return sw_buf_addstr(b, *(const protobuf_c_boolean *)v ? "true"
-                                                                : "false");
+        return sw_buf_addstr(b,
+                             *(const protobuf_c_boolean *)v ? "true" : "false");
     case PROTOBUF_C_TYPE_ENUM: {
         const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(
             f->descriptor, *(const int *)v);

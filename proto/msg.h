@@ -21,8 +21,8 @@ void msg_allocator(struct sw_arena *a, ProtobufCAllocator *out);
  * SW_EPARSE when the bytes are not a valid encoding of d (a NULL unpack),
  * SW_ENOMEM. *out is valid until the arena is freed. */
 SW_MUST_CHECK sw_err msg_decode(const ProtobufCMessageDescriptor *d,
-                                const uint8_t *p, size_t n,
-                                struct sw_arena *a, ProtobufCMessage **out);
+                                const uint8_t *p, size_t n, struct sw_arena *a,
+                                ProtobufCMessage **out);
 
 /* msg_packed_size and msg_pack_to encode m into a caller-provided buffer of
  * at least msg_packed_size(m) bytes; msg_pack_to returns the bytes written. */

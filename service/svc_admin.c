@@ -265,9 +265,8 @@ sw_err svc_admin_list_api_keys(struct svc_ctx *c, const ProtobufCMessage *req,
     rc = svc_ctx_page_size(c, r->page_size);
     if (rc)
         goto out;
-    rc = store_key_list(svc_ctx_store(c),
-                        r->team_id[0] ? r->team_id : NULL, r->page_size,
-                        r->page_token, &items, &n, &next, &why);
+    rc = store_key_list(svc_ctx_store(c), r->team_id[0] ? r->team_id : NULL,
+                        r->page_size, r->page_token, &items, &n, &next, &why);
     if (rc) {
         rc = svc_ctx_fail_buf(c, rc, &why);
         goto out;

@@ -39,8 +39,8 @@ static const struct svc_opt svc_opts[] = {
      SVC_OFF(max_message_bytes), 1024, INT32_MAX,
      "largest request message accepted; larger ones get\n"
      "                         RESOURCE_EXHAUSTED [33554432]"},
-    {"--grace-ms", "SNIPD_GRACE_MS", SVC_OPT_INT, SVC_OFF(grace_ms), 0,
-     3600000, "on SIGTERM, time calls in flight get to finish [10000]"},
+    {"--grace-ms", "SNIPD_GRACE_MS", SVC_OPT_INT, SVC_OFF(grace_ms), 0, 3600000,
+     "on SIGTERM, time calls in flight get to finish [10000]"},
     {"--log-level", "SNIPD_LOG_LEVEL", SVC_OPT_LEVEL, SVC_OFF(log_level), 0, 0,
      "debug, info, warn or error [info]"},
     {"--demo", "SNIPD_DEMO", SVC_OPT_BOOL, SVC_OFF(demo), 0, 1,

@@ -19,16 +19,16 @@ enum svc_command {
 
 struct svc_config {
     enum svc_command cmd;
-    const char *listen;      /* default 127.0.0.1:50051 */
-    const char *data_dir;    /* default ./data */
-    int threads;             /* polling threads, default 2 */
-    int workers;             /* handler workers, default 8 */
-    const char *tls_cert;    /* PEM file, or NULL */
-    const char *tls_key;     /* PEM file, or NULL */
+    const char *listen;        /* default 127.0.0.1:50051 */
+    const char *data_dir;      /* default ./data */
+    int threads;               /* polling threads, default 2 */
+    int workers;               /* handler workers, default 8 */
+    const char *tls_cert;      /* PEM file, or NULL */
+    const char *tls_key;       /* PEM file, or NULL */
     int64_t max_message_bytes; /* default 32 MiB */
-    int64_t grace_ms;        /* SIGTERM drain time, default 10000 */
-    int log_level;           /* sw_log level, default info */
-    int demo;                /* create the demo team on first start, default 1 */
+    int64_t grace_ms;          /* SIGTERM drain time, default 10000 */
+    int log_level;             /* sw_log level, default info */
+    int demo; /* create the demo team on first start, default 1 */
 };
 
 /* svc_config_parse fills *c from argv and the environment. Strings point

@@ -38,8 +38,7 @@ static sw_err snipd_write_secret(const char *dir, const char *name,
         rc = sw_buf_printf(&tmp, "%s/.%s.tmp", dir, name);
     if (rc)
         goto out;
-    fd = open(sw_buf_str(&tmp), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-              0600);
+    fd = open(sw_buf_str(&tmp), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         rc = SW_EIO;
         goto out;
@@ -224,8 +223,9 @@ static int snipd_serve(const struct svc_config *cfg)
             sw_buf_printf(&addr, ":%d", port) != SW_OK)
             sw_buf_reset(&addr);
     }
-    sw_log_info("server.listening", "addr=%s tls=%d data_dir=%s threads=%d "
-                                    "workers=%d max_message_bytes=%lld",
+    sw_log_info("server.listening",
+                "addr=%s tls=%d data_dir=%s threads=%d "
+                "workers=%d max_message_bytes=%lld",
                 sw_buf_str(&addr), cert != NULL, cfg->data_dir, cfg->threads,
                 cfg->workers, (long long)cfg->max_message_bytes);
     rc = snipd_bootstrap(st, cfg, sw_buf_str(&addr));
@@ -266,8 +266,7 @@ static int snipd_check(const struct svc_config *cfg)
         rc = store_stat(st, &stats);
     store_close(&st);
     if (rc) {
-        fprintf(stderr, "snipd check: %s: %s\n", cfg->data_dir,
-                sw_err_str(rc));
+        fprintf(stderr, "snipd check: %s: %s\n", cfg->data_dir, sw_err_str(rc));
         return 1;
     }
     printf("snipd check: %s: store opened, schema version current\n",

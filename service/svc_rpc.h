@@ -41,7 +41,7 @@ typedef sw_err (*svc_handler)(struct svc_ctx *c, const ProtobufCMessage *req,
 
 struct svc_method {
     char *path; /* "/snipwise.v1.AdminService/CreateTeam" */
-    const ProtobufCMessageDescriptor *req;  /* from the service descriptor */
+    const ProtobufCMessageDescriptor *req; /* from the service descriptor */
     const ProtobufCMessageDescriptor *resp;
     enum svc_kind kind;
     enum svc_access access;

@@ -30,8 +30,8 @@
 #include "service/svc_auth.h"
 #include "service/svc_rpc.h"
 
-#define SVC_PREREQ 8           /* requested calls per method per queue */
-#define SVC_ARENA_LIMIT 0      /* arenas are bounded by the message limit */
+#define SVC_PREREQ 8      /* requested calls per method per queue */
+#define SVC_ARENA_LIMIT 0 /* arenas are bounded by the message limit */
 
 enum svc_tag_kind {
     SVC_TAG_NEW,         /* a registered call arrived */
@@ -79,7 +79,7 @@ struct svc_ctx {
     struct sw_arena arena;
     struct svc_identity id;
     const char *fail_msg;
-    int oom; /* an arena allocation for the response failed */
+    int oom;              /* an arena allocation for the response failed */
     struct svc_ctx *next; /* worker queue */
 };
 
@@ -173,12 +173,30 @@ static void svc_call_unref(struct svc_ctx *c)
 
 /* --- context accessors (declared in svc_rpc.h) -------------------------- */
 
-struct sw_arena *svc_ctx_arena(struct svc_ctx *c) { return &c->arena; }
-struct store *svc_ctx_store(struct svc_ctx *c) { return c->srv->st; }
-const char *svc_ctx_team(struct svc_ctx *c) { return c->id.team_id; }
-const char *svc_ctx_key_id(struct svc_ctx *c) { return c->id.key_id; }
-int svc_ctx_is_admin(struct svc_ctx *c) { return c->id.is_admin; }
-int svc_ctx_draining(struct svc_ctx *c) { return atomic_load(&c->srv->draining); }
+struct sw_arena *svc_ctx_arena(struct svc_ctx *c)
+{
+    return &c->arena;
+}
+struct store *svc_ctx_store(struct svc_ctx *c)
+{
+    return c->srv->st;
+}
+const char *svc_ctx_team(struct svc_ctx *c)
+{
+    return c->id.team_id;
+}
+const char *svc_ctx_key_id(struct svc_ctx *c)
+{
+    return c->id.key_id;
+}
+int svc_ctx_is_admin(struct svc_ctx *c)
+{
+    return c->id.is_admin;
+}
+int svc_ctx_draining(struct svc_ctx *c)
+{
+    return atomic_load(&c->srv->draining);
+}
 
 sw_err svc_ctx_fail(struct svc_ctx *c, sw_err e, const char *fmt, ...)
 {
@@ -314,8 +332,8 @@ static sw_err svc_decode(struct svc_ctx *c, grpc_byte_buffer *bb,
         return SW_EPARSE;
     sl = grpc_byte_buffer_reader_readall(&r);
     grpc_byte_buffer_reader_destroy(&r);
-    rc = msg_decode(c->m->req, GRPC_SLICE_START_PTR(sl),
-                    GRPC_SLICE_LENGTH(sl), &c->arena, out);
+    rc = msg_decode(c->m->req, GRPC_SLICE_START_PTR(sl), GRPC_SLICE_LENGTH(sl),
+                    &c->arena, out);
     grpc_slice_unref(sl);
     return rc;
 }
@@ -429,8 +447,7 @@ static void svc_run(struct svc_ctx *c)
     const char *why = NULL;
     sw_err rc;
 
-    rc = svc_auth_check(c->srv->st, &c->md, m->access, &c->arena, &c->id,
-                        &why);
+    rc = svc_auth_check(c->srv->st, &c->md, m->access, &c->arena, &c->id, &why);
     if (rc) {
         c->fail_msg = why;
         goto out;
@@ -540,7 +557,8 @@ static void *svc_worker_main(void *arg)
     }
 }
 
-/* --- polling threads ------------------------------------------------------- */
+/* --- polling threads -------------------------------------------------------
+ */
 
 static void svc_on_new(svc_server *s, struct svc_queue *q, struct svc_ctx *c,
                        int ok)
@@ -663,7 +681,8 @@ static void svc_request_generic(svc_server *s, struct svc_queue *q)
         svc_call_unref(c);
 }
 
-/* --- start and stop ---------------------------------------------------------- */
+/* --- start and stop ----------------------------------------------------------
+ */
 
 static grpc_server_credentials *svc_creds(const struct svc_server_opts *o)
 {
@@ -732,8 +751,7 @@ sw_err svc_server_start(const struct svc_server_opts *o, struct store *st,
         s->queues[i].srv = s;
         s->queues[i].idx = i;
         s->queues[i].cq = grpc_completion_queue_create_for_next(NULL);
-        grpc_server_register_completion_queue(s->server, s->queues[i].cq,
-                                              NULL);
+        grpc_server_register_completion_queue(s->server, s->queues[i].cq, NULL);
     }
     for (mi = 0; mi < s->nmethods; mi++) {
         const struct svc_method *m = &s->methods[mi];
@@ -790,8 +808,8 @@ fail:
         (void)grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME),
                                          NULL);
         grpc_completion_queue_shutdown(cq);
-        while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME),
-                                          NULL)
+        while (grpc_completion_queue_next(
+                   cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
                    .type != GRPC_QUEUE_SHUTDOWN)
             ;
         grpc_completion_queue_destroy(cq);
@@ -800,9 +818,10 @@ fail:
     for (i = 0; s->queues && i < s->nqueues; i++) {
         if (s->queues[i].cq) {
             grpc_completion_queue_shutdown(s->queues[i].cq);
-            while (grpc_completion_queue_next(
-                       s->queues[i].cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
-                       .type != GRPC_QUEUE_SHUTDOWN)
+            while (
+                grpc_completion_queue_next(
+                    s->queues[i].cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+                    .type != GRPC_QUEUE_SHUTDOWN)
                 ;
             grpc_completion_queue_destroy(s->queues[i].cq);
         }
@@ -855,18 +874,18 @@ void svc_server_stop(svc_server **sp, int64_t grace_ms)
         if (s->queues[i].started)
             pthread_join(s->queues[i].thread, NULL);
         else
-            while (grpc_completion_queue_next(s->queues[i].cq,
-                                              gpr_inf_future(GPR_CLOCK_REALTIME),
-                                              NULL)
-                       .type != GRPC_QUEUE_SHUTDOWN)
+            while (
+                grpc_completion_queue_next(
+                    s->queues[i].cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+                    .type != GRPC_QUEUE_SHUTDOWN)
                 ;
     }
     grpc_server_destroy(s->server);
     for (i = 0; i < s->nqueues; i++)
         grpc_completion_queue_destroy(s->queues[i].cq);
     grpc_completion_queue_shutdown(scq);
-    (void)grpc_completion_queue_pluck(scq, NULL,
-                                      gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+    (void)grpc_completion_queue_pluck(
+        scq, NULL, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
     grpc_completion_queue_destroy(scq);
     if (atomic_load(&s->live_calls) != 0)
         sw_log_warn("server.calls_leaked", "calls=%d",

@@ -14,11 +14,11 @@ struct store;
 typedef struct svc_server svc_server;
 
 struct svc_server_opts {
-    const char *listen;       /* "127.0.0.1:50051"; port 0 picks one */
-    int cq_threads;           /* polling threads, >= 1 */
-    int workers;              /* handler worker threads, >= 1 */
+    const char *listen;        /* "127.0.0.1:50051"; port 0 picks one */
+    int cq_threads;            /* polling threads, >= 1 */
+    int workers;               /* handler worker threads, >= 1 */
     int64_t max_message_bytes; /* largest request accepted */
-    const char *tls_cert_pem; /* both NULL: plaintext */
+    const char *tls_cert_pem;  /* both NULL: plaintext */
     const char *tls_key_pem;
 };
 

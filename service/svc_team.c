@@ -107,8 +107,7 @@ sw_err svc_team_remove_member(struct svc_ctx *c, const ProtobufCMessage *req,
 
     (void)resp;
     sw_buf_init(&why, SVC_WHY_MAX);
-    rc = store_member_remove(svc_ctx_store(c), svc_ctx_team(c), r->email,
-                             &why);
+    rc = store_member_remove(svc_ctx_store(c), svc_ctx_team(c), r->email, &why);
     if (rc == SW_ENOTFOUND && sw_buf_len(&why) == 0)
         rc = svc_ctx_fail(c, rc, "'%s' is not a member", r->email);
     else if (rc)
@@ -204,8 +203,8 @@ sw_err svc_team_remove_domain(struct svc_ctx *c, const ProtobufCMessage *req,
 
     (void)resp;
     sw_buf_init(&why, SVC_WHY_MAX);
-    rc = store_domain_remove(svc_ctx_store(c), svc_ctx_team(c), r->domain,
-                             &why);
+    rc =
+        store_domain_remove(svc_ctx_store(c), svc_ctx_team(c), r->domain, &why);
     if (rc == SW_ENOTFOUND && sw_buf_len(&why) == 0)
         rc = svc_ctx_fail(c, rc, "'%s' is not a team domain", r->domain);
     else if (rc)

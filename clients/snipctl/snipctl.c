@@ -186,8 +186,9 @@ static const struct ctl_cmd ctl_cmds[] = {
     {"admin", "create-team", "NAME", "create a team and its first API key",
      M("AdminService", "CreateTeam"), D(create_team_request),
      D(create_team_response), 1, 1, ctl_build_create_team, "team"},
-    {"admin", "get-team", "TEAM_ID", "show a team", M("AdminService", "GetTeam"),
-     D(get_team_request), D(team), 1, 1, ctl_build_team_id, NULL},
+    {"admin", "get-team", "TEAM_ID", "show a team",
+     M("AdminService", "GetTeam"), D(get_team_request), D(team), 1, 1,
+     ctl_build_team_id, NULL},
     {"admin", "list-teams", "[--page-size N] [--page-token T]", "list teams",
      M("AdminService", "ListTeams"), D(list_teams_request),
      D(list_teams_response), 0, 0, ctl_build_list_teams, NULL},
@@ -235,15 +236,16 @@ static void ctl_usage(FILE *f)
 {
     size_t i;
 
-    fputs("usage: snipctl [--addr ADDR] [--key KEY] [--tls-ca PEM] "
-          "[--timeout-ms N] [--json] COMMAND [ARGS]\n\n"
-          "  --addr ADDR     snipd address [127.0.0.1:50051, or SNIPWISE_ADDR]\n"
-          "  --key KEY       API key [SNIPWISE_KEY]; the admin key is in "
-          "DATA_DIR/admin.key\n"
-          "  --tls-ca PEM    trust this CA and use TLS\n"
-          "  --json          print one JSON object instead of a table\n\n"
-          "commands:\n",
-          f);
+    fputs(
+        "usage: snipctl [--addr ADDR] [--key KEY] [--tls-ca PEM] "
+        "[--timeout-ms N] [--json] COMMAND [ARGS]\n\n"
+        "  --addr ADDR     snipd address [127.0.0.1:50051, or SNIPWISE_ADDR]\n"
+        "  --key KEY       API key [SNIPWISE_KEY]; the admin key is in "
+        "DATA_DIR/admin.key\n"
+        "  --tls-ca PEM    trust this CA and use TLS\n"
+        "  --json          print one JSON object instead of a table\n\n"
+        "commands:\n",
+        f);
     for (i = 0; i < CTL_NCMDS; i++) {
         const struct ctl_cmd *k = &ctl_cmds[i];
         fprintf(f, "  %s%s%s %s\n      %s\n", k->group ? k->group : "",
@@ -330,8 +332,8 @@ static void ctl_print_fields(const ProtobufCMessage *m, const char *prefix)
         sw_buf_reset(&b);
         if (ctl_field_text(m, f, &b) != SW_OK)
             continue;
-        printf("%s%s%s: %s\n", prefix ? prefix : "", prefix ? "." : "",
-               f->name, sw_buf_str(&b));
+        printf("%s%s%s: %s\n", prefix ? prefix : "", prefix ? "." : "", f->name,
+               sw_buf_str(&b));
     }
     sw_buf_free(&b);
 }
@@ -449,15 +451,15 @@ static int ctl_exit_code(int status)
     switch (status) {
     case 0:
         return 0;
-    case 3: /* INVALID_ARGUMENT */
+    case 3:  /* INVALID_ARGUMENT */
     case 11: /* OUT_OF_RANGE */
         return EXIT_INVALID;
-    case 4: /* DEADLINE_EXCEEDED */
+    case 4:  /* DEADLINE_EXCEEDED */
     case 14: /* UNAVAILABLE */
         return EXIT_UNAVAILABLE;
     case 5: /* NOT_FOUND */
         return EXIT_NOTFOUND;
-    case 7: /* PERMISSION_DENIED */
+    case 7:  /* PERMISSION_DENIED */
     case 16: /* UNAUTHENTICATED */
         return EXIT_AUTH;
     default:
@@ -465,7 +467,8 @@ static int ctl_exit_code(int status)
     }
 }
 
-/* --- main ------------------------------------------------------------------ */
+/* --- main ------------------------------------------------------------------
+ */
 
 static int ctl_parse(int argc, char **argv, struct ctl *c)
 {
@@ -502,8 +505,8 @@ static int ctl_parse(int argc, char **argv, struct ctl *c)
                 if (sw_parse_i64(next, strlen(next), 0,
                                  a[2] == 'p' ? 100000 : 86400000,
                                  &v) != SW_OK) {
-                    fprintf(stderr, "snipctl: %s: not a valid number: %s\n",
-                            a, next);
+                    fprintf(stderr, "snipctl: %s: not a valid number: %s\n", a,
+                            next);
                     return -1;
                 }
                 if (a[2] == 'p')
@@ -558,8 +561,8 @@ int main(int argc, char **argv)
 
     memset(&c, 0, sizeof(c));
     sw_arena_init(&c.arena, 0);
-    c.addr = getenv("SNIPWISE_ADDR") ? getenv("SNIPWISE_ADDR")
-                                     : "127.0.0.1:50051";
+    c.addr =
+        getenv("SNIPWISE_ADDR") ? getenv("SNIPWISE_ADDR") : "127.0.0.1:50051";
     c.key = getenv("SNIPWISE_KEY");
     pr = ctl_parse(argc, argv, &c);
     if (pr != 0 || c.npos == 0) {

@@ -1,0 +1,29 @@
+# The two commands a new user needs (README.md):
+#   make run    install what is missing, build, start snipd on ./data
+#   make test   install what is missing, build, run the whole suite
+# Both use Debian's packages only (bazel/install_deps.sh) and build offline.
+
+BAZEL ?= bazel
+LISTEN ?= 127.0.0.1:50051
+DATA_DIR ?= $(CURDIR)/data
+
+.PHONY: run test deps build bench lint
+
+deps:
+	./bazel/install_deps.sh
+
+build: deps
+	$(BAZEL) build //service:snipd //clients/snipctl:snipctl
+
+run: build
+	"$$($(BAZEL) info bazel-bin 2>/dev/null)/service/snipd" serve --listen $(LISTEN) --data-dir $(DATA_DIR)
+
+test: deps
+	$(BAZEL) test //...
+	$(BAZEL) test --config=asan //...
+
+lint: deps
+	$(BAZEL) test //bazel:lint
+
+bench: deps
+	./tests/bench/run.sh
