@@ -74,7 +74,7 @@ const char *store_db_name(enum store_db db)
 
 /* store_err converts an LMDB result at the module edge and logs the original
  * message once. Not-found and key-exists are ordinary results, not logged. */
-static sw_err store_err(int mrc, const char *op)
+static SW_MUST_CHECK sw_err store_err(int mrc, const char *op)
 {
     sw_err e;
 
@@ -108,7 +108,7 @@ static sw_err store_err(int mrc, const char *op)
 
 /* store_txn_err is store_err for operations inside a transaction: it notes a
  * full map so that store_update can grow it and try again. */
-static sw_err store_txn_err(store_txn *t, int mrc, const char *op)
+static SW_MUST_CHECK sw_err store_txn_err(store_txn *t, int mrc, const char *op)
 {
     if (mrc == MDB_MAP_FULL) {
         t->map_full = 1;
@@ -141,7 +141,7 @@ static void store_gate_leave(store *s)
  * (MDB_MAP_RESIZED); otherwise seen is the map size under which a write
  * transaction filled the map, and the map doubles unless another thread or
  * process has grown it since. */
-static sw_err store_resize(store *s, size_t seen)
+static SW_MUST_CHECK sw_err store_resize(store *s, size_t seen)
 {
     MDB_envinfo info;
     size_t want = 0;
@@ -191,7 +191,7 @@ out:
 }
 
 /* store_mkdirs creates dir and its missing parents with mode 0700. */
-static sw_err store_mkdirs(const char *dir)
+static SW_MUST_CHECK sw_err store_mkdirs(const char *dir)
 {
     struct stat st;
     char *path = NULL;
@@ -208,8 +208,12 @@ static sw_err store_mkdirs(const char *dir)
             continue;
         path[i] = '\0';
         if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+            int e = errno;
+            char eb[128];
+            /* The GNU strerror_r (we build with _GNU_SOURCE) returns the
+             * message, which may or may not be eb. */
             sw_log_error("store.mkdir_failed", "dir=\"%s\" errno=%d msg=\"%s\"",
-                         path, errno, strerror(errno));
+                         path, e, strerror_r(e, eb, sizeof(eb)));
             rc = SW_EIO;
             goto out;
         }
@@ -226,7 +230,7 @@ out:
 
 /* store_check_schema writes the schema version into a new store and rejects
  * one written by a newer Snipwise. Older versions would be migrated here. */
-static sw_err store_check_schema(store *s, MDB_txn *txn)
+static SW_MUST_CHECK sw_err store_check_schema(store *s, MDB_txn *txn)
 {
     static const char key[] = STORE_META_SCHEMA_KEY;
     unsigned char buf[8];
@@ -307,9 +311,8 @@ sw_err store_open(const struct store_opts *o, store **out)
     if (mrc == 0)
         mrc = mdb_env_set_mapsize(s->env, map);
     if (mrc == 0)
-        mrc = mdb_env_set_maxreaders(s->env, o->max_readers
-                                                 ? o->max_readers
-                                                 : STORE_DEFAULT_READERS);
+        mrc = mdb_env_set_maxreaders(
+            s->env, o->max_readers ? o->max_readers : STORE_DEFAULT_READERS);
     if (mrc == 0)
         mrc = mdb_env_open(s->env, o->dir, MDB_NOTLS, 0600);
     if (mrc) {
@@ -422,15 +425,28 @@ out:
     return rc;
 }
 
-/* store_txn_end commits or aborts t, leaves the gate and frees t. *full, if
- * not NULL, receives whether the transaction ever hit a full map. */
-static sw_err store_txn_end(store_txn **tp, int commit, int *full)
+/* store_txn_release leaves the gate, frees t and clears *tp. *full, if not
+ * NULL, receives whether the transaction ever hit a full map. */
+static void store_txn_release(store_txn **tp, int *full)
+{
+    store_txn *t = *tp;
+
+    *tp = NULL;
+    if (full)
+        *full = t->map_full;
+    store_gate_leave(t->s);
+    sw_free(t);
+}
+
+/* store_txn_finish commits (commit != 0) or aborts *tp, then releases it.
+ * An abort always gives SW_OK. */
+static SW_MUST_CHECK sw_err store_txn_finish(store_txn **tp, int commit,
+                                             int *full)
 {
     store_txn *t = *tp;
     sw_err rc = SW_OK;
     int mrc;
 
-    *tp = NULL;
     if (commit) {
         mrc = mdb_txn_commit(t->txn);
         if (mrc)
@@ -438,10 +454,7 @@ static sw_err store_txn_end(store_txn **tp, int commit, int *full)
     } else {
         mdb_txn_abort(t->txn);
     }
-    if (full)
-        *full = t->map_full;
-    store_gate_leave(t->s);
-    sw_free(t);
+    store_txn_release(tp, full);
     return rc;
 }
 
@@ -449,15 +462,15 @@ sw_err store_txn_commit(store_txn **tp)
 {
     if (tp == NULL || *tp == NULL)
         return SW_EINVAL;
-    return store_txn_end(tp, 1, NULL);
+    return store_txn_finish(tp, 1, NULL);
 }
 
 void store_txn_abort(store_txn **tp)
 {
     if (tp == NULL || *tp == NULL)
         return;
-    /* An abort cannot fail. */
-    (void)store_txn_end(tp, 0, NULL);
+    mdb_txn_abort((*tp)->txn);
+    store_txn_release(tp, NULL);
 }
 
 int store_txn_is_write(const store_txn *t)
@@ -479,10 +492,12 @@ sw_err store_update(store *s, store_txn_fn fn, void *arg)
         t->in_update = 1;
         seen = t->map_at_begin;
         rc = fn(t, arg);
-        if (rc == SW_OK && !t->map_full)
-            rc = store_txn_end(&t, 1, &full);
-        else
-            (void)store_txn_end(&t, 0, &full); /* an abort cannot fail */
+        if (rc == SW_OK && !t->map_full) {
+            rc = store_txn_finish(&t, 1, &full);
+        } else {
+            mdb_txn_abort(t->txn);
+            store_txn_release(&t, &full);
+        }
         if (!full || seen == 0)
             goto out;
         rc = store_resize(s, seen);
@@ -509,8 +524,8 @@ out:
 }
 
 /* store_check validates the arguments shared by the key/value calls. */
-static sw_err store_check(const store_txn *t, enum store_db db, size_t klen,
-                          int write)
+static SW_MUST_CHECK sw_err store_check(const store_txn *t, enum store_db db,
+                                        size_t klen, int write)
 {
     if (t == NULL || (int)db < 0 || db >= STORE_DB_COUNT)
         return SW_EINVAL;
@@ -573,8 +588,7 @@ sw_err store_del(store_txn *t, enum store_db db, const void *key, size_t klen)
 
 /* store_keycmp orders keys as LMDB's default comparator does: bytewise,
  * a shorter key first when one is a prefix of the other. */
-static int store_keycmp(const void *a, size_t alen, const void *b,
-                        size_t blen)
+static int store_keycmp(const void *a, size_t alen, const void *b, size_t blen)
 {
     size_t n = alen < blen ? alen : blen;
     int c = n ? memcmp(a, b, n) : 0;
@@ -671,8 +685,8 @@ sw_err store_del_prefix(store_txn *t, enum store_db db, const void *prefix,
         k.mv_data = (void *)prefix;
         k.mv_size = plen;
         mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-        if (mrc == MDB_NOTFOUND || (mrc == 0 && !store_has_prefix(&k, prefix,
-                                                                  plen)))
+        if (mrc == MDB_NOTFOUND ||
+            (mrc == 0 && !store_has_prefix(&k, prefix, plen)))
             break;
         if (mrc == 0)
             mrc = mdb_cursor_del(cur, 0);
@@ -765,9 +779,9 @@ sw_err store_key_add_u64(struct sw_buf *b, uint64_t v)
 
 /* store_seq_read reads counter (team_id, name) into *val (0 when absent) and
  * leaves its key in b. */
-static sw_err store_seq_read(store_txn *t, const char *team_id,
-                             const char *name, struct sw_buf *b,
-                             uint64_t *val)
+static SW_MUST_CHECK sw_err store_seq_read(store_txn *t, const char *team_id,
+                                           const char *name, struct sw_buf *b,
+                                           uint64_t *val)
 {
     const void *v;
     size_t vlen;

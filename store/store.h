@@ -56,7 +56,7 @@ enum store_db {
 #define STORE_DB_ENUM(name, lmdb_name, prefixed) name,
     STORE_DB_LIST(STORE_DB_ENUM)
 #undef STORE_DB_ENUM
-    STORE_DB_COUNT
+        STORE_DB_COUNT
 };
 
 /* The schema version this code writes and understands, and the META key it
@@ -90,7 +90,7 @@ void store_close(store **s);
  * with store_txn_commit or store_txn_abort. Do not begin a write transaction
  * in a thread that already holds one. Prefer store_update and store_view,
  * which also handle a full map.
- * Errors: SW_ESTORE, SW_ENOMEM, SW_ECORRUPT. *out is written only on
+ * Errors: SW_EINVAL, SW_ESTORE, SW_ENOMEM, SW_ECORRUPT. *out is written only on
  * success. */
 SW_MUST_CHECK sw_err store_txn_begin(store *s, int write, store_txn **out);
 
@@ -218,12 +218,12 @@ SW_MUST_CHECK sw_err store_seq_peek(store_txn *t, const char *team_id,
                                     const char *name, uint64_t *out);
 
 struct store_stats {
-    uint64_t map_bytes;       /* current map size */
-    uint64_t page_bytes;      /* page size */
-    uint64_t used_pages;      /* pages in use in the data file */
-    uint64_t last_txn_id;     /* id of the last committed transaction */
-    uint64_t max_readers;     /* reader slots */
-    uint64_t readers_used;    /* reader slots in use, all processes */
+    uint64_t map_bytes;               /* current map size */
+    uint64_t page_bytes;              /* page size */
+    uint64_t used_pages;              /* pages in use in the data file */
+    uint64_t last_txn_id;             /* id of the last committed transaction */
+    uint64_t max_readers;             /* reader slots */
+    uint64_t readers_used;            /* reader slots in use, all processes */
     uint64_t entries[STORE_DB_COUNT]; /* records per database */
 };
 

@@ -1,5 +1,6 @@
-/* store_tenant: teams, API keys, members and domains on top of store.h.
- * Records are protobuf-c messages from records.proto; every write runs
+/* store_tenant: teams and API keys (store_tenant.h), plus the helpers that
+ * store_members.c shares through store_int.h: input validation and paginated
+ * lists. Records are protobuf-c messages from records.proto; every write runs
  * through store_update, so each callback below may run more than once and
  * resets whatever it fills. */
 #include "store/store_tenant.h"
@@ -12,35 +13,21 @@
 #include "store/records.pb-c.h"
 #include "store/store_int.h"
 
-#define STORE_NAME_MAX 200
-#define STORE_EMAIL_MAX 254
-#define STORE_DOMAIN_MAX 253
 #define STORE_ID_MAX 64
 #define STORE_PAGE_DEFAULT 50
 #define STORE_PAGE_MAX 1000
-#define STORE_KEYBUF_MAX 1024
 #define STORE_KEY_PREFIX_LEN 11 /* "sk_" and 8 hex digits */
 
 static const char store_why_name[] =
     "display_name must be 1 to 200 bytes of UTF-8 without control characters";
-static const char store_why_member_name[] =
-    "display_name must be at most 200 bytes of UTF-8 without control "
-    "characters";
-static const char store_why_team_id[] = "team_id is not valid";
 static const char store_why_key_id[] = "key_id is not valid";
-static const char store_why_email[] =
-    "email must have one '@', a non-empty local part and domain, no spaces, "
-    "and at most 254 bytes";
-static const char store_why_domain[] =
-    "domain must be a hostname: dot-separated labels of 1 to 63 letters, "
-    "digits or inner '-', at most 253 bytes";
 static const char store_why_page_size[] = "page_size must be 0 to 1000";
 static const char store_why_token[] = "page_token is not valid";
 static const char store_why_role[] =
     "role must be 1 (admin, without a team) or 2 (team, with a team_id)";
 
-/* store_why writes msg to why, if given, and returns SW_EINVAL. */
-static sw_err store_why(struct sw_buf *why, const char *msg)
+/* store__why: see store_int.h. */
+sw_err store__why(struct sw_buf *why, const char *msg)
 {
     if (why) {
         sw_buf_reset(why);
@@ -52,9 +39,9 @@ static sw_err store_why(struct sw_buf *why, const char *msg)
     return SW_EINVAL;
 }
 
-/* store_text_ok accepts min to max bytes of valid UTF-8 without C0 or C1
+/* store__text_ok accepts min to max bytes of valid UTF-8 without C0 or C1
  * control characters. */
-static int store_text_ok(const char *s, size_t min, size_t max)
+int store__text_ok(const char *s, size_t min, size_t max)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t n, i = 0, len, k;
@@ -100,9 +87,9 @@ static int store_text_ok(const char *s, size_t min, size_t max)
     return 1;
 }
 
-/* store_id_ok accepts the identifiers this module makes ("team_…",
+/* store__id_ok accepts the identifiers this module makes ("team_…",
  * "key_…"): 1 to 64 bytes of lowercase letters, digits and '_'. */
-static int store_id_ok(const char *id)
+int store__id_ok(const char *id)
 {
     size_t i;
 
@@ -116,69 +103,6 @@ static int store_id_ok(const char *id)
             return 0;
     }
     return 1;
-}
-
-/* store_email_norm validates email and returns a lowercased copy. */
-static sw_err store_email_norm(const char *email, char **out,
-                               struct sw_buf *why)
-{
-    size_t i, n, at = 0, nat = 0;
-    char *e;
-
-    if (!store_text_ok(email, 3, STORE_EMAIL_MAX))
-        return store_why(why, store_why_email);
-    n = strlen(email);
-    for (i = 0; i < n; i++) {
-        if (email[i] == ' ')
-            return store_why(why, store_why_email);
-        if (email[i] == '@') {
-            nat++;
-            at = i;
-        }
-    }
-    if (nat != 1 || at == 0 || at == n - 1)
-        return store_why(why, store_why_email);
-    e = sw_strdup(email);
-    if (e == NULL)
-        return SW_ENOMEM;
-    sw_str_lower(e);
-    *out = e;
-    return SW_OK;
-}
-
-/* store_domain_norm validates a hostname and returns a lowercased copy. */
-static sw_err store_domain_norm(const char *domain, char **out,
-                                struct sw_buf *why)
-{
-    size_t i, n, label = 0;
-    char *d;
-
-    if (domain == NULL)
-        return store_why(why, store_why_domain);
-    n = strlen(domain);
-    if (n == 0 || n > STORE_DOMAIN_MAX)
-        return store_why(why, store_why_domain);
-    for (i = 0; i <= n; i++) {
-        char c = domain[i];
-        if (c == '.' || c == '\0') {
-            if (label == 0 || label > 63 || domain[i - 1] == '-')
-                return store_why(why, store_why_domain);
-            label = 0;
-            continue;
-        }
-        if (c == '-' && label == 0)
-            return store_why(why, store_why_domain);
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '-'))
-            return store_why(why, store_why_domain);
-        label++;
-    }
-    d = sw_strdup(domain);
-    if (d == NULL)
-        return SW_ENOMEM;
-    sw_str_lower(d);
-    *out = d;
-    return SW_OK;
 }
 
 /* Freeing. */
@@ -203,23 +127,6 @@ void store_apikey_clear(struct store_apikey *k)
     memset(k, 0, sizeof(*k));
 }
 
-void store_member_clear(struct store_member *m)
-{
-    if (m == NULL)
-        return;
-    sw_free(m->email);
-    sw_free(m->display_name);
-    memset(m, 0, sizeof(*m));
-}
-
-void store_domain_clear(struct store_domain *d)
-{
-    if (d == NULL)
-        return;
-    sw_free(d->domain);
-    memset(d, 0, sizeof(*d));
-}
-
 void store_teams_free(struct store_team *items, size_t n)
 {
     size_t i;
@@ -242,33 +149,11 @@ void store_apikeys_free(struct store_apikey *items, size_t n)
     sw_free(items);
 }
 
-void store_members_free(struct store_member *items, size_t n)
-{
-    size_t i;
-
-    if (items == NULL)
-        return;
-    for (i = 0; i < n; i++)
-        store_member_clear(&items[i]);
-    sw_free(items);
-}
-
-void store_domains_free(struct store_domain *items, size_t n)
-{
-    size_t i;
-
-    if (items == NULL)
-        return;
-    for (i = 0; i < n; i++)
-        store_domain_clear(&items[i]);
-    sw_free(items);
-}
-
 /* Converting records into the public structs. Each leaves *out untouched
  * on failure. */
 
-static sw_err store_team_from(const Snipwise__Store__TeamRecord *r,
-                              struct store_team *out)
+static SW_MUST_CHECK sw_err
+store_team_from(const Snipwise__Store__TeamRecord *r, struct store_team *out)
 {
     struct store_team t = {0};
 
@@ -283,8 +168,8 @@ static sw_err store_team_from(const Snipwise__Store__TeamRecord *r,
     return SW_OK;
 }
 
-static sw_err store_apikey_from(const Snipwise__Store__KeyRecord *r,
-                                struct store_apikey *out)
+static SW_MUST_CHECK sw_err
+store_apikey_from(const Snipwise__Store__KeyRecord *r, struct store_apikey *out)
 {
     struct store_apikey k = {0};
 
@@ -303,38 +188,10 @@ static sw_err store_apikey_from(const Snipwise__Store__KeyRecord *r,
     return SW_OK;
 }
 
-static sw_err store_member_from(const Snipwise__Store__MemberRecord *r,
-                                struct store_member *out)
-{
-    struct store_member m = {0};
-
-    m.email = sw_strdup(r->email);
-    m.display_name = sw_strdup(r->display_name);
-    m.create_ms = r->create_unix_ms;
-    if (m.email == NULL || m.display_name == NULL) {
-        store_member_clear(&m);
-        return SW_ENOMEM;
-    }
-    *out = m;
-    return SW_OK;
-}
-
-static sw_err store_domain_from(const Snipwise__Store__DomainRecord *r,
-                                struct store_domain *out)
-{
-    struct store_domain d = {0};
-
-    d.domain = sw_strdup(r->domain);
-    d.create_ms = r->create_unix_ms;
-    if (d.domain == NULL)
-        return SW_ENOMEM;
-    *out = d;
-    return SW_OK;
-}
-
 /* Converters from stored bytes, for the generic list below. */
 
-static sw_err store_team_conv(const void *v, size_t vl, void *item)
+static SW_MUST_CHECK sw_err store_team_conv(const void *v, size_t vl,
+                                            void *item)
 {
     ProtobufCMessage *m = NULL;
     sw_err rc;
@@ -346,7 +203,8 @@ static sw_err store_team_conv(const void *v, size_t vl, void *item)
     return rc;
 }
 
-static sw_err store_apikey_conv(const void *v, size_t vl, void *item)
+static SW_MUST_CHECK sw_err store_apikey_conv(const void *v, size_t vl,
+                                              void *item)
 {
     ProtobufCMessage *m = NULL;
     sw_err rc;
@@ -354,32 +212,6 @@ static sw_err store_apikey_conv(const void *v, size_t vl, void *item)
     rc = store__unpack(&snipwise__store__key_record__descriptor, v, vl, &m);
     if (rc == SW_OK)
         rc = store_apikey_from((Snipwise__Store__KeyRecord *)m, item);
-    store__msg_free(m);
-    return rc;
-}
-
-static sw_err store_member_conv(const void *v, size_t vl, void *item)
-{
-    ProtobufCMessage *m = NULL;
-    sw_err rc;
-
-    rc = store__unpack(&snipwise__store__member_record__descriptor, v, vl,
-                       &m);
-    if (rc == SW_OK)
-        rc = store_member_from((Snipwise__Store__MemberRecord *)m, item);
-    store__msg_free(m);
-    return rc;
-}
-
-static sw_err store_domain_conv(const void *v, size_t vl, void *item)
-{
-    ProtobufCMessage *m = NULL;
-    sw_err rc;
-
-    rc = store__unpack(&snipwise__store__domain_record__descriptor, v, vl,
-                       &m);
-    if (rc == SW_OK)
-        rc = store_domain_from((Snipwise__Store__DomainRecord *)m, item);
     store__msg_free(m);
     return rc;
 }
@@ -392,16 +224,6 @@ static void store_team_clear_v(void *p)
 static void store_apikey_clear_v(void *p)
 {
     store_apikey_clear(p);
-}
-
-static void store_member_clear_v(void *p)
-{
-    store_member_clear(p);
-}
-
-static void store_domain_clear_v(void *p)
-{
-    store_domain_clear(p);
 }
 
 /* Pagination. A page token is the hex of the last key returned; the next
@@ -417,8 +239,10 @@ static int store_hexval(char c)
     return -1;
 }
 
-static sw_err store_token_decode(const char *tok, const struct sw_buf *prefix,
-                                 struct sw_buf *out, struct sw_buf *why)
+static SW_MUST_CHECK sw_err store_token_decode(const char *tok,
+                                               const struct sw_buf *prefix,
+                                               struct sw_buf *out,
+                                               struct sw_buf *why)
 {
     size_t i, n;
     sw_err rc;
@@ -428,39 +252,24 @@ static sw_err store_token_decode(const char *tok, const struct sw_buf *prefix,
         return SW_OK;
     n = strlen(tok);
     if (n % 2 != 0 || n > 2 * 511)
-        return store_why(why, store_why_token);
+        return store__why(why, store_why_token);
     for (i = 0; i < n; i += 2) {
         int hi = store_hexval(tok[i]), lo = store_hexval(tok[i + 1]);
         if (hi < 0 || lo < 0)
-            return store_why(why, store_why_token);
+            return store__why(why, store_why_token);
         rc = sw_buf_addc(out, (char)(hi << 4 | lo));
         if (rc)
             return rc;
     }
     if (sw_buf_len(out) <= sw_buf_len(prefix) ||
         memcmp(sw_buf_str(out), sw_buf_str(prefix), sw_buf_len(prefix)) != 0)
-        return store_why(why, store_why_token);
+        return store__why(why, store_why_token);
     return SW_OK;
 }
 
-struct store_list {
-    enum store_db db;
-    struct sw_buf prefix;
-    struct sw_buf after;
-    struct sw_buf last;
-    size_t limit;
-    size_t item_size;
-    sw_err (*conv)(const void *v, size_t vl, void *item);
-    void (*clear)(void *item);
-    char *items; /* limit slots of item_size bytes; n filled */
-    size_t n;
-    int more;
-};
-
-static void store_list_init(struct store_list *l, enum store_db db,
-                            size_t item_size,
-                            sw_err (*conv)(const void *, size_t, void *),
-                            void (*clear)(void *))
+void store__list_init(struct store__list *l, enum store_db db, size_t item_size,
+                      sw_err (*conv)(const void *, size_t, void *),
+                      void (*clear)(void *))
 {
     memset(l, 0, sizeof(*l));
     l->db = db;
@@ -472,7 +281,7 @@ static void store_list_init(struct store_list *l, enum store_db db,
     sw_buf_init(&l->last, STORE_KEYBUF_MAX);
 }
 
-static void store_list_free(struct store_list *l)
+void store__list_free(struct store__list *l)
 {
     size_t i;
 
@@ -488,10 +297,10 @@ static void store_list_free(struct store_list *l)
     sw_buf_free(&l->last);
 }
 
-static sw_err store_list_cb(const void *k, size_t kl, const void *v,
-                            size_t vl, void *arg)
+static SW_MUST_CHECK sw_err store_list_cb(const void *k, size_t kl,
+                                          const void *v, size_t vl, void *arg)
 {
-    struct store_list *l = arg;
+    struct store__list *l = arg;
     sw_err rc;
 
     if (l->n == l->limit) {
@@ -506,21 +315,21 @@ static sw_err store_list_cb(const void *k, size_t kl, const void *v,
     return sw_buf_add(&l->last, k, kl);
 }
 
-static sw_err store_list_view(store_txn *t, void *arg)
+static SW_MUST_CHECK sw_err store_list_view(store_txn *t, void *arg)
 {
-    struct store_list *l = arg;
+    struct store__list *l = arg;
     size_t alen = sw_buf_len(&l->after);
 
     return store_scan(t, l->db, sw_buf_str(&l->prefix), sw_buf_len(&l->prefix),
-                      alen ? sw_buf_str(&l->after) : NULL, alen,
-                      store_list_cb, l);
+                      alen ? sw_buf_str(&l->after) : NULL, alen, store_list_cb,
+                      l);
 }
 
-/* store_list_run reads one page into *items (the caller's array of n
+/* store__list_run reads one page into *items (the caller's array of n
  * structs) and *next. l->prefix must be set; l is freed by the caller. */
-static sw_err store_list_run(store *s, struct store_list *l, int page_size,
-                             const char *token, void **items, size_t *n,
-                             char **next, struct sw_buf *why)
+sw_err store__list_run(store *s, struct store__list *l, int page_size,
+                       const char *token, void **items, size_t *n, char **next,
+                       struct sw_buf *why)
 {
     char *tok = NULL;
     sw_err rc;
@@ -530,7 +339,7 @@ static sw_err store_list_run(store *s, struct store_list *l, int page_size,
         goto out;
     }
     if (page_size < 0 || page_size > STORE_PAGE_MAX) {
-        rc = store_why(why, store_why_page_size);
+        rc = store__why(why, store_why_page_size);
         goto out;
     }
     l->limit = page_size ? (size_t)page_size : STORE_PAGE_DEFAULT;
@@ -589,8 +398,10 @@ static void store_newkey_clear(struct store_newkey *k)
 }
 
 /* store_newkey_init mints a key. team_id and name must outlive k. */
-static sw_err store_newkey_init(struct store_newkey *k, const char *team_id,
-                                const char *name, int role, int64_t now)
+static SW_MUST_CHECK sw_err store_newkey_init(struct store_newkey *k,
+                                              const char *team_id,
+                                              const char *name, int role,
+                                              int64_t now)
 {
     unsigned char raw[32];
     char hex[2 * sizeof(raw) + 1];
@@ -636,7 +447,8 @@ out:
 
 /* store_newkey_insert writes the key's three records; a team key needs its
  * team to exist. */
-static sw_err store_newkey_insert(store_txn *t, const struct store_newkey *k)
+static SW_MUST_CHECK sw_err store_newkey_insert(store_txn *t,
+                                                const struct store_newkey *k)
 {
     const char *team_id = k->rec.team_id;
     const void *v;
@@ -657,8 +469,8 @@ static sw_err store_newkey_insert(store_txn *t, const struct store_newkey *k)
                    STORE_NOOVERWRITE);
     if (rc)
         return rc;
-    return store_put(t, STORE_DB_KEY_IDS, k->key_id, strlen(k->key_id),
-                     team_id, strlen(team_id), STORE_NOOVERWRITE);
+    return store_put(t, STORE_DB_KEY_IDS, k->key_id, strlen(k->key_id), team_id,
+                     strlen(team_id), STORE_NOOVERWRITE);
 }
 
 /* Teams */
@@ -668,14 +480,14 @@ struct store_team_create_ctx {
     struct store_newkey key;
 };
 
-static sw_err store_team_create_txn(store_txn *t, void *arg)
+static SW_MUST_CHECK sw_err store_team_create_txn(store_txn *t, void *arg)
 {
     struct store_team_create_ctx *c = arg;
     sw_err rc;
 
-    rc = store__put_msg(t, STORE_DB_TEAMS, c->rec.team_id,
-                        strlen(c->rec.team_id), &c->rec.base,
-                        STORE_NOOVERWRITE);
+    rc =
+        store__put_msg(t, STORE_DB_TEAMS, c->rec.team_id,
+                       strlen(c->rec.team_id), &c->rec.base, STORE_NOOVERWRITE);
     if (rc)
         return rc;
     return store_newkey_insert(t, &c->key);
@@ -697,8 +509,8 @@ sw_err store_team_create(store *s, const char *display_name,
         rc = SW_EINVAL;
         goto out;
     }
-    if (!store_text_ok(display_name, 1, STORE_NAME_MAX)) {
-        rc = store_why(why, store_why_name);
+    if (!store__text_ok(display_name, 1, STORE_NAME_MAX)) {
+        rc = store__why(why, store_why_name);
         goto out;
     }
     rc = sw_id_new("team_", 8, &team_id);
@@ -753,7 +565,7 @@ struct store_team_get_ctx {
     struct store_team res;
 };
 
-static sw_err store_team_get_txn(store_txn *t, void *arg)
+static SW_MUST_CHECK sw_err store_team_get_txn(store_txn *t, void *arg)
 {
     struct store_team_get_ctx *c = arg;
     ProtobufCMessage *m = NULL;
@@ -775,8 +587,8 @@ sw_err store_team_get(store *s, const char *team_id, struct store_team *out,
 
     if (s == NULL || out == NULL)
         return SW_EINVAL;
-    if (!store_id_ok(team_id))
-        return store_why(why, store_why_team_id);
+    if (!store__id_ok(team_id))
+        return store__why(why, STORE_WHY_TEAM_ID);
     rc = store_view(s, store_team_get_txn, &c);
     if (rc == SW_OK)
         *out = c.res;
@@ -784,28 +596,29 @@ sw_err store_team_get(store *s, const char *team_id, struct store_team *out,
 }
 
 sw_err store_team_list(store *s, int page_size, const char *page_token,
-                       struct store_team **items, size_t *n,
-                       char **next_token, struct sw_buf *why)
+                       struct store_team **items, size_t *n, char **next_token,
+                       struct sw_buf *why)
 {
-    struct store_list l;
+    struct store__list l;
     void *arr = NULL;
     sw_err rc;
 
-    store_list_init(&l, STORE_DB_TEAMS, sizeof(struct store_team),
-                    store_team_conv, store_team_clear_v);
-    rc = store_list_run(s, &l, page_size, page_token, &arr, n, next_token,
-                        why);
+    store__list_init(&l, STORE_DB_TEAMS, sizeof(struct store_team),
+                     store_team_conv, store_team_clear_v);
+    rc =
+        store__list_run(s, &l, page_size, page_token, &arr, n, next_token, why);
     if (rc == SW_OK)
         *items = arr;
-    store_list_free(&l);
+    store__list_free(&l);
     return rc;
 }
 
 /* store_keyrefs_cb collects, for each of a team's keys, its secret hash and
  * its id ("hash[32] key_id\0" repeated), so that the KEY_HASHES and KEY_IDS
  * entries can be deleted after the scan. */
-static sw_err store_keyrefs_cb(const void *k, size_t kl, const void *v,
-                               size_t vl, void *arg)
+static SW_MUST_CHECK sw_err store_keyrefs_cb(const void *k, size_t kl,
+                                             const void *v, size_t vl,
+                                             void *arg)
 {
     struct sw_buf *refs = arg;
     Snipwise__Store__KeyRecord *r;
@@ -832,7 +645,7 @@ out:
     return rc;
 }
 
-static sw_err store_team_delete_txn(store_txn *t, void *arg)
+static SW_MUST_CHECK sw_err store_team_delete_txn(store_txn *t, void *arg)
 {
     const char *team_id = arg;
     struct sw_buf prefix, refs;
@@ -878,8 +691,8 @@ sw_err store_team_delete(store *s, const char *team_id, struct sw_buf *why)
 {
     if (s == NULL)
         return SW_EINVAL;
-    if (!store_id_ok(team_id))
-        return store_why(why, store_why_team_id);
+    if (!store__id_ok(team_id))
+        return store__why(why, STORE_WHY_TEAM_ID);
     return store_update(s, store_team_delete_txn, (void *)team_id);
 }
 
@@ -889,16 +702,15 @@ struct store_key_create_ctx {
     struct store_newkey key;
 };
 
-static sw_err store_key_create_txn(store_txn *t, void *arg)
+static SW_MUST_CHECK sw_err store_key_create_txn(store_txn *t, void *arg)
 {
     struct store_key_create_ctx *c = arg;
 
     return store_newkey_insert(t, &c->key);
 }
 
-sw_err store_key_create(store *s, const char *team_id,
-                        const char *display_name, int role,
-                        struct store_apikey *out, char **secret_out,
+sw_err store_key_create(store *s, const char *team_id, const char *display_name,
+                        int role, struct store_apikey *out, char **secret_out,
                         struct sw_buf *why)
 {
     struct store_key_create_ctx c;
@@ -917,15 +729,15 @@ sw_err store_key_create(store *s, const char *team_id,
     if ((role == STORE_ROLE_ADMIN && team_id[0] != '\0') ||
         (role == STORE_ROLE_TEAM && team_id[0] == '\0') ||
         (role != STORE_ROLE_ADMIN && role != STORE_ROLE_TEAM)) {
-        rc = store_why(why, store_why_role);
+        rc = store__why(why, store_why_role);
         goto out;
     }
-    if (team_id[0] != '\0' && !store_id_ok(team_id)) {
-        rc = store_why(why, store_why_team_id);
+    if (team_id[0] != '\0' && !store__id_ok(team_id)) {
+        rc = store__why(why, STORE_WHY_TEAM_ID);
         goto out;
     }
-    if (!store_text_ok(display_name, 1, STORE_NAME_MAX)) {
-        rc = store_why(why, store_why_name);
+    if (!store__text_ok(display_name, 1, STORE_NAME_MAX)) {
+        rc = store__why(why, store_why_name);
         goto out;
     }
     rc = store_newkey_init(&c.key, team_id, display_name, role, sw_now_ms());
@@ -969,7 +781,7 @@ struct store_auth_ctx {
     struct store_apikey res;
 };
 
-static sw_err store_auth_txn(store_txn *t, void *arg)
+static SW_MUST_CHECK sw_err store_auth_txn(store_txn *t, void *arg)
 {
     struct store_auth_ctx *c = arg;
     Snipwise__Store__KeyRecord *r;
@@ -1037,7 +849,7 @@ struct store_revoke_ctx {
     struct store_apikey res;
 };
 
-static sw_err store_revoke_txn(store_txn *t, void *arg)
+static SW_MUST_CHECK sw_err store_revoke_txn(store_txn *t, void *arg)
 {
     struct store_revoke_ctx *c = arg;
     Snipwise__Store__KeyRecord *r;
@@ -1095,8 +907,8 @@ sw_err store_key_revoke(store *s, const char *team_scope, const char *key_id,
         rc = SW_EINVAL;
         goto out;
     }
-    if (!store_id_ok(key_id)) {
-        rc = store_why(why, store_why_key_id);
+    if (!store__id_ok(key_id)) {
+        rc = store__why(why, store_why_key_id);
         goto out;
     }
     c.team_scope = team_scope;
@@ -1118,14 +930,14 @@ sw_err store_key_list(store *s, const char *team_id, int page_size,
                       const char *page_token, struct store_apikey **items,
                       size_t *n, char **next_token, struct sw_buf *why)
 {
-    struct store_list l;
+    struct store__list l;
     void *arr = NULL;
     sw_err rc;
 
-    store_list_init(&l, STORE_DB_KEYS, sizeof(struct store_apikey),
-                    store_apikey_conv, store_apikey_clear_v);
-    if (team_id && team_id[0] != '\0' && !store_id_ok(team_id)) {
-        rc = store_why(why, store_why_team_id);
+    store__list_init(&l, STORE_DB_KEYS, sizeof(struct store_apikey),
+                     store_apikey_conv, store_apikey_clear_v);
+    if (team_id && team_id[0] != '\0' && !store__id_ok(team_id)) {
+        rc = store__why(why, STORE_WHY_TEAM_ID);
         goto out;
     }
     if (team_id) {
@@ -1133,12 +945,12 @@ sw_err store_key_list(store *s, const char *team_id, int page_size,
         if (rc)
             goto out;
     }
-    rc = store_list_run(s, &l, page_size, page_token, &arr, n, next_token,
-                        why);
+    rc =
+        store__list_run(s, &l, page_size, page_token, &arr, n, next_token, why);
     if (rc == SW_OK)
         *items = arr;
 out:
-    store_list_free(&l);
+    store__list_free(&l);
     return rc;
 }
 
@@ -1147,8 +959,9 @@ struct store_bootstrap_ctx {
     int found;
 };
 
-static sw_err store_active_admin_cb(const void *k, size_t kl, const void *v,
-                                    size_t vl, void *arg)
+static SW_MUST_CHECK sw_err store_active_admin_cb(const void *k, size_t kl,
+                                                  const void *v, size_t vl,
+                                                  void *arg)
 {
     struct store_bootstrap_ctx *c = arg;
     ProtobufCMessage *m = NULL;
@@ -1165,7 +978,7 @@ static sw_err store_active_admin_cb(const void *k, size_t kl, const void *v,
     return c->found ? STORE_SCAN_STOP : SW_OK;
 }
 
-static sw_err store_bootstrap_txn(store_txn *t, void *arg)
+static SW_MUST_CHECK sw_err store_bootstrap_txn(store_txn *t, void *arg)
 {
     struct store_bootstrap_ctx *c = arg;
     static const char admin_prefix[1] = {'\0'};
@@ -1214,321 +1027,5 @@ out:
         sw_free(secret);
     }
     store_newkey_clear(&c.key);
-    return rc;
-}
-
-/* Members and domains share one shape: a record under team_id\0name in
- * MEMBERS or DOMAINS, added only to an existing team. */
-
-struct store_entry_ctx {
-    const char *team_id;
-    enum store_db db;
-    struct sw_buf key;
-    const ProtobufCMessage *msg;
-    int found;
-};
-
-static sw_err store_entry_add_txn(store_txn *t, void *arg)
-{
-    struct store_entry_ctx *c = arg;
-    const void *v;
-    size_t vl;
-    sw_err rc;
-
-    rc = store_get(t, STORE_DB_TEAMS, c->team_id, strlen(c->team_id), &v, &vl);
-    if (rc)
-        return rc;
-    return store__put_msg(t, c->db, sw_buf_str(&c->key), sw_buf_len(&c->key),
-                          c->msg, STORE_NOOVERWRITE);
-}
-
-static sw_err store_entry_remove_txn(store_txn *t, void *arg)
-{
-    struct store_entry_ctx *c = arg;
-
-    return store_del(t, c->db, sw_buf_str(&c->key), sw_buf_len(&c->key));
-}
-
-static sw_err store_entry_is_txn(store_txn *t, void *arg)
-{
-    struct store_entry_ctx *c = arg;
-    const void *v;
-    size_t vl;
-    sw_err rc;
-
-    rc = store_get(t, c->db, sw_buf_str(&c->key), sw_buf_len(&c->key), &v,
-                   &vl);
-    c->found = rc == SW_OK;
-    return rc == SW_ENOTFOUND ? SW_OK : rc;
-}
-
-/* store_entry_run builds the key team_id\0name and runs fn in a write
- * (write != 0) or read transaction. */
-static sw_err store_entry_run(store *s, enum store_db db, const char *team_id,
-                              const char *name, const ProtobufCMessage *msg,
-                              int write, store_txn_fn fn, int *found)
-{
-    struct store_entry_ctx c;
-    sw_err rc;
-
-    memset(&c, 0, sizeof(c));
-    sw_buf_init(&c.key, STORE_KEYBUF_MAX);
-    c.team_id = team_id;
-    c.db = db;
-    c.msg = msg;
-    rc = store_key(&c.key, team_id, name, strlen(name));
-    if (rc)
-        goto out;
-    rc = write ? store_update(s, fn, &c) : store_view(s, fn, &c);
-    if (rc == SW_OK && found)
-        *found = c.found;
-out:
-    sw_buf_free(&c.key);
-    return rc;
-}
-
-sw_err store_member_add(store *s, const char *team_id, const char *email,
-                        const char *display_name, struct store_member *out,
-                        struct sw_buf *why)
-{
-    Snipwise__Store__MemberRecord rec;
-    struct store_member res = {0};
-    char *norm = NULL;
-    sw_err rc;
-
-    if (s == NULL) {
-        rc = SW_EINVAL;
-        goto out;
-    }
-    if (!store_id_ok(team_id)) {
-        rc = store_why(why, store_why_team_id);
-        goto out;
-    }
-    if (display_name == NULL)
-        display_name = "";
-    if (!store_text_ok(display_name, 0, STORE_NAME_MAX)) {
-        rc = store_why(why, store_why_member_name);
-        goto out;
-    }
-    rc = store_email_norm(email, &norm, why);
-    if (rc)
-        goto out;
-    snipwise__store__member_record__init(&rec);
-    rec.email = norm;
-    rec.display_name = (char *)display_name;
-    rec.create_unix_ms = sw_now_ms();
-    if (out) {
-        rc = store_member_from(&rec, &res);
-        if (rc)
-            goto out;
-    }
-    rc = store_entry_run(s, STORE_DB_MEMBERS, team_id, norm, &rec.base, 1,
-                         store_entry_add_txn, NULL);
-    if (rc)
-        goto out;
-    if (out) {
-        *out = res;
-        memset(&res, 0, sizeof(res));
-    }
-out:
-    store_member_clear(&res);
-    sw_free(norm);
-    return rc;
-}
-
-sw_err store_member_remove(store *s, const char *team_id, const char *email,
-                           struct sw_buf *why)
-{
-    char *norm = NULL;
-    sw_err rc;
-
-    if (s == NULL) {
-        rc = SW_EINVAL;
-        goto out;
-    }
-    if (!store_id_ok(team_id)) {
-        rc = store_why(why, store_why_team_id);
-        goto out;
-    }
-    rc = store_email_norm(email, &norm, why);
-    if (rc)
-        goto out;
-    rc = store_entry_run(s, STORE_DB_MEMBERS, team_id, norm, NULL, 1,
-                         store_entry_remove_txn, NULL);
-out:
-    sw_free(norm);
-    return rc;
-}
-
-sw_err store_member_list(store *s, const char *team_id, int page_size,
-                         const char *page_token, struct store_member **items,
-                         size_t *n, char **next_token, struct sw_buf *why)
-{
-    struct store_list l;
-    void *arr = NULL;
-    sw_err rc;
-
-    store_list_init(&l, STORE_DB_MEMBERS, sizeof(struct store_member),
-                    store_member_conv, store_member_clear_v);
-    if (!store_id_ok(team_id)) {
-        rc = store_why(why, store_why_team_id);
-        goto out;
-    }
-    rc = store_key(&l.prefix, team_id, NULL, 0);
-    if (rc)
-        goto out;
-    rc = store_list_run(s, &l, page_size, page_token, &arr, n, next_token,
-                        why);
-    if (rc == SW_OK)
-        *items = arr;
-out:
-    store_list_free(&l);
-    return rc;
-}
-
-sw_err store_member_is(store *s, const char *team_id, const char *email,
-                       bool *out)
-{
-    char *norm = NULL;
-    int found = 0;
-    sw_err rc;
-
-    if (s == NULL || team_id == NULL || email == NULL || out == NULL) {
-        rc = SW_EINVAL;
-        goto out;
-    }
-    rc = store_email_norm(email, &norm, NULL);
-    if (rc == SW_EINVAL || !store_id_ok(team_id)) {
-        *out = false;
-        rc = SW_OK;
-        goto out;
-    }
-    if (rc)
-        goto out;
-    rc = store_entry_run(s, STORE_DB_MEMBERS, team_id, norm, NULL, 0,
-                         store_entry_is_txn, &found);
-    if (rc == SW_OK)
-        *out = found != 0;
-out:
-    sw_free(norm);
-    return rc;
-}
-
-sw_err store_domain_add(store *s, const char *team_id, const char *domain,
-                        struct store_domain *out, struct sw_buf *why)
-{
-    Snipwise__Store__DomainRecord rec;
-    struct store_domain res = {0};
-    char *norm = NULL;
-    sw_err rc;
-
-    if (s == NULL) {
-        rc = SW_EINVAL;
-        goto out;
-    }
-    if (!store_id_ok(team_id)) {
-        rc = store_why(why, store_why_team_id);
-        goto out;
-    }
-    rc = store_domain_norm(domain, &norm, why);
-    if (rc)
-        goto out;
-    snipwise__store__domain_record__init(&rec);
-    rec.domain = norm;
-    rec.create_unix_ms = sw_now_ms();
-    if (out) {
-        rc = store_domain_from(&rec, &res);
-        if (rc)
-            goto out;
-    }
-    rc = store_entry_run(s, STORE_DB_DOMAINS, team_id, norm, &rec.base, 1,
-                         store_entry_add_txn, NULL);
-    if (rc)
-        goto out;
-    if (out) {
-        *out = res;
-        memset(&res, 0, sizeof(res));
-    }
-out:
-    store_domain_clear(&res);
-    sw_free(norm);
-    return rc;
-}
-
-sw_err store_domain_remove(store *s, const char *team_id, const char *domain,
-                           struct sw_buf *why)
-{
-    char *norm = NULL;
-    sw_err rc;
-
-    if (s == NULL) {
-        rc = SW_EINVAL;
-        goto out;
-    }
-    if (!store_id_ok(team_id)) {
-        rc = store_why(why, store_why_team_id);
-        goto out;
-    }
-    rc = store_domain_norm(domain, &norm, why);
-    if (rc)
-        goto out;
-    rc = store_entry_run(s, STORE_DB_DOMAINS, team_id, norm, NULL, 1,
-                         store_entry_remove_txn, NULL);
-out:
-    sw_free(norm);
-    return rc;
-}
-
-sw_err store_domain_list(store *s, const char *team_id, int page_size,
-                         const char *page_token, struct store_domain **items,
-                         size_t *n, char **next_token, struct sw_buf *why)
-{
-    struct store_list l;
-    void *arr = NULL;
-    sw_err rc;
-
-    store_list_init(&l, STORE_DB_DOMAINS, sizeof(struct store_domain),
-                    store_domain_conv, store_domain_clear_v);
-    if (!store_id_ok(team_id)) {
-        rc = store_why(why, store_why_team_id);
-        goto out;
-    }
-    rc = store_key(&l.prefix, team_id, NULL, 0);
-    if (rc)
-        goto out;
-    rc = store_list_run(s, &l, page_size, page_token, &arr, n, next_token,
-                        why);
-    if (rc == SW_OK)
-        *items = arr;
-out:
-    store_list_free(&l);
-    return rc;
-}
-
-sw_err store_domain_is(store *s, const char *team_id, const char *domain,
-                       bool *out)
-{
-    char *norm = NULL;
-    int found = 0;
-    sw_err rc;
-
-    if (s == NULL || team_id == NULL || domain == NULL || out == NULL) {
-        rc = SW_EINVAL;
-        goto out;
-    }
-    rc = store_domain_norm(domain, &norm, NULL);
-    if (rc == SW_EINVAL || !store_id_ok(team_id)) {
-        *out = false;
-        rc = SW_OK;
-        goto out;
-    }
-    if (rc)
-        goto out;
-    rc = store_entry_run(s, STORE_DB_DOMAINS, team_id, norm, NULL, 0,
-                         store_entry_is_txn, &found);
-    if (rc == SW_OK)
-        *out = found != 0;
-out:
-    sw_free(norm);
     return rc;
 }

@@ -89,8 +89,7 @@ SW_MUST_CHECK sw_err store_team_create(store *s, const char *display_name,
 /* store_team_get reads one team into *out.
  * Errors: SW_ENOTFOUND, SW_EINVAL, SW_ECORRUPT, SW_ENOMEM, SW_ESTORE. */
 SW_MUST_CHECK sw_err store_team_get(store *s, const char *team_id,
-                                    struct store_team *out,
-                                    struct sw_buf *why);
+                                    struct store_team *out, struct sw_buf *why);
 
 /* store_team_list returns one page of teams in team-id order.
  * Errors: SW_EINVAL, SW_ECORRUPT, SW_ENOMEM, SW_ESTORE. */
@@ -124,8 +123,7 @@ SW_MUST_CHECK sw_err store_key_create(store *s, const char *team_id,
  * Errors: SW_EUNAUTH (malformed, unknown, revoked, or its team deleted),
  * SW_ECORRUPT, SW_ENOMEM, SW_ESTORE. */
 SW_MUST_CHECK sw_err store_key_authenticate(store *s, const char *secret,
-                                            size_t n,
-                                            struct store_apikey *out);
+                                            size_t n, struct store_apikey *out);
 
 /* store_key_revoke revokes key_id at once; revoking a revoked key succeeds
  * and keeps the first revocation time. When team_scope is not NULL, a key
@@ -168,8 +166,7 @@ SW_MUST_CHECK sw_err store_member_add(store *s, const char *team_id,
 /* store_member_remove removes email from the team.
  * Errors: SW_ENOTFOUND, SW_EINVAL, SW_ESTORE, SW_ENOMEM. */
 SW_MUST_CHECK sw_err store_member_remove(store *s, const char *team_id,
-                                         const char *email,
-                                         struct sw_buf *why);
+                                         const char *email, struct sw_buf *why);
 
 /* store_member_list returns one page of the team's members by email.
  * Errors: SW_EINVAL, SW_ECORRUPT, SW_ENOMEM, SW_ESTORE. */

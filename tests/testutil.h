@@ -25,7 +25,7 @@
     do {                                                                       \
         sw_err rc_ = (expr);                                                   \
         if (rc_ != SW_OK)                                                      \
-            fail_msg("%s:%d: %s returned %s (%s)", __FILE__, __LINE__, #expr, \
+            fail_msg("%s:%d: %s returned %s (%s)", __FILE__, __LINE__, #expr,  \
                      sw_err_name(rc_), sw_err_str(rc_));                       \
     } while (0)
 

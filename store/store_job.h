@@ -1,0 +1,86 @@
+/* store_job: the durable extraction job queue. The ingest pipeline enqueues a
+ * job inside the same write transaction that commits an email; the llm worker
+ * takes the oldest due job, does its work and removes the job inside the
+ * commit that stores the result, so a job is never lost nor done twice.
+ *
+ * Layout: the queue is one store-wide database (not team-prefixed), keyed by
+ * an 8-byte big-endian job id from the store-wide sequence "job", so key
+ * order is enqueue order. A second, team-prefixed index (team\0job_id) lets
+ * store_del_team drop a deleted team's index entries; the queue entries of a
+ * deleted team are skipped and removed lazily by store_job_next, and
+ * store_job_purge_team removes them eagerly.
+ *
+ * Thread-safety: every function may be called from any thread; the ones that
+ * take a store open their own transactions. */
+#ifndef STORE_JOB_H
+#define STORE_JOB_H
+
+#include <stdint.h>
+
+#include "base/sw_err.h"
+#include "store/store.h"
+
+#define STORE_JOB_EXTRACT_OUTBOUND 1 /* outbound mail with content or links */
+#define STORE_JOB_CLASSIFY_INBOUND 2 /* inbound reply */
+
+/* One queued job. Strings are owned by the struct (sw_malloc'd); release them
+ * with store_job_clear. */
+struct store_job {
+    uint64_t job_id;       /* store-wide, starts at 1, never reused */
+    char *team_id;         /* owning team */
+    char *email_id;        /* the email the job is about */
+    int kind;              /* STORE_JOB_* */
+    int attempts;          /* times store_job_defer was called */
+    int64_t not_before_ms; /* due time, Unix ms; 0 = due at once */
+    char *last_error;      /* last defer reason, or NULL */
+};
+
+/* store_job_enqueue adds a job for (team_id, email_id) of kind, due at once,
+ * in write transaction t, and writes its id to *job_id (may be NULL). The job
+ * is visible to store_job_next once t commits.
+ * Errors: SW_EINVAL (read txn, empty ids, unknown kind), SW_ETOOBIG, SW_ESTORE,
+ * SW_ENOMEM. */
+SW_MUST_CHECK sw_err store_job_enqueue(store_txn *t, const char *team_id,
+                                       const char *email_id, int kind,
+                                       uint64_t *job_id);
+
+/* store_job_next copies into *out the oldest job (lowest id) of any team whose
+ * not_before_ms <= now_ms. It does not remove the job: call store_job_finish
+ * in the commit that stores the job's result, or store_job_defer. Jobs whose
+ * team no longer exists are removed on the way. On success the caller owns
+ * *out (store_job_clear); on error *out is zeroed.
+ * Errors: SW_ENOTFOUND (no job is due), SW_ECORRUPT, SW_ESTORE, SW_ENOMEM. */
+SW_MUST_CHECK sw_err store_job_next(store *s, int64_t now_ms,
+                                    struct store_job *out);
+
+/* store_job_finish removes job job_id in write transaction t (the worker's
+ * commit). Errors: SW_ENOTFOUND (no such job: already finished, or its team
+ * was deleted), SW_EINVAL, SW_ETOOBIG, SW_ESTORE. */
+SW_MUST_CHECK sw_err store_job_finish(store_txn *t, uint64_t job_id);
+
+/* store_job_defer postpones job job_id until not_before_ms, increments its
+ * attempts and records error (may be NULL; truncated to 1 KiB) as
+ * last_error, in its own write transaction.
+ * Errors: SW_ENOTFOUND, SW_ECORRUPT, SW_ETOOBIG, SW_ESTORE, SW_ENOMEM. */
+SW_MUST_CHECK sw_err store_job_defer(store *s, uint64_t job_id,
+                                     int64_t not_before_ms, const char *error);
+
+/* store_job_count writes the number of queued jobs (due or not, all teams) to
+ * *pending. Errors: SW_ESTORE. */
+SW_MUST_CHECK sw_err store_job_count(store *s, uint64_t *pending);
+
+/* store_job_get copies job job_id into *out (caller clears it) inside
+ * transaction t. Errors: SW_ENOTFOUND, SW_ECORRUPT, SW_ENOMEM, SW_ESTORE. */
+SW_MUST_CHECK sw_err store_job_get(store_txn *t, uint64_t job_id,
+                                   struct store_job *out);
+
+/* store_job_purge_team removes every queued job of team_id in write
+ * transaction t and adds the count to *n (may be NULL). Called when a team is
+ * deleted. Errors: SW_EINVAL, SW_ETOOBIG, SW_ESTORE, SW_ENOMEM. */
+SW_MUST_CHECK sw_err store_job_purge_team(store_txn *t, const char *team_id,
+                                          size_t *n);
+
+/* store_job_clear frees j's strings and zeroes it. Accepts NULL. */
+void store_job_clear(struct store_job *j);
+
+#endif
