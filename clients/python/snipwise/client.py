@@ -1,0 +1,173 @@
+"""A thin, typed wrapper over the generated snipwise.v1 stubs.
+
+Every method sends the API key as `authorization: Bearer <key>`, applies the
+client's timeout, and turns a gRPC error into `SnipwiseError` with the status
+code name and the server's message.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Iterator, List, Optional
+
+import grpc
+
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from snipwise.v1 import (admin_pb2, admin_pb2_grpc, common_pb2, ingest_pb2,
+                         ingest_pb2_grpc, outcome_pb2, outcome_pb2_grpc,
+                         ranking_pb2, ranking_pb2_grpc, snippet_pb2,
+                         snippet_pb2_grpc, suggest_pb2, suggest_pb2_grpc,
+                         team_pb2, team_pb2_grpc)
+
+
+class SnipwiseError(Exception):
+    """A call failed: `code` is the grpc.StatusCode, `message` the reason."""
+
+    def __init__(self, code: grpc.StatusCode, message: str):
+        super().__init__("%s: %s" % (code.name, message))
+        self.code = code
+        self.message = message
+
+
+class Client:
+    """A connection to snipd. Use as a context manager or call close()."""
+
+    def __init__(self, addr: str = "127.0.0.1:50051", key: Optional[str] = None,
+                 tls_ca: Optional[bytes] = None, timeout: float = 30.0):
+        if tls_ca is not None:
+            creds = grpc.ssl_channel_credentials(root_certificates=tls_ca)
+            self._channel = grpc.secure_channel(addr, creds)
+        else:
+            self._channel = grpc.insecure_channel(addr)
+        self._md = (("authorization", "Bearer " + key),) if key else ()
+        self._timeout = timeout
+        self.health_stub = health_pb2_grpc.HealthStub(self._channel)
+        self.admin = admin_pb2_grpc.AdminServiceStub(self._channel)
+        self.team = team_pb2_grpc.TeamServiceStub(self._channel)
+        self.ingest = ingest_pb2_grpc.IngestServiceStub(self._channel)
+        self.outcome = outcome_pb2_grpc.OutcomeServiceStub(self._channel)
+        self.suggest_stub = suggest_pb2_grpc.SuggestServiceStub(self._channel)
+        self.snippet = snippet_pb2_grpc.SnippetServiceStub(self._channel)
+        self.ranking = ranking_pb2_grpc.RankingServiceStub(self._channel)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _call(self, method, request):
+        try:
+            return method(request, metadata=self._md, timeout=self._timeout)
+        except grpc.RpcError as e:  # every RpcError raised here is a Call
+            raise SnipwiseError(e.code(), e.details() or "") from None
+
+    # -- health --------------------------------------------------------------
+    def health(self, service: str = "") -> int:
+        """Returns the HealthCheckResponse.ServingStatus of `service`."""
+        return self._call(self.health_stub.Check,
+                          health_pb2.HealthCheckRequest(service=service)).status
+
+    # -- admin (needs the admin key) -------------------------------------------
+    def create_team(self, display_name: str) -> admin_pb2.CreateTeamResponse:
+        return self._call(self.admin.CreateTeam,
+                          admin_pb2.CreateTeamRequest(display_name=display_name))
+
+    def get_team(self, team_id: str) -> common_pb2.Team:
+        return self._call(self.admin.GetTeam, admin_pb2.GetTeamRequest(team_id=team_id))
+
+    def list_teams(self, page_size: int = 0) -> Iterator[common_pb2.Team]:
+        """Yields every team, following page tokens."""
+        token = ""
+        while True:
+            page = self._call(self.admin.ListTeams, admin_pb2.ListTeamsRequest(
+                page_size=page_size, page_token=token))
+            yield from page.teams
+            token = page.next_page_token
+            if not token:
+                return
+
+    def delete_team(self, team_id: str) -> None:
+        self._call(self.admin.DeleteTeam, admin_pb2.DeleteTeamRequest(team_id=team_id))
+
+    def create_api_key(self, team_id: str, display_name: str = "",
+                       admin: bool = False) -> admin_pb2.CreateApiKeyResponse:
+        role = common_pb2.ROLE_ADMIN if admin else common_pb2.ROLE_TEAM
+        return self._call(self.admin.CreateApiKey, admin_pb2.CreateApiKeyRequest(
+            team_id="" if admin else team_id, display_name=display_name, role=role))
+
+    def revoke_api_key(self, key_id: str) -> common_pb2.ApiKey:
+        return self._call(self.admin.RevokeApiKey,
+                          admin_pb2.RevokeApiKeyRequest(key_id=key_id))
+
+    # -- team (needs a team key) ---------------------------------------------
+    def get_my_team(self) -> common_pb2.Team:
+        return self._call(self.team.GetMyTeam, team_pb2.GetMyTeamRequest())
+
+    def add_member(self, email: str, display_name: str = "") -> team_pb2.TeamMember:
+        return self._call(self.team.AddTeamMember, team_pb2.AddTeamMemberRequest(
+            member=team_pb2.TeamMember(email=email, display_name=display_name)))
+
+    def list_members(self) -> List[team_pb2.TeamMember]:
+        out, token = [], ""
+        while True:
+            page = self._call(self.team.ListTeamMembers,
+                              team_pb2.ListTeamMembersRequest(page_token=token))
+            out.extend(page.members)
+            token = page.next_page_token
+            if not token:
+                return out
+
+    def add_domain(self, domain: str) -> team_pb2.TeamDomain:
+        return self._call(self.team.AddTeamDomain,
+                          team_pb2.AddTeamDomainRequest(domain=domain))
+
+    def list_domains(self) -> List[team_pb2.TeamDomain]:
+        out, token = [], ""
+        while True:
+            page = self._call(self.team.ListTeamDomains,
+                              team_pb2.ListTeamDomainsRequest(page_token=token))
+            out.extend(page.domains)
+            token = page.next_page_token
+            if not token:
+                return out
+
+    # -- ingest, outcomes, search, suggest -------------------------------------
+    def ingest_email(self, raw_mime: bytes, direction: int = 0,
+                     client_ref: str = "") -> ingest_pb2.IngestEmailResponse:
+        return self._call(self.ingest.IngestEmail, ingest_pb2.IngestEmailRequest(
+            raw_mime=raw_mime, direction=direction, client_ref=client_ref))
+
+    def ingest_emails(self, raws: Iterable[bytes]) -> ingest_pb2.IngestEmailsResponse:
+        """Streams many raw messages over the client-streaming RPC."""
+        reqs = (ingest_pb2.IngestEmailRequest(raw_mime=r) for r in raws)
+        return self._call(self.ingest.IngestEmails, reqs)
+
+    def record_outcome(self, request: outcome_pb2.RecordOutcomeRequest
+                       ) -> outcome_pb2.RecordOutcomeResponse:
+        return self._call(self.outcome.RecordOutcome, request)
+
+    def record_feedback(self, request: outcome_pb2.RecordFeedbackRequest
+                        ) -> outcome_pb2.RecordFeedbackResponse:
+        return self._call(self.outcome.RecordFeedback, request)
+
+    def search_snippets(self, request: snippet_pb2.SearchSnippetsRequest
+                        ) -> snippet_pb2.SearchSnippetsResponse:
+        return self._call(self.snippet.SearchSnippets, request)
+
+    def suggest(self, request: suggest_pb2.SuggestRequest) -> suggest_pb2.SuggestResponse:
+        return self._call(self.suggest_stub.Suggest, request)
+
+    def get_model(self) -> ranking_pb2.Model:
+        return self._call(self.ranking.GetModel, ranking_pb2.GetModelRequest())
+
+    def run_rerank(self, force_promote: bool = False
+                   ) -> Iterator[ranking_pb2.RerankProgress]:
+        """Streams the re-ranking job's progress messages."""
+        try:
+            yield from self.ranking.RunRerank(
+                ranking_pb2.RunRerankRequest(force_promote=force_promote),
+                metadata=self._md, timeout=self._timeout)
+        except grpc.RpcError as e:
+            raise SnipwiseError(e.code(), e.details() or "") from None
