@@ -9,6 +9,7 @@
 #include <grpc/slice.h>
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,10 +17,17 @@
 #include "base/sw_mem.h"
 #include "proto/msg.h"
 
+#define SNIPC_MAX_IDLE_CQ 64
+
 struct snipc {
     grpc_channel *ch;
     char *auth; /* "Bearer <key>" or NULL */
     int64_t timeout_ms;
+    /* Completion queues of finished calls, kept for the next call: creating
+     * and draining a queue per call costs more than the call itself. */
+    pthread_mutex_t mu;
+    grpc_completion_queue *idle[SNIPC_MAX_IDLE_CQ];
+    int nidle;
 };
 
 struct snipc_stream {
@@ -33,6 +41,8 @@ struct snipc_stream {
     int status_started;
     int failed;
 };
+
+static void snipc_cq_destroy(grpc_completion_queue *cq);
 
 static const char *const snipc_names[] = {"OK",
                                           "CANCELLED",
@@ -94,6 +104,7 @@ sw_err snipc_open(const struct snipc_opts *o, snipc **out)
     if (c == NULL)
         return SW_ENOMEM;
     c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
+    pthread_mutex_init(&c->mu, NULL);
     if (o->key && o->key[0]) {
         rc = sw_buf_printf(&b, "Bearer %s", o->key);
         if (rc == SW_OK)
@@ -122,6 +133,7 @@ fail:
     sw_free(ca);
     sw_buf_free(&b);
     sw_free(c->auth);
+    pthread_mutex_destroy(&c->mu);
     sw_free(c);
     return rc;
 }
@@ -133,8 +145,11 @@ void snipc_close(snipc **cp)
     if (c == NULL)
         return;
     *cp = NULL;
+    while (c->nidle > 0)
+        snipc_cq_destroy(c->idle[--c->nidle]);
     grpc_channel_destroy(c->ch);
     sw_free(c->auth);
+    pthread_mutex_destroy(&c->mu);
     sw_free(c);
 }
 
@@ -208,6 +223,31 @@ static sw_err snipc_wait(grpc_completion_queue *cq, void *tag)
     return ev.type == GRPC_OP_COMPLETE && ev.success ? SW_OK : SW_ECANCELLED;
 }
 
+/* snipc_cq_get returns an idle pluck queue or a new one. A queue is only
+ * reused after every tag of its previous call has been plucked. */
+static grpc_completion_queue *snipc_cq_get(snipc *c)
+{
+    grpc_completion_queue *cq = NULL;
+
+    pthread_mutex_lock(&c->mu);
+    if (c->nidle > 0)
+        cq = c->idle[--c->nidle];
+    pthread_mutex_unlock(&c->mu);
+    return cq ? cq : grpc_completion_queue_create_for_pluck(NULL);
+}
+
+static void snipc_cq_put(snipc *c, grpc_completion_queue *cq)
+{
+    pthread_mutex_lock(&c->mu);
+    if (c->nidle < SNIPC_MAX_IDLE_CQ) {
+        c->idle[c->nidle++] = cq;
+        cq = NULL;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (cq)
+        snipc_cq_destroy(cq);
+}
+
 static void snipc_cq_destroy(grpc_completion_queue *cq)
 {
     grpc_completion_queue_shutdown(cq);
@@ -222,7 +262,7 @@ sw_err snipc_unary(snipc *c, const char *method, const ProtobufCMessage *req,
                    const ProtobufCMessageDescriptor *resp_d, struct sw_arena *a,
                    ProtobufCMessage **resp, struct snipc_status *st)
 {
-    grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+    grpc_completion_queue *cq = snipc_cq_get(c);
     grpc_call *call = snipc_call(c, cq, method);
     grpc_metadata md;
     grpc_metadata_array init_md, trailing;
@@ -277,7 +317,7 @@ out:
     grpc_metadata_array_destroy(&init_md);
     grpc_metadata_array_destroy(&trailing);
     grpc_call_unref(call);
-    snipc_cq_destroy(cq);
+    snipc_cq_put(c, cq);
     return rc;
 }
 
