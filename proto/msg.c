@@ -24,18 +24,150 @@ void msg_allocator(struct sw_arena *a, ProtobufCAllocator *out)
     out->allocator_data = a;
 }
 
-sw_err msg_decode(const ProtobufCMessageDescriptor *d, const uint8_t *p,
-                  size_t n, struct sw_arena *a, ProtobufCMessage **out)
+/* msg_varint reads a base-128 varint at p[*i..n); 0 when truncated. */
+static int msg_varint(const uint8_t *p, size_t n, size_t *i, uint64_t *v)
+{
+    unsigned shift = 0;
+
+    *v = 0;
+    while (*i < n && shift < 64) {
+        uint8_t b = p[(*i)++];
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return 1;
+        shift += 7;
+    }
+    return 0;
+}
+
+/* msg_utf8_ok: valid UTF-8 with no NUL byte. protobuf-c copies strings as
+ * C strings, so an embedded NUL would silently cut a value ("Sales\0Evil"
+ * stored as "Sales"); proto3 also requires strings to be UTF-8. */
+static int msg_utf8_ok(const uint8_t *s, size_t n)
+{
+    size_t i = 0, k, len;
+    uint32_t cp;
+
+    while (i < n) {
+        if (s[i] == 0)
+            return 0;
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        if ((s[i] & 0xE0) == 0xC0) {
+            len = 2;
+            cp = s[i] & 0x1F;
+        } else if ((s[i] & 0xF0) == 0xE0) {
+            len = 3;
+            cp = s[i] & 0x0F;
+        } else if ((s[i] & 0xF8) == 0xF0) {
+            len = 4;
+            cp = s[i] & 0x07;
+        } else {
+            return 0;
+        }
+        if (len > n - i)
+            return 0;
+        for (k = 1; k < len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+            (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
+/* msg_check_strings walks the wire encoding of a message that protobuf-c
+ * has already accepted and checks every string field, nested messages
+ * included (depth-limited). */
+static sw_err msg_check_strings(const ProtobufCMessageDescriptor *d,
+                                const uint8_t *p, size_t n, int depth,
+                                const char **bad)
+{
+    size_t i = 0;
+
+    if (depth > 32)
+        return SW_EPARSE;
+    while (i < n) {
+        uint64_t key, len, skip;
+        const ProtobufCFieldDescriptor *f;
+        sw_err rc;
+
+        if (!msg_varint(p, n, &i, &key))
+            return SW_EPARSE;
+        switch (key & 7) {
+        case 0:
+            if (!msg_varint(p, n, &i, &skip))
+                return SW_EPARSE;
+            break;
+        case 1:
+            if (n - i < 8)
+                return SW_EPARSE;
+            i += 8;
+            break;
+        case 5:
+            if (n - i < 4)
+                return SW_EPARSE;
+            i += 4;
+            break;
+        case 2:
+            if (!msg_varint(p, n, &i, &len) || len > n - i)
+                return SW_EPARSE;
+            f = protobuf_c_message_descriptor_get_field(d,
+                                                        (unsigned)(key >> 3));
+            if (f && f->type == PROTOBUF_C_TYPE_STRING &&
+                !msg_utf8_ok(p + i, (size_t)len)) {
+                *bad = f->name;
+                return SW_EINVAL;
+            }
+            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
+                rc = msg_check_strings(f->descriptor, p + i, (size_t)len,
+                                       depth + 1, bad);
+                if (rc)
+                    return rc;
+            }
+            i += (size_t)len;
+            break;
+        default:
+            return SW_EPARSE; /* groups are not used by proto3 */
+        }
+    }
+    return SW_OK;
+}
+
+sw_err msg_decode_checked(const ProtobufCMessageDescriptor *d, const uint8_t *p,
+                          size_t n, struct sw_arena *a, ProtobufCMessage **out,
+                          const char **bad_field)
 {
     ProtobufCAllocator alloc;
     ProtobufCMessage *m;
+    const char *bad = NULL;
+    sw_err rc;
 
     msg_allocator(a, &alloc);
     m = protobuf_c_message_unpack(d, &alloc, n, p);
     if (m == NULL)
         return SW_EPARSE;
+    rc = msg_check_strings(d, p, n, 0, &bad);
+    if (rc) {
+        if (bad_field)
+            *bad_field = bad;
+        return rc;
+    }
     *out = m;
     return SW_OK;
+}
+
+sw_err msg_decode(const ProtobufCMessageDescriptor *d, const uint8_t *p,
+                  size_t n, struct sw_arena *a, ProtobufCMessage **out)
+{
+    return msg_decode_checked(d, p, n, a, out, NULL);
 }
 
 size_t msg_packed_size(const ProtobufCMessage *m)

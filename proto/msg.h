@@ -19,10 +19,22 @@ void msg_allocator(struct sw_arena *a, ProtobufCAllocator *out);
 
 /* msg_decode unpacks n bytes at p as a message of type d, in arena a.
  * SW_EPARSE when the bytes are not a valid encoding of d (a NULL unpack),
- * SW_ENOMEM. *out is valid until the arena is freed. */
+ * SW_EINVAL when a string field is not NUL-free UTF-8, SW_ENOMEM. *out is
+ * valid until the arena is freed. */
 SW_MUST_CHECK sw_err msg_decode(const ProtobufCMessageDescriptor *d,
                                 const uint8_t *p, size_t n, struct sw_arena *a,
                                 ProtobufCMessage **out);
+
+/* msg_decode_checked is msg_decode that also tells which field failed the
+ * string check: SW_EINVAL with *bad_field (a static field name) when a
+ * string field holds a NUL byte or invalid UTF-8, which protobuf-c would
+ * otherwise accept and silently truncate. msg_decode applies the same
+ * check. */
+SW_MUST_CHECK sw_err msg_decode_checked(const ProtobufCMessageDescriptor *d,
+                                        const uint8_t *p, size_t n,
+                                        struct sw_arena *a,
+                                        ProtobufCMessage **out,
+                                        const char **bad_field);
 
 /* msg_packed_size and msg_pack_to encode m into a caller-provided buffer of
  * at least msg_packed_size(m) bytes; msg_pack_to returns the bytes written. */

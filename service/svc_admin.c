@@ -125,14 +125,15 @@ sw_err svc_admin_list_teams(struct svc_ctx *c, const ProtobufCMessage *req,
     size_t n = 0, i;
     char *next = NULL;
     struct sw_buf why;
+    int page_size = 0;
     sw_err rc;
 
     sw_buf_init(&why, SVC_WHY_MAX);
-    rc = svc_ctx_page_size(c, r->page_size);
+    rc = svc_ctx_page(c, r->page_size, &page_size);
     if (rc)
         goto out;
-    rc = store_team_list(svc_ctx_store(c), r->page_size, r->page_token, &items,
-                         &n, &next, &why);
+    rc = store_team_list(svc_ctx_store(c), page_size, r->page_token, &items, &n,
+                         &next, &why);
     if (rc) {
         rc = svc_ctx_fail_buf(c, rc, &why);
         goto out;
@@ -219,8 +220,12 @@ sw_err svc_admin_create_api_key(struct svc_ctx *c, const ProtobufCMessage *req,
         rc = svc_ctx_fail(c, SW_EINVAL, "unknown role %d", (int)r->role);
         goto out;
     }
-    rc = store_key_create(svc_ctx_store(c), r->team_id, r->display_name, role,
-                          &key, &secret, &why);
+    /* display_name is an optional label; the store wants one. */
+    rc = store_key_create(svc_ctx_store(c), r->team_id,
+                          r->display_name[0]         ? r->display_name
+                          : role == STORE_ROLE_ADMIN ? "admin key"
+                                                     : "team key",
+                          role, &key, &secret, &why);
     if (rc == SW_ENOTFOUND && sw_buf_len(&why) == 0)
         rc = svc_ctx_fail(c, rc, "no team '%s'", r->team_id);
     else if (rc)
@@ -259,14 +264,16 @@ sw_err svc_admin_list_api_keys(struct svc_ctx *c, const ProtobufCMessage *req,
     size_t n = 0, i;
     char *next = NULL;
     struct sw_buf why;
+    int page_size = 0;
     sw_err rc;
 
     sw_buf_init(&why, SVC_WHY_MAX);
-    rc = svc_ctx_page_size(c, r->page_size);
+    rc = svc_ctx_page(c, r->page_size, &page_size);
     if (rc)
         goto out;
-    rc = store_key_list(svc_ctx_store(c), r->team_id[0] ? r->team_id : NULL,
-                        r->page_size, r->page_token, &items, &n, &next, &why);
+    /* An empty team_id lists the admin keys (team ""), as the API says. */
+    rc = store_key_list(svc_ctx_store(c), r->team_id, page_size, r->page_token,
+                        &items, &n, &next, &why);
     if (rc) {
         rc = svc_ctx_fail_buf(c, rc, &why);
         goto out;

@@ -8,7 +8,13 @@
 #include "base/sw_log.h"
 #include "base/sw_util.h"
 
-enum svc_opt_type { SVC_OPT_STR, SVC_OPT_INT, SVC_OPT_BOOL, SVC_OPT_LEVEL };
+enum svc_opt_type {
+    SVC_OPT_STR,
+    SVC_OPT_INT,
+    SVC_OPT_BOOL,
+    SVC_OPT_LEVEL,
+    SVC_OPT_I64
+};
 
 struct svc_opt {
     const char *flag;
@@ -45,6 +51,32 @@ static const struct svc_opt svc_opts[] = {
      "debug, info, warn or error [info]"},
     {"--demo", "SNIPD_DEMO", SVC_OPT_BOOL, SVC_OFF(demo), 0, 1,
      "1 or 0: create a demo team and key on first start [1]"},
+    {"--llm-provider", "SNIPD_LLM_PROVIDER", SVC_OPT_STR, SVC_OFF(llm_provider),
+     0, 0,
+     "extraction model: builtin (offline, deterministic) or\n"
+     "                         openai (any OpenAI-compatible endpoint) "
+     "[builtin]"},
+    {"--llm-base-url", "SNIPD_LLM_BASE_URL", SVC_OPT_STR, SVC_OFF(llm_base_url),
+     0, 0, "openai: endpoint base URL [https://api.openai.com/v1]"},
+    {"--llm-model", "SNIPD_LLM_MODEL", SVC_OPT_STR, SVC_OFF(llm_model), 0, 0,
+     "openai: model name [gpt-4o-mini]"},
+    {"--llm-key-file", "SNIPD_LLM_KEY_FILE", SVC_OPT_STR, SVC_OFF(llm_key_file),
+     0, 0,
+     "openai: file holding the API key; else the key is\n"
+     "                         read from SNIPD_LLM_KEY (never logged)"},
+    {"--llm-max-retries", "SNIPD_LLM_MAX_RETRIES", SVC_OPT_INT,
+     SVC_OFF(llm_max_retries), 0, 10,
+     "re-asks when an answer fails validation [2]"},
+    {"--llm-timeout-ms", "SNIPD_LLM_TIMEOUT_MS", SVC_OPT_I64,
+     SVC_OFF(llm_timeout_ms), 100, 3600000,
+     "openai: timeout of one HTTP request [60000]"},
+    {"--llm-daily-token-budget", "SNIPD_LLM_DAILY_TOKEN_BUDGET", SVC_OPT_I64,
+     SVC_OFF(llm_daily_token_budget), 0, INT64_MAX / 4,
+     "tokens per team per UTC day; 0 = no cap [0]"},
+    {"--team", "SNIPD_TEAM", SVC_OPT_STR, SVC_OFF(team), 0, 0,
+     "reextract: only this team's mail [all teams]"},
+    {"--since-ms", "SNIPD_SINCE_MS", SVC_OPT_I64, SVC_OFF(since_ms), 0,
+     INT64_MAX / 4, "reextract: only mail sent at or after (Unix ms) [0]"},
 };
 
 #define SVC_NOPTS (sizeof(svc_opts) / sizeof(svc_opts[0]))
@@ -66,12 +98,13 @@ static sw_err svc_opt_set(const struct svc_opt *o, const char *v,
         return SW_OK;
     case SVC_OPT_INT:
     case SVC_OPT_BOOL:
+    case SVC_OPT_I64:
         if (sw_parse_i64(v, strlen(v), o->min, o->max, &n) != SW_OK) {
             *why = o->type == SVC_OPT_BOOL ? "must be 0 or 1"
                                            : "must be an integer in range";
             return SW_EINVAL;
         }
-        if (o->offset == SVC_OFF(max_message_bytes) ||
+        if (o->type == SVC_OPT_I64 || o->offset == SVC_OFF(max_message_bytes) ||
             o->offset == SVC_OFF(grace_ms))
             *(int64_t *)(base + o->offset) = n;
         else
@@ -106,6 +139,11 @@ sw_err svc_config_parse(int argc, char **argv, struct svc_config *c,
     c->grace_ms = 10000;
     c->log_level = SW_LOG_INFO;
     c->demo = 1;
+    c->llm_provider = "builtin";
+    c->llm_base_url = "https://api.openai.com/v1";
+    c->llm_model = "gpt-4o-mini";
+    c->llm_max_retries = 2;
+    c->llm_timeout_ms = 60000;
 
     if (argc > 1 && argv[1][0] != '-') {
         if (strcmp(argv[1], "serve") == 0)
@@ -114,11 +152,14 @@ sw_err svc_config_parse(int argc, char **argv, struct svc_config *c,
             c->cmd = SVC_CMD_CHECK;
         else if (strcmp(argv[1], "rerank") == 0)
             c->cmd = SVC_CMD_RERANK;
+        else if (strcmp(argv[1], "reextract") == 0)
+            c->cmd = SVC_CMD_REEXTRACT;
         else if (strcmp(argv[1], "help") == 0)
             c->cmd = SVC_CMD_HELP;
         else {
             *bad = argv[1];
-            *why = "unknown command (expected serve, check, rerank or help)";
+            *why = "unknown command (expected serve, check, rerank, "
+                   "reextract or help)";
             return SW_EINVAL;
         }
         i = 2;
@@ -177,6 +218,12 @@ sw_err svc_config_parse(int argc, char **argv, struct svc_config *c,
         *why = "--tls-cert and --tls-key go together";
         return SW_EINVAL;
     }
+    if (strcmp(c->llm_provider, "builtin") != 0 &&
+        strcmp(c->llm_provider, "openai") != 0) {
+        *bad = "--llm-provider";
+        *why = "must be builtin or openai";
+        return SW_EINVAL;
+    }
     return SW_OK;
 }
 
@@ -187,15 +234,23 @@ void svc_config_usage(FILE *f)
     fputs("usage: snipd [serve] [flags]     serve snipwise.v1 over gRPC\n"
           "       snipd check --data-dir DIR  verify the store's invariants\n"
           "       snipd rerank --data-dir DIR run the nightly re-ranking job\n"
+          "       snipd reextract --data-dir DIR [--team T] [--since-ms N]\n"
+          "                                   queue stored mail for extraction "
+          "again\n"
+          "                                   (a running snipd picks them up)\n"
           "       snipd --help | --version\n\n"
           "flags (each also read from the environment variable shown):\n",
           f);
     for (k = 0; k < SVC_NOPTS; k++)
         fprintf(f, "  %-22s %s\n  %-22s   env %s\n", svc_opts[k].flag,
                 svc_opts[k].help, "", svc_opts[k].env);
-    fputs("\nOn first start snipd creates DATA_DIR/admin.key (mode 0600), the\n"
-          "server admin key, and with --demo 1 a demo team whose key is in\n"
-          "DATA_DIR/demo.key. SIGTERM or SIGINT drains calls in flight for\n"
-          "--grace-ms, then exits 0.\n",
-          f);
+    fputs(
+        "\nOn first start snipd creates DATA_DIR/admin.key (mode 0600), the\n"
+        "server admin key, and with --demo 1 a demo team whose key is in\n"
+        "DATA_DIR/demo.key. SIGTERM or SIGINT drains calls in flight for\n"
+        "--grace-ms, then exits 0.\n"
+        "\nAn extraction worker turns ingested mail into snippets and reply\n"
+        "outcomes with --llm-provider; failing provider calls are retried\n"
+        "with backoff and, after 3 failures, done by the builtin extractor.\n",
+        f);
 }

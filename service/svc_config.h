@@ -15,6 +15,7 @@ enum svc_command {
     SVC_CMD_RERANK = 2,
     SVC_CMD_HELP = 3,
     SVC_CMD_VERSION = 4,
+    SVC_CMD_REEXTRACT = 5,
 };
 
 struct svc_config {
@@ -29,6 +30,20 @@ struct svc_config {
     int64_t grace_ms;          /* SIGTERM drain time, default 10000 */
     int log_level;             /* sw_log level, default info */
     int demo; /* create the demo team on first start, default 1 */
+    /* The extraction worker's LLM (llm/provider.h, llm/call.h). The key of
+     * the openai provider is read from llm_key_file, else from the
+     * environment variable SNIPD_LLM_KEY; it is never logged. */
+    const char *llm_provider;       /* "builtin" (default) or "openai" */
+    const char *llm_base_url;       /* [https://api.openai.com/v1] */
+    const char *llm_model;          /* [gpt-4o-mini] */
+    const char *llm_key_file;       /* or NULL */
+    int llm_max_retries;            /* re-asks per call [2] */
+    int64_t llm_timeout_ms;         /* per HTTP request [60000] */
+    int64_t llm_daily_token_budget; /* per team per UTC day; 0 = none */
+    /* snipd reextract: only this team (NULL = all) and mail sent at or
+     * after since_ms. */
+    const char *team;
+    int64_t since_ms;
 };
 
 /* svc_config_parse fills *c from argv and the environment. Strings point

@@ -1,6 +1,7 @@
 /* svc_health: Check answers at once; Watch sends the current status, then a
- * new message whenever it changes (here: when draining starts), until the
- * client goes away or the deadline passes. */
+ * new message when it changes (here: when draining starts), until the
+ * client goes away or the deadline passes. Watch streams are parked, so
+ * they hold no worker thread while they wait. */
 #include "service/svc_health.h"
 
 #include <string.h>
@@ -64,23 +65,25 @@ sw_err svc_health_watch(struct svc_ctx *c, const ProtobufCMessage *req,
                         ProtobufCMessage **resp)
 {
     const Grpc__Health__V1__HealthCheckRequest *r = (const void *)req;
-    Grpc__Health__V1__HealthCheckResponse out;
-    int sent = -1;
+    Grpc__Health__V1__HealthCheckResponse out, drained;
     sw_err rc;
 
     (void)resp;
     grpc__health__v1__health_check_response__init(&out);
-    for (;;) {
-        out.status = svc_health_status(c, r->service);
-        if ((int)out.status != sent) {
-            rc = svc_ctx_send(c, &out.base);
-            if (rc)
-                return rc;
-            sent = (int)out.status;
-        }
-        if (svc_ctx_draining(c))
-            return SW_OK; /* NOT_SERVING was sent; end the stream */
-        if (svc_ctx_wait(c, 60000))
-            return svc_ctx_done_reason(c);
-    }
+    grpc__health__v1__health_check_response__init(&drained);
+    out.status = svc_health_status(c, r->service);
+    rc = svc_ctx_send(c, &out.base);
+    if (rc)
+        return rc;
+    if (out.status !=
+        GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING)
+        return SW_OK; /* nothing will change: end the stream */
+    /* The only change to come is draining: park the stream (no worker is
+     * held) with NOT_SERVING as its last message. */
+    drained.status =
+        GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
+    rc = svc_ctx_park(c, &drained.base);
+    if (rc == SW_EBUSY)
+        return svc_ctx_send(c, &drained.base);
+    return rc;
 }

@@ -13,7 +13,10 @@
 #include "base/sw_buf.h"
 #include "base/sw_log.h"
 #include "base/sw_mem.h"
+#include "ranker/index.h"
 #include "service/svc_config.h"
+#include "service/svc_ingest.h"
+#include "service/svc_llm.h"
 #include "service/svc_server.h"
 #include "store/store.h"
 #include "store/store_tenant.h"
@@ -109,57 +112,77 @@ static sw_err snipd_read_file(const char *file, char **out)
     return rc;
 }
 
-/* snipd_bootstrap creates the admin key and the demo team the first time
- * a data directory is served, and tells the user how to reach them. */
+/* snipd_bootstrap creates the admin key when no active one exists (the
+ * first start, or after every admin key was revoked) and, when the store
+ * holds no team yet, the demo team. It runs before the listener opens, so
+ * the key files are complete when clients can connect. *demo_team receives
+ * the new demo team's id (caller frees) or stays NULL. */
 static sw_err snipd_bootstrap(store *st, const struct svc_config *cfg,
-                              const char *addr)
+                              int *created, char **demo_team)
 {
-    char *admin = NULL, *demo_key = NULL;
-    struct store_team team;
+    char *admin = NULL, *demo_key = NULL, *next = NULL;
+    struct store_team team, *teams = NULL;
+    size_t nteams = 0;
     sw_err rc;
 
     memset(&team, 0, sizeof(team));
+    *created = 0;
     rc = store_admin_bootstrap(st, &admin);
     if (rc == SW_EEXIST)
-        return SW_OK; /* not the first start */
+        return SW_OK; /* an admin key exists: not a first start */
     if (rc)
         goto out;
     rc = snipd_write_secret(cfg->data_dir, "admin.key", admin);
     if (rc)
         goto out;
+    *created = 1;
     sw_log_info("snipd.admin_key_created", "file=%s/admin.key", cfg->data_dir);
-    if (cfg->demo) {
-        rc = store_team_create(st, "Demo team", &team, &demo_key, NULL);
-        if (rc)
-            goto out;
-        rc = snipd_write_secret(cfg->data_dir, "demo.key", demo_key);
-        if (rc)
-            goto out;
-        sw_log_info("snipd.demo_team_created", "team_id=%s file=%s/demo.key",
-                    team.team_id, cfg->data_dir);
-    }
+    if (!cfg->demo)
+        goto out;
+    rc = store_team_list(st, 1, NULL, &teams, &nteams, &next, NULL);
+    if (rc || nteams > 0)
+        goto out; /* a recovered store keeps its teams; no second demo */
+    rc = store_team_create(st, "Demo team", &team, &demo_key, NULL);
+    if (rc)
+        goto out;
+    rc = snipd_write_secret(cfg->data_dir, "demo.key", demo_key);
+    if (rc)
+        goto out;
+    sw_log_info("snipd.demo_team_created", "team_id=%s file=%s/demo.key",
+                team.team_id, cfg->data_dir);
+    *demo_team = team.team_id;
+    team.team_id = NULL;
+out:
+    store_teams_free(teams, nteams);
+    sw_free(next);
+    store_team_clear(&team);
+    sw_free(admin);
+    sw_free(demo_key);
+    return rc;
+}
+
+/* snipd_welcome tells a new user, on stdout, where the keys are and how to
+ * call the server. */
+static void snipd_welcome(const struct svc_config *cfg, const char *addr,
+                          const char *demo_team)
+{
     printf("\nSnipwise is running on %s. First start: keys were created.\n"
            "  admin key: %s/admin.key\n",
            addr, cfg->data_dir);
-    if (cfg->demo)
-        printf("  demo team: %s, key in %s/demo.key\n", team.team_id,
+    if (demo_team)
+        printf("  demo team: %s, key in %s/demo.key\n", demo_team,
                cfg->data_dir);
     printf("Try it from another terminal:\n"
            "  bazel-bin/clients/snipctl/snipctl --addr %s health\n"
            "  bazel-bin/clients/snipctl/snipctl --addr %s --key \"$(cat "
            "%s/admin.key)\" admin list-teams\n",
            addr, addr, cfg->data_dir);
-    if (cfg->demo)
+    if (demo_team)
         printf("  SNIPWISE_KEY=\"$(cat %s/demo.key)\" "
                "bazel-bin/clients/snipctl/snipctl --addr %s team show\n",
                cfg->data_dir, addr);
     printf("\n");
     fflush(stdout);
-out:
-    store_team_clear(&team);
-    sw_free(admin);
-    sw_free(demo_key);
-    return rc;
 }
 
 static int snipd_serve(const struct svc_config *cfg)
@@ -168,9 +191,11 @@ static int snipd_serve(const struct svc_config *cfg)
     struct svc_server_opts o;
     store *st = NULL;
     svc_server *srv = NULL;
-    char *cert = NULL, *key = NULL;
+    rank_ranker *ranker = NULL;
+    svc_llm *llm = NULL;
+    char *cert = NULL, *key = NULL, *demo_team = NULL;
     sigset_t set;
-    int sig = 0, port = 0, code = 1, grpc_up = 0;
+    int sig = 0, port = 0, code = 1, grpc_up = 0, first_start = 0;
     struct sw_buf addr;
     sw_err rc;
 
@@ -201,6 +226,14 @@ static int snipd_serve(const struct svc_config *cfg)
                 cfg->data_dir, sw_err_str(rc));
         goto out;
     }
+    rc = rank_ranker_open(st, NULL, &ranker);
+    if (rc == SW_OK)
+        rc = rank_ranker_start(ranker);
+    if (rc) {
+        fprintf(stderr, "snipd: cannot start the snippet indexer: %s\n",
+                sw_err_str(rc));
+        goto out;
+    }
     grpc_init();
     grpc_up = 1;
     memset(&o, 0, sizeof(o));
@@ -210,6 +243,13 @@ static int snipd_serve(const struct svc_config *cfg)
     o.max_message_bytes = cfg->max_message_bytes;
     o.tls_cert_pem = cert;
     o.tls_key_pem = key;
+    o.ranker = ranker;
+    rc = snipd_bootstrap(st, cfg, &first_start, &demo_team);
+    if (rc) {
+        fprintf(stderr, "snipd: first-start set-up failed: %s\n",
+                sw_err_str(rc));
+        goto out;
+    }
     rc = svc_server_start(&o, st, &srv, &port);
     if (rc) {
         fprintf(stderr, "snipd: cannot serve on %s: %s\n", cfg->listen,
@@ -228,12 +268,11 @@ static int snipd_serve(const struct svc_config *cfg)
                 "workers=%d max_message_bytes=%lld",
                 sw_buf_str(&addr), cert != NULL, cfg->data_dir, cfg->threads,
                 cfg->workers, (long long)cfg->max_message_bytes);
-    rc = snipd_bootstrap(st, cfg, sw_buf_str(&addr));
-    if (rc) {
-        fprintf(stderr, "snipd: first-start set-up failed: %s\n",
-                sw_err_str(rc));
+    if (first_start)
+        snipd_welcome(cfg, sw_buf_str(&addr), demo_team);
+    rc = svc_llm_start(cfg, st, &llm); /* the extraction worker */
+    if (rc)
         goto out;
-    }
     if (sigwait(&set, &sig) != 0)
         sig = 0;
     sw_log_info("server.draining", "signal=%d grace_ms=%lld", sig,
@@ -243,12 +282,16 @@ static int snipd_serve(const struct svc_config *cfg)
     code = 0;
 out:
     svc_server_stop(&srv, 0);
+    svc_ingest_shutdown();
+    svc_llm_stop(&llm); /* waits for the job in hand */
+    rank_ranker_close(&ranker);
     store_close(&st);
     if (grpc_up)
         grpc_shutdown();
     sw_free(cert);
     sw_free(key);
     sw_buf_free(&addr);
+    sw_free(demo_team);
     return code;
 }
 
@@ -257,6 +300,7 @@ static int snipd_check(const struct svc_config *cfg)
     struct store_opts so;
     struct store_stats stats;
     store *st = NULL;
+    long bad = 0;
     sw_err rc;
 
     memset(&so, 0, sizeof(so));
@@ -264,14 +308,17 @@ static int snipd_check(const struct svc_config *cfg)
     rc = store_open(&so, &st);
     if (rc == SW_OK)
         rc = store_stat(st, &stats);
+    if (rc == SW_OK)
+        printf("snipd check: %s: store opened, schema version current\n",
+               cfg->data_dir);
+    if (rc == SW_OK)
+        bad = svc_ingest_check(st, stdout);
     store_close(&st);
     if (rc) {
         fprintf(stderr, "snipd check: %s: %s\n", cfg->data_dir, sw_err_str(rc));
         return 1;
     }
-    printf("snipd check: %s: store opened, schema version current\n",
-           cfg->data_dir);
-    return 0;
+    return bad == 0 ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -297,6 +344,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "snipd rerank: the re-ranking job is not built yet "
                         "(issue 6)\n");
         return 3;
+    case SVC_CMD_REEXTRACT:
+        return svc_llm_reextract(&cfg);
     case SVC_CMD_SERVE:
         break;
     }

@@ -11,6 +11,9 @@
 #include "grpc/health/v1/health.pb-c.h"
 #include "service/svc_admin.h"
 #include "service/svc_health.h"
+#include "service/svc_ingest.h"
+#include "service/svc_llm.h"
+#include "service/svc_snippet.h"
 #include "service/svc_team.h"
 #include "snipwise/v1/admin.pb-c.h"
 #include "snipwise/v1/ingest.pb-c.h"
@@ -41,11 +44,9 @@ struct svc_row {
 #define LLM &snipwise__v1__llm_service__descriptor
 #define HEALTH &grpc__health__v1__health__descriptor
 
-#define P_INGEST "email ingest arrives with issue 3"
 #define P_OUTCOME "outcomes and feedback arrive with issues 3 and 6"
 #define P_RETRIEVAL "snippet retrieval arrives with issues 4 and 5"
 #define P_RANKING "ranking arrives with issue 6"
-#define P_LLM "the LLM journal arrives with issue 4"
 
 static const struct svc_row svc_rows[] = {
     {HEALTH, "Check", SVC_UNARY, SVC_PUBLIC, SVC_INLINE, svc_health_check,
@@ -75,11 +76,13 @@ static const struct svc_row svc_rows[] = {
     {TEAM, "ListTeamDomains", SVC_UNARY, SVC_TEAM, 0, svc_team_list_domains,
      NULL},
 
-    {INGEST, "IngestEmail", SVC_UNARY, SVC_TEAM, 0, NULL, P_INGEST},
-    {INGEST, "IngestEmails", SVC_CLIENT_STREAM, SVC_TEAM, 0, NULL, P_INGEST},
-    {INGEST, "GetEmail", SVC_UNARY, SVC_TEAM, 0, NULL, P_INGEST},
-    {INGEST, "GetThread", SVC_UNARY, SVC_TEAM, 0, NULL, P_INGEST},
-    {INGEST, "ListThreads", SVC_UNARY, SVC_TEAM, 0, NULL, P_INGEST},
+    {INGEST, "IngestEmail", SVC_UNARY, SVC_TEAM, 0, svc_ingest_email, NULL},
+    {INGEST, "IngestEmails", SVC_CLIENT_STREAM, SVC_TEAM, 0, svc_ingest_emails,
+     NULL},
+    {INGEST, "GetEmail", SVC_UNARY, SVC_TEAM, 0, svc_ingest_get_email, NULL},
+    {INGEST, "GetThread", SVC_UNARY, SVC_TEAM, 0, svc_ingest_get_thread, NULL},
+    {INGEST, "ListThreads", SVC_UNARY, SVC_TEAM, 0, svc_ingest_list_threads,
+     NULL},
 
     {OUTCOME, "RecordOutcome", SVC_UNARY, SVC_TEAM, 0, NULL, P_OUTCOME},
     {OUTCOME, "RecordFeedback", SVC_UNARY, SVC_TEAM, 0, NULL, P_OUTCOME},
@@ -87,17 +90,21 @@ static const struct svc_row svc_rows[] = {
 
     {SUGGEST, "Suggest", SVC_UNARY, SVC_TEAM, SVC_INLINE, NULL, P_RANKING},
 
-    {SNIPPET, "SearchSnippets", SVC_UNARY, SVC_TEAM, 0, NULL, P_RETRIEVAL},
-    {SNIPPET, "GetSnippet", SVC_UNARY, SVC_TEAM, 0, NULL, P_RETRIEVAL},
-    {SNIPPET, "DeleteSnippet", SVC_UNARY, SVC_TEAM, 0, NULL, P_RETRIEVAL},
-    {SNIPPET, "GetContent", SVC_UNARY, SVC_TEAM, 0, NULL, P_INGEST},
-    {SNIPPET, "ListContents", SVC_UNARY, SVC_TEAM, 0, NULL, P_INGEST},
+    {SNIPPET, "SearchSnippets", SVC_UNARY, SVC_TEAM, 0, svc_snippet_search,
+     NULL},
+    {SNIPPET, "GetSnippet", SVC_UNARY, SVC_TEAM, 0, svc_snippet_get, NULL},
+    {SNIPPET, "DeleteSnippet", SVC_UNARY, SVC_TEAM, 0, svc_snippet_delete,
+     NULL},
+    {SNIPPET, "GetContent", SVC_UNARY, SVC_TEAM, 0, svc_ingest_get_content,
+     NULL},
+    {SNIPPET, "ListContents", SVC_UNARY, SVC_TEAM, 0, svc_ingest_list_contents,
+     NULL},
 
     {RANKING, "RunRerank", SVC_SERVER_STREAM, SVC_TEAM, 0, NULL, P_RANKING},
     {RANKING, "GetModel", SVC_UNARY, SVC_TEAM, 0, NULL, P_RANKING},
     {RANKING, "ListModels", SVC_UNARY, SVC_TEAM, 0, NULL, P_RANKING},
 
-    {LLM, "ListJournal", SVC_UNARY, SVC_TEAM, 0, NULL, P_LLM},
+    {LLM, "ListJournal", SVC_UNARY, SVC_TEAM, 0, svc_llm_list_journal, NULL},
 };
 
 #define SVC_NROWS (sizeof(svc_rows) / sizeof(svc_rows[0]))

@@ -13,6 +13,7 @@
 #include "base/sw_err.h"
 
 struct store;
+struct rank_ranker;
 struct svc_ctx;
 
 enum svc_kind {
@@ -70,6 +71,10 @@ struct sw_arena *svc_ctx_arena(struct svc_ctx *c);
 /* svc_ctx_store: the server's store; valid for the whole call. */
 struct store *svc_ctx_store(struct svc_ctx *c);
 
+/* svc_ctx_ranker: the server's snippet index (ranker/index.h), or NULL when
+ * the server runs without one; valid for the whole call. */
+struct rank_ranker *svc_ctx_ranker(struct svc_ctx *c);
+
 /* The caller's identity, from its API key. team_id is "" for the admin key;
  * key_id is "" on public methods. Valid for the whole call. */
 const char *svc_ctx_team(struct svc_ctx *c);
@@ -89,6 +94,13 @@ sw_err svc_ctx_fail_buf(struct svc_ctx *c, sw_err e, const struct sw_buf *why);
 /* svc_ctx_page_size checks a request's page_size: negative values are
  * SW_EINVAL (with a message); 0 means the default. */
 SW_MUST_CHECK sw_err svc_ctx_page_size(struct svc_ctx *c, int32_t page_size);
+
+/* svc_ctx_page is svc_ctx_page_size that also caps values above
+ * SVC_MAX_PAGE_SIZE, as common.proto promises; *out receives the size to
+ * pass to the store. */
+#define SVC_MAX_PAGE_SIZE 1000
+SW_MUST_CHECK sw_err svc_ctx_page(struct svc_ctx *c, int32_t page_size,
+                                  int *out);
 
 /* svc_ctx_str copies a store-owned string into the call's arena, so that it
  * can be placed in a response; "" for NULL or out of memory (the response
@@ -116,6 +128,15 @@ SW_MUST_CHECK sw_err svc_ctx_send(struct svc_ctx *c, const ProtobufCMessage *m);
  * SW_ENOTFOUND at the end of the stream, SW_EPARSE for a malformed message,
  * SW_ECANCELLED if the call ended. Worker threads only. */
 SW_MUST_CHECK sw_err svc_ctx_recv(struct svc_ctx *c, ProtobufCMessage **out);
+
+/* svc_ctx_park keeps a server stream open without holding a worker: after
+ * it returns SW_OK the handler returns SW_OK at once, and the call stays
+ * open until the client cancels or its deadline passes (the call then ends
+ * CANCELLED) or the server starts draining (then on_drain, encoded now, is
+ * sent and the call ends OK). SW_ECANCELLED if the call already ended,
+ * SW_EBUSY if the server is draining (send on_drain yourself), SW_ENOMEM. */
+SW_MUST_CHECK sw_err svc_ctx_park(struct svc_ctx *c,
+                                  const ProtobufCMessage *on_drain);
 
 /* svc_ctx_draining: non-zero once the server has begun shutting down. */
 int svc_ctx_draining(struct svc_ctx *c);

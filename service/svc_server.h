@@ -11,6 +11,7 @@
 #include "base/sw_err.h"
 
 struct store;
+struct rank_ranker;
 typedef struct svc_server svc_server;
 
 struct svc_server_opts {
@@ -20,6 +21,7 @@ struct svc_server_opts {
     int64_t max_message_bytes; /* largest request accepted */
     const char *tls_cert_pem;  /* both NULL: plaintext */
     const char *tls_key_pem;
+    struct rank_ranker *ranker; /* snippet search (borrowed); NULL: none */
 };
 
 /* svc_server_start builds the server over store st (borrowed; it must

@@ -125,13 +125,14 @@ sw_err svc_team_list_members(struct svc_ctx *c, const ProtobufCMessage *req,
     size_t n = 0, i;
     char *next = NULL;
     struct sw_buf why;
+    int page_size = 0;
     sw_err rc;
 
     sw_buf_init(&why, SVC_WHY_MAX);
-    rc = svc_ctx_page_size(c, r->page_size);
+    rc = svc_ctx_page(c, r->page_size, &page_size);
     if (rc)
         goto out;
-    rc = store_member_list(svc_ctx_store(c), svc_ctx_team(c), r->page_size,
+    rc = store_member_list(svc_ctx_store(c), svc_ctx_team(c), page_size,
                            r->page_token, &items, &n, &next, &why);
     if (rc) {
         rc = svc_ctx_fail_buf(c, rc, &why);
@@ -222,13 +223,14 @@ sw_err svc_team_list_domains(struct svc_ctx *c, const ProtobufCMessage *req,
     size_t n = 0, i;
     char *next = NULL;
     struct sw_buf why;
+    int page_size = 0;
     sw_err rc;
 
     sw_buf_init(&why, SVC_WHY_MAX);
-    rc = svc_ctx_page_size(c, r->page_size);
+    rc = svc_ctx_page(c, r->page_size, &page_size);
     if (rc)
         goto out;
-    rc = store_domain_list(svc_ctx_store(c), svc_ctx_team(c), r->page_size,
+    rc = store_domain_list(svc_ctx_store(c), svc_ctx_team(c), page_size,
                            r->page_token, &items, &n, &next, &why);
     if (rc) {
         rc = svc_ctx_fail_buf(c, rc, &why);

@@ -41,7 +41,17 @@ typedef struct store_txn store_txn;
  *   KEY_IDS      key_id → team_id, to find a key by id alone.
  *   MEMBERS      team_id\0email → MemberRecord.
  *   DOMAINS      team_id\0domain → DomainRecord.
- *   SEQ          team_id\0name → 8-byte big-endian counter. */
+ *   SEQ          team_id\0name → 8-byte big-endian counter.
+ *   SNIPPETS     team_id\0snippet_id → SnippetRecord (store_snippet.h).
+ *   SNIPPET_SEQ  team_id\0seq → snippet_id, the change feed of snippets.
+ *   RANK_META    team_id\0name → ranker index metadata (ranker/index.h).
+ *   RANK_DF      team_id\0term hash → document frequency (ranker/embed.h).
+ *   RANK_SNAP    team_id\0chunk → ranker index snapshot chunks.
+ *   EMAILS .. CONTENT_RECENT: mail, threads and contents (store_mail.h).
+ *   JOBS         job_id → JobRecord, the store-wide queue (store_job.h).
+ *   JOB_TEAM     team_id\0job_id → empty, a team's jobs (store_job.h).
+ *   LLM_CACHE .. LLM_BUDGET: LLM cache, journal, daily tokens (store_llm.h).
+ *   OUTCOMES, OUTCOME_KEYS: thread outcomes (store_outcome.h). */
 #define STORE_DB_LIST(X)                                                       \
     X(STORE_DB_META, "meta", 0)                                                \
     X(STORE_DB_TEAMS, "teams", 0)                                              \
@@ -50,7 +60,28 @@ typedef struct store_txn store_txn;
     X(STORE_DB_KEY_IDS, "key_ids", 0)                                          \
     X(STORE_DB_MEMBERS, "members", 1)                                          \
     X(STORE_DB_DOMAINS, "domains", 1)                                          \
-    X(STORE_DB_SEQ, "seq", 1)
+    X(STORE_DB_SEQ, "seq", 1)                                                  \
+    X(STORE_DB_SNIPPETS, "snippets", 1)                                        \
+    X(STORE_DB_SNIPPET_SEQ, "snippet_seq", 1)                                  \
+    X(STORE_DB_RANK_META, "rank_meta", 1)                                      \
+    X(STORE_DB_RANK_DF, "rank_df", 1)                                          \
+    X(STORE_DB_RANK_SNAP, "rank_snap", 1)                                      \
+    X(STORE_DB_EMAILS, "emails", 1)                                            \
+    X(STORE_DB_EMAIL_IDS, "email_ids", 1)                                      \
+    X(STORE_DB_THREADS, "threads", 1)                                          \
+    X(STORE_DB_THREAD_SUBJ, "thread_subj", 1)                                  \
+    X(STORE_DB_THREAD_RECENT, "thread_recent", 1)                              \
+    X(STORE_DB_CONTENTS, "contents", 1)                                        \
+    X(STORE_DB_CONTENT_HASH, "content_hash", 1)                                \
+    X(STORE_DB_CONTENT_USE, "content_use", 1)                                  \
+    X(STORE_DB_CONTENT_RECENT, "content_recent", 1)                            \
+    X(STORE_DB_JOBS, "jobs", 0)                                                \
+    X(STORE_DB_JOB_TEAM, "job_team", 1)                                        \
+    X(STORE_DB_LLM_CACHE, "llm_cache", 1)                                      \
+    X(STORE_DB_LLM_JOURNAL, "llm_journal", 1)                                  \
+    X(STORE_DB_LLM_BUDGET, "llm_budget", 1)                                    \
+    X(STORE_DB_OUTCOMES, "outcomes", 1)                                        \
+    X(STORE_DB_OUTCOME_KEYS, "outcome_keys", 1)
 
 enum store_db {
 #define STORE_DB_ENUM(name, lmdb_name, prefixed) name,

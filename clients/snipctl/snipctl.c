@@ -13,9 +13,14 @@
 #include "base/sw_mem.h"
 #include "base/sw_util.h"
 #include "clients/snipc.h"
+#include "clients/snipctl/ctl_ingest.h"
+#include "clients/snipctl/ctl_llm.h"
+#include "clients/snipctl/ctl_search.h"
 #include "grpc/health/v1/health.pb-c.h"
 #include "proto/msg.h"
 #include "snipwise/v1/admin.pb-c.h"
+#include "snipwise/v1/ingest.pb-c.h"
+#include "snipwise/v1/snippet.pb-c.h"
 #include "snipwise/v1/team.pb-c.h"
 
 /* Exit codes, documented in --help. */
@@ -177,6 +182,28 @@ static int ctl_build_page(struct ctl *c, ProtobufCMessage *m)
 #define M(s, x) "/snipwise.v1." s "/" x
 #define D(x) &snipwise__v1__##x##__descriptor
 
+/* The mail rows; their requests are built in ctl_ingest.c. */
+static int ctl_build_mail(struct ctl *c, ProtobufCMessage *m)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+
+    if (d == D(get_email_request))
+        return ctl_build_get_email(c->pos, c->npos, m);
+    if (d == D(get_thread_request))
+        return ctl_build_get_thread(c->pos, c->npos, m);
+    if (d == D(list_threads_request))
+        return ctl_build_list_threads(c->page_size, c->page_token, m);
+    if (d == D(get_content_request))
+        return ctl_build_get_content(c->pos, c->npos, m);
+    return ctl_build_list_contents(c->page_size, c->page_token, m);
+}
+
+/* The snippet rows; their requests are built in ctl_search.c. */
+static int ctl_build_snippet(struct ctl *c, ProtobufCMessage *m)
+{
+    return ctl_build_snippet_id(c->pos, c->npos, m);
+}
+
 static const struct ctl_cmd ctl_cmds[] = {
     {NULL, "health", "[SERVICE]", "check that snipd is serving",
      "/grpc.health.v1.Health/Check",
@@ -228,6 +255,30 @@ static const struct ctl_cmd ctl_cmds[] = {
      "list the team's mail domains", M("TeamService", "ListTeamDomains"),
      D(list_team_domains_request), D(list_team_domains_response), 0, 0,
      ctl_build_page, NULL},
+    {"email", "get", "EMAIL_ID | MESSAGE_ID", "show a stored email",
+     M("IngestService", "GetEmail"), D(get_email_request), D(email), 1, 1,
+     ctl_build_mail, NULL},
+    {"thread", "get", "THREAD_ID", "show a thread and its emails",
+     M("IngestService", "GetThread"), D(get_thread_request), D(thread), 1, 1,
+     ctl_build_mail, NULL},
+    {"thread", "list", "[--page-size N] [--page-token T]",
+     "list threads, most recently active first",
+     M("IngestService", "ListThreads"), D(list_threads_request),
+     D(list_threads_response), 0, 0, ctl_build_mail, NULL},
+    {"content", "get", "CONTENT_ID", "show a content item",
+     M("SnippetService", "GetContent"), D(get_content_request), D(content), 1,
+     1, ctl_build_mail, NULL},
+    {"content", "list", "[--page-size N] [--page-token T]",
+     "list content items, most recently used first",
+     M("SnippetService", "ListContents"), D(list_contents_request),
+     D(list_contents_response), 0, 0, ctl_build_mail, NULL},
+    {"snippet", "get", "SNIPPET_ID", "show a snippet",
+     M("SnippetService", "GetSnippet"), D(get_snippet_request), D(snippet), 1,
+     1, ctl_build_snippet, NULL},
+    {"snippet", "delete", "SNIPPET_ID",
+     "redact a snippet: wipe its text and drop it from search",
+     M("SnippetService", "DeleteSnippet"), D(delete_snippet_request),
+     D(delete_snippet_response), 1, 1, ctl_build_snippet, NULL},
 };
 
 #define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
@@ -251,6 +302,12 @@ static void ctl_usage(FILE *f)
         fprintf(f, "  %s%s%s %s\n      %s\n", k->group ? k->group : "",
                 k->group ? " " : "", k->name, k->args, k->help);
     }
+    fputs("  ingest PATH... [--json]\n      ingest mail: files, directories, "
+          "mbox files, Maildirs\n",
+          f);
+    fputs("  llm journal [--job EMAIL_ID] [--page-size N] [--page-token T]\n"
+          "      the team's LLM call journal, newest first\n",
+          f);
     fputs("\nexit codes: 0 ok, 1 other error, 2 usage, 3 server unavailable "
           "or too slow,\n            4 not authenticated or not allowed, 5 "
           "not found, 6 invalid argument\n",
@@ -559,6 +616,12 @@ int main(int argc, char **argv)
     int used = 0, code = EXIT_RPC, i, pr;
     sw_err rc;
 
+    if (ctl_ingest_wanted(argc, argv))
+        return ctl_ingest_main(argc, argv);
+    if (ctl_search_wanted(argc, argv))
+        return ctl_search_main(argc, argv);
+    if (ctl_llm_wanted(argc, argv))
+        return ctl_llm_main(argc, argv);
     memset(&c, 0, sizeof(c));
     sw_arena_init(&c.arena, 0);
     c.addr =

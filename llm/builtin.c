@@ -1,0 +1,605 @@
+/* llm/builtin: the offline extractor. Everything here is deterministic
+ * (same input, same JSON) and uses only the input: no clock, no random
+ * numbers, no network. See builtin.h for what it finds and lexicon.c for
+ * the words it looks for. */
+#include "llm/builtin.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/sw_mem.h"
+#include "llm/lexicon.h"
+#include "llm/provider.h"
+#include "llm/schemas.h"
+#include "llm/text.h"
+
+#define LLM_BI_MAX_SENTS 2000
+#define LLM_BI_DIM 1024 /* hashed TF-IDF dimensions */
+#define LLM_BI_PASSAGES 3
+#define LLM_BI_FRAMINGS 6
+#define LLM_BI_FRAMING_MIN 2
+
+/* --- Lexicon helpers --------------------------------------------------- */
+
+static int llm_bi_any(const char *s, size_t n, const char *const *phrases)
+{
+    size_t i;
+
+    for (i = 0; phrases[i]; i++)
+        if (llm_text_icontains(s, n, phrases[i]))
+            return 1;
+    return 0;
+}
+
+static int llm_bi_count(const char *s, size_t n, const char *const *phrases)
+{
+    size_t i;
+    int c = 0;
+
+    for (i = 0; phrases[i]; i++)
+        c += llm_text_icontains(s, n, phrases[i]);
+    return c;
+}
+
+static int llm_bi_is_stop(const char *w, size_t n)
+{
+    size_t i;
+
+    for (i = 0; llm_lex_stop[i]; i++)
+        if (strlen(llm_lex_stop[i]) == n && strncmp(llm_lex_stop[i], w, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* llm_bi_word walks s[*i..n) to the next word (letters and digits),
+ * lowercased into w (at most 32 bytes); returns its length, 0 at the end. */
+static size_t llm_bi_word(const char *s, size_t n, size_t *i, char *w)
+{
+    size_t k = 0;
+
+    while (*i < n && !isalnum((unsigned char)s[*i]))
+        (*i)++;
+    while (*i < n && isalnum((unsigned char)s[*i])) {
+        if (k < 32)
+            w[k++] = (char)tolower((unsigned char)s[*i]);
+        (*i)++;
+    }
+    return k;
+}
+
+static uint32_t llm_bi_hash(const char *w, size_t n)
+{
+    uint32_t h = 2166136261u;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        h ^= (unsigned char)w[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+/* --- Framings ---------------------------------------------------------- */
+
+/* llm_bi_name_score rates how much s mentions document d by name: 4 for the
+ * file name or its stem, else 2 per distinctive word of the stem (4+
+ * letters), at most 4. */
+static int llm_bi_name_score(const struct llm_doc *d, const char *s, size_t n)
+{
+    char stem[256], w[33];
+    const char *name = d->name ? d->name : "";
+    size_t sl = strlen(name), i = 0, wl, k;
+    const char *dot = strrchr(name, '.');
+    int score = 0;
+
+    if (sl == 0)
+        return 0;
+    if (dot && dot != name)
+        sl = (size_t)(dot - name);
+    if (sl >= sizeof(stem))
+        sl = sizeof(stem) - 1;
+    memcpy(stem, name, sl);
+    stem[sl] = '\0';
+    if (sl >= 4 && memmem(s, n, name, strlen(name)) != NULL)
+        return 4;
+    if (sl >= 4 && memmem(s, n, stem, sl) != NULL)
+        return 4;
+    while ((wl = llm_bi_word(stem, sl, &i, w)) > 0) {
+        int generic = 0;
+        if (wl < 4 || llm_bi_is_stop(w, wl))
+            continue;
+        for (k = 0; k < wl && isdigit((unsigned char)w[k]); k++)
+            ;
+        generic = k == wl || (wl == 5 && strncmp(w, "final", 5) == 0) ||
+                  (wl == 4 && strncmp(w, "copy", 4) == 0) ||
+                  (wl == 5 && strncmp(w, "draft", 5) == 0);
+        w[wl] = '\0';
+        if (!generic && llm_text_icontains(s, n, w))
+            score += 2;
+    }
+    return score > 4 ? 4 : score;
+}
+
+static int llm_bi_is_greeting(const char *s, size_t n)
+{
+    size_t i;
+
+    if (n > 40)
+        return 0;
+    for (i = 0; llm_lex_greeting[i]; i++) {
+        size_t gl = strlen(llm_lex_greeting[i]);
+        if (n >= gl && strncasecmp(s, llm_lex_greeting[i], gl) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int llm_builtin_framing_score(const struct llm_input *in, const char *s,
+                              size_t n, size_t *doc)
+{
+    int best = 0, ns, score = 0;
+    size_t i;
+
+    *doc = 0;
+    if (n < 12 || n > 700 || llm_bi_is_greeting(s, n) || s[0] == '>')
+        return 0;
+    for (i = 0; i < in->n_docs; i++) {
+        ns = llm_bi_name_score(&in->docs[i], s, n);
+        if (ns > best) {
+            best = ns;
+            *doc = i;
+        }
+    }
+    if (llm_bi_any(s, n, llm_lex_framing_strong))
+        score += 2;
+    if (llm_bi_any(s, n, llm_lex_framing_noun))
+        score += 1;
+    /* A bare mention of a title word ("pricing", "experiments") is topic,
+     * not framing: without a cue only the full name or two of its words
+     * count. */
+    if (score > 0 || best >= 4)
+        score += best;
+    return score >= LLM_BI_FRAMING_MIN ? score : 0;
+}
+
+/* --- Key passages ------------------------------------------------------ */
+
+struct llm_bi_sent {
+    struct llm_span sp;
+    double score;
+};
+
+static int llm_bi_by_score(const void *a, const void *b)
+{
+    const struct llm_bi_sent *x = a, *y = b;
+
+    if (x->score != y->score)
+        return x->score < y->score ? 1 : -1;
+    return x->sp.off < y->sp.off ? -1 : x->sp.off > y->sp.off;
+}
+
+static int llm_bi_by_off(const void *a, const void *b)
+{
+    const struct llm_bi_sent *x = a, *y = b;
+
+    return x->sp.off < y->sp.off ? -1 : x->sp.off > y->sp.off;
+}
+
+/* llm_bi_passage_ok keeps prose: 40..500 bytes, 6+ words, no markup
+ * lines (headings, tables, front matter, bare links). */
+static int llm_bi_passage_ok(const char *s, size_t n)
+{
+    size_t i = 0, words = 0;
+    char w[33];
+
+    if (n < 40 || n > 500 || s[0] == '#' || s[0] == '|' || s[0] == '-' ||
+        s[0] == '{' || s[0] == '<' || s[0] == '!' || s[0] == '[')
+        return 0;
+    while (llm_bi_word(s, n, &i, w) > 0)
+        words++;
+    return words >= 6;
+}
+
+/* llm_bi_signals: figures, percentages, mid-sentence capitalised names and
+ * outcome words each add weight to a passage. */
+static double llm_bi_signals(const char *s, size_t n)
+{
+    double v = 0;
+    size_t i;
+    int digits = 0, names = 0;
+
+    for (i = 0; i < n; i++) {
+        if (isdigit((unsigned char)s[i]))
+            digits = 1;
+        if (s[i] == '%' || s[i] == '$')
+            v += 0.15;
+        if (i > 1 && s[i - 1] == ' ' && isupper((unsigned char)s[i]) &&
+            s[i - 2] != '.' && s[i - 2] != ':')
+            names++;
+    }
+    if (digits)
+        v += 0.2;
+    if (names)
+        v += names > 3 ? 0.15 : 0.05 * names;
+    v += 0.2 * llm_bi_count(s, n, llm_lex_outcome);
+    return v > 0.8 ? 0.8 : v;
+}
+
+static sw_err llm_bi_passages(const struct llm_doc *d, struct llm_bi_sent **out,
+                              size_t *n_out)
+{
+    struct llm_span *sp = NULL;
+    struct llm_bi_sent *ss = NULL;
+    double *vec = NULL, *cent = NULL, *df = NULL, norm, cn, dot;
+    size_t n = 0, i, k, j, p, wl;
+    char w[33];
+    sw_err rc;
+
+    *out = NULL;
+    *n_out = 0;
+    rc = llm_text_sentences(d->text, d->len, LLM_BI_MAX_SENTS, &sp, &n);
+    if (rc || n == 0)
+        goto out;
+    ss = sw_calloc(n, sizeof(*ss));
+    vec = sw_calloc(n * LLM_BI_DIM, sizeof(*vec));
+    cent = sw_calloc(LLM_BI_DIM, sizeof(*cent));
+    df = sw_calloc(LLM_BI_DIM, sizeof(*df));
+    if (ss == NULL || vec == NULL || cent == NULL || df == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    /* Term frequencies per sentence, document frequencies per bucket. */
+    for (i = 0; i < n; i++) {
+        const char *s = d->text + sp[i].off;
+        double *v = vec + i * LLM_BI_DIM;
+        p = 0;
+        while ((wl = llm_bi_word(s, sp[i].len, &p, w)) > 0) {
+            if (wl < 3 || llm_bi_is_stop(w, wl))
+                continue;
+            v[llm_bi_hash(w, wl) % LLM_BI_DIM] += 1;
+        }
+        for (j = 0; j < LLM_BI_DIM; j++)
+            if (v[j] > 0)
+                df[j] += 1;
+    }
+    /* TF-IDF, unit length, and the centroid of all sentences. */
+    for (i = 0; i < n; i++) {
+        double *v = vec + i * LLM_BI_DIM;
+        norm = 0;
+        for (j = 0; j < LLM_BI_DIM; j++) {
+            if (v[j] > 0)
+                v[j] = (1 + log(v[j])) * log(1.0 + (double)n / df[j]);
+            norm += v[j] * v[j];
+        }
+        norm = sqrt(norm);
+        for (j = 0; norm > 0 && j < LLM_BI_DIM; j++) {
+            v[j] /= norm;
+            cent[j] += v[j];
+        }
+    }
+    cn = 0;
+    for (j = 0; j < LLM_BI_DIM; j++)
+        cn += cent[j] * cent[j];
+    cn = sqrt(cn);
+    k = 0;
+    for (i = 0; i < n; i++) {
+        const char *s = d->text + sp[i].off;
+        if (!llm_bi_passage_ok(s, sp[i].len))
+            continue;
+        dot = 0;
+        for (j = 0; j < LLM_BI_DIM; j++)
+            dot += vec[i * LLM_BI_DIM + j] * cent[j];
+        ss[k].sp = sp[i];
+        ss[k].score = (cn > 0 ? dot / cn : 0) + llm_bi_signals(s, sp[i].len);
+        k++;
+    }
+    qsort(ss, k, sizeof(*ss), llm_bi_by_score);
+    if (k > LLM_BI_PASSAGES)
+        k = LLM_BI_PASSAGES;
+    qsort(ss, k, sizeof(*ss), llm_bi_by_off);
+    if (k > 0) {
+        *out = ss;
+        *n_out = k;
+        ss = NULL;
+    }
+out:
+    sw_free(sp);
+    sw_free(ss);
+    sw_free(vec);
+    sw_free(cent);
+    sw_free(df);
+    return rc;
+}
+
+/* --- Tags -------------------------------------------------------------- */
+
+static const char *llm_bi_first(const struct llm_lex_rule *r, size_t nr,
+                                const char *s, size_t n, const char *dflt)
+{
+    size_t i;
+
+    for (i = 0; i < nr; i++)
+        if (llm_bi_any(s, n, r[i].phrases))
+            return r[i].value;
+    return dflt;
+}
+
+/* llm_bi_topics appends up to max topic values, most mentioned first, as
+ * JSON strings separated by commas; "other" when none match. */
+static sw_err llm_bi_topics(const char *s, size_t n, size_t max, int with_other,
+                            struct sw_buf *b)
+{
+    int cnt[32] = {0}, best;
+    size_t i, k, bi = 0, emitted = 0;
+    sw_err rc = SW_OK;
+
+    for (i = 0; i < llm_lex_topic_n && i < 32; i++)
+        cnt[i] = llm_bi_count(s, n, llm_lex_topic[i].phrases);
+    for (k = 0; k < max && rc == SW_OK; k++) {
+        best = 0;
+        for (i = 0; i < llm_lex_topic_n && i < 32; i++)
+            if (cnt[i] > best) {
+                best = cnt[i];
+                bi = i;
+            }
+        if (best == 0)
+            break;
+        cnt[bi] = 0;
+        rc = sw_buf_printf(b, "%s\"%s\"", emitted ? "," : "",
+                           llm_lex_topic[bi].value);
+        emitted++;
+    }
+    if (rc == SW_OK && emitted == 0 && with_other)
+        rc = sw_buf_addstr(b, "\"other\"");
+    return rc;
+}
+
+/* --- Outbound ---------------------------------------------------------- */
+
+static sw_err llm_bi_outbound(const struct llm_input *in, struct sw_buf *b)
+{
+    struct llm_span *sp = NULL;
+    struct llm_bi_sent *ps = NULL;
+    struct sw_buf all;
+    size_t n = 0, i, k, doc, np = 0, nf = 0;
+    sw_err rc;
+
+    sw_buf_init(&all, 64u << 20);
+    rc = sw_buf_addstr(b, "{\"framings\":[");
+    if (rc)
+        goto out;
+    if (in->n_docs > 0) {
+        rc = llm_text_sentences(in->text, in->len, LLM_BI_MAX_SENTS, &sp, &n);
+        if (rc)
+            goto out;
+    }
+    for (i = 0; i < n && nf < LLM_BI_FRAMINGS; i++) {
+        const char *s = in->text + sp[i].off;
+        if (llm_builtin_framing_score(in, s, sp[i].len, &doc) == 0)
+            continue;
+        rc = sw_buf_printf(b, "%s{\"text\":", nf ? "," : "");
+        if (rc == SW_OK)
+            rc = sw_buf_add_json_str(b, s, sp[i].len);
+        if (rc == SW_OK)
+            rc = sw_buf_addstr(b, ",\"content\":");
+        if (rc == SW_OK)
+            rc = sw_buf_add_json_str(b, in->docs[doc].name,
+                                     strlen(in->docs[doc].name));
+        if (rc == SW_OK)
+            rc = sw_buf_printf(b, ",\"start\":%zu}", sp[i].off);
+        if (rc)
+            goto out;
+        nf++;
+    }
+    rc = sw_buf_addstr(b, "],\"passages\":[");
+    for (k = 0, nf = 0; rc == SW_OK && k < in->n_docs; k++) {
+        rc = llm_bi_passages(&in->docs[k], &ps, &np);
+        for (i = 0; rc == SW_OK && i < np; i++) {
+            rc = sw_buf_printf(b, "%s{\"content\":", nf++ ? "," : "");
+            if (rc == SW_OK)
+                rc = sw_buf_add_json_str(b, in->docs[k].name,
+                                         strlen(in->docs[k].name));
+            if (rc == SW_OK)
+                rc = sw_buf_addstr(b, ",\"text\":");
+            if (rc == SW_OK)
+                rc = sw_buf_add_json_str(b, in->docs[k].text + ps[i].sp.off,
+                                         ps[i].sp.len);
+            if (rc == SW_OK)
+                rc = sw_buf_printf(b, ",\"start\":%zu}", ps[i].sp.off);
+        }
+        sw_free(ps);
+        ps = NULL;
+    }
+    if (rc)
+        goto out;
+    /* Tags read the email first, then the documents' text. */
+    rc = sw_buf_add(&all, in->text, in->len);
+    for (k = 0; rc == SW_OK && k < in->n_docs; k++) {
+        rc = sw_buf_addc(&all, '\n');
+        if (rc == SW_OK)
+            rc = sw_buf_add(&all, in->docs[k].text, in->docs[k].len);
+    }
+    if (rc == SW_OK)
+        rc = sw_buf_addstr(b, "],\"tags\":{\"topic\":[");
+    if (rc == SW_OK)
+        rc = llm_bi_topics(sw_buf_str(&all), sw_buf_len(&all), 5, 1, b);
+    if (rc == SW_OK)
+        rc = sw_buf_printf(
+            b, "],\"intent\":\"%s\",\"persona\":\"%s\",\"stage\":\"%s\"}}",
+            llm_bi_first(llm_lex_intent, llm_lex_intent_n, in->text, in->len,
+                         in->n_docs ? "share_content" : "other"),
+            llm_bi_first(llm_lex_persona, llm_lex_persona_n, in->text, in->len,
+                         "unknown"),
+            llm_bi_first(llm_lex_stage, llm_lex_stage_n, in->text, in->len,
+                         "unknown"));
+out:
+    sw_free(sp);
+    sw_buf_free(&all);
+    return rc;
+}
+
+/* --- Replies ----------------------------------------------------------- */
+
+const char *llm_builtin_reply_label(const char *text, size_t n, size_t *ev_off,
+                                    size_t *ev_len)
+{
+    struct llm_span *sp = NULL;
+    size_t ns = 0, i, r, best_r = llm_lex_reply_n, best_s = 0, first = 0;
+    int have_first = 0;
+
+    *ev_off = 0;
+    *ev_len = 0;
+    if (llm_text_sentences(text, n, LLM_BI_MAX_SENTS, &sp, &ns) != SW_OK ||
+        ns == 0) {
+        sw_free(sp);
+        *ev_len = n;
+        return "NEUTRAL";
+    }
+    for (i = 0; i < ns; i++) {
+        const char *s = text + sp[i].off;
+        if (!have_first && !llm_bi_is_greeting(s, sp[i].len)) {
+            first = i;
+            have_first = 1;
+        }
+        for (r = 0; r < best_r; r++) {
+            if (llm_bi_any(s, sp[i].len, llm_lex_reply[r].phrases)) {
+                best_r = r;
+                best_s = i;
+                break;
+            }
+        }
+    }
+    if (best_r == llm_lex_reply_n)
+        best_s = first;
+    *ev_off = sp[best_s].off;
+    *ev_len = sp[best_s].len;
+    sw_free(sp);
+    return best_r == llm_lex_reply_n ? "NEUTRAL" : llm_lex_reply[best_r].value;
+}
+
+static sw_err llm_bi_reply(const struct llm_input *in, struct sw_buf *b)
+{
+    size_t off, len;
+    const char *label = llm_builtin_reply_label(in->text, in->len, &off, &len);
+    sw_err rc;
+
+    rc = sw_buf_printf(b, "{\"label\":\"%s\",\"evidence\":", label);
+    if (rc == SW_OK)
+        rc = sw_buf_add_json_str(b, in->text + off, len);
+    if (rc == SW_OK)
+        rc = sw_buf_addc(b, '}');
+    return rc;
+}
+
+/* --- Query ------------------------------------------------------------- */
+
+static sw_err llm_bi_query(const struct llm_input *in, struct sw_buf *b)
+{
+    struct sw_buf q;
+    size_t i = 0, wl, nw = 0, k;
+    char w[33];
+    sw_err rc;
+
+    sw_buf_init(&q, 500);
+    /* The query: the first 12 distinct content words, in order. */
+    while (nw < 12 && (wl = llm_bi_word(in->text, in->len, &i, w)) > 0) {
+        if (wl < 3 || llm_bi_is_stop(w, wl))
+            continue;
+        w[wl] = '\0';
+        if (llm_text_icontains(sw_buf_str(&q), sw_buf_len(&q), w))
+            continue;
+        if (sw_buf_printf(&q, "%s%s", nw ? " " : "", w) != SW_OK)
+            break;
+        nw++;
+    }
+    if (nw == 0)
+        if (sw_buf_addstr(&q, "content")) {
+            /* cannot fail: the buffer is empty and small */
+        }
+    rc = sw_buf_addstr(b, "{\"query\":");
+    if (rc == SW_OK)
+        rc = sw_buf_add_json_str(b, sw_buf_str(&q), sw_buf_len(&q));
+    if (rc == SW_OK)
+        rc = sw_buf_addstr(b, ",\"topics\":[");
+    if (rc == SW_OK)
+        rc = llm_bi_topics(in->text, in->len, 5, 0, b);
+    if (rc == SW_OK)
+        rc = sw_buf_addstr(b, "],\"date_range\":{\"start_unix_ms\":null,"
+                              "\"end_unix_ms\":null},\"content_kinds\":[");
+    for (k = 0, nw = 0; rc == SW_OK && k < llm_lex_kind_n; k++)
+        if (llm_bi_any(in->text, in->len, llm_lex_kind[k].phrases))
+            rc = sw_buf_printf(b, "%s\"%s\"", nw++ ? "," : "",
+                               llm_lex_kind[k].value);
+    if (rc == SW_OK)
+        rc = sw_buf_addstr(b, "]}");
+    sw_buf_free(&q);
+    return rc;
+}
+
+sw_err llm_builtin_extract(const struct llm_schema *s,
+                           const struct llm_input *in, struct sw_buf *out)
+{
+    if (s == &llm_schema_outbound)
+        return llm_bi_outbound(in, out);
+    if (s == &llm_schema_reply)
+        return llm_bi_reply(in, out);
+    if (s == &llm_schema_query)
+        return llm_bi_query(in, out);
+    return SW_EUNIMPL;
+}
+
+/* --- The provider ------------------------------------------------------ */
+
+static sw_err llm_bi_complete(struct llm_provider *p,
+                              const struct llm_request *r,
+                              struct llm_response *out)
+{
+    struct sw_buf b;
+    size_t i;
+    sw_err rc;
+
+    (void)p;
+    sw_buf_init(&b, 16u << 20);
+    rc = llm_builtin_extract(r->schema, r->in, &b);
+    if (rc == SW_OK)
+        rc = sw_buf_take(&b, &out->content, &out->len);
+    sw_buf_free(&b);
+    if (rc)
+        return rc;
+    /* Builtin "tokens": words read and written, so budgets and the journal
+     * mean something offline too. */
+    for (i = 0; i < r->n_msgs; i++)
+        out->prompt_tokens += (int64_t)strlen(r->msgs[i].content) / 4;
+    out->completion_tokens = (int64_t)out->len / 4;
+    return SW_OK;
+}
+
+static void llm_bi_destroy(struct llm_provider *p)
+{
+    (void)p;
+}
+
+static const struct llm_provider_ops llm_bi_ops = {
+    llm_bi_complete,
+    llm_bi_destroy,
+};
+
+sw_err llm_provider_builtin_new(struct llm_provider **out)
+{
+    struct llm_provider *p = sw_calloc(1, sizeof(*p));
+
+    if (p == NULL)
+        return SW_ENOMEM;
+    p->ops = &llm_bi_ops;
+    p->name = sw_strdup("builtin");
+    p->model = sw_strdup("builtin-v1");
+    if (p->name == NULL || p->model == NULL) {
+        llm_provider_free(&p);
+        return SW_ENOMEM;
+    }
+    *out = p;
+    return SW_OK;
+}

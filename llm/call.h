@@ -1,0 +1,78 @@
+/* llm/call: the structured call. It sends a schema-bound prompt to a
+ * provider, validates the answer (llm/schema), and on invalid JSON or a
+ * failed validation re-asks: the model gets its answer back with the list
+ * of errors, up to max_retries times. Every attempt is journaled in the
+ * store; a valid answer is cached under (provider, model, schema name and
+ * version, prompt hash) so a repeat costs no call; a per-call token budget
+ * and a per-team daily budget stop spending.
+ * A client is thread-safe: any number of threads may call llm_call on it. */
+#ifndef LLM_CALL_H
+#define LLM_CALL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/sw_err.h"
+#include "llm/provider.h"
+#include "llm/schema.h"
+
+struct store;
+
+struct llm_call_opts {
+    int max_retries;           /* re-asks after the first attempt [2] */
+    int64_t max_call_tokens;   /* tokens of all attempts of one call; 0 none */
+    int64_t team_daily_tokens; /* tokens per team per UTC day; 0 none */
+    int64_t timeout_ms;        /* deadline of the whole call; 0 none */
+    int no_cache;              /* 1: neither read nor write the cache */
+    size_t max_doc_prompt_bytes; /* text of one document in the prompt [24K] */
+};
+
+/* llm_call_opts_default fills the defaults shown in brackets. */
+void llm_call_opts_default(struct llm_call_opts *o);
+
+typedef struct llm_client llm_client;
+
+/* llm_client_new makes a client over provider p and store s (both
+ * borrowed: they must outlive the client; s may be NULL for no cache,
+ * journal or daily budget). SW_ENOMEM. */
+SW_MUST_CHECK sw_err llm_client_new(struct llm_provider *p, struct store *s,
+                                    const struct llm_call_opts *o,
+                                    llm_client **out);
+
+/* llm_client_free frees the client (not its provider) and NULLs *c. */
+void llm_client_free(llm_client **c);
+
+/* llm_client_provider returns the provider the client was made with. */
+struct llm_provider *llm_client_provider(llm_client *c);
+
+/* The result of a call, success or not. Owned by the caller:
+ * llm_result_clear. */
+struct llm_result {
+    char *output; /* on success: the validated answer, canonical JSON */
+    size_t len;
+    int attempts; /* provider calls made (0 on a cache hit) */
+    int cached;
+    int64_t prompt_tokens; /* summed over all attempts */
+    int64_t completion_tokens;
+    int64_t latency_ms;
+    char *request_hash;           /* hex SHA-256 of the first prompt */
+    char *last_output;            /* on failure: the last raw answer */
+    struct llm_verrs last_errors; /* ... and its validation errors */
+    char *error;                  /* provider or budget message, or NULL */
+};
+
+void llm_result_clear(struct llm_result *r);
+
+/* llm_call runs schema s on input in for team_id (used for the cache,
+ * journal and daily budget; may be NULL without a store) as job job_id
+ * (journal grouping; may be NULL). *res is always filled (reset first).
+ * Errors: SW_EPARSE (never valid within the retries; last output and
+ * errors kept), SW_EBUDGET (a token budget is spent), SW_EPROVIDER (the
+ * provider failed), SW_ETIMEOUT (deadline), SW_ENOMEM, SW_ESTORE (the
+ * journal could not be written). */
+SW_MUST_CHECK sw_err llm_call(llm_client *c, const char *team_id,
+                              const char *job_id, const struct llm_schema *s,
+                              const struct llm_input *in,
+                              struct llm_result *res);
+
+#endif

@@ -1,0 +1,133 @@
+/* index: one ANN index per team, following the team's snippet feed
+ * (store_snippet_since). LMDB is the source of truth: an indexer thread
+ * embeds and adds new snippets, marks deleted ones, and now and then stores
+ * a snapshot of the index in LMDB (RANK_SNAP, 1 MiB chunks, described by
+ * an IndexRecord in RANK_META) tagged with the snippet seq it covers. On
+ * start a team's index loads its snapshot and replays the feed after it, so
+ * a crash at any point loses nothing.
+ *
+ * Thread-safety: every function may be called from any thread; searches
+ * run in parallel with each other and with embedding, and wait only for
+ * the short moments when the indexer adds a batch (never for a snapshot,
+ * a load of another team, or a long catch-up). */
+#ifndef RANK_INDEX_H
+#define RANK_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/sw_err.h"
+#include "ranker/ann.h"
+#include "store/store.h"
+
+typedef struct rank_ranker rank_ranker;
+
+struct rank_opts {
+    const char *embedder;           /* NULL or "builtin" */
+    size_t dim;                     /* 0: 384 */
+    const struct rank_ann_ops *ann; /* NULL: rank_ann_hnsw */
+    size_t m;                       /* 0: 16 */
+    size_t ef_construction;         /* 0: 200 */
+    size_t ef_search;               /* 0: 64; the least beam of a search */
+    uint64_t snapshot_every;        /* least feed changes between snapshots, and
+                                     * at least half the index; 0: 10000 */
+    int64_t snapshot_ms; /* snapshot changes older than this; 0: 60 s */
+    int64_t poll_ms;     /* indexer idle wait; 0: 500 ms */
+    size_t batch;        /* snippets per catch-up batch; 0: 512 */
+};
+
+/* Figures of one team's index, for tests, metrics and benchmarks. */
+struct rank_index_stats {
+    uint64_t covered_seq;  /* snippet seq the index has caught up to */
+    uint64_t snapshot_seq; /* seq of the stored snapshot (0: none) */
+    uint64_t feed_seq;     /* the team's latest snippet seq */
+    size_t count;          /* vectors in the index, deleted included */
+    size_t deleted;
+    size_t memory;     /* approximate bytes held by the ANN index */
+    int from_snapshot; /* 1 if loaded from a snapshot */
+};
+
+/* rank_ranker_open makes a ranker over s (which must outlive it); o may be
+ * NULL for the defaults. No thread runs until rank_ranker_start.
+ * Errors: SW_EINVAL (unknown embedder, bad dim), SW_ENOMEM. */
+SW_MUST_CHECK sw_err rank_ranker_open(store *s, const struct rank_opts *o,
+                                      rank_ranker **out);
+
+/* rank_ranker_start starts the indexer thread, which follows every team's
+ * feed. Errors: SW_ESTATE (already started), SW_ENOMEM. */
+SW_MUST_CHECK sw_err rank_ranker_start(rank_ranker *r);
+
+/* rank_ranker_kick wakes the indexer at once (after writing snippets). */
+void rank_ranker_kick(rank_ranker *r);
+
+/* rank_ranker_close stops the indexer (finishing its current batch; no
+ * snapshot is forced, so restarts replay), frees every index and sets *r to
+ * NULL. Accepts NULL. No other thread may use the ranker any more. */
+void rank_ranker_close(rank_ranker **r);
+
+/* rank_ranker_sync brings team_id's index up to date with at most max
+ * feed entries (0: all), loading it first if needed, and writes 1 to
+ * *caught_up (optional) when nothing is left. Errors: SW_EINVAL,
+ * SW_ENOMEM, SW_ECORRUPT, SW_ESTORE, SW_EINTERNAL. */
+SW_MUST_CHECK sw_err rank_ranker_sync(rank_ranker *r, const char *team_id,
+                                      size_t max, int *caught_up);
+
+/* rank_ranker_sync_nowait is rank_ranker_sync, except that when another
+ * thread is already updating or snapshotting the index it returns SW_OK at
+ * once with *caught_up 0 (searches use it, so they never wait behind a
+ * rebuild). */
+SW_MUST_CHECK sw_err rank_ranker_sync_nowait(rank_ranker *r,
+                                             const char *team_id, size_t max,
+                                             int *caught_up);
+
+/* rank_ranker_count writes the number of vectors in team_id's index
+ * (deleted ones included) to *out without waiting for the indexer.
+ * Errors: as rank_ranker_sync. */
+SW_MUST_CHECK sw_err rank_ranker_count(rank_ranker *r, const char *team_id,
+                                       size_t *out);
+
+/* rank_ranker_snapshot stores a snapshot of team_id's index now (after a
+ * sync). Errors: as rank_ranker_sync, SW_EIO, SW_ETOOBIG. */
+SW_MUST_CHECK sw_err rank_ranker_snapshot(rank_ranker *r, const char *team_id);
+
+/* rank_ranker_dim returns the embedding dimension. */
+size_t rank_ranker_dim(const rank_ranker *r);
+
+/* rank_ranker_embed embeds text[0..len) for team_id (with the team's IDF)
+ * into out[0..dim). Errors: SW_EINVAL (no words), SW_ENOMEM, and load
+ * errors as rank_ranker_sync. */
+SW_MUST_CHECK sw_err rank_ranker_embed(rank_ranker *r, const char *team_id,
+                                       const char *text, size_t len,
+                                       float *out);
+
+/* rank_ranker_search finds up to k nearest snippets of team_id to q (dim
+ * floats, L2-normalised), with beam max(ef, ef_search, k). labels and
+ * dists hold k; *n receives the count found, closest first. Labels map to
+ * snippet ids with rank_label_id. Errors: SW_EINVAL, SW_ENOMEM,
+ * SW_EINTERNAL, load errors. */
+SW_MUST_CHECK sw_err rank_ranker_search(rank_ranker *r, const char *team_id,
+                                        const float *q, size_t k, size_t ef,
+                                        uint64_t *labels, float *dists,
+                                        size_t *n);
+
+/* rank_ranker_forget_snippet removes snippet_id from team_id's index at
+ * once (call it after store_snippet_delete; the indexer would do it on its
+ * next pass). SW_OK if it was not indexed. Errors: SW_EINVAL, load
+ * errors. */
+SW_MUST_CHECK sw_err rank_ranker_forget_snippet(rank_ranker *r,
+                                                const char *team_id,
+                                                const char *snippet_id);
+
+/* rank_ranker_stats fills *st for team_id (loading its index). Errors: as
+ * rank_ranker_sync. */
+SW_MUST_CHECK sw_err rank_ranker_stats(rank_ranker *r, const char *team_id,
+                                       struct rank_index_stats *st);
+
+/* rank_id_label converts a snippet id ("snip_" and 16 hex digits) to its
+ * ANN label. Errors: SW_EINVAL. */
+SW_MUST_CHECK sw_err rank_id_label(const char *snippet_id, uint64_t *out);
+
+/* rank_label_id writes the snippet id of label into out (22 bytes). */
+void rank_label_id(uint64_t label, char out[22]);
+
+#endif

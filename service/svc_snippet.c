@@ -1,0 +1,256 @@
+/* svc_snippet: SearchSnippets, GetSnippet and DeleteSnippet handlers over
+ * store_snippet and the ranker. */
+#include "service/svc_snippet.h"
+
+#include <string.h>
+
+#include "base/sw_arena.h"
+#include "base/sw_mem.h"
+#include "ranker/index.h"
+#include "ranker/search.h"
+#include "snipwise/v1/snippet.pb-c.h"
+#include "store/store_snippet.h"
+
+#define SVC_WHY_MAX 1024
+
+static Snipwise__V1__Tag *svc_snippet_tag(struct svc_ctx *c, const char *k,
+                                          const char *v)
+{
+    Snipwise__V1__Tag *t = sw_arena_alloc(svc_ctx_arena(c), sizeof(*t));
+
+    if (t == NULL)
+        return NULL;
+    snipwise__v1__tag__init(t);
+    t->key = (char *)k; /* static */
+    t->value = svc_ctx_str(c, v);
+    return t->value ? t : NULL;
+}
+
+/* svc_snippet_msg converts sn into an arena-allocated Snippet. */
+static Snipwise__V1__Snippet *svc_snippet_msg(struct svc_ctx *c,
+                                              const struct store_snippet *sn)
+{
+    const char *keys[4] = {"topic", "intent", "persona", "stage"};
+    const char *vals[4] = {sn->topic, sn->intent, sn->persona, sn->stage};
+    struct sw_arena *a = svc_ctx_arena(c);
+    Snipwise__V1__Snippet *p = sw_arena_alloc(a, sizeof(*p));
+    size_t i;
+
+    if (p == NULL)
+        return NULL;
+    snipwise__v1__snippet__init(p);
+    p->snippet_id = svc_ctx_str(c, sn->snippet_id);
+    p->kind = (Snipwise__V1__SnippetKind)sn->kind;
+    p->text = svc_ctx_str(c, sn->text);
+    p->content_id = svc_ctx_str(c, sn->content_id);
+    p->email_id = svc_ctx_str(c, sn->email_id);
+    p->thread_id = svc_ctx_str(c, sn->thread_id);
+    p->rep_email = svc_ctx_str(c, sn->rep_email);
+    p->family_id = svc_ctx_str(c, sn->family_id);
+    p->create_time_unix_ms = sn->create_ms;
+    p->tags = sw_arena_alloc(a, 4 * sizeof(*p->tags));
+    if (p->tags == NULL || svc_ctx_oom(c))
+        return NULL;
+    for (i = 0; i < 4; i++) {
+        if (vals[i] == NULL || vals[i][0] == '\0')
+            continue;
+        p->tags[p->n_tags] = svc_snippet_tag(c, keys[i], vals[i]);
+        if (p->tags[p->n_tags] == NULL)
+            return NULL;
+        p->n_tags++;
+    }
+    return p;
+}
+
+static sw_err svc_snippet_need_ranker(struct svc_ctx *c)
+{
+    if (svc_ctx_ranker(c) == NULL)
+        return svc_ctx_fail(c, SW_EUNIMPL,
+                            "this server runs without a "
+                            "snippet index");
+    return SW_OK;
+}
+
+sw_err svc_snippet_search(struct svc_ctx *c, const ProtobufCMessage *req,
+                          ProtobufCMessage **resp)
+{
+    const Snipwise__V1__SearchSnippetsRequest *r =
+        (const Snipwise__V1__SearchSnippetsRequest *)req;
+    Snipwise__V1__SearchSnippetsResponse *out;
+    struct rank_tag tags[RANK_TAGS_MAX];
+    struct rank_query q;
+    struct rank_page pg = {0};
+    struct sw_buf why;
+    size_t i;
+    sw_err rc;
+
+    sw_buf_init(&why, SVC_WHY_MAX);
+    memset(&q, 0, sizeof(q));
+    rc = svc_snippet_need_ranker(c);
+    if (rc)
+        goto out;
+    rc = svc_ctx_page_size(c, r->page_size);
+    if (rc)
+        goto out;
+    q.team_id = svc_ctx_team(c);
+    if (r->query_case == SNIPWISE__V1__SEARCH_SNIPPETS_REQUEST__QUERY_TEXT) {
+        q.text = r->text;
+        q.text_len = strlen(r->text);
+    } else if (r->query_case ==
+               SNIPWISE__V1__SEARCH_SNIPPETS_REQUEST__QUERY_VECTOR) {
+        q.vec = r->vector ? r->vector->values : NULL;
+        q.vec_len = r->vector ? r->vector->n_values : 0;
+        if (q.vec == NULL) {
+            rc = svc_ctx_fail(c, SW_EINVAL, "query vector is empty");
+            goto out;
+        }
+    }
+    for (i = 0; i < r->n_kinds; i++) {
+        if (r->kinds[i] != SNIPWISE__V1__SNIPPET_KIND__SNIPPET_KIND_FRAMING &&
+            r->kinds[i] !=
+                SNIPWISE__V1__SNIPPET_KIND__SNIPPET_KIND_KEY_PASSAGE) {
+            rc = svc_ctx_fail(c, SW_EINVAL,
+                              "kinds must be FRAMING or "
+                              "KEY_PASSAGE");
+            goto out;
+        }
+        q.kinds |= 1u << r->kinds[i];
+    }
+    q.content_id = r->content_id;
+    q.rep_email = r->rep_email;
+    if (r->create_time_range) {
+        q.from_ms = r->create_time_range->start_time_unix_ms;
+        q.to_ms = r->create_time_range->end_time_unix_ms;
+    }
+    if (r->n_tags > RANK_TAGS_MAX) {
+        rc =
+            svc_ctx_fail(c, SW_EINVAL, "at most %d tag filters", RANK_TAGS_MAX);
+        goto out;
+    }
+    for (i = 0; i < r->n_tags; i++) {
+        tags[i].key = r->tags[i]->key;
+        tags[i].value = r->tags[i]->value;
+    }
+    q.tags = tags;
+    q.ntags = r->n_tags;
+    q.page_size = (size_t)r->page_size;
+    q.page_token = r->page_token;
+    rc = rank_search(svc_ctx_ranker(c), svc_ctx_store(c), &q, &pg, &why);
+    if (rc) {
+        rc = svc_ctx_fail_buf(c, rc, &why);
+        goto out;
+    }
+    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
+    if (out == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    snipwise__v1__search_snippets_response__init(out);
+    out->results = sw_arena_alloc(svc_ctx_arena(c),
+                                  (pg.n ? pg.n : 1) * sizeof(*out->results));
+    if (out->results == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    for (i = 0; i < pg.n; i++) {
+        Snipwise__V1__SnippetResult *h =
+            sw_arena_alloc(svc_ctx_arena(c), sizeof(*h));
+        if (h == NULL) {
+            rc = SW_ENOMEM;
+            goto out;
+        }
+        snipwise__v1__snippet_result__init(h);
+        h->snippet = svc_snippet_msg(c, &pg.hits[i].sn);
+        if (h->snippet == NULL) {
+            rc = SW_ENOMEM;
+            goto out;
+        }
+        h->score = pg.hits[i].score;
+        out->results[out->n_results++] = h;
+    }
+    out->next_page_token = svc_ctx_str(c, pg.next_token ? pg.next_token : "");
+    out->filter_note = svc_ctx_str(c, pg.note ? pg.note : "");
+    out->exhausted = pg.exhausted ? 1 : 0;
+    if (svc_ctx_oom(c)) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    *resp = &out->base;
+out:
+    rank_page_free(&pg);
+    sw_buf_free(&why);
+    return rc;
+}
+
+/* svc_snippet_id checks a request's snippet id. */
+static sw_err svc_snippet_id(struct svc_ctx *c, const char *id)
+{
+    if (!store_snippet_id_ok(id))
+        return svc_ctx_fail(c, SW_EINVAL,
+                            "snippet_id must be \"snip_\" and "
+                            "16 hex digits");
+    return SW_OK;
+}
+
+sw_err svc_snippet_get(struct svc_ctx *c, const ProtobufCMessage *req,
+                       ProtobufCMessage **resp)
+{
+    const Snipwise__V1__GetSnippetRequest *r =
+        (const Snipwise__V1__GetSnippetRequest *)req;
+    struct store_snippet sn = {0};
+    Snipwise__V1__Snippet *out;
+    sw_err rc;
+
+    rc = svc_snippet_id(c, r->snippet_id);
+    if (rc)
+        goto out;
+    rc = store_snippet_get(svc_ctx_store(c), svc_ctx_team(c), r->snippet_id,
+                           &sn);
+    if (rc == SW_ENOTFOUND) {
+        rc = svc_ctx_fail(c, rc, "no snippet %s in this team", r->snippet_id);
+        goto out;
+    }
+    if (rc)
+        goto out;
+    out = svc_snippet_msg(c, &sn);
+    if (out == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    *resp = &out->base;
+out:
+    store_snippet_clear(&sn);
+    return rc;
+}
+
+sw_err svc_snippet_delete(struct svc_ctx *c, const ProtobufCMessage *req,
+                          ProtobufCMessage **resp)
+{
+    const Snipwise__V1__DeleteSnippetRequest *r =
+        (const Snipwise__V1__DeleteSnippetRequest *)req;
+    Snipwise__V1__DeleteSnippetResponse *out;
+    sw_err rc;
+
+    rc = svc_snippet_id(c, r->snippet_id);
+    if (rc)
+        return rc;
+    rc = store_snippet_delete(svc_ctx_store(c), svc_ctx_team(c), r->snippet_id);
+    if (rc == SW_ENOTFOUND)
+        return svc_ctx_fail(c, rc, "no snippet %s in this team", r->snippet_id);
+    if (rc)
+        return rc;
+    /* The store is the truth (searches re-check it); this only makes the
+     * index forget at once instead of on the indexer's next pass. */
+    if (svc_ctx_ranker(c)) {
+        rc = rank_ranker_forget_snippet(svc_ctx_ranker(c), svc_ctx_team(c),
+                                        r->snippet_id);
+        if (rc)
+            return rc;
+    }
+    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
+    if (out == NULL)
+        return SW_ENOMEM;
+    snipwise__v1__delete_snippet_response__init(out);
+    *resp = &out->base;
+    return SW_OK;
+}

@@ -1,0 +1,410 @@
+/* store_job: the extraction job queue declared in store_job.h. JOBS holds
+ * JobRecords under 8-byte big-endian ids (enqueue order); JOB_TEAM indexes
+ * them by team so that a team's jobs can be found and purged. */
+#include "store/store_job.h"
+
+#include <string.h>
+
+#include "base/sw_log.h"
+#include "base/sw_mem.h"
+#include "base/sw_util.h"
+#include "store/mail_records.pb-c.h"
+#include "store/store_int.h"
+
+#define STORE_JOB_ERR_MAX 1024
+#define STORE_JOB_STALE_MAX 256 /* stale jobs removed per store_job_next */
+
+void store_job_clear(struct store_job *j)
+{
+    if (j == NULL)
+        return;
+    sw_free(j->team_id);
+    sw_free(j->email_id);
+    sw_free(j->last_error);
+    memset(j, 0, sizeof(*j));
+}
+
+/* store_job_from copies a record into *out (zeroed first). */
+static SW_MUST_CHECK sw_err store_job_from(const Snipwise__Store__JobRecord *r,
+                                           struct store_job *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->job_id = r->job_id;
+    out->kind = r->kind;
+    out->attempts = r->attempts;
+    out->not_before_ms = r->not_before_unix_ms;
+    out->team_id = sw_strdup(r->team_id);
+    out->email_id = sw_strdup(r->email_id);
+    if (r->last_error && r->last_error[0])
+        out->last_error = sw_strdup(r->last_error);
+    if (out->team_id == NULL || out->email_id == NULL ||
+        (r->last_error && r->last_error[0] && out->last_error == NULL)) {
+        store_job_clear(out);
+        return SW_ENOMEM;
+    }
+    return SW_OK;
+}
+
+/* store_job_team_key writes team\0id into b. */
+static SW_MUST_CHECK sw_err store_job_team_key(struct sw_buf *b,
+                                               const char *team_id, uint64_t id)
+{
+    sw_err rc = store_key(b, team_id, NULL, 0);
+    if (rc == SW_OK)
+        rc = store_key_add_u64(b, id);
+    return rc;
+}
+
+sw_err store_job_enqueue(store_txn *t, const char *team_id,
+                         const char *email_id, int kind, uint64_t *job_id)
+{
+    Snipwise__Store__JobRecord r = SNIPWISE__STORE__JOB_RECORD__INIT;
+    unsigned char k[8];
+    struct sw_buf tk;
+    uint64_t id = 0;
+    sw_err rc;
+
+    sw_buf_init(&tk, STORE_KEYBUF_MAX);
+    if (t == NULL || !store_txn_is_write(t) || team_id == NULL || !team_id[0] ||
+        email_id == NULL || !email_id[0] ||
+        (kind != STORE_JOB_EXTRACT_OUTBOUND &&
+         kind != STORE_JOB_CLASSIFY_INBOUND)) {
+        rc = SW_EINVAL;
+        goto out;
+    }
+    rc = store_seq_next(t, "", "job", &id);
+    if (rc)
+        goto out;
+    r.job_id = id;
+    r.team_id = (char *)team_id;
+    r.email_id = (char *)email_id;
+    r.kind = kind;
+    r.create_unix_ms = sw_now_ms();
+    store_u64_put(k, id);
+    rc = store__put_msg(t, STORE_DB_JOBS, k, sizeof(k), &r.base,
+                        STORE_NOOVERWRITE);
+    if (rc)
+        goto out;
+    rc = store_job_team_key(&tk, team_id, id);
+    if (rc)
+        goto out;
+    rc = store_put(t, STORE_DB_JOB_TEAM, sw_buf_str(&tk), sw_buf_len(&tk), "",
+                   0, 0);
+    if (rc)
+        goto out;
+    if (job_id)
+        *job_id = id;
+out:
+    sw_buf_free(&tk);
+    return rc;
+}
+
+sw_err store_job_get(store_txn *t, uint64_t job_id, struct store_job *out)
+{
+    ProtobufCMessage *m = NULL;
+    unsigned char k[8];
+    sw_err rc;
+
+    store_u64_put(k, job_id);
+    rc = store__get_msg(t, STORE_DB_JOBS, k, sizeof(k),
+                        &snipwise__store__job_record__descriptor, &m);
+    if (rc)
+        goto out;
+    rc = store_job_from((Snipwise__Store__JobRecord *)m, out);
+out:
+    store__msg_free(m);
+    return rc;
+}
+
+/* The scan of store_job_next: the first due job whose team exists, and the
+ * ids of jobs whose team is gone. */
+struct store_job_scan {
+    store_txn *t;
+    int64_t now_ms;
+    struct store_job *out;
+    int found;
+    uint64_t stale[STORE_JOB_STALE_MAX];
+    size_t nstale;
+};
+
+static SW_MUST_CHECK sw_err store_job_scan_cb(const void *k, size_t kl,
+                                              const void *v, size_t vl,
+                                              void *arg)
+{
+    struct store_job_scan *sc = arg;
+    Snipwise__Store__JobRecord *r;
+    ProtobufCMessage *m = NULL;
+    const void *tv;
+    size_t tvl;
+    sw_err rc;
+
+    (void)k;
+    (void)kl;
+    rc = store__unpack(&snipwise__store__job_record__descriptor, v, vl, &m);
+    if (rc)
+        goto out;
+    r = (Snipwise__Store__JobRecord *)m;
+    if (r->not_before_unix_ms > sc->now_ms)
+        goto out;
+    if (!r->team_id[0])
+        rc = SW_ENOTFOUND;
+    else
+        rc = store_get(sc->t, STORE_DB_TEAMS, r->team_id, strlen(r->team_id),
+                       &tv, &tvl);
+    if (rc == SW_ENOTFOUND) {
+        rc = SW_OK;
+        if (sc->nstale < STORE_JOB_STALE_MAX)
+            sc->stale[sc->nstale++] = r->job_id;
+        goto out;
+    }
+    if (rc)
+        goto out;
+    rc = store_job_from(r, sc->out);
+    if (rc)
+        goto out;
+    sc->found = 1;
+    rc = STORE_SCAN_STOP;
+out:
+    store__msg_free(m);
+    return rc;
+}
+
+static SW_MUST_CHECK sw_err store_job_next_view(store_txn *t, void *arg)
+{
+    struct store_job_scan *sc = arg;
+
+    sc->t = t;
+    sc->nstale = 0;
+    sc->found = 0;
+    store_job_clear(sc->out);
+    return store_scan(t, STORE_DB_JOBS, NULL, 0, NULL, 0, store_job_scan_cb,
+                      sc);
+}
+
+/* store_job_drop_stale removes queued jobs whose team is gone (checked again
+ * inside the write transaction). */
+static SW_MUST_CHECK sw_err store_job_drop_stale(store_txn *t, void *arg)
+{
+    const struct store_job_scan *sc = arg;
+    struct store_job j;
+    const void *tv;
+    size_t i, tvl;
+    sw_err rc = SW_OK;
+
+    memset(&j, 0, sizeof(j));
+    for (i = 0; i < sc->nstale; i++) {
+        rc = store_job_get(t, sc->stale[i], &j);
+        if (rc == SW_ENOTFOUND) {
+            rc = SW_OK;
+            continue;
+        }
+        if (rc)
+            goto out;
+        rc = j.team_id[0] ? store_get(t, STORE_DB_TEAMS, j.team_id,
+                                      strlen(j.team_id), &tv, &tvl)
+                          : SW_ENOTFOUND;
+        if (rc == SW_ENOTFOUND)
+            rc = store_job_finish(t, sc->stale[i]);
+        store_job_clear(&j);
+        if (rc)
+            goto out;
+    }
+out:
+    store_job_clear(&j);
+    return rc;
+}
+
+sw_err store_job_next(store *s, int64_t now_ms, struct store_job *out)
+{
+    struct store_job_scan *sc = NULL;
+    struct store_job j;
+    sw_err rc;
+
+    memset(&j, 0, sizeof(j));
+    if (s == NULL || out == NULL) {
+        rc = SW_EINVAL;
+        goto out;
+    }
+    sc = sw_calloc(1, sizeof(*sc));
+    if (sc == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    sc->now_ms = now_ms;
+    sc->out = &j;
+    rc = store_view(s, store_job_next_view, sc);
+    if (rc)
+        goto out;
+    if (sc->nstale) {
+        sw_log_info("store.job_stale", "removed=%zu", sc->nstale);
+        rc = store_update(s, store_job_drop_stale, sc);
+        if (rc)
+            goto out;
+    }
+    if (!sc->found) {
+        rc = SW_ENOTFOUND;
+        goto out;
+    }
+    *out = j;
+    memset(&j, 0, sizeof(j));
+out:
+    store_job_clear(&j);
+    sw_free(sc);
+    if (rc && out)
+        memset(out, 0, sizeof(*out));
+    return rc;
+}
+
+sw_err store_job_finish(store_txn *t, uint64_t job_id)
+{
+    struct store_job j;
+    unsigned char k[8];
+    struct sw_buf tk;
+    sw_err rc;
+
+    memset(&j, 0, sizeof(j));
+    sw_buf_init(&tk, STORE_KEYBUF_MAX);
+    if (t == NULL || !store_txn_is_write(t)) {
+        rc = SW_EINVAL;
+        goto out;
+    }
+    rc = store_job_get(t, job_id, &j);
+    if (rc)
+        goto out;
+    store_u64_put(k, job_id);
+    rc = store_del(t, STORE_DB_JOBS, k, sizeof(k));
+    if (rc)
+        goto out;
+    rc = store_job_team_key(&tk, j.team_id, job_id);
+    if (rc)
+        goto out;
+    rc = store_del(t, STORE_DB_JOB_TEAM, sw_buf_str(&tk), sw_buf_len(&tk));
+    if (rc == SW_ENOTFOUND) /* the team's index went with the team */
+        rc = SW_OK;
+out:
+    store_job_clear(&j);
+    sw_buf_free(&tk);
+    return rc;
+}
+
+struct store_job_defer_arg {
+    uint64_t job_id;
+    int64_t not_before_ms;
+    const char *error;
+};
+
+static SW_MUST_CHECK sw_err store_job_defer_txn(store_txn *t, void *arg)
+{
+    const struct store_job_defer_arg *a = arg;
+    Snipwise__Store__JobRecord *r;
+    ProtobufCMessage *m = NULL;
+    unsigned char k[8];
+    char *err = NULL;
+    sw_err rc;
+
+    store_u64_put(k, a->job_id);
+    rc = store__get_msg(t, STORE_DB_JOBS, k, sizeof(k),
+                        &snipwise__store__job_record__descriptor, &m);
+    if (rc)
+        goto out;
+    r = (Snipwise__Store__JobRecord *)m;
+    err = sw_strndup(a->error ? a->error : "",
+                     a->error ? strnlen(a->error, STORE_JOB_ERR_MAX) : 0);
+    if (err == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    r->attempts++;
+    r->not_before_unix_ms = a->not_before_ms;
+    /* The unpacked string belongs to the message; swap in ours and put the
+     * original back before freeing so that each is freed once. */
+    {
+        char *orig = r->last_error;
+        r->last_error = err;
+        rc = store__put_msg(t, STORE_DB_JOBS, k, sizeof(k), &r->base, 0);
+        r->last_error = orig;
+    }
+out:
+    sw_free(err);
+    store__msg_free(m);
+    return rc;
+}
+
+sw_err store_job_defer(store *s, uint64_t job_id, int64_t not_before_ms,
+                       const char *error)
+{
+    struct store_job_defer_arg a;
+
+    if (s == NULL)
+        return SW_EINVAL;
+    a.job_id = job_id;
+    a.not_before_ms = not_before_ms;
+    a.error = error;
+    return store_update(s, store_job_defer_txn, &a);
+}
+
+sw_err store_job_count(store *s, uint64_t *pending)
+{
+    struct store_stats st;
+    sw_err rc;
+
+    if (s == NULL || pending == NULL)
+        return SW_EINVAL;
+    rc = store_stat(s, &st);
+    if (rc == SW_OK)
+        *pending = st.entries[STORE_DB_JOBS];
+    return rc;
+}
+
+static SW_MUST_CHECK sw_err store_job_ids_cb(const void *k, size_t kl,
+                                             const void *v, size_t vl,
+                                             void *arg)
+{
+    struct sw_buf *ids = arg;
+
+    (void)v;
+    (void)vl;
+    if (kl < 8)
+        return SW_ECORRUPT;
+    return sw_buf_add(ids, (const char *)k + kl - 8, 8);
+}
+
+sw_err store_job_purge_team(store_txn *t, const char *team_id, size_t *n)
+{
+    struct sw_buf prefix, ids;
+    size_t i, del = 0;
+    sw_err rc;
+
+    sw_buf_init(&prefix, STORE_KEYBUF_MAX);
+    sw_buf_init(&ids, (size_t)1 << 30);
+    if (t == NULL || team_id == NULL || !team_id[0]) {
+        rc = SW_EINVAL;
+        goto out;
+    }
+    rc = store_key(&prefix, team_id, NULL, 0);
+    if (rc)
+        goto out;
+    rc = store_scan(t, STORE_DB_JOB_TEAM, sw_buf_str(&prefix),
+                    sw_buf_len(&prefix), NULL, 0, store_job_ids_cb, &ids);
+    if (rc)
+        goto out;
+    for (i = 0; i + 8 <= sw_buf_len(&ids); i += 8) {
+        rc = store_del(t, STORE_DB_JOBS, sw_buf_str(&ids) + i, 8);
+        if (rc == SW_ENOTFOUND)
+            rc = SW_OK;
+        else if (rc == SW_OK)
+            del++;
+        if (rc)
+            goto out;
+    }
+    rc = store_del_prefix(t, STORE_DB_JOB_TEAM, sw_buf_str(&prefix),
+                          sw_buf_len(&prefix), NULL);
+    if (rc)
+        goto out;
+    if (n)
+        *n += del;
+out:
+    sw_buf_free(&prefix);
+    sw_buf_free(&ids);
+    return rc;
+}

@@ -1,0 +1,447 @@
+/* store_llm: LLM cache, journal and daily token counters in LMDB (see
+ * store_llm.h for the layout). */
+#include "store/store_llm.h"
+
+#include <string.h>
+
+#include "base/sw_mem.h"
+#include "base/sw_util.h"
+#include "store/store_tlv.h"
+
+#define STORE_LLM_VERSION 1
+#define STORE_LLM_RAW_MAX (256u * 1024)
+#define STORE_LLM_KEY_MAX 512
+
+void store_llm_attempt_clear(struct store_llm_attempt *a)
+{
+    if (a == NULL)
+        return;
+    sw_free(a->attempt_id);
+    sw_free(a->job_id);
+    sw_free(a->provider);
+    sw_free(a->model);
+    sw_free(a->schema_name);
+    sw_free(a->request_hash);
+    sw_free(a->raw_output);
+    sw_free(a->errors);
+    memset(a, 0, sizeof(*a));
+}
+
+void store_llm_attempts_free(struct store_llm_attempt *a, size_t n)
+{
+    size_t i;
+
+    if (a == NULL)
+        return;
+    for (i = 0; i < n; i++)
+        store_llm_attempt_clear(&a[i]);
+    sw_free(a);
+}
+
+static sw_err store_llm_encode(const struct store_llm_attempt *a,
+                               const char *attempt_id, struct sw_buf *b)
+{
+    sw_err rc;
+
+    rc = sw_buf_addc(b, STORE_LLM_VERSION);
+    if (rc == SW_OK)
+        rc = store_tlv_str(b, attempt_id, 256);
+    if (rc == SW_OK)
+        rc = store_tlv_str(b, a->job_id, 256);
+    if (rc == SW_OK)
+        rc = store_tlv_i64(b, a->attempt_number);
+    if (rc == SW_OK)
+        rc = store_tlv_str(b, a->provider, 256);
+    if (rc == SW_OK)
+        rc = store_tlv_str(b, a->model, 256);
+    if (rc == SW_OK)
+        rc = store_tlv_str(b, a->schema_name, 256);
+    if (rc == SW_OK)
+        rc = store_tlv_i64(b, a->schema_version);
+    if (rc == SW_OK)
+        rc = store_tlv_str(b, a->request_hash, 256);
+    if (rc == SW_OK)
+        rc = store_tlv_str(b, a->raw_output, STORE_LLM_RAW_MAX);
+    if (rc == SW_OK)
+        rc = store_tlv_str(b, a->errors, 64 * 1024);
+    if (rc == SW_OK)
+        rc = store_tlv_i64(b, a->prompt_tokens);
+    if (rc == SW_OK)
+        rc = store_tlv_i64(b, a->completion_tokens);
+    if (rc == SW_OK)
+        rc = store_tlv_i64(b, a->latency_ms);
+    if (rc == SW_OK)
+        rc = store_tlv_i64(b, a->time_ms);
+    if (rc == SW_OK)
+        rc = store_tlv_i64(b, a->outcome);
+    return rc;
+}
+
+static sw_err store_llm_decode(const void *v, size_t n,
+                               struct store_llm_attempt *a)
+{
+    struct store_tlv_rd r = {(const unsigned char *)v + 1, n ? n - 1 : 0,
+                             SW_OK};
+
+    memset(a, 0, sizeof(*a));
+    if (n < 1 || ((const unsigned char *)v)[0] != STORE_LLM_VERSION)
+        return SW_ECORRUPT;
+    a->attempt_id = store_tlv_get_str(&r);
+    a->job_id = store_tlv_get_str(&r);
+    a->attempt_number = (int)store_tlv_get_i64(&r);
+    a->provider = store_tlv_get_str(&r);
+    a->model = store_tlv_get_str(&r);
+    a->schema_name = store_tlv_get_str(&r);
+    a->schema_version = (int)store_tlv_get_i64(&r);
+    a->request_hash = store_tlv_get_str(&r);
+    a->raw_output = store_tlv_get_str(&r);
+    a->errors = store_tlv_get_str(&r);
+    a->prompt_tokens = store_tlv_get_i64(&r);
+    a->completion_tokens = store_tlv_get_i64(&r);
+    a->latency_ms = store_tlv_get_i64(&r);
+    a->time_ms = store_tlv_get_i64(&r);
+    a->outcome = (int)store_tlv_get_i64(&r);
+    if (r.rc)
+        store_llm_attempt_clear(a);
+    return r.rc;
+}
+
+sw_err store_llm_journal_add(store_txn *t, const char *team_id,
+                             const struct store_llm_attempt *a)
+{
+    struct sw_buf k, v;
+    char *id = NULL;
+    uint64_t seq;
+    sw_err rc;
+
+    if (t == NULL || team_id == NULL || team_id[0] == '\0' || a == NULL)
+        return SW_EINVAL;
+    sw_buf_init(&k, STORE_LLM_KEY_MAX);
+    sw_buf_init(&v, STORE_LLM_RAW_MAX + 128 * 1024);
+    rc = store_seq_next(t, team_id, "llm_journal", &seq);
+    if (rc)
+        goto out;
+    if (a->attempt_id == NULL || a->attempt_id[0] == '\0') {
+        rc = sw_id_new("att_", 8, &id);
+        if (rc)
+            goto out;
+    }
+    rc = store_key(&k, team_id, NULL, 0);
+    if (rc == SW_OK)
+        rc = store_key_add_u64(&k, UINT64_MAX - seq);
+    if (rc == SW_OK)
+        rc = store_llm_encode(a, id ? id : a->attempt_id, &v);
+    if (rc == SW_OK)
+        rc = store_put(t, STORE_DB_LLM_JOURNAL, sw_buf_str(&k), sw_buf_len(&k),
+                       sw_buf_str(&v), sw_buf_len(&v), 0);
+out:
+    sw_free(id);
+    sw_buf_free(&k);
+    sw_buf_free(&v);
+    return rc;
+}
+
+struct store_llm_list {
+    const char *job_id;
+    size_t plen;
+    size_t want;
+    struct store_llm_attempt *items;
+    size_t n;
+    unsigned char last[8];
+    int more;
+    sw_err rc;
+};
+
+static sw_err store_llm_list_cb(const void *k, size_t klen, const void *v,
+                                size_t vlen, void *arg)
+{
+    struct store_llm_list *l = arg;
+    struct store_llm_attempt a;
+    sw_err rc;
+
+    if (klen != l->plen + 8)
+        return SW_ECORRUPT;
+    rc = store_llm_decode(v, vlen, &a);
+    if (rc)
+        return rc;
+    if (l->job_id && strcmp(l->job_id, a.job_id) != 0) {
+        store_llm_attempt_clear(&a);
+        return SW_OK;
+    }
+    if (l->n == l->want) {
+        store_llm_attempt_clear(&a);
+        l->more = 1;
+        return STORE_SCAN_STOP;
+    }
+    l->items[l->n++] = a;
+    memcpy(l->last, (const unsigned char *)k + l->plen, 8);
+    return SW_OK;
+}
+
+struct store_llm_list_arg {
+    const char *team_id;
+    const char *page_token;
+    struct store_llm_list *l;
+};
+
+static sw_err store_llm_list_txn(store_txn *t, void *arg)
+{
+    struct store_llm_list_arg *a = arg;
+    struct sw_buf p, s;
+    unsigned char tok[8];
+    size_t i, tl;
+    sw_err rc;
+
+    sw_buf_init(&p, STORE_LLM_KEY_MAX);
+    sw_buf_init(&s, STORE_LLM_KEY_MAX);
+    rc = store_key(&p, a->team_id, NULL, 0);
+    if (rc)
+        goto out;
+    a->l->plen = sw_buf_len(&p);
+    if (a->page_token && a->page_token[0]) {
+        tl = strlen(a->page_token);
+        if (tl != 16) {
+            rc = SW_EINVAL;
+            goto out;
+        }
+        for (i = 0; i < 16; i++) {
+            char c = a->page_token[i];
+            int d = c >= '0' && c <= '9'   ? c - '0'
+                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                           : -1;
+            if (d < 0) {
+                rc = SW_EINVAL;
+                goto out;
+            }
+            if (i % 2 == 0)
+                tok[i / 2] = (unsigned char)(d << 4);
+            else
+                tok[i / 2] |= (unsigned char)d;
+        }
+        rc = sw_buf_add(&s, sw_buf_str(&p), sw_buf_len(&p));
+        if (rc == SW_OK)
+            rc = sw_buf_add(&s, tok, 8);
+        if (rc)
+            goto out;
+    }
+    rc = store_scan(t, STORE_DB_LLM_JOURNAL, sw_buf_str(&p), sw_buf_len(&p),
+                    sw_buf_len(&s) ? sw_buf_str(&s) : NULL, sw_buf_len(&s),
+                    store_llm_list_cb, a->l);
+out:
+    sw_buf_free(&p);
+    sw_buf_free(&s);
+    return rc;
+}
+
+sw_err store_llm_journal_list(store *s, const char *team_id, const char *job_id,
+                              int page_size, const char *page_token,
+                              struct store_llm_attempt **items, size_t *n,
+                              char **next_token, struct sw_buf *why)
+{
+    struct store_llm_list l;
+    struct store_llm_list_arg a;
+    char hex[17];
+    sw_err rc;
+
+    if (why)
+        sw_buf_reset(why);
+    if (s == NULL || team_id == NULL || team_id[0] == '\0' || page_size < 0)
+        return SW_EINVAL;
+    memset(&l, 0, sizeof(l));
+    l.job_id = job_id && job_id[0] ? job_id : NULL;
+    l.want = page_size == 0 ? 50 : page_size > 1000 ? 1000 : (size_t)page_size;
+    l.items = sw_calloc(l.want, sizeof(*l.items));
+    if (l.items == NULL)
+        return SW_ENOMEM;
+    a.team_id = team_id;
+    a.page_token = page_token;
+    a.l = &l;
+    rc = store_view(s, store_llm_list_txn, &a);
+    if (rc == SW_EINVAL && why)
+        if (sw_buf_addstr(why, "page_token is malformed")) {
+            /* the reason is optional */
+        }
+    if (rc) {
+        store_llm_attempts_free(l.items, l.n);
+        return rc;
+    }
+    *next_token = NULL;
+    if (l.more) {
+        sw_hex(l.last, 8, hex);
+        *next_token = sw_strdup(hex);
+        if (*next_token == NULL) {
+            store_llm_attempts_free(l.items, l.n);
+            return SW_ENOMEM;
+        }
+    }
+    *items = l.items;
+    *n = l.n;
+    return SW_OK;
+}
+
+static sw_err store_llm_cache_key(struct sw_buf *k, const char *team_id,
+                                  const unsigned char key[32])
+{
+    sw_err rc = store_key(k, team_id, NULL, 0);
+
+    if (rc == SW_OK)
+        rc = sw_buf_add(k, key, 32);
+    return rc;
+}
+
+struct store_llm_get {
+    const char *team_id;
+    const unsigned char *key;
+    char *out;
+    size_t len;
+};
+
+static sw_err store_llm_cache_txn(store_txn *t, void *arg)
+{
+    struct store_llm_get *g = arg;
+    struct sw_buf k;
+    const void *v;
+    size_t vl;
+    sw_err rc;
+
+    sw_buf_init(&k, STORE_LLM_KEY_MAX);
+    rc = store_llm_cache_key(&k, g->team_id, g->key);
+    if (rc == SW_OK)
+        rc = store_get(t, STORE_DB_LLM_CACHE, sw_buf_str(&k), sw_buf_len(&k),
+                       &v, &vl);
+    if (rc == SW_OK) {
+        g->out = sw_strndup(v, vl);
+        g->len = vl;
+        if (g->out == NULL)
+            rc = SW_ENOMEM;
+    }
+    sw_buf_free(&k);
+    return rc;
+}
+
+sw_err store_llm_cache_get(store *s, const char *team_id,
+                           const unsigned char key[32], char **out, size_t *len)
+{
+    struct store_llm_get g = {team_id, key, NULL, 0};
+    sw_err rc;
+
+    if (s == NULL || team_id == NULL || team_id[0] == '\0')
+        return SW_EINVAL;
+    rc = store_view(s, store_llm_cache_txn, &g);
+    if (rc) {
+        sw_free(g.out);
+        return rc;
+    }
+    *out = g.out;
+    *len = g.len;
+    return SW_OK;
+}
+
+sw_err store_llm_cache_put(store_txn *t, const char *team_id,
+                           const unsigned char key[32], const char *val,
+                           size_t len)
+{
+    struct sw_buf k;
+    sw_err rc;
+
+    if (t == NULL || team_id == NULL || team_id[0] == '\0')
+        return SW_EINVAL;
+    sw_buf_init(&k, STORE_LLM_KEY_MAX);
+    rc = store_llm_cache_key(&k, team_id, key);
+    if (rc == SW_OK)
+        rc = store_put(t, STORE_DB_LLM_CACHE, sw_buf_str(&k), sw_buf_len(&k),
+                       val, len, 0);
+    sw_buf_free(&k);
+    return rc;
+}
+
+static sw_err store_llm_budget_key(struct sw_buf *k, const char *team_id,
+                                   int64_t day)
+{
+    sw_err rc = store_key(k, team_id, NULL, 0);
+
+    if (rc == SW_OK)
+        rc = store_key_add_u64(k, (uint64_t)day);
+    return rc;
+}
+
+static sw_err store_llm_budget_read(store_txn *t, const struct sw_buf *k,
+                                    uint64_t *out)
+{
+    const void *v;
+    size_t vl;
+    sw_err rc;
+
+    rc = store_get(t, STORE_DB_LLM_BUDGET, sw_buf_str(k), sw_buf_len(k), &v,
+                   &vl);
+    if (rc == SW_ENOTFOUND) {
+        *out = 0;
+        return SW_OK;
+    }
+    if (rc)
+        return rc;
+    if (vl != 8)
+        return SW_ECORRUPT;
+    *out = store_u64_get(v);
+    return SW_OK;
+}
+
+sw_err store_llm_budget_add(store_txn *t, const char *team_id, int64_t day,
+                            uint64_t tokens, uint64_t *total)
+{
+    struct sw_buf k;
+    unsigned char v[8];
+    uint64_t cur = 0;
+    sw_err rc;
+
+    if (t == NULL || team_id == NULL || team_id[0] == '\0')
+        return SW_EINVAL;
+    sw_buf_init(&k, STORE_LLM_KEY_MAX);
+    rc = store_llm_budget_key(&k, team_id, day);
+    if (rc == SW_OK)
+        rc = store_llm_budget_read(t, &k, &cur);
+    if (rc == SW_OK) {
+        cur += tokens;
+        store_u64_put(v, cur);
+        rc = store_put(t, STORE_DB_LLM_BUDGET, sw_buf_str(&k), sw_buf_len(&k),
+                       v, 8, 0);
+    }
+    if (rc == SW_OK && total)
+        *total = cur;
+    sw_buf_free(&k);
+    return rc;
+}
+
+struct store_llm_bget {
+    const char *team_id;
+    int64_t day;
+    uint64_t v;
+};
+
+static sw_err store_llm_bget_txn(store_txn *t, void *arg)
+{
+    struct store_llm_bget *g = arg;
+    struct sw_buf k;
+    sw_err rc;
+
+    sw_buf_init(&k, STORE_LLM_KEY_MAX);
+    rc = store_llm_budget_key(&k, g->team_id, g->day);
+    if (rc == SW_OK)
+        rc = store_llm_budget_read(t, &k, &g->v);
+    sw_buf_free(&k);
+    return rc;
+}
+
+sw_err store_llm_budget_get(store *s, const char *team_id, int64_t day,
+                            uint64_t *out)
+{
+    struct store_llm_bget g = {team_id, day, 0};
+    sw_err rc;
+
+    if (s == NULL || team_id == NULL || team_id[0] == '\0')
+        return SW_EINVAL;
+    rc = store_view(s, store_llm_bget_txn, &g);
+    if (rc == SW_OK)
+        *out = g.v;
+    return rc;
+}

@@ -1,0 +1,104 @@
+"""SnippetService: SearchSnippets, GetSnippet and DeleteSnippet wiring.
+
+No snippet producer is part of the API yet (snippets come from the
+extraction worker), so these tests cover what the public API can reach:
+empty indexes, every validation path, and team scoping of ids. The
+index itself (snapshots, replay, kill -9, isolation with identical text,
+filters and pages over real snippets) is tested at the C level in
+tests/ranker/index_test.c."""
+
+import grpc
+import pytest
+from snipwise.v1 import snippet_pb2, snippet_pb2_grpc
+
+from e2e_lib import create_team, expect_error
+
+INVALID = grpc.StatusCode.INVALID_ARGUMENT
+
+
+def stub(snipd, key=None):
+    c = snipd.client(snipd.demo_key if key is None else key)
+    return c, snippet_pb2_grpc.SnippetServiceStub(c.channel)
+
+
+def call(c, fn, req):
+    return fn(req, metadata=c.md, timeout=30)
+
+
+def test_search_empty_index_is_exhausted(snipd):
+    c, s = stub(snipd)
+    r = call(c, s.SearchSnippets, snippet_pb2.SearchSnippetsRequest(
+        text="pricing deck for the CFO", page_size=5))
+    assert list(r.results) == []
+    assert r.exhausted
+    assert r.next_page_token == ""
+
+
+def test_search_filtered_says_why(snipd):
+    c, s = stub(snipd)
+    r = call(c, s.SearchSnippets, snippet_pb2.SearchSnippetsRequest(
+        text="pricing", kinds=[snippet_pb2.SNIPPET_KIND_FRAMING],
+        rep_email="rep@example.com",
+        tags=[snippet_pb2.Tag(key="topic", value="pricing")]))
+    assert r.exhausted
+    assert "filters matched 0" in r.filter_note
+
+
+@pytest.mark.parametrize("req,why", [
+    (snippet_pb2.SearchSnippetsRequest(), "exactly one"),
+    (snippet_pb2.SearchSnippetsRequest(text=" ,;. "), "no words"),
+    (snippet_pb2.SearchSnippetsRequest(
+        vector=snippet_pb2.FloatVector(values=[1.0, 0.0])), "dimension"),
+    (snippet_pb2.SearchSnippetsRequest(
+        vector=snippet_pb2.FloatVector(values=[0.0] * 384)), "non-zero"),
+    (snippet_pb2.SearchSnippetsRequest(text="x", page_token="7.abc"),
+     "page_token"),
+    (snippet_pb2.SearchSnippetsRequest(text="x", page_size=-1), "page_size"),
+    (snippet_pb2.SearchSnippetsRequest(text="x", page_size=101), "page_size"),
+    (snippet_pb2.SearchSnippetsRequest(
+        text="x", tags=[snippet_pb2.Tag(key="colour", value="red")]),
+     "tag keys"),
+    (snippet_pb2.SearchSnippetsRequest(text="x", kinds=[7]), "kinds"),
+])
+def test_search_rejects_bad_requests(snipd, req, why):
+    c, s = stub(snipd)
+    err = expect_error(INVALID, call, c, s.SearchSnippets, req)
+    assert why in err.details()
+
+
+def test_search_by_vector(snipd):
+    c, s = stub(snipd)
+    r = call(c, s.SearchSnippets, snippet_pb2.SearchSnippetsRequest(
+        vector=snippet_pb2.FloatVector(values=[0.5] * 384)))
+    assert r.exhausted and list(r.results) == []
+
+
+def test_get_and_delete_validate_and_scope(snipd, admin):
+    c, s = stub(snipd)
+    for fn in (s.GetSnippet, s.DeleteSnippet):
+        expect_error(INVALID, call, c, fn,
+                     snippet_pb2.GetSnippetRequest(snippet_id="nope")
+                     if fn == s.GetSnippet else
+                     snippet_pb2.DeleteSnippetRequest(snippet_id="nope"))
+    err = expect_error(grpc.StatusCode.NOT_FOUND, call, c, s.GetSnippet,
+                       snippet_pb2.GetSnippetRequest(
+                           snippet_id="snip_0123456789abcdef"))
+    assert "no snippet" in err.details()
+    expect_error(grpc.StatusCode.NOT_FOUND, call, c, s.DeleteSnippet,
+                 snippet_pb2.DeleteSnippetRequest(
+                     snippet_id="snip_0123456789abcdef"))
+
+
+def test_search_needs_a_team_key(snipd):
+    c, s = stub(snipd, "sk_" + "0" * 64)
+    expect_error(grpc.StatusCode.UNAUTHENTICATED, call, c, s.SearchSnippets,
+                 snippet_pb2.SearchSnippetsRequest(text="x"))
+
+
+def test_two_teams_search_independently(snipd, admin):
+    _, key_b = create_team(admin, "Team B")
+    for key in (None, key_b):
+        c, s = stub(snipd, key)
+        r = call(c, s.SearchSnippets, snippet_pb2.SearchSnippetsRequest(
+            text="identical text", page_size=3))
+        assert r.exhausted and list(r.results) == []

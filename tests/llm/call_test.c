@@ -1,0 +1,639 @@
+/* Tests of llm/call and llm/provider_openai against a scripted fake
+ * OpenAI-compatible server (fake_openai.py) on loopback: valid answers,
+ * re-asks on invalid JSON, schema violations and ungrounded quotes, 429,
+ * 5xx, timeouts, fallbacks, budgets, the cache and the journal. Each case
+ * starts its own server and store. */
+#include "tests/testutil.h"
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "base/sw_mem.h"
+#include "base/sw_util.h"
+#include "llm/call.h"
+#include "llm/provider.h"
+#include "llm/schemas.h"
+#include "store/store.h"
+#include "store/store_llm.h"
+
+#define KEY "sk-test-SECRET-4242"
+#define TEAM "team_00000000000000aa"
+
+static const char reply_text[] =
+    "Hi Bob,\n\nThanks for reaching out. I'd love to see a demo next week.\n"
+    "\nCheers,\nAna";
+
+#define VALID_REPLY                                                            \
+    "{\"label\":\"POSITIVE\",\"evidence\":\"I'd love to see a demo next "      \
+    "week.\"}"
+
+struct fx {
+    char dir[TEST_PATH_MAX];
+    char script[TEST_PATH_MAX + 32];
+    char log[TEST_PATH_MAX + 32];
+    pid_t pid;
+    int port;
+    store *s;
+    struct llm_provider *p;
+    llm_client *c;
+};
+
+/* One scripted answer of the fake server. */
+struct step {
+    int status;          /* 0 = 200 */
+    const char *content; /* the model's answer */
+    int retry_after;     /* seconds; -1 = no header */
+    double delay;        /* seconds before answering */
+    int tool;            /* answer as a tool call */
+    const char *message; /* error message for non-200 */
+};
+
+static void fx_script(struct fx *f, const struct step *st, size_t n)
+{
+    json_t *a = json_array();
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "status",
+                            json_integer(st[i].status ? st[i].status : 200));
+        if (st[i].content)
+            json_object_set_new(o, "content", json_string(st[i].content));
+        if (st[i].retry_after >= 0 && st[i].status == 429)
+            json_object_set_new(o, "retry_after",
+                                json_integer(st[i].retry_after));
+        if (st[i].delay > 0)
+            json_object_set_new(o, "delay", json_real(st[i].delay));
+        if (st[i].tool)
+            json_object_set_new(o, "tool", json_true());
+        if (st[i].message)
+            json_object_set_new(o, "message", json_string(st[i].message));
+        json_array_append_new(a, o);
+    }
+    assert_int_equal(json_dump_file(a, f->script, 0), 0);
+    json_decref(a);
+}
+
+/* fx_start runs the fake server and waits for its "PORT n" line. */
+static void fx_start(struct fx *f, const struct step *st, size_t n)
+{
+    const char *srcdir = getenv("TEST_SRCDIR");
+    char py[TEST_PATH_MAX], line[64];
+    int pfd[2];
+    ssize_t r;
+    size_t k = 0;
+
+    fx_script(f, st, n);
+    snprintf(py, sizeof(py), "%s/snipwise/tests/llm/fake_openai.py",
+             srcdir ? srcdir : ".");
+    assert_int_equal(pipe(pfd), 0);
+    f->pid = fork();
+    assert_true(f->pid >= 0);
+    if (f->pid == 0) {
+        dup2(pfd[1], 1);
+        close(pfd[0]);
+        close(pfd[1]);
+        execl("/usr/bin/python3", "python3", py, f->script, f->log,
+              (char *)NULL);
+        _exit(127);
+    }
+    close(pfd[1]);
+    while (k + 1 < sizeof(line)) {
+        r = read(pfd[0], line + k, 1);
+        if (r <= 0 || line[k] == '\n')
+            break;
+        k++;
+    }
+    line[k] = '\0';
+    close(pfd[0]);
+    assert_true(k > 5 && strncmp(line, "PORT ", 5) == 0);
+    assert_int_equal(sw_parse_int(line + 5, 1, 65535, &f->port), 0);
+}
+
+#define NSTEPS(a) (sizeof(a) / sizeof((a)[0]))
+
+static void fx_client(struct fx *f, int retries, int64_t timeout_ms,
+                      int max_http_retries, struct llm_call_opts *co)
+{
+    struct llm_openai_opts o;
+    struct llm_call_opts d;
+    char url[128];
+
+    memset(&o, 0, sizeof(o));
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/", f->port);
+    o.base_url = url;
+    o.model = "fake-model-1";
+    o.api_key = KEY;
+    o.timeout_ms = timeout_ms;
+    o.max_http_retries = max_http_retries;
+    o.backoff_base_ms = 10;
+    o.backoff_max_ms = 2000;
+    o.max_concurrency = 2;
+    ASSERT_OK(llm_provider_openai_new(&o, &f->p));
+    if (co == NULL) {
+        llm_call_opts_default(&d);
+        d.max_retries = retries;
+        co = &d;
+    }
+    ASSERT_OK(llm_client_new(f->p, f->s, co, &f->c));
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    struct store_opts so;
+
+    test_mkdtemp(f->dir);
+    snprintf(f->script, sizeof(f->script), "%s/script.json", f->dir);
+    snprintf(f->log, sizeof(f->log), "%s/requests.jsonl", f->dir);
+    memset(&so, 0, sizeof(so));
+    char sdir[TEST_PATH_MAX + 16];
+    snprintf(sdir, sizeof(sdir), "%s/store", f->dir);
+    so.dir = sdir;
+    ASSERT_OK(store_open(&so, &f->s));
+    f->pid = -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    int st;
+
+    llm_client_free(&f->c);
+    llm_provider_free(&f->p);
+    store_close(&f->s);
+    if (f->pid > 0) {
+        kill(f->pid, SIGTERM);
+        waitpid(f->pid, &st, 0);
+    }
+    test_rmtree(f->dir);
+    free(f);
+    return 0;
+}
+
+/* fx_requests loads the requests the server received. */
+static json_t *fx_requests(struct fx *f)
+{
+    json_t *a = json_array();
+    char line[1 << 16];
+    FILE *fp = fopen(f->log, "r");
+
+    if (fp == NULL)
+        return a;
+    while (fgets(line, sizeof(line), fp)) {
+        json_error_t e;
+        json_t *j = json_loads(line, 0, &e);
+        assert_non_null(j);
+        json_array_append_new(a, j);
+    }
+    fclose(fp);
+    return a;
+}
+
+static const char *req_last_user(json_t *req)
+{
+    json_t *m = json_object_get(json_object_get(req, "body"), "messages");
+    return json_string_value(
+        json_object_get(json_array_get(m, json_array_size(m) - 1), "content"));
+}
+
+static void reply_input(struct llm_input *in)
+{
+    memset(in, 0, sizeof(*in));
+    in->text = reply_text;
+    in->len = strlen(reply_text);
+}
+
+static size_t journal_count(struct fx *f, int outcome)
+{
+    struct store_llm_attempt *items = NULL;
+    size_t n = 0, i, k = 0;
+    char *next = NULL;
+
+    ASSERT_OK(store_llm_journal_list(f->s, TEAM, NULL, 100, NULL, &items, &n,
+                                     &next, NULL));
+    for (i = 0; i < n; i++)
+        k += items[i].outcome == outcome;
+    store_llm_attempts_free(items, n);
+    sw_free(next);
+    return k;
+}
+
+static void test_valid(void **state)
+{
+    struct fx *f = *state;
+    struct llm_input in;
+    struct llm_result r;
+    json_t *reqs, *body, *rf;
+
+    static const struct step st[] = {{0, VALID_REPLY, -1, 0, 0, NULL}};
+
+    fx_start(f, st, NSTEPS(st));
+    fx_client(f, 2, 5000, 0, NULL);
+    reply_input(&in);
+    ASSERT_OK(llm_call(f->c, TEAM, "job1", &llm_schema_reply, &in, &r));
+    ASSERT_EQ(r.attempts, 1);
+    ASSERT_EQ(r.prompt_tokens, 10);
+    ASSERT_EQ(r.completion_tokens, 5);
+    assert_non_null(strstr(r.output, "POSITIVE"));
+    reqs = fx_requests(f);
+    ASSERT_EQ(json_array_size(reqs), 1);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_array_get(reqs, 0), "headers"),
+                            "Authorization")),
+                        "Bearer " KEY);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(reqs, 0), "path")),
+        "/v1/chat/completions");
+    body = json_object_get(json_array_get(reqs, 0), "body");
+    assert_string_equal(json_string_value(json_object_get(body, "model")),
+                        "fake-model-1");
+    rf = json_object_get(body, "response_format");
+    assert_string_equal(json_string_value(json_object_get(rf, "type")),
+                        "json_schema");
+    assert_true(json_is_true(
+        json_object_get(json_object_get(rf, "json_schema"), "strict")));
+    /* The schema sent is the one the validator uses: label's enum. */
+    assert_int_equal(
+        json_array_size(json_object_get(
+            json_object_get(
+                json_object_get(
+                    json_object_get(json_object_get(rf, "json_schema"),
+                                    "schema"),
+                    "properties"),
+                "label"),
+            "enum")),
+        6);
+    json_decref(reqs);
+    ASSERT_EQ(journal_count(f, STORE_LLM_OK), 1);
+    llm_result_clear(&r);
+}
+
+/* Invalid JSON, then a valid answer: the re-ask carries the parse error
+ * and the model's own answer. */
+static void test_invalid_json_reask(void **state)
+{
+    struct fx *f = *state;
+    static const struct step st[] = {
+        {0, "{\"label\": \"POSITIVE\", \"evidence\": ", -1, 0, 0, NULL},
+        {0, VALID_REPLY, -1, 0, 0, NULL},
+    };
+    struct llm_input in;
+    struct llm_result r;
+    json_t *reqs, *msgs;
+
+    fx_start(f, st, NSTEPS(st));
+    fx_client(f, 2, 5000, 0, NULL);
+    reply_input(&in);
+    ASSERT_OK(llm_call(f->c, TEAM, "job2", &llm_schema_reply, &in, &r));
+    ASSERT_EQ(r.attempts, 2);
+    ASSERT_EQ(r.prompt_tokens, 20);
+    ASSERT_EQ(r.completion_tokens, 10);
+    reqs = fx_requests(f);
+    ASSERT_EQ(json_array_size(reqs), 2);
+    msgs = json_object_get(json_object_get(json_array_get(reqs, 1), "body"),
+                           "messages");
+    ASSERT_EQ(json_array_size(msgs), 4);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(msgs, 2), "role")),
+        "assistant");
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(msgs, 2), "content")),
+        st[0].content);
+    assert_non_null(
+        strstr(req_last_user(json_array_get(reqs, 1)), "not valid JSON"));
+    assert_non_null(strstr(req_last_user(json_array_get(reqs, 1)), "[json]"));
+    json_decref(reqs);
+    ASSERT_EQ(journal_count(f, STORE_LLM_INVALID), 1);
+    ASSERT_EQ(journal_count(f, STORE_LLM_OK), 1);
+    llm_result_clear(&r);
+}
+
+/* A schema violation (an unknown label, an extra field), then valid. */
+static void test_schema_violation_reask(void **state)
+{
+    struct fx *f = *state;
+    static const struct step st[] = {
+        {0,
+         "{\"label\":\"MAYBE\",\"evidence\":\"I'd love to see a demo next "
+         "week.\",\"mood\":\"happy\"}",
+         -1, 0, 0, NULL},
+        {0, VALID_REPLY, -1, 0, 0, NULL},
+    };
+    struct llm_input in;
+    struct llm_result r;
+    json_t *reqs;
+    const char *u;
+
+    fx_start(f, st, NSTEPS(st));
+    fx_client(f, 2, 5000, 0, NULL);
+    reply_input(&in);
+    ASSERT_OK(llm_call(f->c, TEAM, "job3", &llm_schema_reply, &in, &r));
+    ASSERT_EQ(r.attempts, 2);
+    reqs = fx_requests(f);
+    u = req_last_user(json_array_get(reqs, 1));
+    assert_non_null(strstr(u, "label: \"MAYBE\" is not one of the allowed"));
+    assert_non_null(strstr(u, "[enum]"));
+    assert_non_null(strstr(u, "mood: is not a field of this schema"));
+    json_decref(reqs);
+    llm_result_clear(&r);
+}
+
+/* A hallucinated quote is rejected by grounding, re-asked, corrected. */
+static void test_grounding_reask(void **state)
+{
+    struct fx *f = *state;
+    static const struct step st[] = {
+        {0, "{\"label\":\"POSITIVE\",\"evidence\":\"We want to buy today.\"}",
+         -1, 0, 0, NULL},
+        {0, VALID_REPLY, -1, 0, 0, NULL},
+    };
+    struct llm_input in;
+    struct llm_result r;
+    json_t *reqs;
+
+    fx_start(f, st, NSTEPS(st));
+    fx_client(f, 2, 5000, 0, NULL);
+    reply_input(&in);
+    ASSERT_OK(llm_call(f->c, TEAM, "job4", &llm_schema_reply, &in, &r));
+    ASSERT_EQ(r.attempts, 2);
+    assert_non_null(strstr(r.output, "demo next week"));
+    reqs = fx_requests(f);
+    assert_non_null(strstr(req_last_user(json_array_get(reqs, 1)),
+                           "evidence: not found in the source text"));
+    assert_non_null(
+        strstr(req_last_user(json_array_get(reqs, 1)), "[not_grounded]"));
+    json_decref(reqs);
+    llm_result_clear(&r);
+}
+
+/* 429 with Retry-After: the provider waits and retries; one attempt. */
+static void test_429_retry_after(void **state)
+{
+    struct fx *f = *state;
+    static const struct step st[] = {
+        {429, NULL, 1, 0, 0, "rate limited"},
+        {0, VALID_REPLY, -1, 0, 0, NULL},
+    };
+    struct llm_input in;
+    struct llm_result r;
+    json_t *reqs;
+    int64_t t0 = sw_mono_ms();
+
+    fx_start(f, st, NSTEPS(st));
+    fx_client(f, 2, 5000, 3, NULL);
+    reply_input(&in);
+    ASSERT_OK(llm_call(f->c, TEAM, "job5", &llm_schema_reply, &in, &r));
+    ASSERT_EQ(r.attempts, 1);
+    assert_true(sw_mono_ms() - t0 >= 900); /* honoured Retry-After: 1 */
+    reqs = fx_requests(f);
+    ASSERT_EQ(json_array_size(reqs), 2);
+    json_decref(reqs);
+    llm_result_clear(&r);
+}
+
+/* 500 then success: exponential backoff, then the answer. */
+static void test_500_then_ok(void **state)
+{
+    struct fx *f = *state;
+    static const struct step st[] = {
+        {500, NULL, -1, 0, 0, "boom"},
+        {503, NULL, -1, 0, 0, "busy"},
+        {0, VALID_REPLY, -1, 0, 0, NULL},
+    };
+    struct llm_input in;
+    struct llm_result r;
+    json_t *reqs;
+
+    fx_start(f, st, NSTEPS(st));
+    fx_client(f, 2, 5000, 3, NULL);
+    reply_input(&in);
+    ASSERT_OK(llm_call(f->c, TEAM, "job6", &llm_schema_reply, &in, &r));
+    reqs = fx_requests(f);
+    ASSERT_EQ(json_array_size(reqs), 3);
+    json_decref(reqs);
+    llm_result_clear(&r);
+}
+
+/* A request that times out is retried; with no retries left the call
+ * fails with SW_ETIMEOUT and is journaled as a provider error. */
+static void test_timeout(void **state)
+{
+    struct fx *f = *state;
+    static const struct step st[] = {
+        {0, VALID_REPLY, -1, 3.0, 0, NULL},
+        {0, VALID_REPLY, -1, 0, 0, NULL},
+    };
+    struct llm_input in;
+    struct llm_result r;
+
+    fx_start(f, st, NSTEPS(st));
+    fx_client(f, 2, 300, 1, NULL);
+    reply_input(&in);
+    ASSERT_OK(llm_call(f->c, TEAM, "job7", &llm_schema_reply, &in, &r));
+    llm_result_clear(&r);
+    /* Now every answer is late and there is no HTTP retry. */
+    llm_client_free(&f->c);
+    llm_provider_free(&f->p);
+    kill(f->pid, SIGTERM);
+    waitpid(f->pid, NULL, 0);
+    {
+        static const struct step late[] = {{0, VALID_REPLY, -1, 3.0, 0, NULL}};
+        fx_start(f, late, NSTEPS(late));
+    }
+    fx_client(f, 2, 300, 0, NULL);
+    ASSERT_ERR(llm_call(f->c, TEAM, "job7b", &llm_schema_reply, &in, &r),
+               SW_ETIMEOUT);
+    assert_non_null(r.error);
+    llm_result_clear(&r);
+    ASSERT_EQ(journal_count(f, STORE_LLM_PROVIDER_ERROR), 1);
+}
+
+/* Never valid: fails after the retry limit with usage summed and the last
+ * output and its errors kept. */
+static void test_never_valid(void **state)
+{
+    struct fx *f = *state;
+    static const struct step st[] = {
+        {0, "{\"label\":\"POSITIVE\",\"evidence\":\"made up\"}", -1, 0, 0,
+         NULL},
+    };
+    struct llm_input in;
+    struct llm_result r;
+    json_t *reqs;
+
+    fx_start(f, st, NSTEPS(st));
+    fx_client(f, 2, 5000, 0, NULL);
+    reply_input(&in);
+    ASSERT_ERR(llm_call(f->c, TEAM, "job8", &llm_schema_reply, &in, &r),
+               SW_EPARSE);
+    ASSERT_EQ(r.attempts, 3);
+    ASSERT_EQ(r.prompt_tokens, 30);
+    ASSERT_EQ(r.completion_tokens, 15);
+    assert_null(r.output);
+    assert_string_equal(r.last_output, st[0].content);
+    ASSERT_EQ(r.last_errors.n, 1);
+    ASSERT_EQ(r.last_errors.v[0].code, LLM_V_NOT_GROUNDED);
+    assert_string_equal(r.last_errors.v[0].path, "evidence");
+    reqs = fx_requests(f);
+    ASSERT_EQ(json_array_size(reqs), 3);
+    /* The third request carries the whole conversation. */
+    ASSERT_EQ(
+        json_array_size(json_object_get(
+            json_object_get(json_array_get(reqs, 2), "body"), "messages")),
+        6);
+    json_decref(reqs);
+    ASSERT_EQ(journal_count(f, STORE_LLM_INVALID), 3);
+    llm_result_clear(&r);
+}
+
+/* A repeat of a cached call makes no HTTP request. */
+static void test_cache_hit(void **state)
+{
+    struct fx *f = *state;
+    static const struct step st[] = {{0, VALID_REPLY, -1, 0, 0, NULL}};
+    struct llm_input in;
+    struct llm_result r, r2;
+    json_t *reqs;
+
+    fx_start(f, st, NSTEPS(st));
+    fx_client(f, 2, 5000, 0, NULL);
+    reply_input(&in);
+    ASSERT_OK(llm_call(f->c, TEAM, "job9", &llm_schema_reply, &in, &r));
+    ASSERT_OK(llm_call(f->c, TEAM, "job9b", &llm_schema_reply, &in, &r2));
+    ASSERT_EQ(r2.cached, 1);
+    ASSERT_EQ(r2.attempts, 0);
+    assert_string_equal(r.output, r2.output);
+    reqs = fx_requests(f);
+    ASSERT_EQ(json_array_size(reqs), 1);
+    json_decref(reqs);
+    ASSERT_EQ(journal_count(f, STORE_LLM_CACHED), 1);
+    llm_result_clear(&r);
+    llm_result_clear(&r2);
+}
+
+/* A server without json_schema support answers 400; the provider falls
+ * back to tool calling. */
+static void test_fallback_tools(void **state)
+{
+    struct fx *f = *state;
+    static const struct step st[] = {
+        {400, NULL, -1, 0, 0,
+         "response_format json_schema is not supported by this model"},
+        {0, VALID_REPLY, -1, 0, 1, NULL},
+    };
+    struct llm_input in;
+    struct llm_result r;
+    json_t *reqs, *b;
+
+    fx_start(f, st, NSTEPS(st));
+    fx_client(f, 2, 5000, 0, NULL);
+    reply_input(&in);
+    ASSERT_OK(llm_call(f->c, TEAM, "job10", &llm_schema_reply, &in, &r));
+    reqs = fx_requests(f);
+    ASSERT_EQ(json_array_size(reqs), 2);
+    b = json_object_get(json_array_get(reqs, 1), "body");
+    assert_non_null(json_object_get(b, "tools"));
+    assert_null(json_object_get(b, "response_format"));
+    json_decref(reqs);
+    llm_result_clear(&r);
+}
+
+/* Budgets: a per-call token cap and a per-team daily cap. */
+static void test_budgets(void **state)
+{
+    struct fx *f = *state;
+    static const struct step st[] = {
+        {0, "not json", -1, 0, 0, NULL},
+    };
+    struct llm_call_opts co;
+    struct llm_input in;
+    struct llm_result r;
+
+    fx_start(f, st, NSTEPS(st));
+    llm_call_opts_default(&co);
+    co.max_retries = 5;
+    co.max_call_tokens = 20; /* each attempt costs 15 */
+    fx_client(f, 5, 5000, 0, &co);
+    reply_input(&in);
+    ASSERT_ERR(llm_call(f->c, TEAM, "job11", &llm_schema_reply, &in, &r),
+               SW_EBUDGET);
+    ASSERT_EQ(r.attempts, 2);
+    ASSERT_EQ(r.prompt_tokens + r.completion_tokens, 30);
+    assert_string_equal(r.last_output, "not json");
+    llm_result_clear(&r);
+    ASSERT_EQ(journal_count(f, STORE_LLM_BUDGET_EXCEEDED), 1);
+
+    /* The team has spent 30 tokens today; a cap of 25 stops the next. */
+    llm_client_free(&f->c);
+    co.max_call_tokens = 0;
+    co.team_daily_tokens = 25;
+    ASSERT_OK(llm_client_new(f->p, f->s, &co, &f->c));
+    ASSERT_ERR(llm_call(f->c, TEAM, "job12", &llm_schema_reply, &in, &r),
+               SW_EBUDGET);
+    ASSERT_EQ(r.attempts, 0);
+    llm_result_clear(&r);
+}
+
+/* The API key is sent but never logged, even when calls fail. */
+static void test_key_never_logged(void **state)
+{
+    struct fx *f = *state;
+    static const struct step st[] = {{500, NULL, -1, 0, 0, "down"}};
+    char path[TEST_PATH_MAX + 32], buf[1 << 16];
+    struct llm_input in;
+    struct llm_result r;
+    int fd, saved;
+    ssize_t n;
+
+    fx_start(f, st, NSTEPS(st));
+    fx_client(f, 2, 5000, 2, NULL);
+    reply_input(&in);
+    snprintf(path, sizeof(path), "%s/stderr.log", f->dir);
+    fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0600);
+    assert_true(fd >= 0);
+    saved = dup(2);
+    dup2(fd, 2);
+    ASSERT_ERR(llm_call(f->c, TEAM, "job13", &llm_schema_reply, &in, &r),
+               SW_EPROVIDER);
+    dup2(saved, 2);
+    close(saved);
+    lseek(fd, 0, SEEK_SET);
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    assert_true(n > 0); /* the retries were logged ... */
+    buf[n] = '\0';
+    assert_non_null(strstr(buf, "llm.openai_retry"));
+    assert_null(strstr(buf, KEY)); /* ... without the key */
+    assert_null(strstr(buf, "SECRET"));
+    assert_true(r.error == NULL || strstr(r.error, KEY) == NULL);
+    llm_result_clear(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_valid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_json_reask, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_schema_violation_reask, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_grounding_reask, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_429_retry_after, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_500_then_ok, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_never_valid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_hit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fallback_tools, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_budgets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_never_logged, setup, teardown),
+    };
+
+    if (llm_http_global_init() != SW_OK)
+        return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""A scripted fake of an OpenAI-compatible Chat Completions server for the
+llm tests. Usage: fake_openai.py SCRIPT.json LOG.jsonl
+
+SCRIPT is a JSON list of steps, answered in order (the last one repeats):
+  {"status": 200, "content": "...", "usage": [prompt, completion],
+   "tool": false, "retry_after": null, "delay": 0.0, "body": null}
+Every request received is appended to LOG as one JSON line:
+  {"path": ..., "headers": {...}, "body": {...}}
+It listens on 127.0.0.1:0 and prints "PORT <n>" on stdout once ready."""
+import json
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+script = json.load(open(sys.argv[1]))
+log_path = sys.argv[2]
+lock = threading.Lock()
+state = {"n": 0}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        raw = self.rfile.read(length)
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = {"unparsable": raw.decode("utf-8", "replace")}
+        with lock:
+            i = state["n"]
+            state["n"] += 1
+            with open(log_path, "a") as f:
+                f.write(json.dumps({"path": self.path,
+                                    "headers": dict(self.headers),
+                                    "body": body}) + "\n")
+        step = script[min(i, len(script) - 1)]
+        if step.get("delay"):
+            time.sleep(step["delay"])
+        status = step.get("status", 200)
+        if step.get("body") is not None:
+            out = step["body"].encode()
+        elif status == 200:
+            usage = step.get("usage", [10, 5])
+            msg = {"role": "assistant", "content": step.get("content", "")}
+            if step.get("tool"):
+                msg = {"role": "assistant", "content": None,
+                       "tool_calls": [{"id": "c1", "type": "function",
+                                       "function": {"name": "x",
+                                                    "arguments": step["content"]}}]}
+            out = json.dumps({"id": "r%d" % i, "object": "chat.completion",
+                              "choices": [{"index": 0, "message": msg,
+                                           "finish_reason": "stop"}],
+                              "usage": {"prompt_tokens": usage[0],
+                                        "completion_tokens": usage[1],
+                                        "total_tokens": sum(usage)}}).encode()
+        else:
+            out = json.dumps({"error": {"message": step.get("message", "error")}}).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            if step.get("retry_after") is not None:
+                self.send_header("Retry-After", str(step["retry_after"]))
+            self.end_headers()
+            self.wfile.write(out)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server.daemon_threads = True
+print("PORT %d" % server.server_address[1], flush=True)
+server.serve_forever()

@@ -1,0 +1,285 @@
+/* ann_test: the builtin embedder (determinism, similarity sanity) and the
+ * ANN backends (HNSW shim against exact brute force, deletes, updates,
+ * save/load round trips, corrupt images). */
+#include "tests/testutil.h"
+
+#include <math.h>
+
+#include "base/sw_mem.h"
+#include "ranker/ann.h"
+#include "ranker/embed.h"
+
+#define DIM 64
+
+static uint64_t rng = 88172645463325252ULL;
+
+static double unif(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (rng >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static void normalise(float *v, size_t dim)
+{
+    double s = 0;
+    for (size_t i = 0; i < dim; i++)
+        s += (double)v[i] * v[i];
+    for (size_t i = 0; i < dim; i++)
+        v[i] = (float)(v[i] / sqrt(s));
+}
+
+/* n points around 20 centres, L2-normalised. */
+static float *clustered(size_t n, size_t dim)
+{
+    float *c = sw_malloc(20 * dim * sizeof(float));
+    float *v = sw_malloc(n * dim * sizeof(float));
+    assert_non_null(c);
+    assert_non_null(v);
+    for (size_t i = 0; i < 20 * dim; i++)
+        c[i] = (float)(unif() - 0.5);
+    for (size_t i = 0; i < n; i++) {
+        size_t k = (size_t)(unif() * 20);
+        for (size_t j = 0; j < dim; j++)
+            v[i * dim + j] = c[k * dim + j] + (float)(0.3 * (unif() - 0.5));
+        normalise(v + i * dim, dim);
+    }
+    sw_free(c);
+    return v;
+}
+
+static double dot(const float *a, const float *b, size_t dim)
+{
+    double s = 0;
+    for (size_t i = 0; i < dim; i++)
+        s += (double)a[i] * b[i];
+    return s;
+}
+
+/* closer fails unless sim(q, near) exceeds sim(q, far) by margin. */
+static void closer(const float *q, const float *near, const float *far,
+                   double margin)
+{
+    double a = dot(q, near, 384), b = dot(q, far, 384);
+    if (!(a > b + margin))
+        fail_msg("similarity %.3f to the paraphrase, %.3f to the unrelated "
+                 "text",
+                 a, b);
+}
+
+static void test_embed_deterministic(void **state)
+{
+    struct rank_embedder *e = NULL;
+    const char *t = "Attached is our pricing deck for the CFO.";
+    float a[384], b[384];
+
+    (void)state;
+    ASSERT_OK(rank_embedder_new("builtin", 0, &e));
+    ASSERT_EQ(e->dim, 384);
+    ASSERT_OK(e->ops->embed(e, NULL, t, strlen(t), a));
+    ASSERT_OK(e->ops->embed(e, NULL, t, strlen(t), b));
+    assert_memory_equal(a, b, sizeof(a));
+    assert_true(fabs(dot(a, a, 384) - 1.0) < 1e-5);
+    /* Case and punctuation do not matter; words do. */
+    {
+        const char *t2 = "attached IS our pricing deck, for the cfo";
+        ASSERT_OK(e->ops->embed(e, NULL, t2, strlen(t2), b));
+    }
+    assert_true(dot(a, b, 384) > 0.999);
+    ASSERT_ERR(e->ops->embed(e, NULL, " .,;! ", 6, b), SW_EINVAL);
+    ASSERT_ERR(rank_embedder_new("nope", 0, &e), SW_EINVAL);
+    e->ops->destroy(&e);
+    assert_null(e);
+}
+
+static void test_embed_similarity(void **state)
+{
+    static const char *corpus[] = {
+        "I have attached the case study on how Acme cut onboarding time.",
+        "Here is the pricing sheet you asked for; happy to walk through it.",
+        "Following up on our call, the security whitepaper is attached.",
+        "Let me know if Thursday works for a quick demo of the platform.",
+        "Our quarterly results deck is attached for your board meeting.",
+        "The contract draft is attached; legal has reviewed the terms.",
+    };
+    const char *q = "attaching the pricing sheet you requested, glad to walk "
+                    "you through the prices";
+    const char *para = "Here is the pricing sheet you asked for; happy to "
+                       "walk through it.";
+    const char *other = "Let me know if Thursday works for a quick demo of "
+                        "the platform.";
+    struct rank_embedder *e = NULL;
+    struct rank_df df;
+    float vq[384], vp[384], vo[384];
+    size_t i;
+
+    (void)state;
+    ASSERT_OK(rank_embedder_new(NULL, 384, &e));
+    ASSERT_OK(rank_df_init(&df));
+    for (i = 0; i < sizeof(corpus) / sizeof(corpus[0]); i++)
+        ASSERT_OK(rank_df_observe(&df, corpus[i], strlen(corpus[i])));
+    ASSERT_EQ(df.docs, 6);
+    ASSERT_OK(e->ops->embed(e, &df, q, strlen(q), vq));
+    ASSERT_OK(e->ops->embed(e, &df, para, strlen(para), vp));
+    ASSERT_OK(e->ops->embed(e, &df, other, strlen(other), vo));
+    closer(vq, vp, vo, 0.05);
+    /* Morphology through character n-grams: "prices" ~ "pricing". */
+    ASSERT_OK(e->ops->embed(e, &df, "prices", 6, vq));
+    ASSERT_OK(e->ops->embed(e, &df, "pricing", 7, vp));
+    ASSERT_OK(e->ops->embed(e, &df, "thursday", 8, vo));
+    closer(vq, vp, vo, 0.05);
+    rank_df_free(&df);
+    e->ops->destroy(&e);
+}
+
+static void build(const struct rank_ann_ops *ops, const float *v, size_t n,
+                  struct rank_ann **out)
+{
+    struct rank_ann_params p;
+
+    rank_ann_params_default(&p, DIM);
+    p.max_elements = n / 2; /* forces a resize */
+    ASSERT_OK(ops->create(&p, out));
+    for (size_t i = 0; i < n; i++) {
+        if ((*out)->ops->count(*out) == (*out)->ops->capacity(*out)) {
+            ASSERT_ERR(ops->add(*out, 1000 + i, v + i * DIM), SW_ERANGE);
+            ASSERT_OK(ops->resize(*out, 2 * ops->capacity(*out)));
+        }
+        ASSERT_OK(ops->add(*out, 1000 + i, v + i * DIM));
+    }
+    ASSERT_EQ(ops->count(*out), n);
+}
+
+static double recall(struct rank_ann *a, struct rank_ann *exact, const float *q,
+                     size_t nq, size_t ef)
+{
+    uint64_t la[10], lb[10];
+    float da[10], db[10];
+    size_t na, nb, hit = 0;
+
+    for (size_t i = 0; i < nq; i++) {
+        ASSERT_OK(a->ops->search(a, q + i * DIM, 10, ef, la, da, &na));
+        ASSERT_OK(exact->ops->search(exact, q + i * DIM, 10, 0, lb, db, &nb));
+        ASSERT_EQ(na, 10);
+        ASSERT_EQ(nb, 10);
+        for (size_t j = 1; j < na; j++)
+            assert_true(da[j - 1] <= da[j] + 1e-6);
+        for (size_t j = 0; j < 10; j++)
+            for (size_t k = 0; k < 10; k++)
+                if (la[j] == lb[k]) {
+                    hit++;
+                    break;
+                }
+    }
+    return (double)hit / (double)(nq * 10);
+}
+
+static void test_hnsw_vs_flat(void **state)
+{
+    size_t n = 3000, nq = 100;
+    float *v = clustered(n + nq, DIM);
+    struct rank_ann *h = NULL, *f = NULL;
+    uint64_t l[10];
+    float d[10];
+    size_t got;
+
+    (void)state;
+    build(&rank_ann_hnsw, v, n, &h);
+    build(&rank_ann_flat, v, n, &f);
+    assert_true(recall(h, f, v + n * DIM, nq, 100) >= 0.95);
+    /* The exact nearest neighbour of a stored vector is itself. */
+    ASSERT_OK(h->ops->search(h, v + 7 * DIM, 1, 50, l, d, &got));
+    ASSERT_EQ(l[0], 1007);
+    assert_true(fabs(d[0]) < 1e-5);
+    /* Deleting hides it from both; deleting twice is fine; unknown is not. */
+    ASSERT_OK(h->ops->mark_deleted(h, 1007));
+    ASSERT_OK(h->ops->mark_deleted(h, 1007));
+    ASSERT_OK(f->ops->mark_deleted(f, 1007));
+    ASSERT_ERR(h->ops->mark_deleted(h, 42), SW_ENOTFOUND);
+    ASSERT_ERR(f->ops->mark_deleted(f, 42), SW_ENOTFOUND);
+    ASSERT_EQ(h->ops->deleted(h), 1);
+    ASSERT_OK(h->ops->search(h, v + 7 * DIM, 10, 50, l, d, &got));
+    for (size_t i = 0; i < got; i++)
+        assert_true(l[i] != 1007);
+    assert_true(recall(h, f, v + n * DIM, nq, 100) >= 0.95);
+    /* Re-adding a label updates and undeletes it. */
+    ASSERT_OK(h->ops->add(h, 1007, v + 8 * DIM));
+    ASSERT_OK(h->ops->search(h, v + 8 * DIM, 2, 50, l, d, &got));
+    assert_true((l[0] == 1007 && l[1] == 1008) ||
+                (l[0] == 1008 && l[1] == 1007));
+    ASSERT_ERR(h->ops->search(h, v, 0, 10, l, d, &got), SW_EINVAL);
+    h->ops->destroy(&h);
+    f->ops->destroy(&f);
+    assert_null(h);
+    sw_free(v);
+}
+
+static void round_trip(const struct rank_ann_ops *ops)
+{
+    size_t n = 1500;
+    float *v = clustered(n, DIM);
+    struct rank_ann *a = NULL, *b = NULL;
+    struct rank_blob blob = RANK_BLOB_INIT, bad = RANK_BLOB_INIT;
+    struct rank_ann_params p;
+    uint64_t la[10], lb[10];
+    float da[10], db[10];
+    size_t na, nb;
+
+    build(ops, v, n, &a);
+    ASSERT_OK(ops->mark_deleted(a, 1003));
+    ASSERT_OK(ops->save(a, &blob));
+    assert_true(blob.n > n * DIM * sizeof(float));
+    rank_ann_params_default(&p, DIM);
+    p.max_elements = 0;
+    ASSERT_OK(ops->load(&p, &blob, &b));
+    ASSERT_EQ(ops->count(b), n);
+    ASSERT_EQ(ops->deleted(b), 1);
+    for (size_t i = 0; i < 50; i++) {
+        ASSERT_OK(ops->search(a, v + i * DIM, 10, 64, la, da, &na));
+        ASSERT_OK(ops->search(b, v + i * DIM, 10, 64, lb, db, &nb));
+        ASSERT_EQ(na, nb);
+        assert_memory_equal(la, lb, na * sizeof(uint64_t));
+    }
+    /* The loaded index still grows. */
+    ASSERT_OK(ops->resize(b, n + 10));
+    ASSERT_OK(ops->add(b, 99999, v));
+    /* Wrong dimension, truncation and garbage are rejected cleanly. */
+    p.dim = DIM * 2;
+    ASSERT_ERR(ops->load(&p, &blob, &b), SW_ECORRUPT);
+    p.dim = DIM;
+    ASSERT_OK(rank_blob_create(blob.n / 2, &bad));
+    memcpy(bad.p, blob.p, bad.n);
+    ASSERT_ERR(ops->load(&p, &bad, &b), SW_ECORRUPT);
+    memset(bad.p, 0x5a, bad.n);
+    ASSERT_ERR(ops->load(&p, &bad, &b), SW_ECORRUPT);
+    rank_blob_free(&bad);
+    rank_blob_free(&blob);
+    ops->destroy(&a);
+    ops->destroy(&b);
+    sw_free(v);
+}
+
+static void test_hnsw_save_load(void **state)
+{
+    (void)state;
+    round_trip(&rank_ann_hnsw);
+}
+
+static void test_flat_save_load(void **state)
+{
+    (void)state;
+    round_trip(&rank_ann_flat);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_embed_deterministic),
+        cmocka_unit_test(test_embed_similarity),
+        cmocka_unit_test(test_hnsw_vs_flat),
+        cmocka_unit_test(test_hnsw_save_load),
+        cmocka_unit_test(test_flat_save_load),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

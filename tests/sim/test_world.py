@@ -1,0 +1,154 @@
+"""The world model: scenario validation, determinism, the hidden truth,
+framing families, habits and the reply model."""
+
+import json
+import os
+
+import pytest
+
+import driver
+import model
+from scenario import (ScenarioError, World, load_scenario, validate,
+                      variants_of, rng_for)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TINY = os.path.join(HERE, "scenarios", "tiny.json")
+
+
+def raw_tiny():
+    with open(TINY, encoding="utf-8") as f:
+        return json.load(f)
+
+
+@pytest.fixture(scope="module")
+def world():
+    return World(load_scenario(TINY))
+
+
+def test_bundled_scenarios_validate():
+    for name in ("tiny", "easy", "noisy", "cold_start"):
+        s = load_scenario(os.path.join(HERE, "scenarios", name + ".json"))
+        assert s["name"] == name
+
+
+@pytest.mark.parametrize("edit, msg", [
+    (lambda r: r.pop("name"), "missing 'name'"),
+    (lambda r: r["contents"][0]["effects"].update({"industry:mining": 1}),
+     "unknown key 'industry:mining'"),
+    (lambda r: r["framings"].append(dict(r["framings"][0])), "unique ids"),
+    (lambda r: r["contents"][0].update(source={}), "needs corpus or generate"),
+    (lambda r: r["reply_model"].update(out_of_office=2), "outside"),
+    (lambda r: r["framings"][0].update(topics=["weather"]), "unknown topic"),
+    (lambda r: r.update(reps={"skills": []}), "non-empty list"),
+])
+def test_bad_scenarios_are_refused_with_a_reason(edit, msg):
+    r = raw_tiny()
+    edit(r)
+    with pytest.raises(ScenarioError) as e:
+        validate(r)
+    assert msg in str(e.value)
+
+
+def test_missing_file_and_bad_json(tmp_path):
+    with pytest.raises(ScenarioError):
+        load_scenario(str(tmp_path / "nope.json"))
+    p = tmp_path / "bad.json"
+    p.write_text("{")
+    with pytest.raises(ScenarioError):
+        load_scenario(str(p))
+
+
+def _fingerprint(w):
+    return (
+        [(r.email, r.skill, sorted(r.habit.items())) for r in w.reps],
+        [(p.email, sorted(p.segment.items())) for p in w.prospects],
+        [(t.day, t.minute, t.rep, t.prospect, t.topic, t.cold)
+         for t in w.threads],
+        sorted(w.variants.items()),
+        sorted((k, v["sha256"]) for k, v in w.documents.items()))
+
+
+def test_same_seed_same_world_other_seed_other_world(world):
+    again = World(load_scenario(TINY))
+    assert _fingerprint(again) == _fingerprint(world)
+    other = World(load_scenario(TINY), seed=8)
+    assert _fingerprint(other)[2] != _fingerprint(world)[2]
+
+
+def test_truth_by_hand(world):
+    seg = {"industry": "manufacturing", "persona": "cfo", "stage": "discovery"}
+#airbus : base 0.2 + manufacturing 0.6, on topic analytics.
+    assert world.truth("airbus", seg, "analytics") == pytest.approx(0.8)
+#Off topic(security) : minus the default penalty 0.5.
+    assert world.truth("airbus", seg, "security") == pytest.approx(0.3)
+#peer has no topics(never off topic) : 0.0 + discovery 0.3.
+    assert world.truth("peer", seg, "security") == pytest.approx(0.3)
+    assert world.truth("roi", seg, "pricing") == pytest.approx(0.7)
+
+
+def test_variants_are_small_edits_that_map_back(world):
+    m = driver.FamilyMatcher(world)
+    for f in world.families:
+        vs = world.variants[f.id]
+        assert vs[0] == f.spec["sentence"]
+        assert len(set(vs)) == len(vs) == f.spec["variants"]
+        for v in vs:
+            assert m.match(v) == f.id, v
+#Inserted into a longer sentence, it still maps.
+            assert m.match("I've attached the deck. " + v) == f.id
+    assert m.match("Hi Dana, hope you are well.") is None
+    many = variants_of("Our team can help.", 6, rng_for(1, "x"))
+    assert len(set(many)) == 6
+
+
+def test_new_items_have_few_adopters_and_skills_rank_weakest(world):
+    probe = world.items["security_proof"]
+    adopters = [r for r in world.reps if r.habit[probe.id] > 0]
+    assert len(adopters) == 1  # 25% of 4 reps
+    assert all(r.habit["roi"] > 0 for r in world.reps)
+    assert world.weak_reps == [0]  # the 0.15 rep
+    assert not world.available("security_proof", 2)
+    assert world.available("security_proof", 3)
+
+
+def test_habit_pick_respects_availability_and_is_deterministic(world):
+    for plan in world.threads:
+        f = model.habit_pick(world, plan, "framing", plan.day)
+        assert world.available(f, plan.day)
+        assert f == model.habit_pick(world, plan, "framing", plan.day)
+
+
+def test_reply_probs_move_with_quality(world):
+    rep, seg = world.reps[1], world.prospects[0].segment
+    lo = model.reply_probs(world, -1.0, rep, seg)
+    hi = model.reply_probs(world, 1.0, rep, seg)
+    assert sum(lo) == pytest.approx(1.0) and sum(hi) == pytest.approx(1.0)
+    pos, unsub = model.REPLY_ORDER.index("positive"), -1
+    assert hi[pos] > lo[pos]
+    assert hi[unsub] < lo[unsub]
+    skilled = model.reply_probs(world, 0.0, world.reps[3], seg)
+    weak = model.reply_probs(world, 0.0, world.reps[0], seg)
+    assert skilled[pos] > weak[pos]
+
+
+def test_common_random_numbers_make_outcomes_monotone(world):
+    order = {k: i for i, k in enumerate(model.REPLY_ORDER)}
+    better = worse = 0
+    for plan in world.threads:
+        a = model.thread_outcome(world, plan, -0.5)
+        b = model.thread_outcome(world, plan, 0.8)
+        assert a == model.thread_outcome(world, plan, -0.5)
+        assert a["bounce"] == b["bounce"] and a["ooo"] == b["ooo"]
+        if not a["bounce"]:
+            assert order[b["reply"]] <= order[a["reply"]]
+            better += b["reply"] == "positive"
+            worse += a["reply"] == "positive"
+    assert better > worse
+
+
+def test_missing_corpus_file_is_a_clear_error():
+    s = validate(raw_tiny())
+    s["contents"][0]["corpus"] = "no/such/file.md"
+    with pytest.raises(ScenarioError) as e:
+        World(s)
+    assert "content airbus" in str(e.value)

@@ -1,0 +1,452 @@
+/* store_mail_test: emails, threads, contents and their indexes
+ * (store_mail.h), the job queue (store_job.h) and the invariant check. Each
+ * case uses its own store directory and two teams. */
+#include "tests/testutil.h"
+
+#include "base/sw_buf.h"
+#include "base/sw_mem.h"
+#include "store/store.h"
+#include "store/store_job.h"
+#include "store/store_mail.h"
+#include "store/store_tenant.h"
+
+struct fixture {
+    char dir[TEST_PATH_MAX];
+    store *s;
+    struct store_team a, b;
+    int64_t live;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = sw_calloc(1, sizeof(*f));
+    struct store_opts o;
+
+    if (f == NULL)
+        return -1;
+    f->live = sw_mem_live();
+    test_mkdtemp(f->dir);
+    memset(&o, 0, sizeof(o));
+    o.dir = f->dir;
+    if (store_open(&o, &f->s) != SW_OK ||
+        store_team_create(f->s, "A", &f->a, NULL, NULL) != SW_OK ||
+        store_team_create(f->s, "B", &f->b, NULL, NULL) != SW_OK)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    int64_t live;
+
+    store_team_clear(&f->a);
+    store_team_clear(&f->b);
+    store_close(&f->s);
+    live = sw_mem_live() - f->live;
+    test_rmtree(f->dir);
+    sw_free(f);
+    if (live != 0) {
+        print_error("leak: %lld blocks live\n", (long long)live);
+        return -1;
+    }
+    return 0;
+}
+
+/* One email with its thread and one content item, written in one
+ * transaction the way the pipeline does. */
+struct put_one {
+    const char *team, *email_id, *thread_id, *content_id, *msgid;
+    const char *subject_key;
+    int64_t ms;
+    unsigned char sha[32];
+    uint64_t job_id;
+};
+
+static SW_MUST_CHECK sw_err put_one_txn(store_txn *t, void *arg)
+{
+    struct put_one *p = arg;
+    struct store_email e;
+    struct store_thread th;
+    struct store_content c;
+    struct store_email_content ec;
+    struct sw_buf k;
+    char *eids[1];
+    sw_err rc;
+
+    memset(&e, 0, sizeof(e));
+    memset(&th, 0, sizeof(th));
+    memset(&c, 0, sizeof(c));
+    sw_buf_init(&k, 1024);
+    rc = store_mail_msgid_key(&k, p->msgid);
+    if (rc)
+        goto out;
+    c.content_id = (char *)p->content_id;
+    c.team_id = (char *)p->team;
+    c.filename = "deck.pdf";
+    c.media_type = "application/pdf";
+    c.kind = 1;
+    c.state = 2;
+    c.text = "hello deck";
+    memcpy(c.sha256, p->sha, 32);
+    c.first_seen_ms = c.last_used_ms = p->ms;
+    c.times_used = 1;
+    rc = store_content_put(t, &c);
+    if (rc)
+        goto out;
+    rc = store_content_use_add(t, p->team, p->content_id, p->email_id);
+    if (rc)
+        goto out;
+    ec.content_id = (char *)p->content_id;
+    ec.filename = "deck.pdf";
+    ec.state = 2;
+    ec.is_new = 1;
+    e.email_id = (char *)p->email_id;
+    e.team_id = (char *)p->team;
+    e.thread_id = (char *)p->thread_id;
+    e.message_id = (char *)p->msgid;
+    e.direction = STORE_DIR_OUTBOUND;
+    e.from_email = "rep@a.example";
+    e.subject = "Deck";
+    e.sent_ms = p->ms;
+    e.body_text = "see the deck";
+    e.new_text = "see the deck";
+    e.contents = &ec;
+    e.n_contents = 1;
+    rc = store_email_put(t, &e, sw_buf_str(&k), sw_buf_len(&k));
+    if (rc)
+        goto out;
+    eids[0] = (char *)p->email_id;
+    th.thread_id = (char *)p->thread_id;
+    th.team_id = (char *)p->team;
+    th.subject = "Deck";
+    th.subject_key = (char *)p->subject_key;
+    th.email_ids = eids;
+    th.n_emails = 1;
+    th.first_ms = th.last_ms = p->ms;
+    rc = store_thread_put(t, &th);
+    if (rc)
+        goto out;
+    rc = store_job_enqueue(t, p->team, p->email_id, STORE_JOB_EXTRACT_OUTBOUND,
+                           &p->job_id);
+out:
+    sw_buf_free(&k);
+    return rc;
+}
+
+static void put_one(struct fixture *f, const char *team, int i, int64_t ms,
+                    uint64_t *job_id)
+{
+    char eid[32], tid[32], cid[32], msgid[64];
+    struct put_one p;
+
+    snprintf(eid, sizeof(eid), "em_%04d", i);
+    snprintf(tid, sizeof(tid), "th_%04d", i);
+    snprintf(cid, sizeof(cid), "ct_%04d", i);
+    snprintf(msgid, sizeof(msgid), "<m%d@x.example>", i);
+    memset(&p, 0, sizeof(p));
+    p.team = team;
+    p.email_id = eid;
+    p.thread_id = tid;
+    p.content_id = cid;
+    p.msgid = msgid;
+    p.subject_key = "deck";
+    p.ms = ms;
+    p.sha[0] = (unsigned char)i;
+    p.sha[1] = (unsigned char)(i >> 8);
+    ASSERT_OK(store_update(f->s, put_one_txn, &p));
+    if (job_id)
+        *job_id = p.job_id;
+}
+
+static void assert_clean(struct fixture *f, size_t want_violations)
+{
+    struct sw_buf report, summary;
+    size_t v = 99;
+
+    sw_buf_init(&report, 1 << 20);
+    sw_buf_init(&summary, 4096);
+    ASSERT_OK(store_mail_check(f->s, &report, &v, &summary));
+    if (v != want_violations)
+        fail_msg("check: %zu violations, want %zu:\n%s\n%s", v, want_violations,
+                 sw_buf_str(&report), sw_buf_str(&summary));
+    sw_buf_free(&report);
+    sw_buf_free(&summary);
+}
+
+static void test_email_roundtrip(void **state)
+{
+    struct fixture *f = *state;
+    struct store_email e;
+    struct store_content c;
+    struct store_thread th;
+    char **ids = NULL;
+    size_t n = 0;
+
+    put_one(f, f->a.team_id, 1, 1000, NULL);
+    ASSERT_OK(store_email_get(f->s, f->a.team_id, "em_0001", &e));
+    assert_string_equal(e.thread_id, "th_0001");
+    assert_string_equal(e.message_id, "<m1@x.example>");
+    ASSERT_EQ(e.n_contents, 1);
+    assert_string_equal(e.contents[0].content_id, "ct_0001");
+    ASSERT_EQ(e.seq, 1);
+    store_email_clear(&e);
+    /* By Message-ID, with or without angle brackets. */
+    ASSERT_OK(
+        store_email_by_message_id(f->s, f->a.team_id, "m1@x.example", &e));
+    assert_string_equal(e.email_id, "em_0001");
+    store_email_clear(&e);
+    /* Another team sees nothing. */
+    ASSERT_ERR(store_email_get(f->s, f->b.team_id, "em_0001", &e),
+               SW_ENOTFOUND);
+    ASSERT_ERR(
+        store_email_by_message_id(f->s, f->b.team_id, "<m1@x.example>", &e),
+        SW_ENOTFOUND);
+    ASSERT_ERR(store_thread_get(f->s, f->b.team_id, "th_0001", &th),
+               SW_ENOTFOUND);
+    ASSERT_ERR(store_content_get(f->s, f->b.team_id, "ct_0001", &c),
+               SW_ENOTFOUND);
+    ASSERT_OK(store_content_get(f->s, f->a.team_id, "ct_0001", &c));
+    assert_string_equal(c.text, "hello deck");
+    ASSERT_EQ(c.text_len, 10);
+    ASSERT_EQ(strlen(c.sha256_hex), 64);
+    store_content_clear(&c);
+    ASSERT_OK(
+        store_content_emails(f->s, f->a.team_id, "ct_0001", 10, &ids, &n));
+    ASSERT_EQ(n, 1);
+    assert_string_equal(ids[0], "em_0001");
+    store_strv_free(ids, n);
+    assert_clean(f, 0);
+}
+
+struct dup_put {
+    const char *team;
+};
+
+static SW_MUST_CHECK sw_err dup_put_txn(store_txn *t, void *arg)
+{
+    struct dup_put *d = arg;
+    struct store_email e;
+
+    memset(&e, 0, sizeof(e));
+    e.email_id = "em_other";
+    e.team_id = (char *)d->team;
+    e.thread_id = "th_0001";
+    return store_email_put(t, &e, "m:m1@x.example", 14);
+}
+
+static void test_dedupe_key_taken(void **state)
+{
+    struct fixture *f = *state;
+    struct dup_put d = {f->a.team_id};
+    char *id = NULL;
+
+    put_one(f, f->a.team_id, 1, 1000, NULL);
+    ASSERT_ERR(store_update(f->s, dup_put_txn, &d), SW_EEXIST);
+    (void)id;
+    /* The same key in another team is free. */
+    d.team = f->b.team_id;
+    ASSERT_OK(store_update(f->s, dup_put_txn, &d));
+    /* ...but B's email points to a thread B does not have. */
+    assert_clean(f, 1);
+}
+
+static void test_thread_list(void **state)
+{
+    struct fixture *f = *state;
+    struct store_thread *items = NULL;
+    struct store_content *cs = NULL;
+    struct store_thread_filter tf;
+    char *next = NULL, *tok = NULL;
+    size_t n = 0, total = 0;
+    int i, pages = 0, kinds[1];
+    int64_t prev = INT64_MAX;
+
+    for (i = 1; i <= 7; i++)
+        put_one(f, f->a.team_id, i, 1000 * (i % 4) + i, NULL);
+    put_one(f, f->b.team_id, 100, 99999, NULL);
+    do {
+        ASSERT_OK(store_thread_list(f->s, f->a.team_id, NULL, 3, tok, &items,
+                                    &n, &next, NULL));
+        pages++;
+        for (size_t k = 0; k < n; k++) {
+            assert_true(items[k].last_ms <= prev);
+            prev = items[k].last_ms;
+        }
+        total += n;
+        store_threads_free(items, n);
+        sw_free(tok);
+        tok = next;
+    } while (tok && pages < 10);
+    ASSERT_EQ(total, 7);
+    ASSERT_EQ(pages, 3);
+    memset(&tf, 0, sizeof(tf));
+    tf.last_from_ms = 3000;
+    ASSERT_OK(store_thread_list(f->s, f->a.team_id, &tf, 0, NULL, &items, &n,
+                                &next, NULL));
+    ASSERT_EQ(n, 2); /* i = 3 (3003) and 7 (3007) */
+    assert_null(next);
+    store_threads_free(items, n);
+    kinds[0] = 1;
+    ASSERT_OK(store_content_list(f->s, f->a.team_id, kinds, 1, 0, NULL, &cs, &n,
+                                 &next, NULL));
+    ASSERT_EQ(n, 7);
+    assert_string_equal(cs[0].text, ""); /* lists leave the text out */
+    ASSERT_EQ(cs[0].text_len, 10);
+    store_contents_free(cs, n);
+    kinds[0] = 3;
+    ASSERT_OK(store_content_list(f->s, f->a.team_id, kinds, 1, 0, NULL, &cs, &n,
+                                 &next, NULL));
+    ASSERT_EQ(n, 0);
+    store_contents_free(cs, n);
+    ASSERT_ERR(store_thread_list(f->s, f->a.team_id, NULL, 3, "zz", &items, &n,
+                                 &next, NULL),
+               SW_EINVAL);
+    assert_clean(f, 0);
+}
+
+static void test_jobs(void **state)
+{
+    struct fixture *f = *state;
+    struct store_job j;
+    uint64_t j1, j2, j3, pending = 0;
+    struct sw_buf why;
+
+    sw_buf_init(&why, 1024);
+    memset(&j, 0, sizeof(j));
+    ASSERT_ERR(store_job_next(f->s, 0, &j), SW_ENOTFOUND);
+    put_one(f, f->a.team_id, 1, 1000, &j1);
+    put_one(f, f->b.team_id, 2, 1000, &j2);
+    put_one(f, f->a.team_id, 3, 1000, &j3);
+    assert_true(j1 < j2 && j2 < j3);
+    ASSERT_OK(store_job_count(f->s, &pending));
+    ASSERT_EQ(pending, 3);
+    ASSERT_OK(store_job_next(f->s, 5000, &j));
+    ASSERT_EQ(j.job_id, j1);
+    assert_string_equal(j.team_id, f->a.team_id);
+    assert_string_equal(j.email_id, "em_0001");
+    ASSERT_EQ(j.kind, STORE_JOB_EXTRACT_OUTBOUND);
+    store_job_clear(&j);
+    /* Deferred: the next due job comes first. */
+    ASSERT_OK(store_job_defer(f->s, j1, 10000, "provider down"));
+    ASSERT_OK(store_job_next(f->s, 5000, &j));
+    ASSERT_EQ(j.job_id, j2);
+    store_job_clear(&j);
+    ASSERT_OK(store_job_next(f->s, 10000, &j));
+    ASSERT_EQ(j.job_id, j1);
+    ASSERT_EQ(j.attempts, 1);
+    assert_string_equal(j.last_error, "provider down");
+    store_job_clear(&j);
+    /* Deleting team B drops its job; the check does not call it an
+     * orphan. */
+    ASSERT_OK(store_team_delete(f->s, f->b.team_id, &why));
+    assert_clean(f, 0);
+    ASSERT_OK(store_job_next(f->s, 5000, &j));
+    ASSERT_EQ(j.job_id, j3);
+    store_job_clear(&j);
+    ASSERT_OK(store_job_count(f->s, &pending));
+    ASSERT_EQ(pending, 2);
+    sw_buf_free(&why);
+    assert_clean(f, 0);
+}
+
+struct finish_arg {
+    uint64_t id;
+};
+
+static SW_MUST_CHECK sw_err finish_txn(store_txn *t, void *arg)
+{
+    return store_job_finish(t, ((struct finish_arg *)arg)->id);
+}
+
+static SW_MUST_CHECK sw_err purge_txn(store_txn *t, void *arg)
+{
+    size_t n = 0;
+    sw_err rc = store_job_purge_team(t, arg, &n);
+    return rc == SW_OK && n != 1 ? SW_EINTERNAL : rc;
+}
+
+static void test_job_finish(void **state)
+{
+    struct fixture *f = *state;
+    struct finish_arg fa;
+    struct store_job j;
+    uint64_t j1, j2, pending = 9;
+
+    memset(&j, 0, sizeof(j));
+    put_one(f, f->a.team_id, 1, 1000, &j1);
+    put_one(f, f->a.team_id, 2, 1000, &j2);
+    fa.id = j1;
+    ASSERT_OK(store_update(f->s, finish_txn, &fa));
+    ASSERT_ERR(store_update(f->s, finish_txn, &fa), SW_ENOTFOUND);
+    ASSERT_OK(store_job_next(f->s, 5000, &j));
+    ASSERT_EQ(j.job_id, j2);
+    store_job_clear(&j);
+    ASSERT_OK(store_update(f->s, purge_txn, (void *)f->a.team_id));
+    ASSERT_OK(store_job_count(f->s, &pending));
+    ASSERT_EQ(pending, 0);
+    ASSERT_ERR(store_job_next(f->s, 5000, &j), SW_ENOTFOUND);
+    assert_clean(f, 0);
+}
+
+/* The check notices a thread that went missing. */
+static SW_MUST_CHECK sw_err drop_thread_txn(store_txn *t, void *arg)
+{
+    struct sw_buf k;
+    sw_err rc;
+
+    sw_buf_init(&k, 1024);
+    rc = store_key(&k, arg, "th_0001", 7);
+    if (rc == SW_OK)
+        rc = store_del(t, STORE_DB_THREADS, sw_buf_str(&k), sw_buf_len(&k));
+    sw_buf_free(&k);
+    return rc;
+}
+
+static void test_check_finds_damage(void **state)
+{
+    struct fixture *f = *state;
+
+    put_one(f, f->a.team_id, 1, 1000, NULL);
+    put_one(f, f->a.team_id, 2, 1000, NULL);
+    assert_clean(f, 0);
+    ASSERT_OK(store_update(f->s, drop_thread_txn, (void *)f->a.team_id));
+    assert_clean(f, 1);
+}
+
+static void test_msgid_key(void **state)
+{
+    struct sw_buf b;
+    char big[600];
+
+    (void)state;
+    sw_buf_init(&b, 1024);
+    ASSERT_OK(store_mail_msgid_key(&b, "<a@b>"));
+    assert_string_equal(sw_buf_str(&b), "m:a@b");
+    ASSERT_OK(store_mail_msgid_key(&b, "a@b"));
+    assert_string_equal(sw_buf_str(&b), "m:a@b");
+    ASSERT_ERR(store_mail_msgid_key(&b, "<>"), SW_EINVAL);
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    ASSERT_OK(store_mail_msgid_key(&b, big));
+    ASSERT_EQ(sw_buf_len(&b), 2 + 64);
+    assert_true(strncmp(sw_buf_str(&b), "M:", 2) == 0);
+    sw_buf_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_email_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dedupe_key_taken, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_thread_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_jobs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_job_finish, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_finds_damage, setup,
+                                        teardown),
+        cmocka_unit_test(test_msgid_key),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
