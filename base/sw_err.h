@@ -30,7 +30,8 @@
     X(SW_EBUDGET, -18, 8, "budget exceeded")                                   \
     X(SW_EPROVIDER, -19, 14, "provider error")                                 \
     X(SW_EINTERNAL, -20, 13, "internal error")                                 \
-    X(SW_ERANGE, -21, 11, "out of range")
+    X(SW_ERANGE, -21, 11, "out of range")                                      \
+    X(SW_EABORTED, -22, 10, "aborted: a conflicting operation is running")
 
 typedef enum sw_err {
 #define SW_ERR_ENUM(name, value, status, msg) name = value,

@@ -446,8 +446,11 @@ sw_err ingest_worker_run_one(ingest_worker *w, int64_t now_ms, int *did)
         in.docs = docs.docs;
         in.n_docs = docs.n;
     }
-    if (in.len == 0 && (schema == &llm_schema_reply || docs.n == 0))
-        goto empty; /* an empty reply has nothing to classify */
+    /* An empty reply has nothing to classify; outbound mail without a
+     * document (links only, or attachments gone) nothing to extract, as
+     * every snippet must cite a document: no paid call for either. */
+    if (schema == &llm_schema_reply ? in.len == 0 : docs.n == 0)
+        goto empty;
     fallback = job.attempts >= w->o.fallback_after;
     c = fallback ? w->fb : w->c;
     rc = llm_call(c, job.team_id, job.email_id, schema, &in, &res);

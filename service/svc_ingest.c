@@ -2,7 +2,6 @@
  * store/store_mail.h, and the mail part of `snipd check`. */
 #include "service/svc_ingest.h"
 
-#include <pthread.h>
 #include <string.h>
 
 #include "base/sw_log.h"
@@ -17,53 +16,35 @@
 #define SVC_THREAD_EMAILS_MAX 500
 #define SVC_WINDOW 32 /* stream items parsed ahead of their commit */
 
-/* The pipeline of the server's store. A process serves one store, so one
- * pipeline; it is made on first use because the method table gives
- * handlers only the store (svc_ctx_store). */
-static pthread_mutex_t svc_ingest_mu = PTHREAD_MUTEX_INITIALIZER;
-static ingest_pipeline *svc_ingest_pipe;
-static struct store *svc_ingest_store;
-
+/* svc_ingest_pipeline gives the server's pipeline (made by snipd before the
+ * server starts, see svc_ctx_ingest). */
 static SW_MUST_CHECK sw_err svc_ingest_pipeline(struct svc_ctx *c,
                                                 ingest_pipeline **out)
 {
-    struct store *st = svc_ctx_store(c);
-    sw_err rc = SW_OK;
-
-    pthread_mutex_lock(&svc_ingest_mu);
-    if (svc_ingest_pipe && svc_ingest_store != st) {
-        rc = SW_EINTERNAL; /* a second store in one process is not supported */
-    } else if (svc_ingest_pipe == NULL) {
-        rc = ingest_pipeline_open(st, NULL, &svc_ingest_pipe);
-        if (rc == SW_OK)
-            svc_ingest_store = st;
-    }
-    if (rc == SW_OK)
-        *out = svc_ingest_pipe;
-    pthread_mutex_unlock(&svc_ingest_mu);
-    return rc;
+    *out = svc_ctx_ingest(c);
+    if (*out == NULL)
+        return svc_ctx_fail(c, SW_EUNIMPL,
+                            "this server runs without email ingest");
+    return SW_OK;
 }
 
-void svc_ingest_shutdown(void)
+void svc_ingest_close(struct ingest_pipeline **p)
 {
-    pthread_mutex_lock(&svc_ingest_mu);
-    if (svc_ingest_pipe) {
-        struct ingest_totals t;
-        ingest_pipeline_totals(svc_ingest_pipe, &t);
-        sw_log_info(
-            "ingest.totals",
-            "calls=%llu new=%llu duplicate=%llu rejected=%llu "
-            "commits=%llu parse_us=%lld prepare_us=%lld "
-            "queue_us=%lld commit_us=%lld",
-            (unsigned long long)t.calls, (unsigned long long)t.new_emails,
-            (unsigned long long)t.duplicates, (unsigned long long)t.rejected,
-            (unsigned long long)t.commits, (long long)t.parse_us,
-            (long long)t.prepare_us, (long long)t.queue_us,
-            (long long)t.commit_us);
-    }
-    ingest_pipeline_close(&svc_ingest_pipe);
-    svc_ingest_store = NULL;
-    pthread_mutex_unlock(&svc_ingest_mu);
+    struct ingest_totals t;
+
+    if (p == NULL || *p == NULL)
+        return;
+    ingest_pipeline_totals(*p, &t);
+    sw_log_info("ingest.totals",
+                "calls=%llu new=%llu duplicate=%llu rejected=%llu "
+                "commits=%llu parse_us=%lld prepare_us=%lld queue_us=%lld "
+                "commit_us=%lld",
+                (unsigned long long)t.calls, (unsigned long long)t.new_emails,
+                (unsigned long long)t.duplicates,
+                (unsigned long long)t.rejected, (unsigned long long)t.commits,
+                (long long)t.parse_us, (long long)t.prepare_us,
+                (long long)t.queue_us, (long long)t.commit_us);
+    ingest_pipeline_close(p);
 }
 
 /* --- Ingest ----------------------------------------------------------------

@@ -3,9 +3,8 @@
  * over ingest/pipeline.h and store/store_mail.h; plus the mail part of
  * `snipd check`.
  *
- * The ingest pipeline (and its committer thread) is created on the first
- * ingest call for the server's store and lives until svc_ingest_shutdown,
- * which snipd calls after the server has stopped. */
+ * The ingest pipeline (and its committer thread) is made by snipd before
+ * the server starts and reached through svc_ctx_ingest. */
 #ifndef SVC_INGEST_H
 #define SVC_INGEST_H
 
@@ -32,10 +31,10 @@ sw_err svc_ingest_get_content(struct svc_ctx *c, const ProtobufCMessage *req,
 sw_err svc_ingest_list_contents(struct svc_ctx *c, const ProtobufCMessage *req,
                                 ProtobufCMessage **resp);
 
-/* svc_ingest_shutdown waits for queued commits, stops the pipeline and frees
- * it. Call once no handler can run any more (after svc_server_stop).
- * Idempotent. */
-void svc_ingest_shutdown(void);
+/* svc_ingest_close logs the pipeline's running totals, waits for queued
+ * commits, stops the pipeline, frees it and sets *p to NULL. Call once no
+ * handler can run any more (after svc_server_stop). NULL is accepted. */
+void svc_ingest_close(struct ingest_pipeline **p);
 
 /* svc_ingest_check runs store_mail_check on st, prints a summary and every
  * violation to out, and returns the number of violations, or -1 when the

@@ -13,10 +13,13 @@
 #include "base/sw_buf.h"
 #include "base/sw_log.h"
 #include "base/sw_mem.h"
+#include "ingest/pipeline.h"
 #include "ranker/index.h"
+#include "ranker/suggest.h"
 #include "service/svc_config.h"
 #include "service/svc_ingest.h"
 #include "service/svc_llm.h"
+#include "service/svc_rerank.h"
 #include "service/svc_server.h"
 #include "store/store.h"
 #include "store/store_tenant.h"
@@ -185,6 +188,69 @@ static void snipd_welcome(const struct svc_config *cfg, const char *addr,
     fflush(stdout);
 }
 
+/* The write end of the signal pipe. A signal handler can reach nothing
+ * else, so this is the one mutable global of snipd; it is set once before
+ * the handler is installed. */
+static volatile sig_atomic_t snipd_sig_fd = -1;
+static int snipd_sig_rd = -1;
+
+static void snipd_on_signal(int signo)
+{
+    unsigned char b = (unsigned char)signo;
+    int saved = errno;
+
+    /* write(2) is async-signal-safe; a full pipe already holds a signal. */
+    if (snipd_sig_fd >= 0 && write(snipd_sig_fd, &b, 1) < 0)
+        b = 0;
+    errno = saved;
+}
+
+/* snipd_signals_init blocks SIGTERM/SIGINT in this thread (and so in the
+ * threads it starts) and installs the pipe-writing handler for any thread
+ * that has them unblocked. */
+static sw_err snipd_signals_init(sigset_t *set)
+{
+    struct sigaction sa;
+    int fds[2];
+
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
+        return SW_EIO;
+    snipd_sig_rd = fds[0];
+    snipd_sig_fd = fds[1];
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = snipd_on_signal;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL))
+        return SW_EIO;
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return SW_OK;
+}
+
+/* snipd_signals_wait returns the first SIGTERM/SIGINT: taken from the
+ * pipe (a thread without the mask ran the handler) or by sigtimedwait
+ * (pending for the threads that block it). */
+static int snipd_signals_wait(void)
+{
+    sigset_t set;
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    unsigned char b;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    for (;;) {
+        int sig = sigtimedwait(&set, NULL, &ts);
+        if (sig > 0)
+            return sig;
+        if (read(snipd_sig_rd, &b, 1) == 1)
+            return b;
+    }
+}
+
 static int snipd_serve(const struct svc_config *cfg)
 {
     struct store_opts so;
@@ -192,6 +258,8 @@ static int snipd_serve(const struct svc_config *cfg)
     store *st = NULL;
     svc_server *srv = NULL;
     rank_ranker *ranker = NULL;
+    rank_engine *engine = NULL;
+    ingest_pipeline *ingest = NULL;
     svc_llm *llm = NULL;
     char *cert = NULL, *key = NULL, *demo_team = NULL;
     sigset_t set;
@@ -200,13 +268,17 @@ static int snipd_serve(const struct svc_config *cfg)
     sw_err rc;
 
     sw_buf_init(&addr, 1024);
-    /* Block the signals before gRPC starts its threads, so that only
-     * sigwait below ever receives them. */
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    /* SIGTERM/SIGINT are caught by a handler that writes to a pipe the main
+     * thread reads. Blocking them and calling sigwait is not enough: a
+     * library may start threads before main with the signals unblocked
+     * (libopenblas does), and such a thread would take the default action
+     * and kill the process. Blocking them here still keeps gRPC's threads
+     * from running the handler. */
+    rc = snipd_signals_init(&set);
+    if (rc) {
+        fprintf(stderr, "snipd: cannot set up signal handling\n");
+        goto out;
+    }
 
     if (cfg->tls_cert) {
         rc = snipd_read_file(cfg->tls_cert, &cert);
@@ -229,8 +301,16 @@ static int snipd_serve(const struct svc_config *cfg)
     rc = rank_ranker_open(st, NULL, &ranker);
     if (rc == SW_OK)
         rc = rank_ranker_start(ranker);
+    if (rc == SW_OK)
+        rc = rank_engine_open(st, ranker, NULL, &engine);
     if (rc) {
         fprintf(stderr, "snipd: cannot start the snippet indexer: %s\n",
+                sw_err_str(rc));
+        goto out;
+    }
+    rc = ingest_pipeline_open(st, NULL, &ingest);
+    if (rc) {
+        fprintf(stderr, "snipd: cannot start the ingest pipeline: %s\n",
                 sw_err_str(rc));
         goto out;
     }
@@ -244,6 +324,8 @@ static int snipd_serve(const struct svc_config *cfg)
     o.tls_cert_pem = cert;
     o.tls_key_pem = key;
     o.ranker = ranker;
+    o.engine = engine;
+    o.ingest = ingest;
     rc = snipd_bootstrap(st, cfg, &first_start, &demo_team);
     if (rc) {
         fprintf(stderr, "snipd: first-start set-up failed: %s\n",
@@ -256,6 +338,10 @@ static int snipd_serve(const struct svc_config *cfg)
                 sw_err_str(rc));
         goto out;
     }
+    /* The extraction worker. */
+    rc = svc_llm_start(cfg, st, &llm);
+    if (rc)
+        goto out;
     {
         const char *colon = strrchr(cfg->listen, ':');
         size_t hl = colon ? (size_t)(colon - cfg->listen) : strlen(cfg->listen);
@@ -270,11 +356,7 @@ static int snipd_serve(const struct svc_config *cfg)
                 cfg->workers, (long long)cfg->max_message_bytes);
     if (first_start)
         snipd_welcome(cfg, sw_buf_str(&addr), demo_team);
-    rc = svc_llm_start(cfg, st, &llm); /* the extraction worker */
-    if (rc)
-        goto out;
-    if (sigwait(&set, &sig) != 0)
-        sig = 0;
+    sig = snipd_signals_wait();
     sw_log_info("server.draining", "signal=%d grace_ms=%lld", sig,
                 (long long)cfg->grace_ms);
     svc_server_stop(&srv, cfg->grace_ms);
@@ -282,8 +364,9 @@ static int snipd_serve(const struct svc_config *cfg)
     code = 0;
 out:
     svc_server_stop(&srv, 0);
-    svc_ingest_shutdown();
+    svc_ingest_close(&ingest);
     svc_llm_stop(&llm); /* waits for the job in hand */
+    rank_engine_close(&engine);
     rank_ranker_close(&ranker);
     store_close(&st);
     if (grpc_up)
@@ -324,8 +407,10 @@ static int snipd_check(const struct svc_config *cfg)
 int main(int argc, char **argv)
 {
     struct svc_config cfg;
+    struct svc_rerank_flags rf;
     const char *why = NULL, *bad = NULL;
 
+    svc_rerank_flags_take(&argc, argv, &rf);
     if (svc_config_parse(argc, argv, &cfg, &why, &bad) != SW_OK) {
         fprintf(stderr, "snipd: %s: %s\n", bad ? bad : "?", why);
         return 2;
@@ -341,9 +426,7 @@ int main(int argc, char **argv)
     case SVC_CMD_CHECK:
         return snipd_check(&cfg);
     case SVC_CMD_RERANK:
-        fprintf(stderr, "snipd rerank: the re-ranking job is not built yet "
-                        "(issue 6)\n");
-        return 3;
+        return svc_rerank_main(&cfg, &rf);
     case SVC_CMD_REEXTRACT:
         return svc_llm_reextract(&cfg);
     case SVC_CMD_SERVE:

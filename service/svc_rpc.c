@@ -13,7 +13,9 @@
 #include "service/svc_health.h"
 #include "service/svc_ingest.h"
 #include "service/svc_llm.h"
+#include "service/svc_outcome.h"
 #include "service/svc_snippet.h"
+#include "service/svc_suggest.h"
 #include "service/svc_team.h"
 #include "snipwise/v1/admin.pb-c.h"
 #include "snipwise/v1/ingest.pb-c.h"
@@ -44,9 +46,7 @@ struct svc_row {
 #define LLM &snipwise__v1__llm_service__descriptor
 #define HEALTH &grpc__health__v1__health__descriptor
 
-#define P_OUTCOME "outcomes and feedback arrive with issues 3 and 6"
 #define P_RETRIEVAL "snippet retrieval arrives with issues 4 and 5"
-#define P_RANKING "ranking arrives with issue 6"
 
 static const struct svc_row svc_rows[] = {
     {HEALTH, "Check", SVC_UNARY, SVC_PUBLIC, SVC_INLINE, svc_health_check,
@@ -84,11 +84,13 @@ static const struct svc_row svc_rows[] = {
     {INGEST, "ListThreads", SVC_UNARY, SVC_TEAM, 0, svc_ingest_list_threads,
      NULL},
 
-    {OUTCOME, "RecordOutcome", SVC_UNARY, SVC_TEAM, 0, NULL, P_OUTCOME},
-    {OUTCOME, "RecordFeedback", SVC_UNARY, SVC_TEAM, 0, NULL, P_OUTCOME},
-    {OUTCOME, "ListOutcomes", SVC_UNARY, SVC_TEAM, 0, NULL, P_OUTCOME},
+    {OUTCOME, "RecordOutcome", SVC_UNARY, SVC_TEAM, 0, svc_outcome_record,
+     NULL},
+    {OUTCOME, "RecordFeedback", SVC_UNARY, SVC_TEAM, 0, svc_outcome_feedback,
+     NULL},
+    {OUTCOME, "ListOutcomes", SVC_UNARY, SVC_TEAM, 0, svc_outcome_list, NULL},
 
-    {SUGGEST, "Suggest", SVC_UNARY, SVC_TEAM, SVC_INLINE, NULL, P_RANKING},
+    {SUGGEST, "Suggest", SVC_UNARY, SVC_TEAM, 0, svc_suggest, NULL},
 
     {SNIPPET, "SearchSnippets", SVC_UNARY, SVC_TEAM, 0, svc_snippet_search,
      NULL},
@@ -100,9 +102,10 @@ static const struct svc_row svc_rows[] = {
     {SNIPPET, "ListContents", SVC_UNARY, SVC_TEAM, 0, svc_ingest_list_contents,
      NULL},
 
-    {RANKING, "RunRerank", SVC_SERVER_STREAM, SVC_TEAM, 0, NULL, P_RANKING},
-    {RANKING, "GetModel", SVC_UNARY, SVC_TEAM, 0, NULL, P_RANKING},
-    {RANKING, "ListModels", SVC_UNARY, SVC_TEAM, 0, NULL, P_RANKING},
+    {RANKING, "RunRerank", SVC_SERVER_STREAM, SVC_TEAM, 0, svc_ranking_run,
+     NULL},
+    {RANKING, "GetModel", SVC_UNARY, SVC_TEAM, 0, svc_ranking_get, NULL},
+    {RANKING, "ListModels", SVC_UNARY, SVC_TEAM, 0, svc_ranking_list, NULL},
 
     {LLM, "ListJournal", SVC_UNARY, SVC_TEAM, 0, svc_llm_list_journal, NULL},
 };

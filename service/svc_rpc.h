@@ -14,6 +14,8 @@
 
 struct store;
 struct rank_ranker;
+struct rank_engine;
+struct ingest_pipeline;
 struct svc_ctx;
 
 enum svc_kind {
@@ -74,6 +76,14 @@ struct store *svc_ctx_store(struct svc_ctx *c);
 /* svc_ctx_ranker: the server's snippet index (ranker/index.h), or NULL when
  * the server runs without one; valid for the whole call. */
 struct rank_ranker *svc_ctx_ranker(struct svc_ctx *c);
+
+/* svc_ctx_engine: the server's ranking engine (ranker/suggest.h), or NULL
+ * when the server runs without one; valid for the whole call. */
+struct rank_engine *svc_ctx_engine(struct svc_ctx *c);
+
+/* svc_ctx_ingest: the server's ingest pipeline (ingest/pipeline.h), or NULL
+ * when the server runs without one; valid for the whole call. */
+struct ingest_pipeline *svc_ctx_ingest(struct svc_ctx *c);
 
 /* The caller's identity, from its API key. team_id is "" for the admin key;
  * key_id is "" on public methods. Valid for the whole call. */

@@ -92,6 +92,8 @@ struct svc_server {
     grpc_server *server;
     struct store *st;
     struct rank_ranker *ranker;
+    struct rank_engine *engine;
+    struct ingest_pipeline *ingest;
     struct svc_queue *queues;
     int nqueues;
     struct svc_method *methods;
@@ -200,6 +202,16 @@ struct store *svc_ctx_store(struct svc_ctx *c)
 struct rank_ranker *svc_ctx_ranker(struct svc_ctx *c)
 {
     return c->srv->ranker;
+}
+
+struct rank_engine *svc_ctx_engine(struct svc_ctx *c)
+{
+    return c->srv->engine;
+}
+
+struct ingest_pipeline *svc_ctx_ingest(struct svc_ctx *c)
+{
+    return c->srv->ingest;
 }
 const char *svc_ctx_team(struct svc_ctx *c)
 {
@@ -830,6 +842,8 @@ sw_err svc_server_start(const struct svc_server_opts *o, struct store *st,
         return SW_ENOMEM;
     s->st = st;
     s->ranker = o->ranker;
+    s->engine = o->engine;
+    s->ingest = o->ingest;
     s->max_message_bytes = o->max_message_bytes;
     pthread_mutex_init(&s->wmu, NULL);
     pthread_cond_init(&s->wcv, NULL);

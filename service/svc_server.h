@@ -12,6 +12,8 @@
 
 struct store;
 struct rank_ranker;
+struct rank_engine;
+struct ingest_pipeline;
 typedef struct svc_server svc_server;
 
 struct svc_server_opts {
@@ -22,6 +24,8 @@ struct svc_server_opts {
     const char *tls_cert_pem;  /* both NULL: plaintext */
     const char *tls_key_pem;
     struct rank_ranker *ranker; /* snippet search (borrowed); NULL: none */
+    struct rank_engine *engine; /* Suggest and models (borrowed); NULL: none */
+    struct ingest_pipeline *ingest; /* email ingest (borrowed); NULL: none */
 };
 
 /* svc_server_start builds the server over store st (borrowed; it must

@@ -51,7 +51,10 @@ typedef struct store_txn store_txn;
  *   JOBS         job_id → JobRecord, the store-wide queue (store_job.h).
  *   JOB_TEAM     team_id\0job_id → empty, a team's jobs (store_job.h).
  *   LLM_CACHE .. LLM_BUDGET: LLM cache, journal, daily tokens (store_llm.h).
- *   OUTCOMES, OUTCOME_KEYS: thread outcomes (store_outcome.h). */
+ *   OUTCOMES, OUTCOME_KEYS: thread outcomes (store_outcome.h).
+ *   FEEDBACK, FEEDBACK_KEYS: feedback on suggestions (store_feedback.h).
+ *   RANK_MODELS, RANK_BLOBS: ranking models and their data
+ *                (ranker/model.h). */
 #define STORE_DB_LIST(X)                                                       \
     X(STORE_DB_META, "meta", 0)                                                \
     X(STORE_DB_TEAMS, "teams", 0)                                              \
@@ -81,7 +84,11 @@ typedef struct store_txn store_txn;
     X(STORE_DB_LLM_JOURNAL, "llm_journal", 1)                                  \
     X(STORE_DB_LLM_BUDGET, "llm_budget", 1)                                    \
     X(STORE_DB_OUTCOMES, "outcomes", 1)                                        \
-    X(STORE_DB_OUTCOME_KEYS, "outcome_keys", 1)
+    X(STORE_DB_OUTCOME_KEYS, "outcome_keys", 1)                                \
+    X(STORE_DB_FEEDBACK, "feedback", 1)                                        \
+    X(STORE_DB_FEEDBACK_KEYS, "feedback_keys", 1)                              \
+    X(STORE_DB_RANK_MODELS, "rank_models", 1)                                  \
+    X(STORE_DB_RANK_BLOBS, "rank_blobs", 1)
 
 enum store_db {
 #define STORE_DB_ENUM(name, lmdb_name, prefixed) name,

@@ -122,6 +122,8 @@ struct store_thread_filter {
     int64_t last_to_ms;   /* last_ms < this, when non-zero */
 };
 
+/* The _clear functions free a struct's strings and zero it; the _free
+ * functions clear n items and free the array. NULL is accepted. */
 void store_email_clear(struct store_email *e);
 void store_thread_clear(struct store_thread *t);
 void store_content_clear(struct store_content *c);

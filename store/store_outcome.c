@@ -189,6 +189,47 @@ out:
     return rc;
 }
 
+sw_err store_outcome_by_key(store_txn *t, const char *team_id,
+                            const char *idem_key, struct store_outcome *out)
+{
+    struct sw_buf ik, k;
+    const void *val;
+    size_t vl;
+    uint64_t seq = 0;
+    sw_err rc;
+
+    if (t == NULL || team_id == NULL || team_id[0] == '\0' ||
+        idem_key == NULL || idem_key[0] == '\0' || out == NULL)
+        return SW_EINVAL;
+    sw_buf_init(&ik, STORE_OUTCOME_KEY_MAX);
+    sw_buf_init(&k, STORE_OUTCOME_KEY_MAX);
+    rc = store_key(&ik, team_id, idem_key, strlen(idem_key));
+    if (rc == SW_OK)
+        rc = store_get(t, STORE_DB_OUTCOME_KEYS, sw_buf_str(&ik),
+                       sw_buf_len(&ik), &val, &vl);
+    if (rc == SW_OK && vl != 8)
+        rc = SW_ECORRUPT;
+    if (rc == SW_OK) {
+        seq = store_u64_get(val);
+        rc = store_key(&k, team_id, NULL, 0);
+    }
+    if (rc == SW_OK)
+        rc = store_key_add_u64(&k, UINT64_MAX - seq);
+    if (rc == SW_OK) {
+        rc = store_get(t, STORE_DB_OUTCOMES, sw_buf_str(&k), sw_buf_len(&k),
+                       &val, &vl);
+        if (rc == SW_ENOTFOUND)
+            rc = SW_ECORRUPT;
+    }
+    if (rc == SW_OK)
+        rc = store_outcome_decode(val, vl, out);
+    if (rc == SW_OK)
+        out->seq = seq;
+    sw_buf_free(&ik);
+    sw_buf_free(&k);
+    return rc;
+}
+
 struct store_outcome_scan_arg {
     const char *thread_id;
     size_t plen;

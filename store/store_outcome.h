@@ -58,6 +58,14 @@ SW_MUST_CHECK sw_err store_outcome_put(store_txn *t, const char *team_id,
                                        const struct store_outcome *o,
                                        int *duplicate, char **outcome_id);
 
+/* store_outcome_by_key reads into *out (store_outcome_clear) the outcome
+ * first recorded with idempotency key idem_key, in transaction t (read or
+ * write). Errors: SW_ENOTFOUND (key unused), SW_EINVAL, SW_ECORRUPT,
+ * SW_ESTORE, SW_ENOMEM. */
+SW_MUST_CHECK sw_err store_outcome_by_key(store_txn *t, const char *team_id,
+                                          const char *idem_key,
+                                          struct store_outcome *out);
+
 /* A scan callback; o is valid during the call only. Return SW_OK to go
  * on, STORE_SCAN_STOP to stop, or an error. */
 typedef sw_err (*store_outcome_fn)(const struct store_outcome *o, void *arg);

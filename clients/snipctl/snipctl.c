@@ -15,6 +15,7 @@
 #include "clients/snipc.h"
 #include "clients/snipctl/ctl_ingest.h"
 #include "clients/snipctl/ctl_llm.h"
+#include "clients/snipctl/ctl_rank.h"
 #include "clients/snipctl/ctl_search.h"
 #include "grpc/health/v1/health.pb-c.h"
 #include "proto/msg.h"
@@ -622,6 +623,8 @@ int main(int argc, char **argv)
         return ctl_search_main(argc, argv);
     if (ctl_llm_wanted(argc, argv))
         return ctl_llm_main(argc, argv);
+    if (ctl_rank_wanted(argc, argv))
+        return ctl_rank_main(argc, argv);
     memset(&c, 0, sizeof(c));
     sw_arena_init(&c.arena, 0);
     c.addr =

@@ -330,14 +330,50 @@ def test_snipctl_ingest(snipd, admin):
 
 
 def test_check_after_restart(snipd, admin):
-    _, _, m = team(snipd, admin, "Restart")
+    _, key, m = team(snipd, admin, "Restart")
     msgs = corpus_messages()[:60]
     first = m.stream(msgs)
     snipd.stop()
     r = snipd_check(snipd.data_dir)
     assert r.returncode == 0, r.stdout + r.stderr
     snipd.start()
-    m = Mail(snipd, m.md[0][1].split(" ", 1)[1])
+    m = Mail(snipd, key)
     again = m.stream(msgs)
     assert again.new_count == 0
     assert again.duplicate_count == first.new_count + first.duplicate_count
+
+
+def test_delete_team_removes_mail(snipd, admin):
+    from snipwise.v1 import admin_pb2
+    tid, _, m = team(snipd, admin, "Doomed")
+    _, _, keep = team(snipd, admin, "Kept")
+    for i in range(3):
+        m.parsed(message_id="doomed-%d@x" % i, from_address="p@p.example",
+                 to_addresses=["r@d.example"], subject="S%d" % i,
+                 text_body="inbound %d" % i,
+                 attachments=[{"filename": "a.txt", "content_type":
+                               "text/plain", "data": b"file %d" % i}])
+    kept = keep.parsed(message_id="kept@x", from_address="p@p.example",
+                       to_addresses=["r@k.example"], subject="K",
+                       text_body="stays")
+    r = snipd_check(snipd.data_dir)
+    assert r.returncode == 0 and "4 emails" in r.stdout, r.stdout
+    admin.admin.DeleteTeam(admin_pb2.DeleteTeamRequest(team_id=tid))
+    r = snipd_check(snipd.data_dir)
+    assert r.returncode == 0, r.stdout
+    # Emails, threads and contents are gone with the team; its queued jobs
+    # wait for the worker to drop them and are no violation.
+    assert "1 emails, 1 threads, 0 contents" in r.stdout, r.stdout
+    assert "of deleted teams" in r.stdout
+    assert keep.get_email(email_id=kept.email_id).subject == "K"
+
+
+def test_parsed_html_body(snipd, admin):
+    _, _, m = team(snipd, admin, "Html")
+    r = m.parsed(message_id="html@x", from_address="p@p.example",
+                 to_addresses=["r@h.example"], subject="Html only",
+                 html_body="<html><body><p>Hello <b>there</b>,</p>"
+                           "<p>the pricing page.</p></body></html>")
+    e = m.get_email(email_id=r.email_id)
+    assert "Hello" in e.new_text and "pricing page" in e.new_text
+    assert "<b>" not in e.new_text

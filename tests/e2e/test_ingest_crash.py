@@ -10,7 +10,6 @@ import subprocess
 import threading
 
 import grpc
-import pytest
 from snipwise.v1 import ingest_pb2
 
 from e2e_lib import snipd_path
@@ -142,7 +141,3 @@ def test_kill9_during_bulk_ingest(snipd):
     assert len(set(acked.values())) <= n_emails <= len(by_ref)
     snipd.start()  # the fixture stops it and checks the exit code
 
-
-@pytest.fixture
-def snipd(snipd_factory):
-    return snipd_factory()

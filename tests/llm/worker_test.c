@@ -596,6 +596,48 @@ static void test_reextract_replaces(void **state)
     ingest_result_clear(&res);
 }
 
+/* Outbound mail with a link but no document has nothing to cite: the job
+ * is finished without a provider call (no journal entry, no spend). */
+static void test_nothing_to_extract(void **state)
+{
+    struct fx *f = *state;
+    struct ingest_request r;
+    struct ingest_fields fl;
+    struct ingest_result res;
+    struct ingest_worker_stats st;
+    struct store_llm_attempt *items = NULL;
+    ingest_worker *w = NULL;
+    char *to[1] = {"pat@prospect.example"};
+    char *next = NULL;
+    size_t n = 9;
+
+    memset(&fl, 0, sizeof(fl));
+    fl.message_id = "<links@snip.example>";
+    fl.subject = "Our deck";
+    fl.from = "rita@snip.example";
+    fl.to = to;
+    fl.n_to = 1;
+    fl.sent_ms = SENT_MS;
+    fl.text_body = "Hi Pat, the deck is at https://snip.example/deck.pdf\n";
+    memset(&r, 0, sizeof(r));
+    r.fields = &fl;
+    ASSERT_OK(ingest_email(f->p, f->team.team_id, &r, &res, NULL, NULL));
+    assert_true(res.job_id > 0);
+    ASSERT_OK(ingest_worker_new(f->s, f->bc, f->bc, NULL, &w));
+    ASSERT_EQ(drain(w, 0), 1);
+    ASSERT_EQ(jobs_pending(f), 0);
+    ingest_worker_stats(w, &st);
+    ASSERT_EQ(st.skipped, 1);
+    ASSERT_EQ(st.done, 0);
+    ASSERT_OK(store_llm_journal_list(f->s, f->team.team_id, NULL, 10, NULL,
+                                     &items, &n, &next, NULL));
+    ASSERT_EQ(n, 0);
+    store_llm_attempts_free(items, n);
+    sw_free(next);
+    ingest_worker_free(&w);
+    ingest_result_clear(&res);
+}
+
 /* The worker's own thread drains the queue and stops cleanly. */
 static void test_thread_start_stop(void **state)
 {
@@ -634,6 +676,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_closed_port_defers, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_reextract_replaces, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_nothing_to_extract, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_thread_start_stop, setup,
                                         teardown),

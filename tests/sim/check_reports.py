@@ -1,9 +1,10 @@
-#!/ usr / bin / python3
+#!/usr/bin/python3
 """Checks two simulator runs of the same scenario and seed (run_tests.sh
 tiny): both wrote report.json and report.md, the JSON reports are
-identical (snipd_view aside, see below), every requested arm either ran or says why it was skipped,
-and the oracle arm has the best NDCG@10 (strictly better than random): a
-sanity check that the metric measures what it should."""
+identical (snipd_view and GetEmail call counts aside, see below), every
+requested arm either ran or says why it was skipped, and the oracle arm
+has the best NDCG@10 (strictly better than random): a sanity check that
+the metric measures what it should."""
 
 import json
 import os
@@ -25,14 +26,18 @@ def main(a, b):
         with open(os.path.join(d, "report.json"), "rb") as f:
             blobs.append(f.read())
     if blobs[0] != blobs[1]:
-#The world, the arms' choices and their metrics must be identical.
-#"snipd_view"(how snipd classified the replies) depends on when
-#snipd's asynchronous extraction worker ran, so it is compared and
-#reported, not required to match(a known open issue).
+        # The world, the arms' choices and their metrics must be identical.
+        # "snipd_view" (how snipd classified the replies) depends on when
+        # snipd's asynchronous extraction worker ran, so it is compared and
+        # reported, not required to match (a known open issue).
+        # For the same reason the number of GetEmail calls varies: the
+        # driver polls GetEmail (bounded) until a reply is classified.
         reps = [json.loads(x) for x in blobs]
-        views = [{
-k: v.pop("snipd_view", None) for k, v in r["arms"].items()}
+        views = [{k: v.pop("snipd_view", None) for k, v in r["arms"].items()}
                  for r in reps]
+        for r in reps:
+            for c in r["calls"].values():
+                c.pop("GetEmail", None)
         if reps[0] != reps[1]:
             fail("the two runs with the same seed gave different report.json")
         if views[0] != views[1]:

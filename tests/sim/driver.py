@@ -2,11 +2,10 @@
 write in (IngestEmail), reps ask for suggestions while writing (Suggest,
 for the arms that rank through snipd), choose by their policy, send
 (IngestEmail), prospects answer (IngestEmail), meetings and deals are
-recorded (RecordOutcome by Message-ID) and the nightly job runs
-(RunRerank)
+recorded (RecordOutcome by Message-ID) and the nightly job runs (RunRerank)
 every simulated night.
 
-    The driver knows the hidden truth; snipd sees only mail and outcomes. The
+The driver knows the hidden truth; snipd sees only mail and outcomes. The
 truth is used to score the arm's rankings (NDCG@10) and, for the oracle
 arm only, to rank.
 """
@@ -22,12 +21,12 @@ from scenario import rng_for
 ARMS = ("outcome", "popularity", "similarity", "random", "oracle")
 SNIPD_ARMS = ("outcome", "popularity", "similarity")
 LOCAL_ARMS = ("random", "oracle")
-#RankingMode enum values of suggest.proto.
+# RankingMode enum values of suggest.proto.
 MODE = {"outcome": 1, "popularity": 2, "similarity": 3}
-#OutcomeKind and FeedbackKind values of common.proto / outcome.proto.
+# OutcomeKind and FeedbackKind values of common.proto / outcome.proto.
 OUTCOME_MEETING, OUTCOME_WON, OUTCOME_LOST = 1, 2, 3
 FEEDBACK_INSERTED = 2
-#The OutcomeKind snipd should derive from each kind of reply.
+# The OutcomeKind snipd should derive from each kind of reply.
 REPLY_KIND = {"positive": 4, "neutral": 5, "negative": 6, "ooo": 7,
               "unsubscribe": 8, "bounce": 9}
 DAY = 1440
@@ -46,8 +45,10 @@ def _tokens(text):
         out.append("".join(cur))
     return out
 
-#Longest wait for snipd's worker to classify one reply (seconds).
+
+# Longest wait for snipd's worker to classify one reply (seconds).
 CLASSIFY_WAIT_S = 20.0
+
 
 class FamilyMatcher:
     """Maps a framing text shown by snipd back to the world's family: the
@@ -79,11 +80,7 @@ class ArmRun:
 
     def __init__(self, world, arm, link):
         self.w, self.arm, self.link = world, arm, link
-        self.known =
-{
-    "content" : {}, "framing":
-    {
-    }}  # id -> first day used
+        self.known = {"content": {}, "framing": {}}  # id -> first day used
         self.content_map = {}  # snipd content_id -> world content id
         self.matcher = FamilyMatcher(world)
         self.results = []
@@ -99,7 +96,7 @@ class ArmRun:
         self.replies = []  # (snipd email id, kind) of ingested replies
         self.started = 0  # threads whose first mail was sent
 
-#events-- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -
+    # events -------------------------------------------------------------
     def _push(self, minute, kind, payload):
         heapq.heappush(self._heap, (int(minute), self._seq, kind, payload))
         self._seq += 1
@@ -146,15 +143,12 @@ class ArmRun:
         delay = 20 + rng_for(w.seed, "write-delay", plan.idx).randrange(160)
         self._push(minute + delay, "write", ctx)
 
-#ranking-- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- --
+    # ranking --------------------------------------------------------------
     def _context_truth(self, plan, kind, extra=()):
         seg = self.w.prospects[plan.prospect].segment
         ids = list(self.known[kind]) + [i for i in extra
                                         if i not in self.known[kind]]
-        return
-{
-i: self.w.truth(i, seg, plan.topic) for i in sorted(ids)
-}
+        return {i: self.w.truth(i, seg, plan.topic) for i in sorted(ids)}
 
     def _local_ranking(self, plan, kind):
         t = self._context_truth(plan, kind)
@@ -223,7 +217,7 @@ i: self.w.truth(i, seg, plan.topic) for i in sorted(ids)
                 self.probe_events.setdefault(it.id, []).append(
                     (plan.day, it.id in shown[:3]))
 
-#writing-- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- --
+    # writing ----------------------------------------------------------------
     def _on_write(self, minute, ctx):
         w = self.w
         plan = ctx["plan"]
@@ -335,9 +329,9 @@ i: self.w.truth(i, seg, plan.topic) for i in sorted(ids)
         per = {}
         for eid, kind in self.replies:
             got = self.link.reply_kind(eid)
-#Classification runs in snipd's extraction worker, after the
-#ingest reply : wait(bounded) for it, so that the report does
-#not depend on timing.
+            # Classification runs in snipd's extraction worker, after the
+            # ingest reply: wait (bounded) for it, so that the report does
+            # not depend on timing.
             deadline = time.monotonic() + CLASSIFY_WAIT_S
             while got == 0 and time.monotonic() < deadline:
                 time.sleep(0.05)
@@ -363,7 +357,7 @@ i: self.w.truth(i, seg, plan.topic) for i in sorted(ids)
                                  mailgen.unix_ms(self._when(minute)), key,
                                  note="crm:" + key)
 
-#report-- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -
+    # report ---------------------------------------------------------------
     def report(self):
         w = self.w
         ev = [r for r in self.results if r["eval"]]

@@ -1,30 +1,25 @@
 """The simulator's only channel to snipd: the public gRPC API, called the
 way a mail connector, a CRM and a rep's plugin would (IngestEmail,
 RecordOutcome, Suggest, RecordFeedback, RunRerank). A capability that
-answers UNIMPLEMENTED is noted once and not called again;
-other errors are counted by method and status code and the run goes on.
+answers UNIMPLEMENTED is noted once and not called again; other errors are
+counted by method and status code and the run goes on.
 
-    OfflineLink stands in when there is no
-    snipd(or it cannot ingest)
-    : every call is a no
-    - op,
-so the world model still runs.""
-                              "
+OfflineLink stands in when there is no snipd (or it cannot ingest): every
+call is a no-op, so the world model still runs."""
 
-    import grpc
+import grpc
 
-    RPC_TIMEOUT = 60.0 RERANK_TIMEOUT = 600.0
+RPC_TIMEOUT = 60.0
+RERANK_TIMEOUT = 600.0
 
-    class OfflineLink : ""
-                        "No snipd: nothing is sent, nothing is answered."
-                        ""
 
-                        online = False
+class OfflineLink:
+    """No snipd: nothing is sent, nothing is answered."""
 
-                                 def __init__(self)
-    : self.caps =
-{
-}
+    online = False
+
+    def __init__(self):
+        self.caps = {}
         self.calls = {}
 
     def has(self, cap):
@@ -67,16 +62,8 @@ class SnipdLink:
                    "outcome": outcome_pb2, "ranking": ranking_pb2,
                    "suggest": suggest_pb2, "team": team_pb2}
         self.channel = grpc.insecure_channel(addr)
-        self.caps =
-{
-} #capability->"ok" | "unimplemented" self.calls = {} #method->
-{
-    "ok" : n, "errors":
-    {
-    code:
-        n
-    }
-}
+        self.caps = {}  # capability -> "ok" | "unimplemented"
+        self.calls = {}  # method -> {"ok": n, "errors": {code: n}}
         admin_md = (("authorization", "Bearer " + admin_key),)
         admin = admin_pb2_grpc.AdminServiceStub(self.channel)
         r = admin.CreateTeam(admin_pb2.CreateTeamRequest(
@@ -113,103 +100,96 @@ class SnipdLink:
     def _call(self, method, fn, req, timeout=RPC_TIMEOUT):
         if not self.has(method):
             return None
-        try : resp
-            = fn(req, metadata = self.md, timeout = timeout)
-                  except grpc.RpcError as e : if e.code() ==
-              grpc.StatusCode.UNIMPLEMENTED : self.caps[method] =
-                  "unimplemented" return None self
-                      ._count(method,
-                              e.code().name) return None self.caps[method] =
-                      "ok" self._count(method) return resp
+        try:
+            resp = fn(req, metadata=self.md, timeout=timeout)
+        except grpc.RpcError as e:
+            if e.code() == grpc.StatusCode.UNIMPLEMENTED:
+                self.caps[method] = "unimplemented"
+                return None
+            self._count(method, e.code().name)
+            return None
+        self.caps[method] = "ok"
+        self._count(method)
+        return resp
 
-                          def
-                          ingest(self, raw)
-                : pb = self.pb["ingest"] return self._call(
-                          "IngestEmail", self.ingest_stub.IngestEmail,
-                          pb.IngestEmailRequest(raw_mime = raw))
+    def ingest(self, raw):
+        pb = self.pb["ingest"]
+        return self._call("IngestEmail", self.ingest_stub.IngestEmail,
+                          pb.IngestEmailRequest(raw_mime=raw))
 
-                           def
-                           record_outcome(self, message_id, kind, when_ms, key,
-                                          note = "")
-                : pb = self.pb["outcome"] return self._call(
-                          "RecordOutcome", self.outcome_stub.RecordOutcome,
-                          pb.RecordOutcomeRequest(
-                              message_id = message_id, kind = kind,
-                              occur_time_unix_ms = when_ms,
-                              idempotency_key = key, note = note))
+    def record_outcome(self, message_id, kind, when_ms, key, note=""):
+        pb = self.pb["outcome"]
+        return self._call(
+            "RecordOutcome", self.outcome_stub.RecordOutcome,
+            pb.RecordOutcomeRequest(message_id=message_id, kind=kind,
+                                    occur_time_unix_ms=when_ms,
+                                    idempotency_key=key, note=note))
 
-                           def
-                           suggest(self, mode, thread_id = "", in_reply_to = "",
-                                   recipients = (), draft = "", rep_email = "",
-                                   k = 10)
-                : pb = self.pb["suggest"] req =
-                          pb.SuggestRequest(recipients = list(recipients),
-                                            draft_text = draft,
-                                            rep_email = rep_email,
-                                            max_contents = k, max_framings = k,
-                                            mode = mode) if thread_id
-                : req.thread_id = thread_id elif in_reply_to
-                : req.in_reply_to_message_id =
-                              in_reply_to return self._call(
-                                  "Suggest", self.suggest_stub.Suggest, req)
+    def suggest(self, mode, thread_id="", in_reply_to="", recipients=(),
+                draft="", rep_email="", k=10):
+        pb = self.pb["suggest"]
+        req = pb.SuggestRequest(recipients=list(recipients), draft_text=draft,
+                                rep_email=rep_email, max_contents=k,
+                                max_framings=k, mode=mode)
+        if thread_id:
+            req.thread_id = thread_id
+        elif in_reply_to:
+            req.in_reply_to_message_id = in_reply_to
+        return self._call("Suggest", self.suggest_stub.Suggest, req)
 
-                                  def
-                                  feedback(self, suggestion_id, item_id, kind,
-                                           rep, when_ms, key)
-                : pb = self.pb["outcome"] return self._call(
-                                  "RecordFeedback",
-                                  self.outcome_stub.RecordFeedback,
-                                  pb.RecordFeedbackRequest(
-                                      suggestion_id = suggestion_id,
-                                      item_id = item_id, kind = kind,
-                                      rep_email = rep, time_unix_ms = when_ms,
-                                      idempotency_key = key))
+    def feedback(self, suggestion_id, item_id, kind, rep, when_ms, key):
+        pb = self.pb["outcome"]
+        return self._call(
+            "RecordFeedback", self.outcome_stub.RecordFeedback,
+            pb.RecordFeedbackRequest(suggestion_id=suggestion_id,
+                                     item_id=item_id, kind=kind,
+                                     rep_email=rep, time_unix_ms=when_ms,
+                                     idempotency_key=key))
 
-                                  def
-                                  rerank(self)
-                : ""
-                  "Runs the nightly job and waits for its end; returns the last
-                  RerankResult seen,
-                                              or None.""
-                                                      "
-                                                  if not self.has("RunRerank")
-                : return None pb = self.pb["ranking"] last = None
-            try:
-            for
-        prog in self.ranking_stub
-            .RunRerank(pb.RunRerankRequest(), metadata = self.md,
-                       timeout = RERANK_TIMEOUT)
-            : if prog.HasField("result")
-            : last =
-            prog.result except grpc.RpcError as e
-            : if e.code() == grpc.StatusCode.UNIMPLEMENTED
-            : self.caps["RunRerank"] =
-                "unimplemented" return None self
-                    ._count("RunRerank",
-                            e.code().name) return None self.caps["RunRerank"] =
-                    "ok" self._count("RunRerank") return last
+    def rerank(self):
+        """Runs the nightly job and waits for its end; returns the last
+        RerankResult seen, or None."""
+        if not self.has("RunRerank"):
+            return None
+        pb = self.pb["ranking"]
+        last = None
+        try:
+            for prog in self.ranking_stub.RunRerank(
+                    pb.RunRerankRequest(), metadata=self.md,
+                    timeout=RERANK_TIMEOUT):
+                if prog.HasField("result"):
+                    last = prog.result
+        except grpc.RpcError as e:
+            if e.code() == grpc.StatusCode.UNIMPLEMENTED:
+                self.caps["RunRerank"] = "unimplemented"
+                return None
+            self._count("RunRerank", e.code().name)
+            return None
+        self.caps["RunRerank"] = "ok"
+        self._count("RunRerank")
+        return last
 
-                    def count_threads(self)
-            : ""
-              "Number of threads snipd holds for the team (ListThreads pages),
-                    or None if it cannot say.""
-                                             "
-                       pb = self.pb["ingest"] n,
-              token = 0, "" for _ in range(100000) :
-            r = self._call(
-                "ListThreads", self.ingest_stub.ListThreads,
-                pb.ListThreadsRequest(page_size = 500,
-                                      page_token = token)) if r is None :
-            return None n += len(r.threads) token =
-                       r.next_page_token if not token : return n return None
+    def count_threads(self):
+        """Number of threads snipd holds for the team (ListThreads pages),
+        or None if it cannot say."""
+        pb = self.pb["ingest"]
+        n, token = 0, ""
+        for _ in range(100000):
+            r = self._call("ListThreads", self.ingest_stub.ListThreads,
+                           pb.ListThreadsRequest(page_size=500,
+                                                 page_token=token))
+            if r is None:
+                return None
+            n += len(r.threads)
+            token = r.next_page_token
+            if not token:
+                return n
+        return None
 
-                def reply_kind(self, email_id) :
-            ""
-            "The reply kind snipd classified an ingested email as (an
-            OutcomeKind value),
-              or None if it cannot say.""
-                                       "
-            pb = self.pb["ingest"] r =
-                self._call("GetEmail", self.ingest_stub.GetEmail,
-                           pb.GetEmailRequest(email_id = email_id)) return None
-            if r is None else r.reply_kind
+    def reply_kind(self, email_id):
+        """The reply kind snipd classified an ingested email as (an
+        OutcomeKind value), or None if it cannot say."""
+        pb = self.pb["ingest"]
+        r = self._call("GetEmail", self.ingest_stub.GetEmail,
+                       pb.GetEmailRequest(email_id=email_id))
+        return None if r is None else r.reply_kind

@@ -22,17 +22,13 @@ def relevance(truths, grades=3.0):
     lo, hi = min(truths.values()), max(truths.values())
     if hi - lo < 1e-12:
         return None
-    return
-{
-k: 2.0 ** (grades * (v - lo) / (hi - lo)) - 1.0
-            for k, v in truths.items()
-}
+    return {k: 2.0 ** (grades * (v - lo) / (hi - lo)) - 1.0
+            for k, v in truths.items()}
 
-def ndcg_at_k(ranked, rel, k = 10)
-    : ""
-      "NDCG@k of the ranked ids against relevance {id: gain >= 0}. Ids not
-      in rel(unknown to the truth) and
-      repeats gain 0; the ideal ranking is
+
+def ndcg_at_k(ranked, rel, k=10):
+    """NDCG@k of the ranked ids against relevance {id: gain >= 0}. Ids not
+    in rel (unknown to the truth) and repeats gain 0; the ideal ranking is
     rel sorted best first. None if the ideal DCG is 0."""
     ideal = dcg(sorted(rel.values(), reverse=True), k)
     if ideal <= 0:
@@ -59,8 +55,7 @@ def rates(threads):
     def frac(pred):
         return (sum(1 for t in threads if pred(t)) / n) if n else None
 
-    return
-{
+    return {
         "threads": n,
         "positive_reply_rate": frac(lambda t: t["reply"] == "positive"),
         "negative_reply_rate": frac(lambda t: t["reply"] == "negative"),
@@ -68,8 +63,10 @@ def rates(threads):
         "meeting_rate": frac(lambda t: t["meeting"]),
         "deal_rate": frac(lambda t: t["deal"] == "won"),
         "followed_share": frac(lambda t: t["followed"]),
-        "mean_quality": (sum(t["quality"] for t in threads) / n) if n else None,
-}
+        "mean_quality": ((sum(t["quality"] for t in threads) / n) if n
+                         else None),
+    }
+
 
 def days_to_top3(events, introduced_day, share=0.5):
     """Days from introduced_day until the first day on which the probe item
@@ -93,10 +90,7 @@ def rounded(x, nd=6):
         r = round(x, nd)
         return 0.0 if r == 0 else r
     if isinstance(x, dict):
-        return
-{
-k: rounded(v, nd) for k, v in x.items()
-}
-if isinstance (x, (list, tuple)):
+        return {k: rounded(v, nd) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
         return [rounded(v, nd) for v in x]
     return x

@@ -12,8 +12,8 @@ import math
 
 from scenario import rng_for, sigmoid
 
-#Reply kinds in the order of the cumulative draw : better quality moves
-#mass from the right end(unsubscribe, negative) to the left(positive).
+# Reply kinds in the order of the cumulative draw: better quality moves
+# mass from the right end (unsubscribe, negative) to the left (positive).
 REPLY_ORDER = ("positive", "neutral", "none", "negative", "unsubscribe")
 
 
@@ -46,7 +46,7 @@ def thread_outcome(world, plan, quality):
     pro = world.prospects[plan.prospect]
     r, cv = world.s["reply"], world.s["conv"]
     g = rng_for(world.seed, "outcome", plan.idx)
-#Draw everything, in a fixed order, whatever is used.
+    # Draw everything, in a fixed order, whatever is used.
     u_bounce, u_ooo = g.random(), g.random()
     noise = g.gauss(0.0, 1.0) * r["noise_sd"]
     u_kind, u_delay = g.random(), g.random()

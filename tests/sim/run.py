@@ -1,18 +1,14 @@
-#!/ usr / bin / python3
-""
-    "Runs a team-simulator scenario for several arms, each against its own
-    fresh
-    snipd(started and stopped here),
-    and writes report.json and report.md under-- out.
+#!/usr/bin/python3
+"""Runs a team-simulator scenario for several arms, each against its own
+fresh snipd (started and stopped here), and writes report.json and
+report.md under --out.
 
-        python3 tests
-        / sim / run.py tests / sim / scenarios / tiny.json-- out / tmp /
-        sim[--snipd PATH][--seed N][--arms outcome, popularity, ...]
-           [--stubs DIR][--corpus DIR][--offline]
+    python3 tests/sim/run.py tests/sim/scenarios/tiny.json --out /tmp/sim
+        [--snipd PATH] [--seed N] [--arms outcome,popularity,...]
+        [--stubs DIR] [--corpus DIR] [--offline]
 
-        Exit status : 0 when the report is
-        written(skipped arms are reported, not failures);
-1 on a bad scenario or arguments; 2 when a snipd exited
+Exit status: 0 when the report is written (skipped arms are reported, not
+failures); 1 on a bad scenario or arguments; 2 when a snipd exited
 uncleanly (non-zero, or a sanitizer report)."""
 
 import argparse
@@ -63,41 +59,38 @@ def run_online_arm(world, arm, binary, workdir, notes, health):
     proc = snipd_proc.Snipd(binary, os.path.join(workdir, arm))
     proc.start()
     link = None
-try : link
-    =
-        SnipdLink(proc.addr, proc.admin_key(), world) if arm in driver
-            .SNIPD_ARMS :
-#One probe decides whether this arm can run at all.
-        link.suggest(mode = driver.MODE[arm], draft = "hello",
-                     k = 1) if not link
-            .has("Suggest")
-        : return ({
-                "status" : "skipped",
-                "note" : "Suggest not implemented by this snipd"
-            },
-                  link)link.calls.pop("Suggest", None) return driver
-            .ArmRun(world, arm, link)
-            .run()
-            .report(),
-        link finally : if link is not None : link.close() code, san,
-        tail = proc.stop() if code != 0 or san : health["clean"] =
-                   False notes.append(
-                       "snipd of arm %s exited with code %d%s" %
-                       (arm, code, " and a sanitizer report" if san else ""))
-                       log("snipd stderr tail (arm %s):\n%s" % (arm, tail))
+    try:
+        link = SnipdLink(proc.addr, proc.admin_key(), world)
+        if arm in driver.SNIPD_ARMS:
+            # One probe decides whether this arm can run at all.
+            link.suggest(mode=driver.MODE[arm], draft="hello", k=1)
+            if not link.has("Suggest"):
+                return ({"status": "skipped",
+                         "note": "Suggest not implemented by this snipd"},
+                        link)
+            link.calls.pop("Suggest", None)
+        return driver.ArmRun(world, arm, link).run().report(), link
+    finally:
+        if link is not None:
+            link.close()
+        code, san, tail = proc.stop()
+        if code != 0 or san:
+            health["clean"] = False
+            notes.append("snipd of arm %s exited with code %d%s" %
+                         (arm, code, " and a sanitizer report" if san else ""))
+            log("snipd stderr tail (arm %s):\n%s" % (arm, tail))
 
-                           def
-                           caps_of(link)
-        : if link is None or
-                   not link.online : return
-    {
-    }
-return dict(sorted(link.caps.items()))
 
-           def
-           main(argv)
-    : a = parse_args(argv)
-try : scen = load_scenario(a.scenario)
+def caps_of(link):
+    if link is None or not link.online:
+        return {}
+    return dict(sorted(link.caps.items()))
+
+
+def main(argv):
+    a = parse_args(argv)
+    try:
+        scen = load_scenario(a.scenario)
         world = World(scen, seed=a.seed, corpus=a.corpus)
     except ScenarioError as e:
         log("bad scenario: %s" % e)
@@ -136,8 +129,8 @@ try : scen = load_scenario(a.scenario)
         rep, link = run_online_arm(world, arm, binary, workdir, notes,
                                      health)
         if link.online and not link.has("IngestEmail"):
-#Nothing reached snipd : redo this arm offline and run the
-#others offline too.
+            # Nothing reached snipd: redo this arm offline and run the
+            # others offline too.
             ingest_missing = True
             notes.append("IngestEmail not implemented by this snipd: "
                          "world model run offline")

@@ -1,13 +1,9 @@
-""
-    "The team simulator's world: a scenario file (JSON, see docs/SIMULATOR.md)
-    turned into reps,
-    prospects, content items, framing families,
-    the hidden truth of what works where,
-    and the schedule of threads.
+"""The team simulator's world: a scenario file (JSON, see docs/SIMULATOR.md)
+turned into reps, prospects, content items, framing families, the hidden
+truth of what works where, and the schedule of threads.
 
-        Everything here is a pure function of the scenario and its seed
-    : every random draw comes from a generator derived
-      from(seed, purpose, ids) by
+Everything here is a pure function of the scenario and its seed: every
+random draw comes from a generator derived from (seed, purpose, ids) by
 SHA-256 (never Python's salted hash()), lists are iterated in their given
 order, and no clock is read.
 """
@@ -20,7 +16,7 @@ import random
 
 SEGMENT_DIMS = ("industry", "persona", "stage")
 
-#Built - in wording for segment values; a scenario may override any label.
+# Built-in wording for segment values; a scenario may override any label.
 _LABELS = {
     "saas": "software",
     "manufacturing": "manufacturing",
@@ -73,8 +69,8 @@ def sigmoid(x):
 def label(value, labels):
     return labels.get(value) or _LABELS.get(value) or value.replace("_", " ")
 
-#-- -                                                                          \
-    scenario file -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- --
+
+# --- scenario file ----------------------------------------------------------
 
 
 def _req(d, key, where, kind=None):
@@ -262,14 +258,14 @@ def validate(raw):
     }
     pol = raw.get("policy", {})
     s["policy"] = {
-    "follow" : _num(pol, "follow_suggestion", "policy", 0.7, 0, 1),
-               "follow_weak_bonus"
-        : _num(pol, "follow_weak_bonus", "policy", 0.0, -1, 1),
-          "habit_skill_tilt"
-        : _num(pol, "habit_skill_tilt", "policy", 2.0, 0, 50),
-          "habit_noise" : _num(pol, "habit_noise", "policy", 0.7, 0, 10),
-                          "topic_match_boost"
-        : _num(pol, "topic_match_boost", "policy", 4.0, 1, 1000),
+        "follow": _num(pol, "follow_suggestion", "policy", 0.7, 0, 1),
+        "follow_weak_bonus": _num(pol, "follow_weak_bonus", "policy", 0.0,
+                                  -1, 1),
+        "habit_skill_tilt": _num(pol, "habit_skill_tilt", "policy", 2.0, 0,
+                                 50),
+        "habit_noise": _num(pol, "habit_noise", "policy", 0.7, 0, 10),
+        "topic_match_boost": _num(pol, "topic_match_boost", "policy", 4.0, 1,
+                                  1000),
     }
     return s
 
@@ -291,18 +287,17 @@ def _item(d, where, s, topic_ids):
         raise ScenarioError(where + ".topics: unknown topic")
     total = s["history_days"] + s["days"]
     return {
-    "id" : iid,
-           "topics" : list(topics),
-                      "base" : _num(d, "base", where, 0.0, -5, 5),
-                               "effects"
-        : _effects(d, where, s["segments"], topic_ids),
-          "introduced_day" : _int(d, "introduced_day", where, 0, 0, total - 1),
-                             "adopters" : _num(d, "adopters", where, 1.0, 0, 1),
-                                          "probe" : bool(d.get("probe", False)),
+        "id": iid,
+        "topics": list(topics),
+        "base": _num(d, "base", where, 0.0, -5, 5),
+        "effects": _effects(d, where, s["segments"], topic_ids),
+        "introduced_day": _int(d, "introduced_day", where, 0, 0, total - 1),
+        "adopters": _num(d, "adopters", where, 1.0, 0, 1),
+        "probe": bool(d.get("probe", False)),
     }
 
-#-- -                                                                          \
-    the world -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- --
+
+# --- the world --------------------------------------------------------------
 
 
 class Item:
@@ -427,8 +422,7 @@ class Rep:
         self.idx, self.name, self.email = idx, name, email
         self.first = name.split(" ")[0]
         self.skill, self.follow = skill, follow
-        self.habit =
-{}  # item id -> habit weight (0 = never by habit)
+        self.habit = {}  # item id -> habit weight (0 = never by habit)
         self.variant = {}  # family id -> variant index this rep writes
 
 
@@ -461,15 +455,13 @@ class World:
         self._build_prospects()
         self.contents = [Item(c, "content") for c in s["contents"]]
         self.families = [Item(f, "framing") for f in s["families"]]
-        self.items =
-{i.id: i for i in self.contents + self.families}
+        self.items = {i.id: i for i in self.contents + self.families}
         self._build_documents(corpus)
         self._build_variants()
         self._build_habits()
         self._build_schedule()
 
-#reps,                                                                         \
-    prospects-- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- --
+    # reps, prospects ------------------------------------------------------
     def _build_reps(self):
         s = self.s
         rng = rng_for(self.seed, "reps")
@@ -518,7 +510,7 @@ class World:
             self.prospects.append(Prospect(i, "%s %s" % (first, last), email,
                                            comp, seg))
 
-#items-- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- --
+    # items ----------------------------------------------------------------
     def _build_documents(self, corpus):
         self.documents = {}
         for c in self.contents:
@@ -529,7 +521,8 @@ class World:
                     raise ScenarioError("content %s needs the corpus; none "
                                         "found (give --corpus)" % c.id)
                 path = os.path.join(root, spec["corpus"])
-try : with open(path, "rb") as f:
+                try:
+                    with open(path, "rb") as f:
                         data = f.read()
                 except OSError as e:
                     raise ScenarioError("content %s: %s" % (c.id, e)) from None
@@ -561,7 +554,8 @@ try : with open(path, "rb") as f:
             self.variants[f.id] = v
         for r in self.reps:
             for f in self.families:
-                r.variant[f.id] = (r.idx + len(f.id)) % len(self.variants[f.id])
+                r.variant[f.id] = ((r.idx + len(f.id)) %
+                                   len(self.variants[f.id]))
 
     def _build_habits(self):
         """Each rep's own habit weights: skilled reps lean toward what truly
@@ -601,7 +595,7 @@ try : with open(path, "rb") as f:
         return truth(self.items[item_id], segment, topic,
                      self.s["off_topic_penalty"])
 
-#schedule-- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -
+    # schedule -------------------------------------------------------------
     def _build_schedule(self):
         s = self.s
         rng = rng_for(self.seed, "schedule")
@@ -631,31 +625,26 @@ try : with open(path, "rb") as f:
 
     def summary(self):
         """The parts of the world a report shows (the hidden truth too)."""
-        return
-{
-            "reps": [{
-        "email" : r.email,
-            "skill" : round(r.skill, 6),
-                      "follow" : round(r.follow, 6),
-                                 "weak_quartile" : r.idx in self.weak_reps}
+        return {
+            "reps": [{"email": r.email, "skill": round(r.skill, 6),
+                      "follow": round(r.follow, 6),
+                      "weak_quartile": r.idx in self.weak_reps}
                      for r in self.reps],
             "prospects": len(self.prospects),
             "threads": len(self.threads),
             "history_days": self.s["history_days"],
             "days": self.s["days"],
-            "contents": [{
-        "id" : c.id, "file" : self.documents[c.id]["filename"],
-            "bytes" : len(self.documents[c.id]["data"]),
-                      "mean_truth" : round(self.mean_truth(c), 6),
-                                     "introduced_day" : c.introduced_day}
+            "contents": [{"id": c.id, "file": self.documents[c.id]["filename"],
+                          "bytes": len(self.documents[c.id]["data"]),
+                          "mean_truth": round(self.mean_truth(c), 6),
+                          "introduced_day": c.introduced_day}
                          for c in self.contents],
-            "framings": [{
-        "id" : f.id,
-            "variants" : len(self.variants[f.id]),
-                         "mean_truth" : round(self.mean_truth(f), 6),
-                                        "introduced_day" : f.introduced_day,
-                                        "probe" : f.probe} for f in self.families],
-}
+            "framings": [{"id": f.id, "variants": len(self.variants[f.id]),
+                          "mean_truth": round(self.mean_truth(f), 6),
+                          "introduced_day": f.introduced_day,
+                          "probe": f.probe} for f in self.families],
+        }
+
 
 def _unique_names(rng, n):
     out, seen = [], set()

@@ -25,7 +25,8 @@ class SnipdError(RuntimeError):
 
 
 def _stubs_importable():
-try : import snipwise.v1.ingest_pb2  # noqa: F401
+    try:
+        import snipwise.v1.ingest_pb2  # noqa: F401
     except ImportError:
         return False
     return True

@@ -1,6 +1,5 @@
-""
-    "The driver and run.py: offline runs are deterministic and the oracle
-    wins; the online path (ingest, content-id mapping, Suggest parsing,
+"""The driver and run.py: offline runs are deterministic and the oracle
+wins; the online path (ingest, content-id mapping, Suggest parsing,
 family matching, UNIMPLEMENTED handling) against a small fake snipd
 written here with grpcio, so it is tested whatever snipd implements."""
 
@@ -42,7 +41,7 @@ def test_offline_arms_are_deterministic_and_oracle_is_best(world):
     assert a["ndcg_at_10"]["mean"] == pytest.approx(1.0)
     assert r["ndcg_at_10"]["mean"] < a["ndcg_at_10"]["mean"]
     assert a["ndcg_at_10"]["events"] == r["ndcg_at_10"]["events"] > 0
-#Same world : the same threads are evaluated and followed in both.
+    # Same world: the same threads are evaluated and followed in both.
     assert a["eval"]["threads"] == r["eval"]["threads"]
     assert a["eval"]["followed_share"] == r["eval"]["followed_share"]
     assert a["eval"]["mean_quality"] > r["eval"]["mean_quality"]
@@ -73,8 +72,8 @@ def test_run_py_refuses_bad_input(tmp_path, capsys):
     with pytest.raises(SystemExit):
         run.main([TINY, "--out", str(tmp_path / "o"), "--arms", "magic"])
 
-#-- -                                                                          \
-    a fake snipd -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -
+
+# --- a fake snipd -----------------------------------------------------------
 
 
 def _fake_server(suggest=True):
@@ -164,24 +163,20 @@ def _fake_server(suggest=True):
 @needs_stubs
 def test_online_arm_against_fake_snipd(world):
     srv, addr, state = _fake_server()
-try : link
-    = SnipdLink(addr, "admin-key", world)
-        rep = driver.run_arm(world, "popularity", link)
-                  .report() link.close() finally : srv.stop(None)
-                                                       assert rep["status"] ==
-              "ok" n_eval = rep["eval"]["threads"] assert
-                                rep["suggest"]["calls"] ==
-                            n_eval > 0 assert set(state["modes"]) ==
-                            {driver.MODE["popularity"]}
-#Every mail reached the fake; every content it suggested maps back.
-                            assert link.calls["IngestEmail"] ==
-    {
-        "ok" : state["mails"], "errors":
-        {
-        }
-    }
+    try:
+        link = SnipdLink(addr, "admin-key", world)
+        rep = driver.run_arm(world, "popularity", link).report()
+        link.close()
+    finally:
+        srv.stop(None)
+    assert rep["status"] == "ok"
+    n_eval = rep["eval"]["threads"]
+    assert rep["suggest"]["calls"] == n_eval > 0
+    assert set(state["modes"]) == {driver.MODE["popularity"]}
+    # Every mail reached the fake; every content it suggested maps back.
+    assert link.calls["IngestEmail"] == {"ok": state["mails"], "errors": {}}
     assert rep["suggest"]["unmapped_contents"] == 0
-#Greetings and closings are suggested too : they map to no family.
+    # Greetings and closings are suggested too: they map to no family.
     assert rep["suggest"]["unmapped_framings"] > 0
     assert 0.0 < rep["ndcg_at_10"]["content"] < 1.0
     assert rep["ndcg_at_10"]["framing"] is not None
@@ -195,12 +190,14 @@ try : link
 @needs_stubs
 def test_unimplemented_suggest_skips_the_arm(world):
     srv, addr, state = _fake_server(suggest=False)
-    try : link
-    = SnipdLink(addr, "admin-key", world) rep =
-        driver.run_arm(world, "outcome", link)
-            .report() link.close() finally
-        : srv.stop(None) assert rep["status"] == "skipped" assert rep["note"] ==
-        "Suggest not implemented by this snipd" assert link.caps["Suggest"] ==
-        "unimplemented"
-#It stopped at the first evaluated day, not at the end.
-        assert rep["eval"]["threads"] == 0
+    try:
+        link = SnipdLink(addr, "admin-key", world)
+        rep = driver.run_arm(world, "outcome", link).report()
+        link.close()
+    finally:
+        srv.stop(None)
+    assert rep["status"] == "skipped"
+    assert rep["note"] == "Suggest not implemented by this snipd"
+    assert link.caps["Suggest"] == "unimplemented"
+    # It stopped at the first evaluated day, not at the end.
+    assert rep["eval"]["threads"] == 0

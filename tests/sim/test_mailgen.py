@@ -73,7 +73,7 @@ def test_outbound_is_multipart_with_real_attachment(world):
     text = m.get_body(preferencelist=("plain",)).get_content()
     assert ("I've attached the Airbus case study. Teams like yours cut "
             "reporting time in half.") in text
-#The inquiry is quoted below the reply, line by line.
+    # The inquiry is quoted below the reply, line by line.
     assert "wrote:\n> Hi " in text
     for line in parent["body"].rstrip("\n").split("\n"):
         assert (("> " + line) if line else ">") in text.split("\n")

@@ -77,11 +77,11 @@ def test_same_seed_same_world_other_seed_other_world(world):
 
 def test_truth_by_hand(world):
     seg = {"industry": "manufacturing", "persona": "cfo", "stage": "discovery"}
-#airbus : base 0.2 + manufacturing 0.6, on topic analytics.
+    # airbus: base 0.2 + manufacturing 0.6, on topic analytics.
     assert world.truth("airbus", seg, "analytics") == pytest.approx(0.8)
-#Off topic(security) : minus the default penalty 0.5.
+    # Off topic (security): minus the default penalty 0.5.
     assert world.truth("airbus", seg, "security") == pytest.approx(0.3)
-#peer has no topics(never off topic) : 0.0 + discovery 0.3.
+    # peer has no topics (never off topic): 0.0 + discovery 0.3.
     assert world.truth("peer", seg, "security") == pytest.approx(0.3)
     assert world.truth("roi", seg, "pricing") == pytest.approx(0.7)
 
@@ -94,7 +94,7 @@ def test_variants_are_small_edits_that_map_back(world):
         assert len(set(vs)) == len(vs) == f.spec["variants"]
         for v in vs:
             assert m.match(v) == f.id, v
-#Inserted into a longer sentence, it still maps.
+            # Inserted into a longer sentence, it still maps.
             assert m.match("I've attached the deck. " + v) == f.id
     assert m.match("Hi Dana, hope you are well.") is None
     many = variants_of("Our team can help.", 6, rng_for(1, "x"))

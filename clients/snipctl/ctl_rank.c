@@ -1,0 +1,388 @@
+/* ctl_rank: `snipctl suggest`, `snipctl outcome record`, `snipctl rerank`
+ * and `snipctl model show` over SuggestService, OutcomeService and
+ * RankingService. */
+#include "clients/snipctl/ctl_rank.h"
+
+#include <grpc/grpc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/sw_arena.h"
+#include "base/sw_buf.h"
+#include "base/sw_mem.h"
+#include "base/sw_util.h"
+#include "clients/snipc.h"
+#include "proto/msg.h"
+#include "snipwise/v1/outcome.pb-c.h"
+#include "snipwise/v1/ranking.pb-c.h"
+#include "snipwise/v1/suggest.pb-c.h"
+
+#define CTL_RANK_FILE_MAX (4 * 1024 * 1024)
+
+static const char *const ctl_rank_words[] = {"suggest", "outcome", "rerank",
+                                             "model", NULL};
+
+/* ctl_rank_first returns the first command word of argv, or NULL. */
+static const char *ctl_rank_first(int argc, char **argv)
+{
+    int i;
+
+    for (i = 1; i < argc; i++) {
+        if (strncmp(argv[i], "--", 2) == 0) {
+            if (strcmp(argv[i], "--json") != 0)
+                i++; /* a global flag and its value */
+            continue;
+        }
+        return argv[i];
+    }
+    return NULL;
+}
+
+int ctl_rank_wanted(int argc, char **argv)
+{
+    const char *w = ctl_rank_first(argc, argv);
+    int i;
+
+    for (i = 0; w && ctl_rank_words[i]; i++)
+        if (strcmp(w, ctl_rank_words[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* The parsed command line. */
+struct ctl_rank {
+    const char *addr, *key, *tls_ca;
+    const char *pos[4];
+    int npos, json;
+    const char *thread, *reply_to, *text_file, *draft, *mode, *message_id,
+        *kind, *idem, *version;
+    int force, dry;
+};
+
+static int ctl_rank_parse(int argc, char **argv, struct ctl_rank *c)
+{
+    int i;
+
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char **slot = NULL;
+        if (strcmp(a, "--json") == 0) {
+            c->json = 1;
+            continue;
+        }
+        if (strcmp(a, "--force-promote") == 0) {
+            c->force = 1;
+            continue;
+        }
+        if (strcmp(a, "--dry-run") == 0) {
+            c->dry = 1;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            if (c->npos == 4)
+                return -1;
+            c->pos[c->npos++] = a;
+            continue;
+        }
+        if (strcmp(a, "--addr") == 0)
+            slot = &c->addr;
+        else if (strcmp(a, "--key") == 0)
+            /* After "outcome record", --key is the idempotency key (as the
+             * command's usage says); before it, the API key. */
+            slot = c->npos >= 1 && strcmp(c->pos[0], "outcome") == 0 ? &c->idem
+                                                                     : &c->key;
+        else if (strcmp(a, "--tls-ca") == 0)
+            slot = &c->tls_ca;
+        else if (strcmp(a, "--thread") == 0)
+            slot = &c->thread;
+        else if (strcmp(a, "--reply-to") == 0)
+            slot = &c->reply_to;
+        else if (strcmp(a, "--text") == 0)
+            slot = &c->text_file;
+        else if (strcmp(a, "--draft") == 0)
+            slot = &c->draft;
+        else if (strcmp(a, "--mode") == 0)
+            slot = &c->mode;
+        else if (strcmp(a, "--message-id") == 0)
+            slot = &c->message_id;
+        else if (strcmp(a, "--kind") == 0)
+            slot = &c->kind;
+        else if (strcmp(a, "--key-id") == 0 ||
+                 strcmp(a, "--idempotency-key") == 0)
+            slot = &c->idem;
+        else if (strcmp(a, "--version") == 0)
+            slot = &c->version;
+        if (slot == NULL || v == NULL)
+            return -1;
+        *slot = v;
+        i++;
+    }
+    return 0;
+}
+
+static int ctl_rank_usage(void)
+{
+    fprintf(stderr,
+            "usage: snipctl [--addr A] [--key K] suggest (--thread ID | "
+            "--reply-to MSGID | --text FILE) [--draft TEXT]\n"
+            "                 [--mode outcome|popularity|similarity|random] "
+            "[--json]\n"
+            "       snipctl outcome record --message-id X --kind KIND --key "
+            "K   (KIND: meeting_booked, opportunity_won, ...)\n"
+            "       snipctl rerank [--force-promote] [--dry-run] [--json]\n"
+            "       snipctl model show [--version V] [--json]\n");
+    return 2;
+}
+
+static int ctl_rank_mode(const char *m)
+{
+    static const char *const names[] = {"", "outcome", "popularity",
+                                        "similarity", "random"};
+    int i;
+
+    if (m == NULL)
+        return 0;
+    for (i = 1; i < 5; i++)
+        if (strcmp(m, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static int ctl_rank_kind(const char *k)
+{
+    static const char *const names[] = {"",
+                                        "meeting_booked",
+                                        "opportunity_won",
+                                        "opportunity_lost",
+                                        "positive_reply",
+                                        "neutral_reply",
+                                        "negative_reply",
+                                        "out_of_office",
+                                        "unsubscribe",
+                                        "bounce"};
+    int i;
+
+    for (i = 1; k && i < 10; i++)
+        if (strcmp(k, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* ctl_rank_read reads a whole file into the arena as a string. */
+static char *ctl_rank_read(struct sw_arena *a, const char *path)
+{
+    struct sw_buf b;
+    char chunk[4096];
+    char *out = NULL;
+    FILE *f = fopen(path, "rb");
+    size_t n;
+
+    if (f == NULL)
+        return NULL;
+    sw_buf_init(&b, CTL_RANK_FILE_MAX);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        if (sw_buf_add(&b, chunk, n) != SW_OK)
+            break;
+    if (!ferror(f))
+        out = sw_arena_strdup(a, sw_buf_str(&b));
+    fclose(f);
+    sw_buf_free(&b);
+    return out;
+}
+
+static void ctl_rank_json(const ProtobufCMessage *m)
+{
+    struct sw_buf b;
+
+    sw_buf_init(&b, 64 * 1024 * 1024);
+    if (msg_to_json(m, &b) == SW_OK)
+        puts(sw_buf_str(&b));
+    sw_buf_free(&b);
+}
+
+static void ctl_suggest_print(const Snipwise__V1__SuggestResponse *r)
+{
+    size_t i;
+
+    printf("suggestion %s  model %s\n", r->suggestion_id,
+           r->model_version[0] ? r->model_version : "(none yet)");
+    printf("contents:\n");
+    for (i = 0; i < r->n_contents; i++) {
+        const Snipwise__V1__ContentSuggestion *c = r->contents[i];
+        printf("  %6.3f  %s  %s\n          %s\n",
+               c->score ? c->score->total : 0.0, c->content_id, c->title,
+               c->explanation);
+    }
+    printf("framings:\n");
+    for (i = 0; i < r->n_framings; i++) {
+        const Snipwise__V1__FramingSuggestion *f = r->framings[i];
+        printf("  %6.3f  %s  %s\n          %s\n",
+               f->score ? f->score->total : 0.0, f->family_id, f->text,
+               f->explanation);
+    }
+}
+
+static int ctl_rerank_msg(const ProtobufCMessage *m, void *arg)
+{
+    const Snipwise__V1__RerankProgress *p =
+        (const Snipwise__V1__RerankProgress *)m;
+    int json = *(int *)arg;
+
+    if (json) {
+        ctl_rank_json(m);
+        return 0;
+    }
+    fprintf(stderr, "%-13s %3.0f%%  %s\n", p->phase, 100.0 * p->fraction,
+            p->message);
+    if (p->result && p->result->model)
+        printf("%s\nmodel %s: %s\n", p->result->model->report,
+               p->result->model->model_version, p->result->decision);
+    return 0;
+}
+
+int ctl_rank_main(int argc, char **argv)
+{
+    struct ctl_rank c;
+    struct snipc_opts o;
+    struct snipc_status st;
+    struct sw_arena a;
+    snipc *cl = NULL;
+    ProtobufCMessage *resp = NULL;
+    const char *cmd;
+    int code = 2, grpc_up = 0;
+    sw_err rc;
+
+    memset(&c, 0, sizeof(c));
+    memset(&st, 0, sizeof(st));
+    sw_arena_init(&a, 0);
+    c.addr =
+        getenv("SNIPWISE_ADDR") ? getenv("SNIPWISE_ADDR") : "127.0.0.1:50051";
+    c.key = getenv("SNIPWISE_KEY");
+    if (ctl_rank_parse(argc, argv, &c) != 0 || c.npos == 0)
+        return ctl_rank_usage();
+    cmd = c.pos[0];
+    grpc_init();
+    grpc_up = 1;
+    memset(&o, 0, sizeof(o));
+    o.addr = c.addr;
+    o.key = c.key;
+    o.tls_ca = c.tls_ca;
+    o.timeout_ms = 600000;
+    rc = snipc_open(&o, &cl);
+    if (rc) {
+        fprintf(stderr, "snipctl: cannot set up a channel to %s: %s\n", c.addr,
+                sw_err_str(rc));
+        code = 1;
+        goto out;
+    }
+    if (strcmp(cmd, "suggest") == 0 && c.npos == 1) {
+        Snipwise__V1__SuggestRequest q = SNIPWISE__V1__SUGGEST_REQUEST__INIT;
+        Snipwise__V1__ThreadText tt = SNIPWISE__V1__THREAD_TEXT__INIT;
+        Snipwise__V1__ThreadTextMessage tm =
+            SNIPWISE__V1__THREAD_TEXT_MESSAGE__INIT;
+        Snipwise__V1__ThreadTextMessage *tmp = &tm;
+        int mode = ctl_rank_mode(c.mode);
+        if (mode < 0 || !!c.thread + !!c.reply_to + !!c.text_file > 1) {
+            code = ctl_rank_usage();
+            goto out;
+        }
+        if (c.thread) {
+            q.thread_case = SNIPWISE__V1__SUGGEST_REQUEST__THREAD_THREAD_ID;
+            q.thread_id = (char *)c.thread;
+        } else if (c.reply_to) {
+            q.thread_case =
+                SNIPWISE__V1__SUGGEST_REQUEST__THREAD_IN_REPLY_TO_MESSAGE_ID;
+            q.in_reply_to_message_id = (char *)c.reply_to;
+        } else if (c.text_file) {
+            tm.text = ctl_rank_read(&a, c.text_file);
+            if (tm.text == NULL) {
+                fprintf(stderr, "snipctl: cannot read %s\n", c.text_file);
+                goto out;
+            }
+            tt.n_messages = 1;
+            tt.messages = &tmp;
+            q.thread_case = SNIPWISE__V1__SUGGEST_REQUEST__THREAD_THREAD_TEXT;
+            q.thread_text = &tt;
+        }
+        q.draft_text = (char *)(c.draft ? c.draft : "");
+        q.mode = (Snipwise__V1__RankingMode)mode;
+        q.explain = 1;
+        rc = snipc_unary(cl, "/snipwise.v1.SuggestService/Suggest", &q.base,
+                         &snipwise__v1__suggest_response__descriptor, &a, &resp,
+                         &st);
+        if (rc == SW_OK && st.code == 0) {
+            if (c.json)
+                ctl_rank_json(resp);
+            else
+                ctl_suggest_print((Snipwise__V1__SuggestResponse *)resp);
+        }
+    } else if (strcmp(cmd, "outcome") == 0 && c.npos == 2 &&
+               strcmp(c.pos[1], "record") == 0) {
+        Snipwise__V1__RecordOutcomeRequest q =
+            SNIPWISE__V1__RECORD_OUTCOME_REQUEST__INIT;
+        int kind = ctl_rank_kind(c.kind);
+        if (c.message_id == NULL || kind < 0 || c.idem == NULL) {
+            code = ctl_rank_usage();
+            goto out;
+        }
+        q.thread_ref_case =
+            SNIPWISE__V1__RECORD_OUTCOME_REQUEST__THREAD_REF_MESSAGE_ID;
+        q.message_id = (char *)c.message_id;
+        q.kind = (Snipwise__V1__OutcomeKind)kind;
+        q.idempotency_key = (char *)c.idem;
+        rc = snipc_unary(
+            cl, "/snipwise.v1.OutcomeService/RecordOutcome", &q.base,
+            &snipwise__v1__record_outcome_response__descriptor, &a, &resp, &st);
+        if (rc == SW_OK && st.code == 0) {
+            const Snipwise__V1__RecordOutcomeResponse *r = (void *)resp;
+            if (c.json)
+                ctl_rank_json(resp);
+            else
+                printf("%s  thread %s%s\n", r->outcome_id, r->thread_id,
+                       r->duplicate ? "  (duplicate: recorded before)" : "");
+        }
+    } else if (strcmp(cmd, "rerank") == 0 && c.npos == 1) {
+        Snipwise__V1__RunRerankRequest q =
+            SNIPWISE__V1__RUN_RERANK_REQUEST__INIT;
+        q.force_promote = c.force;
+        q.dry_run = c.dry;
+        rc = snipc_server_stream(cl, "/snipwise.v1.RankingService/RunRerank",
+                                 &q.base,
+                                 &snipwise__v1__rerank_progress__descriptor,
+                                 ctl_rerank_msg, &c.json, &a, &st);
+    } else if (strcmp(cmd, "model") == 0 && c.npos == 2 &&
+               strcmp(c.pos[1], "show") == 0) {
+        Snipwise__V1__GetModelRequest q = SNIPWISE__V1__GET_MODEL_REQUEST__INIT;
+        q.model_version = (char *)(c.version ? c.version : "");
+        rc = snipc_unary(cl, "/snipwise.v1.RankingService/GetModel", &q.base,
+                         &snipwise__v1__model__descriptor, &a, &resp, &st);
+        if (rc == SW_OK && st.code == 0) {
+            const Snipwise__V1__Model *m = (void *)resp;
+            if (c.json)
+                ctl_rank_json(resp);
+            else
+                printf("model %s%s\n%s", m->model_version,
+                       m->promoted ? " (serving)" : "", m->report);
+        }
+    } else {
+        code = ctl_rank_usage();
+        goto out;
+    }
+    if (rc) {
+        fprintf(stderr, "snipctl: %s: %s\n", cmd, sw_err_str(rc));
+        code = 1;
+    } else if (st.code != 0) {
+        fprintf(stderr, "snipctl: %s: %s\n", snipc_status_name(st.code),
+                st.message);
+        code = 1;
+    } else {
+        code = 0;
+    }
+out:
+    snipc_close(&cl);
+    if (grpc_up)
+        grpc_shutdown();
+    sw_arena_free(&a);
+    return code;
+}

@@ -1,0 +1,771 @@
+/* hist: builds a team's ranking history from one store snapshot (see
+ * hist.h): families, attribution of graded outcomes to the items used,
+ * evidence counts and shrunk priors. */
+#include "ranker/hist.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/sw_mem.h"
+#include "ranker/index.h"
+#include "store/store_hist.h"
+#include "store/store_outcome.h"
+#include "store/store_snippet.h"
+
+#define RANK_CONTEXT_MAX 1500
+#define RANK_NONE UINT32_MAX
+
+/* Outcome kinds (snipwise.v1.OutcomeKind). */
+enum {
+    RANK_K_MEETING = 1,
+    RANK_K_WON = 2,
+    RANK_K_LOST = 3,
+    RANK_K_POSITIVE = 4,
+    RANK_K_NEUTRAL = 5,
+    RANK_K_NEGATIVE = 6,
+    RANK_K_OOO = 7,
+    RANK_K_UNSUB = 8,
+    RANK_K_BOUNCE = 9,
+};
+
+double rank_grade(int kind)
+{
+    switch (kind) {
+    case RANK_K_POSITIVE:
+        return 1.0;
+    case RANK_K_MEETING:
+        return 2.0;
+    case RANK_K_WON:
+        return 3.0;
+    case RANK_K_NEGATIVE:
+        return -0.5;
+    case RANK_K_UNSUB:
+        return -1.5;
+    case RANK_K_BOUNCE:
+        return -0.5;
+    default:
+        return 0.0; /* neutral, out-of-office, lost (the meeting counted) */
+    }
+}
+
+static int rank_is_positive(int kind)
+{
+    return kind == RANK_K_POSITIVE || kind == RANK_K_MEETING ||
+           kind == RANK_K_WON;
+}
+
+void rank_params_default(struct rank_params *p)
+{
+    p->prior_strength = 8.0;
+    p->window_ms = 30LL * 24 * 3600 * 1000;
+    p->mature_ms = 3LL * 24 * 3600 * 1000;
+    p->family_jaccard = 0.6;
+    p->w_relevance = 0.6;
+    p->w_outcome = 1.0;
+    p->w_collab = 0.5;
+    p->w_explore = 0.35;
+    p->mmr_lambda = 0.85;
+}
+
+/* --- growable arrays ----------------------------------------------------- */
+
+static void *rank_vec_push(void **arr, size_t *n, size_t *cap, size_t elsz)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        void *p = sw_realloc(*arr, nc * elsz);
+        if (p == NULL)
+            return NULL;
+        *arr = p;
+        *cap = nc;
+    }
+    memset((char *)*arr + *n * elsz, 0, elsz);
+    return (char *)*arr + (*n)++ * elsz;
+}
+
+/* --- the build's working state ------------------------------------------- */
+
+struct rank_tsnip {
+    char *id, *text, *content_id, *email_id;
+    int kind;
+    int64_t create_ms;
+};
+
+struct rank_temail {
+    uint32_t thread;
+    int out;
+    int64_t sent_ms;
+    uint64_t rep;
+    size_t nf, fcap; /* framing family items */
+    uint32_t *fitems;
+    size_t nc; /* content items */
+    uint32_t *citems;
+};
+
+struct rank_toutcome {
+    uint32_t thread;
+    int kind;
+    int64_t occur_ms;
+};
+
+struct rank_tthread {
+    int64_t pos_replies, meetings, deals;
+    int64_t first_in_ms;
+    char *first_in_text; /* arena */
+};
+
+struct rank_build {
+    struct rank_hist *h;
+    const struct rank_params *p;
+    const char *team;
+    int64_t cutoff_ms;
+    struct rank_tsnip *ts;
+    size_t nts, cts;
+    struct rank_temail *te;
+    size_t nte, cte;
+    struct rank__map email_by_id; /* hash(email id) → index */
+    struct rank__map thread_by_id;
+    size_t cthreads;
+    struct rank_tthread *tt; /* parallel to h->threads */
+    size_t ctt;
+    struct rank_toutcome *to;
+    size_t nto, cto;
+    size_t citems;
+};
+
+static uint64_t rank_hash_str(const char *s)
+{
+    return rank__hash64(s, strlen(s), 0x5157);
+}
+
+static sw_err rank_add_item(struct rank_build *b, int kind, const char *id,
+                            const char *title, int ckind, uint32_t *out)
+{
+    struct rank_hist *h = b->h;
+    struct rank_hitem *it;
+
+    it = rank_vec_push((void **)&h->items, &h->nitems, &b->citems,
+                       sizeof(*h->items));
+    if (it == NULL)
+        return SW_ENOMEM;
+    it->kind = kind;
+    it->id = sw_arena_strdup(&h->arena, id);
+    it->title = sw_arena_strndup(&h->arena, title, 300);
+    it->content_kind = ckind;
+    it->rep = RANK_NONE;
+    if (it->id == NULL || it->title == NULL)
+        return SW_ENOMEM;
+    *out = (uint32_t)(h->nitems - 1);
+    return rank__map_put(&h->by_item, rank_hash_str(id), *out);
+}
+
+static sw_err rank_content_cb(const struct store_content *c, void *arg)
+{
+    struct rank_build *b = arg;
+    uint32_t idx;
+
+    return rank_add_item(b, 'c', c->content_id, c->filename, c->kind, &idx);
+}
+
+static sw_err rank_snippet_cb(const struct store_snippet *s, void *arg)
+{
+    struct rank_build *b = arg;
+    struct rank_tsnip *t;
+
+    if (s->deleted || s->text[0] == '\0')
+        return SW_OK;
+    t = rank_vec_push((void **)&b->ts, &b->nts, &b->cts, sizeof(*b->ts));
+    if (t == NULL)
+        return SW_ENOMEM;
+    t->id = sw_strdup(s->snippet_id);
+    t->text = sw_strdup(s->text);
+    t->content_id = sw_strdup(s->content_id);
+    t->email_id = sw_strdup(s->email_id);
+    t->kind = s->kind;
+    t->create_ms = s->create_ms;
+    if (!t->id || !t->text || !t->content_id || !t->email_id)
+        return SW_ENOMEM;
+    return SW_OK;
+}
+
+static sw_err rank_thread_of(struct rank_build *b, const char *id,
+                             uint32_t *out)
+{
+    struct rank_hist *h = b->h;
+    uint64_t hv = rank_hash_str(id), v;
+    struct rank_hthread *th;
+    struct rank_tthread *tt;
+    size_t ctt = b->ctt;
+
+    if (rank__map_get(&b->thread_by_id, hv, &v)) {
+        *out = (uint32_t)v;
+        return SW_OK;
+    }
+    th = rank_vec_push((void **)&h->threads, &h->nthreads, &b->cthreads,
+                       sizeof(*h->threads));
+    if (th == NULL)
+        return SW_ENOMEM;
+    {
+        size_t n = h->nthreads - 1;
+        tt = rank_vec_push((void **)&b->tt, &n, &ctt, sizeof(*b->tt));
+        b->ctt = ctt;
+        if (tt == NULL)
+            return SW_ENOMEM;
+    }
+    th->id = sw_arena_strdup(&h->arena, id);
+    th->hash = hv;
+    if (th->id == NULL)
+        return SW_ENOMEM;
+    *out = (uint32_t)(h->nthreads - 1);
+    return rank__map_put(&b->thread_by_id, hv, *out);
+}
+
+static sw_err rank_email_cb(const struct store_email *e, void *arg)
+{
+    struct rank_build *b = arg;
+    struct rank_hist *h = b->h;
+    struct rank_temail *te;
+    uint32_t th;
+    uint64_t v;
+    size_t i;
+    sw_err rc;
+
+    rc = rank_thread_of(b, e->thread_id, &th);
+    if (rc)
+        return rc;
+    te = rank_vec_push((void **)&b->te, &b->nte, &b->cte, sizeof(*b->te));
+    if (te == NULL)
+        return SW_ENOMEM;
+    te->thread = th;
+    te->out = e->direction == 1;
+    te->sent_ms = e->sent_ms ? e->sent_ms : e->ingest_ms;
+    te->rep = rank_hash_str(e->rep_email[0] ? e->rep_email : e->from_email);
+    if (te->sent_ms > h->now_ms)
+        h->now_ms = te->sent_ms;
+    if (te->out && e->n_contents) {
+        te->citems = sw_calloc(e->n_contents, sizeof(*te->citems));
+        if (te->citems == NULL)
+            return SW_ENOMEM;
+        for (i = 0; i < e->n_contents; i++)
+            if (rank__map_get(&h->by_item,
+                              rank_hash_str(e->contents[i].content_id), &v))
+                te->citems[te->nc++] = (uint32_t)v;
+    }
+    if (te->out) {
+        struct rank_hthread *t = &h->threads[th];
+        if (t->first_out_ms == 0 || te->sent_ms < t->first_out_ms)
+            t->first_out_ms = te->sent_ms;
+    } else {
+        struct rank_tthread *tt = &b->tt[th];
+        if (tt->first_in_text == NULL || te->sent_ms < tt->first_in_ms) {
+            tt->first_in_ms = te->sent_ms;
+            tt->first_in_text = sw_arena_printf(
+                &h->arena, "%s\n%.*s", e->subject, RANK_CONTEXT_MAX,
+                e->new_text[0] ? e->new_text : e->body_text);
+            if (tt->first_in_text == NULL)
+                return SW_ENOMEM;
+        }
+    }
+    /* Out-of-thread memory: the first outbound text stands in for the
+     * context of a thread without an inbound message (a cold mail). */
+    if (te->out && h->threads[th].context == NULL)
+        h->threads[th].context =
+            sw_arena_printf(&h->arena, "%s\n%.*s", e->subject, 300,
+                            e->new_text[0] ? e->new_text : e->body_text);
+    return rank__map_put(&b->email_by_id, rank_hash_str(e->email_id),
+                         b->nte - 1);
+}
+
+static sw_err rank_outcome_cb(const struct store_outcome *o, void *arg)
+{
+    struct rank_build *b = arg;
+    struct rank_toutcome *t;
+    uint64_t v;
+
+    if (!rank__map_get(&b->thread_by_id, rank_hash_str(o->thread_id), &v))
+        return SW_OK; /* a thread without mail (cannot happen in practice) */
+    t = rank_vec_push((void **)&b->to, &b->nto, &b->cto, sizeof(*b->to));
+    if (t == NULL)
+        return SW_ENOMEM;
+    t->thread = (uint32_t)v;
+    t->kind = o->kind;
+    t->occur_ms = o->occur_ms;
+    if (o->occur_ms > b->h->now_ms)
+        b->h->now_ms = o->occur_ms;
+    return SW_OK;
+}
+
+static int rank_tsnip_age_cmp(const void *x, const void *y)
+{
+    const struct rank_tsnip *a = x, *b = y;
+
+    if (a->create_ms != b->create_ms)
+        return a->create_ms < b->create_ms ? -1 : 1;
+    return strcmp(a->id, b->id);
+}
+
+/* rank_build_snippets sorts the snippets oldest first, clusters the
+ * framings into families and fills h->snips. */
+static sw_err rank_build_snippets(struct rank_build *b)
+{
+    struct rank_hist *h = b->h;
+    const char **texts = NULL;
+    uint32_t *fam = NULL, *famitem = NULL, idx;
+    size_t i, nf = 0;
+    uint64_t v;
+    sw_err rc = SW_ENOMEM;
+
+    if (b->nts)
+        qsort(b->ts, b->nts, sizeof(*b->ts), rank_tsnip_age_cmp);
+    texts = sw_calloc(b->nts + 1, sizeof(*texts));
+    fam = sw_calloc(b->nts + 1, sizeof(*fam));
+    famitem = sw_calloc(b->nts + 1, sizeof(*famitem));
+    h->snips = sw_arena_alloc(&h->arena, (b->nts + 1) * sizeof(*h->snips));
+    if (!texts || !fam || !famitem || !h->snips)
+        goto out;
+    for (i = 0; i < b->nts; i++)
+        if (b->ts[i].kind == STORE_SNIPPET_FRAMING)
+            texts[nf++] = b->ts[i].text;
+    rc = rank_family_cluster(texts, nf, b->p->family_jaccard, fam);
+    if (rc)
+        goto out;
+    for (i = 0, nf = 0; i < b->nts; i++) {
+        struct rank_tsnip *t = &b->ts[i];
+        struct rank_hsnip *s = &h->snips[h->nsnips];
+        uint64_t label;
+
+        if (rank_id_label(t->id, &label) != SW_OK)
+            continue; /* not an indexable id */
+        s->id = sw_arena_strdup(&h->arena, t->id);
+        s->text = sw_arena_strdup(&h->arena, t->text);
+        if (s->id == NULL || s->text == NULL) {
+            rc = SW_ENOMEM;
+            goto out;
+        }
+        s->label = label;
+        s->kind = t->kind;
+        s->create_ms = t->create_ms;
+        s->content = RANK_NONE;
+        s->item = RANK_NONE;
+        if (t->content_id[0] &&
+            rank__map_get(&h->by_item, rank_hash_str(t->content_id), &v))
+            s->content = (uint32_t)v;
+        if (t->kind == STORE_SNIPPET_FRAMING) {
+            uint32_t root = fam[nf];
+            if (root == nf) { /* the oldest member founds the family */
+                char fid[21];
+                rank_family_id(t->id, fid);
+                rc = rank_add_item(b, 'f', fid, t->text, 0, &idx);
+                if (rc)
+                    goto out;
+                h->items[idx].rep = (uint32_t)h->nsnips;
+                famitem[nf] = idx;
+            } else {
+                famitem[nf] = famitem[root];
+            }
+            s->item = famitem[nf];
+            nf++;
+        } else {
+            s->item = s->content;
+        }
+        rc = rank__map_put(&h->by_label, label, h->nsnips);
+        if (rc)
+            goto out;
+        h->nsnips++;
+    }
+    rc = SW_OK;
+out:
+    sw_free(texts);
+    sw_free(fam);
+    sw_free(famitem);
+    return rc;
+}
+
+/* rank_build_links gives every outbound email the families of its
+ * framings (each family once). */
+static sw_err rank_build_links(struct rank_build *b)
+{
+    struct rank_hist *h = b->h;
+    size_t i, j, si = 0;
+    uint64_t v;
+
+    for (i = 0; i < b->nts; i++) {
+        struct rank_tsnip *t = &b->ts[i];
+        struct rank_temail *e;
+        uint32_t item;
+
+        if (t->kind != STORE_SNIPPET_FRAMING)
+            continue;
+        /* h->snips holds the framings in the same order (ids that are not
+         * indexable were skipped; they cannot occur for stored ids). */
+        while (si < h->nsnips && strcmp(h->snips[si].id, t->id) != 0)
+            si++;
+        if (si == h->nsnips)
+            return SW_ECORRUPT;
+        item = h->snips[si].item;
+        if (!rank__map_get(&b->email_by_id, rank_hash_str(t->email_id), &v))
+            continue;
+        e = &b->te[v];
+        for (j = 0; j < e->nf && e->fitems[j] != item; j++)
+            ;
+        if (j < e->nf)
+            continue;
+        if (e->nf == e->fcap) {
+            size_t nc = e->fcap ? e->fcap * 2 : 4;
+            uint32_t *p = sw_realloc(e->fitems, nc * sizeof(*p));
+            if (p == NULL)
+                return SW_ENOMEM;
+            e->fitems = p;
+            e->fcap = nc;
+        }
+        e->fitems[e->nf++] = item;
+    }
+    return SW_OK;
+}
+
+static int rank_email_idx_cmp_thread_time(const void *x, const void *y,
+                                          const struct rank_temail *te)
+{
+    const uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+
+    if (te[a].thread != te[b].thread)
+        return te[a].thread < te[b].thread ? -1 : 1;
+    if (te[a].sent_ms != te[b].sent_ms)
+        return te[a].sent_ms < te[b].sent_ms ? -1 : 1;
+    return a < b ? -1 : a > b;
+}
+
+/* qsort has no context argument in C11: sort index arrays with a small
+ * merge sort instead. */
+static void rank_msort(uint32_t *v, uint32_t *tmp, size_t n,
+                       const struct rank_temail *te)
+{
+    size_t m, i, j, k;
+
+    if (n < 2)
+        return;
+    m = n / 2;
+    rank_msort(v, tmp, m, te);
+    rank_msort(v + m, tmp, n - m, te);
+    for (i = 0, j = m, k = 0; i < m || j < n;) {
+        if (j >= n ||
+            (i < m && rank_email_idx_cmp_thread_time(&v[i], &v[j], te) <= 0))
+            tmp[k++] = v[i++];
+        else
+            tmp[k++] = v[j++];
+    }
+    memcpy(v, tmp, n * sizeof(*v));
+}
+
+static int rank_use_cmp(const void *x, const void *y)
+{
+    const struct rank_use *a = x, *b = y;
+
+    if (a->thread != b->thread)
+        return a->thread < b->thread ? -1 : 1;
+    return a->item < b->item ? -1 : a->item > b->item;
+}
+
+static int rank_outcome_cmp(const void *x, const void *y)
+{
+    const struct rank_toutcome *a = x, *b = y;
+
+    if (a->thread != b->thread)
+        return a->thread < b->thread ? -1 : 1;
+    if (a->occur_ms != b->occur_ms)
+        return a->occur_ms < b->occur_ms ? -1 : 1;
+    return a->kind - b->kind;
+}
+
+/* A (item, thread, rep) triple for the distinct counts. */
+struct rank_itr {
+    uint32_t item, thread;
+    uint64_t rep;
+};
+
+static int rank_itr_cmp_rep(const void *x, const void *y)
+{
+    const struct rank_itr *a = x, *b = y;
+
+    if (a->item != b->item)
+        return a->item < b->item ? -1 : 1;
+    return a->rep < b->rep ? -1 : a->rep > b->rep;
+}
+
+static struct rank_use *rank_find_use(struct rank_hist *h, size_t lo, size_t hi,
+                                      uint32_t item)
+{
+    size_t i;
+
+    for (i = lo; i < hi; i++)
+        if (h->uses[i].item == item)
+            return &h->uses[i];
+    return NULL;
+}
+
+/* rank_build_uses attributes outcomes and fills uses, evidence and the
+ * team's baseline. */
+static sw_err rank_build_uses(struct rank_build *b)
+{
+    struct rank_hist *h = b->h;
+    const struct rank_params *p = b->p;
+    uint32_t *ord = NULL, *tmp = NULL;
+    struct rank_itr *itr = NULL;
+    size_t nitr = 0, citr = 0, cuses = 0, i, j, k, oi = 0;
+    sw_err rc = SW_ENOMEM;
+
+    ord = sw_calloc(b->nte + 1, sizeof(*ord));
+    tmp = sw_calloc(b->nte + 1, sizeof(*tmp));
+    if (!ord || !tmp)
+        goto out;
+    for (i = 0; i < b->nte; i++)
+        ord[i] = (uint32_t)i;
+    rank_msort(ord, tmp, b->nte, b->te);
+    if (b->nto)
+        qsort(b->to, b->nto, sizeof(*b->to), rank_outcome_cmp);
+    /* Thread by thread: its uses, then its outcomes attributed to the
+     * latest outbound email before each (within the window). */
+    for (i = 0; i < b->nte;) {
+        uint32_t th = b->te[ord[i]].thread;
+        struct rank_hthread *t = &h->threads[th];
+        struct rank_tthread *tt = &b->tt[th];
+        size_t s = i, u0 = h->nuses;
+        int train = !b->cutoff_ms ||
+                    (t->first_out_ms && t->first_out_ms < b->cutoff_ms);
+
+        while (i < b->nte && b->te[ord[i]].thread == th)
+            i++;
+        for (; oi < b->nto && b->to[oi].thread < th; oi++)
+            ;
+        if (tt->first_in_text)
+            t->context = tt->first_in_text;
+        if (t->context == NULL)
+            t->context = "";
+        for (k = oi; k < b->nto && b->to[k].thread == th; k++) {
+            int kind = b->to[k].kind;
+            t->n_outcomes++;
+            t->value += rank_grade(kind);
+            t->positive |= rank_is_positive(kind);
+            tt->pos_replies += kind == RANK_K_POSITIVE;
+            tt->meetings += kind == RANK_K_MEETING;
+            tt->deals += kind == RANK_K_WON;
+        }
+        if (!t->first_out_ms || !train)
+            continue;
+        t->mature =
+            t->n_outcomes > 0 || h->now_ms - t->first_out_ms >= p->mature_ms;
+        h->team_threads++;
+        h->n_outcomes += t->n_outcomes;
+        if (t->mature) {
+            h->team_mature++;
+            h->team_rate += t->positive;
+        }
+        for (j = s; j < i; j++) {
+            struct rank_temail *e = &b->te[ord[j]];
+            uint32_t *lists[2] = {e->fitems, e->citems};
+            size_t lens[2] = {e->nf, e->nc}, l, m;
+            if (!e->out)
+                continue;
+            for (l = 0; l < 2; l++)
+                for (m = 0; m < lens[l]; m++) {
+                    struct rank_use *u =
+                        rank_find_use(h, u0, h->nuses, lists[l][m]);
+                    struct rank_itr *x;
+                    struct rank_hitem *it = &h->items[lists[l][m]];
+                    if (u == NULL) {
+                        u = rank_vec_push((void **)&h->uses, &h->nuses, &cuses,
+                                          sizeof(*h->uses));
+                        if (u == NULL)
+                            goto out;
+                        u->thread = th;
+                        u->item = lists[l][m];
+                        u->positive = t->positive;
+                        u->mature = t->mature;
+                    }
+                    it->ev.times_used++;
+                    if (it->ev.first_ms == 0 || e->sent_ms < it->ev.first_ms)
+                        it->ev.first_ms = e->sent_ms;
+                    x = rank_vec_push((void **)&itr, &nitr, &citr,
+                                      sizeof(*itr));
+                    if (x == NULL)
+                        goto out;
+                    x->item = lists[l][m];
+                    x->thread = th;
+                    x->rep = e->rep;
+                }
+        }
+        for (k = oi; k < b->nto && b->to[k].thread == th; k++) {
+            struct rank_temail *best = NULL;
+            double v = rank_grade(b->to[k].kind);
+            for (j = s; j < i; j++) {
+                struct rank_temail *e = &b->te[ord[j]];
+                if (e->out && e->sent_ms <= b->to[k].occur_ms &&
+                    b->to[k].occur_ms - e->sent_ms <= p->window_ms)
+                    best = e;
+            }
+            if (best == NULL || v == 0.0)
+                continue;
+            /* The team's mean counts what is attributed, like the items. */
+            if (t->mature)
+                h->team_value += v;
+            for (j = 0; j < best->nf; j++)
+                rank_find_use(h, u0, h->nuses, best->fitems[j])->value +=
+                    v / (double)best->nf;
+            for (j = 0; j < best->nc; j++)
+                rank_find_use(h, u0, h->nuses, best->citems[j])->value +=
+                    v / (double)best->nc;
+        }
+    }
+    if (h->nuses)
+        qsort(h->uses, h->nuses, sizeof(*h->uses), rank_use_cmp);
+    for (i = 0; i < h->nuses; i++) {
+        struct rank_use *u = &h->uses[i];
+        struct rank_hitem *it = &h->items[u->item];
+        struct rank_tthread *tt = &b->tt[u->thread];
+        it->ev.threads++;
+        it->ev.positives += u->positive;
+        it->ev.pos_replies += tt->pos_replies;
+        it->ev.meetings += tt->meetings;
+        it->ev.deals += tt->deals;
+        if (u->mature) {
+            it->ev.trials++;
+            it->ev.successes += u->positive;
+            it->ev.value += u->value;
+        }
+    }
+    if (nitr)
+        qsort(itr, nitr, sizeof(*itr), rank_itr_cmp_rep);
+    for (i = 0; i < nitr; i++)
+        if (i == 0 || itr[i].item != itr[i - 1].item ||
+            itr[i].rep != itr[i - 1].rep)
+            h->items[itr[i].item].ev.reps++;
+    rc = SW_OK;
+out:
+    sw_free(ord);
+    sw_free(tmp);
+    sw_free(itr);
+    return rc;
+}
+
+static void rank_build_priors(struct rank_hist *h, const struct rank_params *p)
+{
+    double m = p->prior_strength;
+    size_t i;
+
+    if (h->team_mature > 0) {
+        h->team_rate /= (double)h->team_mature;
+        h->team_value /= (double)h->team_mature;
+    }
+    for (i = 0; i < h->nitems; i++) {
+        struct rank_hitem *it = &h->items[i];
+        it->post_value =
+            (it->ev.value + m * h->team_value) / ((double)it->ev.trials + m);
+        it->alpha = m * h->team_rate + (double)it->ev.successes + 0.01;
+        it->beta = m * (1.0 - h->team_rate) +
+                   (double)(it->ev.trials - it->ev.successes) + 0.01;
+    }
+}
+
+static void rank_build_free(struct rank_build *b)
+{
+    size_t i;
+
+    for (i = 0; i < b->nts; i++) {
+        sw_free(b->ts[i].id);
+        sw_free(b->ts[i].text);
+        sw_free(b->ts[i].content_id);
+        sw_free(b->ts[i].email_id);
+    }
+    sw_free(b->ts);
+    for (i = 0; i < b->nte; i++) {
+        sw_free(b->te[i].fitems);
+        sw_free(b->te[i].citems);
+    }
+    sw_free(b->te);
+    sw_free(b->tt);
+    sw_free(b->to);
+    rank__map_free(&b->email_by_id);
+    rank__map_free(&b->thread_by_id);
+}
+
+sw_err rank_hist_build(store_txn *t, const char *team_id,
+                       const struct rank_params *p, int64_t cutoff_ms,
+                       struct rank_hist **out)
+{
+    struct rank_params def;
+    struct rank_build b;
+    struct rank_hist *h;
+    sw_err rc;
+
+    if (t == NULL || team_id == NULL || team_id[0] == '\0' || out == NULL)
+        return SW_EINVAL;
+    if (p == NULL) {
+        rank_params_default(&def);
+        p = &def;
+    }
+    h = sw_calloc(1, sizeof(*h));
+    if (h == NULL)
+        return SW_ENOMEM;
+    sw_arena_init(&h->arena, 0);
+    memset(&b, 0, sizeof(b));
+    b.h = h;
+    b.p = p;
+    b.team = team_id;
+    b.cutoff_ms = cutoff_ms;
+    rc = store_hist_seqs(t, team_id, h->seqs);
+    if (rc == SW_OK)
+        rc = store_hist_contents(t, team_id, rank_content_cb, &b);
+    if (rc == SW_OK)
+        rc = store_hist_snippets(t, team_id, rank_snippet_cb, &b);
+    if (rc == SW_OK)
+        rc = rank_build_snippets(&b);
+    if (rc == SW_OK)
+        rc = store_hist_emails(t, team_id, rank_email_cb, &b);
+    if (rc == SW_OK)
+        rc = store_outcome_scan(t, team_id, NULL, rank_outcome_cb, &b);
+    if (rc == SW_OK)
+        rc = rank_build_links(&b);
+    if (rc == SW_OK)
+        rc = rank_build_uses(&b);
+    if (rc == SW_OK)
+        rank_build_priors(h, p);
+    rank_build_free(&b);
+    if (rc) {
+        rank_hist_free(&h);
+        return rc;
+    }
+    *out = h;
+    return SW_OK;
+}
+
+void rank_hist_free(struct rank_hist **hp)
+{
+    struct rank_hist *h;
+
+    if (hp == NULL || *hp == NULL)
+        return;
+    h = *hp;
+    sw_free(h->items);
+    sw_free(h->threads);
+    sw_free(h->uses);
+    rank__map_free(&h->by_label);
+    rank__map_free(&h->by_item);
+    sw_arena_free(&h->arena);
+    sw_free(h);
+    *hp = NULL;
+}
+
+long rank_hist_item(const struct rank_hist *h, const char *id)
+{
+    uint64_t v;
+
+    if (!rank__map_get(&h->by_item, rank_hash_str(id), &v))
+        return -1;
+    return strcmp(h->items[v].id, id) == 0 ? (long)v : -1;
+}
+
+double rank_item_outcome(const struct rank_hist *h, const struct rank_hitem *it)
+{
+    return it->post_value - h->team_value;
+}

@@ -1,0 +1,163 @@
+/* hist: a team's history as the ranker sees it, computed from one
+ * consistent store snapshot: snippets, framing families (near-identical
+ * framings pooled, ids stable between runs), content items, threads with
+ * their outbound uses, and outcomes attributed to the families and content
+ * items used, graded and credit-split, with evidence counts and Beta
+ * priors shrunk toward the team's mean. Suggest scores with it (cached per
+ * store state, see suggest.h) and the nightly job trains on it (rerank.h).
+ *
+ * A rank_hist is immutable once built and may be read by many threads. */
+#ifndef RANK_HIST_H
+#define RANK_HIST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/sw_arena.h"
+#include "base/sw_err.h"
+#include "ranker/rank_int.h"
+#include "store/store.h"
+
+/* Grades of outcomes (snipwise.v1.OutcomeKind): positive reply < meeting <
+ * deal won; negative replies, unsubscribes and bounces count against;
+ * neutral, out-of-office and lost deals are about 0. */
+double rank_grade(int kind);
+
+/* Ranking knobs shared by Suggest, the nightly job and the tests. */
+struct rank_params {
+    double prior_strength; /* pseudo-uses of the team mean in each prior */
+    int64_t window_ms;     /* outcome → outbound attribution window */
+    int64_t mature_ms;     /* a use without outcome counts as a miss after */
+    double family_jaccard; /* MinHash Jaccard to join a family */
+    double w_relevance;    /* weights of the score components */
+    double w_outcome;
+    double w_collab;
+    double w_explore;  /* the exploration share */
+    double mmr_lambda; /* 1 = no diversity */
+};
+
+/* rank_params_default fills p with the defaults documented in RANKING.md. */
+void rank_params_default(struct rank_params *p);
+
+/* A track record: evidence in real counts, and the posterior inputs. */
+struct rank_evid {
+    int64_t times_used;  /* outbound emails that used the item */
+    int64_t reps;        /* distinct reps */
+    int64_t threads;     /* distinct threads */
+    int64_t positives;   /* of those threads: positive reply or better */
+    int64_t pos_replies; /* positive replies in those threads */
+    int64_t meetings;
+    int64_t deals;
+    int64_t trials;    /* mature threads (with an outcome, or old enough) */
+    int64_t successes; /* of those: positive or better */
+    double value;      /* graded, attributed and credit-split outcome value */
+    int64_t first_ms;  /* first use */
+};
+
+/* An item: a framing family (kind 'f') or a content item (kind 'c'). */
+struct rank_hitem {
+    int kind;
+    char *id;         /* "fam_" + 16 hex, or the content id */
+    uint32_t rep;     /* family: index of its oldest snippet; content: -1 */
+    char *title;      /* content: file name; family: its oldest text */
+    int content_kind; /* content: ContentKind */
+    struct rank_evid ev;
+    double post_value;  /* shrunk mean value per mature use */
+    double alpha, beta; /* Beta posterior of the positive rate */
+};
+
+struct rank_hsnip {
+    char *id;
+    uint64_t label;
+    int kind;         /* STORE_SNIPPET_* */
+    uint32_t item;    /* framing: its family item; passage: its content item;
+                       * UINT32_MAX when none */
+    uint32_t content; /* item index of its content, or UINT32_MAX */
+    char *text;
+    int64_t create_ms;
+};
+
+/* One (thread, item) cell: the item was used in the thread. */
+struct rank_use {
+    uint32_t thread;
+    uint32_t item;
+    double value; /* attributed outcome value */
+    int positive; /* the thread had a positive outcome or better */
+    int mature;
+};
+
+struct rank_hthread {
+    char *id;
+    uint64_t hash;        /* rank__hash64 of the id */
+    int64_t first_out_ms; /* first outbound email; 0 if none */
+    char *context;        /* subject + first inbound text (truncated) */
+    int positive;
+    int mature;
+    double value; /* total graded value of its outcomes */
+    int64_t n_outcomes;
+};
+
+struct rank_hist {
+    struct sw_arena arena; /* every string and array below */
+    uint64_t seqs[3];      /* store_hist_seqs of the snapshot */
+    int64_t now_ms;        /* the latest event time in the history */
+    struct rank_hsnip *snips;
+    size_t nsnips;
+    struct rank_hitem *items;
+    size_t nitems;
+    struct rank_hthread *threads;
+    size_t nthreads;
+    struct rank_use *uses; /* sorted by thread, then item */
+    size_t nuses;
+    struct rank__map by_label; /* snippet label → snippet index */
+    struct rank__map by_item;  /* hash of item id → item index */
+    double team_rate;          /* positive rate over outbound threads */
+    double team_value;    /* mean graded value per mature outbound thread */
+    int64_t team_threads; /* outbound threads */
+    int64_t team_mature;
+    int64_t n_outcomes;
+};
+
+/* rank_hist_build reads team_id's history in transaction t and computes
+ * families, attribution, evidence and priors with p (NULL: defaults).
+ * Only threads whose first outbound email is before cutoff_ms count when
+ * cutoff_ms is non-zero (the nightly job's training split; the outcomes
+ * of those threads are still all counted). On success *out is the
+ * caller's (rank_hist_free). Errors: SW_EINVAL, SW_ENOMEM, SW_ECORRUPT,
+ * SW_ESTORE. */
+SW_MUST_CHECK sw_err rank_hist_build(store_txn *t, const char *team_id,
+                                     const struct rank_params *p,
+                                     int64_t cutoff_ms, struct rank_hist **out);
+
+/* rank_hist_free frees h and sets *h to NULL; NULL is accepted. */
+void rank_hist_free(struct rank_hist **h);
+
+/* rank_hist_item finds the item of id; returns its index or -1. */
+long rank_hist_item(const struct rank_hist *h, const char *id);
+
+/* rank_item_shrunk computes an item's prior-smoothed outcome score: the
+ * shrunk mean value minus the team mean (0 = average). */
+double rank_item_outcome(const struct rank_hist *h,
+                         const struct rank_hitem *it);
+
+/* --- Families (family.c) ----------------------------------------------- */
+
+/* rank_family_cluster groups n texts into families of near-identical
+ * texts: normalised character 5-gram shingles, 64 MinHash values, LSH in
+ * 16 bands of 4, and a union of pairs whose estimated Jaccard is at least
+ * threshold. order gives the texts' age rank (0 = oldest); fam[i]
+ * receives, for each text, the index of the oldest text of its family.
+ * The result depends only on the texts and their order. Errors:
+ * SW_ENOMEM. */
+SW_MUST_CHECK sw_err rank_family_cluster(const char *const *texts, size_t n,
+                                         double threshold, uint32_t *fam);
+
+/* rank_family_id writes "fam_" + 16 hex of a stable hash of the family's
+ * oldest member's snippet id into out (21 bytes). */
+void rank_family_id(const char *oldest_snippet_id, char out[21]);
+
+/* rank_minhash_jaccard estimates the Jaccard similarity of two texts as
+ * rank_family_cluster does (for tests and reports). */
+double rank_minhash_jaccard(const char *a, const char *b);
+
+#endif

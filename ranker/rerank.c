@@ -1,0 +1,644 @@
+/* rerank: the nightly job (see rerank.h): split, train, evaluate, refit,
+ * report, store and promote. */
+#include "ranker/rerank.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/sw_buf.h"
+#include "base/sw_log.h"
+#include "base/sw_mem.h"
+#include "base/sw_util.h"
+#include "ranker/als.h"
+#include "ranker/suggest_int.h"
+
+#define RANK_ALS_ALPHA 4.0
+#define RANK_EVAL_K 10
+#define RANK_PROMOTE_TOLERANCE 0.005
+
+struct rank_job {
+    store *s;
+    rank_ranker *r;
+    const char *team;
+    const struct rank_params *p;
+    const struct rank_rerank_opts *o;
+    rank_progress_fn progress;
+    void *arg;
+    struct rank_hist *all, *train;
+    struct rank_model *current; /* with data, or NULL */
+    int64_t cutoff_ms;
+    size_t dim;
+    float *item_emb; /* all->nitems × dim */
+};
+
+static sw_err rank_job_step(struct rank_job *j, const char *phase, double f,
+                            const char *msg)
+{
+    sw_log_info("rerank.progress", "team=%s phase=%s fraction=%.2f msg=\"%s\"",
+                j->team, phase, f, msg);
+    if (j->progress && j->progress(phase, f, msg, j->arg))
+        return SW_ECANCELLED;
+    return SW_OK;
+}
+
+static int rank_i64_cmp(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+
+    return a < b ? -1 : a > b;
+}
+
+static sw_err rank_job_read(store_txn *t, void *arg)
+{
+    struct rank_job *j = arg;
+    int64_t *firsts = NULL;
+    size_t i, n = 0;
+    uint64_t seq;
+    sw_err rc;
+
+    rank_hist_free(&j->all);
+    rank_hist_free(&j->train);
+    rank_model_free(&j->current);
+    rc = rank_hist_build(t, j->team, j->p, 0, &j->all);
+    if (rc)
+        return rc;
+    firsts = sw_calloc(j->all->nthreads + 1, sizeof(*firsts));
+    if (firsts == NULL)
+        return SW_ENOMEM;
+    for (i = 0; i < j->all->nthreads; i++)
+        if (j->all->threads[i].first_out_ms)
+            firsts[n++] = j->all->threads[i].first_out_ms;
+    qsort(firsts, n, sizeof(*firsts), rank_i64_cmp);
+    /* The last fifth of the threads (by first outbound mail) is held out. */
+    j->cutoff_ms = n >= 5 ? firsts[n - n / 5] : INT64_MAX;
+    if (n > 0 && firsts[0] >= j->cutoff_ms)
+        j->cutoff_ms = INT64_MAX; /* one instant: nothing to hold out */
+    sw_free(firsts);
+    rc = rank_hist_build(t, j->team, j->p, j->cutoff_ms, &j->train);
+    if (rc)
+        return rc;
+    rc = rank_model_serving(t, j->team, &seq);
+    if (rc == SW_ENOTFOUND)
+        return SW_OK;
+    if (rc == SW_OK)
+        rc = rank_model_load(t, j->team, seq, 1, &j->current);
+    if (rc == SW_ENOTFOUND) /* its data was pruned: compare without it */
+        rc = SW_OK;
+    return rc;
+}
+
+/* rank_embed_ctx embeds a context; a context without words gets zeros. */
+static sw_err rank_embed_ctx(struct rank_job *j, const char *s, float *out)
+{
+    sw_err rc = rank_ranker_embed(j->r, j->team, s, strlen(s), out);
+
+    if (rc == SW_EINVAL) {
+        memset(out, 0, j->dim * sizeof(*out));
+        rc = SW_OK;
+    }
+    return rc;
+}
+
+/* rank_train fits ALS on h's mature uses and fills m's collaborative data
+ * with the most recent max threads for fold-in. */
+static sw_err rank_train(struct rank_job *j, const struct rank_hist *h,
+                         struct rank_model *m)
+{
+    struct rank_als_cell *cells = NULL;
+    struct rank_als_opts ao;
+    double *X = NULL, *Y = NULL, ss = 0.0;
+    uint32_t *rowof = NULL, *threadof = NULL;
+    size_t nrows = 0, ncells = 0, i, d, keep, first;
+    size_t maxt = j->o->max_threads ? j->o->max_threads : 20000;
+    int k = 0;
+    sw_err rc = SW_ENOMEM;
+
+    rowof = sw_malloc((h->nthreads + 1) * sizeof(*rowof));
+    threadof = sw_malloc((h->nthreads + 1) * sizeof(*threadof));
+    cells = sw_calloc(h->nuses + 1, sizeof(*cells));
+    if (!rowof || !threadof || !cells)
+        goto out;
+    for (i = 0; i < h->nthreads; i++)
+        rowof[i] = UINT32_MAX;
+    for (i = 0; i < h->nuses; i++) {
+        const struct rank_use *u = &h->uses[i];
+        struct rank_als_cell *c;
+        if (!u->mature)
+            continue;
+        if (rowof[u->thread] == UINT32_MAX) {
+            rowof[u->thread] = (uint32_t)nrows;
+            threadof[nrows++] = u->thread;
+        }
+        c = &cells[ncells++];
+        c->row = rowof[u->thread];
+        c->col = u->item;
+        c->pref = u->value > 0 ? 1.0 : 0.0;
+        c->conf = 1.0 + RANK_ALS_ALPHA *
+                            (u->value > 0 ? u->value : 0.5 + fabs(u->value));
+    }
+    m->k = 0;
+    m->dim = j->dim;
+    m->lambda = 0.1;
+    m->scale = 1.0;
+    if (nrows == 0 || h->nitems == 0) {
+        rc = SW_OK;
+        goto out;
+    }
+    memset(&ao, 0, sizeof(ao));
+    /* Few factors for few items: with k near the item count ALS memorises
+     * each thread's cells instead of generalising across threads. */
+    ao.factors = h->nitems / 4 < 2    ? 2
+                 : h->nitems / 4 > 16 ? 16
+                                      : (int)(h->nitems / 4);
+    ao.iters = 12;
+    ao.lambda = m->lambda;
+    ao.seed = rank__hash64(j->team, strlen(j->team), h->seqs[0] ^ h->seqs[2]);
+    rc = rank_als_fit(nrows, h->nitems, cells, ncells, &ao, &X, &Y, &k);
+    if (rc)
+        goto out;
+    for (i = 0; i < ncells; i++) {
+        double s = 0;
+        for (d = 0; d < (size_t)k; d++)
+            s += X[(size_t)cells[i].row * k + d] *
+                 Y[(size_t)cells[i].col * k + d];
+        ss += s * s;
+    }
+    m->k = k;
+    m->scale = ncells ? sqrt(ss / (double)ncells) : 1.0;
+    if (!(m->scale > 1e-6))
+        m->scale = 1.0;
+    rc = SW_ENOMEM;
+    m->nitems = h->nitems;
+    m->item_ids = sw_calloc(h->nitems + 1, sizeof(*m->item_ids));
+    m->Y = sw_calloc(h->nitems * (size_t)k + 1, sizeof(*m->Y));
+    if (!m->item_ids || !m->Y)
+        goto out;
+    for (i = 0; i < h->nitems; i++) {
+        m->item_ids[i] = sw_strdup(h->items[i].id);
+        if (m->item_ids[i] == NULL)
+            goto out;
+        if (rank__map_put(
+                &m->by_item,
+                rank__hash64(h->items[i].id, strlen(h->items[i].id), 0x31), i))
+            goto out;
+        for (d = 0; d < (size_t)k; d++)
+            m->Y[i * k + d] = (float)Y[i * k + d];
+    }
+    /* Fold-in neighbours: the most recent rows (rows follow thread order,
+     * which is arrival order, so keep the last ones). */
+    keep = nrows < maxt ? nrows : maxt;
+    first = nrows - keep;
+    m->nthreads = keep;
+    m->thread_hash = sw_calloc(keep + 1, sizeof(*m->thread_hash));
+    m->emb = sw_calloc(keep * j->dim + 1, sizeof(*m->emb));
+    m->X = sw_calloc(keep * (size_t)k + 1, sizeof(*m->X));
+    if (!m->thread_hash || !m->emb || !m->X)
+        goto out;
+    for (i = 0; i < keep; i++) {
+        const struct rank_hthread *t = &h->threads[threadof[first + i]];
+        m->thread_hash[i] = t->hash;
+        rc = rank_embed_ctx(j, t->context, m->emb + i * j->dim);
+        if (rc)
+            goto out;
+        for (d = 0; d < (size_t)k; d++)
+            m->X[i * k + d] = (float)X[(first + i) * k + d];
+    }
+    rc = SW_OK;
+out:
+    sw_free(cells);
+    sw_free(rowof);
+    sw_free(threadof);
+    sw_free(X);
+    sw_free(Y);
+    return rc;
+}
+
+/* --- evaluation ------------------------------------------------------------
+ */
+
+struct rank_scored {
+    uint32_t item; /* index in j->all */
+    double s;
+};
+
+static int rank_scored_cmp(const void *x, const void *y)
+{
+    const struct rank_scored *a = x, *b = y;
+
+    if (a->s != b->s)
+        return a->s > b->s ? -1 : 1;
+    return a->item < b->item ? -1 : a->item > b->item;
+}
+
+/* Accumulators of one ranker over the holdout. */
+struct rank_acc {
+    double ndcg, recall;
+    size_t lists;
+    int64_t matched, matched_pos;
+};
+
+/* rank_eval_list scores the list of kind for holdout thread th with
+ * ranker which (0 model, RANK_BASE_*), and adds its metrics to acc. */
+static sw_err rank_eval_list(struct rank_job *j, int which, uint32_t th,
+                             int kind, const float *qe, const double *xq_cur,
+                             struct rank_scored *buf, struct rank_acc *acc)
+{
+    const struct rank_hist *A = j->all, *T = j->train;
+    const struct rank_hthread *t = &A->threads[th];
+    struct rank_scored ideal[RANK_EVAL_K];
+    double dcg = 0, idcg = 0, gains_pos = 0, hit_pos = 0;
+    size_t n = 0, i, u, nideal = 0, lo, hi;
+    int used_top3 = 0;
+    struct rank_params p = *j->p;
+
+    p.w_explore = 0.0; /* evaluate the deterministic part */
+    for (lo = 0; lo < A->nuses && A->uses[lo].thread < th; lo++)
+        ;
+    for (hi = lo; hi < A->nuses && A->uses[hi].thread == th; hi++)
+        ;
+    for (i = 0; i < A->nitems; i++) {
+        const struct rank_hitem *it = &A->items[i];
+        long ti;
+        int used = 0;
+        double rel, collab = 0;
+        struct rank_score sc;
+        if (it->kind != kind)
+            continue;
+        for (u = lo; u < hi; u++)
+            used |= A->uses[u].item == i;
+        ti = rank_hist_item(T, it->id);
+        if (!used && (ti < 0 || T->items[ti].ev.threads == 0))
+            continue; /* not a known candidate at training time */
+        rel =
+            (double)cblas_sdot((int)j->dim, qe, 1, j->item_emb + i * j->dim, 1);
+        if (which == RANK_BASE_POPULARITY) {
+            buf[n].s = ti >= 0 ? (double)T->items[ti].ev.times_used : 0;
+            buf[n].s += 1e-3 * rel;
+        } else if (which == RANK_BASE_SIMILARITY) {
+            buf[n].s = rel;
+        } else {
+            const struct rank_model *m = j->current;
+            struct rank_hitem blank;
+            if (xq_cur && m && m->scale > 0)
+                collab = rank__collab(m, xq_cur, it->id, NULL) / m->scale;
+            if (ti < 0) {
+                memset(&blank, 0, sizeof(blank));
+                blank = *it;
+                blank.ev.trials = 0;
+                blank.ev.value = 0;
+                blank.post_value = T->team_value;
+                blank.alpha = blank.beta = 1;
+                rank__score(&p, T, &blank, rel, collab, 0, RANK_MODE_OUTCOME,
+                            &sc);
+            } else {
+                rank__score(&p, T, &T->items[ti], rel, collab, 0,
+                            RANK_MODE_OUTCOME, &sc);
+            }
+            buf[n].s = sc.total;
+        }
+        buf[n].item = (uint32_t)i;
+        n++;
+    }
+    if (n == 0)
+        return SW_OK;
+    qsort(buf, n, sizeof(*buf), rank_scored_cmp);
+    for (u = lo; u < hi; u++) {
+        const struct rank_use *us = &A->uses[u];
+        if (A->items[us->item].kind != kind)
+            continue;
+        for (i = 0; i < n && i < 3; i++)
+            used_top3 |= buf[i].item == us->item;
+        if (us->value > 0 && nideal < RANK_EVAL_K) {
+            ideal[nideal].item = us->item;
+            ideal[nideal++].s = us->value;
+            gains_pos += 1;
+        }
+    }
+    if (used_top3) {
+        acc->matched++;
+        acc->matched_pos += t->positive;
+    }
+    if (nideal == 0)
+        return SW_OK;
+    qsort(ideal, nideal, sizeof(*ideal), rank_scored_cmp);
+    for (i = 0; i < nideal; i++)
+        idcg += (pow(2.0, ideal[i].s) - 1.0) / log2((double)i + 2.0);
+    for (i = 0; i < n && i < RANK_EVAL_K; i++)
+        for (u = 0; u < nideal; u++)
+            if (ideal[u].item == buf[i].item) {
+                dcg += (pow(2.0, ideal[u].s) - 1.0) / log2((double)i + 2.0);
+                hit_pos += 1;
+            }
+    acc->ndcg += idcg > 0 ? dcg / idcg : 0;
+    acc->recall += hit_pos / gains_pos;
+    acc->lists++;
+    return SW_OK;
+}
+
+static void rank_acc_done(const struct rank_acc *a, struct rank_eval *e)
+{
+    e->ndcg = a->lists ? a->ndcg / (double)a->lists : 0;
+    e->recall = a->lists ? a->recall / (double)a->lists : 0;
+    e->rate = a->matched ? (double)a->matched_pos / (double)a->matched : 0;
+    e->matched = a->matched;
+    e->present = 1;
+}
+
+static sw_err rank_evaluate(struct rank_job *j, const struct rank_model *cand,
+                            struct rank_metrics *mx)
+{
+    const struct rank_hist *A = j->all;
+    struct rank_acc acc[4];
+    struct rank_scored *buf = NULL;
+    struct rank__map holdout = {0};
+    double *xq_new = NULL, *xq_cur = NULL;
+    float *qe = NULL;
+    size_t i;
+    int w, kind;
+    sw_err rc = SW_ENOMEM;
+
+    memset(acc, 0, sizeof(acc));
+    memset(mx, 0, sizeof(*mx));
+    buf = sw_calloc(A->nitems + 1, sizeof(*buf));
+    qe = sw_calloc(j->dim, sizeof(*qe));
+    xq_new = sw_calloc(cand->k + 1, sizeof(*xq_new));
+    xq_cur = sw_calloc(j->current ? j->current->k + 1 : 1, sizeof(*xq_cur));
+    j->item_emb = sw_calloc(A->nitems * j->dim + 1, sizeof(*j->item_emb));
+    if (!buf || !qe || !xq_new || !xq_cur || !j->item_emb)
+        goto out;
+    for (i = 0; i < A->nitems; i++) {
+        rc = rank_embed_ctx(j, A->items[i].title, j->item_emb + i * j->dim);
+        if (rc)
+            goto out;
+    }
+    for (i = 0; i < A->nthreads; i++) {
+        const struct rank_hthread *t = &A->threads[i];
+        if (t->first_out_ms && t->first_out_ms >= j->cutoff_ms) {
+            rc = rank__map_put(&holdout, t->hash, 1);
+            if (rc)
+                goto out;
+        }
+    }
+    for (i = 0; i < A->nthreads; i++) {
+        const struct rank_hthread *t = &A->threads[i];
+        if (!t->first_out_ms || t->first_out_ms < j->cutoff_ms || !t->mature)
+            continue;
+        mx->holdout_threads++;
+        mx->holdout_outcomes += t->n_outcomes;
+        rc = rank_embed_ctx(j, t->context, qe);
+        if (rc)
+            goto out;
+        {
+            size_t nn = rank__fold_in(cand, qe, j->dim, NULL, xq_new);
+            size_t nc = j->current ? rank__fold_in(j->current, qe, j->dim,
+                                                   &holdout, xq_cur)
+                                   : 0;
+            for (kind = 'c'; kind <= 'f'; kind += 'f' - 'c') {
+                for (w = 0; w < 4; w++) {
+                    if (w == RANK_BASE_CURRENT && j->current == NULL)
+                        continue;
+                    if (w == 0) {
+                        /* the candidate: its CF through its own model */
+                        const struct rank_model *saved = j->current;
+                        j->current = (struct rank_model *)cand;
+                        rc = rank_eval_list(j, RANK_BASE_CURRENT, (uint32_t)i,
+                                            kind, qe, nn ? xq_new : NULL, buf,
+                                            &acc[0]);
+                        j->current = (struct rank_model *)saved;
+                    } else {
+                        rc = rank_eval_list(j, w, (uint32_t)i, kind, qe,
+                                            nc ? xq_cur : NULL, buf, &acc[w]);
+                    }
+                    if (rc)
+                        goto out;
+                }
+            }
+        }
+    }
+    rank_acc_done(&acc[0], &mx->model);
+    for (w = 1; w < 4; w++)
+        if (w != RANK_BASE_CURRENT || j->current)
+            rank_acc_done(&acc[w], &mx->base[w]);
+    for (i = 0; i < j->train->nthreads; i++)
+        mx->train_threads += j->train->threads[i].first_out_ms &&
+                             j->train->threads[i].first_out_ms < j->cutoff_ms;
+    rc = SW_OK;
+out:
+    sw_free(buf);
+    sw_free(qe);
+    sw_free(xq_new);
+    sw_free(xq_cur);
+    sw_free(j->item_emb);
+    j->item_emb = NULL;
+    rank__map_free(&holdout);
+    return rc;
+}
+
+/* --- report and promotion ----------------------------------------------- */
+
+static double rank_lift(const struct rank_eval *m, const struct rank_eval *b)
+{
+    return b->rate > 0 ? m->rate / b->rate - 1.0 : 0.0;
+}
+
+static sw_err rank_report(struct rank_job *j, const struct rank_model *m,
+                          const char *decision, struct sw_buf *b)
+{
+    static const char *const names[4] = {"candidate", "popularity",
+                                         "similarity", "current model"};
+    const struct rank_metrics *x = &m->metrics;
+    const struct rank_hist *A = j->all;
+    size_t i, nf = 0, nc = 0;
+    sw_err rc;
+    int w;
+
+    for (i = 0; i < A->nitems; i++) {
+        nf += A->items[i].kind == 'f';
+        nc += A->items[i].kind == 'c';
+    }
+    rc = sw_buf_printf(
+        b,
+        "# Re-ranking report: team %s\n\n"
+        "- History: %zu snippets, %zu framing families, %zu content "
+        "items, %lld outbound threads (%lld mature), %lld outcomes; team "
+        "positive rate %.1f%%, mean graded value %.2f per thread.\n"
+        "- Split: %lld training threads, %lld holdout threads with %lld "
+        "outcomes.\n"
+        "- Collaborative model: ALS, %d factors, %zu items, %zu thread "
+        "contexts kept for fold-in.\n\n"
+        "| ranker | NDCG@10 | recall@10 | replay positive rate | matched "
+        "threads | candidate's reply-rate lift over it |\n"
+        "|---|---|---|---|---|---|\n",
+        j->team, A->nsnips, nf, nc, (long long)A->team_threads,
+        (long long)A->team_mature, (long long)A->n_outcomes,
+        100.0 * A->team_rate, A->team_value, (long long)x->train_threads,
+        (long long)x->holdout_threads, (long long)x->holdout_outcomes, m->k,
+        m->nitems, m->nthreads);
+    for (w = 0; rc == SW_OK && w < 4; w++) {
+        const struct rank_eval *e = w == 0 ? &x->model : &x->base[w];
+        if (!e->present)
+            continue;
+        if (w == 0)
+            rc = sw_buf_printf(b, "| %s | %.3f | %.3f | %.1f%% | %lld | |\n",
+                               names[w], e->ndcg, e->recall, 100.0 * e->rate,
+                               (long long)e->matched);
+        else
+            rc = sw_buf_printf(b,
+                               "| %s | %.3f | %.3f | %.1f%% | %lld | %+.1f%% "
+                               "|\n",
+                               names[w], e->ndcg, e->recall, 100.0 * e->rate,
+                               (long long)e->matched,
+                               100.0 * rank_lift(&x->model, e));
+    }
+    if (rc == SW_OK)
+        rc = sw_buf_printf(b, "\nDecision: %s\n", decision);
+    return rc;
+}
+
+struct rank_commit {
+    const char *team;
+    struct rank_model *m;
+    int promote;
+    int64_t now_ms;
+};
+
+static sw_err rank_commit_txn(store_txn *t, void *arg)
+{
+    struct rank_commit *c = arg;
+    sw_err rc = rank_model_save(t, c->team, c->m);
+
+    if (rc == SW_OK && c->promote)
+        rc = rank_model_promote(t, c->team, c->m->seq, c->now_ms);
+    if (rc == SW_OK)
+        rc = rank_model_prune(t, c->team, 3);
+    return rc;
+}
+
+sw_err rank_rerank_team(store *s, rank_ranker *r, const char *team,
+                        const struct rank_params *p,
+                        const struct rank_rerank_opts *o,
+                        rank_progress_fn progress, void *arg,
+                        struct rank_rerank_result *res)
+{
+    struct rank_rerank_opts defo;
+    struct rank_params defp;
+    struct rank_job j;
+    struct rank_model *cand = NULL, *serve = NULL;
+    struct rank_commit cm;
+    struct sw_buf rep, msg;
+    int promote = 0, caught = 0;
+    sw_err rc;
+
+    if (s == NULL || r == NULL || team == NULL || !team[0] || res == NULL)
+        return SW_EINVAL;
+    if (o == NULL) {
+        memset(&defo, 0, sizeof(defo));
+        o = &defo;
+    }
+    if (p == NULL) {
+        rank_params_default(&defp);
+        p = &defp;
+    }
+    memset(&j, 0, sizeof(j));
+    memset(res, 0, sizeof(*res));
+    sw_buf_init(&rep, 1 << 20);
+    sw_buf_init(&msg, 1024);
+    j.s = s;
+    j.r = r;
+    j.team = team;
+    j.p = p;
+    j.o = o;
+    j.progress = progress;
+    j.arg = arg;
+    j.dim = rank_ranker_dim(r);
+    rc = rank_job_step(&j, "families", 0.05, "reading the history");
+    if (rc == SW_OK)
+        rc = rank_ranker_sync(r, team, 0, &caught); /* the team's IDF */
+    if (rc == SW_OK)
+        rc = store_view(s, rank_job_read, &j);
+    if (rc)
+        goto out;
+    rc = sw_buf_printf(&msg, "%zu snippets in %zu families and content items",
+                       j.all->nsnips, j.all->nitems);
+    if (rc == SW_OK)
+        rc = rank_job_step(&j, "attribution", 0.2, sw_buf_str(&msg));
+    sw_buf_reset(&msg);
+    if (rc == SW_OK)
+        rc = sw_buf_printf(&msg, "%zu uses attributed over %lld threads",
+                           j.all->nuses, (long long)j.all->team_threads);
+    if (rc == SW_OK)
+        rc = rank_job_step(&j, "collaborative", 0.3, sw_buf_str(&msg));
+    cand = sw_calloc(1, sizeof(*cand));
+    serve = sw_calloc(1, sizeof(*serve));
+    if (rc == SW_OK && (cand == NULL || serve == NULL))
+        rc = SW_ENOMEM;
+    if (rc == SW_OK)
+        rc = rank_train(&j, j.train, cand);
+    if (rc == SW_OK)
+        rc = rank_job_step(&j, "priors", 0.5, "family and content priors");
+    if (rc == SW_OK)
+        rc = rank_job_step(&j, "evaluate", 0.6, "time-split holdout");
+    if (rc == SW_OK)
+        rc = rank_evaluate(&j, cand, &serve->metrics);
+    if (rc)
+        goto out;
+    {
+        const struct rank_eval *cur = &serve->metrics.base[RANK_BASE_CURRENT];
+        const char *why;
+        if (o->dry_run)
+            why = "dry run: evaluated only, nothing stored or promoted";
+        else if (o->force_promote)
+            why = "promoted: forced";
+        else if (!cur->present)
+            why = "promoted: no model was serving";
+        else if (serve->metrics.model.ndcg + RANK_PROMOTE_TOLERANCE >=
+                 cur->ndcg)
+            why = "promoted: not worse than the serving model on NDCG@10";
+        else
+            why = "kept the serving model: the candidate is worse on NDCG@10";
+        promote = !o->dry_run && strncmp(why, "promoted", 8) == 0;
+        snprintf(res->decision, sizeof(res->decision), "%s", why);
+    }
+    rc = rank_job_step(&j, "promote", 0.8, "refitting on all threads");
+    if (rc == SW_OK)
+        rc = rank_train(&j, j.all, serve);
+    if (rc == SW_OK)
+        rc = rank_report(&j, serve, res->decision, &rep);
+    if (rc)
+        goto out;
+    serve->create_ms = o->now_ms ? o->now_ms : sw_now_ms();
+    serve->report = sw_strdup(sw_buf_str(&rep));
+    if (serve->report == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    if (!o->dry_run) {
+        cm.team = team;
+        cm.m = serve;
+        cm.promote = promote;
+        cm.now_ms = serve->create_ms;
+        rc = store_update(s, rank_commit_txn, &cm);
+        if (rc)
+            goto out;
+    }
+    serve->promoted = promote;
+    serve->promote_ms = promote ? serve->create_ms : 0;
+    res->promoted = promote;
+    rc = rank_job_step(&j, "done", 1.0, res->decision);
+    if (rc)
+        goto out;
+    res->model = serve;
+    serve = NULL;
+out:
+    rank_model_free(&cand);
+    rank_model_free(&serve);
+    rank_hist_free(&j.all);
+    rank_hist_free(&j.train);
+    rank_model_free(&j.current);
+    sw_buf_free(&rep);
+    sw_buf_free(&msg);
+    return rc;
+}

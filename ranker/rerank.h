@@ -1,0 +1,52 @@
+/* rerank: the nightly re-ranking job of one team. It reads the team's
+ * history in one read transaction, recomputes families, attribution and
+ * priors, trains the collaborative model (ALS over thread contexts ×
+ * items) on a time split, evaluates it on the holdout against the serving
+ * model and the popularity and similarity baselines (NDCG@10, recall@10,
+ * replay reply-rate lift), refits on all threads, and stores the model and
+ * its report, promoting it in the same write transaction only if it is not
+ * worse than the serving one (or when forced). Runs in snipd serve (the
+ * RPC) or as a second process (`snipd rerank`); Suggest keeps serving.
+ *
+ * Thread-safety: concurrent runs for one team are refused by the caller
+ * (RunRerank); the store serialises the final write. */
+#ifndef RANK_RERANK_H
+#define RANK_RERANK_H
+
+#include "base/sw_err.h"
+#include "ranker/hist.h"
+#include "ranker/index.h"
+#include "ranker/model.h"
+#include "store/store.h"
+
+struct rank_rerank_opts {
+    int force_promote;
+    int dry_run;        /* evaluate and report only; never promote or store */
+    int64_t now_ms;     /* create time of the model; 0 = the clock */
+    size_t max_threads; /* training threads kept for fold-in; 0 = 20000 */
+};
+
+/* Progress: phase ("families", "attribution", "collaborative", "priors",
+ * "evaluate", "promote", "done"), overall fraction 0..1 and a detail.
+ * Returning non-zero cancels the run (SW_ECANCELLED). */
+typedef int (*rank_progress_fn)(const char *phase, double fraction,
+                                const char *message, void *arg);
+
+struct rank_rerank_result {
+    struct rank_model *model; /* header (metrics, report); caller frees */
+    int promoted;
+    char decision[256];
+};
+
+/* rank_rerank_team runs the job for team_id with p (NULL: defaults).
+ * progress may be NULL. On success *res holds the result (free
+ * res->model with rank_model_free). Errors: SW_EINVAL, SW_ECANCELLED,
+ * SW_ENOMEM, SW_ESTORE, SW_ECORRUPT, SW_EINTERNAL, SW_ETOOBIG. */
+SW_MUST_CHECK sw_err rank_rerank_team(store *s, rank_ranker *r,
+                                      const char *team_id,
+                                      const struct rank_params *p,
+                                      const struct rank_rerank_opts *o,
+                                      rank_progress_fn progress, void *arg,
+                                      struct rank_rerank_result *res);
+
+#endif

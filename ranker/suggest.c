@@ -1,0 +1,840 @@
+/* suggest: the engine behind SuggestService (see suggest.h): per-team
+ * caches of statistics and the serving model, the query context, candidate
+ * retrieval, scoring, MMR and explanations. */
+#include "ranker/suggest.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/sw_log.h"
+#include "base/sw_mem.h"
+#include "base/sw_util.h"
+#include "ranker/suggest_int.h"
+#include "store/store_hist.h"
+#include "store/store_mail.h"
+
+#define RANK_QUERY_MAX (16 * 1024)
+
+/* --- caches ----------------------------------------------------------------
+ */
+
+struct rank_tcache {
+    char *team;
+    pthread_mutex_t build; /* one build per team at a time */
+    struct rank_cref *hist;
+    struct rank_cref *model;
+    uint64_t model_seq; /* 0: none serving */
+    int reranking;      /* a RunRerank of this team is running */
+    struct rank_tcache *next;
+};
+
+struct rank_engine {
+    store *s;
+    rank_ranker *r;
+    struct rank_params p;
+    pthread_mutex_t mu; /* the list and the refs */
+    struct rank_tcache *teams;
+};
+
+void rank__cref_put(rank_engine *e, struct rank_cref **cp)
+{
+    struct rank_cref *c = *cp;
+    int last;
+
+    *cp = NULL;
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&e->mu);
+    last = --c->refs == 0;
+    pthread_mutex_unlock(&e->mu);
+    if (!last)
+        return;
+    rank_hist_free(&c->h);
+    rank_model_free(&c->m);
+    sw_free(c);
+}
+
+sw_err rank_engine_open(store *s, rank_ranker *r, const struct rank_params *p,
+                        rank_engine **out)
+{
+    rank_engine *e;
+
+    if (s == NULL || r == NULL || out == NULL)
+        return SW_EINVAL;
+    e = sw_calloc(1, sizeof(*e));
+    if (e == NULL)
+        return SW_ENOMEM;
+    e->s = s;
+    e->r = r;
+    if (p)
+        e->p = *p;
+    else
+        rank_params_default(&e->p);
+    pthread_mutex_init(&e->mu, NULL);
+    *out = e;
+    return SW_OK;
+}
+
+static void rank_tcache_clear(rank_engine *e, struct rank_tcache *t)
+{
+    rank__cref_put(e, &t->hist);
+    rank__cref_put(e, &t->model);
+    t->model_seq = 0;
+}
+
+void rank_engine_drop(rank_engine *e, const char *team)
+{
+    struct rank_tcache *t;
+
+    if (e == NULL)
+        return;
+    for (t = e->teams; t; t = t->next) {
+        if (team && strcmp(team, t->team) != 0)
+            continue;
+        pthread_mutex_lock(&t->build);
+        rank_tcache_clear(e, t);
+        pthread_mutex_unlock(&t->build);
+    }
+}
+
+void rank_engine_close(rank_engine **ep)
+{
+    rank_engine *e;
+
+    if (ep == NULL || *ep == NULL)
+        return;
+    e = *ep;
+    while (e->teams) {
+        struct rank_tcache *t = e->teams;
+        e->teams = t->next;
+        rank_tcache_clear(e, t);
+        pthread_mutex_destroy(&t->build);
+        sw_free(t->team);
+        sw_free(t);
+    }
+    pthread_mutex_destroy(&e->mu);
+    sw_free(e);
+    *ep = NULL;
+}
+
+static sw_err rank_tcache_get(rank_engine *e, const char *team,
+                              struct rank_tcache **out)
+{
+    struct rank_tcache *t;
+
+    pthread_mutex_lock(&e->mu);
+    for (t = e->teams; t && strcmp(t->team, team) != 0; t = t->next)
+        ;
+    if (t == NULL) {
+        t = sw_calloc(1, sizeof(*t));
+        if (t)
+            t->team = sw_strdup(team);
+        if (t == NULL || t->team == NULL) {
+            if (t)
+                sw_free(t);
+            pthread_mutex_unlock(&e->mu);
+            return SW_ENOMEM;
+        }
+        pthread_mutex_init(&t->build, NULL);
+        t->next = e->teams;
+        e->teams = t;
+    }
+    pthread_mutex_unlock(&e->mu);
+    *out = t; /* entries live until the engine closes */
+    return SW_OK;
+}
+
+sw_err rank_engine_rerank_begin(rank_engine *e, const char *team)
+{
+    struct rank_tcache *t;
+    sw_err rc = rank_tcache_get(e, team, &t);
+
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&e->mu);
+    if (t->reranking)
+        rc = SW_EABORTED;
+    else
+        t->reranking = 1;
+    pthread_mutex_unlock(&e->mu);
+    return rc;
+}
+
+void rank_engine_rerank_end(rank_engine *e, const char *team)
+{
+    struct rank_tcache *t;
+
+    if (rank_tcache_get(e, team, &t) != SW_OK)
+        return;
+    pthread_mutex_lock(&e->mu);
+    t->reranking = 0;
+    pthread_mutex_unlock(&e->mu);
+}
+
+store *rank_engine_store(rank_engine *e)
+{
+    return e->s;
+}
+
+rank_ranker *rank_engine_ranker(rank_engine *e)
+{
+    return e->r;
+}
+
+/* rank_take returns a new reference to *slot if fits, else NULL. */
+static struct rank_cref *rank_take(rank_engine *e, struct rank_cref *slot,
+                                   int fits)
+{
+    struct rank_cref *c = NULL;
+
+    pthread_mutex_lock(&e->mu);
+    if (slot && fits) {
+        slot->refs++;
+        c = slot;
+    }
+    pthread_mutex_unlock(&e->mu);
+    return c;
+}
+
+/* rank_state reads, in the read transaction t, the statistics and serving
+ * model that match the snapshot, building or loading them when the cache
+ * is stale. */
+sw_err rank__state(rank_engine *e, store_txn *t, const char *team,
+                   struct rank_cref **hist, struct rank_cref **model)
+{
+    struct rank_tcache *tc;
+    uint64_t seqs[3], mseq = 0;
+    struct rank_cref *c;
+    sw_err rc;
+
+    *hist = *model = NULL;
+    rc = rank_tcache_get(e, team, &tc);
+    if (rc == SW_OK)
+        rc = store_hist_seqs(t, team, seqs);
+    if (rc == SW_OK) {
+        rc = rank_model_serving(t, team, &mseq);
+        if (rc == SW_ENOTFOUND) {
+            mseq = 0;
+            rc = SW_OK;
+        }
+    }
+    if (rc)
+        return rc;
+    c = rank_take(e, tc->hist,
+                  tc->hist &&
+                      memcmp(tc->hist->h->seqs, seqs, sizeof(seqs)) == 0);
+    if (c == NULL) {
+        pthread_mutex_lock(&tc->build);
+        c = rank_take(e, tc->hist,
+                      tc->hist &&
+                          memcmp(tc->hist->h->seqs, seqs, sizeof(seqs)) == 0);
+        if (c == NULL) {
+            c = sw_calloc(1, sizeof(*c));
+            rc = c ? rank_hist_build(t, team, &e->p, 0, &c->h) : SW_ENOMEM;
+            if (rc == SW_OK) {
+                struct rank_cref *old = tc->hist;
+                c->refs = 2; /* the cache's and ours */
+                pthread_mutex_lock(&e->mu);
+                tc->hist = c;
+                pthread_mutex_unlock(&e->mu);
+                rank__cref_put(e, &old);
+            } else {
+                sw_free(c);
+                c = NULL;
+            }
+        }
+        pthread_mutex_unlock(&tc->build);
+        if (rc)
+            return rc;
+    }
+    *hist = c;
+    if (mseq == 0)
+        return SW_OK;
+    c = rank_take(e, tc->model, tc->model && tc->model_seq == mseq);
+    if (c == NULL) {
+        pthread_mutex_lock(&tc->build);
+        c = rank_take(e, tc->model, tc->model && tc->model_seq == mseq);
+        if (c == NULL) {
+            c = sw_calloc(1, sizeof(*c));
+            rc = c ? rank_model_load(t, team, mseq, 1, &c->m) : SW_ENOMEM;
+            if (rc == SW_OK) {
+                struct rank_cref *old = tc->model;
+                c->refs = 2;
+                pthread_mutex_lock(&e->mu);
+                tc->model = c;
+                tc->model_seq = mseq;
+                pthread_mutex_unlock(&e->mu);
+                rank__cref_put(e, &old);
+            } else {
+                sw_free(c);
+                c = NULL;
+            }
+        }
+        pthread_mutex_unlock(&tc->build);
+        if (rc) {
+            rank__cref_put(e, hist);
+            return rc;
+        }
+    }
+    *model = c;
+    return SW_OK;
+}
+
+/* --- randomness, MMR, ids ----------------------------------------------- */
+
+double rank_rng_uniform(struct rank_rng *g)
+{
+    uint64_t z;
+
+    g->s += 0x9e3779b97f4a7c15ULL;
+    z = g->s;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    return ((double)(z >> 11) + 0.5) / 9007199254740992.0;
+}
+
+static double rank_rng_normal(struct rank_rng *g)
+{
+    double u = rank_rng_uniform(g), v = rank_rng_uniform(g);
+
+    return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
+}
+
+/* Marsaglia and Tsang's gamma sampler (shape < 1 boosted). */
+static double rank_rng_gamma(struct rank_rng *g, double a)
+{
+    double d, c, x, v, u;
+    int i;
+
+    if (a < 1.0) {
+        u = rank_rng_uniform(g);
+        return rank_rng_gamma(g, a + 1.0) * pow(u, 1.0 / a);
+    }
+    d = a - 1.0 / 3.0;
+    c = 1.0 / sqrt(9.0 * d);
+    for (i = 0; i < 1000; i++) {
+        do {
+            x = rank_rng_normal(g);
+            v = 1.0 + c * x;
+        } while (v <= 0.0);
+        v = v * v * v;
+        u = rank_rng_uniform(g);
+        if (u < 1.0 - 0.0331 * x * x * x * x ||
+            log(u) < 0.5 * x * x + d * (1.0 - v + log(v)))
+            return d * v;
+    }
+    return d; /* the mode: practically unreachable */
+}
+
+double rank_rng_beta(struct rank_rng *g, double a, double b)
+{
+    double x = rank_rng_gamma(g, a), y = rank_rng_gamma(g, b);
+
+    return x + y > 0 ? x / (x + y) : 0.5;
+}
+
+size_t rank_mmr(const double *score, const double *sim, size_t n, double lambda,
+                size_t want, size_t *order)
+{
+    size_t picked = 0, i, j;
+    unsigned char *used;
+
+    used = sw_calloc(n + 1, 1);
+    if (used == NULL) { /* fall back to the plain order */
+        for (i = 0; i < n && i < want; i++)
+            order[i] = i;
+        return i;
+    }
+    while (picked < want && picked < n) {
+        double best = -INFINITY;
+        size_t bi = n;
+        for (i = 0; i < n; i++) {
+            double mx = 0.0, v;
+            if (used[i])
+                continue;
+            for (j = 0; j < picked; j++)
+                if (sim[i * n + order[j]] > mx)
+                    mx = sim[i * n + order[j]];
+            v = lambda * score[i] - (1.0 - lambda) * mx;
+            if (v > best) {
+                best = v;
+                bi = i;
+            }
+        }
+        if (bi == n)
+            break;
+        used[bi] = 1;
+        order[picked++] = bi;
+    }
+    sw_free(used);
+    return picked;
+}
+
+sw_err rank_item_parse(const char *id, struct rank_item *out)
+{
+    const char *d1, *d2;
+    size_t l1, l2;
+
+    if (id == NULL)
+        return SW_EINVAL;
+    d1 = strchr(id, '.');
+    if (d1 == NULL || (d1[1] != 'c' && d1[1] != 'f') || d1[2] != '.')
+        return SW_EINVAL;
+    d2 = d1 + 2;
+    l1 = (size_t)(d1 - id);
+    l2 = strlen(d2 + 1);
+    if (l1 < 4 || l1 >= sizeof(out->suggestion_id) || strncmp(id, "sg_", 3) ||
+        l2 == 0 || l2 >= sizeof(out->target_id))
+        return SW_EINVAL;
+    memcpy(out->suggestion_id, id, l1);
+    out->suggestion_id[l1] = '\0';
+    out->kind = d1[1];
+    memcpy(out->target_id, d2 + 1, l2 + 1);
+    return SW_OK;
+}
+
+/* --- Suggest ------------------------------------------------------------- */
+
+/* rank_strip_quotes copies the new part of a message: lines starting with
+ * '>' and everything from an "On ... wrote:" line on are left out. */
+static sw_err rank_strip_quotes(struct sw_buf *b, const char *s)
+{
+    sw_err rc = SW_OK;
+
+    while (*s && rc == SW_OK) {
+        const char *nl = strchr(s, '\n');
+        size_t n = nl ? (size_t)(nl - s) : strlen(s);
+        if (n >= 6 && s[0] == 'O' && s[1] == 'n' && s[2] == ' ' && n >= 7 &&
+            strncmp(s + n - (s[n - 1] == '\r' ? 7 : 6), "wrote:", 6) == 0)
+            break;
+        if (s[0] != '>') {
+            rc = sw_buf_add(b, s, n);
+            if (rc == SW_OK)
+                rc = sw_buf_addc(b, '\n');
+        }
+        s += n + (nl ? 1 : 0);
+    }
+    return rc == SW_ETOOBIG ? SW_OK : rc;
+}
+
+/* rank_context appends the thread's context to b: the subject and text of
+ * the last inbound message (or of the last message). */
+static sw_err rank_context(store_txn *t, const struct rank_suggest_req *q,
+                           struct sw_buf *b)
+{
+    struct store_thread th;
+    struct store_email em;
+    struct sw_buf k;
+    char *eid = NULL;
+    size_t i;
+    sw_err rc = SW_OK;
+
+    memset(&th, 0, sizeof(th));
+    memset(&em, 0, sizeof(em));
+    sw_buf_init(&k, 1024);
+    if (q->thread_id && q->thread_id[0]) {
+        rc = strlen(q->thread_id) > 256
+                 ? SW_ENOTFOUND
+                 : store_thread_get_txn(t, q->team_id, q->thread_id, &th);
+        for (i = th.n_emails; rc == SW_OK && i > 0; i--) {
+            store_email_clear(&em);
+            rc = store_email_get_txn(t, q->team_id, th.email_ids[i - 1], &em);
+            if (rc == SW_OK && em.direction == STORE_DIR_INBOUND)
+                break;
+        }
+    } else if (q->in_reply_to && q->in_reply_to[0]) {
+        rc = store_mail_msgid_key(&k, q->in_reply_to);
+        if (rc == SW_EINVAL)
+            rc = SW_ENOTFOUND;
+        if (rc == SW_OK)
+            rc = store_email_lookup(t, q->team_id, sw_buf_str(&k),
+                                    sw_buf_len(&k), &eid);
+        if (rc == SW_OK)
+            rc = store_email_get_txn(t, q->team_id, eid, &em);
+    } else if (q->context && q->context[0]) {
+        rc = rank_strip_quotes(b, q->context);
+    }
+    if (rc == SW_OK && em.email_id) {
+        rc = sw_buf_printf(b, "%s\n", em.subject);
+        if (rc == SW_OK)
+            rc = rank_strip_quotes(b,
+                                   em.new_text[0] ? em.new_text : em.body_text);
+    }
+    sw_free(eid);
+    sw_buf_free(&k);
+    store_thread_clear(&th);
+    store_email_clear(&em);
+    return rc;
+}
+
+/* A candidate during scoring. */
+struct rank_cand {
+    uint32_t item;
+    uint32_t snip; /* the best-matching snippet (framing, or passage) */
+    int has_snip;
+    double rel;
+    struct rank_score score;
+};
+
+struct rank_sctx {
+    rank_engine *e;
+    const struct rank_suggest_req *q;
+    const struct rank_hist *h;
+    const struct rank_model *m;
+    struct sw_arena *a;
+    const char *sid;
+    double *xq;
+    uint64_t seed;
+    int mode;
+};
+
+static int rank_cand_cmp(const void *x, const void *y)
+{
+    const struct rank_cand *a = x, *b = y;
+
+    if (a->score.total != b->score.total)
+        return a->score.total > b->score.total ? -1 : 1;
+    return a->item < b->item ? -1 : a->item > b->item;
+}
+
+static const char *rank_explain(struct rank_sctx *c,
+                                const struct rank_hitem *it,
+                                const struct rank_score *s)
+{
+    const struct rank_evid *v = &it->ev;
+    double rate = v->threads ? (double)v->positives / (double)v->threads : 0;
+
+    if (v->threads == 0)
+        return sw_arena_printf(c->a,
+                               "new: not used in a thread yet; shown to "
+                               "learn how it works (relevance %.2f)",
+                               s->relevance);
+    return sw_arena_printf(
+        c->a,
+        "used by %lld rep%s in %lld thread%s (%lld time%s), %.0f%% positive "
+        "replies or better against a team average of %.0f%%; %lld meeting%s, "
+        "%lld deal%s won",
+        (long long)v->reps, v->reps == 1 ? "" : "s", (long long)v->threads,
+        v->threads == 1 ? "" : "s", (long long)v->times_used,
+        v->times_used == 1 ? "" : "s", 100.0 * rate, 100.0 * c->h->team_rate,
+        (long long)v->meetings, v->meetings == 1 ? "" : "s",
+        (long long)v->deals, v->deals == 1 ? "" : "s");
+}
+
+/* rank_fill ranks cands (n) and writes up to want suggestions to *out. */
+static sw_err rank_fill(struct rank_sctx *c, struct rank_cand *cands, size_t n,
+                        size_t want, int kind, struct rank_sugg **out,
+                        size_t *nout)
+{
+    const struct rank_hist *h = c->h;
+    struct rank_sugg *res;
+    size_t i, j, pool, *order = NULL, got;
+    double *score = NULL, *sim = NULL;
+    float *emb = NULL;
+    size_t dim = rank_ranker_dim(c->e->r);
+    sw_err rc = SW_OK;
+
+    for (i = 0; i < n; i++) {
+        const struct rank_hitem *it = &h->items[cands[i].item];
+        double collab = 0.0;
+        if (c->m && c->xq && c->m->scale > 0)
+            collab = rank__collab(
+                         c->m, c->xq, it->id,
+                         it->kind == 'f' && cands[i].has_snip &&
+                                 h->snips[cands[i].snip].content != UINT32_MAX
+                             ? h->items[h->snips[cands[i].snip].content].id
+                             : NULL) /
+                     c->m->scale;
+        rank__score(&c->e->p, h, it, cands[i].rel, collab, c->seed, c->mode,
+                    &cands[i].score);
+    }
+    if (n)
+        qsort(cands, n, sizeof(*cands), rank_cand_cmp);
+    pool = n < want * 3 ? n : want * 3;
+    res = sw_arena_alloc(c->a, (want ? want : 1) * sizeof(*res));
+    order = sw_calloc(pool + 1, sizeof(*order));
+    score = sw_calloc(pool + 1, sizeof(*score));
+    sim = sw_calloc(pool * pool + 1, sizeof(*sim));
+    emb = sw_calloc((pool + 1) * dim, sizeof(*emb));
+    if (!res || !order || !score || !sim || !emb) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    got = pool < want ? pool : want;
+    for (i = 0; i < got; i++)
+        order[i] = i;
+    if (c->mode == RANK_MODE_OUTCOME && pool > 1 && c->e->p.mmr_lambda < 1.0) {
+        /* Diversity: MMR over the embeddings of what each item shows. */
+        for (i = 0; i < pool; i++) {
+            const char *txt = cands[i].has_snip ? h->snips[cands[i].snip].text
+                                                : h->items[cands[i].item].title;
+            score[i] = cands[i].score.total;
+            if (rank_ranker_embed(c->e->r, c->q->team_id, txt, strlen(txt),
+                                  emb + i * dim) != SW_OK)
+                memset(emb + i * dim, 0, dim * sizeof(*emb));
+        }
+        for (i = 0; i < pool; i++)
+            for (j = 0; j < pool; j++)
+                sim[i * pool + j] =
+                    i == j ? 1.0
+                           : (double)cblas_sdot((int)dim, emb + i * dim, 1,
+                                                emb + j * dim, 1);
+        got = rank_mmr(score, sim, pool, c->e->p.mmr_lambda, want, order);
+    }
+    for (i = 0; i < got; i++) {
+        struct rank_cand *cd = &cands[order[i]];
+        const struct rank_hitem *it = &h->items[cd->item];
+        const struct rank_hsnip *sn = cd->has_snip ? &h->snips[cd->snip] : NULL;
+        struct rank_sugg *s = &res[i];
+        memset(s, 0, sizeof(*s));
+        s->kind = kind;
+        s->score = cd->score;
+        s->ev = it->ev;
+        s->positive_rate =
+            it->ev.threads ? (double)it->ev.positives / (double)it->ev.threads
+                           : 0.0;
+        s->team_rate = h->team_rate;
+        s->title = it->title;
+        s->content_kind = it->content_kind;
+        if (kind == 'f') {
+            s->target_id = sn->id;
+            s->family_id = it->id;
+            s->text = sn->text;
+            s->content_id =
+                sn->content != UINT32_MAX ? h->items[sn->content].id : "";
+        } else {
+            s->target_id = it->id;
+            s->content_id = it->id;
+            s->text = sn && sn->kind == 2 ? sn->text : "";
+        }
+        s->item_id =
+            sw_arena_printf(c->a, "%s.%c.%s", c->sid, kind, s->target_id);
+        s->explanation = c->q->explain ? rank_explain(c, it, &s->score) : "";
+        if (s->item_id == NULL || s->explanation == NULL) {
+            rc = SW_ENOMEM;
+            goto out;
+        }
+    }
+    *out = res;
+    *nout = got;
+out:
+    sw_free(order);
+    sw_free(score);
+    sw_free(sim);
+    sw_free(emb);
+    return rc;
+}
+
+/* rank_collect turns index hits into content and framing candidates. */
+static sw_err rank_collect(struct rank_sctx *c, const uint64_t *labels,
+                           const float *dists, size_t nh, struct rank_cand **fc,
+                           size_t *nf, struct rank_cand **cc, size_t *nc)
+{
+    const struct rank_hist *h = c->h;
+    long *slot = NULL;
+    size_t i, j;
+
+    slot = sw_malloc((h->nitems + 1) * sizeof(*slot));
+    *fc = sw_calloc(nh + 1, sizeof(**fc));
+    *cc = sw_calloc(2 * nh + 1, sizeof(**cc));
+    if (!slot || !*fc || !*cc) {
+        sw_free(slot);
+        return SW_ENOMEM;
+    }
+    for (i = 0; i < h->nitems; i++)
+        slot[i] = -1;
+    *nf = *nc = 0;
+    for (i = 0; i < nh; i++) {
+        uint64_t v;
+        const struct rank_hsnip *sn;
+        double sim = 1.0 - (double)dists[i];
+        uint32_t items[2];
+        int is_passage[2];
+        size_t ni = 0;
+
+        if (!rank__map_get(&h->by_label, labels[i], &v))
+            continue; /* newer than this snapshot, or deleted */
+        sn = &h->snips[v];
+        if (sn->kind == 1 && sn->item != UINT32_MAX) {
+            items[ni] = sn->item;
+            is_passage[ni++] = 0;
+        }
+        if (sn->content != UINT32_MAX) {
+            items[ni] = sn->content;
+            is_passage[ni++] = sn->kind == 2;
+        }
+        for (j = 0; j < ni; j++) {
+            const struct rank_hitem *it = &h->items[items[j]];
+            struct rank_cand *cd;
+            size_t k;
+            int skip = 0;
+            if (it->kind == 'c')
+                for (k = 0; k < c->q->n_exclude; k++)
+                    skip |= strcmp(c->q->exclude_contents[k], it->id) == 0;
+            if (skip)
+                continue;
+            if (slot[items[j]] < 0) {
+                cd = it->kind == 'f' ? &(*fc)[(*nf)++] : &(*cc)[(*nc)++];
+                slot[items[j]] = cd - (it->kind == 'f' ? *fc : *cc);
+                cd->item = items[j];
+                cd->rel = -2.0;
+            } else {
+                cd = it->kind == 'f' ? &(*fc)[slot[items[j]]]
+                                     : &(*cc)[slot[items[j]]];
+            }
+            if (sim > cd->rel) {
+                cd->rel = sim;
+                if (it->kind == 'f' || is_passage[j]) {
+                    cd->snip = (uint32_t)v;
+                    cd->has_snip = 1;
+                }
+            }
+        }
+    }
+    sw_free(slot);
+    return SW_OK;
+}
+
+sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
+                    struct sw_arena *a, struct rank_suggest_res *out,
+                    struct sw_buf *why)
+{
+    struct rank_cref *hist = NULL, *model = NULL;
+    struct rank_cand *fc = NULL, *cc = NULL;
+    struct sw_buf text;
+    store_txn *t = NULL;
+    struct rank_sctx c;
+    uint64_t *labels = NULL;
+    float *dists = NULL, *qv = NULL;
+    size_t dim, nh = 0, count = 0, k, nf = 0, nc = 0;
+    unsigned char hb[64];
+    uint64_t sidh;
+    char hex[17];
+    int caught = 0;
+    sw_err rc;
+
+    if (e == NULL || q == NULL || a == NULL || out == NULL || !q->team_id ||
+        !q->team_id[0])
+        return SW_EINVAL;
+    memset(&c, 0, sizeof(c));
+    c.mode = q->mode ? q->mode : RANK_MODE_OUTCOME;
+    if (c.mode < RANK_MODE_OUTCOME || c.mode > RANK_MODE_RANDOM) {
+        if (why && sw_buf_addstr(why, "mode is not a RankingMode")) {
+            /* the reason is optional */
+        }
+        return SW_EINVAL;
+    }
+    sw_buf_init(&text, RANK_QUERY_MAX);
+    dim = rank_ranker_dim(e->r);
+    /* Catch the index up first, so that the same store state always gives
+     * the same candidates. */
+    rc = rank_ranker_sync(e->r, q->team_id, 0, &caught);
+    if (rc)
+        goto out;
+    rc = store_txn_begin(e->s, 0, &t);
+    if (rc)
+        goto out;
+    rc = rank_context(t, q, &text);
+    if (rc == SW_OK && q->draft && q->draft[0]) {
+        rc = sw_buf_addstr(&text, q->draft);
+        if (rc == SW_ETOOBIG)
+            rc = SW_OK;
+    }
+    if (rc == SW_OK)
+        rc = rank__state(e, t, q->team_id, &hist, &model);
+    store_txn_abort(&t);
+    if (rc)
+        goto out;
+    c.e = e;
+    c.q = q;
+    c.a = a;
+    c.h = hist->h;
+    c.m = model ? model->m : NULL;
+    qv = sw_calloc(dim, sizeof(*qv));
+    if (qv == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    rc = rank_ranker_embed(e->r, q->team_id, sw_buf_str(&text),
+                           sw_buf_len(&text), qv);
+    if (rc == SW_EINVAL) {
+        if (why && sw_buf_addstr(why, "no words to suggest from: give a "
+                                      "thread with text or a draft")) {
+            /* the reason is optional */
+        }
+        goto out;
+    }
+    if (rc)
+        goto out;
+    /* Seeds and ids: (team, query, model version, store state). */
+    sidh = rank__hash64(q->team_id, strlen(q->team_id), q->request_hash);
+    sidh = rank__hash64(sw_buf_str(&text), sw_buf_len(&text), sidh);
+    store_u64_put(hb, c.m ? c.m->seq : 0);
+    memcpy(hb + 8, c.h->seqs, sizeof(c.h->seqs));
+    c.seed = rank__hash64(hb, 8, sidh);
+    sidh = rank__hash64(hb, 8 + sizeof(c.h->seqs), sidh);
+    store_u64_put(hb, sidh);
+    sw_hex(hb, 8, hex);
+    c.sid = sw_arena_printf(a, "sg_%s", hex);
+    if (c.sid == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    if (c.m && c.m->k > 0) {
+        c.xq = sw_calloc((size_t)c.m->k, sizeof(*c.xq));
+        if (c.xq == NULL) {
+            rc = SW_ENOMEM;
+            goto out;
+        }
+        if (rank__fold_in(c.m, qv, dim, NULL, c.xq) == 0) {
+            sw_free(c.xq);
+            c.xq = NULL;
+        }
+    }
+    rc = rank_ranker_count(e->r, q->team_id, &count);
+    if (rc)
+        goto out;
+    k = count <= 2000 ? count : 500;
+    labels = sw_calloc(k + 1, sizeof(*labels));
+    dists = sw_calloc(k + 1, sizeof(*dists));
+    if (!labels || !dists) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    if (k)
+        rc = rank_ranker_search(e->r, q->team_id, qv, k, k, labels, dists, &nh);
+    if (rc == SW_OK)
+        rc = rank_collect(&c, labels, dists, nh, &fc, &nf, &cc, &nc);
+    memset(out, 0, sizeof(*out));
+    if (rc == SW_OK)
+        rc = rank_fill(&c, cc, nc,
+                       q->max_contents ? q->max_contents : RANK_SUGGEST_DEFAULT,
+                       'c', &out->contents, &out->n_contents);
+    if (rc == SW_OK)
+        rc = rank_fill(&c, fc, nf,
+                       q->max_framings ? q->max_framings : RANK_SUGGEST_DEFAULT,
+                       'f', &out->framings, &out->n_framings);
+    if (rc)
+        goto out;
+    out->suggestion_id = c.sid;
+    out->model_version = c.m ? sw_arena_strdup(a, c.m->version) : "";
+    out->query = sw_arena_strdup(a, sw_buf_str(&text));
+    if (out->model_version == NULL || out->query == NULL)
+        rc = SW_ENOMEM;
+out:
+    store_txn_abort(&t);
+    sw_free(fc);
+    sw_free(cc);
+    sw_free(labels);
+    sw_free(dists);
+    sw_free(qv);
+    sw_free(c.xq);
+    rank__cref_put(e, &hist);
+    rank__cref_put(e, &model);
+    sw_buf_free(&text);
+    return rc;
+}

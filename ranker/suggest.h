@@ -1,0 +1,152 @@
+/* suggest: the ranking engine behind SuggestService. Given a thread (or
+ * its text) and the draft, it embeds the context, over-fetches the team's
+ * index, groups hits into content items and framing families, scores them
+ * (relevance, prior-smoothed outcome, collaborative term from the serving
+ * model, Thompson-sampled exploration), diversifies with MMR and explains
+ * each item in real counts.
+ *
+ * Determinism: the result depends only on the store state, the request and
+ * the serving model; the exploration draws come from a PRNG seeded by
+ * (team, query hash, model version). Statistics and models are read in one
+ * read transaction and cached per team, keyed by the store sequences they
+ * were computed from.
+ *
+ * Thread-safety: rank_suggest may run on many threads at once. */
+#ifndef RANK_SUGGEST_H
+#define RANK_SUGGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/sw_arena.h"
+#include "base/sw_buf.h"
+#include "base/sw_err.h"
+#include "ranker/hist.h"
+#include "ranker/index.h"
+#include "ranker/model.h"
+#include "store/store.h"
+
+typedef struct rank_engine rank_engine;
+
+/* Ranking modes, numerically equal to snipwise.v1.RankingMode. */
+#define RANK_MODE_OUTCOME 1
+#define RANK_MODE_POPULARITY 2
+#define RANK_MODE_SIMILARITY 3
+#define RANK_MODE_RANDOM 4
+
+#define RANK_SUGGEST_DEFAULT 5
+#define RANK_SUGGEST_MAX 50
+
+/* rank_engine_open makes an engine over s and r (both borrowed; they must
+ * outlive it); p NULL: defaults. Errors: SW_EINVAL, SW_ENOMEM. */
+SW_MUST_CHECK sw_err rank_engine_open(store *s, rank_ranker *r,
+                                      const struct rank_params *p,
+                                      rank_engine **out);
+
+/* rank_engine_close frees the engine and its caches; NULL is accepted. No
+ * call may be running. */
+void rank_engine_close(rank_engine **e);
+
+/* A request. Exactly one of thread_id, in_reply_to and context may be set
+ * (all NULL/"": the draft alone is the context). Strings are borrowed. */
+struct rank_suggest_req {
+    const char *team_id;
+    const char *thread_id;
+    const char *in_reply_to;
+    const char *context; /* the thread as text (its last message) */
+    const char *draft;
+    const char *rep_email;
+    const char *const *exclude_contents;
+    size_t n_exclude;
+    size_t max_contents, max_framings; /* 0: RANK_SUGGEST_DEFAULT */
+    int mode;                          /* RANK_MODE_*; 0 = outcome */
+    int explain;
+    uint64_t request_hash; /* hash of the whole request, for ids and seeds */
+};
+
+struct rank_score {
+    double total, relevance, outcome, collab, explore;
+};
+
+/* One suggested item; strings live in the call's arena. */
+struct rank_sugg {
+    int kind; /* 'c' or 'f' */
+    const char *item_id;
+    const char *target_id; /* content id or snippet id */
+    const char *family_id; /* framings */
+    const char *content_id;
+    const char *title;
+    const char *text; /* framing text or key passage */
+    int content_kind;
+    struct rank_score score;
+    struct rank_evid ev;
+    double positive_rate, team_rate;
+    const char *explanation; /* "" unless explain */
+};
+
+struct rank_suggest_res {
+    const char *suggestion_id;
+    struct rank_sugg *contents;
+    size_t n_contents;
+    struct rank_sugg *framings;
+    size_t n_framings;
+    const char *model_version; /* "" when no model is serving */
+    const char *query;         /* the query text used */
+};
+
+/* rank_suggest answers q, allocating the result in a (the call's arena).
+ * Errors: SW_EINVAL (bad mode, no context at all; reason in why),
+ * SW_ENOTFOUND (unknown thread or Message-ID), SW_ENOMEM, SW_ESTORE,
+ * SW_ECORRUPT, SW_EINTERNAL. */
+SW_MUST_CHECK sw_err rank_suggest(rank_engine *e,
+                                  const struct rank_suggest_req *q,
+                                  struct sw_arena *a,
+                                  struct rank_suggest_res *out,
+                                  struct sw_buf *why);
+
+/* rank_engine_drop forgets the cached statistics and model of team_id (or
+ * of every team when NULL), e.g. after a promotion in this process. */
+void rank_engine_drop(rank_engine *e, const char *team_id);
+
+/* rank_engine_rerank_begin marks a re-ranking run of team_id as running
+ * in this process; SW_EABORTED if one already is. Pair it with
+ * rank_engine_rerank_end. (Suggest needs no signal: every call reads the
+ * serving pointer in its transaction.) Errors: SW_EABORTED, SW_ENOMEM. */
+SW_MUST_CHECK sw_err rank_engine_rerank_begin(rank_engine *e,
+                                              const char *team_id);
+void rank_engine_rerank_end(rank_engine *e, const char *team_id);
+
+/* rank_engine_store and rank_engine_ranker return the borrowed handles. */
+store *rank_engine_store(rank_engine *e);
+rank_ranker *rank_engine_ranker(rank_engine *e);
+
+/* --- Item ids ------------------------------------------------------------ */
+
+/* A parsed item id: "<suggestion id>.<c|f>.<target id>". */
+struct rank_item {
+    char suggestion_id[32];
+    int kind; /* 'c' or 'f' */
+    char target_id[64];
+};
+
+/* rank_item_parse splits an item id. Errors: SW_EINVAL (malformed). */
+SW_MUST_CHECK sw_err rank_item_parse(const char *item_id,
+                                     struct rank_item *out);
+
+/* --- Scoring pieces (exposed for the nightly job and the tests) ---------- */
+
+/* A seeded PRNG (splitmix64) and the draws Suggest uses. */
+struct rank_rng {
+    uint64_t s;
+};
+double rank_rng_uniform(struct rank_rng *g);
+double rank_rng_beta(struct rank_rng *g, double a, double b);
+
+/* rank_mmr picks up to want of n candidates greedily by
+ * lambda * score - (1 - lambda) * max similarity to those picked, with
+ * sim[i * n + j] the similarity of candidates i and j; order receives the
+ * picked indexes and the return value their count. */
+size_t rank_mmr(const double *score, const double *sim, size_t n, double lambda,
+                size_t want, size_t *order);
+
+#endif

@@ -1,0 +1,110 @@
+/* suggest_score: the scoring of one candidate (relevance, prior-smoothed
+ * outcome, collaborative term, Thompson-sampled exploration) and the
+ * collaborative fold-in, shared by Suggest and the nightly evaluation. */
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "base/sw_mem.h"
+#include "ranker/suggest_int.h"
+
+#define RANK_FOLD_NEIGHBOURS 20
+#define RANK_FOLD_MIN_SIM 0.05
+
+size_t rank__fold_in(const struct rank_model *m, const float *q, size_t dim,
+                     const struct rank__map *skip, double *xq)
+{
+    size_t top[RANK_FOLD_NEIGHBOURS], ntop = 0, i, j;
+    float *sims;
+    double wsum = 0.0;
+    uint64_t dummy;
+
+    if (m == NULL || m->X == NULL || m->k < 1)
+        return 0;
+    memset(xq, 0, (size_t)m->k * sizeof(*xq));
+    if (m->nthreads == 0 || m->dim != dim)
+        return 0;
+    sims = sw_malloc(m->nthreads * sizeof(*sims));
+    if (sims == NULL)
+        return 0; /* no collaborative term rather than a failed call */
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)m->nthreads, (int)dim, 1.0f,
+                m->emb, (int)dim, q, 1, 0.0f, sims, 1);
+    for (i = 0; i < m->nthreads; i++) {
+        if (sims[i] < RANK_FOLD_MIN_SIM ||
+            (skip && rank__map_get(skip, m->thread_hash[i], &dummy)))
+            continue;
+        /* Keep the best neighbours, ties broken by index. */
+        for (j = ntop; j > 0 && sims[top[j - 1]] < sims[i]; j--)
+            if (j < RANK_FOLD_NEIGHBOURS)
+                top[j] = top[j - 1];
+        if (j < RANK_FOLD_NEIGHBOURS) {
+            top[j] = i;
+            if (ntop < RANK_FOLD_NEIGHBOURS)
+                ntop++;
+        }
+    }
+    for (j = 0; j < ntop; j++) {
+        double w = (double)sims[top[j]] * (double)sims[top[j]];
+        const float *x = m->X + top[j] * (size_t)m->k;
+        int d;
+        for (d = 0; d < m->k; d++)
+            xq[d] += w * (double)x[d];
+        wsum += w;
+    }
+    if (wsum > 0)
+        for (j = 0; j < (size_t)m->k; j++)
+            xq[j] /= wsum;
+    sw_free(sims);
+    return ntop;
+}
+
+double rank__collab(const struct rank_model *m, const double *xq,
+                    const char *id, const char *content_id)
+{
+    long i;
+    double s = 0.0;
+    int d;
+
+    if (m == NULL || m->Y == NULL)
+        return 0.0;
+    i = rank_model_item(m, id);
+    if (i < 0 && content_id && content_id[0])
+        i = rank_model_item(m, content_id);
+    if (i < 0)
+        return 0.0;
+    for (d = 0; d < m->k; d++)
+        s += xq[d] * (double)m->Y[(size_t)i * m->k + d];
+    return s;
+}
+
+void rank__score(const struct rank_params *p, const struct rank_hist *h,
+                 const struct rank_hitem *it, double rel, double collab,
+                 uint64_t seed, int mode, struct rank_score *s)
+{
+    struct rank_rng g;
+    double mean, draw;
+
+    memset(s, 0, sizeof(*s));
+    s->relevance = rel;
+    g.s = seed ^ rank__hash64(it->id, strlen(it->id), 0x7e);
+    switch (mode) {
+    case RANK_MODE_POPULARITY:
+        s->total = (double)it->ev.times_used + 1e-3 * rel;
+        return;
+    case RANK_MODE_SIMILARITY:
+        s->total = rel;
+        return;
+    case RANK_MODE_RANDOM:
+        s->total = rank_rng_uniform(&g);
+        return;
+    default:
+        break;
+    }
+    s->outcome = tanh(rank_item_outcome(h, it));
+    s->collab = tanh(collab);
+    mean = it->alpha / (it->alpha + it->beta);
+    draw = rank_rng_beta(&g, it->alpha, it->beta);
+    s->explore = 2.0 * (draw - mean);
+    s->total = p->w_relevance * s->relevance + p->w_outcome * s->outcome +
+               p->w_collab * s->collab + p->w_explore * s->explore;
+}

@@ -1,0 +1,381 @@
+/* svc_outcome: OutcomeService handlers over store_outcome and
+ * store_feedback. */
+#include "service/svc_outcome.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "base/sw_arena.h"
+#include "base/sw_buf.h"
+#include "base/sw_mem.h"
+#include "ranker/suggest.h"
+#include "snipwise/v1/outcome.pb-c.h"
+#include "store/store_feedback.h"
+#include "store/store_mail.h"
+#include "store/store_outcome.h"
+
+#define SVC_OUTCOME_KEY_MAX 400
+#define SVC_OUTCOME_NOTE_MAX 4096
+#define SVC_OUTCOME_WHY_MAX 1024
+
+/* The write of one RecordOutcome: the thread is resolved and the outcome
+ * stored in one transaction, so a thread cannot vanish in between. */
+struct svc_outcome_put {
+    const char *team;
+    const Snipwise__V1__RecordOutcomeRequest *r;
+    char *outcome_id; /* results */
+    char *thread_id;
+    int duplicate;
+    int missing; /* the thread or email does not exist */
+};
+
+static void svc_outcome_put_reset(struct svc_outcome_put *p)
+{
+    sw_free(p->outcome_id);
+    sw_free(p->thread_id);
+    p->outcome_id = p->thread_id = NULL;
+    p->duplicate = p->missing = 0;
+}
+
+/* svc_outcome_thread resolves the request's thread reference. */
+static sw_err svc_outcome_thread(store_txn *t, struct svc_outcome_put *p)
+{
+    const Snipwise__V1__RecordOutcomeRequest *r = p->r;
+    struct store_thread th;
+    struct store_email em;
+    struct sw_buf k;
+    char *eid = NULL;
+    sw_err rc;
+
+    memset(&th, 0, sizeof(th));
+    memset(&em, 0, sizeof(em));
+    sw_buf_init(&k, 1024);
+    if (r->thread_ref_case ==
+        SNIPWISE__V1__RECORD_OUTCOME_REQUEST__THREAD_REF_THREAD_ID) {
+        rc = strlen(r->thread_id) > 256
+                 ? SW_ENOTFOUND
+                 : store_thread_get_txn(t, p->team, r->thread_id, &th);
+        if (rc == SW_OK) {
+            p->thread_id = sw_strdup(th.thread_id);
+            rc = p->thread_id ? SW_OK : SW_ENOMEM;
+        }
+    } else {
+        rc = store_mail_msgid_key(&k, r->message_id);
+        if (rc == SW_EINVAL)
+            rc = SW_ENOTFOUND;
+        if (rc == SW_OK)
+            rc = store_email_lookup(t, p->team, sw_buf_str(&k), sw_buf_len(&k),
+                                    &eid);
+        if (rc == SW_OK)
+            rc = store_email_get_txn(t, p->team, eid, &em);
+        if (rc == SW_OK) {
+            p->thread_id = sw_strdup(em.thread_id);
+            rc = p->thread_id ? SW_OK : SW_ENOMEM;
+        }
+    }
+    if (rc == SW_ENOTFOUND)
+        p->missing = 1;
+    sw_free(eid);
+    sw_buf_free(&k);
+    store_thread_clear(&th);
+    store_email_clear(&em);
+    return rc;
+}
+
+static sw_err svc_outcome_put_txn(store_txn *t, void *arg)
+{
+    struct svc_outcome_put *p = arg;
+    const Snipwise__V1__RecordOutcomeRequest *r = p->r;
+    struct store_outcome prev, o;
+    sw_err rc;
+
+    svc_outcome_put_reset(p);
+    memset(&prev, 0, sizeof(prev));
+    /* A repeat returns the first result whatever its other fields say. */
+    rc = store_outcome_by_key(t, p->team, r->idempotency_key, &prev);
+    if (rc == SW_OK) {
+        p->outcome_id = prev.outcome_id;
+        p->thread_id = prev.thread_id;
+        prev.outcome_id = prev.thread_id = NULL;
+        store_outcome_clear(&prev);
+        p->duplicate = 1;
+        return SW_OK;
+    }
+    if (rc != SW_ENOTFOUND)
+        return rc;
+    rc = svc_outcome_thread(t, p);
+    if (rc)
+        return rc;
+    memset(&o, 0, sizeof(o));
+    o.thread_id = p->thread_id;
+    o.kind = (int)r->kind;
+    o.occur_ms = r->occur_time_unix_ms;
+    o.source = STORE_OUTCOME_RECORDED;
+    o.idem_key = r->idempotency_key;
+    o.note = r->note;
+    if (r->deal_value) {
+        o.deal_amount = r->deal_value->amount;
+        o.deal_currency = r->deal_value->currency_code;
+    }
+    return store_outcome_put(t, p->team, &o, &p->duplicate, &p->outcome_id);
+}
+
+/* svc_outcome_money checks a deal value: finite, not negative, an ISO 4217
+ * code of three capital letters. */
+static sw_err svc_outcome_money(struct svc_ctx *c,
+                                const Snipwise__V1__RecordOutcomeRequest *r)
+{
+    const Snipwise__V1__Money *m = r->deal_value;
+    const char *cc;
+
+    if (m == NULL)
+        return SW_OK;
+    if (r->kind != SNIPWISE__V1__OUTCOME_KIND__OUTCOME_KIND_OPPORTUNITY_WON &&
+        r->kind != SNIPWISE__V1__OUTCOME_KIND__OUTCOME_KIND_OPPORTUNITY_LOST)
+        return svc_ctx_fail(c, SW_EINVAL,
+                            "deal_value is only for OPPORTUNITY_WON and "
+                            "OPPORTUNITY_LOST");
+    if (!isfinite(m->amount) || m->amount < 0 || m->amount > 1e15)
+        return svc_ctx_fail(c, SW_EINVAL,
+                            "deal_value.amount must be a finite amount "
+                            "from 0 to 1e15");
+    cc = m->currency_code;
+    if (strlen(cc) != 3 || cc[0] < 'A' || cc[0] > 'Z' || cc[1] < 'A' ||
+        cc[1] > 'Z' || cc[2] < 'A' || cc[2] > 'Z')
+        return svc_ctx_fail(c, SW_EINVAL,
+                            "deal_value.currency_code must be an ISO 4217 "
+                            "code such as \"EUR\"");
+    return SW_OK;
+}
+
+sw_err svc_outcome_record(struct svc_ctx *c, const ProtobufCMessage *req,
+                          ProtobufCMessage **resp)
+{
+    const Snipwise__V1__RecordOutcomeRequest *r =
+        (const Snipwise__V1__RecordOutcomeRequest *)req;
+    Snipwise__V1__RecordOutcomeResponse *out;
+    struct svc_outcome_put p;
+    sw_err rc;
+
+    memset(&p, 0, sizeof(p));
+    if (r->thread_ref_case ==
+            SNIPWISE__V1__RECORD_OUTCOME_REQUEST__THREAD_REF__NOT_SET ||
+        (r->thread_ref_case ==
+             SNIPWISE__V1__RECORD_OUTCOME_REQUEST__THREAD_REF_THREAD_ID &&
+         r->thread_id[0] == '\0') ||
+        (r->thread_ref_case ==
+             SNIPWISE__V1__RECORD_OUTCOME_REQUEST__THREAD_REF_MESSAGE_ID &&
+         r->message_id[0] == '\0'))
+        return svc_ctx_fail(c, SW_EINVAL,
+                            "thread_id or message_id is required");
+    if ((int)r->kind < 1 || (int)r->kind > 9)
+        return svc_ctx_fail(c, SW_EINVAL,
+                            "kind is required (an OutcomeKind from 1 to 9)");
+    if (r->idempotency_key[0] == '\0')
+        return svc_ctx_fail(c, SW_EINVAL, "idempotency_key is required");
+    if (strlen(r->idempotency_key) > SVC_OUTCOME_KEY_MAX)
+        return svc_ctx_fail(c, SW_EINVAL,
+                            "idempotency_key is longer than %d bytes",
+                            SVC_OUTCOME_KEY_MAX);
+    if (strlen(r->note) > SVC_OUTCOME_NOTE_MAX)
+        return svc_ctx_fail(c, SW_EINVAL, "note is longer than %d bytes",
+                            SVC_OUTCOME_NOTE_MAX);
+    if (r->occur_time_unix_ms < 0)
+        return svc_ctx_fail(c, SW_EINVAL,
+                            "occur_time_unix_ms must not be negative");
+    rc = svc_outcome_money(c, r);
+    if (rc)
+        return rc;
+    p.team = svc_ctx_team(c);
+    p.r = r;
+    rc = store_update(svc_ctx_store(c), svc_outcome_put_txn, &p);
+    if (rc == SW_ENOTFOUND && p.missing) {
+        rc = svc_ctx_fail(
+            c, rc, "no %s %s in this team",
+            r->thread_ref_case ==
+                    SNIPWISE__V1__RECORD_OUTCOME_REQUEST__THREAD_REF_THREAD_ID
+                ? "thread"
+                : "email with Message-ID",
+            r->thread_ref_case ==
+                    SNIPWISE__V1__RECORD_OUTCOME_REQUEST__THREAD_REF_THREAD_ID
+                ? r->thread_id
+                : r->message_id);
+        goto out;
+    }
+    if (rc)
+        goto out;
+    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
+    if (out == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    snipwise__v1__record_outcome_response__init(out);
+    out->outcome_id = svc_ctx_str(c, p.outcome_id);
+    out->thread_id = svc_ctx_str(c, p.thread_id);
+    out->duplicate = p.duplicate ? 1 : 0;
+    if (svc_ctx_oom(c)) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    *resp = &out->base;
+out:
+    svc_outcome_put_reset(&p);
+    return rc;
+}
+
+struct svc_feedback_put {
+    const char *team;
+    const struct store_feedback *f;
+    char *id;
+    int duplicate;
+};
+
+static sw_err svc_feedback_put_txn(store_txn *t, void *arg)
+{
+    struct svc_feedback_put *p = arg;
+
+    sw_free(p->id);
+    p->id = NULL;
+    p->duplicate = 0;
+    return store_feedback_put(t, p->team, p->f, &p->duplicate, &p->id);
+}
+
+sw_err svc_outcome_feedback(struct svc_ctx *c, const ProtobufCMessage *req,
+                            ProtobufCMessage **resp)
+{
+    const Snipwise__V1__RecordFeedbackRequest *r =
+        (const Snipwise__V1__RecordFeedbackRequest *)req;
+    Snipwise__V1__RecordFeedbackResponse *out;
+    struct rank_item item;
+    struct store_feedback f;
+    struct svc_feedback_put p;
+    sw_err rc;
+
+    memset(&p, 0, sizeof(p));
+    memset(&f, 0, sizeof(f));
+    if (r->suggestion_id[0] == '\0')
+        return svc_ctx_fail(c, SW_EINVAL, "suggestion_id is required");
+    if (r->item_id[0] == '\0')
+        return svc_ctx_fail(c, SW_EINVAL, "item_id is required");
+    if ((int)r->kind < 1 || (int)r->kind > 6)
+        return svc_ctx_fail(c, SW_EINVAL,
+                            "kind is required (a FeedbackKind from 1 to 6)");
+    if (r->idempotency_key[0] == '\0')
+        return svc_ctx_fail(c, SW_EINVAL, "idempotency_key is required");
+    if (strlen(r->idempotency_key) > SVC_OUTCOME_KEY_MAX ||
+        strlen(r->rep_email) > 320)
+        return svc_ctx_fail(c, SW_EINVAL,
+                            "idempotency_key or rep_email is too long");
+    if (r->time_unix_ms < 0)
+        return svc_ctx_fail(c, SW_EINVAL, "time_unix_ms must not be negative");
+    rc = rank_item_parse(r->item_id, &item);
+    if (rc || strcmp(item.suggestion_id, r->suggestion_id) != 0)
+        return svc_ctx_fail(c, SW_EINVAL,
+                            "item_id %s is not an item of suggestion %s",
+                            r->item_id, r->suggestion_id);
+    f.suggestion_id = r->suggestion_id;
+    f.item_id = r->item_id;
+    f.target_kind = item.kind;
+    f.target_id = item.target_id;
+    f.kind = (int)r->kind;
+    f.rep_email = r->rep_email;
+    f.time_ms = r->time_unix_ms;
+    f.idem_key = r->idempotency_key;
+    p.team = svc_ctx_team(c);
+    p.f = &f;
+    rc = store_update(svc_ctx_store(c), svc_feedback_put_txn, &p);
+    if (rc)
+        goto out;
+    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
+    if (out == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    snipwise__v1__record_feedback_response__init(out);
+    out->feedback_id = svc_ctx_str(c, p.id);
+    out->duplicate = p.duplicate ? 1 : 0;
+    if (svc_ctx_oom(c)) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    *resp = &out->base;
+out:
+    sw_free(p.id);
+    return rc;
+}
+
+sw_err svc_outcome_list(struct svc_ctx *c, const ProtobufCMessage *req,
+                        ProtobufCMessage **resp)
+{
+    const Snipwise__V1__ListOutcomesRequest *r =
+        (const Snipwise__V1__ListOutcomesRequest *)req;
+    Snipwise__V1__ListOutcomesResponse *out;
+    struct store_outcome *items = NULL;
+    struct sw_arena *a = svc_ctx_arena(c);
+    struct sw_buf why;
+    size_t n = 0, i;
+    char *next = NULL;
+    int size = 0;
+    sw_err rc;
+
+    sw_buf_init(&why, SVC_OUTCOME_WHY_MAX);
+    rc = svc_ctx_page(c, r->page_size, &size);
+    if (rc)
+        goto out;
+    rc = store_outcome_list(svc_ctx_store(c), svc_ctx_team(c), r->thread_id,
+                            size, r->page_token, &items, &n, &next, &why);
+    if (rc) {
+        rc = svc_ctx_fail_buf(c, rc, &why);
+        goto out;
+    }
+    out = sw_arena_alloc(a, sizeof(*out));
+    if (out == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    snipwise__v1__list_outcomes_response__init(out);
+    out->outcomes = sw_arena_alloc(a, (n ? n : 1) * sizeof(*out->outcomes));
+    if (out->outcomes == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        Snipwise__V1__Outcome *o = sw_arena_alloc(a, sizeof(*o));
+        if (o == NULL) {
+            rc = SW_ENOMEM;
+            goto out;
+        }
+        snipwise__v1__outcome__init(o);
+        o->outcome_id = svc_ctx_str(c, items[i].outcome_id);
+        o->thread_id = svc_ctx_str(c, items[i].thread_id);
+        o->kind = (Snipwise__V1__OutcomeKind)items[i].kind;
+        o->occur_time_unix_ms = items[i].occur_ms;
+        o->record_time_unix_ms = items[i].record_ms;
+        o->source = (Snipwise__V1__OutcomeSource)items[i].source;
+        o->email_id = svc_ctx_str(c, items[i].email_id);
+        o->note = svc_ctx_str(c, items[i].note);
+        if (items[i].deal_currency[0]) {
+            o->deal_value = sw_arena_alloc(a, sizeof(*o->deal_value));
+            if (o->deal_value == NULL) {
+                rc = SW_ENOMEM;
+                goto out;
+            }
+            snipwise__v1__money__init(o->deal_value);
+            o->deal_value->amount = items[i].deal_amount;
+            o->deal_value->currency_code =
+                svc_ctx_str(c, items[i].deal_currency);
+        }
+        out->outcomes[out->n_outcomes++] = o;
+    }
+    out->next_page_token = svc_ctx_str(c, next ? next : "");
+    if (svc_ctx_oom(c)) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    *resp = &out->base;
+out:
+    store_outcomes_free(items, n);
+    sw_free(next);
+    sw_buf_free(&why);
+    return rc;
+}

@@ -1,0 +1,513 @@
+/* svc_suggest: SuggestService.Suggest and the RankingService handlers. */
+#include "service/svc_suggest.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "base/sw_arena.h"
+#include "base/sw_buf.h"
+#include "base/sw_mem.h"
+#include "base/sw_util.h"
+#include "ranker/model.h"
+#include "ranker/rerank.h"
+#include "ranker/suggest.h"
+#include "snipwise/v1/ranking.pb-c.h"
+#include "snipwise/v1/suggest.pb-c.h"
+
+#define SVC_SUGGEST_TEXT_MAX (256 * 1024)
+#define SVC_SUGGEST_EXCLUDE_MAX 100
+
+static sw_err svc_need_engine(struct svc_ctx *c)
+{
+    if (svc_ctx_engine(c) == NULL)
+        return svc_ctx_fail(c, SW_EUNIMPL,
+                            "this server runs without a ranking engine");
+    return SW_OK;
+}
+
+static Snipwise__V1__ScoreBreakdown *svc_score(struct svc_ctx *c,
+                                               const struct rank_score *s)
+{
+    Snipwise__V1__ScoreBreakdown *b =
+        sw_arena_alloc(svc_ctx_arena(c), sizeof(*b));
+
+    if (b == NULL)
+        return NULL;
+    snipwise__v1__score_breakdown__init(b);
+    b->total = s->total;
+    b->relevance = s->relevance;
+    b->outcome = s->outcome;
+    b->collaborative = s->collab;
+    b->exploration = s->explore;
+    return b;
+}
+
+static Snipwise__V1__Evidence *svc_evidence(struct svc_ctx *c,
+                                            const struct rank_sugg *g)
+{
+    Snipwise__V1__Evidence *v = sw_arena_alloc(svc_ctx_arena(c), sizeof(*v));
+
+    if (v == NULL)
+        return NULL;
+    snipwise__v1__evidence__init(v);
+    v->times_used = g->ev.times_used;
+    v->reps = g->ev.reps;
+    v->threads = g->ev.threads;
+    v->positive_rate = g->positive_rate;
+    v->team_baseline_rate = g->team_rate;
+    v->positive_replies = g->ev.pos_replies;
+    v->meetings = g->ev.meetings;
+    v->deals_won = g->ev.deals;
+    return v;
+}
+
+/* svc_suggest_context joins a ThreadText into the text the ranker reads:
+ * the subject and the last message (quotes are stripped by the ranker). */
+static sw_err svc_suggest_context(struct svc_ctx *c,
+                                  const Snipwise__V1__ThreadText *tt,
+                                  const char **out)
+{
+    struct sw_buf b;
+    sw_err rc;
+
+    sw_buf_init(&b, SVC_SUGGEST_TEXT_MAX);
+    rc = sw_buf_printf(&b, "%s\n", tt->subject);
+    if (rc == SW_OK && tt->n_messages > 0)
+        rc = sw_buf_addstr(&b, tt->messages[tt->n_messages - 1]->text);
+    if (rc == SW_ETOOBIG)
+        rc = svc_ctx_fail(c, SW_EINVAL, "thread_text is longer than %d bytes",
+                          SVC_SUGGEST_TEXT_MAX);
+    if (rc == SW_OK) {
+        *out = sw_arena_strdup(svc_ctx_arena(c), sw_buf_str(&b));
+        if (*out == NULL)
+            rc = SW_ENOMEM;
+    }
+    sw_buf_free(&b);
+    return rc;
+}
+
+/* svc_suggest_hash hashes the packed request: ids and seeds depend on all
+ * of it, and on nothing else of the call. */
+static uint64_t svc_suggest_hash(struct svc_ctx *c, const ProtobufCMessage *m)
+{
+    size_t n = protobuf_c_message_get_packed_size(m);
+    uint8_t *buf = sw_arena_alloc(svc_ctx_arena(c), n + 1);
+    uint64_t h = 0xcbf29ce484222325ULL;
+    size_t i;
+
+    if (buf == NULL)
+        return h;
+    protobuf_c_message_pack(m, buf);
+    for (i = 0; i < n; i++) {
+        h ^= buf[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+sw_err svc_suggest(struct svc_ctx *c, const ProtobufCMessage *req,
+                   ProtobufCMessage **resp)
+{
+    const Snipwise__V1__SuggestRequest *r =
+        (const Snipwise__V1__SuggestRequest *)req;
+    struct sw_arena *a = svc_ctx_arena(c);
+    Snipwise__V1__SuggestResponse *out;
+    struct rank_suggest_req q;
+    struct rank_suggest_res res;
+    struct sw_buf why;
+    size_t i;
+    sw_err rc;
+
+    sw_buf_init(&why, 1024);
+    memset(&q, 0, sizeof(q));
+    rc = svc_need_engine(c);
+    if (rc)
+        goto out;
+    if (r->max_contents < 0 || r->max_contents > RANK_SUGGEST_MAX ||
+        r->max_framings < 0 || r->max_framings > RANK_SUGGEST_MAX) {
+        rc = svc_ctx_fail(c, SW_EINVAL,
+                          "max_contents and max_framings must be 0..%d",
+                          RANK_SUGGEST_MAX);
+        goto out;
+    }
+    if ((int)r->mode < 0 || (int)r->mode > RANK_MODE_RANDOM) {
+        rc = svc_ctx_fail(c, SW_EINVAL, "mode is not a RankingMode");
+        goto out;
+    }
+    if (r->n_attachment_content_ids > SVC_SUGGEST_EXCLUDE_MAX ||
+        strlen(r->draft_text) > SVC_SUGGEST_TEXT_MAX) {
+        rc = svc_ctx_fail(c, SW_EINVAL,
+                          "too many attachment_content_ids or draft_text "
+                          "too long");
+        goto out;
+    }
+    q.team_id = svc_ctx_team(c);
+    switch (r->thread_case) {
+    case SNIPWISE__V1__SUGGEST_REQUEST__THREAD_THREAD_ID:
+        q.thread_id = r->thread_id;
+        break;
+    case SNIPWISE__V1__SUGGEST_REQUEST__THREAD_IN_REPLY_TO_MESSAGE_ID:
+        q.in_reply_to = r->in_reply_to_message_id;
+        break;
+    case SNIPWISE__V1__SUGGEST_REQUEST__THREAD_THREAD_TEXT:
+        if (r->thread_text) {
+            rc = svc_suggest_context(c, r->thread_text, &q.context);
+            if (rc)
+                goto out;
+        }
+        break;
+    default:
+        break;
+    }
+    q.draft = r->draft_text;
+    q.rep_email = r->rep_email;
+    q.exclude_contents = (const char *const *)r->attachment_content_ids;
+    q.n_exclude = r->n_attachment_content_ids;
+    q.max_contents = (size_t)r->max_contents;
+    q.max_framings = (size_t)r->max_framings;
+    q.mode = (int)r->mode;
+    q.explain = r->explain;
+    q.request_hash = svc_suggest_hash(c, req);
+    rc = rank_suggest(svc_ctx_engine(c), &q, a, &res, &why);
+    if (rc == SW_ENOTFOUND) {
+        rc = svc_ctx_fail(c, rc, "no %s %s in this team",
+                          q.thread_id ? "thread" : "email with Message-ID",
+                          q.thread_id ? q.thread_id : q.in_reply_to);
+        goto out;
+    }
+    if (rc) {
+        rc = svc_ctx_fail_buf(c, rc, &why);
+        goto out;
+    }
+    out = sw_arena_alloc(a, sizeof(*out));
+    if (out == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    snipwise__v1__suggest_response__init(out);
+    out->suggestion_id = (char *)res.suggestion_id;
+    out->model_version = (char *)res.model_version;
+    out->query = sw_arena_alloc(a, sizeof(*out->query));
+    out->contents =
+        sw_arena_alloc(a, (res.n_contents + 1) * sizeof(*out->contents));
+    out->framings =
+        sw_arena_alloc(a, (res.n_framings + 1) * sizeof(*out->framings));
+    if (!out->query || !out->contents || !out->framings) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    snipwise__v1__query_decomposition__init(out->query);
+    out->query->rewritten_query = (char *)res.query;
+    for (i = 0; i < res.n_contents; i++) {
+        const struct rank_sugg *g = &res.contents[i];
+        Snipwise__V1__ContentSuggestion *s = sw_arena_alloc(a, sizeof(*s));
+        if (s == NULL) {
+            rc = SW_ENOMEM;
+            goto out;
+        }
+        snipwise__v1__content_suggestion__init(s);
+        s->item_id = (char *)g->item_id;
+        s->content_id = (char *)g->content_id;
+        s->title = (char *)g->title;
+        s->kind = (Snipwise__V1__ContentKind)g->content_kind;
+        s->key_passage = (char *)g->text;
+        s->score = svc_score(c, &g->score);
+        s->evidence = svc_evidence(c, g);
+        s->explanation = (char *)g->explanation;
+        if (!s->score || !s->evidence) {
+            rc = SW_ENOMEM;
+            goto out;
+        }
+        out->contents[out->n_contents++] = s;
+    }
+    for (i = 0; i < res.n_framings; i++) {
+        const struct rank_sugg *g = &res.framings[i];
+        Snipwise__V1__FramingSuggestion *s = sw_arena_alloc(a, sizeof(*s));
+        if (s == NULL) {
+            rc = SW_ENOMEM;
+            goto out;
+        }
+        snipwise__v1__framing_suggestion__init(s);
+        s->item_id = (char *)g->item_id;
+        s->snippet_id = (char *)g->target_id;
+        s->family_id = (char *)g->family_id;
+        s->text = (char *)g->text;
+        s->content_id = (char *)g->content_id;
+        s->score = svc_score(c, &g->score);
+        s->evidence = svc_evidence(c, g);
+        s->explanation = (char *)g->explanation;
+        if (!s->score || !s->evidence) {
+            rc = SW_ENOMEM;
+            goto out;
+        }
+        out->framings[out->n_framings++] = s;
+    }
+    *resp = &out->base;
+out:
+    sw_buf_free(&why);
+    return rc;
+}
+
+/* --- RankingService ---------------------------------------------------- */
+
+static Snipwise__V1__Model *svc_model_msg(struct svc_ctx *c,
+                                          const struct rank_model *m)
+{
+    struct sw_arena *a = svc_ctx_arena(c);
+    Snipwise__V1__Model *p = sw_arena_alloc(a, sizeof(*p));
+    Snipwise__V1__ModelMetrics *x;
+    int b;
+
+    if (p == NULL)
+        return NULL;
+    snipwise__v1__model__init(p);
+    p->model_version = svc_ctx_str(c, m->version);
+    p->create_time_unix_ms = m->create_ms;
+    p->promoted = m->promoted ? 1 : 0;
+    p->promote_time_unix_ms = m->promote_ms;
+    p->report = svc_ctx_str(c, m->report ? m->report : "");
+    x = p->metrics = sw_arena_alloc(a, sizeof(*x));
+    if (x == NULL)
+        return NULL;
+    snipwise__v1__model_metrics__init(x);
+    x->ndcg_at_10 = m->metrics.model.ndcg;
+    x->recall_at_10 = m->metrics.model.recall;
+    x->holdout_threads = m->metrics.holdout_threads;
+    x->holdout_outcomes = m->metrics.holdout_outcomes;
+    x->train_threads = m->metrics.train_threads;
+    x->baselines = sw_arena_alloc(a, 3 * sizeof(*x->baselines));
+    if (x->baselines == NULL)
+        return NULL;
+    for (b = 1; b <= 3; b++) {
+        const struct rank_eval *e = &m->metrics.base[b];
+        Snipwise__V1__BaselineComparison *bc;
+        if (!e->present)
+            continue;
+        bc = sw_arena_alloc(a, sizeof(*bc));
+        if (bc == NULL)
+            return NULL;
+        snipwise__v1__baseline_comparison__init(bc);
+        bc->baseline = (Snipwise__V1__Baseline)b;
+        bc->ndcg_at_10 = e->ndcg;
+        bc->recall_at_10 = e->recall;
+        bc->reply_rate_lift =
+            e->rate > 0 ? m->metrics.model.rate / e->rate - 1.0 : 0.0;
+        x->baselines[x->n_baselines++] = bc;
+    }
+    return svc_ctx_oom(c) ? NULL : p;
+}
+
+struct svc_rerank_arg {
+    struct svc_ctx *c;
+};
+
+static int svc_rerank_progress(const char *phase, double f, const char *msg,
+                               void *arg)
+{
+    struct svc_rerank_arg *r = arg;
+    Snipwise__V1__RerankProgress p;
+
+    if (strcmp(phase, "done") == 0)
+        return 0; /* the last message carries the result */
+    snipwise__v1__rerank_progress__init(&p);
+    p.phase = (char *)phase;
+    p.fraction = f;
+    p.message = (char *)msg;
+    return svc_ctx_send(r->c, &p.base) != SW_OK;
+}
+
+sw_err svc_ranking_run(struct svc_ctx *c, const ProtobufCMessage *req,
+                       ProtobufCMessage **resp)
+{
+    const Snipwise__V1__RunRerankRequest *r =
+        (const Snipwise__V1__RunRerankRequest *)req;
+    struct rank_rerank_result res;
+    struct rank_rerank_opts o;
+    struct svc_rerank_arg arg;
+    Snipwise__V1__RerankProgress last;
+    Snipwise__V1__RerankResult rr;
+    rank_engine *e = svc_ctx_engine(c);
+    sw_err rc;
+
+    (void)resp;
+    memset(&res, 0, sizeof(res));
+    rc = svc_need_engine(c);
+    if (rc)
+        return rc;
+    rc = rank_engine_rerank_begin(e, svc_ctx_team(c));
+    if (rc == SW_EABORTED)
+        return svc_ctx_fail(c, rc,
+                            "a re-ranking run of this team is "
+                            "already running");
+    if (rc)
+        return rc;
+    memset(&o, 0, sizeof(o));
+    o.force_promote = r->force_promote;
+    o.dry_run = r->dry_run;
+    arg.c = c;
+    rc = rank_rerank_team(rank_engine_store(e), rank_engine_ranker(e),
+                          svc_ctx_team(c), NULL, &o, svc_rerank_progress, &arg,
+                          &res);
+    rank_engine_rerank_end(e, svc_ctx_team(c));
+    if (rc)
+        goto out;
+    snipwise__v1__rerank_progress__init(&last);
+    snipwise__v1__rerank_result__init(&rr);
+    rr.model = svc_model_msg(c, res.model);
+    rr.promoted = res.promoted;
+    rr.decision = res.decision;
+    last.phase = "done";
+    last.fraction = 1.0;
+    last.message = res.decision;
+    last.result = &rr;
+    if (rr.model == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    rc = svc_ctx_send(c, &last.base);
+out:
+    rank_model_free(&res.model);
+    return rc;
+}
+
+struct svc_model_get {
+    const char *team;
+    const char *version;
+    struct rank_model *m;
+};
+
+static sw_err svc_model_get_txn(store_txn *t, void *arg)
+{
+    struct svc_model_get *g = arg;
+    uint64_t seq;
+    sw_err rc;
+
+    rank_model_free(&g->m);
+    if (g->version[0])
+        rc = rank_model_by_version(t, g->team, g->version, &seq);
+    else
+        rc = rank_model_serving(t, g->team, &seq);
+    if (rc == SW_OK)
+        rc = rank_model_load(t, g->team, seq, 0, &g->m);
+    return rc;
+}
+
+sw_err svc_ranking_get(struct svc_ctx *c, const ProtobufCMessage *req,
+                       ProtobufCMessage **resp)
+{
+    const Snipwise__V1__GetModelRequest *r =
+        (const Snipwise__V1__GetModelRequest *)req;
+    struct svc_model_get g = {svc_ctx_team(c), r->model_version, NULL};
+    Snipwise__V1__Model *m;
+    sw_err rc;
+
+    if (strlen(r->model_version) > 64)
+        return svc_ctx_fail(c, SW_EINVAL, "model_version is too long");
+    rc = store_view(svc_ctx_store(c), svc_model_get_txn, &g);
+    if (rc == SW_ENOTFOUND) {
+        rc = svc_ctx_fail(c, rc,
+                          r->model_version[0] ? "no model %s in this team"
+                                              : "no model is serving yet%s",
+                          r->model_version);
+        goto out;
+    }
+    if (rc)
+        goto out;
+    m = svc_model_msg(c, g.m);
+    if (m == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    *resp = &m->base;
+out:
+    rank_model_free(&g.m);
+    return rc;
+}
+
+struct svc_model_page {
+    const char *team;
+    uint64_t before;
+    size_t want, n;
+    uint64_t seqs[SVC_MAX_PAGE_SIZE + 1];
+    struct rank_model *ms[SVC_MAX_PAGE_SIZE + 1];
+    int more;
+};
+
+static sw_err svc_model_page_txn(store_txn *t, void *arg)
+{
+    struct svc_model_page *p = arg;
+    size_t i;
+    sw_err rc;
+
+    for (i = 0; i < p->n; i++)
+        rank_model_free(&p->ms[i]);
+    p->n = 0;
+    rc = rank_model_list(t, p->team, p->before, p->want, p->seqs, &p->n,
+                         &p->more);
+    for (i = 0; rc == SW_OK && i < p->n; i++)
+        rc = rank_model_load(t, p->team, p->seqs[i], 0, &p->ms[i]);
+    return rc;
+}
+
+sw_err svc_ranking_list(struct svc_ctx *c, const ProtobufCMessage *req,
+                        ProtobufCMessage **resp)
+{
+    const Snipwise__V1__ListModelsRequest *r =
+        (const Snipwise__V1__ListModelsRequest *)req;
+    struct svc_model_page *p = NULL;
+    Snipwise__V1__ListModelsResponse *out;
+    int64_t before = 0;
+    int size = 0;
+    size_t i;
+    sw_err rc;
+
+    rc = svc_ctx_page(c, r->page_size, &size);
+    if (rc)
+        return rc;
+    if (r->page_token[0] && sw_parse_i64(r->page_token, strlen(r->page_token),
+                                         1, INT64_MAX, &before) != SW_OK)
+        return svc_ctx_fail(c, SW_EINVAL, "page_token is malformed");
+    p = sw_calloc(1, sizeof(*p));
+    if (p == NULL)
+        return SW_ENOMEM;
+    p->team = svc_ctx_team(c);
+    p->before = (uint64_t)before;
+    p->want = size ? (size_t)size : 20;
+    rc = store_view(svc_ctx_store(c), svc_model_page_txn, p);
+    if (rc)
+        goto out;
+    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
+    if (out == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    snipwise__v1__list_models_response__init(out);
+    out->models =
+        sw_arena_alloc(svc_ctx_arena(c), (p->n + 1) * sizeof(*out->models));
+    if (out->models == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    for (i = 0; i < p->n; i++) {
+        out->models[i] = svc_model_msg(c, p->ms[i]);
+        if (out->models[i] == NULL) {
+            rc = SW_ENOMEM;
+            goto out;
+        }
+        out->n_models++;
+    }
+    out->next_page_token =
+        p->more && p->n ? sw_arena_printf(svc_ctx_arena(c), "%llu",
+                                          (unsigned long long)p->seqs[p->n - 1])
+                        : "";
+    if (out->next_page_token == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    *resp = &out->base;
+out:
+    for (i = 0; i < p->n; i++)
+        rank_model_free(&p->ms[i]);
+    sw_free(p);
+    return rc;
+}

@@ -1,0 +1,19 @@
+/* svc_suggest: snipwise.v1.SuggestService.Suggest over ranker/suggest.h,
+ * and RankingService (RunRerank with streamed progress, GetModel,
+ * ListModels) over ranker/rerank.h and ranker/model.h. The team always
+ * comes from the key. Handlers follow svc_rpc.h. Thread-safe. */
+#ifndef SVC_SUGGEST_H
+#define SVC_SUGGEST_H
+
+#include "service/svc_rpc.h"
+
+sw_err svc_suggest(struct svc_ctx *c, const ProtobufCMessage *req,
+                   ProtobufCMessage **resp);
+sw_err svc_ranking_run(struct svc_ctx *c, const ProtobufCMessage *req,
+                       ProtobufCMessage **resp);
+sw_err svc_ranking_get(struct svc_ctx *c, const ProtobufCMessage *req,
+                       ProtobufCMessage **resp);
+sw_err svc_ranking_list(struct svc_ctx *c, const ProtobufCMessage *req,
+                        ProtobufCMessage **resp);
+
+#endif

@@ -1,0 +1,321 @@
+"""Outcomes, feedback, Suggest and the nightly job end to end: RecordOutcome
+by thread id or Message-ID with idempotency keys, RecordFeedback on
+suggestion items, ListOutcomes, team isolation, Suggest's evidence counts
+against what was ingested, determinism of identical calls, the ranking
+modes, and re-ranking (RPC and `snipd rerank` as a second process) during a
+load of Suggest calls with no failed call and the new model visible to the
+next call."""
+
+import subprocess
+import threading
+import time
+
+import grpc
+import pytest
+from snipwise.v1 import (common_pb2, ingest_pb2, ingest_pb2_grpc, outcome_pb2,
+                         outcome_pb2_grpc, ranking_pb2, ranking_pb2_grpc,
+                         suggest_pb2, suggest_pb2_grpc, team_pb2)
+
+from e2e_lib import auth_md, create_team, expect_error, snipd_path
+
+WAIT = 90.0
+DOMAIN = "seller.example"
+DAY = 86400 * 1000
+T0 = 1772532000000  # Tue, 3 Mar 2026 10:00:00 UTC
+
+PRICING = ("pricing_guide.txt",
+           "Our pricing is simple. Plans start at 10 dollars per seat per "
+           "month. Volume discounts apply above 100 seats.")
+SECURITY = ("security_brief.txt",
+            "We are SOC 2 certified. Data is encrypted at rest and in "
+            "transit, and we run a yearly penetration test.")
+FRAME_P = "I've attached the pricing guide, which explains our plans and discounts."
+FRAME_S = "I've attached the security brief, which covers our SOC 2 report."
+
+
+def rfc2822(ms):
+    return time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(ms / 1000))
+
+
+def mime(mid, frm, to, subj, body, when, att=None, irt=None):
+    s = ("Message-ID: <%s>\r\nFrom: %s\r\nTo: %s\r\nSubject: %s\r\n"
+         "Date: %s\r\nMIME-Version: 1.0\r\n" % (mid, frm, to, subj,
+                                                 rfc2822(when)))
+    if irt:
+        s += "In-Reply-To: <%s>\r\nReferences: <%s>\r\n" % (irt, irt)
+    if att:
+        s += ("Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n"
+              "Content-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n--b\r\n"
+              "Content-Type: text/plain; name=\"%s\"\r\nContent-Disposition: "
+              "attachment; filename=\"%s\"\r\n\r\n%s\r\n--b--\r\n" %
+              (body, att[0], att[0], att[1]))
+    else:
+        s += "Content-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n" % body
+    return s.encode()
+
+
+class Team:
+    """The stubs of one team key."""
+
+    def __init__(self, snipd, key):
+        ch = snipd.channel()
+        self.md = auth_md(key)
+        self.ingest = ingest_pb2_grpc.IngestServiceStub(ch)
+        self.outcome = outcome_pb2_grpc.OutcomeServiceStub(ch)
+        self.suggest_stub = suggest_pb2_grpc.SuggestServiceStub(ch)
+        self.ranking = ranking_pb2_grpc.RankingServiceStub(ch)
+
+    def call(self, stub, name, req, timeout=30):
+        return getattr(stub, name)(req, metadata=self.md, timeout=timeout)
+
+    def mail(self, raw):
+        return self.call(self.ingest, "IngestEmail",
+                         ingest_pb2.IngestEmailRequest(raw_mime=raw))
+
+    def record(self, **kw):
+        return self.call(self.outcome, "RecordOutcome",
+                         outcome_pb2.RecordOutcomeRequest(**kw))
+
+    def suggest(self, **kw):
+        return self.call(self.suggest_stub, "Suggest",
+                         suggest_pb2.SuggestRequest(**kw))
+
+    def rerank(self, **kw):
+        return list(self.ranking.RunRerank(ranking_pb2.RunRerankRequest(**kw),
+                                           metadata=self.md, timeout=120))
+
+
+def team_with_domain(snipd, admin, name):
+    _, key = create_team(admin, name)
+    snipd.client(key).team.AddTeamDomain(
+        team_pb2.AddTeamDomainRequest(domain=DOMAIN))
+    return Team(snipd, key)
+
+
+def wait_until(what, fn, timeout=WAIT):
+    end = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > end:
+            pytest.fail("timed out waiting for " + what)
+        time.sleep(0.1)
+
+
+def thread(t, i, rep, att, frame, day, prospect=None):
+    """An inquiry and a rep's answer with an attachment; returns the ids."""
+    who = prospect or "cfo%d@prospect%d.example" % (i, i)
+    when = T0 + day * DAY
+    inq = t.mail(mime("in%d@p.example" % i, who, rep, "Question %d" % i,
+                      "Hi, we are a manufacturing company in the evaluation "
+                      "phase. Could you send me something on pricing?\n",
+                      when))
+    out = t.mail(mime("out%d@%s" % (i, DOMAIN), rep, who,
+                      "Re: Question %d" % i,
+                      "Thanks for reaching out.\n%s\nBest regards" % frame,
+                      when + 3600 * 1000, att, "in%d@p.example" % i))
+    assert inq.thread_id == out.thread_id
+    return out.thread_id
+
+
+def test_record_outcome_idempotent_and_isolated(snipd, admin):
+    a = team_with_domain(snipd, admin, "A")
+    b = team_with_domain(snipd, admin, "B")
+    th = thread(a, 1, "rep@" + DOMAIN, PRICING, FRAME_P, 0)
+    r1 = a.record(message_id="out1@" + DOMAIN,
+                  kind=common_pb2.OUTCOME_KIND_MEETING_BOOKED,
+                  idempotency_key="crm-1", occur_time_unix_ms=T0 + DAY)
+    assert r1.thread_id == th and not r1.duplicate and r1.outcome_id
+    # A repeat (even with other fields) returns the first result.
+    r2 = a.record(message_id="<in1@p.example>",
+                  kind=common_pb2.OUTCOME_KIND_OPPORTUNITY_LOST,
+                  idempotency_key="crm-1")
+    assert r2.duplicate and r2.outcome_id == r1.outcome_id
+    assert r2.thread_id == th
+    r3 = a.record(thread_id=th, kind=common_pb2.OUTCOME_KIND_OPPORTUNITY_WON,
+                  idempotency_key="crm-2", occur_time_unix_ms=T0 + 5 * DAY,
+                  deal_value=outcome_pb2.Money(amount=12500.5,
+                                               currency_code="EUR"),
+                  note="opp 42")
+    assert not r3.duplicate and r3.outcome_id != r1.outcome_id
+    lst = a.call(a.outcome, "ListOutcomes",
+                 outcome_pb2.ListOutcomesRequest(thread_id=th))
+    recorded = [o for o in lst.outcomes
+                if o.source == outcome_pb2.OUTCOME_SOURCE_RECORDED]
+    assert [o.outcome_id for o in recorded] == [r3.outcome_id, r1.outcome_id]
+    assert recorded[0].deal_value.amount == 12500.5
+    assert recorded[0].deal_value.currency_code == "EUR"
+    assert recorded[0].note == "opp 42"
+    # Another team sees none of it and cannot reach the thread.
+    assert not b.call(b.outcome, "ListOutcomes",
+                      outcome_pb2.ListOutcomesRequest()).outcomes
+    expect_error(grpc.StatusCode.NOT_FOUND, b.record, thread_id=th,
+                 kind=common_pb2.OUTCOME_KIND_MEETING_BOOKED,
+                 idempotency_key="x")
+    expect_error(grpc.StatusCode.NOT_FOUND, b.record,
+                 message_id="out1@" + DOMAIN,
+                 kind=common_pb2.OUTCOME_KIND_MEETING_BOOKED,
+                 idempotency_key="crm-1")
+    # The same key in team B is B's own key space.
+    for kw, why in [
+        ({"kind": 1, "idempotency_key": "k"}, "thread"),
+        ({"thread_id": th, "idempotency_key": "k"}, "kind"),
+        ({"thread_id": th, "kind": 1}, "idempotency_key"),
+        ({"thread_id": th, "kind": 4, "idempotency_key": "k",
+          "deal_value": outcome_pb2.Money(amount=1, currency_code="EUR")},
+         "deal_value"),
+        ({"thread_id": th, "kind": 2, "idempotency_key": "k",
+          "deal_value": outcome_pb2.Money(amount=1, currency_code="euro")},
+         "currency"),
+    ]:
+        err = expect_error(grpc.StatusCode.INVALID_ARGUMENT, a.record, **kw)
+        assert why in err.details()
+    expect_error(grpc.StatusCode.NOT_FOUND, a.record,
+                 message_id="nobody@nowhere", kind=1, idempotency_key="k9")
+
+
+def wait_framings(t, n, **kw):
+    def ready():
+        r = t.suggest(**kw)
+        return r if len(r.framings) >= n else None
+    return wait_until("framing snippets", ready)
+
+
+def test_suggest_evidence_determinism_and_feedback(snipd, admin):
+    a = team_with_domain(snipd, admin, "A")
+    b = team_with_domain(snipd, admin, "B")
+    reps = ["ann@" + DOMAIN, "bob@" + DOMAIN]
+    # The pricing framing: 3 threads by 2 reps, 2 meetings, 1 deal won.
+    ths = [thread(a, i, reps[i % 2], PRICING, FRAME_P, i) for i in range(3)]
+    # The security framing: 2 threads by one rep, no outcome recorded.
+    for i in (3, 4):
+        thread(a, i, reps[0], SECURITY, FRAME_S, i)
+    for i, kind in [(0, 1), (1, 1), (1, 2)]:
+        a.record(thread_id=ths[i], kind=kind, idempotency_key="o%d%d" % (i, kind),
+                 occur_time_unix_ms=T0 + (i + 2) * DAY)
+    req = dict(thread_id=ths[0], draft_text="Happy to help with pricing",
+               explain=True, max_framings=5, max_contents=5)
+    r = wait_framings(a, 2, **req)
+    by_text = {f.text: f for f in r.framings}
+    assert FRAME_P in by_text and FRAME_S in by_text, list(by_text)
+    p, s = by_text[FRAME_P].evidence, by_text[FRAME_S].evidence
+    assert (p.times_used, p.reps, p.threads) == (3, 2, 3)
+    assert (p.meetings, p.deals_won) == (2, 1)
+    assert (s.times_used, s.reps, s.threads) == (2, 1, 2)
+    assert (s.meetings, s.deals_won) == (0, 0)
+    assert "2 reps in 3 threads" in by_text[FRAME_P].explanation
+    # Outcome-aware ranking puts the framing that won first.
+    assert r.framings[0].text == FRAME_P
+    assert r.framings[0].score.outcome > by_text[FRAME_S].score.outcome
+    contents = {c.title: c for c in r.contents}
+    assert contents["pricing_guide.txt"].evidence.threads == 3
+    # Two identical calls give identical bytes.
+    again = a.suggest(**req)
+    assert again.SerializeToString() == r.SerializeToString()
+    # Modes: popularity ranks by times used; all modes answer.
+    pop = a.suggest(mode=suggest_pb2.RANKING_MODE_POPULARITY, **req)
+    assert pop.framings[0].evidence.times_used == max(
+        f.evidence.times_used for f in pop.framings)
+    for m in (suggest_pb2.RANKING_MODE_SIMILARITY,
+              suggest_pb2.RANKING_MODE_RANDOM):
+        x = a.suggest(mode=m, **req)
+        assert x.framings and x.SerializeToString() == a.suggest(
+            mode=m, **req).SerializeToString()
+    # Other ways to name the context.
+    assert a.suggest(in_reply_to_message_id="in1@p.example",
+                     draft_text="pricing").framings
+    assert a.suggest(thread_text=suggest_pb2.ThreadText(
+        subject="Pricing", messages=[suggest_pb2.ThreadTextMessage(
+            text="What does it cost?\n> quoted\n")]),
+        draft_text="pricing").framings
+    expect_error(grpc.StatusCode.NOT_FOUND, a.suggest, thread_id="th_nope")
+    expect_error(grpc.StatusCode.NOT_FOUND, b.suggest, thread_id=ths[0])
+    expect_error(grpc.StatusCode.INVALID_ARGUMENT, a.suggest)
+    expect_error(grpc.StatusCode.INVALID_ARGUMENT, a.suggest,
+                 draft_text="x y", max_framings=1000)
+    # Team B sees none of A's snippets.
+    assert not b.suggest(draft_text="pricing guide plans").framings
+    # Feedback on an item, idempotent by key.
+    it = r.framings[0].item_id
+    fb = a.call(a.outcome, "RecordFeedback", outcome_pb2.RecordFeedbackRequest(
+        suggestion_id=r.suggestion_id, item_id=it,
+        kind=outcome_pb2.FEEDBACK_KIND_INSERTED, rep_email=reps[0],
+        idempotency_key="fb-1"))
+    fb2 = a.call(a.outcome, "RecordFeedback", outcome_pb2.RecordFeedbackRequest(
+        suggestion_id=r.suggestion_id, item_id=it,
+        kind=outcome_pb2.FEEDBACK_KIND_DISMISSED, idempotency_key="fb-1"))
+    assert fb.feedback_id and not fb.duplicate
+    assert fb2.duplicate and fb2.feedback_id == fb.feedback_id
+    expect_error(grpc.StatusCode.INVALID_ARGUMENT, a.call, a.outcome,
+                 "RecordFeedback", outcome_pb2.RecordFeedbackRequest(
+                     suggestion_id="sg_other", item_id=it, kind=2,
+                     idempotency_key="fb-2"))
+    expect_error(grpc.StatusCode.INVALID_ARGUMENT, a.call, a.outcome,
+                 "RecordFeedback", outcome_pb2.RecordFeedbackRequest(
+                     suggestion_id=r.suggestion_id, item_id=it, kind=9,
+                     idempotency_key="fb-3"))
+
+
+def test_rerank_during_suggest_load(snipd, admin):
+    a = team_with_domain(snipd, admin, "A")
+    for i in range(12):
+        att, frame = (PRICING, FRAME_P) if i % 3 else (SECURITY, FRAME_S)
+        th = thread(a, i, "rep%d@%s" % (i % 3, DOMAIN), att, frame, i)
+        if i % 3:
+            a.record(thread_id=th, kind=common_pb2.OUTCOME_KIND_MEETING_BOOKED,
+                     idempotency_key="m%d" % i,
+                     occur_time_unix_ms=T0 + (i + 1) * DAY)
+    req = dict(draft_text="Happy to help with pricing and SOC 2")
+    wait_framings(a, 2, **req)
+    expect_error(grpc.StatusCode.NOT_FOUND, a.call, a.ranking, "GetModel",
+                 ranking_pb2.GetModelRequest())
+    stop, errors, calls = threading.Event(), [], [0]
+
+    def load():
+        while not stop.is_set():
+            try:
+                a.suggest(**req)
+                calls[0] += 1
+            except grpc.RpcError as e:
+                errors.append("%s: %s" % (e.code(), e.details()))
+
+    workers = [threading.Thread(target=load) for _ in range(3)]
+    for w in workers:
+        w.start()
+    try:
+        msgs = a.rerank(force_promote=True)
+        # The second process, on the same data directory.
+        p = subprocess.run([snipd_path(), "rerank", "--data-dir",
+                            snipd.data_dir, "--force-promote"],
+                           capture_output=True, timeout=120)
+    finally:
+        stop.set()
+        for w in workers:
+            w.join(timeout=60)
+    assert not errors, errors[:5]
+    assert calls[0] > 0
+    assert p.returncode == 0, p.stderr.decode(errors="replace")
+    assert b"# Re-ranking report" in p.stdout
+    phases = [m.phase for m in msgs]
+    assert phases[0] == "families" and phases[-1] == "done"
+    assert msgs[-1].result.promoted and msgs[-1].result.model.report
+    serving = a.call(a.ranking, "GetModel", ranking_pb2.GetModelRequest())
+    assert serving.promoted
+    assert serving.model_version != msgs[-1].result.model.model_version
+    assert a.suggest(**req).model_version == serving.model_version
+    models = a.call(a.ranking, "ListModels",
+                    ranking_pb2.ListModelsRequest(page_size=1))
+    assert len(models.models) == 1 and models.next_page_token
+    assert models.models[0].model_version == serving.model_version
+    older = a.call(a.ranking, "ListModels", ranking_pb2.ListModelsRequest(
+        page_size=1, page_token=models.next_page_token))
+    assert older.models[0].model_version == msgs[-1].result.model.model_version
+    assert not older.models[0].promoted
+    m = serving.metrics
+    assert {b.baseline for b in m.baselines} >= {1, 2}
+    # A dry run stores nothing.
+    dry = a.rerank(dry_run=True)
+    assert not dry[-1].result.promoted
+    assert a.call(a.ranking, "GetModel", ranking_pb2.GetModelRequest(
+    )).model_version == serving.model_version
