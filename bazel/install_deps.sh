@@ -38,6 +38,8 @@ python3-numpy
 nghttp2-client
 openssl
 valgrind
+chromium
+python3-venv
 "
 
 missing=""

@@ -69,16 +69,24 @@ out:
     return rc;
 }
 
+/* ingest_overlaps says whether an email without usable In-Reply-To or
+ * References shares enough people with a same-subject thread to belong to
+ * it: two participants at least (a reply between the same rep and
+ * prospect), or all of them when the email names just one. One shared
+ * address is not enough: two prospects writing "Question about pricing" to
+ * the same rep are two conversations. */
 static int ingest_overlaps(const struct ingest__item *it,
                            const struct store_thread *th)
 {
-    size_t i, j;
+    size_t i, j, shared = 0;
 
     for (i = 0; i < it->n_participants; i++)
         for (j = 0; j < th->n_participants; j++)
-            if (strcmp(it->participants[i], th->participants[j]) == 0)
-                return 1;
-    return 0;
+            if (strcmp(it->participants[i], th->participants[j]) == 0) {
+                shared++;
+                break;
+            }
+    return shared >= 2 || (shared >= 1 && shared == it->n_participants);
 }
 
 /* ingest_find_thread links the email to a stored thread: by In-Reply-To,

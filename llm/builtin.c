@@ -165,6 +165,28 @@ int llm_builtin_framing_score(const struct llm_input *in, const char *s,
     return score >= LLM_BI_FRAMING_MIN ? score : 0;
 }
 
+/* llm_bi_positions: sentence i positions the attachment introduced by
+ * sentence i-1 ("I've attached the ROI study. It shows how teams like yours
+ * cut onboarding time in half."): it follows a framing sentence in the same
+ * paragraph, is a statement of reasonable length, and is no greeting or
+ * sign-off. *doc receives the previous sentence's attachment. */
+static int llm_bi_positions(const struct llm_input *in,
+                            const struct llm_span *sp, size_t i, size_t *doc)
+{
+    const char *s = in->text + sp[i].off;
+    size_t n = sp[i].len, gap_off = sp[i - 1].off + sp[i - 1].len, k;
+
+    if (n < 20 || n > 400 || llm_bi_is_greeting(s, n) || s[0] == '>' ||
+        s[n - 1] == '?')
+        return 0;
+    for (k = gap_off; k + 1 < sp[i].off; k++) {
+        if (in->text[k] == '\n' && in->text[k + 1] == '\n')
+            return 0; /* a new paragraph */
+    }
+    return llm_builtin_framing_score(in, in->text + sp[i - 1].off,
+                                     sp[i - 1].len, doc) > 0;
+}
+
 /* --- Key passages ------------------------------------------------------ */
 
 struct llm_bi_sent {
@@ -378,7 +400,8 @@ static sw_err llm_bi_outbound(const struct llm_input *in, struct sw_buf *b)
     }
     for (i = 0; i < n && nf < LLM_BI_FRAMINGS; i++) {
         const char *s = in->text + sp[i].off;
-        if (llm_builtin_framing_score(in, s, sp[i].len, &doc) == 0)
+        if (llm_builtin_framing_score(in, s, sp[i].len, &doc) == 0 &&
+            !(i > 0 && llm_bi_positions(in, sp, i, &doc)))
             continue;
         rc = sw_buf_printf(b, "%s{\"text\":", nf ? "," : "");
         if (rc == SW_OK)

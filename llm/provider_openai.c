@@ -3,19 +3,18 @@
  * (strict); servers that refuse it with a 400 get tool calling, then JSON
  * mode. 429 honours Retry-After, 5xx and transport errors back off
  * exponentially with jitter, all within the request's deadline. A pool of
- * curl handles reuses connections and bounds concurrency. */
-#include <curl/curl.h>
+ * curl handles reuses connections and bounds concurrency (both shared with
+ * the embeddings client in llm/http.c). */
 #include <jansson.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <time.h>
 
 #include "base/sw_buf.h"
 #include "base/sw_log.h"
 #include "base/sw_mem.h"
 #include "base/sw_util.h"
+#include "llm/http_int.h"
 #include "llm/provider.h"
 
 #define LLM_OA_MAX_BODY (8u << 20)
@@ -30,52 +29,10 @@ struct llm_oa {
     char *url;
     char *auth; /* "Authorization: Bearer ..."; NULL without a key */
     struct llm_openai_opts o;
+    struct llm__http http; /* handle pool and retries (http_int.h) */
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    CURL **pool; /* free handles */
-    int n_free;
     int mode; /* enum llm_oa_mode, under mu */
 };
-
-static pthread_once_t llm_http_once = PTHREAD_ONCE_INIT;
-static CURLcode llm_http_init_rc = CURLE_OK;
-
-static void llm_http_init_once(void)
-{
-    llm_http_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-sw_err llm_http_global_init(void)
-{
-    pthread_once(&llm_http_once, llm_http_init_once);
-    return llm_http_init_rc == CURLE_OK ? SW_OK : SW_EINTERNAL;
-}
-
-/* --- Handles ----------------------------------------------------------- */
-
-static CURL *llm_oa_acquire(struct llm_oa *p)
-{
-    CURL *h;
-
-    pthread_mutex_lock(&p->mu);
-    while (p->n_free == 0)
-        pthread_cond_wait(&p->cv, &p->mu);
-    h = p->pool[--p->n_free];
-    pthread_mutex_unlock(&p->mu);
-    if (h == NULL)
-        h = curl_easy_init();
-    else
-        curl_easy_reset(h); /* keeps the connection cache */
-    return h;
-}
-
-static void llm_oa_release(struct llm_oa *p, CURL *h)
-{
-    pthread_mutex_lock(&p->mu);
-    p->pool[p->n_free++] = h; /* NULL is kept: a slot to init later */
-    pthread_cond_signal(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-}
 
 /* --- Request body ------------------------------------------------------ */
 
@@ -127,68 +84,6 @@ static json_t *llm_oa_body(struct llm_oa *p, const struct llm_request *r,
         return NULL;
     }
     return b;
-}
-
-/* --- Transfer ---------------------------------------------------------- */
-
-struct llm_oa_xfer {
-    struct sw_buf body;
-    int64_t retry_after_ms; /* -1 when absent */
-};
-
-static size_t llm_oa_write(char *ptr, size_t size, size_t n, void *arg)
-{
-    struct llm_oa_xfer *x = arg;
-
-    if (sw_buf_add(&x->body, ptr, size * n) != SW_OK)
-        return 0; /* aborts the transfer: too big or out of memory */
-    return size * n;
-}
-
-static size_t llm_oa_header(char *ptr, size_t size, size_t n, void *arg)
-{
-    struct llm_oa_xfer *x = arg;
-    size_t len = size * n, k = 12, e;
-    int64_t v;
-
-    if (len > k && strncasecmp(ptr, "retry-after:", k) == 0) {
-        while (k < len && ptr[k] == ' ')
-            k++;
-        e = k;
-        while (e < len && ptr[e] >= '0' && ptr[e] <= '9')
-            e++;
-        if (e > k && sw_parse_i64(ptr + k, e - k, 0, 86400, &v) == SW_OK)
-            x->retry_after_ms = v * 1000;
-    }
-    return len;
-}
-
-static void llm_oa_sleep(int64_t ms)
-{
-    struct timespec ts;
-
-    if (ms <= 0)
-        return;
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (ms % 1000) * 1000000;
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
-/* llm_oa_backoff: base * 2^try, capped, with up to 50% random jitter. */
-static int64_t llm_oa_backoff(const struct llm_oa *p, int try)
-{
-    int64_t d = p->o.backoff_base_ms;
-    uint32_t r = 0;
-    int i;
-
-    for (i = 0; i < try && d < p->o.backoff_max_ms; i++)
-        d *= 2;
-    if (d > p->o.backoff_max_ms)
-        d = p->o.backoff_max_ms;
-    if (sw_random(&r, sizeof(r)) == SW_OK && d > 1)
-        d = d / 2 + (int64_t)(r % (uint32_t)(d / 2 + 1));
-    return d;
 }
 
 /* llm_oa_parse reads content (or the tool call's arguments) and usage from
@@ -255,30 +150,14 @@ static sw_err llm_oa_complete(struct llm_provider *pv,
                               struct llm_response *out)
 {
     struct llm_oa *p = pv->impl;
-    struct llm_oa_xfer x;
-    struct curl_slist *hdrs = NULL;
+    struct sw_buf resp;
     json_t *body = NULL;
-    char *payload = NULL, errbuf[CURL_ERROR_SIZE];
-    CURL *h = NULL;
-    CURLcode cc;
+    char *payload = NULL;
     long status = 0;
-    int64_t now, left, wait;
-    int try = 0, mode;
+    int mode;
     sw_err rc = SW_EPROVIDER;
 
-    sw_buf_init(&x.body, LLM_OA_MAX_BODY);
-    h = llm_oa_acquire(p);
-    if (h == NULL) {
-        rc = SW_ENOMEM;
-        goto out;
-    }
-    hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-    if (hdrs && p->auth)
-        hdrs = curl_slist_append(hdrs, p->auth);
-    if (hdrs == NULL) {
-        rc = SW_ENOMEM;
-        goto out;
-    }
+    sw_buf_init(&resp, LLM_OA_MAX_BODY);
     for (;;) {
         pthread_mutex_lock(&p->mu);
         mode = p->mode;
@@ -292,112 +171,51 @@ static sw_err llm_oa_complete(struct llm_provider *pv,
             rc = SW_ENOMEM;
             goto out;
         }
-        now = sw_mono_ms();
-        left = p->o.timeout_ms;
-        if (r->deadline_ms > 0) {
-            if (r->deadline_ms - now <= 0) {
-                rc = SW_ETIMEOUT;
-                goto out;
-            }
-            if (r->deadline_ms - now < left)
-                left = r->deadline_ms - now;
-        }
-        sw_buf_reset(&x.body);
-        x.retry_after_ms = -1;
-        errbuf[0] = '\0';
-        curl_easy_reset(h);
-        curl_easy_setopt(h, CURLOPT_URL, p->url);
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(payload));
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, llm_oa_write);
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
-        curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, llm_oa_header);
-        curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)left);
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                         (long)p->o.connect_timeout_ms);
-        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-        cc = curl_easy_perform(h);
-        out->http_tries++;
-        status = 0;
-        if (cc == CURLE_OK)
-            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-        if (cc == CURLE_OK && status == 200) {
-            rc = llm_oa_parse(sw_buf_str(&x.body), sw_buf_len(&x.body), out);
+        rc = llm__http_post(&p->http, p->url, p->auth, payload, r->deadline_ms,
+                            &resp, &status, &out->http_tries, &out->error);
+        if (rc)
+            goto out;
+        if (status == 200) {
+            sw_free(out->error);
+            out->error = NULL;
+            rc = llm_oa_parse(sw_buf_str(&resp), sw_buf_len(&resp), out);
             goto out;
         }
-        if (cc == CURLE_OK && status == 400 && mode < LLM_OA_JSON &&
-            llm_oa_rejects_mode(sw_buf_str(&x.body))) {
+        if (status == 400 && mode < LLM_OA_JSON &&
+            llm_oa_rejects_mode(sw_buf_str(&resp))) {
             pthread_mutex_lock(&p->mu);
             if (p->mode == mode)
                 p->mode = mode + 1;
             pthread_mutex_unlock(&p->mu);
             sw_log_warn("llm.openai_fallback", "from=%d to=%d", mode, mode + 1);
-            continue; /* a downgrade is not a retry */
+            continue; /* a downgrade is not a failure */
         }
-        if (cc == CURLE_OK && status != 429 && status < 500) {
-            sw_free(out->error);
-            out->error = sw_strndup(
-                sw_buf_str(&x.body),
-                sw_buf_len(&x.body) > 300 ? 300 : sw_buf_len(&x.body));
-            sw_log_warn("llm.openai_http", "status=%ld", status);
-            rc = SW_EPROVIDER;
-            goto out;
-        }
-        /* Retryable: 429, 5xx, transport errors and timeouts. */
-        sw_log_warn("llm.openai_retry", "try=%d status=%ld curl=%d err=\"%s\"",
-                    try, status, (int)cc, errbuf);
-        rc = cc == CURLE_OPERATION_TIMEDOUT ? SW_ETIMEOUT : SW_EPROVIDER;
         sw_free(out->error);
-        out->error = sw_strdup(cc != CURLE_OK  ? curl_easy_strerror(cc)
-                               : status == 429 ? "rate limited (429)"
-                                               : "server error (5xx)");
-        if (try >= p->o.max_http_retries)
-            goto out;
-        wait =
-            x.retry_after_ms >= 0 ? x.retry_after_ms : llm_oa_backoff(p, try);
-        if (wait > p->o.backoff_max_ms)
-            wait = p->o.backoff_max_ms;
-        if (r->deadline_ms > 0 && sw_mono_ms() + wait >= r->deadline_ms) {
-            rc = SW_ETIMEOUT;
-            goto out;
-        }
-        llm_oa_sleep(wait);
-        try++;
+        out->error =
+            sw_strndup(sw_buf_str(&resp),
+                       sw_buf_len(&resp) > 300 ? 300 : sw_buf_len(&resp));
+        sw_log_warn("llm.openai_http", "status=%ld", status);
+        rc = SW_EPROVIDER;
+        goto out;
     }
 out:
-    if (h)
-        curl_easy_reset(h); /* drops pointers to our buffers */
-    llm_oa_release(p, h);
-    curl_slist_free_all(hdrs);
     json_decref(body);
     free(payload);
-    sw_buf_free(&x.body);
+    sw_buf_free(&resp);
     return rc;
 }
 
 static void llm_oa_destroy(struct llm_provider *pv)
 {
     struct llm_oa *p = pv->impl;
-    int i;
 
     if (p == NULL)
         return;
-    for (i = 0; i < p->n_free; i++)
-        if (p->pool[i])
-            curl_easy_cleanup(p->pool[i]);
-    sw_free(p->pool);
-    if (p->auth) {
-        memset(p->auth, 0, strlen(p->auth));
-        sw_free(p->auth);
-    }
+    llm__http_free(&p->http);
+    llm__http_wipe(p->auth);
     sw_free(p->url);
     sw_free((char *)p->o.model);
     pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->cv);
     sw_free(p);
     pv->impl = NULL;
 }
@@ -412,18 +230,12 @@ sw_err llm_provider_openai_new(const struct llm_openai_opts *o,
 {
     struct llm_provider *pv = NULL;
     struct llm_oa *p = NULL;
-    struct sw_buf b;
     const char *host, *e;
-    size_t bl;
     sw_err rc;
 
     if (o == NULL || o->base_url == NULL || o->model == NULL ||
         o->base_url[0] == '\0' || o->model[0] == '\0')
         return SW_EINVAL;
-    rc = llm_http_global_init();
-    if (rc)
-        return rc;
-    sw_buf_init(&b, 4096);
     pv = sw_calloc(1, sizeof(*pv));
     p = sw_calloc(1, sizeof(*p));
     if (pv == NULL || p == NULL) {
@@ -434,38 +246,15 @@ sw_err llm_provider_openai_new(const struct llm_openai_opts *o,
     pv->ops = &llm_oa_ops;
     pv->impl = p;
     pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
     p->o = *o;
     p->o.base_url = NULL;
     p->o.api_key = NULL;
     p->o.model = sw_strdup(o->model);
-    if (p->o.timeout_ms <= 0)
-        p->o.timeout_ms = 60000;
-    if (p->o.connect_timeout_ms <= 0)
-        p->o.connect_timeout_ms = 10000;
-    if (p->o.max_http_retries < 0)
-        p->o.max_http_retries = 0;
-    if (p->o.backoff_base_ms <= 0)
-        p->o.backoff_base_ms = 500;
-    if (p->o.backoff_max_ms <= 0)
-        p->o.backoff_max_ms = 30000;
-    if (p->o.max_concurrency <= 0)
-        p->o.max_concurrency = 4;
-    p->pool = sw_calloc((size_t)p->o.max_concurrency, sizeof(*p->pool));
-    p->n_free = p->o.max_concurrency; /* NULL slots, created on first use */
-    bl = strlen(o->base_url);
-    while (bl > 0 && o->base_url[bl - 1] == '/')
-        bl--;
-    rc = sw_buf_add(&b, o->base_url, bl);
+    rc = llm__http_init(&p->http, &p->o);
     if (rc == SW_OK)
-        rc = sw_buf_addstr(&b, "/chat/completions");
+        rc = llm__http_url(o->base_url, "/chat/completions", &p->url);
     if (rc == SW_OK)
-        rc = sw_buf_take(&b, &p->url, NULL);
-    if (rc == SW_OK && o->api_key && o->api_key[0]) {
-        rc = sw_buf_printf(&b, "Authorization: Bearer %s", o->api_key);
-        if (rc == SW_OK)
-            rc = sw_buf_take(&b, &p->auth, NULL);
-    }
+        rc = llm__http_auth_header(o->api_key, &p->auth);
     /* The provider's display name is the endpoint's host. */
     host = strstr(o->base_url, "://");
     host = host ? host + 3 : o->base_url;
@@ -474,10 +263,9 @@ sw_err llm_provider_openai_new(const struct llm_openai_opts *o,
         e++;
     pv->name = sw_strndup(host, (size_t)(e - host));
     pv->model = sw_strdup(o->model);
-    if (rc == SW_OK && (p->pool == NULL || p->o.model == NULL ||
-                        pv->name == NULL || pv->model == NULL))
+    if (rc == SW_OK &&
+        (p->o.model == NULL || pv->name == NULL || pv->model == NULL))
         rc = SW_ENOMEM;
-    sw_buf_free(&b);
     if (rc) {
         llm_provider_free(&pv);
         return rc;

@@ -179,6 +179,7 @@ static void rank_builtin_destroy(struct rank_embedder **e)
 static const struct rank_embedder_ops rank_builtin_ops = {
     "builtin",
     rank_builtin_embed,
+    NULL,
     rank_builtin_destroy,
 };
 
@@ -205,6 +206,43 @@ sw_err rank_embedder_new(const char *id, size_t dim, struct rank_embedder **out)
     if (id == NULL || id[0] == '\0' || strcmp(id, "builtin") == 0)
         return rank_embedder_builtin_new(dim, out);
     return SW_EINVAL;
+}
+
+sw_err rank_embedder_make(const char *id, const char *model, size_t dim,
+                          const struct llm_embed_opts *openai,
+                          struct rank_embedder **out)
+{
+    if (id == NULL || id[0] == '\0' || strcmp(id, "builtin") == 0) {
+        if (model && strcmp(model, "fh1") != 0)
+            return SW_EINVAL;
+        return rank_embedder_builtin_new(dim, out);
+    }
+    if (strcmp(id, "openai") == 0 && openai)
+        return rank_embedder_openai_new(openai, model, dim, out);
+    return SW_EINVAL;
+}
+
+sw_err rank_embed_many(const struct rank_embedder *e, struct rank_df *df,
+                       const char *const *texts, const size_t *lens, size_t n,
+                       float *out, unsigned char *empty)
+{
+    size_t i;
+    sw_err rc;
+
+    if (e->ops->embed_batch)
+        return e->ops->embed_batch(e, df, texts, lens, n, out, empty);
+    for (i = 0; i < n; i++) {
+        empty[i] = 0;
+        rc = e->ops->embed(e, df, texts[i], lens[i], out + i * e->dim);
+        if (rc == SW_EINVAL) {
+            empty[i] = 1; /* no words: nothing to find it by */
+            memset(out + i * e->dim, 0, e->dim * sizeof(float));
+            continue;
+        }
+        if (rc)
+            return rc;
+    }
+    return SW_OK;
 }
 
 /* Document frequencies. */

@@ -2,6 +2,8 @@
  * "builtin", is offline and deterministic: feature hashing of word
  * unigrams, bigrams and character 3- to 5-grams within words, weighted by
  * IDF learned from the team's own snippets (rank_df), L2-normalised.
+ * "openai" asks any OpenAI-compatible /v1/embeddings endpoint, batched
+ * (ranker/embed_openai.c over llm/embed_openai.h).
  *
  * Thread-safety: embed may run on many threads at once; a rank_df is
  * guarded by its own lock. */
@@ -13,6 +15,7 @@
 #include <stdint.h>
 
 #include "base/sw_err.h"
+#include "llm/embed_openai.h"
 #include "ranker/rank_int.h"
 #include "store/store.h"
 
@@ -32,12 +35,20 @@ struct rank_df {
 struct rank_embedder;
 
 struct rank_embedder_ops {
-    const char *id; /* "builtin" */
+    const char *id; /* "builtin" or "openai" */
     /* embed writes the embedding of text[0..len) into out[0..dim), using df
      * (may be NULL: all words weigh the same). Errors: SW_EINVAL (no words
-     * in the text), SW_ENOMEM. */
+     * in the text), SW_ENOMEM; remote embedders also SW_EPROVIDER and
+     * SW_ETIMEOUT (endpoint unreachable, bad answer, wrong dimension). */
     sw_err (*embed)(const struct rank_embedder *e, struct rank_df *df,
                     const char *text, size_t len, float *out);
+    /* embed_batch (NULL: embed one by one) embeds n texts into
+     * out[i * dim ..], setting empty[i] to 1 (and the vector to zeros) for
+     * a text with nothing to embed, else 0. Errors: as embed, except that
+     * SW_EINVAL is per text (empty). */
+    sw_err (*embed_batch)(const struct rank_embedder *e, struct rank_df *df,
+                          const char *const *texts, const size_t *lens,
+                          size_t n, float *out, unsigned char *empty);
     /* destroy frees e and sets *e to NULL; NULL is accepted. */
     void (*destroy)(struct rank_embedder **e);
 };
@@ -58,6 +69,33 @@ SW_MUST_CHECK sw_err rank_embedder_builtin_new(size_t dim,
  * means builtin). Errors: SW_EINVAL (unknown id, bad dim), SW_ENOMEM. */
 SW_MUST_CHECK sw_err rank_embedder_new(const char *id, size_t dim,
                                        struct rank_embedder **out);
+
+/* rank_embedder_make makes the embedder id ("builtin", NULL or "": builtin;
+ * "openai") with model (NULL: the default, "fh1" for builtin and
+ * openai->http.model for openai) and dimension dim. openai (borrowed; its
+ * dim is ignored) configures the endpoint and is required for "openai".
+ * The caller frees the result with e->ops->destroy. Errors: SW_EINVAL
+ * (unknown id or builtin model, no endpoint, bad dim), SW_ENOMEM,
+ * SW_EINTERNAL (libcurl). */
+SW_MUST_CHECK sw_err rank_embedder_make(const char *id, const char *model,
+                                        size_t dim,
+                                        const struct llm_embed_opts *openai,
+                                        struct rank_embedder **out);
+
+/* rank_embedder_openai_new makes the "openai" embedder of model and dim
+ * over the endpoint o (borrowed, copied; o->dim is ignored). Errors: as
+ * rank_embedder_make. */
+SW_MUST_CHECK sw_err rank_embedder_openai_new(const struct llm_embed_opts *o,
+                                              const char *model, size_t dim,
+                                              struct rank_embedder **out);
+
+/* rank_embed_many embeds n texts with e (its embed_batch, else embed one
+ * by one), as embed_batch describes. */
+SW_MUST_CHECK sw_err rank_embed_many(const struct rank_embedder *e,
+                                     struct rank_df *df,
+                                     const char *const *texts,
+                                     const size_t *lens, size_t n, float *out,
+                                     unsigned char *empty);
 
 /* rank_df_init prepares an empty table; rank_df_free releases it. */
 SW_MUST_CHECK sw_err rank_df_init(struct rank_df *df);

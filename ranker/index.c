@@ -19,29 +19,52 @@
 #define RANK_CHUNK (1024 * 1024) /* bytes per snapshot chunk */
 #define RANK_CHUNKS_PER_TXN 64   /* chunks written per transaction */
 #define RANK_INDEX_KEY "index"
+#define RANK_NEXT_KEY "index_next" /* the rebuild's snapshot */
 #define RANK_CAPACITY_MIN 1024
 
 struct rank_index {
     char *team_id;
     pthread_mutex_t sync_mu;   /* one loader or catch-up or snapshot */
-    pthread_rwlock_t ann_lock; /* read: search; write: add, delete */
-    struct rank_ann *ann;
+    pthread_rwlock_t ann_lock; /* read: search; write: add, delete, swap */
+    struct rank_ann *ann;      /* the serving index */
+    size_t dim;                /* its dimension */
+    /* Embeds for ann: r->emb, or during a rebuild the embedder the stored
+     * index was built with (owned by the ranker; NULL when it cannot be
+     * made: then only vector queries are served). Under ann_lock. */
+    const struct rank_embedder *emb;
     struct rank_df df;
     int loaded;
     int from_snapshot;
     uint64_t covered_seq; /* written under ann_lock (write) */
     uint64_t snap_seq;
     int64_t snap_mono_ms;
-    struct rank_index *next;
+    /* The background rebuild with r->emb (index.h), or NULL. The pointer
+     * changes under sync_mu and ann_lock (write); its contents under
+     * ann_lock (write), by the sync_mu holder or a forget. */
+    struct rank_ann *next;
+    uint64_t next_seq;      /* feed seq the rebuild covers */
+    uint64_t next_snap_seq; /* seq of its stored snapshot (0: none) */
+    uint64_t rebuilds;      /* rebuilds finished and swapped in */
+    int64_t wait_until_ms;  /* after an embedding error, no retry before */
+    int64_t wait_ms;        /* the current backoff (0: none) */
+    struct rank_index *next_team;
+};
+
+/* An embedder of a stored index, kept while any team still serves it. */
+struct rank_old_emb {
+    struct rank_embedder *e;
+    struct rank_old_emb *next;
 };
 
 struct rank_ranker {
     store *s;
     struct rank_opts o;
     struct rank_embedder *emb;
-    pthread_mutex_t mu; /* teams, stop, kicked */
+    size_t qdim;        /* query buffer size: o.dim and every stored dim */
+    pthread_mutex_t mu; /* teams, olds, stop, kicked */
     pthread_cond_t cond;
     struct rank_index *teams;
+    struct rank_old_emb *olds;
     pthread_t thread;
     int started, stop, kicked;
 };
@@ -82,12 +105,16 @@ static void rank_index_free(struct rank_index *ix)
         return;
     if (ix->ann)
         ix->ann->ops->destroy(&ix->ann);
+    if (ix->next)
+        ix->next->ops->destroy(&ix->next);
     rank_df_free(&ix->df);
     pthread_rwlock_destroy(&ix->ann_lock);
     pthread_mutex_destroy(&ix->sync_mu);
     sw_free(ix->team_id);
     sw_free(ix);
 }
+
+static SW_MUST_CHECK sw_err rank_stored_dims(rank_ranker *r);
 
 sw_err rank_ranker_open(store *s, const struct rank_opts *o, rank_ranker **out)
 {
@@ -110,7 +137,7 @@ sw_err rank_ranker_open(store *s, const struct rank_opts *o, rank_ranker **out)
     if (r->o.ef_construction == 0)
         r->o.ef_construction = 200;
     if (r->o.ef_search == 0)
-        r->o.ef_search = 64;
+        r->o.ef_search = 128;
     if (r->o.snapshot_every == 0)
         r->o.snapshot_every = 10000;
     if (r->o.snapshot_ms == 0)
@@ -119,9 +146,19 @@ sw_err rank_ranker_open(store *s, const struct rank_opts *o, rank_ranker **out)
         r->o.poll_ms = 500;
     if (r->o.batch == 0)
         r->o.batch = 512;
+    if (r->o.retry_min_ms == 0)
+        r->o.retry_min_ms = 1000;
+    if (r->o.retry_max_ms < r->o.retry_min_ms)
+        r->o.retry_max_ms =
+            r->o.retry_min_ms > 60000 ? r->o.retry_min_ms : 60000;
     r->s = s;
-    rc = rank_embedder_new(r->o.embedder, r->o.dim, &r->emb);
+    rc =
+        rank_embedder_make(r->o.embedder, NULL, r->o.dim, r->o.openai, &r->emb);
+    if (rc == SW_OK)
+        rc = rank_stored_dims(r);
     if (rc) {
+        if (r->emb)
+            r->emb->ops->destroy(&r->emb);
         sw_free(r);
         return rc;
     }
@@ -153,8 +190,14 @@ void rank_ranker_close(rank_ranker **rp)
         pthread_join(r->thread, NULL);
     }
     for (ix = r->teams; ix; ix = next) {
-        next = ix->next;
+        next = ix->next_team;
         rank_index_free(ix);
+    }
+    while (r->olds) {
+        struct rank_old_emb *o = r->olds;
+        r->olds = o->next;
+        o->e->ops->destroy(&o->e);
+        sw_free(o);
     }
     r->emb->ops->destroy(&r->emb);
     pthread_cond_destroy(&r->cond);
@@ -164,6 +207,11 @@ void rank_ranker_close(rank_ranker **rp)
 }
 
 size_t rank_ranker_dim(const rank_ranker *r)
+{
+    return r->qdim;
+}
+
+size_t rank_ranker_embed_dim(const rank_ranker *r)
 {
     return r->o.dim;
 }
@@ -186,9 +234,9 @@ static ProtobufCAllocator rank_pb_allocator = {rank_pb_alloc, rank_pb_free,
                                                NULL};
 
 static void rank_params(const rank_ranker *r, struct rank_ann_params *p,
-                        size_t capacity)
+                        size_t dim, size_t capacity)
 {
-    rank_ann_params_default(p, r->o.dim);
+    rank_ann_params_default(p, dim);
     p->m = r->o.m;
     p->ef_construction = r->o.ef_construction;
     p->max_elements = capacity;
@@ -216,7 +264,42 @@ struct rank_readarg {
     const char *team;
     Snipwise__Rank__IndexRecord *rec; /* out of rank_meta_fn */
     struct rank_blob *blob;           /* filled by rank_chunks_fn */
+    const char *key;                  /* NULL: RANK_INDEX_KEY */
 };
+
+/* rank_stored_dims_fn raises r->qdim to the dimension of every stored
+ * index record (team\0"index"), so query buffers fit old indexes too. */
+static sw_err rank_stored_dims_fn(const void *k, size_t klen, const void *v,
+                                  size_t vlen, void *arg)
+{
+    static const char suffix[] = "\0" RANK_INDEX_KEY;
+    rank_ranker *r = arg;
+    Snipwise__Rank__IndexRecord *rec;
+
+    if (klen < sizeof(suffix) - 1 ||
+        memcmp((const char *)k + klen - (sizeof(suffix) - 1), suffix,
+               sizeof(suffix) - 1) != 0)
+        return SW_OK;
+    rec = snipwise__rank__index_record__unpack(&rank_pb_allocator, vlen, v);
+    if (rec == NULL)
+        return SW_OK; /* the team's load reports it */
+    if (rec->dim > r->qdim && rec->dim <= RANK_EMBED_DIM_MAX)
+        r->qdim = rec->dim;
+    snipwise__rank__index_record__free_unpacked(rec, &rank_pb_allocator);
+    return SW_OK;
+}
+
+static sw_err rank_stored_dims_view(store_txn *t, void *arg)
+{
+    return store_scan(t, STORE_DB_RANK_META, NULL, 0, NULL, 0,
+                      rank_stored_dims_fn, arg);
+}
+
+static sw_err rank_stored_dims(rank_ranker *r)
+{
+    r->qdim = r->o.dim;
+    return store_view(r->s, rank_stored_dims_view, r);
+}
 
 static sw_err rank_meta_fn(store_txn *t, void *arg)
 {
@@ -231,7 +314,8 @@ static sw_err rank_meta_fn(store_txn *t, void *arg)
         snipwise__rank__index_record__free_unpacked(a->rec, &rank_pb_allocator);
         a->rec = NULL;
     }
-    rc = store_key(&key, a->team, RANK_INDEX_KEY, strlen(RANK_INDEX_KEY));
+    rc = store_key(&key, a->team, a->key ? a->key : RANK_INDEX_KEY,
+                   strlen(a->key ? a->key : RANK_INDEX_KEY));
     if (rc)
         goto out;
     rc = store_get(t, STORE_DB_RANK_META, sw_buf_str(&key), sw_buf_len(&key),
@@ -280,32 +364,61 @@ out:
     return rc;
 }
 
-/* rank_load_snapshot loads the stored snapshot into ix if there is one that
- * matches the ranker's settings. SW_ENOTFOUND when there is none. */
-static SW_MUST_CHECK sw_err rank_load_snapshot(rank_ranker *r,
-                                               struct rank_index *ix)
+/* rank_read_rec reads team's record under key (SW_ENOTFOUND: none) into
+ * *out (free with rank_rec_free). */
+static SW_MUST_CHECK sw_err rank_read_rec(rank_ranker *r, const char *team,
+                                          const char *key,
+                                          Snipwise__Rank__IndexRecord **out)
 {
-    struct rank_readarg a = {ix->team_id, NULL, NULL};
+    struct rank_readarg a = {team, NULL, NULL, key};
+    sw_err rc;
+
+    *out = NULL;
+    rc = store_view(r->s, rank_meta_fn, &a);
+    if (rc == SW_OK) {
+        *out = a.rec;
+        a.rec = NULL;
+    }
+    if (a.rec)
+        snipwise__rank__index_record__free_unpacked(a.rec, &rank_pb_allocator);
+    return rc;
+}
+
+static void rank_rec_free(Snipwise__Rank__IndexRecord *rec)
+{
+    if (rec)
+        snipwise__rank__index_record__free_unpacked(rec, &rank_pb_allocator);
+}
+
+/* rank_rec_same_ann: rec was built with the ranker's ANN settings, so it
+ * can be loaded and searched. */
+static int rank_rec_same_ann(const rank_ranker *r,
+                             const Snipwise__Rank__IndexRecord *rec)
+{
+    return strcmp(rec->ann, r->o.ann->name) == 0 && rec->m == r->o.m &&
+           rec->dim > 0 && rec->dim <= r->qdim;
+}
+
+/* rank_rec_current: rec was also built with the configured embedder. */
+static int rank_rec_current(const rank_ranker *r,
+                            const Snipwise__Rank__IndexRecord *rec)
+{
+    return rank_rec_same_ann(r, rec) &&
+           strcmp(rec->embedder, r->emb->ops->id) == 0 &&
+           strcmp(rec->model, r->emb->model) == 0 && rec->dim == r->o.dim;
+}
+
+/* rank_load_rec loads the snapshot rec describes into *out. */
+static SW_MUST_CHECK sw_err rank_load_rec(rank_ranker *r, const char *team,
+                                          Snipwise__Rank__IndexRecord *rec,
+                                          struct rank_ann **out)
+{
+    struct rank_readarg a = {team, rec, NULL, NULL};
     struct rank_blob blob = RANK_BLOB_INIT;
     unsigned char sha[SW_SHA256_LEN];
     struct rank_ann_params p;
-    Snipwise__Rank__IndexRecord *rec;
     sw_err rc;
 
-    rc = store_view(r->s, rank_meta_fn, &a);
-    if (rc)
-        goto out;
-    rec = a.rec;
-    if (strcmp(rec->embedder, r->emb->ops->id) != 0 ||
-        strcmp(rec->model, r->emb->model) != 0 || rec->dim != r->o.dim ||
-        strcmp(rec->ann, r->o.ann->name) != 0 || rec->m != r->o.m) {
-        /* Changed settings: the snapshot is of no use; rebuild. */
-        sw_log_info("rank.snapshot_mismatch",
-                    "team=%s embedder=%s model=%s dim=%u ann=%s", ix->team_id,
-                    rec->embedder, rec->model, rec->dim, rec->ann);
-        rc = SW_ENOTFOUND;
-        goto out;
-    }
     rc = rank_blob_create(rec->bytes, &blob);
     if (rc)
         goto out;
@@ -319,25 +432,110 @@ static SW_MUST_CHECK sw_err rank_load_snapshot(rank_ranker *r,
         rc = SW_ECORRUPT;
         goto out;
     }
-    rank_params(r, &p, 0);
-    rc = r->o.ann->load(&p, &blob, &ix->ann);
-    if (rc)
-        goto out;
-    ix->covered_seq = rec->seq;
-    ix->snap_seq = rec->seq;
-    ix->from_snapshot = 1;
+    rank_params(r, &p, rec->dim, 0);
+    rc = r->o.ann->load(&p, &blob, out);
 out:
-    if (a.rec)
-        snipwise__rank__index_record__free_unpacked(a.rec, &rank_pb_allocator);
     rank_blob_free(&blob);
     return rc;
 }
 
+/* rank_old_embedder finds or makes the embedder id/model/dim of a stored
+ * index; NULL when it cannot be made (logged). */
+static const struct rank_embedder *
+rank_old_embedder(rank_ranker *r, const char *id, const char *model, size_t dim)
+{
+    struct rank_old_emb *o;
+    struct rank_embedder *e = NULL;
+    sw_err rc;
+
+    pthread_mutex_lock(&r->mu);
+    for (o = r->olds; o; o = o->next)
+        if (strcmp(o->e->ops->id, id) == 0 && strcmp(o->e->model, model) == 0 &&
+            o->e->dim == dim) {
+            e = o->e;
+            break;
+        }
+    if (e == NULL) {
+        rc = rank_embedder_make(id, model, dim, r->o.openai, &e);
+        o = rc == SW_OK ? sw_calloc(1, sizeof(*o)) : NULL;
+        if (o) {
+            o->e = e;
+            o->next = r->olds;
+            r->olds = o;
+        } else {
+            if (e)
+                e->ops->destroy(&e);
+            sw_log_warn("rank.old_embedder_unavailable",
+                        "embedder=%s model=%s dim=%zu err=%s: text queries "
+                        "wait for the rebuild; vector queries are served",
+                        id, model, dim, sw_err_name(rc ? rc : SW_ENOMEM));
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+    return e;
+}
+
+/* rank_del_gens_fn deletes the chunks of gens[0..n) and, if key is set,
+ * that record. */
+struct rank_delarg {
+    const char *team;
+    const char *key;
+    uint64_t gens[2];
+    int n;
+};
+
+static sw_err rank_del_gens_fn(store_txn *t, void *arg)
+{
+    struct rank_delarg *a = arg;
+    struct sw_buf key;
+    sw_err rc = SW_OK;
+    int i;
+
+    sw_buf_init(&key, 1024);
+    for (i = 0; i < a->n; i++) {
+        rc = rank_chunk_key(&key, a->team, a->gens[i], 0, 0);
+        if (rc)
+            goto out;
+        rc = store_del_prefix(t, STORE_DB_RANK_SNAP, sw_buf_str(&key),
+                              sw_buf_len(&key), NULL);
+        if (rc)
+            goto out;
+    }
+    if (a->key) {
+        rc = store_key(&key, a->team, a->key, strlen(a->key));
+        if (rc)
+            goto out;
+        rc = store_del(t, STORE_DB_RANK_META, sw_buf_str(&key),
+                       sw_buf_len(&key));
+        if (rc == SW_ENOTFOUND)
+            rc = SW_OK;
+    }
+out:
+    sw_buf_free(&key);
+    return rc;
+}
+
+/* rank_drop_next deletes a stale rebuild snapshot (logged on failure: it
+ * is only garbage). */
+static void rank_drop_next(rank_ranker *r, const char *team,
+                           const Snipwise__Rank__IndexRecord *nxt)
+{
+    struct rank_delarg d = {team, RANK_NEXT_KEY, {nxt->gen, 0}, 1};
+    sw_err rc = store_update(r->s, rank_del_gens_fn, &d);
+
+    if (rc)
+        sw_log_warn("rank.drop_next", "team=%s err=%s", team, sw_err_name(rc));
+}
+
 /* rank_index_load prepares a not yet loaded index: its document
- * frequencies and its snapshot, or an empty ANN index. sync_mu held. */
+ * frequencies and its snapshot, or an empty ANN index; or, when the
+ * snapshot was built by another embedder, that snapshot to serve from and
+ * a rebuild (resumed from its own snapshot if there is one). sync_mu
+ * held. */
 static SW_MUST_CHECK sw_err rank_index_load(rank_ranker *r,
                                             struct rank_index *ix)
 {
+    Snipwise__Rank__IndexRecord *cur = NULL, *nxt = NULL;
     struct rank_ann_params p;
     int64_t t0 = sw_mono_ms();
     sw_err rc;
@@ -345,28 +543,79 @@ static SW_MUST_CHECK sw_err rank_index_load(rank_ranker *r,
     rc = rank_df_load(r->s, ix->team_id, &ix->df);
     if (rc)
         return rc;
-    rc = rank_load_snapshot(r, ix);
-    if (rc && rc != SW_ENOTFOUND) {
-        /* A snapshot is only a cache of the feed: log and rebuild. */
+    rc = rank_read_rec(r, ix->team_id, RANK_INDEX_KEY, &cur);
+    if (rc == SW_OK)
+        rc = rank_read_rec(r, ix->team_id, RANK_NEXT_KEY, &nxt);
+    if (rc && rc != SW_ENOTFOUND)
         sw_log_error("rank.snapshot_unusable", "team=%s err=%s", ix->team_id,
                      sw_err_name(rc));
+    ix->emb = r->emb;
+    if (cur && rank_rec_same_ann(r, cur)) {
+        rc = rank_load_rec(r, ix->team_id, cur, &ix->ann);
+        if (rc) {
+            /* A snapshot is only a cache of the feed: log and rebuild. */
+            sw_log_error("rank.snapshot_unusable", "team=%s err=%s",
+                         ix->team_id, sw_err_name(rc));
+        } else {
+            ix->dim = cur->dim;
+            ix->covered_seq = cur->seq;
+            ix->snap_seq = cur->seq;
+            ix->from_snapshot = 1;
+        }
+    } else if (cur) {
+        /* Changed ANN settings: the snapshot is of no use; rebuild. */
+        sw_log_info("rank.snapshot_mismatch",
+                    "team=%s embedder=%s model=%s dim=%u ann=%s", ix->team_id,
+                    cur->embedder, cur->model, cur->dim, cur->ann);
     }
-    if (rc) {
-        rank_params(r, &p, RANK_CAPACITY_MIN);
+    if (ix->ann && !rank_rec_current(r, cur)) {
+        /* Another embedder built it: serve from it (with that embedder)
+         * while the rebuild embeds everything anew. */
+        ix->emb = rank_old_embedder(r, cur->embedder, cur->model, cur->dim);
+        if (nxt && rank_rec_current(r, nxt) &&
+            rank_load_rec(r, ix->team_id, nxt, &ix->next) == SW_OK) {
+            ix->next_seq = nxt->seq;
+            ix->next_snap_seq = nxt->seq;
+        } else {
+            rank_params(r, &p, r->o.dim, RANK_CAPACITY_MIN);
+            rc = r->o.ann->create(&p, &ix->next);
+            if (rc)
+                goto out;
+        }
+        sw_log_info("rank.rebuild_start",
+                    "team=%s from=%s/%s/%u to=%s/%s/%zu resume_seq=%llu",
+                    ix->team_id, cur->embedder, cur->model, cur->dim,
+                    r->emb->ops->id, r->emb->model, r->o.dim,
+                    (unsigned long long)ix->next_seq);
+    } else if (nxt) {
+        rank_drop_next(r, ix->team_id, nxt);
+    }
+    if (ix->ann == NULL) {
+        rank_params(r, &p, r->o.dim, RANK_CAPACITY_MIN);
         rc = r->o.ann->create(&p, &ix->ann);
         if (rc)
-            return rc;
+            goto out;
+        ix->emb = r->emb;
+        ix->dim = r->o.dim;
         ix->covered_seq = 0;
         ix->snap_seq = 0;
         ix->from_snapshot = 0;
     }
+    rc = SW_OK;
     ix->snap_mono_ms = sw_mono_ms();
     __atomic_store_n(&ix->loaded, 1, __ATOMIC_RELEASE);
     sw_log_info("rank.index_loaded", "team=%s count=%zu seq=%llu ms=%lld",
                 ix->team_id, ix->ann->ops->count(ix->ann),
                 (unsigned long long)ix->covered_seq,
                 (long long)(sw_mono_ms() - t0));
-    return SW_OK;
+out:
+    if (rc && ix->ann)
+        ix->ann->ops->destroy(&ix->ann);
+    if (rc && ix->next)
+        ix->next->ops->destroy(&ix->next);
+    rank_rec_free(cur);
+    rank_rec_free(nxt);
+    return rc;
 }
 
 /* rank_index_get finds or creates team_id's index and loads it. */
@@ -379,7 +628,7 @@ static SW_MUST_CHECK sw_err rank_index_get(rank_ranker *r, const char *team_id,
     if (team_id == NULL || team_id[0] == '\0')
         return SW_EINVAL;
     pthread_mutex_lock(&r->mu);
-    for (ix = r->teams; ix; ix = ix->next)
+    for (ix = r->teams; ix; ix = ix->next_team)
         if (strcmp(ix->team_id, team_id) == 0)
             break;
     if (ix == NULL) {
@@ -398,7 +647,7 @@ static SW_MUST_CHECK sw_err rank_index_get(rank_ranker *r, const char *team_id,
         }
         pthread_mutex_init(&ix->sync_mu, NULL);
         pthread_rwlock_init(&ix->ann_lock, NULL);
-        ix->next = r->teams;
+        ix->next_team = r->teams;
         r->teams = ix;
     }
     pthread_mutex_unlock(&r->mu);
@@ -470,12 +719,18 @@ static void rank_batch_clear(struct rank_batch *b)
     b->n = 0;
 }
 
-/* rank_apply embeds and applies one batch to ix. sync_mu held. */
+/* rank_apply embeds and applies one batch to ix's serving index, or with
+ * to_next to its rebuild. sync_mu held. */
 static SW_MUST_CHECK sw_err rank_apply(rank_ranker *r, struct rank_index *ix,
-                                       struct rank_batch *b, float *vecs)
+                                       struct rank_batch *b, float *vecs,
+                                       int to_next)
 {
+    const struct rank_embedder *e = to_next ? r->emb : ix->emb;
     uint64_t last = b->items[b->n - 1].seq;
-    size_t i, dim = r->o.dim, need, cap;
+    const char **texts = NULL;
+    size_t *lens = NULL, i, n = 0, need, cap, dim = e ? e->dim : 0;
+    unsigned char *empty = NULL;
+    struct rank_ann *ann;
     int observed = 0;
     sw_err rc = SW_OK;
 
@@ -493,52 +748,73 @@ static SW_MUST_CHECK sw_err rank_apply(rank_ranker *r, struct rank_index *ix,
         if (rc)
             return rc;
     }
-    for (i = 0; i < b->n; i++) {
-        struct rank_item *it = &b->items[i];
-        if (!it->live)
+    texts = sw_malloc(b->n * sizeof(*texts));
+    lens = sw_malloc(b->n * sizeof(*lens));
+    empty = sw_calloc(b->n, 1);
+    if (texts == NULL || lens == NULL || empty == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    for (i = 0; i < b->n && e; i++) {
+        if (!b->items[i].live)
             continue;
-        rc = r->emb->ops->embed(r->emb, &ix->df, it->text, strlen(it->text),
-                                vecs + i * dim);
-        if (rc == SW_EINVAL) {
-            it->live = 0; /* no words: nothing to find it by */
-            rc = SW_OK;
-        }
+        texts[n] = b->items[i].text;
+        lens[n++] = strlen(b->items[i].text);
+    }
+    /* One call for the batch: remote embedders send it in few requests. */
+    if (n > 0) {
+        rc = rank_embed_many(e, &ix->df, texts, lens, n, vecs, empty);
         if (rc)
-            return rc;
+            goto out;
     }
     pthread_rwlock_wrlock(&ix->ann_lock);
-    need = ix->ann->ops->count(ix->ann) + b->n;
-    cap = ix->ann->ops->capacity(ix->ann);
+    ann = to_next ? ix->next : ix->ann;
+    need = ann->ops->count(ann) + b->n;
+    cap = ann->ops->capacity(ann);
     if (need > cap) {
         while (cap < need)
             cap *= 2;
-        rc = ix->ann->ops->resize(ix->ann, cap);
+        rc = ann->ops->resize(ann, cap);
         if (rc)
             goto unlock;
     }
-    for (i = 0; i < b->n; i++) {
+    for (i = 0, n = 0; i < b->n; i++) {
         struct rank_item *it = &b->items[i];
         if (it->skip)
             continue;
-        if (it->live)
-            rc = ix->ann->ops->add(ix->ann, it->label, vecs + i * dim);
-        else {
-            rc = ix->ann->ops->mark_deleted(ix->ann, it->label);
+        if (it->live && e == NULL)
+            continue; /* an old index without its embedder: only deletes */
+        if (it->live && !empty[n]) {
+            rc = ann->ops->add(ann, it->label, vecs + n * dim);
+        } else {
+            /* Gone, or no words: nothing to find it by. */
+            rc = ann->ops->mark_deleted(ann, it->label);
             if (rc == SW_ENOTFOUND)
                 rc = SW_OK;
         }
+        if (it->live)
+            n++;
         if (rc)
             goto unlock;
     }
-    ix->covered_seq = last;
+    if (to_next)
+        ix->next_seq = last;
+    else
+        ix->covered_seq = last;
 unlock:
     pthread_rwlock_unlock(&ix->ann_lock);
+out:
+    sw_free(empty);
+    sw_free(lens);
+    sw_free(texts);
     return rc;
 }
 
-/* rank_catch_up applies up to max feed entries (0: all). sync_mu held. */
+/* rank_catch_up applies up to max feed entries (0: all) to the serving
+ * index, or with to_next to the rebuild. sync_mu held. */
 static SW_MUST_CHECK sw_err rank_catch_up(rank_ranker *r, struct rank_index *ix,
-                                          size_t max, int *caught_up)
+                                          size_t max, int *caught_up,
+                                          int to_next)
 {
     struct rank_batch b = {0};
     float *vecs = NULL;
@@ -548,7 +824,7 @@ static SW_MUST_CHECK sw_err rank_catch_up(rank_ranker *r, struct rank_index *ix,
     *caught_up = 0;
     b.cap = r->o.batch;
     b.items = sw_calloc(b.cap, sizeof(*b.items));
-    vecs = sw_malloc(b.cap * r->o.dim * sizeof(float));
+    vecs = sw_malloc(b.cap * r->qdim * sizeof(float));
     if (b.items == NULL || vecs == NULL) {
         rc = SW_ENOMEM;
         goto out;
@@ -557,65 +833,27 @@ static SW_MUST_CHECK sw_err rank_catch_up(rank_ranker *r, struct rank_index *ix,
         if (max && done >= max)
             break;
         rank_batch_clear(&b);
-        rc = store_snippet_since(r->s, ix->team_id, ix->covered_seq, b.cap,
-                                 rank_batch_fn, &b);
+        rc = store_snippet_since(r->s, ix->team_id,
+                                 to_next ? ix->next_seq : ix->covered_seq,
+                                 b.cap, rank_batch_fn, &b);
         if (rc)
             goto out;
         if (b.n == 0) {
             *caught_up = 1;
             break;
         }
-        rc = rank_apply(r, ix, &b, vecs);
+        rc = rank_apply(r, ix, &b, vecs, to_next);
         if (rc)
             goto out;
         done += b.n;
     }
 out:
     if (rc)
-        sw_log_error("rank.catch_up", "team=%s err=%s", ix->team_id,
-                     sw_err_name(rc));
+        sw_log_error("rank.catch_up", "team=%s rebuild=%d err=%s", ix->team_id,
+                     to_next, sw_err_name(rc));
     rank_batch_clear(&b);
     sw_free(b.items);
     sw_free(vecs);
-    return rc;
-}
-
-sw_err rank_ranker_sync(rank_ranker *r, const char *team_id, size_t max,
-                        int *caught_up)
-{
-    struct rank_index *ix;
-    int done = 0;
-    sw_err rc;
-
-    rc = rank_index_get(r, team_id, &ix);
-    if (rc)
-        return rc;
-    pthread_mutex_lock(&ix->sync_mu);
-    rc = rank_catch_up(r, ix, max, &done);
-    pthread_mutex_unlock(&ix->sync_mu);
-    if (rc == SW_OK && caught_up)
-        *caught_up = done;
-    return rc;
-}
-
-sw_err rank_ranker_sync_nowait(rank_ranker *r, const char *team_id, size_t max,
-                               int *caught_up)
-{
-    struct rank_index *ix;
-    int done = 0;
-    sw_err rc;
-
-    rc = rank_index_get(r, team_id, &ix);
-    if (rc)
-        return rc;
-    if (pthread_mutex_trylock(&ix->sync_mu) != 0) {
-        *caught_up = 0;
-        return SW_OK;
-    }
-    rc = rank_catch_up(r, ix, max, &done);
-    pthread_mutex_unlock(&ix->sync_mu);
-    if (rc == SW_OK)
-        *caught_up = done;
     return rc;
 }
 
@@ -635,12 +873,20 @@ sw_err rank_ranker_count(rank_ranker *r, const char *team_id, size_t *out)
 
 /* Snapshots. */
 
+enum rank_snap_kind {
+    RANK_SNAP_CUR,  /* the serving index, as team\0"index" */
+    RANK_SNAP_NEXT, /* the rebuild, as team\0"index_next" */
+    RANK_SNAP_SWAP, /* the finished rebuild, made current in one txn */
+};
+
 struct rank_writearg {
     const char *team;
     const struct rank_blob *blob;
     uint64_t gen, from, to; /* chunks [from, to) */
     Snipwise__Rank__IndexRecord *rec;
-    uint64_t old_gen;
+    const char *key;     /* record to write */
+    const char *del_key; /* record to delete in the same txn, or NULL */
+    uint64_t old_gen;    /* chunks to delete in the same txn */
     int has_old;
 };
 
@@ -695,13 +941,24 @@ static sw_err rank_write_meta_fn(store_txn *t, void *arg)
         goto out;
     }
     (void)snipwise__rank__index_record__pack(a->rec, buf);
-    rc = store_key(&key, a->team, RANK_INDEX_KEY, strlen(RANK_INDEX_KEY));
+    rc = store_key(&key, a->team, a->key, strlen(a->key));
     if (rc)
         goto out;
     rc = store_put(t, STORE_DB_RANK_META, sw_buf_str(&key), sw_buf_len(&key),
                    buf, n, 0);
     if (rc)
         goto out;
+    if (a->del_key) {
+        rc = store_key(&key, a->team, a->del_key, strlen(a->del_key));
+        if (rc)
+            goto out;
+        rc = store_del(t, STORE_DB_RANK_META, sw_buf_str(&key),
+                       sw_buf_len(&key));
+        if (rc == SW_ENOTFOUND)
+            rc = SW_OK;
+        if (rc)
+            goto out;
+    }
     if (a->has_old) {
         rc = rank_chunk_key(&key, a->team, a->old_gen, 0, 0);
         if (rc)
@@ -715,12 +972,15 @@ out:
     return rc;
 }
 
-/* rank_snapshot stores ix's index. sync_mu held, so no batch runs
- * meanwhile; searches go on. */
-static SW_MUST_CHECK sw_err rank_snapshot(rank_ranker *r, struct rank_index *ix)
+/* rank_snapshot stores ix's serving index (RANK_SNAP_CUR) or its rebuild
+ * (RANK_SNAP_NEXT, RANK_SNAP_SWAP). Chunk generations are above both
+ * records', so the two snapshots never share one. sync_mu held, so no
+ * batch runs meanwhile; searches go on. */
+static SW_MUST_CHECK sw_err rank_snapshot(rank_ranker *r, struct rank_index *ix,
+                                          enum rank_snap_kind kind)
 {
     Snipwise__Rank__IndexRecord rec = SNIPWISE__RANK__INDEX_RECORD__INIT;
-    struct rank_readarg ra = {ix->team_id, NULL, NULL};
+    Snipwise__Rank__IndexRecord *cur = NULL, *nxt = NULL;
     struct rank_writearg wa;
     struct rank_blob blob = RANK_BLOB_INIT;
     unsigned char sha[SW_SHA256_LEN];
@@ -730,20 +990,28 @@ static SW_MUST_CHECK sw_err rank_snapshot(rank_ranker *r, struct rank_index *ix)
 
     memset(&wa, 0, sizeof(wa));
     pthread_rwlock_rdlock(&ix->ann_lock);
-    rc = ix->ann->ops->save(ix->ann, &blob);
-    seq = ix->covered_seq;
+    if (kind == RANK_SNAP_CUR) {
+        rc = ix->ann->ops->save(ix->ann, &blob);
+        seq = ix->covered_seq;
+    } else {
+        rc = ix->next->ops->save(ix->next, &blob);
+        seq = ix->next_seq;
+    }
     pthread_rwlock_unlock(&ix->ann_lock);
     if (rc)
         goto out;
     sw_sha256(blob.p, blob.n, sha);
-    rc = store_view(r->s, rank_meta_fn, &ra);
+    rc = rank_read_rec(r, ix->team_id, RANK_INDEX_KEY, &cur);
+    if (rc && rc != SW_ENOTFOUND)
+        goto out;
+    rc = rank_read_rec(r, ix->team_id, RANK_NEXT_KEY, &nxt);
     if (rc && rc != SW_ENOTFOUND)
         goto out;
     wa.team = ix->team_id;
     wa.blob = &blob;
-    wa.has_old = rc == SW_OK;
-    wa.old_gen = wa.has_old ? ra.rec->gen : 0;
-    wa.gen = wa.old_gen + 1;
+    wa.gen = 1 + (cur ? cur->gen : 0);
+    if (nxt && nxt->gen + 1 > wa.gen)
+        wa.gen = nxt->gen + 1;
     nchunks = (blob.n + RANK_CHUNK - 1) / RANK_CHUNK;
     for (from = 0; from == 0 || from < nchunks; from += RANK_CHUNKS_PER_TXN) {
         wa.from = from;
@@ -770,18 +1038,175 @@ static SW_MUST_CHECK sw_err rank_snapshot(rank_ranker *r, struct rank_index *ix)
     rec.sha256.len = sizeof(sha);
     rec.create_unix_ms = sw_now_ms();
     wa.rec = &rec;
+    if (kind == RANK_SNAP_CUR) {
+        wa.key = RANK_INDEX_KEY;
+        wa.has_old = cur != NULL;
+        wa.old_gen = cur ? cur->gen : 0;
+    } else if (kind == RANK_SNAP_NEXT) {
+        wa.key = RANK_NEXT_KEY;
+        wa.has_old = nxt != NULL;
+        wa.old_gen = nxt ? nxt->gen : 0;
+    } else {
+        /* The swap: one small txn makes the rebuild current. */
+        wa.key = RANK_INDEX_KEY;
+        wa.del_key = RANK_NEXT_KEY;
+    }
     rc = store_update(r->s, rank_write_meta_fn, &wa);
     if (rc)
         goto out;
-    ix->snap_seq = seq;
-    ix->snap_mono_ms = sw_mono_ms();
-    sw_log_info("rank.snapshot", "team=%s seq=%llu bytes=%zu ms=%lld",
-                ix->team_id, (unsigned long long)seq, blob.n,
+    if (kind == RANK_SNAP_SWAP && (cur || nxt)) {
+        /* Afterwards, the old snapshots go (a crash before this leaves
+         * only unreferenced chunks). */
+        struct rank_delarg d = {ix->team_id, NULL, {0, 0}, 0};
+        if (cur)
+            d.gens[d.n++] = cur->gen;
+        if (nxt)
+            d.gens[d.n++] = nxt->gen;
+        if (store_update(r->s, rank_del_gens_fn, &d) != SW_OK)
+            sw_log_warn("rank.old_snapshot_left", "team=%s", ix->team_id);
+    }
+    if (kind == RANK_SNAP_CUR) {
+        ix->snap_seq = seq;
+        ix->snap_mono_ms = sw_mono_ms();
+    } else {
+        ix->next_snap_seq = seq;
+    }
+    sw_log_info("rank.snapshot", "team=%s kind=%d seq=%llu bytes=%zu ms=%lld",
+                ix->team_id, (int)kind, (unsigned long long)seq, blob.n,
                 (long long)(sw_mono_ms() - t0));
 out:
-    if (ra.rec)
-        snipwise__rank__index_record__free_unpacked(ra.rec, &rank_pb_allocator);
+    rank_rec_free(cur);
+    rank_rec_free(nxt);
     rank_blob_free(&blob);
+    return rc;
+}
+
+/* rank_embed_failed: an embedding endpoint error, worth waiting out. */
+static int rank_embed_failed(sw_err rc)
+{
+    return rc == SW_EPROVIDER || rc == SW_ETIMEOUT;
+}
+
+/* rank_backoff notes an embedding error (doubling the wait, with up to
+ * 50% jitter) or a success. sync_mu held. */
+static void rank_backoff(rank_ranker *r, struct rank_index *ix, sw_err rc)
+{
+    uint32_t j = 0;
+    int64_t w;
+
+    if (!rank_embed_failed(rc)) {
+        ix->wait_ms = 0;
+        ix->wait_until_ms = 0;
+        return;
+    }
+    ix->wait_ms = ix->wait_ms ? ix->wait_ms * 2 : r->o.retry_min_ms;
+    if (ix->wait_ms > r->o.retry_max_ms)
+        ix->wait_ms = r->o.retry_max_ms;
+    w = ix->wait_ms;
+    if (sw_random(&j, sizeof(j)) == SW_OK && w > 1)
+        w = w / 2 + (int64_t)(j % (uint32_t)(w / 2 + 1));
+    ix->wait_until_ms = sw_mono_ms() + w;
+    sw_log_warn("rank.embed_wait", "team=%s rebuilding=%d wait_ms=%lld",
+                ix->team_id, ix->next != NULL, (long long)w);
+}
+
+/* rank_rebuild_step advances ix's rebuild by up to max feed entries (0:
+ * all), snapshots it when due, and swaps it in when it has caught up.
+ * sync_mu held. */
+static SW_MUST_CHECK sw_err rank_rebuild_step(rank_ranker *r,
+                                              struct rank_index *ix, size_t max)
+{
+    struct rank_ann *old;
+    uint64_t half;
+    int caught_up = 0;
+    sw_err rc;
+
+    rc = rank_catch_up(r, ix, max, &caught_up, 1);
+    if (rc)
+        return rc;
+    if (!caught_up) {
+        half = ix->next->ops->count(ix->next) / 2;
+        if (ix->next_seq - ix->next_snap_seq >=
+            (r->o.snapshot_every > half ? r->o.snapshot_every : half))
+            rc = rank_snapshot(r, ix, RANK_SNAP_NEXT);
+        return rc;
+    }
+    rc = rank_snapshot(r, ix, RANK_SNAP_SWAP);
+    if (rc)
+        return rc;
+    pthread_rwlock_wrlock(&ix->ann_lock);
+    old = ix->ann;
+    ix->ann = ix->next;
+    ix->next = NULL;
+    ix->emb = r->emb;
+    ix->dim = r->o.dim;
+    ix->covered_seq = ix->next_seq;
+    ix->snap_seq = ix->next_seq;
+    ix->from_snapshot = 0;
+    ix->rebuilds++;
+    pthread_rwlock_unlock(&ix->ann_lock);
+    ix->snap_mono_ms = sw_mono_ms();
+    old->ops->destroy(&old);
+    sw_log_info("rank.rebuild_done", "team=%s seq=%llu embedder=%s model=%s",
+                ix->team_id, (unsigned long long)ix->covered_seq,
+                r->emb->ops->id, r->emb->model);
+    return SW_OK;
+}
+
+sw_err rank_ranker_sync(rank_ranker *r, const char *team_id, size_t max,
+                        int *caught_up)
+{
+    struct rank_index *ix;
+    int done = 0;
+    sw_err rc;
+
+    rc = rank_index_get(r, team_id, &ix);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&ix->sync_mu);
+    rc = rank_catch_up(r, ix, max, &done, 0);
+    if (rc == SW_OK && ix->next)
+        rc = rank_rebuild_step(r, ix, max);
+    if (rc == SW_OK && ix->next)
+        done = 0;
+    rank_backoff(r, ix, rc);
+    pthread_mutex_unlock(&ix->sync_mu);
+    if (rc == SW_OK && caught_up)
+        *caught_up = done;
+    return rc;
+}
+
+sw_err rank_ranker_sync_nowait(rank_ranker *r, const char *team_id, size_t max,
+                               int *caught_up)
+{
+    struct rank_index *ix;
+    int done = 0;
+    sw_err rc;
+
+    rc = rank_index_get(r, team_id, &ix);
+    if (rc)
+        return rc;
+    if (pthread_mutex_trylock(&ix->sync_mu) != 0) {
+        *caught_up = 0;
+        return SW_OK;
+    }
+    if (ix->next == NULL && ix->wait_until_ms &&
+        sw_mono_ms() < ix->wait_until_ms) {
+        /* The embedder failed lately: do not hold a search behind it. */
+        pthread_mutex_unlock(&ix->sync_mu);
+        *caught_up = 0;
+        return SW_OK;
+    }
+    rc = rank_catch_up(r, ix, max, &done, 0);
+    if (ix->next == NULL)
+        rank_backoff(r, ix, rc);
+    pthread_mutex_unlock(&ix->sync_mu);
+    if (rank_embed_failed(rc)) {
+        rc = SW_OK; /* searches go on with what is indexed */
+        done = 0;
+    }
+    if (rc == SW_OK)
+        *caught_up = done;
     return rc;
 }
 
@@ -794,7 +1219,7 @@ sw_err rank_ranker_snapshot(rank_ranker *r, const char *team_id)
     if (rc)
         return rc;
     pthread_mutex_lock(&ix->sync_mu);
-    rc = rank_snapshot(r, ix);
+    rc = rank_snapshot(r, ix, ix->next ? RANK_SNAP_NEXT : RANK_SNAP_CUR);
     pthread_mutex_unlock(&ix->sync_mu);
     return rc;
 }
@@ -807,10 +1232,20 @@ sw_err rank_ranker_embed(rank_ranker *r, const char *team_id, const char *text,
     struct rank_index *ix;
     sw_err rc;
 
+    const struct rank_embedder *e;
+
     rc = rank_index_get(r, team_id, &ix);
     if (rc)
         return rc;
-    return r->emb->ops->embed(r->emb, &ix->df, text, len, out);
+    /* The serving index's embedder: an old one during a rebuild. It lives
+     * as long as the ranker, so a swap meanwhile harms nothing. */
+    pthread_rwlock_rdlock(&ix->ann_lock);
+    e = ix->emb;
+    pthread_rwlock_unlock(&ix->ann_lock);
+    if (e == NULL)
+        return SW_EBUSY;
+    memset(out, 0, r->qdim * sizeof(float));
+    return e->ops->embed(e, &ix->df, text, len, out);
 }
 
 sw_err rank_ranker_search(rank_ranker *r, const char *team_id, const float *q,
@@ -848,6 +1283,11 @@ sw_err rank_ranker_forget_snippet(rank_ranker *r, const char *team_id,
         return rc;
     pthread_rwlock_wrlock(&ix->ann_lock);
     rc = ix->ann->ops->mark_deleted(ix->ann, label);
+    if ((rc == SW_OK || rc == SW_ENOTFOUND) && ix->next) {
+        sw_err rc2 = ix->next->ops->mark_deleted(ix->next, label);
+        if (rc2 != SW_ENOTFOUND)
+            rc = rc2;
+    }
     pthread_rwlock_unlock(&ix->ann_lock);
     return rc == SW_ENOTFOUND ? SW_OK : rc;
 }
@@ -874,6 +1314,13 @@ sw_err rank_ranker_stats(rank_ranker *r, const char *team_id,
     st->deleted = ix->ann->ops->deleted(ix->ann);
     st->memory = ix->ann->ops->memory(ix->ann);
     pthread_rwlock_unlock(&ix->ann_lock);
+    st->dim = ix->dim;
+    st->rebuilding = ix->next != NULL;
+    st->rebuild_seq = ix->next ? ix->next_seq : 0;
+    st->rebuild_snapshot_seq = ix->next ? ix->next_snap_seq : 0;
+    st->rebuild_count = ix->next ? ix->next->ops->count(ix->next) : 0;
+    st->rebuilds = ix->rebuilds;
+    st->text_queries = ix->emb != NULL;
     st->snapshot_seq = ix->snap_seq;
     st->from_snapshot = ix->from_snapshot;
     pthread_mutex_unlock(&ix->sync_mu);
@@ -888,18 +1335,33 @@ sw_err rank_ranker_stats(rank_ranker *r, const char *team_id,
 static int rank_tick(rank_ranker *r, const char *team_id)
 {
     struct rank_index *ix;
-    int caught_up = 0, due;
+    int caught_up = 0, due, waiting;
     sw_err rc;
 
     rc = rank_index_get(r, team_id, &ix);
     if (rc)
         return 0;
     pthread_mutex_lock(&ix->sync_mu);
-    rc = rank_catch_up(r, ix, r->o.batch * 16, &caught_up);
+    /* After an embedding endpoint error the failing part (the rebuild, or
+     * else the index) waits; what is indexed keeps serving. */
+    waiting = ix->wait_until_ms && sw_mono_ms() < ix->wait_until_ms;
+    if (waiting && ix->next == NULL) {
+        pthread_mutex_unlock(&ix->sync_mu);
+        return 0;
+    }
+    rc = rank_catch_up(r, ix, r->o.batch * 16, &caught_up, 0);
+    if (rc == SW_OK && ix->next && !waiting) {
+        rc = rank_rebuild_step(r, ix, r->o.batch * 16);
+        rank_backoff(r, ix, rc);
+        if (rc == SW_OK && ix->next)
+            caught_up = 0; /* more to rebuild */
+    } else if (ix->next == NULL) {
+        rank_backoff(r, ix, rc);
+    }
     /* Snapshot when the changes since the last one reach snapshot_every
      * and half the index (so a rebuild of n snippets writes about 3n, not
      * n^2 / snapshot_every), or when caught up and the last is old. */
-    if (ix->covered_seq > ix->snap_seq) {
+    if (ix->covered_seq > ix->snap_seq && ix->next == NULL) {
         uint64_t changes = ix->covered_seq - ix->snap_seq;
         uint64_t half = ix->ann->ops->count(ix->ann) / 2;
         due =
@@ -910,7 +1372,7 @@ static int rank_tick(rank_ranker *r, const char *team_id)
         due = 0;
     }
     if (rc == SW_OK && due) {
-        rc = rank_snapshot(r, ix);
+        rc = rank_snapshot(r, ix, RANK_SNAP_CUR);
         if (rc)
             sw_log_error("rank.snapshot_failed", "team=%s err=%s", team_id,
                          sw_err_name(rc));

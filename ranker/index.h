@@ -6,6 +6,29 @@
  * start a team's index loads its snapshot and replays the feed after it, so
  * a crash at any point loses nothing.
  *
+ * Changing the embedder (its id, model or dimension) re-embeds in the
+ * background. When team\0"index" was built by another embedder (with the
+ * same ANN settings), the team keeps serving from that snapshot, and text
+ * queries are embedded with the OLD embedder (made again from the record:
+ * builtin always; openai with the configured endpoint and the record's
+ * model; if it cannot be made, text queries get SW_EBUSY and only vector
+ * queries are served). The old index also follows the feed with it, so
+ * new snippets and deletions show up at once. Meanwhile a second index
+ * (the rebuild) follows the feed from seq 0 with the new embedder and is
+ * snapshotted as team\0"index_next" (its own chunk generation, above both
+ * records'), so a crash resumes the rebuild from there. Once it has caught
+ * up with the feed it is stored once more and ONE write txn makes it
+ * team\0"index" and deletes "index_next"; the old chunks are deleted in a
+ * later txn (a crash in between leaves only unreferenced chunks); then the
+ * in-memory swap happens under the index's write lock. An embedding error
+ * (endpoint unreachable, 429/5xx after retries) makes the team wait with
+ * doubling, jittered backoff (retry_min_ms..retry_max_ms) and retry; the
+ * old index keeps serving. Query buffers are rank_ranker_dim floats, the
+ * largest of the configured and every stored dimension (found at open);
+ * an index reads the first dim of them and the rest are zeros. A query
+ * embedded just before a swap may be searched in the new index once (a
+ * poor ranking for that query, never a crash).
+ *
  * Thread-safety: every function may be called from any thread; searches
  * run in parallel with each other and with embedding, and wait only for
  * the short moments when the indexer adds a batch (never for a snapshot,
@@ -17,23 +40,30 @@
 #include <stdint.h>
 
 #include "base/sw_err.h"
+#include "llm/embed_openai.h"
 #include "ranker/ann.h"
 #include "store/store.h"
 
 typedef struct rank_ranker rank_ranker;
 
 struct rank_opts {
-    const char *embedder;           /* NULL or "builtin" */
+    const char *embedder; /* NULL or "builtin", or "openai" */
+    /* The embeddings endpoint (borrowed; must outlive the ranker): needed
+     * for "openai", and to embed queries for an old openai index during a
+     * rebuild. Its model is the configured openai model; dim is unused. */
+    const struct llm_embed_opts *openai;
     size_t dim;                     /* 0: 384 */
     const struct rank_ann_ops *ann; /* NULL: rank_ann_hnsw */
     size_t m;                       /* 0: 16 */
     size_t ef_construction;         /* 0: 200 */
-    size_t ef_search;               /* 0: 64; the least beam of a search */
+    size_t ef_search;               /* 0: 128; the least beam of a search */
     uint64_t snapshot_every;        /* least feed changes between snapshots, and
                                      * at least half the index; 0: 10000 */
-    int64_t snapshot_ms; /* snapshot changes older than this; 0: 60 s */
-    int64_t poll_ms;     /* indexer idle wait; 0: 500 ms */
-    size_t batch;        /* snippets per catch-up batch; 0: 512 */
+    int64_t snapshot_ms;  /* snapshot changes older than this; 0: 60 s */
+    int64_t poll_ms;      /* indexer idle wait; 0: 500 ms */
+    size_t batch;         /* snippets per catch-up batch; 0: 512 */
+    int64_t retry_min_ms; /* first wait after an embedding error; 0: 1 s */
+    int64_t retry_max_ms; /* longest wait; 0 (or below min): 60 s */
 };
 
 /* Figures of one team's index, for tests, metrics and benchmarks. */
@@ -43,8 +73,15 @@ struct rank_index_stats {
     uint64_t feed_seq;     /* the team's latest snippet seq */
     size_t count;          /* vectors in the index, deleted included */
     size_t deleted;
-    size_t memory;     /* approximate bytes held by the ANN index */
-    int from_snapshot; /* 1 if loaded from a snapshot */
+    size_t memory;        /* approximate bytes held by the ANN index */
+    int from_snapshot;    /* 1 if loaded from a snapshot */
+    size_t dim;           /* the serving index's dimension */
+    int text_queries;     /* 0: its embedder is unavailable (vectors only) */
+    int rebuilding;       /* 1 while a rebuild with a new embedder runs */
+    uint64_t rebuild_seq; /* feed seq the rebuild covers */
+    uint64_t rebuild_snapshot_seq; /* seq of its stored snapshot (0: none) */
+    size_t rebuild_count;          /* vectors in the rebuild */
+    uint64_t rebuilds;             /* rebuilds swapped in since loading */
 };
 
 /* rank_ranker_open makes a ranker over s (which must outlive it); o may be
@@ -66,16 +103,21 @@ void rank_ranker_kick(rank_ranker *r);
 void rank_ranker_close(rank_ranker **r);
 
 /* rank_ranker_sync brings team_id's index up to date with at most max
- * feed entries (0: all), loading it first if needed, and writes 1 to
- * *caught_up (optional) when nothing is left. Errors: SW_EINVAL,
- * SW_ENOMEM, SW_ECORRUPT, SW_ESTORE, SW_EINTERNAL. */
+ * feed entries (0: all), loading it first if needed, then advances a
+ * rebuild by as many (ignoring any backoff; swapping it in when done), and
+ * writes 1 to *caught_up (optional) when nothing is left, rebuild
+ * included. Errors: SW_EINVAL, SW_ENOMEM, SW_ECORRUPT, SW_ESTORE,
+ * SW_EINTERNAL; SW_EPROVIDER, SW_ETIMEOUT (the embedding endpoint failed;
+ * the team then backs off, and what is indexed keeps serving). */
 SW_MUST_CHECK sw_err rank_ranker_sync(rank_ranker *r, const char *team_id,
                                       size_t max, int *caught_up);
 
-/* rank_ranker_sync_nowait is rank_ranker_sync, except that when another
- * thread is already updating or snapshotting the index it returns SW_OK at
- * once with *caught_up 0 (searches use it, so they never wait behind a
- * rebuild). */
+/* rank_ranker_sync_nowait is rank_ranker_sync for the serving index only
+ * (never a rebuild), except that when another thread is already updating
+ * or snapshotting the index, or the team is backing off after an
+ * embedding error, it returns SW_OK at once with *caught_up 0; embedding
+ * errors also give SW_OK with *caught_up 0 (searches use it, so they never
+ * wait behind a rebuild or an unreachable endpoint). */
 SW_MUST_CHECK sw_err rank_ranker_sync_nowait(rank_ranker *r,
                                              const char *team_id, size_t max,
                                              int *caught_up);
@@ -87,15 +129,22 @@ SW_MUST_CHECK sw_err rank_ranker_count(rank_ranker *r, const char *team_id,
                                        size_t *out);
 
 /* rank_ranker_snapshot stores a snapshot of team_id's index now (after a
- * sync). Errors: as rank_ranker_sync, SW_EIO, SW_ETOOBIG. */
+ * sync); during a rebuild, of the rebuild (as "index_next"). Errors: as
+ * rank_ranker_sync, SW_EIO, SW_ETOOBIG. */
 SW_MUST_CHECK sw_err rank_ranker_snapshot(rank_ranker *r, const char *team_id);
 
-/* rank_ranker_dim returns the embedding dimension. */
+/* rank_ranker_dim returns the length of query and embedding buffers: the
+ * configured dimension, or a stored index's if larger (see above). */
 size_t rank_ranker_dim(const rank_ranker *r);
 
-/* rank_ranker_embed embeds text[0..len) for team_id (with the team's IDF)
- * into out[0..dim). Errors: SW_EINVAL (no words), SW_ENOMEM, and load
- * errors as rank_ranker_sync. */
+/* rank_ranker_embed_dim returns the configured embedder's dimension. */
+size_t rank_ranker_embed_dim(const rank_ranker *r);
+
+/* rank_ranker_embed embeds text[0..len) for team_id (with the team's IDF
+ * and the embedder of its serving index) into out[0..rank_ranker_dim),
+ * zero-padded. Errors: SW_EINVAL (no words), SW_ENOMEM, SW_EBUSY (an old
+ * index whose embedder is unavailable), SW_EPROVIDER and SW_ETIMEOUT
+ * (remote embedder), and load errors as rank_ranker_sync. */
 SW_MUST_CHECK sw_err rank_ranker_embed(rank_ranker *r, const char *team_id,
                                        const char *text, size_t len,
                                        float *out);

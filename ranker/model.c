@@ -237,7 +237,9 @@ static sw_err rank_data_dec(const void *v, size_t n, struct rank_model *m)
     m->lambda = rank_get_f64(&r);
     m->scale = rank_get_f64(&r);
     ni = rank_get_u64(&r);
-    if (r.rc || m->k < 1 || m->k > 256 || m->dim > 4096 || ni > r.n)
+    /* k == 0 is a model without collaborative factors (too little
+     * history when it was built): priors only. */
+    if (r.rc || m->k < 0 || m->k > 256 || m->dim > 4096 || ni > r.n)
         return SW_ECORRUPT;
     m->item_ids = sw_calloc(ni + 1, sizeof(*m->item_ids));
     if (m->item_ids == NULL)

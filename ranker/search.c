@@ -217,7 +217,8 @@ static SW_MUST_CHECK sw_err rank_check(rank_ranker *r,
 
     if ((q->text == NULL) == (q->vec == NULL))
         return rank_why(why, "give exactly one of query text or vector");
-    if (q->vec && q->vec_len != rank_ranker_dim(r))
+    if (q->vec && q->vec_len != rank_ranker_dim(r) &&
+        q->vec_len != rank_ranker_embed_dim(r))
         return rank_why(why, "query vector length must equal the embedding "
                              "dimension");
     if (q->text && q->text_len == 0)
@@ -270,12 +271,12 @@ sw_err rank_search(rank_ranker *r, store *s, const struct rank_query *q,
     if (rc)
         goto out;
     if (q->vec) {
-        vec = sw_malloc(dim * sizeof(float));
+        vec = sw_calloc(dim, sizeof(float)); /* zero-padded */
         if (vec == NULL) {
             rc = SW_ENOMEM;
             goto out;
         }
-        memcpy(vec, q->vec, dim * sizeof(float));
+        memcpy(vec, q->vec, q->vec_len * sizeof(float));
         double norm = 0;
         for (i = 0; i < dim; i++)
             norm += (double)vec[i] * vec[i];
@@ -294,6 +295,14 @@ sw_err rank_search(rank_ranker *r, store *s, const struct rank_query *q,
         rc = rank_ranker_embed(r, q->team_id, q->text, q->text_len, vec);
         if (rc == SW_EINVAL) {
             rc = rank_why(why, "query text has no words");
+            goto out;
+        }
+        if (rc == SW_EBUSY) {
+            rc = rank_why(why, "text queries wait for the index rebuild "
+                               "(the old embedder is unavailable); vector "
+                               "queries are served");
+            if (rc == SW_EINVAL)
+                rc = SW_EBUSY;
             goto out;
         }
         if (rc)

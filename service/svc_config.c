@@ -73,6 +73,22 @@ static const struct svc_opt svc_opts[] = {
     {"--llm-daily-token-budget", "SNIPD_LLM_DAILY_TOKEN_BUDGET", SVC_OPT_I64,
      SVC_OFF(llm_daily_token_budget), 0, INT64_MAX / 4,
      "tokens per team per UTC day; 0 = no cap [0]"},
+    {"--embedder", "SNIPD_EMBEDDER", SVC_OPT_STR, SVC_OFF(embedder), 0, 0,
+     "snippet embeddings: builtin (offline) or openai (any\n"
+     "                         OpenAI-compatible /v1/embeddings); a change\n"
+     "                         re-embeds in the background [builtin]"},
+    {"--embed-base-url", "SNIPD_EMBED_BASE_URL", SVC_OPT_STR,
+     SVC_OFF(embed_base_url), 0, 0,
+     "openai embedder: endpoint base URL [https://api.openai.com/v1]"},
+    {"--embed-model", "SNIPD_EMBED_MODEL", SVC_OPT_STR, SVC_OFF(embed_model), 0,
+     0, "openai embedder: model [text-embedding-3-small]"},
+    {"--embed-key-file", "SNIPD_EMBED_KEY_FILE", SVC_OPT_STR,
+     SVC_OFF(embed_key_file), 0, 0,
+     "openai embedder: file holding the API key; else read\n"
+     "                         from SNIPD_EMBED_KEY (never logged)"},
+    {"--embed-dim", "SNIPD_EMBED_DIM", SVC_OPT_INT, SVC_OFF(embed_dim), 1, 4096,
+     "embedding dimension; openai answers must match it\n"
+     "                         [384 builtin, 1536 openai]"},
     {"--team", "SNIPD_TEAM", SVC_OPT_STR, SVC_OFF(team), 0, 0,
      "reextract: only this team's mail [all teams]"},
     {"--since-ms", "SNIPD_SINCE_MS", SVC_OPT_I64, SVC_OFF(since_ms), 0,
@@ -144,6 +160,9 @@ sw_err svc_config_parse(int argc, char **argv, struct svc_config *c,
     c->llm_model = "gpt-4o-mini";
     c->llm_max_retries = 2;
     c->llm_timeout_ms = 60000;
+    c->embedder = "builtin";
+    c->embed_base_url = "https://api.openai.com/v1";
+    c->embed_model = "text-embedding-3-small";
 
     if (argc > 1 && argv[1][0] != '-') {
         if (strcmp(argv[1], "serve") == 0)

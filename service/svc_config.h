@@ -40,6 +40,13 @@ struct svc_config {
     int llm_max_retries;            /* re-asks per call [2] */
     int64_t llm_timeout_ms;         /* per HTTP request [60000] */
     int64_t llm_daily_token_budget; /* per team per UTC day; 0 = none */
+    /* The snippet index's embedder (ranker/embed.h). The openai key is
+     * read from embed_key_file, else from SNIPD_EMBED_KEY; never logged. */
+    const char *embedder;       /* "builtin" (default) or "openai" */
+    const char *embed_base_url; /* [https://api.openai.com/v1] */
+    const char *embed_model;    /* [text-embedding-3-small] */
+    const char *embed_key_file; /* or NULL */
+    int embed_dim;              /* 0: 384 builtin, 1536 openai */
     /* snipd reextract: only this team (NULL = all) and mail sent at or
      * after since_ms. */
     const char *team;

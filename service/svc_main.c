@@ -14,6 +14,8 @@
 #include "base/sw_log.h"
 #include "base/sw_mem.h"
 #include "ingest/pipeline.h"
+#include "llm/embed_openai.h"
+#include "llm/provider.h"
 #include "ranker/index.h"
 #include "ranker/suggest.h"
 #include "service/svc_config.h"
@@ -251,6 +253,40 @@ static int snipd_signals_wait(void)
     }
 }
 
+/* snipd_embed_opts fills the ranker's embedder options from the flags;
+ * eo and *key (the openai key, sw_free) must outlive the ranker. */
+static sw_err snipd_embed_opts(const struct svc_config *cfg,
+                               struct rank_opts *ro, struct llm_embed_opts *eo,
+                               char **key)
+{
+    int openai = strcmp(cfg->embedder, "openai") == 0;
+    sw_err rc;
+
+    memset(ro, 0, sizeof(*ro));
+    memset(eo, 0, sizeof(*eo));
+    if (!openai && strcmp(cfg->embedder, "builtin") != 0) {
+        fprintf(stderr, "snipd: --embedder must be builtin or openai\n");
+        return SW_EINVAL;
+    }
+    rc = llm_key_load(cfg->embed_key_file, "SNIPD_EMBED_KEY", key);
+    if (rc) {
+        fprintf(stderr, "snipd: cannot read --embed-key-file: %s\n",
+                sw_err_str(rc));
+        return rc;
+    }
+    /* The endpoint is always configured, so an old openai index can still
+     * embed queries while a rebuild runs. */
+    eo->http.base_url = cfg->embed_base_url;
+    eo->http.model = cfg->embed_model;
+    eo->http.api_key = *key;
+    eo->http.timeout_ms = cfg->llm_timeout_ms;
+    eo->http.max_http_retries = 3;
+    ro->openai = eo;
+    ro->embedder = cfg->embedder;
+    ro->dim = cfg->embed_dim > 0 ? (size_t)cfg->embed_dim : openai ? 1536 : 0;
+    return SW_OK;
+}
+
 static int snipd_serve(const struct svc_config *cfg)
 {
     struct store_opts so;
@@ -258,6 +294,9 @@ static int snipd_serve(const struct svc_config *cfg)
     store *st = NULL;
     svc_server *srv = NULL;
     rank_ranker *ranker = NULL;
+    struct rank_opts ro;
+    struct llm_embed_opts eo;
+    char *embed_key = NULL;
     rank_engine *engine = NULL;
     ingest_pipeline *ingest = NULL;
     svc_llm *llm = NULL;
@@ -298,7 +337,10 @@ static int snipd_serve(const struct svc_config *cfg)
                 cfg->data_dir, sw_err_str(rc));
         goto out;
     }
-    rc = rank_ranker_open(st, NULL, &ranker);
+    rc = snipd_embed_opts(cfg, &ro, &eo, &embed_key);
+    if (rc)
+        goto out;
+    rc = rank_ranker_open(st, &ro, &ranker);
     if (rc == SW_OK)
         rc = rank_ranker_start(ranker);
     if (rc == SW_OK)
@@ -368,6 +410,10 @@ out:
     svc_llm_stop(&llm); /* waits for the job in hand */
     rank_engine_close(&engine);
     rank_ranker_close(&ranker);
+    if (embed_key) {
+        memset(embed_key, 0, strlen(embed_key));
+        sw_free(embed_key);
+    }
     store_close(&st);
     if (grpc_up)
         grpc_shutdown();

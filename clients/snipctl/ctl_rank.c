@@ -13,6 +13,7 @@
 #include "base/sw_mem.h"
 #include "base/sw_util.h"
 #include "clients/snipc.h"
+#include "clients/snipctl/ctl_exit.h"
 #include "proto/msg.h"
 #include "snipwise/v1/outcome.pb-c.h"
 #include "snipwise/v1/ranking.pb-c.h"
@@ -375,7 +376,7 @@ int ctl_rank_main(int argc, char **argv)
     } else if (st.code != 0) {
         fprintf(stderr, "snipctl: %s: %s\n", snipc_status_name(st.code),
                 st.message);
-        code = 1;
+        code = ctl_exit_code(st.code);
     } else {
         code = 0;
     }

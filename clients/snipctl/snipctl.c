@@ -13,6 +13,7 @@
 #include "base/sw_mem.h"
 #include "base/sw_util.h"
 #include "clients/snipc.h"
+#include "clients/snipctl/ctl_exit.h"
 #include "clients/snipctl/ctl_ingest.h"
 #include "clients/snipctl/ctl_llm.h"
 #include "clients/snipctl/ctl_rank.h"
@@ -23,14 +24,6 @@
 #include "snipwise/v1/ingest.pb-c.h"
 #include "snipwise/v1/snippet.pb-c.h"
 #include "snipwise/v1/team.pb-c.h"
-
-/* Exit codes, documented in --help. */
-#define EXIT_RPC 1
-#define EXIT_USAGE 2
-#define EXIT_UNAVAILABLE 3
-#define EXIT_AUTH 4
-#define EXIT_NOTFOUND 5
-#define EXIT_INVALID 6
 
 #define CTL_MAX_POS 8
 
@@ -306,9 +299,23 @@ static void ctl_usage(FILE *f)
     fputs("  ingest PATH... [--json]\n      ingest mail: files, directories, "
           "mbox files, Maildirs\n",
           f);
-    fputs("  llm journal [--job EMAIL_ID] [--page-size N] [--page-token T]\n"
-          "      the team's LLM call journal, newest first\n",
-          f);
+    fputs(
+        "  llm journal [--job EMAIL_ID] [--page-size N] [--page-token T]\n"
+        "      the team's LLM call journal, newest first\n"
+        "  search TEXT [--kind framing|passage] [--content ID] [--rep EMAIL]\n"
+        "         [--tag K=V] [--since MS] [--until MS] [--page-size N]\n"
+        "      search the team's snippets\n"
+        "  suggest (--thread ID | --reply-to MSGID | --text FILE) "
+        "[--draft TEXT]\n"
+        "          [--mode outcome|popularity|similarity|random]\n"
+        "      the best content and framings for a thread and a draft\n"
+        "  outcome record --message-id X --kind KIND --key IDEMPOTENCY_KEY\n"
+        "      record a meeting booked, an opportunity won or lost, ...\n"
+        "  rerank [--force-promote] [--dry-run]\n"
+        "      run the re-ranking job now, with progress\n"
+        "  model show [--version V]\n"
+        "      the serving ranking model and its metrics\n",
+        f);
     fputs("\nexit codes: 0 ok, 1 other error, 2 usage, 3 server unavailable "
           "or too slow,\n            4 not authenticated or not allowed, 5 "
           "not found, 6 invalid argument\n",
@@ -502,27 +509,6 @@ static int ctl_print_json(const ProtobufCMessage *m, const char *flatten)
         printf("%s\n", sw_buf_str(&b));
     sw_buf_free(&b);
     return rc == SW_OK ? 0 : EXIT_RPC;
-}
-
-static int ctl_exit_code(int status)
-{
-    switch (status) {
-    case 0:
-        return 0;
-    case 3:  /* INVALID_ARGUMENT */
-    case 11: /* OUT_OF_RANGE */
-        return EXIT_INVALID;
-    case 4:  /* DEADLINE_EXCEEDED */
-    case 14: /* UNAVAILABLE */
-        return EXIT_UNAVAILABLE;
-    case 5: /* NOT_FOUND */
-        return EXIT_NOTFOUND;
-    case 7:  /* PERMISSION_DENIED */
-    case 16: /* UNAUTHENTICATED */
-        return EXIT_AUTH;
-    default:
-        return EXIT_RPC;
-    }
 }
 
 /* --- main ------------------------------------------------------------------

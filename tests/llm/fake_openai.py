@@ -7,7 +7,12 @@ SCRIPT is a JSON list of steps, answered in order (the last one repeats):
    "tool": false, "retry_after": null, "delay": 0.0, "body": null}
 Every request received is appended to LOG as one JSON line:
   {"path": ..., "headers": {...}, "body": {...}}
-It listens on 127.0.0.1:0 and prints "PORT <n>" on stdout once ready."""
+POST .../embeddings answers a 200 step with one vector of step "dim"
+(default 8) floats per input, a function of the input's LAST word only
+(so texts ending alike embed alike), in reverse order with "index" set.
+It listens on 127.0.0.1:PORT (argv[3], default 0) and prints "PORT <n>" on
+stdout once ready."""
+import hashlib
 import json
 import sys
 import threading
@@ -46,6 +51,16 @@ class Handler(BaseHTTPRequestHandler):
         status = step.get("status", 200)
         if step.get("body") is not None:
             out = step["body"].encode()
+        elif status == 200 and self.path.endswith("/embeddings"):
+            dim = step.get("dim", 8)
+            data = []
+            for k, text in enumerate(body.get("input", [])):
+                words = text.lower().split() or [""]
+                h = hashlib.sha256(words[-1].encode()).digest() * (dim // 32 + 1)
+                data.append({"object": "embedding", "index": k,
+                             "embedding": [(b - 127.5) / 127.5 for b in h[:dim]]})
+            out = json.dumps({"object": "list", "data": data[::-1],
+                              "model": body.get("model")}).encode()
         elif status == 200:
             usage = step.get("usage", [10, 5])
             msg = {"role": "assistant", "content": step.get("content", "")}
@@ -74,7 +89,8 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server = ThreadingHTTPServer(
+    ("127.0.0.1", int(sys.argv[3]) if len(sys.argv) > 3 else 0), Handler)
 server.daemon_threads = True
 print("PORT %d" % server.server_address[1], flush=True)
 server.serve_forever()
