@@ -153,8 +153,11 @@ sw_err rank_als_fit(size_t nrows, size_t ncols,
     work = sw_calloc((size_t)k * k * 2 + (size_t)k, sizeof(*work));
     if (!X || !Y || !work)
         goto out;
-    for (i = 0; i < ncols * (size_t)k; i++)
+    for (i = 0; i < ncols * (size_t)k; i++) {
+        if (o && o->col_seeds && i % (size_t)k == 0)
+            seed = o->col_seeds[i / (size_t)k];
         Y[i] = (rank_als_uniform(&seed) - 0.5) * 0.2;
+    }
     for (it = 0; it < iters; it++) {
         rc = rank_als_half(&byrow, nrows, Y, ncols, k, lambda, X, work);
         if (rc == SW_OK)

@@ -25,6 +25,10 @@ struct rank_als_opts {
     int iters;     /* 0: 12 */
     double lambda; /* ridge; 0: 0.1 */
     uint64_t seed; /* of the initial factors */
+    /* Optional, ncols entries: column i's initial factors are drawn from
+     * col_seeds[i] instead of from one stream, so that they do not depend
+     * on the order of the columns (ids are random per store). */
+    const uint64_t *col_seeds;
 };
 
 /* rank_als_fit factorises the nrows × ncols matrix given by cells (any

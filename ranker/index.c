@@ -1165,14 +1165,31 @@ sw_err rank_ranker_sync(rank_ranker *r, const char *team_id, size_t max,
         return rc;
     pthread_mutex_lock(&ix->sync_mu);
     rc = rank_catch_up(r, ix, max, &done, 0);
-    if (rc == SW_OK && ix->next)
-        rc = rank_rebuild_step(r, ix, max);
-    if (rc == SW_OK && ix->next)
-        done = 0;
-    rank_backoff(r, ix, rc);
+    if (ix->next == NULL)
+        rank_backoff(r, ix, rc);
     pthread_mutex_unlock(&ix->sync_mu);
     if (rc == SW_OK && caught_up)
         *caught_up = done;
+    return rc;
+}
+
+sw_err rank_ranker_rebuild(rank_ranker *r, const char *team_id, size_t max,
+                           int *done)
+{
+    struct rank_index *ix;
+    sw_err rc = SW_OK;
+
+    rc = rank_index_get(r, team_id, &ix);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&ix->sync_mu);
+    if (ix->next) {
+        rc = rank_rebuild_step(r, ix, max);
+        rank_backoff(r, ix, rc);
+    }
+    if (rc == SW_OK && done)
+        *done = ix->next == NULL;
+    pthread_mutex_unlock(&ix->sync_mu);
     return rc;
 }
 

@@ -102,15 +102,22 @@ void rank_ranker_kick(rank_ranker *r);
  * NULL. Accepts NULL. No other thread may use the ranker any more. */
 void rank_ranker_close(rank_ranker **r);
 
-/* rank_ranker_sync brings team_id's index up to date with at most max
- * feed entries (0: all), loading it first if needed, then advances a
- * rebuild by as many (ignoring any backoff; swapping it in when done), and
- * writes 1 to *caught_up (optional) when nothing is left, rebuild
- * included. Errors: SW_EINVAL, SW_ENOMEM, SW_ECORRUPT, SW_ESTORE,
- * SW_EINTERNAL; SW_EPROVIDER, SW_ETIMEOUT (the embedding endpoint failed;
- * the team then backs off, and what is indexed keeps serving). */
+/* rank_ranker_sync brings team_id's serving index up to date with at most
+ * max feed entries (0: all), loading it first if needed, and writes 1 to
+ * *caught_up (optional) when nothing is left. It never advances a rebuild
+ * (the indexer thread and rank_ranker_rebuild do). Errors: SW_EINVAL,
+ * SW_ENOMEM, SW_ECORRUPT, SW_ESTORE, SW_EINTERNAL; SW_EPROVIDER,
+ * SW_ETIMEOUT (a remote embedder failed; what is indexed keeps serving). */
 SW_MUST_CHECK sw_err rank_ranker_sync(rank_ranker *r, const char *team_id,
                                       size_t max, int *caught_up);
+
+/* rank_ranker_rebuild advances team_id's background rebuild (if any) by at
+ * most max feed entries (0: all), ignoring any backoff, snapshotting it
+ * when due and swapping it in once caught up; *done (optional) gets 1 when
+ * no rebuild is left. Errors: as rank_ranker_sync (on embedding errors the
+ * team backs off; the old index keeps serving), SW_EIO, SW_ETOOBIG. */
+SW_MUST_CHECK sw_err rank_ranker_rebuild(rank_ranker *r, const char *team_id,
+                                         size_t max, int *done);
 
 /* rank_ranker_sync_nowait is rank_ranker_sync for the serving index only
  * (never a rebuild), except that when another thread is already updating

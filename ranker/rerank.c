@@ -109,6 +109,7 @@ static sw_err rank_train(struct rank_job *j, const struct rank_hist *h,
 {
     struct rank_als_cell *cells = NULL;
     struct rank_als_opts ao;
+    uint64_t *colseed = NULL;
     double *X = NULL, *Y = NULL, ss = 0.0;
     uint32_t *rowof = NULL, *threadof = NULL;
     size_t nrows = 0, ncells = 0, i, d, keep, first;
@@ -155,7 +156,20 @@ static sw_err rank_train(struct rank_job *j, const struct rank_hist *h,
                                       : (int)(h->nitems / 4);
     ao.iters = 12;
     ao.lambda = m->lambda;
-    ao.seed = rank__hash64(j->team, strlen(j->team), h->seqs[0] ^ h->seqs[2]);
+    /* Initial factors per item from what the item is (its title), not from
+     * its position or id, which vary between stores with the same history:
+     * the same history then gives the same model. */
+    colseed = sw_calloc(h->nitems, sizeof(*colseed));
+    if (colseed == NULL)
+        goto out;
+    for (i = 0; i < h->nitems; i++) {
+        const char *t = h->items[i].title && h->items[i].title[0]
+                            ? h->items[i].title
+                            : h->items[i].id;
+        colseed[i] = rank__hash64(t, strlen(t), h->seqs[0] ^ h->seqs[2]);
+    }
+    ao.seed = h->seqs[0] ^ h->seqs[2];
+    ao.col_seeds = colseed;
     rc = rank_als_fit(nrows, h->nitems, cells, ncells, &ao, &X, &Y, &k);
     if (rc)
         goto out;
@@ -208,6 +222,7 @@ static sw_err rank_train(struct rank_job *j, const struct rank_hist *h,
     }
     rc = SW_OK;
 out:
+    sw_free(colseed);
     sw_free(cells);
     sw_free(rowof);
     sw_free(threadof);

@@ -770,12 +770,17 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
     }
     if (rc)
         goto out;
-    /* Seeds and ids: (team, query, model version, store state). */
-    sidh = rank__hash64(q->team_id, strlen(q->team_id), q->request_hash);
-    sidh = rank__hash64(sw_buf_str(&text), sw_buf_len(&text), sidh);
+    /* The exploration seed comes from what the request says (the query
+     * text), the model and the store's state, never from server-made ids
+     * (random per team): the same history and request then give the same
+     * draws, in this process or another. The suggestion id also covers the
+     * team and the request. */
     store_u64_put(hb, c.m ? c.m->seq : 0);
     memcpy(hb + 8, c.h->seqs, sizeof(c.h->seqs));
-    c.seed = rank__hash64(hb, 8, sidh);
+    c.seed = rank__hash64(sw_buf_str(&text), sw_buf_len(&text), 0x5eed);
+    c.seed = rank__hash64(hb, 8 + sizeof(c.h->seqs), c.seed);
+    sidh = rank__hash64(q->team_id, strlen(q->team_id), q->request_hash);
+    sidh = rank__hash64(sw_buf_str(&text), sw_buf_len(&text), sidh);
     sidh = rank__hash64(hb, 8 + sizeof(c.h->seqs), sidh);
     store_u64_put(hb, sidh);
     sw_hex(hb, 8, hex);

@@ -5,6 +5,7 @@
 
 #include "base/sw_mem.h"
 #include "snipwise/v1/team.pb-c.h"
+#include "store/store_job.h"
 #include "store/store_tenant.h"
 
 #define SVC_WHY_MAX 1024
@@ -42,6 +43,7 @@ sw_err svc_team_get_my_team(struct svc_ctx *c, const ProtobufCMessage *req,
     Snipwise__V1__Team *out;
     struct store_team team;
     struct sw_buf why;
+    uint64_t pending = 0;
     sw_err rc;
 
     (void)req;
@@ -61,6 +63,10 @@ sw_err svc_team_get_my_team(struct svc_ctx *c, const ProtobufCMessage *req,
     out->team_id = svc_ctx_str(c, team.team_id);
     out->display_name = svc_ctx_str(c, team.display_name);
     out->create_time_unix_ms = team.create_ms;
+    rc = store_job_team_pending(svc_ctx_store(c), svc_ctx_team(c), &pending);
+    if (rc)
+        goto out;
+    out->pending_extraction_jobs = (int64_t)pending;
     *resp = &out->base;
 out:
     store_team_clear(&team);

@@ -408,3 +408,49 @@ out:
     sw_buf_free(&ids);
     return rc;
 }
+
+static sw_err store_job_count_cb(const void *k, size_t kl, const void *v,
+                                 size_t vl, void *arg)
+{
+    (void)k;
+    (void)kl;
+    (void)v;
+    (void)vl;
+    (*(uint64_t *)arg)++;
+    return SW_OK;
+}
+
+struct store_job_pending_arg {
+    const char *team_id;
+    uint64_t n;
+};
+
+static sw_err store_job_pending_fn(store_txn *t, void *arg)
+{
+    struct store_job_pending_arg *a = arg;
+    struct sw_buf prefix;
+    sw_err rc;
+
+    sw_buf_init(&prefix, STORE_KEYBUF_MAX);
+    a->n = 0;
+    rc = store_key(&prefix, a->team_id, NULL, 0);
+    if (rc == SW_OK)
+        rc =
+            store_scan(t, STORE_DB_JOB_TEAM, sw_buf_str(&prefix),
+                       sw_buf_len(&prefix), NULL, 0, store_job_count_cb, &a->n);
+    sw_buf_free(&prefix);
+    return rc;
+}
+
+sw_err store_job_team_pending(store *s, const char *team_id, uint64_t *pending)
+{
+    struct store_job_pending_arg a = {team_id, 0};
+    sw_err rc;
+
+    if (s == NULL || team_id == NULL || !team_id[0] || pending == NULL)
+        return SW_EINVAL;
+    rc = store_view(s, store_job_pending_fn, &a);
+    if (rc == SW_OK)
+        *pending = a.n;
+    return rc;
+}

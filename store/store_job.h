@@ -69,6 +69,11 @@ SW_MUST_CHECK sw_err store_job_defer(store *s, uint64_t job_id,
  * *pending. Errors: SW_ESTORE. */
 SW_MUST_CHECK sw_err store_job_count(store *s, uint64_t *pending);
 
+/* store_job_team_pending counts team_id's queued jobs (due or deferred) in
+ * a read transaction. Errors: SW_EINVAL, SW_ESTORE, SW_ENOMEM. */
+SW_MUST_CHECK sw_err store_job_team_pending(store *s, const char *team_id,
+                                            uint64_t *pending);
+
 /* store_job_get copies job job_id into *out (caller clears it) inside
  * transaction t. Errors: SW_ENOTFOUND, SW_ECORRUPT, SW_ENOMEM, SW_ESTORE. */
 SW_MUST_CHECK sw_err store_job_get(store_txn *t, uint64_t job_id,

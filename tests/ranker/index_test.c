@@ -230,6 +230,8 @@ static void test_snapshot_replay(void **state)
     o.dim = 96;
     ASSERT_OK(rank_ranker_open(f->s, &o, &r));
     ASSERT_OK(rank_ranker_sync(r, f->team_a, 0, &done));
+    ASSERT_OK(rank_ranker_rebuild(r, f->team_a, 0, &done));
+    ASSERT_EQ(done, 1);
     ASSERT_OK(rank_ranker_stats(r, f->team_a, &st));
     ASSERT_EQ(st.from_snapshot, 0);
     ASSERT_EQ(st.count, 301);

@@ -7,10 +7,15 @@ counted by method and status code and the run goes on.
 OfflineLink stands in when there is no snipd (or it cannot ingest): every
 call is a no-op, so the world model still runs."""
 
+import time
+
 import grpc
 
 RPC_TIMEOUT = 60.0
 RERANK_TIMEOUT = 600.0
+# Longest wait for the extraction worker to drain before a Suggest or the
+# nightly job (seconds).
+SETTLE_TIMEOUT = 60.0
 
 
 class OfflineLink:
@@ -83,6 +88,25 @@ class SnipdLink:
         self.outcome_stub = outcome_pb2_grpc.OutcomeServiceStub(self.channel)
         self.suggest_stub = suggest_pb2_grpc.SuggestServiceStub(self.channel)
         self.ranking_stub = ranking_pb2_grpc.RankingServiceStub(self.channel)
+        self.team_stub = team
+
+    def settle(self):
+        """Waits (bounded) until snipd's extraction worker has processed
+        every mail ingested so far, so that what Suggest and the nightly
+        job see does not depend on timing. The polls are not counted in the
+        report's call counts."""
+        pb = self.pb["team"]
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                t = self.team_stub.GetMyTeam(pb.GetMyTeamRequest(),
+                                             metadata=self.md,
+                                             timeout=RPC_TIMEOUT)
+            except grpc.RpcError:
+                return
+            if t.pending_extraction_jobs == 0:
+                return
+            time.sleep(0.01)
 
     def close(self):
         self.channel.close()
@@ -135,6 +159,8 @@ class SnipdLink:
             req.thread_id = thread_id
         elif in_reply_to:
             req.in_reply_to_message_id = in_reply_to
+        if self.has("Suggest"):
+            self.settle()
         return self._call("Suggest", self.suggest_stub.Suggest, req)
 
     def feedback(self, suggestion_id, item_id, kind, rep, when_ms, key):
@@ -153,6 +179,7 @@ class SnipdLink:
             return None
         pb = self.pb["ranking"]
         last = None
+        self.settle()
         try:
             for prog in self.ranking_stub.RunRerank(
                     pb.RunRerankRequest(), metadata=self.md,
