@@ -731,22 +731,26 @@ static SW_MUST_CHECK sw_err rank_apply(rank_ranker *r, struct rank_index *ix,
     size_t *lens = NULL, i, n = 0, need, cap, dim = e ? e->dim : 0;
     unsigned char *empty = NULL;
     struct rank_ann *ann;
-    int observed = 0;
+    uint64_t df_seq;
+    size_t j;
+    int observed = 0, seq_df;
     sw_err rc = SW_OK;
 
-    for (i = 0; i < b->n; i++) {
+    /* An embedder that weighs words by the team's document frequencies
+     * (builtin: no batch op) embeds each snippet right after counting it,
+     * so that its vector depends only on the snippets before it, never on
+     * how the feed was cut into batches (which depends on timing). Remote
+     * embedders ignore the frequencies and get the whole batch at once. */
+    seq_df = e == NULL || e->ops->embed_batch == NULL;
+    df_seq = ix->df.seq;
+    for (i = 0; i < b->n && !seq_df; i++) {
         struct rank_item *it = &b->items[i];
-        if (it->skip || !it->live || it->seq <= ix->df.seq)
+        if (it->skip || !it->live || it->seq <= df_seq)
             continue;
         rc = rank_df_observe(&ix->df, it->text, strlen(it->text));
         if (rc)
             return rc;
         observed = 1;
-    }
-    if (observed) {
-        rc = rank_df_flush(r->s, ix->team_id, &ix->df, last);
-        if (rc)
-            return rc;
     }
     texts = sw_malloc(b->n * sizeof(*texts));
     lens = sw_malloc(b->n * sizeof(*lens));
@@ -762,8 +766,29 @@ static SW_MUST_CHECK sw_err rank_apply(rank_ranker *r, struct rank_index *ix,
         lens[n++] = strlen(b->items[i].text);
     }
     /* One call for the batch: remote embedders send it in few requests. */
-    if (n > 0) {
+    if (n > 0 && !seq_df) {
         rc = rank_embed_many(e, &ix->df, texts, lens, n, vecs, empty);
+        if (rc)
+            goto out;
+    }
+    for (i = 0, j = 0; seq_df && e && i < b->n; i++) {
+        struct rank_item *it = &b->items[i];
+        if (!it->live)
+            continue;
+        if (!it->skip && it->seq > df_seq) {
+            rc = rank_df_observe(&ix->df, it->text, strlen(it->text));
+            if (rc)
+                goto out;
+            observed = 1;
+        }
+        rc = rank_embed_many(e, &ix->df, &texts[j], &lens[j], 1, vecs + j * dim,
+                             empty + j);
+        if (rc)
+            goto out;
+        j++;
+    }
+    if (observed) {
+        rc = rank_df_flush(r->s, ix->team_id, &ix->df, last);
         if (rc)
             goto out;
     }

@@ -474,7 +474,9 @@ static sw_err rank_context(store_txn *t, const struct rank_suggest_req *q,
 /* A candidate during scoring. */
 struct rank_cand {
     uint32_t item;
-    uint32_t snip; /* the best-matching snippet (framing, or passage) */
+    const char *key; /* the item's title: a tie-break that is the same in
+                        every store with this history (ids are random) */
+    uint32_t snip;   /* the best-matching snippet (framing, or passage) */
     int has_snip;
     double rel;
     struct rank_score score;
@@ -496,8 +498,13 @@ static int rank_cand_cmp(const void *x, const void *y)
 {
     const struct rank_cand *a = x, *b = y;
 
+    int k;
+
     if (a->score.total != b->score.total)
         return a->score.total > b->score.total ? -1 : 1;
+    k = strcmp(a->key ? a->key : "", b->key ? b->key : "");
+    if (k)
+        return k;
     return a->item < b->item ? -1 : a->item > b->item;
 }
 
@@ -681,6 +688,7 @@ static sw_err rank_collect(struct rank_sctx *c, const uint64_t *labels,
                 cd = it->kind == 'f' ? &(*fc)[(*nf)++] : &(*cc)[(*nc)++];
                 slot[items[j]] = cd - (it->kind == 'f' ? *fc : *cc);
                 cd->item = items[j];
+                cd->key = it->title && it->title[0] ? it->title : it->id;
                 cd->rel = -2.0;
             } else {
                 cd = it->kind == 'f' ? &(*fc)[slot[items[j]]]

@@ -60,7 +60,7 @@ static void test_family_cluster(void **state)
 static void test_als_planted(void **state)
 {
     struct rank_als_cell cells[200];
-    struct rank_als_opts o = {2, 15, 0.1, 42};
+    struct rank_als_opts o = {2, 15, 0.1, 42, NULL};
     double *X = NULL, *Y = NULL, held, other;
     size_t n = 0, r, c;
     int k = 0, d;
