@@ -20,6 +20,7 @@
 #define LLM_BI_DIM 1024 /* hashed TF-IDF dimensions */
 #define LLM_BI_PASSAGES 3
 #define LLM_BI_FRAMINGS 6
+#define LLM_BI_EVIDENCE_MAX 1000 /* the reply schema's evidence max_length */
 #define LLM_BI_FRAMING_MIN 2
 
 /* --- Lexicon helpers --------------------------------------------------- */
@@ -509,6 +510,18 @@ static sw_err llm_bi_reply(const struct llm_input *in, struct sw_buf *b)
     const char *label = llm_builtin_reply_label(in->text, in->len, &off, &len);
     sw_err rc;
 
+    /* The schema caps the evidence (LLM_BI_EVIDENCE_MAX bytes): a longer
+     * "sentence" (a run-on or unpunctuated block) is cut at the last space
+     * before the cap, which keeps it a verbatim, grounded quote. */
+    if (len > LLM_BI_EVIDENCE_MAX) {
+        size_t cut = LLM_BI_EVIDENCE_MAX;
+        while (cut > 0 && in->text[off + cut] != ' ')
+            cut--;
+        len = cut > 0 ? cut : LLM_BI_EVIDENCE_MAX;
+        /* Never end inside a UTF-8 sequence. */
+        while (len > 0 && ((unsigned char)in->text[off + len] & 0xC0) == 0x80)
+            len--;
+    }
     rc = sw_buf_printf(b, "{\"label\":\"%s\",\"evidence\":", label);
     if (rc == SW_OK)
         rc = sw_buf_add_json_str(b, in->text + off, len);
