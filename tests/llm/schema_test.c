@@ -200,6 +200,23 @@ static void test_builtin(void **state)
     assert_non_null(strstr(r.output, "\"label\":\"NEGATIVE\""));
     llm_result_clear(&r);
 
+    /* A reply that is one long unpunctuated block (2,400 bytes) still gets
+     * a valid answer: the evidence is cut to the schema's 1000 bytes at a
+     * space, so it stays a verbatim quote (it never validated before). */
+    {
+        static char longtext[2401];
+        size_t k;
+        for (k = 0; k < 2400; k++)
+            longtext[k] = "thanks we will look at it "[k % 26];
+        longtext[2400] = '\0';
+        in.text = longtext;
+        in.len = 2400;
+        ASSERT_OK(llm_call(c, NULL, NULL, &llm_schema_reply, &in, &r));
+        ASSERT_EQ(r.attempts, 1);
+        assert_non_null(strstr(r.output, "\"evidence\":\"thanks we will"));
+        llm_result_clear(&r);
+    }
+
     in.text = "Can you find me the security whitepaper and the pricing deck "
               "we sent to fintech prospects?";
     in.len = strlen(in.text);
