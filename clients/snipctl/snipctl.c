@@ -22,6 +22,8 @@
 #include "proto/msg.h"
 #include "snipwise/v1/admin.pb-c.h"
 #include "snipwise/v1/ingest.pb-c.h"
+#include "snipwise/v1/outcome.pb-c.h"
+#include "snipwise/v1/ranking.pb-c.h"
 #include "snipwise/v1/snippet.pb-c.h"
 #include "snipwise/v1/team.pb-c.h"
 
@@ -173,6 +175,48 @@ static int ctl_build_page(struct ctl *c, ProtobufCMessage *m)
     return 0;
 }
 
+static int ctl_build_list_outcomes(struct ctl *c, ProtobufCMessage *m)
+{
+    Snipwise__V1__ListOutcomesRequest *r = (void *)m;
+    r->thread_id = (char *)c->pos[0];
+    r->page_size = c->page_size;
+    if (c->page_token)
+        r->page_token = (char *)c->page_token;
+    return 0;
+}
+
+static int ctl_build_list_models(struct ctl *c, ProtobufCMessage *m)
+{
+    Snipwise__V1__ListModelsRequest *r = (void *)m;
+    r->page_size = c->page_size;
+    if (c->page_token)
+        r->page_token = (char *)c->page_token;
+    return 0;
+}
+
+/* ctl_build_feedback: SUGGESTION_ID ITEM_ID KIND IDEMPOTENCY_KEY, KIND one
+ * of shown, inserted, copied, dismissed, thumbs_up, thumbs_down. */
+static int ctl_build_feedback(struct ctl *c, ProtobufCMessage *m)
+{
+    static const char *const kinds[] = {"",           "shown",     "inserted",
+                                        "copied",     "dismissed", "thumbs_up",
+                                        "thumbs_down"};
+    Snipwise__V1__RecordFeedbackRequest *r = (void *)m;
+    size_t k;
+
+    r->suggestion_id = (char *)c->pos[0];
+    r->item_id = (char *)c->pos[1];
+    r->idempotency_key = (char *)c->pos[3];
+    for (k = 1; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        if (strcmp(c->pos[2], kinds[k]) == 0) {
+            r->kind = (Snipwise__V1__FeedbackKind)k;
+            return 0;
+        }
+    }
+    fprintf(stderr, "snipctl: unknown feedback kind '%s'\n", c->pos[2]);
+    return -1;
+}
+
 #define M(s, x) "/snipwise.v1." s "/" x
 #define D(x) &snipwise__v1__##x##__descriptor
 
@@ -249,6 +293,20 @@ static const struct ctl_cmd ctl_cmds[] = {
      "list the team's mail domains", M("TeamService", "ListTeamDomains"),
      D(list_team_domains_request), D(list_team_domains_response), 0, 0,
      ctl_build_page, NULL},
+    {NULL, "outcomes", "THREAD_ID [--page-size N] [--page-token T]",
+     "list a thread's outcomes (recorded and derived from replies)",
+     M("OutcomeService", "ListOutcomes"), D(list_outcomes_request),
+     D(list_outcomes_response), 1, 1, ctl_build_list_outcomes, NULL},
+    {NULL, "feedback",
+     "SUGGESTION_ID ITEM_ID shown|inserted|copied|dismissed|thumbs_up|"
+     "thumbs_down IDEMPOTENCY_KEY",
+     "report what a rep did with a suggestion",
+     M("OutcomeService", "RecordFeedback"), D(record_feedback_request),
+     D(record_feedback_response), 4, 4, ctl_build_feedback, NULL},
+    {NULL, "models", "[--page-size N] [--page-token T]",
+     "list the team's ranking models, newest first",
+     M("RankingService", "ListModels"), D(list_models_request),
+     D(list_models_response), 0, 0, ctl_build_list_models, NULL},
     {"email", "get", "EMAIL_ID | MESSAGE_ID", "show a stored email",
      M("IngestService", "GetEmail"), D(get_email_request), D(email), 1, 1,
      ctl_build_mail, NULL},

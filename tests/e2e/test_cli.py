@@ -263,3 +263,28 @@ def test_environment_reaches_snipd(snipd_factory, monkeypatch):
     for name in ["ASAN_OPTIONS", "UBSAN_OPTIONS"]:
         if name in os.environ:
             assert env.get(name.encode()) == os.environ[name].encode()
+
+
+def test_feedback_outcomes_and_models_commands(snipd):
+    """snipctl feedback / outcomes / models reach their RPCs: feedback is
+    idempotent by key, a bad kind is a usage error, the lists answer."""
+    _, key = create_team(snipd.admin(), "CLI feedback")
+    base = ["--addr", snipd.addr, "--json"]
+    args = ["feedback", "sg_cli", "sg_cli.f.fam_x", "inserted", "fb-key-1"]
+    r = snipctl(*base, *args, key=key)
+    assert r.returncode == 0, _explain(r)
+    first = json.loads(r.stdout)
+    assert first["duplicate"] is False and first["feedback_id"]
+    r = snipctl(*base, *args, key=key)
+    assert r.returncode == 0, _explain(r)
+    again = json.loads(r.stdout)
+    assert again["duplicate"] is True
+    assert again["feedback_id"] == first["feedback_id"]
+    r = snipctl(*base, "feedback", "sg_cli", "x", "loved", "k", key=key)
+    assert r.returncode == 2 and "loved" in r.stderr, _explain(r)
+    r = snipctl(*base, "models", key=key)
+    assert r.returncode == 0, _explain(r)
+    assert json.loads(r.stdout)["models"] == []
+    r = snipctl(*base, "outcomes", "th_none", key=key)
+    assert r.returncode == 0, _explain(r)
+    assert json.loads(r.stdout)["outcomes"] == []
