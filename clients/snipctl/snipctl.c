@@ -13,6 +13,7 @@
 #include "base/sw_mem.h"
 #include "base/sw_util.h"
 #include "clients/snipc.h"
+#include "clients/snipctl/ctl_config.h"
 #include "clients/snipctl/ctl_exit.h"
 #include "clients/snipctl/ctl_ingest.h"
 #include "clients/snipctl/ctl_llm.h"
@@ -345,6 +346,9 @@ static void ctl_usage(FILE *f)
         "  --addr ADDR     snipd address [127.0.0.1:50051, or SNIPWISE_ADDR]\n"
         "  --key KEY       API key [SNIPWISE_KEY]; the admin key is in "
         "DATA_DIR/admin.key\n"
+        "  config file     $SNIPWISE_CONFIG or "
+        "~/.config/snipwise/snipctl.conf,\n"
+        "                  lines addr = A, key = K or key_file = PATH\n"
         "  --tls-ca PEM    trust this CA and use TLS\n"
         "  --json          print one JSON object instead of a table\n\n"
         "commands:\n",
@@ -661,6 +665,9 @@ int main(int argc, char **argv)
     int used = 0, code = EXIT_RPC, i, pr;
     sw_err rc;
 
+    /* Flags beat the environment, which beats the config file. */
+    if (ctl_config_env() != 0)
+        return EXIT_USAGE;
     if (ctl_ingest_wanted(argc, argv))
         return ctl_ingest_main(argc, argv);
     if (ctl_search_wanted(argc, argv))

@@ -288,3 +288,29 @@ def test_feedback_outcomes_and_models_commands(snipd):
     r = snipctl(*base, "outcomes", "th_none", key=key)
     assert r.returncode == 0, _explain(r)
     assert json.loads(r.stdout)["outcomes"] == []
+
+
+def test_config_file_supplies_addr_and_key(snipd, tmp_path):
+    """Flags beat SNIPWISE_*, which beat the config file; a broken config
+    file is a clear usage error, not ignored."""
+    _, key = create_team(snipd.admin(), "CLI config")
+    key_file = tmp_path / "team.key"
+    key_file.write_text(key + "\n")
+    conf = tmp_path / "snipctl.conf"
+    conf.write_text("# snipctl settings\naddr = %s\nkey_file = %s\n" %
+                    (snipd.addr, key_file))
+    env = {"SNIPWISE_CONFIG": str(conf)}
+    r = snipctl("--json", "team", "show", env=env)
+    assert r.returncode == 0, _explain(r)
+    assert json.loads(r.stdout)["display_name"] == "CLI config"
+    # The environment wins over the file: a bad key there is used and fails.
+    r = snipctl("team", "show", key="sk_wrong", env=env)
+    assert r.returncode == 4, _explain(r)
+    # And --key wins over both.
+    r = snipctl("--key", key, "team", "show", key="sk_wrong", env=env)
+    assert r.returncode == 0, _explain(r)
+    conf.write_text("addr %s\n" % snipd.addr)
+    r = snipctl("team", "show", env=env)
+    assert r.returncode == 2 and "NAME = VALUE" in r.stderr, _explain(r)
+    r = snipctl("team", "show", env={"SNIPWISE_CONFIG": str(tmp_path / "no")})
+    assert r.returncode == 2 and "No such file" in r.stderr, _explain(r)
