@@ -665,6 +665,14 @@ int main(int argc, char **argv)
     int used = 0, code = EXIT_RPC, i, pr;
     sw_err rc;
 
+    /* --help anywhere, for any subcommand, prints the usage of every
+     * command (each with its arguments) and succeeds. */
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            ctl_usage(stdout);
+            return 0;
+        }
+    }
     /* Flags beat the environment, which beats the config file. */
     if (ctl_config_env() != 0)
         return EXIT_USAGE;

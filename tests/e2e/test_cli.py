@@ -314,3 +314,14 @@ def test_config_file_supplies_addr_and_key(snipd, tmp_path):
     assert r.returncode == 2 and "NAME = VALUE" in r.stderr, _explain(r)
     r = snipctl("team", "show", env={"SNIPWISE_CONFIG": str(tmp_path / "no")})
     assert r.returncode == 2 and "No such file" in r.stderr, _explain(r)
+
+
+@pytest.mark.parametrize("cmd", [
+    "health", "admin create-team", "team show", "email get", "thread list",
+    "content list", "snippet get", "ingest", "search", "suggest",
+    "outcome record", "outcomes", "feedback", "rerank", "model show",
+    "models", "llm journal"])
+def test_every_subcommand_has_help(cmd):
+    r = snipctl(*cmd.split(), "--help")
+    assert r.returncode == 0, _explain(r)
+    assert "usage: snipctl" in r.stdout and cmd.split()[0] in r.stdout
