@@ -15,6 +15,7 @@
 #include "base/sw_util.h"
 #include "clients/snipc.h"
 #include "grpc/health/v1/health.pb-c.h"
+#include "snipwise/v1/suggest.pb-c.h"
 #include "snipwise/v1/team.pb-c.h"
 
 struct bench_method {
@@ -73,15 +74,38 @@ int main(int argc, char **argv)
         GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
     Snipwise__V1__GetMyTeamRequest treq =
         SNIPWISE__V1__GET_MY_TEAM_REQUEST__INIT;
-    struct bench_method methods[2] = {
+    Snipwise__V1__SuggestRequest sreq = SNIPWISE__V1__SUGGEST_REQUEST__INIT;
+    Snipwise__V1__ThreadText tt = SNIPWISE__V1__THREAD_TEXT__INIT;
+    Snipwise__V1__ThreadTextMessage tm =
+        SNIPWISE__V1__THREAD_TEXT_MESSAGE__INIT;
+    Snipwise__V1__ThreadTextMessage *tms[1] = {&tm};
+    struct bench_method methods[3] = {
         {"health_check", "/grpc.health.v1.Health/Check", &hreq.base,
          &grpc__health__v1__health_check_response__descriptor},
         {"get_my_team", "/snipwise.v1.TeamService/GetMyTeam", &treq.base,
          &snipwise__v1__team__descriptor},
+        {"suggest", "/snipwise.v1.SuggestService/Suggest", &sreq.base,
+         &snipwise__v1__suggest_response__descriptor},
     };
+    /* BENCH_SUGGEST=1 adds Suggest (a prospect asking about pricing and a
+     * case study, a draft) to the interleaved rounds. */
+    int nm = getenv("BENCH_SUGGEST") ? 3 : 2;
     int threads, calls, rounds, r, t, k, code = 1;
-    int64_t total_us[2] = {0, 0}, ncalls[2] = {0, 0}, *all[2] = {NULL, NULL};
-    int errors[2] = {0, 0};
+    int64_t total_us[3] = {0, 0, 0}, ncalls[3] = {0, 0, 0};
+    int64_t *all[3] = {NULL, NULL, NULL};
+    int errors[3] = {0, 0, 0};
+
+    tm.from_address = "prospect@example.com";
+    tm.text = "Hi, could you send me your pricing and a case study from a "
+              "company like ours? We are evaluating tools this quarter.";
+    tt.subject = "Pricing and case studies";
+    tt.n_messages = 1;
+    tt.messages = tms;
+    sreq.thread_case = SNIPWISE__V1__SUGGEST_REQUEST__THREAD_THREAD_TEXT;
+    sreq.thread_text = &tt;
+    sreq.draft_text = "Thanks for asking. Here is";
+    sreq.max_contents = 5;
+    sreq.max_framings = 5;
     struct snipc_opts o;
     snipc *cl = NULL;
 
@@ -98,14 +122,14 @@ int main(int argc, char **argv)
     o.key = argv[2];
     if (snipc_open(&o, &cl) != SW_OK)
         goto out;
-    for (k = 0; k < 2; k++) {
+    for (k = 0; k < nm; k++) {
         all[k] = sw_calloc((size_t)threads * (size_t)calls * (size_t)rounds,
                            sizeof(int64_t));
         if (all[k] == NULL)
             goto out;
     }
     for (r = 0; r < rounds; r++) {
-        for (k = 0; k < 2; k++) {
+        for (k = 0; k < nm; k++) {
             pthread_t tid[256];
             struct bench_job jobs[256];
             int64_t t0 = bench_now_us();
@@ -125,7 +149,7 @@ int main(int argc, char **argv)
             ncalls[k] += (int64_t)threads * calls;
         }
     }
-    for (k = 0; k < 2; k++) {
+    for (k = 0; k < nm; k++) {
         qsort(all[k], (size_t)ncalls[k], sizeof(int64_t), bench_cmp);
         printf("{\"method\":\"%s\",\"calls\":%lld,\"errors\":%d,"
                "\"calls_per_s\":%.0f,\"p50_us\":%lld,\"p99_us\":%lld}\n",
@@ -136,10 +160,17 @@ int main(int argc, char **argv)
     }
     printf("{\"ratio_get_my_team_vs_health_p50\":%.2f}\n",
            (double)all[1][ncalls[1] / 2] / (double)all[0][ncalls[0] / 2]);
-    code = errors[0] || errors[1] ? 1 : 0;
+    if (nm == 3)
+        printf("{\"ratio_suggest_vs_health_p50\":%.2f,"
+               "\"ratio_suggest_vs_health_calls_per_s\":%.2f}\n",
+               (double)all[2][ncalls[2] / 2] / (double)all[0][ncalls[0] / 2],
+               ((double)ncalls[2] / (double)total_us[2]) /
+                   ((double)ncalls[0] / (double)total_us[0]));
+    code = errors[0] || errors[1] || errors[2] ? 1 : 0;
 out:
     sw_free(all[0]);
     sw_free(all[1]);
+    sw_free(all[2]);
     snipc_close(&cl);
     grpc_shutdown();
     return code;
