@@ -360,6 +360,10 @@ static sw_err ingest_plan_build(const struct store_job *job,
         s->thread_id = framing ? em->thread_id : NULL;
         s->rep_email = framing ? em->rep_email : NULL;
         s->topic = a->n_topics ? a->topics[0] : (char *)"";
+        /* A snippet dates from the mail that used it, not from when the
+         * worker ran: the ranking's "oldest member of a family" then
+         * depends on the team's history only, not on extraction timing. */
+        s->create_ms = em->sent_ms;
         s->intent = a->intent;
         s->persona = a->persona;
         s->stage = a->stage;

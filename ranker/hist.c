@@ -300,8 +300,17 @@ static int rank_tsnip_age_cmp(const void *x, const void *y)
 {
     const struct rank_tsnip *a = x, *b = y;
 
+    int k;
+
     if (a->create_ms != b->create_ms)
         return a->create_ms < b->create_ms ? -1 : 1;
+    /* Same time (snippets of one email, or mails sent the same minute):
+     * order by what they say before their random ids, so that a family's
+     * oldest member, its title, is the same in every store with this
+     * history. */
+    k = strcmp(a->text ? a->text : "", b->text ? b->text : "");
+    if (k)
+        return k;
     return strcmp(a->id, b->id);
 }
 
