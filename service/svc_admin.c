@@ -11,8 +11,8 @@
 
 #define SVC_WHY_MAX 1024
 
-static Snipwise__V1__Team *svc_admin_team(struct svc_ctx *c,
-                                          const struct store_team *t)
+Snipwise__V1__Team *svc_admin_team(struct svc_ctx *c,
+                                   const struct store_team *t)
 {
     Snipwise__V1__Team *p = sw_arena_alloc(svc_ctx_arena(c), sizeof(*p));
 

@@ -4,6 +4,15 @@
 #define SVC_ADMIN_H
 
 #include "service/svc_rpc.h"
+#include "snipwise/v1/common.pb-c.h"
+
+struct store_team;
+
+/* svc_admin_team builds the snipwise.v1.Team message for a stored team in
+ * the call's arena (strings copied); NULL when out of memory. Shared by
+ * AdminService and TeamService.GetMyTeam. */
+Snipwise__V1__Team *svc_admin_team(struct svc_ctx *c,
+                                   const struct store_team *t);
 
 sw_err svc_admin_create_team(struct svc_ctx *c, const ProtobufCMessage *req,
                              ProtobufCMessage **resp);

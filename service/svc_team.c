@@ -1,6 +1,8 @@
 /* svc_team: TeamService handlers over store_tenant. */
 #include "service/svc_team.h"
 
+#include "service/svc_admin.h"
+
 #include <string.h>
 
 #include "base/sw_mem.h"
@@ -54,15 +56,11 @@ sw_err svc_team_get_my_team(struct svc_ctx *c, const ProtobufCMessage *req,
         rc = svc_ctx_fail_buf(c, rc, &why);
         goto out;
     }
-    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
+    out = svc_admin_team(c, &team);
     if (out == NULL) {
         rc = SW_ENOMEM;
         goto out;
     }
-    snipwise__v1__team__init(out);
-    out->team_id = svc_ctx_str(c, team.team_id);
-    out->display_name = svc_ctx_str(c, team.display_name);
-    out->create_time_unix_ms = team.create_ms;
     rc = store_job_team_pending(svc_ctx_store(c), svc_ctx_team(c), &pending);
     if (rc)
         goto out;
