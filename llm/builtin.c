@@ -177,8 +177,10 @@ static int llm_bi_positions(const struct llm_input *in,
     const char *s = in->text + sp[i].off;
     size_t n = sp[i].len, gap_off = sp[i - 1].off + sp[i - 1].len, k;
 
+    /* A conditional aside ("If it is not a focus right now, all good.")
+     * hedges the mail, it does not position the attachment. */
     if (n < 20 || n > 400 || llm_bi_is_greeting(s, n) || s[0] == '>' ||
-        s[n - 1] == '?')
+        s[n - 1] == '?' || strncasecmp(s, "if ", 3) == 0)
         return 0;
     for (k = gap_off; k + 1 < sp[i].off; k++) {
         if (in->text[k] == '\n' && in->text[k + 1] == '\n')
@@ -467,6 +469,13 @@ out:
 
 /* --- Replies ----------------------------------------------------------- */
 
+/* llm_bi_has_link: s[0..n) holds a URL or a mailto address. */
+static int llm_bi_has_link(const char *s, size_t n)
+{
+    return memmem(s, n, "://", 3) != NULL || memmem(s, n, "www.", 4) != NULL ||
+           memmem(s, n, "mailto:", 7) != NULL;
+}
+
 const char *llm_builtin_reply_label(const char *text, size_t n, size_t *ev_off,
                                     size_t *ev_len)
 {
@@ -489,6 +498,11 @@ const char *llm_builtin_reply_label(const char *text, size_t n, size_t *ev_off,
             have_first = 1;
         }
         for (r = 0; r < best_r; r++) {
+            /* "Unsubscribe" beside a link or mailto is a list footer or a
+             * List-Unsubscribe header, not the reader asking to leave. */
+            if (strcmp(llm_lex_reply[r].value, "UNSUBSCRIBE") == 0 &&
+                llm_bi_has_link(s, sp[i].len))
+                continue;
             if (llm_bi_any(s, sp[i].len, llm_lex_reply[r].phrases)) {
                 best_r = r;
                 best_s = i;

@@ -6,13 +6,23 @@
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 const char *const llm_lex_framing_strong[] = {
-    "attached",       "attaching",       "attachment",       "enclosed",
-    "i've included",  "i have included", "i've attached",    "i have attached",
-    "please find",    "see the deck",    "see the attached", "here is",
-    "here's",         "here are",        "sharing",          "i'm sending",
-    "sending over",   "sent over",       "you'll find",      "you will find",
-    "take a look at", "have a look at",  "check out",        "included",
-    "walks through",  "in this deck",    "in the deck",      NULL,
+    "attached",         "attaching",
+    "attachment",       "enclosed",
+    "i've included",    "i have included",
+    "i've attached",    "i have attached",
+    "please find",      "see the deck",
+    "see the attached", "here is",
+    "here's",           "here are",
+    "sharing",          "i'm sending",
+    "sending over",     "sent over",
+    "you'll find",      "you will find",
+    "take a look at",   "have a look at",
+    "check out",        "included",
+    "walks through",    "in this deck",
+    "in the deck",      "in allegato",
+    "ci-joint",         "pièce jointe",
+    "im anhang",        "anbei",
+    "adjunto",          NULL,
 };
 
 const char *const llm_lex_framing_noun[] = {
@@ -60,7 +70,12 @@ const struct llm_lex_rule llm_lex_reply[] = {
        "could not be delivered", "couldn't be delivered",
        "recipient address rejected", "user unknown", "mailbox unavailable",
        "delivery failure", "message not delivered", "returned mail",
-       "permanent error", "no such user", "mailbox is full")},
+       "permanent error", "no such user", "mailbox is full", "delivery failed",
+       "failed permanently", "delivery problems", "trying to deliver",
+       "could not send message", "fatal error*", "unrecoverable error",
+       "quota exceeded", "undelivered mail", "delivery error",
+       "the original message was received", "this is the mail system",
+       "do not need to resend")},
     {"OUT_OF_OFFICE",
      L("out of the office", "out of office", "on vacation", "on holiday",
        "annual leave", "parental leave", "maternity leave",
@@ -73,7 +88,9 @@ const struct llm_lex_rule llm_lex_reply[] = {
      L("unsubscribe", "remove me", "stop emailing", "stop sending",
        "take me off", "do not contact", "don't contact", "do not email",
        "don't email", "opt out", "opt me out", "no more emails",
-       "remove my email", "off your list", "off your mailing list")},
+       "remove my email", "off your list", "off your mailing list",
+       "abuse report", "feedback report", "marked as spam", "reported as spam",
+       "spam complaint")},
     {"NEGATIVE",
      L("not interested", "no thanks", "no thank you", "not a fit",
        "not a good fit", "not a priority", "we're all set", "we are all set",
@@ -88,7 +105,8 @@ const struct llm_lex_rule llm_lex_reply[] = {
        "keen", "tell me more", "send over", "send me", "works for me",
        "how about", "free on", "available on", "available next", "calendar",
        "looks great", "great, thanks", "count me in", "yes", "please share",
-       "can you share", "next steps", "loop in", "looking forward")},
+       "can you share", "next steps", "loop in", "looking forward", "i agree",
+       "agreed")},
 };
 const size_t llm_lex_reply_n = N(llm_lex_reply);
 
