@@ -115,7 +115,37 @@ static void ingest_snippet_id(const char *team, const char *scope, int kind,
     sw_hex(h, 8, out + 5);
 }
 
-/* ingest_put_snippet writes s unless a snippet of that id was redacted. */
+static int ingest_streq(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+/* ingest_same_snippet returns 1 when old (live) already says what s says:
+ * the same text, kind, document and provenance, and for a framing the same
+ * tags. A key passage belongs to its document and keeps the tags of the
+ * first mail that carried it: the tags of each later mail describe that
+ * mail, not the document. */
+static int ingest_same_snippet(const struct store_snippet *old,
+                               const struct store_snippet *s)
+{
+    if (old->deleted || old->kind != s->kind ||
+        !ingest_streq(old->text, s->text) ||
+        !ingest_streq(old->content_id, s->content_id) ||
+        !ingest_streq(old->provenance, s->provenance))
+        return 0;
+    return s->kind == STORE_SNIPPET_KEY_PASSAGE ||
+           (ingest_streq(old->topic, s->topic) &&
+            ingest_streq(old->intent, s->intent) &&
+            ingest_streq(old->persona, s->persona) &&
+            ingest_streq(old->stage, s->stage));
+}
+
+/* ingest_put_snippet writes s unless a snippet of that id was redacted,
+ * or already holds the same (a document's key passages, extracted again
+ * each time the document is attached: rewriting them would only give them
+ * a new seq, so followers such as the index would count them twice or
+ * not depending on timing, and date them by the latest mail instead of
+ * the first). */
 static sw_err ingest_put_snippet(store_txn *t, struct store_snippet *s,
                                  int *written)
 {
@@ -129,6 +159,10 @@ static sw_err ingest_put_snippet(store_txn *t, struct store_snippet *s,
         strcmp(old.provenance, INGEST_WORKER_SUPERSEDED) != 0) {
         store_snippet_clear(&old);
         return SW_OK; /* a user's redaction is final */
+    }
+    if (rc == SW_OK && ingest_same_snippet(&old, s)) {
+        store_snippet_clear(&old);
+        return SW_OK;
     }
     store_snippet_clear(&old);
     if (rc && rc != SW_ENOTFOUND)

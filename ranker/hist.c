@@ -111,9 +111,31 @@ struct rank_toutcome {
 
 struct rank_tthread {
     int64_t pos_replies, meetings, deals;
-    int64_t first_in_ms;
-    char *first_in_text; /* arena */
+    int64_t first_in_ms, first_out_ms;
+    char *first_in_text, *first_out_text; /* arena */
 };
+
+/* rank_keep_first keeps in (*ms, *text) the context "subject\nbody" (body
+ * cut at max bytes) of the earliest message; at the same time the smaller
+ * text wins, so that the choice never depends on the order the store
+ * lists mail in (by random id). Only a kept or tied text is formatted. */
+static sw_err rank_keep_first(struct sw_arena *a, int64_t sent_ms,
+                              const char *subject, const char *body, int max,
+                              int64_t *ms, char **text)
+{
+    char *x;
+
+    if (*text && sent_ms > *ms)
+        return SW_OK;
+    x = sw_arena_printf(a, "%s\n%.*s", subject, max, body);
+    if (x == NULL)
+        return SW_ENOMEM;
+    if (*text == NULL || sent_ms < *ms || strcmp(x, *text) < 0) {
+        *ms = sent_ms;
+        *text = x;
+    }
+    return SW_OK;
+}
 
 struct rank_build {
     struct rank_hist *h;
@@ -140,7 +162,8 @@ static uint64_t rank_hash_str(const char *s)
 }
 
 static sw_err rank_add_item(struct rank_build *b, int kind, const char *id,
-                            const char *title, int ckind, uint32_t *out)
+                            const char *title, const char *sha_hex, int ckind,
+                            uint32_t *out)
 {
     struct rank_hist *h = b->h;
     struct rank_hitem *it;
@@ -152,9 +175,14 @@ static sw_err rank_add_item(struct rank_build *b, int kind, const char *id,
     it->kind = kind;
     it->id = sw_arena_strdup(&h->arena, id);
     it->title = sw_arena_strndup(&h->arena, title, 300);
+    it->key = it->title && it->title[0]
+                  ? it->title
+                  : (sha_hex && sha_hex[0]
+                         ? sw_arena_printf(&h->arena, "sha256:%s", sha_hex)
+                         : it->id);
     it->content_kind = ckind;
     it->rep = RANK_NONE;
-    if (it->id == NULL || it->title == NULL)
+    if (it->id == NULL || it->title == NULL || it->key == NULL)
         return SW_ENOMEM;
     *out = (uint32_t)(h->nitems - 1);
     return rank__map_put(&h->by_item, rank_hash_str(id), *out);
@@ -165,7 +193,8 @@ static sw_err rank_content_cb(const struct store_content *c, void *arg)
     struct rank_build *b = arg;
     uint32_t idx;
 
-    return rank_add_item(b, 'c', c->content_id, c->filename, c->kind, &idx);
+    return rank_add_item(b, 'c', c->content_id, c->filename, c->sha256_hex,
+                         c->kind, &idx);
 }
 
 static sw_err rank_snippet_cb(const struct store_snippet *s, void *arg)
@@ -254,25 +283,25 @@ static sw_err rank_email_cb(const struct store_email *e, void *arg)
     }
     if (te->out) {
         struct rank_hthread *t = &h->threads[th];
+        struct rank_tthread *tt = &b->tt[th];
         if (t->first_out_ms == 0 || te->sent_ms < t->first_out_ms)
             t->first_out_ms = te->sent_ms;
+        /* Out-of-thread memory: the first outbound text stands in for the
+         * context of a thread without an inbound message (a cold mail). */
+        rc = rank_keep_first(&h->arena, te->sent_ms, e->subject,
+                             e->new_text[0] ? e->new_text : e->body_text, 300,
+                             &tt->first_out_ms, &tt->first_out_text);
+        if (rc)
+            return rc;
     } else {
         struct rank_tthread *tt = &b->tt[th];
-        if (tt->first_in_text == NULL || te->sent_ms < tt->first_in_ms) {
-            tt->first_in_ms = te->sent_ms;
-            tt->first_in_text = sw_arena_printf(
-                &h->arena, "%s\n%.*s", e->subject, RANK_CONTEXT_MAX,
-                e->new_text[0] ? e->new_text : e->body_text);
-            if (tt->first_in_text == NULL)
-                return SW_ENOMEM;
-        }
+        rc = rank_keep_first(&h->arena, te->sent_ms, e->subject,
+                             e->new_text[0] ? e->new_text : e->body_text,
+                             RANK_CONTEXT_MAX, &tt->first_in_ms,
+                             &tt->first_in_text);
+        if (rc)
+            return rc;
     }
-    /* Out-of-thread memory: the first outbound text stands in for the
-     * context of a thread without an inbound message (a cold mail). */
-    if (te->out && h->threads[th].context == NULL)
-        h->threads[th].context =
-            sw_arena_printf(&h->arena, "%s\n%.*s", e->subject, 300,
-                            e->new_text[0] ? e->new_text : e->body_text);
     return rank__map_put(&b->email_by_id, rank_hash_str(e->email_id),
                          b->nte - 1);
 }
@@ -365,7 +394,7 @@ static sw_err rank_build_snippets(struct rank_build *b)
             if (root == nf) { /* the oldest member founds the family */
                 char fid[21];
                 rank_family_id(t->id, fid);
-                rc = rank_add_item(b, 'f', fid, t->text, 0, &idx);
+                rc = rank_add_item(b, 'f', fid, t->text, NULL, 0, &idx);
                 if (rc)
                     goto out;
                 h->items[idx].rep = (uint32_t)h->nsnips;
@@ -547,8 +576,7 @@ static sw_err rank_build_uses(struct rank_build *b)
             i++;
         for (; oi < b->nto && b->to[oi].thread < th; oi++)
             ;
-        if (tt->first_in_text)
-            t->context = tt->first_in_text;
+        t->context = tt->first_in_text ? tt->first_in_text : tt->first_out_text;
         if (t->context == NULL)
             t->context = "";
         for (k = oi; k < b->nto && b->to[k].thread == th; k++) {

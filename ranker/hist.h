@@ -60,6 +60,10 @@ struct rank_hitem {
     char *id;         /* "fam_" + 16 hex, or the content id */
     uint32_t rep;     /* family: index of its oldest snippet; content: -1 */
     char *title;      /* content: file name; family: its oldest text */
+    char *key;        /* what the item is, the same in every store with this
+                         history (ids are random): its title, or for a
+                         content without a file name "sha256:" and the hex
+                         SHA-256 of its bytes. Seeds and ties use it. */
     int content_kind; /* content: ContentKind */
     struct rank_evid ev;
     double post_value;  /* shrunk mean value per mature use */

@@ -102,6 +102,48 @@ static sw_err rank_embed_ctx(struct rank_job *j, const char *s, float *out)
     return rc;
 }
 
+/* Canonical orders for ALS. Threads, items and uses are numbered in the
+ * order the store lists them (by random id), which differs between two
+ * stores with the same history; floating-point sums in ALS follow that
+ * order, and over its iterations the difference grows to the third digit.
+ * So rows are threads sorted by when they started and what they say,
+ * columns items sorted by kind and title, and cells by (row, column). */
+struct rank_ckey {
+    uint32_t idx;
+    int64_t ms;
+    int kind;
+    const char *text;
+    const char *id; /* last resort: two identical threads or items */
+};
+
+static int rank_ckey_cmp(const void *x, const void *y)
+{
+    const struct rank_ckey *a = x, *b = y;
+    int c;
+
+    if (a->ms != b->ms)
+        return a->ms < b->ms ? -1 : 1;
+    if (a->kind != b->kind)
+        return a->kind < b->kind ? -1 : 1;
+    c = strcmp(a->text ? a->text : "", b->text ? b->text : "");
+    if (c)
+        return c;
+    return strcmp(a->id ? a->id : "", b->id ? b->id : "");
+}
+
+static int rank_cell_cmp(const void *x, const void *y)
+{
+    const struct rank_als_cell *a = x, *b = y;
+
+    if (a->row != b->row)
+        return a->row < b->row ? -1 : 1;
+    if (a->col != b->col)
+        return a->col < b->col ? -1 : 1;
+    if (a->pref != b->pref)
+        return a->pref < b->pref ? -1 : 1;
+    return a->conf < b->conf ? -1 : a->conf > b->conf;
+}
+
 /* rank_train fits ALS on h's mature uses and fills m's collaborative data
  * with the most recent max threads for fold-in. */
 static sw_err rank_train(struct rank_job *j, const struct rank_hist *h,
@@ -109,9 +151,10 @@ static sw_err rank_train(struct rank_job *j, const struct rank_hist *h,
 {
     struct rank_als_cell *cells = NULL;
     struct rank_als_opts ao;
+    struct rank_ckey *keys = NULL;
     uint64_t *colseed = NULL;
     double *X = NULL, *Y = NULL, ss = 0.0;
-    uint32_t *rowof = NULL, *threadof = NULL;
+    uint32_t *rowof = NULL, *threadof = NULL, *colof = NULL;
     size_t nrows = 0, ncells = 0, i, d, keep, first;
     size_t maxt = j->o->max_threads ? j->o->max_threads : 20000;
     int k = 0;
@@ -120,22 +163,48 @@ static sw_err rank_train(struct rank_job *j, const struct rank_hist *h,
     rowof = sw_malloc((h->nthreads + 1) * sizeof(*rowof));
     threadof = sw_malloc((h->nthreads + 1) * sizeof(*threadof));
     cells = sw_calloc(h->nuses + 1, sizeof(*cells));
-    if (!rowof || !threadof || !cells)
+    colof = sw_malloc((h->nitems + 1) * sizeof(*colof));
+    keys = sw_calloc((h->nthreads > h->nitems ? h->nthreads : h->nitems) + 1,
+                     sizeof(*keys));
+    if (!rowof || !threadof || !cells || !colof || !keys)
         goto out;
     for (i = 0; i < h->nthreads; i++)
         rowof[i] = UINT32_MAX;
     for (i = 0; i < h->nuses; i++) {
         const struct rank_use *u = &h->uses[i];
+        const struct rank_hthread *t = &h->threads[u->thread];
+        if (!u->mature || rowof[u->thread] != UINT32_MAX)
+            continue;
+        rowof[u->thread] = 0;
+        keys[nrows].idx = u->thread;
+        keys[nrows].ms = t->first_out_ms;
+        keys[nrows].text = t->context;
+        keys[nrows++].id = t->id;
+    }
+    qsort(keys, nrows, sizeof(*keys), rank_ckey_cmp);
+    for (i = 0; i < nrows; i++) {
+        threadof[i] = keys[i].idx;
+        rowof[keys[i].idx] = (uint32_t)i;
+    }
+    memset(keys, 0, h->nitems * sizeof(*keys));
+    for (i = 0; i < h->nitems; i++) {
+        keys[i].idx = (uint32_t)i;
+        keys[i].kind = h->items[i].kind;
+        keys[i].text = h->items[i].key;
+        keys[i].id = h->items[i].id;
+    }
+    if (h->nitems)
+        qsort(keys, h->nitems, sizeof(*keys), rank_ckey_cmp);
+    for (i = 0; i < h->nitems; i++)
+        colof[keys[i].idx] = (uint32_t)i;
+    for (i = 0; i < h->nuses; i++) {
+        const struct rank_use *u = &h->uses[i];
         struct rank_als_cell *c;
         if (!u->mature)
             continue;
-        if (rowof[u->thread] == UINT32_MAX) {
-            rowof[u->thread] = (uint32_t)nrows;
-            threadof[nrows++] = u->thread;
-        }
         c = &cells[ncells++];
         c->row = rowof[u->thread];
-        c->col = u->item;
+        c->col = colof[u->item];
         c->pref = u->value > 0 ? 1.0 : 0.0;
         c->conf = 1.0 + RANK_ALS_ALPHA *
                             (u->value > 0 ? u->value : 0.5 + fabs(u->value));
@@ -163,11 +232,11 @@ static sw_err rank_train(struct rank_job *j, const struct rank_hist *h,
     if (colseed == NULL)
         goto out;
     for (i = 0; i < h->nitems; i++) {
-        const char *t = h->items[i].title && h->items[i].title[0]
-                            ? h->items[i].title
-                            : h->items[i].id;
-        colseed[i] = rank__hash64(t, strlen(t), h->seqs[0] ^ h->seqs[2]);
+        const char *t = h->items[i].key;
+        colseed[colof[i]] = rank__hash64(t, strlen(t), h->seqs[0] ^ h->seqs[2]);
     }
+    if (ncells)
+        qsort(cells, ncells, sizeof(*cells), rank_cell_cmp);
     ao.seed = h->seqs[0] ^ h->seqs[2];
     ao.col_seeds = colseed;
     rc = rank_als_fit(nrows, h->nitems, cells, ncells, &ao, &X, &Y, &k);
@@ -199,10 +268,10 @@ static sw_err rank_train(struct rank_job *j, const struct rank_hist *h,
                 rank__hash64(h->items[i].id, strlen(h->items[i].id), 0x31), i))
             goto out;
         for (d = 0; d < (size_t)k; d++)
-            m->Y[i * k + d] = (float)Y[i * k + d];
+            m->Y[i * k + d] = (float)Y[(size_t)colof[i] * k + d];
     }
-    /* Fold-in neighbours: the most recent rows (rows follow thread order,
-     * which is arrival order, so keep the last ones). */
+    /* Fold-in neighbours: the most recent rows (rows are sorted by when
+     * their thread started, so keep the last ones). */
     keep = nrows < maxt ? nrows : maxt;
     first = nrows - keep;
     m->nthreads = keep;
@@ -224,6 +293,8 @@ static sw_err rank_train(struct rank_job *j, const struct rank_hist *h,
 out:
     sw_free(colseed);
     sw_free(cells);
+    sw_free(colof);
+    sw_free(keys);
     sw_free(rowof);
     sw_free(threadof);
     sw_free(X);

@@ -688,7 +688,7 @@ static sw_err rank_collect(struct rank_sctx *c, const uint64_t *labels,
                 cd = it->kind == 'f' ? &(*fc)[(*nf)++] : &(*cc)[(*nc)++];
                 slot[items[j]] = cd - (it->kind == 'f' ? *fc : *cc);
                 cd->item = items[j];
-                cd->key = it->title && it->title[0] ? it->title : it->id;
+                cd->key = it->key;
                 cd->rel = -2.0;
             } else {
                 cd = it->kind == 'f' ? &(*fc)[slot[items[j]]]

@@ -86,13 +86,10 @@ void rank__score(const struct rank_params *p, const struct rank_hist *h,
 
     memset(s, 0, sizeof(*s));
     s->relevance = rel;
-    /* Per-item draws key on what the item is (its file name, or its
-     * family's oldest text), not on its server-made id, so that they repeat
-     * across stores with the same history. */
-    if (it->title && it->title[0])
-        g.s = seed ^ rank__hash64(it->title, strlen(it->title), 0x7e);
-    else
-        g.s = seed ^ rank__hash64(it->id, strlen(it->id), 0x7e);
+    /* Per-item draws key on what the item is (rank_hitem.key), not on its
+     * server-made id, so that they repeat across stores with the same
+     * history. */
+    g.s = seed ^ rank__hash64(it->key, strlen(it->key), 0x7e);
     switch (mode) {
     case RANK_MODE_POPULARITY:
         s->total = (double)it->ev.times_used + 1e-3 * rel;

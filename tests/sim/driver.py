@@ -10,7 +10,6 @@ truth is used to score the arm's rankings (NDCG@10) and, for the oracle
 arm only, to rank.
 """
 
-import time
 import heapq
 
 import mailgen
@@ -45,9 +44,6 @@ def _tokens(text):
         out.append("".join(cur))
     return out
 
-
-# Longest wait for snipd's worker to classify one reply (seconds).
-CLASSIFY_WAIT_S = 20.0
 
 
 class FamilyMatcher:
@@ -327,15 +323,13 @@ class ArmRun:
         view = {"threads": self.link.count_threads(),
                 "world_threads": self.started}
         per = {}
+        # Classification runs in snipd's extraction worker, after the ingest
+        # reply: wait (bounded) until the worker has drained, then ask once
+        # per reply, so that neither the answers nor the call counts depend
+        # on timing.
+        self.link.settle()
         for eid, kind in self.replies:
             got = self.link.reply_kind(eid)
-            # Classification runs in snipd's extraction worker, after the
-            # ingest reply: wait (bounded) for it, so that the report does
-            # not depend on timing.
-            deadline = time.monotonic() + CLASSIFY_WAIT_S
-            while got == 0 and time.monotonic() < deadline:
-                time.sleep(0.05)
-                got = self.link.reply_kind(eid)
             if got is None:
                 break
             a = per.setdefault(kind, {"n": 0, "agree": 0, "unclassified": 0})

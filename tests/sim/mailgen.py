@@ -8,6 +8,7 @@ status notifications.
 """
 
 import datetime
+import hashlib
 from email.message import EmailMessage, Message
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
@@ -165,6 +166,7 @@ def outbound(world, plan, when, doc, framing, parent):
         msg["Subject"] = subject_of(world, plan)
     msg["Date"] = format_datetime(when)
     msg["Message-ID"] = mid
+    msg.set_boundary(_boundary(mid))
     msg.attach(MIMEText(text, "plain", "utf-8"))
     if doc is not None:
         maintype, _, subtype = doc["media_type"].partition("/")
@@ -247,6 +249,13 @@ def _strip_re(subject):
     return s
 
 
+def _boundary(mid):
+    """A MIME boundary made from the Message-ID: Python's own is random,
+    and a bounce quotes the original's headers (boundary included), so a
+    random one would make the same world's mail differ from run to run."""
+    return "=_sim_" + hashlib.sha256(mid.encode()).hexdigest()[:24]
+
+
 def _bounce(world, plan, when, original, refs):
     rep = world.reps[plan.rep]
     pro = world.prospects[plan.prospect]
@@ -262,6 +271,7 @@ def _bounce(world, plan, when, original, refs):
     msg["In-Reply-To"] = original["message_id"]
     msg["References"] = " ".join(refs)
     msg["Auto-Submitted"] = "auto-replied"
+    msg.set_boundary(_boundary(mid))
     msg.attach(MIMEText(
         "Your message to %s could not be delivered.\n\nThe recipient's "
         "mailbox does not exist (550 5.1.1 user unknown).\n" % pro.email,
