@@ -84,7 +84,25 @@ struct rank_ann_ops {
     size_t (*memory)(const struct rank_ann *a);
     /* destroy frees the index and sets *a to NULL; NULL is accepted. */
     void (*destroy)(struct rank_ann **a);
+    /* add_many adds n vectors (vecs[i], dim floats each) under labels[i]
+     * (distinct), as add does, with up to threads threads inserting at
+     * once when n is at least RANK_ANN_PAR_MIN; the graph then depends on
+     * how the threads interleave. NULL: rank_ann_add_many adds one by one.
+     * Errors: as add; SW_ERANGE (nothing added) when the new labels do not
+     * fit. */
+    sw_err (*add_many)(struct rank_ann *a, const uint64_t *labels,
+                       const float *const *vecs, size_t n, unsigned threads);
 };
+
+/* Fewest vectors for a parallel add_many: smaller batches (an indexer
+ * following new mail) stay sequential, so their graph is reproducible. */
+#define RANK_ANN_PAR_MIN 512
+
+/* rank_ann_add_many is a's add_many, or add in a loop when it has none. */
+SW_MUST_CHECK sw_err rank_ann_add_many(struct rank_ann *a,
+                                       const uint64_t *labels,
+                                       const float *const *vecs, size_t n,
+                                       unsigned threads);
 
 /* The two backends. */
 extern const struct rank_ann_ops rank_ann_hnsw;

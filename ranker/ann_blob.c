@@ -1,12 +1,27 @@
-/* ann_blob: memfd-backed byte images of saved indexes (rank_blob in ann.h)
- * and the default build parameters. hnswlib 0.6 saves and loads only by
- * path, so blobs live in memfds that it can open as /proc/self/fd/N. */
+/* ann_blob: memfd-backed byte images of saved indexes (rank_blob in ann.h),
+ * the default build parameters and the generic add_many. hnswlib 0.6 saves and
+ * loads only by path, so blobs live in memfds that it can open as
+ * /proc/self/fd/N. */
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/sw_log.h"
 #include "ranker/ann.h"
+
+sw_err rank_ann_add_many(struct rank_ann *a, const uint64_t *labels,
+                         const float *const *vecs, size_t n, unsigned threads)
+{
+    size_t i;
+    sw_err rc;
+
+    if (a->ops->add_many)
+        return a->ops->add_many(a, labels, vecs, n, threads);
+    for (i = 0; i < n; i++)
+        if ((rc = a->ops->add(a, labels[i], vecs[i])))
+            return rc;
+    return SW_OK;
+}
 
 void rank_ann_params_default(struct rank_ann_params *p, size_t dim)
 {

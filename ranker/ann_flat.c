@@ -318,4 +318,5 @@ const struct rank_ann_ops rank_ann_flat = {
     rank_flat_deleted,
     rank_flat_memory,
     rank_flat_destroy,
+    NULL, /* add_many: one by one */
 };

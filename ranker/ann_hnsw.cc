@@ -4,11 +4,15 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
 
 #include <hnswlib/hnswlib.h>
 
@@ -180,6 +184,53 @@ sw_err hnsw_add(struct rank_ann *a, uint64_t label, const float *vec)
         return hnsw_fail("add", e);
     }
     return SW_OK;
+}
+
+// hnsw_add_many inserts with several threads at once: hnswlib's addPoint
+// takes per-node locks and may run concurrently for distinct labels (its
+// Python module's add_items does the same). An exception on a worker
+// thread is caught there and becomes the result; the others stop at their
+// next item.
+sw_err hnsw_add_many(struct rank_ann *a, const uint64_t *labels,
+                     const float *const *vecs, size_t n, unsigned threads)
+{
+    rank_hnsw *h = of(a);
+    SwHnsw *x = h->idx;
+    std::atomic<size_t> next{0};
+    std::atomic<int> err{SW_OK};
+    size_t fresh = 0, i;
+
+    for (i = 0; i < n; i++)
+        fresh += x->label_lookup_.find(labels[i]) == x->label_lookup_.end();
+    if (x->cur_element_count + fresh > x->max_elements_)
+        return SW_ERANGE;
+    auto work = [&]() {
+        for (;;) {
+            size_t j = next.fetch_add(1);
+            if (j >= n || err.load() != SW_OK)
+                return;
+            try {
+                x->addPoint(vecs[j], labels[j]);
+            } catch (const std::bad_alloc &) {
+                err.store(SW_ENOMEM);
+            } catch (const std::exception &e) {
+                err.store(hnsw_fail("add", e));
+            }
+        }
+    };
+    std::vector<std::thread> pool;
+    if (n >= RANK_ANN_PAR_MIN) {
+        try {
+            for (unsigned t = 1; t < threads && t < 16; t++)
+                pool.emplace_back(work);
+        } catch (const std::exception &) {
+            // No more threads (std::system_error, bad_alloc): fewer do it.
+        }
+    }
+    work();
+    for (auto &t : pool)
+        t.join();
+    return (sw_err)err.load();
 }
 
 sw_err hnsw_mark_deleted(struct rank_ann *a, uint64_t label)
@@ -382,5 +433,5 @@ void hnsw_destroy(struct rank_ann **a)
 extern "C" const struct rank_ann_ops rank_ann_hnsw = {
     "hnsw",       hnsw_create, hnsw_add,     hnsw_mark_deleted, hnsw_search,
     hnsw_resize,  hnsw_save,   hnsw_load,    hnsw_count,        hnsw_capacity,
-    hnsw_deleted, hnsw_memory, hnsw_destroy,
+    hnsw_deleted, hnsw_memory, hnsw_destroy, hnsw_add_many,
 };

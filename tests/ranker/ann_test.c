@@ -215,6 +215,55 @@ static void test_hnsw_vs_flat(void **state)
     sw_free(v);
 }
 
+/* add_many with several threads builds as good a graph as one by one: every
+ * vector finds itself, recall against brute force holds, a batch that does
+ * not fit is refused whole, and the generic path (flat) agrees. */
+static void test_add_many_parallel(void **state)
+{
+    size_t n = 3 * RANK_ANN_PAR_MIN, nq = 100, i, got;
+    float *v = clustered(n + nq, DIM);
+    const float **vp = sw_calloc(n, sizeof(*vp));
+    uint64_t *lab = sw_calloc(n, sizeof(*lab)), l[10];
+    struct rank_ann *h = NULL, *f = NULL, *small = NULL;
+    struct rank_ann_params p;
+    float d[10];
+
+    (void)state;
+    assert_non_null(vp);
+    assert_non_null(lab);
+    for (i = 0; i < n; i++) {
+        vp[i] = v + i * DIM;
+        lab[i] = 5000 + i;
+    }
+    rank_ann_params_default(&p, DIM);
+    p.max_elements = n;
+    ASSERT_OK(rank_ann_hnsw.create(&p, &h));
+    ASSERT_OK(rank_ann_flat.create(&p, &f));
+    ASSERT_OK(rank_ann_add_many(h, lab, vp, n, 4));
+    ASSERT_OK(rank_ann_add_many(f, lab, vp, n, 4));
+    ASSERT_EQ(h->ops->count(h), n);
+    for (i = 0; i < n; i += 97) {
+        ASSERT_OK(h->ops->search(h, vp[i], 1, 64, l, d, &got));
+        ASSERT_EQ(l[0], lab[i]);
+    }
+    assert_true(recall(h, f, v + n * DIM, nq, 100) >= 0.95);
+    /* Full: the whole batch is refused, nothing is added. */
+    p.max_elements = n - 1;
+    ASSERT_OK(rank_ann_hnsw.create(&p, &small));
+    ASSERT_ERR(rank_ann_add_many(small, lab, vp, n, 2), SW_ERANGE);
+    ASSERT_EQ(small->ops->count(small), 0);
+    /* Labels already present are updates and need no room. */
+    ASSERT_OK(rank_ann_add_many(small, lab, vp, n - 1, 2));
+    ASSERT_OK(rank_ann_add_many(small, lab, vp + 1, n - 1, 2));
+    ASSERT_EQ(small->ops->count(small), n - 1);
+    h->ops->destroy(&h);
+    f->ops->destroy(&f);
+    small->ops->destroy(&small);
+    sw_free(lab);
+    sw_free(vp);
+    sw_free(v);
+}
+
 static void round_trip(const struct rank_ann_ops *ops)
 {
     size_t n = 1500;
@@ -278,6 +327,7 @@ int main(void)
         cmocka_unit_test(test_embed_deterministic),
         cmocka_unit_test(test_embed_similarity),
         cmocka_unit_test(test_hnsw_vs_flat),
+        cmocka_unit_test(test_add_many_parallel),
         cmocka_unit_test(test_hnsw_save_load),
         cmocka_unit_test(test_flat_save_load),
     };
