@@ -85,7 +85,7 @@ static uint32_t llm_bi_hash(const char *w, size_t n)
 
 /* --- Framings ---------------------------------------------------------- */
 
-/* llm_bi_name_score rates how much s mentions document d by name: 4 for the
+/* llm_bi_name_score rates how much s mentions document d by name: 5 for the
  * file name or its stem, else 2 per distinctive word of the stem (4+
  * letters), at most 4. */
 static int llm_bi_name_score(const struct llm_doc *d, const char *s, size_t n)
@@ -105,9 +105,9 @@ static int llm_bi_name_score(const struct llm_doc *d, const char *s, size_t n)
     memcpy(stem, name, sl);
     stem[sl] = '\0';
     if (sl >= 4 && memmem(s, n, name, strlen(name)) != NULL)
-        return 4;
+        return 5;
     if (sl >= 4 && memmem(s, n, stem, sl) != NULL)
-        return 4;
+        return 5;
     while ((wl = llm_bi_word(stem, sl, &i, w)) > 0) {
         int generic = 0;
         if (wl < 4 || llm_bi_is_stop(w, wl))
@@ -158,11 +158,12 @@ int llm_builtin_framing_score(const struct llm_input *in, const char *s,
         score += 2;
     if (llm_bi_any(s, n, llm_lex_framing_noun))
         score += 1;
-    /* A bare mention of a title word ("pricing", "experiments") is topic,
-     * not framing: without a cue only the full name or two of its words
-     * count. */
-    if (score > 0 || best >= 4)
-        score += best;
+    /* A bare mention of title words ("pricing", "feature adoption") is
+     * topic, not framing ("Thanks for reaching out about feature
+     * adoption."): without a cue only the full name counts (5; a cue plus
+     * the name or two of its words scores the same 4). */
+    if (score > 0 || best >= 5)
+        score += best > 4 ? 4 : best;
     return score >= LLM_BI_FRAMING_MIN ? score : 0;
 }
 

@@ -3,7 +3,9 @@
  * evidence counts and shrunk priors. */
 #include "ranker/hist.h"
 
+#include <ctype.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,9 +64,13 @@ void rank_params_default(struct rank_params *p)
     p->mature_ms = 3LL * 24 * 3600 * 1000;
     p->family_jaccard = 0.6;
     p->w_relevance = 0.6;
-    p->w_outcome = 1.0;
-    p->w_collab = 0.5;
+    p->w_outcome = 2.0;
+    p->w_collab = 0.25;
     p->w_explore = 0.35;
+    p->wc_relevance = 8.0;
+    p->wc_outcome = 0.25;
+    p->wc_collab = 0.5;
+    p->wc_adoption = 0.4;
     p->mmr_lambda = 0.85;
 }
 
@@ -139,6 +145,7 @@ static sw_err rank_keep_first(struct sw_arena *a, int64_t sent_ms,
 
 struct rank_build {
     struct rank_hist *h;
+    struct rank__map thread_by_id;
     const struct rank_params *p;
     const char *team;
     int64_t cutoff_ms;
@@ -147,7 +154,6 @@ struct rank_build {
     struct rank_temail *te;
     size_t nte, cte;
     struct rank__map email_by_id; /* hash(email id) → index */
-    struct rank__map thread_by_id;
     size_t cthreads;
     struct rank_tthread *tt; /* parallel to h->threads */
     size_t ctt;
@@ -398,6 +404,9 @@ static sw_err rank_build_snippets(struct rank_build *b)
                 if (rc)
                     goto out;
                 h->items[idx].rep = (uint32_t)h->nsnips;
+                h->items[idx].bare = rank_bare_framing(
+                    t->text,
+                    s->content != RANK_NONE ? h->items[s->content].title : "");
                 famitem[nf] = idx;
             } else {
                 famitem[nf] = famitem[root];
@@ -418,6 +427,54 @@ out:
     sw_free(fam);
     sw_free(famitem);
     return rc;
+}
+
+/* Words that only attach: they say nothing about the document. */
+static const char *const rank_attach_words[] = {
+    "attached", "attaching", "attachment", "attach", "enclosed", "enclosing",
+    "included", "including", "include",    "here",   "heres",    "sharing",
+    "share",    "sending",   "sent",       "please", "find",     "have",
+    "with",     "this",      "that",       "your",   "ours",     "file",
+    "copy",     "version",   "latest",     "also",   "just",     NULL,
+};
+
+/* rank_next_word copies the next word of s (letters and digits,
+ * lowercased, apostrophes dropped) into w (cap bytes); returns its length,
+ * 0 at the end. */
+static size_t rank_next_word(const char **s, char *w, size_t cap)
+{
+    const char *p = *s;
+    size_t n = 0;
+
+    while (*p && !isalnum((unsigned char)*p))
+        p++;
+    while (*p && (isalnum((unsigned char)*p) || *p == '\'')) {
+        if (*p != '\'' && n + 1 < cap)
+            w[n++] = (char)tolower((unsigned char)*p);
+        p++;
+    }
+    w[n] = '\0';
+    *s = p;
+    return n;
+}
+
+int rank_bare_framing(const char *text, const char *title)
+{
+    char w[64], t[64];
+    const char *p = text, *q;
+    size_t n, k;
+    int left = 0, skip;
+
+    while ((n = rank_next_word(&p, w, sizeof(w))) > 0) {
+        if (n < 4)
+            continue;
+        for (skip = 0, k = 0; rank_attach_words[k] && !skip; k++)
+            skip = strcmp(w, rank_attach_words[k]) == 0;
+        for (q = title ? title : ""; !skip && rank_next_word(&q, t, sizeof(t));)
+            skip = strcmp(w, t) == 0;
+        left += !skip;
+    }
+    return left < 3;
 }
 
 /* rank_build_links gives every outbound email the families of its
@@ -696,6 +753,8 @@ static void rank_build_priors(struct rank_hist *h, const struct rank_params *p)
     }
     for (i = 0; i < h->nitems; i++) {
         struct rank_hitem *it = &h->items[i];
+        if (it->kind == 'c')
+            it->adoption = log1p((double)it->ev.times_used);
         it->post_value =
             (it->ev.value + m * h->team_value) / ((double)it->ev.trials + m);
         it->alpha = m * h->team_rate + (double)it->ev.successes + 0.01;

@@ -29,11 +29,15 @@ struct rank_params {
     int64_t window_ms;     /* outcome → outbound attribution window */
     int64_t mature_ms;     /* a use without outcome counts as a miss after */
     double family_jaccard; /* MinHash Jaccard to join a family */
-    double w_relevance;    /* weights of the score components */
+    double w_relevance;    /* weights of the score components, framings */
     double w_outcome;
     double w_collab;
-    double w_explore;  /* the exploration share */
-    double mmr_lambda; /* 1 = no diversity */
+    double w_explore;    /* the exploration share (both kinds) */
+    double wc_relevance; /* the same for content items, which must match */
+    double wc_outcome;   /* the thread's topic: relevance weighs more */
+    double wc_collab;
+    double wc_adoption; /* content: the team's adoption (rank_hitem) */
+    double mmr_lambda;  /* 1 = no diversity */
 };
 
 /* rank_params_default fills p with the defaults documented in RANKING.md. */
@@ -65,8 +69,13 @@ struct rank_hitem {
                          content without a file name "sha256:" and the hex
                          SHA-256 of its bytes. Seeds and ties use it. */
     int content_kind; /* content: ContentKind */
+    int bare;         /* family: its text only introduces its document ("I've
+                         attached the pricing sheet."): nothing to suggest as a
+                         framing (rank_bare_framing) */
     struct rank_evid ev;
     double post_value;  /* shrunk mean value per mature use */
+    double adoption;    /* content: log(1 + times used), the team's
+                           adoption of it */
     double alpha, beta; /* Beta posterior of the positive rate */
 };
 
@@ -132,6 +141,12 @@ struct rank_hist {
 SW_MUST_CHECK sw_err rank_hist_build(store_txn *t, const char *team_id,
                                      const struct rank_params *p,
                                      int64_t cutoff_ms, struct rank_hist **out);
+
+/* rank_bare_framing returns 1 when text says little beyond introducing a
+ * document named title: fewer than 3 words of 4+ letters remain once the
+ * words of the title and attaching words ("attached", "here", "please
+ * find") are set aside. */
+int rank_bare_framing(const char *text, const char *title);
 
 /* rank_hist_free frees h and sets *h to NULL; NULL is accepted. */
 void rank_hist_free(struct rank_hist **h);

@@ -64,6 +64,7 @@ sw_err rank_engine_open(store *s, rank_ranker *r, const struct rank_params *p,
 
     if (s == NULL || r == NULL || out == NULL)
         return SW_EINVAL;
+    rank_blas_init();
     e = sw_calloc(1, sizeof(*e));
     if (e == NULL)
         return SW_ENOMEM;
@@ -666,7 +667,10 @@ static sw_err rank_collect(struct rank_sctx *c, const uint64_t *labels,
         if (!rank__map_get(&h->by_label, labels[i], &v))
             continue; /* newer than this snapshot, or deleted */
         sn = &h->snips[v];
-        if (sn->kind == 1 && sn->item != UINT32_MAX) {
+        /* A bare introduction ("I've attached the deck.") counts for its
+         * document but is not offered as a framing. */
+        if (sn->kind == 1 && sn->item != UINT32_MAX &&
+            !h->items[sn->item].bare) {
             items[ni] = sn->item;
             is_passage[ni++] = 0;
         }

@@ -65,8 +65,13 @@ struct rank_suggest_req {
 };
 
 struct rank_score {
-    double total, relevance, outcome, collab, explore;
+    double total, relevance, outcome, collab, explore, adoption;
 };
+
+/* rank_blas_init puts OpenBLAS on one thread, once per process
+ * (suggest_score.c says why); rank_engine_open and rank_rerank_team call
+ * it. */
+void rank_blas_init(void);
 
 /* One suggested item; strings live in the call's arena. */
 struct rank_sugg {

@@ -37,7 +37,7 @@ double rank__collab(const struct rank_model *m, const double *xq,
 
 /* rank__score fills s for item it of h with relevance rel and raw
  * collaborative score collab under mode; draws come from a PRNG seeded by
- * seed and the item's id (so they do not depend on candidate order). */
+ * seed and the item's key (so they do not depend on candidate order). */
 void rank__score(const struct rank_params *p, const struct rank_hist *h,
                  const struct rank_hitem *it, double rel, double collab,
                  uint64_t seed, int mode, struct rank_score *s);

@@ -3,13 +3,31 @@
  * collaborative fold-in, shared by Suggest and the nightly evaluation. */
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "base/sw_mem.h"
 #include "ranker/suggest_int.h"
 
 #define RANK_FOLD_NEIGHBOURS 20
+
+/* OpenBLAS on one thread: snipd runs many calls at once on its own workers,
+ * and OpenBLAS's threads spin while they wait, against them (4 concurrent
+ * Suggest calls on 2 cores: 74 calls/s with its default threads, 131 with
+ * one); its threaded reductions also make a model depend on the number of
+ * threads. Our matrices are small (k × k systems, one sgemv per call). */
+static void rank_blas_once(void)
+{
+    openblas_set_num_threads(1);
+}
 #define RANK_FOLD_MIN_SIM 0.05
+
+void rank_blas_init(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+    (void)pthread_once(&once, rank_blas_once);
+}
 
 size_t rank__fold_in(const struct rank_model *m, const float *q, size_t dim,
                      const struct rank__map *skip, double *xq)
@@ -108,6 +126,13 @@ void rank__score(const struct rank_params *p, const struct rank_hist *h,
     mean = it->alpha / (it->alpha + it->beta);
     draw = rank_rng_beta(&g, it->alpha, it->beta);
     s->explore = 2.0 * (draw - mean);
-    s->total = p->w_relevance * s->relevance + p->w_outcome * s->outcome +
-               p->w_collab * s->collab + p->w_explore * s->explore;
+    if (it->kind == 'c') {
+        s->adoption = it->adoption;
+        s->total = p->wc_relevance * s->relevance + p->wc_outcome * s->outcome +
+                   p->wc_collab * s->collab + p->w_explore * s->explore +
+                   p->wc_adoption * s->adoption;
+    } else {
+        s->total = p->w_relevance * s->relevance + p->w_outcome * s->outcome +
+                   p->w_collab * s->collab + p->w_explore * s->explore;
+    }
 }

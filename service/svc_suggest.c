@@ -39,6 +39,7 @@ static Snipwise__V1__ScoreBreakdown *svc_score(struct svc_ctx *c,
     b->outcome = s->outcome;
     b->collaborative = s->collab;
     b->exploration = s->explore;
+    b->adoption = s->adoption;
     return b;
 }
 

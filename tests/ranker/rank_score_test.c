@@ -4,6 +4,7 @@
  * rank_hist on a real store: evidence counts, the attribution window,
  * credit split across the framings of one email, and prior shrinkage (two
  * lucky uses do not beat two hundred solid ones). */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include "ranker/als.h"
 #include "ranker/hist.h"
 #include "ranker/suggest.h"
+#include "ranker/suggest_int.h"
 #include "store/store.h"
 #include "store/store_mail.h"
 #include "store/store_outcome.h"
@@ -364,6 +366,59 @@ static void test_hist_priors_and_attribution(void **state)
     rank_hist_free(&a.h);
 }
 
+/* A framing that only introduces its document is "bare": it counts for
+ * the document but Suggest does not offer it as a framing. */
+static void test_bare_framing(void **state)
+{
+    (void)state;
+    assert_true(rank_bare_framing("I've attached Security brief.",
+                                  "Security_brief.txt"));
+    assert_true(rank_bare_framing("Here's our pricing deck for you.",
+                                  "pricing_deck.pdf"));
+    assert_true(rank_bare_framing("Please find attached the SOC 2 report.",
+                                  "SOC2_Report.pdf"));
+    assert_false(rank_bare_framing(
+        "I've attached the Airbus case study, which shows how their "
+        "analytics team cut reporting time by 40%.",
+        "customer_airbus.md"));
+    assert_false(rank_bare_framing(
+        "The first page has the two numbers your board will ask for.", ""));
+    assert_true(rank_bare_framing("", "x.pdf"));
+}
+
+/* Contents weigh relevance more than framings do, and add the team's
+ * adoption: of two contents equal in all else, the one used more wins;
+ * for framings adoption plays no part. */
+static void test_score_kinds(void **state)
+{
+    struct rank_params p;
+    struct rank_hist h;
+    struct rank_hitem a, b;
+    struct rank_score sa, sb;
+
+    (void)state;
+    rank_params_default(&p);
+    memset(&h, 0, sizeof(h));
+    memset(&a, 0, sizeof(a));
+    a.kind = 'c';
+    a.key = "a.pdf";
+    a.alpha = a.beta = 4;
+    b = a;
+    b.key = "b.pdf";
+    a.adoption = log1p(40.0);
+    b.adoption = log1p(2.0);
+    rank__score(&p, &h, &a, 0.2, 0.0, 7, RANK_MODE_OUTCOME, &sa);
+    rank__score(&p, &h, &b, 0.2, 0.0, 7, RANK_MODE_OUTCOME, &sb);
+    assert_true(sa.adoption > sb.adoption);
+    assert_true(sa.total - sa.explore * p.w_explore >
+                sb.total - sb.explore * p.w_explore);
+    /* Relevance moves a content's total more than a framing's. */
+    assert_true(p.wc_relevance > p.w_relevance);
+    a.kind = 'f';
+    rank__score(&p, &h, &a, 0.2, 0.0, 7, RANK_MODE_OUTCOME, &sa);
+    assert_true(sa.adoption == 0.0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -371,6 +426,8 @@ int main(void)
         cmocka_unit_test(test_als_planted),
         cmocka_unit_test(test_mmr),
         cmocka_unit_test(test_beta_draws),
+        cmocka_unit_test(test_bare_framing),
+        cmocka_unit_test(test_score_kinds),
         cmocka_unit_test_setup_teardown(test_hist_priors_and_attribution,
                                         fx_setup, fx_teardown),
     };

@@ -11,6 +11,8 @@ arm only, to rank.
 """
 
 import heapq
+import json
+import os
 
 import mailgen
 import metrics
@@ -188,9 +190,28 @@ class ArmRun:
             fitems.append((f.item_id, f.text))
         if not contents and not framings:
             self.suggest_empty += 1
+        if os.environ.get("SIM_TRACE"):
+            self._trace(plan, resp, contents, framings)
         return {"content": contents[:K], "framing": framings[:K],
                 "sid": resp.suggestion_id, "citems": citems,
                 "fitems": fitems}
+
+    def _trace(self, plan, resp, contents, framings):
+        """SIM_TRACE=FILE appends, per Suggest, the context's hidden truth
+        and each suggested item's score parts (JSON lines): for debugging
+        runs that differ, and for studying the score's weights offline."""
+        def parts(items, ids):
+            return [[i, s.score.total, s.score.relevance, s.score.outcome,
+                     s.score.collaborative, s.score.exploration,
+                     s.evidence.times_used]
+                    for i, s in zip(ids, items)]
+        rec = {"arm": self.arm, "day": plan.day, "idx": plan.idx,
+               "truth": {k: self._context_truth(plan, k)
+                         for k in ("content", "framing")},
+               "content": parts(resp.contents, contents),
+               "framing": parts(resp.framings, framings)}
+        with open(os.environ["SIM_TRACE"], "a") as f:
+            f.write(json.dumps(rec, sort_keys=True) + "\n")
 
     def _score(self, plan, ranking):
         for kind in ("content", "framing"):

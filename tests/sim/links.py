@@ -7,7 +7,6 @@ counted by method and status code and the run goes on.
 OfflineLink stands in when there is no snipd (or it cannot ingest): every
 call is a no-op, so the world model still runs."""
 
-import os
 import time
 
 import grpc
@@ -165,16 +164,7 @@ class SnipdLink:
             req.in_reply_to_message_id = in_reply_to
         if self.has("Suggest"):
             self.settle()
-        resp = self._call("Suggest", self.suggest_stub.Suggest, req)
-        trace = os.environ.get("SIM_TRACE")
-        if trace and resp is not None:
-            with open(trace, "a") as f:
-                f.write("Q mode=%d draft=%r\n" % (mode, draft[:60]))
-                for c in resp.contents:
-                    f.write(" C %s %r\n" % (c.title, c.score))
-                for x in resp.framings:
-                    f.write(" F %r %r\n" % (x.text[:50], x.score))
-        return resp
+        return self._call("Suggest", self.suggest_stub.Suggest, req)
 
     def feedback(self, suggestion_id, item_id, kind, rep, when_ms, key):
         pb = self.pb["outcome"]
