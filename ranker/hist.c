@@ -742,6 +742,41 @@ out:
     return rc;
 }
 
+#define RANK_DAY_MS (24.0 * 3600 * 1000)
+
+/* rank_build_adoption sets each content item's adoption (hist.h): uses
+ * per 30 days since its first use, shrunk with 7 pseudo-days at the mean
+ * rate of the team's documents, so a new document starts at the mean
+ * instead of at zero. Ages run to the newest event of the history, never
+ * the wall clock. */
+static void rank_build_adoption(struct rank_hist *h)
+{
+    double sum = 0.0, mean, days;
+    size_t i, n = 0;
+
+    for (i = 0; i < h->nitems; i++) {
+        const struct rank_hitem *it = &h->items[i];
+        if (it->kind != 'c' || it->ev.first_ms == 0)
+            continue;
+        days = (double)(h->now_ms - it->ev.first_ms) / RANK_DAY_MS;
+        sum += (double)it->ev.times_used / (days > 1.0 ? days : 1.0);
+        n++;
+    }
+    mean = n ? sum / (double)n : 0.0;
+    for (i = 0; i < h->nitems; i++) {
+        struct rank_hitem *it = &h->items[i];
+        if (it->kind != 'c')
+            continue;
+        days = it->ev.first_ms
+                   ? (double)(h->now_ms - it->ev.first_ms) / RANK_DAY_MS
+                   : 0.0;
+        if (days < 0.0)
+            days = 0.0;
+        it->adoption = log1p(30.0 * ((double)it->ev.times_used + 7.0 * mean) /
+                             (days + 7.0));
+    }
+}
+
 static void rank_build_priors(struct rank_hist *h, const struct rank_params *p)
 {
     double m = p->prior_strength;
@@ -751,10 +786,9 @@ static void rank_build_priors(struct rank_hist *h, const struct rank_params *p)
         h->team_rate /= (double)h->team_mature;
         h->team_value /= (double)h->team_mature;
     }
+    rank_build_adoption(h);
     for (i = 0; i < h->nitems; i++) {
         struct rank_hitem *it = &h->items[i];
-        if (it->kind == 'c')
-            it->adoption = log1p((double)it->ev.times_used);
         it->post_value =
             (it->ev.value + m * h->team_value) / ((double)it->ev.trials + m);
         it->alpha = m * h->team_rate + (double)it->ev.successes + 0.01;

@@ -74,8 +74,10 @@ struct rank_hitem {
                          framing (rank_bare_framing) */
     struct rank_evid ev;
     double post_value;  /* shrunk mean value per mature use */
-    double adoption;    /* content: log(1 + times used), the team's
-                           adoption of it */
+    double adoption;    /* content: log(1 + uses per 30 days since its
+                           first use), shrunk with 7 pseudo-days at the
+                           team's mean rate: a new document starts at the
+                           mean, not at zero (rank_build_adoption) */
     double alpha, beta; /* Beta posterior of the positive rate */
 };
 
