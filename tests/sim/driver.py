@@ -384,8 +384,10 @@ class ArmRun:
             if not it.probe:
                 continue
             evs = self.probe_events.get(it.id, [])
+            # A snipd arm can only know an item once a rep has sent it.
             probes[it.id] = {
                 "kind": it.kind, "introduced_day": it.introduced_day,
+                "first_sent_day": self.known[it.kind].get(it.id),
                 "eligible_events": len(evs),
                 "days_to_top3": metrics.days_to_top3(evs, it.introduced_day)}
         out = {

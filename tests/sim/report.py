@@ -68,15 +68,17 @@ def to_markdown(rep):
     for arm in rep["arm_order"]:
         a = rep["arms"].get(arm, {})
         for pid, p in sorted(a.get("probes", {}).items()):
-            d = p["days_to_top3"]
-            probes.append("| %s | %s | %d | %d | %s |" % (
-                arm, pid, p["introduced_day"], p["eligible_events"],
+            d, s = p["days_to_top3"], p.get("first_sent_day")
+            probes.append("| %s | %s | %d | %s | %d | %s |" % (
+                arm, pid, p["introduced_day"],
+                "never" if s is None else str(s), p["eligible_events"],
                 "never" if d is None else str(d)))
     if probes:
         L += ["", "New items (probes): days until in the arm's top three in "
-              "at least half of the day's contexts where they truly are.", "",
-              "| arm | item | introduced (day) | eligible events | days to "
-              "top 3 |", "|---|---|---|---|---|"] + probes
+              "at least half of the day's contexts where they truly are. "
+              "snipd learns of an item only when a rep first sends it.", "",
+              "| arm | item | introduced (day) | first sent (day) | eligible "
+              "events | days to top 3 |", "|---|---|---|---|---|---|"] + probes
     L += ["", "Hidden truth (mean effectiveness over all segments and "
           "topics):", ""]
     for c in w["contents"]:

@@ -45,6 +45,12 @@ def test_offline_arms_are_deterministic_and_oracle_is_best(world):
     assert a["eval"]["threads"] == r["eval"]["threads"]
     assert a["eval"]["followed_share"] == r["eval"]["followed_share"]
     assert a["eval"]["mean_quality"] > r["eval"]["mean_quality"]
+    # Probes say when a rep first sent them: the oracle recommends the best
+    # item, so its reps send every probe, never before it exists.
+    assert a["probes"]
+    for pid, p in a["probes"].items():
+        assert p["first_sent_day"] is not None, pid
+        assert p["first_sent_day"] >= p["introduced_day"], pid
 
 
 def test_run_py_offline_writes_identical_reports(tmp_path):
