@@ -115,23 +115,38 @@ static void ingest_snippet_id(const char *team, const char *scope, int kind,
     sw_hex(h, 8, out + 5);
 }
 
+#define INGEST_CACHED " (cached)" /* provenance suffix of a cache hit */
+
 static int ingest_streq(const char *a, const char *b)
 {
     return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
+/* ingest_same_prov: the same extractor, whether or not from the cache. */
+static int ingest_same_prov(const char *a, const char *b)
+{
+    size_t la = a ? strlen(a) : 0, lb = b ? strlen(b) : 0;
+    size_t lc = strlen(INGEST_CACHED);
+
+    if (la >= lc && strcmp(a + la - lc, INGEST_CACHED) == 0)
+        la -= lc;
+    if (lb >= lc && strcmp(b + lb - lc, INGEST_CACHED) == 0)
+        lb -= lc;
+    return la == lb && (la == 0 || memcmp(a, b, la) == 0);
+}
+
 /* ingest_same_snippet returns 1 when old (live) already says what s says:
- * the same text, kind, document and provenance, and for a framing the same
- * tags. A key passage belongs to its document and keeps the tags of the
- * first mail that carried it: the tags of each later mail describe that
- * mail, not the document. */
+ * the same text, kind, document and extractor (a cache hit counts as the
+ * same), and for a framing the same tags. A key passage belongs to its document
+ * and keeps the tags of the first mail that carried it: the tags of each later
+ * mail describe that mail, not the document. */
 static int ingest_same_snippet(const struct store_snippet *old,
                                const struct store_snippet *s)
 {
     if (old->deleted || old->kind != s->kind ||
         !ingest_streq(old->text, s->text) ||
         !ingest_streq(old->content_id, s->content_id) ||
-        !ingest_streq(old->provenance, s->provenance))
+        !ingest_same_prov(old->provenance, s->provenance))
         return 0;
     return s->kind == STORE_SNIPPET_KEY_PASSAGE ||
            (ingest_streq(old->topic, s->topic) &&
@@ -508,7 +523,7 @@ sw_err ingest_worker_run_one(ingest_worker *w, int64_t now_ms, int *did)
     rc = sw_buf_printf(&prov, "%s:%s/%s%s", fallback ? "fallback" : "llm",
                        llm_client_provider(c)->name,
                        llm_client_provider(c)->model,
-                       res.cached ? " (cached)" : "");
+                       res.cached ? INGEST_CACHED : "");
     if (rc)
         goto out;
     k.job = &job;

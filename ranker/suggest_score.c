@@ -10,6 +10,7 @@
 #include "ranker/suggest_int.h"
 
 #define RANK_FOLD_NEIGHBOURS 20
+#define RANK_FOLD_MIN_SIM 0.05
 
 /* OpenBLAS on one thread: snipd runs many calls at once on its own workers,
  * and OpenBLAS's threads spin while they wait, against them (4 concurrent
@@ -20,7 +21,6 @@ static void rank_blas_once(void)
 {
     openblas_set_num_threads(1);
 }
-#define RANK_FOLD_MIN_SIM 0.05
 
 void rank_blas_init(void)
 {
