@@ -744,12 +744,12 @@ out:
 
 #define RANK_DAY_MS (24.0 * 3600 * 1000)
 
-/* rank_build_adoption sets each content item's adoption (hist.h): uses
+/* rank_hist_adoption sets each content item's adoption (hist.h): uses
  * per 30 days since its first use, shrunk with 7 pseudo-days at the mean
  * rate of the team's documents, so a new document starts at the mean
  * instead of at zero. Ages run to the newest event of the history, never
  * the wall clock. */
-static void rank_build_adoption(struct rank_hist *h)
+void rank_hist_adoption(struct rank_hist *h)
 {
     double sum = 0.0, mean, days;
     size_t i, n = 0;
@@ -786,7 +786,7 @@ static void rank_build_priors(struct rank_hist *h, const struct rank_params *p)
         h->team_rate /= (double)h->team_mature;
         h->team_value /= (double)h->team_mature;
     }
-    rank_build_adoption(h);
+    rank_hist_adoption(h);
     for (i = 0; i < h->nitems; i++) {
         struct rank_hitem *it = &h->items[i];
         it->post_value =

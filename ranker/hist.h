@@ -77,7 +77,7 @@ struct rank_hitem {
     double adoption;    /* content: log(1 + uses per 30 days since its
                            first use), shrunk with 7 pseudo-days at the
                            team's mean rate: a new document starts at the
-                           mean, not at zero (rank_build_adoption) */
+                           mean, not at zero (rank_hist_adoption) */
     double alpha, beta; /* Beta posterior of the positive rate */
 };
 
@@ -149,6 +149,11 @@ SW_MUST_CHECK sw_err rank_hist_build(store_txn *t, const char *team_id,
  * words of the title and attaching words ("attached", "here", "please
  * find") are set aside. */
 int rank_bare_framing(const char *text, const char *title);
+
+/* rank_hist_adoption sets the adoption of h's content items from their
+ * evidence (times_used, first_ms) and h->now_ms; rank_hist_build calls
+ * it. */
+void rank_hist_adoption(struct rank_hist *h);
 
 /* rank_hist_free frees h and sets *h to NULL; NULL is accepted. */
 void rank_hist_free(struct rank_hist **h);

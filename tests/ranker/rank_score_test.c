@@ -386,6 +386,34 @@ static void test_bare_framing(void **state)
     assert_true(rank_bare_framing("", "x.pdf"));
 }
 
+/* Adoption is a rate since the first use: a much-used document beats a
+ * rarely used one of the same age, and a document nobody has used yet
+ * starts between them, at the team's mean rate, not at zero. */
+static void test_adoption_rate(void **state)
+{
+    struct rank_hist h;
+    struct rank_hitem it[4];
+    const int64_t day = 24LL * 3600 * 1000;
+
+    (void)state;
+    memset(&h, 0, sizeof(h));
+    memset(it, 0, sizeof(it));
+    h.items = it;
+    h.nitems = 4;
+    h.now_ms = 100 * day;
+    it[0].kind = it[1].kind = it[2].kind = 'c';
+    it[0].ev.first_ms = it[1].ev.first_ms = 40 * day; /* 60 days old */
+    it[0].ev.times_used = 120;
+    it[1].ev.times_used = 6;
+    it[3].kind = 'f'; /* framings have no adoption */
+    it[3].ev.times_used = 500;
+    it[3].ev.first_ms = 40 * day;
+    rank_hist_adoption(&h);
+    assert_true(it[0].adoption > it[2].adoption);
+    assert_true(it[2].adoption > it[1].adoption);
+    assert_true(it[3].adoption == 0.0);
+}
+
 /* Contents weigh relevance more than framings do, and add the team's
  * adoption: of two contents equal in all else, the one used more wins;
  * for framings adoption plays no part. */
@@ -428,6 +456,7 @@ int main(void)
         cmocka_unit_test(test_beta_draws),
         cmocka_unit_test(test_bare_framing),
         cmocka_unit_test(test_score_kinds),
+        cmocka_unit_test(test_adoption_rate),
         cmocka_unit_test_setup_teardown(test_hist_priors_and_attribution,
                                         fx_setup, fx_teardown),
     };
