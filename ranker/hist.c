@@ -64,13 +64,16 @@ void rank_params_default(struct rank_params *p)
     p->mature_ms = 3LL * 24 * 3600 * 1000;
     p->family_jaccard = 0.6;
     p->w_relevance = 0.6;
-    p->w_outcome = 2.0;
+    p->w_outcome = 1.0;
     p->w_collab = 0.25;
     p->w_explore = 0.35;
     p->wc_relevance = 8.0;
     p->wc_outcome = 0.25;
     p->wc_collab = 0.5;
     p->wc_adoption = 0.4;
+    p->local_strength = 2.0;
+    p->w_usage = 0.8;
+    p->wc_usage = 0.8;
     p->mmr_lambda = 0.85;
 }
 
@@ -607,7 +610,7 @@ static sw_err rank_build_uses(struct rank_build *b)
     const struct rank_params *p = b->p;
     uint32_t *ord = NULL, *tmp = NULL;
     struct rank_itr *itr = NULL;
-    size_t nitr = 0, citr = 0, cuses = 0, i, j, k, oi = 0;
+    size_t nitr = 0, citr = 0, cuses = 0, i, j, k, oi = 0, nreal;
     sw_err rc = SW_ENOMEM;
 
     ord = sw_calloc(b->nte + 1, sizeof(*ord));
@@ -633,7 +636,13 @@ static sw_err rank_build_uses(struct rank_build *b)
             i++;
         for (; oi < b->nto && b->to[oi].thread < th; oi++)
             ;
-        t->context = tt->first_in_text ? tt->first_in_text : tt->first_out_text;
+        /* The earliest message: what the first outbound mail answered,
+         * or for a cold thread that mail itself (never the prospect's
+         * reply to it, which would tell the outcome). */
+        t->context = tt->first_in_text && (tt->first_out_text == NULL ||
+                                           tt->first_in_ms <= tt->first_out_ms)
+                         ? tt->first_in_text
+                         : tt->first_out_text;
         if (t->context == NULL)
             t->context = "";
         for (k = oi; k < b->nto && b->to[k].thread == th; k++) {
@@ -703,9 +712,15 @@ static sw_err rank_build_uses(struct rank_build *b)
             /* The team's mean counts what is attributed, like the items. */
             if (t->mature)
                 h->team_value += v;
+            /* Framings share the credit, but a bare introduction ("I've
+             * attached the deck.") next to one takes none of it. */
+            nreal = 0;
             for (j = 0; j < best->nf; j++)
-                rank_find_use(h, u0, h->nuses, best->fitems[j])->value +=
-                    v / (double)best->nf;
+                nreal += !h->items[best->fitems[j]].bare;
+            for (j = 0; j < best->nf; j++)
+                if (!h->items[best->fitems[j]].bare || nreal == 0)
+                    rank_find_use(h, u0, h->nuses, best->fitems[j])->value +=
+                        v / (double)(nreal ? nreal : best->nf);
             for (j = 0; j < best->nc; j++)
                 rank_find_use(h, u0, h->nuses, best->citems[j])->value +=
                     v / (double)best->nc;
@@ -713,6 +728,14 @@ static sw_err rank_build_uses(struct rank_build *b)
     }
     if (h->nuses)
         qsort(h->uses, h->nuses, sizeof(*h->uses), rank_use_cmp);
+    h->use_lo = sw_calloc(h->nthreads + 1, sizeof(*h->use_lo));
+    if (h->use_lo == NULL)
+        goto out;
+    for (i = 0, j = 0; i <= h->nthreads; i++) {
+        while (j < h->nuses && h->uses[j].thread < i)
+            j++;
+        h->use_lo[i] = (uint32_t)j;
+    }
     for (i = 0; i < h->nuses; i++) {
         struct rank_use *u = &h->uses[i];
         struct rank_hitem *it = &h->items[u->item];
@@ -816,7 +839,7 @@ static void rank_build_free(struct rank_build *b)
     sw_free(b->tt);
     sw_free(b->to);
     rank__map_free(&b->email_by_id);
-    rank__map_free(&b->thread_by_id);
+    rank__map_free(&b->thread_by_id); /* empty when moved to the hist */
 }
 
 sw_err rank_hist_build(store_txn *t, const char *team_id,
@@ -858,8 +881,11 @@ sw_err rank_hist_build(store_txn *t, const char *team_id,
         rc = rank_build_links(&b);
     if (rc == SW_OK)
         rc = rank_build_uses(&b);
-    if (rc == SW_OK)
+    if (rc == SW_OK) {
         rank_build_priors(h, p);
+        h->by_thread = b.thread_by_id;
+        memset(&b.thread_by_id, 0, sizeof(b.thread_by_id));
+    }
     rank_build_free(&b);
     if (rc) {
         rank_hist_free(&h);
@@ -879,6 +905,8 @@ void rank_hist_free(struct rank_hist **hp)
     sw_free(h->items);
     sw_free(h->threads);
     sw_free(h->uses);
+    sw_free(h->use_lo);
+    rank__map_free(&h->by_thread);
     rank__map_free(&h->by_label);
     rank__map_free(&h->by_item);
     sw_arena_free(&h->arena);

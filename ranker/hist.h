@@ -36,8 +36,12 @@ struct rank_params {
     double wc_relevance; /* the same for content items, which must match */
     double wc_outcome;   /* the thread's topic: relevance weighs more */
     double wc_collab;
-    double wc_adoption; /* content: the team's adoption (rank_hitem) */
-    double mmr_lambda;  /* 1 = no diversity */
+    double wc_adoption;    /* content: the team's adoption (rank_hitem) */
+    double local_strength; /* pseudo-uses of the item's team-wide value in
+                              its outcome in threads like the query */
+    double w_usage;    /* framings: the team's use in threads like the query */
+    double wc_usage;   /* content: the same */
+    double mmr_lambda; /* 1 = no diversity */
 };
 
 /* rank_params_default fills p with the defaults documented in RANKING.md. */
@@ -105,7 +109,9 @@ struct rank_hthread {
     char *id;
     uint64_t hash;        /* rank__hash64 of the id */
     int64_t first_out_ms; /* first outbound email; 0 if none */
-    char *context;        /* subject + first inbound text (truncated) */
+    char *context;        /* subject + text of its earliest message, inbound
+                             or (a cold mail) outbound, truncated: what the
+                             rep answered when choosing what to send */
     int positive;
     int mature;
     double value; /* total graded value of its outcomes */
@@ -124,9 +130,11 @@ struct rank_hist {
     size_t nthreads;
     struct rank_use *uses; /* sorted by thread, then item */
     size_t nuses;
-    struct rank__map by_label; /* snippet label → snippet index */
-    struct rank__map by_item;  /* hash of item id → item index */
-    double team_rate;          /* positive rate over outbound threads */
+    uint32_t *use_lo; /* uses of thread t: [use_lo[t], use_lo[t + 1]) */
+    struct rank__map by_thread; /* rank_hthread.hash → thread index */
+    struct rank__map by_label;  /* snippet label → snippet index */
+    struct rank__map by_item;   /* hash of item id → item index */
+    double team_rate;           /* positive rate over outbound threads */
     double team_value;    /* mean graded value per mature outbound thread */
     int64_t team_threads; /* outbound threads */
     int64_t team_mature;

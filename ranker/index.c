@@ -622,6 +622,13 @@ sw_err rank_ranker_snapshot(rank_ranker *r, const char *team_id)
 sw_err rank_ranker_embed(rank_ranker *r, const char *team_id, const char *text,
                          size_t len, float *out)
 {
+    return rank_ranker_embed_df(r, team_id, NULL, text, len, out);
+}
+
+sw_err rank_ranker_embed_df(rank_ranker *r, const char *team_id,
+                            struct rank_df *df, const char *text, size_t len,
+                            float *out)
+{
     struct rank_index *ix;
     sw_err rc;
 
@@ -638,7 +645,7 @@ sw_err rank_ranker_embed(rank_ranker *r, const char *team_id, const char *text,
     if (e == NULL)
         return SW_EBUSY;
     memset(out, 0, r->qdim * sizeof(float));
-    return e->ops->embed(e, &ix->df, text, len, out);
+    return e->ops->embed(e, df ? df : &ix->df, text, len, out);
 }
 
 sw_err rank_ranker_search(rank_ranker *r, const char *team_id, const float *q,

@@ -156,6 +156,15 @@ SW_MUST_CHECK sw_err rank_ranker_embed(rank_ranker *r, const char *team_id,
                                        const char *text, size_t len,
                                        float *out);
 
+struct rank_df;
+
+/* rank_ranker_embed_df is rank_ranker_embed with the document frequencies
+ * df (NULL: the team's) instead of the team's: a ranking model weighs the
+ * words of thread contexts by how common they are among contexts. */
+SW_MUST_CHECK sw_err rank_ranker_embed_df(rank_ranker *r, const char *team_id,
+                                          struct rank_df *df, const char *text,
+                                          size_t len, float *out);
+
 /* rank_ranker_search finds up to k nearest snippets of team_id to q (dim
  * floats, L2-normalised), with beam max(ef, ef_search, k). labels and
  * dists hold k; *n receives the count found, closest first. Labels map to

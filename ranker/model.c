@@ -189,6 +189,56 @@ static sw_err rank_header_dec(const void *v, size_t n, struct rank_model *m)
     return r.rc;
 }
 
+/* The context frequencies trail the data (a blob without them is a model
+ * from before them): docs, the number of words, then (hash, count)
+ * pairs. */
+static sw_err rank_cdf_enc(const struct rank_df *df, struct sw_buf *b)
+{
+    const struct rank__map *c = &df->counts;
+    size_t i;
+    sw_err rc = rank_put_u64(b, df->docs);
+
+    if (rc == SW_OK)
+        rc = rank_put_u64(b, c->n + (c->has_zero ? 1 : 0));
+    if (rc == SW_OK && c->has_zero) {
+        rc = rank_put_u64(b, 0);
+        if (rc == SW_OK)
+            rc = rank_put_u64(b, c->zero_val);
+    }
+    for (i = 0; rc == SW_OK && i < c->cap; i++) {
+        if (c->keys[i] == 0)
+            continue;
+        rc = rank_put_u64(b, c->keys[i]);
+        if (rc == SW_OK)
+            rc = rank_put_u64(b, c->vals[i]);
+    }
+    return rc;
+}
+
+static sw_err rank_cdf_dec(struct rank_rd *r, struct rank_model *m)
+{
+    uint64_t docs = rank_get_u64(r), n = rank_get_u64(r), i;
+    sw_err rc;
+
+    if (r->rc || n > r->n / 16)
+        return r->rc ? r->rc : SW_ECORRUPT;
+    m->cdf = sw_calloc(1, sizeof(*m->cdf));
+    if (m->cdf == NULL)
+        return SW_ENOMEM;
+    rc = rank_df_init(m->cdf);
+    if (rc) {
+        sw_free(m->cdf);
+        m->cdf = NULL;
+        return rc;
+    }
+    m->cdf->docs = docs;
+    for (i = 0; i < n && rc == SW_OK; i++) {
+        uint64_t h = rank_get_u64(r), v = rank_get_u64(r);
+        rc = r->rc ? r->rc : rank__map_put(&m->cdf->counts, h, v);
+    }
+    return rc;
+}
+
 static sw_err rank_data_enc(const struct rank_model *m, struct sw_buf *b)
 {
     sw_err rc = sw_buf_addc(b, RANK_MODEL_VERSION);
@@ -216,6 +266,8 @@ static sw_err rank_data_enc(const struct rank_model *m, struct sw_buf *b)
         rc = sw_buf_add(b, m->emb, m->nthreads * m->dim * sizeof(float));
     if (rc == SW_OK && m->nthreads)
         rc = sw_buf_add(b, m->X, m->nthreads * (size_t)m->k * sizeof(float));
+    if (rc == SW_OK && m->cdf)
+        rc = rank_cdf_enc(m->cdf, b);
     return rc;
 }
 
@@ -263,6 +315,8 @@ static sw_err rank_data_dec(const void *v, size_t n, struct rank_model *m)
     m->nthreads = (size_t)nt;
     rank_get_floats(&r, (size_t)nt * m->dim, &m->emb);
     rank_get_floats(&r, (size_t)nt * (size_t)m->k, &m->X);
+    if (r.rc == SW_OK && r.n > 0)
+        return rank_cdf_dec(&r, m);
     return r.rc;
 }
 
@@ -307,6 +361,10 @@ void rank_model_free(struct rank_model **mp)
     sw_free(m->thread_hash);
     sw_free(m->emb);
     sw_free(m->X);
+    if (m->cdf) {
+        rank_df_free(m->cdf);
+        sw_free(m->cdf);
+    }
     sw_free(m);
     *mp = NULL;
 }

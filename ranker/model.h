@@ -19,6 +19,7 @@
 
 #include "base/sw_buf.h"
 #include "base/sw_err.h"
+#include "ranker/embed.h"
 #include "ranker/rank_int.h"
 #include "store/store.h"
 
@@ -59,6 +60,10 @@ struct rank_model {
     uint64_t *thread_hash;
     float *emb; /* nthreads × dim, L2-normalised */
     float *X;   /* nthreads × k */
+    /* Document frequencies of those threads' contexts, which weigh the
+     * words of emb and of a query compared with them (a name is rare in
+     * snippets but common in mail); NULL in a model stored without them. */
+    struct rank_df *cdf;
 };
 
 /* rank_model_free frees m and sets *m to NULL; NULL is accepted. */

@@ -31,9 +31,8 @@ struct rank_job {
     struct rank_model *current; /* with data, or NULL */
     int64_t cutoff_ms;
     size_t dim;
-    float *item_emb;  /* all->nitems × dim */
-    uint32_t *use_lo; /* all's uses of thread t: [use_lo[t], use_lo[t + 1]) */
-    size_t eval_of;   /* mature holdout threads (before sampling) */
+    float *item_emb; /* all->nitems × dim */
+    size_t eval_of;  /* mature holdout threads (before sampling) */
 };
 
 /* The evaluation scores at most this many holdout threads, an even sample
@@ -98,10 +97,12 @@ static sw_err rank_job_read(store_txn *t, void *arg)
     return rc;
 }
 
-/* rank_embed_ctx embeds a context; a context without words gets zeros. */
-static sw_err rank_embed_ctx(struct rank_job *j, const char *s, float *out)
+/* rank_embed_ctx embeds a context with the document frequencies df
+ * (NULL: the team's); a context without words gets zeros. */
+static sw_err rank_embed_ctx(struct rank_job *j, struct rank_df *df,
+                             const char *s, float *out)
 {
-    sw_err rc = rank_ranker_embed(j->r, j->team, s, strlen(s), out);
+    sw_err rc = rank_ranker_embed_df(j->r, j->team, df, s, strlen(s), out);
 
     if (rc == SW_EINVAL) {
         memset(out, 0, j->dim * sizeof(*out));
@@ -286,12 +287,28 @@ static sw_err rank_train(struct rank_job *j, const struct rank_hist *h,
     m->thread_hash = sw_calloc(keep + 1, sizeof(*m->thread_hash));
     m->emb = sw_calloc(keep * j->dim + 1, sizeof(*m->emb));
     m->X = sw_calloc(keep * (size_t)k + 1, sizeof(*m->X));
-    if (!m->thread_hash || !m->emb || !m->X)
+    m->cdf = sw_calloc(1, sizeof(*m->cdf));
+    if (!m->thread_hash || !m->emb || !m->X || !m->cdf)
         goto out;
+    rc = rank_df_init(m->cdf);
+    if (rc) {
+        sw_free(m->cdf);
+        m->cdf = NULL;
+        goto out;
+    }
+    /* Contexts are compared with each other, not with snippets: their
+     * words weigh by how common they are among contexts. */
+    for (i = 0; i < keep; i++) {
+        const char *c = h->threads[threadof[first + i]].context;
+        rc = rank_df_observe(m->cdf, c, strlen(c));
+        if (rc)
+            goto out;
+    }
+    rank__map_free(&m->cdf->dirty);
     for (i = 0; i < keep; i++) {
         const struct rank_hthread *t = &h->threads[threadof[first + i]];
         m->thread_hash[i] = t->hash;
-        rc = rank_embed_ctx(j, t->context, m->emb + i * j->dim);
+        rc = rank_embed_ctx(j, m->cdf, t->context, m->emb + i * j->dim);
         if (rc)
             goto out;
         for (d = 0; d < (size_t)k; d++)
@@ -338,6 +355,7 @@ struct rank_acc {
  * ranker which (0 model, RANK_BASE_*), and adds its metrics to acc. */
 static sw_err rank_eval_list(struct rank_job *j, int which, uint32_t th,
                              int kind, const float *qe, const double *xq_cur,
+                             const struct rank_local *loc,
                              struct rank_scored *buf, struct rank_acc *acc)
 {
     const struct rank_hist *A = j->all, *T = j->train;
@@ -349,8 +367,8 @@ static sw_err rank_eval_list(struct rank_job *j, int which, uint32_t th,
     struct rank_params p = *j->p;
 
     p.w_explore = 0.0; /* evaluate the deterministic part */
-    lo = j->use_lo[th];
-    hi = j->use_lo[th + 1];
+    lo = A->use_lo[th];
+    hi = A->use_lo[th + 1];
     for (i = 0; i < A->nitems; i++) {
         const struct rank_hitem *it = &A->items[i];
         long ti;
@@ -384,11 +402,11 @@ static sw_err rank_eval_list(struct rank_job *j, int which, uint32_t th,
                 blank.post_value = T->team_value;
                 blank.adoption = 0.0; /* unused before the holdout */
                 blank.alpha = blank.beta = 1;
-                rank__score(&p, T, &blank, rel, collab, 0, RANK_MODE_OUTCOME,
-                            &sc);
-            } else {
-                rank__score(&p, T, &T->items[ti], rel, collab, 0,
+                rank__score(&p, T, &blank, SIZE_MAX, NULL, rel, collab, 0,
                             RANK_MODE_OUTCOME, &sc);
+            } else {
+                rank__score(&p, T, &T->items[ti], (size_t)ti, loc, rel, collab,
+                            0, RANK_MODE_OUTCOME, &sc);
             }
             buf[n].s = sc.total;
         }
@@ -447,31 +465,34 @@ static sw_err rank_evaluate(struct rank_job *j, const struct rank_model *cand,
     struct rank_acc acc[4];
     struct rank_scored *buf = NULL;
     struct rank__map holdout = {0};
+    struct rank_local loc_new, loc_cur;
     struct rank_ckey *ev = NULL;
     double *xq_new = NULL, *xq_cur = NULL;
-    float *qe = NULL;
-    size_t i, u, nev = 0, stride, e;
+    float *qe = NULL, *qn, *qc;
+    size_t i, nev = 0, stride, e;
     int w, kind;
     sw_err rc = SW_ENOMEM;
 
     memset(acc, 0, sizeof(acc));
     memset(mx, 0, sizeof(*mx));
+    memset(&loc_new, 0, sizeof(loc_new));
+    memset(&loc_cur, 0, sizeof(loc_cur));
+    if (rank__local_init(&loc_new, j->train->nitems) ||
+        rank__local_init(&loc_cur, j->train->nitems))
+        goto out;
     buf = sw_calloc(A->nitems + 1, sizeof(*buf));
-    qe = sw_calloc(j->dim, sizeof(*qe));
+    qe = sw_calloc(3 * j->dim, sizeof(*qe));
     xq_new = sw_calloc(cand->k + 1, sizeof(*xq_new));
     xq_cur = sw_calloc(j->current ? j->current->k + 1 : 1, sizeof(*xq_cur));
     j->item_emb = sw_calloc(A->nitems * j->dim + 1, sizeof(*j->item_emb));
-    j->use_lo = sw_calloc(A->nthreads + 1, sizeof(*j->use_lo));
     ev = sw_calloc(A->nthreads + 1, sizeof(*ev));
-    if (!buf || !qe || !xq_new || !xq_cur || !j->item_emb || !j->use_lo || !ev)
+    if (!buf || !qe || !xq_new || !xq_cur || !j->item_emb || !ev)
         goto out;
-    for (i = 0, u = 0; i <= A->nthreads; i++) {
-        while (u < A->nuses && A->uses[u].thread < i)
-            u++;
-        j->use_lo[i] = (uint32_t)u;
-    }
+    qn = qe + j->dim; /* the context for each model's fold-in */
+    qc = qn + j->dim;
     for (i = 0; i < A->nitems; i++) {
-        rc = rank_embed_ctx(j, A->items[i].title, j->item_emb + i * j->dim);
+        rc = rank_embed_ctx(j, NULL, A->items[i].title,
+                            j->item_emb + i * j->dim);
         if (rc)
             goto out;
     }
@@ -502,14 +523,22 @@ static sw_err rank_evaluate(struct rank_job *j, const struct rank_model *cand,
         i = ev[e].idx;
         mx->holdout_threads++;
         mx->holdout_outcomes += t->n_outcomes;
-        rc = rank_embed_ctx(j, t->context, qe);
+        rc = rank_embed_ctx(j, NULL, t->context, qe);
+        if (rc == SW_OK)
+            rc = rank_embed_ctx(j, cand->cdf, t->context, qn);
+        if (rc == SW_OK && j->current)
+            rc = rank_embed_ctx(j, j->current->cdf, t->context, qc);
         if (rc)
             goto out;
         {
-            size_t nn = rank__fold_in(cand, qe, j->dim, NULL, xq_new);
-            size_t nc = j->current ? rank__fold_in(j->current, qe, j->dim,
-                                                   &holdout, xq_cur)
-                                   : 0;
+            size_t nn, nc = 0;
+            rank__local_reset(&loc_new);
+            rank__local_reset(&loc_cur);
+            nn = rank__fold_in(cand, qn, j->dim, NULL, xq_new, j->train,
+                               &loc_new);
+            if (j->current)
+                nc = rank__fold_in(j->current, qc, j->dim, &holdout, xq_cur,
+                                   j->train, &loc_cur);
             for (kind = 'c'; kind <= 'f'; kind += 'f' - 'c') {
                 for (w = 0; w < 4; w++) {
                     if (w == RANK_BASE_CURRENT && j->current == NULL)
@@ -519,12 +548,13 @@ static sw_err rank_evaluate(struct rank_job *j, const struct rank_model *cand,
                         const struct rank_model *saved = j->current;
                         j->current = (struct rank_model *)cand;
                         rc = rank_eval_list(j, RANK_BASE_CURRENT, (uint32_t)i,
-                                            kind, qe, nn ? xq_new : NULL, buf,
-                                            &acc[0]);
+                                            kind, qe, nn ? xq_new : NULL,
+                                            &loc_new, buf, &acc[0]);
                         j->current = (struct rank_model *)saved;
                     } else {
                         rc = rank_eval_list(j, w, (uint32_t)i, kind, qe,
-                                            nc ? xq_cur : NULL, buf, &acc[w]);
+                                            nc ? xq_cur : NULL, &loc_cur, buf,
+                                            &acc[w]);
                     }
                     if (rc)
                         goto out;
@@ -547,8 +577,8 @@ out:
     sw_free(xq_cur);
     sw_free(j->item_emb);
     j->item_emb = NULL;
-    sw_free(j->use_lo);
-    j->use_lo = NULL;
+    rank__local_free(&loc_new);
+    rank__local_free(&loc_cur);
     sw_free(ev);
     rank__map_free(&holdout);
     return rc;

@@ -491,6 +491,7 @@ struct rank_sctx {
     struct sw_arena *a;
     const char *sid;
     double *xq;
+    struct rank_local loc; /* evidence of the threads most like the query */
     uint64_t seed;
     int mode;
 };
@@ -510,18 +511,19 @@ static int rank_cand_cmp(const void *x, const void *y)
 }
 
 static const char *rank_explain(struct rank_sctx *c,
-                                const struct rank_hitem *it,
+                                const struct rank_hitem *it, size_t ii,
                                 const struct rank_score *s)
 {
     const struct rank_evid *v = &it->ev;
     double rate = v->threads ? (double)v->positives / (double)v->threads : 0;
+    const char *base, *local = "";
 
     if (v->threads == 0)
         return sw_arena_printf(c->a,
                                "new: not used in a thread yet; shown to "
                                "learn how it works (relevance %.2f)",
                                s->relevance);
-    return sw_arena_printf(
+    base = sw_arena_printf(
         c->a,
         "used by %lld rep%s in %lld thread%s (%lld time%s), %.0f%% positive "
         "replies or better against a team average of %.0f%%; %lld meeting%s, "
@@ -531,6 +533,15 @@ static const char *rank_explain(struct rank_sctx *c,
         v->times_used == 1 ? "" : "s", 100.0 * rate, 100.0 * c->h->team_rate,
         (long long)v->meetings, v->meetings == 1 ? "" : "s",
         (long long)v->deals, v->deals == 1 ? "" : "s");
+    if (base && c->loc.threads && ii < c->loc.nitems && c->loc.uses[ii] >= 1)
+        local = sw_arena_printf(
+            c->a,
+            "; in threads like this one %.0f%% positive (%.1f uses weighted "
+            "by how alike their threads are)",
+            100.0 * c->loc.pos[ii] / c->loc.uses[ii], c->loc.uses[ii]);
+    if (base == NULL || local == NULL)
+        return NULL;
+    return local[0] ? sw_arena_printf(c->a, "%s%s", base, local) : base;
 }
 
 /* rank_fill ranks cands (n) and writes up to want suggestions to *out. */
@@ -557,8 +568,8 @@ static sw_err rank_fill(struct rank_sctx *c, struct rank_cand *cands, size_t n,
                              ? h->items[h->snips[cands[i].snip].content].id
                              : NULL) /
                      c->m->scale;
-        rank__score(&c->e->p, h, it, cands[i].rel, collab, c->seed, c->mode,
-                    &cands[i].score);
+        rank__score(&c->e->p, h, it, cands[i].item, &c->loc, cands[i].rel,
+                    collab, c->seed, c->mode, &cands[i].score);
     }
     if (n)
         qsort(cands, n, sizeof(*cands), rank_cand_cmp);
@@ -621,7 +632,8 @@ static sw_err rank_fill(struct rank_sctx *c, struct rank_cand *cands, size_t n,
         }
         s->item_id =
             sw_arena_printf(c->a, "%s.%c.%s", c->sid, kind, s->target_id);
-        s->explanation = c->q->explain ? rank_explain(c, it, &s->score) : "";
+        s->explanation =
+            c->q->explain ? rank_explain(c, it, cd->item, &s->score) : "";
         if (s->item_id == NULL || s->explanation == NULL) {
             rc = SW_ENOMEM;
             goto out;
@@ -721,7 +733,7 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
     store_txn *t = NULL;
     struct rank_sctx c;
     uint64_t *labels = NULL;
-    float *dists = NULL, *qv = NULL;
+    float *dists = NULL, *qv = NULL, *qc = NULL;
     size_t dim, nh = 0, count = 0, k, nf = 0, nc = 0;
     unsigned char hb[64];
     uint64_t sidh;
@@ -807,7 +819,10 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
             rc = SW_ENOMEM;
             goto out;
         }
-        if (rank__fold_in(c.m, qv, dim, NULL, c.xq) == 0) {
+        rc = rank__local_init(&c.loc, c.h->nitems);
+        if (rc)
+            goto out;
+        if (rank__fold_in(c.m, qv, dim, NULL, c.xq, c.h, &c.loc) == 0) {
             sw_free(c.xq);
             c.xq = NULL;
         }
@@ -849,7 +864,9 @@ out:
     sw_free(labels);
     sw_free(dists);
     sw_free(qv);
+    sw_free(qc);
     sw_free(c.xq);
+    rank__local_free(&c.loc);
     rank__cref_put(e, &hist);
     rank__cref_put(e, &model);
     sw_buf_free(&text);

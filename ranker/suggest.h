@@ -65,7 +65,7 @@ struct rank_suggest_req {
 };
 
 struct rank_score {
-    double total, relevance, outcome, collab, explore, adoption;
+    double total, relevance, outcome, collab, explore, adoption, usage;
 };
 
 /* rank_blas_init puts OpenBLAS on one thread, once per process

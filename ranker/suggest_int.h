@@ -22,12 +22,36 @@ SW_MUST_CHECK sw_err rank__state(rank_engine *e, store_txn *t, const char *team,
                                  struct rank_cref **model);
 void rank__cref_put(rank_engine *e, struct rank_cref **c);
 
+/* What the team did in the past threads most like a query, per item of a
+ * rank_hist (rank__fold_in fills it): each of the model's threads weighs
+ * its similarity to the query over the mean similarity of them all. */
+struct rank_local {
+    double *value;  /* similarity-weighted outcome value of mature uses */
+    double *uses;   /* weights of its mature uses */
+    double *pos;    /* weights of those with a positive outcome */
+    double *wall;   /* weights of all its uses */
+    double *nall;   /* its uses in the threads compared (unweighted) */
+    size_t nitems;  /* of the hist the arrays index */
+    size_t threads; /* threads compared that the hist knows */
+};
+
+/* rank__local_init allocates l's arrays for nitems items (zeroed).
+ * Errors: SW_ENOMEM. rank__local_reset zeroes them; rank__local_free
+ * releases them. */
+SW_MUST_CHECK sw_err rank__local_init(struct rank_local *l, size_t nitems);
+void rank__local_reset(struct rank_local *l);
+void rank__local_free(struct rank_local *l);
+
 /* rank__fold_in computes the context vector xq (m->k doubles) of a new
  * thread from its nearest past threads in m (by cosine of the context
  * embeddings q, dim floats), skipping threads whose hash is in skip (may
- * be NULL). Returns the number of neighbours used (0: xq is zero). */
+ * be NULL). When loc is not NULL it also sums there, per item of h, the
+ * evidence of all of m's threads (but skipped ones) that h knows,
+ * weighted by similarity to q. Returns the number of neighbours used for
+ * xq (0: xq is zero). */
 size_t rank__fold_in(const struct rank_model *m, const float *q, size_t dim,
-                     const struct rank__map *skip, double *xq);
+                     const struct rank__map *skip, double *xq,
+                     const struct rank_hist *h, struct rank_local *loc);
 
 /* rank__collab is the collaborative score of item id for context xq, or
  * for a family unknown to the model, that of its content item (the
@@ -35,11 +59,28 @@ size_t rank__fold_in(const struct rank_model *m, const float *q, size_t dim,
 double rank__collab(const struct rank_model *m, const double *xq,
                     const char *id, const char *content_id);
 
-/* rank__score fills s for item it of h with relevance rel and raw
- * collaborative score collab under mode; draws come from a PRNG seeded by
- * seed and the item's key (so they do not depend on candidate order). */
+/* rank__score fills s for item it (index ii) of h with relevance rel and
+ * raw collaborative score collab under mode; the outcome is the item's
+ * local one when loc (may be NULL) holds evidence of similar threads,
+ * else its team-wide one. Draws come from a PRNG seeded by seed and the
+ * item's key (so they do not depend on candidate order). */
 void rank__score(const struct rank_params *p, const struct rank_hist *h,
-                 const struct rank_hitem *it, double rel, double collab,
+                 const struct rank_hitem *it, size_t ii,
+                 const struct rank_local *loc, double rel, double collab,
                  uint64_t seed, int mode, struct rank_score *s);
+
+/* rank__local_outcome is item it's (index ii of h) outcome in the
+ * threads of loc: their similarity-weighted mean value shrunk with
+ * p->local_strength pseudo-uses toward the item's team-wide value, minus
+ * the team's mean (0 = average). Without evidence, rank_item_outcome. */
+double rank__local_outcome(const struct rank_params *p,
+                           const struct rank_hist *h,
+                           const struct rank_hitem *it, size_t ii,
+                           const struct rank_local *loc);
+
+/* rank__local_usage is how much more the team uses item ii in threads
+ * like the query than in the threads compared at large: log((weighted
+ * uses + 1) / (uses + 1)); 0 without evidence. */
+double rank__local_usage(const struct rank_local *loc, size_t ii);
 
 #endif

@@ -1,6 +1,7 @@
 /* suggest_score: the scoring of one candidate (relevance, prior-smoothed
- * outcome, collaborative term, Thompson-sampled exploration) and the
- * collaborative fold-in, shared by Suggest and the nightly evaluation. */
+ * outcome in the threads most like the query, collaborative term,
+ * Thompson-sampled exploration) and the fold-in that finds those threads,
+ * shared by Suggest and the nightly evaluation. */
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
@@ -29,8 +30,85 @@ void rank_blas_init(void)
     (void)pthread_once(&once, rank_blas_once);
 }
 
+sw_err rank__local_init(struct rank_local *l, size_t nitems)
+{
+    memset(l, 0, sizeof(*l));
+    l->value = sw_calloc(5 * nitems + 1, sizeof(*l->value));
+    if (l->value == NULL)
+        return SW_ENOMEM;
+    l->uses = l->value + nitems;
+    l->pos = l->uses + nitems;
+    l->wall = l->pos + nitems;
+    l->nall = l->wall + nitems;
+    l->nitems = nitems;
+    return SW_OK;
+}
+
+void rank__local_reset(struct rank_local *l)
+{
+    if (l->value)
+        memset(l->value, 0, 5 * l->nitems * sizeof(*l->value));
+    l->threads = 0;
+}
+
+void rank__local_free(struct rank_local *l)
+{
+    sw_free(l->value);
+    memset(l, 0, sizeof(*l));
+}
+
+/* rank_local_sum adds to loc the evidence of m's threads weighted by their
+ * similarity to the query (sims; skipped threads hold -INFINITY) in
+ * standard units: weight max(0, 1 + z), z = (sim - mean) / sd over them
+ * all, so a thread as alike as most weighs 1, one sharing the query's
+ * rarer words more, one a standard deviation below the mean 0, whatever
+ * the embedder's scale. */
+static void rank_local_sum(const struct rank_model *m, const float *sims,
+                           const struct rank_hist *h, struct rank_local *loc)
+{
+    double mean = 0.0, var = 0.0, sd;
+    size_t i, n = 0, u;
+    uint64_t v;
+
+    for (i = 0; i < m->nthreads; i++)
+        if (sims[i] != -INFINITY) {
+            mean += (double)sims[i];
+            n++;
+        }
+    if (n == 0)
+        return;
+    mean /= (double)n;
+    for (i = 0; i < m->nthreads; i++)
+        if (sims[i] != -INFINITY)
+            var += ((double)sims[i] - mean) * ((double)sims[i] - mean);
+    sd = sqrt(var / (double)n);
+    for (i = 0; i < m->nthreads; i++) {
+        double w;
+        if (sims[i] == -INFINITY ||
+            !rank__map_get(&h->by_thread, m->thread_hash[i], &v))
+            continue;
+        w = sd > 1e-9 ? 1.0 + ((double)sims[i] - mean) / sd : 1.0;
+        if (w < 0.0)
+            w = 0.0;
+        loc->threads++;
+        for (u = h->use_lo[v]; u < h->use_lo[v + 1]; u++) {
+            const struct rank_use *us = &h->uses[u];
+            if (us->item >= loc->nitems)
+                continue;
+            loc->wall[us->item] += w;
+            loc->nall[us->item] += 1.0;
+            if (!us->mature)
+                continue;
+            loc->value[us->item] += w * us->value;
+            loc->uses[us->item] += w;
+            loc->pos[us->item] += w * us->positive;
+        }
+    }
+}
+
 size_t rank__fold_in(const struct rank_model *m, const float *q, size_t dim,
-                     const struct rank__map *skip, double *xq)
+                     const struct rank__map *skip, double *xq,
+                     const struct rank_hist *h, struct rank_local *loc)
 {
     size_t top[RANK_FOLD_NEIGHBOURS], ntop = 0, i, j;
     float *sims;
@@ -48,8 +126,11 @@ size_t rank__fold_in(const struct rank_model *m, const float *q, size_t dim,
     cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)m->nthreads, (int)dim, 1.0f,
                 m->emb, (int)dim, q, 1, 0.0f, sims, 1);
     for (i = 0; i < m->nthreads; i++) {
-        if (sims[i] < RANK_FOLD_MIN_SIM ||
-            (skip && rank__map_get(skip, m->thread_hash[i], &dummy)))
+        if (skip && rank__map_get(skip, m->thread_hash[i], &dummy)) {
+            sims[i] = -INFINITY;
+            continue;
+        }
+        if (sims[i] < RANK_FOLD_MIN_SIM)
             continue;
         /* Keep the best neighbours, ties broken by index. */
         for (j = ntop; j > 0 && sims[top[j - 1]] < sims[i]; j--)
@@ -72,8 +153,30 @@ size_t rank__fold_in(const struct rank_model *m, const float *q, size_t dim,
     if (wsum > 0)
         for (j = 0; j < (size_t)m->k; j++)
             xq[j] /= wsum;
+    if (loc && h && h->use_lo)
+        rank_local_sum(m, sims, h, loc);
     sw_free(sims);
     return ntop;
+}
+
+double rank__local_outcome(const struct rank_params *p,
+                           const struct rank_hist *h,
+                           const struct rank_hitem *it, size_t ii,
+                           const struct rank_local *loc)
+{
+    double k = p->local_strength;
+
+    if (loc == NULL || loc->threads == 0 || ii >= loc->nitems || !(k > 0))
+        return rank_item_outcome(h, it);
+    return (loc->value[ii] + k * it->post_value) / (loc->uses[ii] + k) -
+           h->team_value;
+}
+
+double rank__local_usage(const struct rank_local *loc, size_t ii)
+{
+    if (loc == NULL || loc->threads == 0 || ii >= loc->nitems)
+        return 0.0;
+    return log((loc->wall[ii] + 1.0) / (loc->nall[ii] + 1.0));
 }
 
 double rank__collab(const struct rank_model *m, const double *xq,
@@ -96,7 +199,8 @@ double rank__collab(const struct rank_model *m, const double *xq,
 }
 
 void rank__score(const struct rank_params *p, const struct rank_hist *h,
-                 const struct rank_hitem *it, double rel, double collab,
+                 const struct rank_hitem *it, size_t ii,
+                 const struct rank_local *loc, double rel, double collab,
                  uint64_t seed, int mode, struct rank_score *s)
 {
     struct rank_rng g;
@@ -121,8 +225,9 @@ void rank__score(const struct rank_params *p, const struct rank_hist *h,
     default:
         break;
     }
-    s->outcome = tanh(rank_item_outcome(h, it));
+    s->outcome = tanh(rank__local_outcome(p, h, it, ii, loc));
     s->collab = tanh(collab);
+    s->usage = rank__local_usage(loc, ii);
     mean = it->alpha / (it->alpha + it->beta);
     draw = rank_rng_beta(&g, it->alpha, it->beta);
     s->explore = 2.0 * (draw - mean);
@@ -130,9 +235,10 @@ void rank__score(const struct rank_params *p, const struct rank_hist *h,
         s->adoption = it->adoption;
         s->total = p->wc_relevance * s->relevance + p->wc_outcome * s->outcome +
                    p->wc_collab * s->collab + p->w_explore * s->explore +
-                   p->wc_adoption * s->adoption;
+                   p->wc_adoption * s->adoption + p->wc_usage * s->usage;
     } else {
         s->total = p->w_relevance * s->relevance + p->w_outcome * s->outcome +
-                   p->w_collab * s->collab + p->w_explore * s->explore;
+                   p->w_collab * s->collab + p->w_explore * s->explore +
+                   p->w_usage * s->usage;
     }
 }

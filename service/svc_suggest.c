@@ -40,6 +40,7 @@ static Snipwise__V1__ScoreBreakdown *svc_score(struct svc_ctx *c,
     b->collaborative = s->collab;
     b->exploration = s->explore;
     b->adoption = s->adoption;
+    b->usage = s->usage;
     return b;
 }
 

@@ -260,7 +260,10 @@ static const char *const LUCKY = "A lucky line that only two mails ever used.";
 static const char *const SOLID =
     "Our onboarding guide shows each step of the rollout.";
 static const char *const WEAK = "Please let me know if you want to chat.";
-static const char *const SPLIT_A = "Here is the first framing of two.";
+static const char *const SPLIT_A =
+    "Here is the first framing of two, about pricing tiers.";
+static const char *const BARE = "Please find it attached here.";
+static const char *const ALONE = "Seats and usage decide the price you pay.";
 static const char *const SPLIT_B = "And a second, quite different sentence.";
 
 static sw_err fx_fill(store_txn *t, void *arg)
@@ -302,6 +305,17 @@ static sw_err fx_fill(store_txn *t, void *arg)
     sp.after[0] = 2;
     sp.kinds[1] = 2;
     sp.after[1] = 40;
+    if (rc == SW_OK)
+        rc = fx_thread(t, &sp);
+    /* A bare introduction next to a framing takes none of its credit. */
+    memset(&sp, 0, sizeof(sp));
+    sp.n = ++n;
+    sp.rep = "b@x";
+    sp.day = 12;
+    sp.frames[0] = BARE;
+    sp.frames[1] = ALONE;
+    sp.kinds[0] = 1;
+    sp.after[0] = 2;
     if (rc == SW_OK)
         rc = fx_thread(t, &sp);
     return rc;
@@ -363,6 +377,9 @@ static void test_hist_priors_and_attribution(void **state)
     assert_true(sa->ev.value > 0.99 && sa->ev.value < 1.01);
     assert_true(sb->ev.value > 0.99 && sb->ev.value < 1.01);
     assert_int_equal(sa->ev.deals, 1); /* counted as evidence of the thread */
+    assert_true(fx_item(a.h, BARE)->bare);
+    assert_true(fx_item(a.h, ALONE)->ev.value > 1.99);
+    assert_true(fx_item(a.h, BARE)->ev.value == 0.0);
     rank_hist_free(&a.h);
 }
 
@@ -435,16 +452,101 @@ static void test_score_kinds(void **state)
     b.key = "b.pdf";
     a.adoption = log1p(40.0);
     b.adoption = log1p(2.0);
-    rank__score(&p, &h, &a, 0.2, 0.0, 7, RANK_MODE_OUTCOME, &sa);
-    rank__score(&p, &h, &b, 0.2, 0.0, 7, RANK_MODE_OUTCOME, &sb);
+    rank__score(&p, &h, &a, 0, NULL, 0.2, 0.0, 7, RANK_MODE_OUTCOME, &sa);
+    rank__score(&p, &h, &b, 0, NULL, 0.2, 0.0, 7, RANK_MODE_OUTCOME, &sb);
     assert_true(sa.adoption > sb.adoption);
     assert_true(sa.total - sa.explore * p.w_explore >
                 sb.total - sb.explore * p.w_explore);
     /* Relevance moves a content's total more than a framing's. */
     assert_true(p.wc_relevance > p.w_relevance);
     a.kind = 'f';
-    rank__score(&p, &h, &a, 0.2, 0.0, 7, RANK_MODE_OUTCOME, &sa);
+    rank__score(&p, &h, &a, 0, NULL, 0.2, 0.0, 7, RANK_MODE_OUTCOME, &sa);
     assert_true(sa.adoption == 0.0);
+}
+
+/* The outcome and usage of an item in threads like the query: a model of
+ * four past threads on two topics (2-d contexts), a history where item 0
+ * was used in the two threads like the query and did well there, item 1
+ * in the two others and did badly. rank__fold_in weighs each thread by
+ * its likeness in standard units; the local outcome follows the alike
+ * threads, shrunk toward the team-wide value; usage says which item the
+ * team uses in threads like this one; no evidence falls back. */
+static void test_local_evidence(void **state)
+{
+    static const float emb[4 * 2] = {1, 0, 0.96f, 0.28f, 0, 1, 0.28f, 0.96f};
+    static const float X[4] = {1, 1, -1, -1};
+    static const float q[2] = {1, 0};
+    uint64_t hashes[4] = {11, 12, 13, 14};
+    uint32_t use_lo[5] = {0, 1, 2, 3, 4};
+    struct rank_use uses[4];
+    struct rank_hitem items[2];
+    struct rank_model m;
+    struct rank_hist h;
+    struct rank_params p;
+    struct rank_local loc;
+    double xq[1], near, far, none;
+    size_t i;
+
+    (void)state;
+    rank_params_default(&p);
+    memset(&m, 0, sizeof(m));
+    m.k = 1;
+    m.dim = 2;
+    m.nthreads = 4;
+    m.thread_hash = hashes;
+    m.emb = (float *)emb;
+    m.X = (float *)X;
+    memset(&h, 0, sizeof(h));
+    memset(items, 0, sizeof(items));
+    h.items = items;
+    h.nitems = 2;
+    h.nthreads = 4;
+    h.uses = uses;
+    h.nuses = 4;
+    h.use_lo = use_lo;
+    h.team_value = 0.5;
+    for (i = 0; i < 4; i++) {
+        uses[i].thread = (uint32_t)i;
+        uses[i].item = i < 2 ? 0 : 1;
+        uses[i].value = i < 2 ? 2.0 : -0.5;
+        uses[i].positive = i < 2;
+        uses[i].mature = 1;
+        assert_int_equal(rank__map_put(&h.by_thread, hashes[i], i), SW_OK);
+    }
+    /* Team-wide both items sit at the team's mean. */
+    items[0].post_value = items[1].post_value = 0.5;
+    assert_int_equal(rank__local_init(&loc, h.nitems), SW_OK);
+    assert_true(rank__fold_in(&m, q, 2, NULL, xq, &h, &loc) > 0);
+    assert_int_equal(loc.threads, 4);
+    assert_true(xq[0] > 0); /* folded in toward the alike threads */
+    near = rank__local_outcome(&p, &h, &items[0], 0, &loc);
+    far = rank__local_outcome(&p, &h, &items[1], 1, &loc);
+    assert_true(near > 0.0);
+    assert_true(far < near);
+    /* Shrunk: never past the mean of its alike uses. */
+    assert_true(near < 2.0 - h.team_value);
+    assert_true(rank__local_usage(&loc, 0) > 0.0);
+    assert_true(rank__local_usage(&loc, 1) < 0.0);
+    /* Stronger shrinkage pulls toward the team-wide value. */
+    p.local_strength = 100.0;
+    assert_true(rank__local_outcome(&p, &h, &items[0], 0, &loc) < near);
+    /* Without evidence: the team-wide outcome, and no usage signal. */
+    rank__local_reset(&loc);
+    none = rank__local_outcome(&p, &h, &items[0], 0, &loc);
+    assert_true(fabs(none - rank_item_outcome(&h, &items[0])) < 1e-12);
+    assert_true(rank__local_usage(&loc, 0) == 0.0);
+    assert_true(rank__local_outcome(&p, &h, &items[0], 0, NULL) == none);
+    /* A skipped thread (the evaluation's holdout) adds nothing. */
+    {
+        struct rank__map skip = {0};
+        assert_int_equal(rank__map_put(&skip, 11, 1), SW_OK);
+        assert_true(rank__fold_in(&m, q, 2, &skip, xq, &h, &loc) > 0);
+        assert_int_equal(loc.threads, 3);
+        assert_true(loc.nall[0] == 1.0);
+        rank__map_free(&skip);
+    }
+    rank__local_free(&loc);
+    rank__map_free(&h.by_thread);
 }
 
 int main(void)
@@ -456,6 +558,7 @@ int main(void)
         cmocka_unit_test(test_beta_draws),
         cmocka_unit_test(test_bare_framing),
         cmocka_unit_test(test_score_kinds),
+        cmocka_unit_test(test_local_evidence),
         cmocka_unit_test(test_adoption_rate),
         cmocka_unit_test_setup_teardown(test_hist_priors_and_attribution,
                                         fx_setup, fx_teardown),

@@ -203,7 +203,7 @@ class ArmRun:
         def parts(items, ids):
             return [[i, s.score.total, s.score.relevance, s.score.outcome,
                      s.score.collaborative, s.score.exploration,
-                     s.evidence.times_used]
+                     s.evidence.times_used, s.score.usage]
                     for i, s in zip(ids, items)]
         rec = {"arm": self.arm, "day": plan.day, "idx": plan.idx,
                "truth": {k: self._context_truth(plan, k)
