@@ -66,12 +66,14 @@ void rank_params_default(struct rank_params *p)
     p->w_relevance = 0.6;
     p->w_outcome = 1.0;
     p->w_collab = 0.25;
-    p->w_explore = 0.35;
+    p->w_explore = 1.5;
     p->wc_relevance = 8.0;
     p->wc_outcome = 0.25;
     p->wc_collab = 0.5;
     p->wc_adoption = 0.4;
+    p->wc_explore = 0.35;
     p->local_strength = 2.0;
+    p->usage_strength = 8.0;
     p->w_usage = 0.8;
     p->wc_usage = 0.8;
     p->mmr_lambda = 0.85;
@@ -805,18 +807,28 @@ static void rank_build_priors(struct rank_hist *h, const struct rank_params *p)
     double m = p->prior_strength;
     size_t i;
 
+    double sum = 0.0, sq = 0.0, n = 0.0, mean;
+
     if (h->team_mature > 0) {
         h->team_rate /= (double)h->team_mature;
         h->team_value /= (double)h->team_mature;
     }
+    for (i = 0; i < h->nuses; i++)
+        if (h->uses[i].mature) {
+            sum += h->uses[i].value;
+            sq += h->uses[i].value * h->uses[i].value;
+            n += 1.0;
+        }
+    mean = n > 0 ? sum / n : 0.0;
+    /* Until a few uses have matured, a grade's spread (positive 1). */
+    h->use_sd = n >= 2 ? sqrt(fmax(sq / n - mean * mean, 0.0)) : 1.0;
+    if (!(h->use_sd > 0.05))
+        h->use_sd = 1.0;
     rank_hist_adoption(h);
     for (i = 0; i < h->nitems; i++) {
         struct rank_hitem *it = &h->items[i];
         it->post_value =
             (it->ev.value + m * h->team_value) / ((double)it->ev.trials + m);
-        it->alpha = m * h->team_rate + (double)it->ev.successes + 0.01;
-        it->beta = m * (1.0 - h->team_rate) +
-                   (double)(it->ev.trials - it->ev.successes) + 0.01;
     }
 }
 

@@ -2,8 +2,8 @@
  * consistent store snapshot: snippets, framing families (near-identical
  * framings pooled, ids stable between runs), content items, threads with
  * their outbound uses, and outcomes attributed to the families and content
- * items used, graded and credit-split, with evidence counts and Beta
- * priors shrunk toward the team's mean. Suggest scores with it (cached per
+ * items used, graded and credit-split, with evidence counts and values
+ * per use shrunk toward the team's mean. Suggest scores with it (cached per
  * store state, see suggest.h) and the nightly job trains on it (rerank.h).
  *
  * A rank_hist is immutable once built and may be read by many threads. */
@@ -32,13 +32,15 @@ struct rank_params {
     double w_relevance;    /* weights of the score components, framings */
     double w_outcome;
     double w_collab;
-    double w_explore;    /* the exploration share (both kinds) */
+    double w_explore;    /* the exploration share, framings */
     double wc_relevance; /* the same for content items, which must match */
     double wc_outcome;   /* the thread's topic: relevance weighs more */
     double wc_collab;
     double wc_adoption;    /* content: the team's adoption (rank_hitem) */
-    double local_strength; /* pseudo-uses of the item's team-wide value in
-                              its outcome in threads like the query */
+    double wc_explore;     /* content: the exploration share */
+    double local_strength; /* pseudo-uses against moving an item's outcome
+                              by how it did in threads like the query */
+    double usage_strength; /* pseudo-uses in the usage ratio */
     double w_usage;    /* framings: the team's use in threads like the query */
     double wc_usage;   /* content: the same */
     double mmr_lambda; /* 1 = no diversity */
@@ -77,12 +79,11 @@ struct rank_hitem {
                          attached the pricing sheet."): nothing to suggest as a
                          framing (rank_bare_framing) */
     struct rank_evid ev;
-    double post_value;  /* shrunk mean value per mature use */
-    double adoption;    /* content: log(1 + uses per 30 days since its
-                           first use), shrunk with 7 pseudo-days at the
-                           team's mean rate: a new document starts at the
-                           mean, not at zero (rank_hist_adoption) */
-    double alpha, beta; /* Beta posterior of the positive rate */
+    double post_value; /* shrunk mean value per mature use */
+    double adoption;   /* content: log(1 + uses per 30 days since its
+                          first use), shrunk with 7 pseudo-days at the
+                          team's mean rate: a new document starts at the
+                          mean, not at zero (rank_hist_adoption) */
 };
 
 struct rank_hsnip {
@@ -136,6 +137,7 @@ struct rank_hist {
     struct rank__map by_item;   /* hash of item id → item index */
     double team_rate;           /* positive rate over outbound threads */
     double team_value;    /* mean graded value per mature outbound thread */
+    double use_sd;        /* standard deviation of the value of a mature use */
     int64_t team_threads; /* outbound threads */
     int64_t team_mature;
     int64_t n_outcomes;

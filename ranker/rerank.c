@@ -366,7 +366,7 @@ static sw_err rank_eval_list(struct rank_job *j, int which, uint32_t th,
     int used_top3 = 0;
     struct rank_params p = *j->p;
 
-    p.w_explore = 0.0; /* evaluate the deterministic part */
+    p.w_explore = p.wc_explore = 0.0; /* evaluate exploitation alone */
     lo = A->use_lo[th];
     hi = A->use_lo[th + 1];
     for (i = 0; i < A->nitems; i++) {
@@ -401,7 +401,6 @@ static sw_err rank_eval_list(struct rank_job *j, int which, uint32_t th,
                 blank.ev.value = 0;
                 blank.post_value = T->team_value;
                 blank.adoption = 0.0; /* unused before the holdout */
-                blank.alpha = blank.beta = 1;
                 rank__score(&p, T, &blank, SIZE_MAX, NULL, rel, collab, 0,
                             RANK_MODE_OUTCOME, &sc);
             } else {

@@ -298,46 +298,6 @@ double rank_rng_uniform(struct rank_rng *g)
     return ((double)(z >> 11) + 0.5) / 9007199254740992.0;
 }
 
-static double rank_rng_normal(struct rank_rng *g)
-{
-    double u = rank_rng_uniform(g), v = rank_rng_uniform(g);
-
-    return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
-}
-
-/* Marsaglia and Tsang's gamma sampler (shape < 1 boosted). */
-static double rank_rng_gamma(struct rank_rng *g, double a)
-{
-    double d, c, x, v, u;
-    int i;
-
-    if (a < 1.0) {
-        u = rank_rng_uniform(g);
-        return rank_rng_gamma(g, a + 1.0) * pow(u, 1.0 / a);
-    }
-    d = a - 1.0 / 3.0;
-    c = 1.0 / sqrt(9.0 * d);
-    for (i = 0; i < 1000; i++) {
-        do {
-            x = rank_rng_normal(g);
-            v = 1.0 + c * x;
-        } while (v <= 0.0);
-        v = v * v * v;
-        u = rank_rng_uniform(g);
-        if (u < 1.0 - 0.0331 * x * x * x * x ||
-            log(u) < 0.5 * x * x + d * (1.0 - v + log(v)))
-            return d * v;
-    }
-    return d; /* the mode: practically unreachable */
-}
-
-double rank_rng_beta(struct rank_rng *g, double a, double b)
-{
-    double x = rank_rng_gamma(g, a), y = rank_rng_gamma(g, b);
-
-    return x + y > 0 ? x / (x + y) : 0.5;
-}
-
 size_t rank_mmr(const double *score, const double *sim, size_t n, double lambda,
                 size_t want, size_t *order)
 {

@@ -1,12 +1,13 @@
 /* suggest: the ranking engine behind SuggestService. Given a thread (or
  * its text) and the draft, it embeds the context, over-fetches the team's
  * index, groups hits into content items and framing families, scores them
- * (relevance, prior-smoothed outcome, collaborative term from the serving
- * model, Thompson-sampled exploration), diversifies with MMR and explains
- * each item in real counts.
+ * (relevance, prior-smoothed outcome in threads like this one,
+ * collaborative term from the serving model, the team's usage in such
+ * threads, an exploration bonus), diversifies with MMR and explains each
+ * item in real counts.
  *
  * Determinism: the result depends only on the store state, the request and
- * the serving model; the exploration draws come from a PRNG seeded by
+ * the serving model; the random mode's draws come from a PRNG seeded by
  * (team, query hash, model version). Statistics and models are read in one
  * read transaction and cached per team, keyed by the store sequences they
  * were computed from.
@@ -140,12 +141,11 @@ SW_MUST_CHECK sw_err rank_item_parse(const char *item_id,
 
 /* --- Scoring pieces (exposed for the nightly job and the tests) ---------- */
 
-/* A seeded PRNG (splitmix64) and the draws Suggest uses. */
+/* A seeded PRNG (splitmix64): the random mode's draws. */
 struct rank_rng {
     uint64_t s;
 };
 double rank_rng_uniform(struct rank_rng *g);
-double rank_rng_beta(struct rank_rng *g, double a, double b);
 
 /* rank_mmr picks up to want of n candidates greedily by
  * lambda * score - (1 - lambda) * max similarity to those picked, with

@@ -31,6 +31,8 @@ struct rank_local {
     double *pos;    /* weights of those with a positive outcome */
     double *wall;   /* weights of all its uses */
     double *nall;   /* its uses in the threads compared (unweighted) */
+    double *vraw;   /* unweighted outcome value of its mature uses */
+    double *nraw;   /* its mature uses (unweighted) */
     size_t nitems;  /* of the hist the arrays index */
     size_t threads; /* threads compared that the hist knows */
 };
@@ -62,17 +64,21 @@ double rank__collab(const struct rank_model *m, const double *xq,
 /* rank__score fills s for item it (index ii) of h with relevance rel and
  * raw collaborative score collab under mode; the outcome is the item's
  * local one when loc (may be NULL) holds evidence of similar threads,
- * else its team-wide one. Draws come from a PRNG seeded by seed and the
- * item's key (so they do not depend on candidate order). */
+ * else its team-wide one. The random mode draws from a PRNG seeded by
+ * seed and the item's key (so draws do not depend on candidate order). */
 void rank__score(const struct rank_params *p, const struct rank_hist *h,
                  const struct rank_hitem *it, size_t ii,
                  const struct rank_local *loc, double rel, double collab,
                  uint64_t seed, int mode, struct rank_score *s);
 
-/* rank__local_outcome is item it's (index ii of h) outcome in the
- * threads of loc: their similarity-weighted mean value shrunk with
- * p->local_strength pseudo-uses toward the item's team-wide value, minus
- * the team's mean (0 = average). Without evidence, rank_item_outcome. */
+/* rank__local_outcome is item it's (index ii of h) outcome in threads
+ * like the query: its team-wide value (rank_item_outcome) moved by how
+ * much better or worse it did in the alike threads than in all those
+ * compared (likeness-weighted mean value minus plain mean value), the
+ * move shrunk with p->local_strength pseudo-uses; minus the team's mean
+ * (0 = average). A new item's few uses thus count once, in its team-wide
+ * value, not again as local evidence. Without evidence,
+ * rank_item_outcome. */
 double rank__local_outcome(const struct rank_params *p,
                            const struct rank_hist *h,
                            const struct rank_hitem *it, size_t ii,
@@ -80,7 +86,10 @@ double rank__local_outcome(const struct rank_params *p,
 
 /* rank__local_usage is how much more the team uses item ii in threads
  * like the query than in the threads compared at large: log((weighted
- * uses + 1) / (uses + 1)); 0 without evidence. */
-double rank__local_usage(const struct rank_local *loc, size_t ii);
+ * uses + k) / (uses + k)), k = p->usage_strength pseudo-uses, so an
+ * item used twice is not judged by where those two threads happened to
+ * be; 0 without evidence. */
+double rank__local_usage(const struct rank_params *p,
+                         const struct rank_local *loc, size_t ii);
 
 #endif

@@ -1,7 +1,7 @@
 /* suggest_score: the scoring of one candidate (relevance, prior-smoothed
- * outcome in the threads most like the query, collaborative term,
- * Thompson-sampled exploration) and the fold-in that finds those threads,
- * shared by Suggest and the nightly evaluation. */
+ * outcome in the threads most like the query, collaborative term, the
+ * team's usage there, an exploration bonus) and the fold-in that finds those
+ * threads, shared by Suggest and the nightly evaluation. */
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
@@ -12,6 +12,7 @@
 
 #define RANK_FOLD_NEIGHBOURS 20
 #define RANK_FOLD_MIN_SIM 0.05
+#define RANK_LOCAL_ARRAYS 7 /* the arrays of struct rank_local */
 
 /* OpenBLAS on one thread: snipd runs many calls at once on its own workers,
  * and OpenBLAS's threads spin while they wait, against them (4 concurrent
@@ -33,13 +34,15 @@ void rank_blas_init(void)
 sw_err rank__local_init(struct rank_local *l, size_t nitems)
 {
     memset(l, 0, sizeof(*l));
-    l->value = sw_calloc(5 * nitems + 1, sizeof(*l->value));
+    l->value = sw_calloc(RANK_LOCAL_ARRAYS * nitems + 1, sizeof(*l->value));
     if (l->value == NULL)
         return SW_ENOMEM;
     l->uses = l->value + nitems;
     l->pos = l->uses + nitems;
     l->wall = l->pos + nitems;
     l->nall = l->wall + nitems;
+    l->vraw = l->nall + nitems;
+    l->nraw = l->vraw + nitems;
     l->nitems = nitems;
     return SW_OK;
 }
@@ -47,7 +50,7 @@ sw_err rank__local_init(struct rank_local *l, size_t nitems)
 void rank__local_reset(struct rank_local *l)
 {
     if (l->value)
-        memset(l->value, 0, 5 * l->nitems * sizeof(*l->value));
+        memset(l->value, 0, RANK_LOCAL_ARRAYS * l->nitems * sizeof(*l->value));
     l->threads = 0;
 }
 
@@ -102,6 +105,8 @@ static void rank_local_sum(const struct rank_model *m, const float *sims,
             loc->value[us->item] += w * us->value;
             loc->uses[us->item] += w;
             loc->pos[us->item] += w * us->positive;
+            loc->vraw[us->item] += us->value;
+            loc->nraw[us->item] += 1.0;
         }
     }
 }
@@ -164,19 +169,24 @@ double rank__local_outcome(const struct rank_params *p,
                            const struct rank_hitem *it, size_t ii,
                            const struct rank_local *loc)
 {
-    double k = p->local_strength;
+    double k = p->local_strength, w, move;
 
-    if (loc == NULL || loc->threads == 0 || ii >= loc->nitems || !(k > 0))
+    if (loc == NULL || loc->threads == 0 || ii >= loc->nitems ||
+        loc->nraw[ii] <= 0 || !(loc->uses[ii] > 0) || !(k >= 0))
         return rank_item_outcome(h, it);
-    return (loc->value[ii] + k * it->post_value) / (loc->uses[ii] + k) -
-           h->team_value;
+    w = loc->uses[ii];
+    move = loc->value[ii] / w - loc->vraw[ii] / loc->nraw[ii];
+    return rank_item_outcome(h, it) + move * w / (w + k);
 }
 
-double rank__local_usage(const struct rank_local *loc, size_t ii)
+double rank__local_usage(const struct rank_params *p,
+                         const struct rank_local *loc, size_t ii)
 {
+    double k = p->usage_strength > 0 ? p->usage_strength : 1.0;
+
     if (loc == NULL || loc->threads == 0 || ii >= loc->nitems)
         return 0.0;
-    return log((loc->wall[ii] + 1.0) / (loc->nall[ii] + 1.0));
+    return log((loc->wall[ii] + k) / (loc->nall[ii] + k));
 }
 
 double rank__collab(const struct rank_model *m, const double *xq,
@@ -204,13 +214,12 @@ void rank__score(const struct rank_params *p, const struct rank_hist *h,
                  uint64_t seed, int mode, struct rank_score *s)
 {
     struct rank_rng g;
-    double mean, draw;
 
     memset(s, 0, sizeof(*s));
     s->relevance = rel;
-    /* Per-item draws key on what the item is (rank_hitem.key), not on its
-     * server-made id, so that they repeat across stores with the same
-     * history. */
+    /* The random mode's draw keys on what the item is (rank_hitem.key),
+     * not on its server-made id, so that it repeats across stores with
+     * the same history. */
     g.s = seed ^ rank__hash64(it->key, strlen(it->key), 0x7e);
     switch (mode) {
     case RANK_MODE_POPULARITY:
@@ -227,14 +236,18 @@ void rank__score(const struct rank_params *p, const struct rank_hist *h,
     }
     s->outcome = tanh(rank__local_outcome(p, h, it, ii, loc));
     s->collab = tanh(collab);
-    s->usage = rank__local_usage(loc, ii);
-    mean = it->alpha / (it->alpha + it->beta);
-    draw = rank_rng_beta(&g, it->alpha, it->beta);
-    s->explore = 2.0 * (draw - mean);
+    s->usage = rank__local_usage(p, loc, ii);
+    /* Exploration, upper confidence bound on the scale of the outcome:
+     * the standard error of the item's mean value per use, the team's
+     * spread of a use's value over the square root of its trials plus
+     * the prior's pseudo-uses. A new item stands a share of what
+     * separates the team's items above its prior; a well-known one
+     * little. Deterministic, like the rest of the score. */
+    s->explore = h->use_sd / sqrt((double)it->ev.trials + p->prior_strength);
     if (it->kind == 'c') {
         s->adoption = it->adoption;
         s->total = p->wc_relevance * s->relevance + p->wc_outcome * s->outcome +
-                   p->wc_collab * s->collab + p->w_explore * s->explore +
+                   p->wc_collab * s->collab + p->wc_explore * s->explore +
                    p->wc_adoption * s->adoption + p->wc_usage * s->usage;
     } else {
         s->total = p->w_relevance * s->relevance + p->w_outcome * s->outcome +

@@ -93,6 +93,10 @@ static const struct svc_opt svc_opts[] = {
      "reextract: only this team's mail [all teams]"},
     {"--since-ms", "SNIPD_SINCE_MS", SVC_OPT_I64, SVC_OFF(since_ms), 0,
      INT64_MAX / 4, "reextract: only mail sent at or after (Unix ms) [0]"},
+    {"--explore-percent", "SNIPD_EXPLORE_PERCENT", SVC_OPT_INT,
+     SVC_OFF(explore_percent), 0, 1000,
+     "Suggest's share of exploration, percent of the default:\n"
+     "                         0 = only what has proven itself [100]"},
 };
 
 #define SVC_NOPTS (sizeof(svc_opts) / sizeof(svc_opts[0]))
@@ -155,6 +159,7 @@ sw_err svc_config_parse(int argc, char **argv, struct svc_config *c,
     c->grace_ms = 10000;
     c->log_level = SW_LOG_INFO;
     c->demo = 1;
+    c->explore_percent = 100;
     c->llm_provider = "builtin";
     c->llm_base_url = "https://api.openai.com/v1";
     c->llm_model = "gpt-4o-mini";

@@ -51,6 +51,10 @@ struct svc_config {
      * after since_ms. */
     const char *team;
     int64_t since_ms;
+    /* Suggest's exploration bonus, percent of its default weights
+     * (ranker/hist.h rank_params): 0 shows only what has proven itself,
+     * 200 tries new snippets twice as hard [100]. */
+    int explore_percent;
 };
 
 /* svc_config_parse fills *c from argv and the environment. Strings point

@@ -343,8 +343,13 @@ static int snipd_serve(const struct svc_config *cfg)
     rc = rank_ranker_open(st, &ro, &ranker);
     if (rc == SW_OK)
         rc = rank_ranker_start(ranker);
-    if (rc == SW_OK)
-        rc = rank_engine_open(st, ranker, NULL, &engine);
+    if (rc == SW_OK) {
+        struct rank_params rp;
+        rank_params_default(&rp);
+        rp.w_explore *= cfg->explore_percent / 100.0;
+        rp.wc_explore *= cfg->explore_percent / 100.0;
+        rc = rank_engine_open(st, ranker, &rp, &engine);
+    }
     if (rc) {
         fprintf(stderr, "snipd: cannot start the snippet indexer: %s\n",
                 sw_err_str(rc));

@@ -215,7 +215,7 @@ def test_snipd_help_and_version():
     ["frobnicate"], ["serve", "--bogus"], ["serve", "--threads", "0"],
     ["serve", "--max-message-bytes", "10"], ["serve", "--demo", "2"],
     ["serve", "--tls-cert", "x.pem"], ["serve", "--listen"],
-    ["serve", "--data-dir", ""]
+    ["serve", "--data-dir", ""], ["serve", "--explore-percent", "-1"]
 ])
 def test_snipd_bad_flags_exit_2(args):
     r = _snipd(*args)

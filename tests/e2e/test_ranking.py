@@ -257,6 +257,28 @@ def test_suggest_evidence_determinism_and_feedback(snipd, admin):
                      idempotency_key="fb-3"))
 
 
+def test_explore_percent_scales_the_bonus(snipd_factory):
+    """--explore-percent scales exploration in the total and nothing
+    else: the same history on three servers (0, 100 and 300 percent)
+    gives the same parts, and totals that differ by the bonus times the
+    share."""
+    totals = []
+    for pct in ("0", "100", "300"):
+        s = snipd_factory(args=["--explore-percent", pct])
+        t = team_with_domain(s, s.admin(), "Explore " + pct)
+        for i in range(2):
+            thread(t, i, "ann@" + DOMAIN, PRICING, FRAME_P, i)
+        r = wait_framings(t, 1, draft_text="Happy to help with pricing",
+                          max_framings=5)
+        f = {x.text: x for x in r.framings}[FRAME_P]
+        totals.append((f.score.total, f.score.exploration, f.score.outcome))
+    (t0, e0, o0), (t1, e1, o1), (t3, e3, o3) = totals
+    assert e0 == e1 == e3 and e0 > 0  # a bonus for an item used twice
+    assert o0 == o1 == o3
+    assert t1 > t0
+    assert abs((t3 - t0) - 3 * (t1 - t0)) < 1e-9
+
+
 def test_rerank_during_suggest_load(snipd, admin):
     a = team_with_domain(snipd, admin, "A")
     for i in range(12):

@@ -1,6 +1,7 @@
 /* Tests of the ranker's scoring pieces: family clustering (near-identical
  * variants pooled, distinct sentences apart, ids stable across runs and as
  * families grow), ALS recovering a planted preference, MMR diversity, and
+ * exploration draws, the outcome and usage in threads like the query,
  * rank_hist on a real store: evidence counts, the attribution window,
  * credit split across the framings of one email, and prior shrinkage (two
  * lucky uses do not beat two hundred solid ones). */
@@ -122,21 +123,43 @@ static void test_mmr(void **state)
     assert_int_equal(order[1], 2);
 }
 
-static void test_beta_draws(void **state)
+/* Exploration: a bonus of the standard error of an item's mean value,
+ * wide for a new item and narrowing as it gathers trials, the same for
+ * every call; the random mode's draws repeat with their seed. */
+static void test_explore_bonus(void **state)
 {
+    struct rank_params p;
+    struct rank_hist hs;
+    struct rank_hitem it;
+    struct rank_score fresh, some, known, again;
     struct rank_rng g = {7}, h = {7};
-    double sum = 0, a, b;
-    int i;
+    double w;
 
     (void)state;
-    for (i = 0; i < 4000; i++)
-        sum += rank_rng_beta(&g, 8, 2);
-    assert_true(sum / 4000 > 0.77 && sum / 4000 < 0.83);
-    /* Seeded: the same seed gives the same draws. */
-    g.s = h.s = 99;
-    a = rank_rng_beta(&g, 2, 3);
-    b = rank_rng_beta(&h, 2, 3);
-    assert_true(a == b);
+    rank_params_default(&p);
+    memset(&hs, 0, sizeof(hs));
+    hs.use_sd = 1.0;
+    memset(&it, 0, sizeof(it));
+    it.kind = 'f';
+    it.key = "a framing";
+    rank__score(&p, &hs, &it, 0, NULL, 0.1, 0.0, 1, RANK_MODE_OUTCOME, &fresh);
+    it.ev.trials = 8;
+    rank__score(&p, &hs, &it, 0, NULL, 0.1, 0.0, 2, RANK_MODE_OUTCOME, &some);
+    it.ev.trials = 200;
+    rank__score(&p, &hs, &it, 0, NULL, 0.1, 0.0, 3, RANK_MODE_OUTCOME, &known);
+    rank__score(&p, &hs, &it, 0, NULL, 0.1, 0.0, 4, RANK_MODE_OUTCOME, &again);
+    /* sd / sqrt(trials + 8): 1/sqrt(8), 1/4, 1/sqrt(208). */
+    assert_true(fabs(fresh.explore - 1.0 / sqrt(8.0)) < 1e-12);
+    assert_true(fabs(some.explore - 0.25) < 1e-12);
+    assert_true(known.explore < fresh.explore / 5);
+    assert_true(again.total == known.total);
+    /* The bonus counts in the total with the exploration weight. */
+    it.ev.trials = 0;
+    w = p.w_explore;
+    p.w_explore = 0.0;
+    rank__score(&p, &hs, &it, 0, NULL, 0.1, 0.0, 1, RANK_MODE_OUTCOME, &again);
+    assert_true(fabs(fresh.total - again.total - w * fresh.explore) < 1e-9);
+    assert_true(rank_rng_uniform(&g) == rank_rng_uniform(&h));
 }
 
 /* --- rank_hist on a real store ------------------------------------------ */
@@ -447,7 +470,6 @@ static void test_score_kinds(void **state)
     memset(&a, 0, sizeof(a));
     a.kind = 'c';
     a.key = "a.pdf";
-    a.alpha = a.beta = 4;
     b = a;
     b.key = "b.pdf";
     a.adoption = log1p(40.0);
@@ -455,8 +477,8 @@ static void test_score_kinds(void **state)
     rank__score(&p, &h, &a, 0, NULL, 0.2, 0.0, 7, RANK_MODE_OUTCOME, &sa);
     rank__score(&p, &h, &b, 0, NULL, 0.2, 0.0, 7, RANK_MODE_OUTCOME, &sb);
     assert_true(sa.adoption > sb.adoption);
-    assert_true(sa.total - sa.explore * p.w_explore >
-                sb.total - sb.explore * p.w_explore);
+    assert_true(sa.total - sa.explore * p.wc_explore >
+                sb.total - sb.explore * p.wc_explore);
     /* Relevance moves a content's total more than a framing's. */
     assert_true(p.wc_relevance > p.w_relevance);
     a.kind = 'f';
@@ -465,26 +487,32 @@ static void test_score_kinds(void **state)
 }
 
 /* The outcome and usage of an item in threads like the query: a model of
- * four past threads on two topics (2-d contexts), a history where item 0
- * was used in the two threads like the query and did well there, item 1
- * in the two others and did badly. rank__fold_in weighs each thread by
- * its likeness in standard units; the local outcome follows the alike
- * threads, shrunk toward the team-wide value; usage says which item the
- * team uses in threads like this one; no evidence falls back. */
+ * four past threads on two topics (2-d contexts). Items 0 and 1 were used
+ * in all four with the same mean, item 0 doing well in the two threads
+ * like the query and badly in the others, item 1 the reverse; item 2 was
+ * used only in the alike threads, item 3 only in the others.
+ * rank__fold_in weighs each thread by its likeness in standard units; the
+ * local outcome moves the team-wide one by how the item did in the alike
+ * threads against all, shrunk; an item's own uses alone do not move it;
+ * usage says which item the team uses in threads like this one; no
+ * evidence falls back. */
 static void test_local_evidence(void **state)
 {
     static const float emb[4 * 2] = {1, 0, 0.96f, 0.28f, 0, 1, 0.28f, 0.96f};
     static const float X[4] = {1, 1, -1, -1};
     static const float q[2] = {1, 0};
+    static const uint32_t use_item[12] = {0, 1, 2, 0, 1, 2, 0, 1, 3, 0, 1, 3};
+    static const double use_value[12] = {2,    -0.5, 1, 2,    -0.5, 1,
+                                         -0.5, 2,    1, -0.5, 2,    1};
     uint64_t hashes[4] = {11, 12, 13, 14};
-    uint32_t use_lo[5] = {0, 1, 2, 3, 4};
-    struct rank_use uses[4];
-    struct rank_hitem items[2];
+    uint32_t use_lo[5] = {0, 3, 6, 9, 12};
+    struct rank_use uses[12];
+    struct rank_hitem items[4];
     struct rank_model m;
     struct rank_hist h;
     struct rank_params p;
     struct rank_local loc;
-    double xq[1], near, far, none;
+    double xq[1], base, near, far, none, u2;
     size_t i;
 
     (void)state;
@@ -499,42 +527,52 @@ static void test_local_evidence(void **state)
     memset(&h, 0, sizeof(h));
     memset(items, 0, sizeof(items));
     h.items = items;
-    h.nitems = 2;
+    h.nitems = 4;
     h.nthreads = 4;
     h.uses = uses;
-    h.nuses = 4;
+    h.nuses = 12;
     h.use_lo = use_lo;
     h.team_value = 0.5;
-    for (i = 0; i < 4; i++) {
-        uses[i].thread = (uint32_t)i;
-        uses[i].item = i < 2 ? 0 : 1;
-        uses[i].value = i < 2 ? 2.0 : -0.5;
-        uses[i].positive = i < 2;
+    for (i = 0; i < 12; i++) {
+        uses[i].thread = (uint32_t)(i / 3);
+        uses[i].item = use_item[i];
+        uses[i].value = use_value[i];
+        uses[i].positive = use_value[i] > 0;
         uses[i].mature = 1;
-        assert_int_equal(rank__map_put(&h.by_thread, hashes[i], i), SW_OK);
     }
-    /* Team-wide both items sit at the team's mean. */
-    items[0].post_value = items[1].post_value = 0.5;
+    for (i = 0; i < 4; i++) {
+        assert_int_equal(rank__map_put(&h.by_thread, hashes[i], i), SW_OK);
+        items[i].post_value = i < 2 ? 0.75 : 1.0;
+    }
+    base = rank_item_outcome(&h, &items[0]);
+    assert_true(fabs(base - rank_item_outcome(&h, &items[1])) < 1e-12);
     assert_int_equal(rank__local_init(&loc, h.nitems), SW_OK);
     assert_true(rank__fold_in(&m, q, 2, NULL, xq, &h, &loc) > 0);
     assert_int_equal(loc.threads, 4);
     assert_true(xq[0] > 0); /* folded in toward the alike threads */
     near = rank__local_outcome(&p, &h, &items[0], 0, &loc);
     far = rank__local_outcome(&p, &h, &items[1], 1, &loc);
-    assert_true(near > 0.0);
-    assert_true(far < near);
-    /* Shrunk: never past the mean of its alike uses. */
+    assert_true(near > base);
+    assert_true(far < base);
+    /* Shrunk: never the whole way to its mean in the alike threads. */
     assert_true(near < 2.0 - h.team_value);
-    assert_true(rank__local_usage(&loc, 0) > 0.0);
-    assert_true(rank__local_usage(&loc, 1) < 0.0);
-    /* Stronger shrinkage pulls toward the team-wide value. */
+    /* An item used only where it is used alike is not moved. */
+    assert_true(fabs(rank__local_outcome(&p, &h, &items[2], 2, &loc) -
+                     rank_item_outcome(&h, &items[2])) < 1e-12);
+    u2 = rank__local_usage(&p, &loc, 2);
+    assert_true(u2 > 0.0);
+    assert_true(rank__local_usage(&p, &loc, 3) < 0.0);
+    /* Stronger shrinkage pulls toward the team-wide values. */
     p.local_strength = 100.0;
     assert_true(rank__local_outcome(&p, &h, &items[0], 0, &loc) < near);
+    p.usage_strength = 100.0;
+    assert_true(rank__local_usage(&p, &loc, 2) < u2);
+    rank_params_default(&p);
     /* Without evidence: the team-wide outcome, and no usage signal. */
     rank__local_reset(&loc);
     none = rank__local_outcome(&p, &h, &items[0], 0, &loc);
-    assert_true(fabs(none - rank_item_outcome(&h, &items[0])) < 1e-12);
-    assert_true(rank__local_usage(&loc, 0) == 0.0);
+    assert_true(fabs(none - base) < 1e-12);
+    assert_true(rank__local_usage(&p, &loc, 0) == 0.0);
     assert_true(rank__local_outcome(&p, &h, &items[0], 0, NULL) == none);
     /* A skipped thread (the evaluation's holdout) adds nothing. */
     {
@@ -542,7 +580,7 @@ static void test_local_evidence(void **state)
         assert_int_equal(rank__map_put(&skip, 11, 1), SW_OK);
         assert_true(rank__fold_in(&m, q, 2, &skip, xq, &h, &loc) > 0);
         assert_int_equal(loc.threads, 3);
-        assert_true(loc.nall[0] == 1.0);
+        assert_true(loc.nall[2] == 1.0);
         rank__map_free(&skip);
     }
     rank__local_free(&loc);
@@ -555,7 +593,7 @@ int main(void)
         cmocka_unit_test(test_family_cluster),
         cmocka_unit_test(test_als_planted),
         cmocka_unit_test(test_mmr),
-        cmocka_unit_test(test_beta_draws),
+        cmocka_unit_test(test_explore_bonus),
         cmocka_unit_test(test_bare_framing),
         cmocka_unit_test(test_score_kinds),
         cmocka_unit_test(test_local_evidence),
