@@ -465,6 +465,7 @@ static sw_err rank_evaluate(struct rank_job *j, const struct rank_model *cand,
     struct rank_scored *buf = NULL;
     struct rank__map holdout = {0};
     struct rank_local loc_new, loc_cur;
+    struct rank_link *link_new = NULL, *link_cur = NULL;
     struct rank_ckey *ev = NULL;
     double *xq_new = NULL, *xq_cur = NULL;
     float *qe = NULL, *qn, *qc;
@@ -479,6 +480,13 @@ static sw_err rank_evaluate(struct rank_job *j, const struct rank_model *cand,
     if (rank__local_init(&loc_new, j->train->nitems) ||
         rank__local_init(&loc_cur, j->train->nitems))
         goto out;
+    /* Each model's threads linked once to the training history. */
+    rc = rank__link_build(j->train, cand, &link_new);
+    if (rc == SW_OK && j->current)
+        rc = rank__link_build(j->train, j->current, &link_cur);
+    if (rc)
+        goto out;
+    rc = SW_ENOMEM;
     buf = sw_calloc(A->nitems + 1, sizeof(*buf));
     qe = sw_calloc(3 * j->dim, sizeof(*qe));
     xq_new = sw_calloc(cand->k + 1, sizeof(*xq_new));
@@ -533,11 +541,11 @@ static sw_err rank_evaluate(struct rank_job *j, const struct rank_model *cand,
             size_t nn, nc = 0;
             rank__local_reset(&loc_new);
             rank__local_reset(&loc_cur);
-            nn = rank__fold_in(cand, qn, j->dim, NULL, xq_new, j->train,
+            nn = rank__fold_in(cand, qn, j->dim, NULL, xq_new, link_new,
                                &loc_new);
             if (j->current)
                 nc = rank__fold_in(j->current, qc, j->dim, &holdout, xq_cur,
-                                   j->train, &loc_cur);
+                                   link_cur, &loc_cur);
             for (kind = 'c'; kind <= 'f'; kind += 'f' - 'c') {
                 for (w = 0; w < 4; w++) {
                     if (w == RANK_BASE_CURRENT && j->current == NULL)
@@ -578,6 +586,8 @@ out:
     j->item_emb = NULL;
     rank__local_free(&loc_new);
     rank__local_free(&loc_cur);
+    rank__link_free(&link_new);
+    rank__link_free(&link_cur);
     sw_free(ev);
     rank__map_free(&holdout);
     return rc;

@@ -26,8 +26,11 @@ struct rank_tcache {
     pthread_mutex_t build; /* one build per team at a time */
     struct rank_cref *hist;
     struct rank_cref *model;
-    uint64_t model_seq; /* 0: none serving */
-    int reranking;      /* a RunRerank of this team is running */
+    uint64_t model_seq;     /* 0: none serving */
+    struct rank_cref *link; /* of hist generation link_gen, model link_seq */
+    uint64_t link_gen, link_seq;
+    uint64_t gens; /* statistics built so far */
+    int reranking; /* a RunRerank of this team is running */
     struct rank_tcache *next;
 };
 
@@ -54,6 +57,7 @@ void rank__cref_put(rank_engine *e, struct rank_cref **cp)
         return;
     rank_hist_free(&c->h);
     rank_model_free(&c->m);
+    rank__link_free(&c->l);
     sw_free(c);
 }
 
@@ -83,6 +87,7 @@ static void rank_tcache_clear(rank_engine *e, struct rank_tcache *t)
 {
     rank__cref_put(e, &t->hist);
     rank__cref_put(e, &t->model);
+    rank__cref_put(e, &t->link);
     t->model_seq = 0;
 }
 
@@ -204,14 +209,15 @@ static struct rank_cref *rank_take(rank_engine *e, struct rank_cref *slot,
  * model that match the snapshot, building or loading them when the cache
  * is stale. */
 sw_err rank__state(rank_engine *e, store_txn *t, const char *team,
-                   struct rank_cref **hist, struct rank_cref **model)
+                   struct rank_cref **hist, struct rank_cref **model,
+                   struct rank_cref **link)
 {
     struct rank_tcache *tc;
     uint64_t seqs[3], mseq = 0;
     struct rank_cref *c;
     sw_err rc;
 
-    *hist = *model = NULL;
+    *hist = *model = *link = NULL;
     rc = rank_tcache_get(e, team, &tc);
     if (rc == SW_OK)
         rc = store_hist_seqs(t, team, seqs);
@@ -238,6 +244,7 @@ sw_err rank__state(rank_engine *e, store_txn *t, const char *team,
             if (rc == SW_OK) {
                 struct rank_cref *old = tc->hist;
                 c->refs = 2; /* the cache's and ours */
+                c->gen = ++tc->gens;
                 pthread_mutex_lock(&e->mu);
                 tc->hist = c;
                 pthread_mutex_unlock(&e->mu);
@@ -281,6 +288,41 @@ sw_err rank__state(rank_engine *e, store_txn *t, const char *team,
         }
     }
     *model = c;
+    /* The link of the two, built once per pair. */
+    c = rank_take(e, tc->link,
+                  tc->link && tc->link_gen == (*hist)->gen &&
+                      tc->link_seq == mseq);
+    if (c == NULL) {
+        pthread_mutex_lock(&tc->build);
+        c = rank_take(e, tc->link,
+                      tc->link && tc->link_gen == (*hist)->gen &&
+                          tc->link_seq == mseq);
+        if (c == NULL) {
+            c = sw_calloc(1, sizeof(*c));
+            rc = c ? rank__link_build((*hist)->h, (*model)->m, &c->l)
+                   : SW_ENOMEM;
+            if (rc == SW_OK) {
+                struct rank_cref *old = tc->link;
+                c->refs = 2;
+                pthread_mutex_lock(&e->mu);
+                tc->link = c;
+                tc->link_gen = (*hist)->gen;
+                tc->link_seq = mseq;
+                pthread_mutex_unlock(&e->mu);
+                rank__cref_put(e, &old);
+            } else {
+                sw_free(c);
+                c = NULL;
+            }
+        }
+        pthread_mutex_unlock(&tc->build);
+        if (rc) {
+            rank__cref_put(e, hist);
+            rank__cref_put(e, model);
+            return rc;
+        }
+    }
+    *link = c;
     return SW_OK;
 }
 
@@ -687,7 +729,7 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
                     struct sw_arena *a, struct rank_suggest_res *out,
                     struct sw_buf *why)
 {
-    struct rank_cref *hist = NULL, *model = NULL;
+    struct rank_cref *hist = NULL, *model = NULL, *link = NULL;
     struct rank_cand *fc = NULL, *cc = NULL;
     struct sw_buf text;
     store_txn *t = NULL;
@@ -729,7 +771,7 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
             rc = SW_OK;
     }
     if (rc == SW_OK)
-        rc = rank__state(e, t, q->team_id, &hist, &model);
+        rc = rank__state(e, t, q->team_id, &hist, &model, &link);
     store_txn_abort(&t);
     if (rc)
         goto out;
@@ -782,7 +824,20 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
         rc = rank__local_init(&c.loc, c.h->nitems);
         if (rc)
             goto out;
-        if (rank__fold_in(c.m, qv, dim, NULL, c.xq, c.h, &c.loc) == 0) {
+        /* The model compares contexts under its own word weights. */
+        qc = sw_calloc(dim, sizeof(*qc));
+        if (qc == NULL) {
+            rc = SW_ENOMEM;
+            goto out;
+        }
+        if (c.m->cdf == NULL)
+            memcpy(qc, qv, dim * sizeof(*qc));
+        else if (rank_ranker_embed_df(e->r, q->team_id, c.m->cdf,
+                                      sw_buf_str(&text), sw_buf_len(&text),
+                                      qc) != SW_OK)
+            memset(qc, 0, dim * sizeof(*qc)); /* no word it weighs */
+        if (rank__fold_in(c.m, qc, dim, NULL, c.xq, link ? link->l : NULL,
+                          &c.loc) == 0) {
             sw_free(c.xq);
             c.xq = NULL;
         }
@@ -829,6 +884,7 @@ out:
     rank__local_free(&c.loc);
     rank__cref_put(e, &hist);
     rank__cref_put(e, &model);
+    rank__cref_put(e, &link);
     sw_buf_free(&text);
     return rc;
 }

@@ -7,19 +7,24 @@
 #include "ranker/model.h"
 #include "ranker/suggest.h"
 
-/* A cached, reference-counted statistics or model. */
+struct rank_link;
+
+/* A cached, reference-counted statistics, model or link of the two. */
 struct rank_cref {
     int refs;
+    uint64_t gen; /* statistics: which build, for the link's key */
     struct rank_hist *h;
     struct rank_model *m;
+    struct rank_link *l;
 };
 
-/* rank__state returns references to the statistics and serving model
- * (*model NULL when none) matching the snapshot of read transaction t.
- * Release both with rank__cref_put. */
+/* rank__state returns references to the statistics, the serving model
+ * and their link (*model and *link NULL when no model serves) matching the
+ * snapshot of read transaction t. Release each with rank__cref_put. */
 SW_MUST_CHECK sw_err rank__state(rank_engine *e, store_txn *t, const char *team,
                                  struct rank_cref **hist,
-                                 struct rank_cref **model);
+                                 struct rank_cref **model,
+                                 struct rank_cref **link);
 void rank__cref_put(rank_engine *e, struct rank_cref **c);
 
 /* What the team did in the past threads most like a query, per item of a
@@ -37,6 +42,23 @@ struct rank_local {
     size_t threads; /* threads compared that the hist knows */
 };
 
+/* The uses of a model's stored threads as a rank_hist knows them, in the
+ * model's thread order: built once per (statistics, model) pair so that
+ * a call weighs them without a lookup per thread. */
+struct rank_link {
+    size_t nthreads;       /* the model's */
+    uint32_t *lo;          /* thread t's uses: [lo[t], lo[t + 1]) */
+    struct rank_use *uses; /* copies of the hist's (item: hist index) */
+    unsigned char *known;  /* the hist knows thread t */
+};
+
+/* rank__link_build links model m's threads to h's uses (by thread hash).
+ * Errors: SW_ENOMEM. rank__link_free frees *l and sets it to NULL. */
+SW_MUST_CHECK sw_err rank__link_build(const struct rank_hist *h,
+                                      const struct rank_model *m,
+                                      struct rank_link **out);
+void rank__link_free(struct rank_link **l);
+
 /* rank__local_init allocates l's arrays for nitems items (zeroed).
  * Errors: SW_ENOMEM. rank__local_reset zeroes them; rank__local_free
  * releases them. */
@@ -47,13 +69,14 @@ void rank__local_free(struct rank_local *l);
 /* rank__fold_in computes the context vector xq (m->k doubles) of a new
  * thread from its nearest past threads in m (by cosine of the context
  * embeddings q, dim floats), skipping threads whose hash is in skip (may
- * be NULL). When loc is not NULL it also sums there, per item of h, the
- * evidence of all of m's threads (but skipped ones) that h knows,
- * weighted by similarity to q. Returns the number of neighbours used for
- * xq (0: xq is zero). */
+ * be NULL). When link (m's, rank__link_build) and loc are not NULL it
+ * also sums in loc, per item of the linked hist, the evidence of all of
+ * m's threads (but skipped ones) that the hist knows, weighted by
+ * similarity to q. Returns the number of neighbours used for xq (0: xq
+ * is zero). */
 size_t rank__fold_in(const struct rank_model *m, const float *q, size_t dim,
                      const struct rank__map *skip, double *xq,
-                     const struct rank_hist *h, struct rank_local *loc);
+                     const struct rank_link *link, struct rank_local *loc);
 
 /* rank__collab is the collaborative score of item id for context xq, or
  * for a family unknown to the model, that of its content item (the

@@ -60,6 +60,57 @@ void rank__local_free(struct rank_local *l)
     memset(l, 0, sizeof(*l));
 }
 
+sw_err rank__link_build(const struct rank_hist *h, const struct rank_model *m,
+                        struct rank_link **out)
+{
+    struct rank_link *l;
+    size_t i, n = 0, u;
+    uint64_t v;
+
+    *out = NULL;
+    l = sw_calloc(1, sizeof(*l));
+    if (l == NULL)
+        return SW_ENOMEM;
+    l->nthreads = m->nthreads;
+    l->lo = sw_calloc(m->nthreads + 1, sizeof(*l->lo));
+    l->known = sw_calloc(m->nthreads + 1, 1);
+    if (l->lo == NULL || l->known == NULL)
+        goto nomem;
+    for (i = 0; i < m->nthreads; i++)
+        if (h->use_lo && rank__map_get(&h->by_thread, m->thread_hash[i], &v))
+            n += h->use_lo[v + 1] - h->use_lo[v];
+    l->uses = sw_calloc(n + 1, sizeof(*l->uses));
+    if (l->uses == NULL)
+        goto nomem;
+    n = 0;
+    for (i = 0; i < m->nthreads; i++) {
+        l->lo[i] = (uint32_t)n;
+        if (h->use_lo == NULL ||
+            !rank__map_get(&h->by_thread, m->thread_hash[i], &v))
+            continue;
+        l->known[i] = 1;
+        for (u = h->use_lo[v]; u < h->use_lo[v + 1]; u++)
+            l->uses[n++] = h->uses[u];
+    }
+    l->lo[m->nthreads] = (uint32_t)n;
+    *out = l;
+    return SW_OK;
+nomem:
+    rank__link_free(&l);
+    return SW_ENOMEM;
+}
+
+void rank__link_free(struct rank_link **lp)
+{
+    if (lp == NULL || *lp == NULL)
+        return;
+    sw_free((*lp)->lo);
+    sw_free((*lp)->uses);
+    sw_free((*lp)->known);
+    sw_free(*lp);
+    *lp = NULL;
+}
+
 /* rank_local_sum adds to loc the evidence of m's threads weighted by their
  * similarity to the query (sims; skipped threads hold -INFINITY) in
  * standard units: weight max(0, 1 + z), z = (sim - mean) / sd over them
@@ -67,11 +118,10 @@ void rank__local_free(struct rank_local *l)
  * rarer words more, one a standard deviation below the mean 0, whatever
  * the embedder's scale. */
 static void rank_local_sum(const struct rank_model *m, const float *sims,
-                           const struct rank_hist *h, struct rank_local *loc)
+                           const struct rank_link *link, struct rank_local *loc)
 {
     double mean = 0.0, var = 0.0, sd;
     size_t i, n = 0, u;
-    uint64_t v;
 
     for (i = 0; i < m->nthreads; i++)
         if (sims[i] != -INFINITY) {
@@ -87,15 +137,14 @@ static void rank_local_sum(const struct rank_model *m, const float *sims,
     sd = sqrt(var / (double)n);
     for (i = 0; i < m->nthreads; i++) {
         double w;
-        if (sims[i] == -INFINITY ||
-            !rank__map_get(&h->by_thread, m->thread_hash[i], &v))
+        if (sims[i] == -INFINITY || !link->known[i])
             continue;
         w = sd > 1e-9 ? 1.0 + ((double)sims[i] - mean) / sd : 1.0;
         if (w < 0.0)
             w = 0.0;
         loc->threads++;
-        for (u = h->use_lo[v]; u < h->use_lo[v + 1]; u++) {
-            const struct rank_use *us = &h->uses[u];
+        for (u = link->lo[i]; u < link->lo[i + 1]; u++) {
+            const struct rank_use *us = &link->uses[u];
             if (us->item >= loc->nitems)
                 continue;
             loc->wall[us->item] += w;
@@ -113,7 +162,7 @@ static void rank_local_sum(const struct rank_model *m, const float *sims,
 
 size_t rank__fold_in(const struct rank_model *m, const float *q, size_t dim,
                      const struct rank__map *skip, double *xq,
-                     const struct rank_hist *h, struct rank_local *loc)
+                     const struct rank_link *link, struct rank_local *loc)
 {
     size_t top[RANK_FOLD_NEIGHBOURS], ntop = 0, i, j;
     float *sims;
@@ -158,8 +207,8 @@ size_t rank__fold_in(const struct rank_model *m, const float *q, size_t dim,
     if (wsum > 0)
         for (j = 0; j < (size_t)m->k; j++)
             xq[j] /= wsum;
-    if (loc && h && h->use_lo)
-        rank_local_sum(m, sims, h, loc);
+    if (loc && link && link->nthreads == m->nthreads)
+        rank_local_sum(m, sims, link, loc);
     sw_free(sims);
     return ntop;
 }

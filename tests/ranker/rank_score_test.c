@@ -512,6 +512,7 @@ static void test_local_evidence(void **state)
     struct rank_hist h;
     struct rank_params p;
     struct rank_local loc;
+    struct rank_link *link = NULL;
     double xq[1], base, near, far, none, u2;
     size_t i;
 
@@ -547,7 +548,8 @@ static void test_local_evidence(void **state)
     base = rank_item_outcome(&h, &items[0]);
     assert_true(fabs(base - rank_item_outcome(&h, &items[1])) < 1e-12);
     assert_int_equal(rank__local_init(&loc, h.nitems), SW_OK);
-    assert_true(rank__fold_in(&m, q, 2, NULL, xq, &h, &loc) > 0);
+    assert_int_equal(rank__link_build(&h, &m, &link), SW_OK);
+    assert_true(rank__fold_in(&m, q, 2, NULL, xq, link, &loc) > 0);
     assert_int_equal(loc.threads, 4);
     assert_true(xq[0] > 0); /* folded in toward the alike threads */
     near = rank__local_outcome(&p, &h, &items[0], 0, &loc);
@@ -578,12 +580,13 @@ static void test_local_evidence(void **state)
     {
         struct rank__map skip = {0};
         assert_int_equal(rank__map_put(&skip, 11, 1), SW_OK);
-        assert_true(rank__fold_in(&m, q, 2, &skip, xq, &h, &loc) > 0);
+        assert_true(rank__fold_in(&m, q, 2, &skip, xq, link, &loc) > 0);
         assert_int_equal(loc.threads, 3);
         assert_true(loc.nall[2] == 1.0);
         rank__map_free(&skip);
     }
     rank__local_free(&loc);
+    rank__link_free(&link);
     rank__map_free(&h.by_thread);
 }
 
