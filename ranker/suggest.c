@@ -24,11 +24,12 @@
 struct rank_tcache {
     char *team;
     pthread_mutex_t build; /* one build per team at a time */
+    /* Each cached piece carries its key (rank_cref.key): the statistics
+     * the store sequences, the model its seq, the link of the two the
+     * statistics' generation and the model's seq. */
     struct rank_cref *hist;
     struct rank_cref *model;
-    uint64_t model_seq;     /* 0: none serving */
-    struct rank_cref *link; /* of hist generation link_gen, model link_seq */
-    uint64_t link_gen, link_seq;
+    struct rank_cref *link;
     uint64_t gens; /* statistics built so far */
     int reranking; /* a RunRerank of this team is running */
     struct rank_tcache *next;
@@ -88,7 +89,6 @@ static void rank_tcache_clear(rank_engine *e, struct rank_tcache *t)
     rank__cref_put(e, &t->hist);
     rank__cref_put(e, &t->model);
     rank__cref_put(e, &t->link);
-    t->model_seq = 0;
 }
 
 void rank_engine_drop(rank_engine *e, const char *team)
@@ -190,140 +190,128 @@ rank_ranker *rank_engine_ranker(rank_engine *e)
     return e->r;
 }
 
-/* rank_take returns a new reference to *slot if fits, else NULL. */
-static struct rank_cref *rank_take(rank_engine *e, struct rank_cref *slot,
-                                   int fits)
+/* rank_take returns a new reference to *slot if its key is key, else
+ * NULL. */
+static struct rank_cref *rank_take(rank_engine *e, struct rank_cref **slot,
+                                   const uint64_t key[3])
 {
     struct rank_cref *c = NULL;
 
     pthread_mutex_lock(&e->mu);
-    if (slot && fits) {
-        slot->refs++;
-        c = slot;
+    if (*slot && memcmp((*slot)->key, key, sizeof((*slot)->key)) == 0) {
+        (*slot)->refs++;
+        c = *slot;
     }
     pthread_mutex_unlock(&e->mu);
     return c;
 }
 
-/* rank_state reads, in the read transaction t, the statistics and serving
- * model that match the snapshot, building or loading them when the cache
- * is stale. */
+/* What a cached piece is built from. */
+struct rank_src {
+    rank_engine *e;
+    store_txn *t;
+    const char *team;
+    struct rank_tcache *tc;
+    uint64_t mseq;
+    const struct rank_cref *hist, *model; /* for the link */
+};
+
+static sw_err rank_build_hist(const struct rank_src *s, struct rank_cref *c)
+{
+    c->gen = ++s->tc->gens;
+    return rank_hist_build(s->t, s->team, &s->e->p, 0, &c->h);
+}
+
+static sw_err rank_build_model(const struct rank_src *s, struct rank_cref *c)
+{
+    return rank_model_load(s->t, s->team, s->mseq, 1, &c->m);
+}
+
+static sw_err rank_build_link(const struct rank_src *s, struct rank_cref *c)
+{
+    return rank__link_build(s->hist->h, s->model->m, &c->l);
+}
+
+/* rank_cached returns in *out a reference to the piece in *slot whose key
+ * is key, building it with build (one build per team at a time) and
+ * caching it when the cached one is stale. */
+static sw_err rank_cached(const struct rank_src *s, struct rank_cref **slot,
+                          const uint64_t key[3],
+                          sw_err (*build)(const struct rank_src *,
+                                          struct rank_cref *),
+                          struct rank_cref **out)
+{
+    struct rank_cref *c = rank_take(s->e, slot, key), *old;
+    sw_err rc = SW_OK;
+
+    if (c == NULL) {
+        pthread_mutex_lock(&s->tc->build);
+        c = rank_take(s->e, slot, key);
+        if (c == NULL) {
+            c = sw_calloc(1, sizeof(*c));
+            rc = c ? build(s, c) : SW_ENOMEM;
+            if (rc == SW_OK) {
+                memcpy(c->key, key, sizeof(c->key));
+                c->refs = 2; /* the cache's and ours */
+                pthread_mutex_lock(&s->e->mu);
+                old = *slot;
+                *slot = c;
+                pthread_mutex_unlock(&s->e->mu);
+                rank__cref_put(s->e, &old);
+            } else if (c) {
+                c->refs = 1;
+                rank__cref_put(s->e, &c); /* frees what build made */
+            }
+        }
+        pthread_mutex_unlock(&s->tc->build);
+    }
+    *out = c;
+    return rc;
+}
+
+/* rank_state reads, in the read transaction t, the statistics, the
+ * serving model and their link that match the snapshot, building or
+ * loading them when the cache is stale. */
 sw_err rank__state(rank_engine *e, store_txn *t, const char *team,
                    struct rank_cref **hist, struct rank_cref **model,
                    struct rank_cref **link)
 {
-    struct rank_tcache *tc;
-    uint64_t seqs[3], mseq = 0;
-    struct rank_cref *c;
+    struct rank_src s;
+    uint64_t seqs[3], key[3] = {0, 0, 0};
     sw_err rc;
 
     *hist = *model = *link = NULL;
-    rc = rank_tcache_get(e, team, &tc);
+    memset(&s, 0, sizeof(s));
+    s.e = e;
+    s.t = t;
+    s.team = team;
+    rc = rank_tcache_get(e, team, &s.tc);
     if (rc == SW_OK)
         rc = store_hist_seqs(t, team, seqs);
     if (rc == SW_OK) {
-        rc = rank_model_serving(t, team, &mseq);
+        rc = rank_model_serving(t, team, &s.mseq);
         if (rc == SW_ENOTFOUND) {
-            mseq = 0;
+            s.mseq = 0;
             rc = SW_OK;
         }
     }
-    if (rc)
+    if (rc == SW_OK)
+        rc = rank_cached(&s, &s.tc->hist, seqs, rank_build_hist, hist);
+    if (rc || s.mseq == 0)
         return rc;
-    c = rank_take(e, tc->hist,
-                  tc->hist &&
-                      memcmp(tc->hist->h->seqs, seqs, sizeof(seqs)) == 0);
-    if (c == NULL) {
-        pthread_mutex_lock(&tc->build);
-        c = rank_take(e, tc->hist,
-                      tc->hist &&
-                          memcmp(tc->hist->h->seqs, seqs, sizeof(seqs)) == 0);
-        if (c == NULL) {
-            c = sw_calloc(1, sizeof(*c));
-            rc = c ? rank_hist_build(t, team, &e->p, 0, &c->h) : SW_ENOMEM;
-            if (rc == SW_OK) {
-                struct rank_cref *old = tc->hist;
-                c->refs = 2; /* the cache's and ours */
-                c->gen = ++tc->gens;
-                pthread_mutex_lock(&e->mu);
-                tc->hist = c;
-                pthread_mutex_unlock(&e->mu);
-                rank__cref_put(e, &old);
-            } else {
-                sw_free(c);
-                c = NULL;
-            }
-        }
-        pthread_mutex_unlock(&tc->build);
-        if (rc)
-            return rc;
+    key[0] = s.mseq;
+    rc = rank_cached(&s, &s.tc->model, key, rank_build_model, model);
+    if (rc == SW_OK) {
+        s.hist = *hist;
+        s.model = *model;
+        key[1] = (*hist)->gen;
+        rc = rank_cached(&s, &s.tc->link, key, rank_build_link, link);
     }
-    *hist = c;
-    if (mseq == 0)
-        return SW_OK;
-    c = rank_take(e, tc->model, tc->model && tc->model_seq == mseq);
-    if (c == NULL) {
-        pthread_mutex_lock(&tc->build);
-        c = rank_take(e, tc->model, tc->model && tc->model_seq == mseq);
-        if (c == NULL) {
-            c = sw_calloc(1, sizeof(*c));
-            rc = c ? rank_model_load(t, team, mseq, 1, &c->m) : SW_ENOMEM;
-            if (rc == SW_OK) {
-                struct rank_cref *old = tc->model;
-                c->refs = 2;
-                pthread_mutex_lock(&e->mu);
-                tc->model = c;
-                tc->model_seq = mseq;
-                pthread_mutex_unlock(&e->mu);
-                rank__cref_put(e, &old);
-            } else {
-                sw_free(c);
-                c = NULL;
-            }
-        }
-        pthread_mutex_unlock(&tc->build);
-        if (rc) {
-            rank__cref_put(e, hist);
-            return rc;
-        }
+    if (rc) {
+        rank__cref_put(e, hist);
+        rank__cref_put(e, model);
     }
-    *model = c;
-    /* The link of the two, built once per pair. */
-    c = rank_take(e, tc->link,
-                  tc->link && tc->link_gen == (*hist)->gen &&
-                      tc->link_seq == mseq);
-    if (c == NULL) {
-        pthread_mutex_lock(&tc->build);
-        c = rank_take(e, tc->link,
-                      tc->link && tc->link_gen == (*hist)->gen &&
-                          tc->link_seq == mseq);
-        if (c == NULL) {
-            c = sw_calloc(1, sizeof(*c));
-            rc = c ? rank__link_build((*hist)->h, (*model)->m, &c->l)
-                   : SW_ENOMEM;
-            if (rc == SW_OK) {
-                struct rank_cref *old = tc->link;
-                c->refs = 2;
-                pthread_mutex_lock(&e->mu);
-                tc->link = c;
-                tc->link_gen = (*hist)->gen;
-                tc->link_seq = mseq;
-                pthread_mutex_unlock(&e->mu);
-                rank__cref_put(e, &old);
-            } else {
-                sw_free(c);
-                c = NULL;
-            }
-        }
-        pthread_mutex_unlock(&tc->build);
-        if (rc) {
-            rank__cref_put(e, hist);
-            rank__cref_put(e, model);
-            return rc;
-        }
-    }
-    *link = c;
-    return SW_OK;
+    return rc;
 }
 
 /* --- randomness, MMR, ids ----------------------------------------------- */

@@ -12,7 +12,8 @@ struct rank_link;
 /* A cached, reference-counted statistics, model or link of the two. */
 struct rank_cref {
     int refs;
-    uint64_t gen; /* statistics: which build, for the link's key */
+    uint64_t key[3]; /* what it was built for (suggest.c) */
+    uint64_t gen;    /* statistics: which build, for the link's key */
     struct rank_hist *h;
     struct rank_model *m;
     struct rank_link *l;
