@@ -317,30 +317,19 @@ static sw_err fx_fill(store_txn *t, void *arg)
         rc = fx_thread(t, &sp);
     }
     /* One email with two framings and a meeting (credit split), plus a
-     * deal 40 days later (outside the 30-day window: not attributed). */
-    memset(&sp, 0, sizeof(sp));
-    sp.n = ++n;
-    sp.rep = "a@x";
-    sp.day = 10;
-    sp.frames[0] = SPLIT_A;
-    sp.frames[1] = SPLIT_B;
-    sp.kinds[0] = 1;
-    sp.after[0] = 2;
-    sp.kinds[1] = 2;
-    sp.after[1] = 40;
-    if (rc == SW_OK)
-        rc = fx_thread(t, &sp);
-    /* A bare introduction next to a framing takes none of its credit. */
-    memset(&sp, 0, sizeof(sp));
-    sp.n = ++n;
-    sp.rep = "b@x";
-    sp.day = 12;
-    sp.frames[0] = BARE;
-    sp.frames[1] = ALONE;
-    sp.kinds[0] = 1;
-    sp.after[0] = 2;
-    if (rc == SW_OK)
-        rc = fx_thread(t, &sp);
+     * deal 40 days later (outside the 30-day window: not attributed); and
+     * a bare introduction next to a framing, which takes none of its
+     * credit. */
+    {
+        struct tspec pairs[2] = {
+            {0, "a@x", {SPLIT_A, SPLIT_B}, 10, {1, 2}, {2, 40}},
+            {0, "b@x", {BARE, ALONE}, 12, {1}, {2}},
+        };
+        for (i = 0; rc == SW_OK && i < 2; i++) {
+            pairs[i].n = ++n;
+            rc = fx_thread(t, &pairs[i]);
+        }
+    }
     return rc;
 }
 
