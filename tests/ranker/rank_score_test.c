@@ -287,7 +287,40 @@ static const char *const SPLIT_A =
     "Here is the first framing of two, about pricing tiers.";
 static const char *const BARE = "Please find it attached here.";
 static const char *const ALONE = "Seats and usage decide the price you pay.";
+static const char *const COLD_REPLY = "Sounds great, send me the contract.";
 static const char *const SPLIT_B = "And a second, quite different sentence.";
+
+/* An inbound reply in thread n of fx_thread, on day. */
+static sw_err fx_reply(store_txn *t, int n, const char *text, int64_t day)
+{
+    char eid[32], tid[32], mid[64];
+    const char *empty = "";
+    struct store_email e;
+    struct sw_buf dk;
+    sw_err rc;
+
+    snprintf(eid, sizeof(eid), "em_r%015x", n);
+    snprintf(tid, sizeof(tid), "th_%016x", n);
+    snprintf(mid, sizeof(mid), "r%d@x", n);
+    memset(&e, 0, sizeof(e));
+    e.email_id = eid;
+    e.team_id = TEAM;
+    e.thread_id = tid;
+    e.message_id = mid;
+    e.in_reply_to = e.from_name = e.subject = e.body_text = (char *)empty;
+    e.rep_email = (char *)empty;
+    e.new_text = (char *)text;
+    e.direction = STORE_DIR_INBOUND;
+    e.from_email = (char *)"prospect@y";
+    e.sent_ms = day * DAYMS;
+    e.ingest_ms = e.sent_ms;
+    sw_buf_init(&dk, 1024);
+    rc = store_mail_msgid_key(&dk, mid);
+    if (rc == SW_OK)
+        rc = store_email_put(t, &e, sw_buf_str(&dk), sw_buf_len(&dk));
+    sw_buf_free(&dk);
+    return rc;
+}
 
 static sw_err fx_fill(store_txn *t, void *arg)
 {
@@ -330,6 +363,10 @@ static sw_err fx_fill(store_txn *t, void *arg)
             rc = fx_thread(t, &pairs[i]);
         }
     }
+    /* The prospect answers the last (cold) thread: its context stays the
+     * mail the rep wrote, not the reply, which tells the outcome. */
+    if (rc == SW_OK)
+        rc = fx_reply(t, n, COLD_REPLY, 13);
     return rc;
 }
 
@@ -355,6 +392,87 @@ static const struct rank_hitem *fx_item(const struct rank_hist *h,
             return &h->items[i];
     fail_msg("no family for %s", text);
     return NULL;
+}
+
+/* A model's data with its context frequencies, stored and read back; one
+ * stored without them (a model from before them) reads back without. */
+struct model_arg {
+    struct rank_model *m;
+    uint64_t seq;
+    struct rank_model *got;
+};
+
+static sw_err fx_model_save(store_txn *t, void *arg)
+{
+    struct model_arg *a = arg;
+    sw_err rc = rank_model_save(t, TEAM, a->m);
+
+    a->seq = a->m->seq;
+    return rc;
+}
+
+static sw_err fx_model_load(store_txn *t, void *arg)
+{
+    struct model_arg *a = arg;
+
+    return rank_model_load(t, TEAM, a->seq, 1, &a->got);
+}
+
+static void test_model_context_frequencies(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const ctx[] = {"Hi Ivan, pricing please",
+                                      "Hi Ivan, the security review"};
+    char *ids[1] = {(char *)"fam_0000000000000001"};
+    float Y[1] = {0.5f}, emb[4] = {1, 0, 0, 1}, X[2] = {1, -1};
+    uint64_t hashes[2] = {5, 6}, c;
+    struct rank_model m;
+    struct model_arg a;
+    size_t i;
+
+    memset(&m, 0, sizeof(m));
+    m.create_ms = 1700000000000LL;
+    m.k = 1;
+    m.dim = 2;
+    m.scale = 1.0;
+    m.nitems = 1;
+    m.item_ids = ids;
+    m.Y = Y;
+    m.nthreads = 2;
+    m.thread_hash = hashes;
+    m.emb = emb;
+    m.X = X;
+    m.cdf = sw_calloc(1, sizeof(*m.cdf));
+    assert_non_null(m.cdf);
+    ASSERT_OK(rank_df_init(m.cdf));
+    for (i = 0; i < 2; i++)
+        ASSERT_OK(rank_df_observe(m.cdf, ctx[i], strlen(ctx[i])));
+    memset(&a, 0, sizeof(a));
+    a.m = &m;
+    ASSERT_OK(store_update(f->s, fx_model_save, &a));
+    ASSERT_OK(store_view(f->s, fx_model_load, &a));
+    assert_non_null(a.got->cdf);
+    assert_int_equal(a.got->cdf->docs, 2);
+    assert_int_equal(a.got->cdf->counts.n + a.got->cdf->counts.has_zero,
+                     m.cdf->counts.n + m.cdf->counts.has_zero);
+    for (i = 0; i < m.cdf->counts.cap; i++) {
+        if (m.cdf->counts.keys[i] == 0)
+            continue;
+        assert_true(
+            rank__map_get(&a.got->cdf->counts, m.cdf->counts.keys[i], &c));
+        assert_true(c == m.cdf->counts.vals[i]);
+    }
+    assert_int_equal(a.got->nthreads, 2);
+    rank_model_free(&a.got);
+    /* Without them: read back without, not as an error. */
+    rank_df_free(m.cdf);
+    sw_free(m.cdf);
+    m.cdf = NULL;
+    ASSERT_OK(store_update(f->s, fx_model_save, &a));
+    ASSERT_OK(store_view(f->s, fx_model_load, &a));
+    assert_null(a.got->cdf);
+    assert_int_equal(a.got->nthreads, 2);
+    rank_model_free(&a.got);
 }
 
 static void test_hist_priors_and_attribution(void **state)
@@ -392,6 +510,13 @@ static void test_hist_priors_and_attribution(void **state)
     assert_true(fx_item(a.h, BARE)->bare);
     assert_true(fx_item(a.h, ALONE)->ev.value > 1.99);
     assert_true(fx_item(a.h, BARE)->ev.value == 0.0);
+    {
+        size_t i, seen = 0;
+        for (i = 0; i < a.h->nthreads; i++)
+            if (strstr(a.h->threads[i].context, "Sounds great"))
+                seen++;
+        assert_int_equal(seen, 0);
+    }
     rank_hist_free(&a.h);
 }
 
@@ -589,6 +714,8 @@ int main(void)
         cmocka_unit_test(test_bare_framing),
         cmocka_unit_test(test_score_kinds),
         cmocka_unit_test(test_local_evidence),
+        cmocka_unit_test_setup_teardown(test_model_context_frequencies,
+                                        fx_setup, fx_teardown),
         cmocka_unit_test(test_adoption_rate),
         cmocka_unit_test_setup_teardown(test_hist_priors_and_attribution,
                                         fx_setup, fx_teardown),
