@@ -247,6 +247,30 @@ sw_err rank_embed_many(const struct rank_embedder *e, struct rank_df *df,
 
 /* Document frequencies. */
 
+sw_err rank_df_new(struct rank_df **out)
+{
+    struct rank_df *df = sw_calloc(1, sizeof(*df));
+
+    *out = NULL;
+    if (df == NULL)
+        return SW_ENOMEM;
+    if (rank_df_init(df) != SW_OK) {
+        sw_free(df);
+        return SW_ENOMEM;
+    }
+    *out = df;
+    return SW_OK;
+}
+
+void rank_df_destroy(struct rank_df **df)
+{
+    if (df == NULL || *df == NULL)
+        return;
+    rank_df_free(*df);
+    sw_free(*df);
+    *df = NULL;
+}
+
 sw_err rank_df_init(struct rank_df *df)
 {
     memset(df, 0, sizeof(*df));

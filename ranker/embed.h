@@ -97,6 +97,11 @@ SW_MUST_CHECK sw_err rank_embed_many(const struct rank_embedder *e,
                                      const size_t *lens, size_t n, float *out,
                                      unsigned char *empty);
 
+/* rank_df_new allocates an empty table (Errors: SW_ENOMEM);
+ * rank_df_destroy frees one and sets *df to NULL (NULL is accepted). */
+SW_MUST_CHECK sw_err rank_df_new(struct rank_df **out);
+void rank_df_destroy(struct rank_df **df);
+
 /* rank_df_init prepares an empty table; rank_df_free releases it. */
 SW_MUST_CHECK sw_err rank_df_init(struct rank_df *df);
 void rank_df_free(struct rank_df *df);

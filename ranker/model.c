@@ -222,15 +222,9 @@ static sw_err rank_cdf_dec(struct rank_rd *r, struct rank_model *m)
 
     if (r->rc || n > r->n / 16)
         return r->rc ? r->rc : SW_ECORRUPT;
-    m->cdf = sw_calloc(1, sizeof(*m->cdf));
-    if (m->cdf == NULL)
-        return SW_ENOMEM;
-    rc = rank_df_init(m->cdf);
-    if (rc) {
-        sw_free(m->cdf);
-        m->cdf = NULL;
+    rc = rank_df_new(&m->cdf);
+    if (rc)
         return rc;
-    }
     m->cdf->docs = docs;
     for (i = 0; i < n && rc == SW_OK; i++) {
         uint64_t h = rank_get_u64(r), v = rank_get_u64(r);
@@ -361,10 +355,7 @@ void rank_model_free(struct rank_model **mp)
     sw_free(m->thread_hash);
     sw_free(m->emb);
     sw_free(m->X);
-    if (m->cdf) {
-        rank_df_free(m->cdf);
-        sw_free(m->cdf);
-    }
+    rank_df_destroy(&m->cdf);
     sw_free(m);
     *mp = NULL;
 }

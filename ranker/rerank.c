@@ -287,15 +287,11 @@ static sw_err rank_train(struct rank_job *j, const struct rank_hist *h,
     m->thread_hash = sw_calloc(keep + 1, sizeof(*m->thread_hash));
     m->emb = sw_calloc(keep * j->dim + 1, sizeof(*m->emb));
     m->X = sw_calloc(keep * (size_t)k + 1, sizeof(*m->X));
-    m->cdf = sw_calloc(1, sizeof(*m->cdf));
-    if (!m->thread_hash || !m->emb || !m->X || !m->cdf)
+    if (!m->thread_hash || !m->emb || !m->X)
         goto out;
-    rc = rank_df_init(m->cdf);
-    if (rc) {
-        sw_free(m->cdf);
-        m->cdf = NULL;
+    rc = rank_df_new(&m->cdf);
+    if (rc)
         goto out;
-    }
     /* Contexts are compared with each other, not with snippets: their
      * words weigh by how common they are among contexts. */
     for (i = 0; i < keep; i++) {

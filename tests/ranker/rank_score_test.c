@@ -207,13 +207,42 @@ struct tspec {
     int64_t after[3];
 };
 
+/* One email of thread tid, with its Message-ID key. */
+static sw_err fx_email(store_txn *t, const char *eid, const char *tid,
+                       const char *mid, int direction, const char *from,
+                       const char *rep, const char *text, int64_t day)
+{
+    const char *empty = "";
+    struct store_email e;
+    struct sw_buf dk;
+    sw_err rc;
+
+    memset(&e, 0, sizeof(e));
+    e.email_id = (char *)eid;
+    e.team_id = TEAM;
+    e.thread_id = (char *)tid;
+    e.message_id = (char *)mid;
+    e.in_reply_to = e.from_name = e.subject = e.body_text = (char *)empty;
+    e.new_text = (char *)text;
+    e.direction = direction;
+    e.from_email = (char *)from;
+    e.rep_email = (char *)rep;
+    e.sent_ms = day * DAYMS;
+    e.ingest_ms = e.sent_ms;
+    sw_buf_init(&dk, 1024);
+    rc = store_mail_msgid_key(&dk, mid);
+    if (rc == SW_OK)
+        rc = store_email_put(t, &e, sw_buf_str(&dk), sw_buf_len(&dk));
+    sw_buf_free(&dk);
+    return rc;
+}
+
 static sw_err fx_thread(store_txn *t, const struct tspec *sp)
 {
     char eid[32], tid[32], mid[64], sid[32], key[64];
     const char *empty = "";
-    struct store_email e;
+    const int64_t sent = sp->day * DAYMS;
     struct store_thread th;
-    struct sw_buf dk;
     char *eids[1];
     int i;
     sw_err rc;
@@ -221,27 +250,13 @@ static sw_err fx_thread(store_txn *t, const struct tspec *sp)
     snprintf(eid, sizeof(eid), "em_%016x", sp->n);
     snprintf(tid, sizeof(tid), "th_%016x", sp->n);
     snprintf(mid, sizeof(mid), "m%d@x", sp->n);
-    memset(&e, 0, sizeof(e));
-    e.email_id = eid;
-    e.team_id = TEAM;
-    e.thread_id = tid;
-    e.message_id = mid;
-    e.in_reply_to = e.from_name = e.subject = e.body_text = (char *)empty;
-    e.new_text = (char *)"We are a manufacturing company.";
-    e.direction = STORE_DIR_OUTBOUND;
-    e.from_email = e.rep_email = (char *)sp->rep;
-    e.sent_ms = sp->day * DAYMS;
-    e.ingest_ms = e.sent_ms;
-    sw_buf_init(&dk, 1024);
-    rc = store_mail_msgid_key(&dk, mid);
-    if (rc == SW_OK)
-        rc = store_email_put(t, &e, sw_buf_str(&dk), sw_buf_len(&dk));
-    sw_buf_free(&dk);
+    rc = fx_email(t, eid, tid, mid, STORE_DIR_OUTBOUND, sp->rep, sp->rep,
+                  "We are a manufacturing company.", sp->day);
     memset(&th, 0, sizeof(th));
     th.thread_id = tid;
     th.team_id = TEAM;
     th.subject = th.subject_key = (char *)empty;
-    th.first_ms = th.last_ms = e.sent_ms;
+    th.first_ms = th.last_ms = sent;
     eids[0] = eid;
     th.email_ids = eids;
     th.n_emails = 1;
@@ -258,7 +273,7 @@ static sw_err fx_thread(store_txn *t, const struct tspec *sp)
         s.email_id = eid;
         s.thread_id = tid;
         s.rep_email = (char *)sp->rep;
-        s.create_ms = e.sent_ms + i;
+        s.create_ms = sent + i;
         rc = store_snippet_put(t, &s);
     }
     for (i = 0; rc == SW_OK && i < 3 && sp->kinds[i]; i++) {
@@ -269,7 +284,7 @@ static sw_err fx_thread(store_txn *t, const struct tspec *sp)
         snprintf(key, sizeof(key), "k%d-%d", sp->n, i);
         o.thread_id = tid;
         o.kind = sp->kinds[i];
-        o.occur_ms = e.sent_ms + sp->after[i] * DAYMS;
+        o.occur_ms = sent + sp->after[i] * DAYMS;
         o.record_ms = o.occur_ms;
         o.source = STORE_OUTCOME_RECORDED;
         o.idem_key = key;
@@ -294,32 +309,12 @@ static const char *const SPLIT_B = "And a second, quite different sentence.";
 static sw_err fx_reply(store_txn *t, int n, const char *text, int64_t day)
 {
     char eid[32], tid[32], mid[64];
-    const char *empty = "";
-    struct store_email e;
-    struct sw_buf dk;
-    sw_err rc;
 
     snprintf(eid, sizeof(eid), "em_r%015x", n);
     snprintf(tid, sizeof(tid), "th_%016x", n);
     snprintf(mid, sizeof(mid), "r%d@x", n);
-    memset(&e, 0, sizeof(e));
-    e.email_id = eid;
-    e.team_id = TEAM;
-    e.thread_id = tid;
-    e.message_id = mid;
-    e.in_reply_to = e.from_name = e.subject = e.body_text = (char *)empty;
-    e.rep_email = (char *)empty;
-    e.new_text = (char *)text;
-    e.direction = STORE_DIR_INBOUND;
-    e.from_email = (char *)"prospect@y";
-    e.sent_ms = day * DAYMS;
-    e.ingest_ms = e.sent_ms;
-    sw_buf_init(&dk, 1024);
-    rc = store_mail_msgid_key(&dk, mid);
-    if (rc == SW_OK)
-        rc = store_email_put(t, &e, sw_buf_str(&dk), sw_buf_len(&dk));
-    sw_buf_free(&dk);
-    return rc;
+    return fx_email(t, eid, tid, mid, STORE_DIR_INBOUND, "prospect@y", "", text,
+                    day);
 }
 
 static sw_err fx_fill(store_txn *t, void *arg)
@@ -442,9 +437,7 @@ static void test_model_context_frequencies(void **state)
     m.thread_hash = hashes;
     m.emb = emb;
     m.X = X;
-    m.cdf = sw_calloc(1, sizeof(*m.cdf));
-    assert_non_null(m.cdf);
-    ASSERT_OK(rank_df_init(m.cdf));
+    ASSERT_OK(rank_df_new(&m.cdf));
     for (i = 0; i < 2; i++)
         ASSERT_OK(rank_df_observe(m.cdf, ctx[i], strlen(ctx[i])));
     memset(&a, 0, sizeof(a));
@@ -465,9 +458,7 @@ static void test_model_context_frequencies(void **state)
     assert_int_equal(a.got->nthreads, 2);
     rank_model_free(&a.got);
     /* Without them: read back without, not as an error. */
-    rank_df_free(m.cdf);
-    sw_free(m.cdf);
-    m.cdf = NULL;
+    rank_df_destroy(&m.cdf);
     ASSERT_OK(store_update(f->s, fx_model_save, &a));
     ASSERT_OK(store_view(f->s, fx_model_load, &a));
     assert_null(a.got->cdf);
