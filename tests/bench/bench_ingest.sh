@@ -1,5 +1,5 @@
 #!/bin/sh
-# Ingest throughput, two ways, on the shared mail corpus:
+# Ingest throughput, two ways, on the test mail corpus:
 #  1. bench_ingest: the pipeline in process with 1, 4 and 8 caller threads,
 #     time per stage (MIME, attachment text, preparation, commit) and
 #     emails per commit (group commit).
@@ -9,7 +9,7 @@
 # Figures go to docs/PERFORMANCE.md. Usage: tests/bench/bench_ingest.sh
 set -eu
 cd "$(dirname "$0")/../.."
-CORPUS=${CORPUS:-$(cd ../shared/corpus/emails && pwd)}
+CORPUS=${CORPUS:-$(cd tests/corpus/emails && pwd)}
 OB=${BAZEL_OUTPUT_BASE:+--output_base=$BAZEL_OUTPUT_BASE}
 bazel $OB build --config=opt --symlink_prefix=/ //service:snipd \
     //clients/snipctl //tests/bench:bench_ingest >&2

@@ -403,14 +403,14 @@ _MEDIA = {".pdf": "application/pdf", ".md": "text/markdown",
 
 def find_corpus(explicit=None):
     """The corpus root: explicit, $SIM_CORPUS, Bazel runfiles, or the
-    checkout's ../shared/corpus. None if none exists."""
+    repository's tests/corpus. None if none exists."""
     here = os.path.dirname(os.path.abspath(__file__))
     cands = [explicit, os.environ.get("SIM_CORPUS")]
     src = os.environ.get("TEST_SRCDIR")
     if src:
         cands += [os.path.join(src, "corpus"),
                   os.path.join(src, "snipwise", "external", "corpus")]
-    cands.append(os.path.join(here, "..", "..", "..", "shared", "corpus"))
+    cands.append(os.path.join(here, "..", "corpus"))
     for c in cands:
         if c and os.path.isdir(c):
             return os.path.normpath(c)
