@@ -133,6 +133,23 @@ def test_record_outcome_idempotent_and_isolated(snipd, admin):
                   idempotency_key="crm-1")
     assert r2.duplicate and r2.outcome_id == r1.outcome_id
     assert r2.thread_id == th
+    # The key decides, not the other fields: a repeat naming another
+    # thread, or a message nobody has, still returns the first result.
+    th2 = thread(a, 2, "rep@" + DOMAIN, PRICING, FRAME_P, 0)
+    assert th2 != th
+    r2b = a.record(thread_id=th2, kind=common_pb2.OUTCOME_KIND_MEETING_BOOKED,
+                   idempotency_key="crm-1")
+    assert r2b.duplicate and r2b.outcome_id == r1.outcome_id
+    assert r2b.thread_id == th
+    r2c = a.record(message_id="nobody@nowhere",
+                   kind=common_pb2.OUTCOME_KIND_MEETING_BOOKED,
+                   idempotency_key="crm-1")
+    assert r2c.duplicate and r2c.outcome_id == r1.outcome_id
+    assert r2c.thread_id == th
+    assert not [o for o in a.call(
+        a.outcome, "ListOutcomes",
+        outcome_pb2.ListOutcomesRequest(thread_id=th2)).outcomes
+        if o.source == outcome_pb2.OUTCOME_SOURCE_RECORDED]
     r3 = a.record(thread_id=th, kind=common_pb2.OUTCOME_KIND_OPPORTUNITY_WON,
                   idempotency_key="crm-2", occur_time_unix_ms=T0 + 5 * DAY,
                   deal_value=outcome_pb2.Money(amount=12500.5,

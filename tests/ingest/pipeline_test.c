@@ -288,6 +288,47 @@ static void test_threads(void **state)
     assert_clean(f);
 }
 
+/* References alone link a mail: a forward of the thread with another
+ * subject, between people the thread never had, joins it by its
+ * References header; with two known threads referenced, the newest
+ * reference (the last) wins, with or without an unknown id after it. */
+static void test_thread_references(void **state)
+{
+    struct fixture *f = *state;
+    char ta[64], tb[64], tc[64], td[64], te[64];
+
+    ingest_ok(f,
+              mail("ra@x", NULL, NULL, "rep@acme.example", "pat@p.example",
+                   "Pricing for Q3", "Mon, 2 Mar 2026 09:00:00 +0000",
+                   "Hi Pat"),
+              INGEST_NEW, NULL, NULL, ta);
+    ingest_ok(f,
+              mail("rb@x", NULL, NULL, "rep@acme.example", "kim@k.example",
+                   "Security review", "Mon, 2 Mar 2026 10:00:00 +0000",
+                   "Hi Kim"),
+              INGEST_NEW, NULL, NULL, tb);
+    assert_string_not_equal(ta, tb);
+    ingest_ok(f,
+              mail("rc@x", NULL, "<ra@x>", "ops@third.example",
+                   "desk@fourth.example", "Notes from the call",
+                   "Tue, 3 Mar 2026 09:00:00 +0000", "Forwarding the notes"),
+              INGEST_NEW, NULL, NULL, tc);
+    assert_string_equal(ta, tc);
+    ingest_ok(f,
+              mail("rd@x", NULL, "<ra@x> <rb@x> <unknown@x>",
+                   "ops@third.example", "desk@fourth.example", "Both of them",
+                   "Tue, 3 Mar 2026 10:00:00 +0000", "Two threads"),
+              INGEST_NEW, NULL, NULL, td);
+    assert_string_equal(tb, td);
+    ingest_ok(f,
+              mail("re@x", NULL, "<rb@x> <ra@x>", "ops@third.example",
+                   "desk@fourth.example", "Both of them again",
+                   "Tue, 3 Mar 2026 11:00:00 +0000", "Other order"),
+              INGEST_NEW, NULL, NULL, te);
+    assert_string_equal(ta, te);
+    assert_clean(f);
+}
+
 static void test_hash_dedupe(void **state)
 {
     struct fixture *f = *state;
@@ -559,6 +600,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_direction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_thread_references, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_hash_dedupe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_content_dedupe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),

@@ -38,6 +38,7 @@ struct fx {
     store *s;
     struct llm_provider *p;
     llm_client *c;
+    const char *model; /* NULL: "fake-model-1" */
 };
 
 /* One scripted answer of the fake server. */
@@ -124,7 +125,7 @@ static void fx_client(struct fx *f, int retries, int64_t timeout_ms,
     memset(&o, 0, sizeof(o));
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/", f->port);
     o.base_url = url;
-    o.model = "fake-model-1";
+    o.model = f->model ? f->model : "fake-model-1";
     o.api_key = KEY;
     o.timeout_ms = timeout_ms;
     o.max_http_retries = max_http_retries;
@@ -516,6 +517,41 @@ static void test_cache_hit(void **state)
     llm_result_clear(&r2);
 }
 
+/* The cache key names the model: the same prompt to another model of the
+ * same provider is asked again, and each model then hits its own entry. */
+static void test_cache_per_model(void **state)
+{
+    struct fx *f = *state;
+    static const struct step st[] = {{0, VALID_REPLY, -1, 0, 0, NULL}};
+    struct llm_input in;
+    struct llm_result r1, r2, r3;
+    json_t *reqs;
+
+    fx_start(f, st, NSTEPS(st));
+    fx_client(f, 2, 5000, 0, NULL);
+    reply_input(&in);
+    ASSERT_OK(llm_call(f->c, TEAM, "jobm1", &llm_schema_reply, &in, &r1));
+    ASSERT_EQ(r1.cached, 0);
+    llm_client_free(&f->c);
+    llm_provider_free(&f->p);
+    f->model = "fake-model-2";
+    fx_client(f, 2, 5000, 0, NULL);
+    ASSERT_OK(llm_call(f->c, TEAM, "jobm2", &llm_schema_reply, &in, &r2));
+    ASSERT_EQ(r2.cached, 0);
+    ASSERT_OK(llm_call(f->c, TEAM, "jobm3", &llm_schema_reply, &in, &r3));
+    ASSERT_EQ(r3.cached, 1);
+    reqs = fx_requests(f);
+    ASSERT_EQ(json_array_size(reqs), 2);
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(json_array_get(reqs, 1), "body"), "model")),
+        "fake-model-2");
+    json_decref(reqs);
+    llm_result_clear(&r1);
+    llm_result_clear(&r2);
+    llm_result_clear(&r3);
+}
+
 /* A server without json_schema support answers 400; the provider falls
  * back to tool calling. */
 static void test_fallback_tools(void **state)
@@ -628,6 +664,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_never_valid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_hit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_per_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fallback_tools, setup, teardown),
         cmocka_unit_test_setup_teardown(test_budgets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_never_logged, setup, teardown),

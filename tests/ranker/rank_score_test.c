@@ -486,6 +486,12 @@ static void test_hist_priors_and_attribution(void **state)
     assert_int_equal(solid->ev.positives, 160);
     assert_int_equal(lucky->ev.threads, 2);
     assert_int_equal(lucky->ev.positives, 2);
+    /* The grades add up: solid's 160 positive replies (+1 each) and 40
+     * negative ones (-0.5 each); weak's 40 and 160. A negative reply that
+     * counted for the framing, or not at all, moves these sums. */
+    assert_true(fabs(solid->ev.value - (160 * 1.0 + 40 * -0.5)) < 1e-9);
+    assert_true(fabs(weak->ev.value - (40 * 1.0 + 160 * -0.5)) < 1e-9);
+    assert_true(weak->ev.value < 0);
     /* Raw means: lucky 1.0 per use beats solid's 0.7; shrunk toward the
      * team's mean, solid wins, and weak is below the team. */
     assert_true(lucky->ev.value / lucky->ev.trials >
@@ -562,6 +568,37 @@ static void test_adoption_rate(void **state)
 /* Contents weigh relevance more than framings do, and add the team's
  * adoption: of two contents equal in all else, the one used more wins;
  * for framings adoption plays no part. */
+/* The grades keep the order hist.h documents (kinds as in
+ * snipwise.v1.OutcomeKind): positive reply < meeting < deal won; negative
+ * replies, unsubscribes and bounces below zero, an unsubscribe worst;
+ * neutral, out-of-office and a lost deal at zero. */
+static void test_grades(void **state)
+{
+    enum {
+        MEETING = 1,
+        WON,
+        LOST,
+        POSITIVE,
+        NEUTRAL,
+        NEGATIVE,
+        OOO,
+        UNSUB,
+        BOUNCE
+    };
+
+    (void)state;
+    assert_true(rank_grade(POSITIVE) > 0);
+    assert_true(rank_grade(MEETING) > rank_grade(POSITIVE));
+    assert_true(rank_grade(WON) > rank_grade(MEETING));
+    assert_true(rank_grade(NEGATIVE) < 0);
+    assert_true(rank_grade(BOUNCE) < 0);
+    assert_true(rank_grade(UNSUB) < rank_grade(NEGATIVE));
+    assert_true(rank_grade(NEUTRAL) == 0.0);
+    assert_true(rank_grade(OOO) == 0.0);
+    assert_true(rank_grade(LOST) == 0.0);
+    assert_true(rank_grade(0) == 0.0 && rank_grade(10) == 0.0);
+}
+
 static void test_score_kinds(void **state)
 {
     struct rank_params p;
@@ -703,6 +740,7 @@ int main(void)
         cmocka_unit_test(test_mmr),
         cmocka_unit_test(test_explore_bonus),
         cmocka_unit_test(test_bare_framing),
+        cmocka_unit_test(test_grades),
         cmocka_unit_test(test_score_kinds),
         cmocka_unit_test(test_local_evidence),
         cmocka_unit_test_setup_teardown(test_model_context_frequencies,

@@ -435,6 +435,87 @@ static void test_team_prefix_isolation(void **state)
     sw_buf_free(&b);
 }
 
+/* The databases whose keys do not start with a team id: exactly these.
+ * Every other database is team-prefixed, so deleting a team must leave
+ * none of its keys there. A database added without a row here, or one of
+ * these five marked prefixed by mistake (or a team database marked
+ * unprefixed, as the LLM cache once could be), fails this test. */
+static const char *const UNPREFIXED_DBS[] = {"meta", "teams", "key_hashes",
+                                             "key_ids", "jobs"};
+
+static int db_unprefixed(enum store_db db)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(UNPREFIXED_DBS) / sizeof(UNPREFIXED_DBS[0]); i++)
+        if (strcmp(store_db_name(db), UNPREFIXED_DBS[i]) == 0)
+            return 1;
+    return 0;
+}
+
+struct countreq {
+    enum store_db db;
+    const char *prefix;
+    size_t plen, n;
+};
+
+static sw_err count_cb(const void *k, size_t klen, const void *v, size_t vlen,
+                       void *arg)
+{
+    (void)k;
+    (void)klen;
+    (void)v;
+    (void)vlen;
+    ((struct countreq *)arg)->n++;
+    return SW_OK;
+}
+
+static SW_MUST_CHECK sw_err count_txn(store_txn *t, void *arg)
+{
+    struct countreq *q = arg;
+
+    q->n = 0;
+    return store_scan(t, q->db, q->prefix, q->plen, NULL, 0, count_cb, q);
+}
+
+static size_t count_prefix(store *s, enum store_db db, const char *team)
+{
+    struct countreq q = {db, team, strlen(team) + 1, 0};
+
+    ASSERT_OK(store_view(s, count_txn, &q));
+    return q.n;
+}
+
+static void test_del_team_every_database(void **state)
+{
+    struct fixture *f = *state;
+    struct teamreq tr = {"t1", 0};
+    size_t unprefixed = 0;
+    int db;
+
+    for (db = 0; db < STORE_DB_COUNT; db++) {
+        assert_non_null(store_db_name((enum store_db)db));
+        if (db_unprefixed((enum store_db)db)) {
+            unprefixed++;
+            continue;
+        }
+        put_team_key(f->s, (enum store_db)db, "t1", "a");
+        put_team_key(f->s, (enum store_db)db, "t1", "b");
+        put_team_key(f->s, (enum store_db)db, "t2", "a");
+    }
+    assert_int_equal(unprefixed, 5);
+    ASSERT_OK(store_update(f->s, del_team_txn, &tr));
+    assert_int_equal(tr.n, 2 * (STORE_DB_COUNT - unprefixed));
+    for (db = 0; db < STORE_DB_COUNT; db++) {
+        if (db_unprefixed((enum store_db)db))
+            continue;
+        if (count_prefix(f->s, (enum store_db)db, "t1") != 0)
+            fail_msg("team t1 left keys in %s", store_db_name(db));
+        if (count_prefix(f->s, (enum store_db)db, "t2") != 1)
+            fail_msg("team t2 lost its key in %s", store_db_name(db));
+    }
+}
+
 struct seqreq {
     const char *team;
     const char *name;
@@ -1275,6 +1356,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_scan_and_del_prefix, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_team_prefix_isolation, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_del_team_every_database, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_sequences, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_growth, setup, teardown),
