@@ -17,7 +17,6 @@
 
 #define RANK_ALS_ALPHA 4.0
 #define RANK_EVAL_K 10
-#define RANK_PROMOTE_TOLERANCE 0.005
 
 struct rank_job {
     store *s;
@@ -591,6 +590,27 @@ out:
 
 /* --- report and promotion ----------------------------------------------- */
 
+int rank_promote_decision(const struct rank_rerank_opts *o,
+                          const struct rank_metrics *m, char *why, size_t cap)
+{
+    const struct rank_eval *cur = &m->base[RANK_BASE_CURRENT];
+    const char *w;
+
+    if (o->dry_run)
+        w = "dry run: evaluated only, nothing stored or promoted";
+    else if (o->force_promote)
+        w = "promoted: forced";
+    else if (!cur->present)
+        w = "promoted: no model was serving";
+    else if (m->model.ndcg + RANK_PROMOTE_TOLERANCE >= cur->ndcg)
+        w = "promoted: not worse than the serving model on NDCG@10";
+    else
+        w = "kept the serving model: the candidate is worse on NDCG@10";
+    if (cap)
+        snprintf(why, cap, "%s", w);
+    return !o->dry_run && strncmp(w, "promoted", 8) == 0;
+}
+
 static double rank_lift(const struct rank_eval *m, const struct rank_eval *b)
 {
     return b->rate > 0 ? m->rate / b->rate - 1.0 : 0.0;
@@ -739,23 +759,8 @@ sw_err rank_rerank_team(store *s, rank_ranker *r, const char *team,
         rc = rank_evaluate(&j, cand, &serve->metrics);
     if (rc)
         goto out;
-    {
-        const struct rank_eval *cur = &serve->metrics.base[RANK_BASE_CURRENT];
-        const char *why;
-        if (o->dry_run)
-            why = "dry run: evaluated only, nothing stored or promoted";
-        else if (o->force_promote)
-            why = "promoted: forced";
-        else if (!cur->present)
-            why = "promoted: no model was serving";
-        else if (serve->metrics.model.ndcg + RANK_PROMOTE_TOLERANCE >=
-                 cur->ndcg)
-            why = "promoted: not worse than the serving model on NDCG@10";
-        else
-            why = "kept the serving model: the candidate is worse on NDCG@10";
-        promote = !o->dry_run && strncmp(why, "promoted", 8) == 0;
-        snprintf(res->decision, sizeof(res->decision), "%s", why);
-    }
+    promote = rank_promote_decision(o, &serve->metrics, res->decision,
+                                    sizeof(res->decision));
     rc = rank_job_step(&j, "promote", 0.8, "refitting on all threads");
     if (rc == SW_OK)
         rc = rank_train(&j, j.all, serve);

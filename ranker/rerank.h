@@ -38,6 +38,20 @@ struct rank_rerank_result {
     char decision[256];
 };
 
+/* A candidate may be this much worse than the serving model on NDCG@10
+ * and still be promoted (evaluation noise between two runs). */
+#define RANK_PROMOTE_TOLERANCE 0.005
+
+/* rank_promote_decision is the promotion gate of a run with options o,
+ * whose evaluation m holds the candidate (m->model) and the serving model
+ * on the same holdout (m->base[RANK_BASE_CURRENT]): a dry run never
+ * promotes; a forced run, or one with no serving model, always does;
+ * otherwise the candidate is promoted only when its NDCG@10 plus
+ * RANK_PROMOTE_TOLERANCE is at least the serving model's. It writes the
+ * reason in words to why (cap bytes, may be 0) and returns 1 to promote. */
+int rank_promote_decision(const struct rank_rerank_opts *o,
+                          const struct rank_metrics *m, char *why, size_t cap);
+
 /* rank_rerank_team runs the job for team_id with p (NULL: defaults).
  * progress may be NULL. On success *res holds the result (free
  * res->model with rank_model_free). Errors: SW_EINVAL, SW_ECANCELLED,

@@ -18,6 +18,7 @@
 #include "base/sw_mem.h"
 #include "ranker/als.h"
 #include "ranker/hist.h"
+#include "ranker/rerank.h"
 #include "ranker/suggest.h"
 #include "ranker/suggest_int.h"
 #include "store/store.h"
@@ -599,6 +600,49 @@ static void test_grades(void **state)
     assert_true(rank_grade(0) == 0.0 && rank_grade(10) == 0.0);
 }
 
+/* The promotion gate, without force, in both directions: a candidate
+ * better than the serving model (or worse by less than the tolerance) is
+ * promoted; one worse by more is kept out; with no serving model the
+ * candidate serves; a dry run never promotes, a forced run always does. */
+static void test_promotion_gate(void **state)
+{
+    struct rank_rerank_opts o;
+    struct rank_metrics m;
+    char why[256];
+
+    (void)state;
+    memset(&o, 0, sizeof(o));
+    memset(&m, 0, sizeof(m));
+    m.base[RANK_BASE_CURRENT].present = 1;
+    m.base[RANK_BASE_CURRENT].ndcg = 0.40;
+    m.model.ndcg = 0.45;
+    assert_true(rank_promote_decision(&o, &m, why, sizeof(why)));
+    assert_non_null(strstr(why, "not worse"));
+    m.model.ndcg = 0.40 - RANK_PROMOTE_TOLERANCE / 2;
+    assert_true(rank_promote_decision(&o, &m, why, sizeof(why)));
+    m.model.ndcg = 0.30;
+    assert_false(rank_promote_decision(&o, &m, why, sizeof(why)));
+    assert_non_null(strstr(why, "kept the serving model"));
+    m.model.ndcg = 0.40 - 2 * RANK_PROMOTE_TOLERANCE;
+    assert_false(rank_promote_decision(&o, &m, why, sizeof(why)));
+    /* Swap them: the better one is now the candidate. */
+    m.base[RANK_BASE_CURRENT].ndcg = 0.30;
+    m.model.ndcg = 0.40;
+    assert_true(rank_promote_decision(&o, &m, NULL, 0));
+    m.base[RANK_BASE_CURRENT].ndcg = 0.90;
+    o.force_promote = 1;
+    assert_true(rank_promote_decision(&o, &m, why, sizeof(why)));
+    assert_string_equal(why, "promoted: forced");
+    o.force_promote = 0;
+    m.base[RANK_BASE_CURRENT].present = 0;
+    assert_true(rank_promote_decision(&o, &m, why, sizeof(why)));
+    assert_string_equal(why, "promoted: no model was serving");
+    o.dry_run = 1;
+    o.force_promote = 1;
+    assert_false(rank_promote_decision(&o, &m, why, sizeof(why)));
+    assert_non_null(strstr(why, "dry run"));
+}
+
 static void test_score_kinds(void **state)
 {
     struct rank_params p;
@@ -741,6 +785,7 @@ int main(void)
         cmocka_unit_test(test_explore_bonus),
         cmocka_unit_test(test_bare_framing),
         cmocka_unit_test(test_grades),
+        cmocka_unit_test(test_promotion_gate),
         cmocka_unit_test(test_score_kinds),
         cmocka_unit_test(test_local_evidence),
         cmocka_unit_test_setup_teardown(test_model_context_frequencies,
