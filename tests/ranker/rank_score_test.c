@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "base/sw_arena.h"
 #include "base/sw_buf.h"
 #include "base/sw_mem.h"
 #include "ranker/als.h"
@@ -604,6 +605,107 @@ static void test_grades(void **state)
  * better than the serving model (or worse by less than the tolerance) is
  * promoted; one worse by more is kept out; with no serving model the
  * candidate serves; a dry run never promotes, a forced run always does. */
+/* --- Suggest's diversity (MMR) on a real store and index ----------------- */
+
+/* Two paraphrases of one idea (separate families: their words overlap but
+ * their shingles do not) and a different idea, each used in 30 threads
+ * with the same outcomes. */
+static const char *const PARA_A =
+    "Our onboarding guide shows each step of the rollout in detail.";
+static const char *const PARA_B =
+    "The onboarding guide we use shows every rollout step in detail.";
+static const char *const OTHER = "Pricing depends on seats and usage, billed "
+                                 "monthly.";
+
+static sw_err fx_fill_mmr(store_txn *t, void *arg)
+{
+    const char *const texts[3] = {PARA_A, PARA_B, OTHER};
+    struct tspec sp;
+    int n = 0, i, k;
+    sw_err rc = SW_OK;
+
+    (void)arg;
+    for (k = 0; k < 3; k++)
+        for (i = 0; rc == SW_OK && i < 30; i++) {
+            memset(&sp, 0, sizeof(sp));
+            sp.n = ++n;
+            sp.rep = i % 2 ? "a@x" : "b@x";
+            sp.day = 1 + i;
+            sp.frames[0] = texts[k];
+            sp.kinds[0] = i % 5 == 0 ? 6 : 4;
+            sp.after[0] = 1;
+            rc = fx_thread(t, &sp);
+        }
+    return rc;
+}
+
+/* suggest_framings runs Suggest with mmr_lambda (negative: the default)
+ * over the store and writes the texts of the top three framings to top. */
+static void suggest_framings(store *s, rank_ranker *r, double lambda,
+                             const char *top[3])
+{
+    struct rank_params p;
+    struct rank_suggest_req q;
+    struct rank_suggest_res res;
+    struct sw_arena a;
+    struct sw_buf why;
+    rank_engine *e = NULL;
+    size_t i;
+
+    rank_params_default(&p);
+    if (lambda >= 0)
+        p.mmr_lambda = lambda;
+    ASSERT_OK(rank_engine_open(s, r, &p, &e));
+    memset(&q, 0, sizeof(q));
+    q.team_id = TEAM;
+    q.context = "Could you send the onboarding guide? We want to see each "
+                "rollout step, and how pricing by seats works.";
+    q.max_framings = 3;
+    q.max_contents = 1;
+    q.request_hash = 42;
+    sw_buf_init(&why, 1024);
+    sw_arena_init(&a, 0);
+    ASSERT_OK(rank_suggest(e, &q, &a, &res, &why));
+    assert_int_equal(res.n_framings, 3);
+    for (i = 0; i < 3; i++) {
+        top[i] = strcmp(res.framings[i].text, PARA_A) == 0   ? PARA_A
+                 : strcmp(res.framings[i].text, PARA_B) == 0 ? PARA_B
+                 : strcmp(res.framings[i].text, OTHER) == 0  ? OTHER
+                                                             : NULL;
+    }
+    sw_arena_free(&a);
+    sw_buf_free(&why);
+    rank_engine_close(&e);
+}
+
+/* With diversity off, the two paraphrases take the first two places; with
+ * Suggest's default diversity the different idea moves up to second. */
+static void test_suggest_diversity(void **state)
+{
+    struct fixture *f = *state;
+    rank_ranker *r = NULL;
+    const char *plain[3], *diverse[3];
+    int caught = 0;
+
+    ASSERT_OK(store_update(f->s, fx_fill_mmr, NULL));
+    ASSERT_OK(rank_ranker_open(f->s, NULL, &r));
+    ASSERT_OK(rank_ranker_sync(r, TEAM, 0, &caught));
+    assert_true(caught);
+    suggest_framings(f->s, r, 1.0, plain);
+    suggest_framings(f->s, r, -1.0, diverse);
+    /* Without diversity: both paraphrases first (either order), then the
+     * other idea. */
+    assert_true((plain[0] == PARA_A && plain[1] == PARA_B) ||
+                (plain[0] == PARA_B && plain[1] == PARA_A));
+    assert_ptr_equal(plain[2], OTHER);
+    /* Suggest's default: the best one stays first, the other idea comes
+     * second, the paraphrase of the first last. */
+    assert_ptr_equal(diverse[0], plain[0]);
+    assert_ptr_equal(diverse[1], OTHER);
+    assert_ptr_equal(diverse[2], plain[1]);
+    rank_ranker_close(&r);
+}
+
 static void test_promotion_gate(void **state)
 {
     struct rank_rerank_opts o;
@@ -786,6 +888,8 @@ int main(void)
         cmocka_unit_test(test_bare_framing),
         cmocka_unit_test(test_grades),
         cmocka_unit_test(test_promotion_gate),
+        cmocka_unit_test_setup_teardown(test_suggest_diversity, fx_setup,
+                                        fx_teardown),
         cmocka_unit_test(test_score_kinds),
         cmocka_unit_test(test_local_evidence),
         cmocka_unit_test_setup_teardown(test_model_context_frequencies,
