@@ -27,3 +27,9 @@ lint: deps
 
 bench: deps
 	./tests/bench/run.sh
+
+# Mutation testing (tests/mutation/README.md): hours, so not part of `make
+# test`. Pass options through, e.g. make mutation MUTATION_ARGS="--module store".
+.PHONY: mutation
+mutation: deps
+	python3 tests/mutation/run.py --bazel "$(BAZEL)" $(MUTATION_ARGS)

@@ -2,7 +2,10 @@
 # Bazel entry of the simulator's tests. `unit` runs the pytest unit tests
 # (world model, mail, metrics, driver against a fake server); `tiny` runs
 # tests/sim/scenarios/tiny.json twice for all arms against real snipd
-# processes and checks the reports (check_reports.py).
+# processes and checks the reports (check_reports.py); `margin` runs
+# tests/sim/scenarios/margin.json for the outcome arm and the two baselines
+# and checks that outcome-aware ranking wins by a wide margin
+# (check_margin.py).
 set -eu
 R="${TEST_SRCDIR:?run me with bazel test}/snipwise"
 DIR="$R/tests/sim"
@@ -29,8 +32,15 @@ tiny)
     exec /usr/bin/python3 -B "$DIR/check_reports.py" \
         "$TEST_TMPDIR/run1" "$TEST_TMPDIR/run2"
     ;;
+margin)
+    /usr/bin/python3 -B "$DIR/run.py" "$DIR/scenarios/margin.json" \
+        --arms outcome,popularity,similarity \
+        --out "$TEST_TMPDIR/margin" --snipd "$SNIPD" \
+        --workdir "$TEST_TMPDIR/margin-work"
+    exec /usr/bin/python3 -B "$DIR/check_margin.py" "$TEST_TMPDIR/margin"
+    ;;
 *)
-    echo "usage: run_tests.sh unit|tiny" >&2
+    echo "usage: run_tests.sh unit|tiny|margin" >&2
     exit 2
     ;;
 esac
