@@ -6,13 +6,14 @@ modes, and re-ranking (RPC and `snipd rerank` as a second process) during a
 load of Suggest calls with no failed call and the new model visible to the
 next call."""
 
+import binascii
 import subprocess
 import threading
 import time
 
 import grpc
 import pytest
-from snipwise.v1 import (common_pb2, ingest_pb2, ingest_pb2_grpc, outcome_pb2,
+from snipwise.v1 import (admin_pb2, common_pb2, ingest_pb2, ingest_pb2_grpc, outcome_pb2,
                          outcome_pb2_grpc, ranking_pb2, ranking_pb2_grpc,
                          suggest_pb2, suggest_pb2_grpc, team_pb2)
 
@@ -358,3 +359,65 @@ def test_rerank_during_suggest_load(snipd, admin):
     assert not dry[-1].result.promoted
     assert a.call(a.ranking, "GetModel", ranking_pb2.GetModelRequest(
     )).model_version == serving.model_version
+
+
+def lmdb_records(data_dir):
+    """Every (database, key, value) of the store, as bytes, read with
+    lmdb-utils' mdb_dump while snipd serves (LMDB allows other readers)."""
+    p = subprocess.run(["mdb_dump", "-a", data_dir], capture_output=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr.decode(errors="replace")
+    out, db, data, pending = [], None, False, None
+    for line in p.stdout.decode().splitlines():
+        if line.startswith("database="):
+            db = line[len("database="):]
+        elif line == "HEADER=END":
+            data, pending = True, None
+        elif line == "DATA=END":
+            data = False
+        elif data and line.startswith(" "):
+            b = binascii.unhexlify(line[1:])
+            if pending is None:
+                pending = b
+            else:
+                out.append((db, pending, b))
+                pending = None
+    return out
+
+
+def test_delete_team_leaves_no_key(snipd, admin):
+    """After ingest, extraction, outcomes, feedback and a model, deleting a
+    team leaves nothing of it in any database: no key under its prefix and
+    no key or value that names it. Another team's data stays."""
+    tid, key = create_team(admin, "Doomed")
+    snipd.client(key).team.AddTeamDomain(
+        team_pb2.AddTeamDomainRequest(domain=DOMAIN))
+    a = Team(snipd, key)
+    keep = team_with_domain(snipd, admin, "Kept")
+    for t in (a, keep):
+        ths = [thread(t, i, "rep%d@%s" % (i % 2, DOMAIN), PRICING, FRAME_P, i)
+               for i in range(3)]
+        t.record(thread_id=ths[0], kind=common_pb2.OUTCOME_KIND_MEETING_BOOKED,
+                 idempotency_key="m0", occur_time_unix_ms=T0 + DAY)
+        r = wait_framings(t, 1, draft_text="pricing guide plans")
+        t.call(t.outcome, "RecordFeedback", outcome_pb2.RecordFeedbackRequest(
+            suggestion_id=r.suggestion_id, item_id=r.framings[0].item_id,
+            kind=outcome_pb2.FEEDBACK_KIND_INSERTED, rep_email="rep0@" + DOMAIN,
+            idempotency_key="fb"))
+        assert t.rerank(force_promote=True)[-1].result.promoted
+    name = tid.encode()
+    before = lmdb_records(snipd.data_dir)
+    dbs = {db for db, k, v in before if name in k or name in v}
+    # The team's data reached the databases this test means to cover.
+    for db in ("teams", "keys", "snippets", "emails", "threads", "contents",
+               "outcomes", "feedback", "rank_models", "llm_journal"):
+        assert db in dbs, (db, sorted(dbs))
+    admin.admin.DeleteTeam(admin_pb2.DeleteTeamRequest(team_id=tid))
+    after = lmdb_records(snipd.data_dir)
+    left = [(db, k[:60]) for db, k, v in after if name in k or name in v]
+    assert not left, left[:10]
+    # The other team is untouched and still served.
+    assert keep.suggest(draft_text="pricing guide plans").framings
+    kept = {db for db, k, v in after if k.startswith(b"team_") and
+            k != name}
+    assert "snippets" in kept and "outcomes" in kept
