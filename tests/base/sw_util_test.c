@@ -121,6 +121,31 @@ static void test_ids(void **state)
     sw_mem_fail_nth(0);
 }
 
+/* sw_memeq_ct (API key hashes are compared with it): a difference in any
+ * byte, first, middle or last, makes two buffers unequal. */
+static void test_memeq_ct(void **state)
+{
+    unsigned char a[32], b[32];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(a); i++)
+        a[i] = b[i] = (unsigned char)(i * 7 + 1);
+    assert_true(sw_memeq_ct(a, b, sizeof(a)));
+    assert_true(sw_memeq_ct(a, b, 0));
+    for (i = 0; i < sizeof(a); i++) {
+        b[i] ^= 0x10;
+        assert_false(sw_memeq_ct(a, b, sizeof(a)));
+        b[i] ^= 0x10;
+    }
+    b[0] = 0;
+    b[31] = 0;
+    a[0] = 0xff;
+    a[31] = 0;
+    assert_false(sw_memeq_ct(a, b, sizeof(a)));
+    assert_true(sw_memeq_ct(a + 1, b + 1, 30));
+}
+
 static void test_misc(void **state)
 {
     char s[] = "MiXeD Case 123 \xc3\x89";
@@ -144,7 +169,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_i64),  cmocka_unit_test(test_parse_int),
         cmocka_unit_test(test_hex_sha256), cmocka_unit_test(test_ids),
-        cmocka_unit_test(test_misc),
+        cmocka_unit_test(test_misc),       cmocka_unit_test(test_memeq_ct),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
