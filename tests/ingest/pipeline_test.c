@@ -180,6 +180,16 @@ static void test_new_then_duplicate(void **state)
     ASSERT_EQ(e.direction, STORE_DIR_INBOUND);
     ASSERT_EQ(e.sent_ms, 1772532000000LL);
     store_email_clear(&e);
+    /* The rep of an inbound mail may be in Cc only. */
+    ingest_ok(f,
+              mail("m2@x.example", NULL, NULL, "Pat <pat@prospect.example>",
+                   "boss@prospect.example\r\nCc: Rep <rep@acme.example>",
+                   "Hello again", "Tue, 3 Mar 2026 11:00:00 +0000", "Hi"),
+              INGEST_NEW, &dir, e2, NULL);
+    ASSERT_EQ(dir, INGEST_DIR_INBOUND);
+    ASSERT_OK(store_email_get(f->s, f->team.team_id, e2, &e));
+    assert_string_equal(e.rep_email, "rep@acme.example");
+    store_email_clear(&e);
     memset(&j, 0, sizeof(j));
     ASSERT_OK(store_job_next(f->s, INT64_MAX, &j));
     ASSERT_EQ(j.kind, STORE_JOB_CLASSIFY_INBOUND);

@@ -207,6 +207,14 @@ static void test_reply_basics(void **state)
     ASSERT_OK(ingest_reply_strip("Hi\n\n-- \nBob\n", 12, &out));
     assert_string_equal(out, "Hi");
     sw_free(out);
+    /* Quoted lines at the end, with no header above them, are not new. */
+    {
+        static const char q[] = "Thanks, that works.\n\n> Does Friday "
+                                "work?\n> Ann\n\n";
+        ASSERT_OK(ingest_reply_strip(q, sizeof q - 1, &out));
+    }
+    assert_string_equal(out, "Thanks, that works.");
+    sw_free(out);
 }
 
 int main(void)

@@ -139,6 +139,17 @@ static void test_validate_codes(void **state)
              &b);
     assert_string_equal(sw_buf_str(&b), "not_grounded@passages[0].text;"
                                         "min_items@tags.topic;");
+    /* Integers outside their range: a negative offset, one past 2^30. */
+    validate(&llm_schema_outbound, &in,
+             "{\"framings\":[],\"passages\":[{\"content\":"
+             "\"airbus_case_study.pdf\",\"text\":\"reduced reporting time "
+             "by 40%\",\"start\":-5},{\"content\":\"airbus_case_study.pdf\","
+             "\"text\":\"reduced reporting time by 40%\",\"start\":"
+             "1073741825}],\"tags\":{\"topic\":[\"roi\"],\"intent\":"
+             "\"other\",\"persona\":\"unknown\",\"stage\":\"unknown\"}}",
+             &b);
+    assert_string_equal(sw_buf_str(&b),
+                        "range@passages[0].start;range@passages[1].start;");
     sw_buf_free(&b);
 }
 

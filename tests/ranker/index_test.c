@@ -240,6 +240,38 @@ static void test_snapshot_replay(void **state)
     sw_free(gone);
 }
 
+/* A snippet deleted in the store but still in the index (the indexer has
+ * not seen the deletion yet) is never returned: search checks each hit's
+ * stored record. */
+static void test_search_skips_deleted(void **state)
+{
+    struct fix *f = *state;
+    struct rank_opts o = {0};
+    struct rank_page pg = {0};
+    rank_ranker *r = NULL;
+    char *gone;
+    int done = 0, seen = 0;
+
+    o.dim = 128;
+    fill(f->s, f->team_a, 20);
+    gone = put(f->s, f->team_a, 1, "quarterly kangaroo budget review", NULL,
+               NULL, NULL);
+    ASSERT_OK(rank_ranker_open(f->s, &o, &r));
+    ASSERT_OK(rank_ranker_sync(r, f->team_a, 0, &done));
+    search_text(r, f->s, f->team_a, "kangaroo budget", 5, NULL, &pg);
+    for (size_t i = 0; i < pg.n; i++)
+        seen += strcmp(pg.hits[i].sn.snippet_id, gone) == 0;
+    ASSERT_EQ(seen, 1);
+    rank_page_free(&pg);
+    ASSERT_OK(store_snippet_delete(f->s, f->team_a, gone));
+    search_text(r, f->s, f->team_a, "kangaroo budget", 5, NULL, &pg);
+    for (size_t i = 0; i < pg.n; i++)
+        assert_string_not_equal(pg.hits[i].sn.snippet_id, gone);
+    rank_page_free(&pg);
+    rank_ranker_close(&r);
+    sw_free(gone);
+}
+
 /* The child process: index, snapshot, then commit one more snippet and
  * report its id through the pipe; the parent kills it with SIGKILL. */
 static void crash_child(const char *dir, const char *team, int fd)
@@ -459,6 +491,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_snippet_feed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_replay, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_search_skips_deleted, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_crash_between_commit_and_snapshot,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_team_isolation, setup, teardown),
