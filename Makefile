@@ -28,7 +28,7 @@ lint: deps
 bench: deps
 	./tests/bench/run.sh
 
-# Mutation testing (tests/mutation/README.md): hours, so not part of `make
+# Mutation testing (tests/mutation/README.md): long, so not part of `make
 # test`. Pass options through, e.g. make mutation MUTATION_ARGS="--module store".
 .PHONY: mutation
 mutation: deps
