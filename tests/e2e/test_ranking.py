@@ -228,6 +228,15 @@ def test_suggest_evidence_determinism_and_feedback(snipd, admin):
     assert r.framings[0].score.outcome > by_text[FRAME_S].score.outcome
     contents = {c.title: c for c in r.contents}
     assert contents["pricing_guide.txt"].evidence.threads == 3
+    # Content already attached to the draft is not suggested again: every
+    # id listed is left out, not only the last.
+    assert len(r.contents) >= 2
+    ids = [c.content_id for c in r.contents[:2]]
+    ex = a.suggest(attachment_content_ids=ids, **req)
+    assert not {c.content_id for c in ex.contents} & set(ids)
+    ex1 = a.suggest(attachment_content_ids=ids[:1], **req)
+    got = {c.content_id for c in ex1.contents}
+    assert ids[0] not in got and ids[1] in got
     # Two identical calls give identical bytes.
     again = a.suggest(**req)
     assert again.SerializeToString() == r.SerializeToString()
