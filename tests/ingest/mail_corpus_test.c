@@ -120,6 +120,16 @@ static void test_spot_checks(void **state)
     assert_true(strlen(m->body_text) > 100);
     assert_null(strstr(m->body_text, "<td"));
     ingest_mail_free(&m);
+    /* So is one whose only part is text/html (GB2312, base64). */
+    m = parse("spamscope_realworld/mail_test_9.eml");
+    assert_int_equal(m->body_from_html, 1);
+    assert_true(strlen(m->body_text) > 0);
+    for (i = 0; m->body_text[i]; i++) {
+        char nx = m->body_text[i] == '<' ? m->body_text[i + 1] : ' ';
+        assert_false((nx >= 'a' && nx <= 'z') || (nx >= 'A' && nx <= 'Z') ||
+                     nx == '/' || nx == '!');
+    }
+    ingest_mail_free(&m);
     /* Broken boundaries are recovered with a defect recorded. */
     m = parse("flanker/missing-final-boundary.eml");
     assert_true(m->n_defects > 0);

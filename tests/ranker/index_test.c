@@ -118,6 +118,24 @@ static void fill(store *s, const char *team, size_t n)
     }
 }
 
+/* feed_collect records the ids and seqs store_snippet_since walks. */
+struct feed_ids {
+    char ids[8][32];
+    uint64_t seqs[8];
+    size_t n;
+};
+
+static sw_err feed_collect(const struct store_snippet *sn, void *arg)
+{
+    struct feed_ids *fi = arg;
+
+    if (fi->n >= 8)
+        return SW_ETOOBIG;
+    snprintf(fi->ids[fi->n], sizeof(fi->ids[0]), "%s", sn->snippet_id);
+    fi->seqs[fi->n++] = sn->seq;
+    return SW_OK;
+}
+
 static void test_snippet_feed(void **state)
 {
     struct fix *f = *state;
@@ -149,6 +167,17 @@ static void test_snippet_feed(void **state)
     store_snippet_clear(&g);
     ASSERT_OK(store_snippet_last_seq(f->s, f->team_a, &last));
     ASSERT_EQ(last, 3);
+    /* The feed holds each snippet once, at its latest seq: b, then a. */
+    {
+        struct feed_ids fi = {0};
+        ASSERT_OK(
+            store_snippet_since(f->s, f->team_a, 0, 0, feed_collect, &fi));
+        ASSERT_EQ(fi.n, 2);
+        assert_string_equal(fi.ids[0], b);
+        assert_string_equal(fi.ids[1], a);
+        ASSERT_EQ(fi.seqs[0], 2);
+        ASSERT_EQ(fi.seqs[1], 3);
+    }
     ASSERT_ERR(store_snippet_delete(f->s, f->team_a, "snip_0000000000000000"),
                SW_ENOTFOUND);
     sw_free(a);

@@ -288,6 +288,15 @@ static void test_thread_list(void **state)
     ASSERT_EQ(n, 2); /* i = 3 (3003) and 7 (3007) */
     assert_null(next);
     store_threads_free(items, n);
+    /* A range is half-open: [1005, 3003) holds 1005, 2002 and 2006. */
+    tf.last_from_ms = 1005;
+    tf.last_to_ms = 3003;
+    ASSERT_OK(store_thread_list(f->s, f->a.team_id, &tf, 0, NULL, &items, &n,
+                                &next, NULL));
+    ASSERT_EQ(n, 3);
+    for (size_t k = 0; k < n; k++)
+        assert_true(items[k].last_ms >= 1005 && items[k].last_ms < 3003);
+    store_threads_free(items, n);
     kinds[0] = 1;
     ASSERT_OK(store_content_list(f->s, f->a.team_id, kinds, 1, 0, NULL, &cs, &n,
                                  &next, NULL));
