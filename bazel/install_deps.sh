@@ -34,6 +34,7 @@ python3-grpcio
 python3-protobuf
 python3-pytest
 python3-hnswlib
+python3-jsonschema
 python3-pypdf2
 python3-numpy
 nghttp2-client

@@ -74,7 +74,7 @@ static json_t *llm_schema_type(const char *t, int nullable)
         return json_string(t);
     a = json_array();
     if (a == NULL || json_array_append_new(a, json_string(t)) ||
-        json_array_append_new(a, json_null())) {
+        json_array_append_new(a, json_string("null"))) {
         json_decref(a);
         return NULL;
     }
@@ -127,12 +127,10 @@ static json_t *llm_schema_node(const struct llm_field *f)
             return NULL;
         switch (f->type) {
         case LLM_T_STRING:
+            /* Strict endpoints refuse minLength/maxLength: the limits go
+             * in the description and the validator enforces them. */
             bad |=
                 llm_schema_set(o, "type", llm_schema_type("string", nullable));
-            if (f->max > 0) {
-                bad |= llm_schema_set(o, "minLength", json_integer(f->min));
-                bad |= llm_schema_set(o, "maxLength", json_integer(f->max));
-            }
             break;
         case LLM_T_ENUM:
             bad |=
@@ -174,7 +172,17 @@ static json_t *llm_schema_node(const struct llm_field *f)
             break;
         }
     }
-    if (o && f->desc)
+    if (o && f->type == LLM_T_STRING && f->max > 0) {
+        struct sw_buf d;
+        sw_buf_init(&d, 8192);
+        bad |= sw_buf_printf(&d, "%s%s%lld to %lld bytes of text",
+                             f->desc ? f->desc : "", f->desc ? "; " : "",
+                             (long long)f->min, (long long)f->max) != SW_OK;
+        if (!bad)
+            bad |=
+                llm_schema_set(o, "description", json_string(sw_buf_str(&d)));
+        sw_buf_free(&d);
+    } else if (o && f->desc)
         bad |= llm_schema_set(o, "description", json_string(f->desc));
     if (o == NULL || bad) {
         json_decref(o);

@@ -5,6 +5,10 @@ llm tests. Usage: fake_openai.py SCRIPT.json LOG.jsonl
 SCRIPT is a JSON list of steps, answered in order (the last one repeats):
   {"status": 200, "content": "...", "usage": [prompt, completion],
    "tool": false, "retry_after": null, "delay": 0.0, "body": null}
+A request whose strict schema (response_format json_schema or a strict
+tool's parameters) a strict endpoint would refuse gets that endpoint's 400
+(code invalid_json_schema, strict_schema.py) without using up a step.
+A step's "headers" (a dict) are sent with its answer.
 Every request received is appended to LOG as one JSON line:
   {"path": ..., "headers": {...}, "body": {...}}
 POST .../embeddings answers a 200 step with one vector of step "dim"
@@ -19,10 +23,37 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import strict_schema
+
 script = json.load(open(sys.argv[1]))
 log_path = sys.argv[2]
 lock = threading.Lock()
 state = {"n": 0}
+
+
+def strict_refusal(body):
+    """The 400 body a strict endpoint answers before generating anything
+    when the request's strict schema is not acceptable (strict_schema.py),
+    or None. Such a request does not use up a script step."""
+    if not isinstance(body, dict):
+        return None
+    rf = body.get("response_format") or {}
+    checks = []
+    if rf.get("type") == "json_schema" and \
+            (rf.get("json_schema") or {}).get("strict"):
+        checks.append(("response_format", rf["json_schema"].get("schema")))
+    for t in body.get("tools") or []:
+        fn = t.get("function") or {}
+        if fn.get("strict"):
+            checks.append(("tools", fn.get("parameters")))
+    for param, schema in checks:
+        errs = strict_schema.problems(schema)
+        if errs:
+            return {"error": {"message": "Invalid schema for %s: %s" %
+                              (param, "; ".join(errs[:3])),
+                              "type": "invalid_request_error",
+                              "param": param, "code": "invalid_json_schema"}}
+    return None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -38,13 +69,18 @@ class Handler(BaseHTTPRequestHandler):
             body = json.loads(raw)
         except ValueError:
             body = {"unparsable": raw.decode("utf-8", "replace")}
+        refused = strict_refusal(body)
         with lock:
             i = state["n"]
-            state["n"] += 1
+            if refused is None:
+                state["n"] += 1
             with open(log_path, "a") as f:
                 f.write(json.dumps({"path": self.path,
                                     "headers": dict(self.headers),
                                     "body": body}) + "\n")
+        if refused is not None:
+            self.answer(400, json.dumps(refused).encode(), None)
+            return
         step = script[min(i, len(script) - 1)]
         if step.get("delay"):
             time.sleep(step["delay"])
@@ -77,11 +113,16 @@ class Handler(BaseHTTPRequestHandler):
                                         "total_tokens": sum(usage)}}).encode()
         else:
             out = json.dumps({"error": {"message": step.get("message", "error")}}).encode()
+        self.answer(status, out, step)
+
+    def answer(self, status, out, step):
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(out)))
-            if step.get("retry_after") is not None:
+            for k, v in ((step or {}).get("headers") or {}).items():
+                self.send_header(k, str(v))
+            if step and step.get("retry_after") is not None:
                 self.send_header("Retry-After", str(step["retry_after"]))
             self.end_headers()
             self.wfile.write(out)

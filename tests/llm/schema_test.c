@@ -274,10 +274,63 @@ static void test_alloc_faults(void **state)
     llm_provider_free(&p);
 }
 
+/* Every schema the project sends is one a strict endpoint accepts: valid
+ * JSON Schema against its draft's meta-schema (python3-jsonschema) and
+ * within the strict structured-output subset (tests/llm/strict_schema.py,
+ * the same check the fake server applies). */
+static void test_schemas_strict(void **state)
+{
+    static const struct llm_schema *const all[] = {
+        &llm_schema_outbound, &llm_schema_reply, &llm_schema_query};
+    const char *srcdir = getenv("TEST_SRCDIR");
+    char dir[TEST_PATH_MAX], path[TEST_PATH_MAX + 64], cmd[8 * TEST_PATH_MAX];
+    struct sw_buf b;
+    size_t i, k = 0;
+    FILE *fp;
+
+    (void)state;
+    test_mkdtemp(dir);
+    k += (size_t)snprintf(cmd, sizeof(cmd),
+                          "/usr/bin/python3 %s/snipwise/tests/llm/"
+                          "strict_schema.py",
+                          srcdir ? srcdir : ".");
+    sw_buf_init(&b, 1 << 20);
+    for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        sw_buf_reset(&b);
+        ASSERT_OK(llm_schema_json(all[i], &b));
+        snprintf(path, sizeof(path), "%s/%s.json", dir, all[i]->name);
+        fp = fopen(path, "w");
+        assert_non_null(fp);
+        assert_int_equal(fwrite(sw_buf_str(&b), 1, sw_buf_len(&b), fp),
+                         sw_buf_len(&b));
+        assert_int_equal(fclose(fp), 0);
+        k += (size_t)snprintf(cmd + k, sizeof(cmd) - k, " %s", path);
+        assert_true(k < sizeof(cmd));
+    }
+    assert_int_equal(system(cmd), 0);
+    /* And the checker refuses what a strict endpoint refuses. */
+    snprintf(path, sizeof(path), "%s/bad.json", dir);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("{\"type\":\"object\",\"properties\":{\"a\":{\"type\":"
+          "[\"integer\",null]}},\"required\":[\"a\"],"
+          "\"additionalProperties\":false}",
+          fp);
+    assert_int_equal(fclose(fp), 0);
+    snprintf(cmd, sizeof(cmd),
+             "/usr/bin/python3 %s/snipwise/tests/llm/strict_schema.py %s "
+             "2>/dev/null",
+             srcdir ? srcdir : ".", path);
+    assert_int_not_equal(system(cmd), 0);
+    sw_buf_free(&b);
+    test_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schema_json),
+        cmocka_unit_test(test_schemas_strict),
         cmocka_unit_test(test_validate_codes),
         cmocka_unit_test(test_text),
         cmocka_unit_test(test_builtin),
