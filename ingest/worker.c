@@ -2,7 +2,9 @@
  * The LLM call happens outside any transaction; only the commit is in a
  * write transaction, which re-checks that the job still exists (another
  * process may have finished it) before storing anything. The answer is
- * read through llm/answer.h: only llm/ handles JSON. */
+ * read through llm/answer.h: only llm/ handles JSON. A pool of threads
+ * shares the queue: each pick (ingest_claim_next) is exclusive within the
+ * process and round-robin over the teams without a job in hand. */
 #include "ingest/worker.h"
 
 #include <pthread.h>
@@ -29,17 +31,37 @@
  * fewer: unlike a user's redaction, a later extraction may revive it. */
 #define INGEST_WORKER_SUPERSEDED "superseded"
 
+/* How often an idle worker removes the queue entries of deleted teams
+ * (store_job_drop_stale): the fair pick walks the team index, which never
+ * shows them. */
+#define INGEST_WORKER_STALE_MS 60000
+
+/* A job in hand: one per ingest_worker_run_one in progress, on its stack,
+ * linked under claim_mu from the pick until after the job's commit or
+ * deferral. */
+struct ingest_claim {
+    const char *team_id; /* the job's, owned by the run_one call */
+    struct ingest_claim *next;
+};
+
 struct ingest_worker {
     store *s;
     llm_client *c;
     llm_client *fb;
     struct ingest_worker_opts o;
     struct ingest_worker_stats st;
-    pthread_t th;
+    pthread_t *th;
+    int nth; /* threads started */
     int running;
     int stop;
-    pthread_mutex_t mu;
+    pthread_mutex_t mu; /* st, stop; cv wakes idle threads to stop */
     pthread_cond_t cv;
+    /* The fair pick: held across store_job_next_team and the claim, so two
+     * threads never take the same job or the same team. */
+    pthread_mutex_t claim_mu;
+    struct ingest_claim *claims; /* jobs in hand */
+    char *rr_team;               /* team of the last pick (round-robin) */
+    int64_t stale_ms;            /* last store_job_drop_stale, sw_now_ms */
 };
 
 sw_err ingest_worker_new(store *s, llm_client *c, llm_client *fallback,
@@ -66,8 +88,16 @@ sw_err ingest_worker_new(store *s, llm_client *c, llm_client *fallback,
         w->o.backoff_max_ms = 300000;
     if (w->o.idle_ms <= 0)
         w->o.idle_ms = 200;
+    if (w->o.threads <= 0)
+        w->o.threads = 2;
+    w->th = sw_calloc((size_t)w->o.threads, sizeof(*w->th));
+    if (w->th == NULL) {
+        sw_free(w);
+        return SW_ENOMEM;
+    }
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
+    pthread_mutex_init(&w->claim_mu, NULL);
     *out = w;
     return SW_OK;
 }
@@ -425,14 +455,21 @@ static sw_err ingest_plan_build(const struct store_job *job,
     return SW_OK;
 }
 
+/* ingest_backoff: base * 2^attempts, capped, plus up to a quarter more at
+ * random, so that jobs that failed together do not retry together. */
 static int64_t ingest_backoff(const ingest_worker *w, int attempts)
 {
     int64_t d = w->o.backoff_base_ms;
+    uint32_t r = 0;
     int i;
 
     for (i = 0; i < attempts && d < w->o.backoff_max_ms; i++)
         d *= 2;
-    return d > w->o.backoff_max_ms ? w->o.backoff_max_ms : d;
+    if (d > w->o.backoff_max_ms)
+        d = w->o.backoff_max_ms;
+    if (d >= 4 && sw_random(&r, sizeof(r)) == SW_OK)
+        d += (int64_t)(r % (uint32_t)(d / 4 + 1));
+    return d;
 }
 
 /* ingest_finish_empty finishes a job that has nothing to extract. */
@@ -449,6 +486,76 @@ static void ingest_count(ingest_worker *w, uint64_t *ctr, uint64_t n)
     pthread_mutex_unlock(&w->mu);
 }
 
+/* ingest_team_busy (a store_job_skip_fn, called under claim_mu): a team
+ * with a job in hand waits for it, so that one team (a backlog, or calls
+ * that stall) holds at most one thread. */
+static int ingest_team_busy(const char *team_id, void *arg)
+{
+    const ingest_worker *w = arg;
+    const struct ingest_claim *c;
+
+    for (c = w->claims; c; c = c->next)
+        if (strcmp(c->team_id, team_id) == 0)
+            return 1;
+    return 0;
+}
+
+/* ingest_claim_next picks the next job fairly and claims it: the oldest due
+ * job of the next team after the last one picked (round-robin) that has no
+ * job in hand. The claim is dropped by ingest_claim_drop only after the
+ * job's commit or deferral, so a later pick either sees the claim or no
+ * longer sees the job as it was. SW_ENOTFOUND when nothing is due. */
+static sw_err ingest_claim_next(ingest_worker *w, int64_t now_ms,
+                                struct store_job *job, struct ingest_claim *cl)
+{
+    char *rr;
+    size_t stale = 0;
+    int sweep = 0;
+    sw_err rc, src;
+
+    pthread_mutex_lock(&w->claim_mu);
+    rc =
+        store_job_next_team(w->s, now_ms, w->rr_team, ingest_team_busy, w, job);
+    if (rc == SW_OK) {
+        cl->team_id = job->team_id;
+        cl->next = w->claims;
+        w->claims = cl;
+        /* Without memory the cursor stays: the pick is still exclusive,
+         * only the order is less fair. */
+        rr = sw_strdup(job->team_id);
+        if (rr) {
+            sw_free(w->rr_team);
+            w->rr_team = rr;
+        }
+    } else if (rc == SW_ENOTFOUND &&
+               sw_now_ms() - w->stale_ms >= INGEST_WORKER_STALE_MS) {
+        w->stale_ms = sw_now_ms();
+        sweep = 1;
+    }
+    pthread_mutex_unlock(&w->claim_mu);
+    /* Outside the mutex: it may wait for the write lock. Stale jobs are
+     * never picked, so it needs no claim. */
+    if (sweep) {
+        src = store_job_drop_stale(w->s, &stale);
+        if (src) /* retried a minute later */
+            sw_log_warn("worker.stale", "err=%s", sw_err_name(src));
+    }
+    return rc;
+}
+
+static void ingest_claim_drop(ingest_worker *w, struct ingest_claim *cl)
+{
+    struct ingest_claim **p;
+
+    pthread_mutex_lock(&w->claim_mu);
+    for (p = &w->claims; *p; p = &(*p)->next)
+        if (*p == cl) {
+            *p = cl->next;
+            break;
+        }
+    pthread_mutex_unlock(&w->claim_mu);
+}
+
 sw_err ingest_worker_run_one(ingest_worker *w, int64_t now_ms, int *did)
 {
     struct store_job job;
@@ -460,9 +567,11 @@ sw_err ingest_worker_run_one(ingest_worker *w, int64_t now_ms, int *did)
     struct llm_result res;
     struct ingest_commit k;
     struct sw_buf prov;
+    struct ingest_claim claim;
     const struct llm_schema *schema;
     llm_client *c;
-    int fallback;
+    int fallback, claimed = 0;
+    int64_t started;
     sw_err rc;
 
     *did = 0;
@@ -476,11 +585,14 @@ sw_err ingest_worker_run_one(ingest_worker *w, int64_t now_ms, int *did)
     memset(&res, 0, sizeof(res));
     memset(&k, 0, sizeof(k));
     sw_buf_init(&prov, 512);
-    rc = store_job_next(w->s, now_ms, &job);
-    if (rc == SW_ENOTFOUND)
-        return SW_OK;
+    rc = ingest_claim_next(w, now_ms, &job, &claim);
+    if (rc == SW_ENOTFOUND) {
+        rc = SW_OK;
+        goto out;
+    }
     if (rc)
-        return rc;
+        goto out;
+    claimed = 1;
     *did = 1;
     rc = store_email_get(w->s, job.team_id, job.email_id, &em);
     if (rc == SW_ENOTFOUND)
@@ -506,15 +618,31 @@ sw_err ingest_worker_run_one(ingest_worker *w, int64_t now_ms, int *did)
         goto empty;
     fallback = job.attempts >= w->o.fallback_after;
     c = fallback ? w->fb : w->c;
+    started = sw_mono_ms();
     rc = llm_call(c, job.team_id, job.email_id, schema, &in, &res);
+    if (rc == SW_EBUDGET && !fallback) {
+        /* The team's paid budget is spent for today: the fallback (the
+         * builtin, which costs nothing) answers now rather than after a
+         * day of deferrals. */
+        sw_log_info("worker.budget_fallback", "job=%llu email=%s",
+                    (unsigned long long)job.job_id, job.email_id);
+        llm_result_clear(&res);
+        memset(&res, 0, sizeof(res));
+        fallback = 1;
+        c = w->fb;
+        rc = llm_call(c, job.team_id, job.email_id, schema, &in, &res);
+    }
     if (rc == SW_ENOMEM || rc == SW_ESTORE)
         goto out;
     if (rc) {
+        /* The backoff runs from the failure, not from the job's start: a
+         * call that timed out after a minute waits its backoff after it. */
+        int64_t failed_ms = now_ms + (sw_mono_ms() - started);
         sw_log_warn("worker.defer", "job=%llu email=%s attempts=%d err=%s",
                     (unsigned long long)job.job_id, job.email_id, job.attempts,
                     sw_err_name(rc));
         rc = store_job_defer(w->s, job.job_id,
-                             now_ms + ingest_backoff(w, job.attempts),
+                             failed_ms + ingest_backoff(w, job.attempts),
                              res.error ? res.error : sw_err_str(rc));
         if (rc == SW_OK)
             ingest_count(w, &w->st.deferred, 1);
@@ -571,6 +699,8 @@ empty:
     if (rc == SW_OK)
         ingest_count(w, &w->st.skipped, 1);
 out:
+    if (claimed) /* after the commit or deferral: see ingest_claim_next */
+        ingest_claim_drop(w, &claim);
     llm_reply_clear(&k.reply);
     ingest_plan_clear(&plan);
     llm_outbound_clear(&ans);
@@ -610,13 +740,31 @@ static void *ingest_worker_main(void *arg)
     return NULL;
 }
 
+/* ingest_worker_join asks the started threads to stop and joins them. */
+static void ingest_worker_join(ingest_worker *w)
+{
+    int i;
+
+    pthread_mutex_lock(&w->mu);
+    w->stop = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    for (i = 0; i < w->nth; i++)
+        pthread_join(w->th[i], NULL);
+    w->nth = 0;
+}
+
 sw_err ingest_worker_start(ingest_worker *w)
 {
     if (w->running)
         return SW_ESTATE;
     w->stop = 0;
-    if (pthread_create(&w->th, NULL, ingest_worker_main, w) != 0)
-        return SW_EIO;
+    for (w->nth = 0; w->nth < w->o.threads; w->nth++) {
+        if (pthread_create(&w->th[w->nth], NULL, ingest_worker_main, w) != 0) {
+            ingest_worker_join(w);
+            return SW_EIO;
+        }
+    }
     w->running = 1;
     return SW_OK;
 }
@@ -625,11 +773,7 @@ void ingest_worker_stop(ingest_worker *w)
 {
     if (w == NULL || !w->running)
         return;
-    pthread_mutex_lock(&w->mu);
-    w->stop = 1;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-    pthread_join(w->th, NULL);
+    ingest_worker_join(w);
     w->running = 0;
 }
 
@@ -647,6 +791,9 @@ void ingest_worker_free(ingest_worker **w)
     ingest_worker_stop(*w);
     pthread_mutex_destroy(&(*w)->mu);
     pthread_cond_destroy(&(*w)->cv);
+    pthread_mutex_destroy(&(*w)->claim_mu);
+    sw_free((*w)->rr_team);
+    sw_free((*w)->th);
     sw_free(*w);
     *w = NULL;
 }

@@ -12,7 +12,19 @@
  * email again (a re-run, ingest_reextract) replaces its snippets instead of
  * adding copies; left-over ordinals of an older, longer answer are
  * redacted, and a snippet a user redacted stays redacted.
- * The journal's job_id of every attempt is the email id the job is about. */
+ * The journal's job_id of every attempt is the email id the job is about.
+ *
+ * Fairness: a worker runs a pool of threads (opts.threads) over the one
+ * store-wide queue. Each pick is exclusive within the process (a mutex
+ * held across store_job_next_team and the claim of the job) and goes
+ * round-robin over the teams that have a due job and no job in hand: a
+ * team's jobs run one at a time, in enqueue order, while other teams' jobs
+ * run on the other threads. So one team's backlog, or a call of one team
+ * that stalls until its timeout, holds at most one thread, and every other
+ * team with due jobs is served once per round. A job is claimed until its
+ * commit or deferral has committed: no two threads of a worker run the same
+ * job. Separate processes (or workers) over one store do not exclude each
+ * other; the commit's re-check of the job keeps their results single. */
 #ifndef INGEST_WORKER_H
 #define INGEST_WORKER_H
 
@@ -28,6 +40,7 @@ struct ingest_worker_opts {
     int64_t backoff_base_ms; /* first deferral, doubled per failure [1000] */
     int64_t backoff_max_ms;  /* cap of one deferral [300000] */
     int64_t idle_ms;         /* poll interval when the queue is empty [200] */
+    int threads;             /* threads of ingest_worker_start [2] */
 };
 
 /* Counters since the worker was made (for logs and tests). */
@@ -51,23 +64,25 @@ SW_MUST_CHECK sw_err ingest_worker_new(store *s, llm_client *c,
                                        const struct ingest_worker_opts *o,
                                        ingest_worker **out);
 
-/* ingest_worker_run_one processes the oldest job due at now_ms (0 = the
- * current time; tests pass a later time to make deferred jobs due), if
- * any. *did is set to 1 when a job was finished or deferred, 0 when none
- * was due. A job whose email no longer exists, or an empty reply, is
- * finished with nothing written. Not to be called while the worker's
- * thread runs. Errors: store errors only (provider failures defer the
- * job); SW_ENOMEM. */
+/* ingest_worker_run_one processes one job due at now_ms (0 = the current
+ * time; tests pass a later time to make deferred jobs due), if any: the
+ * fair pick described above (with a single caller and a single team, the
+ * oldest due job). *did is set to 1 when a job was finished or deferred, 0
+ * when none was due to this call (a team whose job is in hand in another
+ * thread waits). A job whose email no longer exists, or an empty reply, is
+ * finished with nothing written. Thread-safe: the worker's threads call
+ * it, and any thread may call it besides them.
+ * Errors: store errors only (provider failures defer the job); SW_ENOMEM. */
 SW_MUST_CHECK sw_err ingest_worker_run_one(ingest_worker *w, int64_t now_ms,
                                            int *did);
 
-/* ingest_worker_start runs the worker on its own thread until
- * ingest_worker_stop. Errors: SW_ESTATE (already running), SW_EIO (the
- * thread cannot start). */
+/* ingest_worker_start runs the worker on opts.threads threads until
+ * ingest_worker_stop. Errors: SW_ESTATE (already running), SW_EIO (a
+ * thread cannot start; those started are stopped again). */
 SW_MUST_CHECK sw_err ingest_worker_start(ingest_worker *w);
 
-/* ingest_worker_stop asks the thread to stop, waits for the job in hand to
- * be committed or deferred, and joins it. No-op when not running. */
+/* ingest_worker_stop asks the threads to stop, waits for the jobs in hand
+ * to be committed or deferred, and joins them. No-op when not running. */
 void ingest_worker_stop(ingest_worker *w);
 
 /* ingest_worker_stats copies the counters. Thread-safe. */

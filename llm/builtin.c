@@ -647,6 +647,7 @@ sw_err llm_provider_builtin_new(struct llm_provider **out)
     p->ops = &llm_bi_ops;
     p->name = sw_strdup("builtin");
     p->model = sw_strdup("builtin-v1");
+    p->no_cost = 1;
     if (p->name == NULL || p->model == NULL) {
         llm_provider_free(&p);
         return SW_ENOMEM;

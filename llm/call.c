@@ -3,6 +3,8 @@
  * validation errors to the conversation, so the model sees what to fix. */
 #include "llm/call.h"
 
+#include <assert.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "base/sw_buf.h"
@@ -14,6 +16,9 @@
 
 #define LLM_CALL_PROMPT_MAX (32u << 20)
 #define LLM_CALL_DAY_MS 86400000LL
+/* The most tokens one answer may report in either count; more is not a
+ * real answer's usage but a broken or hostile server's. */
+#define LLM_CALL_MAX_USAGE 10000000LL
 
 struct llm_client {
     struct llm_provider *p;
@@ -143,6 +148,42 @@ static sw_err llm_call_journal(llm_client *c, struct llm_call_rec *r)
     return rc;
 }
 
+/* --- Usage ------------------------------------------------------------ */
+
+/* llm_sat_add adds two non-negative token counts, saturating at
+ * INT64_MAX. */
+static int64_t llm_sat_add(int64_t a, int64_t b)
+{
+    assert(a >= 0 && b >= 0);
+    return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
+/* llm_call_usage_ok checks the usage a provider reported: each count
+ * between 0 and LLM_CALL_MAX_USAGE. Anything else is the provider's error
+ * (SW_EPROVIDER, message in r->error) and counts as no usage at all. */
+static sw_err llm_call_usage_ok(struct llm_response *r)
+{
+    struct sw_buf b;
+    sw_err rc;
+
+    if (r->prompt_tokens >= 0 && r->prompt_tokens <= LLM_CALL_MAX_USAGE &&
+        r->completion_tokens >= 0 && r->completion_tokens <= LLM_CALL_MAX_USAGE)
+        return SW_OK;
+    sw_buf_init(&b, 512);
+    rc = sw_buf_printf(&b,
+                       "the provider reported impossible usage (prompt "
+                       "tokens %lld, completion tokens %lld)",
+                       (long long)r->prompt_tokens,
+                       (long long)r->completion_tokens);
+    sw_free(r->error);
+    r->error = NULL;
+    if (rc == SW_OK)
+        rc = sw_buf_take(&b, &r->error, NULL);
+    sw_buf_free(&b);
+    r->prompt_tokens = r->completion_tokens = 0;
+    return rc == SW_OK ? SW_EPROVIDER : rc;
+}
+
 /* --- The call ---------------------------------------------------------- */
 
 sw_err llm_call(llm_client *c, const char *team_id, const char *job_id,
@@ -268,16 +309,18 @@ sw_err llm_call(llm_client *c, const char *team_id, const char *job_id,
         rec.tokens = 0;
         rec.cache_key = NULL;
 
-        /* Budgets are checked before spending. */
-        if (use_store && c->o.team_daily_tokens > 0) {
+        /* Budgets are checked before spending; a provider that costs
+         * nothing (the builtin) has none. */
+        if (use_store && c->o.team_daily_tokens > 0 && !c->p->no_cost) {
             rc = store_llm_budget_get(c->s, team_id,
                                       sw_now_ms() / LLM_CALL_DAY_MS, &today);
             if (rc)
                 goto out;
         }
-        if ((c->o.max_call_tokens > 0 && used >= c->o.max_call_tokens) ||
-            (c->o.team_daily_tokens > 0 &&
-             today >= (uint64_t)c->o.team_daily_tokens)) {
+        if (!c->p->no_cost &&
+            ((c->o.max_call_tokens > 0 && used >= c->o.max_call_tokens) ||
+             (c->o.team_daily_tokens > 0 &&
+              today >= (uint64_t)c->o.team_daily_tokens))) {
             rc = SW_EBUDGET;
             res->error = sw_strdup(used >= c->o.max_call_tokens &&
                                            c->o.max_call_tokens > 0
@@ -296,13 +339,20 @@ sw_err llm_call(llm_client *c, const char *team_id, const char *job_id,
         ta = sw_mono_ms();
         llm_response_clear(&resp);
         rc = llm_provider_complete(c->p, &req, &resp);
+        if (rc == SW_OK)
+            rc = llm_call_usage_ok(&resp);
         res->attempts = attempt;
-        res->prompt_tokens += resp.prompt_tokens;
-        res->completion_tokens += resp.completion_tokens;
-        used += resp.prompt_tokens + resp.completion_tokens;
+        res->prompt_tokens =
+            llm_sat_add(res->prompt_tokens, resp.prompt_tokens);
+        res->completion_tokens =
+            llm_sat_add(res->completion_tokens, resp.completion_tokens);
         rec.a.prompt_tokens = resp.prompt_tokens;
         rec.a.completion_tokens = resp.completion_tokens;
-        rec.tokens = resp.prompt_tokens + resp.completion_tokens;
+        rec.a.mode = (char *)(resp.mode ? resp.mode : "");
+        rec.tokens = c->p->no_cost ? 0
+                                   : llm_sat_add(resp.prompt_tokens,
+                                                 resp.completion_tokens);
+        used = llm_sat_add(used, rec.tokens);
         rec.a.latency_ms = sw_mono_ms() - ta;
         if (rc) {
             if (rc == SW_ENOMEM)

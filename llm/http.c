@@ -39,7 +39,9 @@ sw_err llm__http_init(struct llm__http *h, struct llm_openai_opts *o)
         o->timeout_ms = 60000;
     if (o->connect_timeout_ms <= 0)
         o->connect_timeout_ms = 10000;
-    if (o->max_http_retries < 0)
+    if (o->max_http_retries == 0)
+        o->max_http_retries = 3;
+    else if (o->max_http_retries < 0)
         o->max_http_retries = 0;
     if (o->backoff_base_ms <= 0)
         o->backoff_base_ms = 500;
@@ -148,6 +150,7 @@ static void llm_http_release(struct llm__http *p, CURL *h)
 struct llm_http_xfer {
     struct sw_buf *body;
     int64_t retry_after_ms; /* -1 when absent */
+    int64_t reset_ms;       /* longest x-ratelimit-reset-*; -1 when absent */
 };
 
 static size_t llm_http_write(char *ptr, size_t size, size_t n, void *arg)
@@ -159,20 +162,95 @@ static size_t llm_http_write(char *ptr, size_t size, size_t n, void *arg)
     return size * n;
 }
 
+/* llm__http_duration_ms parses a rate-limit reset hint: "1s", "6m0s",
+ * "20ms", "1h2m3.5s" or a bare number of seconds ("30", "0.5"). Returns
+ * -1 when s[0..n) is none of these. */
+int64_t llm__http_duration_ms(const char *s, size_t n)
+{
+    double total = 0, v;
+    size_t i = 0, j;
+    int units = 0;
+
+    while (i < n && s[i] == ' ')
+        i++;
+    while (n > i && (s[n - 1] == ' ' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+        n--;
+    if (i == n)
+        return -1;
+    while (i < n) {
+        char num[32];
+        j = i;
+        while (j < n && ((s[j] >= '0' && s[j] <= '9') || s[j] == '.'))
+            j++;
+        if (j == i || j - i >= sizeof(num))
+            return -1;
+        memcpy(num, s + i, j - i);
+        num[j - i] = '\0';
+        v = strtod(num, NULL);
+        i = j;
+        if (i == n && units == 0) {
+            total = v * 1000; /* bare seconds */
+            break;
+        }
+        if (i + 1 < n && s[i] == 'm' && s[i + 1] == 's') {
+            total += v;
+            i += 2;
+        } else if (i < n && s[i] == 'h') {
+            total += v * 3600000;
+            i++;
+        } else if (i < n && s[i] == 'm') {
+            total += v * 60000;
+            i++;
+        } else if (i < n && s[i] == 's') {
+            total += v * 1000;
+            i++;
+        } else {
+            return -1;
+        }
+        units++;
+    }
+    if (total < 0 || total > 86400000.0)
+        return -1;
+    return (int64_t)(total + 0.5);
+}
+
+/* llm_http_header keeps the server's wait hints: Retry-After (seconds or
+ * an HTTP date) and the latest x-ratelimit-reset-* duration. */
 static size_t llm_http_header(char *ptr, size_t size, size_t n, void *arg)
 {
     struct llm_http_xfer *x = arg;
-    size_t len = size * n, k = 12, e;
+    size_t len = size * n, k;
     int64_t v;
 
-    if (len > k && strncasecmp(ptr, "retry-after:", k) == 0) {
+    if (len > 12 && strncasecmp(ptr, "retry-after:", 12) == 0) {
+        char val[128];
+        k = 12;
         while (k < len && ptr[k] == ' ')
             k++;
-        e = k;
-        while (e < len && ptr[e] >= '0' && ptr[e] <= '9')
-            e++;
-        if (e > k && sw_parse_i64(ptr + k, e - k, 0, 86400, &v) == SW_OK)
-            x->retry_after_ms = v * 1000;
+        v = llm__http_duration_ms(ptr + k, len - k);
+        if (v >= 0) {
+            x->retry_after_ms = v; /* delta-seconds */
+        } else if (len - k < sizeof(val)) {
+            time_t when;
+            size_t e = len;
+            while (e > k && (ptr[e - 1] == '\r' || ptr[e - 1] == '\n' ||
+                             ptr[e - 1] == ' '))
+                e--;
+            memcpy(val, ptr + k, e - k);
+            val[e - k] = '\0';
+            when = curl_getdate(val, NULL); /* an HTTP date */
+            if (when != (time_t)-1) {
+                v = ((int64_t)when * 1000) - sw_now_ms();
+                x->retry_after_ms = v > 0 ? v : 0;
+            }
+        }
+    } else if (len > 20 && strncasecmp(ptr, "x-ratelimit-reset-", 18) == 0) {
+        const char *c = memchr(ptr, ':', len);
+        if (c) {
+            v = llm__http_duration_ms(c + 1, len - (size_t)(c + 1 - ptr));
+            if (v > x->reset_ms)
+                x->reset_ms = v;
+        }
     }
     return len;
 }
@@ -205,6 +283,26 @@ static int64_t llm_http_backoff(const struct llm__http *p, int try)
     return d;
 }
 
+/* llm_http_pause makes every request of the client wait until until_ms
+ * (sw_mono_ms clock); a later pause extends it, an earlier one is kept. */
+static void llm_http_pause(struct llm__http *p, int64_t until_ms)
+{
+    pthread_mutex_lock(&p->mu);
+    if (until_ms > p->pause_until_ms)
+        p->pause_until_ms = until_ms;
+    pthread_mutex_unlock(&p->mu);
+}
+
+static int64_t llm_http_paused_ms(struct llm__http *p, int64_t now)
+{
+    int64_t left;
+
+    pthread_mutex_lock(&p->mu);
+    left = p->pause_until_ms - now;
+    pthread_mutex_unlock(&p->mu);
+    return left > 0 ? left : 0;
+}
+
 static void llm_http_err(char **err, const char *msg)
 {
     if (err == NULL)
@@ -217,7 +315,7 @@ sw_err llm__http_post(struct llm__http *p, const char *url, const char *auth,
                       const char *payload, int64_t deadline_ms,
                       struct sw_buf *body, long *status, int *tries, char **err)
 {
-    struct llm_http_xfer x = {body, -1};
+    struct llm_http_xfer x = {body, -1, -1};
     struct curl_slist *hdrs = NULL;
     char errbuf[CURL_ERROR_SIZE];
     CURL *h = NULL;
@@ -251,8 +349,22 @@ sw_err llm__http_post(struct llm__http *p, const char *url, const char *auth,
             if (deadline_ms - now < left)
                 left = deadline_ms - now;
         }
+        /* A 429 pauses every request of this client until the server's
+         * hint: wait out the pause (within the deadline) before sending. */
+        wait = llm_http_paused_ms(p, now);
+        if (wait > 0) {
+            if (deadline_ms > 0 && now + wait >= deadline_ms) {
+                rc = SW_ETIMEOUT;
+                llm_http_err(err, "rate limited: the provider's pause "
+                                  "outlasts the deadline");
+                goto out;
+            }
+            llm_http_sleep(wait);
+            continue;
+        }
         sw_buf_reset(body);
         x.retry_after_ms = -1;
+        x.reset_ms = -1;
         errbuf[0] = '\0';
         curl_easy_reset(h);
         curl_easy_setopt(h, CURLOPT_URL, url);
@@ -286,12 +398,19 @@ sw_err llm__http_post(struct llm__http *p, const char *url, const char *auth,
         llm_http_err(err, cc != CURLE_OK   ? curl_easy_strerror(cc)
                           : *status == 429 ? "rate limited (429)"
                                            : "server error (5xx)");
-        if (try >= p->max_retries)
-            goto out;
-        wait =
-            x.retry_after_ms >= 0 ? x.retry_after_ms : llm_http_backoff(p, try);
+        /* Wait from now (the moment of failure): the server's hint on a
+         * 429, else jittered exponential backoff; never beyond the cap. */
+        wait = llm_http_backoff(p, try);
+        if (*status == 429 && x.retry_after_ms >= 0)
+            wait = x.retry_after_ms;
+        else if (*status == 429 && x.reset_ms >= 0)
+            wait = x.reset_ms;
         if (wait > p->backoff_max_ms)
             wait = p->backoff_max_ms;
+        if (*status == 429)
+            llm_http_pause(p, sw_mono_ms() + wait);
+        if (try >= p->max_retries)
+            goto out;
         if (deadline_ms > 0 && sw_mono_ms() + wait >= deadline_ms) {
             rc = SW_ETIMEOUT;
             goto out;
@@ -305,4 +424,63 @@ out:
     llm_http_release(p, h);
     curl_slist_free_all(hdrs);
     return rc;
+}
+
+/* --- Redaction ----------------------------------------------------------- */
+
+static int llm_http_keychar(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+}
+
+/* llm_http_secret_at: the length of a secret starting at s[i] (the
+ * configured one, an "sk-" key or a bearer token), else 0. */
+static size_t llm_http_secret_at(const char *s, size_t n, size_t i,
+                                 const char *secret, size_t sl)
+{
+    size_t j;
+
+    if (sl > 0 && n - i >= sl && memcmp(s + i, secret, sl) == 0)
+        return sl;
+    if (n - i > 3 && memcmp(s + i, "sk-", 3) == 0 &&
+        (i == 0 || !llm_http_keychar(s[i - 1]))) {
+        for (j = i + 3; j < n && llm_http_keychar(s[j]); j++)
+            ;
+        if (j - i >= 11)
+            return j - i;
+    }
+    if (n - i > 7 && strncasecmp(s + i, "bearer ", 7) == 0) {
+        for (j = i + 7; j < n && s[j] != ' ' && s[j] != '"' && s[j] != '\'' &&
+                        s[j] != '\n' && s[j] != '\r';
+             j++)
+            ;
+        if (j - i > 7)
+            return j - i;
+    }
+    return 0;
+}
+
+char *llm__http_redact(const char *s, size_t n, const char *secret)
+{
+    size_t sl = secret ? strlen(secret) : 0, i = 0, k;
+    struct sw_buf b;
+    char *out = NULL;
+    sw_err rc = SW_OK;
+
+    sw_buf_init(&b, 2 * n + 64);
+    while (rc == SW_OK && i < n) {
+        k = llm_http_secret_at(s, n, i, secret, sl);
+        if (k) {
+            rc = sw_buf_addstr(&b, "[redacted]");
+            i += k;
+        } else {
+            rc = sw_buf_add(&b, s + i, 1);
+            i++;
+        }
+    }
+    if (rc == SW_OK)
+        rc = sw_buf_take(&b, &out, NULL);
+    sw_buf_free(&b);
+    return rc == SW_OK ? out : NULL;
 }

@@ -1,8 +1,10 @@
 /* llm/http_int: the HTTP plumbing shared by the OpenAI-compatible clients
  * (chat completions, embeddings): a pool of libcurl handles that reuses
  * connections and bounds concurrency, and a JSON POST that retries 429
- * (honouring Retry-After), 5xx and transport errors with jittered
- * exponential backoff within a deadline. Internal to llm/. */
+ * (honouring Retry-After and x-ratelimit-reset-*, and pausing every
+ * request of the client meanwhile), 5xx and transport errors with jittered
+ * exponential backoff from the moment of failure, within a deadline.
+ * Internal to llm/. */
 #ifndef LLM_HTTP_INT_H
 #define LLM_HTTP_INT_H
 
@@ -22,6 +24,8 @@ struct llm__http {
     int n_free;
     int64_t timeout_ms, connect_timeout_ms, backoff_base_ms, backoff_max_ms;
     int max_retries;
+    int64_t pause_until_ms; /* after a 429, no request before this (mono
+                             * clock); under mu */
 };
 
 /* llm__http_init prepares h from the timeouts, retries and concurrency of
@@ -46,6 +50,19 @@ void llm__http_wipe(char *s);
  * *out (sw_free). Errors: SW_ENOMEM. */
 SW_MUST_CHECK sw_err llm__http_url(const char *base_url, const char *path,
                                    char **out);
+
+/* llm__http_duration_ms parses a wait hint of n bytes at s: bare seconds
+ * ("30", "0.5") or a duration ("20ms", "1s", "6m0s", "1h2m3.5s", the form
+ * of x-ratelimit-reset-*), to milliseconds; -1 when it is neither or over
+ * a day. */
+int64_t llm__http_duration_ms(const char *s, size_t n);
+
+/* llm__http_redact returns a copy of s[0..n) (sw_free) in which secret
+ * (when not NULL or empty) and anything shaped like an API key ("sk-" and
+ * at least 8 key characters) or a bearer token ("Bearer " and a token) is
+ * replaced by "[redacted]"; NULL when out of memory. Error text from a
+ * server goes through it before it is logged or stored. */
+char *llm__http_redact(const char *s, size_t n, const char *secret);
 
 /* llm__http_post POSTs the JSON payload to url with the Content-Type
  * header and auth (the header line, or NULL), retrying 429/5xx/transport

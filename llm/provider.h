@@ -36,6 +36,9 @@ struct llm_response {
     int64_t completion_tokens;
     int http_tries; /* HTTP requests made (retries included); 0 builtin */
     char *error;    /* on failure, a message without secrets; else NULL */
+    /* The structured-output mode the request went out in: "json_schema",
+     * "tools" or "json_object"; NULL from the builtin. A static string. */
+    const char *mode;
 };
 
 /* llm_response_clear frees the response's strings and zeroes it. */
@@ -58,6 +61,8 @@ struct llm_provider {
     const struct llm_provider_ops *ops;
     char *name;  /* "builtin" or the endpoint's host */
     char *model; /* "builtin-v1" or the model name */
+    int no_cost; /* 1: calls cost nothing (the builtin), so no token budget
+                  * applies to them and they never count against one */
     void *impl;
 };
 
@@ -81,16 +86,28 @@ struct llm_openai_opts {
     const char *api_key;  /* the secret itself; NULL = none. Never logged */
     int64_t timeout_ms;   /* per HTTP request [60000] */
     int64_t connect_timeout_ms; /* [10000] */
-    int max_http_retries;       /* 429/5xx/transport retries [3] */
+    int max_http_retries;       /* 429/5xx/transport retries [3]; 0 means
+                                 * the default, a negative value none */
     int64_t backoff_base_ms;    /* first backoff, doubled each retry [500] */
     int64_t backoff_max_ms;     /* cap of one backoff or Retry-After [30000] */
     int max_concurrency;        /* requests in flight at once [4] */
+    int64_t mode_retry_ms;      /* how long a step-down of the structured-output
+                                 * mode lasts before json_schema is tried again
+                                 * [600000] */
 };
 
 /* llm_provider_openai_new creates a provider for any OpenAI-compatible
  * Chat Completions endpoint. It asks for response_format json_schema
- * (strict) and, when the server answers 400 about it, falls back to tool
- * calling and then to JSON mode, remembering what worked. Connections are
+ * (strict) and steps down to tool calling, then to JSON mode, only when the
+ * server answers 400 with an "unsupported_*" error code whose param names
+ * the mode's parameter (response_format, tools); any other 400 is an error
+ * of that request. A step-down is logged, shows in every answer's mode
+ * (and so in the journal), and lasts mode_retry_ms, after which json_schema
+ * is tried again. 429 answers pause every request of the provider until
+ * the server's Retry-After (seconds or an HTTP date) or x-ratelimit-reset
+ * hint, capped by backoff_max_ms. Error text taken from the server has the
+ * API key and anything shaped like a bearer token or "sk-" key replaced by
+ * "[redacted]". Connections are
  * reused (a pool of max_concurrency libcurl handles, which also bounds
  * concurrency). Call curl_global_init once per process before threads start
  * (llm_http_global_init). SW_EINVAL (no base_url/model), SW_ENOMEM. */

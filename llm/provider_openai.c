@@ -1,8 +1,10 @@
 /* llm/provider_openai: any OpenAI-compatible Chat Completions endpoint over
  * libcurl. Structured output is asked for with response_format json_schema
- * (strict); servers that refuse it with a 400 get tool calling, then JSON
- * mode. 429 honours Retry-After, 5xx and transport errors back off
- * exponentially with jitter, all within the request's deadline. A pool of
+ * (strict); servers that say they do not support it (a 400 with an
+ * unsupported_* code naming the parameter) get tool calling, then JSON
+ * mode, for mode_retry_ms. 429 honours Retry-After, 5xx and transport
+ * errors back off exponentially with jitter, all within the request's
+ * deadline. A pool of
  * curl handles reuses connections and bounds concurrency (both shared with
  * the embeddings client in llm/http.c). */
 #include <jansson.h>
@@ -25,13 +27,19 @@ enum llm_oa_mode {
     LLM_OA_JSON = 2,   /* response_format json_object */
 };
 
+static const char *const llm_oa_mode_name[] = {"json_schema", "tools",
+                                               "json_object"};
+
+#define LLM_OA_AUTH_PREFIX "Authorization: Bearer "
+
 struct llm_oa {
     char *url;
     char *auth; /* "Authorization: Bearer ..."; NULL without a key */
     struct llm_openai_opts o;
     struct llm__http http; /* handle pool and retries (http_int.h) */
     pthread_mutex_t mu;
-    int mode; /* enum llm_oa_mode, under mu */
+    int mode;        /* enum llm_oa_mode, under mu */
+    int64_t down_ms; /* when mode last stepped down (mono), under mu */
 };
 
 /* --- Request body ------------------------------------------------------ */
@@ -137,12 +145,93 @@ static sw_err llm_oa_parse(const char *body, size_t n, struct llm_response *out)
     return rc;
 }
 
-/* llm_oa_rejects_mode: a 400 whose message names the structured-output
- * feature we used means the server lacks it. */
-static int llm_oa_rejects_mode(const char *body)
+/* llm_oa_rejects_mode says whether a 400 answer means "this server does
+ * not support the mode's parameter": its error's code starts with
+ * "unsupported_" (OpenAI: unsupported_parameter, unsupported_value) and its
+ * param names what the mode sends (response_format..., tools or
+ * tool_choice). Words in the message decide nothing: a 400 about the
+ * messages, or a schema the server refuses, is an error of this request.
+ * *why gets "code param" for the log (static storage of the body). */
+static int llm_oa_rejects_mode(const char *body, size_t n, int mode, char *why,
+                               size_t cap)
 {
-    return strstr(body, "response_format") || strstr(body, "json_schema") ||
-           strstr(body, "tool") || strstr(body, "not supported");
+    json_error_t jerr;
+    json_t *j = json_loadb(body, n, 0, &jerr), *e;
+    const char *code, *param;
+    int yes = 0;
+
+    e = json_object_get(j, "error");
+    code = json_string_value(json_object_get(e, "code"));
+    param = json_string_value(json_object_get(e, "param"));
+    if (code && param && strncmp(code, "unsupported_", 12) == 0) {
+        if (mode == LLM_OA_SCHEMA)
+            yes = strncmp(param, "response_format", 15) == 0;
+        else if (mode == LLM_OA_TOOLS)
+            yes = strncmp(param, "tool", 4) == 0;
+        snprintf(why, cap, "%s %s", code, param);
+    }
+    json_decref(j);
+    return yes;
+}
+
+/* llm_oa_mode_now returns the mode to use: the current one, or json_schema
+ * again once a step-down is older than mode_retry_ms. */
+static int llm_oa_mode_now(struct llm_oa *p)
+{
+    int mode;
+
+    pthread_mutex_lock(&p->mu);
+    if (p->mode != LLM_OA_SCHEMA &&
+        sw_mono_ms() - p->down_ms >= p->o.mode_retry_ms) {
+        sw_log_info("llm.openai_mode", "from=%s to=%s why=retry",
+                    llm_oa_mode_name[p->mode], llm_oa_mode_name[LLM_OA_SCHEMA]);
+        p->mode = LLM_OA_SCHEMA;
+    }
+    mode = p->mode;
+    pthread_mutex_unlock(&p->mu);
+    return mode;
+}
+
+/* llm_oa_step_down moves from mode to the next one (unless another
+ * request already did). */
+static void llm_oa_step_down(struct llm_oa *p, int mode, const char *why)
+{
+    pthread_mutex_lock(&p->mu);
+    if (p->mode == mode) {
+        p->mode = mode + 1;
+        p->down_ms = sw_mono_ms();
+        sw_log_warn("llm.openai_mode", "from=%s to=%s why=\"400 %s\"",
+                    llm_oa_mode_name[mode], llm_oa_mode_name[mode + 1], why);
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* llm_oa_error sets out->error to the first 300 bytes of the server's
+ * answer with secrets redacted. */
+static sw_err llm_oa_error(struct llm_oa *p, const struct sw_buf *resp,
+                           long status, struct llm_response *out)
+{
+    size_t n = sw_buf_len(resp) > 65536 ? 65536 : sw_buf_len(resp);
+    char *red =
+        llm__http_redact(sw_buf_str(resp), n,
+                         p->auth ? p->auth + strlen(LLM_OA_AUTH_PREFIX) : NULL);
+    struct sw_buf b;
+    sw_err rc;
+
+    if (red == NULL)
+        return SW_ENOMEM;
+    /* Redacted whole, then cut: a key across the cut is gone too. */
+    if (strlen(red) > 300)
+        red[300] = '\0';
+    sw_buf_init(&b, 4096);
+    rc = sw_buf_printf(&b, "HTTP %ld: %s", status, red);
+    sw_free(red);
+    sw_free(out->error);
+    out->error = NULL;
+    if (rc == SW_OK)
+        rc = sw_buf_take(&b, &out->error, NULL);
+    sw_buf_free(&b);
+    return rc;
 }
 
 static sw_err llm_oa_complete(struct llm_provider *pv,
@@ -159,9 +248,9 @@ static sw_err llm_oa_complete(struct llm_provider *pv,
 
     sw_buf_init(&resp, LLM_OA_MAX_BODY);
     for (;;) {
-        pthread_mutex_lock(&p->mu);
-        mode = p->mode;
-        pthread_mutex_unlock(&p->mu);
+        char why[256] = "";
+        mode = llm_oa_mode_now(p);
+        out->mode = llm_oa_mode_name[mode];
         json_decref(body);
         free(payload);
         payload = NULL;
@@ -182,20 +271,16 @@ static sw_err llm_oa_complete(struct llm_provider *pv,
             goto out;
         }
         if (status == 400 && mode < LLM_OA_JSON &&
-            llm_oa_rejects_mode(sw_buf_str(&resp))) {
-            pthread_mutex_lock(&p->mu);
-            if (p->mode == mode)
-                p->mode = mode + 1;
-            pthread_mutex_unlock(&p->mu);
-            sw_log_warn("llm.openai_fallback", "from=%d to=%d", mode, mode + 1);
-            continue; /* a downgrade is not a failure */
+            llm_oa_rejects_mode(sw_buf_str(&resp), sw_buf_len(&resp), mode, why,
+                                sizeof(why))) {
+            llm_oa_step_down(p, mode, why);
+            continue; /* a step-down is not a failure */
         }
-        sw_free(out->error);
-        out->error =
-            sw_strndup(sw_buf_str(&resp),
-                       sw_buf_len(&resp) > 300 ? 300 : sw_buf_len(&resp));
-        sw_log_warn("llm.openai_http", "status=%ld", status);
-        rc = SW_EPROVIDER;
+        rc = llm_oa_error(p, &resp, status, out);
+        sw_log_warn("llm.openai_http", "status=%ld mode=%s", status,
+                    llm_oa_mode_name[mode]);
+        if (rc == SW_OK)
+            rc = SW_EPROVIDER;
         goto out;
     }
 out:
@@ -250,6 +335,8 @@ sw_err llm_provider_openai_new(const struct llm_openai_opts *o,
     p->o.base_url = NULL;
     p->o.api_key = NULL;
     p->o.model = sw_strdup(o->model);
+    if (p->o.mode_retry_ms <= 0)
+        p->o.mode_retry_ms = 600000;
     rc = llm__http_init(&p->http, &p->o);
     if (rc == SW_OK)
         rc = llm__http_url(o->base_url, "/chat/completions", &p->url);

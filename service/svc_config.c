@@ -70,6 +70,10 @@ static const struct svc_opt svc_opts[] = {
     {"--llm-timeout-ms", "SNIPD_LLM_TIMEOUT_MS", SVC_OPT_I64,
      SVC_OFF(llm_timeout_ms), 100, 3600000,
      "openai: timeout of one HTTP request [60000]"},
+    {"--extract-workers", "SNIPD_EXTRACT_WORKERS", SVC_OPT_INT,
+     SVC_OFF(extract_workers), 1, 64,
+     "extraction threads; each team's jobs run one at a time,\n"
+     "                         teams take turns on the threads [2]"},
     {"--llm-daily-token-budget", "SNIPD_LLM_DAILY_TOKEN_BUDGET", SVC_OPT_I64,
      SVC_OFF(llm_daily_token_budget), 0, INT64_MAX / 4,
      "tokens per team per UTC day; 0 = no cap [0]"},
@@ -165,6 +169,7 @@ sw_err svc_config_parse(int argc, char **argv, struct svc_config *c,
     c->llm_model = "gpt-4o-mini";
     c->llm_max_retries = 2;
     c->llm_timeout_ms = 60000;
+    c->extract_workers = 2;
     c->embedder = "builtin";
     c->embed_base_url = "https://api.openai.com/v1";
     c->embed_model = "text-embedding-3-small";
@@ -273,8 +278,10 @@ void svc_config_usage(FILE *f)
         "server admin key, and with --demo 1 a demo team whose key is in\n"
         "DATA_DIR/demo.key. SIGTERM or SIGINT drains calls in flight for\n"
         "--grace-ms, then exits 0.\n"
-        "\nAn extraction worker turns ingested mail into snippets and reply\n"
-        "outcomes with --llm-provider; failing provider calls are retried\n"
-        "with backoff and, after 3 failures, done by the builtin extractor.\n",
+        "\nExtraction workers (--extract-workers) turn ingested mail into\n"
+        "snippets and reply outcomes with --llm-provider, teams in turn, so a\n"
+        "team's backlog or a stalled call holds one thread only; failing\n"
+        "provider calls are retried with backoff and, after 3 failures, done\n"
+        "by the builtin extractor.\n",
         f);
 }

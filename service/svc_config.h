@@ -40,6 +40,7 @@ struct svc_config {
     int llm_max_retries;            /* re-asks per call [2] */
     int64_t llm_timeout_ms;         /* per HTTP request [60000] */
     int64_t llm_daily_token_budget; /* per team per UTC day; 0 = none */
+    int extract_workers;            /* extraction threads [2] */
     /* The snippet index's embedder (ranker/embed.h). The openai key is
      * read from embed_key_file, else from SNIPD_EMBED_KEY; never logged. */
     const char *embedder;       /* "builtin" (default) or "openai" */

@@ -78,6 +78,7 @@ svc_llm_entry(struct svc_ctx *c, const struct store_llm_attempt *a)
     e->latency_ms = a->latency_ms;
     e->time_unix_ms = a->time_ms;
     e->outcome = (Snipwise__V1__JournalOutcome)a->outcome;
+    e->structured_output_mode = svc_ctx_str(c, a->mode);
     if (svc_llm_errors(c, a->errors ? a->errors : "", e) != SW_OK)
         return NULL;
     return e;
@@ -171,6 +172,7 @@ sw_err svc_llm_start(const struct svc_config *cfg, struct store *st,
 {
     struct llm_openai_opts oo;
     struct llm_call_opts co;
+    struct ingest_worker_opts wo;
     svc_llm *l;
     char *key = NULL;
     const char *what = "";
@@ -214,13 +216,15 @@ sw_err svc_llm_start(const struct svc_config *cfg, struct store *st,
         l->c = l->bc;
     }
     what = "extraction worker";
-    rc = ingest_worker_new(st, l->c, l->bc, NULL, &l->w);
+    memset(&wo, 0, sizeof(wo));
+    wo.threads = cfg->extract_workers;
+    rc = ingest_worker_new(st, l->c, l->bc, &wo, &l->w);
     if (rc == SW_OK)
         rc = ingest_worker_start(l->w);
     if (rc)
         goto out;
-    sw_log_info("llm.worker_started", "provider=%s model=%s key=%s", l->p->name,
-                l->p->model, key ? "set" : "none");
+    sw_log_info("llm.worker_started", "provider=%s model=%s key=%s threads=%d",
+                l->p->name, l->p->model, key ? "set" : "none", wo.threads);
 out:
     if (key) {
         memset(key, 0, strlen(key));

@@ -123,6 +123,7 @@ struct store_job_scan {
     int64_t now_ms;
     struct store_job *out;
     int found;
+    int stale_only; /* store_job_drop_stale: collect stale jobs, take none */
     uint64_t stale[STORE_JOB_STALE_MAX];
     size_t nstale;
 };
@@ -144,7 +145,7 @@ static SW_MUST_CHECK sw_err store_job_scan_cb(const void *k, size_t kl,
     if (rc)
         goto out;
     r = (Snipwise__Store__JobRecord *)m;
-    if (r->not_before_unix_ms > sc->now_ms)
+    if (!sc->stale_only && r->not_before_unix_ms > sc->now_ms)
         goto out;
     if (!r->team_id[0])
         rc = SW_ENOTFOUND;
@@ -155,9 +156,11 @@ static SW_MUST_CHECK sw_err store_job_scan_cb(const void *k, size_t kl,
         rc = SW_OK;
         if (sc->nstale < STORE_JOB_STALE_MAX)
             sc->stale[sc->nstale++] = r->job_id;
+        else if (sc->stale_only)
+            rc = STORE_SCAN_STOP;
         goto out;
     }
-    if (rc)
+    if (rc || sc->stale_only)
         goto out;
     rc = store_job_from(r, sc->out);
     if (rc)
@@ -183,7 +186,7 @@ static SW_MUST_CHECK sw_err store_job_next_view(store_txn *t, void *arg)
 
 /* store_job_drop_stale removes queued jobs whose team is gone (checked again
  * inside the write transaction). */
-static SW_MUST_CHECK sw_err store_job_drop_stale(store_txn *t, void *arg)
+static SW_MUST_CHECK sw_err store_job_drop_stale_txn(store_txn *t, void *arg)
 {
     const struct store_job_scan *sc = arg;
     struct store_job j;
@@ -237,7 +240,7 @@ sw_err store_job_next(store *s, int64_t now_ms, struct store_job *out)
         goto out;
     if (sc->nstale) {
         sw_log_info("store.job_stale", "removed=%zu", sc->nstale);
-        rc = store_update(s, store_job_drop_stale, sc);
+        rc = store_update(s, store_job_drop_stale_txn, sc);
         if (rc)
             goto out;
     }
@@ -250,6 +253,232 @@ sw_err store_job_next(store *s, int64_t now_ms, struct store_job *out)
 out:
     store_job_clear(&j);
     sw_free(sc);
+    if (rc && out)
+        memset(out, 0, sizeof(*out));
+    return rc;
+}
+
+sw_err store_job_drop_stale(store *s, size_t *n)
+{
+    struct store_job_scan *sc = NULL;
+    struct store_job j;
+    sw_err rc;
+
+    memset(&j, 0, sizeof(j));
+    if (s == NULL) {
+        rc = SW_EINVAL;
+        goto out;
+    }
+    sc = sw_calloc(1, sizeof(*sc));
+    if (sc == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    sc->out = &j;
+    sc->stale_only = 1;
+    rc = store_view(s, store_job_next_view, sc);
+    if (rc == SW_OK && sc->nstale) {
+        sw_log_info("store.job_stale", "removed=%zu", sc->nstale);
+        rc = store_update(s, store_job_drop_stale_txn, sc);
+    }
+    if (rc == SW_OK && n)
+        *n = sc->nstale;
+out:
+    store_job_clear(&j);
+    sw_free(sc);
+    return rc;
+}
+
+/* The walk of store_job_next_team over JOB_TEAM (team\0 + 8-byte id). */
+struct store_job_walk {
+    store_txn *t;
+    int64_t now_ms;
+    store_job_skip_fn skip;
+    void *arg;
+    const char *limit; /* end after keys sorting after limit; NULL: none */
+    size_t llen;
+    struct sw_buf team; /* the team of the keys in hand, NUL-terminated */
+    int have_team;
+    int team_skipped;
+    int seek;   /* stopped to seek past the keys of team */
+    int at_end; /* stopped at limit */
+    int found;
+    struct store_job *out;
+};
+
+/* store_job_keycmp orders keys as LMDB does by default: bytes, then
+ * length. */
+static int store_job_keycmp(const void *a, size_t al, const void *b, size_t bl)
+{
+    int c = memcmp(a, b, al < bl ? al : bl);
+
+    if (c)
+        return c;
+    return al < bl ? -1 : al > bl;
+}
+
+static SW_MUST_CHECK sw_err store_job_walk_cb(const void *k, size_t kl,
+                                              const void *v, size_t vl,
+                                              void *arg)
+{
+    struct store_job_walk *wk = arg;
+    const char *key = k;
+    ProtobufCMessage *m = NULL;
+    Snipwise__Store__JobRecord *r;
+    size_t tl;
+    sw_err rc;
+
+    (void)v;
+    (void)vl;
+    if (wk->limit && store_job_keycmp(k, kl, wk->limit, wk->llen) > 0) {
+        wk->at_end = 1;
+        return STORE_SCAN_STOP;
+    }
+    if (kl < 10 || key[kl - 9] != '\0')
+        return SW_ECORRUPT;
+    tl = kl - 9;
+    if (!wk->have_team || sw_buf_len(&wk->team) != tl ||
+        memcmp(sw_buf_str(&wk->team), key, tl) != 0) {
+        sw_buf_reset(&wk->team);
+        rc = sw_buf_add(&wk->team, key, tl);
+        if (rc)
+            return rc;
+        wk->have_team = 1;
+        wk->team_skipped = wk->skip && wk->skip(sw_buf_str(&wk->team), wk->arg);
+    }
+    if (wk->team_skipped) {
+        wk->seek = 1;
+        return STORE_SCAN_STOP;
+    }
+    rc = store__get_msg(wk->t, STORE_DB_JOBS, key + tl + 1, 8,
+                        &snipwise__store__job_record__descriptor, &m);
+    if (rc == SW_ENOTFOUND) /* an index entry without its job: pass */
+        return SW_OK;
+    if (rc)
+        return rc;
+    r = (Snipwise__Store__JobRecord *)m;
+    if (r->not_before_unix_ms <= wk->now_ms) {
+        rc = store_job_from(r, wk->out);
+        if (rc == SW_OK) {
+            wk->found = 1;
+            rc = STORE_SCAN_STOP;
+        }
+    }
+    store__msg_free(m);
+    return rc;
+}
+
+/* store_job_team_end writes team\0 + eight 0xff bytes, which sorts after
+ * every index key of team and before every key of any other team. */
+static SW_MUST_CHECK sw_err store_job_team_end(struct sw_buf *b,
+                                               const char *team)
+{
+    static const unsigned char ff[8] = {0xff, 0xff, 0xff, 0xff,
+                                        0xff, 0xff, 0xff, 0xff};
+    sw_err rc = store_key(b, team, NULL, 0);
+
+    if (rc == SW_OK)
+        rc = sw_buf_add(b, ff, sizeof(ff));
+    return rc;
+}
+
+/* store_job_walk_from walks from after the key from[0..flen) (NULL: the
+ * first key) until a job is found, the walk's limit or the end. */
+static SW_MUST_CHECK sw_err store_job_walk_from(struct store_job_walk *wk,
+                                                const char *from, size_t flen)
+{
+    struct sw_buf pos;
+    sw_err rc;
+
+    sw_buf_init(&pos, STORE_KEYBUF_MAX + 16);
+    if (from) {
+        rc = sw_buf_add(&pos, from, flen);
+        if (rc)
+            goto out;
+    }
+    for (;;) {
+        wk->seek = 0;
+        rc = store_scan(wk->t, STORE_DB_JOB_TEAM, NULL, 0,
+                        sw_buf_len(&pos) ? sw_buf_str(&pos) : NULL,
+                        sw_buf_len(&pos), store_job_walk_cb, wk);
+        if (rc || !wk->seek)
+            break;
+        /* Skip the rest of the rejected team's keys in one seek. */
+        rc = store_job_team_end(&pos, sw_buf_str(&wk->team));
+        if (rc)
+            break;
+    }
+out:
+    sw_buf_free(&pos);
+    return rc;
+}
+
+struct store_job_next_team_arg {
+    const char *after;
+    struct store_job_walk wk;
+};
+
+static SW_MUST_CHECK sw_err store_job_next_team_view(store_txn *t, void *arg)
+{
+    struct store_job_next_team_arg *a = arg;
+    struct store_job_walk *wk = &a->wk;
+    struct sw_buf end;
+    sw_err rc;
+
+    sw_buf_init(&end, STORE_KEYBUF_MAX + 16);
+    wk->t = t;
+    wk->found = wk->have_team = wk->at_end = 0;
+    wk->limit = NULL;
+    store_job_clear(wk->out);
+    if (a->after == NULL || !a->after[0]) {
+        rc = store_job_walk_from(wk, NULL, 0);
+        goto out;
+    }
+    rc = store_job_team_end(&end, a->after);
+    if (rc)
+        goto out;
+    /* The teams after a->after, then from the first team through it. */
+    rc = store_job_walk_from(wk, sw_buf_str(&end), sw_buf_len(&end));
+    if (rc || wk->found)
+        goto out;
+    wk->limit = sw_buf_str(&end);
+    wk->llen = sw_buf_len(&end);
+    rc = store_job_walk_from(wk, NULL, 0);
+out:
+    sw_buf_free(&end);
+    return rc;
+}
+
+sw_err store_job_next_team(store *s, int64_t now_ms, const char *after_team,
+                           store_job_skip_fn skip, void *arg,
+                           struct store_job *out)
+{
+    struct store_job_next_team_arg a;
+    struct store_job j;
+    sw_err rc;
+
+    memset(&j, 0, sizeof(j));
+    memset(&a, 0, sizeof(a));
+    sw_buf_init(&a.wk.team, STORE_KEYBUF_MAX);
+    if (s == NULL || out == NULL) {
+        rc = SW_EINVAL;
+        goto out;
+    }
+    a.after = after_team;
+    a.wk.now_ms = now_ms;
+    a.wk.skip = skip;
+    a.wk.arg = arg;
+    a.wk.out = &j;
+    rc = store_view(s, store_job_next_team_view, &a);
+    if (rc == SW_OK && !a.wk.found)
+        rc = SW_ENOTFOUND;
+    if (rc)
+        goto out;
+    *out = j;
+    memset(&j, 0, sizeof(j));
+out:
+    store_job_clear(&j);
+    sw_buf_free(&a.wk.team);
     if (rc && out)
         memset(out, 0, sizeof(*out));
     return rc;

@@ -8,13 +8,15 @@
  * order is enqueue order. A second, team-prefixed index (team\0job_id) lets
  * store_del_team drop a deleted team's index entries; the queue entries of a
  * deleted team are skipped and removed lazily by store_job_next, and
- * store_job_purge_team removes them eagerly.
+ * store_job_purge_team removes them eagerly. store_job_next_team walks the
+ * team index instead, to share the queue fairly between teams.
  *
  * Thread-safety: every function may be called from any thread; the ones that
  * take a store open their own transactions. */
 #ifndef STORE_JOB_H
 #define STORE_JOB_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/sw_err.h"
@@ -52,6 +54,46 @@ SW_MUST_CHECK sw_err store_job_enqueue(store_txn *t, const char *team_id,
  * Errors: SW_ENOTFOUND (no job is due), SW_ECORRUPT, SW_ESTORE, SW_ENOMEM. */
 SW_MUST_CHECK sw_err store_job_next(store *s, int64_t now_ms,
                                     struct store_job *out);
+
+/* A store_job_next_team predicate: nonzero passes over every job of team_id
+ * (a NUL-terminated copy, valid during the call only). It runs inside the
+ * store's read transaction: it must be quick and must not call the store. */
+typedef int (*store_job_skip_fn)(const char *team_id, void *arg);
+
+/* store_job_next_team picks a job team by team, for workers that share the
+ * queue fairly. It walks the teams that have queued jobs in team-id order,
+ * cyclically, starting with the first team after after_team and ending with
+ * after_team itself (NULL or "": from the first team), and copies into *out
+ * the oldest due job (not_before_ms <= now_ms) of the first team that has
+ * one and that skip (may be NULL) does not reject. Passing the team of the
+ * previous pick as after_team serves every team with due jobs once per
+ * round (round-robin), whatever the size of each team's backlog; a skip that
+ * rejects the teams with a job in flight keeps one team from holding more
+ * than one worker. skip is called at most once per team per call, never for
+ * a team without queued jobs. Like store_job_next it does not remove the job
+ * (store_job_finish or store_job_defer do), and it takes no lock: two
+ * callers may be given the same job, so callers in one process exclude each
+ * other themselves (ingest/worker.c holds a mutex across the pick and its
+ * claim), and the commit re-checks the job (store_job_get) as usual. Jobs of
+ * a deleted team are never returned (the team's index went with it); unlike
+ * store_job_next it leaves their queue entries for store_job_next or
+ * store_job_drop_stale to remove. Cost: one read transaction; the jobs of a
+ * skipped team are passed over by a seek, each of a walked team's deferred
+ * jobs costs a read. On success the caller owns *out (store_job_clear); on
+ * error *out is zeroed.
+ * Errors: SW_ENOTFOUND (no job of an unskipped team is due), SW_EINVAL (s or
+ * out NULL), SW_ECORRUPT, SW_ESTORE, SW_ENOMEM. Thread-safe. */
+SW_MUST_CHECK sw_err store_job_next_team(store *s, int64_t now_ms,
+                                         const char *after_team,
+                                         store_job_skip_fn skip, void *arg,
+                                         struct store_job *out);
+
+/* store_job_drop_stale removes the queued jobs (up to 256 per call) whose
+ * team no longer exists, in one read and, if any, one write transaction,
+ * and writes their count to *n (may be NULL). store_job_next does the same
+ * on its way; workers that pick with store_job_next_team call this now and
+ * then. Errors: SW_EINVAL, SW_ECORRUPT, SW_ESTORE, SW_ENOMEM. */
+SW_MUST_CHECK sw_err store_job_drop_stale(store *s, size_t *n);
 
 /* store_job_finish removes job job_id in write transaction t (the worker's
  * commit). Errors: SW_ENOTFOUND (no such job: already finished, or its team

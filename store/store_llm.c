@@ -24,6 +24,7 @@ void store_llm_attempt_clear(struct store_llm_attempt *a)
     sw_free(a->request_hash);
     sw_free(a->raw_output);
     sw_free(a->errors);
+    sw_free(a->mode);
     memset(a, 0, sizeof(*a));
 }
 
@@ -74,6 +75,8 @@ static sw_err store_llm_encode(const struct store_llm_attempt *a,
         rc = store_tlv_i64(b, a->time_ms);
     if (rc == SW_OK)
         rc = store_tlv_i64(b, a->outcome);
+    if (rc == SW_OK)
+        rc = store_tlv_str(b, a->mode, 64);
     return rc;
 }
 
@@ -101,6 +104,10 @@ static sw_err store_llm_decode(const void *v, size_t n,
     a->latency_ms = store_tlv_get_i64(&r);
     a->time_ms = store_tlv_get_i64(&r);
     a->outcome = (int)store_tlv_get_i64(&r);
+    /* Fields added later are read only when present. */
+    a->mode = r.n ? store_tlv_get_str(&r) : sw_strdup("");
+    if (r.rc == SW_OK && a->mode == NULL)
+        r.rc = SW_ENOMEM;
     if (r.rc)
         store_llm_attempt_clear(a);
     return r.rc;

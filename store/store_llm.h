@@ -47,6 +47,10 @@ struct store_llm_attempt {
     int64_t latency_ms;
     int64_t time_ms;
     int outcome; /* STORE_LLM_* */
+    /* The structured-output mode the request went out in ("json_schema",
+     * "tools", "json_object"); "" for the builtin, a cache hit, a budget
+     * stop, and records written before the field existed. */
+    char *mode;
 };
 
 /* store_llm_attempt_clear frees a returned attempt's strings and zeroes

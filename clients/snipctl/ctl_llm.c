@@ -76,11 +76,12 @@ static int ctl_llm_print(const Snipwise__V1__ListJournalResponse *r, int json)
         printf("(no journal entries)\n");
     for (i = 0; i < r->n_entries; i++) {
         const Snipwise__V1__JournalEntry *e = r->entries[i];
-        printf("%lld  %s  #%d  %-7s  %s/%s  %s v%d  tokens %lld+%lld  "
+        printf("%lld  %s  #%d  %-7s  %s/%s%s%s  %s v%d  tokens %lld+%lld  "
                "%lld ms\n",
                (long long)e->time_unix_ms, e->job_id[0] ? e->job_id : "-",
                e->attempt_number, ctl_llm_outcome(e->outcome), e->provider,
-               e->model, e->schema_name, e->schema_version,
+               e->model, e->structured_output_mode[0] ? " " : "",
+               e->structured_output_mode, e->schema_name, e->schema_version,
                (long long)e->prompt_tokens, (long long)e->completion_tokens,
                (long long)e->latency_ms);
         for (k = 0; k < e->n_validation_errors; k++)

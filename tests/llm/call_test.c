@@ -9,6 +9,8 @@
 #include <jansson.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "base/sw_mem.h"
 #include "base/sw_util.h"
@@ -38,7 +40,9 @@ struct fx {
     store *s;
     struct llm_provider *p;
     llm_client *c;
-    const char *model; /* NULL: "fake-model-1" */
+    const char *model;      /* NULL: "fake-model-1" */
+    int64_t mode_retry_ms;  /* 0: the provider's default */
+    int64_t backoff_max_ms; /* 0: 2000 */
 };
 
 /* One scripted answer of the fake server. */
@@ -48,7 +52,8 @@ struct step {
     int retry_after;     /* seconds; -1 = no header */
     double delay;        /* seconds before answering */
     int tool;            /* answer as a tool call */
-    const char *message; /* error message for non-200 */
+    const char *message; /* error message for non-200, or a JSON object
+                          * merged into the step ("body", "headers") */
 };
 
 static void fx_script(struct fx *f, const struct step *st, size_t n)
@@ -69,8 +74,33 @@ static void fx_script(struct fx *f, const struct step *st, size_t n)
             json_object_set_new(o, "delay", json_real(st[i].delay));
         if (st[i].tool)
             json_object_set_new(o, "tool", json_true());
-        if (st[i].message)
+        if (st[i].message && strncmp(st[i].message, "err:", 4) == 0) {
+            /* "err:CODE:PARAM:MESSAGE": an OpenAI-style error body. */
+            char code[64], param[64];
+            const char *m = st[i].message + 4, *c1 = strchr(m, ':'),
+                       *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+            json_t *body;
+            char *txt;
+            assert_non_null(c2);
+            snprintf(code, sizeof(code), "%.*s", (int)(c1 - m), m);
+            snprintf(param, sizeof(param), "%.*s", (int)(c2 - c1 - 1), c1 + 1);
+            body = json_pack("{s:{s:s,s:s,s:s,s:s}}", "error", "message",
+                             c2 + 1, "type", "invalid_request_error", "param",
+                             param, "code", code);
+            txt = json_dumps(body, JSON_COMPACT);
+            json_object_set_new(o, "body", json_string(txt));
+            free(txt);
+            json_decref(body);
+        } else if (st[i].message && st[i].message[0] == '{') {
+            /* A JSON object: more of the step (body, headers, usage). */
+            json_error_t e;
+            json_t *more = json_loads(st[i].message, 0, &e);
+            assert_non_null(more);
+            json_object_update(o, more);
+            json_decref(more);
+        } else if (st[i].message) {
             json_object_set_new(o, "message", json_string(st[i].message));
+        }
         json_array_append_new(a, o);
     }
     assert_int_equal(json_dump_file(a, f->script, 0), 0);
@@ -128,9 +158,10 @@ static void fx_client(struct fx *f, int retries, int64_t timeout_ms,
     o.model = f->model ? f->model : "fake-model-1";
     o.api_key = KEY;
     o.timeout_ms = timeout_ms;
-    o.max_http_retries = max_http_retries;
+    o.max_http_retries = max_http_retries ? max_http_retries : -1;
     o.backoff_base_ms = 10;
-    o.backoff_max_ms = 2000;
+    o.backoff_max_ms = f->backoff_max_ms ? f->backoff_max_ms : 2000;
+    o.mode_retry_ms = f->mode_retry_ms;
     o.max_concurrency = 2;
     ASSERT_OK(llm_provider_openai_new(&o, &f->p));
     if (co == NULL) {
@@ -559,7 +590,8 @@ static void test_fallback_tools(void **state)
     struct fx *f = *state;
     static const struct step st[] = {
         {400, NULL, -1, 0, 0,
-         "response_format json_schema is not supported by this model"},
+         "err:unsupported_parameter:response_format:response_format "
+         "json_schema is not supported by this model"},
         {0, VALID_REPLY, -1, 0, 1, NULL},
     };
     struct llm_input in;
@@ -650,6 +682,333 @@ static void test_key_never_logged(void **state)
     llm_result_clear(&r);
 }
 
+/* req_time and req_mode read one logged request: when it arrived (unix
+ * seconds) and its structured-output mode. */
+static double req_time(json_t *reqs, size_t i)
+{
+    return json_real_value(json_object_get(json_array_get(reqs, i), "t"));
+}
+
+static const char *req_mode(json_t *reqs, size_t i)
+{
+    json_t *b = json_object_get(json_array_get(reqs, i), "body");
+
+    if (json_object_get(b, "tools"))
+        return "tools";
+    return json_string_value(
+        json_object_get(json_object_get(b, "response_format"), "type"));
+}
+
+/* journal_newest returns the newest journal entry (cleared by the caller). */
+static void journal_newest(struct fx *f, struct store_llm_attempt *out)
+{
+    struct store_llm_attempt *items = NULL;
+    size_t n = 0, i;
+    char *next = NULL;
+
+    ASSERT_OK(store_llm_journal_list(f->s, TEAM, NULL, 1, NULL, &items, &n,
+                                     &next, NULL));
+    ASSERT_EQ(n, 1);
+    *out = items[0];
+    memset(&items[0], 0, sizeof(items[0]));
+    for (i = 0; i < n; i++)
+        store_llm_attempt_clear(&items[i]);
+    sw_free(items);
+    sw_free(next);
+}
+
+/* A 400 that is not "mode not supported" (about the messages, though its
+ * text mentions tools and "not supported") is an error of that request
+ * alone: the next call still goes out as json_schema. */
+static void test_transient_400_keeps_mode(void **state)
+{
+    struct fx *f = *state;
+    static const struct step st[] = {
+        {400, NULL, -1, 0, 0,
+         "err:invalid_value:messages:tool use is not supported in this "
+         "message"},
+        {0, VALID_REPLY, -1, 0, 0, NULL},
+    };
+    struct llm_input in;
+    struct llm_result r1, r2;
+    json_t *reqs;
+
+    fx_start(f, st, NSTEPS(st));
+    fx_client(f, 2, 5000, 0, NULL);
+    reply_input(&in);
+    ASSERT_ERR(llm_call(f->c, TEAM, "jobt1", &llm_schema_reply, &in, &r1),
+               SW_EPROVIDER);
+    ASSERT_OK(llm_call(f->c, TEAM, "jobt2", &llm_schema_reply, &in, &r2));
+    reqs = fx_requests(f);
+    ASSERT_EQ(json_array_size(reqs), 2);
+    assert_string_equal(req_mode(reqs, 0), "json_schema");
+    assert_string_equal(req_mode(reqs, 1), "json_schema");
+    json_decref(reqs);
+    llm_result_clear(&r1);
+    llm_result_clear(&r2);
+}
+
+/* A step-down shows in the journal and lasts mode_retry_ms; then
+ * json_schema is tried again. */
+static void test_mode_step_down_then_retry(void **state)
+{
+    struct fx *f = *state;
+    static const struct step st[] = {
+        {400, NULL, -1, 0, 0,
+         "err:unsupported_parameter:response_format:not supported"},
+        {0, VALID_REPLY, -1, 0, 1, NULL},
+        {0, VALID_REPLY, -1, 0, 0, NULL},
+    };
+    struct store_llm_attempt a;
+    struct llm_call_opts co;
+    struct llm_input in;
+    struct llm_result r;
+    json_t *reqs;
+    int i;
+
+    fx_start(f, st, NSTEPS(st));
+    llm_call_opts_default(&co);
+    co.no_cache = 1;
+    f->mode_retry_ms = 400;
+    fx_client(f, 2, 5000, 0, &co);
+    reply_input(&in);
+    for (i = 0; i < 2; i++) {
+        ASSERT_OK(llm_call(f->c, TEAM, "jobm", &llm_schema_reply, &in, &r));
+        llm_result_clear(&r);
+        journal_newest(f, &a);
+        assert_string_equal(a.mode, "tools");
+        store_llm_attempt_clear(&a);
+    }
+    usleep(500 * 1000);
+    ASSERT_OK(llm_call(f->c, TEAM, "jobm", &llm_schema_reply, &in, &r));
+    llm_result_clear(&r);
+    journal_newest(f, &a);
+    assert_string_equal(a.mode, "json_schema");
+    store_llm_attempt_clear(&a);
+    reqs = fx_requests(f);
+    ASSERT_EQ(json_array_size(reqs), 4);
+    assert_string_equal(req_mode(reqs, 0), "json_schema");
+    assert_string_equal(req_mode(reqs, 1), "tools");
+    assert_string_equal(req_mode(reqs, 2), "tools");
+    assert_string_equal(req_mode(reqs, 3), "json_schema");
+    json_decref(reqs);
+}
+
+/* file_has says whether the file at path holds the bytes of s. */
+static int file_has(const char *path, const char *s)
+{
+    size_t n = 0;
+    char *data = NULL;
+    FILE *fp = fopen(path, "rb");
+    long sz;
+    int found;
+
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+    sz = ftell(fp);
+    assert_true(sz > 0);
+    rewind(fp);
+    data = malloc((size_t)sz);
+    assert_non_null(data);
+    n = fread(data, 1, (size_t)sz, fp);
+    fclose(fp);
+    found = memmem(data, n, s, strlen(s)) != NULL;
+    free(data);
+    return found;
+}
+
+/* An endpoint that echoes the key in its error body: the journal keeps
+ * the error with the key (and a token-shaped string) redacted, and the
+ * LMDB file holds no copy of either. */
+static void test_key_echo_redacted(void **state)
+{
+    struct fx *f = *state;
+    static const struct step st[] = {
+        {401, NULL, -1, 0, 0,
+         "Incorrect API key provided: " KEY ". Other keys such as "
+         "sk-proj-abcdefghijkl0123 and Bearer tok_9876543210 are wrong too."},
+    };
+    struct store_llm_attempt a;
+    struct llm_input in;
+    struct llm_result r;
+    char path[TEST_PATH_MAX + 32];
+
+    fx_start(f, st, NSTEPS(st));
+    fx_client(f, 2, 5000, 0, NULL);
+    reply_input(&in);
+    ASSERT_ERR(llm_call(f->c, TEAM, "jobk", &llm_schema_reply, &in, &r),
+               SW_EPROVIDER);
+    assert_null(strstr(r.error, KEY));
+    assert_non_null(strstr(r.error, "[redacted]"));
+    llm_result_clear(&r);
+    journal_newest(f, &a);
+    ASSERT_EQ(a.outcome, STORE_LLM_PROVIDER_ERROR);
+    assert_non_null(strstr(a.errors, "HTTP 401"));
+    assert_non_null(strstr(a.errors, "Incorrect API key provided: [redacted]"));
+    store_llm_attempt_clear(&a);
+    snprintf(path, sizeof(path), "%s/store/data.mdb", f->dir);
+    assert_false(file_has(path, KEY));
+    assert_false(file_has(path, "sk-proj-abcdefghijkl0123"));
+    assert_false(file_has(path, "tok_9876543210"));
+    assert_true(file_has(path, "Incorrect API key provided"));
+}
+
+/* Reported usage that cannot be real (negative, or beyond any answer) is
+ * the provider's error: nothing is counted against the budget. */
+static void test_usage_impossible(void **state)
+{
+    struct fx *f = *state;
+    static const struct step st[] = {
+        {0, VALID_REPLY, -1, 0, 0, "{\"usage\": [-5000, 9223372036854775807]}"},
+        {0, VALID_REPLY, -1, 0, 0, "{\"usage\": [12, 99999999999]}"},
+    };
+    struct store_llm_attempt a;
+    struct llm_call_opts co;
+    struct llm_input in;
+    struct llm_result r;
+    uint64_t today = 1;
+    int i;
+
+    fx_start(f, st, NSTEPS(st));
+    llm_call_opts_default(&co);
+    co.no_cache = 1;
+    co.team_daily_tokens = 1000000;
+    fx_client(f, 2, 5000, 0, &co);
+    reply_input(&in);
+    for (i = 0; i < 2; i++) {
+        ASSERT_ERR(llm_call(f->c, TEAM, "jobu", &llm_schema_reply, &in, &r),
+                   SW_EPROVIDER);
+        ASSERT_EQ(r.prompt_tokens, 0);
+        ASSERT_EQ(r.completion_tokens, 0);
+        assert_non_null(strstr(r.error, "impossible usage"));
+        llm_result_clear(&r);
+        journal_newest(f, &a);
+        ASSERT_EQ(a.outcome, STORE_LLM_PROVIDER_ERROR);
+        ASSERT_EQ(a.prompt_tokens, 0);
+        ASSERT_EQ(a.completion_tokens, 0);
+        store_llm_attempt_clear(&a);
+    }
+    ASSERT_OK(
+        store_llm_budget_get(f->s, TEAM, sw_now_ms() / 86400000LL, &today));
+    ASSERT_EQ(today, 0);
+}
+
+/* The builtin extractor costs nothing: with the team's daily budget spent
+ * by a paid provider, the builtin still answers and counts nothing. */
+static void test_builtin_free_of_budget(void **state)
+{
+    struct fx *f = *state;
+    static const struct step st[] = {{0, VALID_REPLY, -1, 0, 0, NULL}};
+    struct llm_provider *bp = NULL;
+    llm_client *bc = NULL;
+    struct llm_call_opts co;
+    struct llm_input in;
+    struct llm_result r;
+    uint64_t spent = 0, after = 0;
+    int i;
+
+    fx_start(f, st, NSTEPS(st));
+    llm_call_opts_default(&co);
+    co.no_cache = 1;
+    co.team_daily_tokens = 10; /* one paid answer (15 tokens) spends it */
+    fx_client(f, 2, 5000, 0, &co);
+    reply_input(&in);
+    ASSERT_OK(llm_call(f->c, TEAM, "jobp1", &llm_schema_reply, &in, &r));
+    llm_result_clear(&r);
+    ASSERT_ERR(llm_call(f->c, TEAM, "jobp2", &llm_schema_reply, &in, &r),
+               SW_EBUDGET);
+    llm_result_clear(&r);
+    ASSERT_OK(
+        store_llm_budget_get(f->s, TEAM, sw_now_ms() / 86400000LL, &spent));
+    ASSERT_EQ(spent, 15);
+    ASSERT_OK(llm_provider_builtin_new(&bp));
+    ASSERT_OK(llm_client_new(bp, f->s, &co, &bc));
+    for (i = 0; i < 3; i++) {
+        ASSERT_OK(llm_call(bc, TEAM, "jobb", &llm_schema_reply, &in, &r));
+        assert_non_null(r.output);
+        llm_result_clear(&r);
+    }
+    ASSERT_OK(
+        store_llm_budget_get(f->s, TEAM, sw_now_ms() / 86400000LL, &after));
+    ASSERT_EQ(after, spent);
+    llm_client_free(&bc);
+    llm_provider_free(&bp);
+}
+
+/* With the options left at their defaults (as snipd leaves them), 429s are
+ * retried after the server's hint: Retry-After in seconds, then as an HTTP
+ * date, then x-ratelimit-reset-requests; no request goes out before. */
+static void test_defaults_honour_rate_limits(void **state)
+{
+    struct fx *f = *state;
+    char date[64], more[160];
+    time_t t = time(NULL) + 4; /* about 2 s after the first wait */
+    struct tm tm;
+    struct step st[4] = {
+        {429, NULL, 2, 0, 0, "rate limited"},
+        {429, NULL, -1, 0, 0, NULL},
+        {429, NULL, -1, 0, 0,
+         "{\"headers\": {\"x-ratelimit-reset-requests\": \"1s\"}}"},
+        {0, VALID_REPLY, -1, 0, 0, NULL},
+    };
+    struct llm_openai_opts o;
+    struct llm_input in;
+    struct llm_result r;
+    char url[128];
+    json_t *reqs;
+
+    gmtime_r(&t, &tm);
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    snprintf(more, sizeof(more), "{\"headers\": {\"Retry-After\": \"%s\"}}",
+             date);
+    st[1].message = more;
+    fx_start(f, st, NSTEPS(st));
+    memset(&o, 0, sizeof(o));
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/", f->port);
+    o.base_url = url;
+    o.model = "fake-model-1";
+    o.api_key = KEY;
+    ASSERT_OK(llm_provider_openai_new(&o, &f->p));
+    ASSERT_OK(llm_client_new(f->p, f->s, NULL, &f->c));
+    reply_input(&in);
+    ASSERT_OK(llm_call(f->c, TEAM, "jobr", &llm_schema_reply, &in, &r));
+    llm_result_clear(&r);
+    reqs = fx_requests(f);
+    ASSERT_EQ(json_array_size(reqs), 4);
+    assert_true(req_time(reqs, 1) - req_time(reqs, 0) >= 1.9);
+    assert_true(req_time(reqs, 2) - req_time(reqs, 1) >= 0.9);
+    assert_true(req_time(reqs, 3) - req_time(reqs, 2) >= 0.9);
+    json_decref(reqs);
+}
+
+/* A 429 pauses the whole provider: another call made right after the
+ * failed one (no retries left) waits for the server's Retry-After. */
+static void test_429_pauses_the_provider(void **state)
+{
+    struct fx *f = *state;
+    static const struct step st[] = {
+        {429, NULL, 2, 0, 0, "rate limited"},
+        {0, VALID_REPLY, -1, 0, 0, NULL},
+    };
+    struct llm_input in;
+    struct llm_result r;
+    json_t *reqs;
+
+    fx_start(f, st, NSTEPS(st));
+    f->backoff_max_ms = 10000;
+    fx_client(f, 2, 10000, 0, NULL); /* no HTTP retries */
+    reply_input(&in);
+    ASSERT_ERR(llm_call(f->c, TEAM, "jobq1", &llm_schema_reply, &in, &r),
+               SW_EPROVIDER);
+    llm_result_clear(&r);
+    ASSERT_OK(llm_call(f->c, TEAM, "jobq2", &llm_schema_reply, &in, &r));
+    llm_result_clear(&r);
+    reqs = fx_requests(f);
+    ASSERT_EQ(json_array_size(reqs), 2);
+    assert_true(req_time(reqs, 1) - req_time(reqs, 0) >= 1.9);
+    json_decref(reqs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -666,6 +1025,19 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cache_hit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_per_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fallback_tools, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transient_400_keeps_mode, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_mode_step_down_then_retry, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_key_echo_redacted, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_usage_impossible, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_builtin_free_of_budget, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_defaults_honour_rate_limits, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_429_pauses_the_provider, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_budgets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_never_logged, setup, teardown),
     };

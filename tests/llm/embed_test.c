@@ -52,7 +52,7 @@ static void fx_client(struct fx *f, size_t dim, size_t batch,
     o.http.model = "fake-embed-1";
     o.http.api_key = KEY;
     o.http.timeout_ms = timeout_ms;
-    o.http.max_http_retries = retries;
+    o.http.max_http_retries = retries ? retries : -1;
     o.http.backoff_base_ms = 10;
     o.http.backoff_max_ms = 2000;
     o.dim = dim;

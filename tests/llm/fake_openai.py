@@ -10,7 +10,7 @@ tool's parameters) a strict endpoint would refuse gets that endpoint's 400
 (code invalid_json_schema, strict_schema.py) without using up a step.
 A step's "headers" (a dict) are sent with its answer.
 Every request received is appended to LOG as one JSON line:
-  {"path": ..., "headers": {...}, "body": {...}}
+  {"t": unix time, "path": ..., "headers": {...}, "body": {...}}
 POST .../embeddings answers a 200 step with one vector of step "dim"
 (default 8) floats per input, a function of the input's LAST word only
 (so texts ending alike embed alike), in reverse order with "index" set.
@@ -75,7 +75,7 @@ class Handler(BaseHTTPRequestHandler):
             if refused is None:
                 state["n"] += 1
             with open(log_path, "a") as f:
-                f.write(json.dumps({"path": self.path,
+                f.write(json.dumps({"t": time.time(), "path": self.path,
                                     "headers": dict(self.headers),
                                     "body": body}) + "\n")
         if refused is not None:

@@ -3,7 +3,9 @@
  * becomes an outcome on its thread, an unreachable provider defers the job
  * (never drops it) and the builtin extractor takes over after K failures,
  * re-extraction with a newer model replaces snippets instead of copying
- * them and keeps redactions. Providers are the builtin extractor and the
+ * them and keeps redactions, and the pool of threads is fair across teams
+ * (one team's stalled endpoint or backlog does not hold another's jobs)
+ * and runs every job once. Providers are the builtin extractor and the
  * scripted fake OpenAI server (fake_openai.py) on loopback. */
 #include "tests/testutil.h"
 
@@ -27,6 +29,7 @@
 #include "store/store_outcome.h"
 #include "store/store_snippet.h"
 #include "store/store_tenant.h"
+#include "tests/llm/fake_srv.h"
 
 #define DAY_MS (24LL * 3600 * 1000)
 #define SENT_MS 1772532000000LL
@@ -49,6 +52,16 @@ static const char outbound_body[] =
     "I've attached the Acme case study, which shows how a logistics team "     \
     "like yours cut onboarding time by 40%."
 
+/* The fake model's answer: FAKE_FRAMING, which every fairness mail holds;
+ * the answer of a newer model in the re-extraction test. */
+#define FAKE_ANSWER                                                            \
+    "\"{\\\"framings\\\":[{\\\"text\\\":\\\"" FAKE_FRAMING                     \
+    "\\\",\\\"content\\\":\\\"acme-case-study.txt\\\",\\\"start\\\":"          \
+    "null}],\\\"passages\\\":[],\\\"tags\\\":{\\\"topic\\\":["                 \
+    "\\\"case_study\\\"],\\\"intent\\\":\\\"share_content\\\","                \
+    "\\\"persona\\\":\\\"operations\\\",\\\"stage\\\":"                        \
+    "\\\"discovery\\\"}}\""
+
 struct fx {
     char dir[TEST_PATH_MAX];
     char script[TEST_PATH_MAX + 32];
@@ -61,6 +74,12 @@ struct fx {
     struct llm_provider *bp, *op;
     llm_client *bc, *oc;
     int64_t live;
+    /* The fairness cases: two fake servers behind a router provider, and
+     * the worker, stopped by teardown if a case fails half-way. */
+    struct fake_srv srv[2];
+    struct llm_provider *sp[2], *rp;
+    llm_client *rc;
+    ingest_worker *w;
 };
 
 static int setup(void **state)
@@ -72,6 +91,7 @@ static int setup(void **state)
         return -1;
     f->live = sw_mem_live();
     f->pid = -1;
+    f->srv[0].pid = f->srv[1].pid = -1;
     test_mkdtemp(f->dir);
     snprintf(f->script, sizeof(f->script), "%s/script.json", f->dir);
     snprintf(f->log, sizeof(f->log), "%s/requests.jsonl", f->dir);
@@ -97,6 +117,13 @@ static int teardown(void **state)
     int64_t live;
     int st;
 
+    ingest_worker_free(&f->w);
+    llm_client_free(&f->rc);
+    llm_provider_free(&f->rp);
+    llm_provider_free(&f->sp[0]);
+    llm_provider_free(&f->sp[1]);
+    fake_srv_stop(&f->srv[0]);
+    fake_srv_stop(&f->srv[1]);
     llm_client_free(&f->oc);
     llm_provider_free(&f->op);
     llm_client_free(&f->bc);
@@ -118,9 +145,12 @@ static int teardown(void **state)
     return 0;
 }
 
-/* fx_fake starts fake_openai.py answering every request with status and
- * content (a JSON string literal, or NULL), and makes f->oc over it. */
-static void fx_fake(struct fx *f, int status, const char *content_json)
+/* fx_fake_ex starts fake_openai.py answering every request with status and
+ * content (a JSON string literal, or NULL) after delay seconds, and makes
+ * f->oc over it with a daily token budget per team (0: none; with one,
+ * the client has no cache, so that every mail is a paid call). */
+static void fx_fake_ex(struct fx *f, int status, const char *content_json,
+                       double delay, int64_t daily_tokens)
 {
     const char *srcdir = getenv("TEST_SRCDIR");
     struct llm_openai_opts o;
@@ -133,8 +163,8 @@ static void fx_fake(struct fx *f, int status, const char *content_json)
 
     fp = fopen(f->script, "w");
     assert_non_null(fp);
-    fprintf(fp, "[{\"status\": %d, \"content\": %s}]\n", status,
-            content_json ? content_json : "\"\"");
+    fprintf(fp, "[{\"status\": %d, \"content\": %s, \"delay\": %.3f}]\n",
+            status, content_json ? content_json : "\"\"", delay);
     fclose(fp);
     snprintf(py, sizeof(py), "%s/snipwise/tests/llm/fake_openai.py",
              srcdir ? srcdir : ".");
@@ -166,13 +196,21 @@ static void fx_fake(struct fx *f, int status, const char *content_json)
     o.model = "fake-model-2";
     o.api_key = "sk-test";
     o.timeout_ms = 5000;
-    o.max_http_retries = 0;
+    o.max_http_retries = -1; /* none */
     o.backoff_base_ms = 1;
     o.backoff_max_ms = 10;
     ASSERT_OK(llm_provider_openai_new(&o, &f->op));
     llm_call_opts_default(&co);
     co.max_retries = 0;
+    co.team_daily_tokens = daily_tokens;
+    co.no_cache = daily_tokens > 0; /* each mail a paid call, not a hit */
     ASSERT_OK(llm_client_new(f->op, f->s, &co, &f->oc));
+}
+
+/* fx_fake answers at once, with no budget. */
+static void fx_fake(struct fx *f, int status, const char *content_json)
+{
+    fx_fake_ex(f, status, content_json, 0.0, 0);
 }
 
 /* fx_outbound ingests the outbound email with its attachment. */
@@ -497,6 +535,64 @@ static void test_provider_down_defers_then_fallback(void **state)
     ingest_result_clear(&res);
 }
 
+/* A failed call is deferred by the backoff counted from the failure: a
+ * call that took 1.2 s before failing is not retried 1 s after it began. */
+static void test_backoff_from_failure(void **state)
+{
+    struct fx *f = *state;
+    struct ingest_worker_opts wo;
+    struct ingest_result res;
+    struct store_job j;
+    ingest_worker *w = NULL;
+    int64_t now = sw_now_ms();
+    int did;
+
+    fx_fake_ex(f, 500, NULL, 1.2, 0);
+    fx_outbound(f, "<out-slow@snip.example>", &res);
+    memset(&wo, 0, sizeof(wo));
+    wo.backoff_base_ms = 1000;
+    ASSERT_OK(ingest_worker_new(f->s, f->oc, f->bc, &wo, &w));
+    ASSERT_OK(ingest_worker_run_one(w, now, &did));
+    ASSERT_EQ(did, 1);
+    memset(&j, 0, sizeof(j));
+    ASSERT_OK(store_job_next(f->s, INT64_MAX / 4, &j));
+    ASSERT_EQ(j.attempts, 1);
+    assert_true(j.not_before_ms >= now + 1200 + 1000);
+    assert_true(j.not_before_ms <= now + 1200 + 1250 + 5000);
+    store_job_clear(&j);
+    ingest_worker_free(&w);
+    ingest_result_clear(&res);
+}
+
+/* With the team's paid budget spent, the builtin fallback answers at once
+ * (it costs nothing): no deferral, nothing left pending. */
+static void test_budget_spent_falls_back_now(void **state)
+{
+    struct fx *f = *state;
+    struct ingest_result r1, r2;
+    struct snips s;
+    ingest_worker *w = NULL;
+    size_t i, fb = 0, paid = 0;
+
+    fx_fake_ex(f, 200, FAKE_ANSWER, 0.0, 1);
+    fx_outbound(f, "<out-b1@snip.example>", &r1);
+    fx_outbound(f, "<out-b2@snip.example>", &r2);
+    ASSERT_OK(ingest_worker_new(f->s, f->oc, f->bc, NULL, &w));
+    ASSERT_EQ(drain(w, 0), 2);
+    ASSERT_EQ(jobs_pending(f), 0);
+    snips_load(f, &s);
+    for (i = 0; i < s.n; i++) {
+        fb += strncmp(s.v[i].provenance, "fallback:builtin", 16) == 0;
+        paid += strncmp(s.v[i].provenance, "llm:", 4) == 0;
+    }
+    assert_true(paid >= 1); /* the first mail, before the budget was spent */
+    assert_true(fb >= 1);   /* the second, by the builtin at once */
+    snips_clear(&s);
+    ingest_worker_free(&w);
+    ingest_result_clear(&r1);
+    ingest_result_clear(&r2);
+}
+
 /* An unreachable endpoint (a closed port) is a provider failure too. */
 static void test_closed_port_defers(void **state)
 {
@@ -590,13 +686,7 @@ static void test_reextract_replaces(void **state)
     snips_clear(&b);
     /* A newer model answers one framing and no passages. */
     ingest_worker_free(&w);
-    fx_fake(f, 200,
-            "\"{\\\"framings\\\":[{\\\"text\\\":\\\"" FAKE_FRAMING
-            "\\\",\\\"content\\\":\\\"acme-case-study.txt\\\",\\\"start\\\":"
-            "null}],\\\"passages\\\":[],\\\"tags\\\":{\\\"topic\\\":["
-            "\\\"case_study\\\"],\\\"intent\\\":\\\"share_content\\\","
-            "\\\"persona\\\":\\\"operations\\\",\\\"stage\\\":"
-            "\\\"discovery\\\"}}\"");
+    fx_fake(f, 200, FAKE_ANSWER);
     ASSERT_OK(ingest_worker_new(f->s, f->oc, f->bc, NULL, &w));
     ASSERT_OK(ingest_reextract(f->s, NULL, SENT_MS, &n));
     ASSERT_EQ(n, 1);
@@ -710,6 +800,301 @@ static void test_thread_start_stop(void **state)
     ingest_result_clear(&res);
 }
 
+/* --- fairness across teams ---------------------------------------------- */
+
+/* The marker of the mails whose calls go to the stalling endpoint. */
+#define STALL_MARK "Ref: slow"
+
+/* A provider that routes each request by its mail's text: to sp[0] when
+ * it holds STALL_MARK, else to sp[1]. It stands for teams whose calls
+ * meet different fates at one endpoint (a slow model on long mail, a
+ * stalled connection). */
+static sw_err router_complete(struct llm_provider *p,
+                              const struct llm_request *r,
+                              struct llm_response *out)
+{
+    struct llm_provider **sp = p->impl;
+    int slow = r->in && r->in->text && strstr(r->in->text, STALL_MARK);
+
+    return llm_provider_complete(sp[slow ? 0 : 1], r, out);
+}
+
+static void router_destroy(struct llm_provider *p)
+{
+    (void)p; /* sp[] belongs to the fixture */
+}
+
+static const struct llm_provider_ops router_ops = {router_complete,
+                                                   router_destroy};
+
+/* fx_router starts two fake servers, sp[0] answering after delay_s
+ * seconds (every request) and sp[1] at once, and makes f->rc over a
+ * router between them (timeouts far above the delay). */
+static void fx_router(struct fx *f, int delay_s)
+{
+    struct llm_openai_opts o;
+    struct llm_call_opts co;
+    char dir[TEST_PATH_MAX + 16], script[512], url[128];
+    int i;
+
+    for (i = 0; i < 2; i++) {
+        snprintf(dir, sizeof(dir), "%s/srv%c", f->dir, '0' + i);
+        assert_int_equal(mkdir(dir, 0700), 0);
+        snprintf(script, sizeof(script),
+                 "[{\"status\": 200, \"delay\": %d, \"content\": %s}]",
+                 i == 0 ? delay_s : 0, FAKE_ANSWER);
+        fake_srv_start(&f->srv[i], dir, script, 0);
+        memset(&o, 0, sizeof(o));
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1", f->srv[i].port);
+        o.base_url = url;
+        o.model = "fake-model-2";
+        o.api_key = "sk-test";
+        o.timeout_ms = 120000;
+        o.max_http_retries = -1; /* none */
+        ASSERT_OK(llm_provider_openai_new(&o, &f->sp[i]));
+    }
+    f->rp = sw_calloc(1, sizeof(*f->rp));
+    assert_non_null(f->rp);
+    f->rp->ops = &router_ops;
+    f->rp->name = sw_strdup("router");
+    f->rp->model = sw_strdup("fake-model-2");
+    f->rp->impl = f->sp;
+    assert_non_null(f->rp->name);
+    assert_non_null(f->rp->model);
+    llm_call_opts_default(&co);
+    co.max_retries = 0;
+    ASSERT_OK(llm_client_new(f->rp, f->s, &co, &f->rc));
+}
+
+/* fx_team makes a second team whose rep is bob@beta.example. */
+static void fx_team(struct fx *f, struct store_team *t)
+{
+    ASSERT_OK(store_team_create(f->s, "Beta", t, NULL, NULL));
+    ASSERT_OK(store_member_add(f->s, t->team_id, "bob@beta.example", "Bob",
+                               NULL, NULL));
+    ASSERT_OK(store_domain_add(f->s, t->team_id, "beta.example", NULL, NULL));
+}
+
+/* fx_mail ingests outbound mail number i of team (from rep) with the deck
+ * attached; ref ends the body (STALL_MARK routes it to the slow endpoint)
+ * and makes each prompt different, so that no call is a cache hit.
+ * email_id receives the email's id. */
+static void fx_mail(struct fx *f, const char *team, const char *rep, int i,
+                    const char *ref, char email_id[64])
+{
+    struct ingest_request r;
+    struct ingest_fields fl;
+    struct ingest_file file;
+    struct ingest_result res;
+    char *to[1] = {"pat@prospect.example"};
+    char msgid[96], body[sizeof(outbound_body) + 64];
+
+    snprintf(msgid, sizeof(msgid), "<fair%d.%s@mail.example>", i, team);
+    snprintf(body, sizeof(body), "%s\n%s %d\n", outbound_body, ref, i);
+    memset(&fl, 0, sizeof(fl));
+    memset(&file, 0, sizeof(file));
+    fl.message_id = msgid;
+    fl.subject = "Acme case study";
+    fl.from = rep;
+    fl.to = to;
+    fl.n_to = 1;
+    fl.sent_ms = SENT_MS + i;
+    fl.text_body = body;
+    file.filename = deck_name;
+    file.content_type = "text/plain";
+    file.data = deck_text;
+    file.len = strlen(deck_text);
+    fl.files = &file;
+    fl.n_files = 1;
+    memset(&r, 0, sizeof(r));
+    r.fields = &fl;
+    ASSERT_OK(ingest_email(f->p, team, &r, &res, NULL, NULL));
+    ASSERT_EQ(res.status, INGEST_NEW);
+    ASSERT_EQ(res.direction, INGEST_DIR_OUTBOUND);
+    assert_true(res.job_id > 0);
+    snprintf(email_id, 64, "%s", res.email_id);
+    ingest_result_clear(&res);
+}
+
+static uint64_t team_pending(struct fx *f, const char *team)
+{
+    uint64_t n = 99;
+
+    ASSERT_OK(store_job_team_pending(f->s, team, &n));
+    return n;
+}
+
+/* assert_once: email_id of team was extracted exactly once: one journal
+ * entry (one call), and one live framing snippet, the fake model's (or
+ * any, when want is NULL). */
+static void assert_once(struct fx *f, const char *team, const char *email_id,
+                        const char *want)
+{
+    struct store_llm_attempt *items = NULL;
+    struct snips s;
+    char *next = NULL;
+    size_t i, n = 0, framings = 0;
+
+    ASSERT_OK(store_llm_journal_list(f->s, team, email_id, 10, NULL, &items, &n,
+                                     &next, NULL));
+    ASSERT_EQ(n, 1);
+    ASSERT_EQ(items[0].outcome, STORE_LLM_OK);
+    store_llm_attempts_free(items, n);
+    sw_free(next);
+    memset(&s, 0, sizeof(s));
+    ASSERT_OK(store_snippet_since(f->s, team, 0, 0, snips_add, &s));
+    for (i = 0; i < s.n; i++) {
+        if (s.v[i].deleted || s.v[i].kind != STORE_SNIPPET_FRAMING ||
+            strcmp(s.v[i].email_id, email_id) != 0)
+            continue;
+        framings++;
+        if (want)
+            assert_string_equal(s.v[i].text, want);
+    }
+    snips_clear(&s);
+    if (want)
+        ASSERT_EQ(framings, 1);
+    else
+        assert_true(framings >= 1);
+}
+
+/* Two teams, two threads. Every call of team A stalls (12 s at the
+ * endpoint); team B's jobs all complete while A's first call is still
+ * stuck: A holds one thread, not both (one thread, or two that both take
+ * A's oldest jobs, fail here). Then A's jobs complete too, one at a time,
+ * and nothing is lost or run twice. */
+static void test_stalled_team_does_not_hold_others(void **state)
+{
+    struct fx *f = *state;
+    struct ingest_worker_opts wo;
+    struct ingest_worker_stats st;
+    struct store_team b;
+    char a_ids[2][64], b_ids[3][64];
+    json_t *reqs;
+    int i;
+
+    memset(&b, 0, sizeof(b));
+    fx_team(f, &b);
+    fx_router(f, 12);
+    /* A's mails first: oldest first would run them before any of B's. */
+    for (i = 0; i < 2; i++)
+        fx_mail(f, f->team.team_id, "Rita <rita@snip.example>", i, STALL_MARK,
+                a_ids[i]);
+    for (i = 0; i < 3; i++)
+        fx_mail(f, b.team_id, "Bob <bob@beta.example>", 10 + i, "Ref: fast",
+                b_ids[i]);
+    memset(&wo, 0, sizeof(wo));
+    wo.threads = 2;
+    wo.idle_ms = 20;
+    ASSERT_OK(ingest_worker_new(f->s, f->rc, f->bc, &wo, &f->w));
+    ASSERT_OK(ingest_worker_start(f->w));
+    /* Bounded wait: B drains, or A's first call ends (then B was held). */
+    for (i = 0; i < 1000 && team_pending(f, b.team_id) != 0 &&
+                team_pending(f, f->team.team_id) == 2;
+         i++)
+        usleep(10000);
+    ASSERT_EQ(team_pending(f, b.team_id), 0);
+    /* ... while A's first call was still stuck at the endpoint. */
+    ASSERT_EQ(team_pending(f, f->team.team_id), 2);
+    reqs = fake_srv_requests(&f->srv[0]);
+    ASSERT_EQ(json_array_size(reqs), 1);
+    json_decref(reqs);
+    for (i = 0; i < 3; i++)
+        assert_once(f, b.team_id, b_ids[i], FAKE_FRAMING);
+    /* Then A's jobs complete (12 s each, one after the other). */
+    for (i = 0; i < 6000 && team_pending(f, f->team.team_id) != 0; i++)
+        usleep(10000);
+    ASSERT_EQ(team_pending(f, f->team.team_id), 0);
+    ASSERT_EQ(jobs_pending(f), 0);
+    ingest_worker_stop(f->w);
+    for (i = 0; i < 2; i++)
+        assert_once(f, f->team.team_id, a_ids[i], FAKE_FRAMING);
+    reqs = fake_srv_requests(&f->srv[0]);
+    ASSERT_EQ(json_array_size(reqs), 2);
+    json_decref(reqs);
+    reqs = fake_srv_requests(&f->srv[1]);
+    ASSERT_EQ(json_array_size(reqs), 3);
+    json_decref(reqs);
+    ingest_worker_stats(f->w, &st);
+    ASSERT_EQ(st.done, 5);
+    ASSERT_EQ(st.deferred, 0);
+    assert_clean(f);
+    ingest_worker_free(&f->w);
+    store_team_clear(&b);
+}
+
+/* One team with many jobs on two threads: every job runs exactly once. */
+static void test_pool_runs_each_job_once(void **state)
+{
+    struct fx *f = *state;
+    struct ingest_worker_opts wo;
+    struct ingest_worker_stats st;
+    char ids[24][64];
+    int i;
+
+    for (i = 0; i < 24; i++)
+        fx_mail(f, f->team.team_id, "Rita <rita@snip.example>", i,
+                "Ref:", ids[i]);
+    ASSERT_EQ(team_pending(f, f->team.team_id), 24);
+    memset(&wo, 0, sizeof(wo));
+    wo.threads = 2;
+    wo.idle_ms = 5;
+    ASSERT_OK(ingest_worker_new(f->s, f->bc, f->bc, &wo, &f->w));
+    ASSERT_OK(ingest_worker_start(f->w));
+    for (i = 0; i < 3000 && team_pending(f, f->team.team_id) != 0; i++)
+        usleep(10000);
+    ASSERT_EQ(team_pending(f, f->team.team_id), 0);
+    ingest_worker_stop(f->w);
+    ingest_worker_stats(f->w, &st);
+    ASSERT_EQ(st.done, 24);
+    ASSERT_EQ(st.deferred, 0);
+    ASSERT_EQ(jobs_pending(f), 0);
+    for (i = 0; i < 24; i++)
+        assert_once(f, f->team.team_id, ids[i], NULL);
+    assert_clean(f);
+    ingest_worker_free(&f->w);
+}
+
+/* One caller, two teams: a backlog of A's does not put B's jobs behind
+ * it; the picks alternate between the teams while both have due jobs. */
+static void test_backlog_round_robin(void **state)
+{
+    struct fx *f = *state;
+    struct store_team b;
+    char id[64];
+    uint64_t pa, pb, last_a, last_b;
+    int i, did, turns_a = 0, turns_b = 0;
+
+    memset(&b, 0, sizeof(b));
+    fx_team(f, &b);
+    for (i = 0; i < 6; i++)
+        fx_mail(f, f->team.team_id, "Rita <rita@snip.example>", i, "Ref:", id);
+    for (i = 0; i < 2; i++)
+        fx_mail(f, b.team_id, "Bob <bob@beta.example>", 10 + i, "Ref:", id);
+    ASSERT_OK(ingest_worker_new(f->s, f->bc, f->bc, NULL, &f->w));
+    last_a = team_pending(f, f->team.team_id);
+    last_b = team_pending(f, b.team_id);
+    /* The first four picks: two of each team, alternating. */
+    for (i = 0; i < 4; i++) {
+        ASSERT_OK(ingest_worker_run_one(f->w, 0, &did));
+        ASSERT_EQ(did, 1);
+        pa = team_pending(f, f->team.team_id);
+        pb = team_pending(f, b.team_id);
+        ASSERT_EQ((last_a - pa) + (last_b - pb), 1);
+        turns_a += last_a != pa;
+        turns_b += last_b != pb;
+        assert_true(turns_a - turns_b <= 1 && turns_b - turns_a <= 1);
+        last_a = pa;
+        last_b = pb;
+    }
+    ASSERT_EQ(team_pending(f, b.team_id), 0);
+    ASSERT_EQ(drain(f->w, 0), 4);
+    ASSERT_EQ(jobs_pending(f), 0);
+    assert_clean(f);
+    ingest_worker_free(&f->w);
+    store_team_clear(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -717,6 +1102,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_passages_kept_on_reattach, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_reply_outcome, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backoff_from_failure, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_budget_spent_falls_back_now, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_provider_down_defers_then_fallback,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_closed_port_defers, setup,
@@ -726,6 +1115,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_nothing_to_extract, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_thread_start_stop, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_stalled_team_does_not_hold_others,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_runs_each_job_once, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_backlog_round_robin, setup,
                                         teardown),
     };
 

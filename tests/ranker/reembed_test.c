@@ -128,7 +128,7 @@ static void endpoint(struct fix *f, int port)
     f->eo.http.api_key = "sk-reembed-SECRET";
     f->eo.http.timeout_ms = 5000;
     f->eo.http.connect_timeout_ms = 1000;
-    f->eo.http.max_http_retries = 0;
+    f->eo.http.max_http_retries = -1; /* none */
     f->eo.batch = 32;
 }
 

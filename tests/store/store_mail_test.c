@@ -399,6 +399,133 @@ static void test_job_finish(void **state)
     assert_clean(f, 0);
 }
 
+/* A skip predicate that rejects one team (or none) and counts its calls
+ * per team. */
+struct skip_arg {
+    const char *reject;
+    const char *a, *b;
+    int calls_a, calls_b;
+};
+
+static int skip_team(const char *team_id, void *arg)
+{
+    struct skip_arg *x = arg;
+
+    x->calls_a += strcmp(team_id, x->a) == 0;
+    x->calls_b += strcmp(team_id, x->b) == 0;
+    return x->reject && strcmp(team_id, x->reject) == 0;
+}
+
+static uint64_t next_team_id(struct fixture *f, int64_t now, const char *after,
+                             struct skip_arg *sk)
+{
+    struct store_job j;
+    uint64_t id;
+
+    memset(&j, 0, sizeof(j));
+    ASSERT_OK(store_job_next_team(f->s, now, after, skip_team, sk, &j));
+    id = j.job_id;
+    store_job_clear(&j);
+    return id;
+}
+
+/* store_job_next_team: round-robin over teams in team-id order after the
+ * last pick, each team's oldest due job, teams the predicate rejects
+ * passed over (the predicate asked once per team), deferred jobs not due,
+ * deleted teams never returned. */
+static void test_job_next_team(void **state)
+{
+    struct fixture *f = *state;
+    const char *lo, *hi;
+    uint64_t lo1, lo2, hi1, hi2, id;
+    struct skip_arg sk;
+    struct store_job j;
+    struct sw_buf why;
+    size_t n = 9;
+    int lo_is_a = strcmp(f->a.team_id, f->b.team_id) < 0;
+
+    sw_buf_init(&why, 1024);
+    memset(&j, 0, sizeof(j));
+    memset(&sk, 0, sizeof(sk));
+    sk.a = f->a.team_id;
+    sk.b = f->b.team_id;
+    lo = lo_is_a ? f->a.team_id : f->b.team_id;
+    hi = lo_is_a ? f->b.team_id : f->a.team_id;
+    ASSERT_ERR(store_job_next_team(f->s, 5000, NULL, NULL, NULL, &j),
+               SW_ENOTFOUND);
+    ASSERT_ERR(store_job_next_team(NULL, 5000, NULL, NULL, NULL, &j),
+               SW_EINVAL);
+    ASSERT_ERR(store_job_next_team(f->s, 5000, NULL, NULL, NULL, NULL),
+               SW_EINVAL);
+    /* hi's jobs are older than lo's: order within a team only. */
+    put_one(f, hi, 1, 1000, &hi1);
+    put_one(f, hi, 2, 1000, &hi2);
+    put_one(f, lo, 3, 1000, &lo1);
+    put_one(f, lo, 4, 1000, &lo2);
+    /* From the first team; after a team, the next one; after the last
+     * team, around to the first; after a team without jobs (or unknown),
+     * the next team that has some. */
+    ASSERT_EQ(next_team_id(f, 5000, NULL, &sk), lo1);
+    ASSERT_EQ(next_team_id(f, 5000, "", &sk), lo1);
+    ASSERT_EQ(next_team_id(f, 5000, lo, &sk), hi1);
+    ASSERT_EQ(next_team_id(f, 5000, hi, &sk), lo1);
+    ASSERT_EQ(next_team_id(f, 5000, "team_", &sk), lo1);
+    ASSERT_EQ(next_team_id(f, 5000, "zzz", &sk), lo1);
+    ASSERT_OK(store_job_next_team(f->s, 5000, lo, NULL, NULL, &j));
+    ASSERT_EQ(j.job_id, hi1);
+    assert_string_equal(j.team_id, hi);
+    assert_string_equal(j.email_id, "em_0001");
+    ASSERT_EQ(j.kind, STORE_JOB_EXTRACT_OUTBOUND);
+    store_job_clear(&j);
+    /* A rejected team is passed over wherever the walk starts, and asked
+     * about once per call. */
+    sk.reject = lo;
+    sk.calls_a = sk.calls_b = 0;
+    ASSERT_EQ(next_team_id(f, 5000, hi, &sk), hi1);
+    ASSERT_EQ(lo_is_a ? sk.calls_a : sk.calls_b, 1);
+    ASSERT_EQ(lo_is_a ? sk.calls_b : sk.calls_a, 1);
+    ASSERT_EQ(next_team_id(f, 5000, NULL, &sk), hi1);
+    sk.reject = hi;
+    ASSERT_EQ(next_team_id(f, 5000, lo, &sk), lo1);
+    sk.reject = NULL;
+    /* Deferred: the team's next due job; not due at all: the other team,
+     * and nothing when that one is rejected. */
+    ASSERT_OK(store_job_defer(f->s, hi1, 10000, "provider down"));
+    ASSERT_EQ(next_team_id(f, 5000, lo, &sk), hi2);
+    ASSERT_OK(store_job_defer(f->s, hi2, 10000, "provider down"));
+    ASSERT_EQ(next_team_id(f, 5000, lo, &sk), lo1);
+    sk.reject = lo;
+    ASSERT_ERR(store_job_next_team(f->s, 5000, lo, skip_team, &sk, &j),
+               SW_ENOTFOUND);
+    ASSERT_EQ(j.job_id, 0);
+    ASSERT_EQ(next_team_id(f, 10000, lo, &sk), hi1);
+    sk.reject = NULL;
+    /* Finished jobs are gone. */
+    {
+        struct finish_arg fa = {lo1};
+        ASSERT_OK(store_update(f->s, finish_txn, &fa));
+    }
+    ASSERT_EQ(next_team_id(f, 5000, hi, &sk), lo2);
+    /* A deleted team's jobs are never returned; its queue entries wait for
+     * store_job_drop_stale. */
+    ASSERT_OK(store_team_delete(f->s, lo, &why));
+    ASSERT_ERR(store_job_next_team(f->s, 5000, hi, NULL, NULL, &j),
+               SW_ENOTFOUND);
+    ASSERT_EQ(next_team_id(f, 10000, NULL, &sk), hi1);
+    ASSERT_OK(store_job_count(f->s, &id));
+    ASSERT_EQ(id, 3);
+    ASSERT_OK(store_job_drop_stale(f->s, &n));
+    ASSERT_EQ(n, 1);
+    ASSERT_OK(store_job_count(f->s, &id));
+    ASSERT_EQ(id, 2);
+    ASSERT_OK(store_job_drop_stale(f->s, &n));
+    ASSERT_EQ(n, 0);
+    ASSERT_OK(store_job_team_pending(f->s, hi, &id));
+    ASSERT_EQ(id, 2);
+    sw_buf_free(&why);
+    assert_clean(f, 0);
+}
+
 /* The check notices a thread that went missing. */
 static SW_MUST_CHECK sw_err drop_thread_txn(store_txn *t, void *arg)
 {
@@ -452,6 +579,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_thread_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_finish, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_job_next_team, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_finds_damage, setup,
                                         teardown),
         cmocka_unit_test(test_msgid_key),
