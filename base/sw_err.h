@@ -31,7 +31,10 @@
     X(SW_EPROVIDER, -19, 14, "provider error")                                 \
     X(SW_EINTERNAL, -20, 13, "internal error")                                 \
     X(SW_ERANGE, -21, 11, "out of range")                                      \
-    X(SW_EABORTED, -22, 10, "aborted: a conflicting operation is running")
+    X(SW_EABORTED, -22, 10, "aborted: a conflicting operation is running")     \
+    X(SW_ENOSPACE, -23, 8,                                                     \
+      "no space left for writes: the store's map is at its maximum size or "   \
+      "its disk is full")
 
 typedef enum sw_err {
 #define SW_ERR_ENUM(name, value, status, msg) name = value,

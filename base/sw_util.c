@@ -6,9 +6,15 @@
 #include <openssl/evp.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/sw_mem.h"
+
+/* sw_sha256_fd reads files in pieces of this size. */
+#define SW_SHA256_CHUNK ((size_t)1 << 20)
 
 sw_err sw_parse_i64(const char *s, size_t n, int64_t min, int64_t max,
                     int64_t *out)
@@ -68,6 +74,14 @@ int64_t sw_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t sw_mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int64_t sw_mono_ms(void)
 {
     struct timespec ts;
@@ -104,6 +118,46 @@ sw_err sw_random(void *p, size_t n)
         n -= (size_t)r;
     }
     return SW_OK;
+}
+
+sw_err sw_sha256_fd(int fd, unsigned char out[SW_SHA256_LEN])
+{
+    EVP_MD_CTX *ctx = NULL;
+    unsigned char *buf = NULL;
+    unsigned int len = SW_SHA256_LEN;
+    off_t off = 0;
+    sw_err rc = SW_OK;
+    ssize_t r;
+
+    buf = sw_malloc(SW_SHA256_CHUNK);
+    ctx = EVP_MD_CTX_new();
+    if (buf == NULL || ctx == NULL ||
+        EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    for (;;) {
+        r = pread(fd, buf, SW_SHA256_CHUNK, off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            rc = SW_EIO;
+            goto out;
+        }
+        if (r == 0)
+            break;
+        if (EVP_DigestUpdate(ctx, buf, (size_t)r) != 1) {
+            rc = SW_ENOMEM;
+            goto out;
+        }
+        off += r;
+    }
+    if (EVP_DigestFinal_ex(ctx, out, &len) != 1)
+        rc = SW_ENOMEM;
+out:
+    EVP_MD_CTX_free(ctx);
+    sw_free(buf);
+    return rc;
 }
 
 void sw_sha256(const void *p, size_t n, unsigned char out[SW_SHA256_LEN])
@@ -155,4 +209,9 @@ void sw_str_lower(char *s)
         if (*s >= 'A' && *s <= 'Z')
             *s = (char)(*s - 'A' + 'a');
     }
+}
+
+int sw_thread_nice(int nice)
+{
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
 }

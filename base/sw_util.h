@@ -18,9 +18,17 @@ SW_MUST_CHECK sw_err sw_parse_i64(const char *s, size_t n, int64_t min,
 SW_MUST_CHECK sw_err sw_parse_int(const char *s, int min, int max, int *out);
 
 /* Wall-clock milliseconds since the Unix epoch, and monotonic milliseconds
- * (for durations and deadlines). */
+ * (for durations and deadlines); sw_mono_us is the monotonic clock in
+ * microseconds, for latencies. */
 int64_t sw_now_ms(void);
 int64_t sw_mono_ms(void);
+int64_t sw_mono_us(void);
+
+/* sw_thread_nice lowers the calling thread's CPU priority to nice value
+ * nice (Linux schedules threads apart; raising a nice value needs no
+ * privilege), for background and expensive work that must not take the
+ * CPUs from cheap calls. Returns 0, or -1 with errno set. */
+int sw_thread_nice(int nice);
 
 /* sw_hex writes 2*n lowercase hex digits and a NUL into out, which must hold
  * 2*n+1 bytes. */
@@ -34,6 +42,11 @@ SW_MUST_CHECK sw_err sw_random(void *p, size_t n);
 
 /* sw_sha256 hashes n bytes at p into out. */
 void sw_sha256(const void *p, size_t n, unsigned char out[SW_SHA256_LEN]);
+
+/* sw_sha256_fd hashes the file open on fd, from offset 0 to its end (read
+ * with pread, so fd's offset is left alone), into out. SW_EIO if a read
+ * fails, SW_ENOMEM. */
+SW_MUST_CHECK sw_err sw_sha256_fd(int fd, unsigned char out[SW_SHA256_LEN]);
 
 /* sw_id_new returns a new identifier: prefix followed by 2*nbytes random
  * hex digits, e.g. sw_id_new("team_", 8) → "team_3f9c0d1e2a4b5c6d". The

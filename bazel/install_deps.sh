@@ -26,6 +26,8 @@ libzip-dev
 libxml2-dev
 libcurl4-openssl-dev
 libjansson-dev
+libmicrohttpd-dev
+libsystemd-dev
 libopenblas-dev
 liblapacke-dev
 libcmocka-dev
@@ -42,6 +44,7 @@ openssl
 valgrind
 chromium
 python3-venv
+prometheus
 "
 
 missing=""

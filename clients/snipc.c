@@ -21,7 +21,9 @@
 
 struct snipc {
     grpc_channel *ch;
-    char *auth; /* "Bearer <key>" or NULL */
+    char *auth;      /* "Bearer <key>" or NULL */
+    int tls;         /* the channel speaks TLS */
+    int client_cert; /* and presents a client certificate */
     int64_t timeout_ms;
     /* Completion queues of finished calls, kept for the next call: creating
      * and draining a queue per call costs more than the call itself. */
@@ -89,11 +91,49 @@ static sw_err snipc_read_file(const char *path, char **out)
     return rc;
 }
 
+/* snipc_free_pem frees what snipc_open read, wiping the private key. */
+static void snipc_free_pem(char **ca, char **cert, char **key)
+{
+    if (*key)
+        memset(*key, 0, strlen(*key));
+    sw_free(*key);
+    sw_free(*cert);
+    sw_free(*ca);
+    *key = *cert = *ca = NULL;
+}
+
+/* snipc_hint returns advice for an UNAVAILABLE call whose cause is likely
+ * the TLS set-up, or NULL. gRPC core cannot tell a plaintext client that
+ * the port speaks TLS: the server just closes the connection ("Socket
+ * closed"), unlike a port nobody listens on ("Connection refused"). */
+static const char *snipc_hint(const snipc *c, grpc_status_code code,
+                              const char *m)
+{
+    if (code != GRPC_STATUS_UNAVAILABLE)
+        return NULL;
+    if (!c->tls) {
+        if (strstr(m, "Connection refused") || strstr(m, "DNS") ||
+            strstr(m, "resolution") || strstr(m, "No address"))
+            return NULL;
+        return "the server may be using TLS: pass --tls-ca CA.pem";
+    }
+    if (strstr(m, "wrong version number") || strstr(m, "WRONG_VERSION_NUMBER"))
+        return "the server may not be using TLS: leave out --tls-ca";
+    if (strstr(m, "certificate verify failed") ||
+        strstr(m, "CERTIFICATE_VERIFY_FAILED"))
+        return "the server's certificate is not signed by the --tls-ca CA";
+    if (!c->client_cert && !strstr(m, "Connection refused"))
+        return "the server may require a client certificate: pass "
+               "--tls-cert CERT.pem --tls-key KEY.pem";
+    return NULL;
+}
+
 sw_err snipc_open(const struct snipc_opts *o, snipc **out)
 {
     snipc *c = NULL;
     grpc_channel_credentials *creds = NULL;
-    char *ca = NULL;
+    char *ca = NULL, *cert = NULL, *key = NULL;
+    grpc_ssl_pem_key_cert_pair pair;
     struct sw_buf b;
     sw_err rc = SW_OK;
 
@@ -112,11 +152,26 @@ sw_err snipc_open(const struct snipc_opts *o, snipc **out)
         if (rc)
             goto fail;
     }
-    if (o->tls_ca) {
-        rc = snipc_read_file(o->tls_ca, &ca);
+    if ((o->tls_cert == NULL) != (o->tls_key == NULL)) {
+        rc = SW_EINVAL;
+        goto fail;
+    }
+    if (o->tls_ca || o->tls_cert) {
+        /* Without a CA, the system's trusted roots. */
+        if (o->tls_ca)
+            rc = snipc_read_file(o->tls_ca, &ca);
+        if (rc == SW_OK && o->tls_cert)
+            rc = snipc_read_file(o->tls_cert, &cert);
+        if (rc == SW_OK && o->tls_key)
+            rc = snipc_read_file(o->tls_key, &key);
         if (rc)
             goto fail;
-        creds = grpc_ssl_credentials_create(ca, NULL, NULL, NULL);
+        pair.cert_chain = cert;
+        pair.private_key = key;
+        creds =
+            grpc_ssl_credentials_create(ca, cert ? &pair : NULL, NULL, NULL);
+        c->tls = 1;
+        c->client_cert = cert != NULL;
     } else {
         creds = grpc_insecure_credentials_create();
     }
@@ -126,11 +181,11 @@ sw_err snipc_open(const struct snipc_opts *o, snipc **out)
         rc = SW_EINVAL;
         goto fail;
     }
-    sw_free(ca);
+    snipc_free_pem(&ca, &cert, &key);
     *out = c;
     return SW_OK;
 fail:
-    sw_free(ca);
+    snipc_free_pem(&ca, &cert, &key);
     sw_buf_free(&b);
     sw_free(c->auth);
     pthread_mutex_destroy(&c->mu);
@@ -204,15 +259,29 @@ static sw_err snipc_decode(grpc_byte_buffer *bb,
     return rc;
 }
 
-static void snipc_set_status(struct snipc_status *st, grpc_status_code code,
-                             grpc_slice details, struct sw_arena *a)
+static void snipc_set_status(const snipc *c, struct snipc_status *st,
+                             grpc_status_code code, grpc_slice details,
+                             struct sw_arena *a)
 {
+    const char *hint;
+    struct sw_buf b;
+
     st->code = (int)code;
     st->message =
         sw_arena_strndup(a, (const char *)GRPC_SLICE_START_PTR(details),
                          GRPC_SLICE_LENGTH(details));
     if (st->message == NULL)
         st->message = "";
+    hint = snipc_hint(c, code, st->message);
+    if (hint == NULL)
+        return;
+    sw_buf_init(&b, 1 << 16);
+    if (sw_buf_printf(&b, "%s (%s)", st->message, hint) == SW_OK) {
+        const char *m = sw_arena_strndup(a, sw_buf_str(&b), sw_buf_len(&b));
+        if (m)
+            st->message = m;
+    }
+    sw_buf_free(&b);
 }
 
 static sw_err snipc_wait(grpc_completion_queue *cq, void *tag)
@@ -300,7 +369,7 @@ sw_err snipc_unary(snipc *c, const char *method, const ProtobufCMessage *req,
         goto out;
     }
     (void)snipc_wait(cq, &tag); /* the status tells how it went */
-    snipc_set_status(st, code, details, a);
+    snipc_set_status(c, st, code, details, a);
     if (code == GRPC_STATUS_OK) {
         if (recv == NULL) {
             rc = SW_EPARSE;
@@ -394,7 +463,7 @@ sw_err snipc_server_stream(snipc *c, const char *method,
         }
     }
     (void)snipc_wait(cq, &tag_status);
-    snipc_set_status(st, code, details, a);
+    snipc_set_status(c, st, code, details, a);
 out:
     if (send)
         grpc_byte_buffer_destroy(send);
@@ -493,7 +562,7 @@ sw_err snipc_stream_finish(snipc_stream **sp,
         (void)snipc_wait(s->cq, &tag);
     if (s->status_started)
         (void)snipc_wait(s->cq, &s->status_started);
-    snipc_set_status(st, s->status, s->details, a);
+    snipc_set_status(s->c, st, s->status, s->details, a);
     if (s->status == GRPC_STATUS_OK) {
         if (recv == NULL)
             rc = SW_EPARSE;

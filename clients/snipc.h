@@ -17,18 +17,25 @@ struct snipc_opts {
     const char *addr; /* "127.0.0.1:50051" */
     const char *key;  /* API key sent as `authorization: Bearer`; NULL: none */
     const char *tls_ca; /* PEM of the CA to trust; NULL: plaintext */
+    /* A client certificate and its key (PEM files, both or neither) for a
+     * server that asks for one (mutual TLS); they imply TLS. */
+    const char *tls_cert;
+    const char *tls_key;
     int64_t timeout_ms; /* per-call deadline; 0 = 30 s */
 };
 
 /* The outcome of a call as the server reported it. */
 struct snipc_status {
     int code;            /* grpc_status_code; 0 = OK */
-    const char *message; /* in the caller's arena; "" when none */
+    const char *message; /* in the caller's arena; "" when none. An
+                          * UNAVAILABLE that looks like a TLS mismatch ends
+                          * with advice in parentheses ("the server may be
+                          * using TLS: pass --tls-ca CA.pem") */
 };
 
 /* snipc_open creates a channel (lazily connected). Strings in o are copied.
- * SW_EINVAL, SW_ENOMEM, SW_EIO (unreadable CA file). Call grpc_init()
- * first. */
+ * SW_EINVAL (also tls_cert without tls_key), SW_ENOMEM, SW_EIO (unreadable
+ * PEM file). Call grpc_init() first. */
 SW_MUST_CHECK sw_err snipc_open(const struct snipc_opts *o, snipc **out);
 
 /* snipc_close destroys the channel; NULL is accepted. */

@@ -19,8 +19,8 @@
 #include "ingest/ingest_int.h"
 
 #define MAIL_MAX_DEFECTS 32
-#define MAIL_MAX_ADDRS 1000
-#define MAIL_MAX_REFS 200
+#define MAIL_MAX_ADDRS INGEST_MAX_ADDRS
+#define MAIL_MAX_REFS INGEST_MAX_REFS
 #define MAIL_MAX_WALK_DEPTH 64
 
 struct mail_ctx {

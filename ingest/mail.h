@@ -32,6 +32,13 @@ struct ingest_limits {
 
 void ingest_limits_default(struct ingest_limits *l);
 
+/* Bounds every parser applies whatever the limits: To and Cc addresses
+ * together (raw MIME keeps the first ones; a parsed request over it is
+ * refused), References kept (the newest), attachments of a parsed request
+ * (as max_attachments for MIME). */
+#define INGEST_MAX_ADDRS 1000
+#define INGEST_MAX_REFS 200
+
 /* Content kinds; numerically equal to snipwise.v1.ContentKind. */
 enum ingest_kind {
     INGEST_KIND_PDF = 1,

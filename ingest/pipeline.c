@@ -320,6 +320,24 @@ static SW_MUST_CHECK sw_err ingest_fields_build(const struct ingest_fields *f,
             rc = SW_ENOMEM;
         goto out;
     }
+    /* Every count a client controls is bounded, as raw MIME's are, so
+     * that nothing below costs more than linear time in a request. */
+    if (f->n_to + f->n_cc > INGEST_MAX_ADDRS ||
+        f->n_references > INGEST_MAX_REFS ||
+        f->n_files >
+            (size_t)(l->max_attachments > 0 ? l->max_attachments : 0)) {
+        rc = SW_ETOOBIG;
+        if (why &&
+            sw_buf_printf(why,
+                          "the email has %zu recipients (To and Cc), %zu "
+                          "references and %zu files; the limits are %d, %d "
+                          "and %d",
+                          f->n_to + f->n_cc, f->n_references, f->n_files,
+                          INGEST_MAX_ADDRS, INGEST_MAX_REFS,
+                          l->max_attachments) != SW_OK)
+            rc = SW_ENOMEM;
+        goto out;
+    }
     for (i = 0; i < f->n_files; i++)
         total += f->files[i].len;
     total += f->text_body ? strlen(f->text_body) : 0;

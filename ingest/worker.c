@@ -7,6 +7,7 @@
  * process and round-robin over the teams without a job in hand. */
 #include "ingest/worker.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
 #include <strings.h>
@@ -712,12 +713,19 @@ out:
     return rc;
 }
 
+/* Extraction is background work: its threads run at nice
+ * INGEST_WORKER_NICE, below the server's calls. */
+#define INGEST_WORKER_NICE 10
+
 static void *ingest_worker_main(void *arg)
 {
     ingest_worker *w = arg;
     struct timespec ts;
     int did, stop = 0;
     sw_err rc;
+
+    if (sw_thread_nice(INGEST_WORKER_NICE) != 0)
+        sw_log_warn("worker.nice_failed", "errno=%d", errno);
 
     while (!stop) {
         rc = ingest_worker_run_one(w, 0, &did);

@@ -10,6 +10,7 @@
 #include "base/sw_buf.h"
 #include "base/sw_log.h"
 #include "base/sw_mem.h"
+#include "base/sw_metric.h"
 #include "base/sw_util.h"
 #include "store/store.h"
 #include "store/store_llm.h"
@@ -24,6 +25,7 @@ struct llm_client {
     struct llm_provider *p;
     struct store *s;
     struct llm_call_opts o;
+    struct llm_client_stats st; /* sw_counter_add / sw_counter_get only */
 };
 
 void llm_call_opts_default(struct llm_call_opts *o)
@@ -136,10 +138,41 @@ static sw_err llm_call_rec_txn(store_txn *t, void *arg)
     return rc;
 }
 
+/* llm_call_count adds an attempt to the client's counters. */
+static void llm_call_count(llm_client *c, const struct store_llm_attempt *a)
+{
+    uint64_t *by[] = {NULL,
+                      &c->st.ok,
+                      &c->st.invalid,
+                      &c->st.provider_error,
+                      &c->st.budget_exceeded,
+                      &c->st.cached};
+
+    if (a->outcome > 0 && (size_t)a->outcome < sizeof(by) / sizeof(by[0]))
+        sw_counter_add(by[a->outcome], 1);
+    if (a->prompt_tokens > 0)
+        sw_counter_add(&c->st.prompt_tokens, (uint64_t)a->prompt_tokens);
+    if (a->completion_tokens > 0)
+        sw_counter_add(&c->st.completion_tokens,
+                       (uint64_t)a->completion_tokens);
+}
+
+void llm_client_stats(llm_client *c, struct llm_client_stats *out)
+{
+    out->ok = sw_counter_get(&c->st.ok);
+    out->invalid = sw_counter_get(&c->st.invalid);
+    out->provider_error = sw_counter_get(&c->st.provider_error);
+    out->budget_exceeded = sw_counter_get(&c->st.budget_exceeded);
+    out->cached = sw_counter_get(&c->st.cached);
+    out->prompt_tokens = sw_counter_get(&c->st.prompt_tokens);
+    out->completion_tokens = sw_counter_get(&c->st.completion_tokens);
+}
+
 static sw_err llm_call_journal(llm_client *c, struct llm_call_rec *r)
 {
     sw_err rc;
 
+    llm_call_count(c, &r->a);
     if (c->s == NULL || r->team_id == NULL || r->team_id[0] == '\0')
         return SW_OK;
     rc = store_update(c->s, llm_call_rec_txn, r);

@@ -45,6 +45,18 @@ void llm_client_free(llm_client **c);
 /* llm_client_provider returns the provider the client was made with. */
 struct llm_provider *llm_client_provider(llm_client *c);
 
+/* Counters of a client's journaled attempts since it was made, by outcome
+ * (store_llm.h: STORE_LLM_OK ... STORE_LLM_CACHED), and the tokens its
+ * provider reported, for metrics. Counted whether or not a journal is
+ * written (a client without a store counts too). */
+struct llm_client_stats {
+    uint64_t ok, invalid, provider_error, budget_exceeded, cached;
+    uint64_t prompt_tokens, completion_tokens;
+};
+
+/* llm_client_stats copies the counters. Thread-safe, lock-free. */
+void llm_client_stats(llm_client *c, struct llm_client_stats *out);
+
 /* The result of a call, success or not. Owned by the caller:
  * llm_result_clear. */
 struct llm_result {

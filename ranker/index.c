@@ -4,6 +4,7 @@
  * df lock. */
 #include "ranker/index.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
@@ -728,6 +729,69 @@ sw_err rank_ranker_stats(rank_ranker *r, const char *team_id,
     return SW_OK;
 }
 
+void rank_team_figures_free(struct rank_team_figures *f, size_t n)
+{
+    size_t i;
+
+    for (i = 0; f && i < n; i++)
+        sw_free(f[i].team_id);
+    sw_free(f);
+}
+
+sw_err rank_ranker_figures(rank_ranker *r, struct rank_team_figures **out,
+                           size_t *np)
+{
+    struct rank_team_figures *f = NULL;
+    struct rank_index **ixs = NULL, *ix;
+    size_t n = 0, i;
+    sw_err rc = SW_OK;
+
+    /* Indexes are freed only by rank_ranker_close, so the pointers taken
+     * under r->mu stay valid after it is released. */
+    pthread_mutex_lock(&r->mu);
+    for (ix = r->teams; ix; ix = ix->next_team)
+        n += __atomic_load_n(&ix->loaded, __ATOMIC_ACQUIRE) != 0;
+    f = sw_calloc(n ? n : 1, sizeof(*f));
+    ixs = sw_calloc(n ? n : 1, sizeof(*ixs));
+    if (f == NULL || ixs == NULL) {
+        pthread_mutex_unlock(&r->mu);
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    i = 0;
+    for (ix = r->teams; ix && i < n; ix = ix->next_team) {
+        if (!__atomic_load_n(&ix->loaded, __ATOMIC_ACQUIRE))
+            continue;
+        f[i].team_id = sw_strdup(ix->team_id);
+        if (f[i].team_id == NULL) {
+            pthread_mutex_unlock(&r->mu);
+            rc = SW_ENOMEM;
+            goto out;
+        }
+        ixs[i++] = ix;
+    }
+    pthread_mutex_unlock(&r->mu);
+    n = i;
+    for (i = 0; i < n; i++) {
+        ix = ixs[i];
+        pthread_rwlock_rdlock(&ix->ann_lock);
+        f[i].count = ix->ann->ops->count(ix->ann);
+        f[i].deleted = ix->ann->ops->deleted(ix->ann);
+        pthread_rwlock_unlock(&ix->ann_lock);
+        f[i].snapshot_unix_ms =
+            __atomic_load_n(&ix->snap_unix_ms, __ATOMIC_RELAXED);
+    }
+out:
+    sw_free(ixs);
+    if (rc) {
+        rank_team_figures_free(f, n);
+        return rc;
+    }
+    *out = f;
+    *np = n;
+    return SW_OK;
+}
+
 /* The indexer thread. */
 
 /* rank_tick brings one team up to date (a bounded amount) and snapshots it
@@ -789,6 +853,10 @@ static int rank_stopping(rank_ranker *r)
 static void *rank_thread(void *arg)
 {
     rank_ranker *r = arg;
+
+    /* Indexing is background work: below the server's calls. */
+    if (sw_thread_nice(10) != 0)
+        sw_log_warn("rank.nice_failed", "errno=%d", errno);
 
     for (;;) {
         char *token = NULL, *next = NULL;

@@ -188,6 +188,25 @@ SW_MUST_CHECK sw_err rank_ranker_forget_snippet(rank_ranker *r,
 SW_MUST_CHECK sw_err rank_ranker_stats(rank_ranker *r, const char *team_id,
                                        struct rank_index_stats *st);
 
+/* Figures of one team's index in memory, for metrics. */
+struct rank_team_figures {
+    char *team_id;
+    size_t count;             /* vectors, deleted included */
+    size_t deleted;           /* of those, deleted */
+    int64_t snapshot_unix_ms; /* when its serving snapshot was stored;
+                                 0: none stored yet */
+};
+
+/* rank_ranker_figures lists the figures of every team index loaded in
+ * memory (the indexer loads each team soon after start), without loading
+ * one: it waits only for the short moments when a batch is added, as a
+ * search does, never for a load, catch-up or snapshot. *out (caller frees
+ * with rank_team_figures_free) receives *n entries. Errors: SW_ENOMEM. */
+SW_MUST_CHECK sw_err rank_ranker_figures(rank_ranker *r,
+                                         struct rank_team_figures **out,
+                                         size_t *n);
+void rank_team_figures_free(struct rank_team_figures *f, size_t n);
+
 /* rank_id_label converts a snippet id ("snip_" and 16 hex digits) to its
  * ANN label. Errors: SW_EINVAL. */
 SW_MUST_CHECK sw_err rank_id_label(const char *snippet_id, uint64_t *out);

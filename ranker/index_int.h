@@ -33,6 +33,10 @@ struct rank_index {
     uint64_t covered_seq; /* written under ann_lock (write) */
     uint64_t snap_seq;
     int64_t snap_mono_ms;
+    /* When the serving snapshot was stored (its record's create_unix_ms;
+     * 0: none). Written under sync_mu with __atomic_store_n and read
+     * without it (rank_ranker_figures). */
+    int64_t snap_unix_ms;
     /* The background rebuild with r->emb (index.h), or NULL. The pointer
      * changes under sync_mu and ann_lock (write); its contents under
      * ann_lock (write), by the sync_mu holder or a forget. */

@@ -356,6 +356,8 @@ sw_err rank__index_load(rank_ranker *r, struct rank_index *ix)
             ix->dim = cur->dim;
             ix->covered_seq = cur->seq;
             ix->snap_seq = cur->seq;
+            __atomic_store_n(&ix->snap_unix_ms, cur->create_unix_ms,
+                             __ATOMIC_RELAXED);
             ix->from_snapshot = 1;
         }
     } else if (cur) {
@@ -602,6 +604,9 @@ sw_err rank__snapshot(rank_ranker *r, struct rank_index *ix,
         if (store_update(r->s, rank_del_gens_fn, &d) != SW_OK)
             sw_log_warn("rank.old_snapshot_left", "team=%s", ix->team_id);
     }
+    if (kind != RANK_SNAP_NEXT)
+        __atomic_store_n(&ix->snap_unix_ms, rec.create_unix_ms,
+                         __ATOMIC_RELAXED);
     if (kind == RANK_SNAP_CUR) {
         ix->snap_seq = seq;
         ix->snap_mono_ms = sw_mono_ms();

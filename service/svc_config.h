@@ -1,6 +1,8 @@
 /* svc_config: snipd's command line. Every flag has an environment-variable
- * equivalent (SNIPD_LISTEN for --listen, ...); flags win over the
- * environment, which wins over the built-in defaults. */
+ * equivalent (SNIPD_LISTEN for --listen, ...) and a config-file key (listen
+ * for --listen, in the file named by --config or SNIPD_CONFIG); flags win
+ * over the environment, which wins over the file, which wins over the
+ * built-in defaults. */
 #ifndef SVC_CONFIG_H
 #define SVC_CONFIG_H
 
@@ -16,18 +18,28 @@ enum svc_command {
     SVC_CMD_HELP = 3,
     SVC_CMD_VERSION = 4,
     SVC_CMD_REEXTRACT = 5,
+    SVC_CMD_BACKUP = 6,  /* svc_backup.h */
+    SVC_CMD_RESTORE = 7, /* svc_backup.h */
 };
 
 struct svc_config {
     enum svc_command cmd;
-    const char *listen;        /* default 127.0.0.1:50051 */
-    const char *data_dir;      /* default ./data */
+    const char *listen;   /* default 127.0.0.1:50051 */
+    const char *data_dir; /* default ./data */
+    /* The LMDB map grows by itself up to this many bytes; then writes fail
+     * with RESOURCE_EXHAUSTED (store.h store_update) [1 TiB]. */
+    int64_t max_map_bytes;
     int threads;               /* polling threads, default 2 */
     int workers;               /* handler workers, default 8 */
     const char *tls_cert;      /* PEM file, or NULL */
     const char *tls_key;       /* PEM file, or NULL */
+    const char *tls_client_ca; /* PEM CA file: mutual TLS; or NULL */
     int64_t max_message_bytes; /* default 32 MiB */
     int64_t grace_ms;          /* SIGTERM drain time, default 10000 */
+    int64_t stream_idle_ms;    /* client stream idle limit, default 30000 */
+    int light_workers;         /* threads for cheap calls, default 2 */
+    int team_max_calls;        /* 0: half the workers */
+    int team_max_streams;      /* default 64 */
     int log_level;             /* sw_log level, default info */
     int demo; /* create the demo team on first start, default 1 */
     /* The extraction worker's LLM (llm/provider.h, llm/call.h). The key of
@@ -56,14 +68,34 @@ struct svc_config {
      * (ranker/hist.h rank_params): 0 shows only what has proven itself,
      * 200 tries new snippets twice as hard [100]. */
     int explore_percent;
+    /* Metrics and logs (service/svc_metrics.h). */
+    const char *metrics_listen; /* Prometheus endpoint host:port; NULL off */
+    int access_log;             /* one event=rpc line per call [1] */
+    int metrics_teams;          /* teams with their own label [20] */
+    /* The config file read (--config, SNIPD_CONFIG), or NULL. */
+    const char *config_file;
+    /* Owned by the config (svc_config_free): the file's text, which the
+     * string options read from it point into, and an error's location. */
+    char *file_text;
+    char *file_where;
 };
 
-/* svc_config_parse fills *c from argv and the environment. Strings point
- * into argv or the environment. SW_EINVAL with a message in *why (static or
- * argv storage) for an unknown flag or a bad value. */
+/* svc_config_parse fills *c from argv, the environment and the config
+ * file (`key = value` lines, keys the flags without their dashes, `#`
+ * comments). Strings point into argv, the environment or c->file_text.
+ * SW_EINVAL with a message in *why (static storage) and what it is about
+ * in *bad (argv, the environment, or "FILE:LINE: key" in c->file_where)
+ * for an unknown flag or key or a bad value; SW_ENOTFOUND or SW_EIO when
+ * the config file cannot be read (*bad names it). Call svc_config_free
+ * afterwards whatever the result; *why and *bad live until then. */
 SW_MUST_CHECK sw_err svc_config_parse(int argc, char **argv,
                                       struct svc_config *c, const char **why,
                                       const char **bad);
+
+/* svc_config_free releases what svc_config_parse allocated (the config
+ * file's text); strings read from the file are invalid afterwards. Safe on
+ * a zeroed or already freed config. */
+void svc_config_free(struct svc_config *c);
 
 /* svc_config_usage prints snipd --help to f. */
 void svc_config_usage(FILE *f);

@@ -7,6 +7,7 @@
 #include "base/sw_log.h"
 #include "base/sw_mem.h"
 #include "ingest/pipeline.h"
+#include "service/svc_store.h"
 #include "snipwise/v1/ingest.pb-c.h"
 #include "snipwise/v1/snippet.pb-c.h"
 #include "store/store_mail.h"
@@ -177,7 +178,8 @@ sw_err svc_ingest_email(struct svc_ctx *c, const ProtobufCMessage *req,
         goto out;
     rc = svc_ingest_one(c, p, r, &res, &why);
     if (rc) {
-        rc = svc_ctx_fail_buf(c, rc, &why);
+        rc = rc == SW_ENOSPACE ? svc_store_fail(c, rc)
+                               : svc_ctx_fail_buf(c, rc, &why);
         goto out;
     }
     out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
@@ -295,7 +297,7 @@ static SW_MUST_CHECK sw_err svc_stream_finish(struct svc_stream *s)
                               q->reason ? q->reason : sw_err_str(rc));
     } else {
         rec = svc_ctx_fail(s->c, rc, "ingest failed at item %lld: %s",
-                           (long long)q->index, sw_err_str(rc));
+                           (long long)q->index, svc_store_err_str(s->c, rc));
     }
     ingest_result_clear(&res);
     return rec;
@@ -313,90 +315,99 @@ static SW_MUST_CHECK sw_err svc_stream_drain(struct svc_stream *s, sw_err rc)
     return rc;
 }
 
-sw_err svc_ingest_emails(struct svc_ctx *c, const ProtobufCMessage *req,
-                         ProtobufCMessage **resp)
-{
-    struct svc_stream *s = NULL;
-    ProtobufCMessage *m = NULL;
-    ingest_pipeline *p = NULL;
+/* IngestEmails reads its stream asynchronously (svc_ctx_read_async): the
+ * state below lives in the call's arena, each message is begun as it
+ * arrives (svc_emails_item) and the window of begun items is ended as it
+ * fills and when the stream ends (svc_emails_end). */
+struct svc_emails {
+    struct svc_stream st;
+    ingest_pipeline *p;
+    int64_t index;
     struct sw_buf why;
-    int64_t index = 0;
-    sw_err rc;
+};
 
-    (void)req;
-    sw_buf_init(&why, SVC_WHY_MAX);
-    s = sw_arena_alloc(svc_ctx_arena(c), sizeof(*s));
-    if (s == NULL) {
-        rc = SW_ENOMEM;
-        goto out;
+static sw_err svc_emails_item(struct svc_ctx *c, void *state,
+                              ProtobufCMessage *m, sw_err rc)
+{
+    struct svc_emails *e = state;
+    const Snipwise__V1__IngestEmailRequest *r = (const void *)m;
+    struct svc_pending *q;
+    int64_t index = e->index++;
+
+    if (e->st.n == SVC_WINDOW) {
+        sw_err frc = svc_stream_finish(&e->st);
+        if (frc)
+            return frc;
     }
-    memset(s, 0, sizeof(*s));
-    s->c = c;
-    s->out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*s->out));
-    if (s->out == NULL) {
-        rc = SW_ENOMEM;
-        goto out;
+    q = &e->st.win[(e->st.head + e->st.n) % SVC_WINDOW];
+    memset(q, 0, sizeof(*q));
+    q->index = index;
+    q->client_ref = "";
+    if (rc == SW_EPARSE) { /* a malformed item: rejected, go on */
+        q->rc = SW_EPARSE;
+        q->reason = "the message does not decode as an IngestEmailRequest";
+        e->st.n++;
+        return SW_OK;
     }
-    snipwise__v1__ingest_emails_response__init(s->out);
-    s->out->results = sw_arena_alloc(
-        svc_ctx_arena(c), SVC_RESULTS_MAX * sizeof(*s->out->results));
-    if (s->out->results == NULL) {
-        rc = SW_ENOMEM;
-        goto out;
-    }
-    rc = svc_ingest_pipeline(c, &p);
-    if (rc)
-        goto out;
-    for (;; index++) {
-        const Snipwise__V1__IngestEmailRequest *r;
-        struct svc_pending *q;
-        if (s->n == SVC_WINDOW) {
-            rc = svc_stream_finish(s);
-            if (rc)
-                goto out;
-        }
-        rc = svc_ctx_recv(c, &m);
-        if (rc == SW_ENOTFOUND) {
-            rc = SW_OK;
-            break;
-        }
-        q = &s->win[(s->head + s->n) % SVC_WINDOW];
-        memset(q, 0, sizeof(*q));
-        q->index = index;
-        q->client_ref = "";
-        if (rc == SW_EPARSE) { /* a malformed item: rejected, go on */
-            q->rc = SW_EPARSE;
-            q->reason = "the message does not decode as an IngestEmailRequest";
-            s->n++;
-            continue;
-        }
-        if (rc)
-            goto out;
-        r = (const void *)m;
-        q->client_ref = r->client_ref;
-        q->rc = svc_ingest_begin(c, p, r, &q->t, &why);
-        if (q->rc && !svc_ingest_rejectable(q->rc)) {
-            rc = svc_ctx_fail(c, q->rc, "ingest failed at item %lld: %s",
-                              (long long)index, sw_err_str(q->rc));
-            goto out;
-        }
-        if (q->rc && sw_buf_len(&why))
-            q->reason = svc_ctx_str(c, sw_buf_str(&why));
-        s->n++;
-        if (svc_ctx_done(c)) {
-            rc = svc_ctx_done_reason(c);
-            goto out;
-        }
-    }
-    rc = svc_stream_drain(s, SW_OK);
+    q->client_ref = r->client_ref;
+    sw_buf_reset(&e->why);
+    q->rc = svc_ingest_begin(c, e->p, r, &q->t, &e->why);
+    if (q->rc && !svc_ingest_rejectable(q->rc))
+        return svc_ctx_fail(c, q->rc, "ingest failed at item %lld: %s",
+                            (long long)index, sw_err_str(q->rc));
+    if (q->rc && sw_buf_len(&e->why))
+        q->reason = svc_ctx_str(c, sw_buf_str(&e->why));
+    e->st.n++;
+    return SW_OK;
+}
+
+static sw_err svc_emails_end(struct svc_ctx *c, void *state, sw_err rc,
+                             ProtobufCMessage **resp)
+{
+    struct svc_emails *e = state;
+
+    /* Every begun item is ended whatever happens: the committer holds
+     * them. */
+    rc = svc_stream_drain(&e->st, rc);
     if (rc == SW_OK && svc_ctx_oom(c))
         rc = SW_ENOMEM;
     if (rc == SW_OK)
-        *resp = &s->out->base;
-out:
-    if (s)
-        rc = svc_stream_drain(s, rc);
-    sw_buf_free(&why);
+        *resp = &e->st.out->base;
+    sw_buf_free(&e->why);
+    return rc;
+}
+
+static const struct svc_stream_ops svc_emails_ops = {svc_emails_item,
+                                                     svc_emails_end};
+
+sw_err svc_ingest_emails(struct svc_ctx *c, const ProtobufCMessage *req,
+                         ProtobufCMessage **resp)
+{
+    struct svc_emails *e;
+    sw_err rc;
+
+    (void)req;
+    (void)resp;
+    e = sw_arena_alloc(svc_ctx_arena(c), sizeof(*e));
+    if (e == NULL)
+        return SW_ENOMEM;
+    memset(e, 0, sizeof(*e));
+    e->st.c = c;
+    e->st.out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*e->st.out));
+    if (e->st.out == NULL)
+        return SW_ENOMEM;
+    snipwise__v1__ingest_emails_response__init(e->st.out);
+    e->st.out->results = sw_arena_alloc(
+        svc_ctx_arena(c), SVC_RESULTS_MAX * sizeof(*e->st.out->results));
+    if (e->st.out->results == NULL)
+        return SW_ENOMEM;
+    rc = svc_ingest_pipeline(c, &e->p);
+    if (rc)
+        return rc;
+    sw_buf_init(&e->why, SVC_WHY_MAX);
+    rc = svc_ctx_read_async(c, &svc_emails_ops, e);
+    if (rc)
+        sw_buf_free(&e->why);
     return rc;
 }
 

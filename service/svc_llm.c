@@ -12,6 +12,7 @@
 #include "ingest/worker.h"
 #include "llm/call.h"
 #include "llm/provider.h"
+#include "service/svc_store.h"
 #include "snipwise/v1/llm.pb-c.h"
 #include "store/store.h"
 #include "store/store_llm.h"
@@ -149,6 +150,18 @@ struct svc_llm {
     ingest_worker *w;
 };
 
+void svc_llm_stats(svc_llm *l, struct svc_llm_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    ingest_worker_stats(l->w, &out->worker);
+    out->provider = l->p->name;
+    llm_client_stats(l->c, &out->calls);
+    if (l->bc != l->c) {
+        out->fallback = l->bp->name;
+        llm_client_stats(l->bc, &out->fcalls);
+    }
+}
+
 void svc_llm_stop(svc_llm **lp)
 {
     svc_llm *l;
@@ -242,16 +255,15 @@ out:
 
 int svc_llm_reextract(const struct svc_config *cfg)
 {
-    struct store_opts so;
     store *st = NULL;
     size_t n = 0;
+    int code;
     sw_err rc;
 
-    memset(&so, 0, sizeof(so));
-    so.dir = cfg->data_dir;
-    rc = store_open(&so, &st);
-    if (rc == SW_OK)
-        rc = ingest_reextract(st, cfg->team, cfg->since_ms, &n);
+    code = svc_store_open(cfg, "reextract", 0, &st);
+    if (code)
+        return code;
+    rc = ingest_reextract(st, cfg->team, cfg->since_ms, &n);
     store_close(&st);
     if (rc) {
         fprintf(stderr, "snipd reextract: %s%s%s: %s\n", cfg->data_dir,

@@ -6,6 +6,8 @@
 #define SVC_LLM_H
 
 #include "base/sw_err.h"
+#include "ingest/worker.h"
+#include "llm/call.h"
 #include "service/svc_config.h"
 #include "service/svc_rpc.h"
 
@@ -34,6 +36,20 @@ SW_MUST_CHECK sw_err svc_llm_start(const struct svc_config *cfg,
  * deferred, frees everything and sets *l to NULL. NULL is accepted. Call
  * before the store closes. */
 void svc_llm_stop(svc_llm **l);
+
+/* What the extraction side has done since start, for metrics. */
+struct svc_llm_stats {
+    struct ingest_worker_stats worker;
+    const char *provider;           /* the configured provider's name */
+    struct llm_client_stats calls;  /* its client's attempts and tokens */
+    const char *fallback;           /* the builtin fallback's name, or NULL
+                                       when the provider is the builtin */
+    struct llm_client_stats fcalls; /* the fallback client's */
+};
+
+/* svc_llm_stats copies the counters; names live as long as l.
+ * Thread-safe. */
+void svc_llm_stats(svc_llm *l, struct svc_llm_stats *out);
 
 /* svc_llm_reextract runs `snipd reextract`: opens cfg->data_dir's store
  * and queues cfg->team's (or every team's) mail sent at or after

@@ -18,16 +18,20 @@
 #include "llm/provider.h"
 #include "ranker/index.h"
 #include "ranker/suggest.h"
+#include "service/svc_backup.h"
 #include "service/svc_config.h"
 #include "service/svc_ingest.h"
 #include "service/svc_llm.h"
+#include "service/svc_metrics.h"
+#include "service/svc_notify.h"
 #include "service/svc_rerank.h"
 #include "service/svc_server.h"
+#include "service/svc_store.h"
+#include "service/svc_tls.h"
 #include "store/store.h"
 #include "store/store_tenant.h"
 
 #define SNIPD_VERSION "0.1.0"
-#define SNIPD_MAX_PEM (1024 * 1024)
 
 /* snipd_write_secret writes secret to dir/name with mode 0600, replacing
  * any older file atomically (write to a temporary name, fsync, rename). */
@@ -84,39 +88,6 @@ out:
     return rc;
 }
 
-/* snipd_read_file reads a whole (small) file into a NUL-terminated string. */
-static sw_err snipd_read_file(const char *file, char **out)
-{
-    struct sw_buf b;
-    char chunk[4096];
-    int fd;
-    sw_err rc = SW_OK;
-
-    sw_buf_init(&b, SNIPD_MAX_PEM);
-    fd = open(file, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return SW_ENOTFOUND;
-    for (;;) {
-        ssize_t r = read(fd, chunk, sizeof(chunk));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rc = SW_EIO;
-            break;
-        }
-        if (r == 0)
-            break;
-        rc = sw_buf_add(&b, chunk, (size_t)r);
-        if (rc)
-            break;
-    }
-    close(fd);
-    if (rc == SW_OK)
-        rc = sw_buf_take(&b, out, NULL);
-    sw_buf_free(&b);
-    return rc;
-}
-
 /* snipd_bootstrap creates the admin key when no active one exists (the
  * first start, or after every admin key was revoked) and, when the store
  * holds no team yet, the demo team. It runs before the listener opens, so
@@ -169,7 +140,7 @@ out:
 /* snipd_welcome tells a new user, on stdout, where the keys are and how to
  * call the server. */
 static void snipd_welcome(const struct svc_config *cfg, const char *addr,
-                          const char *demo_team)
+                          const char *demo_team, const char *tls_hint)
 {
     printf("\nSnipwise is running on %s. First start: keys were created.\n"
            "  admin key: %s/admin.key\n",
@@ -178,14 +149,14 @@ static void snipd_welcome(const struct svc_config *cfg, const char *addr,
         printf("  demo team: %s, key in %s/demo.key\n", demo_team,
                cfg->data_dir);
     printf("Try it from another terminal:\n"
-           "  bazel-bin/clients/snipctl/snipctl --addr %s health\n"
-           "  bazel-bin/clients/snipctl/snipctl --addr %s --key \"$(cat "
+           "  bazel-bin/clients/snipctl/snipctl --addr %s%s health\n"
+           "  bazel-bin/clients/snipctl/snipctl --addr %s%s --key \"$(cat "
            "%s/admin.key)\" admin list-teams\n",
-           addr, addr, cfg->data_dir);
+           addr, tls_hint, addr, tls_hint, cfg->data_dir);
     if (demo_team)
         printf("  SNIPWISE_KEY=\"$(cat %s/demo.key)\" "
-               "bazel-bin/clients/snipctl/snipctl --addr %s team show\n",
-               cfg->data_dir, addr);
+               "bazel-bin/clients/snipctl/snipctl --addr %s%s team show\n",
+               cfg->data_dir, addr, tls_hint);
     printf("\n");
     fflush(stdout);
 }
@@ -207,7 +178,7 @@ static void snipd_on_signal(int signo)
     errno = saved;
 }
 
-/* snipd_signals_init blocks SIGTERM/SIGINT in this thread (and so in the
+/* snipd_signals_init blocks SIGTERM/SIGINT/SIGHUP in this thread (and so in the
  * threads it starts) and installs the pipe-writing handler for any thread
  * that has them unblocked. */
 static sw_err snipd_signals_init(sigset_t *set)
@@ -222,17 +193,19 @@ static sw_err snipd_signals_init(sigset_t *set)
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = snipd_on_signal;
     sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL))
+    if (sigaction(SIGTERM, &sa, NULL) != 0 ||
+        sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGHUP, &sa, NULL))
         return SW_EIO;
     sigemptyset(set);
     sigaddset(set, SIGTERM);
     sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, set, NULL);
     signal(SIGPIPE, SIG_IGN);
     return SW_OK;
 }
 
-/* snipd_signals_wait returns the first SIGTERM/SIGINT: taken from the
+/* snipd_signals_wait returns the next SIGTERM/SIGINT/SIGHUP: taken from the
  * pipe (a thread without the mask ran the handler) or by sigtimedwait
  * (pending for the threads that block it). */
 static int snipd_signals_wait(void)
@@ -244,6 +217,7 @@ static int snipd_signals_wait(void)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     for (;;) {
         int sig = sigtimedwait(&set, NULL, &ts);
         if (sig > 0)
@@ -287,9 +261,44 @@ static sw_err snipd_embed_opts(const struct svc_config *cfg,
     return SW_OK;
 }
 
+/* snipd_tls_hint writes the TLS flags snipctl needs into b, for the
+ * first-start banner: the certificate itself when it is self-signed, else
+ * a placeholder for the CA that signed it; and a client certificate under
+ * --tls-client-ca. */
+static sw_err snipd_tls_hint(const struct svc_config *cfg, svc_tls *tls,
+                             struct sw_buf *b)
+{
+    sw_err rc;
+
+    rc = sw_buf_printf(b, " --tls-ca %s",
+                       svc_tls_self_signed(tls) ? cfg->tls_cert : "CA.pem");
+    if (rc == SW_OK && cfg->tls_client_ca)
+        rc = sw_buf_addstr(b, " --tls-cert CLIENT.pem --tls-key CLIENT.key");
+    return rc;
+}
+
+/* snipd_reload re-reads the TLS files on SIGHUP; bad files are logged and
+ * the old ones stay in use. */
+static void snipd_reload(svc_tls *tls)
+{
+    const char *why = NULL;
+    sw_err rc;
+
+    if (tls == NULL) {
+        sw_log_info("tls.reload_skipped", "reason=\"TLS is off\"");
+        return;
+    }
+    rc = svc_tls_reload(tls, &why);
+    if (rc)
+        sw_log_error("tls.reload_failed",
+                     "err=%s reason=\"%s\" kept=previous",
+                     sw_err_name(rc), why ? why : "");
+    else
+        sw_log_info("tls.reloaded", "self_signed=%d", svc_tls_self_signed(tls));
+}
+
 static int snipd_serve(const struct svc_config *cfg)
 {
-    struct store_opts so;
     struct svc_server_opts o;
     store *st = NULL;
     svc_server *srv = NULL;
@@ -300,13 +309,18 @@ static int snipd_serve(const struct svc_config *cfg)
     rank_engine *engine = NULL;
     ingest_pipeline *ingest = NULL;
     svc_llm *llm = NULL;
-    char *cert = NULL, *key = NULL, *demo_team = NULL;
+    svc_metrics *mx = NULL;
+    char *demo_team = NULL;
+    svc_tls *tls = NULL;
+    struct sw_buf tls_hint;
+    const char *why = NULL;
     sigset_t set;
     int sig = 0, port = 0, code = 1, grpc_up = 0, first_start = 0;
     struct sw_buf addr;
     sw_err rc;
 
     sw_buf_init(&addr, 1024);
+    sw_buf_init(&tls_hint, 8192);
     /* SIGTERM/SIGINT are caught by a handler that writes to a pipe the main
      * thread reads. Blocking them and calling sigwait is not enough: a
      * library may start threads before main with the signals unblocked
@@ -320,21 +334,19 @@ static int snipd_serve(const struct svc_config *cfg)
     }
 
     if (cfg->tls_cert) {
-        rc = snipd_read_file(cfg->tls_cert, &cert);
+        rc = svc_tls_open(cfg->tls_cert, cfg->tls_key, cfg->tls_client_ca, &tls,
+                          &why);
         if (rc == SW_OK)
-            rc = snipd_read_file(cfg->tls_key, &key);
+            rc = snipd_tls_hint(cfg, tls, &tls_hint);
         if (rc) {
-            fprintf(stderr, "snipd: cannot read --tls-cert/--tls-key: %s\n",
+            fprintf(stderr, "snipd: %s: %s\n", why ? why : "TLS set-up",
                     sw_err_str(rc));
             goto out;
         }
     }
-    memset(&so, 0, sizeof(so));
-    so.dir = cfg->data_dir;
-    rc = store_open(&so, &st);
-    if (rc) {
-        fprintf(stderr, "snipd: cannot open the store in %s: %s\n",
-                cfg->data_dir, sw_err_str(rc));
+    /* serve is the one command that may create a store (svc_store.h). */
+    if (svc_store_open(cfg, "serve", 1, &st) != 0) {
+        code = 2;
         goto out;
     }
     rc = snipd_embed_opts(cfg, &ro, &eo, &embed_key);
@@ -361,6 +373,8 @@ static int snipd_serve(const struct svc_config *cfg)
                 sw_err_str(rc));
         goto out;
     }
+    if (tls)
+        svc_tls_log_hints(); /* before grpc_init: it may log */
     grpc_init();
     grpc_up = 1;
     memset(&o, 0, sizeof(o));
@@ -368,11 +382,18 @@ static int snipd_serve(const struct svc_config *cfg)
     o.cq_threads = cfg->threads;
     o.workers = cfg->workers;
     o.max_message_bytes = cfg->max_message_bytes;
-    o.tls_cert_pem = cert;
-    o.tls_key_pem = key;
+    o.stream_idle_ms = cfg->stream_idle_ms;
+    o.light_workers = cfg->light_workers;
+    o.team_max_calls = cfg->team_max_calls;
+    o.team_max_streams = cfg->team_max_streams;
+    o.tls = tls;
     o.ranker = ranker;
     o.engine = engine;
     o.ingest = ingest;
+    rc = svc_metrics_open(cfg, st, ranker, ingest, &mx);
+    if (rc)
+        goto out;
+    o.metrics = mx;
     rc = snipd_bootstrap(st, cfg, &first_start, &demo_team);
     if (rc) {
         fprintf(stderr, "snipd: first-start set-up failed: %s\n",
@@ -387,6 +408,8 @@ static int snipd_serve(const struct svc_config *cfg)
     }
     /* The extraction worker. */
     rc = svc_llm_start(cfg, st, &llm);
+    if (rc == SW_OK)
+        rc = svc_metrics_start(mx, llm); /* --metrics-listen */
     if (rc)
         goto out;
     {
@@ -399,18 +422,22 @@ static int snipd_serve(const struct svc_config *cfg)
     sw_log_info("server.listening",
                 "addr=%s tls=%d data_dir=%s threads=%d "
                 "workers=%d max_message_bytes=%lld",
-                sw_buf_str(&addr), cert != NULL, cfg->data_dir, cfg->threads,
+                sw_buf_str(&addr), tls != NULL, cfg->data_dir, cfg->threads,
                 cfg->workers, (long long)cfg->max_message_bytes);
     if (first_start)
-        snipd_welcome(cfg, sw_buf_str(&addr), demo_team);
-    sig = snipd_signals_wait();
+        snipd_welcome(cfg, sw_buf_str(&addr), demo_team, sw_buf_str(&tls_hint));
+    svc_notify_ready(sw_buf_str(&addr)); /* Type=notify (svc_notify.h) */
+    while ((sig = snipd_signals_wait()) == SIGHUP)
+        snipd_reload(tls);
     sw_log_info("server.draining", "signal=%d grace_ms=%lld", sig,
                 (long long)cfg->grace_ms);
+    svc_notify_stopping();
     svc_server_stop(&srv, cfg->grace_ms);
     sw_log_info("server.stopped", "code=0");
     code = 0;
 out:
     svc_server_stop(&srv, 0);
+    svc_metrics_free(&mx); /* it reads the sources closed below */
     svc_ingest_close(&ingest);
     svc_llm_stop(&llm); /* waits for the job in hand */
     rank_engine_close(&engine);
@@ -422,8 +449,8 @@ out:
     store_close(&st);
     if (grpc_up)
         grpc_shutdown();
-    sw_free(cert);
-    sw_free(key);
+    svc_tls_free(&tls); /* gRPC's fetcher may use it until grpc_shutdown */
+    sw_buf_free(&tls_hint);
     sw_buf_free(&addr);
     sw_free(demo_team);
     return code;
@@ -431,17 +458,16 @@ out:
 
 static int snipd_check(const struct svc_config *cfg)
 {
-    struct store_opts so;
     struct store_stats stats;
     store *st = NULL;
     long bad = 0;
+    int code;
     sw_err rc;
 
-    memset(&so, 0, sizeof(so));
-    so.dir = cfg->data_dir;
-    rc = store_open(&so, &st);
-    if (rc == SW_OK)
-        rc = store_stat(st, &stats);
+    code = svc_store_open(cfg, "check", 0, &st);
+    if (code)
+        return code;
+    rc = store_stat(st, &stats);
     if (rc == SW_OK)
         printf("snipd check: %s: store opened, schema version current\n",
                cfg->data_dir);
@@ -455,19 +481,12 @@ static int snipd_check(const struct svc_config *cfg)
     return bad == 0 ? 0 : 1;
 }
 
-int main(int argc, char **argv)
+/* snipd_command runs the parsed command and returns the exit code. */
+static int snipd_command(const struct svc_config *cfg,
+                         const struct svc_rerank_flags *rf,
+                         const struct svc_backup_args *ba)
 {
-    struct svc_config cfg;
-    struct svc_rerank_flags rf;
-    const char *why = NULL, *bad = NULL;
-
-    svc_rerank_flags_take(&argc, argv, &rf);
-    if (svc_config_parse(argc, argv, &cfg, &why, &bad) != SW_OK) {
-        fprintf(stderr, "snipd: %s: %s\n", bad ? bad : "?", why);
-        return 2;
-    }
-    sw_log_set_level((enum sw_log_level)cfg.log_level);
-    switch (cfg.cmd) {
+    switch (cfg->cmd) {
     case SVC_CMD_HELP:
         svc_config_usage(stdout);
         return 0;
@@ -475,13 +494,39 @@ int main(int argc, char **argv)
         printf("snipd %s\n", SNIPD_VERSION);
         return 0;
     case SVC_CMD_CHECK:
-        return snipd_check(&cfg);
+        return snipd_check(cfg);
     case SVC_CMD_RERANK:
-        return svc_rerank_main(&cfg, &rf);
+        return svc_rerank_main(cfg, rf);
     case SVC_CMD_REEXTRACT:
-        return svc_llm_reextract(&cfg);
+        return svc_llm_reextract(cfg);
+    case SVC_CMD_BACKUP:
+        return svc_backup_main(cfg, ba);
+    case SVC_CMD_RESTORE:
+        return svc_restore_main(cfg, ba);
     case SVC_CMD_SERVE:
         break;
     }
-    return snipd_serve(&cfg);
+    return snipd_serve(cfg);
+}
+
+int main(int argc, char **argv)
+{
+    struct svc_config cfg;
+    struct svc_rerank_flags rf;
+    struct svc_backup_args ba;
+    const char *why = NULL, *bad = NULL;
+    int code = 2;
+
+    svc_rerank_flags_take(&argc, argv, &rf);
+    svc_backup_args_take(&argc, argv, &ba);
+    /* Flags, environment and --config file (svc_config.h); a bad one is
+     * exit 2, named with its file and line when it comes from the file. */
+    if (svc_config_parse(argc, argv, &cfg, &why, &bad) != SW_OK) {
+        fprintf(stderr, "snipd: %s: %s\n", bad ? bad : "?", why);
+    } else {
+        sw_log_set_level((enum sw_log_level)cfg.log_level);
+        code = snipd_command(&cfg, &rf, &ba);
+    }
+    svc_config_free(&cfg);
+    return code;
 }

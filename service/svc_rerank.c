@@ -8,6 +8,7 @@
 #include "base/sw_mem.h"
 #include "ranker/index.h"
 #include "ranker/rerank.h"
+#include "service/svc_store.h"
 #include "store/store.h"
 #include "store/store_tenant.h"
 
@@ -64,7 +65,6 @@ static int svc_rerank_one(store *st, rank_ranker *r, const char *team,
 int svc_rerank_main(const struct svc_config *cfg,
                     const struct svc_rerank_flags *f)
 {
-    struct store_opts so;
     struct store_team *teams = NULL;
     store *st = NULL;
     rank_ranker *r = NULL;
@@ -73,11 +73,10 @@ int svc_rerank_main(const struct svc_config *cfg,
     int code = 0;
     sw_err rc;
 
-    memset(&so, 0, sizeof(so));
-    so.dir = cfg->data_dir;
-    rc = store_open(&so, &st);
-    if (rc == SW_OK)
-        rc = rank_ranker_open(st, NULL, &r);
+    code = svc_store_open(cfg, "rerank", 0, &st);
+    if (code)
+        goto out;
+    rc = rank_ranker_open(st, NULL, &r);
     if (rc) {
         fprintf(stderr, "snipd rerank: cannot open %s: %s\n", cfg->data_dir,
                 sw_err_str(rc));

@@ -76,9 +76,10 @@ static const struct svc_row svc_rows[] = {
     {TEAM, "ListTeamDomains", SVC_UNARY, SVC_TEAM, 0, svc_team_list_domains,
      NULL},
 
-    {INGEST, "IngestEmail", SVC_UNARY, SVC_TEAM, 0, svc_ingest_email, NULL},
-    {INGEST, "IngestEmails", SVC_CLIENT_STREAM, SVC_TEAM, 0, svc_ingest_emails,
+    {INGEST, "IngestEmail", SVC_UNARY, SVC_TEAM, SVC_HEAVY, svc_ingest_email,
      NULL},
+    {INGEST, "IngestEmails", SVC_CLIENT_STREAM, SVC_TEAM, SVC_HEAVY,
+     svc_ingest_emails, NULL},
     {INGEST, "GetEmail", SVC_UNARY, SVC_TEAM, 0, svc_ingest_get_email, NULL},
     {INGEST, "GetThread", SVC_UNARY, SVC_TEAM, 0, svc_ingest_get_thread, NULL},
     {INGEST, "ListThreads", SVC_UNARY, SVC_TEAM, 0, svc_ingest_list_threads,
@@ -90,10 +91,10 @@ static const struct svc_row svc_rows[] = {
      NULL},
     {OUTCOME, "ListOutcomes", SVC_UNARY, SVC_TEAM, 0, svc_outcome_list, NULL},
 
-    {SUGGEST, "Suggest", SVC_UNARY, SVC_TEAM, 0, svc_suggest, NULL},
+    {SUGGEST, "Suggest", SVC_UNARY, SVC_TEAM, SVC_HEAVY, svc_suggest, NULL},
 
-    {SNIPPET, "SearchSnippets", SVC_UNARY, SVC_TEAM, 0, svc_snippet_search,
-     NULL},
+    {SNIPPET, "SearchSnippets", SVC_UNARY, SVC_TEAM, SVC_HEAVY,
+     svc_snippet_search, NULL},
     {SNIPPET, "GetSnippet", SVC_UNARY, SVC_TEAM, 0, svc_snippet_get, NULL},
     {SNIPPET, "DeleteSnippet", SVC_UNARY, SVC_TEAM, 0, svc_snippet_delete,
      NULL},
@@ -102,8 +103,8 @@ static const struct svc_row svc_rows[] = {
     {SNIPPET, "ListContents", SVC_UNARY, SVC_TEAM, 0, svc_ingest_list_contents,
      NULL},
 
-    {RANKING, "RunRerank", SVC_SERVER_STREAM, SVC_TEAM, 0, svc_ranking_run,
-     NULL},
+    {RANKING, "RunRerank", SVC_SERVER_STREAM, SVC_TEAM, SVC_HEAVY,
+     svc_ranking_run, NULL},
     {RANKING, "GetModel", SVC_UNARY, SVC_TEAM, 0, svc_ranking_get, NULL},
     {RANKING, "ListModels", SVC_UNARY, SVC_TEAM, 0, svc_ranking_list, NULL},
 

@@ -16,6 +16,7 @@ struct store;
 struct rank_ranker;
 struct rank_engine;
 struct ingest_pipeline;
+struct svc_metrics;
 struct svc_ctx;
 
 enum svc_kind {
@@ -32,6 +33,12 @@ enum svc_access {
 
 /* Flags of a method row. */
 #define SVC_INLINE 1u /* cheap and non-blocking: run on the polling thread */
+/* Expensive (ingest, Suggest, search, rerank): run on the main worker pool
+ * and counted against the team's share (svc_server_opts.team_max_calls, or
+ * team_max_streams for a client stream). Every other method runs on the
+ * small pool of light workers, so reads and team management never wait
+ * behind expensive calls. */
+#define SVC_HEAVY 2u
 
 /* A handler runs one call. req is the decoded request (NULL for client
  * streams, which read with svc_ctx_recv). A unary or client-stream handler
@@ -80,6 +87,10 @@ struct rank_ranker *svc_ctx_ranker(struct svc_ctx *c);
 /* svc_ctx_engine: the server's ranking engine (ranker/suggest.h), or NULL
  * when the server runs without one; valid for the whole call. */
 struct rank_engine *svc_ctx_engine(struct svc_ctx *c);
+
+/* svc_ctx_metrics: the server's metrics (service/svc_metrics.h), or NULL;
+ * valid for the whole call. */
+struct svc_metrics *svc_ctx_metrics(struct svc_ctx *c);
 
 /* svc_ctx_ingest: the server's ingest pipeline (ingest/pipeline.h), or NULL
  * when the server runs without one; valid for the whole call. */
@@ -136,8 +147,42 @@ SW_MUST_CHECK sw_err svc_ctx_send(struct svc_ctx *c, const ProtobufCMessage *m);
 
 /* svc_ctx_recv reads the next message of a client stream into the arena.
  * SW_ENOTFOUND at the end of the stream, SW_EPARSE for a malformed message,
- * SW_ECANCELLED if the call ended. Worker threads only. */
+ * SW_ECANCELLED if the call ended. Worker threads only. It holds the worker
+ * while the client takes its time: client streams should read with
+ * svc_ctx_read_async instead. */
 SW_MUST_CHECK sw_err svc_ctx_recv(struct svc_ctx *c, ProtobufCMessage **out);
+
+/* Reading a client stream without holding a thread. */
+struct svc_stream_ops {
+    /* item handles one message: m decoded into the arena, or m NULL and rc
+     * SW_EPARSE for a message that does not decode (rc is SW_OK
+     * otherwise). A non-zero return ends the stream: end gets it. */
+    sw_err (*item)(struct svc_ctx *c, void *state, ProtobufCMessage *m,
+                   sw_err rc);
+    /* end is called exactly once: rc SW_OK when the client half-closed
+     * (end then sets *resp, or leaves it NULL for an empty response), or
+     * why the stream ended early: item's error, SW_ECANCELLED (the client
+     * went away or the server's grace ran out), SW_ETIMEOUT (no message
+     * for the server's stream idle limit: the client has already been sent
+     * DEADLINE_EXCEEDED with the count of messages received). end releases
+     * whatever state holds and returns the call's status (its message set
+     * with svc_ctx_fail if any). */
+    sw_err (*end)(struct svc_ctx *c, void *state, sw_err rc,
+                  ProtobufCMessage **resp);
+};
+
+/* svc_ctx_read_async hands a client stream to the server: a client-stream
+ * handler sets up state (in the arena) and returns
+ * svc_ctx_read_async(c, ops, state) at once. The server then reads each
+ * message through the completion queue, holding no thread while it waits,
+ * and calls ops->item on a worker per message, then ops->end; the calls
+ * for one stream never overlap. A stream that sends nothing for the
+ * server's idle limit (snipd's --stream-idle-ms) ends with
+ * DEADLINE_EXCEEDED. Returns SW_OK (the handler returns it), or an error
+ * when the call cannot be read asynchronously (end is then not called). */
+SW_MUST_CHECK sw_err svc_ctx_read_async(struct svc_ctx *c,
+                                        const struct svc_stream_ops *ops,
+                                        void *state);
 
 /* svc_ctx_park keeps a server stream open without holding a worker: after
  * it returns SW_OK the handler returns SW_OK at once, and the call stays

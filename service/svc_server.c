@@ -10,6 +10,8 @@
  * the last one drops. */
 #include "service/svc_server.h"
 
+#include <assert.h>
+#include <errno.h>
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
@@ -20,6 +22,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "base/sw_buf.h"
@@ -28,10 +31,17 @@
 #include "base/sw_util.h"
 #include "proto/msg.h"
 #include "service/svc_auth.h"
+#include "service/svc_metrics.h"
 #include "service/svc_rpc.h"
+#include "service/svc_tls.h"
+#include "store/store.h"
 
 #define SVC_PREREQ 8      /* requested calls per method per queue */
 #define SVC_ARENA_LIMIT 0 /* arenas are bounded by the message limit */
+/* How often the first polling thread looks for idle client streams. */
+#define SVC_IDLE_SCAN_MS 250
+/* The main pool's nice value (see svc_worker_main). */
+#define SVC_HEAVY_NICE 5
 
 enum svc_tag_kind {
     SVC_TAG_NEW,         /* a registered call arrived */
@@ -39,6 +49,7 @@ enum svc_tag_kind {
     SVC_TAG_CLOSE,       /* RECV_CLOSE_ON_SERVER completed */
     SVC_TAG_DONE,        /* the final batch completed */
     SVC_TAG_SYNC,        /* a stream op a worker waits for completed */
+    SVC_TAG_RECV,        /* an asynchronous read of a client stream ended */
 };
 
 struct svc_tag {
@@ -67,7 +78,7 @@ struct svc_ctx {
     int cancelled_out; /* written by RECV_CLOSE_ON_SERVER */
     atomic_int closed; /* RECV_CLOSE completed */
     atomic_int refs;
-    struct svc_tag t_new, t_close, t_done, t_sync;
+    struct svc_tag t_new, t_close, t_done, t_sync, t_recv;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int sync_done, sync_ok;
@@ -81,11 +92,34 @@ struct svc_ctx {
     const char *fail_msg;
     int oom;        /* an arena allocation for the response failed */
     int active;     /* a client call arrived (not just requested) */
+    int64_t t0_us;  /* when it arrived (sw_mono_us), for metrics */
     int park_taken; /* the handler parked the call (handler's thread) */
     int parked;     /* on the parked list (under the server's pmu) */
     grpc_byte_buffer *park_bb;     /* sent when draining ends a parked call */
     struct svc_ctx *next;          /* worker queue */
     struct svc_ctx *pnext, *pprev; /* parked list */
+    /* An asynchronous client stream (svc_ctx_read_async). */
+    const struct svc_stream_ops *sops;
+    void *sstate;
+    int stream_taken; /* the handler handed the stream over */
+    int resume;       /* queued for a worker to take the read's result */
+    int recv_ok;      /* the read's batch succeeded */
+    int64_t items;    /* messages received */
+    /* Under the server's smu: */
+    int streaming;      /* on the stream list */
+    int recv_pending;   /* a read is outstanding */
+    int idle_expired;   /* cancelled for idling */
+    int64_t recv_since; /* when the outstanding read began (mono ms) */
+    struct svc_ctx *snext, *sprev; /* stream list */
+    struct svc_share *share;       /* the team share this call holds, if any */
+};
+
+/* A team's share of the expensive calls in progress (under the server's
+ * tmu), kept while the team has any. */
+struct svc_share {
+    char team[64];
+    int calls, streams;
+    struct svc_share *next;
 };
 
 struct svc_server {
@@ -94,6 +128,7 @@ struct svc_server {
     struct rank_ranker *ranker;
     struct rank_engine *engine;
     struct ingest_pipeline *ingest;
+    struct svc_metrics *mx; /* borrowed; NULL: none */
     struct svc_queue *queues;
     int nqueues;
     struct svc_method *methods;
@@ -106,18 +141,32 @@ struct svc_server {
      * worker (Health.Watch). */
     pthread_mutex_t pmu;
     struct svc_ctx *parked;
+    /* Client streams read asynchronously: checked for idling by the first
+     * polling thread every SVC_IDLE_SCAN_MS. */
+    pthread_mutex_t smu;
+    struct svc_ctx *streams;
+    int64_t stream_idle_ms;
+    int64_t idle_scan_ms; /* last scan (mono), first polling thread only */
     int64_t max_message_bytes;
-    /* worker pool */
+    /* Team shares of expensive calls. */
+    pthread_mutex_t tmu;
+    struct svc_share *shares;
+    int team_max_calls, team_max_streams;
+    /* worker pools: [0] the main one (SVC_HEAVY calls and stream steps),
+     * [1] the light one (every other call) */
     pthread_mutex_t wmu;
-    pthread_cond_t wcv;
-    struct svc_ctx *whead, *wtail;
+    pthread_cond_t wcv[2];
+    struct svc_ctx *whead[2], *wtail[2];
     int wstop;
     pthread_t *workers;
-    int nworkers, workers_started;
+    int nworkers, nlight, workers_started;
     atomic_int waiters;
 };
 
 static void svc_call_unref(struct svc_ctx *c);
+static void svc_work_push(svc_server *s, struct svc_ctx *c);
+static void svc_stream_read(struct svc_ctx *c);
+static void svc_share_drop(struct svc_ctx *c);
 static void svc_request_registered(svc_server *s, struct svc_queue *q,
                                    size_t mi);
 static void svc_request_generic(svc_server *s, struct svc_queue *q);
@@ -141,6 +190,8 @@ static struct svc_ctx *svc_call_new(svc_server *s, struct svc_queue *q)
     c->t_done.call = c;
     c->t_sync.kind = SVC_TAG_SYNC;
     c->t_sync.call = c;
+    c->t_recv.kind = SVC_TAG_RECV;
+    c->t_recv.call = c;
     grpc_metadata_array_init(&c->md);
     grpc_call_details_init(&c->details);
     pthread_mutex_init(&c->mu, NULL);
@@ -207,6 +258,11 @@ struct rank_ranker *svc_ctx_ranker(struct svc_ctx *c)
 struct rank_engine *svc_ctx_engine(struct svc_ctx *c)
 {
     return c->srv->engine;
+}
+
+struct svc_metrics *svc_ctx_metrics(struct svc_ctx *c)
+{
+    return c->srv->mx;
 }
 
 struct ingest_pipeline *svc_ctx_ingest(struct svc_ctx *c)
@@ -417,6 +473,24 @@ sw_err svc_ctx_send(struct svc_ctx *c, const ProtobufCMessage *m)
     return rc;
 }
 
+/* svc_take_recv decodes the message a read left in c->recv_bb:
+ * SW_ENOTFOUND when the client half-closed instead. One bad message of a
+ * stream is the handler's to report (as svc_rpc.h promises, SW_EPARSE);
+ * the stream may go on. */
+static sw_err svc_take_recv(struct svc_ctx *c, ProtobufCMessage **out)
+{
+    sw_err rc;
+
+    if (c->recv_bb == NULL)
+        return SW_ENOTFOUND;
+    rc = svc_decode(c, c->recv_bb, out);
+    grpc_byte_buffer_destroy(c->recv_bb);
+    c->recv_bb = NULL;
+    if (rc == SW_EINVAL)
+        c->fail_msg = NULL; /* about this item, not the call */
+    return rc == SW_EINVAL ? SW_EPARSE : rc;
+}
+
 sw_err svc_ctx_recv(struct svc_ctx *c, ProtobufCMessage **out)
 {
     grpc_op op;
@@ -434,17 +508,32 @@ sw_err svc_ctx_recv(struct svc_ctx *c, ProtobufCMessage **out)
     rc = svc_sync_batch(c, &op, 1);
     if (rc)
         return rc;
-    if (c->recv_bb == NULL)
-        return SW_ENOTFOUND; /* the client half-closed */
-    rc = svc_decode(c, c->recv_bb, out);
-    grpc_byte_buffer_destroy(c->recv_bb);
-    c->recv_bb = NULL;
-    /* One bad message of a stream is the handler's to report (as
-     * svc_rpc.h promises, SW_EPARSE); the stream may go on. */
-    return rc == SW_EINVAL ? SW_EPARSE : rc;
+    return svc_take_recv(c, out);
 }
 
 /* --- finishing a call ----------------------------------------------------- */
+
+/* svc_observe reports a call whose status is now final to the metrics
+ * (counters and the access log line). */
+static void svc_observe(struct svc_ctx *c, int status)
+{
+    struct svc_metrics_call mc;
+    char *peer = NULL;
+
+    if (c->srv->mx == NULL)
+        return;
+    memset(&mc, 0, sizeof(mc));
+    mc.method = c->m ? c->m->path : NULL;
+    mc.method_index = c->m ? (size_t)(c->m - c->srv->methods) : 0;
+    mc.status = status;
+    mc.us = sw_mono_us() - c->t0_us;
+    mc.team = c->id.team_id;
+    if (svc_metrics_access_log(c->srv->mx))
+        peer = grpc_call_get_peer(c->call);
+    mc.peer = peer;
+    svc_metrics_call_done(c->srv->mx, &mc);
+    gpr_free(peer);
+}
 
 /* svc_finish sends the response (if any) and the status in one batch. On
  * error paths resp is NULL. */
@@ -457,8 +546,18 @@ static void svc_finish(struct svc_ctx *c, sw_err rc,
     int status;
     grpc_call_error ce;
 
+    svc_share_drop(c);
     if (rc == SW_OK && resp && svc_encode(resp, &c->send_bb) != SW_OK)
         rc = SW_ENOMEM;
+    if (rc == SW_ENOSPACE && c->fail_msg == NULL) {
+        /* A full map or disk, from a handler that did not say: the
+         * store knows which. */
+        struct sw_buf why;
+        sw_buf_init(&why, 1024);
+        if (store_nospace_why(c->srv->st, &why) == SW_OK)
+            c->fail_msg = svc_ctx_str(c, sw_buf_str(&why));
+        sw_buf_free(&why);
+    }
     status = svc_rpc_status(rc);
     memset(ops, 0, sizeof(ops));
     if (!c->sent_initial_md) {
@@ -478,6 +577,9 @@ static void svc_finish(struct svc_ctx *c, sw_err rc,
     ops[n].data.send_status_from_server.status = (grpc_status_code)status;
     ops[n].data.send_status_from_server.status_details = &c->status_details;
     n++;
+    /* Counted before it is sent: a client that has its answer finds its
+     * call in the metrics. */
+    svc_observe(c, status);
     svc_call_ref(c);
     ce = grpc_call_start_batch(c->call, ops, n, &c->t_done, NULL);
     if (ce != GRPC_CALL_OK) {
@@ -489,6 +591,83 @@ static void svc_finish(struct svc_ctx *c, sw_err rc,
         rc != SW_ECANCELLED)
         sw_log_info("rpc.error", "method=%s code=%s status=%d msg=\"%s\"",
                     c->m ? c->m->path : "?", sw_err_name(rc), status, msg);
+}
+
+/* --- team shares ---------------------------------------------------------- */
+
+/* svc_share_take counts an SVC_HEAVY call of a team against the team's
+ * share: team_max_calls unary and server-stream calls, team_max_streams
+ * client streams, in progress at once. Over it the call fails with
+ * RESOURCE_EXHAUSTED and a retry hint; other teams are not affected. */
+static sw_err svc_share_take(struct svc_ctx *c)
+{
+    svc_server *s = c->srv;
+    const char *team = c->id.team_id;
+    int stream = c->m->kind == SVC_CLIENT_STREAM;
+    struct svc_share *sh;
+    int over = 0;
+
+    if (!(c->m->flags & SVC_HEAVY) || team == NULL || team[0] == '\0' ||
+        strlen(team) >= sizeof(sh->team))
+        return SW_OK;
+    pthread_mutex_lock(&s->tmu);
+    for (sh = s->shares; sh && strcmp(sh->team, team) != 0; sh = sh->next)
+        ;
+    if (sh == NULL) {
+        sh = sw_calloc(1, sizeof(*sh));
+        if (sh == NULL) {
+            pthread_mutex_unlock(&s->tmu);
+            return SW_ENOMEM;
+        }
+        memcpy(sh->team, team, strlen(team) + 1);
+        sh->next = s->shares;
+        s->shares = sh;
+    }
+    if (stream ? sh->streams >= s->team_max_streams
+               : sh->calls >= s->team_max_calls) {
+        over = 1;
+    } else {
+        if (stream)
+            sh->streams++;
+        else
+            sh->calls++;
+        c->share = sh;
+    }
+    pthread_mutex_unlock(&s->tmu);
+    if (!over)
+        return SW_OK;
+    return svc_ctx_fail(
+        c, SW_EBUDGET,
+        "the team already has %d %s in progress, its share of this server "
+        "(%s); retry when one of them has finished",
+        stream ? s->team_max_streams : s->team_max_calls,
+        stream ? "ingest streams" : "ingest, Suggest, search or rerank calls",
+        stream ? "--team-max-streams" : "--team-max-calls");
+}
+
+/* svc_share_drop returns the call's place in its team's share. */
+static void svc_share_drop(struct svc_ctx *c)
+{
+    svc_server *s = c->srv;
+    struct svc_share **p, *sh = c->share;
+
+    if (sh == NULL)
+        return;
+    pthread_mutex_lock(&s->tmu);
+    if (c->m->kind == SVC_CLIENT_STREAM)
+        sh->streams--;
+    else
+        sh->calls--;
+    assert(sh->calls >= 0 && sh->streams >= 0);
+    if (sh->calls == 0 && sh->streams == 0) {
+        for (p = &s->shares; *p && *p != sh; p = &(*p)->next)
+            ;
+        if (*p)
+            *p = sh->next;
+        sw_free(sh);
+    }
+    pthread_mutex_unlock(&s->tmu);
+    c->share = NULL;
 }
 
 /* svc_run executes the handler of a call that has arrived, on whichever
@@ -511,6 +690,9 @@ static void svc_run(struct svc_ctx *c)
                           m->path, m->pending ? m->pending : "planned");
         goto out;
     }
+    rc = svc_share_take(c);
+    if (rc)
+        goto out;
     /* A call whose client gave up while it waited for a worker is not
      * worth running. Draining does not stop it: calls that arrived before
      * shutdown are served. */
@@ -536,10 +718,165 @@ static void svc_run(struct svc_ctx *c)
     }
 out:
     /* A parked call is finished later, by svc_unpark; the parked list holds
-     * its own reference. */
-    if (!(rc == SW_OK && c->park_taken))
+     * its own reference. An asynchronous stream is read from here on and
+     * finished by its end (svc_stream_end). */
+    if (rc == SW_OK && c->stream_taken)
+        svc_stream_read(c);
+    else if (!(rc == SW_OK && c->park_taken))
         svc_finish(c, rc, m->kind == SVC_SERVER_STREAM ? NULL : resp);
     svc_call_unref(c);
+}
+
+/* --- asynchronous client streams ------------------------------------------ */
+
+sw_err svc_ctx_read_async(struct svc_ctx *c, const struct svc_stream_ops *ops,
+                          void *state)
+{
+    svc_server *s = c->srv;
+
+    if (c->m == NULL || c->m->kind != SVC_CLIENT_STREAM || ops == NULL ||
+        ops->item == NULL || ops->end == NULL || c->stream_taken)
+        return SW_EINTERNAL;
+    c->sops = ops;
+    c->sstate = state;
+    c->stream_taken = 1;
+    pthread_mutex_lock(&s->smu);
+    c->streaming = 1;
+    c->sprev = NULL;
+    c->snext = s->streams;
+    if (s->streams)
+        s->streams->sprev = c;
+    s->streams = c;
+    pthread_mutex_unlock(&s->smu);
+    return SW_OK;
+}
+
+/* svc_stream_unlist takes c off the stream list (under smu). */
+static void svc_stream_unlist(svc_server *s, struct svc_ctx *c)
+{
+    pthread_mutex_lock(&s->smu);
+    if (c->streaming) {
+        if (c->sprev)
+            c->sprev->snext = c->snext;
+        else
+            s->streams = c->snext;
+        if (c->snext)
+            c->snext->sprev = c->sprev;
+        c->streaming = 0;
+    }
+    c->recv_pending = 0;
+    pthread_mutex_unlock(&s->smu);
+}
+
+/* svc_stream_end ends an asynchronous stream: its end callback, then the
+ * final batch. The caller keeps its own reference. */
+static void svc_stream_end(struct svc_ctx *c, sw_err why)
+{
+    ProtobufCMessage *resp = NULL;
+    sw_err rc;
+
+    svc_stream_unlist(c->srv, c);
+    rc = c->sops->end(c, c->sstate, why, &resp);
+    if (rc == SW_OK && c->oom)
+        rc = SW_ENOMEM;
+    if (rc == SW_OK && resp == NULL) {
+        resp = msg_new(c->m->resp, &c->arena);
+        if (resp == NULL)
+            rc = SW_ENOMEM;
+    }
+    svc_finish(c, rc, resp);
+}
+
+/* svc_stream_read starts the next read of an asynchronous stream; its
+ * completion (SVC_TAG_RECV) queues the call for a worker (svc_stream_step).
+ * The read holds a reference. */
+static void svc_stream_read(struct svc_ctx *c)
+{
+    svc_server *s = c->srv;
+    grpc_call_error ce;
+    grpc_op op;
+
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_RECV_MESSAGE;
+    op.data.recv_message.recv_message = &c->recv_bb;
+    pthread_mutex_lock(&s->smu);
+    c->recv_pending = 1;
+    c->recv_since = sw_mono_ms();
+    pthread_mutex_unlock(&s->smu);
+    svc_call_ref(c);
+    ce = grpc_call_start_batch(c->call, &op, 1, &c->t_recv, NULL);
+    if (ce != GRPC_CALL_OK) {
+        sw_log_error("rpc.batch_failed", "method=%s grpc_call_error=%d",
+                     c->m->path, (int)ce);
+        svc_call_unref(c);
+        svc_stream_end(c, SW_EINTERNAL);
+    }
+}
+
+/* svc_stream_step runs on a worker when a read has ended: the next item,
+ * the end of the stream, or its early end. It drops the read's
+ * reference. */
+static void svc_stream_step(struct svc_ctx *c)
+{
+    ProtobufCMessage *m = NULL;
+    int expired;
+    sw_err rc;
+
+    pthread_mutex_lock(&c->srv->smu);
+    c->recv_pending = 0;
+    expired = c->idle_expired;
+    pthread_mutex_unlock(&c->srv->smu);
+    if (!c->recv_ok || expired || svc_ctx_done(c)) {
+        if (c->recv_bb) {
+            grpc_byte_buffer_destroy(c->recv_bb);
+            c->recv_bb = NULL;
+        }
+        svc_stream_end(c, expired ? SW_ETIMEOUT : SW_ECANCELLED);
+        svc_call_unref(c);
+        return;
+    }
+    rc = svc_take_recv(c, &m);
+    if (rc == SW_ENOTFOUND) {
+        svc_stream_end(c, SW_OK); /* the client half-closed */
+        svc_call_unref(c);
+        return;
+    }
+    c->items++;
+    if (rc == SW_OK || rc == SW_EPARSE)
+        rc = c->sops->item(c, c->sstate, rc == SW_OK ? m : NULL, rc);
+    if (rc)
+        svc_stream_end(c, rc);
+    else
+        svc_stream_read(c);
+    svc_call_unref(c);
+}
+
+/* svc_stream_idle_scan ends the client streams whose read has waited past
+ * the idle limit: DEADLINE_EXCEEDED with the count so far. The read then
+ * completes unsuccessfully and the stream's end runs on a worker. */
+static void svc_stream_idle_scan(svc_server *s)
+{
+    int64_t now = sw_mono_ms();
+    struct svc_ctx *c;
+    char msg[256];
+
+    pthread_mutex_lock(&s->smu);
+    for (c = s->streams; c; c = c->snext) {
+        if (!c->recv_pending || c->idle_expired ||
+            now - c->recv_since < s->stream_idle_ms)
+            continue;
+        c->idle_expired = 1;
+        snprintf(msg, sizeof(msg),
+                 "the stream sent nothing for %lld ms (the server's limit) "
+                 "after %lld messages; the messages before were processed, "
+                 "and sending them again is safe",
+                 (long long)(now - c->recv_since), (long long)c->items);
+        sw_log_info("rpc.stream_idle", "method=%s items=%lld", c->m->path,
+                    (long long)c->items);
+        grpc_call_cancel_with_status(c->call, GRPC_STATUS_DEADLINE_EXCEEDED,
+                                     msg, NULL);
+    }
+    pthread_mutex_unlock(&s->smu);
 }
 
 sw_err svc_ctx_park(struct svc_ctx *c, const ProtobufCMessage *on_drain)
@@ -632,6 +969,8 @@ static void svc_unknown(struct svc_ctx *c)
     ops[2].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
     ops[2].data.recv_close_on_server.cancelled = &c->cancelled_out;
     svc_call_ref(c);
+    c->t0_us = sw_mono_us();
+    svc_observe(c, GRPC_STATUS_UNIMPLEMENTED);
     ce = grpc_call_start_batch(c->call, ops, 3, &c->t_done, NULL);
     if (ce != GRPC_CALL_OK)
         svc_call_unref(c);
@@ -640,39 +979,69 @@ static void svc_unknown(struct svc_ctx *c)
 
 /* --- worker pool ---------------------------------------------------------- */
 
+/* svc_work_pool: 0 (main) for SVC_HEAVY calls and the steps of client
+ * streams, 1 (light) for every other call. */
+static int svc_work_pool(const struct svc_ctx *c)
+{
+    return c->resume || (c->m->flags & SVC_HEAVY) ? 0 : 1;
+}
+
 static void svc_work_push(svc_server *s, struct svc_ctx *c)
 {
+    int p = svc_work_pool(c);
+
     pthread_mutex_lock(&s->wmu);
     c->next = NULL;
-    if (s->wtail)
-        s->wtail->next = c;
+    if (s->wtail[p])
+        s->wtail[p]->next = c;
     else
-        s->whead = c;
-    s->wtail = c;
-    pthread_cond_signal(&s->wcv);
+        s->whead[p] = c;
+    s->wtail[p] = c;
+    pthread_cond_signal(&s->wcv[p]);
     pthread_mutex_unlock(&s->wmu);
 }
 
-static void *svc_worker_main(void *arg)
+static void svc_worker_loop(svc_server *s, int p)
 {
-    svc_server *s = arg;
     struct svc_ctx *c;
 
     for (;;) {
         pthread_mutex_lock(&s->wmu);
-        while (s->whead == NULL && !s->wstop)
-            pthread_cond_wait(&s->wcv, &s->wmu);
-        c = s->whead;
+        while (s->whead[p] == NULL && !s->wstop)
+            pthread_cond_wait(&s->wcv[p], &s->wmu);
+        c = s->whead[p];
         if (c) {
-            s->whead = c->next;
-            if (s->whead == NULL)
-                s->wtail = NULL;
+            s->whead[p] = c->next;
+            if (s->whead[p] == NULL)
+                s->wtail[p] = NULL;
         }
         pthread_mutex_unlock(&s->wmu);
         if (c == NULL)
-            return NULL; /* stopped and the queue is empty */
-        svc_run(c);
+            return; /* stopped and the queue is empty */
+        if (c->resume) {
+            c->resume = 0;
+            svc_stream_step(c);
+        } else {
+            svc_run(c);
+        }
     }
+}
+
+static void *svc_worker_main(void *arg)
+{
+    /* The main pool runs at a lower priority than the polling threads and
+     * the light pool (nice SVC_HEAVY_NICE, which needs no privilege): when
+     * expensive calls saturate the CPUs, cheap calls still get it. */
+    if (sw_thread_nice(SVC_HEAVY_NICE) != 0)
+        sw_log_warn("server.nice_failed", "errno=%d", errno);
+    svc_worker_loop(arg, 0);
+    return NULL;
+}
+
+static void *svc_light_main(void *arg)
+{
+    svc_worker_loop(arg, 1);
+    return NULL;
 }
 
 /* --- polling threads -------------------------------------------------------
@@ -691,6 +1060,7 @@ static void svc_on_new(svc_server *s, struct svc_queue *q, struct svc_ctx *c,
         return;
     }
     c->active = 1;
+    c->t0_us = sw_mono_us();
     atomic_fetch_add(&s->active_calls, 1);
     if (!atomic_load(&s->draining))
         svc_request_registered(s, q, mi);
@@ -751,6 +1121,15 @@ static void svc_on_event(svc_server *s, struct svc_queue *q, grpc_event ev)
         pthread_cond_broadcast(&c->cv);
         pthread_mutex_unlock(&c->mu);
         break;
+    case SVC_TAG_RECV:
+        /* The read's reference goes with the call to a worker. */
+        pthread_mutex_lock(&s->smu);
+        c->recv_pending = 0; /* no longer idle, whatever the worker finds */
+        pthread_mutex_unlock(&s->smu);
+        c->recv_ok = ev.success;
+        c->resume = 1;
+        svc_work_push(s, c);
+        break;
     }
 }
 
@@ -760,11 +1139,19 @@ static void *svc_poll_main(void *arg)
 
     for (;;) {
         grpc_event ev = grpc_completion_queue_next(
-            q->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+            q->cq,
+            gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                         gpr_time_from_millis(SVC_IDLE_SCAN_MS, GPR_TIMESPAN)),
+            NULL);
         if (ev.type == GRPC_QUEUE_SHUTDOWN)
             return NULL;
         if (ev.type == GRPC_OP_COMPLETE)
             svc_on_event(q->srv, q, ev);
+        if (q->idx == 0 &&
+            sw_mono_ms() - q->srv->idle_scan_ms >= SVC_IDLE_SCAN_MS) {
+            q->srv->idle_scan_ms = sw_mono_ms();
+            svc_stream_idle_scan(q->srv);
+        }
     }
 }
 
@@ -814,6 +1201,8 @@ static grpc_server_credentials *svc_creds(const struct svc_server_opts *o)
 {
     grpc_ssl_pem_key_cert_pair pair;
 
+    if (o->tls)
+        return svc_tls_creds(o->tls);
     if (o->tls_cert_pem == NULL)
         return grpc_insecure_server_credentials_create();
     pair.private_key = o->tls_key_pem;
@@ -844,16 +1233,28 @@ sw_err svc_server_start(const struct svc_server_opts *o, struct store *st,
     s->ranker = o->ranker;
     s->engine = o->engine;
     s->ingest = o->ingest;
+    s->mx = o->metrics;
     s->max_message_bytes = o->max_message_bytes;
+    s->stream_idle_ms = o->stream_idle_ms > 0 ? o->stream_idle_ms : 30000;
+    s->team_max_calls = o->team_max_calls > 0 ? o->team_max_calls
+                        : o->workers / 2 > 1  ? o->workers / 2
+                                              : 1;
+    s->team_max_streams = o->team_max_streams > 0 ? o->team_max_streams : 64;
     pthread_mutex_init(&s->wmu, NULL);
-    pthread_cond_init(&s->wcv, NULL);
+    pthread_cond_init(&s->wcv[0], NULL);
+    pthread_cond_init(&s->wcv[1], NULL);
+    pthread_mutex_init(&s->tmu, NULL);
     pthread_mutex_init(&s->pmu, NULL);
+    pthread_mutex_init(&s->smu, NULL);
     rc = svc_rpc_table(&s->methods, &s->nmethods);
     if (rc)
         goto fail;
     s->rm = sw_calloc(s->nmethods ? s->nmethods : 1, sizeof(void *));
     s->queues = sw_calloc((size_t)o->cq_threads, sizeof(*s->queues));
-    s->workers = sw_calloc((size_t)o->workers, sizeof(pthread_t));
+    s->workers =
+        sw_calloc((size_t)o->workers +
+                      (size_t)(o->light_workers > 0 ? o->light_workers : 2),
+                  sizeof(pthread_t));
     if (s->rm == NULL || s->queues == NULL || s->workers == NULL) {
         rc = SW_ENOMEM;
         goto fail;
@@ -922,8 +1323,11 @@ sw_err svc_server_start(const struct svc_server_opts *o, struct store *st,
             s->queues[i].started = 1;
     }
     s->nworkers = o->workers;
-    for (i = 0; i < s->nworkers; i++) {
-        if (pthread_create(&s->workers[i], NULL, svc_worker_main, s) != 0)
+    s->nlight = o->light_workers > 0 ? o->light_workers : 2;
+    for (i = 0; i < s->nworkers + s->nlight; i++) {
+        if (pthread_create(&s->workers[i], NULL,
+                           i < s->nworkers ? svc_worker_main : svc_light_main,
+                           s) != 0)
             break;
         s->workers_started++;
     }
@@ -957,8 +1361,11 @@ fail:
         }
     }
     pthread_mutex_destroy(&s->wmu);
-    pthread_cond_destroy(&s->wcv);
+    pthread_cond_destroy(&s->wcv[0]);
+    pthread_cond_destroy(&s->wcv[1]);
+    pthread_mutex_destroy(&s->tmu);
     pthread_mutex_destroy(&s->pmu);
+    pthread_mutex_destroy(&s->smu);
     svc_rpc_table_free(s->methods, s->nmethods);
     sw_free(s->rm);
     sw_free(s->queues);
@@ -1010,7 +1417,8 @@ void svc_server_stop(svc_server **sp, int64_t grace_ms)
     /* Every call has now completed; let the workers finish what they hold. */
     pthread_mutex_lock(&s->wmu);
     s->wstop = 1;
-    pthread_cond_broadcast(&s->wcv);
+    pthread_cond_broadcast(&s->wcv[0]);
+    pthread_cond_broadcast(&s->wcv[1]);
     pthread_mutex_unlock(&s->wmu);
     for (i = 0; i < s->workers_started; i++)
         pthread_join(s->workers[i], NULL);
@@ -1037,8 +1445,11 @@ void svc_server_stop(svc_server **sp, int64_t grace_ms)
         sw_log_warn("server.calls_leaked", "calls=%d",
                     atomic_load(&s->live_calls));
     pthread_mutex_destroy(&s->wmu);
-    pthread_cond_destroy(&s->wcv);
+    pthread_cond_destroy(&s->wcv[0]);
+    pthread_cond_destroy(&s->wcv[1]);
+    pthread_mutex_destroy(&s->tmu);
     pthread_mutex_destroy(&s->pmu);
+    pthread_mutex_destroy(&s->smu);
     svc_rpc_table_free(s->methods, s->nmethods);
     sw_free(s->rm);
     sw_free(s->queues);

@@ -14,6 +14,8 @@ struct store;
 struct rank_ranker;
 struct rank_engine;
 struct ingest_pipeline;
+struct svc_metrics;
+struct svc_tls;
 typedef struct svc_server svc_server;
 
 struct svc_server_opts {
@@ -21,11 +23,23 @@ struct svc_server_opts {
     int cq_threads;            /* polling threads, >= 1 */
     int workers;               /* handler worker threads, >= 1 */
     int64_t max_message_bytes; /* largest request accepted */
-    const char *tls_cert_pem;  /* both NULL: plaintext */
+    const char *tls_cert_pem;  /* both NULL: plaintext (or tls) */
     const char *tls_key_pem;
+    struct svc_tls *tls;        /* reloadable TLS, optional mutual (borrowed,
+                                 * service/svc_tls.h); beats tls_*_pem */
     struct rank_ranker *ranker; /* snippet search (borrowed); NULL: none */
     struct rank_engine *engine; /* Suggest and models (borrowed); NULL: none */
     struct ingest_pipeline *ingest; /* email ingest (borrowed); NULL: none */
+    struct svc_metrics *metrics;    /* counters and access log (borrowed,
+                                     * service/svc_metrics.h); NULL: none */
+    int64_t stream_idle_ms; /* a client stream silent this long ends with
+                             * DEADLINE_EXCEEDED; 0: 30000 */
+    int light_workers;      /* threads for calls not flagged SVC_HEAVY;
+                             * 0: 2 */
+    int team_max_calls;     /* SVC_HEAVY unary and server-stream calls one team
+                             * may have in progress; 0: half the workers (at
+                             * least 1) */
+    int team_max_streams;   /* client streams one team may have open; 0: 64 */
 };
 
 /* svc_server_start builds the server over store st (borrowed; it must

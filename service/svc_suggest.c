@@ -11,6 +11,7 @@
 #include "ranker/model.h"
 #include "ranker/rerank.h"
 #include "ranker/suggest.h"
+#include "service/svc_metrics.h"
 #include "snipwise/v1/ranking.pb-c.h"
 #include "snipwise/v1/suggest.pb-c.h"
 
@@ -329,6 +330,7 @@ sw_err svc_ranking_run(struct svc_ctx *c, const ProtobufCMessage *req,
     Snipwise__V1__RerankProgress last;
     Snipwise__V1__RerankResult rr;
     rank_engine *e = svc_ctx_engine(c);
+    int64_t t0;
     sw_err rc;
 
     (void)resp;
@@ -347,10 +349,13 @@ sw_err svc_ranking_run(struct svc_ctx *c, const ProtobufCMessage *req,
     o.force_promote = r->force_promote;
     o.dry_run = r->dry_run;
     arg.c = c;
+    t0 = sw_mono_us();
     rc = rank_rerank_team(rank_engine_store(e), rank_engine_ranker(e),
                           svc_ctx_team(c), NULL, &o, svc_rerank_progress, &arg,
                           &res);
     rank_engine_rerank_end(e, svc_ctx_team(c));
+    svc_metrics_rerank_done(svc_ctx_metrics(c), rc, rc == SW_OK && res.promoted,
+                            sw_mono_us() - t0);
     if (rc)
         goto out;
     snipwise__v1__rerank_progress__init(&last);

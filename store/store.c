@@ -7,9 +7,12 @@
 #include <errno.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "base/sw_log.h"
 #include "base/sw_mem.h"
@@ -21,6 +24,18 @@
 /* MDB_MAP_RESIZED can repeat if another process keeps growing the map while
  * we adopt its size; give up after this many rounds. */
 #define STORE_RESIZED_TRIES 16
+
+/* LMDB reports a short write, which is how a full filesystem usually shows
+ * (some bytes fit, not all), as EIO. An EIO while the data dir's
+ * filesystem has less than this free is taken for a full disk. */
+#define STORE_DISK_FULL_SLACK ((uint64_t)1 << 20)
+
+/* Why the latest SW_ENOSPACE happened (store_nospace_why). */
+enum store_nospace {
+    STORE_NOSPACE_NONE = 0,
+    STORE_NOSPACE_MAP = 1,  /* MDB_MAP_FULL at max_map */
+    STORE_NOSPACE_DISK = 2, /* ENOSPC or EDQUOT from a write */
+};
 
 struct store_db_row {
     const char *name;
@@ -47,6 +62,8 @@ static const struct store_db_row store_db_rows[STORE_DB_COUNT] = {
 struct store {
     MDB_env *env;
     MDB_dbi dbi[STORE_DB_COUNT];
+    char *dir;          /* for messages */
+    atomic_int nospace; /* enum store_nospace of the latest SW_ENOSPACE */
     size_t max_map;
     size_t max_key;
     pthread_mutex_t gate_mu;
@@ -86,6 +103,10 @@ static SW_MUST_CHECK sw_err store_err(int mrc, const char *op)
     case MDB_KEYEXIST:
         return SW_EEXIST;
     case MDB_MAP_FULL:
+    case ENOSPC:
+    case EDQUOT:
+        e = SW_ENOSPACE;
+        break;
     case MDB_TXN_FULL:
         e = SW_ETOOBIG;
         break;
@@ -107,13 +128,32 @@ static SW_MUST_CHECK sw_err store_err(int mrc, const char *op)
 }
 
 /* store_txn_err is store_err for operations inside a transaction: it notes a
- * full map so that store_update can grow it and try again. */
+ * full map so that store_update can grow it and try again, and remembers
+ * the cause of a full map or disk for store_nospace_why. A write that fails
+ * for lack of room on the filesystem (mdb_put spilling pages, or the pages
+ * written by mdb_txn_commit; LMDB says EIO for a short write, so an EIO on
+ * a nearly full filesystem counts too) leaves the environment usable: LMDB
+ * aborts the transaction and the meta page still names the last good commit. */
 static SW_MUST_CHECK sw_err store_txn_err(store_txn *t, int mrc, const char *op)
 {
+    struct statvfs fs;
+
+    if (mrc == EIO && statvfs(t->s->dir, &fs) == 0 &&
+        (uint64_t)fs.f_bavail * fs.f_frsize < STORE_DISK_FULL_SLACK) {
+        sw_log_warn("store.short_write", "op=%s dir=\"%s\" free_bytes=%llu", op,
+                    t->s->dir, (unsigned long long)fs.f_bavail * fs.f_frsize);
+        mrc = ENOSPC;
+    }
     if (mrc == MDB_MAP_FULL) {
         t->map_full = 1;
         if (t->in_update)
-            return SW_ETOOBIG;
+            return SW_ENOSPACE;
+        atomic_store(&t->s->nospace, STORE_NOSPACE_MAP);
+    } else if (mrc == ENOSPC || mrc == EDQUOT) {
+        atomic_store(&t->s->nospace, STORE_NOSPACE_DISK);
+        sw_log_error("store.disk_full", "op=%s dir=\"%s\" code=%d msg=\"%s\"",
+                     op, t->s->dir, mrc, mdb_strerror(mrc));
+        return SW_ENOSPACE;
     }
     return store_err(mrc, op);
 }
@@ -165,7 +205,8 @@ static SW_MUST_CHECK sw_err store_resize(store *s, size_t seen)
         if (seen >= s->max_map) {
             sw_log_error("store.map_full", "map_bytes=%zu max_map_bytes=%zu",
                          seen, s->max_map);
-            rc = SW_ETOOBIG;
+            atomic_store(&s->nospace, STORE_NOSPACE_MAP);
+            rc = SW_ENOSPACE;
             goto out;
         }
         want = seen > s->max_map / 2 ? s->max_map : seen * 2;
@@ -190,47 +231,83 @@ out:
     return rc;
 }
 
-/* store_mkdirs creates dir and its missing parents with mode 0700. */
-static SW_MUST_CHECK sw_err store_mkdirs(const char *dir)
+/* store_strerror returns errno e's message (GNU strerror_r, which we get
+ * with _GNU_SOURCE, returns it, and may or may not use eb). */
+static const char *store_strerror(int e, char *eb, size_t n)
+{
+    return strerror_r(e, eb, n);
+}
+
+/* store_prepare_dir checks o->dir before LMDB sees it (see store_open for
+ * the contract): with must_exist, that it holds a non-empty data.mdb;
+ * otherwise it creates the directory's last component if it is missing.
+ * Nothing is created when it fails. */
+static SW_MUST_CHECK sw_err store_prepare_dir(const struct store_opts *o)
 {
     struct stat st;
-    char *path = NULL;
-    size_t i, n = strlen(dir);
+    struct sw_buf file;
+    char eb[128];
     sw_err rc = SW_OK;
+    int e;
 
-    path = sw_strdup(dir);
-    if (path == NULL) {
-        rc = SW_ENOMEM;
-        goto out;
-    }
-    for (i = 1; i <= n; i++) {
-        if (path[i] != '/' && path[i] != '\0')
-            continue;
-        path[i] = '\0';
-        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-            int e = errno;
-            char eb[128];
-            /* The GNU strerror_r (we build with _GNU_SOURCE) returns the
-             * message, which may or may not be eb. */
-            sw_log_error("store.mkdir_failed", "dir=\"%s\" errno=%d msg=\"%s\"",
-                         path, e, strerror_r(e, eb, sizeof(eb)));
+    sw_buf_init(&file, 8192);
+    if (stat(o->dir, &st) != 0) {
+        e = errno;
+        if (e == ENOENT && o->must_exist) {
+            sw_log_warn("store.not_a_store",
+                        "dir=\"%s\" why=\"no such directory\"", o->dir);
+            rc = SW_ENOTFOUND;
+            goto out;
+        }
+        if (e != ENOENT) {
+            sw_log_error("store.stat_failed", "dir=\"%s\" errno=%d msg=\"%s\"",
+                         o->dir, e, store_strerror(e, eb, sizeof(eb)));
             rc = SW_EIO;
             goto out;
         }
-        path[i] = i < n ? '/' : '\0';
+        /* Only the last component: mkdir(2) fails with ENOENT when the
+         * parent is missing, and we never create parents. */
+        if (mkdir(o->dir, 0700) != 0 && errno != EEXIST) {
+            e = errno;
+            sw_log_error("store.mkdir_failed", "dir=\"%s\" errno=%d msg=\"%s\"",
+                         o->dir, e, store_strerror(e, eb, sizeof(eb)));
+            rc = e == ENOENT   ? SW_ENOTFOUND
+                 : e == ENOSPC ? SW_ENOSPACE
+                               : SW_EIO;
+            goto out;
+        }
+        if (stat(o->dir, &st) != 0) {
+            rc = SW_EIO;
+            goto out;
+        }
     }
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        sw_log_error("store.not_a_dir", "dir=\"%s\"", dir);
+    if (!S_ISDIR(st.st_mode)) {
+        sw_log_error("store.not_a_dir", "dir=\"%s\"", o->dir);
         rc = SW_EIO;
+        goto out;
+    }
+    if (!o->must_exist)
+        goto out;
+    rc = sw_buf_printf(&file, "%s/data.mdb", o->dir);
+    if (rc)
+        goto out;
+    if (stat(sw_buf_str(&file), &st) != 0 || !S_ISREG(st.st_mode) ||
+        st.st_size == 0) {
+        sw_log_warn("store.not_a_store", "dir=\"%s\" why=\"no data.mdb\"",
+                    o->dir);
+        rc = SW_ENOTFOUND;
     }
 out:
-    sw_free(path);
+    sw_buf_free(&file);
     return rc;
 }
 
-/* store_check_schema writes the schema version into a new store and rejects
- * one written by a newer Snipwise. Older versions would be migrated here. */
-static SW_MUST_CHECK sw_err store_check_schema(store *s, MDB_txn *txn)
+/* store_check_schema writes the schema version into a new store (unless
+ * must_exist: then a missing record means "not a Snipwise store") and
+ * rejects one written by a newer Snipwise. Older versions would be migrated
+ * here. *created is set when the record was written. */
+static SW_MUST_CHECK sw_err store_check_schema(store *s, MDB_txn *txn,
+                                               int must_exist, int *created)
 {
     static const char key[] = STORE_META_SCHEMA_KEY;
     unsigned char buf[8];
@@ -238,8 +315,15 @@ static SW_MUST_CHECK sw_err store_check_schema(store *s, MDB_txn *txn)
     uint64_t ver;
     int mrc;
 
+    *created = 0;
     mrc = mdb_get(txn, s->dbi[STORE_DB_META], &k, &v);
+    if (mrc == MDB_NOTFOUND && must_exist) {
+        sw_log_warn("store.not_a_store", "dir=\"%s\" why=\"no schema record\"",
+                    s->dir);
+        return SW_ENOTFOUND;
+    }
     if (mrc == MDB_NOTFOUND) {
+        *created = 1;
         store_u64_put(buf, STORE_SCHEMA_VERSION);
         v.mv_size = sizeof(buf);
         v.mv_data = buf;
@@ -273,23 +357,30 @@ sw_err store_open(const struct store_opts *o, store **out)
     MDB_envinfo info;
     size_t map, max_map;
     sw_err rc = SW_OK;
-    int mrc, i;
+    int mrc, i, created = 0;
 
     if (o == NULL || o->dir == NULL || o->dir[0] == '\0' || out == NULL) {
         rc = SW_EINVAL;
         goto out;
     }
-    map = o->map_bytes ? o->map_bytes : STORE_DEFAULT_MAP;
     max_map = o->max_map_bytes ? o->max_map_bytes : STORE_DEFAULT_MAX_MAP;
+    map = o->map_bytes                  ? o->map_bytes
+          : max_map < STORE_DEFAULT_MAP ? max_map
+                                        : STORE_DEFAULT_MAP;
     if (map > max_map) {
         rc = SW_EINVAL;
         goto out;
     }
-    rc = store_mkdirs(o->dir);
+    rc = store_prepare_dir(o);
     if (rc)
         goto out;
     s = sw_calloc(1, sizeof(*s));
     if (s == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    s->dir = sw_strdup(o->dir);
+    if (s->dir == NULL) {
         rc = SW_ENOMEM;
         goto out;
     }
@@ -338,22 +429,38 @@ sw_err store_open(const struct store_opts *o, store **out)
         rc = store_err(mrc, "txn_begin");
         goto out;
     }
+    /* META is row 0: with must_exist it is opened without MDB_CREATE, so
+     * that another program's LMDB file is refused before anything is
+     * written (the transaction is then aborted). */
     for (i = 0; i < STORE_DB_COUNT; i++) {
-        mrc = mdb_dbi_open(txn, store_db_rows[i].name, MDB_CREATE, &s->dbi[i]);
+        unsigned flags = o->must_exist && i == STORE_DB_META ? 0 : MDB_CREATE;
+        mrc = mdb_dbi_open(txn, store_db_rows[i].name, flags, &s->dbi[i]);
+        if (mrc == MDB_NOTFOUND) {
+            sw_log_warn("store.not_a_store",
+                        "dir=\"%s\" why=\"no %s database\"", o->dir,
+                        store_db_rows[i].name);
+            rc = SW_ENOTFOUND;
+            goto out;
+        }
         if (mrc) {
             rc = store_err(mrc, "dbi_open");
             goto out;
         }
+        if (i == STORE_DB_META) {
+            rc = store_check_schema(s, txn, o->must_exist, &created);
+            if (rc)
+                goto out;
+        }
     }
-    rc = store_check_schema(s, txn);
-    if (rc)
-        goto out;
     mrc = mdb_txn_commit(txn);
     txn = NULL;
     if (mrc) {
         rc = store_err(mrc, "txn_commit");
         goto out;
     }
+    if (created)
+        sw_log_info("store.created", "dir=\"%s\" max_map_bytes=%zu", o->dir,
+                    max_map);
     *out = s;
     s = NULL;
 out:
@@ -377,6 +484,7 @@ void store_close(store **sp)
         pthread_cond_destroy(&s->gate_cv);
         pthread_mutex_destroy(&s->gate_mu);
     }
+    sw_free(s->dir);
     sw_free(s);
 }
 
@@ -888,6 +996,58 @@ sw_err store_stat(store *s, struct store_stats *st)
 out:
     store_txn_abort(&t);
     return rc;
+}
+
+sw_err store_nospace_why(store *s, struct sw_buf *why)
+{
+    sw_buf_reset(why);
+    switch (atomic_load(&s->nospace)) {
+    case STORE_NOSPACE_MAP:
+        return sw_buf_printf(why,
+                             "the store's map is at its maximum size (%zu "
+                             "bytes; snipd --max-map-bytes)",
+                             s->max_map);
+    case STORE_NOSPACE_DISK:
+        return sw_buf_printf(why, "no space left on device in %s", s->dir);
+    default:
+        return sw_buf_addstr(why, sw_err_str(SW_ENOSPACE));
+    }
+}
+
+sw_err store_backup(store *s, int fd)
+{
+    struct stat st;
+    sw_err rc = SW_OK;
+    int mrc, tries;
+
+    if (s == NULL || fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        return SW_EINVAL;
+    for (tries = 0;; tries++) {
+        /* Inside the gate: the copy's read transaction must not see this
+         * process remap the environment under it. */
+        store_gate_enter(s);
+        mrc = mdb_env_copyfd2(s->env, fd, MDB_CP_COMPACT);
+        store_gate_leave(s);
+        if (mrc != MDB_MAP_RESIZED || tries >= STORE_RESIZED_TRIES)
+            break;
+        rc = store_resize(s, 0);
+        if (rc)
+            return rc;
+        if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0)
+            return SW_EIO;
+    }
+    if (mrc == ENOSPC || mrc == EDQUOT) {
+        /* The backup's disk, not the store's: no store_nospace cause. */
+        sw_log_error("store.backup_disk_full", "code=%d msg=\"%s\"", mrc,
+                     mdb_strerror(mrc));
+        return SW_ENOSPACE;
+    }
+    if (mrc == EIO || mrc == EBADF || mrc == EFBIG) {
+        sw_log_error("store.backup_failed", "code=%d msg=\"%s\"", mrc,
+                     mdb_strerror(mrc));
+        return SW_EIO;
+    }
+    return store_err(mrc, "env_copy");
 }
 
 /* Record encoding. protobuf-c allocates through sw_malloc so that fault

@@ -103,19 +103,39 @@ enum store_db {
 #define STORE_META_SCHEMA_KEY "schema_version"
 
 struct store_opts {
-    const char *dir;      /* directory of the environment; created if absent */
-    size_t map_bytes;     /* initial map size; 0 = 64 MiB */
+    const char *dir;      /* directory of the environment (see store_open) */
+    size_t map_bytes;     /* initial map size; 0 = 64 MiB, or max_map_bytes
+                             when that is smaller */
     size_t max_map_bytes; /* the map never grows past this; 0 = 1 TiB */
     unsigned max_readers; /* concurrent read transactions; 0 = 512 */
+    int must_exist;       /* 1: open only an existing store, create nothing */
 };
 
-/* store_open creates o->dir (mode 0700, parents included) if it is missing,
- * opens the LMDB environment there, creates any missing named database and
- * checks the schema version, writing it into a new store.
- * On success *out is a handle the caller closes with store_close.
- * Errors: SW_EINVAL (no dir, or map_bytes > max_map_bytes), SW_EIO (the
- * directory cannot be created), SW_ESCHEMA (the store was written by a newer
- * Snipwise), SW_ECORRUPT, SW_ESTORE, SW_ENOMEM. Thread-safe. */
+/* store_open opens the Snipwise store in o->dir. On success *out is a
+ * handle the caller closes with store_close.
+ *
+ * With o->must_exist == 1 (every snipd command but serve) o->dir must
+ * already hold a Snipwise store: a non-empty data.mdb whose META database
+ * holds the schema-version record. Anything else (a missing or mistyped
+ * directory, an empty directory, another program's LMDB file) is refused
+ * with SW_ENOTFOUND before anything is written, and nothing is created: no
+ * directory, no data.mdb. (Opening an existing store may create its
+ * lock.mdb, which LMDB rebuilds whenever it is missing, e.g. after a
+ * restore.)
+ *
+ * With o->must_exist == 0 (snipd serve, tests) a missing o->dir is created
+ * with mode 0700, but only its last component: a missing parent directory
+ * is refused with SW_ENOTFOUND, so that a mistyped path never grows a tree
+ * of directories. A directory without data.mdb gets a new store (logged as
+ * event=store.created dir=...); an existing store is opened as above.
+ *
+ * Either way any named database a newer row of STORE_DB_LIST added is
+ * created, and the schema version is checked.
+ * Errors: SW_EINVAL (no dir, or map_bytes > max_map_bytes), SW_ENOTFOUND
+ * (not a store, or a missing parent: see above), SW_EIO (the directory
+ * cannot be created, or dir is not a directory), SW_ESCHEMA (the store was
+ * written by a newer Snipwise), SW_ECORRUPT, SW_ENOSPACE (no room on the
+ * disk for a new store), SW_ESTORE, SW_ENOMEM. Thread-safe. */
 SW_MUST_CHECK sw_err store_open(const struct store_opts *o, store **out);
 
 /* store_close closes the environment and frees the handle, then sets *s to
@@ -134,8 +154,9 @@ SW_MUST_CHECK sw_err store_txn_begin(store *s, int write, store_txn **out);
 
 /* store_txn_commit commits the transaction and frees it, setting *t to NULL,
  * whatever the result. For a write transaction SW_OK means durable. A read
- * transaction commits like an abort. Errors: SW_ETOOBIG (the map is full:
- * nothing was written), SW_ESTORE, SW_EINVAL (NULL). */
+ * transaction commits like an abort. Errors: SW_ENOSPACE (the map or the
+ * disk is full: nothing was written; store_update grows a map that is not
+ * yet at its maximum), SW_ESTORE, SW_EINVAL (NULL). */
 SW_MUST_CHECK sw_err store_txn_commit(store_txn **t);
 
 /* store_txn_abort discards the transaction and frees it, setting *t to NULL.
@@ -153,8 +174,11 @@ typedef sw_err (*store_txn_fn)(store_txn *t, void *arg);
  * outputs in arg: it may run more than once. While it grows the map it waits
  * for every transaction of this process to end, so never call it from a
  * thread that holds a transaction.
- * Errors: fn's error; SW_ETOOBIG (the map is at max_map_bytes); SW_ESTORE,
- * SW_ENOMEM. Thread-safe. */
+ * Errors: fn's error; SW_ENOSPACE when the map is full at max_map_bytes or
+ * the filesystem is full (ENOSPC, EDQUOT): nothing of this transaction was
+ * written, earlier commits are intact, read transactions go on working,
+ * and a later call succeeds once there is room again (store_nospace_why
+ * says which it was); SW_ESTORE, SW_ENOMEM. Thread-safe. */
 SW_MUST_CHECK sw_err store_update(store *s, store_txn_fn fn, void *arg);
 
 /* store_view runs fn in a read transaction, which sees one consistent
@@ -181,7 +205,8 @@ SW_MUST_CHECK sw_err store_get(store_txn *t, enum store_db db, const void *key,
  * previous value unless flags has STORE_NOOVERWRITE. Needs a write
  * transaction. Keys are 1 to 511 bytes.
  * Errors: SW_EEXIST, SW_EINVAL (read transaction, empty or over-long key),
- * SW_ETOOBIG (map full; store_update handles it), SW_ESTORE. */
+ * SW_ENOSPACE (map or disk full; store_update grows the map if it can),
+ * SW_ETOOBIG (too many dirty pages in one transaction), SW_ESTORE. */
 SW_MUST_CHECK sw_err store_put(store_txn *t, enum store_db db, const void *key,
                                size_t klen, const void *val, size_t vlen,
                                unsigned flags);
@@ -264,6 +289,24 @@ struct store_stats {
     uint64_t readers_used;            /* reader slots in use, all processes */
     uint64_t entries[STORE_DB_COUNT]; /* records per database */
 };
+
+/* store_nospace_why resets why and writes the cause of the latest
+ * SW_ENOSPACE of this handle: "the store's map is at its maximum size (N
+ * bytes)" or "no space left on device in DIR" (a generic sentence if there
+ * was none). For status messages and logs. Errors: SW_ENOMEM, SW_ETOOBIG
+ * (over why's cap). Thread-safe. */
+SW_MUST_CHECK sw_err store_nospace_why(store *s, struct sw_buf *why);
+
+/* store_backup writes a compacted copy of the store's data file (LMDB's
+ * mdb_env_copyfd2 with MDB_CP_COMPACT: free pages left out) to fd, which
+ * must be a regular file open for writing at offset 0; on a retry it is
+ * truncated and rewritten. The copy is one consistent snapshot (a read
+ * transaction held for the whole copy), so writers in this and other
+ * processes go on meanwhile. The caller syncs and closes fd. The copy is a
+ * complete data.mdb: put it in an empty directory to open it.
+ * Errors: SW_ENOSPACE (the disk of fd is full), SW_EIO, SW_ESTORE,
+ * SW_EINVAL. Thread-safe. */
+SW_MUST_CHECK sw_err store_backup(store *s, int fd);
 
 /* store_db_name returns the static LMDB name of db ("keys"), or "?" for a
  * value outside the enum. */

@@ -19,6 +19,7 @@
 #include "base/sw_mem.h"
 #include "base/sw_util.h"
 #include "clients/snipc.h"
+#include "clients/snipctl/ctl_tls.h"
 #include "snipwise/v1/ingest.pb-c.h"
 #include "snipwise/v1/snippet.pb-c.h"
 
@@ -451,6 +452,7 @@ int ctl_ingest_main(int argc, char **argv)
     o.addr = addr;
     o.key = key;
     o.tls_ca = tls_ca;
+    ctl_tls_opts(&o);
     o.timeout_ms = timeout_ms;
     rc = snipc_open(&o, &cl);
     if (rc == SW_OK)

@@ -11,6 +11,7 @@
 #include "base/sw_buf.h"
 #include "base/sw_util.h"
 #include "clients/snipc.h"
+#include "clients/snipctl/ctl_tls.h"
 #include "proto/msg.h"
 #include "snipwise/v1/llm.pb-c.h"
 
@@ -156,6 +157,7 @@ int ctl_llm_main(int argc, char **argv)
     o.addr = addr;
     o.key = key;
     o.tls_ca = tls_ca;
+    ctl_tls_opts(&o);
     o.timeout_ms = timeout_ms;
     rc = snipc_open(&o, &cl);
     if (rc == SW_OK)

@@ -14,6 +14,7 @@
 #include "base/sw_util.h"
 #include "clients/snipc.h"
 #include "clients/snipctl/ctl_exit.h"
+#include "clients/snipctl/ctl_tls.h"
 #include "proto/msg.h"
 #include "snipwise/v1/outcome.pb-c.h"
 #include "snipwise/v1/ranking.pb-c.h"
@@ -269,6 +270,7 @@ int ctl_rank_main(int argc, char **argv)
     o.addr = c.addr;
     o.key = c.key;
     o.tls_ca = c.tls_ca;
+    ctl_tls_opts(&o);
     o.timeout_ms = 600000;
     rc = snipc_open(&o, &cl);
     if (rc) {

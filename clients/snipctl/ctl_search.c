@@ -12,6 +12,7 @@
 #include "base/sw_mem.h"
 #include "base/sw_util.h"
 #include "clients/snipc.h"
+#include "clients/snipctl/ctl_tls.h"
 #include "snipwise/v1/snippet.pb-c.h"
 
 #define CTL_SEARCH_METHOD "/snipwise.v1.SnippetService/SearchSnippets"
@@ -220,6 +221,7 @@ int ctl_search_main(int argc, char **argv)
     o.addr = addr;
     o.key = key;
     o.tls_ca = tls_ca;
+    ctl_tls_opts(&o);
     rc = snipc_open(&o, &cl);
     if (rc == SW_OK)
         rc = snipc_unary(cl, CTL_SEARCH_METHOD, &req.base,

@@ -19,6 +19,7 @@
 #include "clients/snipctl/ctl_llm.h"
 #include "clients/snipctl/ctl_rank.h"
 #include "clients/snipctl/ctl_search.h"
+#include "clients/snipctl/ctl_tls.h"
 #include "grpc/health/v1/health.pb-c.h"
 #include "proto/msg.h"
 #include "snipwise/v1/admin.pb-c.h"
@@ -350,6 +351,10 @@ static void ctl_usage(FILE *f)
         "~/.config/snipwise/snipctl.conf,\n"
         "                  lines addr = A, key = K or key_file = PATH\n"
         "  --tls-ca PEM    trust this CA and use TLS\n"
+        "  --tls-cert PEM --tls-key PEM\n"
+        "                  client certificate and key, for a server with\n"
+        "                  --tls-client-ca [SNIPWISE_TLS_CERT, "
+        "SNIPWISE_TLS_KEY]\n"
         "  --json          print one JSON object instead of a table\n\n"
         "commands:\n",
         f);
@@ -674,7 +679,7 @@ int main(int argc, char **argv)
         }
     }
     /* Flags beat the environment, which beats the config file. */
-    if (ctl_config_env() != 0)
+    if (ctl_config_env() != 0 || ctl_tls_take(&argc, argv) != 0)
         return EXIT_USAGE;
     if (ctl_ingest_wanted(argc, argv))
         return ctl_ingest_main(argc, argv);
@@ -718,6 +723,7 @@ int main(int argc, char **argv)
     o.addr = c.addr;
     o.key = c.key;
     o.tls_ca = c.tls_ca;
+    ctl_tls_opts(&o);
     o.timeout_ms = c.timeout_ms;
     rc = snipc_open(&o, &cl);
     if (rc) {

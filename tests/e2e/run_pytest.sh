@@ -18,5 +18,5 @@ exec /usr/bin/python3 -B -m pytest -q -p no:cacheprovider \
     -c "$DIR/pytest.ini" --rootdir "$DIR" \
     --basetemp "$TEST_TMPDIR/pytest" \
     ${XML_OUTPUT_FILE:+--junitxml="$XML_OUTPUT_FILE"} \
-    -o junit_family=xunit1 -rxXfE \
+    -o junit_family=xunit1 -rsxXfE \
     "$@"

@@ -480,6 +480,36 @@ static void test_bad_input(void **state)
     ASSERT_ERR(ingest_email(f->p, f->team.team_id, &r, &res, NULL, &why),
                SW_EINVAL);
     assert_non_null(strstr(sw_buf_str(&why), "from_address"));
+    /* Fields with more recipients than any mail may carry: refused before
+     * any work that grows with them; at the limit, accepted. */
+    {
+        enum { N = INGEST_MAX_ADDRS + 1 };
+        char **to = calloc(N, sizeof(char *));
+        size_t i;
+        assert_non_null(to);
+        for (i = 0; i < N; i++) {
+            to[i] = malloc(40);
+            assert_non_null(to[i]);
+            snprintf(to[i], 40, "r%zu@many.example", i);
+        }
+        fl.from = "rep@acme.example";
+        fl.message_id = "<many@x>";
+        fl.subject = "Many";
+        fl.text_body = "Hello all";
+        fl.to = to;
+        fl.n_to = N;
+        sw_buf_reset(&why);
+        ASSERT_ERR(ingest_email(f->p, f->team.team_id, &r, &res, NULL, &why),
+                   SW_ETOOBIG);
+        assert_non_null(strstr(sw_buf_str(&why), "1001 recipients"));
+        fl.n_to = N - 1;
+        ASSERT_OK(ingest_email(f->p, f->team.team_id, &r, &res, NULL, &why));
+        ingest_result_clear(&res);
+        for (i = 0; i < N; i++)
+            free(to[i]);
+        free(to);
+        memset(&fl, 0, sizeof(fl));
+    }
     /* Not mail at all. */
     rc = ingest_raw(f, "\x01\x02 this is not mail", 0, &res);
     assert_true(rc == SW_EPARSE || rc == SW_EINVAL);

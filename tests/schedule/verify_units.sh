@@ -45,13 +45,35 @@ else
 fi
 
 # The exit codes documented for monitoring: 2 when the data dir cannot be
-# opened, 0 for a store with teams (created by a short snipd serve run).
+# opened or is not a store, 0 for a store with teams (created by a short
+# snipd serve run).
 "$SNIPD" rerank --data-dir /proc/nonexistent/snipwise >"$T/bad.out" 2>&1
 code=$?
 [ "$code" -eq 2 ] || fail "snipd rerank on a bad dir exited $code, not 2: $(cat "$T/bad.out")"
 "$SNIPD" rerank --data-dir "$T/data" --no-such-flag >"$T/flag.out" 2>&1
 code=$?
 [ "$code" -eq 2 ] || fail "snipd rerank with a bad flag exited $code, not 2"
+# A mistyped (or empty) data dir is not a store: exit 2, nothing created.
+mkdir -p "$T/empty"
+"$SNIPD" rerank --data-dir "$T/empty" >"$T/empty.out" 2>&1
+code=$?
+[ "$code" -eq 2 ] || fail "snipd rerank on an empty dir exited $code, not 2"
+[ -z "$(ls -A "$T/empty")" ] || fail "snipd rerank wrote into an empty dir"
+
+# Only snipd serve creates a store: a short run makes the one the cron line
+# below re-ranks.
+"$SNIPD" serve --listen 127.0.0.1:0 --data-dir "$T/data" >"$T/serve.out" \
+    2>"$T/serve.err" &
+pid=$!
+i=0
+until grep -q "event=server.listening" "$T/serve.err"; do
+    kill -0 "$pid" 2>/dev/null || fail "snipd serve exited: $(cat "$T/serve.err")"
+    i=$((i + 1))
+    [ "$i" -lt 600 ] || fail "snipd serve did not start: $(cat "$T/serve.err")"
+    sleep 0.1
+done
+kill -TERM "$pid"
+wait "$pid" || fail "snipd serve did not exit 0: $(cat "$T/serve.err")"
 
 # The cron line: five time fields, the user, then the command, run here
 # against a fresh data dir with the paths swapped for the test's own.
@@ -63,7 +85,7 @@ set +f
 [ "$1 $2 $3 $4 $5 $6" = "30 2 * * * snipwise" ] ||
     fail "unexpected schedule or user: $1 $2 $3 $4 $5 $6"
 cmd=$(echo "$line" | cut -d' ' -f7-)
-mkdir -p "$T/data" "$T/log"
+mkdir -p "$T/log"
 cmd=$(echo "$cmd" | sed -e "s#/usr/local/bin/snipd#$SNIPD#" \
     -e "s#/var/lib/snipwise#$T/data#" -e "s#/var/log/snipwise#$T/log#" \
     -e "s#logger -t snipwise-rerank -p user.err#echo >$T/alert#")

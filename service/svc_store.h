@@ -1,0 +1,35 @@
+/* svc_store: how snipd's commands open the data directory (the one place
+ * that decides which command may create a store, with the messages and exit
+ * codes they share), and the status message of a write refused because the
+ * store's map or disk is full. */
+#ifndef SVC_STORE_H
+#define SVC_STORE_H
+
+#include "base/sw_err.h"
+#include "service/svc_config.h"
+
+struct store;
+struct svc_ctx;
+
+/* svc_store_open opens cfg->data_dir (with cfg->max_map_bytes) for the
+ * command named cmd ("serve", "check", ...). Only serve passes create = 1:
+ * it may create the directory's last component and a new store there (a
+ * missing parent is refused). Every other command needs an existing
+ * Snipwise store and creates nothing. On success *out is the store (the
+ * caller closes it) and the result is 0; otherwise one line naming the path
+ * and the reason is printed on stderr and the result is the exit code, 2. */
+int svc_store_open(const struct svc_config *cfg, const char *cmd, int create,
+                   struct store **out);
+
+/* svc_store_err_str returns sw_err_str(rc), or for SW_ENOSPACE the
+ * store's cause (as svc_store_fail), in the call's arena: for messages
+ * that say more around it ("ingest failed at item 3: ..."). */
+const char *svc_store_err_str(struct svc_ctx *c, sw_err rc);
+
+/* svc_store_fail returns rc; when rc is SW_ENOSPACE it first sets the
+ * call's status message to the store's cause (store_nospace_why: the map
+ * at its maximum size, or no space left on the device of the data dir).
+ * Write handlers pass their store errors through it. */
+sw_err svc_store_fail(struct svc_ctx *c, sw_err rc);
+
+#endif
