@@ -5,9 +5,10 @@ prospect's reply) at a steady rate, Suggest at a fixed rate (half of what
 one caller measured at the start reaches), RecordOutcome and
 RecordFeedback on what Suggest showed, a RunRerank every 5 minutes and a
 `snipd backup` every 10 — with one JSON line per minute: Suggest p50/p99,
-calls and errors by kind, snipd's RSS. The last line sums it up: errors in
-all, and the slope of RSS after the warm-up (the first third) in KiB per
-minute by least squares.
+calls and errors by kind, snipd's RSS (anonymous and file-backed, the
+latter mostly LMDB's mapped pages, which grow with the data). The last
+line sums it up: errors in all, and the slope of the anonymous RSS after
+the warm-up (the first third) in KiB per minute by least squares.
 
 Usage: bench_soak.py ADDR ADMIN_KEY SNIPD DATA_DIR MINUTES (run_soak.sh)"""
 
@@ -69,11 +70,15 @@ def mime(mid, frm, to, subj, body, irt=None, att=None):
 
 
 def rss_kb(pid):
+    """(VmRSS, RssAnon, RssFile) in KiB. RssFile is mostly LMDB's mapped
+    pages, which grow with the data; RssAnon is the process's own heap."""
+    out = {}
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return None
+            k = line.split(":")[0]
+            if k in ("VmRSS", "RssAnon", "RssFile"):
+                out[k] = int(line.split()[1])
+    return out.get("VmRSS"), out.get("RssAnon"), out.get("RssFile")
 
 
 class Stats:
@@ -237,11 +242,12 @@ def main(addr, admin_key, snipd, data_dir, minutes):
         for m in range(1, int(minutes) + 1):
             time.sleep(60)
             lat, calls, errors = st.take()
-            r = rss_kb(pid)
-            rss.append(r)
+            r, anon, filed = rss_kb(pid)
+            rss.append(anon)
             total_err += sum(errors.values())
             print(json.dumps({
-                "minute": m, "rss_kb": r, "calls": calls, "errors": errors,
+                "minute": m, "rss_kb": r, "rss_anon_kb": anon,
+                "rss_file_kb": filed, "calls": calls, "errors": errors,
                 "suggest_p50_ms": round(1000 * pct(lat, 50), 2) if lat else None,
                 "suggest_p99_ms": round(1000 * pct(lat, 99), 2) if lat else None}),
                 flush=True)
@@ -258,9 +264,9 @@ def main(addr, admin_key, snipd, data_dir, minutes):
                  sum((x - mx) ** 2 for x in xs))
     print(json.dumps({"summary": True, "minutes": minutes,
                       "errors": total_err,
-                      "rss_first_kb": rss[0] if rss else None,
-                      "rss_last_kb": rss[-1] if rss else None,
-                      "rss_slope_kb_per_min_after_warmup":
+                      "rss_anon_first_kb": rss[0] if rss else None,
+                      "rss_anon_last_kb": rss[-1] if rss else None,
+                      "rss_anon_slope_kb_per_min_after_warmup":
                       round(slope, 1) if slope is not None else None}),
           flush=True)
     return 0 if total_err == 0 else 1

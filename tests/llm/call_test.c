@@ -976,7 +976,8 @@ static void test_defaults_honour_rate_limits(void **state)
     reqs = fx_requests(f);
     ASSERT_EQ(json_array_size(reqs), 4);
     assert_true(req_time(reqs, 1) - req_time(reqs, 0) >= 4.9);
-    assert_true(req_time(reqs, 2) - req_time(reqs, 1) >= 0.9);
+    /* Not before the HTTP date (whole seconds), however late the test. */
+    assert_true(req_time(reqs, 2) >= (double)t - 0.001);
     assert_true(req_time(reqs, 3) - req_time(reqs, 2) >= 0.9);
     json_decref(reqs);
 }
