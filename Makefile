@@ -7,7 +7,15 @@ BAZEL ?= bazel
 LISTEN ?= 127.0.0.1:50051
 DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: run test deps build bench lint
+.PHONY: run test deps build bench lint install
+
+# make install: optimised binaries, man pages, systemd units, the snipwise
+# user (sysusers.d) and /etc/snipwise/snipd.conf (docs/OPERATIONS.md,
+# "Install"). The copying is dist/install.sh, which the tests run too.
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+DESTDIR ?=
+INSTALL_TARGETS = //service:snipd //clients/snipctl:snipctl //clients/nm:snipwise-nm
 
 deps:
 	./bazel/install_deps.sh
@@ -21,6 +29,13 @@ run: build
 test: deps
 	$(BAZEL) test //...
 	$(BAZEL) test --config=asan //...
+
+install: deps
+	$(BAZEL) build --config=opt $(INSTALL_TARGETS)
+	B="$$($(BAZEL) info --config=opt bazel-bin 2>/dev/null)" && \
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" SYSCONFDIR="$(SYSCONFDIR)" \
+	    ./dist/install.sh "$$B/service/snipd" "$$B/clients/snipctl/snipctl" \
+	    "$$B/clients/nm/snipwise-nm" "$(CURDIR)"
 
 lint: deps
 	$(BAZEL) test //bazel:lint

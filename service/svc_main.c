@@ -1,6 +1,6 @@
 /* snipd: the Snipwise server. Parses the command line, opens the store,
  * creates the admin key (and a demo team) on first start, serves gRPC until
- * SIGTERM/SIGINT, then drains and exits 0. */
+ * SIGTERM/SIGINT (SIGHUP reloads the TLS files), then drains and exits 0. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grpc/grpc.h>
@@ -290,8 +290,7 @@ static void snipd_reload(svc_tls *tls)
     }
     rc = svc_tls_reload(tls, &why);
     if (rc)
-        sw_log_error("tls.reload_failed",
-                     "err=%s reason=\"%s\" kept=previous",
+        sw_log_error("tls.reload_failed", "err=%s reason=\"%s\" kept=previous",
                      sw_err_name(rc), why ? why : "");
     else
         sw_log_info("tls.reloaded", "self_signed=%d", svc_tls_self_signed(tls));

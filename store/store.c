@@ -1121,8 +1121,10 @@ sw_err store__get_msg(store_txn *t, enum store_db db, const void *key,
                       size_t klen, const ProtobufCMessageDescriptor *d,
                       ProtobufCMessage **out)
 {
-    const void *v;
-    size_t vlen;
+    /* Initialised for gcc -O2 (--config=opt, make install), which cannot
+     * see that store_get writes both on SW_OK. */
+    const void *v = NULL;
+    size_t vlen = 0;
     sw_err rc;
 
     rc = store_get(t, db, key, klen, &v, &vlen);
