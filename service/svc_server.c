@@ -1215,7 +1215,7 @@ sw_err svc_server_start(const struct svc_server_opts *o, struct store *st,
                         svc_server **out, int *port)
 {
     svc_server *s = NULL;
-    grpc_arg args[3];
+    grpc_arg args[4];
     grpc_channel_args cargs;
     grpc_server_credentials *creds = NULL;
     int i, bound = 0;
@@ -1270,7 +1270,14 @@ sw_err svc_server_start(const struct svc_server_opts *o, struct store *st,
     args[2].type = GRPC_ARG_INTEGER;
     args[2].key = GRPC_ARG_ALLOW_REUSEPORT;
     args[2].value.integer = 0;
-    cargs.num_args = 3;
+    /* Only uncompressed requests: gRPC core inflates a whole compressed
+     * message before it compares it with the size limit, so a request of
+     * a few hundred KiB could make it allocate hundreds of MiB. A client
+     * that compresses gets UNIMPLEMENTED without anything inflated. */
+    args[3].type = GRPC_ARG_INTEGER;
+    args[3].key = GRPC_COMPRESSION_CHANNEL_ENABLED_ALGORITHMS_BITSET;
+    args[3].value.integer = 1 << GRPC_COMPRESS_NONE;
+    cargs.num_args = 4;
     cargs.args = args;
     s->server = grpc_server_create(&cargs, NULL);
     if (s->server == NULL) {

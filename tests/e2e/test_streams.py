@@ -157,3 +157,36 @@ def test_team_share_of_streams(snipd_factory):
     again = ingest.IngestEmails(iter([_mail("over", 0)]),
                                 metadata=auth_md(key_a), timeout=10)
     assert again.new_count == 1
+
+
+def _hwm_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def test_compressed_request_refused_without_inflating(snipd_factory):
+    """A gzip request that would inflate to 50 MiB (about 50 KiB on the
+    wire) is refused before anything is inflated: gRPC core would inflate
+    all of it before comparing it with --max-message-bytes."""
+    srv = snipd_factory(args=["--max-message-bytes", "1048576"])
+    admin = srv.admin()
+    _, key = create_team(admin, "Zip")
+    ingest = ingest_pb2_grpc.IngestServiceStub(srv.channel())
+    before = _hwm_kb(srv.proc.pid)
+    raw = (b"From: a@b.example\r\nTo: c@d.example\r\nSubject: zip\r\n\r\n" +
+           b"a" * (50 << 20))
+    try:
+        ingest.IngestEmail(ingest_pb2.IngestEmailRequest(raw_mime=raw),
+                           metadata=auth_md(key),
+                           compression=grpc.Compression.Gzip, timeout=60)
+        raise AssertionError("a compressed request was accepted")
+    except grpc.RpcError as e:
+        assert e.code() == grpc.StatusCode.UNIMPLEMENTED, e
+        assert "gzip" in e.details(), e.details()
+    assert _hwm_kb(srv.proc.pid) - before < 16 * 1024
+    # Uncompressed requests go on as before.
+    r = ingest.IngestEmail(_mail("zip", 0), metadata=auth_md(key), timeout=30)
+    assert r.status == ingest_pb2.INGEST_STATUS_NEW
