@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "base/sw_mem.h"
-#include "service/svc_store.h"
 #include "snipwise/v1/admin.pb-c.h"
 #include "store/store_tenant.h"
 
@@ -59,7 +58,6 @@ sw_err svc_admin_create_team(struct svc_ctx *c, const ProtobufCMessage *req,
     sw_buf_init(&why, SVC_WHY_MAX);
     rc = store_team_create(svc_ctx_store(c), r->display_name, &team, &secret,
                            &why);
-    rc = svc_store_fail(c, rc);
     if (rc) {
         rc = svc_ctx_fail_buf(c, rc, &why);
         goto out;
@@ -178,7 +176,6 @@ sw_err svc_admin_delete_team(struct svc_ctx *c, const ProtobufCMessage *req,
     (void)resp; /* an empty DeleteTeamResponse */
     sw_buf_init(&why, SVC_WHY_MAX);
     rc = store_team_delete(svc_ctx_store(c), r->team_id, &why);
-    rc = svc_store_fail(c, rc);
     if (rc == SW_ENOTFOUND && sw_buf_len(&why) == 0)
         rc = svc_ctx_fail(c, rc, "no team '%s'", r->team_id);
     else if (rc)
@@ -229,7 +226,6 @@ sw_err svc_admin_create_api_key(struct svc_ctx *c, const ProtobufCMessage *req,
                           : role == STORE_ROLE_ADMIN ? "admin key"
                                                      : "team key",
                           role, &key, &secret, &why);
-    rc = svc_store_fail(c, rc);
     if (rc == SW_ENOTFOUND && sw_buf_len(&why) == 0)
         rc = svc_ctx_fail(c, rc, "no team '%s'", r->team_id);
     else if (rc)
@@ -322,7 +318,6 @@ sw_err svc_admin_revoke_api_key(struct svc_ctx *c, const ProtobufCMessage *req,
     memset(&key, 0, sizeof(key));
     sw_buf_init(&why, SVC_WHY_MAX);
     rc = store_key_revoke(svc_ctx_store(c), NULL, r->key_id, &key, &why);
-    rc = svc_store_fail(c, rc);
     if (rc == SW_ENOTFOUND && sw_buf_len(&why) == 0)
         rc = svc_ctx_fail(c, rc, "no API key '%s'", r->key_id);
     else if (rc)

@@ -178,8 +178,8 @@ sw_err svc_ingest_email(struct svc_ctx *c, const ProtobufCMessage *req,
         goto out;
     rc = svc_ingest_one(c, p, r, &res, &why);
     if (rc) {
-        rc = rc == SW_ENOSPACE ? svc_store_fail(c, rc)
-                               : svc_ctx_fail_buf(c, rc, &why);
+        if (rc != SW_ENOSPACE) /* svc_finish tells a full store's cause */
+            rc = svc_ctx_fail_buf(c, rc, &why);
         goto out;
     }
     out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));

@@ -9,7 +9,6 @@
 #include "base/sw_buf.h"
 #include "base/sw_mem.h"
 #include "ranker/suggest.h"
-#include "service/svc_store.h"
 #include "snipwise/v1/outcome.pb-c.h"
 #include "store/store_feedback.h"
 #include "store/store_mail.h"
@@ -190,7 +189,6 @@ sw_err svc_outcome_record(struct svc_ctx *c, const ProtobufCMessage *req,
     p.team = svc_ctx_team(c);
     p.r = r;
     rc = store_update(svc_ctx_store(c), svc_outcome_put_txn, &p);
-    rc = svc_store_fail(c, rc);
     if (rc == SW_ENOTFOUND && p.missing) {
         rc = svc_ctx_fail(
             c, rc, "no %s %s in this team",
@@ -286,7 +284,6 @@ sw_err svc_outcome_feedback(struct svc_ctx *c, const ProtobufCMessage *req,
     p.team = svc_ctx_team(c);
     p.f = &f;
     rc = store_update(svc_ctx_store(c), svc_feedback_put_txn, &p);
-    rc = svc_store_fail(c, rc);
     if (rc)
         goto out;
     out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));

@@ -33,8 +33,8 @@
 #include "service/svc_auth.h"
 #include "service/svc_metrics.h"
 #include "service/svc_rpc.h"
+#include "service/svc_store.h"
 #include "service/svc_tls.h"
-#include "store/store.h"
 
 #define SVC_PREREQ 8      /* requested calls per method per queue */
 #define SVC_ARENA_LIMIT 0 /* arenas are bounded by the message limit */
@@ -549,15 +549,8 @@ static void svc_finish(struct svc_ctx *c, sw_err rc,
     svc_share_drop(c);
     if (rc == SW_OK && resp && svc_encode(resp, &c->send_bb) != SW_OK)
         rc = SW_ENOMEM;
-    if (rc == SW_ENOSPACE && c->fail_msg == NULL) {
-        /* A full map or disk, from a handler that did not say: the
-         * store knows which. */
-        struct sw_buf why;
-        sw_buf_init(&why, 1024);
-        if (store_nospace_why(c->srv->st, &why) == SW_OK)
-            c->fail_msg = svc_ctx_str(c, sw_buf_str(&why));
-        sw_buf_free(&why);
-    }
+    if (rc == SW_ENOSPACE && c->fail_msg == NULL)
+        c->fail_msg = svc_store_err_str(c, rc); /* map or disk: which */
     status = svc_rpc_status(rc);
     memset(ops, 0, sizeof(ops));
     if (!c->sent_initial_md) {

@@ -8,7 +8,6 @@
 #include "base/sw_mem.h"
 #include "ranker/index.h"
 #include "ranker/search.h"
-#include "service/svc_store.h"
 #include "snipwise/v1/snippet.pb-c.h"
 #include "store/store_snippet.h"
 
@@ -236,7 +235,6 @@ sw_err svc_snippet_delete(struct svc_ctx *c, const ProtobufCMessage *req,
     if (rc)
         return rc;
     rc = store_snippet_delete(svc_ctx_store(c), svc_ctx_team(c), r->snippet_id);
-    rc = svc_store_fail(c, rc);
     if (rc == SW_ENOTFOUND)
         return svc_ctx_fail(c, rc, "no snippet %s in this team", r->snippet_id);
     if (rc)

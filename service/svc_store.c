@@ -54,10 +54,3 @@ const char *svc_store_err_str(struct svc_ctx *c, sw_err rc)
     /* svc_ctx_str gives "" when out of memory. */
     return s && s[0] ? s : sw_err_str(rc);
 }
-
-sw_err svc_store_fail(struct svc_ctx *c, sw_err rc)
-{
-    if (rc != SW_ENOSPACE)
-        return rc;
-    return svc_ctx_fail(c, rc, "%s", svc_store_err_str(c, rc));
-}

@@ -22,14 +22,11 @@ int svc_store_open(const struct svc_config *cfg, const char *cmd, int create,
                    struct store **out);
 
 /* svc_store_err_str returns sw_err_str(rc), or for SW_ENOSPACE the
- * store's cause (as svc_store_fail), in the call's arena: for messages
- * that say more around it ("ingest failed at item 3: ..."). */
+ * store's cause (store_nospace_why: the map at its maximum size, or no
+ * space left on the device of the data dir), in the call's arena. A call
+ * that ends SW_ENOSPACE without a message of its own gets it as its
+ * status message (svc_finish); handlers use it for messages that say more
+ * around it ("ingest failed at item 3: ..."). */
 const char *svc_store_err_str(struct svc_ctx *c, sw_err rc);
-
-/* svc_store_fail returns rc; when rc is SW_ENOSPACE it first sets the
- * call's status message to the store's cause (store_nospace_why: the map
- * at its maximum size, or no space left on the device of the data dir).
- * Write handlers pass their store errors through it. */
-sw_err svc_store_fail(struct svc_ctx *c, sw_err rc);
 
 #endif

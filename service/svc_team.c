@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "base/sw_mem.h"
-#include "service/svc_store.h"
 #include "snipwise/v1/team.pb-c.h"
 #include "store/store_job.h"
 #include "store/store_tenant.h"
@@ -87,7 +86,6 @@ sw_err svc_team_add_member(struct svc_ctx *c, const ProtobufCMessage *req,
     sw_buf_init(&why, SVC_WHY_MAX);
     rc = store_member_add(svc_ctx_store(c), svc_ctx_team(c), r->member->email,
                           r->member->display_name, &m, &why);
-    rc = svc_store_fail(c, rc);
     if (rc == SW_EEXIST && sw_buf_len(&why) == 0)
         rc = svc_ctx_fail(c, rc, "'%s' is already a member", r->member->email);
     else if (rc)
@@ -114,7 +112,6 @@ sw_err svc_team_remove_member(struct svc_ctx *c, const ProtobufCMessage *req,
     (void)resp;
     sw_buf_init(&why, SVC_WHY_MAX);
     rc = store_member_remove(svc_ctx_store(c), svc_ctx_team(c), r->email, &why);
-    rc = svc_store_fail(c, rc);
     if (rc == SW_ENOTFOUND && sw_buf_len(&why) == 0)
         rc = svc_ctx_fail(c, rc, "'%s' is not a member", r->email);
     else if (rc)
@@ -186,7 +183,6 @@ sw_err svc_team_add_domain(struct svc_ctx *c, const ProtobufCMessage *req,
     sw_buf_init(&why, SVC_WHY_MAX);
     rc = store_domain_add(svc_ctx_store(c), svc_ctx_team(c), r->domain, &d,
                           &why);
-    rc = svc_store_fail(c, rc);
     if (rc == SW_EEXIST && sw_buf_len(&why) == 0)
         rc = svc_ctx_fail(c, rc, "'%s' is already a team domain", r->domain);
     else if (rc)
@@ -214,7 +210,6 @@ sw_err svc_team_remove_domain(struct svc_ctx *c, const ProtobufCMessage *req,
     sw_buf_init(&why, SVC_WHY_MAX);
     rc =
         store_domain_remove(svc_ctx_store(c), svc_ctx_team(c), r->domain, &why);
-    rc = svc_store_fail(c, rc);
     if (rc == SW_ENOTFOUND && sw_buf_len(&why) == 0)
         rc = svc_ctx_fail(c, rc, "'%s' is not a team domain", r->domain);
     else if (rc)
