@@ -458,6 +458,28 @@ sw_err rank_ranker_count(rank_ranker *r, const char *team_id, size_t *out)
     return SW_OK;
 }
 
+sw_err rank_ranker_covered(rank_ranker *r, const char *team_id, uint64_t *seq)
+{
+    struct rank_index *ix;
+
+    if (team_id == NULL || team_id[0] == '\0' || seq == NULL)
+        return SW_EINVAL;
+    *seq = 0;
+    pthread_mutex_lock(&r->mu);
+    for (ix = r->teams; ix; ix = ix->next_team)
+        if (strcmp(ix->team_id, team_id) == 0)
+            break;
+    pthread_mutex_unlock(&r->mu);
+    /* Indexes live until the ranker closes; a loaded one's ann_lock is
+     * held for writing only while a batch is added. */
+    if (ix && __atomic_load_n(&ix->loaded, __ATOMIC_ACQUIRE)) {
+        pthread_rwlock_rdlock(&ix->ann_lock);
+        *seq = ix->covered_seq;
+        pthread_rwlock_unlock(&ix->ann_lock);
+    }
+    return SW_OK;
+}
+
 /* rank_embed_failed: an embedding endpoint error, worth waiting out. */
 static int rank_embed_failed(sw_err rc)
 {

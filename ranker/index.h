@@ -129,6 +129,12 @@ SW_MUST_CHECK sw_err rank_ranker_sync_nowait(rank_ranker *r,
                                              const char *team_id, size_t max,
                                              int *caught_up);
 
+/* rank_ranker_covered writes the last snippet feed seq team_id's serving
+ * index holds to *seq, without loading it or waiting for the indexer
+ * (0 when it is not loaded yet). Errors: SW_EINVAL. */
+SW_MUST_CHECK sw_err rank_ranker_covered(rank_ranker *r, const char *team_id,
+                                         uint64_t *seq);
+
 /* rank_ranker_count writes the number of vectors in team_id's index
  * (deleted ones included) to *out without waiting for the indexer.
  * Errors: as rank_ranker_sync. */

@@ -1,6 +1,6 @@
-/* suggest: the engine behind SuggestService (see suggest.h): per-team
- * caches of statistics and the serving model, the query context, candidate
- * retrieval, scoring, MMR and explanations. */
+/* suggest: Suggest itself (see suggest.h): the query context, candidate
+ * retrieval, scoring, MMR and explanations, over the state engine.c
+ * publishes. */
 #include "ranker/suggest.h"
 
 #include <cblas.h>
@@ -17,302 +17,6 @@
 #include "store/store_mail.h"
 
 #define RANK_QUERY_MAX (16 * 1024)
-
-/* --- caches ----------------------------------------------------------------
- */
-
-struct rank_tcache {
-    char *team;
-    pthread_mutex_t build; /* one build per team at a time */
-    /* Each cached piece carries its key (rank_cref.key): the statistics
-     * the store sequences, the model its seq, the link of the two the
-     * statistics' generation and the model's seq. */
-    struct rank_cref *hist;
-    struct rank_cref *model;
-    struct rank_cref *link;
-    uint64_t gens; /* statistics built so far */
-    int reranking; /* a RunRerank of this team is running */
-    struct rank_tcache *next;
-};
-
-struct rank_engine {
-    store *s;
-    rank_ranker *r;
-    struct rank_params p;
-    pthread_mutex_t mu; /* the list and the refs */
-    struct rank_tcache *teams;
-};
-
-void rank__cref_put(rank_engine *e, struct rank_cref **cp)
-{
-    struct rank_cref *c = *cp;
-    int last;
-
-    *cp = NULL;
-    if (c == NULL)
-        return;
-    pthread_mutex_lock(&e->mu);
-    last = --c->refs == 0;
-    pthread_mutex_unlock(&e->mu);
-    if (!last)
-        return;
-    rank_hist_free(&c->h);
-    rank_model_free(&c->m);
-    rank__link_free(&c->l);
-    sw_free(c);
-}
-
-sw_err rank_engine_open(store *s, rank_ranker *r, const struct rank_params *p,
-                        rank_engine **out)
-{
-    rank_engine *e;
-
-    if (s == NULL || r == NULL || out == NULL)
-        return SW_EINVAL;
-    rank_blas_init();
-    e = sw_calloc(1, sizeof(*e));
-    if (e == NULL)
-        return SW_ENOMEM;
-    e->s = s;
-    e->r = r;
-    if (p)
-        e->p = *p;
-    else
-        rank_params_default(&e->p);
-    pthread_mutex_init(&e->mu, NULL);
-    *out = e;
-    return SW_OK;
-}
-
-static void rank_tcache_clear(rank_engine *e, struct rank_tcache *t)
-{
-    rank__cref_put(e, &t->hist);
-    rank__cref_put(e, &t->model);
-    rank__cref_put(e, &t->link);
-}
-
-void rank_engine_drop(rank_engine *e, const char *team)
-{
-    struct rank_tcache *t;
-
-    if (e == NULL)
-        return;
-    for (t = e->teams; t; t = t->next) {
-        if (team && strcmp(team, t->team) != 0)
-            continue;
-        pthread_mutex_lock(&t->build);
-        rank_tcache_clear(e, t);
-        pthread_mutex_unlock(&t->build);
-    }
-}
-
-void rank_engine_close(rank_engine **ep)
-{
-    rank_engine *e;
-
-    if (ep == NULL || *ep == NULL)
-        return;
-    e = *ep;
-    while (e->teams) {
-        struct rank_tcache *t = e->teams;
-        e->teams = t->next;
-        rank_tcache_clear(e, t);
-        pthread_mutex_destroy(&t->build);
-        sw_free(t->team);
-        sw_free(t);
-    }
-    pthread_mutex_destroy(&e->mu);
-    sw_free(e);
-    *ep = NULL;
-}
-
-static sw_err rank_tcache_get(rank_engine *e, const char *team,
-                              struct rank_tcache **out)
-{
-    struct rank_tcache *t;
-
-    pthread_mutex_lock(&e->mu);
-    for (t = e->teams; t && strcmp(t->team, team) != 0; t = t->next)
-        ;
-    if (t == NULL) {
-        t = sw_calloc(1, sizeof(*t));
-        if (t)
-            t->team = sw_strdup(team);
-        if (t == NULL || t->team == NULL) {
-            if (t)
-                sw_free(t);
-            pthread_mutex_unlock(&e->mu);
-            return SW_ENOMEM;
-        }
-        pthread_mutex_init(&t->build, NULL);
-        t->next = e->teams;
-        e->teams = t;
-    }
-    pthread_mutex_unlock(&e->mu);
-    *out = t; /* entries live until the engine closes */
-    return SW_OK;
-}
-
-sw_err rank_engine_rerank_begin(rank_engine *e, const char *team)
-{
-    struct rank_tcache *t;
-    sw_err rc = rank_tcache_get(e, team, &t);
-
-    if (rc)
-        return rc;
-    pthread_mutex_lock(&e->mu);
-    if (t->reranking)
-        rc = SW_EABORTED;
-    else
-        t->reranking = 1;
-    pthread_mutex_unlock(&e->mu);
-    return rc;
-}
-
-void rank_engine_rerank_end(rank_engine *e, const char *team)
-{
-    struct rank_tcache *t;
-
-    if (rank_tcache_get(e, team, &t) != SW_OK)
-        return;
-    pthread_mutex_lock(&e->mu);
-    t->reranking = 0;
-    pthread_mutex_unlock(&e->mu);
-}
-
-store *rank_engine_store(rank_engine *e)
-{
-    return e->s;
-}
-
-rank_ranker *rank_engine_ranker(rank_engine *e)
-{
-    return e->r;
-}
-
-/* rank_take returns a new reference to *slot if its key is key, else
- * NULL. */
-static struct rank_cref *rank_take(rank_engine *e, struct rank_cref **slot,
-                                   const uint64_t key[3])
-{
-    struct rank_cref *c = NULL;
-
-    pthread_mutex_lock(&e->mu);
-    if (*slot && memcmp((*slot)->key, key, sizeof((*slot)->key)) == 0) {
-        (*slot)->refs++;
-        c = *slot;
-    }
-    pthread_mutex_unlock(&e->mu);
-    return c;
-}
-
-/* What a cached piece is built from. */
-struct rank_src {
-    rank_engine *e;
-    store_txn *t;
-    const char *team;
-    struct rank_tcache *tc;
-    uint64_t mseq;
-    const struct rank_cref *hist, *model; /* for the link */
-};
-
-static sw_err rank_build_hist(const struct rank_src *s, struct rank_cref *c)
-{
-    c->gen = ++s->tc->gens;
-    return rank_hist_build(s->t, s->team, &s->e->p, 0, &c->h);
-}
-
-static sw_err rank_build_model(const struct rank_src *s, struct rank_cref *c)
-{
-    return rank_model_load(s->t, s->team, s->mseq, 1, &c->m);
-}
-
-static sw_err rank_build_link(const struct rank_src *s, struct rank_cref *c)
-{
-    return rank__link_build(s->hist->h, s->model->m, &c->l);
-}
-
-/* rank_cached returns in *out a reference to the piece in *slot whose key
- * is key, building it with build (one build per team at a time) and
- * caching it when the cached one is stale. */
-static sw_err rank_cached(const struct rank_src *s, struct rank_cref **slot,
-                          const uint64_t key[3],
-                          sw_err (*build)(const struct rank_src *,
-                                          struct rank_cref *),
-                          struct rank_cref **out)
-{
-    struct rank_cref *c = rank_take(s->e, slot, key), *old;
-    sw_err rc = SW_OK;
-
-    if (c == NULL) {
-        pthread_mutex_lock(&s->tc->build);
-        c = rank_take(s->e, slot, key);
-        if (c == NULL) {
-            c = sw_calloc(1, sizeof(*c));
-            rc = c ? build(s, c) : SW_ENOMEM;
-            if (rc == SW_OK) {
-                memcpy(c->key, key, sizeof(c->key));
-                c->refs = 2; /* the cache's and ours */
-                pthread_mutex_lock(&s->e->mu);
-                old = *slot;
-                *slot = c;
-                pthread_mutex_unlock(&s->e->mu);
-                rank__cref_put(s->e, &old);
-            } else if (c) {
-                c->refs = 1;
-                rank__cref_put(s->e, &c); /* frees what build made */
-            }
-        }
-        pthread_mutex_unlock(&s->tc->build);
-    }
-    *out = c;
-    return rc;
-}
-
-/* rank_state reads, in the read transaction t, the statistics, the
- * serving model and their link that match the snapshot, building or
- * loading them when the cache is stale. */
-sw_err rank__state(rank_engine *e, store_txn *t, const char *team,
-                   struct rank_cref **hist, struct rank_cref **model,
-                   struct rank_cref **link)
-{
-    struct rank_src s;
-    uint64_t seqs[3], key[3] = {0, 0, 0};
-    sw_err rc;
-
-    *hist = *model = *link = NULL;
-    memset(&s, 0, sizeof(s));
-    s.e = e;
-    s.t = t;
-    s.team = team;
-    rc = rank_tcache_get(e, team, &s.tc);
-    if (rc == SW_OK)
-        rc = store_hist_seqs(t, team, seqs);
-    if (rc == SW_OK) {
-        rc = rank_model_serving(t, team, &s.mseq);
-        if (rc == SW_ENOTFOUND) {
-            s.mseq = 0;
-            rc = SW_OK;
-        }
-    }
-    if (rc == SW_OK)
-        rc = rank_cached(&s, &s.tc->hist, seqs, rank_build_hist, hist);
-    if (rc || s.mseq == 0)
-        return rc;
-    key[0] = s.mseq;
-    rc = rank_cached(&s, &s.tc->model, key, rank_build_model, model);
-    if (rc == SW_OK) {
-        s.hist = *hist;
-        s.model = *model;
-        key[1] = (*hist)->gen;
-        rc = rank_cached(&s, &s.tc->link, key, rank_build_link, link);
-    }
-    if (rc) {
-        rank__cref_put(e, hist);
-        rank__cref_put(e, model);
-    }
-    return rc;
-}
 
 /* --- randomness, MMR, ids ----------------------------------------------- */
 
@@ -474,7 +178,8 @@ struct rank_cand {
 };
 
 struct rank_sctx {
-    rank_engine *e;
+    rank_ranker *r;
+    const struct rank_params *p;
     const struct rank_suggest_req *q;
     const struct rank_hist *h;
     const struct rank_model *m;
@@ -544,7 +249,7 @@ static sw_err rank_fill(struct rank_sctx *c, struct rank_cand *cands, size_t n,
     size_t i, j, pool, *order = NULL, got;
     double *score = NULL, *sim = NULL;
     float *emb = NULL;
-    size_t dim = rank_ranker_dim(c->e->r);
+    size_t dim = rank_ranker_dim(c->r);
     sw_err rc = SW_OK;
 
     for (i = 0; i < n; i++) {
@@ -558,8 +263,8 @@ static sw_err rank_fill(struct rank_sctx *c, struct rank_cand *cands, size_t n,
                              ? h->items[h->snips[cands[i].snip].content].id
                              : NULL) /
                      c->m->scale;
-        rank__score(&c->e->p, h, it, cands[i].item, &c->loc, cands[i].rel,
-                    collab, c->seed, c->mode, &cands[i].score);
+        rank__score(c->p, h, it, cands[i].item, &c->loc, cands[i].rel, collab,
+                    c->seed, c->mode, &cands[i].score);
     }
     if (n)
         qsort(cands, n, sizeof(*cands), rank_cand_cmp);
@@ -576,13 +281,13 @@ static sw_err rank_fill(struct rank_sctx *c, struct rank_cand *cands, size_t n,
     got = pool < want ? pool : want;
     for (i = 0; i < got; i++)
         order[i] = i;
-    if (c->mode == RANK_MODE_OUTCOME && pool > 1 && c->e->p.mmr_lambda < 1.0) {
+    if (c->mode == RANK_MODE_OUTCOME && pool > 1 && c->p->mmr_lambda < 1.0) {
         /* Diversity: MMR over the embeddings of what each item shows. */
         for (i = 0; i < pool; i++) {
             const char *txt = cands[i].has_snip ? h->snips[cands[i].snip].text
                                                 : h->items[cands[i].item].title;
             score[i] = cands[i].score.total;
-            if (rank_ranker_embed(c->e->r, c->q->team_id, txt, strlen(txt),
+            if (rank_ranker_embed(c->r, c->q->team_id, txt, strlen(txt),
                                   emb + i * dim) != SW_OK)
                 memset(emb + i * dim, 0, dim * sizeof(*emb));
         }
@@ -592,7 +297,7 @@ static sw_err rank_fill(struct rank_sctx *c, struct rank_cand *cands, size_t n,
                     i == j ? 1.0
                            : (double)cblas_sdot((int)dim, emb + i * dim, 1,
                                                 emb + j * dim, 1);
-        got = rank_mmr(score, sim, pool, c->e->p.mmr_lambda, want, order);
+        got = rank_mmr(score, sim, pool, c->p->mmr_lambda, want, order);
     }
     for (i = 0; i < got; i++) {
         struct rank_cand *cd = &cands[order[i]];
@@ -718,6 +423,7 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
                     struct sw_buf *why)
 {
     struct rank_cref *hist = NULL, *model = NULL, *link = NULL;
+    struct rank_fresh fresh;
     struct rank_cand *fc = NULL, *cc = NULL;
     struct sw_buf text;
     store_txn *t = NULL;
@@ -728,6 +434,7 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
     unsigned char hb[64];
     uint64_t sidh;
     char hex[17];
+    rank_ranker *r;
     int caught = 0;
     sw_err rc;
 
@@ -743,13 +450,17 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
         return SW_EINVAL;
     }
     sw_buf_init(&text, RANK_QUERY_MAX);
-    dim = rank_ranker_dim(e->r);
-    /* Catch the index up first, so that the same store state always gives
-     * the same candidates. */
-    rc = rank_ranker_sync(e->r, q->team_id, 0, &caught);
-    if (rc)
-        goto out;
-    rc = store_txn_begin(e->s, 0, &t);
+    r = rank_engine_ranker(e);
+    dim = rank_ranker_dim(r);
+    /* An engine that was never started (tests, tools) catches the index up
+     * first, so that the same store state always gives the same
+     * candidates; a started one leaves that to the indexer. */
+    if (rank__engine_inline(e)) {
+        rc = rank_ranker_sync(r, q->team_id, 0, &caught);
+        if (rc)
+            goto out;
+    }
+    rc = store_txn_begin(rank_engine_store(e), 0, &t);
     if (rc)
         goto out;
     rc = rank_context(t, q, &text);
@@ -759,11 +470,12 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
             rc = SW_OK;
     }
     if (rc == SW_OK)
-        rc = rank__state(e, t, q->team_id, &hist, &model, &link);
+        rc = rank__state(e, t, q->team_id, &hist, &model, &link, &fresh);
     store_txn_abort(&t);
     if (rc)
         goto out;
-    c.e = e;
+    c.r = r;
+    c.p = rank_engine_params(e);
     c.q = q;
     c.a = a;
     c.h = hist->h;
@@ -773,8 +485,8 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
         rc = SW_ENOMEM;
         goto out;
     }
-    rc = rank_ranker_embed(e->r, q->team_id, sw_buf_str(&text),
-                           sw_buf_len(&text), qv);
+    rc = rank_ranker_embed(r, q->team_id, sw_buf_str(&text), sw_buf_len(&text),
+                           qv);
     if (rc == SW_EINVAL) {
         if (why && sw_buf_addstr(why, "no words to suggest from: give a "
                                       "thread with text or a draft")) {
@@ -820,7 +532,7 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
         }
         if (c.m->cdf == NULL)
             memcpy(qc, qv, dim * sizeof(*qc));
-        else if (rank_ranker_embed_df(e->r, q->team_id, c.m->cdf,
+        else if (rank_ranker_embed_df(r, q->team_id, c.m->cdf,
                                       sw_buf_str(&text), sw_buf_len(&text),
                                       qc) != SW_OK)
             memset(qc, 0, dim * sizeof(*qc)); /* no word it weighs */
@@ -830,7 +542,7 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
             c.xq = NULL;
         }
     }
-    rc = rank_ranker_count(e->r, q->team_id, &count);
+    rc = rank_ranker_count(r, q->team_id, &count);
     if (rc)
         goto out;
     k = count <= 2000 ? count : 500;
@@ -841,7 +553,7 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
         goto out;
     }
     if (k)
-        rc = rank_ranker_search(e->r, q->team_id, qv, k, k, labels, dists, &nh);
+        rc = rank_ranker_search(r, q->team_id, qv, k, k, labels, dists, &nh);
     if (rc == SW_OK)
         rc = rank_collect(&c, labels, dists, nh, &fc, &nf, &cc, &nc);
     memset(out, 0, sizeof(*out));
@@ -856,6 +568,7 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
     if (rc)
         goto out;
     out->suggestion_id = c.sid;
+    out->fresh = fresh;
     out->model_version = c.m ? sw_arena_strdup(a, c.m->version) : "";
     out->query = sw_arena_strdup(a, sw_buf_str(&text));
     if (out->model_version == NULL || out->query == NULL)

@@ -6,11 +6,12 @@
  * threads, an exploration bonus), diversifies with MMR and explains each
  * item in real counts.
  *
- * Determinism: the result depends only on the store state, the request and
- * the serving model; the random mode's draws come from a PRNG seeded by
- * (team, query hash, model version). Statistics and models are read in one
- * read transaction and cached per team, keyed by the store sequences they
- * were computed from.
+ * Determinism: the result depends only on the state it reads (the
+ * statistics and model engine.h publishes, the index), the request and the
+ * serving model; the random mode's draws come from a PRNG seeded by (team,
+ * query hash, model version, the statistics' store sequences). A started
+ * engine may answer from statistics older than the store (res.fresh says
+ * how much); one never started reads exactly the store's state.
  *
  * Thread-safety: rank_suggest may run on many threads at once. */
 #ifndef RANK_SUGGEST_H
@@ -22,12 +23,11 @@
 #include "base/sw_arena.h"
 #include "base/sw_buf.h"
 #include "base/sw_err.h"
+#include "ranker/engine.h"
 #include "ranker/hist.h"
 #include "ranker/index.h"
 #include "ranker/model.h"
 #include "store/store.h"
-
-typedef struct rank_engine rank_engine;
 
 /* Ranking modes, numerically equal to snipwise.v1.RankingMode. */
 #define RANK_MODE_OUTCOME 1
@@ -37,16 +37,6 @@ typedef struct rank_engine rank_engine;
 
 #define RANK_SUGGEST_DEFAULT 5
 #define RANK_SUGGEST_MAX 50
-
-/* rank_engine_open makes an engine over s and r (both borrowed; they must
- * outlive it); p NULL: defaults. Errors: SW_EINVAL, SW_ENOMEM. */
-SW_MUST_CHECK sw_err rank_engine_open(store *s, rank_ranker *r,
-                                      const struct rank_params *p,
-                                      rank_engine **out);
-
-/* rank_engine_close frees the engine and its caches; NULL is accepted. No
- * call may be running. */
-void rank_engine_close(rank_engine **e);
 
 /* A request. Exactly one of thread_id, in_reply_to and context may be set
  * (all NULL/"": the draft alone is the context). Strings are borrowed. */
@@ -98,6 +88,7 @@ struct rank_suggest_res {
     size_t n_framings;
     const char *model_version; /* "" when no model is serving */
     const char *query;         /* the query text used */
+    struct rank_fresh fresh;   /* how current the statistics used are */
 };
 
 /* rank_suggest answers q, allocating the result in a (the call's arena).
@@ -109,22 +100,6 @@ SW_MUST_CHECK sw_err rank_suggest(rank_engine *e,
                                   struct sw_arena *a,
                                   struct rank_suggest_res *out,
                                   struct sw_buf *why);
-
-/* rank_engine_drop forgets the cached statistics and model of team_id (or
- * of every team when NULL), e.g. after a promotion in this process. */
-void rank_engine_drop(rank_engine *e, const char *team_id);
-
-/* rank_engine_rerank_begin marks a re-ranking run of team_id as running
- * in this process; SW_EABORTED if one already is. Pair it with
- * rank_engine_rerank_end. (Suggest needs no signal: every call reads the
- * serving pointer in its transaction.) Errors: SW_EABORTED, SW_ENOMEM. */
-SW_MUST_CHECK sw_err rank_engine_rerank_begin(rank_engine *e,
-                                              const char *team_id);
-void rank_engine_rerank_end(rank_engine *e, const char *team_id);
-
-/* rank_engine_store and rank_engine_ranker return the borrowed handles. */
-store *rank_engine_store(rank_engine *e);
-rank_ranker *rank_engine_ranker(rank_engine *e);
 
 /* --- Item ids ------------------------------------------------------------ */
 

@@ -20,12 +20,21 @@ struct rank_cref {
 };
 
 /* rank__state returns references to the statistics, the serving model
- * and their link (*model and *link NULL when no model serves) matching the
- * snapshot of read transaction t. Release each with rank__cref_put. */
+ * and their link (*model and *link NULL when no model serves) that
+ * Suggest reads (engine.c): for an engine never started, built for the
+ * snapshot of read transaction t when stale; for a started one, what the
+ * publisher last published, built here only when nothing is published yet.
+ * fresh (may be NULL) says how current they are against t. Release each
+ * with rank__cref_put. */
 SW_MUST_CHECK sw_err rank__state(rank_engine *e, store_txn *t, const char *team,
                                  struct rank_cref **hist,
                                  struct rank_cref **model,
-                                 struct rank_cref **link);
+                                 struct rank_cref **link,
+                                 struct rank_fresh *fresh);
+
+/* rank__engine_inline: the engine was never started (rank__state builds
+ * what is stale; Suggest catches the index up itself). */
+int rank__engine_inline(const rank_engine *e);
 void rank__cref_put(rank_engine *e, struct rank_cref **c);
 
 /* What the team did in the past threads most like a query, per item of a

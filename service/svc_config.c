@@ -88,6 +88,11 @@ static const struct svc_opt svc_opts[] = {
      SVC_OFF(stream_idle_ms), 100, 86400000,
      "a client stream (IngestEmails) that sends nothing this\n"
      "                         long ends with DEADLINE_EXCEEDED [30000]"},
+    {"--stats-poll-ms", "SNIPD_STATS_POLL_MS", SVC_OPT_I64,
+     SVC_OFF(stats_poll_ms), 10, 3600000,
+     "how often the background publisher looks for teams whose\n"
+     "                         ranking statistics are older than the store "
+     "[200]"},
     {"--log-level", "SNIPD_LOG_LEVEL", SVC_OPT_LEVEL, SVC_OFF(log_level), 0, 0,
      "debug, info, warn or error [info]"},
     {"--demo", "SNIPD_DEMO", SVC_OPT_BOOL, SVC_OFF(demo), 0, 1,
@@ -407,6 +412,7 @@ sw_err svc_config_parse(int argc, char **argv, struct svc_config *c,
     c->max_message_bytes = 32 * 1024 * 1024;
     c->grace_ms = 10000;
     c->stream_idle_ms = 30000;
+    c->stats_poll_ms = 200;
     c->light_workers = 2;
     c->team_max_streams = 64;
     c->log_level = SW_LOG_INFO;

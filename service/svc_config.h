@@ -37,6 +37,7 @@ struct svc_config {
     int64_t max_message_bytes; /* default 32 MiB */
     int64_t grace_ms;          /* SIGTERM drain time, default 10000 */
     int64_t stream_idle_ms;    /* client stream idle limit, default 30000 */
+    int64_t stats_poll_ms;     /* statistics publisher's poll, default 200 */
     int light_workers;         /* threads for cheap calls, default 2 */
     int team_max_calls;        /* 0: half the workers */
     int team_max_streams;      /* default 64 */

@@ -360,6 +360,8 @@ static int snipd_serve(const struct svc_config *cfg)
         rp.w_explore *= cfg->explore_percent / 100.0;
         rp.wc_explore *= cfg->explore_percent / 100.0;
         rc = rank_engine_open(st, ranker, &rp, &engine);
+        if (rc == SW_OK) /* Suggest reads what it publishes (engine.h) */
+            rc = rank_engine_start(engine, cfg->stats_poll_ms);
     }
     if (rc) {
         fprintf(stderr, "snipd: cannot start the snippet indexer: %s\n",

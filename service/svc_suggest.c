@@ -108,6 +108,20 @@ static uint64_t svc_suggest_hash(struct svc_ctx *c, const ProtobufCMessage *m)
     return h;
 }
 
+Snipwise__V1__StatisticsState *svc_suggest_stats(struct svc_ctx *c,
+                                                 const struct rank_fresh *f)
+{
+    Snipwise__V1__StatisticsState *p =
+        sw_arena_alloc(svc_ctx_arena(c), sizeof(*p));
+
+    if (p == NULL)
+        return NULL;
+    snipwise__v1__statistics_state__init(p);
+    p->current = f->current;
+    p->lag_ms = f->lag_ms;
+    return p;
+}
+
 sw_err svc_suggest(struct svc_ctx *c, const ProtobufCMessage *req,
                    ProtobufCMessage **resp)
 {
@@ -191,11 +205,12 @@ sw_err svc_suggest(struct svc_ctx *c, const ProtobufCMessage *req,
     out->suggestion_id = (char *)res.suggestion_id;
     out->model_version = (char *)res.model_version;
     out->query = sw_arena_alloc(a, sizeof(*out->query));
+    out->statistics = svc_suggest_stats(c, &res.fresh);
     out->contents =
         sw_arena_alloc(a, (res.n_contents + 1) * sizeof(*out->contents));
     out->framings =
         sw_arena_alloc(a, (res.n_framings + 1) * sizeof(*out->framings));
-    if (!out->query || !out->contents || !out->framings) {
+    if (!out->query || !out->statistics || !out->contents || !out->framings) {
         rc = SW_ENOMEM;
         goto out;
     }

@@ -5,7 +5,14 @@
 #ifndef SVC_SUGGEST_H
 #define SVC_SUGGEST_H
 
+#include "ranker/engine.h"
 #include "service/svc_rpc.h"
+#include "snipwise/v1/common.pb-c.h"
+
+/* svc_suggest_stats converts f to a StatisticsState in c's arena (NULL
+ * when out of memory); GetMyTeam reports it too. */
+Snipwise__V1__StatisticsState *svc_suggest_stats(struct svc_ctx *c,
+                                                 const struct rank_fresh *f);
 
 sw_err svc_suggest(struct svc_ctx *c, const ProtobufCMessage *req,
                    ProtobufCMessage **resp);

@@ -2,6 +2,7 @@
 #include "service/svc_team.h"
 
 #include "service/svc_admin.h"
+#include "service/svc_suggest.h"
 
 #include <string.h>
 
@@ -65,6 +66,17 @@ sw_err svc_team_get_my_team(struct svc_ctx *c, const ProtobufCMessage *req,
     if (rc)
         goto out;
     out->pending_extraction_jobs = (int64_t)pending;
+    if (svc_ctx_engine(c)) {
+        struct rank_fresh f;
+        rc = rank_engine_freshness(svc_ctx_engine(c), svc_ctx_team(c), &f);
+        if (rc)
+            goto out;
+        out->statistics = svc_suggest_stats(c, &f);
+        if (out->statistics == NULL) {
+            rc = SW_ENOMEM;
+            goto out;
+        }
+    }
     *resp = &out->base;
 out:
     store_team_clear(&team);

@@ -132,10 +132,19 @@ class Team:
             searches.append([(h.snippet.kind, h.snippet.text,
                               h.snippet.content_id) for h in r.results])
             scores.append([h.score for h in r.results])
-        sug = self.call(self.suggest_stub, "Suggest",
-                        suggest_pb2.SuggestRequest(
-                            draft_text="Happy to help with pricing and SOC 2",
-                            max_framings=5, max_contents=5))
+        # Suggest's statistics are built in the background: compare
+        # answers that count everything stored.
+        end = time.monotonic() + WAIT
+        while True:
+            sug = self.call(self.suggest_stub, "Suggest",
+                            suggest_pb2.SuggestRequest(
+                                draft_text="Happy to help with pricing and "
+                                           "SOC 2",
+                                max_framings=5, max_contents=5))
+            if sug.statistics.current or time.monotonic() > end:
+                break
+            time.sleep(0.05)
+        assert sug.statistics.current, "statistics never became current"
         contents = [(c.content_id, c.title, c.kind, c.key_passage,
                      c.evidence.SerializeToString(deterministic=True))
                     for c in sug.contents]

@@ -78,8 +78,19 @@ class Team:
                          outcome_pb2.RecordOutcomeRequest(**kw))
 
     def suggest(self, **kw):
-        return self.call(self.suggest_stub, "Suggest",
-                         suggest_pb2.SuggestRequest(**kw))
+        """Suggest, asked again (bounded) until the answer comes from
+        statistics that count everything stored so far: snipd builds them
+        in the background, and these tests check exact evidence."""
+        end = time.monotonic() + WAIT
+        while True:
+            r = self.call(self.suggest_stub, "Suggest",
+                          suggest_pb2.SuggestRequest(**kw))
+            if r.statistics.current:
+                return r
+            if time.monotonic() > end:
+                pytest.fail("Suggest's statistics never became current "
+                            "(lag %d ms)" % r.statistics.lag_ms)
+            time.sleep(0.05)
 
     def rerank(self, **kw):
         return list(self.ranking.RunRerank(ranking_pb2.RunRerankRequest(**kw),

@@ -4,13 +4,18 @@
  * exploration draws, the outcome and usage in threads like the query,
  * rank_hist on a real store: evidence counts, the attribution window,
  * credit split across the framings of one email, and prior shrinkage (two
- * lucky uses do not beat two hundred solid ones). */
+ * lucky uses do not beat two hundred solid ones); Suggest on a real
+ * store and index: diversity, and a started engine that answers while its
+ * statistics are being rebuilt. */
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -706,6 +711,203 @@ static void test_suggest_diversity(void **state)
     rank_ranker_close(&r);
 }
 
+/* --- A started engine: Suggest only reads ------------------------------- */
+
+/* The build hook holds the publisher's builds while armed. */
+struct hold {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    int armed, entered, released;
+};
+
+static void hold_hook(void *arg, const char *team)
+{
+    struct hold *h = arg;
+
+    (void)team;
+    pthread_mutex_lock(&h->mu);
+    if (h->armed) {
+        h->entered = 1;
+        pthread_cond_broadcast(&h->cond);
+        while (!h->released)
+            pthread_cond_wait(&h->cond, &h->mu);
+    }
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* hold_wait waits (bounded: 30 s, a failure, not a timing) until *flag. */
+static int hold_wait(struct hold *h, const int *flag)
+{
+    struct timespec ts;
+    int ok;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 30;
+    pthread_mutex_lock(&h->mu);
+    while (!*flag)
+        if (pthread_cond_timedwait(&h->cond, &h->mu, &ts) != 0)
+            break;
+    ok = *flag;
+    pthread_mutex_unlock(&h->mu);
+    return ok;
+}
+
+/* One Suggest on its own thread, so that the test can wait for it with a
+ * bound instead of hanging when it blocks. */
+struct bg_suggest {
+    rank_engine *e;
+    struct hold *h;
+    sw_err rc;
+    int done;
+    int64_t other_threads; /* evidence of the OTHER framing */
+    struct rank_fresh fresh;
+};
+
+static void *bg_suggest_run(void *arg)
+{
+    struct bg_suggest *b = arg;
+    struct rank_suggest_req q;
+    struct rank_suggest_res res;
+    struct sw_arena a;
+    struct sw_buf why;
+    size_t i;
+
+    memset(&q, 0, sizeof(q));
+    q.team_id = TEAM;
+    q.context = "How does pricing by seats and usage work?";
+    q.max_framings = 3;
+    q.max_contents = 1;
+    q.request_hash = 7;
+    sw_buf_init(&why, 1024);
+    sw_arena_init(&a, 0);
+    b->rc = rank_suggest(b->e, &q, &a, &res, &why);
+    if (b->rc == SW_OK) {
+        b->fresh = res.fresh;
+        for (i = 0; i < res.n_framings; i++)
+            if (strcmp(res.framings[i].text, OTHER) == 0)
+                b->other_threads = res.framings[i].ev.threads;
+    }
+    sw_arena_free(&a);
+    sw_buf_free(&why);
+    pthread_mutex_lock(&b->h->mu);
+    b->done = 1;
+    pthread_cond_broadcast(&b->h->cond);
+    pthread_mutex_unlock(&b->h->mu);
+    return NULL;
+}
+
+static void bg_suggest(rank_engine *e, struct hold *h, struct bg_suggest *b)
+{
+    pthread_t th;
+
+    memset(b, 0, sizeof(*b));
+    b->e = e;
+    b->h = h;
+    assert_int_equal(pthread_create(&th, NULL, bg_suggest_run, b), 0);
+    if (!hold_wait(h, &b->done)) {
+        /* Let the held build go so that the test ends rather than hangs. */
+        pthread_mutex_lock(&h->mu);
+        h->released = 1;
+        pthread_cond_broadcast(&h->cond);
+        pthread_mutex_unlock(&h->mu);
+        pthread_join(th, NULL);
+        fail_msg("Suggest waited for the statistics build");
+    }
+    pthread_join(th, NULL);
+    ASSERT_OK(b->rc);
+}
+
+/* wait_current polls (bounded) until the engine's state counts the whole
+ * store. */
+static void wait_current(rank_engine *e)
+{
+    struct rank_fresh f;
+    int i;
+
+    for (i = 0; i < 3000; i++) {
+        ASSERT_OK(rank_engine_freshness(e, TEAM, &f));
+        if (f.current)
+            return;
+        usleep(10000);
+    }
+    fail_msg("the engine never caught up with the store");
+}
+
+static sw_err fx_fill_more(store_txn *t, void *arg)
+{
+    struct tspec sp;
+    int i;
+    sw_err rc = SW_OK;
+
+    (void)arg;
+    for (i = 0; rc == SW_OK && i < 5; i++) {
+        memset(&sp, 0, sizeof(sp));
+        sp.n = 1000 + i;
+        sp.rep = "a@x";
+        sp.day = 40 + i;
+        sp.frames[0] = OTHER;
+        sp.kinds[0] = 4;
+        sp.after[0] = 1;
+        rc = fx_thread(t, &sp);
+    }
+    return rc;
+}
+
+/* A started engine answers Suggest from the published statistics while
+ * the publisher's build of a newer store state is held open in its hook:
+ * the answer comes back (Suggest neither builds nor waits), with the old
+ * evidence and says it is not current; once the build is let go, the new
+ * threads count and the state is current. */
+static void test_suggest_never_waits_for_a_build(void **state)
+{
+    struct fixture *f = *state;
+    struct bg_suggest b;
+    struct hold h;
+    rank_ranker *r = NULL;
+    rank_engine *e = NULL;
+    int caught = 0;
+
+    memset(&h, 0, sizeof(h));
+    pthread_mutex_init(&h.mu, NULL);
+    pthread_cond_init(&h.cond, NULL);
+    ASSERT_OK(store_update(f->s, fx_fill_mmr, NULL));
+    ASSERT_OK(rank_ranker_open(f->s, NULL, &r));
+    ASSERT_OK(rank_ranker_sync(r, TEAM, 0, &caught));
+    ASSERT_OK(rank_engine_open(f->s, r, NULL, &e));
+    rank_engine_set_build_hook(e, hold_hook, &h);
+    ASSERT_OK(rank_engine_start(e, 20));
+    wait_current(e);
+    bg_suggest(e, &h, &b);
+    assert_true(b.fresh.current);
+    assert_int_equal(b.other_threads, 30);
+
+    pthread_mutex_lock(&h.mu);
+    h.armed = 1;
+    pthread_mutex_unlock(&h.mu);
+    ASSERT_OK(store_update(f->s, fx_fill_more, NULL));
+    ASSERT_OK(rank_ranker_sync(r, TEAM, 0, &caught)); /* the indexer's part */
+    rank_engine_kick(e);
+    assert_true(hold_wait(&h, &h.entered));
+    bg_suggest(e, &h, &b);
+    assert_false(b.fresh.current);
+    assert_int_equal(b.other_threads, 30); /* the published state */
+
+    pthread_mutex_lock(&h.mu);
+    h.armed = 0;
+    h.released = 1;
+    pthread_cond_broadcast(&h.cond);
+    pthread_mutex_unlock(&h.mu);
+    wait_current(e);
+    bg_suggest(e, &h, &b);
+    assert_true(b.fresh.current);
+    assert_int_equal(b.fresh.lag_ms, 0);
+    assert_int_equal(b.other_threads, 35);
+    rank_engine_close(&e);
+    rank_ranker_close(&r);
+    pthread_cond_destroy(&h.cond);
+    pthread_mutex_destroy(&h.mu);
+}
+
 static void test_promotion_gate(void **state)
 {
     struct rank_rerank_opts o;
@@ -890,6 +1092,8 @@ int main(void)
         cmocka_unit_test(test_promotion_gate),
         cmocka_unit_test_setup_teardown(test_suggest_diversity, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(test_suggest_never_waits_for_a_build,
+                                        fx_setup, fx_teardown),
         cmocka_unit_test(test_score_kinds),
         cmocka_unit_test(test_local_evidence),
         cmocka_unit_test_setup_teardown(test_model_context_frequencies,

@@ -95,8 +95,9 @@ class SnipdLink:
 
     def settle(self):
         """Waits (bounded) until snipd's extraction worker has processed
-        every mail ingested so far, so that what Suggest and the nightly
-        job see does not depend on timing. The polls are not counted in the
+        every mail ingested so far and the ranking statistics count it all,
+        so that what Suggest and the nightly job see does not depend on
+        timing. The polls are not counted in the
         report's call counts."""
         pb = self.pb["team"]
         deadline = time.monotonic() + SETTLE_TIMEOUT
@@ -107,7 +108,11 @@ class SnipdLink:
                                              timeout=RPC_TIMEOUT)
             except grpc.RpcError:
                 return
-            if t.pending_extraction_jobs == 0:
+            # Suggest answers from statistics built in the background:
+            # also wait until they count everything stored (and an older
+            # snipd, without the field, is settled by the jobs alone).
+            if t.pending_extraction_jobs == 0 and (
+                    not t.HasField("statistics") or t.statistics.current):
                 return
             time.sleep(0.01)
 

@@ -1,0 +1,721 @@
+/* engine: per-team state of the ranking engine (see engine.h): the
+ * published statistics, serving model and their link, reference-counted;
+ * the background publisher that rebuilds them as the store moves on; and
+ * the inline builds of an engine that was never started. */
+#include "ranker/engine.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/sw_log.h"
+#include "base/sw_mem.h"
+#include "base/sw_util.h"
+#include "ranker/model.h"
+#include "ranker/suggest.h"
+#include "ranker/suggest_int.h"
+#include "store/store_hist.h"
+#include "store/store_tenant.h"
+
+#define RANK_ENGINE_POLL_MS 200
+#define RANK_ENGINE_RETRY_MS 1000 /* after a failed build */
+
+struct rank_tcache {
+    char *team;
+    pthread_mutex_t build; /* one build per team at a time */
+    /* The published state. Each piece carries its key (rank_cref.key):
+     * the statistics the store sequences, the model its seq, the link of
+     * the two the statistics' generation and the model's seq. Under
+     * e->mu; a started engine swaps the three together. */
+    struct rank_cref *hist;
+    struct rank_cref *model;
+    struct rank_cref *link;
+    uint64_t gens;          /* statistics built so far */
+    int reranking;          /* a RunRerank of this team is running */
+    int64_t stale_since_ms; /* first seen stale (sw_mono_ms); 0: current */
+    int64_t retry_after_ms; /* a failed build waits until then */
+    struct rank_tcache *next;
+};
+
+struct rank_engine {
+    store *s;
+    rank_ranker *r;
+    struct rank_params p;
+    pthread_mutex_t mu; /* the list, the refs, the published pointers */
+    pthread_cond_t cond;
+    struct rank_tcache *teams;
+    pthread_t thread;
+    int started, stop, kicked;
+    int64_t poll_ms;
+    rank_engine_hook hook;
+    void *hook_arg;
+};
+
+void rank__cref_put(rank_engine *e, struct rank_cref **cp)
+{
+    struct rank_cref *c = *cp;
+    int last;
+
+    *cp = NULL;
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&e->mu);
+    assert(c->refs > 0);
+    last = --c->refs == 0;
+    pthread_mutex_unlock(&e->mu);
+    if (!last)
+        return;
+    rank_hist_free(&c->h);
+    rank_model_free(&c->m);
+    rank__link_free(&c->l);
+    sw_free(c);
+}
+
+/* rank_cref_ref returns a new reference to c (NULL accepted). e->mu
+ * held. */
+static struct rank_cref *rank_cref_ref(struct rank_cref *c)
+{
+    if (c)
+        c->refs++;
+    return c;
+}
+
+sw_err rank_engine_open(store *s, rank_ranker *r, const struct rank_params *p,
+                        rank_engine **out)
+{
+    pthread_condattr_t ca;
+    rank_engine *e;
+
+    if (s == NULL || r == NULL || out == NULL)
+        return SW_EINVAL;
+    rank_blas_init();
+    e = sw_calloc(1, sizeof(*e));
+    if (e == NULL)
+        return SW_ENOMEM;
+    e->s = s;
+    e->r = r;
+    if (p)
+        e->p = *p;
+    else
+        rank_params_default(&e->p);
+    pthread_mutex_init(&e->mu, NULL);
+    /* The publisher waits on the monotonic clock, as the indexer does. */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&e->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    *out = e;
+    return SW_OK;
+}
+
+static void rank_tcache_clear(rank_engine *e, struct rank_tcache *t)
+{
+    struct rank_cref *h, *m, *l;
+
+    pthread_mutex_lock(&e->mu);
+    h = t->hist;
+    m = t->model;
+    l = t->link;
+    t->hist = t->model = t->link = NULL;
+    pthread_mutex_unlock(&e->mu);
+    rank__cref_put(e, &h);
+    rank__cref_put(e, &m);
+    rank__cref_put(e, &l);
+}
+
+void rank_engine_drop(rank_engine *e, const char *team)
+{
+    struct rank_tcache *t;
+
+    if (e == NULL)
+        return;
+    for (t = e->teams; t; t = t->next) {
+        if (team && strcmp(team, t->team) != 0)
+            continue;
+        pthread_mutex_lock(&t->build);
+        rank_tcache_clear(e, t);
+        pthread_mutex_unlock(&t->build);
+    }
+    rank_engine_kick(e);
+}
+
+void rank_engine_close(rank_engine **ep)
+{
+    rank_engine *e;
+
+    if (ep == NULL || *ep == NULL)
+        return;
+    e = *ep;
+    if (e->started) {
+        pthread_mutex_lock(&e->mu);
+        e->stop = 1;
+        pthread_cond_broadcast(&e->cond);
+        pthread_mutex_unlock(&e->mu);
+        pthread_join(e->thread, NULL);
+    }
+    while (e->teams) {
+        struct rank_tcache *t = e->teams;
+        e->teams = t->next;
+        rank_tcache_clear(e, t);
+        pthread_mutex_destroy(&t->build);
+        sw_free(t->team);
+        sw_free(t);
+    }
+    pthread_cond_destroy(&e->cond);
+    pthread_mutex_destroy(&e->mu);
+    sw_free(e);
+    *ep = NULL;
+}
+
+static sw_err rank_tcache_get(rank_engine *e, const char *team,
+                              struct rank_tcache **out)
+{
+    struct rank_tcache *t;
+
+    pthread_mutex_lock(&e->mu);
+    for (t = e->teams; t && strcmp(t->team, team) != 0; t = t->next)
+        ;
+    if (t == NULL) {
+        t = sw_calloc(1, sizeof(*t));
+        if (t)
+            t->team = sw_strdup(team);
+        if (t == NULL || t->team == NULL) {
+            if (t)
+                sw_free(t);
+            pthread_mutex_unlock(&e->mu);
+            return SW_ENOMEM;
+        }
+        pthread_mutex_init(&t->build, NULL);
+        t->next = e->teams;
+        e->teams = t;
+        pthread_cond_broadcast(&e->cond); /* a team for the publisher */
+    }
+    pthread_mutex_unlock(&e->mu);
+    *out = t; /* entries live until the engine closes */
+    return SW_OK;
+}
+
+sw_err rank_engine_rerank_begin(rank_engine *e, const char *team)
+{
+    struct rank_tcache *t;
+    sw_err rc = rank_tcache_get(e, team, &t);
+
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&e->mu);
+    if (t->reranking)
+        rc = SW_EABORTED;
+    else
+        t->reranking = 1;
+    pthread_mutex_unlock(&e->mu);
+    return rc;
+}
+
+void rank_engine_rerank_end(rank_engine *e, const char *team)
+{
+    struct rank_tcache *t;
+
+    if (rank_tcache_get(e, team, &t) != SW_OK)
+        return;
+    pthread_mutex_lock(&e->mu);
+    t->reranking = 0;
+    pthread_mutex_unlock(&e->mu);
+    rank_engine_kick(e); /* a promoted model is to be loaded */
+}
+
+store *rank_engine_store(rank_engine *e)
+{
+    return e->s;
+}
+
+rank_ranker *rank_engine_ranker(rank_engine *e)
+{
+    return e->r;
+}
+
+const struct rank_params *rank_engine_params(const rank_engine *e)
+{
+    return &e->p;
+}
+
+void rank_engine_set_build_hook(rank_engine *e, rank_engine_hook hook,
+                                void *arg)
+{
+    pthread_mutex_lock(&e->mu);
+    e->hook = hook;
+    e->hook_arg = arg;
+    pthread_mutex_unlock(&e->mu);
+}
+
+void rank_engine_kick(rank_engine *e)
+{
+    if (e == NULL)
+        return;
+    pthread_mutex_lock(&e->mu);
+    e->kicked = 1;
+    pthread_cond_broadcast(&e->cond);
+    pthread_mutex_unlock(&e->mu);
+}
+
+/* --- builds ------------------------------------------------------------- */
+
+/* What the store holds now for a team: the key of its statistics and its
+ * serving model (0: none). */
+struct rank_now {
+    uint64_t seqs[3];
+    uint64_t mseq;
+};
+
+static sw_err rank_now_read(store_txn *t, const char *team, struct rank_now *n)
+{
+    sw_err rc = store_hist_seqs(t, team, n->seqs);
+
+    if (rc == SW_OK) {
+        rc = rank_model_serving(t, team, &n->mseq);
+        if (rc == SW_ENOTFOUND) {
+            n->mseq = 0;
+            rc = SW_OK;
+        }
+    }
+    return rc;
+}
+
+/* rank_cref_new makes an unpublished piece (one reference, the
+ * caller's). */
+static struct rank_cref *rank_cref_new(const uint64_t key[3])
+{
+    struct rank_cref *c = sw_calloc(1, sizeof(*c));
+
+    if (c) {
+        memcpy(c->key, key, sizeof(c->key));
+        c->refs = 1;
+    }
+    return c;
+}
+
+/* The state to publish for a team: built from t for now, reusing the
+ * published pieces whose keys still match. tc->build held. */
+struct rank_build_out {
+    struct rank_cref *hist, *model, *link; /* references, or NULL */
+};
+
+static void rank_build_out_put(rank_engine *e, struct rank_build_out *b)
+{
+    rank__cref_put(e, &b->hist);
+    rank__cref_put(e, &b->model);
+    rank__cref_put(e, &b->link);
+}
+
+static sw_err rank_build_state(rank_engine *e, struct rank_tcache *tc,
+                               store_txn *t, const struct rank_now *now,
+                               struct rank_build_out *b)
+{
+    uint64_t mkey[3] = {now->mseq, 0, 0}, lkey[3];
+    sw_err rc = SW_OK;
+
+    memset(b, 0, sizeof(*b));
+    pthread_mutex_lock(&e->mu);
+    if (tc->hist && memcmp(tc->hist->key, now->seqs, sizeof(now->seqs)) == 0)
+        b->hist = rank_cref_ref(tc->hist);
+    if (tc->model && now->mseq && tc->model->key[0] == now->mseq)
+        b->model = rank_cref_ref(tc->model);
+    pthread_mutex_unlock(&e->mu);
+    if (b->hist == NULL) {
+        b->hist = rank_cref_new(now->seqs);
+        if (b->hist == NULL)
+            return SW_ENOMEM;
+        b->hist->gen = ++tc->gens;
+        rc = rank_hist_build(t, tc->team, &e->p, 0, &b->hist->h);
+        if (rc)
+            goto fail;
+    }
+    if (now->mseq == 0)
+        return SW_OK;
+    if (b->model == NULL) {
+        b->model = rank_cref_new(mkey);
+        if (b->model == NULL) {
+            rc = SW_ENOMEM;
+            goto fail;
+        }
+        rc = rank_model_load(t, tc->team, now->mseq, 1, &b->model->m);
+        if (rc)
+            goto fail;
+    }
+    lkey[0] = now->mseq;
+    lkey[1] = b->hist->gen;
+    lkey[2] = 0;
+    pthread_mutex_lock(&e->mu);
+    if (tc->link && memcmp(tc->link->key, lkey, sizeof(lkey)) == 0)
+        b->link = rank_cref_ref(tc->link);
+    pthread_mutex_unlock(&e->mu);
+    if (b->link == NULL) {
+        b->link = rank_cref_new(lkey);
+        if (b->link == NULL) {
+            rc = SW_ENOMEM;
+            goto fail;
+        }
+        rc = rank__link_build(b->hist->h, b->model->m, &b->link->l);
+        if (rc)
+            goto fail;
+    }
+    return SW_OK;
+fail:
+    rank_build_out_put(e, b);
+    return rc;
+}
+
+/* rank_publish swaps b in as tc's state (taking b's references). */
+static void rank_publish(rank_engine *e, struct rank_tcache *tc,
+                         struct rank_build_out *b)
+{
+    struct rank_build_out old;
+
+    pthread_mutex_lock(&e->mu);
+    old.hist = tc->hist;
+    old.model = tc->model;
+    old.link = tc->link;
+    tc->hist = b->hist;
+    tc->model = b->model;
+    tc->link = b->link;
+    pthread_mutex_unlock(&e->mu);
+    memset(b, 0, sizeof(*b));
+    rank_build_out_put(e, &old);
+}
+
+/* rank_is_current: the published state matches now (e->mu held). */
+static int rank_is_current(const struct rank_tcache *tc,
+                           const struct rank_now *now)
+{
+    if (tc->hist == NULL ||
+        memcmp(tc->hist->key, now->seqs, sizeof(now->seqs)) != 0)
+        return 0;
+    if (now->mseq == 0)
+        return tc->model == NULL;
+    return tc->model && tc->model->key[0] == now->mseq && tc->link;
+}
+
+/* rank_note_stale records that tc was seen stale (or not) now. e->mu
+ * held. */
+static void rank_note_stale(rank_engine *e, struct rank_tcache *tc, int stale)
+{
+    if (!stale)
+        tc->stale_since_ms = 0;
+    else if (tc->stale_since_ms == 0)
+        tc->stale_since_ms = sw_mono_ms();
+    if (stale && e->started) {
+        e->kicked = 1;
+        pthread_cond_broadcast(&e->cond);
+    }
+}
+
+/* rank_refresh brings tc's published state up to date with the store, if
+ * it is not. Called by the publisher only. */
+static sw_err rank_refresh(rank_engine *e, struct rank_tcache *tc)
+{
+    struct rank_build_out b;
+    struct rank_now now;
+    store_txn *t = NULL;
+    rank_engine_hook hook;
+    void *hook_arg;
+    int64_t started;
+    int current;
+    sw_err rc;
+
+    rc = store_txn_begin(e->s, 0, &t);
+    if (rc == SW_OK)
+        rc = rank_now_read(t, tc->team, &now);
+    if (rc)
+        goto out;
+    pthread_mutex_lock(&e->mu);
+    current = rank_is_current(tc, &now);
+    rank_note_stale(e, tc, !current);
+    hook = e->hook;
+    hook_arg = e->hook_arg;
+    pthread_mutex_unlock(&e->mu);
+    if (current)
+        goto out;
+    started = sw_mono_ms();
+    pthread_mutex_lock(&tc->build);
+    if (hook) /* inside the build, as a long one would hold it */
+        hook(hook_arg, tc->team);
+    rc = rank_build_state(e, tc, t, &now, &b);
+    if (rc == SW_OK)
+        rank_publish(e, tc, &b);
+    pthread_mutex_unlock(&tc->build);
+    store_txn_abort(&t);
+    if (rc)
+        goto out;
+    /* Changes made during the build are the next one's; they have waited
+     * at most since this one started. */
+    rc = store_txn_begin(e->s, 0, &t);
+    if (rc == SW_OK)
+        rc = rank_now_read(t, tc->team, &now);
+    if (rc == SW_OK) {
+        pthread_mutex_lock(&e->mu);
+        current = rank_is_current(tc, &now);
+        tc->stale_since_ms = current ? 0 : started;
+        pthread_mutex_unlock(&e->mu);
+    }
+    sw_log_debug("rank.published",
+                 "team=%s emails=%llu snippets=%llu "
+                 "outcomes=%llu model=%llu ms=%lld",
+                 tc->team, (unsigned long long)now.seqs[0],
+                 (unsigned long long)now.seqs[1],
+                 (unsigned long long)now.seqs[2], (unsigned long long)now.mseq,
+                 (long long)(sw_mono_ms() - started));
+out:
+    store_txn_abort(&t);
+    return rc;
+}
+
+/* --- reads ------------------------------------------------------------- */
+
+static struct rank_cref *rank_cref_ref_locked(rank_engine *e,
+                                              struct rank_cref *c)
+{
+    pthread_mutex_lock(&e->mu);
+    c = rank_cref_ref(c);
+    pthread_mutex_unlock(&e->mu);
+    return c;
+}
+
+/* rank_fresh_fill says how current the state read (hist, current by its
+ * keys) is; the index must also hold every snippet the statistics know. */
+static void rank_fresh_fill(rank_engine *e, struct rank_tcache *tc,
+                            const struct rank_cref *hist, int current,
+                            struct rank_fresh *f)
+{
+    uint64_t covered = 0;
+
+    memset(f, 0, sizeof(*f));
+    if (hist)
+        memcpy(f->seqs, hist->key, sizeof(f->seqs));
+    if (current && (rank_ranker_covered(e->r, tc->team, &covered) != SW_OK ||
+                    covered < f->seqs[1]))
+        current = 0;
+    f->current = current;
+    pthread_mutex_lock(&e->mu);
+    if (!current && tc->stale_since_ms)
+        f->lag_ms = sw_mono_ms() - tc->stale_since_ms;
+    pthread_mutex_unlock(&e->mu);
+}
+
+/* rank_take_published takes references to tc's published state (NULL
+ * pieces when none). */
+static void rank_take_published(rank_engine *e, struct rank_tcache *tc,
+                                const struct rank_now *now,
+                                struct rank_cref **hist,
+                                struct rank_cref **model,
+                                struct rank_cref **link, int *current)
+{
+    pthread_mutex_lock(&e->mu);
+    *hist = rank_cref_ref(tc->hist);
+    *model = rank_cref_ref(tc->model);
+    *link = rank_cref_ref(tc->link);
+    *current = rank_is_current(tc, now);
+    rank_note_stale(e, tc, !*current);
+    pthread_mutex_unlock(&e->mu);
+}
+
+sw_err rank__state(rank_engine *e, store_txn *t, const char *team,
+                   struct rank_cref **hist, struct rank_cref **model,
+                   struct rank_cref **link, struct rank_fresh *fresh)
+{
+    struct rank_tcache *tc;
+    struct rank_build_out b;
+    struct rank_now now;
+    int current = 0;
+    sw_err rc;
+
+    *hist = *model = *link = NULL;
+    rc = rank_tcache_get(e, team, &tc);
+    if (rc == SW_OK)
+        rc = rank_now_read(t, team, &now);
+    if (rc)
+        return rc;
+    rank_take_published(e, tc, &now, hist, model, link, &current);
+    /* A started engine answers from what is published, however old; only
+     * a team with nothing published yet (its first build, which the
+     * publisher may have in hand) is built here. */
+    if (*hist == NULL || (!e->started && !current)) {
+        rank__cref_put(e, hist);
+        rank__cref_put(e, model);
+        rank__cref_put(e, link);
+        pthread_mutex_lock(&tc->build);
+        rank_take_published(e, tc, &now, hist, model, link, &current);
+        if (*hist == NULL || (!e->started && !current)) {
+            rank__cref_put(e, hist);
+            rank__cref_put(e, model);
+            rank__cref_put(e, link);
+            rc = rank_build_state(e, tc, t, &now, &b);
+            if (rc == SW_OK) {
+                *hist = rank_cref_ref_locked(e, b.hist);
+                *model = rank_cref_ref_locked(e, b.model);
+                *link = rank_cref_ref_locked(e, b.link);
+                rank_publish(e, tc, &b);
+                current = 1;
+                pthread_mutex_lock(&e->mu);
+                rank_note_stale(e, tc, 0);
+                pthread_mutex_unlock(&e->mu);
+            }
+        }
+        pthread_mutex_unlock(&tc->build);
+        if (rc)
+            return rc;
+    }
+    if (fresh)
+        rank_fresh_fill(e, tc, *hist, current, fresh);
+    return SW_OK;
+}
+
+sw_err rank_engine_freshness(rank_engine *e, const char *team,
+                             struct rank_fresh *out)
+{
+    struct rank_cref *hist = NULL, *model = NULL, *link = NULL;
+    struct rank_tcache *tc;
+    struct rank_now now;
+    store_txn *t = NULL;
+    int current = 0;
+    sw_err rc;
+
+    if (e == NULL || team == NULL || team[0] == '\0' || out == NULL)
+        return SW_EINVAL;
+    rc = rank_tcache_get(e, team, &tc);
+    if (rc == SW_OK)
+        rc = store_txn_begin(e->s, 0, &t);
+    if (rc == SW_OK)
+        rc = rank_now_read(t, team, &now);
+    store_txn_abort(&t);
+    if (rc)
+        return rc;
+    rank_take_published(e, tc, &now, &hist, &model, &link, &current);
+    rank_fresh_fill(e, tc, hist, current, out);
+    rank__cref_put(e, &hist);
+    rank__cref_put(e, &model);
+    rank__cref_put(e, &link);
+    return SW_OK;
+}
+
+/* --- the publisher ------------------------------------------------------ */
+
+static int rank_engine_stopping(rank_engine *e)
+{
+    return __atomic_load_n(&e->stop, __ATOMIC_ACQUIRE);
+}
+
+/* rank_engine_warm makes an entry for every team of the store, so that
+ * the publisher builds each one's state after a start. */
+static void rank_engine_warm(rank_engine *e)
+{
+    char *token = NULL, *next = NULL;
+
+    do {
+        struct store_team *teams = NULL;
+        struct rank_tcache *tc;
+        size_t n = 0, i;
+        sw_err rc = store_team_list(e->s, 100, token, &teams, &n, &next, NULL);
+        sw_free(token);
+        token = NULL;
+        if (rc) {
+            sw_log_error("rank.warm_teams", "err=%s", sw_err_name(rc));
+            break;
+        }
+        for (i = 0; i < n && rc == SW_OK; i++)
+            rc = rank_tcache_get(e, teams[i].team_id, &tc);
+        store_teams_free(teams, n);
+        token = next;
+        next = NULL;
+        if (rc)
+            break;
+    } while (token != NULL && !rank_engine_stopping(e));
+    sw_free(token);
+}
+
+/* rank_engine_pass refreshes every known team once; returns 1 when one
+ * changed during its build (another pass is due at once). */
+static int rank_engine_pass(rank_engine *e)
+{
+    struct rank_tcache *tc;
+    int more = 0;
+
+    pthread_mutex_lock(&e->mu);
+    tc = e->teams;
+    pthread_mutex_unlock(&e->mu);
+    /* Entries are only ever prepended and live until close, so the list
+     * from the head read above is stable. */
+    for (; tc && !rank_engine_stopping(e); tc = tc->next) {
+        int64_t now = sw_mono_ms();
+        sw_err rc;
+        if (tc->retry_after_ms && now < tc->retry_after_ms)
+            continue;
+        rc = rank_refresh(e, tc);
+        if (rc) {
+            tc->retry_after_ms = now + RANK_ENGINE_RETRY_MS;
+            if (rc != SW_ENOTFOUND)
+                sw_log_warn("rank.publish_failed", "team=%s err=%s", tc->team,
+                            sw_err_name(rc));
+            continue;
+        }
+        tc->retry_after_ms = 0;
+        pthread_mutex_lock(&e->mu);
+        more |= tc->stale_since_ms != 0;
+        pthread_mutex_unlock(&e->mu);
+    }
+    return more;
+}
+
+static void *rank_engine_thread(void *arg)
+{
+    rank_engine *e = arg;
+
+    /* Building statistics is background work: below the server's calls. */
+    if (sw_thread_nice(10) != 0)
+        sw_log_warn("rank.nice_failed", "errno=%d", errno);
+    rank_engine_warm(e);
+    for (;;) {
+        struct timespec ts;
+        int more;
+
+        pthread_mutex_lock(&e->mu);
+        if (e->stop) {
+            pthread_mutex_unlock(&e->mu);
+            break;
+        }
+        e->kicked = 0;
+        pthread_mutex_unlock(&e->mu);
+        more = rank_engine_pass(e);
+        pthread_mutex_lock(&e->mu);
+        if (!more && !e->stop && !e->kicked) {
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            ts.tv_sec += e->poll_ms / 1000;
+            ts.tv_nsec += (e->poll_ms % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            (void)pthread_cond_timedwait(&e->cond, &e->mu, &ts);
+        }
+        pthread_mutex_unlock(&e->mu);
+    }
+    return NULL;
+}
+
+sw_err rank_engine_start(rank_engine *e, int64_t poll_ms)
+{
+    if (e == NULL)
+        return SW_EINVAL;
+    if (e->started)
+        return SW_ESTATE;
+    e->poll_ms = poll_ms > 0 ? poll_ms : RANK_ENGINE_POLL_MS;
+    if (pthread_create(&e->thread, NULL, rank_engine_thread, e) != 0)
+        return SW_ENOMEM;
+    e->started = 1;
+    return SW_OK;
+}
+
+int rank__engine_inline(const rank_engine *e)
+{
+    return !e->started;
+}

@@ -1,0 +1,87 @@
+/* engine: the ranking engine's state, per team: the statistics (rank_hist),
+ * the serving model and their link that Suggest reads. Once started, a
+ * background publisher builds them whenever the store has moved on and
+ * swaps the finished, immutable state in; Suggest only takes a reference
+ * to what is published and never waits for a build, except the very
+ * first one of a team (nothing to answer from yet). Not started (the
+ * tests, the tools), every read builds what is stale inline, so results
+ * follow the store exactly.
+ *
+ * Thread-safety: every function may run on many threads at once, but
+ * rank_engine_open/start/close. */
+#ifndef RANK_ENGINE_H
+#define RANK_ENGINE_H
+
+#include <stdint.h>
+
+#include "base/sw_err.h"
+#include "ranker/hist.h"
+#include "ranker/index.h"
+#include "store/store.h"
+
+typedef struct rank_engine rank_engine;
+
+/* rank_engine_open makes an engine over s and r (both borrowed; they must
+ * outlive it); p NULL: defaults. Errors: SW_EINVAL, SW_ENOMEM. */
+SW_MUST_CHECK sw_err rank_engine_open(store *s, rank_ranker *r,
+                                      const struct rank_params *p,
+                                      rank_engine **out);
+
+/* rank_engine_start starts the publisher thread (at nice 10, below the
+ * server's calls): it lists the store's teams and builds each one's state
+ * (the warm-up after a restart), then polls every poll_ms (0: 200) the
+ * teams it knows for changes, and wakes at once on rank_engine_kick.
+ * Errors: SW_ESTATE (already started), SW_ENOMEM. */
+SW_MUST_CHECK sw_err rank_engine_start(rank_engine *e, int64_t poll_ms);
+
+/* rank_engine_kick wakes the publisher (a team changed). Without a
+ * started publisher it does nothing. */
+void rank_engine_kick(rank_engine *e);
+
+/* rank_engine_close stops the publisher (finishing the build in hand),
+ * frees the engine and its state; NULL is accepted. No call may be
+ * running. */
+void rank_engine_close(rank_engine **e);
+
+/* rank_engine_drop forgets the published state of team_id (or of every
+ * team when NULL); the next read builds it again. */
+void rank_engine_drop(rank_engine *e, const char *team_id);
+
+/* How current a team's state is. */
+struct rank_fresh {
+    int current;      /* every email, snippet and outcome stored counts, the
+                         serving model is the one loaded, and the index holds
+                         every snippet */
+    int64_t lag_ms;   /* not current: how long the oldest change not yet
+                         counted has been known to the engine (0 if current) */
+    uint64_t seqs[3]; /* store_hist_seqs the statistics were built from */
+};
+
+/* rank_engine_freshness fills *out for team_id from the store's state
+ * now; a stale team wakes the publisher. It never builds anything.
+ * Errors: SW_EINVAL, SW_ENOMEM, SW_ESTORE, SW_ECORRUPT. */
+SW_MUST_CHECK sw_err rank_engine_freshness(rank_engine *e, const char *team_id,
+                                           struct rank_fresh *out);
+
+/* A test hook: the publisher calls hook(arg, team_id) before each build
+ * it starts (a test may block in it to hold a build open). Set it before
+ * rank_engine_start; NULL removes it. */
+typedef void (*rank_engine_hook)(void *arg, const char *team_id);
+void rank_engine_set_build_hook(rank_engine *e, rank_engine_hook hook,
+                                void *arg);
+
+/* rank_engine_rerank_begin marks a re-ranking run of team_id as running
+ * in this process; SW_EABORTED if one already is. Pair it with
+ * rank_engine_rerank_end. (Suggest needs no signal: the publisher loads
+ * a newly promoted model.) Errors: SW_EABORTED, SW_ENOMEM. */
+SW_MUST_CHECK sw_err rank_engine_rerank_begin(rank_engine *e,
+                                              const char *team_id);
+void rank_engine_rerank_end(rank_engine *e, const char *team_id);
+
+/* rank_engine_store and rank_engine_ranker return the borrowed handles;
+ * rank_engine_params the engine's knobs (valid while it is open). */
+store *rank_engine_store(rank_engine *e);
+rank_ranker *rank_engine_ranker(rank_engine *e);
+const struct rank_params *rank_engine_params(const rank_engine *e);
+
+#endif
