@@ -490,6 +490,7 @@ static void rank_fresh_fill(rank_engine *e, struct rank_tcache *tc,
     uint64_t covered = 0;
 
     memset(f, 0, sizeof(*f));
+    f->ready = hist != NULL;
     if (hist)
         memcpy(f->seqs, hist->key, sizeof(f->seqs));
     if (current && (rank_ranker_covered(e->r, tc->team, &covered) != SW_OK ||
@@ -536,16 +537,23 @@ sw_err rank__state(rank_engine *e, store_txn *t, const char *team,
     if (rc)
         return rc;
     rank_take_published(e, tc, &now, hist, model, link, &current);
-    /* A started engine answers from what is published, however old; only
-     * a team with nothing published yet (its first build, which the
-     * publisher may have in hand) is built here. */
-    if (*hist == NULL || (!e->started && !current)) {
+    /* A started engine answers from what is published, however old, and
+     * with nothing published yet (the team's first build is the
+     * publisher's) from nothing: Suggest then ranks by similarity. */
+    if (e->started && *hist == NULL) {
+        if (fresh) {
+            rank_fresh_fill(e, tc, NULL, 0, fresh);
+            memcpy(fresh->seqs, now.seqs, sizeof(now.seqs));
+        }
+        return SW_OK;
+    }
+    if (!e->started && !current) {
         rank__cref_put(e, hist);
         rank__cref_put(e, model);
         rank__cref_put(e, link);
         pthread_mutex_lock(&tc->build);
         rank_take_published(e, tc, &now, hist, model, link, &current);
-        if (*hist == NULL || (!e->started && !current)) {
+        if (!current) {
             rank__cref_put(e, hist);
             rank__cref_put(e, model);
             rank__cref_put(e, link);

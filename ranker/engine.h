@@ -54,7 +54,10 @@ struct rank_fresh {
                          every snippet */
     int64_t lag_ms;   /* not current: how long the oldest change not yet
                          counted has been known to the engine (0 if current) */
-    uint64_t seqs[3]; /* store_hist_seqs the statistics were built from */
+    uint64_t seqs[3]; /* store_hist_seqs the statistics were built from
+                         (not ready: the store's now) */
+    int ready;        /* statistics are published (a started engine has
+                         none for a team until its first build is done) */
 };
 
 /* rank_engine_freshness fills *out for team_id from the store's state

@@ -12,6 +12,7 @@
 #include "base/sw_mem.h"
 #include "ranker/index.h"
 #include "store/store_hist.h"
+#include "store/store_mail.h"
 #include "store/store_outcome.h"
 #include "store/store_snippet.h"
 
@@ -898,6 +899,76 @@ sw_err rank_hist_build(store_txn *t, const char *team_id,
         h->by_thread = b.thread_by_id;
         memset(&b.thread_by_id, 0, sizeof(b.thread_by_id));
     }
+    rank_build_free(&b);
+    if (rc) {
+        rank_hist_free(&h);
+        return rc;
+    }
+    *out = h;
+    return SW_OK;
+}
+
+sw_err rank_hist_provisional(store_txn *t, const char *team_id,
+                             const struct rank_params *p,
+                             const uint64_t *labels, size_t n,
+                             struct rank_hist **out)
+{
+    struct rank_params def;
+    struct rank_build b;
+    struct store_snippet sn;
+    struct store_content ct;
+    struct rank_hist *h;
+    char sid[22];
+    uint64_t v;
+    size_t i;
+    sw_err rc = SW_OK;
+
+    if (t == NULL || team_id == NULL || team_id[0] == '\0' || out == NULL ||
+        (n && labels == NULL))
+        return SW_EINVAL;
+    if (p == NULL) {
+        rank_params_default(&def);
+        p = &def;
+    }
+    h = sw_calloc(1, sizeof(*h));
+    if (h == NULL)
+        return SW_ENOMEM;
+    sw_arena_init(&h->arena, 0);
+    memset(&b, 0, sizeof(b));
+    b.h = h;
+    b.p = p;
+    b.team = team_id;
+    memset(&sn, 0, sizeof(sn));
+    memset(&ct, 0, sizeof(ct));
+    /* The same steps as a full build, over the hits and their documents
+     * only: no mail, no outcomes, so no evidence. */
+    rc = store_hist_seqs(t, team_id, h->seqs);
+    for (i = 0; rc == SW_OK && i < n; i++) {
+        store_snippet_clear(&sn);
+        rank_label_id(labels[i], sid);
+        rc = store_snippet_get_txn(t, team_id, sid, &sn);
+        if (rc == SW_ENOTFOUND) {
+            rc = SW_OK; /* deleted since it was indexed */
+            continue;
+        }
+        if (rc == SW_OK && sn.content_id[0] &&
+            !rank__map_get(&h->by_item, rank_hash_str(sn.content_id), &v)) {
+            store_content_clear(&ct);
+            rc = store_content_get_txn(t, team_id, sn.content_id, &ct);
+            if (rc == SW_OK)
+                rc = rank_content_cb(&ct, &b);
+            else if (rc == SW_ENOTFOUND)
+                rc = SW_OK;
+        }
+        if (rc == SW_OK)
+            rc = rank_snippet_cb(&sn, &b);
+    }
+    if (rc == SW_OK)
+        rc = rank_build_snippets(&b);
+    if (rc == SW_OK)
+        rank_build_priors(h, p);
+    store_snippet_clear(&sn);
+    store_content_clear(&ct);
     rank_build_free(&b);
     if (rc) {
         rank_hist_free(&h);

@@ -154,6 +154,18 @@ SW_MUST_CHECK sw_err rank_hist_build(store_txn *t, const char *team_id,
                                      const struct rank_params *p,
                                      int64_t cutoff_ms, struct rank_hist **out);
 
+/* rank_hist_provisional builds, in transaction t, a history of just the
+ * snippets whose ANN labels are labels[0..n) (duplicates and deleted ones
+ * skipped) and their content items: families among them, no mail, no
+ * outcomes, so no evidence. Suggest ranks by it, by similarity, while a
+ * team's first full statistics are still being built (engine.h). On
+ * success *out is the caller's (rank_hist_free). Errors: as
+ * rank_hist_build. */
+SW_MUST_CHECK sw_err rank_hist_provisional(store_txn *t, const char *team_id,
+                                           const struct rank_params *p,
+                                           const uint64_t *labels, size_t n,
+                                           struct rank_hist **out);
+
 /* rank_bare_framing returns 1 when text says little beyond introducing a
  * document named title: fewer than 3 words of 4+ letters remain once the
  * words of the title and attaching words ("attached", "here", "please

@@ -424,6 +424,7 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
 {
     struct rank_cref *hist = NULL, *model = NULL, *link = NULL;
     struct rank_fresh fresh;
+    struct rank_hist *prov = NULL;
     struct rank_cand *fc = NULL, *cc = NULL;
     struct sw_buf text;
     store_txn *t = NULL;
@@ -478,7 +479,7 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
     c.p = rank_engine_params(e);
     c.q = q;
     c.a = a;
-    c.h = hist->h;
+    c.h = hist ? hist->h : NULL; /* NULL: provisional, below */
     c.m = model ? model->m : NULL;
     qv = sw_calloc(dim, sizeof(*qv));
     if (qv == NULL) {
@@ -502,12 +503,12 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
      * draws, in this process or another. The suggestion id also covers the
      * team and the request. */
     store_u64_put(hb, c.m ? c.m->seq : 0);
-    memcpy(hb + 8, c.h->seqs, sizeof(c.h->seqs));
+    memcpy(hb + 8, fresh.seqs, sizeof(fresh.seqs));
     c.seed = rank__hash64(sw_buf_str(&text), sw_buf_len(&text), 0x5eed);
-    c.seed = rank__hash64(hb, 8 + sizeof(c.h->seqs), c.seed);
+    c.seed = rank__hash64(hb, 8 + sizeof(fresh.seqs), c.seed);
     sidh = rank__hash64(q->team_id, strlen(q->team_id), q->request_hash);
     sidh = rank__hash64(sw_buf_str(&text), sw_buf_len(&text), sidh);
-    sidh = rank__hash64(hb, 8 + sizeof(c.h->seqs), sidh);
+    sidh = rank__hash64(hb, 8 + sizeof(fresh.seqs), sidh);
     store_u64_put(hb, sidh);
     sw_hex(hb, 8, hex);
     c.sid = sw_arena_printf(a, "sg_%s", hex);
@@ -515,7 +516,7 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
         rc = SW_ENOMEM;
         goto out;
     }
-    if (c.m && c.m->k > 0) {
+    if (c.m && c.m->k > 0 && c.h) {
         c.xq = sw_calloc((size_t)c.m->k, sizeof(*c.xq));
         if (c.xq == NULL) {
             rc = SW_ENOMEM;
@@ -554,6 +555,15 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
     }
     if (k)
         rc = rank_ranker_search(r, q->team_id, qv, k, k, labels, dists, &nh);
+    if (rc == SW_OK && c.h == NULL) {
+        /* The team's first statistics are still being built: rank the
+         * hits by similarity alone (no evidence yet), and say so. */
+        rc = store_txn_begin(rank_engine_store(e), 0, &t);
+        if (rc == SW_OK)
+            rc = rank_hist_provisional(t, q->team_id, c.p, labels, nh, &prov);
+        store_txn_abort(&t);
+        c.h = prov;
+    }
     if (rc == SW_OK)
         rc = rank_collect(&c, labels, dists, nh, &fc, &nf, &cc, &nc);
     memset(out, 0, sizeof(*out));
@@ -586,6 +596,7 @@ out:
     rank__cref_put(e, &hist);
     rank__cref_put(e, &model);
     rank__cref_put(e, &link);
+    rank_hist_free(&prov);
     sw_buf_free(&text);
     return rc;
 }

@@ -23,9 +23,9 @@ struct rank_cref {
  * and their link (*model and *link NULL when no model serves) that
  * Suggest reads (engine.c): for an engine never started, built for the
  * snapshot of read transaction t when stale; for a started one, what the
- * publisher last published, built here only when nothing is published yet.
- * fresh (may be NULL) says how current they are against t. Release each
- * with rank__cref_put. */
+ * publisher last published, or all three NULL when nothing is published
+ * yet (fresh->ready 0). fresh (may be NULL) says how current they are
+ * against t. Release each with rank__cref_put. */
 SW_MUST_CHECK sw_err rank__state(rank_engine *e, store_txn *t, const char *team,
                                  struct rank_cref **hist,
                                  struct rank_cref **model,

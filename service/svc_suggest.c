@@ -119,6 +119,7 @@ Snipwise__V1__StatisticsState *svc_suggest_stats(struct svc_ctx *c,
     snipwise__v1__statistics_state__init(p);
     p->current = f->current;
     p->lag_ms = f->lag_ms;
+    p->ready = f->ready;
     return p;
 }
 

@@ -760,6 +760,8 @@ struct bg_suggest {
     sw_err rc;
     int done;
     int64_t other_threads; /* evidence of the OTHER framing */
+    int other_found;
+    size_t n_framings;
     struct rank_fresh fresh;
 };
 
@@ -783,9 +785,12 @@ static void *bg_suggest_run(void *arg)
     b->rc = rank_suggest(b->e, &q, &a, &res, &why);
     if (b->rc == SW_OK) {
         b->fresh = res.fresh;
+        b->n_framings = res.n_framings;
         for (i = 0; i < res.n_framings; i++)
-            if (strcmp(res.framings[i].text, OTHER) == 0)
+            if (strcmp(res.framings[i].text, OTHER) == 0) {
                 b->other_threads = res.framings[i].ev.threads;
+                b->other_found = 1;
+            }
     }
     sw_arena_free(&a);
     sw_buf_free(&why);
@@ -902,6 +907,52 @@ static void test_suggest_never_waits_for_a_build(void **state)
     assert_true(b.fresh.current);
     assert_int_equal(b.fresh.lag_ms, 0);
     assert_int_equal(b.other_threads, 35);
+    rank_engine_close(&e);
+    rank_ranker_close(&r);
+    pthread_cond_destroy(&h.cond);
+    pthread_mutex_destroy(&h.mu);
+}
+
+/* A started engine whose first build of the team is held open answers by
+ * similarity alone, from the hits (no evidence, not ready), instead of
+ * waiting; once the build is let go the evidence is there. */
+static void test_suggest_cold_answers_by_similarity(void **state)
+{
+    struct fixture *f = *state;
+    struct bg_suggest b;
+    struct hold h;
+    rank_ranker *r = NULL;
+    rank_engine *e = NULL;
+    int caught = 0;
+
+    memset(&h, 0, sizeof(h));
+    pthread_mutex_init(&h.mu, NULL);
+    pthread_cond_init(&h.cond, NULL);
+    h.armed = 1;
+    ASSERT_OK(store_update(f->s, fx_fill_mmr, NULL));
+    ASSERT_OK(rank_ranker_open(f->s, NULL, &r));
+    ASSERT_OK(rank_ranker_sync(r, TEAM, 0, &caught));
+    ASSERT_OK(rank_engine_open(f->s, r, NULL, &e));
+    rank_engine_set_build_hook(e, hold_hook, &h);
+    ASSERT_OK(rank_engine_start(e, 20));
+    bg_suggest(e, &h, &b); /* the team is new to the engine: a build starts */
+    assert_true(hold_wait(&h, &h.entered));
+    bg_suggest(e, &h, &b);
+    assert_false(b.fresh.ready);
+    assert_false(b.fresh.current);
+    assert_true(b.n_framings > 0);
+    assert_int_equal(b.other_threads, 0); /* found, with no evidence */
+    assert_true(b.other_found);
+
+    pthread_mutex_lock(&h.mu);
+    h.armed = 0;
+    h.released = 1;
+    pthread_cond_broadcast(&h.cond);
+    pthread_mutex_unlock(&h.mu);
+    wait_current(e);
+    bg_suggest(e, &h, &b);
+    assert_true(b.fresh.ready);
+    assert_int_equal(b.other_threads, 30);
     rank_engine_close(&e);
     rank_ranker_close(&r);
     pthread_cond_destroy(&h.cond);
@@ -1093,6 +1144,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_suggest_diversity, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_suggest_never_waits_for_a_build,
+                                        fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_suggest_cold_answers_by_similarity,
                                         fx_setup, fx_teardown),
         cmocka_unit_test(test_score_kinds),
         cmocka_unit_test(test_local_evidence),
