@@ -325,11 +325,22 @@ static sw_err rank_fill(struct rank_sctx *c, struct rank_cand *cands, size_t n,
             s->content_id = it->id;
             s->text = sn && sn->kind == 2 ? sn->text : "";
         }
+        /* The statistics may be swapped out and freed as soon as the call
+         * drops its reference, before the response is encoded: every
+         * string goes into the call's arena. */
+        s->title = sw_arena_strdup(c->a, s->title);
+        s->target_id = sw_arena_strdup(c->a, s->target_id);
+        s->family_id =
+            s->family_id ? sw_arena_strdup(c->a, s->family_id) : NULL;
+        s->text = sw_arena_strdup(c->a, s->text);
+        s->content_id = sw_arena_strdup(c->a, s->content_id);
         s->item_id =
             sw_arena_printf(c->a, "%s.%c.%s", c->sid, kind, s->target_id);
         s->explanation =
             c->q->explain ? rank_explain(c, it, cd->item, &s->score) : "";
-        if (s->item_id == NULL || s->explanation == NULL) {
+        if (s->item_id == NULL || s->explanation == NULL || !s->title ||
+            !s->target_id || (kind == 'f' && !s->family_id) || !s->text ||
+            !s->content_id) {
             rc = SW_ENOMEM;
             goto out;
         }

@@ -64,7 +64,8 @@ struct rank_score {
  * it. */
 void rank_blas_init(void);
 
-/* One suggested item; strings live in the call's arena. */
+/* One suggested item; every string is a copy in the call's arena (the
+ * statistics it came from may be freed once rank_suggest returns). */
 struct rank_sugg {
     int kind; /* 'c' or 'f' */
     const char *item_id;

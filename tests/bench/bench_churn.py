@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Suggest under churn (issue 13, "Suggest only reads"): on one snipd
 serving the team bench_rerank filled (run_churn.sh), Suggest from 1 and
-then 4 callers, PHASE_S seconds each, in three phases of one run:
+then 4 callers (CHURN_CALLERS=1,4), PHASE_S seconds each, in three phases
+of one run:
 
   idle    nothing else happens;
   churn   two background threads write to the same team meanwhile:
@@ -17,7 +18,12 @@ status code), one per phase for the writes, the churn/idle ratios (idle is
 the first idle phase), the freshness of the statistics Suggest answered
 from when SuggestResponse carries `statistics` (StatisticsState: current,
 lag_ms), null otherwise, and a summary line. Exit status 1 if a Suggest
-failed.
+failed or snipd died (then the run stops there and says so).
+
+The warm-up (the first Suggest builds the team's statistics) is not
+measured. Before it the team gets its domain, team.example (as a real
+team would have: ingest then finds the rep an inbound reply is addressed
+to; every email also says its direction).
 
 Usage: bench_churn.py ADDR TEAM_KEY PHASE_S [SNIPD_PID]   (run_churn.sh)"""
 
@@ -44,8 +50,9 @@ INGEST_PER_S = 5.0
 OUTCOME_PER_S = 5.0
 CALLERS = tuple(int(x) for x in
                 os.environ.get("CHURN_CALLERS", "1,4").split(","))
-REPLY_AFTER_S = 3.0       # a prospect's reply comes this long after at least
-SEED = 13                 # the same churn, call for call, in every run
+REPLY_AFTER_S = 3.0       # a reply comes at least this long after its mail
+SEED = 13                 # one seed for every run (which mail gets a reply
+                          # still depends on timing; ids carry a run tag)
 
 SUBJECTS = ["Intro", "Pricing question", "Your evaluation", "Case study",
             "Security review", "Next steps", "Pilot proposal", "Renewal",
