@@ -24,6 +24,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/sw_buf.h"
 #include "base/sw_log.h"
@@ -42,6 +43,8 @@
 #define SVC_IDLE_SCAN_MS 250
 /* The main pool's nice value (see svc_worker_main). */
 #define SVC_HEAVY_NICE 5
+/* At stop, how long cancelled calls may take to reach a worker and end. */
+#define SVC_STOP_CALLS_MS 5000
 
 enum svc_tag_kind {
     SVC_TAG_NEW,         /* a registered call arrived */
@@ -1413,6 +1416,16 @@ void svc_server_stop(svc_server **sp, int64_t grace_ms)
                 scq, &tag, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
             break;
         }
+    }
+    /* A cancelled stream's failed read reaches a polling thread, which
+     * queues the call for a worker to end and free it, possibly after the
+     * shutdown notification: give the workers (bounded) until no client
+     * call is left before stopping them, or such a call would never be
+     * freed. */
+    end = sw_mono_ms() + SVC_STOP_CALLS_MS;
+    while (atomic_load(&s->active_calls) > 0 && sw_mono_ms() < end) {
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
     }
     /* Every call has now completed; let the workers finish what they hold. */
     pthread_mutex_lock(&s->wmu);
