@@ -212,6 +212,7 @@ static const char *rank_explain(struct rank_sctx *c,
     const struct rank_evid *v = &it->ev;
     double rate = v->threads ? (double)v->positives / (double)v->threads : 0;
     const char *base, *local = "";
+    size_t at;
 
     if (v->threads == 0)
         return sw_arena_printf(c->a,
@@ -228,12 +229,13 @@ static const char *rank_explain(struct rank_sctx *c,
         v->times_used == 1 ? "" : "s", 100.0 * rate, 100.0 * c->h->team_rate,
         (long long)v->meetings, v->meetings == 1 ? "" : "s",
         (long long)v->deals, v->deals == 1 ? "" : "s");
-    if (base && c->loc.threads && ii < c->loc.nitems && c->loc.uses[ii] >= 1)
+    if (base && c->loc.threads && rank__local_at(&c->loc, ii, &at) &&
+        c->loc.uses[at] >= 1)
         local = sw_arena_printf(
             c->a,
             "; in threads like this one %.0f%% positive (%.1f uses weighted "
             "by how alike their threads are)",
-            100.0 * c->loc.pos[ii] / c->loc.uses[ii], c->loc.uses[ii]);
+            100.0 * c->loc.pos[at] / c->loc.uses[at], c->loc.uses[at]);
     if (base == NULL || local == NULL)
         return NULL;
     return local[0] ? sw_arena_printf(c->a, "%s%s", base, local) : base;
@@ -361,18 +363,15 @@ static sw_err rank_collect(struct rank_sctx *c, const uint64_t *labels,
                            size_t *nf, struct rank_cand **cc, size_t *nc)
 {
     const struct rank_hist *h = c->h;
-    long *slot = NULL;
+    struct rank__map slot; /* item index → its candidate */
     size_t i, j;
+    sw_err rc = SW_OK;
 
-    slot = sw_malloc((h->nitems + 1) * sizeof(*slot));
+    memset(&slot, 0, sizeof(slot));
     *fc = sw_calloc(nh + 1, sizeof(**fc));
     *cc = sw_calloc(2 * nh + 1, sizeof(**cc));
-    if (!slot || !*fc || !*cc) {
-        sw_free(slot);
+    if (!*fc || !*cc)
         return SW_ENOMEM;
-    }
-    for (i = 0; i < h->nitems; i++)
-        slot[i] = -1;
     *nf = *nc = 0;
     for (i = 0; i < nh; i++) {
         uint64_t v;
@@ -406,15 +405,19 @@ static sw_err rank_collect(struct rank_sctx *c, const uint64_t *labels,
                     skip |= strcmp(c->q->exclude_contents[k], it->id) == 0;
             if (skip)
                 continue;
-            if (slot[items[j]] < 0) {
+            uint64_t sv;
+            if (!rank__map_get(&slot, items[j], &sv)) {
                 cd = it->kind == 'f' ? &(*fc)[(*nf)++] : &(*cc)[(*nc)++];
-                slot[items[j]] = cd - (it->kind == 'f' ? *fc : *cc);
+                rc = rank__map_put(
+                    &slot, items[j],
+                    (uint64_t)(cd - (it->kind == 'f' ? *fc : *cc)));
+                if (rc)
+                    goto out;
                 cd->item = items[j];
                 cd->key = it->key;
                 cd->rel = -2.0;
             } else {
-                cd = it->kind == 'f' ? &(*fc)[slot[items[j]]]
-                                     : &(*cc)[slot[items[j]]];
+                cd = it->kind == 'f' ? &(*fc)[sv] : &(*cc)[sv];
             }
             if (sim > cd->rel) {
                 cd->rel = sim;
@@ -425,8 +428,54 @@ static sw_err rank_collect(struct rank_sctx *c, const uint64_t *labels,
             }
         }
     }
-    sw_free(slot);
-    return SW_OK;
+out:
+    rank__map_free(&slot);
+    return rc;
+}
+
+/* rank_model_terms computes what the serving model adds for the nc + nf
+ * candidates: the query's context vector c->xq (NULL when the model finds
+ * no neighbour) and, in c->loc, the evidence of the past threads most like
+ * the query, for those candidates' items only. text is the query. */
+static sw_err rank_model_terms(struct rank_sctx *c, const struct sw_buf *text,
+                               const float *qv, const struct rank_link *link,
+                               const struct rank_cand *fc, size_t nf,
+                               const struct rank_cand *cc, size_t nc)
+{
+    size_t dim = rank_ranker_dim(c->r), i;
+    uint32_t *items = NULL;
+    float *qc = NULL;
+    sw_err rc = SW_OK;
+
+    c->xq = sw_calloc((size_t)c->m->k, sizeof(*c->xq));
+    items = sw_calloc(nf + nc + 1, sizeof(*items));
+    qc = sw_calloc(dim, sizeof(*qc));
+    if (c->xq == NULL || items == NULL || qc == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    for (i = 0; i < nf; i++)
+        items[i] = fc[i].item;
+    for (i = 0; i < nc; i++)
+        items[nf + i] = cc[i].item;
+    rc = rank__local_init_for(&c->loc, items, nf + nc);
+    if (rc)
+        goto out;
+    /* The model compares contexts under its own word weights. */
+    if (c->m->cdf == NULL)
+        memcpy(qc, qv, dim * sizeof(*qc));
+    else if (rank_ranker_embed_df(c->r, c->q->team_id, c->m->cdf,
+                                  sw_buf_str(text), sw_buf_len(text),
+                                  qc) != SW_OK)
+        memset(qc, 0, dim * sizeof(*qc)); /* no word it weighs */
+    if (rank__fold_in(c->m, qc, dim, NULL, c->xq, link, &c->loc) == 0) {
+        sw_free(c->xq);
+        c->xq = NULL;
+    }
+out:
+    sw_free(items);
+    sw_free(qc);
+    return rc;
 }
 
 sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
@@ -441,7 +490,7 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
     store_txn *t = NULL;
     struct rank_sctx c;
     uint64_t *labels = NULL;
-    float *dists = NULL, *qv = NULL, *qc = NULL;
+    float *dists = NULL, *qv = NULL;
     size_t dim, nh = 0, count = 0, k, nf = 0, nc = 0;
     unsigned char hb[64];
     uint64_t sidh;
@@ -527,33 +576,6 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
         rc = SW_ENOMEM;
         goto out;
     }
-    if (c.m && c.m->k > 0 && c.h) {
-        c.xq = sw_calloc((size_t)c.m->k, sizeof(*c.xq));
-        if (c.xq == NULL) {
-            rc = SW_ENOMEM;
-            goto out;
-        }
-        rc = rank__local_init(&c.loc, c.h->nitems);
-        if (rc)
-            goto out;
-        /* The model compares contexts under its own word weights. */
-        qc = sw_calloc(dim, sizeof(*qc));
-        if (qc == NULL) {
-            rc = SW_ENOMEM;
-            goto out;
-        }
-        if (c.m->cdf == NULL)
-            memcpy(qc, qv, dim * sizeof(*qc));
-        else if (rank_ranker_embed_df(r, q->team_id, c.m->cdf,
-                                      sw_buf_str(&text), sw_buf_len(&text),
-                                      qc) != SW_OK)
-            memset(qc, 0, dim * sizeof(*qc)); /* no word it weighs */
-        if (rank__fold_in(c.m, qc, dim, NULL, c.xq, link ? link->l : NULL,
-                          &c.loc) == 0) {
-            sw_free(c.xq);
-            c.xq = NULL;
-        }
-    }
     rc = rank_ranker_count(r, q->team_id, &count);
     if (rc)
         goto out;
@@ -577,6 +599,9 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
     }
     if (rc == SW_OK)
         rc = rank_collect(&c, labels, dists, nh, &fc, &nf, &cc, &nc);
+    if (rc == SW_OK && c.m && c.m->k > 0 && hist)
+        rc = rank_model_terms(&c, &text, qv, link ? link->l : NULL, fc, nf, cc,
+                              nc);
     memset(out, 0, sizeof(*out));
     if (rc == SW_OK)
         rc = rank_fill(&c, cc, nc,
@@ -601,7 +626,6 @@ out:
     sw_free(labels);
     sw_free(dists);
     sw_free(qv);
-    sw_free(qc);
     sw_free(c.xq);
     rank__local_free(&c.loc);
     rank__cref_put(e, &hist);

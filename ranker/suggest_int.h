@@ -5,6 +5,7 @@
 
 #include "ranker/hist.h"
 #include "ranker/model.h"
+#include "ranker/rank_int.h"
 #include "ranker/suggest.h"
 
 struct rank_link;
@@ -48,9 +49,30 @@ struct rank_local {
     double *nall;   /* its uses in the threads compared (unweighted) */
     double *vraw;   /* unweighted outcome value of its mature uses */
     double *nraw;   /* its mature uses (unweighted) */
-    size_t nitems;  /* of the hist the arrays index */
+    size_t nitems;  /* entries of each array */
     size_t threads; /* threads compared that the hist knows */
+    /* NULL: the arrays are indexed by hist item index (nitems of them);
+     * else by the slot this map gives an item index (only the items a
+     * Suggest call scores: per call, memory in candidates, not items). */
+    struct rank__map *slot;
 };
+
+/* rank__local_at writes the array index of hist item ii to *at and
+ * returns 1, or returns 0 when l holds no entry for it. */
+static inline int rank__local_at(const struct rank_local *l, size_t ii,
+                                 size_t *at)
+{
+    uint64_t v;
+
+    if (l->slot == NULL) {
+        *at = ii;
+        return ii < l->nitems;
+    }
+    if (!rank__map_get(l->slot, (uint64_t)ii, &v))
+        return 0;
+    *at = (size_t)v;
+    return 1;
+}
 
 /* The uses of a model's stored threads as a rank_hist knows them, in the
  * model's thread order: built once per (statistics, model) pair so that
@@ -73,6 +95,11 @@ void rank__link_free(struct rank_link **l);
  * Errors: SW_ENOMEM. rank__local_reset zeroes them; rank__local_free
  * releases them. */
 SW_MUST_CHECK sw_err rank__local_init(struct rank_local *l, size_t nitems);
+
+/* rank__local_init_for allocates l's arrays (zeroed) for the n hist item
+ * indexes items only (duplicates allowed). Errors: SW_ENOMEM. */
+SW_MUST_CHECK sw_err rank__local_init_for(struct rank_local *l,
+                                          const uint32_t *items, size_t n);
 void rank__local_reset(struct rank_local *l);
 void rank__local_free(struct rank_local *l);
 

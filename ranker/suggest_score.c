@@ -47,6 +47,37 @@ sw_err rank__local_init(struct rank_local *l, size_t nitems)
     return SW_OK;
 }
 
+sw_err rank__local_init_for(struct rank_local *l, const uint32_t *items,
+                            size_t n)
+{
+    struct rank__map *m;
+    uint64_t v;
+    size_t i, k = 0;
+    sw_err rc;
+
+    m = sw_calloc(1, sizeof(*m));
+    if (m == NULL)
+        return SW_ENOMEM;
+    for (i = 0; i < n; i++) {
+        if (rank__map_get(m, items[i], &v))
+            continue;
+        rc = rank__map_put(m, items[i], k++);
+        if (rc) {
+            rank__map_free(m);
+            sw_free(m);
+            return rc;
+        }
+    }
+    rc = rank__local_init(l, k);
+    if (rc) {
+        rank__map_free(m);
+        sw_free(m);
+        return rc;
+    }
+    l->slot = m;
+    return SW_OK;
+}
+
 void rank__local_reset(struct rank_local *l)
 {
     if (l->value)
@@ -56,6 +87,10 @@ void rank__local_reset(struct rank_local *l)
 
 void rank__local_free(struct rank_local *l)
 {
+    if (l->slot) {
+        rank__map_free(l->slot);
+        sw_free(l->slot);
+    }
     sw_free(l->value);
     memset(l, 0, sizeof(*l));
 }
@@ -145,17 +180,18 @@ static void rank_local_sum(const struct rank_model *m, const float *sims,
         loc->threads++;
         for (u = link->lo[i]; u < link->lo[i + 1]; u++) {
             const struct rank_use *us = &link->uses[u];
-            if (us->item >= loc->nitems)
+            size_t at;
+            if (!rank__local_at(loc, us->item, &at))
                 continue;
-            loc->wall[us->item] += w;
-            loc->nall[us->item] += 1.0;
+            loc->wall[at] += w;
+            loc->nall[at] += 1.0;
             if (!us->mature)
                 continue;
-            loc->value[us->item] += w * us->value;
-            loc->uses[us->item] += w;
-            loc->pos[us->item] += w * us->positive;
-            loc->vraw[us->item] += us->value;
-            loc->nraw[us->item] += 1.0;
+            loc->value[at] += w * us->value;
+            loc->uses[at] += w;
+            loc->pos[at] += w * us->positive;
+            loc->vraw[at] += us->value;
+            loc->nraw[at] += 1.0;
         }
     }
 }
@@ -219,12 +255,13 @@ double rank__local_outcome(const struct rank_params *p,
                            const struct rank_local *loc)
 {
     double k = p->local_strength, w, move;
+    size_t at;
 
-    if (loc == NULL || loc->threads == 0 || ii >= loc->nitems ||
-        loc->nraw[ii] <= 0 || !(loc->uses[ii] > 0) || !(k >= 0))
+    if (loc == NULL || loc->threads == 0 || !rank__local_at(loc, ii, &at) ||
+        loc->nraw[at] <= 0 || !(loc->uses[at] > 0) || !(k >= 0))
         return rank_item_outcome(h, it);
-    w = loc->uses[ii];
-    move = loc->value[ii] / w - loc->vraw[ii] / loc->nraw[ii];
+    w = loc->uses[at];
+    move = loc->value[at] / w - loc->vraw[at] / loc->nraw[at];
     return rank_item_outcome(h, it) + move * w / (w + k);
 }
 
@@ -232,10 +269,11 @@ double rank__local_usage(const struct rank_params *p,
                          const struct rank_local *loc, size_t ii)
 {
     double k = p->usage_strength > 0 ? p->usage_strength : 1.0;
+    size_t at;
 
-    if (loc == NULL || loc->threads == 0 || ii >= loc->nitems)
+    if (loc == NULL || loc->threads == 0 || !rank__local_at(loc, ii, &at))
         return 0.0;
-    return log((loc->wall[ii] + k) / (loc->nall[ii] + k));
+    return log((loc->wall[at] + k) / (loc->nall[at] + k));
 }
 
 double rank__collab(const struct rank_model *m, const double *xq,

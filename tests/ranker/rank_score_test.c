@@ -711,6 +711,59 @@ static void test_suggest_diversity(void **state)
     rank_ranker_close(&r);
 }
 
+/* With a model serving, Suggest weighs the evidence of the past threads
+ * most like the query, for its candidates (a per-call map from item to
+ * slot, not an array per item of the team): every thread here has the
+ * same context, so each framing's 30 uses count with weight 1 and the
+ * explanation says so. */
+static void test_suggest_local_evidence(void **state)
+{
+    struct fixture *f = *state;
+    struct rank_rerank_opts o;
+    struct rank_rerank_result res;
+    struct rank_suggest_req q;
+    struct rank_suggest_res out;
+    struct sw_arena a;
+    struct sw_buf why;
+    rank_ranker *r = NULL;
+    rank_engine *e = NULL;
+    int caught = 0, found = 0;
+    size_t i;
+
+    ASSERT_OK(store_update(f->s, fx_fill_mmr, NULL));
+    ASSERT_OK(rank_ranker_open(f->s, NULL, &r));
+    ASSERT_OK(rank_ranker_sync(r, TEAM, 0, &caught));
+    memset(&o, 0, sizeof(o));
+    o.force_promote = 1;
+    memset(&res, 0, sizeof(res));
+    ASSERT_OK(rank_rerank_team(f->s, r, TEAM, NULL, &o, NULL, NULL, &res));
+    rank_model_free(&res.model);
+    ASSERT_OK(rank_engine_open(f->s, r, NULL, &e));
+    memset(&q, 0, sizeof(q));
+    q.team_id = TEAM;
+    q.context = "We are a manufacturing company. How does pricing by seats "
+                "work?";
+    q.max_framings = 3;
+    q.max_contents = 1;
+    q.explain = 1;
+    q.request_hash = 9;
+    sw_buf_init(&why, 1024);
+    sw_arena_init(&a, 0);
+    ASSERT_OK(rank_suggest(e, &q, &a, &out, &why));
+    assert_true(out.model_version[0] != '\0');
+    for (i = 0; i < out.n_framings; i++) {
+        if (strcmp(out.framings[i].text, OTHER) == 0)
+            found = strstr(out.framings[i].explanation,
+                           "in threads like this one") != NULL &&
+                    strstr(out.framings[i].explanation, "(30.0 uses") != NULL;
+    }
+    assert_true(found);
+    sw_arena_free(&a);
+    sw_buf_free(&why);
+    rank_engine_close(&e);
+    rank_ranker_close(&r);
+}
+
 /* --- A started engine: Suggest only reads ------------------------------- */
 
 /* The build hook holds the publisher's builds while armed. */
@@ -1142,6 +1195,8 @@ int main(void)
         cmocka_unit_test(test_grades),
         cmocka_unit_test(test_promotion_gate),
         cmocka_unit_test_setup_teardown(test_suggest_diversity, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_suggest_local_evidence, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_suggest_never_waits_for_a_build,
                                         fx_setup, fx_teardown),
