@@ -309,6 +309,8 @@ static sw_err rank_data_dec(const void *v, size_t n, struct rank_model *m)
     m->nthreads = (size_t)nt;
     rank_get_floats(&r, (size_t)nt * m->dim, &m->emb);
     rank_get_floats(&r, (size_t)nt * (size_t)m->k, &m->X);
+    if (r.rc == SW_OK)
+        r.rc = rank_model_quantize(m);
     if (r.rc == SW_OK && r.n > 0)
         return rank_cdf_dec(&r, m);
     return r.rc;
@@ -338,6 +340,28 @@ static sw_err rank_blob_key(struct sw_buf *b, const char *team, uint64_t seq)
 /* --- API -------------------------------------------------------------------
  */
 
+sw_err rank_model_quantize(struct rank_model *m)
+{
+    size_t t;
+
+    sw_free(m->embq);
+    sw_free(m->embq_scale);
+    m->embq_scale = NULL;
+    m->embq = sw_malloc(m->nthreads * m->dim + 1);
+    m->embq_scale = sw_calloc(m->nthreads + 1, sizeof(*m->embq_scale));
+    if (m->embq == NULL || m->embq_scale == NULL) {
+        sw_free(m->embq);
+        sw_free(m->embq_scale);
+        m->embq = NULL;
+        m->embq_scale = NULL;
+        return SW_ENOMEM;
+    }
+    for (t = 0; t < m->nthreads; t++)
+        m->embq_scale[t] =
+            rank__quantize(m->emb + t * m->dim, m->dim, m->embq + t * m->dim);
+    return SW_OK;
+}
+
 void rank_model_free(struct rank_model **mp)
 {
     struct rank_model *m;
@@ -354,6 +378,8 @@ void rank_model_free(struct rank_model **mp)
     rank__map_free(&m->by_item);
     sw_free(m->thread_hash);
     sw_free(m->emb);
+    sw_free(m->embq);
+    sw_free(m->embq_scale);
     sw_free(m->X);
     rank_df_destroy(&m->cdf);
     sw_free(m);

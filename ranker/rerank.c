@@ -309,7 +309,7 @@ static sw_err rank_train(struct rank_job *j, const struct rank_hist *h,
         for (d = 0; d < (size_t)k; d++)
             m->X[i * k + d] = (float)X[(first + i) * k + d];
     }
-    rc = SW_OK;
+    rc = rank_model_quantize(m);
 out:
     sw_free(colseed);
     sw_free(cells);

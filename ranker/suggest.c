@@ -458,7 +458,7 @@ static sw_err rank_model_terms(struct rank_sctx *c, const struct sw_buf *text,
         items[i] = fc[i].item;
     for (i = 0; i < nc; i++)
         items[nf + i] = cc[i].item;
-    rc = rank__local_init_for(&c->loc, items, nf + nc);
+    rc = rank__local_init_for(&c->loc, items, nf + nc, c->h->nitems);
     if (rc)
         goto out;
     /* The model compares contexts under its own word weights. */

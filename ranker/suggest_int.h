@@ -55,6 +55,9 @@ struct rank_local {
      * else by the slot this map gives an item index (only the items a
      * Suggest call scores: per call, memory in candidates, not items). */
     struct rank__map *slot;
+    uint64_t *want; /* with slot: bit ii set for each item slot holds, a
+                       cheap first test (most uses are of other items) */
+    size_t want_bits;
 };
 
 /* rank__local_at writes the array index of hist item ii to *at and
@@ -68,6 +71,8 @@ static inline int rank__local_at(const struct rank_local *l, size_t ii,
         *at = ii;
         return ii < l->nitems;
     }
+    if (ii >= l->want_bits || !((l->want[ii >> 6] >> (ii & 63)) & 1))
+        return 0;
     if (!rank__map_get(l->slot, (uint64_t)ii, &v))
         return 0;
     *at = (size_t)v;
@@ -97,9 +102,11 @@ void rank__link_free(struct rank_link **l);
 SW_MUST_CHECK sw_err rank__local_init(struct rank_local *l, size_t nitems);
 
 /* rank__local_init_for allocates l's arrays (zeroed) for the n hist item
- * indexes items only (duplicates allowed). Errors: SW_ENOMEM. */
+ * indexes items only (duplicates allowed; each below nitems, the hist's
+ * item count). Errors: SW_ENOMEM. */
 SW_MUST_CHECK sw_err rank__local_init_for(struct rank_local *l,
-                                          const uint32_t *items, size_t n);
+                                          const uint32_t *items, size_t n,
+                                          size_t nitems);
 void rank__local_reset(struct rank_local *l);
 void rank__local_free(struct rank_local *l);
 

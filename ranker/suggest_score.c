@@ -2,6 +2,7 @@
  * outcome in the threads most like the query, collaborative term, the
  * team's usage there, an exploration bonus) and the fold-in that finds those
  * threads, shared by Suggest and the nightly evaluation. */
+#include <assert.h>
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
@@ -48,34 +49,44 @@ sw_err rank__local_init(struct rank_local *l, size_t nitems)
 }
 
 sw_err rank__local_init_for(struct rank_local *l, const uint32_t *items,
-                            size_t n)
+                            size_t n, size_t nitems)
 {
     struct rank__map *m;
+    uint64_t *want;
     uint64_t v;
     size_t i, k = 0;
     sw_err rc;
 
     m = sw_calloc(1, sizeof(*m));
-    if (m == NULL)
+    want = sw_calloc(nitems / 64 + 1, sizeof(*want));
+    if (m == NULL || want == NULL) {
+        sw_free(m);
+        sw_free(want);
         return SW_ENOMEM;
+    }
+    for (i = 0; i < n; i++) {
+        assert(items[i] < nitems);
+        want[items[i] >> 6] |= (uint64_t)1 << (items[i] & 63);
+    }
     for (i = 0; i < n; i++) {
         if (rank__map_get(m, items[i], &v))
             continue;
         rc = rank__map_put(m, items[i], k++);
-        if (rc) {
-            rank__map_free(m);
-            sw_free(m);
-            return rc;
-        }
+        if (rc)
+            goto fail;
     }
     rc = rank__local_init(l, k);
-    if (rc) {
-        rank__map_free(m);
-        sw_free(m);
-        return rc;
-    }
+    if (rc)
+        goto fail;
     l->slot = m;
+    l->want = want;
+    l->want_bits = nitems;
     return SW_OK;
+fail:
+    rank__map_free(m);
+    sw_free(m);
+    sw_free(want);
+    return rc;
 }
 
 void rank__local_reset(struct rank_local *l)
@@ -91,6 +102,7 @@ void rank__local_free(struct rank_local *l)
         rank__map_free(l->slot);
         sw_free(l->slot);
     }
+    sw_free(l->want);
     sw_free(l->value);
     memset(l, 0, sizeof(*l));
 }
@@ -201,6 +213,7 @@ size_t rank__fold_in(const struct rank_model *m, const float *q, size_t dim,
                      const struct rank_link *link, struct rank_local *loc)
 {
     size_t top[RANK_FOLD_NEIGHBOURS], ntop = 0, i, j;
+    int8_t *qq = NULL;
     float *sims;
     double wsum = 0.0;
     uint64_t dummy;
@@ -211,10 +224,23 @@ size_t rank__fold_in(const struct rank_model *m, const float *q, size_t dim,
     if (m->nthreads == 0 || m->dim != dim)
         return 0;
     sims = sw_malloc(m->nthreads * sizeof(*sims));
-    if (sims == NULL)
+    qq = m->embq ? sw_malloc(dim + 1) : NULL;
+    if (sims == NULL || (m->embq && qq == NULL)) {
+        sw_free(sims);
+        sw_free(qq);
         return 0; /* no collaborative term rather than a failed call */
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)m->nthreads, (int)dim, 1.0f,
-                m->emb, (int)dim, q, 1, 0.0f, sims, 1);
+    }
+    if (m->embq) {
+        /* 8-bit values: a quarter of the bytes of the float rows, which
+         * bound the pass (20,000 threads × 384 floats are 30 MB). */
+        float qs = rank__quantize(q, dim, qq);
+        for (i = 0; i < m->nthreads; i++)
+            sims[i] = (float)rank__dot8(qq, m->embq + i * dim, dim) * qs *
+                      m->embq_scale[i];
+    } else {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)m->nthreads, (int)dim,
+                    1.0f, m->emb, (int)dim, q, 1, 0.0f, sims, 1);
+    }
     for (i = 0; i < m->nthreads; i++) {
         if (skip && rank__map_get(skip, m->thread_hash[i], &dummy)) {
             sims[i] = -INFINITY;
@@ -246,6 +272,7 @@ size_t rank__fold_in(const struct rank_model *m, const float *q, size_t dim,
     if (loc && link && link->nthreads == m->nthreads)
         rank_local_sum(m, sims, link, loc);
     sw_free(sims);
+    sw_free(qq);
     return ntop;
 }
 

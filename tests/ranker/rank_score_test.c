@@ -1012,6 +1012,59 @@ static void test_suggest_cold_answers_by_similarity(void **state)
     pthread_mutex_destroy(&h.mu);
 }
 
+/* Fold-in compares contexts as 8-bit values: for vectors of several
+ * lengths (the 16-value blocks and the tail), the dot product of the
+ * quantised vectors times their scales stays within 1% of the vectors'
+ * own (unit vectors, so within 0.01 absolute), and an exact integer
+ * case matches bit for bit. */
+static void test_quantized_dot(void **state)
+{
+    static const size_t lens[] = {1, 15, 16, 37, 384};
+    struct rank_rng g = {12345};
+    float a[384], b[384];
+    int8_t qa[384], qb[384];
+    size_t li, i;
+
+    (void)state;
+    for (li = 0; li < sizeof(lens) / sizeof(lens[0]); li++) {
+        size_t n = lens[li];
+        double na = 0, nb = 0, dot = 0, approx;
+        float sa, sb;
+        for (i = 0; i < n; i++) {
+            a[i] = (float)(rank_rng_uniform(&g) - 0.5);
+            b[i] = (float)(rank_rng_uniform(&g) - 0.5) + 0.3f * a[i];
+            na += (double)a[i] * a[i];
+            nb += (double)b[i] * b[i];
+        }
+        for (i = 0; i < n; i++) {
+            a[i] = (float)(a[i] / sqrt(na));
+            b[i] = (float)(b[i] / sqrt(nb));
+            dot += (double)a[i] * b[i];
+        }
+        sa = rank__quantize(a, n, qa);
+        sb = rank__quantize(b, n, qb);
+        approx = (double)rank__dot8(qa, qb, n) * sa * sb;
+        assert_true(fabs(approx - dot) < 0.01);
+    }
+    for (i = 0; i < 384; i++) {
+        qa[i] = (int8_t)((int)(i % 255) - 127);
+        qb[i] = (int8_t)(i % 7 == 0 ? -128 : (int)(i % 13) - 6);
+    }
+    {
+        int32_t want = 0;
+        for (i = 0; i < 384; i++)
+            want += (int32_t)qa[i] * qb[i];
+        assert_int_equal(rank__dot8(qa, qb, 384), want);
+        want = 0;
+        for (i = 0; i < 37; i++)
+            want += (int32_t)qa[i] * qb[i];
+        assert_int_equal(rank__dot8(qa, qb, 37), want);
+    }
+    memset(a, 0, sizeof(a));
+    assert_true(rank__quantize(a, 8, qa) == 0.0f);
+    assert_int_equal(rank__dot8(qa, qb, 8), 0);
+}
+
 static void test_promotion_gate(void **state)
 {
     struct rank_rerank_opts o;
@@ -1194,6 +1247,7 @@ int main(void)
         cmocka_unit_test(test_bare_framing),
         cmocka_unit_test(test_grades),
         cmocka_unit_test(test_promotion_gate),
+        cmocka_unit_test(test_quantized_dot),
         cmocka_unit_test_setup_teardown(test_suggest_diversity, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_suggest_local_evidence, fx_setup,
