@@ -57,10 +57,12 @@ static inline float rank__quantize(const float *v, size_t n, int8_t *q)
     return s;
 }
 
-/* rank__dot8 is the dot product of two 8-bit vectors of n values. With
- * SSE2 (every x86-64) 16 values at a time: sign-extended to 16 bits and
- * multiplied and added in pairs (pmaddwd); elsewhere a plain loop. */
-static inline int32_t rank__dot8(const int8_t *a, const int8_t *b, size_t n)
+/* rank__dot8 is the dot product of a (n 8-bit values, widened to 16 bits
+ * once by the caller: a query compared with many rows) and b (n 8-bit
+ * values). With SSE2 (every x86-64) 16 values at a time: b's sign-extended
+ * to 16 bits, multiplied and added in pairs (pmaddwd); elsewhere a plain
+ * loop. */
+static inline int32_t rank__dot8(const int16_t *a, const int8_t *b, size_t n)
 {
     int32_t s = 0;
     size_t i = 0;
@@ -69,10 +71,10 @@ static inline int32_t rank__dot8(const int8_t *a, const int8_t *b, size_t n)
     int32_t lanes[4];
 
     for (; i + 16 <= n; i += 16) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(a + i));
         __m128i y = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
-        __m128i xl = _mm_srai_epi16(_mm_unpacklo_epi8(x, x), 8);
-        __m128i xh = _mm_srai_epi16(_mm_unpackhi_epi8(x, x), 8);
+        __m128i xl = _mm_loadu_si128((const __m128i *)(const void *)(a + i));
+        __m128i xh =
+            _mm_loadu_si128((const __m128i *)(const void *)(a + i + 8));
         __m128i yl = _mm_srai_epi16(_mm_unpacklo_epi8(y, y), 8);
         __m128i yh = _mm_srai_epi16(_mm_unpackhi_epi8(y, y), 8);
         acc = _mm_add_epi32(acc, _mm_madd_epi16(xl, yl));
@@ -82,7 +84,7 @@ static inline int32_t rank__dot8(const int8_t *a, const int8_t *b, size_t n)
     s = lanes[0] + lanes[1] + lanes[2] + lanes[3];
 #endif
     for (; i < n; i++)
-        s += (int16_t)a[i] * (int16_t)b[i];
+        s += a[i] * (int16_t)b[i];
     return s;
 }
 

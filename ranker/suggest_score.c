@@ -214,6 +214,7 @@ size_t rank__fold_in(const struct rank_model *m, const float *q, size_t dim,
 {
     size_t top[RANK_FOLD_NEIGHBOURS], ntop = 0, i, j;
     int8_t *qq = NULL;
+    int16_t *q16 = NULL;
     float *sims;
     double wsum = 0.0;
     uint64_t dummy;
@@ -225,17 +226,21 @@ size_t rank__fold_in(const struct rank_model *m, const float *q, size_t dim,
         return 0;
     sims = sw_malloc(m->nthreads * sizeof(*sims));
     qq = m->embq ? sw_malloc(dim + 1) : NULL;
-    if (sims == NULL || (m->embq && qq == NULL)) {
+    q16 = m->embq ? sw_malloc((dim + 1) * sizeof(*q16)) : NULL;
+    if (sims == NULL || (m->embq && (qq == NULL || q16 == NULL))) {
         sw_free(sims);
         sw_free(qq);
+        sw_free(q16);
         return 0; /* no collaborative term rather than a failed call */
     }
     if (m->embq) {
         /* 8-bit values: a quarter of the bytes of the float rows, which
          * bound the pass (20,000 threads × 384 floats are 30 MB). */
         float qs = rank__quantize(q, dim, qq);
+        for (i = 0; i < dim; i++)
+            q16[i] = qq[i];
         for (i = 0; i < m->nthreads; i++)
-            sims[i] = (float)rank__dot8(qq, m->embq + i * dim, dim) * qs *
+            sims[i] = (float)rank__dot8(q16, m->embq + i * dim, dim) * qs *
                       m->embq_scale[i];
     } else {
         cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)m->nthreads, (int)dim,
@@ -273,6 +278,7 @@ size_t rank__fold_in(const struct rank_model *m, const float *q, size_t dim,
         rank_local_sum(m, sims, link, loc);
     sw_free(sims);
     sw_free(qq);
+    sw_free(q16);
     return ntop;
 }
 
