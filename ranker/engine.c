@@ -21,6 +21,11 @@
 
 #define RANK_ENGINE_POLL_MS 200
 #define RANK_ENGINE_RETRY_MS 1000 /* after a failed build */
+/* A team's builds take at most 1 / RANK_ENGINE_DUTY of a core: after a
+ * build of d ms the next waits (RANK_ENGINE_DUTY - 1) × d, so that a team
+ * whose mail never stops leaves the CPUs to Suggest; a change thus counts
+ * within about RANK_ENGINE_DUTY builds' time plus a poll. */
+#define RANK_ENGINE_DUTY 4
 
 struct rank_tcache {
     char *team;
@@ -36,6 +41,7 @@ struct rank_tcache {
     int reranking;          /* a RunRerank of this team is running */
     int64_t stale_since_ms; /* first seen stale (sw_mono_ms); 0: current */
     int64_t retry_after_ms; /* a failed build waits until then */
+    int64_t rest_until_ms;  /* no build before (RANK_ENGINE_DUTY) */
     struct rank_tcache *next;
 };
 
@@ -400,13 +406,15 @@ static int rank_is_current(const struct rank_tcache *tc,
  * held. */
 static void rank_note_stale(rank_engine *e, struct rank_tcache *tc, int stale)
 {
-    if (!stale)
+    if (!stale) {
         tc->stale_since_ms = 0;
-    else if (tc->stale_since_ms == 0)
+    } else if (tc->stale_since_ms == 0) {
+        /* Newly stale: wake the publisher (once, not on every read). */
         tc->stale_since_ms = sw_mono_ms();
-    if (stale && e->started) {
-        e->kicked = 1;
-        pthread_cond_broadcast(&e->cond);
+        if (e->started) {
+            e->kicked = 1;
+            pthread_cond_broadcast(&e->cond);
+        }
     }
 }
 
@@ -458,6 +466,8 @@ static sw_err rank_refresh(rank_engine *e, struct rank_tcache *tc)
         tc->stale_since_ms = current ? 0 : started;
         pthread_mutex_unlock(&e->mu);
     }
+    tc->rest_until_ms =
+        sw_mono_ms() + (RANK_ENGINE_DUTY - 1) * (sw_mono_ms() - started);
     sw_log_debug("rank.published",
                  "team=%s emails=%llu snippets=%llu "
                  "outcomes=%llu model=%llu ms=%lld",
@@ -656,7 +666,8 @@ static int rank_engine_pass(rank_engine *e)
     for (; tc && !rank_engine_stopping(e); tc = tc->next) {
         int64_t now = sw_mono_ms();
         sw_err rc;
-        if (tc->retry_after_ms && now < tc->retry_after_ms)
+        if ((tc->retry_after_ms && now < tc->retry_after_ms) ||
+            now < tc->rest_until_ms)
             continue;
         rc = rank_refresh(e, tc);
         if (rc) {
