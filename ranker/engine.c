@@ -42,6 +42,7 @@ struct rank_tcache {
     int64_t stale_since_ms; /* first seen stale (sw_mono_ms); 0: current */
     int64_t retry_after_ms; /* a failed build waits until then */
     int64_t rest_until_ms;  /* no build before (RANK_ENGINE_DUTY) */
+    struct rank_sigs *sigs; /* the families' signatures; under build */
     struct rank_tcache *next;
 };
 
@@ -165,6 +166,7 @@ void rank_engine_close(rank_engine **ep)
         struct rank_tcache *t = e->teams;
         e->teams = t->next;
         rank_tcache_clear(e, t);
+        rank_sigs_free(&t->sigs);
         pthread_mutex_destroy(&t->build);
         sw_free(t->team);
         sw_free(t);
@@ -333,7 +335,10 @@ static sw_err rank_build_state(rank_engine *e, struct rank_tcache *tc,
         if (b->hist == NULL)
             return SW_ENOMEM;
         b->hist->gen = ++tc->gens;
-        rc = rank_hist_build(t, tc->team, &e->p, 0, &b->hist->h);
+        if (tc->sigs == NULL && rank_sigs_new(&tc->sigs) != SW_OK)
+            tc->sigs = NULL; /* build without: slower, same result */
+        rc = rank_hist_build_cached(t, tc->team, &e->p, 0, tc->sigs,
+                                    &b->hist->h);
         if (rc)
             goto fail;
     }

@@ -125,8 +125,87 @@ static void rank_uf_union(uint32_t *par, const uint32_t *order, uint32_t a,
         par[a] = b;
 }
 
+/* Signatures by text hash, kept from one clustering to the next. */
+struct rank_sigs {
+    struct rank__map by_text; /* rank__hash64 of the text → row of sig */
+    uint64_t *sig;            /* rows of RANK_FAM_HASHES */
+    size_t n;
+};
+
+sw_err rank_sigs_new(struct rank_sigs **out)
+{
+    *out = sw_calloc(1, sizeof(**out));
+    return *out ? SW_OK : SW_ENOMEM;
+}
+
+void rank_sigs_free(struct rank_sigs **sp)
+{
+    if (sp == NULL || *sp == NULL)
+        return;
+    rank__map_free(&(*sp)->by_text);
+    sw_free((*sp)->sig);
+    sw_free(*sp);
+    *sp = NULL;
+}
+
+/* rank_family_sigs fills sig (n rows) for texts, from cache when it holds
+ * a text and computing the rest; then makes cache hold exactly these
+ * texts (what the next clustering will mostly ask for again). */
+static sw_err rank_family_sigs(const char *const *texts, size_t n,
+                               struct rank_sigs *cache, uint64_t *sig)
+{
+    struct rank_sigs next;
+    uint64_t h, v;
+    size_t i, rows = 0;
+    sw_err rc = SW_OK;
+
+    if (cache == NULL) {
+        for (i = 0; i < n; i++)
+            rank_family_sig(texts[i], sig + i * RANK_FAM_HASHES);
+        return SW_OK;
+    }
+    memset(&next, 0, sizeof(next));
+    next.sig = sw_malloc((n + 1) * RANK_FAM_HASHES * sizeof(*next.sig));
+    if (next.sig == NULL)
+        return SW_ENOMEM;
+    for (i = 0; i < n && rc == SW_OK; i++) {
+        uint64_t *row = sig + i * RANK_FAM_HASHES;
+        h = rank__hash64(texts[i], strlen(texts[i]), 0x51c5);
+        if (rank__map_get(&next.by_text, h, &v)) {
+            memcpy(row, next.sig + v * RANK_FAM_HASHES,
+                   RANK_FAM_HASHES * sizeof(*row));
+            continue;
+        }
+        if (rank__map_get(&cache->by_text, h, &v))
+            memcpy(row, cache->sig + v * RANK_FAM_HASHES,
+                   RANK_FAM_HASHES * sizeof(*row));
+        else
+            rank_family_sig(texts[i], row);
+        memcpy(next.sig + rows * RANK_FAM_HASHES, row,
+               RANK_FAM_HASHES * sizeof(*row));
+        rc = rank__map_put(&next.by_text, h, rows++);
+    }
+    if (rc) {
+        rank__map_free(&next.by_text);
+        sw_free(next.sig);
+        return rc;
+    }
+    next.n = rows;
+    rank__map_free(&cache->by_text);
+    sw_free(cache->sig);
+    *cache = next;
+    return SW_OK;
+}
+
 sw_err rank_family_cluster(const char *const *texts, size_t n, double threshold,
                            uint32_t *fam)
+{
+    return rank_family_cluster_cached(texts, n, threshold, NULL, fam);
+}
+
+sw_err rank_family_cluster_cached(const char *const *texts, size_t n,
+                                  double threshold, struct rank_sigs *cache,
+                                  uint32_t *fam)
 {
     uint64_t *sig = NULL;
     struct rank_band *bands = NULL;
@@ -142,8 +221,11 @@ sw_err rank_family_cluster(const char *const *texts, size_t n, double threshold,
     order = sw_malloc(n * sizeof(*order));
     if (sig == NULL || bands == NULL || par == NULL || order == NULL)
         goto out;
+    rc = rank_family_sigs(texts, n, cache, sig);
+    if (rc)
+        goto out;
+    rc = SW_ENOMEM;
     for (i = 0; i < n; i++) {
-        rank_family_sig(texts[i], sig + i * RANK_FAM_HASHES);
         par[i] = (uint32_t)i;
         order[i] = (uint32_t)i; /* the caller passes texts oldest first */
     }

@@ -155,6 +155,7 @@ struct rank_build {
     const struct rank_params *p;
     const char *team;
     int64_t cutoff_ms;
+    struct rank_sigs *sigs; /* family signatures kept between builds */
     struct rank_tsnip *ts;
     size_t nts, cts;
     struct rank_temail *te;
@@ -377,7 +378,8 @@ static sw_err rank_build_snippets(struct rank_build *b)
     for (i = 0; i < b->nts; i++)
         if (b->ts[i].kind == STORE_SNIPPET_FRAMING)
             texts[nf++] = b->ts[i].text;
-    rc = rank_family_cluster(texts, nf, b->p->family_jaccard, fam);
+    rc = rank_family_cluster_cached(texts, nf, b->p->family_jaccard, b->sigs,
+                                    fam);
     if (rc)
         goto out;
     for (i = 0, nf = 0; i < b->nts; i++) {
@@ -859,6 +861,13 @@ sw_err rank_hist_build(store_txn *t, const char *team_id,
                        const struct rank_params *p, int64_t cutoff_ms,
                        struct rank_hist **out)
 {
+    return rank_hist_build_cached(t, team_id, p, cutoff_ms, NULL, out);
+}
+
+sw_err rank_hist_build_cached(store_txn *t, const char *team_id,
+                              const struct rank_params *p, int64_t cutoff_ms,
+                              struct rank_sigs *sigs, struct rank_hist **out)
+{
     struct rank_params def;
     struct rank_build b;
     struct rank_hist *h;
@@ -879,6 +888,7 @@ sw_err rank_hist_build(store_txn *t, const char *team_id,
     b.p = p;
     b.team = team_id;
     b.cutoff_ms = cutoff_ms;
+    b.sigs = sigs;
     rc = store_hist_seqs(t, team_id, h->seqs);
     if (rc == SW_OK)
         rc = store_hist_contents(t, team_id, rank_content_cb, &b);

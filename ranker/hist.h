@@ -154,6 +154,16 @@ SW_MUST_CHECK sw_err rank_hist_build(store_txn *t, const char *team_id,
                                      const struct rank_params *p,
                                      int64_t cutoff_ms, struct rank_hist **out);
 
+struct rank_sigs;
+
+/* rank_hist_build_cached is rank_hist_build with a signature cache for
+ * the families (rank_sigs_new; NULL: none), read and refreshed. */
+SW_MUST_CHECK sw_err rank_hist_build_cached(store_txn *t, const char *team_id,
+                                            const struct rank_params *p,
+                                            int64_t cutoff_ms,
+                                            struct rank_sigs *sigs,
+                                            struct rank_hist **out);
+
 /* rank_hist_provisional builds, in transaction t, a history of just the
  * snippets whose ANN labels are labels[0..n) (duplicates and deleted ones
  * skipped) and their content items: families among them, no mail, no
@@ -199,6 +209,21 @@ double rank_item_outcome(const struct rank_hist *h,
  * SW_ENOMEM. */
 SW_MUST_CHECK sw_err rank_family_cluster(const char *const *texts, size_t n,
                                          double threshold, uint32_t *fam);
+
+/* A cache of MinHash signatures by text, kept between clusterings of one
+ * team's framings (the engine keeps one per team): a rebuild then computes
+ * signatures only for texts it has not seen, with the same result. Not
+ * thread-safe; one clustering at a time. */
+struct rank_sigs;
+SW_MUST_CHECK sw_err rank_sigs_new(struct rank_sigs **out);
+void rank_sigs_free(struct rank_sigs **s);
+
+/* rank_family_cluster_cached is rank_family_cluster reading and then
+ * refreshing cache (NULL: none). Errors: SW_ENOMEM. */
+SW_MUST_CHECK sw_err rank_family_cluster_cached(const char *const *texts,
+                                                size_t n, double threshold,
+                                                struct rank_sigs *cache,
+                                                uint32_t *fam);
 
 /* rank_family_id writes "fam_" + 16 hex of a stable hash of the family's
  * oldest member's snippet id into out (21 bytes). */

@@ -67,6 +67,42 @@ static void test_family_cluster(void **state)
     assert_true(rank_minhash_jaccard(fam_texts[0], fam_texts[3]) < 0.3);
 }
 
+/* The signature cache changes nothing but the work: clustering through
+ * one cache, over text sets that gain, repeat and lose texts, gives the
+ * families of clustering without it, every time. */
+static void test_family_cluster_cached(void **state)
+{
+    const char *sets[3][6] = {
+        {fam_texts[0], fam_texts[3], fam_texts[1], NULL},
+        {fam_texts[3], fam_texts[0], fam_texts[4], fam_texts[1], fam_texts[2],
+         NULL},
+        {fam_texts[4], fam_texts[2], fam_texts[2], fam_texts[0], NULL},
+    };
+    struct rank_sigs *cache = NULL;
+    uint32_t plain[6], cached[6];
+    size_t r, n;
+
+    (void)state;
+    ASSERT_OK(rank_sigs_new(&cache));
+    for (r = 0; r < 6; r++) {
+        const char *const *t = sets[r % 3];
+        for (n = 0; t[n]; n++)
+            ;
+        ASSERT_OK(rank_family_cluster(t, n, 0.6, plain));
+        ASSERT_OK(rank_family_cluster_cached(t, n, 0.6, cache, cached));
+        assert_memory_equal(plain, cached, n * sizeof(*plain));
+    }
+    /* And the families are the ones expected of those texts. */
+    ASSERT_OK(rank_family_cluster_cached(sets[1], 5, 0.6, cache, cached));
+    assert_int_equal(cached[0], 0); /* fam_texts[3]: alone */
+    assert_int_equal(cached[1], 1); /* fam_texts[0] founds its family */
+    assert_int_equal(cached[3], 1);
+    assert_int_equal(cached[4], 1);
+    assert_int_equal(cached[2], 2);
+    rank_sigs_free(&cache);
+    assert_null(cache);
+}
+
 static void test_als_planted(void **state)
 {
     struct rank_als_cell cells[200];
@@ -1247,6 +1283,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_family_cluster),
+        cmocka_unit_test(test_family_cluster_cached),
         cmocka_unit_test(test_als_planted),
         cmocka_unit_test(test_mmr),
         cmocka_unit_test(test_explore_bonus),
