@@ -7,11 +7,13 @@ struct sw_err_row {
     sw_err code;
     int status;
     const char *name;
+    const char *reason;
     const char *msg;
 };
 
 static const struct sw_err_row sw_err_rows[] = {
-#define SW_ERR_ROW(name, value, status, msg) {name, status, #name, msg},
+#define SW_ERR_ROW(name, value, status, reason, msg)                           \
+    {name, status, #name, reason, msg},
     SW_ERR_LIST(SW_ERR_ROW)
 #undef SW_ERR_ROW
 };
@@ -37,6 +39,12 @@ const char *sw_err_name(sw_err e)
 {
     const struct sw_err_row *r = sw_err_find(e);
     return r ? r->name : "SW_EUNKNOWN";
+}
+
+const char *sw_err_reason(sw_err e)
+{
+    const struct sw_err_row *r = sw_err_find(e);
+    return r ? r->reason : "UNKNOWN";
 }
 
 int sw_err_grpc_status(sw_err e)

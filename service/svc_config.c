@@ -97,6 +97,11 @@ static const struct svc_opt svc_opts[] = {
      "debug, info, warn or error [info]"},
     {"--demo", "SNIPD_DEMO", SVC_OPT_BOOL, SVC_OFF(demo), 0, 1,
      "1 or 0: create a demo team and key on first start [1]"},
+    {"--demo-sample", "SNIPD_DEMO_SAMPLE", SVC_OPT_BOOL, SVC_OFF(demo_sample),
+     0, 1,
+     "1 or 0: load the bundled sample (a small sales team's mail\n"
+     "                         and outcomes) into the new demo team, in the\n"
+     "                         background [1]"},
     {"--llm-provider", "SNIPD_LLM_PROVIDER", SVC_OPT_STR, SVC_OFF(llm_provider),
      0, 0,
      "extraction model: builtin (offline, deterministic) or\n"
@@ -417,6 +422,7 @@ sw_err svc_config_parse(int argc, char **argv, struct svc_config *c,
     c->team_max_streams = 64;
     c->log_level = SW_LOG_INFO;
     c->demo = 1;
+    c->demo_sample = 1;
     c->explore_percent = 100;
     c->access_log = 1;
     c->metrics_teams = 20;
@@ -560,10 +566,13 @@ void svc_config_usage(FILE *f)
     fputs(
         "\nOn first start snipd creates DATA_DIR/admin.key (mode 0600), the\n"
         "server admin key, and with --demo 1 a demo team whose key is in\n"
-        "DATA_DIR/demo.key. SIGTERM or SIGINT drains calls in flight for\n"
-        "--grace-ms, then exits 0. SIGHUP re-reads --tls-cert, --tls-key and\n"
-        "--tls-client-ca for new connections (event=tls.reloaded; bad files\n"
-        "are logged and the old ones kept).\n"
+        "DATA_DIR/demo.key; with --demo-sample 1 too, a background thread\n"
+        "then loads a small sales team's mail and outcomes into it and\n"
+        "trains its first model (event=snipd.demo_loaded). SIGTERM or\n"
+        "SIGINT drains calls in flight for --grace-ms, then exits 0. SIGHUP\n"
+        "re-reads --tls-cert, --tls-key and --tls-client-ca for new\n"
+        "connections (event=tls.reloaded; bad files are logged and the old\n"
+        "ones kept).\n"
         "\nExtraction workers (--extract-workers) turn ingested mail into\n"
         "snippets and reply outcomes with --llm-provider, teams in turn, so a\n"
         "team's backlog or a stalled call holds one thread only; failing\n"

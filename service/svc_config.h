@@ -43,6 +43,8 @@ struct svc_config {
     int team_max_streams;      /* default 64 */
     int log_level;             /* sw_log level, default info */
     int demo; /* create the demo team on first start, default 1 */
+    /* load the bundled sample into that new team (svc_demo.h) [1] */
+    int demo_sample;
     /* The extraction worker's LLM (llm/provider.h, llm/call.h). The key of
      * the openai provider is read from llm_key_file, else from the
      * environment variable SNIPD_LLM_KEY; it is never logged. */

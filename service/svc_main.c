@@ -20,6 +20,7 @@
 #include "ranker/suggest.h"
 #include "service/svc_backup.h"
 #include "service/svc_config.h"
+#include "service/svc_demo.h"
 #include "service/svc_ingest.h"
 #include "service/svc_llm.h"
 #include "service/svc_metrics.h"
@@ -90,9 +91,11 @@ out:
 
 /* snipd_bootstrap creates the admin key when no active one exists (the
  * first start, or after every admin key was revoked) and, when the store
- * holds no team yet, the demo team. It runs before the listener opens, so
- * the key files are complete when clients can connect. *demo_team receives
- * the new demo team's id (caller frees) or stays NULL. */
+ * holds no team yet, the demo team, marked as waiting for the bundled
+ * sample with --demo-sample 1 (svc_demo.h loads it once the server runs).
+ * It runs before the listener opens, so the key files are complete when
+ * clients can connect. *demo_team receives the new demo team's id (caller
+ * frees) or stays NULL. */
 static sw_err snipd_bootstrap(store *st, const struct svc_config *cfg,
                               int *created, char **demo_team)
 {
@@ -124,6 +127,11 @@ static sw_err snipd_bootstrap(store *st, const struct svc_config *cfg,
     rc = snipd_write_secret(cfg->data_dir, "demo.key", demo_key);
     if (rc)
         goto out;
+    if (cfg->demo_sample) {
+        rc = snipd_write_secret(cfg->data_dir, SVC_DEMO_PENDING, team.team_id);
+        if (rc)
+            goto out;
+    }
     sw_log_info("snipd.demo_team_created", "team_id=%s file=%s/demo.key",
                 team.team_id, cfg->data_dir);
     *demo_team = team.team_id;
@@ -148,6 +156,10 @@ static void snipd_welcome(const struct svc_config *cfg, const char *addr,
     if (demo_team)
         printf("  demo team: %s, key in %s/demo.key\n", demo_team,
                cfg->data_dir);
+    if (demo_team && cfg->demo_sample)
+        printf("  loading a sample into it in the background (%zu mails, "
+               "%zu CRM outcomes;\n  event=snipd.demo_loaded when done)\n",
+               svc_demo_sample.n_mails, svc_demo_sample.n_outcomes);
     printf("Try it from another terminal:\n"
            "  bazel-bin/clients/snipctl/snipctl --addr %s%s health\n"
            "  bazel-bin/clients/snipctl/snipctl --addr %s%s --key \"$(cat "
@@ -309,6 +321,8 @@ static int snipd_serve(const struct svc_config *cfg)
     ingest_pipeline *ingest = NULL;
     svc_llm *llm = NULL;
     svc_metrics *mx = NULL;
+    svc_demo *demo = NULL;
+    struct svc_demo_opts dopt;
     char *demo_team = NULL;
     svc_tls *tls = NULL;
     struct sw_buf tls_hint;
@@ -427,16 +441,30 @@ static int snipd_serve(const struct svc_config *cfg)
                 cfg->workers, (long long)cfg->max_message_bytes);
     if (first_start)
         snipd_welcome(cfg, sw_buf_str(&addr), demo_team, sw_buf_str(&tls_hint));
+    /* The demo team's sample, when a first start left it to load (only
+     * then: a restart finds no mark and starts nothing). It runs in the
+     * background; a failure to start it leaves the server serving. */
+    memset(&dopt, 0, sizeof(dopt));
+    dopt.data_dir = cfg->data_dir;
+    dopt.sample = &svc_demo_sample;
+    dopt.st = st;
+    dopt.ingest = ingest;
+    dopt.engine = engine;
+    rc = svc_demo_start(&dopt, &demo);
+    if (rc)
+        sw_log_error("snipd.demo_not_started", "err=%s", sw_err_name(rc));
     svc_notify_ready(sw_buf_str(&addr)); /* Type=notify (svc_notify.h) */
     while ((sig = snipd_signals_wait()) == SIGHUP)
         snipd_reload(tls);
     sw_log_info("server.draining", "signal=%d grace_ms=%lld", sig,
                 (long long)cfg->grace_ms);
     svc_notify_stopping();
+    svc_demo_stop(&demo); /* an unfinished load resumes at the next start */
     svc_server_stop(&srv, cfg->grace_ms);
     sw_log_info("server.stopped", "code=0");
     code = 0;
 out:
+    svc_demo_stop(&demo); /* it uses the pipeline, engine and store */
     svc_server_stop(&srv, 0);
     svc_metrics_free(&mx); /* it reads the sources closed below */
     svc_ingest_close(&ingest);

@@ -3,6 +3,7 @@
 #include "service/svc_outcome.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <string.h>
 
 #include "base/sw_arena.h"
@@ -23,18 +24,18 @@
 struct svc_outcome_put {
     const char *team;
     const Snipwise__V1__RecordOutcomeRequest *r;
-    char *outcome_id; /* results */
-    char *thread_id;
-    int duplicate;
+    struct svc_outcome_result *res;
     int missing; /* the thread or email does not exist */
 };
 
-static void svc_outcome_put_reset(struct svc_outcome_put *p)
+void svc_outcome_result_clear(struct svc_outcome_result *res)
 {
-    sw_free(p->outcome_id);
-    sw_free(p->thread_id);
-    p->outcome_id = p->thread_id = NULL;
-    p->duplicate = p->missing = 0;
+    if (res == NULL)
+        return;
+    sw_free(res->outcome_id);
+    sw_free(res->thread_id);
+    res->outcome_id = res->thread_id = NULL;
+    res->duplicate = 0;
 }
 
 /* svc_outcome_thread resolves the request's thread reference. */
@@ -56,8 +57,8 @@ static sw_err svc_outcome_thread(store_txn *t, struct svc_outcome_put *p)
                  ? SW_ENOTFOUND
                  : store_thread_get_txn(t, p->team, r->thread_id, &th);
         if (rc == SW_OK) {
-            p->thread_id = sw_strdup(th.thread_id);
-            rc = p->thread_id ? SW_OK : SW_ENOMEM;
+            p->res->thread_id = sw_strdup(th.thread_id);
+            rc = p->res->thread_id ? SW_OK : SW_ENOMEM;
         }
     } else {
         rc = store_mail_msgid_key(&k, r->message_id);
@@ -69,8 +70,8 @@ static sw_err svc_outcome_thread(store_txn *t, struct svc_outcome_put *p)
         if (rc == SW_OK)
             rc = store_email_get_txn(t, p->team, eid, &em);
         if (rc == SW_OK) {
-            p->thread_id = sw_strdup(em.thread_id);
-            rc = p->thread_id ? SW_OK : SW_ENOMEM;
+            p->res->thread_id = sw_strdup(em.thread_id);
+            rc = p->res->thread_id ? SW_OK : SW_ENOMEM;
         }
     }
     if (rc == SW_ENOTFOUND)
@@ -89,16 +90,17 @@ static sw_err svc_outcome_put_txn(store_txn *t, void *arg)
     struct store_outcome prev, o;
     sw_err rc;
 
-    svc_outcome_put_reset(p);
+    svc_outcome_result_clear(p->res);
+    p->missing = 0;
     memset(&prev, 0, sizeof(prev));
     /* A repeat returns the first result whatever its other fields say. */
     rc = store_outcome_by_key(t, p->team, r->idempotency_key, &prev);
     if (rc == SW_OK) {
-        p->outcome_id = prev.outcome_id;
-        p->thread_id = prev.thread_id;
+        p->res->outcome_id = prev.outcome_id;
+        p->res->thread_id = prev.thread_id;
         prev.outcome_id = prev.thread_id = NULL;
         store_outcome_clear(&prev);
-        p->duplicate = 1;
+        p->res->duplicate = 1;
         return SW_OK;
     }
     if (rc != SW_ENOTFOUND)
@@ -107,7 +109,7 @@ static sw_err svc_outcome_put_txn(store_txn *t, void *arg)
     if (rc)
         return rc;
     memset(&o, 0, sizeof(o));
-    o.thread_id = p->thread_id;
+    o.thread_id = p->res->thread_id;
     o.kind = (int)r->kind;
     o.occur_ms = r->occur_time_unix_ms;
     o.source = STORE_OUTCOME_RECORDED;
@@ -117,13 +119,32 @@ static sw_err svc_outcome_put_txn(store_txn *t, void *arg)
         o.deal_amount = r->deal_value->amount;
         o.deal_currency = r->deal_value->currency_code;
     }
-    return store_outcome_put(t, p->team, &o, &p->duplicate, &p->outcome_id);
+    return store_outcome_put(t, p->team, &o, &p->res->duplicate,
+                             &p->res->outcome_id);
+}
+
+/* svc_outcome_why writes a reason into why and returns SW_EINVAL. */
+static sw_err svc_outcome_why(struct sw_buf *why, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static sw_err svc_outcome_why(struct sw_buf *why, const char *fmt, ...)
+{
+    va_list ap;
+
+    sw_buf_reset(why);
+    va_start(ap, fmt);
+    /* A reason that does not fit leaves the default message; the error
+     * stays SW_EINVAL. */
+    if (sw_buf_vprintf(why, fmt, ap) != SW_OK)
+        sw_buf_reset(why);
+    va_end(ap);
+    return SW_EINVAL;
 }
 
 /* svc_outcome_money checks a deal value: finite, not negative, an ISO 4217
  * code of three capital letters. */
-static sw_err svc_outcome_money(struct svc_ctx *c,
-                                const Snipwise__V1__RecordOutcomeRequest *r)
+static sw_err svc_outcome_money(const Snipwise__V1__RecordOutcomeRequest *r,
+                                struct sw_buf *why)
 {
     const Snipwise__V1__Money *m = r->deal_value;
     const char *cc;
@@ -132,32 +153,24 @@ static sw_err svc_outcome_money(struct svc_ctx *c,
         return SW_OK;
     if (r->kind != SNIPWISE__V1__OUTCOME_KIND__OUTCOME_KIND_OPPORTUNITY_WON &&
         r->kind != SNIPWISE__V1__OUTCOME_KIND__OUTCOME_KIND_OPPORTUNITY_LOST)
-        return svc_ctx_fail(c, SW_EINVAL,
-                            "deal_value is only for OPPORTUNITY_WON and "
-                            "OPPORTUNITY_LOST");
+        return svc_outcome_why(why, "deal_value is only for OPPORTUNITY_WON "
+                                    "and OPPORTUNITY_LOST");
     if (!isfinite(m->amount) || m->amount < 0 || m->amount > 1e15)
-        return svc_ctx_fail(c, SW_EINVAL,
-                            "deal_value.amount must be a finite amount "
-                            "from 0 to 1e15");
+        return svc_outcome_why(why, "deal_value.amount must be a finite "
+                                    "amount from 0 to 1e15");
     cc = m->currency_code;
     if (strlen(cc) != 3 || cc[0] < 'A' || cc[0] > 'Z' || cc[1] < 'A' ||
         cc[1] > 'Z' || cc[2] < 'A' || cc[2] > 'Z')
-        return svc_ctx_fail(c, SW_EINVAL,
-                            "deal_value.currency_code must be an ISO 4217 "
-                            "code such as \"EUR\"");
+        return svc_outcome_why(why, "deal_value.currency_code must be an ISO "
+                                    "4217 code such as \"EUR\"");
     return SW_OK;
 }
 
-sw_err svc_outcome_record(struct svc_ctx *c, const ProtobufCMessage *req,
-                          ProtobufCMessage **resp)
+/* svc_outcome_check applies RecordOutcome's field rules to r; SW_EINVAL
+ * with the reason, fit for an API caller, in why. */
+static sw_err svc_outcome_check(const Snipwise__V1__RecordOutcomeRequest *r,
+                                struct sw_buf *why)
 {
-    const Snipwise__V1__RecordOutcomeRequest *r =
-        (const Snipwise__V1__RecordOutcomeRequest *)req;
-    Snipwise__V1__RecordOutcomeResponse *out;
-    struct svc_outcome_put p;
-    sw_err rc;
-
-    memset(&p, 0, sizeof(p));
     if (r->thread_ref_case ==
             SNIPWISE__V1__RECORD_OUTCOME_REQUEST__THREAD_REF__NOT_SET ||
         (r->thread_ref_case ==
@@ -166,60 +179,87 @@ sw_err svc_outcome_record(struct svc_ctx *c, const ProtobufCMessage *req,
         (r->thread_ref_case ==
              SNIPWISE__V1__RECORD_OUTCOME_REQUEST__THREAD_REF_MESSAGE_ID &&
          r->message_id[0] == '\0'))
-        return svc_ctx_fail(c, SW_EINVAL,
-                            "thread_id or message_id is required");
+        return svc_outcome_why(why, "thread_id or message_id is required");
     if ((int)r->kind < 1 || (int)r->kind > 9)
-        return svc_ctx_fail(c, SW_EINVAL,
-                            "kind is required (an OutcomeKind from 1 to 9)");
+        return svc_outcome_why(why,
+                               "kind is required (an OutcomeKind from 1 to 9)");
     if (r->idempotency_key[0] == '\0')
-        return svc_ctx_fail(c, SW_EINVAL, "idempotency_key is required");
+        return svc_outcome_why(why, "idempotency_key is required");
     if (strlen(r->idempotency_key) > SVC_OUTCOME_KEY_MAX)
-        return svc_ctx_fail(c, SW_EINVAL,
-                            "idempotency_key is longer than %d bytes",
-                            SVC_OUTCOME_KEY_MAX);
+        return svc_outcome_why(why, "idempotency_key is longer than %d bytes",
+                               SVC_OUTCOME_KEY_MAX);
     if (strlen(r->note) > SVC_OUTCOME_NOTE_MAX)
-        return svc_ctx_fail(c, SW_EINVAL, "note is longer than %d bytes",
-                            SVC_OUTCOME_NOTE_MAX);
+        return svc_outcome_why(why, "note is longer than %d bytes",
+                               SVC_OUTCOME_NOTE_MAX);
     if (r->occur_time_unix_ms < 0)
-        return svc_ctx_fail(c, SW_EINVAL,
-                            "occur_time_unix_ms must not be negative");
-    rc = svc_outcome_money(c, r);
+        return svc_outcome_why(why, "occur_time_unix_ms must not be negative");
+    return svc_outcome_money(r, why);
+}
+
+sw_err svc_outcome_store(store *st, const char *team_id,
+                         const Snipwise__V1__RecordOutcomeRequest *r,
+                         struct svc_outcome_result *res, struct sw_buf *why)
+{
+    struct svc_outcome_put p;
+    sw_err rc;
+
+    memset(res, 0, sizeof(*res));
+    sw_buf_reset(why);
+    rc = svc_outcome_check(r, why);
     if (rc)
         return rc;
-    p.team = svc_ctx_team(c);
+    memset(&p, 0, sizeof(p));
+    p.team = team_id;
     p.r = r;
-    rc = store_update(svc_ctx_store(c), svc_outcome_put_txn, &p);
+    p.res = res;
+    rc = store_update(st, svc_outcome_put_txn, &p);
     if (rc == SW_ENOTFOUND && p.missing) {
-        rc = svc_ctx_fail(
-            c, rc, "no %s %s in this team",
-            r->thread_ref_case ==
-                    SNIPWISE__V1__RECORD_OUTCOME_REQUEST__THREAD_REF_THREAD_ID
-                ? "thread"
-                : "email with Message-ID",
-            r->thread_ref_case ==
-                    SNIPWISE__V1__RECORD_OUTCOME_REQUEST__THREAD_REF_THREAD_ID
-                ? r->thread_id
-                : r->message_id);
-        goto out;
+        int by_id = r->thread_ref_case ==
+                    SNIPWISE__V1__RECORD_OUTCOME_REQUEST__THREAD_REF_THREAD_ID;
+        sw_buf_reset(why);
+        if (sw_buf_printf(why, "no %s %s in this team",
+                          by_id ? "thread" : "email with Message-ID",
+                          by_id ? r->thread_id : r->message_id) != SW_OK)
+            sw_buf_reset(why); /* too long to quote: the default message */
     }
     if (rc)
+        svc_outcome_result_clear(res);
+    return rc;
+}
+
+sw_err svc_outcome_record(struct svc_ctx *c, const ProtobufCMessage *req,
+                          ProtobufCMessage **resp)
+{
+    const Snipwise__V1__RecordOutcomeRequest *r =
+        (const Snipwise__V1__RecordOutcomeRequest *)req;
+    Snipwise__V1__RecordOutcomeResponse *out;
+    struct svc_outcome_result res;
+    struct sw_buf why;
+    sw_err rc;
+
+    sw_buf_init(&why, SVC_OUTCOME_WHY_MAX);
+    rc = svc_outcome_store(svc_ctx_store(c), svc_ctx_team(c), r, &res, &why);
+    if (rc) {
+        rc = svc_ctx_fail_buf(c, rc, &why); /* store errors leave why empty */
         goto out;
+    }
     out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
     if (out == NULL) {
         rc = SW_ENOMEM;
         goto out;
     }
     snipwise__v1__record_outcome_response__init(out);
-    out->outcome_id = svc_ctx_str(c, p.outcome_id);
-    out->thread_id = svc_ctx_str(c, p.thread_id);
-    out->duplicate = p.duplicate ? 1 : 0;
+    out->outcome_id = svc_ctx_str(c, res.outcome_id);
+    out->thread_id = svc_ctx_str(c, res.thread_id);
+    out->duplicate = res.duplicate ? 1 : 0;
     if (svc_ctx_oom(c)) {
         rc = SW_ENOMEM;
         goto out;
     }
     *resp = &out->base;
 out:
-    svc_outcome_put_reset(&p);
+    svc_outcome_result_clear(&res);
+    sw_buf_free(&why);
     return rc;
 }
 

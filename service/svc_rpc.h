@@ -108,6 +108,24 @@ int svc_ctx_is_admin(struct svc_ctx *c);
 sw_err svc_ctx_fail(struct svc_ctx *c, sw_err e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* svc_ctx_fail_field is svc_ctx_fail for a bad request field: the message
+ * is "<field> <text>", and the error's details name the field (ErrorInfo
+ * metadata "field", a google.rpc.BadRequest violation). Call it once per
+ * bad field. Returns e. */
+sw_err svc_ctx_fail_field(struct svc_ctx *c, sw_err e, const char *field,
+                          const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* svc_ctx_reason sets the error's ErrorInfo reason (a static UPPER_SNAKE
+ * string listed in proto/README.md) instead of the default of its sw_err
+ * (sw_err_reason). */
+void svc_ctx_reason(struct svc_ctx *c, const char *reason);
+
+/* svc_ctx_meta adds key = value to the error's ErrorInfo metadata (up to
+ * SVC_STATUS_META_MAX keys). */
+void svc_ctx_meta(struct svc_ctx *c, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* svc_ctx_fail_buf is svc_ctx_fail with the message taken from why (a
  * store-layer explanation); an empty why leaves the default message. */
 sw_err svc_ctx_fail_buf(struct svc_ctx *c, sw_err e, const struct sw_buf *why);

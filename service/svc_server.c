@@ -9,6 +9,7 @@
  * reference per outstanding tag plus one for its handler and is freed when
  * the last one drops. */
 #include "service/svc_server.h"
+#include "service/svc_server_int.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -34,6 +35,7 @@
 #include "service/svc_auth.h"
 #include "service/svc_metrics.h"
 #include "service/svc_rpc.h"
+#include "service/svc_status.h"
 #include "service/svc_store.h"
 #include "service/svc_tls.h"
 
@@ -45,126 +47,6 @@
 #define SVC_HEAVY_NICE 5
 /* At stop, how long cancelled calls may take to reach a worker and end. */
 #define SVC_STOP_CALLS_MS 5000
-
-enum svc_tag_kind {
-    SVC_TAG_NEW,         /* a registered call arrived */
-    SVC_TAG_GENERIC_NEW, /* a call to an unknown method arrived */
-    SVC_TAG_CLOSE,       /* RECV_CLOSE_ON_SERVER completed */
-    SVC_TAG_DONE,        /* the final batch completed */
-    SVC_TAG_SYNC,        /* a stream op a worker waits for completed */
-    SVC_TAG_RECV,        /* an asynchronous read of a client stream ended */
-};
-
-struct svc_tag {
-    enum svc_tag_kind kind;
-    struct svc_ctx *call;
-};
-
-struct svc_queue {
-    svc_server *srv;
-    int idx;
-    grpc_completion_queue *cq;
-    pthread_t thread;
-    int started;
-};
-
-struct svc_ctx {
-    svc_server *srv;
-    struct svc_queue *q;
-    const struct svc_method *m; /* NULL for a generic (unknown) call */
-    void *rm;                   /* registered method handle */
-    grpc_call *call;
-    gpr_timespec deadline;
-    grpc_metadata_array md;
-    grpc_byte_buffer *payload;
-    grpc_call_details details;
-    int cancelled_out; /* written by RECV_CLOSE_ON_SERVER */
-    atomic_int closed; /* RECV_CLOSE completed */
-    atomic_int refs;
-    struct svc_tag t_new, t_close, t_done, t_sync, t_recv;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int sync_done, sync_ok;
-    int sent_initial_md;
-    grpc_slice status_details;
-    int has_details;
-    grpc_byte_buffer *send_bb;
-    grpc_byte_buffer *recv_bb;
-    struct sw_arena arena;
-    struct svc_identity id;
-    const char *fail_msg;
-    int oom;        /* an arena allocation for the response failed */
-    int active;     /* a client call arrived (not just requested) */
-    int64_t t0_us;  /* when it arrived (sw_mono_us), for metrics */
-    int park_taken; /* the handler parked the call (handler's thread) */
-    int parked;     /* on the parked list (under the server's pmu) */
-    grpc_byte_buffer *park_bb;     /* sent when draining ends a parked call */
-    struct svc_ctx *next;          /* worker queue */
-    struct svc_ctx *pnext, *pprev; /* parked list */
-    /* An asynchronous client stream (svc_ctx_read_async). */
-    const struct svc_stream_ops *sops;
-    void *sstate;
-    int stream_taken; /* the handler handed the stream over */
-    int resume;       /* queued for a worker to take the read's result */
-    int recv_ok;      /* the read's batch succeeded */
-    int64_t items;    /* messages received */
-    /* Under the server's smu: */
-    int streaming;      /* on the stream list */
-    int recv_pending;   /* a read is outstanding */
-    int idle_expired;   /* cancelled for idling */
-    int64_t recv_since; /* when the outstanding read began (mono ms) */
-    struct svc_ctx *snext, *sprev; /* stream list */
-    struct svc_share *share;       /* the team share this call holds, if any */
-};
-
-/* A team's share of the expensive calls in progress (under the server's
- * tmu), kept while the team has any. */
-struct svc_share {
-    char team[64];
-    int calls, streams;
-    struct svc_share *next;
-};
-
-struct svc_server {
-    grpc_server *server;
-    struct store *st;
-    struct rank_ranker *ranker;
-    struct rank_engine *engine;
-    struct ingest_pipeline *ingest;
-    struct svc_metrics *mx; /* borrowed; NULL: none */
-    struct svc_queue *queues;
-    int nqueues;
-    struct svc_method *methods;
-    size_t nmethods;
-    void **rm; /* registered handles, one per method */
-    atomic_int draining;
-    atomic_int live_calls;   /* call objects, requested ones included */
-    atomic_int active_calls; /* calls a client actually made */
-    /* Parked calls: streams that wait for an event without holding a
-     * worker (Health.Watch). */
-    pthread_mutex_t pmu;
-    struct svc_ctx *parked;
-    /* Client streams read asynchronously: checked for idling by the first
-     * polling thread every SVC_IDLE_SCAN_MS. */
-    pthread_mutex_t smu;
-    struct svc_ctx *streams;
-    int64_t stream_idle_ms;
-    int64_t idle_scan_ms; /* last scan (mono), first polling thread only */
-    int64_t max_message_bytes;
-    /* Team shares of expensive calls. */
-    pthread_mutex_t tmu;
-    struct svc_share *shares;
-    int team_max_calls, team_max_streams;
-    /* worker pools: [0] the main one (SVC_HEAVY calls and stream steps),
-     * [1] the light one (every other call) */
-    pthread_mutex_t wmu;
-    pthread_cond_t wcv[2];
-    struct svc_ctx *whead[2], *wtail[2];
-    int wstop;
-    pthread_t *workers;
-    int nworkers, nlight, workers_started;
-    atomic_int waiters;
-};
 
 static void svc_call_unref(struct svc_ctx *c);
 static void svc_work_push(svc_server *s, struct svc_ctx *c);
@@ -222,6 +104,8 @@ static void svc_call_free(struct svc_ctx *c)
         grpc_byte_buffer_destroy(c->park_bb);
     if (c->has_details)
         grpc_slice_unref(c->status_details);
+    if (c->has_trail)
+        grpc_slice_unref(c->trail_md.value);
     if (c->active)
         atomic_fetch_sub(&s->active_calls, 1);
     pthread_mutex_destroy(&c->mu);
@@ -240,150 +124,6 @@ static void svc_call_unref(struct svc_ctx *c)
 {
     if (atomic_fetch_sub(&c->refs, 1) == 1)
         svc_call_free(c);
-}
-
-/* --- context accessors (declared in svc_rpc.h) -------------------------- */
-
-struct sw_arena *svc_ctx_arena(struct svc_ctx *c)
-{
-    return &c->arena;
-}
-struct store *svc_ctx_store(struct svc_ctx *c)
-{
-    return c->srv->st;
-}
-
-struct rank_ranker *svc_ctx_ranker(struct svc_ctx *c)
-{
-    return c->srv->ranker;
-}
-
-struct rank_engine *svc_ctx_engine(struct svc_ctx *c)
-{
-    return c->srv->engine;
-}
-
-struct svc_metrics *svc_ctx_metrics(struct svc_ctx *c)
-{
-    return c->srv->mx;
-}
-
-struct ingest_pipeline *svc_ctx_ingest(struct svc_ctx *c)
-{
-    return c->srv->ingest;
-}
-const char *svc_ctx_team(struct svc_ctx *c)
-{
-    return c->id.team_id;
-}
-const char *svc_ctx_key_id(struct svc_ctx *c)
-{
-    return c->id.key_id;
-}
-int svc_ctx_is_admin(struct svc_ctx *c)
-{
-    return c->id.is_admin;
-}
-int svc_ctx_draining(struct svc_ctx *c)
-{
-    return atomic_load(&c->srv->draining);
-}
-
-sw_err svc_ctx_fail(struct svc_ctx *c, sw_err e, const char *fmt, ...)
-{
-    struct sw_buf b;
-    va_list ap;
-
-    sw_buf_init(&b, 4096);
-    va_start(ap, fmt);
-    if (sw_buf_vprintf(&b, fmt, ap) == SW_OK)
-        c->fail_msg = sw_arena_strdup(&c->arena, sw_buf_str(&b));
-    va_end(ap);
-    sw_buf_free(&b);
-    return e;
-}
-
-sw_err svc_ctx_fail_buf(struct svc_ctx *c, sw_err e, const struct sw_buf *why)
-{
-    if (why && sw_buf_len(why) > 0)
-        return svc_ctx_fail(c, e, "%s", sw_buf_str(why));
-    return e;
-}
-
-sw_err svc_ctx_page_size(struct svc_ctx *c, int32_t page_size)
-{
-    if (page_size < 0)
-        return svc_ctx_fail(c, SW_EINVAL,
-                            "page_size must not be negative (0 means the "
-                            "default)");
-    return SW_OK;
-}
-
-sw_err svc_ctx_page(struct svc_ctx *c, int32_t page_size, int *out)
-{
-    sw_err rc = svc_ctx_page_size(c, page_size);
-
-    if (rc == SW_OK)
-        *out = page_size > SVC_MAX_PAGE_SIZE ? SVC_MAX_PAGE_SIZE : page_size;
-    return rc;
-}
-
-char *svc_ctx_str(struct svc_ctx *c, const char *s)
-{
-    char *p;
-
-    if (s == NULL)
-        return (char *)protobuf_c_empty_string;
-    p = sw_arena_strdup(&c->arena, s);
-    if (p == NULL) {
-        c->oom = 1;
-        return (char *)protobuf_c_empty_string;
-    }
-    return p;
-}
-
-int svc_ctx_oom(struct svc_ctx *c)
-{
-    return c->oom;
-}
-
-sw_err svc_ctx_done_reason(struct svc_ctx *c)
-{
-    if (atomic_load(&c->closed))
-        return SW_ECANCELLED;
-    if (gpr_time_cmp(c->deadline, gpr_now(c->deadline.clock_type)) <= 0)
-        return SW_ETIMEOUT;
-    return SW_OK;
-}
-
-int svc_ctx_done(struct svc_ctx *c)
-{
-    return svc_ctx_done_reason(c) != SW_OK;
-}
-
-int svc_ctx_wait(struct svc_ctx *c, int64_t ms)
-{
-    int64_t end = sw_mono_ms() + ms;
-
-    /* Wake at least every 100 ms to notice the deadline and draining. */
-    pthread_mutex_lock(&c->mu);
-    while (!svc_ctx_done(c) && !atomic_load(&c->srv->draining)) {
-        int64_t now = sw_mono_ms(), step;
-        struct timespec ts;
-        if (now >= end)
-            break;
-        step = end - now < 100 ? end - now : 100;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += step / 1000;
-        ts.tv_nsec += (step % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        (void)pthread_cond_timedwait(&c->cv, &c->mu, &ts);
-    }
-    pthread_mutex_unlock(&c->mu);
-    return svc_ctx_done(c);
 }
 
 /* svc_sync_batch starts ops on the call and waits for their completion,
@@ -431,6 +171,8 @@ static sw_err svc_decode(struct svc_ctx *c, grpc_byte_buffer *bb,
     const char *bad = NULL;
     sw_err rc;
 
+    svc_ctx_reason(c, "REQUEST_MALFORMED");
+    svc_ctx_meta(c, "message", "%s", c->m->req->name);
     if (!grpc_byte_buffer_reader_init(&r, bb))
         return svc_ctx_fail(c, SW_EINVAL, "the request could not be read");
     sl = grpc_byte_buffer_reader_readall(&r);
@@ -442,11 +184,14 @@ static sw_err svc_decode(struct svc_ctx *c, grpc_byte_buffer *bb,
         return svc_ctx_fail(c, SW_EINVAL,
                             "the request is not a valid %s message",
                             c->m->req->name);
-    if (rc == SW_EINVAL)
-        return svc_ctx_fail(c, SW_EINVAL,
-                            "field '%s' of %s holds a NUL byte or invalid "
-                            "UTF-8",
-                            bad ? bad : "?", c->m->req->name);
+    if (rc == SW_EINVAL) {
+        svc_ctx_reason(c, "STRING_INVALID");
+        return svc_ctx_fail_field(c, SW_EINVAL, bad ? bad : "?",
+                                  "of %s holds a NUL byte or invalid UTF-8",
+                                  c->m->req->name);
+    }
+    if (rc == SW_OK)
+        svc_ctx_reason(c, NULL); /* the request is well formed */
     return rc;
 }
 
@@ -554,6 +299,8 @@ static void svc_finish(struct svc_ctx *c, sw_err rc,
         rc = SW_ENOMEM;
     if (rc == SW_ENOSPACE && c->fail_msg == NULL)
         c->fail_msg = svc_store_err_str(c, rc); /* map or disk: which */
+    if (rc == SW_ENOSPACE)
+        svc_ctx_meta(c, "cause", "%s", svc_store_full_cause(c));
     status = svc_rpc_status(rc);
     memset(ops, 0, sizeof(ops));
     if (!c->sent_initial_md) {
@@ -572,6 +319,8 @@ static void svc_finish(struct svc_ctx *c, sw_err rc,
     ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
     ops[n].data.send_status_from_server.status = (grpc_status_code)status;
     ops[n].data.send_status_from_server.status_details = &c->status_details;
+    if (rc != SW_OK)
+        svc__trailer(c, &ops[n], status, msg, rc);
     n++;
     /* Counted before it is sent: a client that has its answer finds its
      * call in the metrics. */
@@ -632,6 +381,11 @@ static sw_err svc_share_take(struct svc_ctx *c)
     pthread_mutex_unlock(&s->tmu);
     if (!over)
         return SW_OK;
+    svc_ctx_reason(c, stream ? "TEAM_STREAM_LIMIT" : "TEAM_CALL_LIMIT");
+    svc_ctx_meta(c, "limit", "%s",
+                 stream ? "--team-max-streams" : "--team-max-calls");
+    svc_ctx_meta(c, "max", "%d",
+                 stream ? s->team_max_streams : s->team_max_calls);
     return svc_ctx_fail(
         c, SW_EBUDGET,
         "the team already has %d %s in progress, its share of this server "
@@ -679,6 +433,8 @@ static void svc_run(struct svc_ctx *c)
     rc = svc_auth_check(c->srv->st, &c->md, m->access, &c->arena, &c->id, &why);
     if (rc) {
         c->fail_msg = why;
+        if (rc == SW_EPERM)
+            svc_ctx_reason(c, "ADMIN_KEY_REQUIRED");
         goto out;
     }
     if (m->fn == NULL) {
@@ -953,15 +709,19 @@ static void svc_unknown(struct svc_ctx *c)
     sw_buf_init(&b, 1024);
     if (sw_buf_printf(&b, "unknown method %s", path) != SW_OK)
         sw_buf_reset(&b);
+    svc_ctx_reason(c, "METHOD_UNKNOWN");
+    svc_ctx_meta(c, "method", "%s", path);
     gpr_free(path);
     c->status_details = grpc_slice_from_copied_string(sw_buf_str(&b));
     c->has_details = 1;
-    sw_buf_free(&b);
     memset(ops, 0, sizeof(ops));
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
     ops[1].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
     ops[1].data.send_status_from_server.status = GRPC_STATUS_UNIMPLEMENTED;
     ops[1].data.send_status_from_server.status_details = &c->status_details;
+    svc__trailer(c, &ops[1], GRPC_STATUS_UNIMPLEMENTED, sw_buf_str(&b),
+                 SW_EUNIMPL);
+    sw_buf_free(&b);
     ops[2].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
     ops[2].data.recv_close_on_server.cancelled = &c->cancelled_out;
     svc_call_ref(c);

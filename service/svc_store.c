@@ -40,6 +40,19 @@ int svc_store_open(const struct svc_config *cfg, const char *cmd, int create,
     return 2;
 }
 
+const char *svc_store_full_cause(struct svc_ctx *c)
+{
+    struct sw_buf why;
+    const char *cause = "disk";
+
+    sw_buf_init(&why, 4096);
+    if (store_nospace_why(svc_ctx_store(c), &why) == SW_OK &&
+        strstr(sw_buf_str(&why), "map") != NULL)
+        cause = "map";
+    sw_buf_free(&why);
+    return cause;
+}
+
 const char *svc_store_err_str(struct svc_ctx *c, sw_err rc)
 {
     struct sw_buf why;

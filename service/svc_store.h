@@ -29,4 +29,9 @@ int svc_store_open(const struct svc_config *cfg, const char *cmd, int create,
  * around it ("ingest failed at item 3: ..."). */
 const char *svc_store_err_str(struct svc_ctx *c, sw_err rc);
 
+/* svc_store_full_cause says what the store's latest SW_ENOSPACE was, for
+ * the error's ErrorInfo metadata "cause": "map" (the map at its maximum
+ * size) or "disk" (no space left on the data dir's device). */
+const char *svc_store_full_cause(struct svc_ctx *c);
+
 #endif

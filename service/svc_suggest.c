@@ -141,24 +141,26 @@ sw_err svc_suggest(struct svc_ctx *c, const ProtobufCMessage *req,
     rc = svc_need_engine(c);
     if (rc)
         goto out;
-    if (r->max_contents < 0 || r->max_contents > RANK_SUGGEST_MAX ||
-        r->max_framings < 0 || r->max_framings > RANK_SUGGEST_MAX) {
-        rc = svc_ctx_fail(c, SW_EINVAL,
-                          "max_contents and max_framings must be 0..%d",
-                          RANK_SUGGEST_MAX);
+    /* Every bad field is named (one violation each), then the call
+     * fails. */
+    if (r->max_contents < 0 || r->max_contents > RANK_SUGGEST_MAX)
+        rc = svc_ctx_fail_field(c, SW_EINVAL, "max_contents", "must be 0..%d",
+                                RANK_SUGGEST_MAX);
+    if (r->max_framings < 0 || r->max_framings > RANK_SUGGEST_MAX)
+        rc = svc_ctx_fail_field(c, SW_EINVAL, "max_framings", "must be 0..%d",
+                                RANK_SUGGEST_MAX);
+    if ((int)r->mode < 0 || (int)r->mode > RANK_MODE_RANDOM)
+        rc = svc_ctx_fail_field(c, SW_EINVAL, "mode", "is not a RankingMode");
+    if (r->n_attachment_content_ids > SVC_SUGGEST_EXCLUDE_MAX)
+        rc = svc_ctx_fail_field(c, SW_EINVAL, "attachment_content_ids",
+                                "holds more than %d ids",
+                                SVC_SUGGEST_EXCLUDE_MAX);
+    if (strlen(r->draft_text) > SVC_SUGGEST_TEXT_MAX)
+        rc =
+            svc_ctx_fail_field(c, SW_EINVAL, "draft_text",
+                               "is longer than %d bytes", SVC_SUGGEST_TEXT_MAX);
+    if (rc)
         goto out;
-    }
-    if ((int)r->mode < 0 || (int)r->mode > RANK_MODE_RANDOM) {
-        rc = svc_ctx_fail(c, SW_EINVAL, "mode is not a RankingMode");
-        goto out;
-    }
-    if (r->n_attachment_content_ids > SVC_SUGGEST_EXCLUDE_MAX ||
-        strlen(r->draft_text) > SVC_SUGGEST_TEXT_MAX) {
-        rc = svc_ctx_fail(c, SW_EINVAL,
-                          "too many attachment_content_ids or draft_text "
-                          "too long");
-        goto out;
-    }
     q.team_id = svc_ctx_team(c);
     switch (r->thread_case) {
     case SNIPWISE__V1__SUGGEST_REQUEST__THREAD_THREAD_ID:
@@ -188,6 +190,9 @@ sw_err svc_suggest(struct svc_ctx *c, const ProtobufCMessage *req,
     q.request_hash = svc_suggest_hash(c, req);
     rc = rank_suggest(svc_ctx_engine(c), &q, a, &res, &why);
     if (rc == SW_ENOTFOUND) {
+        svc_ctx_reason(c, q.thread_id ? "THREAD_NOT_FOUND" : "EMAIL_NOT_FOUND");
+        svc_ctx_meta(c, q.thread_id ? "thread_id" : "message_id", "%s",
+                     q.thread_id ? q.thread_id : q.in_reply_to);
         rc = svc_ctx_fail(c, rc, "no %s %s in this team",
                           q.thread_id ? "thread" : "email with Message-ID",
                           q.thread_id ? q.thread_id : q.in_reply_to);

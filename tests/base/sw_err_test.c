@@ -1,5 +1,6 @@
-/* sw_err_test: every code in the list has a name, a message and a gRPC
- * status; values are unique; unknown codes have safe answers. */
+/* sw_err_test: every code in the list has a name, a message, a gRPC
+ * status and an ErrorInfo reason (UPPER_SNAKE, unique); values are unique;
+ * unknown codes have safe answers. */
 #include "tests/testutil.h"
 
 #include "base/sw_err.h"
@@ -9,10 +10,12 @@ struct row {
     int value;
     int status;
     const char *name;
+    const char *reason;
 };
 
 static const struct row rows[] = {
-#define ROW(name, value, status, msg) {name, value, status, #name},
+#define ROW(name, value, status, reason, msg)                                  \
+    {name, value, status, #name, reason},
     SW_ERR_LIST(ROW)
 #undef ROW
 };
@@ -21,7 +24,7 @@ static const struct row rows[] = {
 
 static void test_every_code(void **state)
 {
-    size_t i, j;
+    size_t i, j, k;
 
     (void)state;
     assert_true(NROWS >= 22);
@@ -36,8 +39,16 @@ static void test_every_code(void **state)
         assert_in_range(rows[i].status, 0, 16);
         if (i > 0)
             assert_true(rows[i].value <= 0 && rows[i].status != 0);
-        for (j = 0; j < i; j++)
+        assert_string_equal(sw_err_reason(rows[i].code), rows[i].reason);
+        for (k = 0; rows[i].reason[k]; k++)
+            assert_true(
+                (rows[i].reason[k] >= 'A' && rows[i].reason[k] <= 'Z') ||
+                rows[i].reason[k] == '_');
+        assert_true(k > 0);
+        for (j = 0; j < i; j++) {
             assert_int_not_equal(rows[i].value, rows[j].value);
+            assert_string_not_equal(rows[i].reason, rows[j].reason);
+        }
     }
     assert_int_equal(SW_OK, 0);
     assert_int_equal(sw_err_grpc_status(SW_OK), 0);
@@ -50,6 +61,7 @@ static void test_unknown(void **state)
     assert_string_equal(sw_err_name((sw_err)-9999), "SW_EUNKNOWN");
     assert_int_equal(sw_err_grpc_status((sw_err)-9999), 2);
     assert_int_equal(sw_err_grpc_status((sw_err)1), 2);
+    assert_string_equal(sw_err_reason((sw_err)-9999), "UNKNOWN");
 }
 
 int main(void)

@@ -21,7 +21,7 @@ echo "# machine: $(nproc) cores; $(date -u +%Y-%m-%dT%H:%MZ); corpus $CORPUS"
 "$BIN/tests/bench/bench_ingest" "$CORPUS" "$tmp" 1 4 8
 
 "$BIN/service/snipd" serve --listen 127.0.0.1:0 --data-dir "$tmp/data" \
-    --log-level warn >"$tmp/out" 2>"$tmp/err" &
+    --demo-sample 0 --log-level warn >"$tmp/out" 2>"$tmp/err" &
 pid=$!
 i=0
 while ! grep -q 'demo.key' "$tmp/out" 2>/dev/null; do

@@ -13,7 +13,7 @@ BIN=$(bazel info --config=opt bazel-bin 2>/dev/null)
 tmp=$(mktemp -d)
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 "$BIN/service/snipd" serve --listen 127.0.0.1:0 --data-dir "$tmp/data" \
-    --log-level warn >"$tmp/out" 2>"$tmp/err" &
+    --demo-sample 0 --log-level warn >"$tmp/out" 2>"$tmp/err" &
 pid=$!
 i=0
 while ! grep -q 'demo.key' "$tmp/out" 2>/dev/null; do

@@ -21,15 +21,17 @@ def _discard(path):
 
 @pytest.fixture
 def snipd_factory():
-    """make(args=(), demo=True, grace_ms=..., start=True) -> Snipd.
+    """make(args=(), demo=True, grace_ms=..., start=True, sample=False)
+    -> Snipd (sample: load the bundled sample into the demo team).
 
     Every server made is stopped and checked at teardown, in reverse
     order; one that is already stopped is left alone."""
     made = []
 
-    def make(args=(), demo=True, grace_ms=None, start=True):
+    def make(args=(), demo=True, grace_ms=None, start=True, sample=False):
         kw = {} if grace_ms is None else {"grace_ms": grace_ms}
-        s = Snipd(scratch_dir("snipd-"), args=args, demo=demo, **kw)
+        s = Snipd(scratch_dir("snipd-"), args=args, demo=demo, sample=sample,
+                  **kw)
         made.append(s)
         if start:
             s.start()

@@ -140,16 +140,63 @@ class Client:
                   self.md, timeout=timeout)
 
 
-def expect_error(code, fn, *args, **kwargs):
+def error_details(err):
+    """The google.rpc.Status of an RpcError (grpc-status-details-bin),
+    checked: its code and message are the call's, and it holds exactly one
+    ErrorInfo of domain snipwise.v1 with an UPPER_SNAKE reason. Returns
+    (ErrorInfo, BadRequest or None)."""
+    from google_rpc import error_details_pb2, status_pb2
+    raw = [v for k, v in (err.trailing_metadata() or ())
+           if k == "grpc-status-details-bin"]
+    assert len(raw) == 1, "no grpc-status-details-bin on %s: %s" % (
+        err.code(), err.details())
+    st = status_pb2.Status.FromString(raw[0])
+    assert st.code == err.code().value[0], (st.code, err.code())
+    assert st.message == err.details(), (st.message, err.details())
+    infos, bad = [], None
+    for d in st.details:
+        if d.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            d.Unpack(info)
+            infos.append(info)
+        elif d.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            assert bad is None, "two BadRequest details"
+            bad = error_details_pb2.BadRequest()
+            d.Unpack(bad)
+    assert len(infos) == 1, "expected one ErrorInfo, got %d" % len(infos)
+    info = infos[0]
+    assert info.domain == "snipwise.v1", info.domain
+    assert info.reason and all(ch.isupper() or ch == "_"
+                               for ch in info.reason), info.reason
+    if bad is not None:
+        fields = [v.field for v in bad.field_violations]
+        assert len(fields) == len(set(fields)), "a field named twice"
+    return info, bad
+
+
+def expect_error(code, fn, *args, details=True, **kwargs):
     """Calls fn, which must fail with status code; returns the RpcError.
-    Every error the server sends must explain itself."""
+    Every error the server sends must explain itself: a message, and
+    (details, unless gRPC core itself answered) its google.rpc.Status."""
     with pytest.raises(grpc.RpcError) as info:
         fn(*args, **kwargs)
     err = info.value
     assert err.code() == code, "expected %s, got %s: %s" % (
         code, err.code(), err.details())
     assert err.details(), "status %s has no message" % code
+    if details:
+        error_details(err)
     return err
+
+
+def expect_reason(code, reason, fn, *args, **kwargs):
+    """expect_error that also checks the ErrorInfo reason; returns
+    (RpcError, ErrorInfo, BadRequest or None)."""
+    err = expect_error(code, fn, *args, **kwargs)
+    info, bad = error_details(err)
+    assert info.reason == reason, "expected reason %s, got %s (%s)" % (
+        reason, info.reason, err.details())
+    return err, info, bad
 
 
 def create_team(admin, name):
@@ -207,13 +254,20 @@ class Snipd:
     logged event=server.listening (and, on a first start, created its
     keys). stop() sends SIGTERM and fails the test unless snipd exits 0
     within STOP_TIMEOUT; restart() is stop() then start() on the same
-    directory. stderr is kept (self.stderr) and shown on every failure."""
+    directory. stderr is kept (self.stderr) and shown on every failure.
 
-    def __init__(self, workdir, args=(), demo=True, grace_ms=DEFAULT_GRACE_MS):
+    demo=True (the default) makes the demo team on a first start, empty
+    unless sample=True (--demo-sample 1: snipd loads the bundled sample
+    into it in the background, tests/e2e/test_demo.py): the other tests
+    use the demo team as a team of their own."""
+
+    def __init__(self, workdir, args=(), demo=True, grace_ms=DEFAULT_GRACE_MS,
+                 sample=False):
         self.workdir = workdir
         self.data_dir = os.path.join(workdir, "data")
         self.args = list(args)
         self.demo = demo
+        self.sample = sample
         self.grace_ms = grace_ms
         self.proc = None
         self.port = None
@@ -304,7 +358,8 @@ class Snipd:
         return [
             snipd_path(), "serve", "--listen", "127.0.0.1:0", "--data-dir",
             self.data_dir, "--grace-ms", str(self.grace_ms), "--demo",
-            "1" if self.demo else "0"
+            "1" if self.demo else "0", "--demo-sample",
+            "1" if self.sample else "0"
         ] + self.args
 
     def start(self):

@@ -214,6 +214,7 @@ def test_snipd_help_and_version():
 @pytest.mark.parametrize("args", [
     ["frobnicate"], ["serve", "--bogus"], ["serve", "--threads", "0"],
     ["serve", "--max-message-bytes", "10"], ["serve", "--demo", "2"],
+    ["serve", "--demo-sample", "2"],
     ["serve", "--tls-cert", "x.pem"], ["serve", "--listen"],
     ["serve", "--data-dir", ""], ["serve", "--explore-percent", "-1"]
 ])

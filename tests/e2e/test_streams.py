@@ -10,7 +10,7 @@ import time
 import grpc
 from snipwise.v1 import ingest_pb2, ingest_pb2_grpc, team_pb2
 
-from e2e_lib import auth_md, create_team
+from e2e_lib import auth_md, create_team, error_details
 
 WORKERS = 4  # snipd's --workers in these tests
 STREAMS = 32
@@ -147,6 +147,10 @@ def test_team_share_of_streams(snipd_factory):
         except grpc.RpcError as e:
             assert e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, e
             assert "--team-max-streams" in e.details(), e.details()
+            info, _ = error_details(e)
+            assert info.reason == "TEAM_STREAM_LIMIT", info.reason
+            assert dict(info.metadata) == {"limit": "--team-max-streams",
+                                           "max": "2"}, info.metadata
         ok = ingest.IngestEmails(iter([_mail("other", 0)]),
                                  metadata=auth_md(key_b), timeout=10)
         assert ok.new_count == 1

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Bazel entry of the simulator's tests. `unit` runs the pytest unit tests
-# (world model, mail, metrics, driver against a fake server); `tiny` runs
+# (world model, mail, metrics, driver against a fake server, the demo
+# sample's generator); `tiny` runs
 # tests/sim/scenarios/tiny.json twice for all arms against real snipd
 # processes and checks the reports (check_reports.py); `margin` runs
 # tests/sim/scenarios/margin.json for the outcome arm and the two baselines
@@ -21,7 +22,7 @@ unit)
         ${XML_OUTPUT_FILE:+--junitxml="$XML_OUTPUT_FILE"} \
         -o junit_family=xunit1 -rxXfEs \
         "$DIR/test_metrics.py" "$DIR/test_world.py" "$DIR/test_mailgen.py" \
-        "$DIR/test_driver.py"
+        "$DIR/test_driver.py" "$DIR/test_make_demo.py"
     ;;
 tiny)
     for i in 1 2; do
