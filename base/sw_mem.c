@@ -3,6 +3,7 @@
  * has; they are atomics so any thread may allocate. */
 #include "base/sw_mem.h"
 
+#include <malloc.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,11 @@ void sw_free(void *p)
     if (p == NULL)
         return;
     atomic_fetch_sub(&sw_mem_live_blocks, 1);
+#ifndef NDEBUG
+    /* Debug builds (the tests) overwrite a block before freeing it, so a
+     * read through a dangling pointer sees garbage even without ASan. */
+    memset(p, 0x5a, malloc_usable_size(p));
+#endif
     free(p);
 }
 

@@ -9,7 +9,9 @@
 
 /* Allocation wrappers with the semantics of their libc namesakes. They return
  * NULL when the fault hook says so or when the system is out of memory.
- * sw_free(NULL) is a no-op. */
+ * sw_free(NULL) is a no-op. Debug builds (no NDEBUG: the tests) overwrite
+ * the block with 0x5a bytes first, so that a use after free reads garbage
+ * even without ASan. */
 void *sw_malloc(size_t n);
 void *sw_calloc(size_t count, size_t n);
 void *sw_realloc(void *p, size_t n);
