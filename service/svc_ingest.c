@@ -268,7 +268,36 @@ struct svc_stream {
     Snipwise__V1__IngestEmailsResponse *out;
     struct svc_pending win[SVC_WINDOW];
     size_t head, n;
+    /* Items that failed (not stored) and that were rejected: when the call
+     * fails, its error says which (svc_stream_account). */
+    struct sw_buf failed, rejected;
 };
+
+/* svc_stream_note appends item index to a comma-separated list, which its
+ * buffer bounds (a client reads the counts to see whether it is whole). */
+static void svc_stream_note(struct sw_buf *b, int64_t index)
+{
+    if (sw_buf_printf(b, "%s%lld", sw_buf_len(b) ? "," : "",
+                      (long long)index) != SW_OK) {
+        /* over the bound: the counts still tell how many */
+    }
+}
+
+/* svc_stream_account puts, in the error of a stream that ends early, what
+ * became of its items: received, stored new or duplicate, rejected and
+ * failed, with the indexes of the last two; every item received and in
+ * neither list was stored. */
+static void svc_stream_account(struct svc_stream *s, int64_t received)
+{
+    svc_ctx_meta(s->c, "items_received", "%lld", (long long)received);
+    svc_ctx_meta(s->c, "new_count", "%lld", (long long)s->out->new_count);
+    svc_ctx_meta(s->c, "duplicate_count", "%lld",
+                 (long long)s->out->duplicate_count);
+    svc_ctx_meta(s->c, "rejected_count", "%lld",
+                 (long long)s->out->rejected_count);
+    svc_ctx_meta(s->c, "rejected_items", "%s", sw_buf_str(&s->rejected));
+    svc_ctx_meta(s->c, "failed_items", "%s", sw_buf_str(&s->failed));
+}
 
 /* svc_stream_finish ends the oldest pending item and counts it. A server
  * failure is returned (the call then fails); a rejection is not. */
@@ -293,9 +322,11 @@ static SW_MUST_CHECK sw_err svc_stream_finish(struct svc_stream *s)
                                   res.status, &res, "");
     } else if (svc_ingest_rejectable(rc)) {
         s->out->rejected_count++;
+        svc_stream_note(&s->rejected, q->index);
         rec = svc_ingest_item(s->c, s->out, q->index, q->client_ref, 3, NULL,
                               q->reason ? q->reason : sw_err_str(rc));
     } else {
+        svc_stream_note(&s->failed, q->index);
         rec = svc_ctx_fail(s->c, rc, "ingest failed at item %lld: %s",
                            (long long)q->index, svc_store_err_str(s->c, rc));
     }
@@ -352,9 +383,11 @@ static sw_err svc_emails_item(struct svc_ctx *c, void *state,
     q->client_ref = r->client_ref;
     sw_buf_reset(&e->why);
     q->rc = svc_ingest_begin(c, e->p, r, &q->t, &e->why);
-    if (q->rc && !svc_ingest_rejectable(q->rc))
+    if (q->rc && !svc_ingest_rejectable(q->rc)) {
+        svc_stream_note(&e->st.failed, index);
         return svc_ctx_fail(c, q->rc, "ingest failed at item %lld: %s",
                             (long long)index, sw_err_str(q->rc));
+    }
     if (q->rc && sw_buf_len(&e->why))
         q->reason = svc_ctx_str(c, sw_buf_str(&e->why));
     e->st.n++;
@@ -373,7 +406,11 @@ static sw_err svc_emails_end(struct svc_ctx *c, void *state, sw_err rc,
         rc = SW_ENOMEM;
     if (rc == SW_OK)
         *resp = &e->st.out->base;
+    else
+        svc_stream_account(&e->st, e->index);
     sw_buf_free(&e->why);
+    sw_buf_free(&e->st.failed);
+    sw_buf_free(&e->st.rejected);
     return rc;
 }
 
@@ -405,9 +442,14 @@ sw_err svc_ingest_emails(struct svc_ctx *c, const ProtobufCMessage *req,
     if (rc)
         return rc;
     sw_buf_init(&e->why, SVC_WHY_MAX);
+    sw_buf_init(&e->st.failed, SVC_WHY_MAX);
+    sw_buf_init(&e->st.rejected, SVC_WHY_MAX);
     rc = svc_ctx_read_async(c, &svc_emails_ops, e);
-    if (rc)
+    if (rc) {
         sw_buf_free(&e->why);
+        sw_buf_free(&e->st.failed);
+        sw_buf_free(&e->st.rejected);
+    }
     return rc;
 }
 

@@ -12,7 +12,7 @@ import grpc
 import pytest
 from snipwise.v1 import admin_pb2, ingest_pb2, snippet_pb2
 
-from e2e_lib import Snipd, scratch_dir
+from e2e_lib import Snipd, error_details, scratch_dir
 from ingest_lib import Mail
 
 MAX_MAP = 2 << 20
@@ -83,6 +83,21 @@ def test_full_map_refuses_writes_keeps_reads_and_data(snipd_factory):
         [("x", big_mail(10 ** 6 + 1, rng))])).value
     assert e3.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, e3.details()
     assert "maximum size" in e3.details()
+    info, _ = error_details(e3)
+    assert info.reason == "STORAGE_FULL" and info.metadata["cause"] == "map"
+    # A stream that ends early says what became of every item: a mail
+    # already stored (a duplicate: no write), one that is not a mail
+    # (rejected), and a new one the full map refuses.
+    e4 = pytest.raises(grpc.RpcError, lambda: m.stream(
+        [("dup", big_mail(0, random.Random(7))), ("junk", b"\x00\x01"),
+         ("new", big_mail(10 ** 6 + 2, rng))])).value
+    assert e4.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, e4.details()
+    info, _ = error_details(e4)
+    meta = dict(info.metadata)
+    assert meta["items_received"] == "3", meta
+    assert (meta["new_count"], meta["duplicate_count"],
+            meta["rejected_count"]) == ("0", "1", "1"), meta
+    assert meta["rejected_items"] == "1" and meta["failed_items"] == "2", meta
     check_reads(s, m, acked)
 
     # Nothing acknowledged is lost across a restart at the same maximum.
