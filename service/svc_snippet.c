@@ -206,6 +206,12 @@ sw_err svc_snippet_get(struct svc_ctx *c, const ProtobufCMessage *req,
         goto out;
     rc = store_snippet_get(svc_ctx_store(c), svc_ctx_team(c), r->snippet_id,
                            &sn);
+    if (rc == SW_OK && sn.deleted) {
+        svc_ctx_reason(c, "SNIPPET_DELETED");
+        rc = svc_ctx_fail(c, SW_ENOTFOUND, "snippet %s was deleted",
+                          r->snippet_id);
+        goto out;
+    }
     if (rc == SW_ENOTFOUND) {
         rc = svc_ctx_fail(c, rc, "no snippet %s in this team", r->snippet_id);
         goto out;
@@ -229,12 +235,26 @@ sw_err svc_snippet_delete(struct svc_ctx *c, const ProtobufCMessage *req,
     const Snipwise__V1__DeleteSnippetRequest *r =
         (const Snipwise__V1__DeleteSnippetRequest *)req;
     Snipwise__V1__DeleteSnippetResponse *out;
+    struct store_snippet sn = {0};
+    int deleted;
     sw_err rc;
 
     rc = svc_snippet_id(c, r->snippet_id);
     if (rc)
         return rc;
-    rc = store_snippet_delete(svc_ctx_store(c), svc_ctx_team(c), r->snippet_id);
+    /* Deleting what is gone is NOT_FOUND, as a Get of it is. */
+    rc = store_snippet_get(svc_ctx_store(c), svc_ctx_team(c), r->snippet_id,
+                           &sn);
+    deleted = rc == SW_OK && sn.deleted;
+    store_snippet_clear(&sn);
+    if (deleted) {
+        svc_ctx_reason(c, "SNIPPET_DELETED");
+        return svc_ctx_fail(c, SW_ENOTFOUND, "snippet %s was already deleted",
+                            r->snippet_id);
+    }
+    if (rc == SW_OK)
+        rc = store_snippet_delete(svc_ctx_store(c), svc_ctx_team(c),
+                                  r->snippet_id);
     if (rc == SW_ENOTFOUND)
         return svc_ctx_fail(c, rc, "no snippet %s in this team", r->snippet_id);
     if (rc)

@@ -1,17 +1,18 @@
-"""SnippetService: SearchSnippets, GetSnippet and DeleteSnippet wiring.
-
-No snippet producer is part of the API yet (snippets come from the
-extraction worker), so these tests cover what the public API can reach:
-empty indexes, every validation path, and team scoping of ids. The
-index itself (snapshots, replay, kill -9, isolation with identical text,
-filters and pages over real snippets) is tested at the C level in
+"""SnippetService: SearchSnippets, GetSnippet and DeleteSnippet wiring:
+empty indexes, every validation path, team scoping of ids, and a snippet
+the extraction worker made from ingested mail, deleted. The index itself
+(snapshots, replay, kill -9, isolation with identical text, filters and
+pages over real snippets) is tested at the C level in
 tests/ranker/index_test.c."""
+
+import time
 
 import grpc
 import pytest
-from snipwise.v1 import snippet_pb2, snippet_pb2_grpc
+from snipwise.v1 import (common_pb2, ingest_pb2, ingest_pb2_grpc,
+                         snippet_pb2, snippet_pb2_grpc)
 
-from e2e_lib import create_team, expect_error
+from e2e_lib import create_team, expect_error, expect_reason
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 
@@ -87,6 +88,50 @@ def test_get_and_delete_validate_and_scope(snipd, admin):
     expect_error(grpc.StatusCode.NOT_FOUND, call, c, s.DeleteSnippet,
                  snippet_pb2.DeleteSnippetRequest(
                      snippet_id="snip_0123456789abcdef"))
+
+
+def test_deleted_snippet_is_gone(snipd):
+    """A framing extracted from ingested mail, deleted: GetSnippet and a
+    second DeleteSnippet answer NOT_FOUND (reason SNIPPET_DELETED), and
+    search no longer finds it."""
+    c, s = stub(snipd)
+    ing = ingest_pb2_grpc.IngestServiceStub(c.channel)
+    mail = ("Message-ID: <del-1@snip.example>\r\nFrom: rep@snip.example\r\n"
+            "To: cfo@prospect.example\r\nSubject: The case study\r\nDate: "
+            "Tue, 3 Mar 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\nHi Claire,\r\n"
+            "\r\nI've attached the Airbus case study, which shows how they "
+            "cut reporting time in half within one quarter.\r\n\r\nBest,\r\n"
+            "Rita\r\n--b\r\nContent-Type: text/plain; charset=utf-8; name="
+            "\"airbus.txt\"\r\nContent-Disposition: attachment; filename="
+            "\"airbus.txt\"\r\n\r\nAirbus tracks users across 3,000 web "
+            "and mobile apps and cut reporting time in half.\r\n--b--\r\n"
+            ).encode()
+    ing.IngestEmail(ingest_pb2.IngestEmailRequest(
+        raw_mime=mail, direction=common_pb2.DIRECTION_OUTBOUND),
+        metadata=c.md, timeout=30)
+    req = snippet_pb2.SearchSnippetsRequest(
+        text="Airbus case study reporting time", page_size=10)
+    end = time.monotonic() + 90
+    while True:
+        hits = list(call(c, s.SearchSnippets, req).results)
+        if hits or time.monotonic() > end:
+            break
+        time.sleep(0.1)
+    assert hits, "the extraction worker made no snippet"
+    sid = hits[0].snippet.snippet_id
+    assert call(c, s.GetSnippet, snippet_pb2.GetSnippetRequest(
+        snippet_id=sid)).snippet_id == sid
+    call(c, s.DeleteSnippet, snippet_pb2.DeleteSnippetRequest(snippet_id=sid))
+    _, info, _ = expect_reason(grpc.StatusCode.NOT_FOUND, "SNIPPET_DELETED",
+                               call, c, s.GetSnippet,
+                               snippet_pb2.GetSnippetRequest(snippet_id=sid))
+    expect_reason(grpc.StatusCode.NOT_FOUND, "SNIPPET_DELETED", call, c,
+                  s.DeleteSnippet,
+                  snippet_pb2.DeleteSnippetRequest(snippet_id=sid))
+    assert sid not in [h.snippet.snippet_id for h in
+                       call(c, s.SearchSnippets, req).results]
 
 
 def test_search_needs_a_team_key(snipd):
