@@ -201,9 +201,9 @@ sw_err svc_admin_create_api_key(struct svc_ctx *c, const ProtobufCMessage *req,
     case SNIPWISE__V1__ROLE__ROLE_ADMIN:
         role = STORE_ROLE_ADMIN;
         if (r->team_id[0] != '\0') {
-            rc = svc_ctx_fail(c, SW_EINVAL,
-                              "an admin key belongs to no team: leave "
-                              "team_id empty");
+            rc = svc_ctx_fail_field(c, SW_EINVAL, "team_id",
+                                    "must be empty: an admin key belongs to "
+                                    "no team");
             goto out;
         }
         break;
@@ -211,13 +211,14 @@ sw_err svc_admin_create_api_key(struct svc_ctx *c, const ProtobufCMessage *req,
     case SNIPWISE__V1__ROLE__ROLE_UNSPECIFIED:
         role = STORE_ROLE_TEAM;
         if (r->team_id[0] == '\0') {
-            rc = svc_ctx_fail(c, SW_EINVAL,
-                              "team_id is required for a team key");
+            rc = svc_ctx_fail_field(c, SW_EINVAL, "team_id",
+                                    "is required for a team key");
             goto out;
         }
         break;
     default:
-        rc = svc_ctx_fail(c, SW_EINVAL, "unknown role %d", (int)r->role);
+        rc = svc_ctx_fail_field(c, SW_EINVAL, "role", "%d is not a Role",
+                                (int)r->role);
         goto out;
     }
     /* display_name is an optional label; the store wants one. */

@@ -293,26 +293,33 @@ sw_err svc_outcome_feedback(struct svc_ctx *c, const ProtobufCMessage *req,
 
     memset(&p, 0, sizeof(p));
     memset(&f, 0, sizeof(f));
+    /* Every bad field is named (one violation each). */
+    rc = SW_OK;
     if (r->suggestion_id[0] == '\0')
-        return svc_ctx_fail(c, SW_EINVAL, "suggestion_id is required");
+        rc = svc_ctx_fail_field(c, SW_EINVAL, "suggestion_id", "is required");
     if (r->item_id[0] == '\0')
-        return svc_ctx_fail(c, SW_EINVAL, "item_id is required");
+        rc = svc_ctx_fail_field(c, SW_EINVAL, "item_id", "is required");
     if ((int)r->kind < 1 || (int)r->kind > 6)
-        return svc_ctx_fail(c, SW_EINVAL,
-                            "kind is required (a FeedbackKind from 1 to 6)");
+        rc = svc_ctx_fail_field(c, SW_EINVAL, "kind",
+                                "is required (a FeedbackKind from 1 to 6)");
     if (r->idempotency_key[0] == '\0')
-        return svc_ctx_fail(c, SW_EINVAL, "idempotency_key is required");
-    if (strlen(r->idempotency_key) > SVC_OUTCOME_KEY_MAX ||
-        strlen(r->rep_email) > 320)
-        return svc_ctx_fail(c, SW_EINVAL,
-                            "idempotency_key or rep_email is too long");
+        rc = svc_ctx_fail_field(c, SW_EINVAL, "idempotency_key", "is required");
+    else if (strlen(r->idempotency_key) > SVC_OUTCOME_KEY_MAX)
+        rc = svc_ctx_fail_field(c, SW_EINVAL, "idempotency_key",
+                                "is longer than %d bytes", SVC_OUTCOME_KEY_MAX);
+    if (strlen(r->rep_email) > 320)
+        rc = svc_ctx_fail_field(c, SW_EINVAL, "rep_email",
+                                "is longer than 320 bytes");
     if (r->time_unix_ms < 0)
-        return svc_ctx_fail(c, SW_EINVAL, "time_unix_ms must not be negative");
+        rc = svc_ctx_fail_field(c, SW_EINVAL, "time_unix_ms",
+                                "must not be negative");
+    if (rc)
+        return rc;
     rc = rank_item_parse(r->item_id, &item);
     if (rc || strcmp(item.suggestion_id, r->suggestion_id) != 0)
-        return svc_ctx_fail(c, SW_EINVAL,
-                            "item_id %s is not an item of suggestion %s",
-                            r->item_id, r->suggestion_id);
+        return svc_ctx_fail_field(c, SW_EINVAL, "item_id",
+                                  "%s is not an item of suggestion %s",
+                                  r->item_id, r->suggestion_id);
     f.suggestion_id = r->suggestion_id;
     f.item_id = r->item_id;
     f.target_kind = item.kind;

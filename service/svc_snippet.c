@@ -101,7 +101,7 @@ sw_err svc_snippet_search(struct svc_ctx *c, const ProtobufCMessage *req,
         q.vec = r->vector ? r->vector->values : NULL;
         q.vec_len = r->vector ? r->vector->n_values : 0;
         if (q.vec == NULL) {
-            rc = svc_ctx_fail(c, SW_EINVAL, "query vector is empty");
+            rc = svc_ctx_fail_field(c, SW_EINVAL, "vector", "is empty");
             goto out;
         }
     }
@@ -109,9 +109,8 @@ sw_err svc_snippet_search(struct svc_ctx *c, const ProtobufCMessage *req,
         if (r->kinds[i] != SNIPWISE__V1__SNIPPET_KIND__SNIPPET_KIND_FRAMING &&
             r->kinds[i] !=
                 SNIPWISE__V1__SNIPPET_KIND__SNIPPET_KIND_KEY_PASSAGE) {
-            rc = svc_ctx_fail(c, SW_EINVAL,
-                              "kinds must be FRAMING or "
-                              "KEY_PASSAGE");
+            rc = svc_ctx_fail_field(c, SW_EINVAL, "kinds",
+                                    "must be FRAMING or KEY_PASSAGE");
             goto out;
         }
         q.kinds |= 1u << r->kinds[i];
@@ -123,8 +122,8 @@ sw_err svc_snippet_search(struct svc_ctx *c, const ProtobufCMessage *req,
         q.to_ms = r->create_time_range->end_time_unix_ms;
     }
     if (r->n_tags > RANK_TAGS_MAX) {
-        rc =
-            svc_ctx_fail(c, SW_EINVAL, "at most %d tag filters", RANK_TAGS_MAX);
+        rc = svc_ctx_fail_field(c, SW_EINVAL, "tags",
+                                "hold more than %d tag filters", RANK_TAGS_MAX);
         goto out;
     }
     for (i = 0; i < r->n_tags; i++) {
@@ -186,9 +185,8 @@ out:
 static sw_err svc_snippet_id(struct svc_ctx *c, const char *id)
 {
     if (!store_snippet_id_ok(id))
-        return svc_ctx_fail(c, SW_EINVAL,
-                            "snippet_id must be \"snip_\" and "
-                            "16 hex digits");
+        return svc_ctx_fail_field(c, SW_EINVAL, "snippet_id",
+                                  "must be \"snip_\" and 16 hex digits");
     return SW_OK;
 }
 

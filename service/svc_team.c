@@ -93,7 +93,7 @@ sw_err svc_team_add_member(struct svc_ctx *c, const ProtobufCMessage *req,
     sw_err rc;
 
     if (r->member == NULL)
-        return svc_ctx_fail(c, SW_EINVAL, "member is required");
+        return svc_ctx_fail_field(c, SW_EINVAL, "member", "is required");
     memset(&m, 0, sizeof(m));
     sw_buf_init(&why, SVC_WHY_MAX);
     rc = store_member_add(svc_ctx_store(c), svc_ctx_team(c), r->member->email,

@@ -6,7 +6,8 @@ reasons and fields, not on message text."""
 
 import grpc
 from snipwise.v1 import (admin_pb2, ingest_pb2, ingest_pb2_grpc,
-                         suggest_pb2, suggest_pb2_grpc, team_pb2)
+                         outcome_pb2, outcome_pb2_grpc, suggest_pb2,
+                         suggest_pb2_grpc, team_pb2)
 
 from e2e_lib import create_team, error_details, expect_error, expect_reason
 
@@ -34,6 +35,24 @@ def test_bad_fields_each_named(snipd):
         suggest_pb2.SuggestRequest(max_framings=-2, draft_text="pricing"),
         metadata=c.md, timeout=30)
     assert [v.field for v in bad.field_violations] == ["max_framings"]
+
+
+def test_feedback_names_every_bad_field(snipd):
+    c = snipd.client(snipd.demo_key)
+    out = outcome_pb2_grpc.OutcomeServiceStub(c.channel)
+    _, info, bad = expect_reason(
+        C.INVALID_ARGUMENT, "INVALID_ARGUMENT", out.RecordFeedback,
+        outcome_pb2.RecordFeedbackRequest(kind=9, time_unix_ms=-5),
+        metadata=c.md, timeout=30)
+    assert [v.field for v in bad.field_violations] == [
+        "suggestion_id", "item_id", "kind", "idempotency_key",
+        "time_unix_ms"]
+    # An admin key asked for a team key without a team, and a bad role.
+    admin = snipd.admin()
+    _, info, bad = expect_reason(
+        C.INVALID_ARGUMENT, "INVALID_ARGUMENT", admin.admin.CreateApiKey,
+        admin_pb2.CreateApiKeyRequest(display_name="x", role=7))
+    assert [v.field for v in bad.field_violations] == ["role"]
 
 
 def test_reasons_of_common_paths(snipd):
