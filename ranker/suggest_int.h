@@ -96,6 +96,10 @@ SW_MUST_CHECK sw_err rank__link_build(const struct rank_hist *h,
                                       struct rank_link **out);
 void rank__link_free(struct rank_link **l);
 
+/* rank__dot8_best is rank__dot8 (rank_int.h) with the widest vector
+ * instructions this CPU has (AVX2 when present); the same result. */
+int32_t rank__dot8_best(const int16_t *a, const int8_t *b, size_t n);
+
 /* rank__local_init allocates l's arrays for nitems items (zeroed).
  * Errors: SW_ENOMEM. rank__local_reset zeroes them; rank__local_free
  * releases them. */

@@ -1095,10 +1095,12 @@ static void test_quantized_dot(void **state)
         for (i = 0; i < 384; i++)
             want += (int32_t)qa[i] * qb[i];
         assert_int_equal(rank__dot8(wa, qb, 384), want);
+        assert_int_equal(rank__dot8_best(wa, qb, 384), want);
         want = 0;
         for (i = 0; i < 37; i++)
             want += (int32_t)qa[i] * qb[i];
         assert_int_equal(rank__dot8(wa, qb, 37), want);
+        assert_int_equal(rank__dot8_best(wa, qb, 37), want);
     }
     memset(a, 0, sizeof(a));
     assert_true(rank__quantize(a, 8, qa) == 0.0f);
