@@ -24,11 +24,13 @@ static sw_err rank_why(struct sw_buf *why, const char *msg)
     return SW_EINVAL;
 }
 
-/* rank_query_hash fingerprints everything but the page token, so a token
- * cannot be replayed against another query. */
-static uint64_t rank_query_hash(const struct rank_query *q, size_t page)
+/* rank_query_hash fingerprints every field of q that selects results (not
+ * the page token, nor the page size): a token cannot be replayed against
+ * another query, and stays valid when the next page asks for another size
+ * (AIP-158). */
+static uint64_t rank_query_hash(const struct rank_query *q)
 {
-    uint64_t h = rank__hash64(q->team_id, strlen(q->team_id), page);
+    uint64_t h = rank__hash64(q->team_id, strlen(q->team_id), 0);
     size_t i;
 
     if (q->text)
@@ -223,8 +225,6 @@ static SW_MUST_CHECK sw_err rank_check(rank_ranker *r,
                              "dimension");
     if (q->text && q->text_len == 0)
         return rank_why(why, "query text is empty");
-    if (q->page_size > RANK_PAGE_MAX)
-        return rank_why(why, "page_size must be at most 100");
     if (q->ntags > RANK_TAGS_MAX)
         return rank_why(why, "at most 16 tag filters");
     for (i = 0; i < q->ntags; i++) {
@@ -256,7 +256,9 @@ sw_err rank_search(rank_ranker *r, store *s, const struct rank_query *q,
     if (rc)
         return rc;
     page = q->page_size ? q->page_size : RANK_PAGE_DEFAULT;
-    qh = rank_query_hash(q, page);
+    if (page > RANK_PAGE_MAX)
+        page = RANK_PAGE_MAX; /* capped, never refused (AIP-158) */
+    qh = rank_query_hash(q);
     if (q->page_token && q->page_token[0]) {
         rc = rank_token_parse(q->page_token, qh, &offset);
         if (rc)

@@ -40,7 +40,7 @@ struct rank_query {
     int64_t from_ms, to_ms; /* create time in [from, to); 0: open */
     const struct rank_tag *tags;
     size_t ntags;
-    size_t page_size;       /* 0: RANK_PAGE_DEFAULT; at most RANK_PAGE_MAX */
+    size_t page_size; /* 0: RANK_PAGE_DEFAULT; above RANK_PAGE_MAX: capped */
     const char *page_token; /* NULL or "": first page */
 };
 

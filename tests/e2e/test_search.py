@@ -55,7 +55,6 @@ def test_search_filtered_says_why(snipd):
     (snippet_pb2.SearchSnippetsRequest(text="x", page_token="7.abc"),
      "page_token"),
     (snippet_pb2.SearchSnippetsRequest(text="x", page_size=-1), "page_size"),
-    (snippet_pb2.SearchSnippetsRequest(text="x", page_size=101), "page_size"),
     (snippet_pb2.SearchSnippetsRequest(
         text="x", tags=[snippet_pb2.Tag(key="colour", value="red")]),
      "tag keys"),
@@ -65,6 +64,21 @@ def test_search_rejects_bad_requests(snipd, req, why):
     c, s = stub(snipd)
     err = expect_error(INVALID, call, c, s.SearchSnippets, req)
     assert why in err.details()
+
+
+def test_search_page_size_capped_and_token_follows_the_query(snipd):
+    """AIP-158: a page size over the maximum is capped, not refused; a
+    token stays valid for the next page at another size and is refused for
+    a changed query."""
+    c, s = stub(snipd)
+    r = call(c, s.SearchSnippets, snippet_pb2.SearchSnippetsRequest(
+        text="pricing", page_size=100000))
+    assert r.exhausted
+    tok = "0." + "0" * 16  # well formed, for another query
+    err = expect_error(INVALID, call, c, s.SearchSnippets,
+                       snippet_pb2.SearchSnippetsRequest(text="pricing",
+                                                         page_token=tok))
+    assert "page_token" in err.details()
 
 
 def test_search_by_vector(snipd):

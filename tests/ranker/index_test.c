@@ -433,6 +433,20 @@ static void test_filters_and_pages(void **state)
     assert_non_null(strstr(sw_buf_str(&why), "page_token"));
     tok = pg.next_token;
     (void)tok;
+    rank_page_free(&pg2);
+    /* The next page at another size (AIP-158): the token still holds, and
+     * the page goes on where the first ended, no overlap; a size over the
+     * maximum is capped. */
+    search_text(r, f->s, f->team_a, "pricing tiers seats", 5, pg.next_token,
+                &pg2);
+    ASSERT_EQ(pg2.n, 5);
+    for (size_t i = 0; i < pg.n; i++)
+        for (size_t j = 0; j < pg2.n; j++)
+            assert_string_not_equal(pg.hits[i].sn.snippet_id,
+                                    pg2.hits[j].sn.snippet_id);
+    rank_page_free(&pg2);
+    search_text(r, f->s, f->team_a, "pricing tiers seats", 100000, NULL, &pg2);
+    ASSERT_EQ(pg2.n, RANK_PAGE_MAX);
     rank_page_free(&pg);
     rank_page_free(&pg2);
 
