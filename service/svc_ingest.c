@@ -639,6 +639,7 @@ sw_err svc_ingest_list_threads(struct svc_ctx *c, const ProtobufCMessage *req,
     const Snipwise__V1__ListThreadsRequest *r = (const void *)req;
     Snipwise__V1__ListThreadsResponse *out;
     struct store_thread_filter tf;
+    int page_size = 0;
     struct store_thread *items = NULL;
     size_t n = 0, i;
     char *next = NULL;
@@ -646,7 +647,9 @@ sw_err svc_ingest_list_threads(struct svc_ctx *c, const ProtobufCMessage *req,
     sw_err rc;
 
     sw_buf_init(&why, SVC_WHY_MAX);
-    rc = svc_ctx_page_size(c, r->page_size);
+    /* 0: the default; over SVC_MAX_PAGE_SIZE (the store's maximum too):
+     * capped, never refused (AIP-158). */
+    rc = svc_ctx_page(c, r->page_size, &page_size);
     if (rc)
         goto out;
     memset(&tf, 0, sizeof(tf));
@@ -655,7 +658,7 @@ sw_err svc_ingest_list_threads(struct svc_ctx *c, const ProtobufCMessage *req,
         tf.last_from_ms = r->last_email_time_range->start_time_unix_ms;
         tf.last_to_ms = r->last_email_time_range->end_time_unix_ms;
     }
-    rc = store_thread_list(svc_ctx_store(c), svc_ctx_team(c), &tf, r->page_size,
+    rc = store_thread_list(svc_ctx_store(c), svc_ctx_team(c), &tf, page_size,
                            r->page_token, &items, &n, &next, &why);
     if (rc) {
         rc = svc_ctx_fail_buf(c, rc, &why);
@@ -746,14 +749,16 @@ sw_err svc_ingest_list_contents(struct svc_ctx *c, const ProtobufCMessage *req,
     const Snipwise__V1__ListContentsRequest *r = (const void *)req;
     Snipwise__V1__ListContentsResponse *out;
     struct store_content *items = NULL;
-    int *kinds = NULL;
+    int *kinds = NULL, page_size = 0;
     size_t n = 0, i;
     char *next = NULL;
     struct sw_buf why;
     sw_err rc;
 
     sw_buf_init(&why, SVC_WHY_MAX);
-    rc = svc_ctx_page_size(c, r->page_size);
+    /* 0: the default; over SVC_MAX_PAGE_SIZE (the store's maximum too):
+     * capped, never refused (AIP-158). */
+    rc = svc_ctx_page(c, r->page_size, &page_size);
     if (rc)
         goto out;
     if (r->n_kinds) {
@@ -765,9 +770,9 @@ sw_err svc_ingest_list_contents(struct svc_ctx *c, const ProtobufCMessage *req,
         for (i = 0; i < r->n_kinds; i++)
             kinds[i] = (int)r->kinds[i];
     }
-    rc = store_content_list(svc_ctx_store(c), svc_ctx_team(c), kinds,
-                            r->n_kinds, r->page_size, r->page_token, &items, &n,
-                            &next, &why);
+    rc =
+        store_content_list(svc_ctx_store(c), svc_ctx_team(c), kinds, r->n_kinds,
+                           page_size, r->page_token, &items, &n, &next, &why);
     if (rc) {
         rc = svc_ctx_fail_buf(c, rc, &why);
         goto out;

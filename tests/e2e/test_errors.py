@@ -6,8 +6,9 @@ reasons and fields, not on message text."""
 
 import grpc
 from snipwise.v1 import (admin_pb2, ingest_pb2, ingest_pb2_grpc,
-                         outcome_pb2, outcome_pb2_grpc, suggest_pb2,
-                         suggest_pb2_grpc, team_pb2)
+                         outcome_pb2, outcome_pb2_grpc, snippet_pb2,
+                         snippet_pb2_grpc, suggest_pb2, suggest_pb2_grpc,
+                         team_pb2)
 
 from e2e_lib import create_team, error_details, expect_error, expect_reason
 
@@ -113,3 +114,18 @@ def test_details_match_the_status(snipd):
                        admin_pb2.CreateTeamRequest(display_name=""))
     info, _ = error_details(err)
     assert info.reason
+
+
+def test_list_page_sizes_capped_not_refused(snipd):
+    """AIP-158 for the mail lists: a page size over the maximum is capped,
+    a negative one names page_size."""
+    c = snipd.client(snipd.demo_key)
+    ing = ingest_pb2_grpc.IngestServiceStub(c.channel)
+    snip = snippet_pb2_grpc.SnippetServiceStub(c.channel)
+    for fn, req in ((ing.ListThreads, ingest_pb2.ListThreadsRequest),
+                    (snip.ListContents, snippet_pb2.ListContentsRequest)):
+        fn(req(page_size=100000), metadata=c.md, timeout=30)
+        _, _, bad = expect_reason(C.INVALID_ARGUMENT, "INVALID_ARGUMENT", fn,
+                                  req(page_size=-3), metadata=c.md,
+                                  timeout=30)
+        assert [v.field for v in bad.field_violations] == ["page_size"]
