@@ -8,7 +8,8 @@ import threading
 import time
 
 import grpc
-from snipwise.v1 import ingest_pb2, ingest_pb2_grpc, team_pb2
+from snipwise.v1 import (ingest_pb2, ingest_pb2_grpc, suggest_pb2,
+                         suggest_pb2_grpc, team_pb2)
 
 from e2e_lib import auth_md, create_team, error_details
 
@@ -194,3 +195,39 @@ def test_compressed_request_refused_without_inflating(snipd_factory):
     # Uncompressed requests go on as before.
     r = ingest.IngestEmail(_mail("zip", 0), metadata=auth_md(key), timeout=30)
     assert r.status == ingest_pb2.INGEST_STATUS_NEW
+
+
+def test_team_share_of_calls(snipd_factory):
+    """A team over its share of expensive calls (--team-max-calls 1) gets
+    RESOURCE_EXHAUSTED with reason TEAM_CALL_LIMIT and the limit, while
+    another team's calls, in the same bursts, are all served. Bursts of
+    concurrent Suggest calls overlap, so some of team A's are over its
+    share; the loop is bounded, not timed."""
+    srv = snipd_factory(args=["--team-max-calls", "1"], sample=True)
+    admin = srv.admin()
+    _, key_b = create_team(admin, "Calls B")
+    sug = suggest_pb2_grpc.SuggestServiceStub(srv.channel())
+    req = suggest_pb2.SuggestRequest(
+        draft_text="Happy to share pricing, the security review and a case "
+                   "study", max_contents=5, max_framings=5)
+    over = 0
+    for _ in range(30):
+        fa = [sug.Suggest.future(req, metadata=auth_md(srv.demo_key),
+                                 timeout=60) for _ in range(12)]
+        fb = sug.Suggest.future(req, metadata=auth_md(key_b), timeout=60)
+        assert fb.result() is not None  # team B: never refused
+        for f in fa:
+            e = f.exception()
+            if e is None:
+                continue
+            assert e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, e
+            info, _ = error_details(e)
+            assert info.reason == "TEAM_CALL_LIMIT", info.reason
+            assert dict(info.metadata) == {"limit": "--team-max-calls",
+                                           "max": "1"}, info.metadata
+            over += 1
+        if over:
+            break
+    assert over, "no burst of 12 concurrent calls ever exceeded a share of 1"
+    # The share comes back: a lone call is served.
+    assert sug.Suggest(req, metadata=auth_md(srv.demo_key), timeout=60)
