@@ -93,6 +93,8 @@ static sw_err utf8_sanitize(struct sw_buf *b, const char *p, size_t n,
     size_t i = 0, start = 0, k;
     sw_err rc;
 
+    if (n == 0)
+        return SW_OK; /* p may be NULL (an empty part): no pointer sums */
     while (i < n) {
         k = utf8_seq_len(s + i, n - i);
         if (k != 0 && s[i] != 0) {

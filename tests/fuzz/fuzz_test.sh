@@ -34,9 +34,10 @@ wait
 seed() { # dir, then find(1) arguments; copies files under 256 KiB
     d="$OUT/seed_$1"; shift
     mkdir -p "$d"
-    find "$@" -type f -size -256k -exec cp {} "$d"/ \; 2>/dev/null || true
+    find -L "$@" -type f -size -256k -exec cp {} "$d"/ \; 2>/dev/null || true
 }
 seed mail "$CORPUS/emails" -name '*.eml'
+seed mail "$ROOT/tests/fuzz/regress/mail"
 seed reply "$CORPUS/reply_bodies"
 seed pdf "$CORPUS/attachments/pdf"
 seed docx "$CORPUS/attachments/docx"
