@@ -12,7 +12,10 @@
 #include "ranker/index.h"
 
 #define RANK_CHUNK (1024 * 1024) /* bytes per snapshot chunk */
-#define RANK_CHUNKS_PER_TXN 64   /* chunks written per transaction */
+/* Chunks written per write transaction: a snapshot holds LMDB's single
+ * writer for 8 MB at a time, so other teams' small writes interleave with
+ * a large team's snapshot (issue 14) instead of waiting behind 64 MB. */
+#define RANK_CHUNKS_PER_TXN 8
 #define RANK_INDEX_KEY "index"
 #define RANK_NEXT_KEY "index_next" /* the rebuild's snapshot */
 #define RANK_CAPACITY_MIN 1024
