@@ -59,7 +59,7 @@ sw_err svc_admin_create_team(struct svc_ctx *c, const ProtobufCMessage *req,
     rc = store_team_create(svc_ctx_store(c), r->display_name, &team, &secret,
                            &why);
     if (rc) {
-        rc = svc_ctx_fail_buf(c, rc, &why);
+        rc = svc_ctx_fail_buf_field(c, rc, "display_name", &why);
         goto out;
     }
     out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));

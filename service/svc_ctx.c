@@ -125,6 +125,16 @@ void svc__trailer(struct svc_ctx *c, grpc_op *op, int status, const char *msg,
     op->data.send_status_from_server.trailing_metadata = &c->trail_md;
 }
 
+sw_err svc_ctx_fail_buf_field(struct svc_ctx *c, sw_err e, const char *field,
+                              const struct sw_buf *why)
+{
+    if (e != SW_EINVAL || why == NULL || sw_buf_len(why) == 0)
+        return svc_ctx_fail_buf(c, e, why);
+    c->fail_msg = sw_arena_strdup(&c->arena, sw_buf_str(why));
+    svc_status_add_field(&c->fail, &c->arena, field, sw_buf_str(why));
+    return e;
+}
+
 sw_err svc_ctx_fail_buf(struct svc_ctx *c, sw_err e, const struct sw_buf *why)
 {
     if (why && sw_buf_len(why) > 0)

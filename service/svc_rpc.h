@@ -130,6 +130,12 @@ void svc_ctx_meta(struct svc_ctx *c, const char *key, const char *fmt, ...)
  * store-layer explanation); an empty why leaves the default message. */
 sw_err svc_ctx_fail_buf(struct svc_ctx *c, sw_err e, const struct sw_buf *why);
 
+/* svc_ctx_fail_buf_field is svc_ctx_fail_buf that, for SW_EINVAL with a
+ * reason in why, also names field as the bad one (why is the violation's
+ * description and the message, unchanged). Returns e. */
+sw_err svc_ctx_fail_buf_field(struct svc_ctx *c, sw_err e, const char *field,
+                              const struct sw_buf *why);
+
 /* svc_ctx_page_size checks a request's page_size: negative values are
  * SW_EINVAL (with a message); 0 means the default. */
 SW_MUST_CHECK sw_err svc_ctx_page_size(struct svc_ctx *c, int32_t page_size);

@@ -101,7 +101,11 @@ sw_err svc_team_add_member(struct svc_ctx *c, const ProtobufCMessage *req,
     if (rc == SW_EEXIST && sw_buf_len(&why) == 0)
         rc = svc_ctx_fail(c, rc, "'%s' is already a member", r->member->email);
     else if (rc)
-        rc = svc_ctx_fail_buf(c, rc, &why);
+        rc = svc_ctx_fail_buf_field(c, rc,
+                                    strstr(sw_buf_str(&why), "display_name")
+                                        ? "member.display_name"
+                                        : "member.email",
+                                    &why);
     if (rc == SW_OK) {
         Snipwise__V1__TeamMember *out = svc_team_member(c, &m);
         if (out == NULL)
@@ -198,7 +202,7 @@ sw_err svc_team_add_domain(struct svc_ctx *c, const ProtobufCMessage *req,
     if (rc == SW_EEXIST && sw_buf_len(&why) == 0)
         rc = svc_ctx_fail(c, rc, "'%s' is already a team domain", r->domain);
     else if (rc)
-        rc = svc_ctx_fail_buf(c, rc, &why);
+        rc = svc_ctx_fail_buf_field(c, rc, "domain", &why);
     if (rc == SW_OK) {
         Snipwise__V1__TeamDomain *out = svc_team_domain(c, &d);
         if (out == NULL)

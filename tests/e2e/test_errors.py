@@ -107,6 +107,26 @@ def test_reasons_of_common_paths(snipd):
     assert c.team.GetMyTeam(team_pb2.GetMyTeamRequest()).team_id == team_id
 
 
+def test_store_checks_name_their_field(snipd):
+    """Checks the store makes (a team's name, a domain, a member's email)
+    name the field they are about."""
+    admin = snipd.admin()
+    _, _, bad = expect_reason(C.INVALID_ARGUMENT, "INVALID_ARGUMENT",
+                              admin.admin.CreateTeam,
+                              admin_pb2.CreateTeamRequest(display_name=""))
+    assert [v.field for v in bad.field_violations] == ["display_name"]
+    c = snipd.client(snipd.demo_key)
+    _, _, bad = expect_reason(C.INVALID_ARGUMENT, "INVALID_ARGUMENT",
+                              c.team.AddTeamDomain,
+                              team_pb2.AddTeamDomainRequest(domain="not a domain"))
+    assert [v.field for v in bad.field_violations] == ["domain"]
+    _, _, bad = expect_reason(
+        C.INVALID_ARGUMENT, "INVALID_ARGUMENT", c.team.AddTeamMember,
+        team_pb2.AddTeamMemberRequest(member=team_pb2.TeamMember(
+            email="no-at-sign")))
+    assert [v.field for v in bad.field_violations] == ["member.email"]
+
+
 def test_details_match_the_status(snipd):
     """The Status in the trailer repeats the call's code and message (the
     helper checks both) for an error from a handler and from the server."""
