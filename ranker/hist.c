@@ -857,6 +857,27 @@ static void rank_build_free(struct rank_build *b)
     rank__map_free(&b->thread_by_id); /* empty when moved to the hist */
 }
 
+/* rank_build_begin starts a build of team_id's history with p (NULL: the
+ * defaults, written to *def, which must outlive the build): a new, empty
+ * b->h. Errors: SW_ENOMEM. */
+static sw_err rank_build_begin(struct rank_build *b, const char *team_id,
+                               const struct rank_params *p,
+                               struct rank_params *def)
+{
+    memset(b, 0, sizeof(*b));
+    if (p == NULL) {
+        rank_params_default(def);
+        p = def;
+    }
+    b->h = sw_calloc(1, sizeof(*b->h));
+    if (b->h == NULL)
+        return SW_ENOMEM;
+    sw_arena_init(&b->h->arena, 0);
+    b->p = p;
+    b->team = team_id;
+    return SW_OK;
+}
+
 sw_err rank_hist_build(store_txn *t, const char *team_id,
                        const struct rank_params *p, int64_t cutoff_ms,
                        struct rank_hist **out)
@@ -875,18 +896,10 @@ sw_err rank_hist_build_cached(store_txn *t, const char *team_id,
 
     if (t == NULL || team_id == NULL || team_id[0] == '\0' || out == NULL)
         return SW_EINVAL;
-    if (p == NULL) {
-        rank_params_default(&def);
-        p = &def;
-    }
-    h = sw_calloc(1, sizeof(*h));
-    if (h == NULL)
-        return SW_ENOMEM;
-    sw_arena_init(&h->arena, 0);
-    memset(&b, 0, sizeof(b));
-    b.h = h;
-    b.p = p;
-    b.team = team_id;
+    rc = rank_build_begin(&b, team_id, p, &def);
+    if (rc)
+        return rc;
+    h = b.h;
     b.cutoff_ms = cutoff_ms;
     b.sigs = sigs;
     rc = store_hist_seqs(t, team_id, h->seqs);
@@ -905,7 +918,7 @@ sw_err rank_hist_build_cached(store_txn *t, const char *team_id,
     if (rc == SW_OK)
         rc = rank_build_uses(&b);
     if (rc == SW_OK) {
-        rank_build_priors(h, p);
+        rank_build_priors(h, b.p);
         h->by_thread = b.thread_by_id;
         memset(&b.thread_by_id, 0, sizeof(b.thread_by_id));
     }
@@ -936,18 +949,10 @@ sw_err rank_hist_provisional(store_txn *t, const char *team_id,
     if (t == NULL || team_id == NULL || team_id[0] == '\0' || out == NULL ||
         (n && labels == NULL))
         return SW_EINVAL;
-    if (p == NULL) {
-        rank_params_default(&def);
-        p = &def;
-    }
-    h = sw_calloc(1, sizeof(*h));
-    if (h == NULL)
-        return SW_ENOMEM;
-    sw_arena_init(&h->arena, 0);
-    memset(&b, 0, sizeof(b));
-    b.h = h;
-    b.p = p;
-    b.team = team_id;
+    rc = rank_build_begin(&b, team_id, p, &def);
+    if (rc)
+        return rc;
+    h = b.h;
     memset(&sn, 0, sizeof(sn));
     memset(&ct, 0, sizeof(ct));
     /* The same steps as a full build, over the hits and their documents
@@ -976,7 +981,7 @@ sw_err rank_hist_provisional(store_txn *t, const char *team_id,
     if (rc == SW_OK)
         rc = rank_build_snippets(&b);
     if (rc == SW_OK)
-        rank_build_priors(h, p);
+        rank_build_priors(h, b.p);
     store_snippet_clear(&sn);
     store_content_clear(&ct);
     rank_build_free(&b);

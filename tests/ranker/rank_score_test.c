@@ -841,6 +841,24 @@ static int hold_wait(struct hold *h, const int *flag)
     return ok;
 }
 
+/* hold_release lets the held build (and any later one) go. */
+static void hold_release(struct hold *h)
+{
+    pthread_mutex_lock(&h->mu);
+    h->armed = 0;
+    h->released = 1;
+    pthread_cond_broadcast(&h->cond);
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* hold_arm makes the publisher's next build wait in the hook. */
+static void hold_arm(struct hold *h)
+{
+    pthread_mutex_lock(&h->mu);
+    h->armed = 1;
+    pthread_mutex_unlock(&h->mu);
+}
+
 /* One Suggest on its own thread, so that the test can wait for it with a
  * bound instead of hanging when it blocks. */
 struct bg_suggest {
@@ -900,10 +918,7 @@ static void bg_suggest(rank_engine *e, struct hold *h, struct bg_suggest *b)
     assert_int_equal(pthread_create(&th, NULL, bg_suggest_run, b), 0);
     if (!hold_wait(h, &b->done)) {
         /* Let the held build go so that the test ends rather than hangs. */
-        pthread_mutex_lock(&h->mu);
-        h->released = 1;
-        pthread_cond_broadcast(&h->cond);
-        pthread_mutex_unlock(&h->mu);
+        hold_release(h);
         pthread_join(th, NULL);
         fail_msg("Suggest waited for the statistics build");
     }
@@ -947,6 +962,38 @@ static sw_err fx_fill_more(store_txn *t, void *arg)
     return rc;
 }
 
+/* A started engine over the fixture's 90 threads, its builds held in
+ * the hook while h.armed (armed: from its very first build). */
+struct held {
+    struct hold h;
+    rank_ranker *r;
+    rank_engine *e;
+};
+
+static void held_open(struct fixture *f, int armed, struct held *x)
+{
+    int caught = 0;
+
+    memset(x, 0, sizeof(*x));
+    pthread_mutex_init(&x->h.mu, NULL);
+    pthread_cond_init(&x->h.cond, NULL);
+    x->h.armed = armed;
+    ASSERT_OK(store_update(f->s, fx_fill_mmr, NULL));
+    ASSERT_OK(rank_ranker_open(f->s, NULL, &x->r));
+    ASSERT_OK(rank_ranker_sync(x->r, TEAM, 0, &caught));
+    ASSERT_OK(rank_engine_open(f->s, x->r, NULL, &x->e));
+    rank_engine_set_build_hook(x->e, hold_hook, &x->h);
+    ASSERT_OK(rank_engine_start(x->e, 20));
+}
+
+static void held_close(struct held *x)
+{
+    rank_engine_close(&x->e);
+    rank_ranker_close(&x->r);
+    pthread_cond_destroy(&x->h.cond);
+    pthread_mutex_destroy(&x->h.mu);
+}
+
 /* A started engine answers Suggest from the published statistics while
  * the publisher's build of a newer store state is held open in its hook:
  * the answer comes back (Suggest neither builds nor waits), with the old
@@ -956,50 +1003,31 @@ static void test_suggest_never_waits_for_a_build(void **state)
 {
     struct fixture *f = *state;
     struct bg_suggest b;
-    struct hold h;
-    rank_ranker *r = NULL;
-    rank_engine *e = NULL;
+    struct held x;
     int caught = 0;
 
-    memset(&h, 0, sizeof(h));
-    pthread_mutex_init(&h.mu, NULL);
-    pthread_cond_init(&h.cond, NULL);
-    ASSERT_OK(store_update(f->s, fx_fill_mmr, NULL));
-    ASSERT_OK(rank_ranker_open(f->s, NULL, &r));
-    ASSERT_OK(rank_ranker_sync(r, TEAM, 0, &caught));
-    ASSERT_OK(rank_engine_open(f->s, r, NULL, &e));
-    rank_engine_set_build_hook(e, hold_hook, &h);
-    ASSERT_OK(rank_engine_start(e, 20));
-    wait_current(e);
-    bg_suggest(e, &h, &b);
+    held_open(f, 0, &x);
+    wait_current(x.e);
+    bg_suggest(x.e, &x.h, &b);
     assert_true(b.fresh.current);
     assert_int_equal(b.other_threads, 30);
 
-    pthread_mutex_lock(&h.mu);
-    h.armed = 1;
-    pthread_mutex_unlock(&h.mu);
+    hold_arm(&x.h);
     ASSERT_OK(store_update(f->s, fx_fill_more, NULL));
-    ASSERT_OK(rank_ranker_sync(r, TEAM, 0, &caught)); /* the indexer's part */
-    rank_engine_kick(e);
-    assert_true(hold_wait(&h, &h.entered));
-    bg_suggest(e, &h, &b);
+    ASSERT_OK(rank_ranker_sync(x.r, TEAM, 0, &caught)); /* the indexer's */
+    rank_engine_kick(x.e);
+    assert_true(hold_wait(&x.h, &x.h.entered));
+    bg_suggest(x.e, &x.h, &b);
     assert_false(b.fresh.current);
     assert_int_equal(b.other_threads, 30); /* the published state */
 
-    pthread_mutex_lock(&h.mu);
-    h.armed = 0;
-    h.released = 1;
-    pthread_cond_broadcast(&h.cond);
-    pthread_mutex_unlock(&h.mu);
-    wait_current(e);
-    bg_suggest(e, &h, &b);
+    hold_release(&x.h);
+    wait_current(x.e);
+    bg_suggest(x.e, &x.h, &b);
     assert_true(b.fresh.current);
     assert_int_equal(b.fresh.lag_ms, 0);
     assert_int_equal(b.other_threads, 35);
-    rank_engine_close(&e);
-    rank_ranker_close(&r);
-    pthread_cond_destroy(&h.cond);
-    pthread_mutex_destroy(&h.mu);
+    held_close(&x);
 }
 
 /* A started engine whose first build of the team is held open answers by
@@ -1009,43 +1037,24 @@ static void test_suggest_cold_answers_by_similarity(void **state)
 {
     struct fixture *f = *state;
     struct bg_suggest b;
-    struct hold h;
-    rank_ranker *r = NULL;
-    rank_engine *e = NULL;
-    int caught = 0;
+    struct held x;
 
-    memset(&h, 0, sizeof(h));
-    pthread_mutex_init(&h.mu, NULL);
-    pthread_cond_init(&h.cond, NULL);
-    h.armed = 1;
-    ASSERT_OK(store_update(f->s, fx_fill_mmr, NULL));
-    ASSERT_OK(rank_ranker_open(f->s, NULL, &r));
-    ASSERT_OK(rank_ranker_sync(r, TEAM, 0, &caught));
-    ASSERT_OK(rank_engine_open(f->s, r, NULL, &e));
-    rank_engine_set_build_hook(e, hold_hook, &h);
-    ASSERT_OK(rank_engine_start(e, 20));
-    bg_suggest(e, &h, &b); /* the team is new to the engine: a build starts */
-    assert_true(hold_wait(&h, &h.entered));
-    bg_suggest(e, &h, &b);
+    held_open(f, 1, &x);
+    bg_suggest(x.e, &x.h, &b); /* the team is new: a build starts */
+    assert_true(hold_wait(&x.h, &x.h.entered));
+    bg_suggest(x.e, &x.h, &b);
     assert_false(b.fresh.ready);
     assert_false(b.fresh.current);
     assert_true(b.n_framings > 0);
     assert_int_equal(b.other_threads, 0); /* found, with no evidence */
     assert_true(b.other_found);
 
-    pthread_mutex_lock(&h.mu);
-    h.armed = 0;
-    h.released = 1;
-    pthread_cond_broadcast(&h.cond);
-    pthread_mutex_unlock(&h.mu);
-    wait_current(e);
-    bg_suggest(e, &h, &b);
+    hold_release(&x.h);
+    wait_current(x.e);
+    bg_suggest(x.e, &x.h, &b);
     assert_true(b.fresh.ready);
     assert_int_equal(b.other_threads, 30);
-    rank_engine_close(&e);
-    rank_ranker_close(&r);
-    pthread_cond_destroy(&h.cond);
-    pthread_mutex_destroy(&h.mu);
+    held_close(&x);
 }
 
 /* Fold-in compares contexts as 8-bit values: for vectors of several
