@@ -39,7 +39,9 @@
       "aborted: a conflicting operation is running")                           \
     X(SW_ENOSPACE, -23, 8, "STORAGE_FULL",                                     \
       "no space left for writes: the store's map is at its maximum size or "   \
-      "its disk is full")
+      "its disk is full")                                                      \
+    X(SW_EQUOTA, -24, 8, "CONTENT_QUOTA_EXCEEDED",                             \
+      "the team's content library is full")
 
 typedef enum sw_err {
 #define SW_ERR_ENUM(name, value, status, reason, msg) name = value,

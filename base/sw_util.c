@@ -120,42 +120,76 @@ sw_err sw_random(void *p, size_t n)
     return SW_OK;
 }
 
+sw_err sw_sha256_begin(sw_sha256_ctx **out)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+    *out = NULL;
+    if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(ctx);
+        return SW_ENOMEM;
+    }
+    *out = (sw_sha256_ctx *)ctx;
+    return SW_OK;
+}
+
+sw_err sw_sha256_update(sw_sha256_ctx *c, const void *p, size_t n)
+{
+    return EVP_DigestUpdate((EVP_MD_CTX *)c, p, n) == 1 ? SW_OK : SW_ENOMEM;
+}
+
+sw_err sw_sha256_end(sw_sha256_ctx **c, unsigned char out[SW_SHA256_LEN])
+{
+    unsigned int len = SW_SHA256_LEN;
+    sw_err rc = SW_OK;
+
+    if (c == NULL || *c == NULL)
+        return SW_EINVAL;
+    if (out && EVP_DigestFinal_ex((EVP_MD_CTX *)*c, out, &len) != 1)
+        rc = SW_ENOMEM;
+    EVP_MD_CTX_free((EVP_MD_CTX *)*c);
+    *c = NULL;
+    return rc;
+}
+
+sw_err sw_hmac_sha256(const void *key, size_t klen, const void *p, size_t n,
+                      unsigned char out[SW_SHA256_LEN])
+{
+    size_t len = 0;
+
+    if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, klen, p, n, out,
+                  SW_SHA256_LEN, &len) == NULL ||
+        len != SW_SHA256_LEN)
+        return SW_ENOMEM;
+    return SW_OK;
+}
+
 sw_err sw_sha256_fd(int fd, unsigned char out[SW_SHA256_LEN])
 {
-    EVP_MD_CTX *ctx = NULL;
+    sw_sha256_ctx *ctx = NULL;
     unsigned char *buf = NULL;
-    unsigned int len = SW_SHA256_LEN;
     off_t off = 0;
-    sw_err rc = SW_OK;
+    sw_err rc;
     ssize_t r;
 
     buf = sw_malloc(SW_SHA256_CHUNK);
-    ctx = EVP_MD_CTX_new();
-    if (buf == NULL || ctx == NULL ||
-        EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-        rc = SW_ENOMEM;
-        goto out;
-    }
-    for (;;) {
+    rc = buf ? sw_sha256_begin(&ctx) : SW_ENOMEM;
+    while (rc == SW_OK) {
         r = pread(fd, buf, SW_SHA256_CHUNK, off);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r < 0) {
+        if (r < 0)
             rc = SW_EIO;
-            goto out;
-        }
-        if (r == 0)
+        if (r <= 0)
             break;
-        if (EVP_DigestUpdate(ctx, buf, (size_t)r) != 1) {
-            rc = SW_ENOMEM;
-            goto out;
-        }
+        rc = sw_sha256_update(ctx, buf, (size_t)r);
         off += r;
     }
-    if (EVP_DigestFinal_ex(ctx, out, &len) != 1)
-        rc = SW_ENOMEM;
-out:
-    EVP_MD_CTX_free(ctx);
+    if (ctx) {
+        sw_err rc2 = sw_sha256_end(&ctx, rc == SW_OK ? out : NULL);
+        if (rc == SW_OK)
+            rc = rc2;
+    }
     sw_free(buf);
     return rc;
 }

@@ -43,6 +43,22 @@ SW_MUST_CHECK sw_err sw_random(void *p, size_t n);
 /* sw_sha256 hashes n bytes at p into out. */
 void sw_sha256(const void *p, size_t n, unsigned char out[SW_SHA256_LEN]);
 
+/* Hashing in pieces: sw_sha256_begin, any number of sw_sha256_update, then
+ * sw_sha256_end, which writes the digest to out (when not NULL), frees the
+ * context and sets *c to NULL. Every begun context must be ended. Errors:
+ * SW_ENOMEM (and SW_EINVAL for a NULL context to end). */
+typedef struct sw_sha256_ctx sw_sha256_ctx;
+SW_MUST_CHECK sw_err sw_sha256_begin(sw_sha256_ctx **out);
+SW_MUST_CHECK sw_err sw_sha256_update(sw_sha256_ctx *c, const void *p,
+                                      size_t n);
+SW_MUST_CHECK sw_err sw_sha256_end(sw_sha256_ctx **c,
+                                   unsigned char out[SW_SHA256_LEN]);
+
+/* sw_hmac_sha256 writes HMAC-SHA256(key[0..klen), p[0..n)) to out
+ * (libcrypto's). SW_ENOMEM if libcrypto fails. */
+SW_MUST_CHECK sw_err sw_hmac_sha256(const void *key, size_t klen, const void *p,
+                                    size_t n, unsigned char out[SW_SHA256_LEN]);
+
 /* sw_sha256_fd hashes the file open on fd, from offset 0 to its end (read
  * with pread, so fd's offset is left alone), into out. SW_EIO if a read
  * fails, SW_ENOMEM. */

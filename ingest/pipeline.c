@@ -25,6 +25,7 @@ struct ingest_pipeline {
     store *s;
     struct ingest_limits lim;
     int batch_max;
+    int64_t max_file_bytes, quota_bytes;
     pthread_mutex_t mu;
     pthread_cond_t work; /* the committer waits for items */
     pthread_cond_t done; /* callers wait for their item */
@@ -33,6 +34,11 @@ struct ingest_pipeline {
     pthread_t thr;
     struct ingest_totals tot; /* under mu */
 };
+
+int64_t ingest_pipeline_quota_bytes(const ingest_pipeline *p)
+{
+    return p ? p->quota_bytes : 0;
+}
 
 int64_t ingest__now_us(void)
 {
@@ -747,6 +753,11 @@ sw_err ingest_pipeline_open(store *s, const struct ingest_pipeline_opts *o,
     else
         ingest_limits_default(&p->lim);
     p->batch_max = o && o->batch_max > 0 ? o->batch_max : INGEST_BATCH_DEFAULT;
+    p->max_file_bytes = o == NULL || o->max_file_bytes == 0
+                            ? INGEST_FILE_MAX_DEFAULT
+                        : o->max_file_bytes < 0 ? -1
+                                                : o->max_file_bytes;
+    p->quota_bytes = o && o->quota_bytes > 0 ? o->quota_bytes : 0;
     ingest_mail_global_init();
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->work, NULL);
@@ -914,6 +925,8 @@ sw_err ingest_email_begin(ingest_pipeline *p, const char *team_id,
     }
     t1 = ingest__now_us();
     k->st.parse_us = t1 - t0;
+    k->it.max_file_bytes = p->max_file_bytes;
+    k->it.quota_bytes = p->quota_bytes;
     rc = ingest_prepare(p->s, team_id, k->m, r->direction, &k->it);
     if (rc)
         goto out;
@@ -937,7 +950,7 @@ out:
 }
 
 sw_err ingest_email_end(ingest_ticket **tp, struct ingest_result *res,
-                        struct ingest_stats *st)
+                        struct ingest_stats *st, struct sw_buf *why)
 {
     struct ingest_ticket *k = tp ? *tp : NULL;
     sw_err rc;
@@ -953,6 +966,8 @@ sw_err ingest_email_end(ingest_ticket **tp, struct ingest_result *res,
     ingest_count(k->p, rc, k->it.res.status, &k->st);
     if (st)
         *st = k->st;
+    if (rc == SW_EQUOTA && k->it.why[0])
+        ingest_why(why, k->it.why);
     if (rc == SW_OK && res) {
         *res = k->it.res;
         memset(&k->it.res, 0, sizeof(k->it.res));
@@ -978,5 +993,5 @@ sw_err ingest_email(ingest_pipeline *p, const char *team_id,
     rc = ingest_email_begin(p, team_id, r, &k, why);
     if (rc)
         return rc;
-    return ingest_email_end(&k, res, st);
+    return ingest_email_end(&k, res, st, why);
 }

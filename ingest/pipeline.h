@@ -40,10 +40,26 @@ typedef struct ingest_pipeline ingest_pipeline;
 /* Threads are joined by subject only within this window. */
 #define INGEST_THREAD_WINDOW_MS (30LL * 24 * 3600 * 1000)
 
+/* Files larger than this are not kept in the content library by default
+ * (the same bound as ingest_limits.max_attachment_bytes). */
+#define INGEST_FILE_MAX_DEFAULT (16LL << 20)
+
 struct ingest_pipeline_opts {
     struct ingest_limits limits; /* zeroed: ingest_limits_default */
     int batch_max;               /* emails per group commit; 0 = 64 */
+    /* The content library (store/store_library.h): an attachment of more
+     * bytes is kept as text and statistics only (STORE_FILE_TOO_LARGE);
+     * 0 = INGEST_FILE_MAX_DEFAULT, negative: keep no file. */
+    int64_t max_file_bytes;
+    /* Bytes of kept files per team; an email whose new files would pass it
+     * is refused whole with SW_EQUOTA and nothing of it is stored. 0 = no
+     * quota. */
+    int64_t quota_bytes;
 };
+
+/* ingest_pipeline_quota_bytes returns the per-team quota of kept files the
+ * pipeline enforces (ingest_pipeline_opts.quota_bytes; 0 = none). */
+int64_t ingest_pipeline_quota_bytes(const struct ingest_pipeline *p);
 
 /* An attached file of an email given as fields. Borrowed. */
 struct ingest_file {
@@ -159,12 +175,15 @@ SW_MUST_CHECK sw_err ingest_email_begin(ingest_pipeline *p, const char *team_id,
                                         ingest_ticket **t, struct sw_buf *why);
 
 /* ingest_email_end waits for the commit of *t, fills *res (may be NULL to
- * discard) and st (may be NULL), frees the ticket and sets *t to NULL.
- * SW_OK means durable, as for ingest_email. Errors: those of the commit
- * (SW_ENOTFOUND for a team deleted meanwhile, SW_ENOMEM, SW_ESTORE, ...). */
+ * discard), st (may be NULL) and, when the commit fails for a reason the
+ * caller can act on, why (may be NULL: which file and what figures for
+ * SW_EQUOTA); frees the ticket and sets *t to NULL. SW_OK means durable, as
+ * for ingest_email. Errors: those of the commit (SW_EQUOTA, SW_ENOTFOUND
+ * for a team deleted meanwhile, SW_ENOMEM, SW_ESTORE, ...). */
 SW_MUST_CHECK sw_err ingest_email_end(ingest_ticket **t,
                                       struct ingest_result *res,
-                                      struct ingest_stats *st);
+                                      struct ingest_stats *st,
+                                      struct sw_buf *why);
 
 /* ingest_result_clear frees res's strings and zeroes it; NULL is fine. */
 void ingest_result_clear(struct ingest_result *res);

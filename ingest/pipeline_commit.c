@@ -3,12 +3,14 @@
  * extraction job. Runs on the committer thread, possibly several times
  * (store_update retries after growing the map), so it resets its outputs
  * and has no effect outside the transaction. */
+#include <stdio.h>
 #include <string.h>
 
 #include "base/sw_mem.h"
 #include "base/sw_util.h"
 #include "ingest/pipeline_int.h"
 #include "store/store_job.h"
+#include "store/store_library.h"
 #include "store/store_mail.h"
 
 #define INGEST_SUBJECT_CANDIDATES 64
@@ -193,6 +195,42 @@ out:
     return rc;
 }
 
+/* ingest_keep_file puts attachment a's bytes in the team's library when
+ * they are under the per-file cap, and says in *file_state where they are.
+ * An item whose file is not kept yet (one ingested before the library, or
+ * under a higher cap) gains it now. SW_EQUOTA, with it->why saying which
+ * file and the figures, when the library has no room for it. */
+static SW_MUST_CHECK sw_err ingest_keep_file(store_txn *t,
+                                             struct ingest__item *it,
+                                             const struct ingest_attachment *a,
+                                             int *file_state)
+{
+    struct store_library_usage u;
+    sw_err rc;
+
+    if (*file_state == STORE_FILE_KEPT || *file_state == STORE_FILE_DELETED)
+        return SW_OK; /* a deleted file comes back only by request */
+    /* The raw parser drops the bytes of an attachment over its cap. */
+    if ((a->data == NULL && a->len > 0) ||
+        (a->data == NULL && a->state == INGEST_TEXT_TOO_LARGE) ||
+        (int64_t)a->len > it->max_file_bytes) {
+        *file_state = STORE_FILE_TOO_LARGE;
+        return SW_OK;
+    }
+    rc = store_library_put(t, it->team_id, a->sha256, a->data, a->len,
+                           it->quota_bytes, NULL);
+    if (rc == SW_EQUOTA && store_library_usage(t, it->team_id, &u) == SW_OK)
+        snprintf(it->why, sizeof(it->why),
+                 "the team's content library is full: %lld of its %lld-byte "
+                 "quota is used and the new file \"%.80s\" needs %zu bytes; "
+                 "nothing of this email was stored",
+                 (long long)u.bytes, (long long)it->quota_bytes,
+                 a->filename ? a->filename : "", a->len);
+    if (rc == SW_OK)
+        *file_state = STORE_FILE_KEPT;
+    return rc;
+}
+
 /* ingest_commit_content stores or reuses the content item of attachment i
  * and records the usage by email_id. */
 static SW_MUST_CHECK sw_err
@@ -228,7 +266,11 @@ ingest_commit_content(store_txn *t, struct ingest__item *it, size_t i,
             c.times_used++;
             if (it->eff_ms > c.last_used_ms)
                 c.last_used_ms = it->eff_ms;
-            rc = store_content_put(t, &c);
+            /* The bytes the item stands for: a text twin's stay its own. */
+            if (memcmp(c.sha256, a->sha256, SW_SHA256_LEN) == 0)
+                rc = ingest_keep_file(t, it, a, &c.file_state);
+            if (rc == SW_OK)
+                rc = store_content_put(t, &c);
             if (rc)
                 goto out;
         }
@@ -258,7 +300,9 @@ ingest_commit_content(store_txn *t, struct ingest__item *it, size_t i,
         c.last_used_ms = it->eff_ms;
         c.detail = a->detail ? a->detail : "";
         c.times_used = 1;
-        rc = store_content_put(t, &c);
+        rc = ingest_keep_file(t, it, a, &c.file_state);
+        if (rc == SW_OK)
+            rc = store_content_put(t, &c);
         memset(&c, 0, sizeof(c));
         if (rc)
             goto out;
@@ -307,6 +351,7 @@ sw_err ingest__commit_item(store_txn *t, struct ingest__item *it)
     memset(&e, 0, sizeof(e));
     memset(&th, 0, sizeof(th));
     ingest_result_clear(res);
+    it->why[0] = '\0';
     rc = store_get(t, STORE_DB_TEAMS, it->team_id, strlen(it->team_id), &tv,
                    &tvl);
     if (rc)

@@ -22,6 +22,9 @@ struct ingest__item {
     int has_links;  /* new_text holds an http(s) link */
     int64_t eff_ms; /* sent time, or now when the email has none */
     int64_t now_ms;
+    int64_t max_file_bytes; /* ingest_pipeline_opts, resolved */
+    int64_t quota_bytes;
+    char why[256]; /* set by ingest__commit_item with SW_EQUOTA */
 
     struct ingest_result res; /* filled by ingest__commit_item */
     sw_err rc;
@@ -34,8 +37,8 @@ struct ingest__item {
 /* ingest__commit_item runs one email's dedupe, thread linking, contents,
  * email record and job inside write transaction t, filling it->res (reset
  * first, since store_update may run it again). Errors: SW_ENOTFOUND (team
- * gone), SW_ENOMEM, SW_ETOOBIG, SW_ESTORE, SW_ECORRUPT, SW_EIO (no
- * randomness). */
+ * gone), SW_EQUOTA (its new files do not fit the team's library), SW_ENOMEM,
+ * SW_ETOOBIG, SW_ESTORE, SW_ECORRUPT, SW_EIO (no randomness). */
 SW_MUST_CHECK sw_err ingest__commit_item(store_txn *t, struct ingest__item *it);
 
 /* ingest__norm_text appends s[0..n) to b with ASCII lowercased, whitespace

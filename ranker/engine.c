@@ -7,6 +7,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -58,6 +59,7 @@ struct rank_engine {
     int64_t poll_ms;
     rank_engine_hook hook;
     void *hook_arg;
+    unsigned char secret[RANK_SID_SECRET_LEN]; /* of the ids (suggest.h) */
 };
 
 void rank__cref_put(rank_engine *e, struct rank_cref **cp)
@@ -94,6 +96,7 @@ sw_err rank_engine_open(store *s, rank_ranker *r, const struct rank_params *p,
 {
     pthread_condattr_t ca;
     rank_engine *e;
+    sw_err rc;
 
     if (s == NULL || r == NULL || out == NULL)
         return SW_EINVAL;
@@ -101,6 +104,12 @@ sw_err rank_engine_open(store *s, rank_ranker *r, const struct rank_params *p,
     e = sw_calloc(1, sizeof(*e));
     if (e == NULL)
         return SW_ENOMEM;
+    /* Loaded once, so that Suggest and RecordFeedback never read it. */
+    rc = rank__sid_secret(s, e->secret);
+    if (rc) {
+        sw_free(e);
+        return rc;
+    }
     e->s = s;
     e->r = r;
     if (p)
@@ -621,6 +630,72 @@ sw_err rank_engine_freshness(rank_engine *e, const char *team,
     return SW_OK;
 }
 
+/* rank_stats_one fills *o with what h says about id. */
+static void rank_stats_one(const struct rank_hist *h, int what, const char *id,
+                           struct rank_item_stats *o)
+{
+    const struct rank_hitem *it = NULL;
+    long i;
+
+    memset(o, 0, sizeof(*o));
+    if (what == RANK_STATS_THREAD) {
+        i = rank_hist_thread(h, id);
+        if (i < 0)
+            return;
+        memcpy(o->outcomes, h->threads[i].outcomes, sizeof(o->outcomes));
+        o->best_outcome = rank_best_outcome(o->outcomes);
+        o->found = 1;
+        return;
+    }
+    if (what == RANK_STATS_CONTENT) {
+        i = rank_hist_item(h, id);
+        if (i >= 0 && h->items[i].kind == 'c')
+            it = &h->items[i];
+    } else {
+        i = rank_hist_snippet(h, id);
+        if (i >= 0 && h->snips[i].item != UINT32_MAX)
+            it = &h->items[h->snips[i].item];
+    }
+    if (it == NULL)
+        return;
+    o->ev = it->ev;
+    if (it->kind == 'f')
+        snprintf(o->family_id, sizeof(o->family_id), "%s", it->id);
+    o->found = 1;
+}
+
+sw_err rank_engine_stats(rank_engine *e, const char *team, int what,
+                         const char *const *ids, size_t n,
+                         struct rank_item_stats *out, struct rank_fresh *fresh)
+{
+    struct rank_cref *hist = NULL, *model = NULL, *link = NULL;
+    store_txn *t = NULL;
+    size_t i;
+    sw_err rc;
+
+    if (e == NULL || team == NULL || team[0] == '\0' || (n && !ids) ||
+        (n && !out) ||
+        (what != RANK_STATS_THREAD && what != RANK_STATS_CONTENT &&
+         what != RANK_STATS_SNIPPET))
+        return SW_EINVAL;
+    rc = store_txn_begin(e->s, 0, &t);
+    if (rc == SW_OK)
+        rc = rank__state(e, t, team, &hist, &model, &link, fresh);
+    store_txn_abort(&t);
+    if (rc)
+        return rc;
+    for (i = 0; i < n; i++) {
+        if (hist && ids[i])
+            rank_stats_one(hist->h, what, ids[i], &out[i]);
+        else
+            memset(&out[i], 0, sizeof(out[i]));
+    }
+    rank__cref_put(e, &hist);
+    rank__cref_put(e, &model);
+    rank__cref_put(e, &link);
+    return SW_OK;
+}
+
 /* --- the publisher ------------------------------------------------------ */
 
 static int rank_engine_stopping(rank_engine *e)
@@ -737,6 +812,11 @@ sw_err rank_engine_start(rank_engine *e, int64_t poll_ms)
         return SW_ENOMEM;
     e->started = 1;
     return SW_OK;
+}
+
+const unsigned char *rank__engine_secret(const rank_engine *e)
+{
+    return e->secret;
 }
 
 int rank__engine_inline(const rank_engine *e)

@@ -22,7 +22,10 @@
 typedef struct rank_engine rank_engine;
 
 /* rank_engine_open makes an engine over s and r (both borrowed; they must
- * outlive it); p NULL: defaults. Errors: SW_EINVAL, SW_ENOMEM. */
+ * outlive it); p NULL: defaults. It reads the secret of suggestion ids
+ * from s, making it on the store's first use (one write transaction).
+ * Errors: SW_EINVAL, SW_ENOMEM, SW_ECORRUPT, SW_EIO, SW_ENOSPACE,
+ * SW_ESTORE. */
 SW_MUST_CHECK sw_err rank_engine_open(store *s, rank_ranker *r,
                                       const struct rank_params *p,
                                       rank_engine **out);
@@ -65,6 +68,36 @@ struct rank_fresh {
  * Errors: SW_EINVAL, SW_ENOMEM, SW_ESTORE, SW_ECORRUPT. */
 SW_MUST_CHECK sw_err rank_engine_freshness(rank_engine *e, const char *team_id,
                                            struct rank_fresh *out);
+
+/* What the statistics say about one thread, content item or snippet
+ * (rank_engine_stats). */
+#define RANK_STATS_THREAD 't'
+#define RANK_STATS_CONTENT 'c'
+#define RANK_STATS_SNIPPET 's'
+
+struct rank_item_stats {
+    int found; /* the statistics know the id (0: every field below 0) */
+    /* Content: its evidence. Snippet: its framing family's, or for a key
+     * passage its content item's (a passage goes wherever its document
+     * goes). Threads: unused. */
+    struct rank_evid ev;
+    char family_id[24]; /* snippet: its framing family; "" otherwise */
+    uint32_t outcomes[RANK_KINDS]; /* thread: its outcomes by kind */
+    int best_outcome;              /* thread: rank_best_outcome of those */
+};
+
+/* rank_engine_stats looks up ids[0..n), all of kind what (RANK_STATS_*),
+ * in team_id's statistics and fills out[0..n). It reads what Suggest
+ * reads: for a started engine the published statistics, however old
+ * (none published yet: nothing found), and it never builds; an engine
+ * never started builds what is stale, as for Suggest. So a page of n
+ * items costs n hash lookups. fresh (may be NULL) says how current the
+ * statistics read are. Errors: SW_EINVAL, SW_ENOMEM, SW_ESTORE,
+ * SW_ECORRUPT. */
+SW_MUST_CHECK sw_err rank_engine_stats(rank_engine *e, const char *team_id,
+                                       int what, const char *const *ids,
+                                       size_t n, struct rank_item_stats *out,
+                                       struct rank_fresh *fresh);
 
 /* A test hook: the publisher calls hook(arg, team_id) before each build
  * it starts (a test may block in it to hold a build open). Set it before

@@ -3,6 +3,7 @@
  * evidence counts and shrunk priors. */
 #include "ranker/hist.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -52,10 +53,28 @@ double rank_grade(int kind)
     }
 }
 
-static int rank_is_positive(int kind)
+int rank_is_positive(int kind)
 {
     return kind == RANK_K_POSITIVE || kind == RANK_K_MEETING ||
            kind == RANK_K_WON;
+}
+
+int rank_best_outcome(const uint32_t *counts)
+{
+    /* Best first: by rank_grade, then by how far the thread got. */
+    static const int order[] = {
+        RANK_K_WON,      RANK_K_MEETING, RANK_K_POSITIVE,
+        RANK_K_LOST,     RANK_K_NEUTRAL, RANK_K_OOO,
+        RANK_K_NEGATIVE, RANK_K_BOUNCE,  RANK_K_UNSUB,
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        assert(i == 0 || rank_grade(order[i]) <= rank_grade(order[i - 1]));
+        if (counts[order[i]])
+            return order[i];
+    }
+    return 0;
 }
 
 void rank_params_default(struct rank_params *p)
@@ -653,6 +672,8 @@ static sw_err rank_build_uses(struct rank_build *b)
         for (k = oi; k < b->nto && b->to[k].thread == th; k++) {
             int kind = b->to[k].kind;
             t->n_outcomes++;
+            if (kind > 0 && kind < RANK_KINDS && t->outcomes[kind] < UINT32_MAX)
+                t->outcomes[kind]++;
             t->value += rank_grade(kind);
             t->positive |= rank_is_positive(kind);
             tt->pos_replies += kind == RANK_K_POSITIVE;
@@ -694,6 +715,8 @@ static sw_err rank_build_uses(struct rank_build *b)
                     it->ev.times_used++;
                     if (it->ev.first_ms == 0 || e->sent_ms < it->ev.first_ms)
                         it->ev.first_ms = e->sent_ms;
+                    if (e->sent_ms > it->ev.last_ms)
+                        it->ev.last_ms = e->sent_ms;
                     x = rank_vec_push((void **)&itr, &nitr, &citr,
                                       sizeof(*itr));
                     if (x == NULL)
@@ -745,7 +768,10 @@ static sw_err rank_build_uses(struct rank_build *b)
         struct rank_use *u = &h->uses[i];
         struct rank_hitem *it = &h->items[u->item];
         struct rank_tthread *tt = &b->tt[u->thread];
+        const struct rank_hthread *th = &h->threads[u->thread];
         it->ev.threads++;
+        for (k = 1; k < RANK_KINDS; k++)
+            it->ev.outcomes[k] += th->outcomes[k];
         it->ev.positives += u->positive;
         it->ev.pos_replies += tt->pos_replies;
         it->ev.meetings += tt->meetings;
@@ -1019,6 +1045,25 @@ long rank_hist_item(const struct rank_hist *h, const char *id)
     if (!rank__map_get(&h->by_item, rank_hash_str(id), &v))
         return -1;
     return strcmp(h->items[v].id, id) == 0 ? (long)v : -1;
+}
+
+long rank_hist_thread(const struct rank_hist *h, const char *id)
+{
+    uint64_t v;
+
+    if (!rank__map_get(&h->by_thread, rank_hash_str(id), &v))
+        return -1;
+    return strcmp(h->threads[v].id, id) == 0 ? (long)v : -1;
+}
+
+long rank_hist_snippet(const struct rank_hist *h, const char *id)
+{
+    uint64_t label, v;
+
+    if (rank_id_label(id, &label) != SW_OK ||
+        !rank__map_get(&h->by_label, label, &v))
+        return -1;
+    return strcmp(h->snips[v].id, id) == 0 ? (long)v : -1;
 }
 
 double rank_item_outcome(const struct rank_hist *h, const struct rank_hitem *it)

@@ -49,6 +49,10 @@ struct rank_params {
 /* rank_params_default fills p with the defaults documented in RANKING.md. */
 void rank_params_default(struct rank_params *p);
 
+/* Outcome kinds are snipwise.v1.OutcomeKind numbers, 1 to 9: arrays
+ * indexed by kind have RANK_KINDS entries (entry 0 unused). */
+#define RANK_KINDS 10
+
 /* A track record: evidence in real counts, and the posterior inputs. */
 struct rank_evid {
     int64_t times_used;  /* outbound emails that used the item */
@@ -62,6 +66,8 @@ struct rank_evid {
     int64_t successes; /* of those: positive or better */
     double value;      /* graded, attributed and credit-split outcome value */
     int64_t first_ms;  /* first use */
+    int64_t last_ms;   /* latest use */
+    int64_t outcomes[RANK_KINDS]; /* outcomes of those threads, by kind */
 };
 
 /* An item: a framing family (kind 'f') or a content item (kind 'c'). */
@@ -117,6 +123,8 @@ struct rank_hthread {
     int mature;
     double value; /* total graded value of its outcomes */
     int64_t n_outcomes;
+    uint32_t outcomes[RANK_KINDS]; /* its outcomes by kind (all, unlike the
+                                      uses, whatever the training cutoff) */
 };
 
 struct rank_hist {
@@ -187,11 +195,28 @@ int rank_bare_framing(const char *text, const char *title);
  * it. */
 void rank_hist_adoption(struct rank_hist *h);
 
+/* rank_best_outcome returns the best kind among counts (indexed by
+ * kind, RANK_KINDS entries) by rank_grade, ties going to the kind that
+ * shows more progress (a lost deal over a neutral reply over an
+ * out-of-office; a negative reply over a bounce); 0 when all are 0. */
+int rank_best_outcome(const uint32_t *counts);
+
+/* rank_is_positive: kind is a positive outcome or better (a positive
+ * reply, a meeting booked, a deal won): what positive rates count. */
+int rank_is_positive(int kind);
+
 /* rank_hist_free frees h and sets *h to NULL; NULL is accepted. */
 void rank_hist_free(struct rank_hist **h);
 
 /* rank_hist_item finds the item of id; returns its index or -1. */
 long rank_hist_item(const struct rank_hist *h, const char *id);
+
+/* rank_hist_thread finds the thread of id; returns its index or -1. */
+long rank_hist_thread(const struct rank_hist *h, const char *id);
+
+/* rank_hist_snippet finds the snippet of id (deleted and empty snippets
+ * are not in a history); returns its index in h->snips or -1. */
+long rank_hist_snippet(const struct rank_hist *h, const char *id);
 
 /* rank_item_shrunk computes an item's prior-smoothed outcome score: the
  * shrunk mean value minus the team mean (0 = average). */

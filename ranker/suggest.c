@@ -69,29 +69,6 @@ size_t rank_mmr(const double *score, const double *sim, size_t n, double lambda,
     return picked;
 }
 
-sw_err rank_item_parse(const char *id, struct rank_item *out)
-{
-    const char *d1, *d2;
-    size_t l1, l2;
-
-    if (id == NULL)
-        return SW_EINVAL;
-    d1 = strchr(id, '.');
-    if (d1 == NULL || (d1[1] != 'c' && d1[1] != 'f') || d1[2] != '.')
-        return SW_EINVAL;
-    d2 = d1 + 2;
-    l1 = (size_t)(d1 - id);
-    l2 = strlen(d2 + 1);
-    if (l1 < 4 || l1 >= sizeof(out->suggestion_id) || strncmp(id, "sg_", 3) ||
-        l2 == 0 || l2 >= sizeof(out->target_id))
-        return SW_EINVAL;
-    memcpy(out->suggestion_id, id, l1);
-    out->suggestion_id[l1] = '\0';
-    out->kind = d1[1];
-    memcpy(out->target_id, d2 + 1, l2 + 1);
-    return SW_OK;
-}
-
 /* --- Suggest ------------------------------------------------------------- */
 
 /* rank_strip_quotes copies the new part of a message: lines starting with
@@ -185,6 +162,7 @@ struct rank_sctx {
     const struct rank_model *m;
     struct sw_arena *a;
     const char *sid;
+    const unsigned char *secret; /* of the ids (rank__engine_secret) */
     double *xq;
     struct rank_local loc; /* evidence of the threads most like the query */
     uint64_t seed;
@@ -336,8 +314,10 @@ static sw_err rank_fill(struct rank_sctx *c, struct rank_cand *cands, size_t n,
             s->family_id ? sw_arena_strdup(c->a, s->family_id) : NULL;
         s->text = sw_arena_strdup(c->a, s->text);
         s->content_id = sw_arena_strdup(c->a, s->content_id);
-        s->item_id =
-            sw_arena_printf(c->a, "%s.%c.%s", c->sid, kind, s->target_id);
+        if (s->target_id == NULL ||
+            rank__item_make(c->secret, c->q->team_id, c->sid, kind,
+                            s->target_id, c->a, &s->item_id) != SW_OK)
+            s->item_id = NULL;
         s->explanation =
             c->q->explain ? rank_explain(c, it, cd->item, &s->score) : "";
         if (s->item_id == NULL || s->explanation == NULL || !s->title ||
@@ -494,7 +474,6 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
     size_t dim, nh = 0, count = 0, k, nf = 0, nc = 0;
     unsigned char hb[64];
     uint64_t sidh;
-    char hex[17];
     rank_ranker *r;
     int caught = 0;
     sw_err rc;
@@ -569,13 +548,10 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
     sidh = rank__hash64(q->team_id, strlen(q->team_id), q->request_hash);
     sidh = rank__hash64(sw_buf_str(&text), sw_buf_len(&text), sidh);
     sidh = rank__hash64(hb, 8 + sizeof(fresh.seqs), sidh);
-    store_u64_put(hb, sidh);
-    sw_hex(hb, 8, hex);
-    c.sid = sw_arena_printf(a, "sg_%s", hex);
-    if (c.sid == NULL) {
-        rc = SW_ENOMEM;
+    c.secret = rank__engine_secret(e);
+    rc = rank__sid_make(c.secret, q->team_id, sidh, a, &c.sid);
+    if (rc)
         goto out;
-    }
     rc = rank_ranker_count(r, q->team_id, &count);
     if (rc)
         goto out;

@@ -104,15 +104,42 @@ SW_MUST_CHECK sw_err rank_suggest(rank_engine *e,
 
 /* --- Item ids ------------------------------------------------------------ */
 
-/* A parsed item id: "<suggestion id>.<c|f>.<target id>". */
+/* Suggestion ids are "sg_", 16 hex digits of a hash of the team, the
+ * request and the state ranked from, and 16 hex digits of a tag; item ids
+ * are "<suggestion id>.<c|f>.<target id>.<tag>". Each tag is an
+ * HMAC-SHA256 (64 bits of it) under a secret kept in the store's META
+ * database, over the team and what the id names (suggest_id.c says why
+ * this and not a record of each suggestion): so an id proves that this
+ * server gave it to this team, and Suggest writes nothing. */
+
+/* A parsed item id. */
 struct rank_item {
-    char suggestion_id[32];
+    char suggestion_id[48];
     int kind; /* 'c' or 'f' */
     char target_id[64];
+    char tag[17];
 };
 
-/* rank_item_parse splits an item id. Errors: SW_EINVAL (malformed). */
+/* rank_item_parse splits an item id; it does not check the tag.
+ * Errors: SW_EINVAL (malformed). */
 SW_MUST_CHECK sw_err rank_item_parse(const char *item_id,
+                                     struct rank_item *out);
+
+/* rank_suggestion_check: SW_OK when suggestion_id is one this server's
+ * Suggest gave team_id, SW_ENOTFOUND when it is not (malformed, forged,
+ * another team's or another server's). Errors: SW_EINVAL (NULL),
+ * SW_ENOMEM. Thread-safe; no I/O. */
+SW_MUST_CHECK sw_err rank_suggestion_check(rank_engine *e, const char *team_id,
+                                           const char *suggestion_id);
+
+/* rank_item_check: SW_OK, with the item parsed into *out, when item_id is
+ * an item of suggestion suggestion_id as Suggest gave it to team_id;
+ * SW_ENOTFOUND when it is not (malformed, of another suggestion, another
+ * target or forged). Check the suggestion first. Errors: SW_EINVAL
+ * (NULL), SW_ENOMEM. Thread-safe; no I/O. */
+SW_MUST_CHECK sw_err rank_item_check(rank_engine *e, const char *team_id,
+                                     const char *suggestion_id,
+                                     const char *item_id,
                                      struct rank_item *out);
 
 /* --- Scoring pieces (exposed for the nightly job and the tests) ---------- */

@@ -33,6 +33,33 @@ SW_MUST_CHECK sw_err rank__state(rank_engine *e, store_txn *t, const char *team,
                                  struct rank_cref **link,
                                  struct rank_fresh *fresh);
 
+/* --- Ids (suggest_id.c) --------------------------------------------------- */
+
+#define RANK_SID_SECRET_LEN STORE_SECRET_BYTES
+
+/* rank__sid_secret reads the store's suggestion-id secret into key,
+ * making it (random, in a write transaction) on the store's first use.
+ * Errors: SW_ECORRUPT (a secret of another length), SW_EIO (no random
+ * bytes), SW_ENOSPACE, SW_ESTORE, SW_ENOMEM. */
+SW_MUST_CHECK sw_err rank__sid_secret(store *s,
+                                      unsigned char key[RANK_SID_SECRET_LEN]);
+
+/* rank__sid_make writes to *out (in a) the suggestion id of hash h for
+ * team; rank__item_make the id of the item (kind 'c' or 'f', target id)
+ * of suggestion sid. Errors: SW_ENOMEM, SW_ETOOBIG (a team or target id
+ * over 1 KB). */
+SW_MUST_CHECK sw_err rank__sid_make(const unsigned char *key, const char *team,
+                                    uint64_t h, struct sw_arena *a,
+                                    const char **out);
+SW_MUST_CHECK sw_err rank__item_make(const unsigned char *key, const char *team,
+                                     const char *sid, int kind,
+                                     const char *target, struct sw_arena *a,
+                                     const char **out);
+
+/* rank__engine_secret: the engine's suggestion-id secret
+ * (RANK_SID_SECRET_LEN bytes, loaded by rank_engine_open). */
+const unsigned char *rank__engine_secret(const rank_engine *e);
+
 /* rank__engine_inline: the engine was never started (rank__state builds
  * what is stale; Suggest catches the index up itself). */
 int rank__engine_inline(const rank_engine *e);

@@ -6,7 +6,10 @@
 #include <string.h>
 
 #include "base/sw_mem.h"
+#include "service/svc_content.h"
+#include "service/svc_repkey.h"
 #include "snipwise/v1/admin.pb-c.h"
+#include "store/store_job.h"
 #include "store/store_tenant.h"
 
 #define SVC_WHY_MAX 1024
@@ -25,8 +28,8 @@ Snipwise__V1__Team *svc_admin_team(struct svc_ctx *c,
     return p;
 }
 
-static Snipwise__V1__ApiKey *svc_admin_key(struct svc_ctx *c,
-                                           const struct store_apikey *k)
+Snipwise__V1__ApiKey *svc_admin_key(struct svc_ctx *c,
+                                    const struct store_apikey *k)
 {
     Snipwise__V1__ApiKey *p = sw_arena_alloc(svc_ctx_arena(c), sizeof(*p));
 
@@ -37,10 +40,12 @@ static Snipwise__V1__ApiKey *svc_admin_key(struct svc_ctx *c,
     p->team_id = svc_ctx_str(c, k->team_id);
     p->display_name = svc_ctx_str(c, k->display_name);
     p->role = k->role == STORE_ROLE_ADMIN ? SNIPWISE__V1__ROLE__ROLE_ADMIN
+              : k->role == STORE_ROLE_REP ? SNIPWISE__V1__ROLE__ROLE_REP
                                           : SNIPWISE__V1__ROLE__ROLE_TEAM;
     p->create_time_unix_ms = k->create_ms;
     p->revoke_time_unix_ms = k->revoke_ms;
     p->key_prefix = svc_ctx_str(c, k->key_prefix);
+    p->rep_email = svc_ctx_str(c, k->rep_email);
     return p;
 }
 
@@ -92,6 +97,7 @@ sw_err svc_admin_get_team(struct svc_ctx *c, const ProtobufCMessage *req,
     Snipwise__V1__Team *out;
     struct store_team team;
     struct sw_buf why;
+    uint64_t pending = 0;
     sw_err rc;
 
     memset(&team, 0, sizeof(team));
@@ -109,6 +115,15 @@ sw_err svc_admin_get_team(struct svc_ctx *c, const ProtobufCMessage *req,
         rc = SW_ENOMEM;
         goto out;
     }
+    /* One team: a prefix count of its job index, as GetMyTeam does (a list
+     * of teams leaves it 0 rather than count every team's queue). */
+    rc = store_job_team_pending(svc_ctx_store(c), team.team_id, &pending);
+    if (rc)
+        goto out;
+    out->pending_extraction_jobs = (int64_t)pending;
+    out->content_library = svc_content_usage(c, team.team_id, &rc);
+    if (rc)
+        goto out;
     *resp = &out->base;
 out:
     store_team_clear(&team);
@@ -209,10 +224,12 @@ sw_err svc_admin_create_api_key(struct svc_ctx *c, const ProtobufCMessage *req,
         break;
     case SNIPWISE__V1__ROLE__ROLE_TEAM:
     case SNIPWISE__V1__ROLE__ROLE_UNSPECIFIED:
-        role = STORE_ROLE_TEAM;
+    case SNIPWISE__V1__ROLE__ROLE_REP:
+        role = r->role == SNIPWISE__V1__ROLE__ROLE_REP ? STORE_ROLE_REP
+                                                       : STORE_ROLE_TEAM;
         if (r->team_id[0] == '\0') {
             rc = svc_ctx_fail_field(c, SW_EINVAL, "team_id",
-                                    "is required for a team key");
+                                    "is required for a team or rep key");
             goto out;
         }
         break;
@@ -221,16 +238,28 @@ sw_err svc_admin_create_api_key(struct svc_ctx *c, const ProtobufCMessage *req,
                                 (int)r->role);
         goto out;
     }
-    /* display_name is an optional label; the store wants one. */
-    rc = store_key_create(svc_ctx_store(c), r->team_id,
-                          r->display_name[0]         ? r->display_name
-                          : role == STORE_ROLE_ADMIN ? "admin key"
-                                                     : "team key",
-                          role, &key, &secret, &why);
-    if (rc == SW_ENOTFOUND && sw_buf_len(&why) == 0)
-        rc = svc_ctx_fail(c, rc, "no team '%s'", r->team_id);
-    else if (rc)
-        rc = svc_ctx_fail_buf(c, rc, &why);
+    if ((role == STORE_ROLE_REP) != (r->rep_email[0] != '\0')) {
+        rc = svc_ctx_fail_field(c, SW_EINVAL, "rep_email",
+                                role == STORE_ROLE_REP
+                                    ? "is required for a rep key (ROLE_REP)"
+                                    : "is only for a rep key (ROLE_REP)");
+        goto out;
+    }
+    if (role == STORE_ROLE_REP) {
+        rc = svc_repkey_make(c, r->team_id, r->rep_email, r->display_name, &key,
+                             &secret);
+    } else {
+        /* display_name is an optional label; the store wants one. */
+        rc = store_key_create(svc_ctx_store(c), r->team_id,
+                              r->display_name[0]         ? r->display_name
+                              : role == STORE_ROLE_ADMIN ? "admin key"
+                                                         : "team key",
+                              role, &key, &secret, &why);
+        if (rc == SW_ENOTFOUND && sw_buf_len(&why) == 0)
+            rc = svc_ctx_fail(c, rc, "no team '%s'", r->team_id);
+        else if (rc)
+            rc = svc_ctx_fail_buf(c, rc, &why);
+    }
     if (rc)
         goto out;
     out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));

@@ -7,12 +7,19 @@
 #include "snipwise/v1/common.pb-c.h"
 
 struct store_team;
+struct store_apikey;
 
 /* svc_admin_team builds the snipwise.v1.Team message for a stored team in
  * the call's arena (strings copied); NULL when out of memory. Shared by
  * AdminService and TeamService.GetMyTeam. */
 Snipwise__V1__Team *svc_admin_team(struct svc_ctx *c,
                                    const struct store_team *t);
+
+/* svc_admin_key builds the snipwise.v1.ApiKey message (metadata, never the
+ * secret) for a stored key in the call's arena; NULL when out of memory.
+ * Shared by AdminService and TeamService's rep keys. */
+Snipwise__V1__ApiKey *svc_admin_key(struct svc_ctx *c,
+                                    const struct store_apikey *k);
 
 sw_err svc_admin_create_team(struct svc_ctx *c, const ProtobufCMessage *req,
                              ProtobufCMessage **resp);

@@ -5,21 +5,43 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/sw_buf.h"
 #include "store/store_tenant.h"
 
-sw_err svc_auth_check(struct store *st, const grpc_metadata_array *md,
-                      enum svc_access access, struct sw_arena *a,
-                      struct svc_identity *id, const char **why)
+/* svc_auth_rep_refused explains why a rep key may not call m. */
+static const char *svc_auth_rep_refused(const struct svc_method *m,
+                                        struct sw_arena *a)
 {
+    struct sw_buf b;
+    const char *msg = NULL;
+
+    sw_buf_init(&b, 1024);
+    if (sw_buf_printf(&b,
+                      "a rep key may not call %s: it manages the team and "
+                      "needs the team's admin key (ROLE_TEAM)",
+                      m->path) == SW_OK)
+        msg = sw_arena_strdup(a, sw_buf_str(&b));
+    sw_buf_free(&b);
+    return msg ? msg : "a rep key may not call this method";
+}
+
+sw_err svc_auth_check(struct store *st, const grpc_metadata_array *md,
+                      const struct svc_method *m, struct sw_arena *a,
+                      struct svc_identity *id, const char **why,
+                      const char **reason)
+{
+    enum svc_access access = m->access;
     struct store_apikey key;
     const char *val = NULL;
     size_t vlen = 0, i;
-    int found = 0;
+    int found = 0, is_rep;
     sw_err rc;
 
     id->team_id = "";
     id->key_id = "";
     id->is_admin = 0;
+    id->rep_email = "";
+    *reason = NULL;
     if (access == SVC_PUBLIC)
         return SW_OK;
     for (i = 0; i < md->count; i++) {
@@ -58,20 +80,31 @@ sw_err svc_auth_check(struct store *st, const grpc_metadata_array *md,
         return rc;
     }
     id->is_admin = key.role == STORE_ROLE_ADMIN;
+    is_rep = key.role == STORE_ROLE_REP;
     id->team_id = sw_arena_strdup(a, key.team_id ? key.team_id : "");
     id->key_id = sw_arena_strdup(a, key.key_id ? key.key_id : "");
+    id->rep_email =
+        sw_arena_strdup(a, is_rep && key.rep_email ? key.rep_email : "");
     store_apikey_clear(&key);
-    if (id->team_id == NULL || id->key_id == NULL) {
+    if (id->team_id == NULL || id->key_id == NULL || id->rep_email == NULL) {
         *why = "out of memory";
         return SW_ENOMEM;
     }
     if (access == SVC_ADMIN && !id->is_admin) {
         *why = "this method needs the server admin key";
+        *reason = "ADMIN_KEY_REQUIRED";
         return SW_EPERM;
     }
-    if (access == SVC_TEAM && id->is_admin) {
+    if (access != SVC_ADMIN && id->is_admin) {
         *why = "this method acts on one team: use a team API key, not the "
                "admin key";
+        *reason = "ADMIN_KEY_REQUIRED";
+        return SW_EPERM;
+    }
+    /* A rep key acts as one member: only rows marked SVC_REP let it in. */
+    if (is_rep && access != SVC_REP) {
+        *why = svc_auth_rep_refused(m, a);
+        *reason = "REP_KEY_NOT_ALLOWED";
         return SW_EPERM;
     }
     return SW_OK;

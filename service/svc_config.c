@@ -86,13 +86,24 @@ static const struct svc_opt svc_opts[] = {
      "IngestEmails streams one team may have open [64]"},
     {"--stream-idle-ms", "SNIPD_STREAM_IDLE_MS", SVC_OPT_I64,
      SVC_OFF(stream_idle_ms), 100, 86400000,
-     "a client stream (IngestEmails) that sends nothing this\n"
-     "                         long ends with DEADLINE_EXCEEDED [30000]"},
+     "a stream whose client sends (IngestEmails) or reads\n"
+     "                         (ReadContent) nothing this long ends with\n"
+     "                         DEADLINE_EXCEEDED [30000]"},
     {"--stats-poll-ms", "SNIPD_STATS_POLL_MS", SVC_OPT_I64,
      SVC_OFF(stats_poll_ms), 10, 3600000,
      "how often the background publisher looks for teams whose\n"
      "                         ranking statistics are older than the store "
      "[200]"},
+    {"--content-max-file-bytes", "SNIPD_CONTENT_MAX_FILE_BYTES", SVC_OPT_I64,
+     SVC_OFF(content_max_file_bytes), 0, 16 << 20,
+     "an attached file larger than this is kept as text and\n"
+     "                         statistics only, not in the content library\n"
+     "                         [16777216]"},
+    {"--content-quota-bytes", "SNIPD_CONTENT_QUOTA_BYTES", SVC_OPT_I64,
+     SVC_OFF(content_quota_bytes), 0, INT64_MAX / 4,
+     "bytes of files each team's content library may hold; an\n"
+     "                         email whose new files would pass it gets\n"
+     "                         RESOURCE_EXHAUSTED; 0 = no quota [10737418240]"},
     {"--log-level", "SNIPD_LOG_LEVEL", SVC_OPT_LEVEL, SVC_OFF(log_level), 0, 0,
      "debug, info, warn or error [info]"},
     {"--demo", "SNIPD_DEMO", SVC_OPT_BOOL, SVC_OFF(demo), 0, 1,
@@ -162,6 +173,15 @@ static const struct svc_opt svc_opts[] = {
      SVC_OFF(metrics_teams), 0, 1000,
      "largest teams given their own team label in metrics;\n"
      "                         the rest are summed as team=\"other\" [20]"},
+    {"--mailbox-poll-ms", "SNIPD_MAILBOX_POLL_MS", SVC_OPT_I64,
+     SVC_OFF(mailbox_poll_ms), 100, 86400000,
+     "time between two syncs of a connected IMAP mailbox\n"
+     "                         (SyncMailbox syncs at once) [60000]"},
+    {"--mailbox-threads", "SNIPD_MAILBOX_THREADS", SVC_OPT_INT,
+     SVC_OFF(mailbox_threads), 1, 64, "mailboxes synced at the same time [2]"},
+    {"--mailbox-timeout-s", "SNIPD_MAILBOX_TIMEOUT_S", SVC_OPT_INT,
+     SVC_OFF(mailbox_timeout_s), 1, 3600,
+     "timeout of an IMAP connect or read, in seconds [60]"},
 };
 
 #define SVC_NOPTS (sizeof(svc_opts) / sizeof(svc_opts[0]))
@@ -418,6 +438,8 @@ sw_err svc_config_parse(int argc, char **argv, struct svc_config *c,
     c->grace_ms = 10000;
     c->stream_idle_ms = 30000;
     c->stats_poll_ms = 200;
+    c->content_max_file_bytes = 16 << 20;
+    c->content_quota_bytes = 10LL << 30;
     c->light_workers = 2;
     c->team_max_streams = 64;
     c->log_level = SW_LOG_INFO;
@@ -426,6 +448,9 @@ sw_err svc_config_parse(int argc, char **argv, struct svc_config *c,
     c->explore_percent = 100;
     c->access_log = 1;
     c->metrics_teams = 20;
+    c->mailbox_poll_ms = 60000;
+    c->mailbox_threads = 2;
+    c->mailbox_timeout_s = 60;
     c->llm_provider = "builtin";
     c->llm_base_url = "https://api.openai.com/v1";
     c->llm_model = "gpt-4o-mini";

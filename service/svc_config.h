@@ -42,6 +42,11 @@ struct svc_config {
     int team_max_calls;        /* 0: half the workers */
     int team_max_streams;      /* default 64 */
     int log_level;             /* sw_log level, default info */
+    /* The content library (ingest/pipeline.h ingest_pipeline_opts): files
+     * kept up to this size [16 MiB], and bytes kept per team [10 GiB];
+     * 0 keeps no file / sets no quota. */
+    int64_t content_max_file_bytes;
+    int64_t content_quota_bytes;
     int demo; /* create the demo team on first start, default 1 */
     /* load the bundled sample into that new team (svc_demo.h) [1] */
     int demo_sample;
@@ -75,6 +80,12 @@ struct svc_config {
     const char *metrics_listen; /* Prometheus endpoint host:port; NULL off */
     int access_log;             /* one event=rpc line per call [1] */
     int metrics_teams;          /* teams with their own label [20] */
+    /* Mailbox sync (ingest/imap_sync.h): time between syncs of a mailbox
+     * [60000], threads syncing mailboxes at once [2], and the timeout of
+     * an IMAP connect or read [60]. */
+    int64_t mailbox_poll_ms;
+    int mailbox_threads;
+    int mailbox_timeout_s;
     /* The config file read (--config, SNIPD_CONFIG), or NULL. */
     const char *config_file;
     /* Owned by the config (svc_config_free): the file's text, which the

@@ -6,6 +6,7 @@
 #include <grpc/support/time.h>
 #include <stdarg.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "base/sw_buf.h"
@@ -41,6 +42,11 @@ struct ingest_pipeline *svc_ctx_ingest(struct svc_ctx *c)
 {
     return c->srv->ingest;
 }
+
+struct ingest_imap_sync *svc_ctx_mailbox(struct svc_ctx *c)
+{
+    return c->srv->mailbox;
+}
 const char *svc_ctx_team(struct svc_ctx *c)
 {
     return c->id.team_id;
@@ -52,6 +58,30 @@ const char *svc_ctx_key_id(struct svc_ctx *c)
 int svc_ctx_is_admin(struct svc_ctx *c)
 {
     return c->id.is_admin;
+}
+const char *svc_ctx_rep_email(struct svc_ctx *c)
+{
+    return c->id.rep_email ? c->id.rep_email : "";
+}
+
+sw_err svc_ctx_rep_identity(struct svc_ctx *c, const char *field,
+                            const char *given, const char **out)
+{
+    const char *rep = svc_ctx_rep_email(c);
+
+    if (given == NULL)
+        given = "";
+    /* A team key speaks for any rep; a rep key only for its own. */
+    if (rep[0] == '\0' || given[0] == '\0' || strcasecmp(given, rep) == 0) {
+        *out = rep[0] ? rep : given;
+        return SW_OK;
+    }
+    svc_ctx_reason(c, "REP_IDENTITY_MISMATCH");
+    svc_ctx_meta(c, "rep_email", "%s", rep);
+    return svc_ctx_fail_field(c, SW_EPERM, field,
+                              "is %.320s, but this rep key acts as %s: leave "
+                              "it empty or give the key's rep",
+                              given, rep);
 }
 int svc_ctx_draining(struct svc_ctx *c)
 {

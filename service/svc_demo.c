@@ -173,7 +173,7 @@ static sw_err svc_demo_mails(svc_demo *d, struct svc_demo_counts *n)
         for (k = 0; k < w; k++) {
             if (t[k] == NULL)
                 continue;
-            rc2 = ingest_email_end(&t[k], &res, NULL);
+            rc2 = ingest_email_end(&t[k], &res, NULL, NULL);
             if (rc == SW_OK)
                 rc = svc_demo_count(d, base + k, rc2, &res, NULL, n);
             ingest_result_clear(&res);

@@ -7,6 +7,7 @@
 #include "base/sw_log.h"
 #include "base/sw_mem.h"
 #include "ingest/pipeline.h"
+#include "service/svc_stats.h"
 #include "service/svc_store.h"
 #include "snipwise/v1/ingest.pb-c.h"
 #include "snipwise/v1/snippet.pb-c.h"
@@ -125,7 +126,7 @@ svc_ingest_one(struct svc_ctx *c, ingest_pipeline *p,
     sw_err rc = svc_ingest_begin(c, p, r, &t, why);
 
     if (rc == SW_OK)
-        rc = ingest_email_end(&t, res, NULL);
+        rc = ingest_email_end(&t, res, NULL, why);
     return rc;
 }
 
@@ -305,11 +306,13 @@ static SW_MUST_CHECK sw_err svc_stream_finish(struct svc_stream *s)
 {
     struct svc_pending *q = &s->win[s->head];
     struct ingest_result res;
+    struct sw_buf why;
     sw_err rc = q->rc, rec = SW_OK;
 
     memset(&res, 0, sizeof(res));
+    sw_buf_init(&why, 1024);
     if (q->t)
-        rc = ingest_email_end(&q->t, &res, NULL);
+        rc = ingest_email_end(&q->t, &res, NULL, &why);
     s->head = (s->head + 1) % SVC_WINDOW;
     s->n--;
     if (rc == SW_OK) {
@@ -327,10 +330,12 @@ static SW_MUST_CHECK sw_err svc_stream_finish(struct svc_stream *s)
                               q->reason ? q->reason : sw_err_str(rc));
     } else {
         svc_stream_note(&s->failed, q->index);
-        rec = svc_ctx_fail(s->c, rc, "ingest failed at item %lld: %s",
-                           (long long)q->index, svc_store_err_str(s->c, rc));
+        rec = svc_ctx_fail(
+            s->c, rc, "ingest failed at item %lld: %s", (long long)q->index,
+            sw_buf_len(&why) ? sw_buf_str(&why) : svc_store_err_str(s->c, rc));
     }
     ingest_result_clear(&res);
+    sw_buf_free(&why);
     return rec;
 }
 
@@ -593,6 +598,9 @@ sw_err svc_ingest_get_thread(struct svc_ctx *c, const ProtobufCMessage *req,
         rc = SW_ENOMEM;
         goto out;
     }
+    rc = svc_stats_threads(c, &m, 1);
+    if (rc)
+        goto out;
     if (r->include_emails) {
         n = t.n_emails < SVC_THREAD_EMAILS_MAX ? t.n_emails
                                                : SVC_THREAD_EMAILS_MAX;
@@ -684,6 +692,9 @@ sw_err svc_ingest_list_threads(struct svc_ctx *c, const ProtobufCMessage *req,
         }
     }
     out->n_threads = n;
+    rc = svc_stats_threads(c, out->threads, n);
+    if (rc)
+        goto out;
     out->next_page_token = svc_ctx_str(c, next);
     *resp = &out->base;
 out:
@@ -713,6 +724,7 @@ static Snipwise__V1__Content *svc_content_msg(struct svc_ctx *c,
     m->text_length = (int64_t)s->text_len;
     m->extraction_state = (Snipwise__V1__ExtractionState)s->state;
     m->page_count = s->pages;
+    m->file_state = (Snipwise__V1__ContentFileState)s->file_state;
     m->first_seen_time_unix_ms = s->first_seen_ms;
     m->last_used_time_unix_ms = s->last_used_ms;
     st->times_used = s->times_used;
@@ -739,6 +751,9 @@ sw_err svc_ingest_get_content(struct svc_ctx *c, const ProtobufCMessage *req,
     store_content_clear(&s);
     if (m == NULL)
         return SW_ENOMEM;
+    rc = svc_stats_contents(c, &m, 1);
+    if (rc)
+        return rc;
     *resp = &m->base;
     return SW_OK;
 }
@@ -797,6 +812,9 @@ sw_err svc_ingest_list_contents(struct svc_ctx *c, const ProtobufCMessage *req,
         }
     }
     out->n_contents = n;
+    rc = svc_stats_contents(c, out->contents, n);
+    if (rc)
+        goto out;
     out->next_page_token = svc_ctx_str(c, next);
     *resp = &out->base;
 out:

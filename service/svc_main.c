@@ -13,6 +13,7 @@
 #include "base/sw_buf.h"
 #include "base/sw_log.h"
 #include "base/sw_mem.h"
+#include "ingest/imap_sync.h"
 #include "ingest/pipeline.h"
 #include "llm/embed_openai.h"
 #include "llm/provider.h"
@@ -319,6 +320,9 @@ static int snipd_serve(const struct svc_config *cfg)
     char *embed_key = NULL;
     rank_engine *engine = NULL;
     ingest_pipeline *ingest = NULL;
+    struct ingest_pipeline_opts io;
+    ingest_imap_sync *mailbox = NULL;
+    struct ingest_imap_sync_opts mo;
     svc_llm *llm = NULL;
     svc_metrics *mx = NULL;
     svc_demo *demo = NULL;
@@ -382,10 +386,27 @@ static int snipd_serve(const struct svc_config *cfg)
                 sw_err_str(rc));
         goto out;
     }
-    rc = ingest_pipeline_open(st, NULL, &ingest);
+    memset(&io, 0, sizeof(io));
+    io.max_file_bytes =
+        cfg->content_max_file_bytes > 0 ? cfg->content_max_file_bytes : -1;
+    io.quota_bytes = cfg->content_quota_bytes;
+    rc = ingest_pipeline_open(st, &io, &ingest);
     if (rc) {
         fprintf(stderr, "snipd: cannot start the ingest pipeline: %s\n",
                 sw_err_str(rc));
+        goto out;
+    }
+    /* The mailbox sync engine: its key file is made now, its threads
+     * start once the server serves. */
+    memset(&mo, 0, sizeof(mo));
+    mo.data_dir = cfg->data_dir;
+    mo.poll_ms = cfg->mailbox_poll_ms;
+    mo.threads = cfg->mailbox_threads;
+    mo.timeout_s = cfg->mailbox_timeout_s;
+    rc = ingest_imap_sync_open(st, ingest, &mo, &mailbox);
+    if (rc) {
+        fprintf(stderr, "snipd: cannot start the mailbox sync (%s/%s): %s\n",
+                cfg->data_dir, INGEST_IMAP_KEY_FILE, sw_err_str(rc));
         goto out;
     }
     if (tls)
@@ -405,6 +426,7 @@ static int snipd_serve(const struct svc_config *cfg)
     o.ranker = ranker;
     o.engine = engine;
     o.ingest = ingest;
+    o.mailbox = mailbox;
     rc = svc_metrics_open(cfg, st, ranker, ingest, &mx);
     if (rc)
         goto out;
@@ -421,8 +443,10 @@ static int snipd_serve(const struct svc_config *cfg)
                 sw_err_str(rc));
         goto out;
     }
-    /* The extraction worker. */
+    /* The extraction worker, and the mailbox sync. */
     rc = svc_llm_start(cfg, st, &llm);
+    if (rc == SW_OK)
+        rc = ingest_imap_sync_start(mailbox);
     if (rc == SW_OK)
         rc = svc_metrics_start(mx, llm); /* --metrics-listen */
     if (rc)
@@ -461,11 +485,13 @@ static int snipd_serve(const struct svc_config *cfg)
     svc_notify_stopping();
     svc_demo_stop(&demo); /* an unfinished load resumes at the next start */
     svc_server_stop(&srv, cfg->grace_ms);
+    ingest_imap_sync_close(&mailbox); /* after the handlers; aborts reads */
     sw_log_info("server.stopped", "code=0");
     code = 0;
 out:
     svc_demo_stop(&demo); /* it uses the pipeline, engine and store */
     svc_server_stop(&srv, 0);
+    ingest_imap_sync_close(&mailbox); /* handlers use it; it uses ingest */
     svc_metrics_free(&mx); /* it reads the sources closed below */
     svc_ingest_close(&ingest);
     svc_llm_stop(&llm); /* waits for the job in hand */

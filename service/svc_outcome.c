@@ -263,6 +263,37 @@ out:
     return rc;
 }
 
+/* svc_feedback_item checks that the team was given suggestion sid and
+ * item_id as one of its items, and parses the item into *out. The ids
+ * carry a tag that proves it (ranker/suggest.h), so nothing is looked up
+ * and Suggest stays a read. NOT_FOUND with reason SUGGESTION_NOT_FOUND or
+ * SUGGESTION_ITEM_NOT_FOUND when not. */
+static sw_err svc_feedback_item(struct svc_ctx *c, const char *sid,
+                                const char *item_id, struct rank_item *out)
+{
+    rank_engine *e = svc_ctx_engine(c);
+    sw_err rc;
+
+    /* Without an engine this server made no suggestion at all. */
+    rc = e ? rank_suggestion_check(e, svc_ctx_team(c), sid) : SW_ENOTFOUND;
+    if (rc == SW_ENOTFOUND) {
+        svc_ctx_reason(c, "SUGGESTION_NOT_FOUND");
+        svc_ctx_meta(c, "suggestion_id", "%.64s", sid);
+        return svc_ctx_fail(c, rc, "no suggestion %.64s was made to this team",
+                            sid);
+    }
+    if (rc == SW_OK)
+        rc = rank_item_check(e, svc_ctx_team(c), sid, item_id, out);
+    if (rc == SW_ENOTFOUND) {
+        svc_ctx_reason(c, "SUGGESTION_ITEM_NOT_FOUND");
+        svc_ctx_meta(c, "suggestion_id", "%.64s", sid);
+        svc_ctx_meta(c, "item_id", "%.128s", item_id);
+        return svc_ctx_fail(c, rc, "%.128s is not an item of suggestion %.64s",
+                            item_id, sid);
+    }
+    return rc;
+}
+
 struct svc_feedback_put {
     const char *team;
     const struct store_feedback *f;
@@ -286,6 +317,7 @@ sw_err svc_outcome_feedback(struct svc_ctx *c, const ProtobufCMessage *req,
     const Snipwise__V1__RecordFeedbackRequest *r =
         (const Snipwise__V1__RecordFeedbackRequest *)req;
     Snipwise__V1__RecordFeedbackResponse *out;
+    const char *rep = NULL;
     struct rank_item item;
     struct store_feedback f;
     struct svc_feedback_put p;
@@ -315,17 +347,19 @@ sw_err svc_outcome_feedback(struct svc_ctx *c, const ProtobufCMessage *req,
                                 "must not be negative");
     if (rc)
         return rc;
-    rc = rank_item_parse(r->item_id, &item);
-    if (rc || strcmp(item.suggestion_id, r->suggestion_id) != 0)
-        return svc_ctx_fail_field(c, SW_EINVAL, "item_id",
-                                  "%s is not an item of suggestion %s",
-                                  r->item_id, r->suggestion_id);
+    /* Feedback with a rep key is tied to the key's rep. */
+    rc = svc_ctx_rep_identity(c, "rep_email", r->rep_email, &rep);
+    if (rc)
+        return rc;
+    rc = svc_feedback_item(c, r->suggestion_id, r->item_id, &item);
+    if (rc)
+        return rc;
     f.suggestion_id = r->suggestion_id;
     f.item_id = r->item_id;
     f.target_kind = item.kind;
     f.target_id = item.target_id;
     f.kind = (int)r->kind;
-    f.rep_email = r->rep_email;
+    f.rep_email = (char *)rep;
     f.time_ms = r->time_unix_ms;
     f.idem_key = r->idempotency_key;
     p.team = svc_ctx_team(c);

@@ -10,16 +10,21 @@
 #include "base/sw_mem.h"
 #include "grpc/health/v1/health.pb-c.h"
 #include "service/svc_admin.h"
+#include "service/svc_content.h"
+#include "service/svc_feedback.h"
 #include "service/svc_health.h"
 #include "service/svc_ingest.h"
 #include "service/svc_llm.h"
+#include "service/svc_mailbox.h"
 #include "service/svc_outcome.h"
+#include "service/svc_repkey.h"
 #include "service/svc_snippet.h"
 #include "service/svc_suggest.h"
 #include "service/svc_team.h"
 #include "snipwise/v1/admin.pb-c.h"
 #include "snipwise/v1/ingest.pb-c.h"
 #include "snipwise/v1/llm.pb-c.h"
+#include "snipwise/v1/mailbox.pb-c.h"
 #include "snipwise/v1/outcome.pb-c.h"
 #include "snipwise/v1/ranking.pb-c.h"
 #include "snipwise/v1/snippet.pb-c.h"
@@ -44,9 +49,18 @@ struct svc_row {
 #define SNIPPET &snipwise__v1__snippet_service__descriptor
 #define RANKING &snipwise__v1__ranking_service__descriptor
 #define LLM &snipwise__v1__llm_service__descriptor
+#define MAILBOX &snipwise__v1__mailbox_service__descriptor
 #define HEALTH &grpc__health__v1__health__descriptor
 
 #define P_RETRIEVAL "snippet retrieval arrives with issues 4 and 5"
+
+/* The access column says who may call: SVC_TEAM rows need a team(-admin)
+ * key and refuse rep keys (REP_KEY_NOT_ALLOWED): managing members, domains
+ * and keys, ingest (mail's rep comes from its headers, which a rep key
+ * could forge for another rep; the team's mailbox connector ingests),
+ * outcomes (the CRM's record of the team), redaction, re-ranking and the
+ * LLM journal. SVC_REP rows are what a rep does as itself: Suggest,
+ * feedback and the reads. */
 
 static const struct svc_row svc_rows[] = {
     {HEALTH, "Check", SVC_UNARY, SVC_PUBLIC, SVC_INLINE, svc_health_check,
@@ -64,57 +78,77 @@ static const struct svc_row svc_rows[] = {
     {ADMIN, "RevokeApiKey", SVC_UNARY, SVC_ADMIN, 0, svc_admin_revoke_api_key,
      NULL},
 
-    {TEAM, "GetMyTeam", SVC_UNARY, SVC_TEAM, 0, svc_team_get_my_team, NULL},
+    {TEAM, "GetMyTeam", SVC_UNARY, SVC_REP, 0, svc_team_get_my_team, NULL},
     {TEAM, "AddTeamMember", SVC_UNARY, SVC_TEAM, 0, svc_team_add_member, NULL},
     {TEAM, "RemoveTeamMember", SVC_UNARY, SVC_TEAM, 0, svc_team_remove_member,
      NULL},
-    {TEAM, "ListTeamMembers", SVC_UNARY, SVC_TEAM, 0, svc_team_list_members,
+    {TEAM, "ListTeamMembers", SVC_UNARY, SVC_REP, 0, svc_team_list_members,
      NULL},
     {TEAM, "AddTeamDomain", SVC_UNARY, SVC_TEAM, 0, svc_team_add_domain, NULL},
     {TEAM, "RemoveTeamDomain", SVC_UNARY, SVC_TEAM, 0, svc_team_remove_domain,
      NULL},
-    {TEAM, "ListTeamDomains", SVC_UNARY, SVC_TEAM, 0, svc_team_list_domains,
+    {TEAM, "ListTeamDomains", SVC_UNARY, SVC_REP, 0, svc_team_list_domains,
      NULL},
+    {TEAM, "CreateRepKey", SVC_UNARY, SVC_TEAM, 0, svc_repkey_create, NULL},
+    {TEAM, "ListRepKeys", SVC_UNARY, SVC_TEAM, 0, svc_repkey_list, NULL},
+    {TEAM, "RevokeRepKey", SVC_UNARY, SVC_TEAM, 0, svc_repkey_revoke, NULL},
 
     {INGEST, "IngestEmail", SVC_UNARY, SVC_TEAM, SVC_HEAVY, svc_ingest_email,
      NULL},
     {INGEST, "IngestEmails", SVC_CLIENT_STREAM, SVC_TEAM, SVC_HEAVY,
      svc_ingest_emails, NULL},
-    {INGEST, "GetEmail", SVC_UNARY, SVC_TEAM, 0, svc_ingest_get_email, NULL},
-    {INGEST, "GetThread", SVC_UNARY, SVC_TEAM, 0, svc_ingest_get_thread, NULL},
-    {INGEST, "ListThreads", SVC_UNARY, SVC_TEAM, 0, svc_ingest_list_threads,
+    {INGEST, "GetEmail", SVC_UNARY, SVC_REP, 0, svc_ingest_get_email, NULL},
+    {INGEST, "GetThread", SVC_UNARY, SVC_REP, 0, svc_ingest_get_thread, NULL},
+    {INGEST, "ListThreads", SVC_UNARY, SVC_REP, 0, svc_ingest_list_threads,
      NULL},
 
     {OUTCOME, "RecordOutcome", SVC_UNARY, SVC_TEAM, 0, svc_outcome_record,
      NULL},
-    {OUTCOME, "RecordFeedback", SVC_UNARY, SVC_TEAM, 0, svc_outcome_feedback,
+    {OUTCOME, "RecordFeedback", SVC_UNARY, SVC_REP, 0, svc_outcome_feedback,
      NULL},
-    {OUTCOME, "ListOutcomes", SVC_UNARY, SVC_TEAM, 0, svc_outcome_list, NULL},
+    {OUTCOME, "ListOutcomes", SVC_UNARY, SVC_REP, 0, svc_outcome_list, NULL},
+    {OUTCOME, "ListFeedback", SVC_UNARY, SVC_REP, 0, svc_feedback_list, NULL},
 
-    {SUGGEST, "Suggest", SVC_UNARY, SVC_TEAM, SVC_HEAVY, svc_suggest, NULL},
+    {SUGGEST, "Suggest", SVC_UNARY, SVC_REP, SVC_HEAVY, svc_suggest, NULL},
 
-    {SNIPPET, "SearchSnippets", SVC_UNARY, SVC_TEAM, SVC_HEAVY,
+    {SNIPPET, "SearchSnippets", SVC_UNARY, SVC_REP, SVC_HEAVY,
      svc_snippet_search, NULL},
-    {SNIPPET, "GetSnippet", SVC_UNARY, SVC_TEAM, 0, svc_snippet_get, NULL},
+    {SNIPPET, "GetSnippet", SVC_UNARY, SVC_REP, 0, svc_snippet_get, NULL},
     {SNIPPET, "DeleteSnippet", SVC_UNARY, SVC_TEAM, 0, svc_snippet_delete,
      NULL},
-    {SNIPPET, "GetContent", SVC_UNARY, SVC_TEAM, 0, svc_ingest_get_content,
+    {SNIPPET, "GetContent", SVC_UNARY, SVC_REP, 0, svc_ingest_get_content,
      NULL},
-    {SNIPPET, "ListContents", SVC_UNARY, SVC_TEAM, 0, svc_ingest_list_contents,
+    {SNIPPET, "ListContents", SVC_UNARY, SVC_REP, 0, svc_ingest_list_contents,
      NULL},
+    {SNIPPET, "ReadContent", SVC_SERVER_STREAM, SVC_REP, SVC_HEAVY,
+     svc_content_read, NULL},
 
     {RANKING, "RunRerank", SVC_SERVER_STREAM, SVC_TEAM, SVC_HEAVY,
      svc_ranking_run, NULL},
-    {RANKING, "GetModel", SVC_UNARY, SVC_TEAM, 0, svc_ranking_get, NULL},
-    {RANKING, "ListModels", SVC_UNARY, SVC_TEAM, 0, svc_ranking_list, NULL},
+    {RANKING, "GetModel", SVC_UNARY, SVC_REP, 0, svc_ranking_get, NULL},
+    {RANKING, "ListModels", SVC_UNARY, SVC_REP, 0, svc_ranking_list, NULL},
 
     {LLM, "ListJournal", SVC_UNARY, SVC_TEAM, 0, svc_llm_list_journal, NULL},
+
+    {MAILBOX, "CreateMailbox", SVC_UNARY, SVC_TEAM, 0, svc_mailbox_create,
+     NULL},
+    {MAILBOX, "GetMailbox", SVC_UNARY, SVC_TEAM, 0, svc_mailbox_get, NULL},
+    {MAILBOX, "ListMailboxes", SVC_UNARY, SVC_TEAM, 0, svc_mailbox_list, NULL},
+    {MAILBOX, "UpdateMailboxCredentials", SVC_UNARY, SVC_TEAM, 0,
+     svc_mailbox_update_credentials, NULL},
+    {MAILBOX, "PauseMailbox", SVC_UNARY, SVC_TEAM, 0, svc_mailbox_pause, NULL},
+    {MAILBOX, "ResumeMailbox", SVC_UNARY, SVC_TEAM, 0, svc_mailbox_resume,
+     NULL},
+    {MAILBOX, "DeleteMailbox", SVC_UNARY, SVC_TEAM, 0, svc_mailbox_delete,
+     NULL},
+    {MAILBOX, "SyncMailbox", SVC_UNARY, SVC_TEAM, 0, svc_mailbox_sync, NULL},
 };
 
 #define SVC_NROWS (sizeof(svc_rows) / sizeof(svc_rows[0]))
 
 static const ProtobufCServiceDescriptor *const svc_services[] = {
-    HEALTH, ADMIN, TEAM, INGEST, OUTCOME, SUGGEST, SNIPPET, RANKING, LLM,
+    HEALTH,  ADMIN,   TEAM,    INGEST, OUTCOME,
+    SUGGEST, SNIPPET, RANKING, LLM,    MAILBOX,
 };
 
 #define SVC_NSERVICES (sizeof(svc_services) / sizeof(svc_services[0]))

@@ -16,6 +16,7 @@ struct store;
 struct rank_ranker;
 struct rank_engine;
 struct ingest_pipeline;
+struct ingest_imap_sync;
 struct svc_metrics;
 struct svc_ctx;
 
@@ -27,8 +28,15 @@ enum svc_kind {
 
 enum svc_access {
     SVC_PUBLIC = 0, /* no key needed (health) */
-    SVC_TEAM = 1,   /* a team key; the team comes from the key */
-    SVC_ADMIN = 2,  /* the server admin key */
+    /* A team(-admin) key; the team comes from the key. A rep key is
+     * refused (PERMISSION_DENIED, reason REP_KEY_NOT_ALLOWED): what a rep
+     * may do is listed row by row, never assumed. */
+    SVC_TEAM = 1,
+    SVC_ADMIN = 2, /* the server admin key */
+    /* A team key or a rep key of the team (what a rep does as itself:
+     * Suggest, feedback, reads). Handlers check a request's rep_email
+     * against a rep key with svc_ctx_rep_identity. */
+    SVC_REP = 3,
 };
 
 /* Flags of a method row. */
@@ -96,11 +104,26 @@ struct svc_metrics *svc_ctx_metrics(struct svc_ctx *c);
  * when the server runs without one; valid for the whole call. */
 struct ingest_pipeline *svc_ctx_ingest(struct svc_ctx *c);
 
+/* svc_ctx_mailbox: the server's mailbox sync engine (ingest/imap_sync.h),
+ * or NULL when the server runs without one; valid for the whole call. */
+struct ingest_imap_sync *svc_ctx_mailbox(struct svc_ctx *c);
+
 /* The caller's identity, from its API key. team_id is "" for the admin key;
- * key_id is "" on public methods. Valid for the whole call. */
+ * key_id is "" on public methods. svc_ctx_rep_email is the member a rep key
+ * acts as (lowercased), "" for every other key. Valid for the whole call. */
 const char *svc_ctx_team(struct svc_ctx *c);
 const char *svc_ctx_key_id(struct svc_ctx *c);
 int svc_ctx_is_admin(struct svc_ctx *c);
+const char *svc_ctx_rep_email(struct svc_ctx *c);
+
+/* svc_ctx_rep_identity checks a request's rep_email (given, named field)
+ * against the caller's key and sets *out to the rep the call acts as: for a
+ * rep key, its rep when given is empty or the same address in any case,
+ * else SW_EPERM (reason REP_IDENTITY_MISMATCH, the field named in the
+ * details); for any other key, given unchanged. *out is given or an
+ * identity string, valid for the whole call. */
+SW_MUST_CHECK sw_err svc_ctx_rep_identity(struct svc_ctx *c, const char *field,
+                                          const char *given, const char **out);
 
 /* svc_ctx_fail records a human-readable status message for error e and
  * returns e, so handlers can write `return svc_ctx_fail(c, SW_EINVAL,

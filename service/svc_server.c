@@ -127,11 +127,16 @@ static void svc_call_unref(struct svc_ctx *c)
 }
 
 /* svc_sync_batch starts ops on the call and waits for their completion,
- * which the polling thread reports through t_sync. */
-static sw_err svc_sync_batch(struct svc_ctx *c, grpc_op *ops, size_t n)
+ * which the polling thread reports through t_sync. With idle_ms > 0 (a
+ * send) a client that takes nothing for that long gets the call cancelled
+ * with DEADLINE_EXCEEDED, so that a reader that stalls holds the worker for
+ * a bounded time; the completion then comes at once. */
+static sw_err svc_sync_batch(struct svc_ctx *c, grpc_op *ops, size_t n,
+                             int64_t idle_ms)
 {
+    int64_t end = sw_mono_ms() + idle_ms;
     grpc_call_error ce;
-    int ok;
+    int ok, expired = 0;
 
     pthread_mutex_lock(&c->mu);
     c->sync_done = 0;
@@ -143,10 +148,40 @@ static sw_err svc_sync_batch(struct svc_ctx *c, grpc_op *ops, size_t n)
         return SW_EINTERNAL;
     }
     pthread_mutex_lock(&c->mu);
-    while (!c->sync_done)
-        pthread_cond_wait(&c->cv, &c->mu);
+    while (!c->sync_done) {
+        struct timespec ts;
+        int64_t left = end - sw_mono_ms();
+        if (idle_ms <= 0 || expired) {
+            pthread_cond_wait(&c->cv, &c->mu);
+            continue;
+        }
+        if (left <= 0) {
+            char msg[160];
+            expired = 1;
+            snprintf(msg, sizeof(msg),
+                     "the client read nothing for %lld ms (the server's "
+                     "limit); the stream is ended",
+                     (long long)idle_ms);
+            sw_log_info("rpc.send_idle", "method=%s", c->m->path);
+            grpc_call_cancel_with_status(c->call, GRPC_STATUS_DEADLINE_EXCEEDED,
+                                         msg, NULL);
+            continue;
+        }
+        if (left > 100)
+            left = 100;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += left / 1000;
+        ts.tv_nsec += (left % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        (void)pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+    }
     ok = c->sync_ok;
     pthread_mutex_unlock(&c->mu);
+    if (expired)
+        return SW_ETIMEOUT;
     return ok ? SW_OK : SW_ECANCELLED;
 }
 
@@ -216,7 +251,7 @@ sw_err svc_ctx_send(struct svc_ctx *c, const ProtobufCMessage *m)
     ops[n].op = GRPC_OP_SEND_MESSAGE;
     ops[n].data.send_message.send_message = bb;
     n++;
-    rc = svc_sync_batch(c, ops, n);
+    rc = svc_sync_batch(c, ops, n, c->srv->stream_idle_ms);
     grpc_byte_buffer_destroy(bb);
     return rc;
 }
@@ -253,7 +288,7 @@ sw_err svc_ctx_recv(struct svc_ctx *c, ProtobufCMessage **out)
     memset(&op, 0, sizeof(op));
     op.op = GRPC_OP_RECV_MESSAGE;
     op.data.recv_message.recv_message = &c->recv_bb;
-    rc = svc_sync_batch(c, &op, 1);
+    rc = svc_sync_batch(c, &op, 1, 0);
     if (rc)
         return rc;
     return svc_take_recv(c, out);
@@ -427,14 +462,17 @@ static void svc_run(struct svc_ctx *c)
 {
     const struct svc_method *m = c->m;
     ProtobufCMessage *req = NULL, *resp = NULL;
-    const char *why = NULL;
+    const char *why = NULL, *reason = NULL;
     sw_err rc;
 
-    rc = svc_auth_check(c->srv->st, &c->md, m->access, &c->arena, &c->id, &why);
+    rc =
+        svc_auth_check(c->srv->st, &c->md, m, &c->arena, &c->id, &why, &reason);
     if (rc) {
         c->fail_msg = why;
-        if (rc == SW_EPERM)
-            svc_ctx_reason(c, "ADMIN_KEY_REQUIRED");
+        if (reason)
+            svc_ctx_reason(c, reason);
+        if (reason && strcmp(reason, "REP_KEY_NOT_ALLOWED") == 0)
+            svc_ctx_meta(c, "method", "%s", m->path);
         goto out;
     }
     if (m->fn == NULL) {
@@ -457,12 +495,16 @@ static void svc_run(struct svc_ctx *c)
             goto out;
         }
         rc = svc_decode(c, c->payload, &req);
+        if (rc == SW_OK)
+            rc = svc_page_open(c, &c->srv->page_key, m->path, req);
         if (rc)
             goto out;
     }
     rc = m->fn(c, req, &resp);
     if (rc == SW_OK && c->oom)
         rc = SW_ENOMEM;
+    if (rc == SW_OK && resp && m->kind == SVC_UNARY)
+        rc = svc_page_seal(c, &c->srv->page_key, m->path, req, resp);
     if (rc == SW_OK && m->kind != SVC_SERVER_STREAM && resp == NULL) {
         resp = msg_new(m->resp, &c->arena);
         if (resp == NULL)
@@ -986,9 +1028,15 @@ sw_err svc_server_start(const struct svc_server_opts *o, struct store *st,
     if (s == NULL)
         return SW_ENOMEM;
     s->st = st;
+    rc = svc_page_key_load(st, &s->page_key);
+    if (rc) {
+        sw_free(s);
+        return rc;
+    }
     s->ranker = o->ranker;
     s->engine = o->engine;
     s->ingest = o->ingest;
+    s->mailbox = o->mailbox;
     s->mx = o->metrics;
     s->max_message_bytes = o->max_message_bytes;
     s->stream_idle_ms = o->stream_idle_ms > 0 ? o->stream_idle_ms : 30000;

@@ -14,6 +14,7 @@ struct store;
 struct rank_ranker;
 struct rank_engine;
 struct ingest_pipeline;
+struct ingest_imap_sync;
 struct svc_metrics;
 struct svc_tls;
 typedef struct svc_server svc_server;
@@ -40,6 +41,8 @@ struct svc_server_opts {
                              * may have in progress; 0: half the workers (at
                              * least 1) */
     int team_max_streams;   /* client streams one team may have open; 0: 64 */
+    /* The mailbox sync engine (borrowed); NULL: none. */
+    struct ingest_imap_sync *mailbox;
 };
 
 /* svc_server_start builds the server over store st (borrowed; it must

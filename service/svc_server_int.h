@@ -10,6 +10,7 @@
 
 #include "base/sw_arena.h"
 #include "service/svc_auth.h"
+#include "service/svc_page.h"
 #include "service/svc_rpc.h"
 #include "service/svc_server.h"
 #include "service/svc_status.h"
@@ -102,7 +103,8 @@ struct svc_server {
     struct rank_ranker *ranker;
     struct rank_engine *engine;
     struct ingest_pipeline *ingest;
-    struct svc_metrics *mx; /* borrowed; NULL: none */
+    struct ingest_imap_sync *mailbox; /* borrowed; NULL: none */
+    struct svc_metrics *mx;           /* borrowed; NULL: none */
     struct svc_queue *queues;
     int nqueues;
     struct svc_method *methods;
@@ -122,6 +124,7 @@ struct svc_server {
     int64_t stream_idle_ms;
     int64_t idle_scan_ms; /* last scan (mono), first polling thread only */
     int64_t max_message_bytes;
+    struct svc_page_key page_key; /* seals page tokens (svc_page.h) */
     /* Team shares of expensive calls. */
     pthread_mutex_t tmu;
     struct svc_share *shares;

@@ -8,6 +8,7 @@
 #include "base/sw_mem.h"
 #include "ranker/index.h"
 #include "ranker/search.h"
+#include "service/svc_stats.h"
 #include "snipwise/v1/snippet.pb-c.h"
 #include "store/store_snippet.h"
 
@@ -60,6 +61,23 @@ static Snipwise__V1__Snippet *svc_snippet_msg(struct svc_ctx *c,
         p->n_tags++;
     }
     return p;
+}
+
+/* svc_snippet_stats sets the statistics of a page of results
+ * (svc_stats.h: one lookup for the page). */
+static sw_err svc_snippet_stats(struct svc_ctx *c,
+                                Snipwise__V1__SearchSnippetsResponse *out)
+{
+    Snipwise__V1__Snippet **sn;
+    size_t i;
+
+    sn = sw_arena_alloc(svc_ctx_arena(c),
+                        (out->n_results ? out->n_results : 1) * sizeof(*sn));
+    if (sn == NULL)
+        return SW_ENOMEM;
+    for (i = 0; i < out->n_results; i++)
+        sn[i] = out->results[i]->snippet;
+    return svc_stats_snippets(c, sn, out->n_results);
 }
 
 static sw_err svc_snippet_need_ranker(struct svc_ctx *c)
@@ -167,6 +185,9 @@ sw_err svc_snippet_search(struct svc_ctx *c, const ProtobufCMessage *req,
         h->score = pg.hits[i].score;
         out->results[out->n_results++] = h;
     }
+    rc = svc_snippet_stats(c, out);
+    if (rc)
+        goto out;
     out->next_page_token = svc_ctx_str(c, pg.next_token ? pg.next_token : "");
     out->filter_note = svc_ctx_str(c, pg.note ? pg.note : "");
     out->exhausted = pg.exhausted ? 1 : 0;
@@ -221,6 +242,9 @@ sw_err svc_snippet_get(struct svc_ctx *c, const ProtobufCMessage *req,
         rc = SW_ENOMEM;
         goto out;
     }
+    rc = svc_stats_snippets(c, &out, 1);
+    if (rc)
+        goto out;
     *resp = &out->base;
 out:
     store_snippet_clear(&sn);

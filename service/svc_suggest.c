@@ -180,7 +180,10 @@ sw_err svc_suggest(struct svc_ctx *c, const ProtobufCMessage *req,
         break;
     }
     q.draft = r->draft_text;
-    q.rep_email = r->rep_email;
+    /* A rep key suggests for its own rep only. */
+    rc = svc_ctx_rep_identity(c, "rep_email", r->rep_email, &q.rep_email);
+    if (rc)
+        goto out;
     q.exclude_contents = (const char *const *)r->attachment_content_ids;
     q.n_exclude = r->n_attachment_content_ids;
     q.max_contents = (size_t)r->max_contents;

@@ -2,6 +2,7 @@
 #include "service/svc_team.h"
 
 #include "service/svc_admin.h"
+#include "service/svc_content.h"
 #include "service/svc_suggest.h"
 
 #include <string.h>
@@ -66,6 +67,9 @@ sw_err svc_team_get_my_team(struct svc_ctx *c, const ProtobufCMessage *req,
     if (rc)
         goto out;
     out->pending_extraction_jobs = (int64_t)pending;
+    out->content_library = svc_content_usage(c, svc_ctx_team(c), &rc);
+    if (rc)
+        goto out;
     if (svc_ctx_engine(c)) {
         struct rank_fresh f;
         rc = rank_engine_freshness(svc_ctx_engine(c), svc_ctx_team(c), &f);

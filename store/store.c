@@ -16,6 +16,7 @@
 
 #include "base/sw_log.h"
 #include "base/sw_mem.h"
+#include "base/sw_util.h"
 #include "store/store_int.h"
 
 #define STORE_DEFAULT_MAP ((size_t)64 << 20)
@@ -955,6 +956,63 @@ sw_err store_seq_peek(store_txn *t, const char *team_id, const char *name,
     if (rc == SW_OK)
         *out = v;
     sw_buf_free(&b);
+    return rc;
+}
+
+struct store_secret_arg {
+    struct sw_buf *key;
+    unsigned char *out;
+    int create;
+};
+
+static SW_MUST_CHECK sw_err store_secret_txn(store_txn *t, void *arg)
+{
+    struct store_secret_arg *a = arg;
+    unsigned char fresh[STORE_SECRET_BYTES];
+    const void *v;
+    size_t vl;
+    sw_err rc;
+
+    rc = store_get(t, STORE_DB_META, sw_buf_str(a->key), sw_buf_len(a->key), &v,
+                   &vl);
+    if (rc == SW_OK) {
+        if (vl != STORE_SECRET_BYTES)
+            return SW_ECORRUPT;
+        memcpy(a->out, v, STORE_SECRET_BYTES);
+        return SW_OK;
+    }
+    if (rc != SW_ENOTFOUND || !a->create)
+        return rc;
+    rc = sw_random(fresh, sizeof(fresh));
+    if (rc == SW_OK)
+        rc = store_put(t, STORE_DB_META, sw_buf_str(a->key), sw_buf_len(a->key),
+                       fresh, sizeof(fresh), 0);
+    if (rc == SW_OK)
+        memcpy(a->out, fresh, STORE_SECRET_BYTES);
+    return rc;
+}
+
+sw_err store_secret(store *s, const char *name,
+                    unsigned char out[STORE_SECRET_BYTES])
+{
+    struct store_secret_arg a;
+    struct sw_buf k;
+    sw_err rc;
+
+    if (s == NULL || name == NULL || name[0] == '\0' || strlen(name) > 64)
+        return SW_EINVAL;
+    sw_buf_init(&k, 128);
+    rc = sw_buf_printf(&k, "secret/%s", name);
+    a.key = &k;
+    a.out = out;
+    a.create = 0;
+    if (rc == SW_OK)
+        rc = store_view(s, store_secret_txn, &a);
+    if (rc == SW_ENOTFOUND) { /* the first use: create it (once) */
+        a.create = 1;
+        rc = store_update(s, store_secret_txn, &a);
+    }
+    sw_buf_free(&k);
     return rc;
 }
 

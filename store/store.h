@@ -54,7 +54,11 @@ typedef struct store_txn store_txn;
  *   OUTCOMES, OUTCOME_KEYS: thread outcomes (store_outcome.h).
  *   FEEDBACK, FEEDBACK_KEYS: feedback on suggestions (store_feedback.h).
  *   RANK_MODELS, RANK_BLOBS: ranking models and their data
- *                (ranker/model.h). */
+ *                (ranker/model.h).
+ *   LIBRARY, LIBRARY_USAGE: the kept files of content items and each
+ *                team's usage (store_library.h).
+ *   MAILBOXES, MAILBOX_FOLDERS: IMAP mailboxes kept in sync and their
+ *                folders' UID cursors (store_mailbox.h). */
 #define STORE_DB_LIST(X)                                                       \
     X(STORE_DB_META, "meta", 0)                                                \
     X(STORE_DB_TEAMS, "teams", 0)                                              \
@@ -88,7 +92,11 @@ typedef struct store_txn store_txn;
     X(STORE_DB_FEEDBACK, "feedback", 1)                                        \
     X(STORE_DB_FEEDBACK_KEYS, "feedback_keys", 1)                              \
     X(STORE_DB_RANK_MODELS, "rank_models", 1)                                  \
-    X(STORE_DB_RANK_BLOBS, "rank_blobs", 1)
+    X(STORE_DB_RANK_BLOBS, "rank_blobs", 1)                                    \
+    X(STORE_DB_LIBRARY, "library", 1)                                          \
+    X(STORE_DB_LIBRARY_USAGE, "library_usage", 1)                              \
+    X(STORE_DB_MAILBOXES, "mailboxes", 1)                                      \
+    X(STORE_DB_MAILBOX_FOLDERS, "mailbox_folders", 1)
 
 enum store_db {
 #define STORE_DB_ENUM(name, lmdb_name, prefixed) name,
@@ -307,6 +315,16 @@ SW_MUST_CHECK sw_err store_nospace_why(store *s, struct sw_buf *why);
  * Errors: SW_ENOSPACE (the disk of fd is full), SW_EIO, SW_ESTORE,
  * SW_EINVAL. Thread-safe. */
 SW_MUST_CHECK sw_err store_backup(store *s, int fd);
+
+/* store_secret writes the store-wide secret called name (STORE_SECRET_BYTES
+ * random bytes, e.g. the key that seals page tokens) to out, creating it
+ * on first use. It lives in META under "secret/" + name, so a backup and a
+ * restore carry it. Thread-safe. Errors: SW_EINVAL (no or an over-long
+ * name), SW_EIO (no randomness), SW_ECORRUPT (a stored secret of the wrong
+ * length), SW_ENOSPACE, SW_ESTORE. */
+#define STORE_SECRET_BYTES 32
+SW_MUST_CHECK sw_err store_secret(store *s, const char *name,
+                                  unsigned char out[STORE_SECRET_BYTES]);
 
 /* store_db_name returns the static LMDB name of db ("keys"), or "?" for a
  * value outside the enum. */

@@ -200,20 +200,38 @@ static sw_err store_feedback_scan_cb(const void *k, size_t klen, const void *v,
 sw_err store_feedback_scan(store_txn *t, const char *team_id,
                            store_feedback_fn fn, void *arg)
 {
+    return store_feedback_scan_before(t, team_id, 0, fn, arg);
+}
+
+sw_err store_feedback_scan_before(store_txn *t, const char *team_id,
+                                  uint64_t before_seq, store_feedback_fn fn,
+                                  void *arg)
+{
     struct store_feedback_scan_arg a;
-    struct sw_buf p;
+    struct sw_buf p, after;
+    unsigned char be[8];
     sw_err rc;
 
     if (t == NULL || store_feedback_empty(team_id) || fn == NULL)
         return SW_EINVAL;
     sw_buf_init(&p, STORE_FEEDBACK_KEY_MAX);
+    sw_buf_init(&after, STORE_FEEDBACK_KEY_MAX);
     a.fn = fn;
     a.arg = arg;
     rc = store_key(&p, team_id, NULL, 0);
     a.plen = sw_buf_len(&p);
+    /* Keys hold UINT64_MAX - seq, so older records sort after the key of
+     * before_seq. */
+    store_u64_put(be, UINT64_MAX - before_seq);
+    if (rc == SW_OK && before_seq)
+        rc = sw_buf_add(&after, sw_buf_str(&p), sw_buf_len(&p));
+    if (rc == SW_OK && before_seq)
+        rc = sw_buf_add(&after, be, sizeof(be));
     if (rc == SW_OK)
         rc = store_scan(t, STORE_DB_FEEDBACK, sw_buf_str(&p), sw_buf_len(&p),
-                        NULL, 0, store_feedback_scan_cb, &a);
+                        before_seq ? sw_buf_str(&after) : NULL,
+                        sw_buf_len(&after), store_feedback_scan_cb, &a);
+    sw_buf_free(&after);
     sw_buf_free(&p);
     return rc;
 }

@@ -59,4 +59,13 @@ typedef sw_err (*store_feedback_fn)(const struct store_feedback *f, void *arg);
 SW_MUST_CHECK sw_err store_feedback_scan(store_txn *t, const char *team_id,
                                          store_feedback_fn fn, void *arg);
 
+/* store_feedback_scan_before is store_feedback_scan from the newest record
+ * older than before_seq (seq < before_seq; 0 = from the newest), for
+ * paging. Errors as store_feedback_scan. */
+SW_MUST_CHECK sw_err store_feedback_scan_before(store_txn *t,
+                                                const char *team_id,
+                                                uint64_t before_seq,
+                                                store_feedback_fn fn,
+                                                void *arg);
+
 #endif

@@ -50,10 +50,19 @@ int store__text_ok(const char *s, size_t min, size_t max);
  * ("team_…", "key_…"): 1 to 64 bytes of [a-z0-9_]. */
 int store__id_ok(const char *id);
 
+/* store__email_norm validates an email address (one '@', non-empty local
+ * part and domain, no spaces or control characters, at most 254 bytes) and
+ * returns a lowercased copy in *out (sw_free). Errors: SW_EINVAL (reason in
+ * why), SW_ENOMEM. */
+SW_MUST_CHECK sw_err store__email_norm(const char *email, char **out,
+                                       struct sw_buf *why);
+
 /* A paginated list over one database: fill prefix (empty for the whole
  * database), then call store__list_run, then store__list_free. Items are
  * structs of item_size bytes filled by conv (which must leave the slot
- * untouched on failure) and released by clear. */
+ * untouched on failure) and released by clear. When keep is set, only the
+ * items it returns non-zero for (given keep_arg) are listed: the others are
+ * skipped without taking a place in the page. */
 struct store__list {
     enum store_db db;
     struct sw_buf prefix;
@@ -63,7 +72,9 @@ struct store__list {
     size_t item_size;
     sw_err (*conv)(const void *v, size_t vl, void *item);
     void (*clear)(void *item);
-    char *items; /* limit slots of item_size bytes; n filled */
+    int (*keep)(const void *item, const void *keep_arg);
+    const void *keep_arg;
+    char *items; /* limit + 1 slots of item_size bytes; n filled */
     size_t n;
     int more;
 };

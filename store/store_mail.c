@@ -296,6 +296,7 @@ sw_err store_mail__content_dec(const char *team_id, const void *v, size_t vl,
     out->last_used_ms = r->last_used_unix_ms;
     out->detail = store_mail_dup(r->detail, &bad);
     out->times_used = r->times_used;
+    out->file_state = r->file_state ? r->file_state : STORE_FILE_NOT_KEPT;
     out->seq = r->seq;
     store__msg_free(m);
     if (bad) {
@@ -950,6 +951,7 @@ sw_err store_content_put(store_txn *t, struct store_content *c)
     r.last_used_unix_ms = c->last_used_ms;
     r.detail = store_mail_s(c->detail);
     r.times_used = c->times_used;
+    r.file_state = c->file_state;
     r.seq = c->seq;
     rc = store_mail__id_key(&k, c->team_id, c->content_id);
     if (rc)

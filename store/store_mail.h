@@ -93,6 +93,13 @@ struct store_thread {
     uint64_t seq; /* 0 for a new thread: store_thread_put assigns it */
 };
 
+/* Whether a content item's file is in the team's library; equal to
+ * snipwise.v1.ContentFileState. */
+#define STORE_FILE_KEPT 1      /* ReadContent returns it */
+#define STORE_FILE_TOO_LARGE 2 /* over the per-file cap: text only */
+#define STORE_FILE_NOT_KEPT 3  /* ingested before files were kept */
+#define STORE_FILE_DELETED 4   /* removed from the library on request */
+
 struct store_content {
     char *content_id; /* "ct_" and 16 hex digits */
     char *team_id;
@@ -112,7 +119,9 @@ struct store_content {
     int64_t last_used_ms;
     char *detail; /* why the text is missing; "" when fine */
     int64_t times_used;
-    uint64_t seq; /* 0 for a new item: store_content_put assigns it */
+    int file_state; /* STORE_FILE_*: is the file in the library
+                       (store_library.h, keyed by sha256)? */
+    uint64_t seq;   /* 0 for a new item: store_content_put assigns it */
 };
 
 /* Filters of store_thread_list; zero fields mean no filter. */

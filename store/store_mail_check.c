@@ -8,6 +8,7 @@
 #include "store/mail_records.pb-c.h"
 #include "store/store_int.h"
 #include "store/store_job.h"
+#include "store/store_library.h"
 #include "store/store_mail.h"
 #include "store/store_mail_int.h"
 
@@ -204,6 +205,51 @@ out:
     return rc;
 }
 
+/* store_check_file: a kept file has every chunk its size calls for, each
+ * full but the last, and no more. */
+static SW_MUST_CHECK sw_err store_check_file(struct store_check *c,
+                                             const struct store_content *ct)
+{
+    uint32_t n = ct->size_bytes <= 0
+                     ? 1
+                     : (uint32_t)((ct->size_bytes + STORE_LIBRARY_CHUNK - 1) /
+                                  STORE_LIBRARY_CHUNK),
+             i;
+    int64_t total = 0;
+    struct sw_buf b;
+    sw_err rc = SW_OK;
+
+    sw_buf_init(&b, STORE_LIBRARY_CHUNK);
+    for (i = 0; i <= n && rc == SW_OK; i++) {
+        rc = store_library_read(c->t, c->team, ct->sha256, i, &b);
+        if (i == n) {
+            if (rc == SW_OK)
+                store_check_fail(c,
+                                 "content %s: its file has more chunks than "
+                                 "its size%s",
+                                 ct->content_id, NULL);
+            rc = rc == SW_ENOTFOUND ? SW_OK : rc;
+            break;
+        }
+        if (rc == SW_ENOTFOUND) {
+            store_check_fail(c,
+                             "content %s: its kept file is missing or cut "
+                             "short%s",
+                             ct->content_id, NULL);
+            rc = SW_OK;
+            break;
+        }
+        total += (int64_t)sw_buf_len(&b);
+    }
+    if (rc == SW_OK && i == n && total != ct->size_bytes)
+        store_check_fail(c,
+                         "content %s: its kept file's size differs from "
+                         "the record%s",
+                         ct->content_id, NULL);
+    sw_buf_free(&b);
+    return rc;
+}
+
 static SW_MUST_CHECK sw_err store_check_content(const void *k, size_t kl,
                                                 const void *v, size_t vl,
                                                 void *arg)
@@ -239,6 +285,8 @@ static SW_MUST_CHECK sw_err store_check_content(const void *k, size_t kl,
     if (ct.seq == 0 || ct.seq > store_check_seq(c, c->team, "content"))
         store_check_fail(c, "content %s: sequence number beyond the counter%s",
                          ct.content_id, NULL);
+    if (ct.file_state == STORE_FILE_KEPT)
+        rc = store_check_file(c, &ct);
 out:
     sw_free(id);
     store_content_clear(&ct);

@@ -24,9 +24,8 @@ static const char store_why_domain[] =
     "domain must be a hostname: dot-separated labels of 1 to 63 letters, "
     "digits or inner '-', at most 253 bytes";
 
-/* store_email_norm validates email and returns a lowercased copy. */
-static SW_MUST_CHECK sw_err store_email_norm(const char *email, char **out,
-                                             struct sw_buf *why)
+/* store__email_norm: see store_int.h. */
+sw_err store__email_norm(const char *email, char **out, struct sw_buf *why)
 {
     size_t i, n, at = 0, nat = 0;
     char *e;
@@ -287,7 +286,7 @@ sw_err store_member_add(store *s, const char *team_id, const char *email,
         rc = store__why(why, store_why_member_name);
         goto out;
     }
-    rc = store_email_norm(email, &norm, why);
+    rc = store__email_norm(email, &norm, why);
     if (rc)
         goto out;
     snipwise__store__member_record__init(&rec);
@@ -313,12 +312,96 @@ out:
     return rc;
 }
 
+/* Removing a member revokes its rep keys in the same transaction, so that
+ * no moment exists in which the member is gone and its key still works. */
+
+struct store_member_rm_ctx {
+    const char *team_id;
+    const char *email; /* normalized */
+    int64_t now;
+    struct sw_buf key;  /* team_id\0email, then team_id\0key_id */
+    struct sw_buf refs; /* ids of the rep keys to revoke, NUL-terminated */
+};
+
+/* store_repkeys_cb collects the active rep keys acting as c->email. */
+static SW_MUST_CHECK sw_err store_repkeys_cb(const void *k, size_t kl,
+                                             const void *v, size_t vl,
+                                             void *arg)
+{
+    struct store_member_rm_ctx *c = arg;
+    Snipwise__Store__KeyRecord *r;
+    ProtobufCMessage *m = NULL;
+    sw_err rc;
+
+    (void)k;
+    (void)kl;
+    rc = store__unpack(&snipwise__store__key_record__descriptor, v, vl, &m);
+    if (rc)
+        return rc;
+    r = (Snipwise__Store__KeyRecord *)m;
+    if (r->role == STORE_ROLE_REP && r->revoke_unix_ms == 0 && r->rep_email &&
+        strcmp(r->rep_email, c->email) == 0)
+        rc = sw_buf_add(&c->refs, r->key_id, strlen(r->key_id) + 1);
+    store__msg_free(m);
+    return rc;
+}
+
+/* store_repkey_revoke sets the revocation time of the team's key id. */
+static SW_MUST_CHECK sw_err store_repkey_revoke(store_txn *t,
+                                                struct store_member_rm_ctx *c,
+                                                const char *id)
+{
+    ProtobufCMessage *m = NULL;
+    sw_err rc;
+
+    rc = store_key(&c->key, c->team_id, id, strlen(id));
+    if (rc == SW_OK)
+        rc = store__get_msg(t, STORE_DB_KEYS, sw_buf_str(&c->key),
+                            sw_buf_len(&c->key),
+                            &snipwise__store__key_record__descriptor, &m);
+    if (rc == SW_OK) {
+        ((Snipwise__Store__KeyRecord *)m)->revoke_unix_ms = c->now;
+        rc = store__put_msg(t, STORE_DB_KEYS, sw_buf_str(&c->key),
+                            sw_buf_len(&c->key), m, 0);
+    }
+    store__msg_free(m);
+    return rc;
+}
+
+static SW_MUST_CHECK sw_err store_member_remove_txn(store_txn *t, void *arg)
+{
+    struct store_member_rm_ctx *c = arg;
+    const char *p;
+    size_t off;
+    sw_err rc;
+
+    sw_buf_reset(&c->refs);
+    rc = store_key(&c->key, c->team_id, c->email, strlen(c->email));
+    if (rc == SW_OK)
+        rc = store_del(t, STORE_DB_MEMBERS, sw_buf_str(&c->key),
+                       sw_buf_len(&c->key));
+    if (rc == SW_OK)
+        rc = store_key(&c->key, c->team_id, NULL, 0);
+    if (rc == SW_OK)
+        rc = store_scan(t, STORE_DB_KEYS, sw_buf_str(&c->key),
+                        sw_buf_len(&c->key), NULL, 0, store_repkeys_cb, c);
+    p = sw_buf_str(&c->refs);
+    for (off = 0; rc == SW_OK && off < sw_buf_len(&c->refs);
+         off += strlen(p + off) + 1)
+        rc = store_repkey_revoke(t, c, p + off);
+    return rc;
+}
+
 sw_err store_member_remove(store *s, const char *team_id, const char *email,
                            struct sw_buf *why)
 {
+    struct store_member_rm_ctx c;
     char *norm = NULL;
     sw_err rc;
 
+    memset(&c, 0, sizeof(c));
+    sw_buf_init(&c.key, STORE_KEYBUF_MAX);
+    sw_buf_init(&c.refs, (size_t)1 << 24);
     if (s == NULL) {
         rc = SW_EINVAL;
         goto out;
@@ -327,12 +410,16 @@ sw_err store_member_remove(store *s, const char *team_id, const char *email,
         rc = store__why(why, STORE_WHY_TEAM_ID);
         goto out;
     }
-    rc = store_email_norm(email, &norm, why);
+    rc = store__email_norm(email, &norm, why);
     if (rc)
         goto out;
-    rc = store_entry_run(s, STORE_DB_MEMBERS, team_id, norm, NULL, 1,
-                         store_entry_remove_txn, NULL);
+    c.team_id = team_id;
+    c.email = norm;
+    c.now = sw_now_ms();
+    rc = store_update(s, store_member_remove_txn, &c);
 out:
+    sw_buf_free(&c.refs);
+    sw_buf_free(&c.key);
     sw_free(norm);
     return rc;
 }
@@ -374,7 +461,7 @@ sw_err store_member_is(store *s, const char *team_id, const char *email,
         rc = SW_EINVAL;
         goto out;
     }
-    rc = store_email_norm(email, &norm, NULL);
+    rc = store__email_norm(email, &norm, NULL);
     if (rc == SW_EINVAL || !store__id_ok(team_id)) {
         *out = false;
         rc = SW_OK;

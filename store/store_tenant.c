@@ -25,6 +25,10 @@ static const char store_why_page_size[] = "page_size must be 0 to 1000";
 static const char store_why_token[] = "page_token is not valid";
 static const char store_why_role[] =
     "role must be 1 (admin, without a team) or 2 (team, with a team_id)";
+static const char store_why_not_member[] =
+    "rep_email is not a member of the team: add it with AddTeamMember first";
+static const char store_why_other_role[] =
+    "the key has another role and is left alone";
 
 /* store__why: see store_int.h. */
 sw_err store__why(struct sw_buf *why, const char *msg)
@@ -105,6 +109,14 @@ int store__id_ok(const char *id)
     return 1;
 }
 
+/* store_why_state is store__why for a refusal that is SW_ESTATE. */
+static sw_err store_why_state(struct sw_buf *why, const char *msg)
+{
+    sw_err rc = store__why(why, msg);
+
+    return rc == SW_EINVAL ? SW_ESTATE : rc;
+}
+
 /* Freeing. */
 
 void store_team_clear(struct store_team *t)
@@ -124,6 +136,7 @@ void store_apikey_clear(struct store_apikey *k)
     sw_free(k->team_id);
     sw_free(k->display_name);
     sw_free(k->key_prefix);
+    sw_free(k->rep_email);
     memset(k, 0, sizeof(*k));
 }
 
@@ -177,10 +190,12 @@ store_apikey_from(const Snipwise__Store__KeyRecord *r, struct store_apikey *out)
     k.team_id = sw_strdup(r->team_id);
     k.display_name = sw_strdup(r->display_name);
     k.key_prefix = sw_strdup(r->key_prefix);
+    k.rep_email = sw_strdup(r->rep_email ? r->rep_email : "");
     k.role = r->role;
     k.create_ms = r->create_unix_ms;
     k.revoke_ms = r->revoke_unix_ms;
-    if (!k.key_id || !k.team_id || !k.display_name || !k.key_prefix) {
+    if (!k.key_id || !k.team_id || !k.display_name || !k.key_prefix ||
+        !k.rep_email) {
         store_apikey_clear(&k);
         return SW_ENOMEM;
     }
@@ -301,15 +316,31 @@ static SW_MUST_CHECK sw_err store_list_cb(const void *k, size_t kl,
                                           const void *v, size_t vl, void *arg)
 {
     struct store__list *l = arg;
+    char *slot = l->items + l->n * l->item_size;
+    int kept;
     sw_err rc;
 
+    /* With a filter an item is converted first (into the spare slot when
+     * the page is full) to know whether it counts at all. */
+    if (l->keep) {
+        rc = l->conv(v, vl, slot);
+        if (rc)
+            return rc;
+        kept = l->keep(slot, l->keep_arg);
+        if (!kept || l->n == l->limit)
+            l->clear(slot);
+        if (!kept)
+            return SW_OK;
+    }
     if (l->n == l->limit) {
         l->more = 1;
         return STORE_SCAN_STOP;
     }
-    rc = l->conv(v, vl, l->items + l->n * l->item_size);
-    if (rc)
-        return rc;
+    if (l->keep == NULL) {
+        rc = l->conv(v, vl, slot);
+        if (rc)
+            return rc;
+    }
     l->n++;
     sw_buf_reset(&l->last);
     return sw_buf_add(&l->last, k, kl);
@@ -346,7 +377,7 @@ sw_err store__list_run(store *s, struct store__list *l, int page_size,
     rc = store_token_decode(token, &l->prefix, &l->after, why);
     if (rc)
         goto out;
-    l->items = sw_calloc(l->limit, l->item_size);
+    l->items = sw_calloc(l->limit + 1, l->item_size);
     if (l->items == NULL) {
         rc = SW_ENOMEM;
         goto out;
@@ -445,18 +476,33 @@ out:
     return rc;
 }
 
-/* store_newkey_insert writes the key's three records; a team key needs its
- * team to exist. */
+/* store_newkey_insert writes the key's three records; a team or rep key
+ * needs its team to exist, and a rep key its rep to be a member (else
+ * SW_ESTATE). */
 static SW_MUST_CHECK sw_err store_newkey_insert(store_txn *t,
                                                 const struct store_newkey *k)
 {
     const char *team_id = k->rec.team_id;
+    struct sw_buf mkey;
     const void *v;
     size_t vl;
     sw_err rc;
 
-    if (k->rec.role == STORE_ROLE_TEAM) {
+    if (k->rec.role == STORE_ROLE_TEAM || k->rec.role == STORE_ROLE_REP) {
         rc = store_get(t, STORE_DB_TEAMS, team_id, strlen(team_id), &v, &vl);
+        if (rc)
+            return rc;
+    }
+    if (k->rec.role == STORE_ROLE_REP) {
+        sw_buf_init(&mkey, STORE_KEYBUF_MAX);
+        rc = store_key(&mkey, team_id, k->rec.rep_email,
+                       strlen(k->rec.rep_email));
+        if (rc == SW_OK)
+            rc = store_get(t, STORE_DB_MEMBERS, sw_buf_str(&mkey),
+                           sw_buf_len(&mkey), &v, &vl);
+        sw_buf_free(&mkey);
+        if (rc == SW_ENOTFOUND)
+            rc = SW_ESTATE;
         if (rc)
             return rc;
     }
@@ -709,9 +755,12 @@ static SW_MUST_CHECK sw_err store_key_create_txn(store_txn *t, void *arg)
     return store_newkey_insert(t, &c->key);
 }
 
-sw_err store_key_create(store *s, const char *team_id, const char *display_name,
-                        int role, struct store_apikey *out, char **secret_out,
-                        struct sw_buf *why)
+/* store_key_create_any makes a key of any role once its arguments are
+ * checked; rep_email is the normalized member of a rep key, else "". */
+static SW_MUST_CHECK sw_err
+store_key_create_any(store *s, const char *team_id, const char *display_name,
+                     int role, const char *rep_email, struct store_apikey *out,
+                     char **secret_out, struct sw_buf *why)
 {
     struct store_key_create_ctx c;
     struct store_apikey res = {0};
@@ -720,18 +769,6 @@ sw_err store_key_create(store *s, const char *team_id, const char *display_name,
 
     memset(&c, 0, sizeof(c));
     sw_buf_init(&c.key.kkey, STORE_KEYBUF_MAX);
-    if (s == NULL) {
-        rc = SW_EINVAL;
-        goto out;
-    }
-    if (team_id == NULL)
-        team_id = "";
-    if ((role == STORE_ROLE_ADMIN && team_id[0] != '\0') ||
-        (role == STORE_ROLE_TEAM && team_id[0] == '\0') ||
-        (role != STORE_ROLE_ADMIN && role != STORE_ROLE_TEAM)) {
-        rc = store__why(why, store_why_role);
-        goto out;
-    }
     if (team_id[0] != '\0' && !store__id_ok(team_id)) {
         rc = store__why(why, STORE_WHY_TEAM_ID);
         goto out;
@@ -743,6 +780,7 @@ sw_err store_key_create(store *s, const char *team_id, const char *display_name,
     rc = store_newkey_init(&c.key, team_id, display_name, role, sw_now_ms());
     if (rc)
         goto out;
+    c.key.rec.rep_email = (char *)rep_email;
     if (out) {
         rc = store_apikey_from(&c.key.rec, &res);
         if (rc)
@@ -756,6 +794,8 @@ sw_err store_key_create(store *s, const char *team_id, const char *display_name,
         }
     }
     rc = store_update(s, store_key_create_txn, &c);
+    if (rc == SW_ESTATE)
+        rc = store_why_state(why, store_why_not_member);
     if (rc)
         goto out;
     if (out) {
@@ -773,6 +813,43 @@ out:
     }
     store_apikey_clear(&res);
     store_newkey_clear(&c.key);
+    return rc;
+}
+
+sw_err store_key_create(store *s, const char *team_id, const char *display_name,
+                        int role, struct store_apikey *out, char **secret_out,
+                        struct sw_buf *why)
+{
+    if (s == NULL)
+        return SW_EINVAL;
+    if (team_id == NULL)
+        team_id = "";
+    if ((role == STORE_ROLE_ADMIN && team_id[0] != '\0') ||
+        (role == STORE_ROLE_TEAM && team_id[0] == '\0') ||
+        (role != STORE_ROLE_ADMIN && role != STORE_ROLE_TEAM))
+        return store__why(why, store_why_role);
+    return store_key_create_any(s, team_id, display_name, role, "", out,
+                                secret_out, why);
+}
+
+sw_err store_key_create_rep(store *s, const char *team_id,
+                            const char *rep_email, const char *display_name,
+                            struct store_apikey *out, char **secret_out,
+                            struct sw_buf *why)
+{
+    char *norm = NULL;
+    sw_err rc;
+
+    if (s == NULL || team_id == NULL)
+        return SW_EINVAL;
+    if (!store__id_ok(team_id))
+        return store__why(why, STORE_WHY_TEAM_ID);
+    rc = store__email_norm(rep_email, &norm, why);
+    if (rc)
+        return rc;
+    rc = store_key_create_any(s, team_id, display_name, STORE_ROLE_REP, norm,
+                              out, secret_out, why);
+    sw_free(norm);
     return rc;
 }
 
@@ -844,6 +921,7 @@ sw_err store_key_authenticate(store *s, const char *secret, size_t n,
 
 struct store_revoke_ctx {
     const char *team_scope;
+    int role; /* 0: any */
     const char *key_id;
     int64_t now;
     struct store_apikey res;
@@ -882,6 +960,10 @@ static SW_MUST_CHECK sw_err store_revoke_txn(store_txn *t, void *arg)
     if (rc)
         goto out;
     r = (Snipwise__Store__KeyRecord *)m;
+    if (c->role && r->role != c->role) {
+        rc = SW_ESTATE;
+        goto out;
+    }
     if (r->revoke_unix_ms == 0) {
         r->revoke_unix_ms = c->now;
         rc = store__put_msg(t, STORE_DB_KEYS, sw_buf_str(&kkey),
@@ -899,6 +981,13 @@ out:
 sw_err store_key_revoke(store *s, const char *team_scope, const char *key_id,
                         struct store_apikey *out, struct sw_buf *why)
 {
+    return store_key_revoke_role(s, team_scope, 0, key_id, out, why);
+}
+
+sw_err store_key_revoke_role(store *s, const char *team_scope, int role,
+                             const char *key_id, struct store_apikey *out,
+                             struct sw_buf *why)
+{
     struct store_revoke_ctx c;
     sw_err rc;
 
@@ -912,9 +1001,12 @@ sw_err store_key_revoke(store *s, const char *team_scope, const char *key_id,
         goto out;
     }
     c.team_scope = team_scope;
+    c.role = role;
     c.key_id = key_id;
     c.now = sw_now_ms();
     rc = store_update(s, store_revoke_txn, &c);
+    if (rc == SW_ESTATE)
+        rc = store_why_state(why, store_why_other_role);
     if (rc)
         goto out;
     if (out) {
@@ -930,12 +1022,31 @@ sw_err store_key_list(store *s, const char *team_id, int page_size,
                       const char *page_token, struct store_apikey **items,
                       size_t *n, char **next_token, struct sw_buf *why)
 {
+    return store_key_list_role(s, team_id, 0, page_size, page_token, items, n,
+                               next_token, why);
+}
+
+/* store_apikey_keep keeps the keys of the role *role_arg. */
+static int store_apikey_keep(const void *item, const void *role_arg)
+{
+    return ((const struct store_apikey *)item)->role == *(const int *)role_arg;
+}
+
+sw_err store_key_list_role(store *s, const char *team_id, int role,
+                           int page_size, const char *page_token,
+                           struct store_apikey **items, size_t *n,
+                           char **next_token, struct sw_buf *why)
+{
     struct store__list l;
     void *arr = NULL;
     sw_err rc;
 
     store__list_init(&l, STORE_DB_KEYS, sizeof(struct store_apikey),
                      store_apikey_conv, store_apikey_clear_v);
+    if (role) {
+        l.keep = store_apikey_keep;
+        l.keep_arg = &role;
+    }
     if (team_id && team_id[0] != '\0' && !store__id_ok(team_id)) {
         rc = store__why(why, STORE_WHY_TEAM_ID);
         goto out;

@@ -31,6 +31,7 @@
 
 #define STORE_ROLE_ADMIN 1 /* manages teams; belongs to no team */
 #define STORE_ROLE_TEAM 2  /* acts for one team */
+#define STORE_ROLE_REP 3   /* acts for one member (rep_email) of one team */
 
 /* Length of a secret: "sk_" and 64 hex digits. */
 #define STORE_SECRET_LEN 67
@@ -45,10 +46,11 @@ struct store_apikey {
     char *key_id;  /* "key_" and 16 hex digits */
     char *team_id; /* "" for admin keys */
     char *display_name;
-    int role; /* STORE_ROLE_ADMIN or STORE_ROLE_TEAM */
+    int role; /* STORE_ROLE_ADMIN, STORE_ROLE_TEAM or STORE_ROLE_REP */
     int64_t create_ms;
     int64_t revoke_ms; /* 0 while active */
     char *key_prefix;  /* the secret's first 11 characters, for display */
+    char *rep_email;   /* STORE_ROLE_REP: the member, lowercased; else "" */
 };
 
 struct store_member {
@@ -108,15 +110,30 @@ SW_MUST_CHECK sw_err store_team_delete(store *s, const char *team_id,
 /* API keys */
 
 /* store_key_create creates a key: role STORE_ROLE_ADMIN with team_id NULL or
- * "", or STORE_ROLE_TEAM with an existing team. The secret is "sk_" and 64
- * hex digits from 32 random bytes; only its SHA-256 is stored. *out and
- * *secret_out are optional.
+ * "", or STORE_ROLE_TEAM with an existing team (STORE_ROLE_REP keys are made
+ * by store_key_create_rep). The secret is "sk_" and 64 hex digits from 32
+ * random bytes; only its SHA-256 is stored. *out and *secret_out are
+ * optional.
  * Errors: SW_EINVAL (bad name or role/team mismatch), SW_ENOTFOUND (no such
  * team), SW_ENOMEM, SW_EIO, SW_ETOOBIG, SW_ESTORE. */
 SW_MUST_CHECK sw_err store_key_create(store *s, const char *team_id,
                                       const char *display_name, int role,
                                       struct store_apikey *out,
                                       char **secret_out, struct sw_buf *why);
+
+/* store_key_create_rep is store_key_create for a STORE_ROLE_REP key acting
+ * as rep_email (validated like a member's email, stored lowercased), which
+ * must be a member of the team when the key is written (checked in the same
+ * transaction).
+ * Errors: SW_EINVAL (bad email or name), SW_ENOTFOUND (no such team),
+ * SW_ESTATE (rep_email is not a member; why says so), SW_ENOMEM, SW_EIO,
+ * SW_ETOOBIG, SW_ESTORE. */
+SW_MUST_CHECK sw_err store_key_create_rep(store *s, const char *team_id,
+                                          const char *rep_email,
+                                          const char *display_name,
+                                          struct store_apikey *out,
+                                          char **secret_out,
+                                          struct sw_buf *why);
 
 /* store_key_authenticate checks secret[0..n) (not NUL-terminated) and
  * writes its key to *out. One hash and two lookups in a read transaction.
@@ -135,6 +152,14 @@ SW_MUST_CHECK sw_err store_key_revoke(store *s, const char *team_scope,
                                       struct store_apikey *out,
                                       struct sw_buf *why);
 
+/* store_key_revoke_role is store_key_revoke that revokes only a key of the
+ * given role: a key of another role is left alone and is SW_ESTATE (why
+ * says which role it has). A team revokes its rep keys so. */
+SW_MUST_CHECK sw_err store_key_revoke_role(store *s, const char *team_scope,
+                                           int role, const char *key_id,
+                                           struct store_apikey *out,
+                                           struct sw_buf *why);
+
 /* store_key_list returns one page of keys, revoked ones included, of
  * team_id ("" for admin keys) or of everyone (team_id NULL), ordered by team
  * then key id. Errors: SW_EINVAL, SW_ECORRUPT, SW_ENOMEM, SW_ESTORE. */
@@ -142,6 +167,14 @@ SW_MUST_CHECK sw_err store_key_list(store *s, const char *team_id,
                                     int page_size, const char *page_token,
                                     struct store_apikey **items, size_t *n,
                                     char **next_token, struct sw_buf *why);
+
+/* store_key_list_role is store_key_list of the keys of one role only
+ * (role 0: every role); the others take no place in a page. */
+SW_MUST_CHECK sw_err store_key_list_role(store *s, const char *team_id,
+                                         int role, int page_size,
+                                         const char *page_token,
+                                         struct store_apikey **items, size_t *n,
+                                         char **next_token, struct sw_buf *why);
 
 /* store_admin_bootstrap creates an admin key named "bootstrap" when no
  * active (unrevoked) admin key exists and returns its secret in *secret_out
@@ -163,8 +196,10 @@ SW_MUST_CHECK sw_err store_member_add(store *s, const char *team_id,
                                       struct store_member *out,
                                       struct sw_buf *why);
 
-/* store_member_remove removes email from the team.
- * Errors: SW_ENOTFOUND, SW_EINVAL, SW_ESTORE, SW_ENOMEM. */
+/* store_member_remove removes email from the team and, in the same
+ * transaction, revokes every active STORE_ROLE_REP key acting as it (the
+ * team's other keys are untouched), so a rep who leaves keeps no access.
+ * Errors: SW_ENOTFOUND, SW_EINVAL, SW_ECORRUPT, SW_ESTORE, SW_ENOMEM. */
 SW_MUST_CHECK sw_err store_member_remove(store *s, const char *team_id,
                                          const char *email, struct sw_buf *why);
 

@@ -295,3 +295,20 @@ sw_err nm_build_content(json_t *req, struct sw_arena *a,
     *out = r;
     return SW_OK;
 }
+
+sw_err nm_build_read_content(json_t *req, struct sw_arena *a,
+                             Snipwise__V1__ReadContentRequest **out,
+                             struct sw_buf *why)
+{
+    Snipwise__V1__ReadContentRequest *r;
+    sw_err rc;
+
+    r = (void *)msg_new(&snipwise__v1__read_content_request__descriptor, a);
+    if (r == NULL)
+        return SW_ENOMEM;
+    rc = nm_build_str(req, "content_id", 1, a, &r->content_id, why);
+    if (rc)
+        return rc;
+    *out = r;
+    return SW_OK;
+}

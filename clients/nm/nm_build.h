@@ -51,4 +51,10 @@ SW_MUST_CHECK sw_err nm_build_content(json_t *req, struct sw_arena *a,
                                       Snipwise__V1__GetContentRequest **out,
                                       struct sw_buf *why);
 
+/* nm_build_read_content builds a ReadContentRequest from req's
+ * "content_id". Errors and lifetime as for nm_build_suggest. */
+SW_MUST_CHECK sw_err nm_build_read_content(
+    json_t *req, struct sw_arena *a, Snipwise__V1__ReadContentRequest **out,
+    struct sw_buf *why);
+
 #endif

@@ -28,6 +28,7 @@ struct nm_outcome {
     json_t *result;    /* owned; set on success */
     const char *code;  /* gRPC status name on failure */
     struct sw_buf msg; /* failure message */
+    json_t *detail;    /* owned; NULL or more members of the error */
 };
 
 sw_err nm_host_new(const struct nm_config *cfg, const char *config_error,
@@ -112,6 +113,33 @@ static sw_err nm_host_status_text(nm_host *h, const char *method,
     }
 }
 
+/* nm_host_channel opens the channel to snipd unless it is open. *ready
+ * tells whether it is; when not, o says why. SW_ENOMEM only. */
+static sw_err nm_host_channel(nm_host *h, struct nm_outcome *o, int *ready)
+{
+    struct snipc_opts opts;
+    sw_err rc;
+
+    *ready = h->cl != NULL;
+    if (*ready)
+        return SW_OK;
+    memset(&opts, 0, sizeof(opts));
+    opts.addr = h->cfg->addr;
+    opts.key = h->cfg->key;
+    opts.tls_ca = h->cfg->tls_ca;
+    opts.timeout_ms = h->cfg->timeout_ms;
+    rc = snipc_open(&opts, &h->cl);
+    if (rc == SW_ENOMEM)
+        return rc;
+    if (rc)
+        return nm_host_fail(o, "FAILED_PRECONDITION",
+                            "cannot set up a channel to snipd at %s "
+                            "(check addr and tls_ca in the config): %s",
+                            h->cfg->addr, sw_err_str(rc));
+    *ready = 1;
+    return SW_OK;
+}
+
 /* nm_host_call makes one unary call. On a completed OK call *resp is the
  * reply (in arena a); otherwise *resp is NULL and o says why. SW_ENOMEM
  * only. */
@@ -121,26 +149,14 @@ static sw_err nm_host_call(nm_host *h, const char *method,
                            struct sw_arena *a, ProtobufCMessage **resp,
                            struct nm_outcome *o)
 {
-    struct snipc_opts opts;
     struct snipc_status st;
+    int ready;
     sw_err rc;
 
     *resp = NULL;
-    if (h->cl == NULL) {
-        memset(&opts, 0, sizeof(opts));
-        opts.addr = h->cfg->addr;
-        opts.key = h->cfg->key;
-        opts.tls_ca = h->cfg->tls_ca;
-        opts.timeout_ms = h->cfg->timeout_ms;
-        rc = snipc_open(&opts, &h->cl);
-        if (rc == SW_ENOMEM)
-            return rc;
-        if (rc)
-            return nm_host_fail(o, "FAILED_PRECONDITION",
-                                "cannot set up a channel to snipd at %s "
-                                "(check addr and tls_ca in the config): %s",
-                                h->cfg->addr, sw_err_str(rc));
-    }
+    rc = nm_host_channel(h, o, &ready);
+    if (rc || !ready)
+        return rc;
     rc = snipc_unary(h->cl, method, req, rd, a, resp, &st);
     if (rc == SW_ENOMEM)
         return rc;
@@ -278,6 +294,131 @@ static sw_err nm_host_content(nm_host *h, json_t *req, struct sw_arena *a,
     return nm_host_result(resp, o);
 }
 
+/* nm_host_not_kept adds to a FAILED_PRECONDITION of ReadContent what the
+ * extension needs to fall back on the thread's own attachment: when
+ * GetContent says the library lacks the item's file, the error gains
+ * "reason": "CONTENT_FILE_NOT_KEPT", "file_state" and "content" (the
+ * item's JSON: file name and size to match an attachment by). snipc does
+ * not pass on the server's ErrorInfo, hence the second call. */
+static sw_err nm_host_not_kept(nm_host *h, const char *content_id,
+                               struct sw_arena *a, struct nm_outcome *o)
+{
+    Snipwise__V1__GetContentRequest q = SNIPWISE__V1__GET_CONTENT_REQUEST__INIT;
+    ProtobufCMessage *resp = NULL;
+    struct nm_outcome g;
+    const char *fs;
+    sw_err rc;
+
+    memset(&g, 0, sizeof(g));
+    sw_buf_init(&g.msg, 64 * 1024);
+    q.content_id = (char *)content_id;
+    rc = nm_host_call(h, "/snipwise.v1.SnippetService/GetContent", &q.base,
+                      &snipwise__v1__content__descriptor, a, &resp, &g);
+    if (rc || resp == NULL)
+        goto out;
+    if (((Snipwise__V1__Content *)resp)->file_state ==
+        SNIPWISE__V1__CONTENT_FILE_STATE__CONTENT_FILE_STATE_KEPT)
+        goto out; /* kept after all (it came back meanwhile): no fallback */
+    rc = nm_host_result(resp, &g);
+    fs = json_string_value(json_object_get(g.result, "file_state"));
+    if (rc || fs == NULL)
+        goto out;
+    o->detail = json_pack("{s:s, s:s, s:O}", "reason", "CONTENT_FILE_NOT_KEPT",
+                          "file_state", fs, "content", g.result);
+    if (o->detail == NULL)
+        rc = SW_ENOMEM;
+out:
+    json_decref(g.result);
+    sw_buf_free(&g.msg);
+    return rc;
+}
+
+#define NM_HOST_READ "/snipwise.v1.SnippetService/ReadContent"
+
+/* The state of a read_content request while its stream runs. */
+struct nm_host_read {
+    nm_content *rd;
+    struct sw_buf *why;
+    sw_err rc; /* the first error of nm_content_take */
+};
+
+/* nm_host_read_msg passes one message of the stream on; non-zero stops
+ * (and cancels) the stream. */
+static int nm_host_read_msg(const ProtobufCMessage *m, void *arg)
+{
+    struct nm_host_read *r = arg;
+
+    r->rc = nm_content_take(r->rd, (const void *)m, r->why);
+    return r->rc != SW_OK;
+}
+
+/* nm_host_read_end turns how the stream ended into the outcome. */
+static sw_err nm_host_read_end(nm_host *h, const char *content_id,
+                               struct nm_host_read *r,
+                               const struct snipc_status *st,
+                               struct sw_arena *a, struct nm_outcome *o)
+{
+    sw_err rc = r->rc;
+
+    /* o->msg already holds the sentence of nm_content's errors. */
+    if (rc == SW_ENOMEM || rc == SW_EIO)
+        return rc; /* out of memory, or the extension went away */
+    if (rc) {
+        o->code = rc == SW_ETOOBIG ? "RESOURCE_EXHAUSTED" : "INTERNAL";
+        return SW_OK;
+    }
+    if (st->code != 0) {
+        rc = nm_host_status_text(h, NM_HOST_READ, st, o);
+        if (rc == SW_OK && st->code == 9) /* FAILED_PRECONDITION */
+            rc = nm_host_not_kept(h, content_id, a, o);
+        return rc;
+    }
+    rc = nm_content_finish(r->rd, &o->result, &o->msg);
+    if (rc == SW_EPARSE || rc == SW_ECORRUPT || rc == SW_ETOOBIG) {
+        o->code = rc == SW_ECORRUPT ? "DATA_LOSS" : "INTERNAL";
+        return SW_OK;
+    }
+    return rc;
+}
+
+/* nm_host_read_content streams a content item's file to the extension as
+ * chunk frames; the outcome is the final reply. */
+static sw_err nm_host_read_content(nm_host *h, json_t *req, json_t *id,
+                                   nm_content_send_fn send, void *arg,
+                                   struct sw_arena *a, struct nm_outcome *o)
+{
+    Snipwise__V1__ReadContentRequest *q = NULL;
+    struct nm_host_read r;
+    struct snipc_status st;
+    int ready;
+    sw_err rc;
+
+    memset(&r, 0, sizeof(r));
+    rc = nm_build_read_content(req, a, &q, &o->msg);
+    if (rc == SW_EINVAL)
+        o->code = "INVALID_ARGUMENT";
+    if (rc)
+        return rc == SW_EINVAL ? SW_OK : rc;
+    rc = nm_host_channel(h, o, &ready);
+    if (rc || !ready)
+        return rc;
+    rc = nm_content_new(id, "read_content", send, arg, &r.rd);
+    if (rc)
+        return rc;
+    r.why = &o->msg;
+    rc = snipc_server_stream(h->cl, NM_HOST_READ, &q->base,
+                             &snipwise__v1__read_content_response__descriptor,
+                             nm_host_read_msg, &r, a, &st);
+    if (rc == SW_OK)
+        rc = nm_host_read_end(h, q->content_id, &r, &st, a, o);
+    else if (rc != SW_ENOMEM)
+        rc = nm_host_fail(o, "INTERNAL",
+                          "the call ReadContent to snipd failed: %s",
+                          sw_err_str(rc));
+    nm_content_free(&r.rd);
+    return rc;
+}
+
 /* nm_host_dump appends the JSON of j to the sw_buf given as data. */
 static int nm_host_dump(const char *p, size_t n, void *data)
 {
@@ -308,14 +449,19 @@ static sw_err nm_host_encode(json_t *id, const char *type, struct nm_outcome *o,
                         "message", sw_buf_str(&o->msg));
         if (err == NULL || json_object_set(r, "error", err))
             goto out;
+        if (o->detail && json_object_update_missing(err, o->detail))
+            goto out;
     }
     if (json_dump_callback(r, nm_host_dump, reply, JSON_COMPACT) != 0)
         goto out;
     rc = SW_OK;
     if (sw_buf_len(reply) - start > NM_FRAME_OUT_MAX) {
-        /* Browsers refuse replies over 1 MB; say so instead. */
+        /* Browsers refuse replies over 1 MB; say so instead (without the
+         * details, so the second reply is small). */
         json_decref(o->result);
         o->result = NULL;
+        json_decref(o->detail);
+        o->detail = NULL;
         reply->len = start;
         reply->data[start] = '\0';
         rc = nm_host_fail(o, "RESOURCE_EXHAUSTED",
@@ -346,7 +492,7 @@ sw_err nm_host_error_reply(const char *code, const char *message,
 }
 
 sw_err nm_host_handle(nm_host *h, const char *body, size_t n,
-                      struct sw_buf *reply)
+                      nm_content_send_fn send, void *arg, struct sw_buf *reply)
 {
     struct nm_outcome o;
     struct sw_arena a;
@@ -375,15 +521,18 @@ sw_err nm_host_handle(nm_host *h, const char *body, size_t n,
     if (!json_is_string(tv)) {
         rc = nm_host_fail(&o, "INVALID_ARGUMENT",
                           "\"type\" must be a string: \"suggest\", "
-                          "\"feedback\", \"content\" or \"ping\"");
+                          "\"feedback\", \"content\", \"read_content\" "
+                          "or \"ping\"");
         goto reply;
     }
     type = json_string_value(tv);
     if (strcmp(type, "suggest") != 0 && strcmp(type, "feedback") != 0 &&
-        strcmp(type, "content") != 0 && strcmp(type, "ping") != 0) {
+        strcmp(type, "content") != 0 && strcmp(type, "read_content") != 0 &&
+        strcmp(type, "ping") != 0) {
         rc = nm_host_fail(&o, "INVALID_ARGUMENT",
                           "unknown type \"%s\"; expected \"suggest\", "
-                          "\"feedback\", \"content\" or \"ping\"",
+                          "\"feedback\", \"content\", \"read_content\" "
+                          "or \"ping\"",
                           type);
         goto reply;
     }
@@ -397,12 +546,15 @@ sw_err nm_host_handle(nm_host *h, const char *body, size_t n,
         rc = nm_host_suggest(h, req, &a, &o);
     else if (strcmp(type, "feedback") == 0)
         rc = nm_host_feedback(h, req, &a, &o);
+    else if (strcmp(type, "read_content") == 0)
+        rc = nm_host_read_content(h, req, id, send, arg, &a, &o);
     else
         rc = nm_host_content(h, req, &a, &o);
 reply:
     if (rc == SW_OK)
         rc = nm_host_encode(id, type, &o, reply);
     json_decref(o.result);
+    json_decref(o.detail);
     json_decref(req);
     sw_buf_free(&o.msg);
     sw_arena_free(&a);

@@ -50,6 +50,13 @@ static int nm_send(struct sw_buf *reply)
     return 0;
 }
 
+/* nm_send_chunk writes a chunk frame of a read_content reply. */
+static sw_err nm_send_chunk(const char *p, size_t n, void *arg)
+{
+    (void)arg;
+    return nm_frame_write(1, p, n);
+}
+
 /* nm_loop serves frames until stdin ends; returns the exit code. */
 static int nm_loop(nm_host *h)
 {
@@ -107,7 +114,7 @@ static int nm_loop(nm_host *h)
                     sw_err_str(rc));
             break;
         }
-        rc = nm_host_handle(h, body, len, &reply);
+        rc = nm_host_handle(h, body, len, nm_send_chunk, NULL, &reply);
         sw_free(body);
         body = NULL;
         if (rc) {

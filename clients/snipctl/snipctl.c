@@ -14,6 +14,7 @@
 #include "base/sw_util.h"
 #include "clients/snipc.h"
 #include "clients/snipctl/ctl_config.h"
+#include "clients/snipctl/ctl_content.h"
 #include "clients/snipctl/ctl_exit.h"
 #include "clients/snipctl/ctl_ingest.h"
 #include "clients/snipctl/ctl_llm.h"
@@ -40,6 +41,7 @@ struct ctl {
     const char *pos[CTL_MAX_POS];
     int npos;
     const char *name;       /* --name */
+    const char *rep;        /* --rep: a rep key's member, or a filter */
     int admin_role;         /* --admin */
     int32_t page_size;      /* --page-size */
     const char *page_token; /* --page-token */
@@ -99,7 +101,7 @@ static int ctl_build_create_key(struct ctl *c, ProtobufCMessage *m)
 {
     Snipwise__V1__CreateApiKeyRequest *r = (void *)m;
     if (c->admin_role) {
-        if (c->npos > 0)
+        if (c->npos > 0 || c->rep)
             return -1;
         r->role = SNIPWISE__V1__ROLE__ROLE_ADMIN;
     } else {
@@ -107,6 +109,10 @@ static int ctl_build_create_key(struct ctl *c, ProtobufCMessage *m)
             return -1;
         r->team_id = (char *)c->pos[0];
         r->role = SNIPWISE__V1__ROLE__ROLE_TEAM;
+        if (c->rep) {
+            r->role = SNIPWISE__V1__ROLE__ROLE_REP;
+            r->rep_email = (char *)c->rep;
+        }
     }
     if (c->name)
         r->display_name = (char *)c->name;
@@ -126,8 +132,29 @@ static int ctl_build_list_keys(struct ctl *c, ProtobufCMessage *m)
 
 static int ctl_build_revoke_key(struct ctl *c, ProtobufCMessage *m)
 {
+    /* RevokeApiKeyRequest and RevokeRepKeyRequest both hold just key_id. */
     Snipwise__V1__RevokeApiKeyRequest *r = (void *)m;
     r->key_id = (char *)c->pos[0];
+    return 0;
+}
+
+static int ctl_build_create_rep_key(struct ctl *c, ProtobufCMessage *m)
+{
+    Snipwise__V1__CreateRepKeyRequest *r = (void *)m;
+    r->rep_email = (char *)c->pos[0];
+    if (c->name)
+        r->display_name = (char *)c->name;
+    return 0;
+}
+
+static int ctl_build_list_feedback(struct ctl *c, ProtobufCMessage *m)
+{
+    Snipwise__V1__ListFeedbackRequest *r = (void *)m;
+    r->page_size = c->page_size;
+    if (c->page_token)
+        r->page_token = (char *)c->page_token;
+    if (c->rep)
+        r->rep_email = (char *)c->rep;
     return 0;
 }
 
@@ -169,7 +196,8 @@ static int ctl_build_domain(struct ctl *c, ProtobufCMessage *m)
 
 static int ctl_build_page(struct ctl *c, ProtobufCMessage *m)
 {
-    /* ListTeamMembersRequest and ListTeamDomainsRequest: page_size, token. */
+    /* ListTeamMembersRequest, ListTeamDomainsRequest and ListRepKeysRequest:
+     * page_size, token. */
     Snipwise__V1__ListTeamMembersRequest *r = (void *)m;
     r->page_size = c->page_size;
     if (c->page_token)
@@ -262,10 +290,12 @@ static const struct ctl_cmd ctl_cmds[] = {
     {"admin", "delete-team", "TEAM_ID", "delete a team and all its data",
      M("AdminService", "DeleteTeam"), D(delete_team_request),
      D(delete_team_response), 1, 1, ctl_build_team_id, NULL},
-    {"admin", "create-key", "TEAM_ID [--name NAME] | --admin [--name NAME]",
-     "create an API key (printed once)", M("AdminService", "CreateApiKey"),
-     D(create_api_key_request), D(create_api_key_response), 0, 1,
-     ctl_build_create_key, "key"},
+    {"admin", "create-key",
+     "TEAM_ID [--name NAME] [--rep EMAIL] | --admin [--name NAME]",
+     "create an API key (printed once); --rep: a rep key acting as that "
+     "member",
+     M("AdminService", "CreateApiKey"), D(create_api_key_request),
+     D(create_api_key_response), 0, 1, ctl_build_create_key, "key"},
     {"admin", "list-keys", "[TEAM_ID] [--page-size N] [--page-token T]",
      "list API keys", M("AdminService", "ListApiKeys"),
      D(list_api_keys_request), D(list_api_keys_response), 0, 1,
@@ -295,6 +325,17 @@ static const struct ctl_cmd ctl_cmds[] = {
      "list the team's mail domains", M("TeamService", "ListTeamDomains"),
      D(list_team_domains_request), D(list_team_domains_response), 0, 0,
      ctl_build_page, NULL},
+    {"team", "create-rep-key", "EMAIL [--name NAME]",
+     "create a key acting as one member of the team (printed once)",
+     M("TeamService", "CreateRepKey"), D(create_rep_key_request),
+     D(create_rep_key_response), 1, 1, ctl_build_create_rep_key, "key"},
+    {"team", "list-rep-keys", "[--page-size N] [--page-token T]",
+     "list the team's rep keys", M("TeamService", "ListRepKeys"),
+     D(list_rep_keys_request), D(list_rep_keys_response), 0, 0, ctl_build_page,
+     NULL},
+    {"team", "revoke-rep-key", "KEY_ID", "revoke one of the team's rep keys",
+     M("TeamService", "RevokeRepKey"), D(revoke_rep_key_request), D(api_key), 1,
+     1, ctl_build_revoke_key, NULL},
     {NULL, "outcomes", "THREAD_ID [--page-size N] [--page-token T]",
      "list a thread's outcomes (recorded and derived from replies)",
      M("OutcomeService", "ListOutcomes"), D(list_outcomes_request),
@@ -305,6 +346,10 @@ static const struct ctl_cmd ctl_cmds[] = {
      "report what a rep did with a suggestion",
      M("OutcomeService", "RecordFeedback"), D(record_feedback_request),
      D(record_feedback_response), 4, 4, ctl_build_feedback, NULL},
+    {NULL, "feedback-list", "[--rep EMAIL] [--page-size N] [--page-token T]",
+     "list recorded feedback, newest first, with the rep of each",
+     M("OutcomeService", "ListFeedback"), D(list_feedback_request),
+     D(list_feedback_response), 0, 0, ctl_build_list_feedback, NULL},
     {NULL, "models", "[--page-size N] [--page-token T]",
      "list the team's ranking models, newest first",
      M("RankingService", "ListModels"), D(list_models_request),
@@ -319,7 +364,9 @@ static const struct ctl_cmd ctl_cmds[] = {
      "list threads, most recently active first",
      M("IngestService", "ListThreads"), D(list_threads_request),
      D(list_threads_response), 0, 0, ctl_build_mail, NULL},
-    {"content", "get", "CONTENT_ID", "show a content item",
+    {"content", "get", "CONTENT_ID [--output FILE|-]",
+     "show a content item; --output saves its file, checked against its "
+     "SHA-256",
      M("SnippetService", "GetContent"), D(get_content_request), D(content), 1,
      1, ctl_build_mail, NULL},
     {"content", "list", "[--page-size N] [--page-token T]",
@@ -609,6 +656,8 @@ static int ctl_parse(int argc, char **argv, struct ctl *c)
                 c->tls_ca = next;
             else if (strcmp(a, "--name") == 0)
                 c->name = next;
+            else if (strcmp(a, "--rep") == 0)
+                c->rep = next;
             else if (strcmp(a, "--page-token") == 0)
                 c->page_token = next;
             else if (strcmp(a, "--page-size") == 0 ||
@@ -681,6 +730,8 @@ int main(int argc, char **argv)
     /* Flags beat the environment, which beats the config file. */
     if (ctl_config_env() != 0 || ctl_tls_take(&argc, argv) != 0)
         return EXIT_USAGE;
+    if (ctl_content_wanted(argc, argv))
+        return ctl_content_main(argc, argv);
     if (ctl_ingest_wanted(argc, argv))
         return ctl_ingest_main(argc, argv);
     if (ctl_search_wanted(argc, argv))

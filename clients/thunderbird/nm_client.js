@@ -1,8 +1,10 @@
 // nm_client: requests and replies over a native messaging port. Each
 // request gets an id; the host echoes it, so replies are matched even if
-// they arrive out of order. A timeout and a disconnect reject every
-// waiting request with a message the panel can show; nothing waits
-// forever.
+// they arrive out of order. A reply too large for one message (a file)
+// comes as chunk frames ("more": true) before the final reply; each chunk
+// goes to the request's onChunk and restarts its timeout. A timeout and a
+// disconnect reject every waiting request with a message the panel can
+// show; nothing waits forever.
 
 export class NativeClient {
   /**
@@ -41,14 +43,43 @@ export class NativeClient {
     const id = msg && msg.id;
     const p = this._pending.get(id);
     if (!p) return; // a reply to nothing we wait for (e.g. null id)
+    if (msg.ok && msg.more === true) {
+      try {
+        if (!p.onChunk) throw new Error("a chunked reply to a request " +
+          "that expects one reply");
+        p.onChunk(msg.chunk);
+      } catch (e) {
+        this._pending.delete(id); // later chunks are replies to nothing
+        clearTimeout(p.timer);
+        p.reject(e);
+        return;
+      }
+      this._arm(id, p); // progress: the timeout counts from now
+      return;
+    }
     this._pending.delete(id);
     clearTimeout(p.timer);
     if (msg.ok) p.resolve(msg.result);
     else {
-      const err = new Error((msg.error && msg.error.message) || "failed");
-      err.code = (msg.error && msg.error.code) || "UNKNOWN";
+      const e = msg.error || {};
+      const err = new Error(e.message || "failed");
+      err.code = e.code || "UNKNOWN";
+      if (e.reason) err.reason = e.reason;
+      err.detail = e; // e.g. the content of CONTENT_FILE_NOT_KEPT
       p.reject(err);
     }
+  }
+
+  // _arm (re)starts the timeout of the waiting request p.
+  _arm(id, p) {
+    clearTimeout(p.timer);
+    p.timer = setTimeout(() => {
+      this._pending.delete(id);
+      const err = new Error("no answer from the Snipwise helper within " +
+        Math.round(this._timeoutMs / 1000) + " s");
+      err.code = "DEADLINE_EXCEEDED";
+      p.reject(err);
+    }, this._timeoutMs);
   }
 
   _failAll(err) {
@@ -59,24 +90,23 @@ export class NativeClient {
     this._pending.clear();
   }
 
-  /** Sends msg (an id is added if missing); resolves to the result. */
-  request(msg) {
+  /**
+   * Sends msg (an id is added if missing); resolves to the final reply's
+   * result. onChunk(chunk) gets each chunk frame's chunk, in order; if it
+   * throws, the request rejects with that error.
+   */
+  request(msg, { onChunk = null } = {}) {
     const m = Object.assign({}, msg);
     if (m.id === undefined || m.id === null) m.id = this.nextId();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this._pending.delete(m.id);
-        const err = new Error("no answer from the Snipwise helper within " +
-          Math.round(this._timeoutMs / 1000) + " s");
-        err.code = "DEADLINE_EXCEEDED";
-        reject(err);
-      }, this._timeoutMs);
-      this._pending.set(m.id, { resolve, reject, timer });
+      const p = { resolve, reject, onChunk, timer: null };
+      this._arm(m.id, p);
+      this._pending.set(m.id, p);
       try {
         this._open().postMessage(m);
       } catch (e) {
         this._pending.delete(m.id);
-        clearTimeout(timer);
+        clearTimeout(p.timer);
         reject(new Error("cannot reach the Snipwise helper: " +
           (e && e.message ? e.message : e)));
       }

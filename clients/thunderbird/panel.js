@@ -3,8 +3,9 @@
 // for suggestions, renders them, and reports what the rep does. The logic
 // lives in panel_logic.js; this file only wires it to the page and APIs.
 import {
-  buildSuggestRequest, errorText, feedbackRequest, findAttachment,
-  insertFraming, renderModel, shownRequests,
+  ContentAssembler, attachmentOf, buildSuggestRequest, errorText,
+  feedbackRequest, findAttachment, insertFraming, notKeptContent,
+  readContentRequest, renderModel, shownRequests,
 } from "./panel_logic.js";
 import { NativeClient } from "./nm_client.js";
 
@@ -85,24 +86,51 @@ async function insert(f, li) {
   if (f.contentId) await attach(f.contentId, null);
 }
 
-async function attach(contentId, li) {
-  let content;
-  try {
-    content = await client.request({ type: "content", content_id: contentId });
-  } catch (e) {
-    setStatus(errorText(e), "error");
-    return;
-  }
+function note(li, text) {
+  if (li) li.querySelector(".explanation").textContent = text;
+}
+
+// The suggested file from the team's content library, through the host's
+// read_content (chunk frames, checked against the file's SHA-256).
+async function libraryFile(contentId) {
+  const asm = new ContentAssembler();
+  const result = await client.request(readContentRequest(contentId),
+    { onChunk: (c) => asm.add(c) });
+  const bytes = await asm.finish(result);
+  const { name, type } = attachmentOf(result);
+  return new File([bytes], name, { type });
+}
+
+// The same file from the thread being answered, when the library does not
+// keep it; null (with a note for the rep) when the thread lacks it too.
+async function threadFile(content, li) {
   const a = findAttachment(content, state.attachments);
   if (!a) {
-    if (li) li.querySelector(".explanation").textContent =
-      "Not in this thread's attachments: attach " + content.filename +
-      " from your files.";
-    return;
+    note(li, "Not in the library or this thread's attachments: attach " +
+      (content.filename || "the file") + " from your files.");
+    return null;
   }
   const file = await api.messages.getAttachmentFile(a.messageId, a.partName);
-  await api.compose.addAttachment(state.tab.id, { file, name: a.name });
-  await report(contentIdItem(contentId), "inserted");
+  return new File([file], a.name, { type: file.type });
+}
+
+async function attach(contentId, li) {
+  let file;
+  try {
+    file = await libraryFile(contentId);
+  } catch (e) {
+    const content = notKeptContent(e);
+    if (!content) {
+      setStatus(errorText(e), "error");
+      return;
+    }
+    file = await threadFile(content, li);
+    if (!file) return;
+  }
+  await api.compose.addAttachment(state.tab.id, { file, name: file.name });
+  note(li, "Attached " + file.name + ".");
+  const item = contentIdItem(contentId);
+  if (item) await report(item, "inserted");
 }
 
 function contentIdItem(contentId) {

@@ -1,6 +1,7 @@
 // panel_logic: the pure part of the Snipwise panel. It turns compose
 // details into a native-host request, a Suggest response into a render
-// model, clicks into feedback requests and framings into draft edits.
+// model, clicks into feedback requests and framings into draft edits, and
+// a file's chunk frames back into its checked bytes.
 // No DOM and no browser APIs here, so Node's test runner covers it.
 
 /** Percentage text of a 0..1 rate, rounded: 0.4123 -> "41%". */
@@ -249,6 +250,97 @@ export function findAttachment(content, attachments) {
     return a;
   }
   return null;
+}
+
+/** The native host's request for a content item's file (ReadContent). */
+export function readContentRequest(contentId, id) {
+  const req = { type: "read_content", content_id: contentId };
+  if (id !== undefined) req.id = id;
+  return req;
+}
+
+/** The bytes of standard base64 text (the host's chunk data). */
+export function base64Bytes(text) {
+  if (typeof text !== "string")
+    throw new Error("a chunk without base64 data");
+  const bin = atob(text); // throws on characters outside base64
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** Lowercase hex of bytes (an ArrayBuffer or a typed array). */
+export function hex(bytes) {
+  const b = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+async function sha256Hex(bytes) {
+  return hex(await globalThis.crypto.subtle.digest("SHA-256", bytes));
+}
+
+/**
+ * Reassembles a read_content reply: add() each chunk frame's chunk
+ * ({seq, offset, data}) as it comes, then finish(result) with the final
+ * reply's result ({filename, media_type, size_bytes, sha256, chunks}).
+ * Chunks out of order, a missing or extra chunk, a size or a SHA-256 that
+ * does not match throw, so a damaged file is never attached.
+ */
+export class ContentAssembler {
+  constructor({ digest = sha256Hex } = {}) {
+    this._parts = [];
+    this._size = 0;
+    this._digest = digest;
+  }
+
+  add(chunk) {
+    const c = chunk || {};
+    if (c.seq !== this._parts.length || c.offset !== this._size)
+      throw new Error("the Snipwise helper sent the file out of order " +
+        "(chunk " + c.seq + " at " + c.offset + ", expected " +
+        this._parts.length + " at " + this._size + ")");
+    const bytes = base64Bytes(c.data);
+    this._parts.push(bytes);
+    this._size += bytes.length;
+  }
+
+  /** The file's bytes (a Uint8Array), checked against result. */
+  async finish(result) {
+    const r = result || {};
+    if (Number(r.chunks) !== this._parts.length ||
+        Number(r.size_bytes) !== this._size)
+      throw new Error("the file from the Snipwise helper is incomplete (" +
+        this._size + " of " + r.size_bytes + " bytes)");
+    const out = new Uint8Array(this._size);
+    let at = 0;
+    for (const p of this._parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    if ((await this._digest(out)) !== String(r.sha256 || "").toLowerCase())
+      throw new Error("the file from the Snipwise helper does not match " +
+        "its SHA-256");
+    return out;
+  }
+}
+
+/** The name and media type to attach a read_content result as. */
+export function attachmentOf(result) {
+  const r = result || {};
+  return {
+    name: r.filename || r.content_id || "attachment",
+    type: r.media_type || "application/octet-stream",
+  };
+}
+
+/**
+ * The content item ({filename, size_bytes, ...}) to look for among the
+ * thread's attachments when the host says the library does not keep its
+ * file; null for any other error (which the panel shows instead).
+ */
+export function notKeptContent(err) {
+  if (!err || err.reason !== "CONTENT_FILE_NOT_KEPT") return null;
+  return (err.detail && err.detail.content) || {};
 }
 
 /** The text of an error reply or exception for the panel. */

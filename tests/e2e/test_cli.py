@@ -4,6 +4,7 @@ import json
 import os
 import socket
 import subprocess
+import time
 
 import pytest
 from snipwise.v1 import admin_pb2, team_pb2
@@ -266,12 +267,45 @@ def test_environment_reaches_snipd(snipd_factory, monkeypatch):
             assert env.get(name.encode()) == os.environ[name].encode()
 
 
+def _suggested_item(snipd, key):
+    """A suggestion id and one of its item ids (feedback is accepted only
+    on what Suggest gave): one outbound mail with a document, then Suggest
+    until its extraction shows."""
+    from snipwise.v1 import (ingest_pb2, ingest_pb2_grpc, suggest_pb2,
+                             suggest_pb2_grpc)
+    c = snipd.client(key)
+    c.team.AddTeamDomain(team_pb2.AddTeamDomainRequest(domain="cli.example"))
+    pe = ingest_pb2.ParsedEmail(
+        message_id="fb@cli.example", from_address="rep@cli.example",
+        to_addresses=["a@p.example"], subject="Guide",
+        text_body="I've attached the pricing guide, which explains our plans.")
+    pe.attachments.append(ingest_pb2.Attachment(
+        filename="guide.txt", content_type="text/plain",
+        data=b"Plans start at 10 dollars per seat per month."))
+    ingest_pb2_grpc.IngestServiceStub(c.channel).IngestEmail(
+        ingest_pb2.IngestEmailRequest(parsed=pe), metadata=c.md, timeout=30)
+    sug = suggest_pb2_grpc.SuggestServiceStub(c.channel)
+    end = time.monotonic() + 60
+    while True:
+        r = sug.Suggest(suggest_pb2.SuggestRequest(
+            draft_text="pricing guide plans"), metadata=c.md, timeout=30)
+        if r.contents:
+            return r.suggestion_id, r.contents[0].item_id
+        assert time.monotonic() < end, "nothing was ever suggested"
+        time.sleep(0.1)
+
+
 def test_feedback_outcomes_and_models_commands(snipd):
     """snipctl feedback / outcomes / models reach their RPCs: feedback is
-    idempotent by key, a bad kind is a usage error, the lists answer."""
+    idempotent by key, refused on a suggestion never given, a bad kind is
+    a usage error, the lists answer."""
     _, key = create_team(snipd.admin(), "CLI feedback")
     base = ["--addr", snipd.addr, "--json"]
-    args = ["feedback", "sg_cli", "sg_cli.f.fam_x", "inserted", "fb-key-1"]
+    r = snipctl(*base, "feedback", "sg_cli", "sg_cli.f.fam_x", "inserted",
+                "fb-key-0", key=key)
+    assert r.returncode == 5 and "NOT_FOUND" in r.stderr, _explain(r)
+    sid, item = _suggested_item(snipd, key)
+    args = ["feedback", sid, item, "inserted", "fb-key-1"]
     r = snipctl(*base, *args, key=key)
     assert r.returncode == 0, _explain(r)
     first = json.loads(r.stdout)

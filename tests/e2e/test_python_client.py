@@ -129,6 +129,10 @@ def test_pip_installed_client_end_to_end(venv, snipd):
             time.sleep(0.1)
         res["framings"] = [f.text for f in s.framings]
         res["contents"] = [x.title for x in s.contents]
+        pc = [x for x in s.contents if x.title == "pricing.txt"]
+        if pc:  # the suggested file, from the content library
+            cf, data = c.read_content(pc[0].content_id)
+            res["read"] = [cf.filename, cf.size_bytes, data.decode()]
         f = [f for f in s.framings if f.text == frame]
         if f:
             fb = c.record_feedback(outcome_pb2.RecordFeedbackRequest(
@@ -151,6 +155,7 @@ def test_pip_installed_client_end_to_end(venv, snipd):
     frame = "I've attached the pricing guide, which explains our plans."
     assert frame in out["framings"], out
     assert "pricing.txt" in out["contents"], out
+    assert out["read"] == ["pricing.txt", 26, "Plans start at 10 dollars."]
     assert out["feedback"] == [True, False]
     assert out["missing_thread"] == "NOT_FOUND"
 

@@ -285,7 +285,8 @@ def test_suggest_evidence_determinism_and_feedback(snipd, admin):
         kind=outcome_pb2.FEEDBACK_KIND_DISMISSED, idempotency_key="fb-1"))
     assert fb.feedback_id and not fb.duplicate
     assert fb2.duplicate and fb2.feedback_id == fb.feedback_id
-    expect_error(grpc.StatusCode.INVALID_ARGUMENT, a.call, a.outcome,
+    # A suggestion never given (test_fields.py has the other cases).
+    expect_error(grpc.StatusCode.NOT_FOUND, a.call, a.outcome,
                  "RecordFeedback", outcome_pb2.RecordFeedbackRequest(
                      suggestion_id="sg_other", item_id=it, kind=2,
                      idempotency_key="fb-2"))

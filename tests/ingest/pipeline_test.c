@@ -12,6 +12,7 @@
 #include "ingest/pipeline.h"
 #include "store/store.h"
 #include "store/store_job.h"
+#include "store/store_library.h"
 #include "store/store_mail.h"
 #include "store/store_tenant.h"
 
@@ -367,8 +368,11 @@ static const char deck_text[] =
     "ACME Platform overview. Cut onboarding time by 40 percent with guided "
     "workflows.";
 
-static void ingest_fields(struct fixture *f, const char *msgid,
-                          const char *data, struct ingest_result *res)
+/* ingest_file sends one outbound email carrying the file data (named
+ * name) as fields; returns ingest_email's result. */
+static sw_err ingest_file(struct fixture *f, const char *msgid,
+                          const char *name, const char *data,
+                          struct ingest_result *res)
 {
     struct ingest_request r;
     struct ingest_fields fl;
@@ -385,7 +389,7 @@ static void ingest_fields(struct fixture *f, const char *msgid,
     fl.sent_ms = 1772532000000LL;
     fl.text_body = "Hi Pat,\n\nthe deck is attached.\n\nOn Mon, Pat wrote:\n> "
                    "send it\n";
-    file.filename = "overview.txt";
+    file.filename = name;
     file.content_type = "text/plain";
     file.data = data;
     file.len = strlen(data);
@@ -393,7 +397,13 @@ static void ingest_fields(struct fixture *f, const char *msgid,
     fl.n_files = 1;
     memset(&r, 0, sizeof(r));
     r.fields = &fl;
-    ASSERT_OK(ingest_email(f->p, f->team.team_id, &r, res, NULL, NULL));
+    return ingest_email(f->p, f->team.team_id, &r, res, NULL, NULL);
+}
+
+static void ingest_fields(struct fixture *f, const char *msgid,
+                          const char *data, struct ingest_result *res)
+{
+    ASSERT_OK(ingest_file(f, msgid, "overview.txt", data, res));
 }
 
 static void test_content_dedupe(void **state)
@@ -446,6 +456,93 @@ static void test_content_dedupe(void **state)
     ASSERT_EQ(j.kind, STORE_JOB_EXTRACT_OUTBOUND);
     assert_string_equal(j.email_id, r1.email_id);
     store_job_clear(&j);
+    ingest_result_clear(&r1);
+    ingest_result_clear(&r2);
+    ingest_result_clear(&r3);
+    assert_clean(f);
+}
+
+struct usage_arg {
+    const char *team;
+    struct store_library_usage u;
+};
+
+static SW_MUST_CHECK sw_err usage_txn(store_txn *t, void *arg)
+{
+    struct usage_arg *g = arg;
+    return store_library_usage(t, g->team, &g->u);
+}
+
+static struct store_library_usage usage(struct fixture *f)
+{
+    struct usage_arg g = {f->team.team_id, {0, 0}};
+    ASSERT_OK(store_view(f->s, usage_txn, &g));
+    return g.u;
+}
+
+static int file_state(struct fixture *f, const char *content_id)
+{
+    struct store_content c;
+    int st;
+
+    ASSERT_OK(store_content_get(f->s, f->team.team_id, content_id, &c));
+    st = c.file_state;
+    store_content_clear(&c);
+    return st;
+}
+
+static void reopen(struct fixture *f, int64_t max_file, int64_t quota)
+{
+    struct ingest_pipeline_opts o;
+
+    memset(&o, 0, sizeof(o));
+    o.max_file_bytes = max_file;
+    o.quota_bytes = quota;
+    ingest_pipeline_close(&f->p);
+    ASSERT_OK(ingest_pipeline_open(f->s, &o, &f->p));
+}
+
+/* The content library: a file over the cap is not kept, and is kept when
+ * an email carries it again under a higher cap; a text twin's other bytes
+ * are not kept beside the item's; a new file past the quota fails its
+ * email whole. */
+static void test_content_library(void **state)
+{
+    struct fixture *f = *state;
+    const size_t len = strlen(deck_text);
+    struct ingest_result r1, r2, r3, r4;
+    char reexported[256];
+    struct store_library_usage u;
+    struct store_email e;
+
+    reopen(f, -1, 0); /* keep no file */
+    ingest_fields(f, "<k1@x>", deck_text, &r1);
+    ASSERT_EQ(file_state(f, r1.contents[0].content_id), STORE_FILE_TOO_LARGE);
+    ASSERT_EQ(usage(f).files, 0);
+
+    reopen(f, 0, (int64_t)len + 10); /* the default cap, a tight quota */
+    ingest_fields(f, "<k2@x>", deck_text, &r2);
+    assert_string_equal(r1.contents[0].content_id, r2.contents[0].content_id);
+    ASSERT_EQ(file_state(f, r1.contents[0].content_id), STORE_FILE_KEPT);
+    u = usage(f);
+    ASSERT_EQ(u.files, 1);
+    ASSERT_EQ(u.bytes, (int64_t)len);
+
+    snprintf(reexported, sizeof(reexported), "  %s\r\n\r\n", deck_text);
+    ingest_fields(f, "<k3@x>", reexported, &r3); /* same text, other bytes */
+    assert_string_equal(r1.contents[0].content_id, r3.contents[0].content_id);
+    ASSERT_EQ(usage(f).bytes, (int64_t)len);
+
+    memset(&r4, 0, sizeof(r4));
+    ASSERT_ERR(ingest_file(f, "<k4@x>", "other.txt",
+                           "A new file, larger than the ten bytes left.", &r4),
+               SW_EQUOTA);
+    u = usage(f);
+    ASSERT_EQ(u.files, 1);
+    ASSERT_EQ(u.bytes, (int64_t)len);
+    /* Nothing of the refused email is stored. */
+    ASSERT_ERR(store_email_by_message_id(f->s, f->team.team_id, "k4@x", &e),
+               SW_ENOTFOUND);
     ingest_result_clear(&r1);
     ingest_result_clear(&r2);
     ingest_result_clear(&r3);
@@ -644,6 +741,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_hash_dedupe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_content_dedupe, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_content_library, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_team_deleted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),

@@ -3,6 +3,7 @@ through its real protocol (4-byte native-endian length + UTF-8 JSON on
 stdin/stdout, every read bounded by a deadline), its config file, and a
 team seeded with mail so that Suggest has something to return."""
 
+import base64
 import json
 import os
 import select
@@ -132,6 +133,18 @@ class Host:
         assert r is not None, "snipwise-nm exited\n" + self.stderr
         return r
 
+    def call_frames(self, msg, timeout=READ_TIMEOUT):
+        """Sends msg and returns every frame of its reply: the chunk frames
+        ("more": true) and the final reply, which is last."""
+        self.send(msg)
+        frames = []
+        while True:
+            r = self.recv(timeout)
+            assert r is not None, "snipwise-nm exited\n" + self.stderr
+            frames.append(r)
+            if not r.get("more"):
+                return frames
+
     def close(self, expect_code=0):
         """Closes stdin and checks the exit code (and sanitizer output)."""
         if not self.proc.stdin.closed:
@@ -165,7 +178,16 @@ def mime(mid, frm, to, subj, body, when, att=None, irt=None):
                                                  rfc2822(when)))
     if irt:
         s += "In-Reply-To: <%s>\r\nReferences: <%s>\r\n" % (irt, irt)
-    if att:
+    if att and isinstance(att[1], bytes):
+        # (name, bytes, media type): a binary file, base64 in the mail.
+        b64 = base64.encodebytes(att[1]).decode().replace("\n", "\r\n")
+        s += ("Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n"
+              "Content-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n--b\r\n"
+              "Content-Type: %s; name=\"%s\"\r\nContent-Disposition: "
+              "attachment; filename=\"%s\"\r\nContent-Transfer-Encoding: "
+              "base64\r\n\r\n%s--b--\r\n" %
+              (body, att[2], att[0], att[0], b64))
+    elif att:
         s += ("Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n"
               "Content-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n--b\r\n"
               "Content-Type: text/plain; name=\"%s\"\r\nContent-Disposition: "
@@ -186,11 +208,12 @@ class Seeded:
         self.corpus_content_ids = corpus_content_ids
 
 
-def seed_team(snipd, admin, name="Sales"):
+def seed_team(snipd, admin, name="Sales", pricing=PRICING):
     """Creates a team whose reps sent the pricing framing in 3 threads (2
     of them with a meeting) and the security framing in 2, plus two real
     corpus mails with PDFs; waits (bounded) until Suggest returns both
-    framings. Returns a Seeded."""
+    framings. pricing is the file the pricing mails carry: (name, text) or
+    (name, bytes, media type). Returns a Seeded."""
     _, key = create_team(admin, name)
     snipd.client(key).team.AddTeamDomain(
         team_pb2.AddTeamDomainRequest(domain=DOMAIN))
@@ -207,8 +230,8 @@ def seed_team(snipd, admin, name="Sales"):
 
     threads = []
     reps = ["ann@" + DOMAIN, "bob@" + DOMAIN]
-    plan = [(PRICING, FRAME_P, reps[0]), (PRICING, FRAME_P, reps[1]),
-            (PRICING, FRAME_P, reps[0]), (SECURITY, FRAME_S, reps[0]),
+    plan = [(pricing, FRAME_P, reps[0]), (pricing, FRAME_P, reps[1]),
+            (pricing, FRAME_P, reps[0]), (SECURITY, FRAME_S, reps[0]),
             (SECURITY, FRAME_S, reps[0])]
     for i, (att, frame_text, rep) in enumerate(plan):
         who = "cfo%d@prospect%d.example" % (i, i)

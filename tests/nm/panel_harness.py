@@ -1,8 +1,11 @@
 """A stand-in for the mail client around the Snipwise panel: an HTTP
 server on 127.0.0.1 that serves clients/thunderbird's panel with
 harness_shim.js in front of it, forwards the panel's native messages to a
-real snipwise-nm process (POST /nm), and records what the panel did.
-Headless Chromium then loads the page; see test_panel_chromium.py."""
+real snipwise-nm process (POST /nm; a reply in several frames, such as
+read_content's chunks, goes back as a JSON array of the frames), serves
+the thread's attachment files, and records what the panel did (drafts set,
+files attached with their bytes). Headless Chromium then loads the page;
+see test_panel_chromium.py."""
 
 import json
 import os
@@ -10,6 +13,7 @@ import subprocess
 import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 CHROMIUM = "/usr/bin/chromium"
 TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript",
@@ -18,16 +22,22 @@ TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript",
 
 
 class Harness:
-    """Serves the panel; host is an nm_lib.Host (already started)."""
+    """Serves the panel; host is an nm_lib.Host (already started). files
+    maps the partName of each of related's attachments to (bytes, media
+    type), what messages.getAttachmentFile returns."""
 
-    def __init__(self, ext_dir, shim_path, host, compose, related):
+    def __init__(self, ext_dir, shim_path, host, compose, related,
+                 files=None):
         self.ext_dir = ext_dir
         self.shim_path = shim_path
         self.host = host
         self.compose = compose
         self.related = related
-        self.exchanges = []  # (request, reply) through the native host
+        self.files = files or {}
+        self.exchanges = []  # (request, final reply) through the native host
+        self.frames = []  # (request, [frames]) of replies in several frames
         self.set_compose = []
+        self.attachments = []  # {"name", "type", "data"} added to the draft
         self._lock = threading.Lock()
         harness = self
 
@@ -78,6 +88,12 @@ class Harness:
         if path == "/harness/related.json":
             return h._send(200, json.dumps(self.related).encode(),
                            TYPES[".json"])
+        if path == "/harness/attachment":
+            part = parse_qs(urlsplit(h.path).query).get("part", [""])[0]
+            if part not in self.files:
+                return h._send(404, b"no such part", "text/plain")
+            data, ctype = self.files[part]
+            return h._send(200, data, ctype)
         name = path.lstrip("/")
         full = os.path.join(self.ext_dir, name)
         if "/" in name or not os.path.isfile(full):
@@ -92,14 +108,24 @@ class Harness:
                                      "application/octet-stream"))
 
     def _post(self, h, body):
-        if h.path == "/nm":
+        path = h.path.split("?")[0]
+        if path == "/nm":
             msg = json.loads(body)
             with self._lock:  # one request at a time on the host's pipe
-                reply = self.host.call(msg)
-                self.exchanges.append((msg, reply))
-            return h._send(200, json.dumps(reply).encode(), TYPES[".json"])
-        if h.path == "/harness/set-compose":
+                frames = self.host.call_frames(msg)
+                self.exchanges.append((msg, frames[-1]))
+                if len(frames) > 1:
+                    self.frames.append((msg, frames))
+            out = frames if len(frames) > 1 else frames[0]
+            return h._send(200, json.dumps(out).encode(), TYPES[".json"])
+        if path == "/harness/set-compose":
             self.set_compose.append(json.loads(body))
+            return h._send(200, b"{}", TYPES[".json"])
+        if path == "/harness/add-attachment":
+            q = parse_qs(urlsplit(h.path).query)
+            self.attachments.append({"name": q.get("name", [""])[0],
+                                     "type": q.get("type", [""])[0],
+                                     "data": body})
             return h._send(200, b"{}", TYPES[".json"])
         h._send(404, b"not found", "text/plain")
 

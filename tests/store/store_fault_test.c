@@ -41,11 +41,12 @@ static SW_MUST_CHECK sw_err sequence(const char *dir)
 {
     struct store_opts o = {dir, 0, 0, 0, 0};
     struct store_team team = {0}, *teams = NULL;
-    struct store_apikey key = {0}, auth = {0}, *keys = NULL;
+    struct store_apikey key = {0}, auth = {0}, *keys = NULL, *reps = NULL;
     struct store_member mem = {0};
     struct seqval q = {0};
     char *secret = NULL, *secret2 = NULL, *next = NULL, *next2 = NULL;
-    size_t nteams = 0, nkeys = 0;
+    char *secret3 = NULL, *next3 = NULL;
+    size_t nteams = 0, nkeys = 0, nreps = 0;
     store *s = NULL;
     bool is = false;
     sw_err rc;
@@ -79,8 +80,23 @@ static SW_MUST_CHECK sw_err sequence(const char *dir)
         rc = SW_EINTERNAL;
         goto out;
     }
+    /* A rep key of the member, listed by role, revoked with its member. */
+    rc = store_key_create_rep(s, team.team_id, "a@b.example", "rep", NULL,
+                              &secret3, NULL);
+    if (rc)
+        goto out;
+    rc = store_key_list_role(s, team.team_id, STORE_ROLE_REP, 1, NULL, &reps,
+                             &nreps, &next3, NULL);
+    if (rc)
+        goto out;
+    rc = store_member_remove(s, team.team_id, "a@b.example", NULL);
+    if (rc)
+        goto out;
     rc = store_update(s, seq_txn, &q);
 out:
+    store_apikeys_free(reps, nreps);
+    sw_free(next3);
+    sw_free(secret3);
     store_member_clear(&mem);
     store_apikeys_free(keys, nkeys);
     store_teams_free(teams, nteams);

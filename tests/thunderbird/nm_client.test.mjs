@@ -99,3 +99,58 @@ test("a port that cannot be opened rejects at once", async () => {
     { timeoutMs: 5000 });
   await assert.rejects(c.request({ type: "ping" }), /denied/);
 });
+
+test("chunk frames go to onChunk in order, each restarting the timeout",
+  async () => {
+    const api = fakeApi();
+    const c = new NativeClient(api.connect, { timeoutMs: 80 });
+    const got = [];
+    const p = c.request({ type: "read_content", content_id: "ct_1" },
+      { onChunk: (ch) => got.push(ch.seq) });
+    const port = api.ports[0];
+    const id = port.sent[0].id;
+    const wait = (ms) => new Promise((r) => setTimeout(r, ms));
+    const t0 = Date.now();
+    for (const seq of [0, 1, 2]) {
+      await wait(50); // each gap is under the timeout, the sum is not
+      port.reply({ id, ok: true, more: true, chunk: { seq, offset: 0,
+        data: "" } });
+    }
+    await wait(50);
+    port.reply({ id, ok: true, result: { chunks: 3 } });
+    assert.deepEqual(await p, { chunks: 3 });
+    assert.deepEqual(got, [0, 1, 2]);
+    assert.ok(Date.now() - t0 > 80, "the chunks kept the request alive");
+  });
+
+test("a bad chunk rejects the request; its later frames are ignored",
+  async () => {
+    const api = fakeApi();
+    const c = new NativeClient(api.connect, { timeoutMs: 5000 });
+    const p = c.request({ type: "read_content" }, { onChunk: () => {
+      throw new Error("out of order");
+    } });
+    const port = api.ports[0];
+    const id = port.sent[0].id;
+    port.reply({ id, ok: true, more: true, chunk: { seq: 5 } });
+    await assert.rejects(p, /out of order/);
+    port.reply({ id, ok: true, result: {} }); // nobody waits: ignored
+    // Without onChunk a chunked reply is refused, not mistaken for the end.
+    const q = c.request({ type: "ping" });
+    const qid = port.sent[1].id;
+    port.reply({ id: qid, ok: true, more: true, chunk: { seq: 0 } });
+    await assert.rejects(q, /chunked reply/);
+  });
+
+test("an error reply keeps the host's reason and details", async () => {
+  const api = fakeApi();
+  const c = new NativeClient(api.connect, { timeoutMs: 5000 });
+  const p = c.request({ id: "r", type: "read_content", content_id: "ct_1" },
+    { onChunk: () => {} });
+  api.ports[0].reply({ id: "r", ok: false, error: {
+    code: "FAILED_PRECONDITION", message: "no file to read",
+    reason: "CONTENT_FILE_NOT_KEPT", content: { filename: "a.pdf" } } });
+  await assert.rejects(p, (e) => e.code === "FAILED_PRECONDITION" &&
+    e.reason === "CONTENT_FILE_NOT_KEPT" &&
+    e.detail.content.filename === "a.pdf");
+});

@@ -3,10 +3,13 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 
+import { createHash } from "node:crypto";
+
 import {
-  bareAddress, buildSuggestRequest, draftOwnText, evidenceText,
-  feedbackRequest, findAttachment, htmlToText, insertFraming, percent,
-  renderModel, shownRequests,
+  ContentAssembler, attachmentOf, bareAddress, base64Bytes,
+  buildSuggestRequest, draftOwnText, evidenceText, feedbackRequest,
+  findAttachment, htmlToText, insertFraming, notKeptContent, percent,
+  readContentRequest, renderModel, shownRequests,
 } from "../../clients/thunderbird/panel_logic.js";
 
 const RESPONSE = {
@@ -153,4 +156,77 @@ test("suggested content is matched to the thread's attachments", () => {
     "1.3");
   assert.equal(findAttachment({ filename: "none.pdf" }, atts), null);
   assert.equal(findAttachment(null, atts), null);
+});
+
+// A file as the host sends it: chunk frames' chunks of `size` bytes each,
+// and the final reply's result.
+function framesOf(bytes, size) {
+  const chunks = [];
+  for (let at = 0, seq = 0; at < bytes.length; at += size, seq++)
+    chunks.push({ seq, offset: at, data: Buffer.from(bytes.subarray(at,
+      at + size)).toString("base64") });
+  const result = { content_id: "ct_1", filename: "deck.pdf",
+    media_type: "application/pdf", size_bytes: bytes.length,
+    sha256: createHash("sha256").update(bytes).digest("hex"),
+    chunks: chunks.length };
+  return { chunks, result };
+}
+
+function someBytes(n) {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 7 + 3) & 0xff;
+  return b;
+}
+
+test("a file in chunks is reassembled and checked", async () => {
+  const bytes = someBytes(10000);
+  const { chunks, result } = framesOf(bytes, 4096);
+  assert.equal(chunks.length, 3);
+  const asm = new ContentAssembler();
+  chunks.forEach((c) => asm.add(c));
+  assert.deepEqual(await asm.finish(result), bytes);
+  assert.deepEqual(attachmentOf(result),
+    { name: "deck.pdf", type: "application/pdf" });
+  assert.deepEqual(attachmentOf({ content_id: "ct_2" }),
+    { name: "ct_2", type: "application/octet-stream" });
+  // An empty file has no chunk at all.
+  const empty = framesOf(new Uint8Array(0), 4096);
+  assert.deepEqual(await new ContentAssembler().finish(empty.result),
+    new Uint8Array(0));
+});
+
+test("a damaged file is refused: order, a lost chunk, size, hash",
+  async () => {
+    const { chunks, result } = framesOf(someBytes(10000), 4096);
+    const swapped = new ContentAssembler();
+    swapped.add(chunks[0]);
+    assert.throws(() => swapped.add(chunks[2]), /out of order/);
+    const lost = new ContentAssembler();
+    chunks.slice(0, 2).forEach((c) => lost.add(c));
+    await assert.rejects(lost.finish(result), /incomplete/);
+    const bad = new ContentAssembler();
+    chunks.forEach((c) => bad.add(c));
+    await assert.rejects(bad.finish(Object.assign({}, result,
+      { sha256: "0".repeat(64) })), /SHA-256/);
+    const big = new ContentAssembler();
+    chunks.forEach((c) => big.add(c));
+    await assert.rejects(big.finish(Object.assign({}, result,
+      { size_bytes: 10001 })), /incomplete/);
+    assert.throws(() => base64Bytes("not base64!"));
+    assert.throws(() => base64Bytes(undefined), /base64/);
+  });
+
+test("read_content requests and the library's not-kept answer", () => {
+  assert.deepEqual(readContentRequest("ct_1", 7),
+    { id: 7, type: "read_content", content_id: "ct_1" });
+  const e = new Error("no file");
+  e.code = "FAILED_PRECONDITION";
+  e.reason = "CONTENT_FILE_NOT_KEPT";
+  e.detail = { content: { filename: "a.pdf", size_bytes: 10 } };
+  assert.deepEqual(notKeptContent(e), { filename: "a.pdf", size_bytes: 10 });
+  // Any other error is shown, not worked around.
+  const nf = new Error("unknown");
+  nf.code = "NOT_FOUND";
+  assert.equal(notKeptContent(nf), null);
+  assert.equal(notKeptContent(null), null);
 });

@@ -156,6 +156,31 @@ class Client:
                         ) -> snippet_pb2.SearchSnippetsResponse:
         return self._call(self.snippet.SearchSnippets, request)
 
+    def read_content(self, content_id: str) -> "tuple[snippet_pb2.ContentFile, bytes]":
+        """Reads a content item's file from the team's content library:
+        (its description, its bytes). The bytes are checked against the
+        size and SHA-256 the server announced; a mismatch raises
+        SnipwiseError with code DATA_LOSS."""
+        import hashlib
+        f, parts = None, []
+        try:
+            for m in self.snippet.ReadContent(
+                    snippet_pb2.ReadContentRequest(content_id=content_id),
+                    metadata=self._md, timeout=self._timeout):
+                if f is None:
+                    f = m.file
+                else:
+                    parts.append(m.data)
+        except grpc.RpcError as e:
+            raise SnipwiseError(e.code(), e.details() or "") from None
+        data = b"".join(parts)
+        if f is None or len(data) != f.size_bytes or \
+                hashlib.sha256(data).hexdigest() != f.sha256:
+            raise SnipwiseError(grpc.StatusCode.DATA_LOSS,
+                                "the file of %s arrived incomplete or "
+                                "altered" % content_id)
+        return f, data
+
     def suggest(self, request: suggest_pb2.SuggestRequest) -> suggest_pb2.SuggestResponse:
         return self._call(self.suggest_stub.Suggest, request)
 

@@ -1,0 +1,555 @@
+/* ingest/imap_conn: an IMAP session on libetpan's mailimap (see
+ * imap_conn.h). libetpan's TLS (GnuTLS in Debian's build) does not check
+ * the server's certificate, so this file checks the chain it received
+ * against the system's CA store and the host name with OpenSSL before any
+ * credential is sent. */
+#include "ingest/imap_conn.h"
+
+#include <arpa/inet.h>
+#include <libetpan/libetpan.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "base/sw_log.h"
+#include "base/sw_mem.h"
+
+/* imap_say writes a sentence for last_error into why; a sentence cut
+ * short by why's cap (or lost to memory) only loses words, so the result
+ * is not checked. */
+static void imap_say(struct sw_buf *why, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void imap_say(struct sw_buf *why, const char *fmt, ...)
+{
+    va_list ap;
+    sw_err rc;
+
+    va_start(ap, fmt);
+    rc = sw_buf_vprintf(why, fmt, ap);
+    va_end(ap);
+    (void)rc;
+}
+#define INGEST_IMAP_WHY_MAX 300 /* bytes of server text quoted in why */
+
+struct ingest_imap_conn {
+    mailimap *s;
+    char *host;
+};
+
+int ingest_imap_host_is_loopback(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+
+    if (host == NULL)
+        return 0;
+    if (strcasecmp(host, "localhost") == 0)
+        return 1;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return 0;
+}
+
+/* ingest_imap_quote appends the server's last response text to why,
+ * printable ASCII only and capped, or nothing when there is none. */
+static void ingest_imap_quote(ingest_imap_conn *c, struct sw_buf *why)
+{
+    const char *t = c->s ? c->s->imap_response : NULL;
+    size_t i;
+
+    if (t == NULL || t[0] == '\0')
+        return;
+    if (sw_buf_addstr(why, ": ") != SW_OK)
+        return;
+    for (i = 0; t[i] && i < INGEST_IMAP_WHY_MAX; i++) {
+        char ch = (t[i] >= 0x20 && t[i] < 0x7f) ? t[i] : ' ';
+        if (sw_buf_addc(why, ch) != SW_OK)
+            return;
+    }
+}
+
+/* ingest_imap_fail maps a mailimap result to an sw_err and writes "WHAT
+ * failed on HOST: server text" (or the caller's verb for a refusal) to
+ * why. */
+static sw_err ingest_imap_fail(ingest_imap_conn *c, int r, const char *what,
+                               struct sw_buf *why)
+{
+    sw_err rc;
+
+    sw_buf_reset(why);
+    switch (r) {
+    case MAILIMAP_ERROR_LOGIN:
+        rc = SW_EPERM;
+        imap_say(why, "%s rejected by %s", what, c->host);
+        break;
+    case MAILIMAP_ERROR_STREAM:
+    case MAILIMAP_ERROR_CONNECTION_REFUSED:
+    case MAILIMAP_ERROR_SSL:
+        rc = SW_EIO;
+        imap_say(why,
+                 "%s failed on %s: connection lost or timed "
+                 "out (libetpan error %d)",
+                 what, c->host, r);
+        return rc;
+    case MAILIMAP_ERROR_MEMORY:
+        return SW_ENOMEM;
+    default:
+        rc = SW_EPROVIDER;
+        imap_say(why, "%s failed on %s", what, c->host);
+        break;
+    }
+    ingest_imap_quote(c, why);
+    return rc;
+}
+
+/* ingest_imap_sni sets the TLS server name (SNI) before the handshake. */
+static void ingest_imap_sni(struct mailstream_ssl_context *ctx, void *arg)
+{
+    (void)mailstream_ssl_set_server_name(ctx, (char *)arg);
+}
+
+/* ingest_imap_verify checks the certificate chain the server sent against
+ * the system's trusted CAs and the host name (or IP address). */
+static sw_err ingest_imap_verify(ingest_imap_conn *c, struct sw_buf *why)
+{
+    carray *chain = mailstream_get_certificate_chain(c->s->imap_stream);
+    X509_STORE *store = NULL;
+    X509_STORE_CTX *ctx = NULL;
+    STACK_OF(X509) *rest = NULL;
+    X509 *leaf = NULL;
+    unsigned i;
+    int ok = 0;
+    const char *what = "no certificate";
+
+    if (chain == NULL || carray_count(chain) == 0)
+        goto out;
+    rest = sk_X509_new_null();
+    store = X509_STORE_new();
+    ctx = X509_STORE_CTX_new();
+    if (rest == NULL || store == NULL || ctx == NULL ||
+        X509_STORE_set_default_paths(store) != 1)
+        goto out;
+    for (i = 0; i < carray_count(chain); i++) {
+        MMAPString *der = carray_get(chain, i);
+        const unsigned char *p = (const unsigned char *)der->str;
+        X509 *x = d2i_X509(NULL, &p, (long)der->len);
+        if (x == NULL)
+            goto out;
+        if (i == 0)
+            leaf = x;
+        else if (!sk_X509_push(rest, x)) {
+            X509_free(x);
+            goto out;
+        }
+    }
+    what = "certificate not trusted";
+    if (X509_STORE_CTX_init(ctx, store, leaf, rest) != 1 ||
+        X509_verify_cert(ctx) != 1)
+        goto out;
+    what = "certificate does not match the host name";
+    if (ingest_imap_host_is_loopback(c->host) && strchr(c->host, '.'))
+        ok = X509_check_ip_asc(leaf, c->host, 0) == 1;
+    else
+        ok = X509_check_host(leaf, c->host, 0, 0, NULL) == 1 ||
+             X509_check_ip_asc(leaf, c->host, 0) == 1;
+out:
+    if (!ok) {
+        sw_buf_reset(why);
+        imap_say(why, "TLS to %s refused: %s", c->host, what);
+    }
+    X509_free(leaf);
+    sk_X509_pop_free(rest, X509_free);
+    X509_STORE_CTX_free(ctx);
+    X509_STORE_free(store);
+    if (chain)
+        mailstream_certificate_chain_free(chain);
+    return ok ? SW_OK : SW_EIO;
+}
+
+/* ingest_imap_starttls upgrades a plain session, refusing a server that
+ * does not offer STARTTLS (never falls back to plaintext). */
+static sw_err ingest_imap_starttls(ingest_imap_conn *c, struct sw_buf *why)
+{
+    struct mailimap_capability_data *cap = NULL;
+    int r;
+
+    r = mailimap_capability(c->s, &cap);
+    if (r != MAILIMAP_NO_ERROR)
+        return ingest_imap_fail(c, r, "CAPABILITY", why);
+    mailimap_capability_data_free(cap);
+    if (!mailimap_has_extension(c->s, "STARTTLS")) {
+        sw_buf_reset(why);
+        imap_say(why, "%s does not offer STARTTLS", c->host);
+        return SW_EPROVIDER;
+    }
+    r = mailimap_socket_starttls_with_callback(c->s, ingest_imap_sni, c->host);
+    if (r != MAILIMAP_NO_ERROR)
+        return ingest_imap_fail(c, r, "STARTTLS", why);
+    return SW_OK;
+}
+
+sw_err ingest_imap_conn_open(const char *host, uint16_t port, int tls_mode,
+                             int timeout_s, ingest_imap_conn **out,
+                             struct sw_buf *why)
+{
+    ingest_imap_conn *c = NULL;
+    sw_err rc = SW_OK;
+    int r;
+
+    sw_buf_reset(why);
+    if (host == NULL || port == 0 || tls_mode < INGEST_IMAP_TLS_IMAPS ||
+        tls_mode > INGEST_IMAP_TLS_PLAIN_LOOPBACK)
+        return SW_EINVAL;
+    if (tls_mode == INGEST_IMAP_TLS_PLAIN_LOOPBACK &&
+        !ingest_imap_host_is_loopback(host)) {
+        imap_say(why,
+                 "plaintext IMAP to %s refused: not a "
+                 "loopback address",
+                 host);
+        return SW_EINVAL;
+    }
+    c = sw_calloc(1, sizeof(*c));
+    if (c == NULL)
+        return SW_ENOMEM;
+    c->host = sw_strdup(host);
+    c->s = mailimap_new(0, NULL);
+    if (c->host == NULL || c->s == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    mailimap_set_timeout(c->s, timeout_s > 0 ? timeout_s : 60);
+    if (tls_mode == INGEST_IMAP_TLS_IMAPS)
+        r = mailimap_ssl_connect_with_callback(c->s, host, port,
+                                               ingest_imap_sni, c->host);
+    else
+        r = mailimap_socket_connect(c->s, host, port);
+    if (r != MAILIMAP_NO_ERROR_AUTHENTICATED &&
+        r != MAILIMAP_NO_ERROR_NON_AUTHENTICATED) {
+        rc = ingest_imap_fail(c, r, "connecting", why);
+        goto out;
+    }
+    if (tls_mode == INGEST_IMAP_TLS_STARTTLS)
+        rc = ingest_imap_starttls(c, why);
+    if (rc == SW_OK && tls_mode != INGEST_IMAP_TLS_PLAIN_LOOPBACK)
+        rc = ingest_imap_verify(c, why);
+    if (rc)
+        goto out;
+    *out = c;
+    c = NULL;
+out:
+    ingest_imap_conn_close(&c);
+    return rc;
+}
+
+void ingest_imap_conn_close(ingest_imap_conn **c)
+{
+    if (c == NULL || *c == NULL)
+        return;
+    if ((*c)->s != NULL) {
+        if ((*c)->s->imap_stream != NULL)
+            (void)mailimap_logout((*c)->s); /* best effort: closing anyway */
+        mailimap_free((*c)->s);
+    }
+    sw_free((*c)->host);
+    sw_free(*c);
+    *c = NULL;
+}
+
+void ingest_imap_conn_abort(ingest_imap_conn *c)
+{
+    mailstream_low *low;
+    int fd;
+
+    if (c == NULL || c->s == NULL || c->s->imap_stream == NULL)
+        return;
+    low = mailstream_get_low(c->s->imap_stream);
+    fd = low ? mailstream_low_get_fd(low) : -1;
+    if (fd >= 0)
+        (void)shutdown(fd, SHUT_RDWR); /* the reader sees EOF and fails */
+}
+
+sw_err ingest_imap_conn_login(ingest_imap_conn *c, const char *user,
+                              int auth_kind, const char *secret,
+                              struct sw_buf *why)
+{
+    int r;
+
+    sw_buf_reset(why);
+    if (c == NULL || user == NULL || secret == NULL)
+        return SW_EINVAL;
+    if (auth_kind == INGEST_IMAP_AUTH_OAUTH2) {
+        r = mailimap_oauth2_authenticate(c->s, user, secret);
+        if (r == MAILIMAP_ERROR_SASL)
+            r = MAILIMAP_ERROR_LOGIN;
+        if (r != MAILIMAP_NO_ERROR)
+            return ingest_imap_fail(c, r, "AUTHENTICATE XOAUTH2", why);
+        return SW_OK;
+    }
+    r = mailimap_login(c->s, user, secret);
+    if (r != MAILIMAP_NO_ERROR)
+        return ingest_imap_fail(c, r, "LOGIN", why);
+    return SW_OK;
+}
+
+/* ingest_imap_is_sent returns 1 when a LIST entry carries \Sent. */
+static int ingest_imap_is_sent(const struct mailimap_mailbox_list *mb)
+{
+    clistiter *it;
+
+    if (mb->mb_flag == NULL || mb->mb_flag->mbf_oflags == NULL)
+        return 0;
+    for (it = clist_begin(mb->mb_flag->mbf_oflags); it; it = clist_next(it)) {
+        const struct mailimap_mbx_list_oflag *f = clist_content(it);
+        const char *e = f->of_flag_ext;
+        if (f->of_type != MAILIMAP_MBX_LIST_OFLAG_FLAG_EXT || e == NULL)
+            continue;
+        if (e[0] == '\\')
+            e++;
+        if (strcasecmp(e, "Sent") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+sw_err ingest_imap_conn_sent(ingest_imap_conn *c, char **name,
+                             struct sw_buf *why)
+{
+    clist *res = NULL;
+    clistiter *it;
+    char *found = NULL;
+    int r;
+
+    sw_buf_reset(why);
+    r = mailimap_list(c->s, "", "*", &res);
+    if (r != MAILIMAP_NO_ERROR)
+        return ingest_imap_fail(c, r, "LIST", why);
+    for (it = clist_begin(res); it; it = clist_next(it)) {
+        const struct mailimap_mailbox_list *mb = clist_content(it);
+        if (mb->mb_name != NULL && ingest_imap_is_sent(mb)) {
+            found = sw_strdup(mb->mb_name);
+            if (found == NULL) {
+                mailimap_list_result_free(res);
+                return SW_ENOMEM;
+            }
+            break;
+        }
+    }
+    mailimap_list_result_free(res);
+    *name = found;
+    return SW_OK;
+}
+
+sw_err ingest_imap_conn_examine(ingest_imap_conn *c, const char *folder,
+                                uint32_t *uidvalidity, uint32_t *uidnext,
+                                uint32_t *exists, struct sw_buf *why)
+{
+    const struct mailimap_selection_info *si;
+    sw_err rc;
+    int r;
+
+    sw_buf_reset(why);
+    r = mailimap_examine(c->s, folder);
+    if (r != MAILIMAP_NO_ERROR) {
+        rc = ingest_imap_fail(c, r, "EXAMINE", why);
+        return rc == SW_EPROVIDER ? SW_ENOTFOUND : rc;
+    }
+    si = c->s->imap_selection_info;
+    if (si == NULL) {
+        imap_say(why, "EXAMINE %s on %s: no selection data", folder, c->host);
+        return SW_EPROVIDER;
+    }
+    *uidvalidity = si->sel_uidvalidity;
+    *uidnext = si->sel_uidnext;
+    *exists = si->sel_exists;
+    return SW_OK;
+}
+
+/* ingest_imap_msg_att reads the UID and the body section of one FETCH
+ * response; body fields stay NULL/0 when the item is absent. */
+static void ingest_imap_msg_att(const struct mailimap_msg_att *ma,
+                                struct ingest_imap_msg *m)
+{
+    clistiter *it;
+
+    memset(m, 0, sizeof(*m));
+    for (it = clist_begin(ma->att_list); it; it = clist_next(it)) {
+        const struct mailimap_msg_att_item *item = clist_content(it);
+        const struct mailimap_msg_att_static *st;
+        if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC)
+            continue;
+        st = item->att_data.att_static;
+        if (st->att_type == MAILIMAP_MSG_ATT_UID)
+            m->uid = st->att_data.att_uid;
+        else if (st->att_type == MAILIMAP_MSG_ATT_BODY_SECTION &&
+                 st->att_data.att_body_section != NULL) {
+            m->data = st->att_data.att_body_section->sec_body_part;
+            m->len = st->att_data.att_body_section->sec_length;
+        }
+    }
+}
+
+static int ingest_imap_uid_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+sw_err ingest_imap_conn_uids(ingest_imap_conn *c, uint32_t after,
+                             uint32_t **uids, size_t *n, struct sw_buf *why)
+{
+    struct mailimap_set *set = NULL;
+    struct mailimap_fetch_type *ft = NULL;
+    clist *res = NULL;
+    clistiter *it;
+    uint32_t *u = NULL;
+    size_t k = 0;
+    sw_err rc = SW_OK;
+    int r;
+
+    sw_buf_reset(why);
+    if (after == UINT32_MAX) {
+        *uids = NULL;
+        *n = 0;
+        return SW_OK;
+    }
+    set = mailimap_set_new_interval(after + 1, 0); /* after+1:* */
+    ft = mailimap_fetch_type_new_fetch_att_list_empty();
+    if (set == NULL || ft == NULL ||
+        mailimap_fetch_type_new_fetch_att_list_add(
+            ft, mailimap_fetch_att_new_uid()) != MAILIMAP_NO_ERROR) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    r = mailimap_uid_fetch(c->s, set, ft, &res);
+    if (r != MAILIMAP_NO_ERROR) {
+        rc = ingest_imap_fail(c, r, "UID FETCH", why);
+        goto out;
+    }
+    u = sw_calloc((size_t)clist_count(res) + 1, sizeof(*u));
+    if (u == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    for (it = clist_begin(res); it; it = clist_next(it)) {
+        struct ingest_imap_msg m;
+        ingest_imap_msg_att(clist_content(it), &m);
+        /* "n:*" also answers the last message when every UID is below n. */
+        if (m.uid > after)
+            u[k++] = m.uid;
+    }
+    qsort(u, k, sizeof(*u), ingest_imap_uid_cmp);
+out:
+    if (res)
+        mailimap_fetch_list_free(res);
+    if (ft)
+        mailimap_fetch_type_free(ft);
+    if (set)
+        mailimap_set_free(set);
+    if (rc) {
+        sw_free(u);
+        return rc;
+    }
+    if (k == 0) {
+        sw_free(u);
+        u = NULL;
+    }
+    *uids = u;
+    *n = k;
+    return SW_OK;
+}
+
+static int ingest_imap_msg_cmp(const void *a, const void *b)
+{
+    const struct ingest_imap_msg *x = a, *y = b;
+
+    return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+/* ingest_imap_fetch_type builds (UID BODY.PEEK[]): PEEK never sets \Seen. */
+static struct mailimap_fetch_type *ingest_imap_fetch_type(void)
+{
+    struct mailimap_fetch_type *ft;
+    struct mailimap_section *sec;
+    struct mailimap_fetch_att *att;
+
+    ft = mailimap_fetch_type_new_fetch_att_list_empty();
+    if (ft == NULL)
+        return NULL;
+    att = mailimap_fetch_att_new_uid();
+    if (att == NULL || mailimap_fetch_type_new_fetch_att_list_add(ft, att) !=
+                           MAILIMAP_NO_ERROR)
+        goto fail;
+    sec = mailimap_section_new(NULL);
+    att = sec ? mailimap_fetch_att_new_body_peek_section(sec) : NULL;
+    if (att == NULL || mailimap_fetch_type_new_fetch_att_list_add(ft, att) !=
+                           MAILIMAP_NO_ERROR)
+        goto fail;
+    return ft;
+fail:
+    mailimap_fetch_type_free(ft);
+    return NULL;
+}
+
+sw_err ingest_imap_conn_fetch(ingest_imap_conn *c, const uint32_t *uids,
+                              size_t n, ingest_imap_batch_fn fn, void *arg,
+                              struct sw_buf *why)
+{
+    struct mailimap_set *set = NULL;
+    struct mailimap_fetch_type *ft = NULL;
+    struct ingest_imap_msg *msgs = NULL;
+    clist *res = NULL;
+    clistiter *it;
+    size_t i, k = 0;
+    sw_err rc = SW_OK;
+    int r;
+
+    sw_buf_reset(why);
+    if (n == 0)
+        return SW_OK;
+    set = mailimap_set_new_empty();
+    ft = ingest_imap_fetch_type();
+    if (set == NULL || ft == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        if (mailimap_set_add_single(set, uids[i]) != MAILIMAP_NO_ERROR) {
+            rc = SW_ENOMEM;
+            goto out;
+        }
+    }
+    r = mailimap_uid_fetch(c->s, set, ft, &res);
+    if (r != MAILIMAP_NO_ERROR) {
+        rc = ingest_imap_fail(c, r, "UID FETCH", why);
+        goto out;
+    }
+    msgs = sw_calloc((size_t)clist_count(res) + 1, sizeof(*msgs));
+    if (msgs == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    for (it = clist_begin(res); it; it = clist_next(it)) {
+        ingest_imap_msg_att(clist_content(it), &msgs[k]);
+        if (msgs[k].uid != 0 && msgs[k].data != NULL)
+            k++;
+    }
+    qsort(msgs, k, sizeof(*msgs), ingest_imap_msg_cmp);
+    rc = fn(msgs, k, arg);
+out:
+    sw_free(msgs);
+    if (res)
+        mailimap_fetch_list_free(res);
+    if (ft)
+        mailimap_fetch_type_free(ft);
+    if (set)
+        mailimap_set_free(set);
+    return rc;
+}

@@ -1,0 +1,104 @@
+/* ingest/imap_conn: one IMAP client session on libetpan (mailimap), the
+ * only code that includes libetpan: connect (IMAPS, STARTTLS, or plaintext
+ * to a loopback address only) with certificate and host-name checks, log
+ * in (LOGIN or AUTHENTICATE XOAUTH2), find the \Sent folder (RFC 6154),
+ * EXAMINE a folder (read-only, so no flag ever changes), list the UIDs
+ * after a cursor and fetch messages with BODY.PEEK[]. Every read has the
+ * session's timeout.
+ *
+ * Errors carry a sentence for the mailbox's last_error in why (reset
+ * first): what failed, on which host, and what the server said. Secrets
+ * never reach why or the log. A session belongs to one thread. */
+#ifndef INGEST_IMAP_CONN_H
+#define INGEST_IMAP_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/sw_buf.h"
+#include "base/sw_err.h"
+
+typedef struct ingest_imap_conn ingest_imap_conn;
+
+/* TLS modes; equal to snipwise.v1.TlsMode. */
+#define INGEST_IMAP_TLS_IMAPS 1
+#define INGEST_IMAP_TLS_STARTTLS 2
+#define INGEST_IMAP_TLS_PLAIN_LOOPBACK 3
+
+/* Kinds of secret; equal to STORE_MAILBOX_*. */
+#define INGEST_IMAP_AUTH_PASSWORD 1
+#define INGEST_IMAP_AUTH_OAUTH2 2
+
+/* ingest_imap_host_is_loopback returns 1 when host is "localhost" or a
+ * literal 127.0.0.0/8 or ::1 address (no name lookup), else 0. */
+int ingest_imap_host_is_loopback(const char *host);
+
+/* ingest_imap_conn_open connects to host:port in tls_mode with timeout_s
+ * seconds for the connection and every read. Errors: SW_EINVAL (a bad
+ * mode, or plaintext to a host that is not loopback), SW_EIO (network,
+ * TLS, certificate), SW_EPROVIDER (no STARTTLS offered, a bad greeting),
+ * SW_ENOMEM. */
+SW_MUST_CHECK sw_err ingest_imap_conn_open(const char *host, uint16_t port,
+                                           int tls_mode, int timeout_s,
+                                           ingest_imap_conn **out,
+                                           struct sw_buf *why);
+
+/* ingest_imap_conn_close logs out (best effort), frees the session and
+ * sets *c to NULL. NULL is accepted. */
+void ingest_imap_conn_close(ingest_imap_conn **c);
+
+/* ingest_imap_conn_abort shuts the session's socket down so that a read
+ * blocked in another thread fails at once (SW_EIO); the session must still
+ * be closed by its own thread. For a bounded shutdown. */
+void ingest_imap_conn_abort(ingest_imap_conn *c);
+
+/* ingest_imap_conn_login authenticates. Errors: SW_EPERM (the server
+ * refused the credentials: why quotes it), SW_EIO, SW_EPROVIDER,
+ * SW_ENOMEM. */
+SW_MUST_CHECK sw_err ingest_imap_conn_login(ingest_imap_conn *c,
+                                            const char *user, int auth_kind,
+                                            const char *secret,
+                                            struct sw_buf *why);
+
+/* ingest_imap_conn_sent sets *name (sw_free) to the folder LIST marks
+ * \Sent, or to NULL when there is none. Errors: SW_EIO, SW_EPROVIDER,
+ * SW_ENOMEM. */
+SW_MUST_CHECK sw_err ingest_imap_conn_sent(ingest_imap_conn *c, char **name,
+                                           struct sw_buf *why);
+
+/* ingest_imap_conn_examine opens folder read-only and reports its
+ * UIDVALIDITY, UIDNEXT (0 if the server sent none) and message count.
+ * Errors: SW_ENOTFOUND (the server said NO), SW_EIO, SW_EPROVIDER. */
+SW_MUST_CHECK sw_err ingest_imap_conn_examine(
+    ingest_imap_conn *c, const char *folder, uint32_t *uidvalidity,
+    uint32_t *uidnext, uint32_t *exists, struct sw_buf *why);
+
+/* ingest_imap_conn_uids lists the UIDs above after in the examined folder,
+ * ascending, into *uids (*n of them, sw_free; NULL when none).
+ * Errors: SW_EIO, SW_EPROVIDER, SW_ENOMEM. */
+SW_MUST_CHECK sw_err ingest_imap_conn_uids(ingest_imap_conn *c, uint32_t after,
+                                           uint32_t **uids, size_t *n,
+                                           struct sw_buf *why);
+
+/* A fetched message: its UID and raw RFC 5322 bytes (valid during the
+ * callback only). */
+struct ingest_imap_msg {
+    uint32_t uid;
+    const char *data;
+    size_t len;
+};
+
+/* Receives one batch, in ascending UID order (messages deleted meanwhile
+ * are missing). Its error ends ingest_imap_conn_fetch with that error. */
+typedef sw_err (*ingest_imap_batch_fn)(const struct ingest_imap_msg *msgs,
+                                       size_t n, void *arg);
+
+/* ingest_imap_conn_fetch fetches uids[0..n) with UID FETCH (UID
+ * BODY.PEEK[]) in one command and hands them to fn. Errors: fn's,
+ * SW_EIO, SW_EPROVIDER, SW_ENOMEM. */
+SW_MUST_CHECK sw_err ingest_imap_conn_fetch(ingest_imap_conn *c,
+                                            const uint32_t *uids, size_t n,
+                                            ingest_imap_batch_fn fn, void *arg,
+                                            struct sw_buf *why);
+
+#endif

@@ -1,0 +1,747 @@
+/* ingest/imap_sync: the mailbox sync engine: the scheduler shared by a
+ * small pool of threads, and the sync of one mailbox, folder by folder and
+ * batch by batch (see imap_sync.h for the contract). */
+#include "ingest/imap_sync.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/sw_buf.h"
+#include "base/sw_log.h"
+#include "base/sw_mem.h"
+#include "base/sw_util.h"
+#include "ingest/imap_conn.h"
+#include "store/store_mailbox.h"
+
+/* imap_say writes a sentence for last_error into why; a sentence cut
+ * short by why's cap (or lost to memory) only loses words, so the result
+ * is not checked. */
+static void imap_say(struct sw_buf *why, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void imap_say(struct sw_buf *why, const char *fmt, ...)
+{
+    va_list ap;
+    sw_err rc;
+
+    va_start(ap, fmt);
+    rc = sw_buf_vprintf(why, fmt, ap);
+    va_end(ap);
+    (void)rc;
+}
+
+#define IMAP_SYNC_MAX_MAILBOXES 10000
+#define IMAP_SYNC_REFRESH_MS                                                   \
+    1000 /* re-read the mailboxes at least this often */
+#define IMAP_SYNC_BACKOFF_MIN_MS 1000
+#define IMAP_SYNC_WHY_MAX 1024
+
+/* The scheduler's view of one mailbox. */
+struct imap_entry {
+    char *team_id;
+    char *mailbox_id;
+    int present;        /* seen by the last refresh */
+    int busy;           /* a thread is syncing it */
+    int eligible;       /* not paused, credentials not refused */
+    int64_t due_ms;     /* monotonic time of the next sync */
+    int64_t backoff_ms; /* 0 after a success */
+    uint64_t sync_req;  /* the record's sync_req at the last refresh */
+    uint64_t done_req;  /* the sync_req the last sync started under */
+};
+
+/* One worker thread's slot: its session, so close can abort its reads. */
+struct imap_worker {
+    struct ingest_imap_sync *m;
+    pthread_t th;
+    ingest_imap_conn *conn; /* guarded by m->mu */
+};
+
+struct ingest_imap_sync {
+    store *st;
+    ingest_pipeline *p;
+    ingest_imap_key *key;
+    struct ingest_imap_sync_opts o;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;
+    int wake;
+    int64_t refreshed_ms;
+    struct imap_entry *e;
+    size_t ne, cap;
+    struct imap_worker *w;
+    int nstarted;
+    uint64_t rng;
+};
+
+/* --- Status written back to the record -------------------------------- */
+
+struct imap_status {
+    int state;
+    const char *error; /* "" clears */
+    int synced;        /* set last_sync_ms to now */
+    int auth_failed;   /* the server refused cred_gen */
+    uint64_t cred_gen;
+};
+
+static sw_err imap_status_edit(struct store_mailbox *m, void *arg)
+{
+    const struct imap_status *s = arg;
+    char *err = sw_strdup(s->error ? s->error : "");
+
+    if (err == NULL)
+        return SW_ENOMEM;
+    sw_free(m->last_error);
+    m->last_error = err;
+    m->state = s->state;
+    if (s->synced)
+        m->last_sync_ms = sw_now_ms();
+    if (s->auth_failed) {
+        if (m->cred_gen == s->cred_gen)
+            m->auth_failed_gen = s->cred_gen;
+        else /* new credentials arrived meanwhile: try them */
+            m->state = INGEST_IMAP_BACKING_OFF;
+    }
+    if (m->paused)
+        m->state = INGEST_IMAP_PAUSED; /* Pause wins over a sync's result */
+    return SW_OK;
+}
+
+static void imap_status_set(ingest_imap_sync *m, const struct store_mailbox *mb,
+                            const struct imap_status *s)
+{
+    sw_err rc = store_mailbox_update(m->st, mb->team_id, mb->mailbox_id,
+                                     imap_status_edit, (void *)s, NULL);
+
+    if (rc && rc != SW_ENOTFOUND)
+        sw_log_warn("mailbox.status_not_saved",
+                    "team_id=%s mailbox_id=%s err=%s", mb->team_id,
+                    mb->mailbox_id, sw_err_name(rc));
+}
+
+/* --- One folder -------------------------------------------------------- */
+
+/* The sync of one mailbox in progress. */
+struct imap_run {
+    ingest_imap_sync *m;
+    struct imap_worker *w;
+    const struct store_mailbox *mb;
+    ingest_imap_conn *conn;
+    struct store_mailbox_folder cur; /* the folder's cursor */
+    int direction;
+    sw_err hard; /* a failure that stops the folder (cursor kept) */
+    struct sw_buf why;
+};
+
+/* imap_run_check returns SW_ECANCELLED when the engine stops or the
+ * mailbox was paused or given new credentials, SW_ENOTFOUND when it was
+ * deleted (the record is re-read between batches), else SW_OK. */
+static sw_err imap_run_check(struct imap_run *r)
+{
+    struct store_mailbox now;
+    int stop;
+    sw_err rc;
+
+    pthread_mutex_lock(&r->m->mu);
+    stop = r->m->stop;
+    pthread_mutex_unlock(&r->m->mu);
+    if (stop)
+        return SW_ECANCELLED;
+    memset(&now, 0, sizeof(now));
+    rc = store_mailbox_get(r->m->st, r->mb->team_id, r->mb->mailbox_id, &now);
+    if (rc)
+        return rc; /* SW_ENOTFOUND: deleted */
+    if (now.paused || now.cred_gen != r->mb->cred_gen)
+        rc = SW_ECANCELLED;
+    store_mailbox_clear(&now);
+    return rc;
+}
+
+/* imap_batch ingests one fetched batch: every message is begun (parsed and
+ * queued) first, so that they commit together, then ended in UID order.
+ * The cursor moves past a message once it is committed, or rejected as
+ * malformed (logged with its reason: retrying would not help). */
+static sw_err imap_batch(const struct ingest_imap_msg *msgs, size_t n,
+                         void *arg)
+{
+    struct imap_run *r = arg;
+    ingest_ticket **t = NULL;
+    sw_err *brc = NULL, rc = SW_OK;
+    struct sw_buf why;
+    size_t i;
+    int blocked = 0;
+
+    if (n == 0)
+        return SW_OK;
+    t = sw_calloc(n, sizeof(*t));
+    brc = sw_calloc(n, sizeof(*brc));
+    if (t == NULL || brc == NULL) {
+        sw_free(t);
+        sw_free(brc);
+        return SW_ENOMEM;
+    }
+    sw_buf_init(&why, IMAP_SYNC_WHY_MAX);
+    for (i = 0; i < n; i++) {
+        struct ingest_request req = {msgs[i].data, msgs[i].len, NULL,
+                                     r->direction};
+        brc[i] = ingest_email_begin(r->m->p, r->mb->team_id, &req, &t[i], &why);
+        if (brc[i] == SW_EPARSE || brc[i] == SW_ETOOBIG || brc[i] == SW_EINVAL)
+            sw_log_warn("mailbox.message_rejected",
+                        "team_id=%s mailbox_id=%s folder=\"%s\" uid=%u "
+                        "err=%s reason=\"%s\"",
+                        r->mb->team_id, r->mb->mailbox_id, r->cur.name,
+                        msgs[i].uid, sw_err_name(brc[i]), sw_buf_str(&why));
+    }
+    for (i = 0; i < n; i++) {
+        struct ingest_result res;
+        int malformed =
+            brc[i] == SW_EPARSE || brc[i] == SW_ETOOBIG || brc[i] == SW_EINVAL;
+        memset(&res, 0, sizeof(res));
+        if (brc[i] == SW_OK)
+            brc[i] = ingest_email_end(&t[i], &res, NULL, NULL);
+        if (!blocked && (brc[i] == SW_OK || malformed)) {
+            r->cur.last_uid = msgs[i].uid;
+            r->cur.seen++;
+            if (brc[i] == SW_OK && res.status == INGEST_NEW)
+                r->cur.ingested++;
+        } else if (!blocked) {
+            blocked = 1; /* the cursor stops before the first failure */
+            rc = brc[i];
+        }
+        ingest_result_clear(&res);
+    }
+    sw_buf_free(&why);
+    sw_free(t);
+    sw_free(brc);
+    return rc;
+}
+
+/* imap_folder_cursor loads the folder's cursor into r->cur (a new one when
+ * the folder was never synced). */
+static sw_err imap_folder_cursor(struct imap_run *r, const char *folder)
+{
+    struct store_mailbox_folder *f = NULL;
+    size_t n = 0, i;
+    sw_err rc;
+
+    memset(&r->cur, 0, sizeof(r->cur));
+    rc = store_mailbox_folders(r->m->st, r->mb->team_id, r->mb->mailbox_id, &f,
+                               &n);
+    if (rc)
+        return rc;
+    for (i = 0; i < n; i++) {
+        if (strcmp(f[i].name, folder) == 0) {
+            r->cur = f[i];
+            f[i].name = NULL;
+            break;
+        }
+    }
+    store_mailbox_folders_free(f, n);
+    if (r->cur.name == NULL)
+        r->cur.name = sw_strdup(folder);
+    return r->cur.name ? SW_OK : SW_ENOMEM;
+}
+
+static sw_err imap_folder_save(struct imap_run *r)
+{
+    return store_mailbox_folder_put(r->m->st, r->mb->team_id, r->mb->mailbox_id,
+                                    &r->cur);
+}
+
+/* imap_folder_sync brings one folder up to date. */
+static sw_err imap_folder_sync(struct imap_run *r, const char *folder)
+{
+    uint32_t uidvalidity = 0, uidnext = 0, exists = 0, *uids = NULL;
+    size_t n = 0, i, batch = (size_t)r->m->o.batch;
+    sw_err rc;
+
+    rc = imap_folder_cursor(r, folder);
+    if (rc == SW_OK)
+        rc = ingest_imap_conn_examine(r->conn, folder, &uidvalidity, &uidnext,
+                                      &exists, &r->why);
+    if (rc)
+        goto out;
+    if (r->cur.uid_validity != uidvalidity) {
+        if (r->cur.uid_validity != 0)
+            sw_log_info("mailbox.uidvalidity_changed",
+                        "team_id=%s mailbox_id=%s folder=\"%s\" old=%u new=%u "
+                        "action=rescan",
+                        r->mb->team_id, r->mb->mailbox_id, folder,
+                        r->cur.uid_validity, uidvalidity);
+        r->cur.uid_validity = uidvalidity;
+        r->cur.last_uid = 0;
+    }
+    if (exists > 0 && (uidnext == 0 || uidnext > r->cur.last_uid + 1))
+        rc =
+            ingest_imap_conn_uids(r->conn, r->cur.last_uid, &uids, &n, &r->why);
+    if (rc)
+        goto out;
+    r->cur.backlog = (int64_t)n;
+    rc = imap_folder_save(r);
+    for (i = 0; rc == SW_OK && i < n; i += batch) {
+        size_t k = n - i < batch ? n - i : batch;
+        rc = imap_run_check(r);
+        if (rc == SW_OK)
+            rc = ingest_imap_conn_fetch(r->conn, uids + i, k, imap_batch, r,
+                                        &r->why);
+        r->cur.backlog = (int64_t)(n - i - k);
+        if (rc) {
+            r->cur.backlog = (int64_t)(n - i);
+            (void)imap_folder_save(r); /* keep what committed */
+            break;
+        }
+        /* Messages expunged since the UID list are simply absent. */
+        if (uids[i + k - 1] > r->cur.last_uid)
+            r->cur.last_uid = uids[i + k - 1];
+        rc = imap_folder_save(r);
+    }
+    if (rc == SW_OK)
+        sw_log_info("mailbox.folder_synced",
+                    "team_id=%s mailbox_id=%s folder=\"%s\" uidvalidity=%u "
+                    "last_uid=%u fetched=%zu seen=%lld ingested=%lld",
+                    r->mb->team_id, r->mb->mailbox_id, folder, uidvalidity,
+                    r->cur.last_uid, n, (long long)r->cur.seen,
+                    (long long)r->cur.ingested);
+out:
+    sw_free(uids);
+    sw_free(r->cur.name);
+    memset(&r->cur, 0, sizeof(r->cur));
+    return rc;
+}
+
+/* --- One mailbox ------------------------------------------------------- */
+
+/* imap_folders_sync finds the \Sent folder and syncs the folders asked
+ * for, or INBOX and \Sent. */
+static sw_err imap_folders_sync(struct imap_run *r)
+{
+    const struct store_mailbox *mb = r->mb;
+    char *sent = NULL;
+    size_t i;
+    sw_err rc;
+
+    rc = ingest_imap_conn_sent(r->conn, &sent, &r->why);
+    if (rc)
+        return rc;
+    if (mb->n_folders == 0) {
+        r->direction = INGEST_DIR_UNSPECIFIED;
+        rc = imap_folder_sync(r, "INBOX");
+        if (rc == SW_OK && sent != NULL) {
+            r->direction = INGEST_DIR_OUTBOUND;
+            rc = imap_folder_sync(r, sent);
+        }
+    }
+    for (i = 0; rc == SW_OK && i < mb->n_folders; i++) {
+        int is_sent = sent != NULL && strcmp(mb->folders[i], sent) == 0;
+        r->direction = is_sent ? INGEST_DIR_OUTBOUND : INGEST_DIR_UNSPECIFIED;
+        rc = imap_folder_sync(r, mb->folders[i]);
+    }
+    sw_free(sent);
+    return rc;
+}
+
+/* imap_conn_set publishes (or clears) the worker's session for abort. */
+static void imap_conn_set(struct imap_run *r, ingest_imap_conn *c)
+{
+    pthread_mutex_lock(&r->m->mu);
+    r->w->conn = c;
+    if (c != NULL && r->m->stop)
+        ingest_imap_conn_abort(c);
+    pthread_mutex_unlock(&r->m->mu);
+}
+
+/* imap_mailbox_sync runs one sync of mb and returns its outcome: SW_OK,
+ * SW_EPERM (credentials refused), or another error (back off). The
+ * record's state and last_error are written on the way. */
+static sw_err imap_mailbox_sync(ingest_imap_sync *m, struct imap_worker *w,
+                                const struct store_mailbox *mb)
+{
+    struct imap_run r;
+    struct imap_status st;
+    ingest_imap_conn *conn = NULL;
+    char *secret = NULL;
+    sw_err rc;
+
+    memset(&r, 0, sizeof(r));
+    memset(&st, 0, sizeof(st));
+    r.m = m;
+    r.w = w;
+    r.mb = mb;
+    sw_buf_init(&r.why, IMAP_SYNC_WHY_MAX);
+    st.state = INGEST_IMAP_SYNCING;
+    st.error = mb->last_error;
+    imap_status_set(m, mb, &st);
+    rc = ingest_imap_unseal(m->key, mb->secret_box, mb->secret_len, &secret);
+    if (rc) {
+        imap_say(&r.why, "%s",
+                 "the stored secret cannot be opened with "
+                 "DATA_DIR/mailbox.key; set the "
+                 "credentials again");
+        goto out;
+    }
+    rc = ingest_imap_conn_open(mb->host, (uint16_t)mb->port, mb->tls_mode,
+                               m->o.timeout_s, &conn, &r.why);
+    if (rc)
+        goto out;
+    imap_conn_set(&r, conn);
+    r.conn = conn;
+    rc = ingest_imap_conn_login(conn, mb->username, mb->auth_kind, secret,
+                                &r.why);
+    ingest_imap_secret_free(&secret);
+    if (rc)
+        goto out;
+    st.state = INGEST_IMAP_CONNECTED;
+    imap_status_set(m, mb, &st);
+    rc = imap_folders_sync(&r);
+out:
+    ingest_imap_secret_free(&secret);
+    imap_conn_set(&r, NULL);
+    ingest_imap_conn_close(&conn);
+    pthread_mutex_lock(&m->mu);
+    if (m->stop && rc != SW_OK)
+        rc = SW_ECANCELLED; /* our own abort at shutdown, not the server's */
+    pthread_mutex_unlock(&m->mu);
+    memset(&st, 0, sizeof(st));
+    st.cred_gen = mb->cred_gen;
+    if (rc == SW_OK || rc == SW_ECANCELLED) {
+        st.state = INGEST_IMAP_IDLE;
+        st.error = "";
+        st.synced = rc == SW_OK;
+    } else {
+        if (sw_buf_len(&r.why) == 0)
+            imap_say(&r.why, "sync of %s failed: %s", mb->host, sw_err_str(rc));
+        st.state =
+            rc == SW_EPERM ? INGEST_IMAP_AUTH_FAILED : INGEST_IMAP_BACKING_OFF;
+        st.auth_failed = rc == SW_EPERM;
+        st.error = sw_buf_str(&r.why);
+        sw_log_warn("mailbox.sync_failed",
+                    "team_id=%s mailbox_id=%s err=%s reason=\"%s\"",
+                    mb->team_id, mb->mailbox_id, sw_err_name(rc),
+                    sw_buf_str(&r.why));
+    }
+    if (rc != SW_ENOTFOUND || sw_buf_len(&r.why) > 0)
+        imap_status_set(m, mb, &st);
+    sw_buf_free(&r.why);
+    return rc;
+}
+
+/* --- The scheduler ------------------------------------------------------ */
+
+static struct imap_entry *imap_entry_find(ingest_imap_sync *m,
+                                          const struct store_mailbox *mb)
+{
+    size_t i;
+
+    for (i = 0; i < m->ne; i++) {
+        if (strcmp(m->e[i].mailbox_id, mb->mailbox_id) == 0 &&
+            strcmp(m->e[i].team_id, mb->team_id) == 0)
+            return &m->e[i];
+    }
+    if (m->ne == m->cap) {
+        size_t ncap = m->cap ? m->cap * 2 : 16;
+        struct imap_entry *ne = sw_realloc(m->e, ncap * sizeof(*ne));
+        if (ne == NULL)
+            return NULL;
+        m->e = ne;
+        m->cap = ncap;
+    }
+    memset(&m->e[m->ne], 0, sizeof(m->e[m->ne]));
+    m->e[m->ne].team_id = sw_strdup(mb->team_id);
+    m->e[m->ne].mailbox_id = sw_strdup(mb->mailbox_id);
+    if (m->e[m->ne].team_id == NULL || m->e[m->ne].mailbox_id == NULL) {
+        sw_free(m->e[m->ne].team_id);
+        sw_free(m->e[m->ne].mailbox_id);
+        return NULL;
+    }
+    m->e[m->ne].due_ms = sw_mono_ms(); /* new (or after a restart): now */
+    m->e[m->ne].done_req = mb->sync_req;
+    return &m->e[m->ne++];
+}
+
+/* imap_refresh re-reads every mailbox (under m->mu) and drops the entries
+ * of deleted ones. */
+static void imap_refresh(ingest_imap_sync *m)
+{
+    struct store_mailbox *all = NULL;
+    size_t n = 0, i, k;
+    sw_err rc;
+
+    rc = store_mailbox_list_all(m->st, IMAP_SYNC_MAX_MAILBOXES, &all, &n);
+    if (rc) {
+        sw_log_warn("mailbox.refresh_failed", "err=%s", sw_err_name(rc));
+        return;
+    }
+    for (i = 0; i < m->ne; i++)
+        m->e[i].present = 0;
+    for (i = 0; i < n; i++) {
+        struct imap_entry *e = imap_entry_find(m, &all[i]);
+        if (e == NULL)
+            continue; /* out of memory: tried again at the next refresh */
+        e->present = 1;
+        e->eligible =
+            !all[i].paused && all[i].auth_failed_gen != all[i].cred_gen;
+        e->sync_req = all[i].sync_req;
+    }
+    for (i = 0, k = 0; i < m->ne; i++) {
+        if (m->e[i].present || m->e[i].busy) {
+            m->e[k++] = m->e[i];
+            continue;
+        }
+        sw_free(m->e[i].team_id);
+        sw_free(m->e[i].mailbox_id);
+    }
+    m->ne = k;
+    m->refreshed_ms = sw_mono_ms();
+    store_mailboxes_free(all, n);
+}
+
+/* imap_pick returns the index of a due mailbox, or -1 and the wait until
+ * the next one in *wait_ms. Under m->mu. */
+static long imap_pick(ingest_imap_sync *m, int64_t now, int64_t *wait_ms)
+{
+    size_t i;
+
+    *wait_ms = IMAP_SYNC_REFRESH_MS;
+    for (i = 0; i < m->ne; i++) {
+        struct imap_entry *e = &m->e[i];
+        if (!e->present || e->busy || !e->eligible)
+            continue;
+        if (e->sync_req != e->done_req || e->due_ms <= now)
+            return (long)i;
+        if (e->due_ms - now < *wait_ms)
+            *wait_ms = e->due_ms - now;
+    }
+    return -1;
+}
+
+/* imap_jitter returns a value in [x/2, x]: retries of many mailboxes after
+ * one outage spread out instead of arriving together. */
+static int64_t imap_jitter(ingest_imap_sync *m, int64_t x)
+{
+    m->rng ^= m->rng << 13;
+    m->rng ^= m->rng >> 7;
+    m->rng ^= m->rng << 17;
+    return x / 2 + (int64_t)(m->rng % (uint64_t)(x / 2 + 1));
+}
+
+/* imap_done updates the schedule of entry idx after a sync (under m->mu).
+ * Entries may have moved: find it again by id. */
+static void imap_done(ingest_imap_sync *m, const struct store_mailbox *mb,
+                      sw_err rc)
+{
+    struct imap_entry *e = NULL;
+    int64_t now = sw_mono_ms();
+    size_t i;
+
+    for (i = 0; i < m->ne && e == NULL; i++) {
+        if (strcmp(m->e[i].mailbox_id, mb->mailbox_id) == 0 &&
+            strcmp(m->e[i].team_id, mb->team_id) == 0)
+            e = &m->e[i];
+    }
+    if (e == NULL)
+        return;
+    e->busy = 0;
+    if (rc == SW_OK || rc == SW_ECANCELLED || rc == SW_EPERM ||
+        rc == SW_ENOTFOUND) {
+        e->backoff_ms = 0;
+        e->due_ms = now + m->o.poll_ms;
+        return;
+    }
+    e->backoff_ms =
+        e->backoff_ms ? e->backoff_ms * 2 : IMAP_SYNC_BACKOFF_MIN_MS;
+    if (e->backoff_ms > m->o.backoff_max_ms)
+        e->backoff_ms = m->o.backoff_max_ms;
+    e->due_ms = now + imap_jitter(m, e->backoff_ms);
+}
+
+/* imap_take copies the record of a picked entry for the sync (outside the
+ * lock). SW_ENOTFOUND when it vanished or is no longer eligible. */
+static sw_err imap_take(ingest_imap_sync *m, const char *team, const char *id,
+                        struct store_mailbox *mb)
+{
+    sw_err rc = store_mailbox_get(m->st, team, id, mb);
+
+    if (rc)
+        return rc;
+    sw_free(mb->team_id);
+    mb->team_id = sw_strdup(team);
+    if (mb->team_id == NULL) {
+        store_mailbox_clear(mb);
+        return SW_ENOMEM;
+    }
+    if (mb->paused || mb->auth_failed_gen == mb->cred_gen) {
+        store_mailbox_clear(mb);
+        return SW_ENOTFOUND;
+    }
+    return SW_OK;
+}
+
+static void *imap_thread(void *arg)
+{
+    struct imap_worker *w = arg;
+    ingest_imap_sync *m = w->m;
+
+    pthread_mutex_lock(&m->mu);
+    while (!m->stop) {
+        int64_t now = sw_mono_ms(), wait_ms;
+        struct store_mailbox mb;
+        struct timespec ts;
+        char *team, *id;
+        long i;
+        sw_err rc;
+
+        if (m->wake || now - m->refreshed_ms >= IMAP_SYNC_REFRESH_MS) {
+            m->wake = 0;
+            imap_refresh(m);
+        }
+        i = imap_pick(m, now, &wait_ms);
+        if (i < 0) {
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += wait_ms / 1000;
+            ts.tv_nsec += (wait_ms % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            (void)pthread_cond_timedwait(&m->cv, &m->mu, &ts);
+            continue;
+        }
+        m->e[i].busy = 1;
+        m->e[i].done_req = m->e[i].sync_req;
+        team = sw_strdup(m->e[i].team_id);
+        id = sw_strdup(m->e[i].mailbox_id);
+        pthread_mutex_unlock(&m->mu);
+        memset(&mb, 0, sizeof(mb));
+        rc = team && id ? imap_take(m, team, id, &mb) : SW_ENOMEM;
+        if (rc == SW_OK)
+            rc = imap_mailbox_sync(m, w, &mb);
+        pthread_mutex_lock(&m->mu);
+        if (mb.mailbox_id == NULL) { /* not taken: match by the ids */
+            mb.team_id = team;
+            mb.mailbox_id = id;
+            team = id = NULL;
+        }
+        imap_done(m, &mb, rc);
+        store_mailbox_clear(&mb);
+        sw_free(team);
+        sw_free(id);
+    }
+    pthread_mutex_unlock(&m->mu);
+    return NULL;
+}
+
+/* --- Open, start, close ------------------------------------------------- */
+
+sw_err ingest_imap_sync_open(store *s, ingest_pipeline *p,
+                             const struct ingest_imap_sync_opts *o,
+                             ingest_imap_sync **out)
+{
+    ingest_imap_sync *m;
+    sw_err rc;
+
+    if (s == NULL || p == NULL || o == NULL || o->data_dir == NULL ||
+        out == NULL)
+        return SW_EINVAL;
+    m = sw_calloc(1, sizeof(*m));
+    if (m == NULL)
+        return SW_ENOMEM;
+    m->st = s;
+    m->p = p;
+    m->o = *o;
+    if (m->o.poll_ms <= 0)
+        m->o.poll_ms = 60000;
+    if (m->o.timeout_s <= 0)
+        m->o.timeout_s = 60;
+    if (m->o.threads <= 0)
+        m->o.threads = 2;
+    if (m->o.batch <= 0)
+        m->o.batch = 50;
+    if (m->o.backoff_max_ms <= 0)
+        m->o.backoff_max_ms = 300000;
+    m->rng = (uint64_t)sw_mono_us() | 1u;
+    rc = ingest_imap_key_load(o->data_dir, &m->key);
+    if (rc) {
+        sw_free(m);
+        return rc;
+    }
+    pthread_mutex_init(&m->mu, NULL);
+    pthread_cond_init(&m->cv, NULL);
+    *out = m;
+    return SW_OK;
+}
+
+const ingest_imap_key *ingest_imap_sync_key(ingest_imap_sync *m)
+{
+    return m ? m->key : NULL;
+}
+
+void ingest_imap_sync_wake(ingest_imap_sync *m)
+{
+    if (m == NULL)
+        return;
+    pthread_mutex_lock(&m->mu);
+    m->wake = 1;
+    pthread_cond_broadcast(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+}
+
+static void imap_stop_threads(ingest_imap_sync *m)
+{
+    int i;
+
+    pthread_mutex_lock(&m->mu);
+    m->stop = 1;
+    for (i = 0; i < m->nstarted; i++)
+        ingest_imap_conn_abort(m->w[i].conn);
+    pthread_cond_broadcast(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+    for (i = 0; i < m->nstarted; i++)
+        pthread_join(m->w[i].th, NULL);
+    m->nstarted = 0;
+}
+
+sw_err ingest_imap_sync_start(ingest_imap_sync *m)
+{
+    int i;
+
+    if (m == NULL)
+        return SW_EINVAL;
+    if (m->w != NULL)
+        return SW_ESTATE;
+    m->w = sw_calloc((size_t)m->o.threads, sizeof(*m->w));
+    if (m->w == NULL)
+        return SW_ENOMEM;
+    for (i = 0; i < m->o.threads; i++) {
+        m->w[i].m = m;
+        if (pthread_create(&m->w[i].th, NULL, imap_thread, &m->w[i]) != 0) {
+            imap_stop_threads(m);
+            return SW_EINTERNAL;
+        }
+        m->nstarted++;
+    }
+    sw_log_info("mailbox.sync_started", "threads=%d poll_ms=%lld timeout_s=%d",
+                m->o.threads, (long long)m->o.poll_ms, m->o.timeout_s);
+    return SW_OK;
+}
+
+void ingest_imap_sync_close(ingest_imap_sync **mp)
+{
+    ingest_imap_sync *m;
+    size_t i;
+
+    if (mp == NULL || *mp == NULL)
+        return;
+    m = *mp;
+    imap_stop_threads(m);
+    for (i = 0; i < m->ne; i++) {
+        sw_free(m->e[i].team_id);
+        sw_free(m->e[i].mailbox_id);
+    }
+    sw_free(m->e);
+    sw_free(m->w);
+    ingest_imap_key_free(&m->key);
+    pthread_cond_destroy(&m->cv);
+    pthread_mutex_destroy(&m->mu);
+    sw_free(m);
+    *mp = NULL;
+}

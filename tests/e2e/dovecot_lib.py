@@ -1,0 +1,197 @@
+"""A real Dovecot IMAP server for the mailbox-sync tests (issue 16), run on
+127.0.0.1 with a configuration, users and Maildirs in a temporary
+directory, and stopped by the test that started it.
+
+Dovecot refuses to deliver mail as uid 0: run as root, mail belongs to
+Debian's `dovecot` system user (made by the dovecot-core package) and the
+temporary directory is world-readable so that Dovecot's auth and login
+processes can read it; run as another user, every Dovecot process runs as
+that user. The directory lives under /tmp because Dovecot's sockets must fit
+in a Unix socket path, which Bazel's test directories can exceed."""
+import imaplib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+START_TIMEOUT = 20.0
+STOP_TIMEOUT = 20.0
+
+_CONF = """\
+base_dir = {d}/run
+state_dir = {d}/state
+log_path = {d}/dovecot.log
+instance_name = sw-{port}
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_failure_delay = 0
+first_valid_uid = 1
+mail_location = maildir:{d}/mail/%u
+default_internal_user = {internal}
+default_login_user = {login}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN {d}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid={mail_user} gid={mail_group} home={d}/mail/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+  chroot =
+}}
+service anvil {{
+  chroot =
+}}
+namespace inbox {{
+  inbox = yes
+  separator = /
+  mailbox Sent {{
+    special_use = \\Sent
+    auto = subscribe
+  }}
+}}
+"""
+
+
+def available():
+    return os.path.exists(DOVECOT)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Dovecot:
+    """Dovecot on 127.0.0.1:port with the users given as {user: password}."""
+
+    def __init__(self, users):
+        self.dir = tempfile.mkdtemp(prefix="sw-dovecot-", dir="/tmp")
+        self.port = free_port()
+        self.users = dict(users)
+        self.proc = None
+        os.chmod(self.dir, 0o755)
+        for sub in ("run", "state", "mail"):
+            os.mkdir(os.path.join(self.dir, sub))
+        if os.geteuid() == 0:
+            internal, login = "dovecot", "dovenull"
+            mail_user = pwd.getpwnam("dovecot")
+        else:
+            mail_user = pwd.getpwuid(os.geteuid())
+            internal = login = mail_user.pw_name
+        mail_dir = os.path.join(self.dir, "mail")
+        os.chown(mail_dir, mail_user.pw_uid, mail_user.pw_gid)
+        self.conf = os.path.join(self.dir, "dovecot.conf")
+        with open(self.conf, "w", encoding="ascii") as f:
+            f.write(_CONF.format(d=self.dir, port=self.port, internal=internal,
+                                 login=login, mail_user=mail_user.pw_uid,
+                                 mail_group=mail_user.pw_gid))
+        self.set_password_file()
+
+    def set_password_file(self):
+        path = os.path.join(self.dir, "passwd")
+        with open(path, "w", encoding="utf-8") as f:
+            for user, password in self.users.items():
+                f.write("%s:{PLAIN}%s\n" % (user, password))
+        os.chmod(path, 0o644)
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [DOVECOT, "-F", "-c", self.conf],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("dovecot exited: %s\n%s" % (
+                    self.proc.stderr.read().decode(errors="replace"),
+                    self.log()))
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), 1):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("dovecot did not listen on %d\n%s" % (
+            self.port, self.log()))
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(STOP_TIMEOUT)
+        self.proc.stderr.close()
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def log(self):
+        try:
+            with open(os.path.join(self.dir, "dovecot.log"),
+                      encoding="utf-8", errors="replace") as f:
+                return f.read()[-4000:]
+        except OSError:
+            return ""
+
+    def imap(self, user):
+        m = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
+        m.login(user, self.users[user])
+        return m
+
+    def append(self, user, folder, raw):
+        """APPENDs raw (bytes) to folder as an unseen message."""
+        m = self.imap(user)
+        try:
+            typ, data = m.append(folder, None, None, raw)
+            assert typ == "OK", data
+        finally:
+            m.logout()
+
+    def flags(self, user, folder):
+        """{uid: flags bytes} of every message of folder."""
+        m = self.imap(user)
+        try:
+            m.select(folder, readonly=True)
+            typ, data = m.uid("FETCH", "1:*", "(FLAGS)")
+            assert typ == "OK", data
+            return [d for d in data if d]
+        finally:
+            m.logout()
+
+
+def message(msg_id, sender, to, subject, body, date="Mon, 02 Mar 2026 "
+            "10:00:00 +0000", in_reply_to=None):
+    """An RFC 5322 message as bytes (CRLF line ends)."""
+    lines = [
+        "From: %s" % sender,
+        "To: %s" % to,
+        "Subject: %s" % subject,
+        "Date: %s" % date,
+        "Message-ID: <%s>" % msg_id,
+    ]
+    if in_reply_to:
+        lines.append("In-Reply-To: <%s>" % in_reply_to)
+    lines += ["MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8",
+              "", body, ""]
+    return "\r\n".join(lines).encode("utf-8")

@@ -1,0 +1,299 @@
+"""Mailbox sync over IMAP against a real Dovecot (issue 16): a team connects
+a rep's mailbox with MailboxService and its INBOX and \\Sent mail flows in
+by itself. Each test starts its own Dovecot (dovecot_lib.py) and snipd on
+127.0.0.1 and stops both. Skipped only when Dovecot is not installed."""
+import os
+import stat
+import time
+
+import grpc
+import pytest
+
+import dovecot_lib
+from dovecot_lib import message
+from e2e_lib import _Bound, create_team, expect_error
+from snipwise.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc
+from snipwise.v1 import mailbox_pb2, mailbox_pb2_grpc, team_pb2
+
+REP = "rep@acme.example"
+PASSWORD = "Corr3ct-Horse-Battery-4217"
+WRONG = "Wr0ng-Staple-9931"
+POLL_MS = 300
+WAIT = 20.0  # bound of every wait for the sync (many poll intervals)
+
+OUT = common_pb2.DIRECTION_OUTBOUND
+IN = common_pb2.DIRECTION_INBOUND
+S = mailbox_pb2
+
+pytestmark = pytest.mark.skipif(
+    not dovecot_lib.available(),
+    reason="Dovecot is not installed (bazel/install_deps.sh installs "
+    "dovecot-imapd)")
+
+
+@pytest.fixture
+def dovecot():
+    d = dovecot_lib.Dovecot({REP: PASSWORD})
+    try:
+        d.start()
+        yield d
+    finally:
+        d.cleanup()
+
+
+class Team:
+    """A team on a running snipd with the rep as member and acme.example as
+    its domain; .mbx and .ingest are bound stubs."""
+
+    def __init__(self, snipd):
+        self.snipd = snipd
+        _, self.key = create_team(snipd.admin(), "Mailbox team")
+        self.bind()
+        self.client.team.AddTeamMember(team_pb2.AddTeamMemberRequest(
+            member=team_pb2.TeamMember(email=REP)))
+        self.client.team.AddTeamDomain(team_pb2.AddTeamDomainRequest(
+            domain="acme.example"))
+
+    def bind(self):
+        """(Re)binds the stubs, e.g. after a restart of snipd."""
+        self.client = self.snipd.client(self.key)
+        ch = self.client.channel
+        self.mbx = _Bound(mailbox_pb2_grpc.MailboxServiceStub(ch), self.client)
+        self.ingest = _Bound(ingest_pb2_grpc.IngestServiceStub(ch),
+                             self.client)
+
+    def create(self, dovecot, password=PASSWORD, folders=()):
+        m = self.mbx.CreateMailbox(S.CreateMailboxRequest(
+            rep_email=REP, host="127.0.0.1", port=dovecot.port,
+            tls_mode=S.TLS_MODE_PLAIN_INSECURE_LOOPBACK_ONLY, username=REP,
+            auth=S.MailboxAuth(password=password), folders=list(folders)))
+        assert m.mailbox_id.startswith("mbx_")
+        return m.mailbox_id
+
+    def get(self, mailbox_id):
+        return self.mbx.GetMailbox(S.GetMailboxRequest(mailbox_id=mailbox_id))
+
+    def email(self, msg_id):
+        """The stored email with this Message-ID, or None."""
+        try:
+            return self.ingest.GetEmail(
+                ingest_pb2.GetEmailRequest(message_id=msg_id))
+        except grpc.RpcError as e:
+            assert e.code() == grpc.StatusCode.NOT_FOUND, e
+            return None
+
+
+def folder(m, name):
+    for f in m.folders:
+        if f.name == name:
+            return f
+    return None
+
+
+def wait_for(what, fn, timeout=WAIT):
+    """Polls fn until it returns a true value (bounded); returns it."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(0.1)
+    pytest.fail("timed out waiting for %s (last: %r)" % (what, last))
+
+
+def synced(team, mailbox_id, want):
+    """Waits until every folder of want ({name: ingested}) has ingested that
+    many messages and a sync completed; returns the Mailbox."""
+
+    def done():
+        m = team.get(mailbox_id)
+        ok = m.last_sync_time_unix_ms > 0 and all(
+            folder(m, n) is not None and folder(m, n).messages_ingested == k
+            for n, k in want.items())
+        return m if ok else None
+
+    return wait_for("folders %r" % (want,), done)
+
+
+def seed(dovecot, inbox=(), sent=()):
+    for raw in inbox:
+        dovecot.append(REP, "INBOX", raw)
+    for raw in sent:
+        dovecot.append(REP, "Sent", raw)
+
+
+def inbound(i):
+    return message("in%d@customer.example" % i, "Buyer %d <buyer%d@customer."
+                   "example>" % (i, i), REP, "Re: pricing %d" % i,
+                   "Sounds good, let's talk on Tuesday. (%d)" % i,
+                   in_reply_to="out%d@acme.example" % i)
+
+
+def outbound(i, sender=REP):
+    return message("out%d@acme.example" % i, sender,
+                   "buyer%d@customer.example" % i, "pricing %d" % i,
+                   "Here is our pricing sheet, happy to walk you through "
+                   "it. (%d)" % i)
+
+
+@pytest.fixture
+def team(snipd_factory):
+    s = snipd_factory(args=["--mailbox-poll-ms", str(POLL_MS),
+                            "--mailbox-timeout-s", "10"])
+    return Team(s)
+
+
+def test_backfill_new_mail_and_directions(dovecot, team):
+    # The second Sent message comes from an alias whose domain is not a
+    # team domain: being in \Sent makes it outbound all the same.
+    seed(dovecot, inbox=[inbound(i) for i in range(3)],
+         sent=[outbound(0), outbound(1, "Rep <rep@acme-alias.example>")])
+    mid = team.create(dovecot)
+    m = synced(team, mid, {"INBOX": 3, "Sent": 2})
+    assert m.state in (S.MAILBOX_STATE_IDLE, S.MAILBOX_STATE_SYNCING)
+    assert m.last_error == ""
+    assert m.auth_kind == "password" and m.backlog == 0
+    for i in range(3):
+        assert team.email("in%d@customer.example" % i).direction == IN
+    for i in range(2):
+        assert team.email("out%d@acme.example" % i).direction == OUT
+    # BODY.PEEK: syncing marks nothing \Seen on the server.
+    for flags in dovecot.flags(REP, "INBOX") + dovecot.flags(REP, "Sent"):
+        assert b"\\Seen" not in flags, flags
+
+    # New mail arrives by itself within a few poll intervals.
+    dovecot.append(REP, "INBOX", inbound(7))
+    wait_for("the appended mail", lambda: team.email("in7@customer.example"))
+    m = synced(team, mid, {"INBOX": 4, "Sent": 2})
+    assert folder(m, "INBOX").messages_seen == 4
+
+
+def test_wrong_password_auth_failed_then_fixed(dovecot, team):
+    seed(dovecot, inbox=[inbound(0)])
+    mid = team.create(dovecot, password=WRONG)
+    m = wait_for("AUTH_FAILED", lambda: (lambda m: m if m.state ==
+                                         S.MAILBOX_STATE_AUTH_FAILED else
+                                         None)(team.get(mid)))
+    assert "LOGIN rejected by 127.0.0.1" in m.last_error, m.last_error
+    # The server's own words (Dovecot: "[AUTHENTICATIONFAILED]
+    # Authentication failed."; libetpan keeps the text, not the code).
+    assert "Authentication failed." in m.last_error, m.last_error
+    # No retry storm: the mailbox stays stopped over many poll intervals.
+    time.sleep(8 * POLL_MS / 1000.0)
+    m = team.get(mid)
+    assert m.state == S.MAILBOX_STATE_AUTH_FAILED
+    assert dovecot.log().count("auth failed") <= 1, dovecot.log()
+    expect_error(grpc.StatusCode.FAILED_PRECONDITION, team.mbx.SyncMailbox,
+                 S.SyncMailboxRequest(mailbox_id=mid))
+
+    # New credentials start it again.
+    team.mbx.UpdateMailboxCredentials(S.UpdateMailboxCredentialsRequest(
+        mailbox_id=mid, auth=S.MailboxAuth(password=PASSWORD)))
+    m = synced(team, mid, {"INBOX": 1})
+    assert m.last_error == ""
+
+    # Secrets are nowhere: not in any response, not in snipd's log.
+    listed = team.mbx.ListMailboxes(S.ListMailboxesRequest())
+    for blob in (m.SerializeToString(), listed.SerializeToString()):
+        assert PASSWORD.encode() not in blob and WRONG.encode() not in blob
+    assert PASSWORD not in team.snipd.stderr
+    assert WRONG not in team.snipd.stderr
+
+
+def test_secret_sealed_at_rest(dovecot, team):
+    team.create(dovecot)
+    key = os.path.join(team.snipd.data_dir, "mailbox.key")
+    st = os.stat(key)
+    assert stat.S_IMODE(st.st_mode) == 0o600 and st.st_size == 32
+    for name in os.listdir(team.snipd.data_dir):
+        path = os.path.join(team.snipd.data_dir, name)
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                assert PASSWORD.encode() not in f.read(), name
+
+
+def test_pause_resume_sync_now_and_delete(dovecot, team):
+    seed(dovecot, inbox=[inbound(0)])
+    mid = team.create(dovecot)
+    synced(team, mid, {"INBOX": 1})
+    m = team.mbx.PauseMailbox(S.PauseMailboxRequest(mailbox_id=mid))
+    assert m.paused and m.state == S.MAILBOX_STATE_PAUSED
+    dovecot.append(REP, "INBOX", inbound(1))
+    expect_error(grpc.StatusCode.FAILED_PRECONDITION, team.mbx.SyncMailbox,
+                 S.SyncMailboxRequest(mailbox_id=mid))
+    time.sleep(8 * POLL_MS / 1000.0)  # many polls: a paused mailbox waits
+    assert team.email("in1@customer.example") is None
+    assert team.get(mid).state == S.MAILBOX_STATE_PAUSED
+
+    m = team.mbx.ResumeMailbox(S.ResumeMailboxRequest(mailbox_id=mid))
+    assert not m.paused
+    wait_for("mail after resume",
+             lambda: team.email("in1@customer.example"))
+    team.mbx.SyncMailbox(S.SyncMailboxRequest(mailbox_id=mid))
+
+    # Delete: the mailbox goes, the mail it brought stays.
+    team.mbx.DeleteMailbox(S.DeleteMailboxRequest(mailbox_id=mid))
+    expect_error(grpc.StatusCode.NOT_FOUND, team.get, mid)
+    assert not team.mbx.ListMailboxes(S.ListMailboxesRequest()).mailboxes
+    assert team.email("in0@customer.example") is not None
+    assert team.email("in1@customer.example") is not None
+    dovecot.append(REP, "INBOX", inbound(2))
+    time.sleep(8 * POLL_MS / 1000.0)
+    assert team.email("in2@customer.example") is None
+
+
+def test_restart_resumes_from_cursor(dovecot, team):
+    seed(dovecot, inbox=[inbound(i) for i in range(3)], sent=[outbound(0)])
+    mid = team.create(dovecot)
+    synced(team, mid, {"INBOX": 3, "Sent": 1})
+    team.snipd.stop()
+    seed(dovecot, inbox=[inbound(3), inbound(4)])
+    team.snipd.start()
+    team.bind()
+    m = synced(team, mid, {"INBOX": 5, "Sent": 1})
+    # The cursor survived: nothing was fetched twice.
+    assert folder(m, "INBOX").messages_seen == 5
+    assert folder(m, "Sent").messages_seen == 1
+    assert team.email("in4@customer.example").direction == IN
+
+
+def test_uidvalidity_change_rescans_without_duplicates(dovecot, team):
+    imap = dovecot.imap(REP)
+    assert imap.create("Deals")[0] == "OK"
+    imap.logout()
+    seed(dovecot, inbox=[inbound(0)])
+    for i in (1, 2):
+        dovecot.append(REP, "Deals", inbound(i))
+    mid = team.create(dovecot, folders=["INBOX", "Deals"])
+    m = synced(team, mid, {"INBOX": 1, "Deals": 2})
+    old = folder(m, "Deals").uid_validity
+    # The folder is deleted and made again with the same mail and one new.
+    imap = dovecot.imap(REP)
+    assert imap.delete("Deals")[0] == "OK"
+    assert imap.create("Deals")[0] == "OK"
+    imap.logout()
+    for i in (1, 2, 3):
+        dovecot.append(REP, "Deals", inbound(i))
+    team.mbx.SyncMailbox(S.SyncMailboxRequest(mailbox_id=mid))
+    m = synced(team, mid, {"INBOX": 1, "Deals": 3})
+    f = folder(m, "Deals")
+    assert f.uid_validity != old
+    assert f.messages_seen == 5  # 2, then all 3 again
+    assert f.messages_ingested == 3  # exactly one new email
+
+
+def test_plaintext_refused_to_remote_host(team):
+    err = expect_error(
+        grpc.StatusCode.INVALID_ARGUMENT, team.mbx.CreateMailbox,
+        S.CreateMailboxRequest(
+            rep_email=REP, host="imap.example.com", port=143,
+            tls_mode=S.TLS_MODE_PLAIN_INSECURE_LOOPBACK_ONLY, username=REP,
+            auth=S.MailboxAuth(password=PASSWORD)))
+    assert "loopback" in err.details()
+    expect_error(grpc.StatusCode.INVALID_ARGUMENT, team.mbx.CreateMailbox,
+                 S.CreateMailboxRequest(
+                     rep_email="stranger@else.example", host="127.0.0.1",
+                     port=143, tls_mode=S.TLS_MODE_IMAPS, username=REP,
+                     auth=S.MailboxAuth(password=PASSWORD)))
+    assert PASSWORD not in team.snipd.stderr
