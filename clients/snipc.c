@@ -15,6 +15,8 @@
 
 #include "base/sw_buf.h"
 #include "base/sw_mem.h"
+#include "google/rpc/error_details.pb-c.h"
+#include "google/rpc/status.pb-c.h"
 #include "proto/msg.h"
 
 #define SNIPC_MAX_IDLE_CQ 64
@@ -259,14 +261,65 @@ static sw_err snipc_decode(grpc_byte_buffer *bb,
     return rc;
 }
 
+/* snipc_reason finds the ErrorInfo reason in the grpc-status-details-bin
+ * trailer (a google.rpc.Status); "" when there is none or it is malformed.
+ * The reason is copied into a. */
+static const char *snipc_reason(const grpc_metadata_array *trailing,
+                                struct sw_arena *a)
+{
+    static const char bin[] = "grpc-status-details-bin";
+    static const char info[] = "type.googleapis.com/google.rpc.ErrorInfo";
+    const char *reason = "";
+    size_t i, k;
+
+    for (i = 0; trailing && i < trailing->count; i++) {
+        const grpc_metadata *m = &trailing->metadata[i];
+        Google__Rpc__Status *st;
+        if (GRPC_SLICE_LENGTH(m->key) != sizeof(bin) - 1 ||
+            memcmp(GRPC_SLICE_START_PTR(m->key), bin, sizeof(bin) - 1) != 0)
+            continue;
+        st = google__rpc__status__unpack(NULL, GRPC_SLICE_LENGTH(m->value),
+                                         GRPC_SLICE_START_PTR(m->value));
+        for (k = 0; st && k < st->n_details && reason[0] == '\0'; k++) {
+            Google__Protobuf__Any *d = st->details[k];
+            Google__Rpc__ErrorInfo *e;
+            if (d->type_url == NULL || strcmp(d->type_url, info) != 0)
+                continue;
+            e = google__rpc__error_info__unpack(NULL, d->value.len,
+                                                d->value.data);
+            if (e && e->reason)
+                reason = sw_arena_strdup(a, e->reason);
+            if (e)
+                google__rpc__error_info__free_unpacked(e, NULL);
+        }
+        if (st)
+            google__rpc__status__free_unpacked(st, NULL);
+    }
+    return reason ? reason : "";
+}
+
+const char *snipc_status_label(const struct snipc_status *st, char *buf,
+                               size_t n)
+{
+    const char *name = snipc_status_name(st->code);
+
+    if (st->reason && st->reason[0] && strcmp(st->reason, name) != 0)
+        snprintf(buf, n, "%s (%s)", name, st->reason);
+    else
+        snprintf(buf, n, "%s", name);
+    return buf;
+}
+
 static void snipc_set_status(const snipc *c, struct snipc_status *st,
                              grpc_status_code code, grpc_slice details,
+                             const grpc_metadata_array *trailing,
                              struct sw_arena *a)
 {
     const char *hint;
     struct sw_buf b;
 
     st->code = (int)code;
+    st->reason = code == GRPC_STATUS_OK ? "" : snipc_reason(trailing, a);
     st->message =
         sw_arena_strndup(a, (const char *)GRPC_SLICE_START_PTR(details),
                          GRPC_SLICE_LENGTH(details));
@@ -369,7 +422,7 @@ sw_err snipc_unary(snipc *c, const char *method, const ProtobufCMessage *req,
         goto out;
     }
     (void)snipc_wait(cq, &tag); /* the status tells how it went */
-    snipc_set_status(c, st, code, details, a);
+    snipc_set_status(c, st, code, details, &trailing, a);
     if (code == GRPC_STATUS_OK) {
         if (recv == NULL) {
             rc = SW_EPARSE;
@@ -463,7 +516,7 @@ sw_err snipc_server_stream(snipc *c, const char *method,
         }
     }
     (void)snipc_wait(cq, &tag_status);
-    snipc_set_status(c, st, code, details, a);
+    snipc_set_status(c, st, code, details, &trailing, a);
 out:
     if (send)
         grpc_byte_buffer_destroy(send);
@@ -562,7 +615,7 @@ sw_err snipc_stream_finish(snipc_stream **sp,
         (void)snipc_wait(s->cq, &tag);
     if (s->status_started)
         (void)snipc_wait(s->cq, &s->status_started);
-    snipc_set_status(s->c, st, s->status, s->details, a);
+    snipc_set_status(s->c, st, s->status, s->details, &s->trailing, a);
     if (s->status == GRPC_STATUS_OK) {
         if (recv == NULL)
             rc = SW_EPARSE;

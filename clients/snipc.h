@@ -31,7 +31,17 @@ struct snipc_status {
                           * UNAVAILABLE that looks like a TLS mismatch ends
                           * with advice in parentheses ("the server may be
                           * using TLS: pass --tls-ca CA.pem") */
+    const char *reason;  /* the ErrorInfo reason of the error's
+                          * google.rpc.Status details (proto/README.md,
+                          * "Errors"), e.g. "CONTENT_NOT_FOUND"; "" when the
+                          * server sent none (OK, or gRPC core's own) */
 };
+
+/* snipc_status_label writes "CODE" or "CODE (REASON)" for st into buf (n
+ * bytes) and returns buf: what snipctl and the host print before the
+ * message. */
+const char *snipc_status_label(const struct snipc_status *st, char *buf,
+                               size_t n);
 
 /* snipc_open creates a channel (lazily connected). Strings in o are copied.
  * SW_EINVAL (also tls_cert without tls_key), SW_ENOMEM, SW_EIO (unreadable

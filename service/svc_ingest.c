@@ -743,8 +743,10 @@ sw_err svc_ingest_get_content(struct svc_ctx *c, const ProtobufCMessage *req,
     memset(&s, 0, sizeof(s));
     rc =
         store_content_get(svc_ctx_store(c), svc_ctx_team(c), r->content_id, &s);
-    if (rc == SW_ENOTFOUND || rc == SW_EINVAL)
+    if (rc == SW_ENOTFOUND || rc == SW_EINVAL) {
+        svc_ctx_reason(c, "CONTENT_NOT_FOUND");
         return svc_ctx_fail(c, SW_ENOTFOUND, "no such content item");
+    }
     if (rc)
         return rc;
     m = svc_content_msg(c, &s);

@@ -491,7 +491,8 @@ static int snipd_serve(const struct svc_config *cfg)
 out:
     svc_demo_stop(&demo); /* it uses the pipeline, engine and store */
     svc_server_stop(&srv, 0);
-    ingest_imap_sync_close(&mailbox); /* handlers use it; it uses ingest */
+    /* Handlers use the mailbox sync, and it uses the pipeline. */
+    ingest_imap_sync_close(&mailbox);
     svc_metrics_free(&mx); /* it reads the sources closed below */
     svc_ingest_close(&ingest);
     svc_llm_stop(&llm); /* waits for the job in hand */

@@ -25,10 +25,11 @@ struct nm_host {
 
 /* The outcome of one request, before it is encoded. */
 struct nm_outcome {
-    json_t *result;    /* owned; set on success */
-    const char *code;  /* gRPC status name on failure */
-    struct sw_buf msg; /* failure message */
-    json_t *detail;    /* owned; NULL or more members of the error */
+    json_t *result;     /* owned; set on success */
+    const char *code;   /* gRPC status name on failure */
+    const char *reason; /* its ErrorInfo reason from snipd, or NULL */
+    struct sw_buf msg;  /* failure message */
+    json_t *detail;     /* owned; NULL or more members of the error */
 };
 
 sw_err nm_host_new(const struct nm_config *cfg, const char *config_error,
@@ -89,6 +90,7 @@ static sw_err nm_host_status_text(nm_host *h, const char *method,
     const char *addr = h->cfg->addr, *m = st->message;
 
     o->code = snipc_status_name(st->code);
+    o->reason = st->reason && st->reason[0] ? st->reason : NULL;
     sw_buf_reset(&o->msg);
     switch (st->code) {
     case 14: /* UNAVAILABLE */
@@ -298,8 +300,8 @@ static sw_err nm_host_content(nm_host *h, json_t *req, struct sw_arena *a,
  * extension needs to fall back on the thread's own attachment: when
  * GetContent says the library lacks the item's file, the error gains
  * "reason": "CONTENT_FILE_NOT_KEPT", "file_state" and "content" (the
- * item's JSON: file name and size to match an attachment by). snipc does
- * not pass on the server's ErrorInfo, hence the second call. */
+ * item's JSON: file name and size to match an attachment by), which the
+ * error itself does not carry, hence the second call. */
 static sw_err nm_host_not_kept(nm_host *h, const char *content_id,
                                struct sw_arena *a, struct nm_outcome *o)
 {
@@ -450,6 +452,9 @@ static sw_err nm_host_encode(json_t *id, const char *type, struct nm_outcome *o,
         if (err == NULL || json_object_set(r, "error", err))
             goto out;
         if (o->detail && json_object_update_missing(err, o->detail))
+            goto out;
+        if (o->reason && json_object_get(err, "reason") == NULL &&
+            json_object_set_new(err, "reason", json_string(o->reason)))
             goto out;
     }
     if (json_dump_callback(r, nm_host_dump, reply, JSON_COMPACT) != 0)

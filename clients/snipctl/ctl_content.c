@@ -176,6 +176,7 @@ static const char *ctl_content_check(struct ctl_read *rd)
 
 int ctl_content_main(int argc, char **argv)
 {
+    char lb[128]; /* snipc_status_label */
     Snipwise__V1__ReadContentRequest q =
         SNIPWISE__V1__READ_CONTENT_REQUEST__INIT;
     struct ctl_content c;
@@ -233,8 +234,8 @@ int ctl_content_main(int argc, char **argv)
     if (rc) {
         fprintf(stderr, "snipctl: content get: %s\n", sw_err_str(rc));
     } else if (st.code != 0 && !rd.bad) {
-        fprintf(stderr, "snipctl: %s: %s\n", snipc_status_name(st.code),
-                st.message);
+        fprintf(stderr, "snipctl: %s: %s\n",
+                snipc_status_label(&st, lb, sizeof(lb)), st.message);
         code = ctl_exit_code(st.code);
     } else {
         problem = rd.bad == 2   ? strerror(rd.err)

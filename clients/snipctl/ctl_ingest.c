@@ -384,6 +384,7 @@ out:
 
 int ctl_ingest_main(int argc, char **argv)
 {
+    char lb[128]; /* snipc_status_label */
     struct snipc_opts o;
     struct snipc_status st;
     struct ctl_files files;
@@ -477,7 +478,7 @@ int ctl_ingest_main(int argc, char **argv)
     }
     if (st.code != 0) {
         fprintf(stderr, "snipctl: ingest: %s: %s (after %ld messages)\n",
-                snipc_status_name(st.code),
+                snipc_status_label(&st, lb, sizeof(lb)),
                 st.message[0] ? st.message : "(no message)", run.sent);
         code = ctl_exit(st.code);
         goto out;

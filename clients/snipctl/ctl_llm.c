@@ -95,6 +95,7 @@ static int ctl_llm_print(const Snipwise__V1__ListJournalResponse *r, int json)
 
 int ctl_llm_main(int argc, char **argv)
 {
+    char lb[128]; /* snipc_status_label */
     Snipwise__V1__ListJournalRequest req =
         SNIPWISE__V1__LIST_JOURNAL_REQUEST__INIT;
     struct snipc_opts o;
@@ -171,7 +172,7 @@ int ctl_llm_main(int argc, char **argv)
     }
     if (st.code != 0) {
         fprintf(stderr, "snipctl: llm journal: %s: %s\n",
-                snipc_status_name(st.code), st.message);
+                snipc_status_label(&st, lb, sizeof(lb)), st.message);
         code = ctl_llm_exit(st.code);
         goto out;
     }

@@ -245,6 +245,7 @@ static int ctl_rerank_msg(const ProtobufCMessage *m, void *arg)
 
 int ctl_rank_main(int argc, char **argv)
 {
+    char lb[128]; /* snipc_status_label */
     struct ctl_rank c;
     struct snipc_opts o;
     struct snipc_status st;
@@ -376,8 +377,8 @@ int ctl_rank_main(int argc, char **argv)
         fprintf(stderr, "snipctl: %s: %s\n", cmd, sw_err_str(rc));
         code = 1;
     } else if (st.code != 0) {
-        fprintf(stderr, "snipctl: %s: %s\n", snipc_status_name(st.code),
-                st.message);
+        fprintf(stderr, "snipctl: %s: %s\n",
+                snipc_status_label(&st, lb, sizeof(lb)), st.message);
         code = ctl_exit_code(st.code);
     } else {
         code = 0;

@@ -116,6 +116,7 @@ static void ctl_search_print(const Snipwise__V1__SearchSnippetsResponse *r,
 
 int ctl_search_main(int argc, char **argv)
 {
+    char lb[128]; /* snipc_status_label */
     Snipwise__V1__SearchSnippetsRequest req =
         SNIPWISE__V1__SEARCH_SNIPPETS_REQUEST__INIT;
     Snipwise__V1__TimeRange range = SNIPWISE__V1__TIME_RANGE__INIT;
@@ -233,8 +234,8 @@ int ctl_search_main(int argc, char **argv)
         goto out;
     }
     if (st.code != 0) {
-        fprintf(stderr, "snipctl: search: %s: %s\n", snipc_status_name(st.code),
-                st.message);
+        fprintf(stderr, "snipctl: search: %s: %s\n",
+                snipc_status_label(&st, lb, sizeof(lb)), st.message);
         code = st.code == 3 ? 2 : 1;
         goto out;
     }

@@ -710,6 +710,7 @@ static const struct ctl_cmd *ctl_find(struct ctl *c, int *used)
 
 int main(int argc, char **argv)
 {
+    char lb[128]; /* snipc_status_label */
     struct ctl c;
     const struct ctl_cmd *k;
     struct snipc_opts o;
@@ -789,17 +790,21 @@ int main(int argc, char **argv)
     }
     if (st.code != 0) {
         if (c.json) {
+            const char *why = st.reason ? st.reason : "";
             struct sw_buf b;
             sw_buf_init(&b, 1 << 20);
-            if (sw_buf_printf(&b, "{\"error\":{\"code\":\"%s\",\"message\":",
+            if (sw_buf_printf(&b, "{\"error\":{\"code\":\"%s\",\"reason\":",
                               snipc_status_name(st.code)) == SW_OK &&
+                sw_buf_add_json_str(&b, why, strlen(why)) == SW_OK &&
+                sw_buf_addstr(&b, ",\"message\":") == SW_OK &&
                 sw_buf_add_json_str(&b, st.message, strlen(st.message)) ==
                     SW_OK &&
                 sw_buf_addstr(&b, "}}") == SW_OK)
                 printf("%s\n", sw_buf_str(&b));
             sw_buf_free(&b);
         }
-        fprintf(stderr, "snipctl: %s: %s\n", snipc_status_name(st.code),
+        fprintf(stderr, "snipctl: %s: %s\n",
+                snipc_status_label(&st, lb, sizeof(lb)),
                 st.message[0] ? st.message : "(no message)");
         code = ctl_exit_code(st.code);
         goto out;

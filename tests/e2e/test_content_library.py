@@ -4,6 +4,7 @@ get --output`; a per-file cap and a per-team quota bound it, and neither
 loses or half-stores an email."""
 
 import hashlib
+import json
 import os
 import subprocess
 import time
@@ -152,8 +153,16 @@ def test_snipctl_content_get_output(snipd):
                         "ct_0000000000000000", "--output", missing], env=env,
                        capture_output=True, timeout=120)
     assert r.returncode == 5, (r.returncode, r.stderr)
-    assert b"NOT_FOUND" in r.stderr
+    assert b"NOT_FOUND (CONTENT_NOT_FOUND)" in r.stderr, r.stderr
     assert sorted(os.listdir(out_dir)) == ["case-study.pdf"]
+
+    # --json errors carry the reason too.
+    r = subprocess.run([snipctl_path(), "--json", "content", "get",
+                        "ct_0000000000000000"], env=env, capture_output=True,
+                       timeout=120)
+    assert r.returncode == 5
+    err = json.loads(r.stdout)["error"]
+    assert (err["code"], err["reason"]) == ("NOT_FOUND", "CONTENT_NOT_FOUND")
 
     # Without --output, `content get` still shows the item.
     r = subprocess.run([snipctl_path(), "--json", "content", "get", cid],

@@ -283,6 +283,25 @@ def test_uidvalidity_change_rescans_without_duplicates(dovecot, team):
     assert f.messages_ingested == 3  # exactly one new email
 
 
+def test_server_down_backs_off_then_recovers(dovecot, team):
+    seed(dovecot, inbox=[inbound(0)])
+    mid = team.create(dovecot)
+    synced(team, mid, {"INBOX": 1})
+    dovecot.stop()
+    team.mbx.SyncMailbox(S.SyncMailboxRequest(mailbox_id=mid))
+    m = wait_for("BACKING_OFF", lambda: (lambda m: m if m.state ==
+                                         S.MAILBOX_STATE_BACKING_OFF else
+                                         None)(team.get(mid)))
+    assert "127.0.0.1" in m.last_error, m.last_error
+    last_ok = m.last_sync_time_unix_ms
+    # The server comes back with new mail: the next retry (1 s, then
+    # doubling) picks it up and clears the error.
+    dovecot.start()
+    dovecot.append(REP, "INBOX", inbound(1))
+    m = synced(team, mid, {"INBOX": 2})
+    assert m.last_error == "" and m.last_sync_time_unix_ms > last_ok
+
+
 def test_plaintext_refused_to_remote_host(team):
     err = expect_error(
         grpc.StatusCode.INVALID_ARGUMENT, team.mbx.CreateMailbox,

@@ -102,7 +102,8 @@ def test_read_content_errors_are_single_error_replies(snipd):
     assert r["id"] == 1 and r["type"] == "read_content" and r["ok"] is False
     assert r["error"]["code"] == "NOT_FOUND", r
     assert "ct_0000000000000000" in r["error"]["message"], r
-    assert "reason" not in r["error"]  # only a file the library lacks
+    # snipd's ErrorInfo reason comes through (snipc reads the details).
+    assert r["error"]["reason"] == "CONTENT_NOT_FOUND", r
     for req, text in [({}, '"content_id" is required'),
                       ({"content_id": ""}, '"content_id" must not be empty'),
                       ({"content_id": 7}, '"content_id" must be a string')]:
