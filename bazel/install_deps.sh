@@ -47,6 +47,9 @@ nghttp2-client
 openssl
 valgrind
 chromium
+thunderbird
+xvfb
+openbox
 python3-venv
 prometheus
 "

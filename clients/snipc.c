@@ -265,7 +265,7 @@ static sw_err snipc_decode(grpc_byte_buffer *bb,
  * trailer (a google.rpc.Status); "" when there is none or it is malformed.
  * The reason is copied into a. */
 static const char *snipc_reason(const grpc_metadata_array *trailing,
-                                struct sw_arena *a)
+                                struct sw_arena *a, struct snipc_status *out)
 {
     static const char bin[] = "grpc-status-details-bin";
     static const char info[] = "type.googleapis.com/google.rpc.ErrorInfo";
@@ -289,6 +289,18 @@ static const char *snipc_reason(const grpc_metadata_array *trailing,
                                                 d->value.data);
             if (e && e->reason)
                 reason = sw_arena_strdup(a, e->reason);
+            if (e && e->n_metadata)
+                out->meta =
+                    sw_arena_alloc(a, 2 * e->n_metadata * sizeof(char *));
+            for (size_t j = 0; e && out->meta && j < e->n_metadata; j++) {
+                const char *key = sw_arena_strdup(a, e->metadata[j]->key);
+                const char *val = sw_arena_strdup(a, e->metadata[j]->value);
+                if (key && val) {
+                    out->meta[2 * out->n_meta] = key;
+                    out->meta[2 * out->n_meta + 1] = val;
+                    out->n_meta++;
+                }
+            }
             if (e)
                 google__rpc__error_info__free_unpacked(e, NULL);
         }
@@ -296,6 +308,16 @@ static const char *snipc_reason(const grpc_metadata_array *trailing,
             google__rpc__status__free_unpacked(st, NULL);
     }
     return reason ? reason : "";
+}
+
+const char *snipc_status_meta(const struct snipc_status *st, const char *key)
+{
+    size_t i;
+
+    for (i = 0; st->meta && i < st->n_meta; i++)
+        if (strcmp(st->meta[2 * i], key) == 0)
+            return st->meta[2 * i + 1];
+    return NULL;
 }
 
 const char *snipc_status_label(const struct snipc_status *st, char *buf,
@@ -319,7 +341,9 @@ static void snipc_set_status(const snipc *c, struct snipc_status *st,
     struct sw_buf b;
 
     st->code = (int)code;
-    st->reason = code == GRPC_STATUS_OK ? "" : snipc_reason(trailing, a);
+    st->meta = NULL;
+    st->n_meta = 0;
+    st->reason = code == GRPC_STATUS_OK ? "" : snipc_reason(trailing, a, st);
     st->message =
         sw_arena_strndup(a, (const char *)GRPC_SLICE_START_PTR(details),
                          GRPC_SLICE_LENGTH(details));

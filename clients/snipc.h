@@ -35,7 +35,15 @@ struct snipc_status {
                           * google.rpc.Status details (proto/README.md,
                           * "Errors"), e.g. "CONTENT_NOT_FOUND"; "" when the
                           * server sent none (OK, or gRPC core's own) */
+    /* The ErrorInfo metadata, key and value pairs (in the caller's arena);
+     * read with snipc_status_meta. */
+    const char **meta;
+    size_t n_meta;
 };
+
+/* snipc_status_meta returns the value of ErrorInfo metadata key in st
+ * (e.g. "job_id" of a RERANK_JOB_RUNNING), or NULL. */
+const char *snipc_status_meta(const struct snipc_status *st, const char *key);
 
 /* snipc_status_label writes "CODE" or "CODE (REASON)" for st into buf (n
  * bytes) and returns buf: what snipctl and the host print before the

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "base/sw_log.h"
 #include "base/sw_mem.h"
@@ -457,6 +458,55 @@ out:
         sw_free(u);
         return rc;
     }
+    if (k == 0) {
+        sw_free(u);
+        u = NULL;
+    }
+    *uids = u;
+    *n = k;
+    return SW_OK;
+}
+
+sw_err ingest_imap_conn_uids_since(ingest_imap_conn *c, int64_t since_s,
+                                   uint32_t **uids, size_t *n,
+                                   struct sw_buf *why)
+{
+    struct mailimap_search_key *key = NULL;
+    struct mailimap_date *date = NULL;
+    clist *res = NULL;
+    clistiter *it;
+    uint32_t *u = NULL;
+    size_t k = 0;
+    time_t t = (time_t)since_s;
+    struct tm tm;
+    int r;
+
+    sw_buf_reset(why);
+    if (gmtime_r(&t, &tm) == NULL)
+        return SW_EINVAL;
+    date = mailimap_date_new(tm.tm_mday, tm.tm_mon + 1, tm.tm_year + 1900);
+    key = date ? mailimap_search_key_new_since(date) : NULL;
+    if (key == NULL) {
+        if (date)
+            mailimap_date_free(date);
+        return SW_ENOMEM;
+    }
+    r = mailimap_uid_search(c->s, NULL, key, &res);
+    mailimap_search_key_free(key); /* frees date too */
+    if (r != MAILIMAP_NO_ERROR)
+        return ingest_imap_fail(c, r, "UID SEARCH", why);
+    u = sw_calloc((size_t)clist_count(res) + 1, sizeof(*u));
+    if (u == NULL) {
+        mailimap_search_result_free(res);
+        return SW_ENOMEM;
+    }
+    for (it = clist_begin(res); it; it = clist_next(it)) {
+        const uint32_t *uid = clist_content(it);
+        if (uid != NULL && *uid > 0)
+            u[k++] = *uid;
+    }
+    mailimap_search_result_free(res);
+    qsort(u, k, sizeof(*u), ingest_imap_uid_cmp);
     if (k == 0) {
         sw_free(u);
         u = NULL;

@@ -80,6 +80,15 @@ SW_MUST_CHECK sw_err ingest_imap_conn_uids(ingest_imap_conn *c, uint32_t after,
                                            uint32_t **uids, size_t *n,
                                            struct sw_buf *why);
 
+/* ingest_imap_conn_uids_since lists, ascending, the UIDs of the examined
+ * folder's messages the server received on or after the day of since_s
+ * (Unix seconds, UTC; UID SEARCH SINCE, by INTERNALDATE) into *uids (*n of
+ * them, sw_free; NULL when none). Errors: as ingest_imap_conn_uids. */
+SW_MUST_CHECK sw_err ingest_imap_conn_uids_since(ingest_imap_conn *c,
+                                                 int64_t since_s,
+                                                 uint32_t **uids, size_t *n,
+                                                 struct sw_buf *why);
+
 /* A fetched message: its UID and raw RFC 5322 bytes (valid during the
  * callback only). */
 struct ingest_imap_msg {

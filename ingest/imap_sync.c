@@ -271,7 +271,13 @@ static sw_err imap_folder_sync(struct imap_run *r, const char *folder)
         r->cur.uid_validity = uidvalidity;
         r->cur.last_uid = 0;
     }
-    if (exists > 0 && (uidnext == 0 || uidnext > r->cur.last_uid + 1))
+    if (exists > 0 && r->cur.last_uid == 0 && r->mb->backfill_days > 0)
+        /* The first pass (or a rescan) is bounded to the backfill window;
+         * later passes take every UID above the cursor. */
+        rc = ingest_imap_conn_uids_since(
+            r->conn, sw_now_ms() / 1000 - (int64_t)r->mb->backfill_days * 86400,
+            &uids, &n, &r->why);
+    else if (exists > 0 && (uidnext == 0 || uidnext > r->cur.last_uid + 1))
         rc =
             ingest_imap_conn_uids(r->conn, r->cur.last_uid, &uids, &n, &r->why);
     if (rc)

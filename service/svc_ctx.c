@@ -33,6 +33,11 @@ struct rank_engine *svc_ctx_engine(struct svc_ctx *c)
     return c->srv->engine;
 }
 
+struct svc_rjobs *svc_ctx_rjobs(struct svc_ctx *c)
+{
+    return c->srv->rjobs;
+}
+
 struct svc_metrics *svc_ctx_metrics(struct svc_ctx *c)
 {
     return c->srv->mx;

@@ -75,6 +75,7 @@ static Snipwise__V1__Mailbox *svc_mbx_out(struct svc_ctx *c,
     p->create_time_unix_ms = m->create_ms;
     p->last_sync_time_unix_ms = m->last_sync_ms;
     p->last_error = svc_ctx_str(c, m->last_error);
+    p->backfill_days = m->backfill_days;
     if (m->n_folders > 0) {
         p->requested_folders = sw_arena_alloc(a, m->n_folders * sizeof(char *));
         if (p->requested_folders == NULL)
@@ -225,6 +226,11 @@ sw_err svc_mailbox_create(struct svc_ctx *c, const ProtobufCMessage *req,
             return svc_ctx_fail_field(c, SW_EINVAL, "folders",
                                       "must be non-empty names");
     }
+    if (r->backfill_days < -1 || r->backfill_days > 36500)
+        return svc_ctx_fail_field(
+            c, SW_EINVAL, "backfill_days",
+            "must be -1 (everything), 0 (365) or 1..36500");
+    m.backfill_days = r->backfill_days == 0 ? 365 : r->backfill_days;
     m.rep_email = r->rep_email;
     m.folders = r->folders;
     m.n_folders = r->n_folders;

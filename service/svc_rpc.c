@@ -18,6 +18,7 @@
 #include "service/svc_mailbox.h"
 #include "service/svc_outcome.h"
 #include "service/svc_repkey.h"
+#include "service/svc_rjobs.h"
 #include "service/svc_snippet.h"
 #include "service/svc_suggest.h"
 #include "service/svc_team.h"
@@ -127,6 +128,14 @@ static const struct svc_row svc_rows[] = {
      svc_ranking_run, NULL},
     {RANKING, "GetModel", SVC_UNARY, SVC_REP, 0, svc_ranking_get, NULL},
     {RANKING, "ListModels", SVC_UNARY, SVC_REP, 0, svc_ranking_list, NULL},
+    {RANKING, "StartRerank", SVC_UNARY, SVC_TEAM, 0, svc_rjobs_start_rpc, NULL},
+    {RANKING, "GetRerankJob", SVC_UNARY, SVC_TEAM, 0, svc_rjobs_get_rpc, NULL},
+    {RANKING, "ListRerankJobs", SVC_UNARY, SVC_TEAM, 0, svc_rjobs_list_rpc,
+     NULL},
+    {RANKING, "WatchRerankJob", SVC_SERVER_STREAM, SVC_TEAM, SVC_HEAVY,
+     svc_rjobs_watch_rpc, NULL},
+    {RANKING, "CancelRerankJob", SVC_UNARY, SVC_TEAM, 0, svc_rjobs_cancel_rpc,
+     NULL},
 
     {LLM, "ListJournal", SVC_UNARY, SVC_TEAM, 0, svc_llm_list_journal, NULL},
 

@@ -96,6 +96,11 @@ struct rank_ranker *svc_ctx_ranker(struct svc_ctx *c);
  * when the server runs without one; valid for the whole call. */
 struct rank_engine *svc_ctx_engine(struct svc_ctx *c);
 
+/* svc_ctx_rjobs: the server's re-ranking jobs (service/svc_rjobs.h), or
+ * NULL without an engine; valid for the whole call. */
+struct svc_rjobs;
+struct svc_rjobs *svc_ctx_rjobs(struct svc_ctx *c);
+
 /* svc_ctx_metrics: the server's metrics (service/svc_metrics.h), or NULL;
  * valid for the whole call. */
 struct svc_metrics *svc_ctx_metrics(struct svc_ctx *c);

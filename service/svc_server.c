@@ -34,6 +34,7 @@
 #include "proto/msg.h"
 #include "service/svc_auth.h"
 #include "service/svc_metrics.h"
+#include "service/svc_rjobs.h"
 #include "service/svc_rpc.h"
 #include "service/svc_status.h"
 #include "service/svc_store.h"
@@ -1035,6 +1036,13 @@ sw_err svc_server_start(const struct svc_server_opts *o, struct store *st,
     }
     s->ranker = o->ranker;
     s->engine = o->engine;
+    if (o->engine) {
+        rc = svc_rjobs_open(o->engine, o->metrics, &s->rjobs);
+        if (rc) {
+            sw_free(s);
+            return rc;
+        }
+    }
     s->ingest = o->ingest;
     s->mailbox = o->mailbox;
     s->mx = o->metrics;
@@ -1177,6 +1185,7 @@ fail:
     pthread_mutex_destroy(&s->tmu);
     pthread_mutex_destroy(&s->pmu);
     pthread_mutex_destroy(&s->smu);
+    svc_rjobs_close(&s->rjobs);
     svc_rpc_table_free(s->methods, s->nmethods);
     sw_free(s->rm);
     sw_free(s->queues);
@@ -1271,6 +1280,8 @@ void svc_server_stop(svc_server **sp, int64_t grace_ms)
     pthread_mutex_destroy(&s->tmu);
     pthread_mutex_destroy(&s->pmu);
     pthread_mutex_destroy(&s->smu);
+    /* No call is left to watch a job: cancel the running one, join. */
+    svc_rjobs_close(&s->rjobs);
     svc_rpc_table_free(s->methods, s->nmethods);
     sw_free(s->rm);
     sw_free(s->queues);

@@ -102,6 +102,7 @@ struct svc_server {
     struct store *st;
     struct rank_ranker *ranker;
     struct rank_engine *engine;
+    struct svc_rjobs *rjobs; /* re-ranking jobs (svc_rjobs.h); NULL: none */
     struct ingest_pipeline *ingest;
     struct ingest_imap_sync *mailbox; /* borrowed; NULL: none */
     struct svc_metrics *mx;           /* borrowed; NULL: none */

@@ -423,6 +423,22 @@ static sw_err svc_model_get_txn(store_txn *t, void *arg)
     return rc;
 }
 
+Snipwise__V1__Model *svc_model_find(struct svc_ctx *c, const char *version,
+                                    sw_err *rc)
+{
+    struct svc_model_get g = {svc_ctx_team(c), version, NULL};
+    Snipwise__V1__Model *m = NULL;
+
+    *rc = store_view(svc_ctx_store(c), svc_model_get_txn, &g);
+    if (*rc == SW_OK) {
+        m = svc_model_msg(c, g.m);
+        if (m == NULL)
+            *rc = SW_ENOMEM;
+    }
+    rank_model_free(&g.m);
+    return m;
+}
+
 sw_err svc_ranking_get(struct svc_ctx *c, const ProtobufCMessage *req,
                        ProtobufCMessage **resp)
 {

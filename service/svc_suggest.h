@@ -18,6 +18,12 @@ sw_err svc_suggest(struct svc_ctx *c, const ProtobufCMessage *req,
                    ProtobufCMessage **resp);
 sw_err svc_ranking_run(struct svc_ctx *c, const ProtobufCMessage *req,
                        ProtobufCMessage **resp);
+/* svc_model_find returns the team's model version (in the call's arena);
+ * NULL with *rc SW_ENOTFOUND, SW_ENOMEM or a store error. */
+struct Snipwise__V1__Model;
+struct Snipwise__V1__Model *svc_model_find(struct svc_ctx *c,
+                                           const char *version, sw_err *rc);
+
 sw_err svc_ranking_get(struct svc_ctx *c, const ProtobufCMessage *req,
                        ProtobufCMessage **resp);
 sw_err svc_ranking_list(struct svc_ctx *c, const ProtobufCMessage *req,

@@ -105,6 +105,7 @@ static sw_err store_mbx_from_rec(const store_mbx_rec *r,
     m->state = r->state;
     m->last_sync_ms = r->last_sync_unix_ms;
     m->auth_failed_gen = r->auth_failed_gen;
+    m->backfill_days = r->backfill_days;
     return SW_OK;
 oom:
     store_mailbox_clear(m);
@@ -135,6 +136,7 @@ static void store_mbx_to_rec(const struct store_mailbox *m, store_mbx_rec *r)
     r->last_sync_unix_ms = m->last_sync_ms;
     r->last_error = m->last_error ? m->last_error : "";
     r->auth_failed_gen = m->auth_failed_gen;
+    r->backfill_days = m->backfill_days;
 }
 
 /* store_mbx_key writes team\0mailbox_id into b. */

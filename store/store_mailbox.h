@@ -49,6 +49,7 @@ struct store_mailbox {
     int64_t last_sync_ms;
     char *last_error;
     uint64_t auth_failed_gen;
+    int backfill_days; /* initial backfill window in days; -1: all mail */
 };
 
 /* A folder's cursor and counters. */

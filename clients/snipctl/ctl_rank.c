@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/sw_arena.h"
 #include "base/sw_buf.h"
@@ -58,7 +59,7 @@ struct ctl_rank {
     const char *pos[4];
     int npos, json;
     const char *thread, *reply_to, *text_file, *draft, *mode, *message_id,
-        *kind, *idem, *version;
+        *kind, *idem, *version, *job, *cancel;
     int force, dry;
 };
 
@@ -115,6 +116,10 @@ static int ctl_rank_parse(int argc, char **argv, struct ctl_rank *c)
             slot = &c->idem;
         else if (strcmp(a, "--version") == 0)
             slot = &c->version;
+        else if (strcmp(a, "--job") == 0)
+            slot = &c->job;
+        else if (strcmp(a, "--cancel") == 0)
+            slot = &c->cancel;
         if (slot == NULL || v == NULL)
             return -1;
         *slot = v;
@@ -132,7 +137,9 @@ static int ctl_rank_usage(void)
             "[--json]\n"
             "       snipctl outcome record --message-id X --kind KIND --key "
             "K   (KIND: meeting_booked, opportunity_won, ...)\n"
-            "       snipctl rerank [--force-promote] [--dry-run] [--json]\n"
+            "       snipctl rerank [--force-promote] [--dry-run] [--json]   "
+            "(starts a job, or follows the running one)\n"
+            "       snipctl rerank --job JOB_ID | --cancel JOB_ID [--json]\n"
             "       snipctl model show [--version V] [--json]\n");
     return 2;
 }
@@ -225,22 +232,95 @@ static void ctl_suggest_print(const Snipwise__V1__SuggestResponse *r)
     }
 }
 
+/* How a followed job is shown: a progress bar redrawn in place on a
+ * terminal, a line per change otherwise, one JSON object per change with
+ * --json. */
+struct ctl_watch {
+    int json, tty, state;
+};
+
 static int ctl_rerank_msg(const ProtobufCMessage *m, void *arg)
 {
-    const Snipwise__V1__RerankProgress *p =
-        (const Snipwise__V1__RerankProgress *)m;
-    int json = *(int *)arg;
+    const Snipwise__V1__RerankJob *j = (const Snipwise__V1__RerankJob *)m;
+    struct ctl_watch *w = arg;
+    char bar[31];
+    int k, fill = (int)(j->fraction * 30.0 + 0.5);
 
-    if (json) {
+    w->state = (int)j->state;
+    if (w->json) {
         ctl_rank_json(m);
         return 0;
     }
-    fprintf(stderr, "%-13s %3.0f%%  %s\n", p->phase, 100.0 * p->fraction,
-            p->message);
-    if (p->result && p->result->model)
-        printf("%s\nmodel %s: %s\n", p->result->model->report,
-               p->result->model->model_version, p->result->decision);
+    for (k = 0; k < 30; k++)
+        bar[k] = k < fill ? '#' : '.';
+    bar[30] = '\0';
+    fprintf(stderr, "%s%s [%s] %3.0f%%  %-12s %.60s%s", w->tty ? "\r" : "",
+            j->job_id, bar, 100.0 * j->fraction, j->phase, j->message,
+            w->tty ? "\033[K" : "\n");
+    if (j->state >=
+        SNIPWISE__V1__RERANK_JOB_STATE__RERANK_JOB_STATE_SUCCEEDED) {
+        if (w->tty)
+            fputc('\n', stderr);
+        if (j->result && j->result->model)
+            printf("%s\nmodel %s: %s\n", j->result->model->report,
+                   j->result->model->model_version, j->result->decision);
+        else if (j->error[0])
+            fprintf(stderr, "snipctl: rerank job %s: %s\n", j->job_id,
+                    j->error);
+    }
     return 0;
+}
+
+/* ctl_rerank runs `snipctl rerank`: start a job (or find the running one),
+ * or cancel one, then follow it to its end. The exit code is 0 only for a
+ * job that SUCCEEDED. */
+static int ctl_rerank(snipc *cl, const struct ctl_rank *c, struct sw_arena *a,
+                      struct snipc_status *st, sw_err *rc)
+{
+    const char *job = c->job;
+    ProtobufCMessage *resp = NULL;
+    struct ctl_watch w = {c->json, isatty(STDERR_FILENO), 0};
+
+    if (c->cancel) {
+        Snipwise__V1__CancelRerankJobRequest q =
+            SNIPWISE__V1__CANCEL_RERANK_JOB_REQUEST__INIT;
+        q.job_id = (char *)c->cancel;
+        *rc = snipc_unary(cl, "/snipwise.v1.RankingService/CancelRerankJob",
+                          &q.base, &snipwise__v1__rerank_job__descriptor, a,
+                          &resp, st);
+        job = c->cancel;
+    } else if (job == NULL) {
+        Snipwise__V1__StartRerankRequest q =
+            SNIPWISE__V1__START_RERANK_REQUEST__INIT;
+        q.force_promote = c->force;
+        q.dry_run = c->dry;
+        *rc =
+            snipc_unary(cl, "/snipwise.v1.RankingService/StartRerank", &q.base,
+                        &snipwise__v1__rerank_job__descriptor, a, &resp, st);
+        if (*rc == SW_OK && st->code == 0)
+            job = ((const Snipwise__V1__RerankJob *)resp)->job_id;
+        else if (*rc == SW_OK && snipc_status_meta(st, "job_id")) {
+            job = snipc_status_meta(st, "job_id"); /* one runs: follow it */
+            fprintf(stderr,
+                    "snipctl: a job is already running; following "
+                    "%s\n",
+                    job);
+        }
+    }
+    if (*rc || job == NULL || (st->code != 0 && c->cancel))
+        return 1;
+    {
+        Snipwise__V1__WatchRerankJobRequest q =
+            SNIPWISE__V1__WATCH_RERANK_JOB_REQUEST__INIT;
+        q.job_id = (char *)job;
+        memset(st, 0, sizeof(*st));
+        *rc = snipc_server_stream(
+            cl, "/snipwise.v1.RankingService/WatchRerankJob", &q.base,
+            &snipwise__v1__rerank_job__descriptor, ctl_rerank_msg, &w, a, st);
+    }
+    return w.state == SNIPWISE__V1__RERANK_JOB_STATE__RERANK_JOB_STATE_SUCCEEDED
+               ? 0
+               : 1;
 }
 
 int ctl_rank_main(int argc, char **argv)
@@ -253,7 +333,7 @@ int ctl_rank_main(int argc, char **argv)
     snipc *cl = NULL;
     ProtobufCMessage *resp = NULL;
     const char *cmd;
-    int code = 2, grpc_up = 0;
+    int code = 2, grpc_up = 0, job_code = 0;
     sw_err rc;
 
     memset(&c, 0, sizeof(c));
@@ -347,14 +427,7 @@ int ctl_rank_main(int argc, char **argv)
                        r->duplicate ? "  (duplicate: recorded before)" : "");
         }
     } else if (strcmp(cmd, "rerank") == 0 && c.npos == 1) {
-        Snipwise__V1__RunRerankRequest q =
-            SNIPWISE__V1__RUN_RERANK_REQUEST__INIT;
-        q.force_promote = c.force;
-        q.dry_run = c.dry;
-        rc = snipc_server_stream(cl, "/snipwise.v1.RankingService/RunRerank",
-                                 &q.base,
-                                 &snipwise__v1__rerank_progress__descriptor,
-                                 ctl_rerank_msg, &c.json, &a, &st);
+        job_code = ctl_rerank(cl, &c, &a, &st, &rc);
     } else if (strcmp(cmd, "model") == 0 && c.npos == 2 &&
                strcmp(c.pos[1], "show") == 0) {
         Snipwise__V1__GetModelRequest q = SNIPWISE__V1__GET_MODEL_REQUEST__INIT;
@@ -381,7 +454,7 @@ int ctl_rank_main(int argc, char **argv)
                 snipc_status_label(&st, lb, sizeof(lb)), st.message);
         code = ctl_exit_code(st.code);
     } else {
-        code = 0;
+        code = job_code; /* a rerank job that did not succeed: 1 */
     }
 out:
     snipc_close(&cl);

@@ -159,11 +159,13 @@ class Dovecot:
         m.login(user, self.users[user])
         return m
 
-    def append(self, user, folder, raw):
-        """APPENDs raw (bytes) to folder as an unseen message."""
+    def append(self, user, folder, raw, when=None):
+        """APPENDs raw (bytes) to folder as an unseen message; when (Unix
+        seconds) sets its INTERNALDATE, the time the server received it."""
         m = self.imap(user)
         try:
-            typ, data = m.append(folder, None, None, raw)
+            date = imaplib.Time2Internaldate(when) if when else None
+            typ, data = m.append(folder, None, date, raw)
             assert typ == "OK", data
         finally:
             m.logout()

@@ -62,11 +62,12 @@ class Team:
         self.ingest = _Bound(ingest_pb2_grpc.IngestServiceStub(ch),
                              self.client)
 
-    def create(self, dovecot, password=PASSWORD, folders=()):
+    def create(self, dovecot, password=PASSWORD, folders=(), backfill_days=0):
         m = self.mbx.CreateMailbox(S.CreateMailboxRequest(
             rep_email=REP, host="127.0.0.1", port=dovecot.port,
             tls_mode=S.TLS_MODE_PLAIN_INSECURE_LOOPBACK_ONLY, username=REP,
-            auth=S.MailboxAuth(password=password), folders=list(folders)))
+            auth=S.MailboxAuth(password=password), folders=list(folders),
+            backfill_days=backfill_days))
         assert m.mailbox_id.startswith("mbx_")
         return m.mailbox_id
 
@@ -281,6 +282,28 @@ def test_uidvalidity_change_rescans_without_duplicates(dovecot, team):
     assert f.uid_validity != old
     assert f.messages_seen == 5  # 2, then all 3 again
     assert f.messages_ingested == 3  # exactly one new email
+
+
+def test_backfill_window(dovecot, team):
+    # Received 800 days ago: outside a 30-day backfill; mail that arrives
+    # later is taken whatever its age.
+    old = time.time() - 800 * 86400
+    dovecot.append(REP, "INBOX", inbound(0), when=old)
+    dovecot.append(REP, "INBOX", inbound(1))
+    mid = team.create(dovecot, backfill_days=30)
+    m = synced(team, mid, {"INBOX": 1})
+    assert m.backfill_days == 30
+    assert folder(m, "INBOX").messages_seen == 1
+    assert team.email("in0@customer.example") is None
+    assert team.email("in1@customer.example") is not None
+    dovecot.append(REP, "INBOX", inbound(2), when=old)
+    wait_for("later mail", lambda: team.email("in2@customer.example"))
+    assert team.email("in0@customer.example") is None
+    # The default window is a year; -1 takes everything.
+    assert team.get(team.create(dovecot)).backfill_days == 365
+    assert team.get(team.create(dovecot, backfill_days=-1)).backfill_days == -1
+    expect_error(grpc.StatusCode.INVALID_ARGUMENT, team.create, dovecot,
+                 backfill_days=-2)
 
 
 def test_server_down_backs_off_then_recovers(dovecot, team):

@@ -1,0 +1,91 @@
+// content.js: the content script on Gmail and Outlook pages, after the
+// site's adapter (gmail.js or outlook.js). It watches the page, and once
+// the compose has been still for DEBOUNCE_MS sends its state to the
+// service worker (which keeps it for the side panel): {state: "compose",
+// compose}, {state: "none"} without a compose, or {state: "changed",
+// selector} when the adapter cannot find the compose's parts. It carries
+// out the panel's Insert and Attach on the page.
+(function () {
+  "use strict";
+  const A = globalThis.SnipwiseAdapter;
+  const D = globalThis.SnipwiseDom;
+  const DEBOUNCE_MS = 500;
+  let timer = null;
+  let lastSent = "";
+  let caret = null; // the last selection inside the compose body
+
+  function snapshot() {
+    try {
+      const c = A.read();
+      return c ? { site: A.site, state: "compose", compose: c }
+        : { site: A.site, state: "none" };
+    } catch (e) {
+      if (!(e instanceof D.MissingSelector)) throw e;
+      return { site: A.site, state: "changed", selector: e.selector,
+        selectorName: e.selectorName, message: e.message };
+    }
+  }
+
+  function send() {
+    timer = null;
+    const s = snapshot();
+    const key = JSON.stringify(s);
+    if (key === lastSent) return; // nothing the panel has not seen
+    lastSent = key;
+    if (s.state === "changed") console.error("snipwise: " + s.message);
+    chrome.runtime.sendMessage({ type: "compose", state: s })
+      .catch((e) => console.warn("snipwise: cannot reach the extension", e));
+  }
+
+  function schedule() {
+    clearTimeout(timer);
+    timer = setTimeout(send, DEBOUNCE_MS);
+  }
+
+  function bytesOf(b64) {
+    const bin = atob(b64);
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  }
+
+  document.addEventListener("selectionchange", () => {
+    const sel = window.getSelection();
+    const body = A.body && (() => {
+      try {
+        return A.body();
+      } catch (e) {
+        return null;
+      }
+    })();
+    if (body && sel.rangeCount && body.contains(sel.anchorNode))
+      caret = sel.getRangeAt(0).cloneRange();
+  });
+
+  chrome.runtime.onMessage.addListener((msg, sender, reply) => {
+    try {
+      if (msg.type === "insert") {
+        A.insert(msg.text, caret);
+        schedule();
+        reply({ ok: true });
+      } else if (msg.type === "attach") {
+        A.attach(new File([bytesOf(msg.data)], msg.name,
+          { type: msg.mediaType }));
+        reply({ ok: true });
+      } else if (msg.type === "snapshot") {
+        lastSent = "";
+        send();
+        reply({ ok: true });
+      }
+    } catch (e) {
+      console.error("snipwise: " + e.message);
+      reply({ ok: false, error: e.message, selector: e.selector || "" });
+    }
+  });
+
+  new MutationObserver(schedule).observe(document.documentElement,
+    { subtree: true, childList: true, characterData: true });
+  document.addEventListener("input", schedule, true);
+  document.addEventListener("change", schedule, true);
+  schedule();
+})();

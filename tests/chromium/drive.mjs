@@ -1,0 +1,217 @@
+// drive.mjs: plays a rep in Debian's chromium (headless, new mode) with
+// the unpacked Snipwise extension loaded, through puppeteer-core. Opens a
+// fixture page under its real site's name (mapped to 127.0.0.1 with
+// --host-resolver-rules), then the extension's panel page for that tab,
+// and runs one scenario; prints what it saw as JSON on stdout for the
+// Python test (chromium_lib.drive) to check. Every wait is bounded.
+//
+// The panel is opened as a tab (chrome-extension://ID/panel.html?tab=N),
+// the page chrome.sidePanel shows: a side panel opens only on a user
+// gesture (chrome.sidePanel.open), which headless Chromium cannot give.
+import { createRequire } from "node:module";
+import fs from "node:fs";
+import path from "node:path";
+
+const cfg = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+const require = createRequire(path.join(cfg.nodeModules, "noop.js"));
+const puppeteer = require("puppeteer-core");
+
+const WAIT_MS = cfg.waitMs || 30000;
+const log = (...a) => process.stderr.write(a.join(" ") + "\n");
+
+const rules = cfg.sites.map((h) => "MAP " + h + " 127.0.0.1:" + cfg.port)
+  .concat(["MAP * ~NOTFOUND"]).join(", ");
+
+const browser = await puppeteer.launch({
+  executablePath: cfg.chromium,
+  headless: false, // the flag below asks for the new headless mode itself
+  pipe: true,
+  userDataDir: cfg.userDataDir,
+  env: Object.assign({}, process.env, { HOME: cfg.home }),
+  ignoreDefaultArgs: ["--disable-extensions"],
+  args: [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--ignore-certificate-errors",
+    "--host-resolver-rules=" + rules,
+    "--load-extension=" + cfg.ext,
+    "--disable-extensions-except=" + cfg.ext,
+    "--window-size=1200,900",
+  ],
+  protocolTimeout: 60000,
+});
+
+const out = { console: [], panelConsole: [] };
+
+async function panelInfo(panel) {
+  return panel.evaluate(() => ({
+    state: document.body.dataset.state,
+    suggests: Number(document.body.dataset.suggests || 0),
+    status: document.getElementById("status").textContent,
+    context: document.getElementById("context").textContent,
+    framings: [...document.querySelectorAll("#framings li")].map((li) => ({
+      text: li.querySelector(".text").textContent,
+      evidence: li.querySelector(".evidence").textContent,
+      dismissed: li.classList.contains("dismissed"),
+    })),
+    contents: [...document.querySelectorAll("#contents li")].map((li) => ({
+      title: li.querySelector(".title").firstChild.textContent,
+      note: li.querySelector(".explanation").textContent,
+    })),
+    html: document.documentElement.outerHTML,
+  }));
+}
+
+// Waits until the panel is in state (with more than `after` suggest
+// requests made, if given); on timeout returns what it shows.
+async function waitState(panel, state, after = -1) {
+  try {
+    await panel.waitForFunction((s, n) =>
+      document.body.dataset.state === s &&
+      Number(document.body.dataset.suggests || 0) > n,
+    { timeout: WAIT_MS, polling: 100 }, state, after);
+  } catch (e) {
+    log("waiting for panel state", state, "failed:", e.message);
+  }
+  return panelInfo(panel);
+}
+
+// The compose body's text (the fixtures mark the rep's first line).
+async function draftText(page) {
+  return page.evaluate(() => document.getElementById("fixture-draft")
+    .parentElement.textContent);
+}
+
+async function click(panel, list, label, match) {
+  const ok = await panel.evaluate((list, label, match) => {
+    for (const li of document.querySelectorAll(list + " li")) {
+      const t = li.querySelector(".text, .title");
+      if (match && !t.textContent.startsWith(match)) continue;
+      const b = [...li.querySelectorAll("button")]
+        .find((x) => x.textContent === label);
+      if (b) {
+        b.click();
+        return true;
+      }
+    }
+    return false;
+  }, list, label, match || "");
+  if (!ok) throw new Error("no " + label + " button in " + list +
+    (match ? " for " + match : ""));
+}
+
+async function attachments(page, n) {
+  try {
+    await page.waitForFunction((k) => window.fixtureAttachments.length >= k,
+      { timeout: WAIT_MS, polling: 100 }, n);
+  } catch (e) {
+    log("waiting for", n, "attachments failed:", e.message);
+  }
+  return page.evaluate(() => window.fixtureAttachments);
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+try {
+  const swTarget = await browser.waitForTarget((t) =>
+    t.type() === "service_worker" && t.url().endsWith("/background.js"),
+  { timeout: WAIT_MS });
+  out.extensionId = new URL(swTarget.url()).host;
+  const worker = await swTarget.worker();
+
+  const page = await browser.newPage();
+  page.on("console", (m) => out.console.push(m.type() + ": " + m.text()));
+  await page.goto(cfg.url, { waitUntil: "load", timeout: WAIT_MS });
+  const tabId = await worker.evaluate(async (u) => {
+    const tabs = await chrome.tabs.query({});
+    const t = tabs.find((x) => x.url && x.url.startsWith(u));
+    return t ? t.id : 0;
+  }, cfg.url.split("?")[0]);
+  out.tabId = tabId;
+
+  const panel = await browser.newPage();
+  panel.on("console", (m) => out.panelConsole.push(m.type() + ": " +
+    m.text()));
+  await panel.setViewport({ width: 480, height: 900 });
+  await panel.goto("chrome-extension://" + out.extensionId +
+    "/panel.html?tab=" + tabId, { waitUntil: "load", timeout: WAIT_MS });
+
+  out.first = await waitState(panel, cfg.expectState);
+  if (cfg.screenshot) {
+    await panel.bringToFront();
+    const png = path.join(cfg.outDir, cfg.screenshot);
+    await panel.screenshot({ path: png });
+    out.screenshot = png;
+  }
+
+  if (cfg.scenario === "full") {
+    // Insert: the caret after the rep's line, then the panel's first
+    // framing's Insert.
+    await page.evaluate(() => {
+      const d = document.getElementById("fixture-draft");
+      const r = document.createRange();
+      r.selectNodeContents(d);
+      r.collapse(false);
+      const s = window.getSelection();
+      s.removeAllRanges();
+      s.addRange(r);
+    });
+    await sleep(200); // selectionchange reaches the content script
+    const top = out.first.framings[0];
+    const before = out.first.suggests;
+    await click(panel, "#framings", "Insert", top.text);
+    await page.waitForFunction((t) => document.getElementById("fixture-draft")
+      .parentElement.textContent.includes(t), { timeout: WAIT_MS }, top.text)
+      .catch((e) => log("the framing never reached the draft:", e.message));
+    out.afterInsert = await draftText(page);
+    out.insertAttachments = await attachments(page, cfg.insertFiles || 0);
+    // The draft changed, so the panel suggests again (once, debounced).
+    out.second = await waitState(panel, "ready", before);
+
+    // Attach the file titled attachTitle.
+    const n = out.insertAttachments.length;
+    await click(panel, "#contents", "Attach", cfg.attachTitle);
+    out.attachments = await attachments(page, n + 1);
+    await panel.waitForFunction((t) => [...document.querySelectorAll(
+      "#contents li")].some((li) => li.textContent.includes("Attached " + t)),
+    { timeout: WAIT_MS }, cfg.attachTitle).catch((e) => log(e.message));
+
+    // Dismiss the last framing.
+    const info = await panelInfo(panel);
+    const last = info.framings[info.framings.length - 1];
+    await click(panel, "#framings", "Dismiss", last.text);
+    out.dismissed = last.text;
+    await sleep(500); // the feedback request is on its way to the host
+
+    // Typing: one suggest request after the rep pauses, not one per key.
+    const typedBefore = (await panelInfo(panel)).suggests;
+    await page.bringToFront();
+    await page.evaluate(() => {
+      const d = document.getElementById("fixture-draft");
+      d.parentElement.focus();
+      const r = document.createRange();
+      r.selectNodeContents(d);
+      r.collapse(false);
+      const s = window.getSelection();
+      s.removeAllRanges();
+      s.addRange(r);
+    });
+    await page.keyboard.type(cfg.typeText, { delay: 40 });
+    out.typed = await waitState(panel, "ready", typedBefore);
+    await sleep(1500); // anything more the typing set off
+    out.typedFinal = await panelInfo(panel);
+    out.typedBefore = typedBefore;
+    out.typedDraft = await draftText(page);
+  }
+  out.final = await panelInfo(panel);
+} finally {
+  await browser.close();
+}
+process.stdout.write(JSON.stringify(out));
