@@ -91,14 +91,18 @@ static sw_err ingest_imap_fail(ingest_imap_conn *c, int r, const char *what,
         imap_say(why, "%s rejected by %s", what, c->host);
         break;
     case MAILIMAP_ERROR_STREAM:
+        imap_say(why, "%s failed on %s: connection lost or timed out", what,
+                 c->host);
+        return SW_EIO;
     case MAILIMAP_ERROR_CONNECTION_REFUSED:
-    case MAILIMAP_ERROR_SSL:
-        rc = SW_EIO;
         imap_say(why,
-                 "%s failed on %s: connection lost or timed "
-                 "out (libetpan error %d)",
-                 what, c->host, r);
-        return rc;
+                 "%s failed on %s: cannot connect (refused, unreachable "
+                 "or timed out)",
+                 what, c->host);
+        return SW_EIO;
+    case MAILIMAP_ERROR_SSL:
+        imap_say(why, "%s failed on %s: TLS handshake failed", what, c->host);
+        return SW_EIO;
     case MAILIMAP_ERROR_MEMORY:
         return SW_ENOMEM;
     default:

@@ -9,8 +9,10 @@
 #include "base/sw_log.h"
 #include "base/sw_util.h"
 #include "ingest/pipeline.h"
+#include "ranker/index.h"
 #include "snipwise/v1/common.pb-c.h"
 #include "snipwise/v1/snippet.pb-c.h"
+#include "store/store_erase.h"
 #include "store/store_library.h"
 #include "store/store_mail.h"
 
@@ -212,5 +214,47 @@ sw_err svc_content_read(struct svc_ctx *c, const ProtobufCMessage *req,
     if (rc == SW_OK)
         rc = svc_content_send_bytes(c, &s);
     store_content_clear(&s);
+    return rc;
+}
+
+sw_err svc_content_delete(struct svc_ctx *c, const ProtobufCMessage *req,
+                          ProtobufCMessage **resp)
+{
+    const Snipwise__V1__DeleteContentRequest *r = (const void *)req;
+    Snipwise__V1__DeleteContentResponse *out;
+    struct store_erase_counts n;
+    size_t i;
+    sw_err rc;
+
+    if (r->content_id == NULL || r->content_id[0] == '\0')
+        return svc_ctx_fail_field(c, SW_EINVAL, "content_id", "is required");
+    rc = store_content_erase(svc_ctx_store(c), svc_ctx_team(c), r->content_id,
+                             &n);
+    if (rc == SW_ENOTFOUND || rc == SW_EINVAL) {
+        store_erase_counts_clear(&n);
+        svc_ctx_reason(c, "CONTENT_NOT_FOUND");
+        return svc_ctx_fail(c, SW_ENOTFOUND, "no such content item: %s",
+                            r->content_id);
+    }
+    /* The store is the truth (searches re-check it); this only makes the
+     * index forget at once instead of on the indexer's next pass. */
+    for (i = 0; rc == SW_OK && svc_ctx_ranker(c) && i < n.n_snippets; i++)
+        rc = rank_ranker_forget_snippet(svc_ctx_ranker(c), svc_ctx_team(c),
+                                        n.snippet_ids[i]);
+    out = rc ? NULL : sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
+    if (rc == SW_OK && out == NULL)
+        rc = SW_ENOMEM;
+    if (rc == SW_OK) {
+        snipwise__v1__delete_content_response__init(out);
+        out->email_count = (int64_t)n.emails;
+        out->snippet_count = (int64_t)n.n_snippets;
+        out->library_bytes = n.library_bytes;
+        *resp = &out->base;
+        sw_log_info("content.deleted",
+                    "team=%s content=%s emails=%zu snippets=%zu bytes=%lld",
+                    svc_ctx_team(c), r->content_id, n.emails, n.n_snippets,
+                    (long long)n.library_bytes);
+    }
+    store_erase_counts_clear(&n);
     return rc;
 }

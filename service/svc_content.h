@@ -22,4 +22,8 @@ svc_content_usage(struct svc_ctx *c, const char *team_id, sw_err *rc);
 sw_err svc_content_read(struct svc_ctx *c, const ProtobufCMessage *req,
                         ProtobufCMessage **resp);
 
+/* svc_content_delete serves DeleteContent (store_erase.h). */
+sw_err svc_content_delete(struct svc_ctx *c, const ProtobufCMessage *req,
+                          ProtobufCMessage **resp);
+
 #endif

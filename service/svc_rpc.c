@@ -123,6 +123,8 @@ static const struct svc_row svc_rows[] = {
      NULL},
     {SNIPPET, "ReadContent", SVC_SERVER_STREAM, SVC_REP, SVC_HEAVY,
      svc_content_read, NULL},
+    {SNIPPET, "DeleteContent", SVC_UNARY, SVC_TEAM, 0, svc_content_delete,
+     NULL},
 
     {RANKING, "RunRerank", SVC_SERVER_STREAM, SVC_TEAM, SVC_HEAVY,
      svc_ranking_run, NULL},

@@ -128,11 +128,18 @@ sw_err store_hist_seqs(store_txn *t, const char *team_id, uint64_t out[3])
     size_t i;
     sw_err rc;
 
+    uint64_t erased;
+
     for (i = 0; i < 3; i++) {
         rc = store_seq_peek(t, team_id, names[i], &v[i]);
         if (rc)
             return rc;
     }
+    /* Erasures (store_erase.h) change what the statistics count too. */
+    rc = store_seq_peek(t, team_id, "erase", &erased);
+    if (rc)
+        return rc;
+    v[0] += erased;
     memcpy(out, v, sizeof(v));
     return SW_OK;
 }

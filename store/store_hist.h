@@ -37,9 +37,10 @@ SW_MUST_CHECK sw_err store_hist_snippets(store_txn *t, const char *team_id,
 SW_MUST_CHECK sw_err store_hist_contents(store_txn *t, const char *team_id,
                                          store_hist_content_fn fn, void *arg);
 
-/* store_hist_seqs writes the team's current "email", "snippet" and
- * "outcome" sequence values (0 when never advanced): together they identify
- * the state every statistic of the ranker is computed from. Errors:
+/* store_hist_seqs writes the team's current "email" (plus "erase":
+ * store_erase.h), "snippet" and "outcome" sequence values (0 when never
+ * advanced): together they identify the state every statistic of the
+ * ranker is computed from. Errors:
  * SW_EINVAL, SW_ECORRUPT, SW_ESTORE, SW_ENOMEM. */
 SW_MUST_CHECK sw_err store_hist_seqs(store_txn *t, const char *team_id,
                                      uint64_t out[3]);

@@ -59,7 +59,10 @@
       for (const c of n.childNodes) {
         if (stopped) return;
         if (c.nodeType === 3) {
-          parts.push(c.nodeValue.replace(/\u00a0/g, " "));
+          // Runs of source whitespace are one space, as the page shows
+          // them; a no-break space is a space.
+          parts.push(c.nodeValue.replace(/[ \t\r\n]+/g, " ")
+            .replace(/\u00a0/g, " "));
         } else if (c.nodeType === 1) {
           if (stop && c.matches(stop)) {
             stopped = true;
@@ -77,7 +80,8 @@
         }
       }
     })(el);
-    return parts.join("").replace(/\n{3,}/g, "\n\n").trim();
+    return parts.join("").split("\n").map((l) => l.trim()).join("\n")
+      .replace(/\n{3,}/g, "\n\n").trim();
   }
 
   /**

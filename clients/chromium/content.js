@@ -39,7 +39,7 @@
 
   function schedule() {
     clearTimeout(timer);
-    timer = setTimeout(send, DEBOUNCE_MS);
+    send();
   }
 
   function bytesOf(b64) {

@@ -261,7 +261,8 @@ static int ctl_build_mail(struct ctl *c, ProtobufCMessage *m)
         return ctl_build_get_thread(c->pos, c->npos, m);
     if (d == D(list_threads_request))
         return ctl_build_list_threads(c->page_size, c->page_token, m);
-    if (d == D(get_content_request))
+    /* GetContentRequest and DeleteContentRequest hold just content_id. */
+    if (d == D(get_content_request) || d == D(delete_content_request))
         return ctl_build_get_content(c->pos, c->npos, m);
     return ctl_build_list_contents(c->page_size, c->page_token, m);
 }
@@ -373,6 +374,11 @@ static const struct ctl_cmd ctl_cmds[] = {
      "list content items, most recently used first",
      M("SnippetService", "ListContents"), D(list_contents_request),
      D(list_contents_response), 0, 0, ctl_build_mail, NULL},
+    {"content", "delete", "CONTENT_ID",
+     "delete a content item for good: its file, its snippets, and its "
+     "place in the emails that carried it",
+     M("SnippetService", "DeleteContent"), D(delete_content_request),
+     D(delete_content_response), 1, 1, ctl_build_mail, NULL},
     {"snippet", "get", "SNIPPET_ID", "show a snippet",
      M("SnippetService", "GetSnippet"), D(get_snippet_request), D(snippet), 1,
      1, ctl_build_snippet, NULL},

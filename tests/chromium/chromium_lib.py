@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 import os
+import shutil
 import ssl
 import subprocess
 import threading
@@ -49,8 +50,18 @@ def node_modules():
     return d
 
 
+_EXT = []
+
+
 def extension_dir():
-    return runfile("clients", "chromium", "unpacked")
+    """The unpacked extension, copied out of the runfiles: Chromium loads
+    no content script that is a symlink leading out of the extension's
+    directory, and runfiles are symlinks."""
+    if not _EXT:
+        d = os.path.join(scratch_dir("ext-"), "snipwise")
+        shutil.copytree(runfile("clients", "chromium", "unpacked"), d)
+        _EXT.append(d)
+    return _EXT[0]
 
 
 def extension_id(ext_dir=None):
@@ -88,7 +99,7 @@ class FixtureServer:
                 host = (self.headers.get("Host") or "").split(":")[0]
                 path = self.path.split("?")[0]
                 server.requests.append((host, self.path))
-                name = "fixture.js" if path == "/fixture.js" else \
+                name = "fixture.js" if path.endswith("/fixture.js") else \
                     SITES.get(host)
                 if not name:
                     self.send_error(404)

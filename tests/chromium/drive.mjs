@@ -125,9 +125,20 @@ try {
   { timeout: WAIT_MS });
   out.extensionId = new URL(swTarget.url()).host;
   const worker = await swTarget.worker();
+  out.workerConsole = [];
+  worker.on("console", (m) => out.workerConsole.push(m.type() + ": " +
+    m.text()));
 
   const page = await browser.newPage();
   page.on("console", (m) => out.console.push(m.type() + ": " + m.text()));
+  page.on("pageerror", (e) => out.console.push("pageerror: " + e.message));
+  // The content script's console (an isolated world) through CDP.
+  const cdp = await page.createCDPSession();
+  cdp.on("Runtime.consoleAPICalled", (e) => out.console.push("cdp " +
+    e.type + ": " + e.args.map((a) => a.value).join(" ")));
+  cdp.on("Runtime.exceptionThrown", (e) => out.console.push("exception: " +
+    JSON.stringify(e.exceptionDetails).slice(0, 600)));
+  await cdp.send("Runtime.enable");
   await page.goto(cfg.url, { waitUntil: "load", timeout: WAIT_MS });
   const tabId = await worker.evaluate(async (u) => {
     const tabs = await chrome.tabs.query({});
@@ -151,7 +162,8 @@ try {
     out.screenshot = png;
   }
 
-  if (cfg.scenario === "full") {
+  // The rest needs suggestions; without them the test reports out.first.
+  if (cfg.scenario === "full" && out.first.state === "ready") {
     // Insert: the caret after the rep's line, then the panel's first
     // framing's Insert.
     await page.evaluate(() => {
@@ -182,6 +194,7 @@ try {
     await panel.waitForFunction((t) => [...document.querySelectorAll(
       "#contents li")].some((li) => li.textContent.includes("Attached " + t)),
     { timeout: WAIT_MS }, cfg.attachTitle).catch((e) => log(e.message));
+    out.afterAttach = await panelInfo(panel);
 
     // Dismiss the last framing.
     const info = await panelInfo(panel);
@@ -211,6 +224,7 @@ try {
     out.typedDraft = await draftText(page);
   }
   out.final = await panelInfo(panel);
+  out.stored = await worker.evaluate(() => chrome.storage.session.get(null));
 } finally {
   await browser.close();
 }

@@ -8,7 +8,9 @@ temporary directory is world-readable so that Dovecot's auth and login
 processes can read it; run as another user, every Dovecot process runs as
 that user. The directory lives under /tmp because Dovecot's sockets must fit
 in a Unix socket path, which Bazel's test directories can exceed."""
+import http.server
 import imaplib
+import json
 import os
 import pwd
 import shutil
@@ -16,7 +18,9 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
+import urllib.parse
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 START_TIMEOUT = 20.0
@@ -31,7 +35,7 @@ protocols = imap
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{oauth2_mechs}
 auth_failure_delay = 0
 first_valid_uid = 1
 mail_location = maildir:{d}/mail/%u
@@ -39,9 +43,10 @@ default_internal_user = {internal}
 default_login_user = {login}
 passdb {{
   driver = passwd-file
+  mechanisms = plain login
   args = scheme=PLAIN {d}/passwd
 }}
-userdb {{
+{oauth2_passdb}userdb {{
   driver = static
   args = uid={mail_user} gid={mail_group} home={d}/mail/%u
 }}
@@ -79,10 +84,32 @@ def free_port():
         return s.getsockname()[1]
 
 
-class Dovecot:
-    """Dovecot on 127.0.0.1:port with the users given as {user: password}."""
+_OAUTH2_PASSDB = """\
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {d}/oauth2.conf
+}}
+"""
 
-    def __init__(self, users):
+# Dovecot asks the token endpoint (RFC 7662 introspection, POST token=...)
+# whether an access token is active and whose it is.
+_OAUTH2_CONF = """\
+introspection_mode = post
+introspection_url = {url}
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+"""
+
+
+class Dovecot:
+    """Dovecot on 127.0.0.1:port with the users given as {user: password};
+    with oauth2_url, also SASL XOAUTH2/OAUTHBEARER with access tokens that
+    the introspection endpoint at that URL vouches for."""
+
+    def __init__(self, users, oauth2_url=None):
         self.dir = tempfile.mkdtemp(prefix="sw-dovecot-", dir="/tmp")
         self.port = free_port()
         self.users = dict(users)
@@ -99,10 +126,20 @@ class Dovecot:
         mail_dir = os.path.join(self.dir, "mail")
         os.chown(mail_dir, mail_user.pw_uid, mail_user.pw_gid)
         self.conf = os.path.join(self.dir, "dovecot.conf")
+        oauth2 = ""
+        if oauth2_url:
+            oauth2 = _OAUTH2_PASSDB.format(d=self.dir)
+            path = os.path.join(self.dir, "oauth2.conf")
+            with open(path, "w", encoding="ascii") as f:
+                f.write(_OAUTH2_CONF.format(url=oauth2_url))
+            os.chmod(path, 0o644)
         with open(self.conf, "w", encoding="ascii") as f:
             f.write(_CONF.format(d=self.dir, port=self.port, internal=internal,
                                  login=login, mail_user=mail_user.pw_uid,
-                                 mail_group=mail_user.pw_gid))
+                                 mail_group=mail_user.pw_gid,
+                                 oauth2_passdb=oauth2,
+                                 oauth2_mechs=" xoauth2 oauthbearer"
+                                 if oauth2_url else ""))
         self.set_password_file()
 
     def set_password_file(self):
@@ -197,3 +234,44 @@ def message(msg_id, sender, to, subject, body, date="Mon, 02 Mar 2026 "
     lines += ["MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8",
               "", body, ""]
     return "\r\n".join(lines).encode("utf-8")
+
+
+class TokenEndpoint:
+    """An OAuth2 token introspection endpoint on 127.0.0.1 for Dovecot:
+    tokens maps access tokens to the user they belong to; any other token
+    is inactive. .calls counts the introspections."""
+
+    def __init__(self, tokens):
+        self.tokens = dict(tokens)
+        self.calls = 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                n = int(self.headers.get("Content-Length") or 0)
+                form = urllib.parse.parse_qs(self.rfile.read(n).decode())
+                token = (form.get("token") or [""])[0]
+                outer.calls += 1
+                user = outer.tokens.get(token)
+                body = json.dumps({"active": True, "username": user}
+                                  if user else {"active": False}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                      Handler)
+        self.url = "http://127.0.0.1:%d/introspect" % self.server.server_port
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)

@@ -15,7 +15,7 @@ from snipwise.v1 import (common_pb2, ingest_pb2, snippet_pb2, snippet_pb2_grpc,
                          team_pb2)
 
 from e2e_lib import (RPC_TIMEOUT, create_team, expect_error, expect_reason,
-                     scratch_dir, snipctl_path)
+                     scratch_dir, snipctl_path, snipd_path)
 from ingest_lib import Mail, corpus_dir
 
 # Two real PDFs of the corpus: one of two library chunks, one of nine.
@@ -268,3 +268,87 @@ def test_a_reader_that_stalls_is_cut_off(snipd_factory):
     ch.close()
     # The one worker is free again: a full read goes through.
     assert read_content(snipd, key, cid)[1] == data
+
+
+def settled(snipd, key, timeout=60.0):
+    """Waits until extraction is done and the statistics count it all."""
+    team = snipd.client(key).team
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        t = team.GetMyTeam(team_pb2.GetMyTeamRequest())
+        if t.pending_extraction_jobs == 0 and t.statistics.current:
+            return
+        time.sleep(0.05)
+    pytest.fail("the team never settled")
+
+
+def test_delete_content_leaves_no_trace(snipd):
+    from snipwise.v1 import suggest_pb2, suggest_pb2_grpc
+    key = snipd.demo_key
+    mail = Mail(snipd, key)
+    snipd.client(key).team.AddTeamDomain(
+        team_pb2.AddTeamDomainRequest(domain="seller.example"))
+    pdf, note = corpus_file(MID_PDF), b"Our security overview, in brief.\n"
+    a1 = send(mail, "del-1@seller.example",
+              [("overview.pdf", "application/pdf", pdf)])
+    a2 = send(mail, "del-2@seller.example",
+              [("overview.pdf", "application/pdf", pdf),
+               ("security.txt", "text/plain", note)], to="cfo@o.example")
+    cid, other = a1.contents[0].content_id, a2.contents[1].content_id
+    settled(snipd, key)
+    snips = mail.call(mail.snippet, "SearchSnippets",
+                      snippet_pb2.SearchSnippetsRequest(
+                          text="overview", content_id=cid, page_size=50))
+    framings = [r.snippet.snippet_id for r in snips.results]
+    assert framings, "the extractor found nothing to delete"
+
+    env = dict(os.environ, SNIPWISE_ADDR=snipd.addr, SNIPWISE_KEY=key)
+    p = subprocess.run([snipctl_path(), "--json", "content", "delete", cid],
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert int(r["email_count"]) == 2 and int(r["library_bytes"]) == len(pdf)
+    assert int(r["snippet_count"]) >= len(framings)
+
+    # Gone from every answer.
+    expect_reason(grpc.StatusCode.NOT_FOUND, "CONTENT_NOT_FOUND", mail.call,
+                  mail.snippet, "GetContent",
+                  snippet_pb2.GetContentRequest(content_id=cid))
+    expect_reason(grpc.StatusCode.NOT_FOUND, "CONTENT_NOT_FOUND",
+                  read_content, snipd, key, cid)
+    expect_reason(grpc.StatusCode.NOT_FOUND, "CONTENT_NOT_FOUND", mail.call,
+                  mail.snippet, "DeleteContent",
+                  snippet_pb2.DeleteContentRequest(content_id=cid))
+    for sid in framings:
+        expect_reason(grpc.StatusCode.NOT_FOUND, "SNIPPET_DELETED", mail.call,
+                      mail.snippet, "GetSnippet",
+                      snippet_pb2.GetSnippetRequest(snippet_id=sid))
+    e1 = mail.get_email(message_id="del-1@seller.example")
+    e2 = mail.get_email(message_id="del-2@seller.example")
+    assert [c.content_id for c in e1.contents] == []
+    assert [c.content_id for c in e2.contents] == [other]
+    listed = mail.call(mail.snippet, "ListContents",
+                       snippet_pb2.ListContentsRequest()).contents
+    assert [c.content_id for c in listed] == [other]
+    lib = library(snipd, key)
+    assert (lib.files, lib.used_bytes) == (1, len(note))
+    assert read_content(snipd, key, other)[1] == note  # the other stays
+
+    # Suggest forgets it once the statistics are rebuilt.
+    settled(snipd, key)
+    sug = suggest_pb2_grpc.SuggestServiceStub(snipd.channel()).Suggest(
+        suggest_pb2.SuggestRequest(draft_text="overview security deck"),
+        metadata=mail.md, timeout=RPC_TIMEOUT)
+    assert cid not in [c.content_id for c in sug.contents]
+
+    # The same file sent again is a new item, kept again.
+    a3 = send(mail, "del-3@seller.example",
+              [("overview.pdf", "application/pdf", pdf)])
+    assert a3.contents[0].content_id != cid
+    assert read_content(snipd, key, a3.contents[0].content_id)[1] == pdf
+
+    # And the store holds nothing dangling.
+    snipd.stop()
+    r = subprocess.run([snipd_path(), "check", "--data-dir", snipd.data_dir],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -315,14 +315,53 @@ def test_server_down_backs_off_then_recovers(dovecot, team):
     m = wait_for("BACKING_OFF", lambda: (lambda m: m if m.state ==
                                          S.MAILBOX_STATE_BACKING_OFF else
                                          None)(team.get(mid)))
+    # Refused, or accepted by a login process still dying and then closed.
+    assert ("cannot connect" in m.last_error or
+            "connection lost" in m.last_error), m.last_error
     assert "127.0.0.1" in m.last_error, m.last_error
     last_ok = m.last_sync_time_unix_ms
     # The server comes back with new mail: the next retry (1 s, then
     # doubling) picks it up and clears the error.
     dovecot.start()
     dovecot.append(REP, "INBOX", inbound(1))
-    m = synced(team, mid, {"INBOX": 2})
-    assert m.last_error == "" and m.last_sync_time_unix_ms > last_ok
+    synced(team, mid, {"INBOX": 2})
+    m = wait_for("a clean sync", lambda: (lambda m: m if m.last_sync_time_unix_ms
+                                          > last_ok else None)(team.get(mid)))
+    assert m.last_error == "" and m.state != S.MAILBOX_STATE_BACKING_OFF
+
+
+TOKEN = "ya29.a0-snipwise-test-token-5521"
+
+
+def test_oauth2_access_token(team):
+    """AUTHENTICATE XOAUTH2 against Dovecot's oauth2 passdb, which checks
+    each token with a local introspection endpoint (RFC 7662)."""
+    ep = dovecot_lib.TokenEndpoint({TOKEN: REP})
+    d = dovecot_lib.Dovecot({REP: PASSWORD}, oauth2_url=ep.url)
+    try:
+        d.start()
+        seed(d, inbox=[inbound(0)])
+        bad = team.mbx.CreateMailbox(S.CreateMailboxRequest(
+            rep_email=REP, host="127.0.0.1", port=d.port,
+            tls_mode=S.TLS_MODE_PLAIN_INSECURE_LOOPBACK_ONLY, username=REP,
+            auth=S.MailboxAuth(oauth2_access_token="expired-" + TOKEN)))
+        m = wait_for("AUTH_FAILED", lambda: (lambda m: m if m.state ==
+                                             S.MAILBOX_STATE_AUTH_FAILED else
+                                             None)(team.get(bad.mailbox_id)))
+        assert "AUTHENTICATE XOAUTH2 rejected by 127.0.0.1" in m.last_error
+        m = team.mbx.CreateMailbox(S.CreateMailboxRequest(
+            rep_email=REP, host="127.0.0.1", port=d.port,
+            tls_mode=S.TLS_MODE_PLAIN_INSECURE_LOOPBACK_ONLY, username=REP,
+            auth=S.MailboxAuth(oauth2_access_token=TOKEN)))
+        assert m.auth_kind == "oauth2"
+        m = synced(team, m.mailbox_id, {"INBOX": 1})
+        assert ep.calls >= 2
+        assert "method=XOAUTH2" in d.log()
+        assert TOKEN.encode() not in m.SerializeToString()
+        assert TOKEN not in team.snipd.stderr
+    finally:
+        d.cleanup()
+        ep.close()
 
 
 def test_plaintext_refused_to_remote_host(team):

@@ -108,16 +108,24 @@ def prefs(marionette_port, rep_name, rep_email):
                    for k, v in sorted(p.items()))
 
 
-def make_home(root, nm_binary, nm_config):
-    """A HOME with the native host registered for Thunderbird (the
-    manifest clients/nm/install_manifest.sh writes) and its config."""
+def make_home(root, installer, nm_binary, nm_config):
+    """A HOME with the native host registered for Thunderbird by the
+    project's own installer (clients/nm/install_manifest.sh, which writes
+    HOME/.mozilla/native-messaging-hosts/com.snipwise.nm.json) and the
+    host's config in HOME/.config/snipwise/nm.json, mode 0600."""
     home = os.path.join(root, "home")
-    mdir = os.path.join(home, ".mozilla", "native-messaging-hosts")
-    os.makedirs(mdir)
-    with open(os.path.join(mdir, HOST_NAME + ".json"), "w") as f:
-        json.dump({"name": HOST_NAME, "description": "Snipwise (test)",
-                   "path": nm_binary, "type": "stdio",
-                   "allowed_extensions": [EXT_ID]}, f)
+    os.makedirs(home)
+    r = subprocess.run(["/bin/sh", installer, nm_binary],
+                       env={"PATH": "/usr/bin:/bin", "HOME": home},
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=30)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    path = os.path.join(home, ".mozilla", "native-messaging-hosts",
+                        HOST_NAME + ".json")
+    with open(path, encoding="utf-8") as f:
+        manifest = json.load(f)
+    assert manifest["path"] == nm_binary, manifest
+    assert EXT_ID in manifest["allowed_extensions"], manifest
     cdir = os.path.join(home, ".config", "snipwise")
     os.makedirs(cdir)
     cfg = os.path.join(cdir, "nm.json")
@@ -203,6 +211,11 @@ class Procs:
             "NO_AT_BRIDGE": "1",
             "LANG": "C.UTF-8",
         }
+        # Under --config=asan the host (started by Thunderbird) inherits
+        # the sanitizer options from here.
+        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+            if k in os.environ:
+                env[k] = os.environ[k]
         for k in ("TMPDIR", "XDG_RUNTIME_DIR"):
             os.makedirs(env[k], mode=0o700, exist_ok=True)
         return env
