@@ -152,6 +152,63 @@ sw_err sw_sha256_end(sw_sha256_ctx **c, unsigned char out[SW_SHA256_LEN])
     return rc;
 }
 
+/* sw_aead_run runs AES-256-GCM one way (enc 1 seals) over in[0..n) into
+ * out, with nonce and tag as given (set by a seal). 0 on success. */
+static int sw_aead_run(int enc, const unsigned char *key,
+                       const unsigned char *nonce, const void *ad, size_t adn,
+                       const unsigned char *in, size_t n, unsigned char *out,
+                       unsigned char *tag)
+{
+    EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+    int len = 0, ok;
+
+    ok = x &&
+         EVP_CipherInit_ex(x, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) == 1 &&
+         EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_SET_IVLEN, SW_AEAD_NONCE_LEN,
+                             NULL) == 1 &&
+         EVP_CipherInit_ex(x, NULL, NULL, key, nonce, enc) == 1 &&
+         (adn == 0 || EVP_CipherUpdate(x, NULL, &len, ad, (int)adn) == 1) &&
+         (n == 0 || EVP_CipherUpdate(x, out, &len, in, (int)n) == 1) &&
+         (enc || EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_SET_TAG, SW_AEAD_TAG_LEN,
+                                     tag) == 1) &&
+         EVP_CipherFinal_ex(x, out + (n ? len : 0), &len) == 1 &&
+         (!enc || EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_GET_TAG, SW_AEAD_TAG_LEN,
+                                      tag) == 1);
+    EVP_CIPHER_CTX_free(x);
+    return ok ? 0 : -1;
+}
+
+sw_err sw_aead_seal(const unsigned char key[SW_AEAD_KEY_LEN], const void *ad,
+                    size_t adn, const void *p, size_t n, unsigned char *out)
+{
+    sw_err rc;
+
+    if (n > INT32_MAX / 2 || adn > INT32_MAX / 2)
+        return SW_EINVAL;
+    rc = sw_random(out, SW_AEAD_NONCE_LEN);
+    if (rc)
+        return rc;
+    return sw_aead_run(1, key, out, ad, adn, p, n, out + SW_AEAD_NONCE_LEN,
+                       out + SW_AEAD_NONCE_LEN + n) == 0
+               ? SW_OK
+               : SW_ENOMEM;
+}
+
+sw_err sw_aead_open(const unsigned char key[SW_AEAD_KEY_LEN], const void *ad,
+                    size_t adn, const void *p, size_t n, unsigned char *out)
+{
+    const unsigned char *b = p;
+    unsigned char tag[SW_AEAD_TAG_LEN];
+
+    if (n < SW_AEAD_OVERHEAD || n > INT32_MAX / 2 || adn > INT32_MAX / 2)
+        return SW_EINVAL;
+    memcpy(tag, b + n - SW_AEAD_TAG_LEN, sizeof(tag));
+    return sw_aead_run(0, key, b, ad, adn, b + SW_AEAD_NONCE_LEN,
+                       n - SW_AEAD_OVERHEAD, out, tag) == 0
+               ? SW_OK
+               : SW_ECORRUPT;
+}
+
 sw_err sw_hmac_sha256(const void *key, size_t klen, const void *p, size_t n,
                       unsigned char out[SW_SHA256_LEN])
 {

@@ -59,6 +59,24 @@ SW_MUST_CHECK sw_err sw_sha256_end(sw_sha256_ctx **c,
 SW_MUST_CHECK sw_err sw_hmac_sha256(const void *key, size_t klen, const void *p,
                                     size_t n, unsigned char out[SW_SHA256_LEN]);
 
+/* Authenticated encryption with AES-256-GCM (libcrypto): sw_aead_seal
+ * writes a random nonce, the n encrypted bytes of p and the tag to out
+ * (n + SW_AEAD_OVERHEAD bytes), binding the associated data ad[0..adn);
+ * sw_aead_open reverses it into out (n - SW_AEAD_OVERHEAD bytes) and fails
+ * with SW_ECORRUPT when the bytes, the key or the associated data differ.
+ * Errors besides: SW_EINVAL (n too short or too long), SW_EIO (no
+ * randomness), SW_ENOMEM. */
+#define SW_AEAD_KEY_LEN 32
+#define SW_AEAD_NONCE_LEN 12
+#define SW_AEAD_TAG_LEN 16
+#define SW_AEAD_OVERHEAD (SW_AEAD_NONCE_LEN + SW_AEAD_TAG_LEN)
+SW_MUST_CHECK sw_err sw_aead_seal(const unsigned char key[SW_AEAD_KEY_LEN],
+                                  const void *ad, size_t adn, const void *p,
+                                  size_t n, unsigned char *out);
+SW_MUST_CHECK sw_err sw_aead_open(const unsigned char key[SW_AEAD_KEY_LEN],
+                                  const void *ad, size_t adn, const void *p,
+                                  size_t n, unsigned char *out);
+
 /* sw_sha256_fd hashes the file open on fd, from offset 0 to its end (read
  * with pread, so fd's offset is left alone), into out. SW_EIO if a read
  * fails, SW_ENOMEM. */

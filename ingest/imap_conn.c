@@ -7,6 +7,9 @@
 
 #include <arpa/inet.h>
 #include <libetpan/libetpan.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
@@ -40,6 +43,7 @@ static void imap_say(struct sw_buf *why, const char *fmt, ...)
 struct ingest_imap_conn {
     mailimap *s;
     char *host;
+    const char *ca_pem; /* borrowed during open; NULL: the system's CAs */
 };
 
 int ingest_imap_host_is_loopback(const char *host)
@@ -120,8 +124,31 @@ static void ingest_imap_sni(struct mailstream_ssl_context *ctx, void *arg)
     (void)mailstream_ssl_set_server_name(ctx, (char *)arg);
 }
 
+/* ingest_imap_trust loads the CAs to trust into store: the PEM
+ * certificates of ca_pem, or else the system's. Returns 1 on success. */
+static int ingest_imap_trust(X509_STORE *store, const char *ca_pem)
+{
+    BIO *bio;
+    X509 *x;
+    int n = 0;
+
+    if (ca_pem == NULL)
+        return X509_STORE_set_default_paths(store) == 1;
+    bio = BIO_new_mem_buf(ca_pem, -1);
+    if (bio == NULL)
+        return 0;
+    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        if (X509_STORE_add_cert(store, x) == 1)
+            n++;
+        X509_free(x);
+    }
+    ERR_clear_error(); /* the read that ends the loop leaves an error */
+    BIO_free(bio);
+    return n > 0;
+}
+
 /* ingest_imap_verify checks the certificate chain the server sent against
- * the system's trusted CAs and the host name (or IP address). */
+ * the trusted CAs (ingest_imap_trust) and the host name (or IP address). */
 static sw_err ingest_imap_verify(ingest_imap_conn *c, struct sw_buf *why)
 {
     carray *chain = mailstream_get_certificate_chain(c->s->imap_stream);
@@ -139,7 +166,7 @@ static sw_err ingest_imap_verify(ingest_imap_conn *c, struct sw_buf *why)
     store = X509_STORE_new();
     ctx = X509_STORE_CTX_new();
     if (rest == NULL || store == NULL || ctx == NULL ||
-        X509_STORE_set_default_paths(store) != 1)
+        !ingest_imap_trust(store, c->ca_pem))
         goto out;
     for (i = 0; i < carray_count(chain); i++) {
         MMAPString *der = carray_get(chain, i);
@@ -201,8 +228,8 @@ static sw_err ingest_imap_starttls(ingest_imap_conn *c, struct sw_buf *why)
 }
 
 sw_err ingest_imap_conn_open(const char *host, uint16_t port, int tls_mode,
-                             int timeout_s, ingest_imap_conn **out,
-                             struct sw_buf *why)
+                             const char *ca_pem, int timeout_s,
+                             ingest_imap_conn **out, struct sw_buf *why)
 {
     ingest_imap_conn *c = NULL;
     sw_err rc = SW_OK;
@@ -242,8 +269,10 @@ sw_err ingest_imap_conn_open(const char *host, uint16_t port, int tls_mode,
     }
     if (tls_mode == INGEST_IMAP_TLS_STARTTLS)
         rc = ingest_imap_starttls(c, why);
+    c->ca_pem = ca_pem && ca_pem[0] ? ca_pem : NULL;
     if (rc == SW_OK && tls_mode != INGEST_IMAP_TLS_PLAIN_LOOPBACK)
         rc = ingest_imap_verify(c, why);
+    c->ca_pem = NULL;
     if (rc)
         goto out;
     *out = c;

@@ -34,12 +34,15 @@ typedef struct ingest_imap_conn ingest_imap_conn;
 int ingest_imap_host_is_loopback(const char *host);
 
 /* ingest_imap_conn_open connects to host:port in tls_mode with timeout_s
- * seconds for the connection and every read. Errors: SW_EINVAL (a bad
- * mode, or plaintext to a host that is not loopback), SW_EIO (network,
- * TLS, certificate), SW_EPROVIDER (no STARTTLS offered, a bad greeting),
- * SW_ENOMEM. */
+ * seconds for the connection and every read. With TLS the server's
+ * certificate must chain to ca_pem's certificates (PEM text), or to the
+ * system's CAs when ca_pem is NULL or "", and match host. Errors:
+ * SW_EINVAL (a bad mode, or plaintext to a host that is not loopback),
+ * SW_EIO (network, TLS, certificate), SW_EPROVIDER (no STARTTLS offered, a
+ * bad greeting), SW_ENOMEM. */
 SW_MUST_CHECK sw_err ingest_imap_conn_open(const char *host, uint16_t port,
-                                           int tls_mode, int timeout_s,
+                                           int tls_mode, const char *ca_pem,
+                                           int timeout_s,
                                            ingest_imap_conn **out,
                                            struct sw_buf *why);
 

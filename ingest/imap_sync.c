@@ -386,7 +386,7 @@ static sw_err imap_mailbox_sync(ingest_imap_sync *m, struct imap_worker *w,
         goto out;
     }
     rc = ingest_imap_conn_open(mb->host, (uint16_t)mb->port, mb->tls_mode,
-                               m->o.timeout_s, &conn, &r.why);
+                               mb->tls_ca_pem, m->o.timeout_s, &conn, &r.why);
     if (rc)
         goto out;
     imap_conn_set(&r, conn);

@@ -17,6 +17,7 @@
 #define SVC_MBX_NAME_MAX 400
 #define SVC_MBX_FOLDERS_MAX 64
 #define SVC_MBX_PAGE_DEFAULT 100
+#define SVC_MBX_CA_MAX (64 * 1024)
 
 /* svc_mbx_engine returns the sync engine, or NULL after failing the call
  * with UNAVAILABLE. */
@@ -76,6 +77,7 @@ static Snipwise__V1__Mailbox *svc_mbx_out(struct svc_ctx *c,
     p->last_sync_time_unix_ms = m->last_sync_ms;
     p->last_error = svc_ctx_str(c, m->last_error);
     p->backfill_days = m->backfill_days;
+    p->custom_ca = m->tls_ca_pem != NULL && m->tls_ca_pem[0] != '\0';
     if (m->n_folders > 0) {
         p->requested_folders = sw_arena_alloc(a, m->n_folders * sizeof(char *));
         if (p->requested_folders == NULL)
@@ -231,6 +233,13 @@ sw_err svc_mailbox_create(struct svc_ctx *c, const ProtobufCMessage *req,
             c, SW_EINVAL, "backfill_days",
             "must be -1 (everything), 0 (365) or 1..36500");
     m.backfill_days = r->backfill_days == 0 ? 365 : r->backfill_days;
+    if (r->tls_ca_pem != NULL && r->tls_ca_pem[0] != '\0' &&
+        (strlen(r->tls_ca_pem) > SVC_MBX_CA_MAX ||
+         strstr(r->tls_ca_pem, "-----BEGIN CERTIFICATE-----") == NULL))
+        return svc_ctx_fail_field(c, SW_EINVAL, "tls_ca_pem",
+                                  "must be PEM certificates, at most %d bytes",
+                                  SVC_MBX_CA_MAX);
+    m.tls_ca_pem = r->tls_ca_pem;
     m.rep_email = r->rep_email;
     m.folders = r->folders;
     m.n_folders = r->n_folders;

@@ -1,7 +1,6 @@
 /* svc_page: sealed page tokens (svc_page.h). */
 #include "service/svc_page.h"
 
-#include <openssl/evp.h>
 #include <string.h>
 
 #include "base/sw_arena.h"
@@ -11,8 +10,6 @@
 #include "service/svc_rpc.h"
 
 #define SVC_PAGE_VERSION 1
-#define SVC_PAGE_NONCE 12
-#define SVC_PAGE_TAG 16
 #define SVC_PAGE_RAW_MAX 1024 /* the longest raw position a store makes */
 #define SVC_PAGE_SECRET "page_token"
 
@@ -77,33 +74,6 @@ static SW_MUST_CHECK sw_err svc_page_aad(struct svc_ctx *c, const char *method,
         sw_buf_add(aad, digest, sizeof(digest)) != SW_OK)
         return SW_ENOMEM;
     return SW_OK;
-}
-
-/* svc_page_gcm runs AES-256-GCM one way (enc 1: seal, 0: open) over in,
- * writing to out (n bytes) and using or checking tag. 0 on success. */
-static int svc_page_gcm(int enc, const struct svc_page_key *key,
-                        const unsigned char *nonce, const struct sw_buf *aad,
-                        const unsigned char *in, size_t n, unsigned char *out,
-                        unsigned char *tag)
-{
-    EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
-    int len = 0, ok;
-
-    ok = x &&
-         EVP_CipherInit_ex(x, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) == 1 &&
-         EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_SET_IVLEN, SVC_PAGE_NONCE, NULL) ==
-             1 &&
-         EVP_CipherInit_ex(x, NULL, NULL, key->k, nonce, enc) == 1 &&
-         EVP_CipherUpdate(x, NULL, &len, (const unsigned char *)sw_buf_str(aad),
-                          (int)sw_buf_len(aad)) == 1 &&
-         EVP_CipherUpdate(x, out, &len, in, (int)n) == 1 &&
-         (enc || EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_SET_TAG, SVC_PAGE_TAG,
-                                     tag) == 1) &&
-         EVP_CipherFinal_ex(x, out + len, &len) == 1 &&
-         (!enc ||
-          EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_GET_TAG, SVC_PAGE_TAG, tag) == 1);
-    EVP_CIPHER_CTX_free(x);
-    return ok ? 0 : -1;
 }
 
 /* Base64url without padding, both ways. */
@@ -178,10 +148,9 @@ sw_err svc_page_open(struct svc_ctx *c, const struct svc_page_key *key,
     sw_buf_init(&aad, 4096);
     rc = svc_page_aad(c, method, req, &aad);
     if (rc == SW_OK &&
-        (n < 1 + SVC_PAGE_NONCE + SVC_PAGE_TAG || bin[0] != SVC_PAGE_VERSION ||
-         svc_page_gcm(0, key, bin + 1, &aad, bin + 1 + SVC_PAGE_NONCE,
-                      (size_t)n - 1 - SVC_PAGE_NONCE - SVC_PAGE_TAG, raw,
-                      bin + n - SVC_PAGE_TAG) != 0)) {
+        (n < 1 + SW_AEAD_OVERHEAD || bin[0] != SVC_PAGE_VERSION ||
+         sw_aead_open(key->k, sw_buf_str(&aad), sw_buf_len(&aad), bin + 1,
+                      (size_t)n - 1, raw) != SW_OK)) {
         svc_ctx_reason(c, "PAGE_TOKEN_INVALID");
         rc = svc_ctx_fail_field(c, SW_EINVAL, "page_token",
                                 "is not one this request's previous page "
@@ -192,8 +161,9 @@ sw_err svc_page_open(struct svc_ctx *c, const struct svc_page_key *key,
     sw_buf_free(&aad);
     if (rc)
         return rc;
-    raw[n - 1 - SVC_PAGE_NONCE - SVC_PAGE_TAG] = '\0';
-    if (memchr(raw, '\0', (size_t)n - 1 - SVC_PAGE_NONCE - SVC_PAGE_TAG))
+    n -= 1 + SW_AEAD_OVERHEAD;
+    raw[n] = '\0';
+    if (memchr(raw, '\0', (size_t)n))
         return SW_EINTERNAL; /* we never seal such a position */
     *tok = (char *)raw;
     return SW_OK;
@@ -204,7 +174,7 @@ sw_err svc_page_seal(struct svc_ctx *c, const struct svc_page_key *key,
                      ProtobufCMessage *resp)
 {
     char **next = svc_page_str(resp, "next_page_token");
-    unsigned char bin[1 + SVC_PAGE_NONCE + SVC_PAGE_RAW_MAX + SVC_PAGE_TAG];
+    unsigned char bin[1 + SVC_PAGE_RAW_MAX + SW_AEAD_OVERHEAD];
     struct sw_buf aad;
     size_t n;
     sw_err rc;
@@ -215,19 +185,14 @@ sw_err svc_page_seal(struct svc_ctx *c, const struct svc_page_key *key,
     if (n > SVC_PAGE_RAW_MAX)
         return SW_EINTERNAL;
     bin[0] = SVC_PAGE_VERSION;
-    rc = sw_random(bin + 1, SVC_PAGE_NONCE);
     sw_buf_init(&aad, 4096);
+    rc = svc_page_aad(c, method, req, &aad);
     if (rc == SW_OK)
-        rc = svc_page_aad(c, method, req, &aad);
-    if (rc == SW_OK &&
-        svc_page_gcm(1, key, bin + 1, &aad, (const unsigned char *)*next, n,
-                     bin + 1 + SVC_PAGE_NONCE,
-                     bin + 1 + SVC_PAGE_NONCE + n) != 0)
-        rc = SW_EINTERNAL;
+        rc = sw_aead_seal(key->k, sw_buf_str(&aad), sw_buf_len(&aad), *next, n,
+                          bin + 1);
     sw_buf_free(&aad);
     if (rc)
         return rc;
-    *next = svc_page_b64(svc_ctx_arena(c), bin,
-                         1 + SVC_PAGE_NONCE + n + SVC_PAGE_TAG);
+    *next = svc_page_b64(svc_ctx_arena(c), bin, 1 + n + SW_AEAD_OVERHEAD);
     return *next ? SW_OK : SW_ENOMEM;
 }

@@ -33,6 +33,7 @@
 #include "base/sw_util.h"
 #include "proto/msg.h"
 #include "service/svc_auth.h"
+#include "service/svc_idem.h"
 #include "service/svc_metrics.h"
 #include "service/svc_rjobs.h"
 #include "service/svc_rpc.h"
@@ -463,6 +464,7 @@ static void svc_run(struct svc_ctx *c)
 {
     const struct svc_method *m = c->m;
     ProtobufCMessage *req = NULL, *resp = NULL;
+    int replayed = 0;
     const char *why = NULL, *reason = NULL;
     sw_err rc;
 
@@ -501,7 +503,19 @@ static void svc_run(struct svc_ctx *c)
         if (rc)
             goto out;
     }
-    rc = m->fn(c, req, &resp);
+    if (m->kind == SVC_UNARY && svc_idem_request_id(req)) {
+        /* A create with a request_id: a repeat gets the first answer. */
+        rc = svc_idem_begin(c, &c->srv->idem, m->path, req, m->resp, &resp);
+        replayed = rc == SW_OK && resp != NULL;
+        if (rc == SW_OK && !replayed)
+            rc = m->fn(c, req, &resp);
+        if (rc == SW_OK && c->oom)
+            rc = SW_ENOMEM;
+        svc_idem_end(c, &c->srv->idem, m->path, req, resp,
+                     rc == SW_OK && !replayed);
+    } else {
+        rc = m->fn(c, req, &resp);
+    }
     if (rc == SW_OK && c->oom)
         rc = SW_ENOMEM;
     if (rc == SW_OK && resp && m->kind == SVC_UNARY)
@@ -1030,6 +1044,8 @@ sw_err svc_server_start(const struct svc_server_opts *o, struct store *st,
         return SW_ENOMEM;
     s->st = st;
     rc = svc_page_key_load(st, &s->page_key);
+    if (rc == SW_OK)
+        rc = svc_idem_init(st, &s->idem);
     if (rc) {
         sw_free(s);
         return rc;
@@ -1186,6 +1202,7 @@ fail:
     pthread_mutex_destroy(&s->pmu);
     pthread_mutex_destroy(&s->smu);
     svc_rjobs_close(&s->rjobs);
+    svc_idem_destroy(&s->idem);
     svc_rpc_table_free(s->methods, s->nmethods);
     sw_free(s->rm);
     sw_free(s->queues);
@@ -1282,6 +1299,7 @@ void svc_server_stop(svc_server **sp, int64_t grace_ms)
     pthread_mutex_destroy(&s->smu);
     /* No call is left to watch a job: cancel the running one, join. */
     svc_rjobs_close(&s->rjobs);
+    svc_idem_destroy(&s->idem);
     svc_rpc_table_free(s->methods, s->nmethods);
     sw_free(s->rm);
     sw_free(s->queues);

@@ -10,6 +10,7 @@
 
 #include "base/sw_arena.h"
 #include "service/svc_auth.h"
+#include "service/svc_idem.h"
 #include "service/svc_page.h"
 #include "service/svc_rpc.h"
 #include "service/svc_server.h"
@@ -126,6 +127,7 @@ struct svc_server {
     int64_t idle_scan_ms; /* last scan (mono), first polling thread only */
     int64_t max_message_bytes;
     struct svc_page_key page_key; /* seals page tokens (svc_page.h) */
+    struct svc_idem idem;         /* idempotent creates (svc_idem.h) */
     /* Team shares of expensive calls. */
     pthread_mutex_t tmu;
     struct svc_share *shares;

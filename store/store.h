@@ -57,6 +57,8 @@ typedef struct store_txn store_txn;
  *                (ranker/model.h).
  *   LIBRARY, LIBRARY_USAGE: the kept files of content items and each
  *                team's usage (store_library.h).
+ *   REQUEST_IDS  team_id\0method\0request_id → the sealed response of an
+ *                idempotent create (service/svc_idem.h).
  *   MAILBOXES, MAILBOX_FOLDERS: IMAP mailboxes kept in sync and their
  *                folders' UID cursors (store_mailbox.h). */
 #define STORE_DB_LIST(X)                                                       \
@@ -96,7 +98,8 @@ typedef struct store_txn store_txn;
     X(STORE_DB_LIBRARY, "library", 1)                                          \
     X(STORE_DB_LIBRARY_USAGE, "library_usage", 1)                              \
     X(STORE_DB_MAILBOXES, "mailboxes", 1)                                      \
-    X(STORE_DB_MAILBOX_FOLDERS, "mailbox_folders", 1)
+    X(STORE_DB_MAILBOX_FOLDERS, "mailbox_folders", 1)                          \
+    X(STORE_DB_REQUEST_IDS, "request_ids", 1)
 
 enum store_db {
 #define STORE_DB_ENUM(name, lmdb_name, prefixed) name,

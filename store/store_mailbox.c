@@ -35,6 +35,7 @@ void store_mailbox_clear(struct store_mailbox *m)
         sw_free(m->folders[i]);
     sw_free(m->folders);
     sw_free(m->last_error);
+    sw_free(m->tls_ca_pem);
     memset(m, 0, sizeof(*m));
 }
 
@@ -78,6 +79,7 @@ static sw_err store_mbx_from_rec(const store_mbx_rec *r,
     m->host = store_mbx_str(r->host);
     m->username = store_mbx_str(r->username);
     m->last_error = store_mbx_str(r->last_error);
+    m->tls_ca_pem = store_mbx_str(r->tls_ca_pem);
     m->team_id = store_mbx_str("");
     if (r->secret_box.len > 0)
         m->secret_box = sw_memdup(r->secret_box.data, r->secret_box.len);
@@ -86,6 +88,7 @@ static sw_err store_mbx_from_rec(const store_mbx_rec *r,
         m->folders = sw_calloc(r->n_folders, sizeof(char *));
     if (m->mailbox_id == NULL || m->rep_email == NULL || m->host == NULL ||
         m->username == NULL || m->last_error == NULL || m->team_id == NULL ||
+        m->tls_ca_pem == NULL ||
         (r->secret_box.len > 0 && m->secret_box == NULL) ||
         (r->n_folders > 0 && m->folders == NULL))
         goto oom;
@@ -137,6 +140,7 @@ static void store_mbx_to_rec(const struct store_mailbox *m, store_mbx_rec *r)
     r->last_error = m->last_error ? m->last_error : "";
     r->auth_failed_gen = m->auth_failed_gen;
     r->backfill_days = m->backfill_days;
+    r->tls_ca_pem = m->tls_ca_pem ? m->tls_ca_pem : "";
 }
 
 /* store_mbx_key writes team\0mailbox_id into b. */

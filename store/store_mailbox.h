@@ -50,6 +50,7 @@ struct store_mailbox {
     char *last_error;
     uint64_t auth_failed_gen;
     int backfill_days; /* initial backfill window in days; -1: all mail */
+    char *tls_ca_pem;  /* PEM CAs trusted instead of the system's; "": none */
 };
 
 /* A folder's cursor and counters. */

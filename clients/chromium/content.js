@@ -39,7 +39,7 @@
 
   function schedule() {
     clearTimeout(timer);
-    send();
+    timer = setTimeout(send, DEBOUNCE_MS);
   }
 
   function bytesOf(b64) {

@@ -33,7 +33,7 @@ log_path = {d}/dovecot.log
 instance_name = sw-{port}
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login{oauth2_mechs}
 auth_failure_delay = 0
@@ -56,7 +56,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
   chroot =
 }}
@@ -107,11 +108,13 @@ active_value = true
 class Dovecot:
     """Dovecot on 127.0.0.1:port with the users given as {user: password};
     with oauth2_url, also SASL XOAUTH2/OAUTHBEARER with access tokens that
-    the introspection endpoint at that URL vouches for."""
+    the introspection endpoint at that URL vouches for; with tls=(cert
+    file, key file), also IMAPS on tls_port and STARTTLS on port."""
 
-    def __init__(self, users, oauth2_url=None):
+    def __init__(self, users, oauth2_url=None, tls=None):
         self.dir = tempfile.mkdtemp(prefix="sw-dovecot-", dir="/tmp")
         self.port = free_port()
+        self.tls_port = free_port() if tls else 0
         self.users = dict(users)
         self.proc = None
         os.chmod(self.dir, 0o755)
@@ -133,8 +136,15 @@ class Dovecot:
             with open(path, "w", encoding="ascii") as f:
                 f.write(_OAUTH2_CONF.format(url=oauth2_url))
             os.chmod(path, 0o644)
+        ssl = "ssl = no"
+        if tls:
+            for src, name in zip(tls, ("cert.pem", "key.pem")):
+                shutil.copy(src, os.path.join(self.dir, name))
+            ssl = "ssl = yes\nssl_cert = <%s/cert.pem\nssl_key = <%s/key.pem" % (
+                self.dir, self.dir)
         with open(self.conf, "w", encoding="ascii") as f:
             f.write(_CONF.format(d=self.dir, port=self.port, internal=internal,
+                                 ssl=ssl, tls_port=self.tls_port,
                                  login=login, mail_user=mail_user.pw_uid,
                                  mail_group=mail_user.pw_gid,
                                  oauth2_passdb=oauth2,

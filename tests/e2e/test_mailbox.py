@@ -364,6 +364,68 @@ def test_oauth2_access_token(team):
         ep.close()
 
 
+def test_tls_imaps_and_starttls_verify_the_server(team, tls_files):
+    """IMAPS and STARTTLS to a Dovecot with a self-signed certificate for
+    127.0.0.1: refused against the system's CAs (nothing sent), synced
+    when the request trusts that certificate."""
+    d = dovecot_lib.Dovecot({REP: PASSWORD}, tls=tls_files)
+    try:
+        d.start()
+        seed(d, inbox=[inbound(0)])
+        with open(tls_files[0], encoding="ascii") as f:
+            ca = f.read()
+
+        def create(mode, port, ca_pem=""):
+            return team.mbx.CreateMailbox(S.CreateMailboxRequest(
+                rep_email=REP, host="127.0.0.1", port=port, tls_mode=mode,
+                username=REP, auth=S.MailboxAuth(password=PASSWORD),
+                tls_ca_pem=ca_pem)).mailbox_id
+
+        logins = d.log().count("Login: user=<%s>" % REP)  # the seeding's
+        untrusted = create(S.TLS_MODE_IMAPS, d.tls_port)
+        m = wait_for("the refusal", lambda: (lambda m: m if m.state ==
+                                             S.MAILBOX_STATE_BACKING_OFF
+                                             else None)(team.get(untrusted)))
+        assert "certificate not trusted" in m.last_error, m.last_error
+        # It logged out without authenticating: no credential was sent.
+        assert d.log().count("Login: user=<%s>" % REP) == logins
+        assert "no auth attempts" in d.log()
+        team.mbx.PauseMailbox(S.PauseMailboxRequest(mailbox_id=untrusted))
+
+        for mode, port in ((S.TLS_MODE_IMAPS, d.tls_port),
+                           (S.TLS_MODE_STARTTLS, d.port)):
+            mid = create(mode, port, ca)
+            # The second mailbox finds the mail already there (a duplicate):
+            # it counts it as seen, not as newly ingested.
+            m = wait_for("a sync over %s" % S.TlsMode.Name(mode),
+                         lambda: (lambda m: m if m.last_sync_time_unix_ms and
+                                  folder(m, "INBOX") and
+                                  folder(m, "INBOX").messages_seen == 1 else
+                                  None)(team.get(mid)))
+            assert m.custom_ca and m.last_error == ""
+        assert d.log().count("Login: user=<%s>" % REP) >= logins + 2
+        assert "method=PLAIN, rip=127.0.0.1, lip=127.0.0.1" in d.log()
+        assert ", TLS," in d.log()
+        expect_error(grpc.StatusCode.INVALID_ARGUMENT, create,
+                     S.TLS_MODE_IMAPS, d.tls_port, "not a certificate")
+    finally:
+        d.cleanup()
+
+
+def test_starttls_never_falls_back_to_plaintext(dovecot, team):
+    # This Dovecot has no TLS, so it offers no STARTTLS: the mailbox must
+    # not log in over plaintext instead.
+    mid = team.mbx.CreateMailbox(S.CreateMailboxRequest(
+        rep_email=REP, host="127.0.0.1", port=dovecot.port,
+        tls_mode=S.TLS_MODE_STARTTLS, username=REP,
+        auth=S.MailboxAuth(password=PASSWORD))).mailbox_id
+    m = wait_for("the refusal", lambda: (lambda m: m if m.state ==
+                                         S.MAILBOX_STATE_BACKING_OFF else
+                                         None)(team.get(mid)))
+    assert "127.0.0.1 does not offer STARTTLS" in m.last_error, m.last_error
+    assert "Login: user=" not in dovecot.log()
+
+
 def test_plaintext_refused_to_remote_host(team):
     err = expect_error(
         grpc.StatusCode.INVALID_ARGUMENT, team.mbx.CreateMailbox,
