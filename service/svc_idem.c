@@ -13,7 +13,7 @@
 
 #define SVC_IDEM_SECRET "request_id"
 #define SVC_IDEM_HEAD (8 + SW_SHA256_LEN) /* time, request digest */
-#define SVC_IDEM_PRUNE 64 /* expired records dropped per new record */
+#define SVC_IDEM_PRUNE 64    /* expired records dropped per new record */
 #define SVC_IDEM_KEY_MAX 511 /* LMDB's longest key */
 
 sw_err svc_idem_init(struct store *s, struct svc_idem *out)
