@@ -530,8 +530,10 @@ static int64_t imap_jitter(ingest_imap_sync *m, int64_t x)
     return x / 2 + (int64_t)(m->rng % (uint64_t)(x / 2 + 1));
 }
 
-/* imap_done updates the schedule of entry idx after a sync (under m->mu).
- * Entries may have moved: find it again by id. */
+/* imap_done updates the schedule of mailbox mb after its sync ended with
+ * rc (under m->mu): the poll interval after a success, a refusal or a
+ * stop; exponential backoff with jitter after other errors. Entries may
+ * have moved during the sync: it is found again by id. */
 static void imap_done(ingest_imap_sync *m, const struct store_mailbox *mb,
                       sw_err rc)
 {

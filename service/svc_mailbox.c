@@ -318,16 +318,18 @@ sw_err svc_mailbox_list(struct svc_ctx *c, const ProtobufCMessage *req,
     if (rc)
         return rc;
     out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
-    if (out == NULL || (n > 0 && (out->mailboxes = sw_arena_alloc(
-                                      svc_ctx_arena(c),
-                                      n * sizeof(*out->mailboxes))) == NULL)) {
+    if (out == NULL) {
         rc = SW_ENOMEM;
         goto out;
     }
-    {
-        Snipwise__V1__Mailbox **keep = n > 0 ? out->mailboxes : NULL;
-        snipwise__v1__list_mailboxes_response__init(out);
-        out->mailboxes = keep;
+    snipwise__v1__list_mailboxes_response__init(out);
+    if (n > 0) {
+        out->mailboxes =
+            sw_arena_alloc(svc_ctx_arena(c), n * sizeof(*out->mailboxes));
+        if (out->mailboxes == NULL) {
+            rc = SW_ENOMEM;
+            goto out;
+        }
     }
     for (i = 0; i < n && rc == SW_OK; i++) {
         ProtobufCMessage *one = NULL;

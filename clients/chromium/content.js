@@ -49,15 +49,21 @@
     return out;
   }
 
+  // The compose body, or null (none open, or a page that changed: the
+  // next snapshot reports that).
+  function currentBody() {
+    try {
+      return A.body();
+    } catch (e) {
+      return null;
+    }
+  }
+
+  // Remember the caret while it is in the body: a click in the side panel
+  // must not lose where the rep was writing.
   document.addEventListener("selectionchange", () => {
     const sel = window.getSelection();
-    const body = A.body && (() => {
-      try {
-        return A.body();
-      } catch (e) {
-        return null;
-      }
-    })();
+    const body = currentBody();
     if (body && sel.rangeCount && body.contains(sel.anchorNode))
       caret = sel.getRangeAt(0).cloneRange();
   });

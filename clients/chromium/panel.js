@@ -8,7 +8,8 @@
 // panel_state.js.
 import {
   ContentAssembler, attachmentOf, buildSuggestRequest, errorText,
-  feedbackRequest, readContentRequest, renderModel, shownRequests,
+  feedbackRequest, notKeptContent, readContentRequest, renderModel,
+  shownRequests,
 } from "./panel_logic.js";
 import { NativeClient } from "./nm_client.js";
 import {
@@ -81,11 +82,22 @@ async function insert(f, li) {
 }
 
 // The suggested file from the team's content library, through the host's
-// read_content (chunk frames, checked against the file's SHA-256).
+// read_content (chunk frames, checked against the file's SHA-256). When
+// the library does not keep the file, the rep is told to attach it by
+// hand: a web page's attachments are not the extension's to read.
 async function attach(contentId, li) {
   const asm = new ContentAssembler();
-  const result = await client.request(readContentRequest(contentId),
-    { onChunk: (c) => asm.add(c) });
+  let result;
+  try {
+    result = await client.request(readContentRequest(contentId),
+      { onChunk: (c) => asm.add(c) });
+  } catch (e) {
+    const content = notKeptContent(e);
+    if (!content) throw e;
+    note(li, "Your team's library does not keep this file: attach " +
+      (content.filename || "it") + " from your files or the thread.");
+    return;
+  }
   const bytes = await asm.finish(result);
   const { name, type } = attachmentOf(result);
   await toPage({ type: "attach", name, mediaType: type,

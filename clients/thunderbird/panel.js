@@ -114,6 +114,15 @@ async function threadFile(content, li) {
   return new File([file], a.name, { type: file.type });
 }
 
+// onDraft says whether the draft carries file already (the same name and
+// size): Insert of a framing attaches its file, which Attach may have put
+// there before.
+async function onDraft(file) {
+  if (!api.compose.listAttachments) return false;
+  const have = await api.compose.listAttachments(state.tab.id);
+  return have.some((a) => a.name === file.name && a.size === file.size);
+}
+
 async function attach(contentId, li) {
   let file;
   try {
@@ -126,6 +135,10 @@ async function attach(contentId, li) {
     }
     file = await threadFile(content, li);
     if (!file) return;
+  }
+  if (await onDraft(file)) {
+    note(li, file.name + " is attached already.");
+    return;
   }
   await api.compose.addAttachment(state.tab.id, { file, name: file.name });
   note(li, "Attached " + file.name + ".");

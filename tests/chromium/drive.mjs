@@ -164,17 +164,17 @@ try {
 
   // The rest needs suggestions; without them the test reports out.first.
   if (cfg.scenario === "full" && out.first.state === "ready") {
-    // Insert: the caret after the rep's line, then the panel's first
-    // framing's Insert.
-    await page.evaluate(() => {
-      const d = document.getElementById("fixture-draft");
+    // Insert: the caret inside the rep's line (after cfg.caretAt
+    // characters), then the panel's first framing's Insert.
+    await page.evaluate((at) => {
+      const t = document.getElementById("fixture-draft").firstChild;
       const r = document.createRange();
-      r.selectNodeContents(d);
-      r.collapse(false);
+      r.setStart(t, at);
+      r.collapse(true);
       const s = window.getSelection();
       s.removeAllRanges();
       s.addRange(r);
-    });
+    }, cfg.caretAt);
     await sleep(200); // selectionchange reaches the content script
     const top = out.first.framings[0];
     const before = out.first.suggests;
@@ -196,8 +196,25 @@ try {
     { timeout: WAIT_MS }, cfg.attachTitle).catch((e) => log(e.message));
     out.afterAttach = await panelInfo(panel);
 
-    // Dismiss the last framing.
+    // Copy the second framing: the clipboard gets it (the panel is in
+    // front and may write the clipboard).
     const info = await panelInfo(panel);
+    const copied = info.framings[1].text;
+    await browser.defaultBrowserContext().overridePermissions(
+      "chrome-extension://" + out.extensionId,
+      ["clipboard-read", "clipboard-sanitized-write"]);
+    await panel.bringToFront();
+    await click(panel, "#framings", "Copy", copied);
+    try {
+      await panel.waitForFunction(async (t) =>
+        (await navigator.clipboard.readText()) === t,
+      { timeout: WAIT_MS, polling: 200 }, copied);
+      out.copied = copied;
+    } catch (e) {
+      log("the clipboard never held the framing:", e.message);
+    }
+
+    // Dismiss the last framing.
     const last = info.framings[info.framings.length - 1];
     await click(panel, "#framings", "Dismiss", last.text);
     out.dismissed = last.text;
@@ -222,6 +239,15 @@ try {
     out.typedFinal = await panelInfo(panel);
     out.typedBefore = typedBefore;
     out.typedDraft = await draftText(page);
+  }
+  if (cfg.scenario === "attach" && out.first.state === "ready") {
+    await click(panel, "#contents", "Attach", cfg.attachTitle);
+    await panel.waitForFunction((t) => [...document.querySelectorAll(
+      "#contents li")].some((li) => li.textContent.includes(t) &&
+      li.querySelector(".explanation").textContent !== ""),
+    { timeout: WAIT_MS }, cfg.attachTitle).catch((e) => log(e.message));
+    await sleep(500); // an attachment would be on the page by now
+    out.attachments = await page.evaluate(() => window.fixtureAttachments);
   }
   out.final = await panelInfo(panel);
   out.stored = await worker.evaluate(() => chrome.storage.session.get(null));

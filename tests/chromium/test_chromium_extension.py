@@ -26,7 +26,7 @@ from snipwise.v1 import outcome_pb2, outcome_pb2_grpc, team_pb2
 
 from chromium_lib import (CHROMIUM, FixtureServer, Profile, drive,
                           extension_id)
-from e2e_lib import auth_md
+from e2e_lib import Snipd, auth_md, scratch_dir
 from ingest_lib import corpus_dir
 from nm_lib import FRAME_P, FRAME_S, seed_team
 from png_check import pixel, read_png
@@ -102,7 +102,8 @@ def test_suggest_insert_attach_and_feedback(snipd, admin, server, site):
     profile.register_host(extension_id())
     r = drive(profile, server, "full", url=URLS[site], expectState="ready",
               screenshot="%s_panel.png" % site, attachTitle=PDF_NAME,
-              insertFiles=1, typeText=" and security")
+              insertFiles=1, typeText=" and security",
+              caretAt=len("Happy to help"))
     assert r["extensionId"] == extension_id()
     first = r["first"]
     assert first["state"] == "ready", (first["status"], r["stderr"][-3000:],
@@ -120,11 +121,11 @@ def test_suggest_insert_attach_and_feedback(snipd, admin, server, site):
     assert first["suggests"] == 1, first["suggests"]  # one, not one per change
     # 2. The screenshot of the panel: a real picture with the suggestions.
     _check_screenshot(r["screenshot"], [FRAME_P, PDF_NAME], first["html"])
-    # 3. Insert: the top framing at the caret, after the rep's line and
-    # before the quoted message; its file (the PDF) comes along.
+    # 3. Insert: the top framing at the caret (in the middle of the rep's
+    # line), before the quoted message; its file (the PDF) comes along.
     top = first["framings"][0]["text"]
     body = r["afterInsert"]
-    assert "Happy to help with pricing " + top in body, body
+    assert "Happy to help " + top + " with pricing" in body, body
     assert body.index(top) < body.index(QUOTE_START[site]), body
     # 4. Attach: the library's PDF on the compose, byte for byte.
     want = hashlib.sha256(pdf).hexdigest()
@@ -145,6 +146,8 @@ def test_suggest_insert_attach_and_feedback(snipd, admin, server, site):
         len(first["framings"]) + len(first["contents"]), kinds
     assert kinds.count(outcome_pb2.FEEDBACK_KIND_INSERTED) >= 2, kinds
     assert kinds.count(outcome_pb2.FEEDBACK_KIND_DISMISSED) == 1, kinds
+    assert r.get("copied") in texts, r["stderr"][-2000:]
+    assert kinds.count(outcome_pb2.FEEDBACK_KIND_COPIED) == 1, kinds
     assert {f.rep_email for f in fb} == {REP}, fb
     # 6. Typing: the panel suggests again for the new draft, once.
     typed = r["typedFinal"]
@@ -153,6 +156,29 @@ def test_suggest_insert_attach_and_feedback(snipd, admin, server, site):
     assert " and security" in typed["context"], typed["context"]
     assert typed["suggests"] == r["typedBefore"] + 1, \
         (r["typedBefore"], typed["suggests"])
+
+
+def test_attach_of_a_file_the_library_lacks_says_so(server):
+    # A snipd that keeps files up to 100 kB: the 2.2 MB PDF is text only.
+    s = Snipd(scratch_dir("snipd-"),
+              args=["--content-max-file-bytes", "100000"]).start()
+    try:
+        seeded = seed_team(s, s.admin(),
+                           pricing=(PDF_NAME, _pdf(), "application/pdf"))
+        profile = Profile()
+        profile.write_config(s.addr, seeded.key)
+        profile.register_host(extension_id())
+        r = drive(profile, server, "attach", url=URLS["outlook"],
+                  expectState="ready", attachTitle=PDF_NAME)
+    finally:
+        s.stop()
+    assert r["first"]["state"] == "ready", r["first"]["status"]
+    assert r["attachments"] == [], r["attachments"]
+    notes = [c["note"] for c in r["final"]["contents"]
+             if c["title"] == PDF_NAME]
+    assert notes == ["Your team's library does not keep this file: attach "
+                     "%s from your files or the thread." % PDF_NAME], notes
+    assert r["final"]["state"] == "ready", r["final"]["status"]
 
 
 def test_snipd_unreachable_shows_the_state(snipd, admin, server):

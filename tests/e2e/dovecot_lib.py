@@ -285,3 +285,79 @@ class TokenEndpoint:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(10)
+
+
+class StallingServer:
+    """A minimal IMAP server on 127.0.0.1 that logs anyone in, lists INBOX
+    with 3 messages, and never answers UID FETCH: a slow or hostile
+    server. .fetches counts the FETCH commands it swallowed."""
+
+    def __init__(self):
+        self.fetches = 0
+        self.stop = threading.Event()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while not self.stop.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.conns.append(c)
+            threading.Thread(target=self._serve, args=(c,),
+                             daemon=True).start()
+
+    def _serve(self, c):
+        replies = {
+            b"LOGIN": b"",
+            b"CAPABILITY": b"* CAPABILITY IMAP4rev1\r\n",
+            b"LIST": b'* LIST (\\HasNoChildren) "/" INBOX\r\n',
+            b"EXAMINE": b"* 3 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n"
+                        b"* OK [UIDNEXT 4] n\r\n",
+        }
+        try:
+            c.settimeout(0.2)
+            c.sendall(b"* OK stalling server ready\r\n")
+            buf = b""
+            while not self.stop.is_set():
+                try:
+                    data = c.recv(4096)
+                except socket.timeout:
+                    continue
+                if not data:
+                    return
+                buf += data
+                while b"\r\n" in buf:
+                    line, buf = buf.split(b"\r\n", 1)
+                    words = line.split(b" ")
+                    if len(words) < 2:
+                        continue
+                    tag, cmd = words[0], words[1].upper()
+                    if cmd == b"UID":
+                        self.fetches += 1
+                        continue  # stall: never answer
+                    if cmd == b"LOGOUT":
+                        c.sendall(b"* BYE\r\n" + tag + b" OK bye\r\n")
+                        return
+                    extra = b" [READ-ONLY]" if cmd == b"EXAMINE" else b""
+                    c.sendall(replies.get(cmd, b"") + tag + b" OK" + extra +
+                              b" done\r\n")
+        except OSError:
+            return
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(10)
+        for c in self.conns:
+            try:
+                c.close()
+            except OSError:
+                pass
+        self.sock.close()

@@ -11,7 +11,7 @@ import pytest
 
 import dovecot_lib
 from dovecot_lib import message
-from e2e_lib import _Bound, create_team, expect_error
+from e2e_lib import _Bound, create_team, expect_error, list_all
 from snipwise.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc
 from snipwise.v1 import mailbox_pb2, mailbox_pb2_grpc, team_pb2
 
@@ -304,6 +304,10 @@ def test_backfill_window(dovecot, team):
     assert team.get(team.create(dovecot, backfill_days=-1)).backfill_days == -1
     expect_error(grpc.StatusCode.INVALID_ARGUMENT, team.create, dovecot,
                  backfill_days=-2)
+    # Three mailboxes, listed two by two.
+    items, pages = list_all(team.mbx.ListMailboxes, S.ListMailboxesRequest,
+                            "mailboxes", 2)
+    assert pages == 2 and len({x.mailbox_id for x in items}) == 3
 
 
 def test_server_down_backs_off_then_recovers(dovecot, team):
@@ -424,6 +428,34 @@ def test_starttls_never_falls_back_to_plaintext(dovecot, team):
                                          None)(team.get(mid)))
     assert "127.0.0.1 does not offer STARTTLS" in m.last_error, m.last_error
     assert "Login: user=" not in dovecot.log()
+
+
+def test_stalling_server_times_out_others_go_on(dovecot, snipd_factory):
+    """A server that never answers FETCH: that mailbox times out and backs
+    off (every read has --mailbox-timeout-s), while a mailbox on a healthy
+    server keeps syncing on the other thread."""
+    s = snipd_factory(args=["--mailbox-poll-ms", str(POLL_MS),
+                            "--mailbox-timeout-s", "2",
+                            "--mailbox-threads", "2"])
+    team = Team(s)
+    stall = dovecot_lib.StallingServer()
+    try:
+        slow = team.mbx.CreateMailbox(S.CreateMailboxRequest(
+            rep_email=REP, host="127.0.0.1", port=stall.port,
+            tls_mode=S.TLS_MODE_PLAIN_INSECURE_LOOPBACK_ONLY, username=REP,
+            auth=S.MailboxAuth(password=PASSWORD))).mailbox_id
+        wait_for("the stalled FETCH", lambda: stall.fetches >= 1)
+        seed(dovecot, inbox=[inbound(0)])
+        good = team.create(dovecot)
+        synced(team, good, {"INBOX": 1})
+        m = wait_for("the timeout", lambda: (lambda m: m if m.state ==
+                                             S.MAILBOX_STATE_BACKING_OFF
+                                             else None)(team.get(slow)))
+        assert "connection lost or timed out" in m.last_error, m.last_error
+        dovecot.append(REP, "INBOX", inbound(1))
+        synced(team, good, {"INBOX": 2})
+    finally:
+        stall.close()
 
 
 def test_plaintext_refused_to_remote_host(team):

@@ -40,6 +40,7 @@
     };
   }
   const related = () => getJson("/harness/related.json");
+  const added = []; // what compose.addAttachment put on the draft
   globalThis.browser = {
     runtime: { lastError: null, connectNative },
     tabs: { query: async () => [{ id: 1, type: "messageCompose" }] },
@@ -52,8 +53,12 @@
         const r = await fetch("/harness/add-attachment" + q,
           { method: "POST", body: a.file });
         if (!r.ok) throw new Error("add-attachment: HTTP " + r.status);
-        return { id: 1, name: a.name, size: a.file.size };
+        const att = { id: added.length + 1, name: a.name || a.file.name,
+          size: a.file.size };
+        added.push(att);
+        return att;
       },
+      listAttachments: async () => added.slice(),
     },
     messages: {
       get: async () => (await related()).header,

@@ -518,7 +518,9 @@ def _reply_in_real_thunderbird():
         # (empty) text and before the quoted inquiry, and attaches the
         # framing's file when it goes with one.
         top = panel["framings"][0]
-        with_file = top["note"].startswith("goes with ")
+        # Its file, unless that is the one Attach put there (never twice).
+        with_file = top["note"].startswith("goes with ") and \
+            top["note"] != "goes with " + head.filename
         ins = run(JS_CLICK, "framings", 0, "Insert", 1 + int(with_file), ms)
         assert ins["state"] == "ready", ins
         text = ins["text"]
