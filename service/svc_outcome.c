@@ -11,6 +11,7 @@
 #include "base/sw_mem.h"
 #include "ranker/suggest.h"
 #include "snipwise/v1/outcome.pb-c.h"
+#include "store/store_erase.h"
 #include "store/store_feedback.h"
 #include "store/store_mail.h"
 #include "store/store_outcome.h"
@@ -458,5 +459,23 @@ out:
     store_outcomes_free(items, n);
     sw_free(next);
     sw_buf_free(&why);
+    return rc;
+}
+
+sw_err svc_outcome_delete(struct svc_ctx *c, const ProtobufCMessage *req,
+                          ProtobufCMessage **resp)
+{
+    const Snipwise__V1__DeleteOutcomeRequest *r = (const void *)req;
+    sw_err rc;
+
+    (void)resp; /* an empty DeleteOutcomeResponse */
+    if (r->outcome_id == NULL || r->outcome_id[0] == '\0')
+        return svc_ctx_fail_field(c, SW_EINVAL, "outcome_id", "is required");
+    rc = store_outcome_erase(svc_ctx_store(c), svc_ctx_team(c), r->outcome_id);
+    if (rc == SW_ENOTFOUND) {
+        svc_ctx_reason(c, "OUTCOME_NOT_FOUND");
+        return svc_ctx_fail(c, rc, "no outcome %.64s in this team",
+                            r->outcome_id);
+    }
     return rc;
 }

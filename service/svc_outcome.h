@@ -48,4 +48,8 @@ SW_MUST_CHECK sw_err svc_outcome_store(
  * accepted. */
 void svc_outcome_result_clear(struct svc_outcome_result *res);
 
+/* svc_outcome_delete serves DeleteOutcome (store/store_erase.h). */
+sw_err svc_outcome_delete(struct svc_ctx *c, const ProtobufCMessage *req,
+                          ProtobufCMessage **resp);
+
 #endif

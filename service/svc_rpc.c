@@ -108,6 +108,8 @@ static const struct svc_row svc_rows[] = {
     {OUTCOME, "RecordFeedback", SVC_UNARY, SVC_REP, 0, svc_outcome_feedback,
      NULL},
     {OUTCOME, "ListOutcomes", SVC_UNARY, SVC_REP, 0, svc_outcome_list, NULL},
+    {OUTCOME, "DeleteOutcome", SVC_UNARY, SVC_TEAM, 0, svc_outcome_delete,
+     NULL},
     {OUTCOME, "ListFeedback", SVC_UNARY, SVC_REP, 0, svc_feedback_list, NULL},
 
     {SUGGEST, "Suggest", SVC_UNARY, SVC_REP, SVC_HEAVY, svc_suggest, NULL},

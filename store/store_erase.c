@@ -11,6 +11,7 @@
 #include "store/store_library.h"
 #include "store/store_mail.h"
 #include "store/store_mail_int.h"
+#include "store/store_outcome.h"
 #include "store/store_snippet.h"
 
 #define STORE_ERASE_SEQ "erase"
@@ -262,5 +263,84 @@ sw_err store_content_erase(store *s, const char *team_id,
     x.out = out;
     rc = store_update(s, store_erase_content_txn, &x);
     store_strv_free(x.emails, x.n_emails);
+    return rc;
+}
+
+/* --- Outcomes ---------------------------------------------------------------
+ */
+
+struct store_erase_outcome {
+    const char *team_id, *outcome_id;
+    uint64_t seq;
+    char *idem_key;
+};
+
+static SW_MUST_CHECK sw_err
+store_erase_outcome_cb(const struct store_outcome *o, void *arg)
+{
+    struct store_erase_outcome *a = arg;
+
+    if (strcmp(o->outcome_id, a->outcome_id) != 0)
+        return SW_OK;
+    a->seq = o->seq;
+    a->idem_key = sw_strdup(o->idem_key);
+    return a->idem_key ? STORE_SCAN_STOP : SW_ENOMEM;
+}
+
+static SW_MUST_CHECK sw_err store_erase_outcome_find(store_txn *t, void *arg)
+{
+    struct store_erase_outcome *a = arg;
+
+    sw_free(a->idem_key);
+    a->idem_key = NULL;
+    a->seq = 0;
+    return store_outcome_scan(t, a->team_id, NULL, store_erase_outcome_cb, a);
+}
+
+static SW_MUST_CHECK sw_err store_erase_outcome_txn(store_txn *t, void *arg)
+{
+    struct store_erase_outcome *a = arg;
+    unsigned char be[8];
+    struct sw_buf k;
+    const void *v;
+    size_t vl;
+    uint64_t seq;
+    sw_err rc;
+
+    sw_buf_init(&k, STORE_KEYBUF_MAX);
+    store_u64_put(be, UINT64_MAX - a->seq);
+    rc = store_key(&k, a->team_id, be, sizeof(be));
+    if (rc == SW_OK) /* SW_ENOTFOUND: erased meanwhile */
+        rc = store_del(t, STORE_DB_OUTCOMES, sw_buf_str(&k), sw_buf_len(&k));
+    if (rc == SW_OK)
+        rc = store_key(&k, a->team_id, a->idem_key, strlen(a->idem_key));
+    if (rc == SW_OK)
+        rc = store_get(t, STORE_DB_OUTCOME_KEYS, sw_buf_str(&k), sw_buf_len(&k),
+                       &v, &vl);
+    if (rc == SW_OK && vl == 8 && store_u64_get(v) == a->seq)
+        rc =
+            store_del(t, STORE_DB_OUTCOME_KEYS, sw_buf_str(&k), sw_buf_len(&k));
+    else if (rc == SW_ENOTFOUND || rc == SW_OK)
+        rc = SW_OK; /* the key names another outcome, or none */
+    if (rc == SW_OK)
+        rc = store_seq_next(t, a->team_id, STORE_ERASE_SEQ, &seq);
+    sw_buf_free(&k);
+    return rc;
+}
+
+sw_err store_outcome_erase(store *s, const char *team_id,
+                           const char *outcome_id)
+{
+    struct store_erase_outcome a = {team_id, outcome_id, 0, NULL};
+    sw_err rc;
+
+    if (s == NULL || team_id == NULL || outcome_id == NULL || !outcome_id[0])
+        return SW_EINVAL;
+    rc = store_view(s, store_erase_outcome_find, &a);
+    if (rc == SW_OK && a.idem_key == NULL)
+        rc = SW_ENOTFOUND;
+    if (rc == SW_OK)
+        rc = store_update(s, store_erase_outcome_txn, &a);
+    sw_free(a.idem_key);
     return rc;
 }

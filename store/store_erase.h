@@ -40,4 +40,12 @@ SW_MUST_CHECK sw_err store_content_erase(store *s, const char *team_id,
                                          const char *content_id,
                                          struct store_erase_counts *out);
 
+/* store_outcome_erase deletes outcome outcome_id of team_id (recorded or
+ * derived) with its idempotency key, so the same key may record it again
+ * (a mistaken outcome, corrected). Runs its own transactions. Errors:
+ * SW_EINVAL, SW_ENOTFOUND, SW_ENOMEM, SW_ECORRUPT, SW_ENOSPACE,
+ * SW_ESTORE. */
+SW_MUST_CHECK sw_err store_outcome_erase(store *s, const char *team_id,
+                                         const char *outcome_id);
+
 #endif

@@ -113,8 +113,11 @@
     const sel = window.getSelection();
     sel.removeAllRanges();
     sel.addRange(range);
+    // The editor may write the spaces as no-break spaces, so "did it
+    // insert" is "did the text change", not "is the text there".
+    const before = body.textContent;
     const ok = document.execCommand("insertText", false, text);
-    if (!ok || !body.textContent.includes(text)) {
+    if (!ok || body.textContent === before) {
       range.deleteContents();
       const node = document.createTextNode(text);
       range.insertNode(node);

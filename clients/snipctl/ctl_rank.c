@@ -135,6 +135,7 @@ static int ctl_rank_usage(void)
             "--reply-to MSGID | --text FILE) [--draft TEXT]\n"
             "                 [--mode outcome|popularity|similarity|random] "
             "[--json]\n"
+            "       snipctl outcome delete OUTCOME_ID\n"
             "       snipctl outcome record --message-id X --kind KIND --key "
             "K   (KIND: meeting_booked, opportunity_won, ...)\n"
             "       snipctl rerank [--force-promote] [--dry-run] [--json]   "
@@ -401,6 +402,18 @@ int ctl_rank_main(int argc, char **argv)
             else
                 ctl_suggest_print((Snipwise__V1__SuggestResponse *)resp);
         }
+    } else if (strcmp(cmd, "outcome") == 0 && c.npos == 3 &&
+               strcmp(c.pos[1], "delete") == 0) {
+        Snipwise__V1__DeleteOutcomeRequest q =
+            SNIPWISE__V1__DELETE_OUTCOME_REQUEST__INIT;
+        q.outcome_id = (char *)c.pos[2];
+        rc = snipc_unary(
+            cl, "/snipwise.v1.OutcomeService/DeleteOutcome", &q.base,
+            &snipwise__v1__delete_outcome_response__descriptor, &a, &resp, &st);
+        if (rc == SW_OK && st.code == 0 && !c.json)
+            printf("deleted %s\n", c.pos[2]);
+        else if (rc == SW_OK && st.code == 0)
+            printf("{}\n");
     } else if (strcmp(cmd, "outcome") == 0 && c.npos == 2 &&
                strcmp(c.pos[1], "record") == 0) {
         Snipwise__V1__RecordOutcomeRequest q =

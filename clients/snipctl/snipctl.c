@@ -431,8 +431,10 @@ static void ctl_usage(FILE *f)
         "      the best content and framings for a thread and a draft\n"
         "  outcome record --message-id X --kind KIND --key IDEMPOTENCY_KEY\n"
         "      record a meeting booked, an opportunity won or lost, ...\n"
-        "  rerank [--force-promote] [--dry-run]\n"
-        "      run the re-ranking job now, with progress\n"
+        "  outcome delete OUTCOME_ID\n"
+        "      delete a mistaken outcome (and its idempotency key)\n"
+        "  rerank [--force-promote] [--dry-run] | --job ID | --cancel ID\n"
+        "      start (or follow) a re-ranking job, with a progress bar\n"
         "  model show [--version V]\n"
         "      the serving ranking model and its metrics\n",
         f);

@@ -126,6 +126,7 @@ def test_suggest_insert_attach_and_feedback(snipd, admin, server, site):
     top = first["framings"][0]["text"]
     body = r["afterInsert"]
     assert "Happy to help " + top + " with pricing" in body, body
+    assert body.count(top) == 1, body
     assert body.index(top) < body.index(QUOTE_START[site]), body
     # 4. Attach: the library's PDF on the compose, byte for byte.
     want = hashlib.sha256(pdf).hexdigest()
