@@ -1,16 +1,21 @@
 // content.js: the content script on Gmail and Outlook pages, after the
-// site's adapter (gmail.js or outlook.js). It watches the page, and once
-// the compose has been still for DEBOUNCE_MS sends its state to the
-// service worker (which keeps it for the side panel): {state: "compose",
+// site's adapter (gmail.js or outlook.js). It watches the page and sends
+// the compose state to the service worker, which keeps it for the side
+// panel, once the page has been still for DEBOUNCE_MS (or MAX_WAIT_MS
+// after the first change) and only when it changed: {state: "compose",
 // compose}, {state: "none"} without a compose, or {state: "changed",
-// selector} when the adapter cannot find the compose's parts. It carries
-// out the panel's Insert and Attach on the page.
+// selector} when the adapter cannot find the compose's parts. It also
+// carries out the panel's Insert and Attach on the page.
 (function () {
   "use strict";
   const A = globalThis.SnipwiseAdapter;
   const D = globalThis.SnipwiseDom;
   const DEBOUNCE_MS = 500;
+  // A page that never stops changing (Gmail redraws often) still gets its
+  // compose sent this long after the first change.
+  const MAX_WAIT_MS = 3000;
   let timer = null;
+  let firstChange = 0;
   let lastSent = "";
   let caret = null; // the last selection inside the compose body
 
@@ -38,8 +43,10 @@
   }
 
   function schedule() {
+    const now = Date.now();
+    if (timer === null) firstChange = now;
     clearTimeout(timer);
-    timer = setTimeout(send, DEBOUNCE_MS);
+    send();
   }
 
   function bytesOf(b64) {

@@ -89,3 +89,23 @@ def test_member_and_key_creates(snipd):
         member=team_pb2.TeamMember(email="bob@o.example"),
         request_id="add-ann"))
     assert member_emails(o) == ["bob@o.example"]
+
+
+def test_create_mailbox_once_per_request_id(snipd):
+    from snipwise.v1 import mailbox_pb2, mailbox_pb2_grpc
+    key = snipd.demo_key
+    md = (("authorization", "Bearer " + key),)
+    snipd.client(key).team.AddTeamMember(team_pb2.AddTeamMemberRequest(
+        member=team_pb2.TeamMember(email="rep@seller.example")))
+    stub = mailbox_pb2_grpc.MailboxServiceStub(snipd.channel())
+    req = mailbox_pb2.CreateMailboxRequest(
+        rep_email="rep@seller.example", host="127.0.0.1", port=9,
+        tls_mode=mailbox_pb2.TLS_MODE_PLAIN_INSECURE_LOOPBACK_ONLY,
+        username="rep", auth=mailbox_pb2.MailboxAuth(password="pw"),
+        request_id="mb-1")
+    first = stub.CreateMailbox(req, metadata=md, timeout=30)
+    again = stub.CreateMailbox(req, metadata=md, timeout=30)
+    assert again.mailbox_id == first.mailbox_id
+    listed = stub.ListMailboxes(mailbox_pb2.ListMailboxesRequest(),
+                                metadata=md, timeout=30).mailboxes
+    assert [m.mailbox_id for m in listed] == [first.mailbox_id]
