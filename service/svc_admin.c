@@ -131,13 +131,20 @@ out:
     return rc;
 }
 
+static ProtobufCMessage *svc_admin_team_item(struct svc_ctx *c, size_t i,
+                                             void *arg)
+{
+    Snipwise__V1__Team *t =
+        svc_admin_team(c, &((const struct store_team *)arg)[i]);
+    return t ? &t->base : NULL;
+}
+
 sw_err svc_admin_list_teams(struct svc_ctx *c, const ProtobufCMessage *req,
                             ProtobufCMessage **resp)
 {
     const Snipwise__V1__ListTeamsRequest *r = (const void *)req;
-    Snipwise__V1__ListTeamsResponse *out;
     struct store_team *items = NULL;
-    size_t n = 0, i;
+    size_t n = 0;
     char *next = NULL;
     struct sw_buf why;
     int page_size = 0;
@@ -145,36 +152,14 @@ sw_err svc_admin_list_teams(struct svc_ctx *c, const ProtobufCMessage *req,
 
     sw_buf_init(&why, SVC_WHY_MAX);
     rc = svc_ctx_page(c, r->page_size, &page_size);
+    if (rc == SW_OK)
+        rc = store_team_list(svc_ctx_store(c), page_size, r->page_token, &items,
+                             &n, &next, &why);
     if (rc)
-        goto out;
-    rc = store_team_list(svc_ctx_store(c), page_size, r->page_token, &items, &n,
-                         &next, &why);
-    if (rc) {
         rc = svc_ctx_fail_buf(c, rc, &why);
-        goto out;
-    }
-    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
-    if (out == NULL) {
-        rc = SW_ENOMEM;
-        goto out;
-    }
-    snipwise__v1__list_teams_response__init(out);
-    out->teams = sw_arena_alloc(svc_ctx_arena(c), (n ? n : 1) * sizeof(void *));
-    if (out->teams == NULL) {
-        rc = SW_ENOMEM;
-        goto out;
-    }
-    for (i = 0; i < n; i++) {
-        out->teams[i] = svc_admin_team(c, &items[i]);
-        if (out->teams[i] == NULL) {
-            rc = SW_ENOMEM;
-            goto out;
-        }
-    }
-    out->n_teams = n;
-    out->next_page_token = svc_ctx_str(c, next);
-    *resp = &out->base;
-out:
+    else
+        rc = svc_ctx_list(c, &snipwise__v1__list_teams_response__descriptor,
+                          "teams", n, svc_admin_team_item, items, next, resp);
     store_teams_free(items, n);
     sw_free(next);
     sw_buf_free(&why);
@@ -285,13 +270,19 @@ out:
     return rc;
 }
 
+ProtobufCMessage *svc_admin_key_item(struct svc_ctx *c, size_t i, void *arg)
+{
+    Snipwise__V1__ApiKey *k =
+        svc_admin_key(c, &((const struct store_apikey *)arg)[i]);
+    return k ? &k->base : NULL;
+}
+
 sw_err svc_admin_list_api_keys(struct svc_ctx *c, const ProtobufCMessage *req,
                                ProtobufCMessage **resp)
 {
     const Snipwise__V1__ListApiKeysRequest *r = (const void *)req;
-    Snipwise__V1__ListApiKeysResponse *out;
     struct store_apikey *items = NULL;
-    size_t n = 0, i;
+    size_t n = 0;
     char *next = NULL;
     struct sw_buf why;
     int page_size = 0;
@@ -299,37 +290,15 @@ sw_err svc_admin_list_api_keys(struct svc_ctx *c, const ProtobufCMessage *req,
 
     sw_buf_init(&why, SVC_WHY_MAX);
     rc = svc_ctx_page(c, r->page_size, &page_size);
-    if (rc)
-        goto out;
     /* An empty team_id lists the admin keys (team ""), as the API says. */
-    rc = store_key_list(svc_ctx_store(c), r->team_id, page_size, r->page_token,
-                        &items, &n, &next, &why);
-    if (rc) {
+    if (rc == SW_OK)
+        rc = store_key_list(svc_ctx_store(c), r->team_id, page_size,
+                            r->page_token, &items, &n, &next, &why);
+    if (rc)
         rc = svc_ctx_fail_buf(c, rc, &why);
-        goto out;
-    }
-    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
-    if (out == NULL) {
-        rc = SW_ENOMEM;
-        goto out;
-    }
-    snipwise__v1__list_api_keys_response__init(out);
-    out->keys = sw_arena_alloc(svc_ctx_arena(c), (n ? n : 1) * sizeof(void *));
-    if (out->keys == NULL) {
-        rc = SW_ENOMEM;
-        goto out;
-    }
-    for (i = 0; i < n; i++) {
-        out->keys[i] = svc_admin_key(c, &items[i]);
-        if (out->keys[i] == NULL) {
-            rc = SW_ENOMEM;
-            goto out;
-        }
-    }
-    out->n_keys = n;
-    out->next_page_token = svc_ctx_str(c, next);
-    *resp = &out->base;
-out:
+    else
+        rc = svc_ctx_list(c, &snipwise__v1__list_api_keys_response__descriptor,
+                          "keys", n, svc_admin_key_item, items, next, resp);
     store_apikeys_free(items, n);
     sw_free(next);
     sw_buf_free(&why);

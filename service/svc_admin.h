@@ -36,4 +36,8 @@ sw_err svc_admin_list_api_keys(struct svc_ctx *c, const ProtobufCMessage *req,
 sw_err svc_admin_revoke_api_key(struct svc_ctx *c, const ProtobufCMessage *req,
                                 ProtobufCMessage **resp);
 
+/* svc_admin_key_item is a svc_list_item_fn over an array of struct
+ * store_apikey (arg): the ApiKey of item i. */
+ProtobufCMessage *svc_admin_key_item(struct svc_ctx *c, size_t i, void *arg);
+
 #endif

@@ -11,6 +11,7 @@
 
 #include "base/sw_buf.h"
 #include "base/sw_util.h"
+#include "proto/msg.h"
 
 /* --- context accessors (declared in svc_rpc.h) -------------------------- */
 
@@ -193,6 +194,40 @@ sw_err svc_ctx_page(struct svc_ctx *c, int32_t page_size, int *out)
     if (rc == SW_OK)
         *out = page_size > SVC_MAX_PAGE_SIZE ? SVC_MAX_PAGE_SIZE : page_size;
     return rc;
+}
+
+sw_err svc_ctx_list(struct svc_ctx *c, const ProtobufCMessageDescriptor *d,
+                    const char *field, size_t n, svc_list_item_fn item,
+                    void *arg, const char *next, ProtobufCMessage **resp)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(d, field);
+    const ProtobufCFieldDescriptor *nf =
+        protobuf_c_message_descriptor_get_field_by_name(d, "next_page_token");
+    ProtobufCMessage *m, **items;
+    size_t i;
+
+    if (f == NULL || f->label != PROTOBUF_C_LABEL_REPEATED ||
+        f->type != PROTOBUF_C_TYPE_MESSAGE ||
+        (nf && nf->type != PROTOBUF_C_TYPE_STRING))
+        return SW_EINTERNAL;
+    m = msg_new(d, &c->arena);
+    items = sw_arena_alloc(&c->arena, (n ? n : 1) * sizeof(*items));
+    if (m == NULL || items == NULL)
+        return SW_ENOMEM;
+    for (i = 0; i < n; i++) {
+        items[i] = item(c, i, arg);
+        if (items[i] == NULL)
+            return SW_ENOMEM;
+    }
+    *(size_t *)((char *)m + f->quantifier_offset) = n;
+    *(ProtobufCMessage ***)((char *)m + f->offset) = items;
+    if (nf && next && next[0])
+        *(char **)((char *)m + nf->offset) = svc_ctx_str(c, next);
+    if (c->oom)
+        return SW_ENOMEM;
+    *resp = m;
+    return SW_OK;
 }
 
 char *svc_ctx_str(struct svc_ctx *c, const char *s)

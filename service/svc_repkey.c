@@ -88,9 +88,8 @@ sw_err svc_repkey_list(struct svc_ctx *c, const ProtobufCMessage *req,
                        ProtobufCMessage **resp)
 {
     const Snipwise__V1__ListRepKeysRequest *r = (const void *)req;
-    Snipwise__V1__ListRepKeysResponse *out;
     struct store_apikey *items = NULL;
-    size_t n = 0, i;
+    size_t n = 0;
     char *next = NULL;
     struct sw_buf why;
     int page_size = 0;
@@ -106,31 +105,8 @@ sw_err svc_repkey_list(struct svc_ctx *c, const ProtobufCMessage *req,
         rc = svc_ctx_fail_buf_field(c, rc, "page_token", &why);
         goto out;
     }
-    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
-    if (out == NULL) {
-        rc = SW_ENOMEM;
-        goto out;
-    }
-    snipwise__v1__list_rep_keys_response__init(out);
-    out->keys = sw_arena_alloc(svc_ctx_arena(c), (n ? n : 1) * sizeof(void *));
-    if (out->keys == NULL) {
-        rc = SW_ENOMEM;
-        goto out;
-    }
-    for (i = 0; i < n; i++) {
-        out->keys[i] = svc_admin_key(c, &items[i]);
-        if (out->keys[i] == NULL) {
-            rc = SW_ENOMEM;
-            goto out;
-        }
-    }
-    out->n_keys = n;
-    out->next_page_token = svc_ctx_str(c, next);
-    if (svc_ctx_oom(c)) {
-        rc = SW_ENOMEM;
-        goto out;
-    }
-    *resp = &out->base;
+    rc = svc_ctx_list(c, &snipwise__v1__list_rep_keys_response__descriptor,
+                      "keys", n, svc_admin_key_item, items, next, resp);
 out:
     store_apikeys_free(items, n);
     sw_free(next);

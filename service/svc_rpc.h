@@ -175,6 +175,20 @@ SW_MUST_CHECK sw_err svc_ctx_page_size(struct svc_ctx *c, int32_t page_size);
 SW_MUST_CHECK sw_err svc_ctx_page(struct svc_ctx *c, int32_t page_size,
                                   int *out);
 
+/* svc_ctx_list builds the response of a List method, of type d, in the
+ * call's arena: n items in its repeated message field `field`, item i made
+ * by item(c, i, arg) (NULL means out of memory), and next_page_token set
+ * to next (NULL or "" on the last page). One helper for every List
+ * handler; the field is found by name in the descriptor. Errors:
+ * SW_ENOMEM, SW_EINTERNAL (d has no such repeated message field). */
+typedef ProtobufCMessage *(*svc_list_item_fn)(struct svc_ctx *c, size_t i,
+                                              void *arg);
+SW_MUST_CHECK sw_err svc_ctx_list(struct svc_ctx *c,
+                                  const ProtobufCMessageDescriptor *d,
+                                  const char *field, size_t n,
+                                  svc_list_item_fn item, void *arg,
+                                  const char *next, ProtobufCMessage **resp);
+
 /* svc_ctx_str copies a store-owned string into the call's arena, so that it
  * can be placed in a response; "" for NULL or out of memory (the response
  * would then be incomplete, so callers check svc_ctx_oom). */

@@ -46,7 +46,8 @@
     const now = Date.now();
     if (timer === null) firstChange = now;
     clearTimeout(timer);
-    send();
+    timer = setTimeout(send,
+      now - firstChange >= MAX_WAIT_MS ? 0 : DEBOUNCE_MS);
   }
 
   function bytesOf(b64) {

@@ -39,6 +39,11 @@ URLS = {
     "outlook": "https://outlook.office.com/mail/inbox/id/AAQkADAwATM0MDAAMS1i",
 }
 QUOTE_START = {"gmail": "On Tue, Mar 3, 2026", "outlook": "From:"}
+# Where the rep's caret is when they click Insert: inside their first
+# line (Gmail) and at its end (Outlook), above a second line.
+CARET_AFTER = {"gmail": "Happy to help",
+               "outlook": "Happy to help with pricing"}
+LINE = "Happy to help with pricing"
 W, H = 480, 900
 
 
@@ -103,7 +108,7 @@ def test_suggest_insert_attach_and_feedback(snipd, admin, server, site):
     r = drive(profile, server, "full", url=URLS[site], expectState="ready",
               screenshot="%s_panel.png" % site, attachTitle=PDF_NAME,
               insertFiles=1, typeText=" and security",
-              caretAt=len("Happy to help"))
+              caretAt=len(CARET_AFTER[site]))
     assert r["extensionId"] == extension_id()
     first = r["first"]
     assert first["state"] == "ready", (first["status"], r["stderr"][-3000:],
@@ -121,12 +126,15 @@ def test_suggest_insert_attach_and_feedback(snipd, admin, server, site):
     assert first["suggests"] == 1, first["suggests"]  # one, not one per change
     # 2. The screenshot of the panel: a real picture with the suggestions.
     _check_screenshot(r["screenshot"], [FRAME_P, PDF_NAME], first["html"])
-    # 3. Insert: the top framing at the caret (in the middle of the rep's
-    # line), before the quoted message; its file (the PDF) comes along.
+    # 3. Insert: the top framing once, at the caret (in or after the rep's
+    # first line, above their second), a space after the word before it;
+    # its file (the PDF) comes along.
     top = first["framings"][0]["text"]
-    body = r["afterInsert"]
-    assert "Happy to help " + top + " with pricing" in body, body
+    body = r["afterInsert"].replace("\u00a0", " ")
+    caret = CARET_AFTER[site]
+    assert caret + " " + top + LINE[len(caret):] in body, body
     assert body.count(top) == 1, body
+    assert body.index(top) < body.index("Talk soon, Ann"), body
     assert body.index(top) < body.index(QUOTE_START[site]), body
     # 4. Attach: the library's PDF on the compose, byte for byte.
     want = hashlib.sha256(pdf).hexdigest()
