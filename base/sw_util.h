@@ -30,6 +30,9 @@ int64_t sw_mono_us(void);
  * CPUs from cheap calls. Returns 0, or -1 with errno set. */
 int sw_thread_nice(int nice);
 
+/* The version of Snipwise's programs (snipd, snipctl, snipwise-nm). */
+#define SW_VERSION "0.1.0"
+
 /* sw_hex writes 2*n lowercase hex digits and a NUL into out, which must hold
  * 2*n+1 bytes. */
 void sw_hex(const void *p, size_t n, char *out);

@@ -33,7 +33,7 @@
 #include "store/store.h"
 #include "store/store_tenant.h"
 
-#define SNIPD_VERSION "0.1.0"
+#define SNIPD_VERSION SW_VERSION
 
 /* snipd_write_secret writes secret to dir/name with mode 0600, replacing
  * any older file atomically (write to a temporary name, fsync, rename). */

@@ -390,58 +390,89 @@ static const struct ctl_cmd ctl_cmds[] = {
 
 #define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
 
-static void ctl_usage(FILE *f)
-{
-    size_t i;
+/* The commands that are not rows of ctl_cmds (their own modules parse
+ * them): usage, then what they do. */
+static const char *const ctl_more[][2] = {
+    {"ingest PATH... [--json]",
+     "ingest mail: files, directories, mbox files, Maildirs"},
+    {"llm journal [--job EMAIL_ID] [--page-size N] [--page-token T]",
+     "the team's LLM call journal, newest first"},
+    {"search TEXT [--kind framing|passage] [--content ID] [--rep EMAIL]\n"
+     "         [--tag K=V] [--since MS] [--until MS] [--page-size N]",
+     "search the team's snippets"},
+    {"suggest (--thread ID | --reply-to MSGID | --text FILE) [--draft TEXT]\n"
+     "          [--mode outcome|popularity|similarity|random]",
+     "the best content and framings for a thread and a draft"},
+    {"outcome record --message-id X --kind KIND --key IDEMPOTENCY_KEY",
+     "record a meeting booked, an opportunity won or lost, ..."},
+    {"outcome delete OUTCOME_ID",
+     "delete a mistaken outcome (and its idempotency key)"},
+    {"rerank [--force-promote] [--dry-run] | --job ID | --cancel ID",
+     "start (or follow) a re-ranking job, with a progress bar"},
+    {"model show [--version V]", "the serving ranking model and its metrics"},
+};
 
-    fputs(
-        "usage: snipctl [--addr ADDR] [--key KEY] [--tls-ca PEM] "
-        "[--timeout-ms N] [--json] COMMAND [ARGS]\n\n"
-        "  --addr ADDR     snipd address [127.0.0.1:50051, or SNIPWISE_ADDR]\n"
-        "  --key KEY       API key [SNIPWISE_KEY]; the admin key is in "
-        "DATA_DIR/admin.key\n"
-        "  config file     $SNIPWISE_CONFIG or "
-        "~/.config/snipwise/snipctl.conf,\n"
-        "                  lines addr = A, key = K or key_file = PATH\n"
-        "  --tls-ca PEM    trust this CA and use TLS\n"
-        "  --tls-cert PEM --tls-key PEM\n"
-        "                  client certificate and key, for a server with\n"
-        "                  --tls-client-ca [SNIPWISE_TLS_CERT, "
-        "SNIPWISE_TLS_KEY]\n"
-        "  --json          print one JSON object instead of a table\n\n"
-        "commands:\n",
-        f);
+#define CTL_NMORE (sizeof(ctl_more) / sizeof(ctl_more[0]))
+
+/* ctl_word_is says whether usage begins with the command word w. */
+static int ctl_word_is(const char *usage, const char *w)
+{
+    size_t n = strlen(w);
+    return strncmp(usage, w, n) == 0 && (usage[n] == ' ' || usage[n] == '\0');
+}
+
+/* ctl_usage prints the usage of every command, or with word of those
+ * whose first word (group or name) it is: `snipctl content --help`.
+ * Returns how many commands it printed. */
+static size_t ctl_usage_of(FILE *f, const char *word)
+{
+    size_t i, n = 0;
+
+    if (word == NULL)
+        fputs("usage: snipctl [--addr ADDR] [--key KEY] [--tls-ca PEM] "
+              "[--timeout-ms N] [--json] COMMAND [ARGS]\n"
+              "       snipctl [COMMAND] --help | --version\n\n"
+              "  --addr ADDR     snipd address [127.0.0.1:50051, or "
+              "SNIPWISE_ADDR]\n"
+              "  --key KEY       API key [SNIPWISE_KEY]; the admin key is in "
+              "DATA_DIR/admin.key\n"
+              "  config file     $SNIPWISE_CONFIG or "
+              "~/.config/snipwise/snipctl.conf,\n"
+              "                  lines addr = A, key = K or key_file = PATH\n"
+              "  --tls-ca PEM    trust this CA and use TLS\n"
+              "  --tls-cert PEM --tls-key PEM\n"
+              "                  client certificate and key, for a server "
+              "with\n"
+              "                  --tls-client-ca [SNIPWISE_TLS_CERT, "
+              "SNIPWISE_TLS_KEY]\n"
+              "  --json          print one JSON object instead of a table\n\n"
+              "commands:\n",
+              f);
     for (i = 0; i < CTL_NCMDS; i++) {
         const struct ctl_cmd *k = &ctl_cmds[i];
+        const char *first = k->group ? k->group : k->name;
+        if (word && strcmp(first, word) != 0)
+            continue;
         fprintf(f, "  %s%s%s %s\n      %s\n", k->group ? k->group : "",
                 k->group ? " " : "", k->name, k->args, k->help);
+        n++;
     }
-    fputs("  ingest PATH... [--json]\n      ingest mail: files, directories, "
-          "mbox files, Maildirs\n",
-          f);
-    fputs(
-        "  llm journal [--job EMAIL_ID] [--page-size N] [--page-token T]\n"
-        "      the team's LLM call journal, newest first\n"
-        "  search TEXT [--kind framing|passage] [--content ID] [--rep EMAIL]\n"
-        "         [--tag K=V] [--since MS] [--until MS] [--page-size N]\n"
-        "      search the team's snippets\n"
-        "  suggest (--thread ID | --reply-to MSGID | --text FILE) "
-        "[--draft TEXT]\n"
-        "          [--mode outcome|popularity|similarity|random]\n"
-        "      the best content and framings for a thread and a draft\n"
-        "  outcome record --message-id X --kind KIND --key IDEMPOTENCY_KEY\n"
-        "      record a meeting booked, an opportunity won or lost, ...\n"
-        "  outcome delete OUTCOME_ID\n"
-        "      delete a mistaken outcome (and its idempotency key)\n"
-        "  rerank [--force-promote] [--dry-run] | --job ID | --cancel ID\n"
-        "      start (or follow) a re-ranking job, with a progress bar\n"
-        "  model show [--version V]\n"
-        "      the serving ranking model and its metrics\n",
-        f);
+    for (i = 0; i < CTL_NMORE; i++) {
+        if (word && !ctl_word_is(ctl_more[i][0], word))
+            continue;
+        fprintf(f, "  %s\n      %s\n", ctl_more[i][0], ctl_more[i][1]);
+        n++;
+    }
     fputs("\nexit codes: 0 ok, 1 other error, 2 usage, 3 server unavailable "
           "or too slow,\n            4 not authenticated or not allowed, 5 "
           "not found, 6 invalid argument\n",
           f);
+    return n;
+}
+
+static void ctl_usage(FILE *f)
+{
+    (void)ctl_usage_of(f, NULL);
 }
 
 /* --- printing ------------------------------------------------------------ */
@@ -716,6 +747,24 @@ static const struct ctl_cmd *ctl_find(struct ctl *c, int *used)
     return NULL;
 }
 
+/* ctl_first_word returns the first argument before argv[end] that is
+ * neither a flag nor a flag's value, or NULL. */
+static const char *ctl_first_word(int argc, char **argv, int end)
+{
+    int i;
+
+    (void)argc;
+    for (i = 1; i < end; i++) {
+        if (strncmp(argv[i], "--", 2) == 0) {
+            if (strcmp(argv[i], "--json") != 0 && strchr(argv[i], '=') == NULL)
+                i++; /* its value */
+            continue;
+        }
+        return argv[i];
+    }
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     char lb[128]; /* snipc_status_label */
@@ -728,11 +777,24 @@ int main(int argc, char **argv)
     int used = 0, code = EXIT_RPC, i, pr;
     sw_err rc;
 
-    /* --help anywhere, for any subcommand, prints the usage of every
-     * command (each with its arguments) and succeeds. */
+    /* --help prints the usage of the command named before it (`snipctl
+     * content --help`), or of every command; --version the version. */
     for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("snipctl %s\n", SW_VERSION);
+            return 0;
+        }
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            ctl_usage(stdout);
+            const char *word = ctl_first_word(argc, argv, i);
+            if (word == NULL || ctl_usage_of(stdout, word) == 0) {
+                if (word)
+                    fprintf(stderr,
+                            "snipctl: no command '%s'; all of "
+                            "them:\n",
+                            word);
+                ctl_usage(stdout);
+                return word ? EXIT_USAGE : 0;
+            }
             return 0;
         }
     }

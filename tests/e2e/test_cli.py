@@ -187,6 +187,22 @@ def test_help_exits_0():
         assert "create-team" in r.stdout and "exit codes" in r.stdout
 
 
+def test_help_of_one_command_and_version():
+    r = snipctl("content", "--help")
+    assert r.returncode == 0, _explain(r)
+    assert "content get" in r.stdout and "content delete" in r.stdout
+    assert "create-team" not in r.stdout and "usage: snipctl" not in r.stdout
+    r = snipctl("--json", "outcome", "--help")  # a flag before the command
+    assert r.returncode == 0 and "outcome delete" in r.stdout, _explain(r)
+    assert "content get" not in r.stdout
+    r = snipctl("nosuch", "--help")
+    assert r.returncode == 2 and "no command 'nosuch'" in r.stderr
+    assert "create-team" in r.stdout  # then the whole list
+    r = snipctl("--version")
+    assert r.returncode == 0 and r.stdout.startswith("snipctl "), _explain(r)
+    assert r.stdout.split()[1] == _snipd("--version").stdout.split()[1]
+
+
 def test_create_key_without_name(snipd):
     team_id, _ = create_team(snipd.admin(), "No name key")
     r = snipctl("--addr", snipd.addr, "--key", snipd.admin_key, "admin",
@@ -357,6 +373,8 @@ def test_config_file_supplies_addr_and_key(snipd, tmp_path):
     "outcome record", "outcomes", "feedback", "rerank", "model show",
     "models", "llm journal"])
 def test_every_subcommand_has_help(cmd):
+    """`snipctl CMD --help` prints that command's usage only."""
     r = snipctl(*cmd.split(), "--help")
     assert r.returncode == 0, _explain(r)
-    assert "usage: snipctl" in r.stdout and cmd.split()[0] in r.stdout
+    assert "  " + cmd in r.stdout and "exit codes" in r.stdout, r.stdout
+    assert "usage: snipctl" not in r.stdout  # not the whole list
