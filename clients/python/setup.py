@@ -55,6 +55,7 @@ setup(
     version="0.1.0",
     description="Client for Snipwise, the sales-snippet recommendation service",
     packages=["snipwise"],
+    package_data={"snipwise": ["py.typed"]},
     python_requires=">=3.9",
     install_requires=["grpcio>=1.51", "protobuf>=3.21"],
     cmdclass={"build_py": BuildWithStubs},

@@ -133,6 +133,11 @@ def test_pip_installed_client_end_to_end(venv, snipd):
         if pc:  # the suggested file, from the content library
             cf, data = c.read_content(pc[0].content_id)
             res["read"] = [cf.filename, cf.size_bytes, data.decode()]
+            # Every RPC as a method taking the request's fields.
+            res["kw"] = [len(c.list_threads(page_size=1).threads),
+                         c.get_content(content_id=pc[0].content_id).filename,
+                         len(list(c.read_content_rpc(
+                             content_id=pc[0].content_id)))]
         f = [f for f in s.framings if f.text == frame]
         if f:
             fb = c.record_feedback(outcome_pb2.RecordFeedbackRequest(
@@ -144,6 +149,11 @@ def test_pip_installed_client_end_to_end(venv, snipd):
             res["missing_thread"] = "found"
         except SnipwiseError as e:
             res["missing_thread"] = e.code.name
+    import os
+    os.environ["SNIPWISE_ADDR"] = ARGS["addr"]  # the client's defaults
+    os.environ["SNIPWISE_KEY"] = team.api_key
+    with Client() as c:
+        res["env_team"] = c.get_my_team().display_name
     print(json.dumps(res))
     '''), addr=snipd.addr, admin_key=snipd.admin_key)
     assert "/venv/" in out["module"], out["module"]
@@ -156,6 +166,8 @@ def test_pip_installed_client_end_to_end(venv, snipd):
     assert frame in out["framings"], out
     assert "pricing.txt" in out["contents"], out
     assert out["read"] == ["pricing.txt", 26, "Plans start at 10 dollars."]
+    assert out["kw"] == [1, "pricing.txt", 2]  # description, one chunk
+    assert out["env_team"] == "Py team"
     assert out["feedback"] == [True, False]
     assert out["missing_thread"] == "NOT_FOUND"
 

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator, List, Optional
 
+import importlib
+import os
+import re
+
 import grpc
 
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -16,6 +20,11 @@ from snipwise.v1 import (admin_pb2, admin_pb2_grpc, common_pb2, ingest_pb2,
                          ranking_pb2, ranking_pb2_grpc, snippet_pb2,
                          snippet_pb2_grpc, suggest_pb2, suggest_pb2_grpc,
                          team_pb2, team_pb2_grpc)
+
+
+def _snake(name: str) -> str:
+    """ListThreads -> list_threads."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 class SnipwiseError(Exception):
@@ -27,11 +36,20 @@ class SnipwiseError(Exception):
         self.message = message
 
 
+# Every snipwise.v1 module that defines a service.
+_SERVICE_MODULES = [importlib.import_module("snipwise.v1.%s_pb2" % n) for n in (
+    "admin", "team", "ingest", "outcome", "suggest", "snippet", "ranking",
+    "llm", "mailbox")]
+
+
 class Client:
     """A connection to snipd. Use as a context manager or call close()."""
 
-    def __init__(self, addr: str = "127.0.0.1:50051", key: Optional[str] = None,
+    def __init__(self, addr: Optional[str] = None, key: Optional[str] = None,
                  tls_ca: Optional[bytes] = None, timeout: float = 30.0):
+        # The environment, as snipctl reads it, when not given.
+        addr = addr or os.environ.get("SNIPWISE_ADDR") or "127.0.0.1:50051"
+        key = key if key is not None else os.environ.get("SNIPWISE_KEY")
         if tls_ca is not None:
             creds = grpc.ssl_channel_credentials(root_certificates=tls_ca)
             self._channel = grpc.secure_channel(addr, creds)
@@ -47,6 +65,59 @@ class Client:
         self.suggest_stub = suggest_pb2_grpc.SuggestServiceStub(self._channel)
         self.snippet = snippet_pb2_grpc.SnippetServiceStub(self._channel)
         self.ranking = ranking_pb2_grpc.RankingServiceStub(self._channel)
+        self._bind_every_rpc()
+
+    # -- every RPC, with keyword arguments -------------------------------------
+    def _bind_every_rpc(self) -> None:
+        """Gives the client a method per RPC of every snipwise.v1 service,
+        named in snake_case (ListThreads -> list_threads), unless a method
+        of that name is written out below. Each takes the request message,
+        or its fields as keyword arguments:
+
+            c.list_threads(page_size=10)
+            c.suggest_rpc(thread_id="th_...", draft_text="Here is")
+
+        Unary calls return the response; server streams an iterator;
+        IngestEmails an iterable of requests. Errors raise SnipwiseError."""
+        for mod in _SERVICE_MODULES:
+            for svc in mod.DESCRIPTOR.services_by_name.values():
+                stub = self._stub_for(mod, svc)
+                for m in svc.methods:
+                    name = _snake(m.name)
+                    if hasattr(type(self), name):
+                        name += "_rpc"  # a written-out method has the name
+                    setattr(self, name, self._rpc(stub, m))
+
+    def _stub_for(self, mod, svc):
+        """The generated stub of service svc (in module mod's _grpc twin)."""
+        grpc_mod = importlib.import_module(mod.__name__ + "_grpc")
+        return getattr(grpc_mod, svc.name + "Stub")(self._channel)
+
+    def _rpc(self, stub, m):
+        from google.protobuf import symbol_database
+        req_cls = symbol_database.Default().GetSymbol(m.input_type.full_name)
+        fn = getattr(stub, m.name)
+
+        def call(request=None, **fields):
+            if m.client_streaming:
+                reqs = request if request is not None else fields["requests"]
+                return self._call(fn, iter(reqs))
+            if request is None:
+                request = req_cls(**fields)
+            if m.server_streaming:
+                return self._stream(fn, request)
+            return self._call(fn, request)
+        call.__name__ = _snake(m.name)
+        call.__doc__ = "%s.%s(%s) -> %s" % (
+            m.containing_service.name, m.name, m.input_type.name,
+            m.output_type.name)
+        return call
+
+    def _stream(self, fn, request):
+        try:
+            yield from fn(request, metadata=self._md, timeout=self._timeout)
+        except grpc.RpcError as e:
+            raise SnipwiseError(e.code(), e.details() or "") from None
 
     def close(self) -> None:
         self._channel.close()
