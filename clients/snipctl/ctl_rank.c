@@ -14,6 +14,7 @@
 #include "base/sw_mem.h"
 #include "base/sw_util.h"
 #include "clients/snipc.h"
+#include "clients/snipctl/ctl_enum.h"
 #include "clients/snipctl/ctl_exit.h"
 #include "clients/snipctl/ctl_tls.h"
 #include "proto/msg.h"
@@ -147,36 +148,14 @@ static int ctl_rank_usage(void)
 
 static int ctl_rank_mode(const char *m)
 {
-    static const char *const names[] = {"", "outcome", "popularity",
-                                        "similarity", "random"};
-    int i;
-
     if (m == NULL)
         return 0;
-    for (i = 1; i < 5; i++)
-        if (strcmp(m, names[i]) == 0)
-            return i;
-    return -1;
+    return ctl_enum_value(&snipwise__v1__ranking_mode__descriptor, "--mode", m);
 }
 
 static int ctl_rank_kind(const char *k)
 {
-    static const char *const names[] = {"",
-                                        "meeting_booked",
-                                        "opportunity_won",
-                                        "opportunity_lost",
-                                        "positive_reply",
-                                        "neutral_reply",
-                                        "negative_reply",
-                                        "out_of_office",
-                                        "unsubscribe",
-                                        "bounce"};
-    int i;
-
-    for (i = 1; k && i < 10; i++)
-        if (strcmp(k, names[i]) == 0)
-            return i;
-    return -1;
+    return ctl_enum_value(&snipwise__v1__outcome_kind__descriptor, "--kind", k);
 }
 
 /* ctl_rank_read reads a whole file into the arena as a string. */

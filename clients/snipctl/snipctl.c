@@ -15,6 +15,7 @@
 #include "clients/snipc.h"
 #include "clients/snipctl/ctl_config.h"
 #include "clients/snipctl/ctl_content.h"
+#include "clients/snipctl/ctl_enum.h"
 #include "clients/snipctl/ctl_exit.h"
 #include "clients/snipctl/ctl_ingest.h"
 #include "clients/snipctl/ctl_llm.h"
@@ -228,23 +229,17 @@ static int ctl_build_list_models(struct ctl *c, ProtobufCMessage *m)
  * of shown, inserted, copied, dismissed, thumbs_up, thumbs_down. */
 static int ctl_build_feedback(struct ctl *c, ProtobufCMessage *m)
 {
-    static const char *const kinds[] = {"",           "shown",     "inserted",
-                                        "copied",     "dismissed", "thumbs_up",
-                                        "thumbs_down"};
     Snipwise__V1__RecordFeedbackRequest *r = (void *)m;
-    size_t k;
+    int k = ctl_enum_value(&snipwise__v1__feedback_kind__descriptor, "KIND",
+                           c->pos[2]);
 
     r->suggestion_id = (char *)c->pos[0];
     r->item_id = (char *)c->pos[1];
     r->idempotency_key = (char *)c->pos[3];
-    for (k = 1; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
-        if (strcmp(c->pos[2], kinds[k]) == 0) {
-            r->kind = (Snipwise__V1__FeedbackKind)k;
-            return 0;
-        }
-    }
-    fprintf(stderr, "snipctl: unknown feedback kind '%s'\n", c->pos[2]);
-    return -1;
+    if (k < 0)
+        return -1;
+    r->kind = (Snipwise__V1__FeedbackKind)k;
+    return 0;
 }
 
 #define M(s, x) "/snipwise.v1." s "/" x
@@ -765,6 +760,38 @@ static const char *ctl_first_word(int argc, char **argv, int end)
     return NULL;
 }
 
+/* ctl_split_eq rewrites argv so that every "--flag=value" is the two
+ * arguments "--flag" "value", as getopt_long takes either form; every
+ * parser after it sees only the second. Returns the new argv (argv itself
+ * when nothing had '='; never freed: the process ends with it). */
+static char **ctl_split_eq(int *argc, char **argv)
+{
+    char **out;
+    int i, n = 0, extra = 0;
+
+    for (i = 1; i < *argc; i++)
+        extra += strncmp(argv[i], "--", 2) == 0 && strchr(argv[i], '=');
+    if (extra == 0)
+        return argv;
+    out = sw_calloc((size_t)(*argc + extra + 1), sizeof(*out));
+    if (out == NULL)
+        return argv;
+    for (i = 0; i < *argc; i++) {
+        char *eq = i > 0 && strncmp(argv[i], "--", 2) == 0
+                       ? strchr(argv[i], '=')
+                       : NULL;
+        if (eq) {
+            *eq = '\0'; /* argv's strings are ours to change */
+            out[n++] = argv[i];
+            out[n++] = eq + 1;
+        } else {
+            out[n++] = argv[i];
+        }
+    }
+    *argc = n;
+    return out;
+}
+
 int main(int argc, char **argv)
 {
     char lb[128]; /* snipc_status_label */
@@ -777,6 +804,7 @@ int main(int argc, char **argv)
     int used = 0, code = EXIT_RPC, i, pr;
     sw_err rc;
 
+    argv = ctl_split_eq(&argc, argv);
     /* --help prints the usage of the command named before it (`snipctl
      * content --help`), or of every command; --version the version. */
     for (i = 1; i < argc; i++) {

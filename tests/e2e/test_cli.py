@@ -203,6 +203,22 @@ def test_help_of_one_command_and_version():
     assert r.stdout.split()[1] == _snipd("--version").stdout.split()[1]
 
 
+def test_flag_equals_value_and_enum_words(snipd):
+    """--flag=value as well as --flag value (as getopt_long takes them);
+    a bad enum word names itself and lists the valid ones."""
+    r = snipctl("--addr=" + snipd.addr, "--key=" + snipd.admin_key,
+                "admin", "list-teams", "--page-size=1")
+    assert r.returncode == 0, _explain(r)
+    r = snipctl("--addr", snipd.addr, "--key", snipd.demo_key, "suggest",
+                "--mode=best", "--draft=hi")
+    assert r.returncode == 2
+    assert "--mode 'best' is not one of: outcome, popularity, similarity, " \
+        "random" in r.stderr, r.stderr
+    r = snipctl("--addr", snipd.addr, "--key", snipd.demo_key, "outcome",
+                "record", "--message-id", "x@y", "--kind", "won", "--key", "k")
+    assert r.returncode == 2 and "meeting_booked, opportunity_won" in r.stderr
+
+
 def test_create_key_without_name(snipd):
     team_id, _ = create_team(snipd.admin(), "No name key")
     r = snipctl("--addr", snipd.addr, "--key", snipd.admin_key, "admin",
