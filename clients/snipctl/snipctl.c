@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/sw_arena.h"
@@ -480,6 +481,26 @@ static int ctl_scalar(const ProtobufCFieldDescriptor *f)
 }
 
 /* ctl_field_text renders one scalar field as text into b. */
+/* Times are `*_unix_ms` fields (common.proto); people read them as ISO
+ * 8601 in UTC ("-" when unset), scripts get the number with --json. */
+static int ctl_is_time(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 8 && strcmp(name + n - 8, "_unix_ms") == 0;
+}
+
+static sw_err ctl_time_text(int64_t ms, struct sw_buf *b)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    char out[32];
+
+    if (ms <= 0 || gmtime_r(&t, &tm) == NULL ||
+        strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+        return sw_buf_addstr(b, ms == 0 ? "-" : "?");
+    return sw_buf_printf(b, "%s.%03dZ", out, (int)(ms % 1000));
+}
+
 static sw_err ctl_field_text(const ProtobufCMessage *m,
                              const ProtobufCFieldDescriptor *f,
                              struct sw_buf *b)
@@ -500,6 +521,8 @@ static sw_err ctl_field_text(const ProtobufCMessage *m,
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
     case PROTOBUF_C_TYPE_SFIXED64:
+        if (ctl_is_time(f->name))
+            return ctl_time_text(*(const int64_t *)v, b);
         return sw_buf_printf(b, "%lld", (long long)*(const int64_t *)v);
     case PROTOBUF_C_TYPE_UINT64:
     case PROTOBUF_C_TYPE_FIXED64:

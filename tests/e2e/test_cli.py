@@ -219,6 +219,18 @@ def test_flag_equals_value_and_enum_words(snipd):
     assert r.returncode == 2 and "meeting_booked, opportunity_won" in r.stderr
 
 
+def test_times_are_iso_8601_for_people_numbers_for_scripts(snipd):
+    import re
+    r = snipctl("--addr", snipd.addr, "--key", snipd.demo_key, "team", "show")
+    assert r.returncode == 0, _explain(r)
+    assert re.search(r"create_time_unix_ms: \d{4}-\d\d-\d\dT\d\d:\d\d:"
+                     r"\d\d\.\d{3}Z", r.stdout), r.stdout
+    r = snipctl("--addr", snipd.addr, "--key", snipd.demo_key, "--json",
+                "team", "show")
+    assert r.returncode == 0, _explain(r)
+    assert isinstance(json.loads(r.stdout)["create_time_unix_ms"], int)
+
+
 def test_create_key_without_name(snipd):
     team_id, _ = create_team(snipd.admin(), "No name key")
     r = snipctl("--addr", snipd.addr, "--key", snipd.admin_key, "admin",
