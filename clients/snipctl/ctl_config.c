@@ -44,8 +44,42 @@ static char *ctl_config_trim(char *s)
     return s;
 }
 
-/* ctl_config_key_file sets SNIPWISE_KEY from the first line of path. */
+/* ctl_config_key_file sets SNIPWISE_KEY from the first line of path
+ * (replacing a value already set when overwrite). */
+static int ctl_config_key_file_as(const char *conf, const char *path,
+                                  int overwrite);
+
 static int ctl_config_key_file(const char *conf, const char *path)
+{
+    return ctl_config_key_file_as(conf, path, 0);
+}
+
+int ctl_key_file_take(int *argc, char **argv)
+{
+    int i, j;
+
+    for (i = 1; i < *argc; i++) {
+        if (strcmp(argv[i], "--key-file") != 0)
+            continue;
+        if (i + 1 >= *argc) {
+            fprintf(stderr, "snipctl: --key-file needs a PATH\n");
+            return -1;
+        }
+        if (ctl_config_key_file_as("--key-file", argv[i + 1], 1) != 0)
+            return -1;
+        for (j = i; j + 2 <= *argc; j++) /* drop the two arguments */
+            argv[j] = argv[j + 2];
+        *argc -= 2;
+        i--;
+    }
+    if (getenv("SNIPWISE_KEY") == NULL && getenv("SNIPWISE_KEY_FILE"))
+        return ctl_config_key_file_as("SNIPWISE_KEY_FILE",
+                                      getenv("SNIPWISE_KEY_FILE"), 0);
+    return 0;
+}
+
+static int ctl_config_key_file_as(const char *conf, const char *path,
+                                  int overwrite)
 {
     struct sw_buf b;
     char *nl, *k;
@@ -66,7 +100,7 @@ static int ctl_config_key_file(const char *conf, const char *path)
     if (k[0] == '\0') {
         fprintf(stderr, "snipctl: %s: key_file %s is empty\n", conf, path);
         rc = -1;
-    } else if (setenv("SNIPWISE_KEY", k, 0) != 0) {
+    } else if (setenv("SNIPWISE_KEY", k, overwrite) != 0) {
         rc = -1;
     }
     sw_buf_free(&b);

@@ -15,4 +15,12 @@
  * Call once, before threads start (it changes the environment). */
 int ctl_config_env(void);
 
+/* ctl_key_file_take removes `--key-file PATH` from argv (updating *argc)
+ * and sets SNIPWISE_KEY from the file's first line, over the environment
+ * (a flag wins); without the flag, SNIPWISE_KEY_FILE is read when
+ * SNIPWISE_KEY is unset. Keys then stay off command lines and out of
+ * shell history. Returns 0, or -1 after saying why on stderr. Call
+ * before ctl_config_env. */
+int ctl_key_file_take(int *argc, char **argv);
+
 #endif

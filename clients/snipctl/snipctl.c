@@ -432,6 +432,9 @@ static size_t ctl_usage_of(FILE *f, const char *word)
               "SNIPWISE_ADDR]\n"
               "  --key KEY       API key [SNIPWISE_KEY]; the admin key is in "
               "DATA_DIR/admin.key\n"
+              "  --key-file PATH read the key from PATH [SNIPWISE_KEY_FILE]: "
+              "keys stay off\n"
+              "                  command lines and shell history\n"
               "  config file     $SNIPWISE_CONFIG or "
               "~/.config/snipwise/snipctl.conf,\n"
               "                  lines addr = A, key = K or key_file = PATH\n"
@@ -850,7 +853,8 @@ int main(int argc, char **argv)
         }
     }
     /* Flags beat the environment, which beats the config file. */
-    if (ctl_config_env() != 0 || ctl_tls_take(&argc, argv) != 0)
+    if (ctl_key_file_take(&argc, argv) != 0 || ctl_config_env() != 0 ||
+        ctl_tls_take(&argc, argv) != 0)
         return EXIT_USAGE;
     if (ctl_content_wanted(argc, argv))
         return ctl_content_main(argc, argv);

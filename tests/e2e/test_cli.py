@@ -231,6 +231,31 @@ def test_times_are_iso_8601_for_people_numbers_for_scripts(snipd):
     assert isinstance(json.loads(r.stdout)["create_time_unix_ms"], int)
 
 
+def test_key_file_flag_and_env(snipd, tmp_path):
+    kf = tmp_path / "demo.key"
+    kf.write_text(snipd.demo_key + "\n")
+    bare = {k: v for k, v in os.environ.items() if not k.startswith("SNIPWISE")}
+    r = subprocess.run([snipctl_path(), "--addr", snipd.addr, "--key-file",
+                        str(kf), "team", "show"], capture_output=True,
+                       text=True, timeout=CLI_TIMEOUT, env=bare)
+    assert r.returncode == 0 and "Demo" in r.stdout, _explain(r)
+    r = subprocess.run([snipctl_path(), "--addr", snipd.addr, "team", "show"],
+                       capture_output=True, text=True, timeout=CLI_TIMEOUT,
+                       env=dict(bare, SNIPWISE_KEY_FILE=str(kf)))
+    assert r.returncode == 0 and "Demo" in r.stdout, _explain(r)
+    # The flag wins over the environment.
+    r = subprocess.run([snipctl_path(), "--addr", snipd.addr, "--key-file",
+                        str(kf), "team", "show"], capture_output=True,
+                       text=True, timeout=CLI_TIMEOUT,
+                       env=dict(bare, SNIPWISE_KEY="sk_wrong"))
+    assert r.returncode == 0, _explain(r)
+    r = subprocess.run([snipctl_path(), "--addr", snipd.addr, "--key-file",
+                        str(tmp_path / "none"), "team", "show"],
+                       capture_output=True, text=True, timeout=CLI_TIMEOUT,
+                       env=bare)
+    assert r.returncode != 0 and "none" in r.stderr
+
+
 def test_create_key_without_name(snipd):
     team_id, _ = create_team(snipd.admin(), "No name key")
     r = snipctl("--addr", snipd.addr, "--key", snipd.admin_key, "admin",
