@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -577,8 +578,66 @@ static void ctl_print_fields(const ProtobufCMessage *m, const char *prefix)
     sw_buf_free(&b);
 }
 
+/* ctl_term_width is the width tables must fit: the terminal's when stdout
+ * is one, else $COLUMNS, else 0 (no limit: a pipe gets whole values). */
+static size_t ctl_term_width(void)
+{
+    struct winsize ws;
+    const char *cols = getenv("COLUMNS");
+    int64_t v;
+
+    if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 &&
+        ws.ws_col > 0)
+        return ws.ws_col;
+    if (cols && sw_parse_i64(cols, strlen(cols), 20, 10000, &v) == SW_OK)
+        return (size_t)v;
+    return 0;
+}
+
+/* ctl_fit shrinks the widest of the ncol columns (two spaces after each)
+ * until the table fits total characters, none below 8. */
+static void ctl_fit(size_t *width, unsigned ncol, const int *shown,
+                    size_t total)
+{
+    for (;;) {
+        size_t sum = 0, *widest = NULL;
+        unsigned k;
+        for (k = 0; k < ncol; k++) {
+            if (!shown[k])
+                continue;
+            sum += width[k] + 2;
+            if (widest == NULL || width[k] > *widest)
+                widest = &width[k];
+        }
+        if (sum <= total || widest == NULL || *widest <= 8)
+            return;
+        (*widest)--;
+    }
+}
+
+/* ctl_cell prints s in a column of width characters (UTF-8 counted by
+ * code points), cut with "…" when longer. */
+static void ctl_cell(const char *s, size_t width)
+{
+    size_t i = 0, cols = 0, n = 0;
+
+    for (n = 0; s[n]; n++)
+        cols += ((unsigned char)s[n] & 0xC0) != 0x80;
+    if (cols <= width) {
+        printf("%s%*s  ", s, (int)(width - cols), "");
+        return;
+    }
+    for (cols = 0; s[i] && cols + 1 < width; cols++) { /* one character */
+        i++;
+        while (s[i] && ((unsigned char)s[i] & 0xC0) == 0x80)
+            i++;
+    }
+    printf("%.*s\xe2\x80\xa6%*s  ", (int)i, s, (int)(width - cols - 1), "");
+}
+
 /* ctl_print_table prints a repeated message field as an aligned table with
- * one column per scalar field of the element type. */
+ * one column per scalar field of the element type, cut to the terminal's
+ * width (values shortened with "…"; --json has them whole). */
 static void ctl_print_table(const ProtobufCMessage *m,
                             const ProtobufCFieldDescriptor *f)
 {
@@ -586,8 +645,9 @@ static void ctl_print_table(const ProtobufCMessage *m,
     size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
     ProtobufCMessage *const *items =
         *(ProtobufCMessage *const *const *)((const char *)m + f->offset);
-    size_t width[32] = {0}, i;
+    size_t width[32] = {0}, i, term = ctl_term_width();
     unsigned k, ncol = ed->n_fields < 32 ? ed->n_fields : 32;
+    int shown[32] = {0};
     struct sw_buf b;
 
     sw_buf_init(&b, 1 << 20);
@@ -603,19 +663,23 @@ static void ctl_print_table(const ProtobufCMessage *m,
                 width[k] = sw_buf_len(&b);
         }
     }
+    for (k = 0; k < ncol; k++)
+        shown[k] = ctl_scalar(&ed->fields[k]);
+    if (term)
+        ctl_fit(width, ncol, shown, term);
     for (k = 0; k < ncol; k++) {
-        if (ctl_scalar(&ed->fields[k]))
-            printf("%-*s  ", (int)width[k], ed->fields[k].name);
+        if (shown[k])
+            ctl_cell(ed->fields[k].name, width[k]);
     }
     printf("\n");
     for (i = 0; i < n; i++) {
         for (k = 0; k < ncol; k++) {
-            if (!ctl_scalar(&ed->fields[k]))
+            if (!shown[k])
                 continue;
             sw_buf_reset(&b);
             if (ctl_field_text(items[i], &ed->fields[k], &b) != SW_OK)
                 sw_buf_reset(&b);
-            printf("%-*s  ", (int)width[k], sw_buf_str(&b));
+            ctl_cell(sw_buf_str(&b), width[k]);
         }
         printf("\n");
     }

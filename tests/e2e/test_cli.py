@@ -256,6 +256,23 @@ def test_key_file_flag_and_env(snipd, tmp_path):
     assert r.returncode != 0 and "none" in r.stderr
 
 
+def test_tables_fit_the_terminal(snipd):
+    """A table is cut to $COLUMNS (the terminal's width when stdout is
+    one) with "…"; piped without it, values stay whole."""
+    create_team(snipd.admin(), "A team with a rather long display name")
+    args = ["--addr", snipd.addr, "--key", snipd.admin_key, "admin",
+            "list-teams"]
+    r = snipctl(*args, env={"COLUMNS": "60"})
+    assert r.returncode == 0, _explain(r)
+    lines = r.stdout.splitlines()
+    assert len(lines) >= 2 and all(len(x.rstrip()) <= 60 for x in lines), \
+        r.stdout
+    assert "\u2026" in r.stdout
+    r = snipctl(*args, env={"COLUMNS": ""})
+    assert r.returncode == 0 and "\u2026" not in r.stdout
+    assert "A team with a rather long display name" in r.stdout
+
+
 def test_create_key_without_name(snipd):
     team_id, _ = create_team(snipd.admin(), "No name key")
     r = snipctl("--addr", snipd.addr, "--key", snipd.admin_key, "admin",
