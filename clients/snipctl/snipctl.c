@@ -850,10 +850,20 @@ static const char *ctl_first_word(int argc, char **argv, int end)
     return NULL;
 }
 
+/* The rewritten argument vector of ctl_split_eq, freed at exit (every
+ * return of main and every exit() of a subcommand). */
+static char **ctl_argv_mem;
+
+static void ctl_argv_free(void)
+{
+    sw_free(ctl_argv_mem);
+    ctl_argv_mem = NULL;
+}
+
 /* ctl_split_eq rewrites argv so that every "--flag=value" is the two
  * arguments "--flag" "value", as getopt_long takes either form; every
  * parser after it sees only the second. Returns the new argv (argv itself
- * when nothing had '='; never freed: the process ends with it). */
+ * when nothing had '='). */
 static char **ctl_split_eq(int *argc, char **argv)
 {
     char **out;
@@ -866,6 +876,12 @@ static char **ctl_split_eq(int *argc, char **argv)
     out = sw_calloc((size_t)(*argc + extra + 1), sizeof(*out));
     if (out == NULL)
         return argv;
+    ctl_argv_mem = out;
+    if (atexit(ctl_argv_free) != 0) {
+        sw_free(out);
+        ctl_argv_mem = NULL;
+        return argv;
+    }
     for (i = 0; i < *argc; i++) {
         char *eq = i > 0 && strncmp(argv[i], "--", 2) == 0
                        ? strchr(argv[i], '=')
