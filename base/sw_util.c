@@ -178,6 +178,17 @@ static int sw_aead_run(int enc, const unsigned char *key,
     return ok ? 0 : -1;
 }
 
+void sw_timespec_in(clockid_t clk, int64_t ms, struct timespec *out)
+{
+    clock_gettime(clk, out);
+    out->tv_sec += (time_t)(ms / 1000);
+    out->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (out->tv_nsec >= 1000000000L) {
+        out->tv_sec++;
+        out->tv_nsec -= 1000000000L;
+    }
+}
+
 sw_err sw_aead_seal(const unsigned char key[SW_AEAD_KEY_LEN], const void *ad,
                     size_t adn, const void *p, size_t n, unsigned char *out)
 {

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "base/sw_err.h"
 
@@ -32,6 +33,11 @@ int sw_thread_nice(int nice);
 
 /* The version of Snipwise's programs (snipd, snipctl, snipwise-nm). */
 #define SW_VERSION "0.1.0"
+
+/* sw_timespec_in writes to out the time ms milliseconds from now on clock
+ * clk (CLOCK_REALTIME or CLOCK_MONOTONIC, as the condition variable it is
+ * for uses): the deadline of a pthread_cond_timedwait. */
+void sw_timespec_in(clockid_t clk, int64_t ms, struct timespec *out);
 
 /* sw_hex writes 2*n lowercase hex digits and a NUL into out, which must hold
  * 2*n+1 bytes. */

@@ -604,13 +604,7 @@ static void *imap_thread(void *arg)
         }
         i = imap_pick(m, now, &wait_ms);
         if (i < 0) {
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += wait_ms / 1000;
-            ts.tv_nsec += (wait_ms % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            sw_timespec_in(CLOCK_REALTIME, wait_ms, &ts);
             (void)pthread_cond_timedwait(&m->cv, &m->mu, &ts);
             continue;
         }

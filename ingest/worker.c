@@ -733,13 +733,7 @@ static void *ingest_worker_main(void *arg)
             sw_log_error("worker.error", "err=%s", sw_err_name(rc));
         pthread_mutex_lock(&w->mu);
         if (!w->stop && (!did || rc)) {
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += w->o.idle_ms / 1000;
-            ts.tv_nsec += (w->o.idle_ms % 1000) * 1000000;
-            if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-            }
+            sw_timespec_in(CLOCK_REALTIME, w->o.idle_ms, &ts);
             pthread_cond_timedwait(&w->cv, &w->mu, &ts);
         }
         stop = w->stop;

@@ -787,13 +787,7 @@ static void *rank_engine_thread(void *arg)
         more = rank_engine_pass(e);
         pthread_mutex_lock(&e->mu);
         if (!more && !e->stop && !e->kicked) {
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            ts.tv_sec += e->poll_ms / 1000;
-            ts.tv_nsec += (e->poll_ms % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            sw_timespec_in(CLOCK_MONOTONIC, e->poll_ms, &ts);
             (void)pthread_cond_timedwait(&e->cond, &e->mu, &ts);
         }
         pthread_mutex_unlock(&e->mu);

@@ -912,13 +912,7 @@ static void *rank_thread(void *arg)
         sw_free(token);
         pthread_mutex_lock(&r->mu);
         if (!more && !r->stop && !r->kicked) {
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            ts.tv_sec += r->o.poll_ms / 1000;
-            ts.tv_nsec += (r->o.poll_ms % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            sw_timespec_in(CLOCK_MONOTONIC, r->o.poll_ms, &ts);
             (void)pthread_cond_timedwait(&r->cond, &r->mu, &ts);
         }
         pthread_mutex_unlock(&r->mu);

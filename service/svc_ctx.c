@@ -275,13 +275,7 @@ int svc_ctx_wait(struct svc_ctx *c, int64_t ms)
         if (now >= end)
             break;
         step = end - now < 100 ? end - now : 100;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += step / 1000;
-        ts.tv_nsec += (step % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
+        sw_timespec_in(CLOCK_REALTIME, step, &ts);
         (void)pthread_cond_timedwait(&c->cv, &c->mu, &ts);
     }
     pthread_mutex_unlock(&c->mu);

@@ -62,13 +62,7 @@ static int svc_demo_sleep(svc_demo *d, int64_t ms)
     struct timespec ts;
     int stop;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += (time_t)(ms / 1000);
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    sw_timespec_in(CLOCK_MONOTONIC, ms, &ts);
     pthread_mutex_lock(&d->mu);
     if (!d->stop)
         (void)pthread_cond_timedwait(&d->cv, &d->mu, &ts); /* or a signal */

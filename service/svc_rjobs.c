@@ -508,12 +508,7 @@ static sw_err svc_rjob_next(svc_rjobs *js, const char *team, const char *id,
     struct timespec ts;
     struct svc_rjob *j;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += SVC_RJOB_WAIT_MS * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    sw_timespec_in(CLOCK_REALTIME, SVC_RJOB_WAIT_MS, &ts);
     pthread_mutex_lock(&js->mu);
     while ((j = svc_rjob_find(js, team, id)) != NULL && j->version == seen &&
            !js->stop)

@@ -171,13 +171,7 @@ static sw_err svc_sync_batch(struct svc_ctx *c, grpc_op *ops, size_t n,
         }
         if (left > 100)
             left = 100;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += left / 1000;
-        ts.tv_nsec += (left % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
+        sw_timespec_in(CLOCK_REALTIME, left, &ts);
         (void)pthread_cond_timedwait(&c->cv, &c->mu, &ts);
     }
     ok = c->sync_ok;

@@ -164,12 +164,34 @@ static void test_misc(void **state)
     assert_true(sw_mono_ms() >= 0);
 }
 
+/* sw_timespec_in: whole seconds and milliseconds, with the nanosecond
+ * carry, on both clocks. */
+static void test_timespec_in(void **state)
+{
+    struct timespec a, b;
+    int64_t d;
+
+    (void)state;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    sw_timespec_in(CLOCK_MONOTONIC, 2999, &b);
+    assert_true(b.tv_nsec >= 0 && b.tv_nsec < 1000000000L);
+    d = (int64_t)(b.tv_sec - a.tv_sec) * 1000 +
+        (b.tv_nsec - a.tv_nsec) / 1000000;
+    assert_true(d >= 2999 && d < 3999); /* the call takes far less than 1 s */
+    clock_gettime(CLOCK_REALTIME, &a);
+    sw_timespec_in(CLOCK_REALTIME, 0, &b);
+    d = (int64_t)(b.tv_sec - a.tv_sec) * 1000 +
+        (b.tv_nsec - a.tv_nsec) / 1000000;
+    assert_true(d >= 0 && d < 1000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_i64),  cmocka_unit_test(test_parse_int),
         cmocka_unit_test(test_hex_sha256), cmocka_unit_test(test_ids),
-        cmocka_unit_test(test_misc),       cmocka_unit_test(test_memeq_ct),
+        cmocka_unit_test(test_misc),       cmocka_unit_test(test_timespec_in),
+        cmocka_unit_test(test_memeq_ct),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
