@@ -24,6 +24,11 @@ def test_delete_outcome(snipd):
     ing = ingest_pb2_grpc.IngestServiceStub(snipd.channel())
     out = outcome_pb2_grpc.OutcomeServiceStub(snipd.channel())
     team = snipd.client(key).team
+    # The rep is a member: the email is outbound, so no outcome is derived
+    # from it (a stranger's email would be classified as a reply, and the
+    # derived outcome would race the ones this test records).
+    team.AddTeamMember(team_pb2.AddTeamMemberRequest(
+        member=team_pb2.TeamMember(email="rep@seller.example")))
     thread = ing.IngestEmail(ingest_pb2.IngestEmailRequest(
         parsed=ingest_pb2.ParsedEmail(
             message_id="o-1@seller.example", from_address="rep@seller.example",
