@@ -20,6 +20,7 @@
 #include "llm/answer.h"
 #include "llm/schemas.h"
 #include "store/store_job.h"
+#include "store/store_llm.h"
 #include "store/store_mail.h"
 #include "store/store_outcome.h"
 #include "store/store_snippet.h"
@@ -116,6 +117,7 @@ struct ingest_commit {
     const char *provenance;
     struct llm_reply reply; /* when is_reply */
     int is_reply;
+    int erased; /* the email was erased meanwhile: nothing was stored */
     struct ingest_snip *snips;
     size_t n_snips;
     /* Scopes whose ordinals past the answer are redacted: the email (for
@@ -281,6 +283,25 @@ static sw_err ingest_commit_reply(store_txn *t, struct ingest_commit *k)
     return rc;
 }
 
+/* ingest_commit_erased: when the job's email was erased (store_erase.h)
+ * while its LLM call ran, that call's journal and cache entries, written
+ * after the erasure, are forgotten too. Returns 1 (with *rc) when so. */
+static int ingest_commit_erased(store_txn *t, struct ingest_commit *k,
+                                sw_err *rc)
+{
+    struct store_email em;
+    sw_err e;
+
+    memset(&em, 0, sizeof(em));
+    e = store_email_get_txn(t, k->job->team_id, k->job->email_id, &em);
+    store_email_clear(&em);
+    if (e != SW_ENOTFOUND)
+        return 0;
+    *rc = store_llm_forget_txn(t, k->job->team_id, k->job->email_id, NULL);
+    k->erased = 1;
+    return 1;
+}
+
 static sw_err ingest_commit_txn(store_txn *t, void *arg)
 {
     struct ingest_commit *k = arg;
@@ -290,9 +311,12 @@ static sw_err ingest_commit_txn(store_txn *t, void *arg)
     sw_err rc;
 
     k->written = k->outcomes = 0;
+    k->erased = 0;
     memset(&cur, 0, sizeof(cur));
     rc = store_job_get(t, k->job->job_id, &cur);
     store_job_clear(&cur);
+    if (rc == SW_ENOTFOUND && ingest_commit_erased(t, k, &rc))
+        return rc; /* the email was erased while the model read it */
     if (rc)
         return rc; /* SW_ENOTFOUND: already done elsewhere */
     if (k->is_reply) {
@@ -675,7 +699,7 @@ sw_err ingest_worker_run_one(ingest_worker *w, int64_t now_ms, int *did)
     if (rc)
         goto out;
     rc = store_update(w->s, ingest_commit_txn, &k);
-    if (rc == SW_ENOTFOUND) {
+    if (rc == SW_ENOTFOUND || (rc == SW_OK && k.erased)) {
         rc = SW_OK; /* finished by another worker meanwhile */
         goto out;
     }

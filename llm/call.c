@@ -223,7 +223,7 @@ sw_err llm_call(llm_client *c, const char *team_id, const char *job_id,
                 const struct llm_schema *s, const struct llm_input *in,
                 struct llm_result *res)
 {
-    struct sw_buf schema, sys, user, errtxt, canon, ck;
+    struct sw_buf schema, sys, user, errtxt, canon;
     struct llm_msg *msgs = NULL;
     struct llm_request req;
     struct llm_response resp;
@@ -247,7 +247,6 @@ sw_err llm_call(llm_client *c, const char *team_id, const char *job_id,
     sw_buf_init(&user, LLM_CALL_PROMPT_MAX);
     sw_buf_init(&errtxt, 64 * 1024);
     sw_buf_init(&canon, LLM_CALL_PROMPT_MAX);
-    sw_buf_init(&ck, 4096);
     use_store = c->s != NULL && team_id != NULL && team_id[0] != '\0';
     nmax = c->o.max_retries + 1;
     msgs = sw_calloc(2 + 2 * (size_t)nmax, sizeof(*msgs));
@@ -283,18 +282,12 @@ sw_err llm_call(llm_client *c, const char *team_id, const char *job_id,
     }
     sw_hex(h, sizeof(h), hex);
     res->request_hash = sw_strdup(hex);
-    rc = sw_buf_add(&ck, c->p->name, strlen(c->p->name) + 1);
-    if (rc == SW_OK)
-        rc = sw_buf_add(&ck, c->p->model, strlen(c->p->model) + 1);
-    if (rc == SW_OK)
-        rc = sw_buf_add(&ck, s->name, strlen(s->name) + 1);
-    if (rc == SW_OK)
-        rc = sw_buf_printf(&ck, "v%d:%s", s->version, hex);
-    if (rc == SW_OK && res->request_hash == NULL)
-        rc = SW_ENOMEM;
+    rc = res->request_hash == NULL
+             ? SW_ENOMEM
+             : store_llm_cache_key(c->p->name, c->p->model, s->name, s->version,
+                                   hex, key);
     if (rc)
         goto out;
-    sw_sha256(sw_buf_str(&ck), sw_buf_len(&ck), key);
 
     memset(&rec, 0, sizeof(rec));
     rec.team_id = team_id;
@@ -486,6 +479,5 @@ out:
     sw_buf_free(&user);
     sw_buf_free(&errtxt);
     sw_buf_free(&canon);
-    sw_buf_free(&ck);
     return rc;
 }

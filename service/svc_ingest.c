@@ -534,8 +534,10 @@ sw_err svc_ingest_get_email(struct svc_ctx *c, const ProtobufCMessage *req,
     else
         return svc_ctx_fail(c, SW_EINVAL,
                             "one of email_id and message_id is required");
-    if (rc == SW_ENOTFOUND || rc == SW_EINVAL)
+    if (rc == SW_ENOTFOUND || rc == SW_EINVAL) {
+        svc_ctx_reason(c, "EMAIL_NOT_FOUND");
         return svc_ctx_fail(c, SW_ENOTFOUND, "no such email");
+    }
     if (rc)
         return rc;
     m = svc_email_msg(c, &e);
@@ -589,8 +591,11 @@ sw_err svc_ingest_get_thread(struct svc_ctx *c, const ProtobufCMessage *req,
 
     memset(&t, 0, sizeof(t));
     rc = store_thread_get(svc_ctx_store(c), svc_ctx_team(c), r->thread_id, &t);
-    if (rc == SW_ENOTFOUND || rc == SW_EINVAL)
-        return svc_ctx_fail(c, SW_ENOTFOUND, "no such thread");
+    if (rc == SW_ENOTFOUND || rc == SW_EINVAL) {
+        svc_ctx_reason(c, "THREAD_NOT_FOUND");
+        return svc_ctx_fail(c, SW_ENOTFOUND, "no such thread: %s",
+                            r->thread_id);
+    }
     if (rc)
         return rc;
     m = svc_thread_msg(c, &t);

@@ -11,6 +11,7 @@
 #include "grpc/health/v1/health.pb-c.h"
 #include "service/svc_admin.h"
 #include "service/svc_content.h"
+#include "service/svc_erase.h"
 #include "service/svc_feedback.h"
 #include "service/svc_health.h"
 #include "service/svc_ingest.h"
@@ -101,6 +102,11 @@ static const struct svc_row svc_rows[] = {
     {INGEST, "GetEmail", SVC_UNARY, SVC_REP, 0, svc_ingest_get_email, NULL},
     {INGEST, "GetThread", SVC_UNARY, SVC_REP, 0, svc_ingest_get_thread, NULL},
     {INGEST, "ListThreads", SVC_UNARY, SVC_REP, 0, svc_ingest_list_threads,
+     NULL},
+    {INGEST, "DeleteEmail", SVC_UNARY, SVC_TEAM, 0, svc_erase_email, NULL},
+    {INGEST, "DeleteThread", SVC_UNARY, SVC_TEAM, SVC_HEAVY, svc_erase_thread,
+     NULL},
+    {INGEST, "ForgetContact", SVC_UNARY, SVC_TEAM, SVC_HEAVY, svc_erase_contact,
      NULL},
 
     {OUTCOME, "RecordOutcome", SVC_UNARY, SVC_TEAM, 0, svc_outcome_record,

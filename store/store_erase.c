@@ -6,6 +6,7 @@
 #include "base/sw_buf.h"
 #include "base/sw_mem.h"
 #include "store/mail_records.pb-c.h"
+#include "store/store_erase_int.h"
 #include "store/store_hist.h"
 #include "store/store_int.h"
 #include "store/store_library.h"
@@ -13,8 +14,6 @@
 #include "store/store_mail_int.h"
 #include "store/store_outcome.h"
 #include "store/store_snippet.h"
-
-#define STORE_ERASE_SEQ "erase"
 
 void store_erase_counts_clear(struct store_erase_counts *c)
 {
@@ -297,34 +296,43 @@ static SW_MUST_CHECK sw_err store_erase_outcome_find(store_txn *t, void *arg)
     return store_outcome_scan(t, a->team_id, NULL, store_erase_outcome_cb, a);
 }
 
-static SW_MUST_CHECK sw_err store_erase_outcome_txn(store_txn *t, void *arg)
+sw_err store_erase__outcome_del(store_txn *t, const char *team_id, uint64_t seq,
+                                const char *idem_key)
 {
-    struct store_erase_outcome *a = arg;
     unsigned char be[8];
     struct sw_buf k;
     const void *v;
     size_t vl;
-    uint64_t seq;
     sw_err rc;
 
     sw_buf_init(&k, STORE_KEYBUF_MAX);
-    store_u64_put(be, UINT64_MAX - a->seq);
-    rc = store_key(&k, a->team_id, be, sizeof(be));
+    store_u64_put(be, UINT64_MAX - seq);
+    rc = store_key(&k, team_id, be, sizeof(be));
     if (rc == SW_OK) /* SW_ENOTFOUND: erased meanwhile */
         rc = store_del(t, STORE_DB_OUTCOMES, sw_buf_str(&k), sw_buf_len(&k));
     if (rc == SW_OK)
-        rc = store_key(&k, a->team_id, a->idem_key, strlen(a->idem_key));
+        rc = store_key(&k, team_id, idem_key, strlen(idem_key));
     if (rc == SW_OK)
         rc = store_get(t, STORE_DB_OUTCOME_KEYS, sw_buf_str(&k), sw_buf_len(&k),
                        &v, &vl);
-    if (rc == SW_OK && vl == 8 && store_u64_get(v) == a->seq)
+    if (rc == SW_OK && vl == 8 && store_u64_get(v) == seq)
         rc =
             store_del(t, STORE_DB_OUTCOME_KEYS, sw_buf_str(&k), sw_buf_len(&k));
     else if (rc == SW_ENOTFOUND || rc == SW_OK)
         rc = SW_OK; /* the key names another outcome, or none */
+    sw_buf_free(&k);
+    return rc;
+}
+
+static SW_MUST_CHECK sw_err store_erase_outcome_txn(store_txn *t, void *arg)
+{
+    struct store_erase_outcome *a = arg;
+    uint64_t seq;
+    sw_err rc;
+
+    rc = store_erase__outcome_del(t, a->team_id, a->seq, a->idem_key);
     if (rc == SW_OK)
         rc = store_seq_next(t, a->team_id, STORE_ERASE_SEQ, &seq);
-    sw_buf_free(&k);
     return rc;
 }
 

@@ -6,6 +6,7 @@
 #include "base/sw_buf.h"
 #include "base/sw_mem.h"
 #include "store/snippet_records.pb-c.h"
+#include "store/store_erase_int.h"
 #include "store/store_mail_int.h"
 
 #define STORE_HIST_KEY_MAX 512
@@ -136,7 +137,7 @@ sw_err store_hist_seqs(store_txn *t, const char *team_id, uint64_t out[3])
             return rc;
     }
     /* Erasures (store_erase.h) change what the statistics count too. */
-    rc = store_seq_peek(t, team_id, "erase", &erased);
+    rc = store_seq_peek(t, team_id, STORE_ERASE_SEQ, &erased);
     if (rc)
         return rc;
     v[0] += erased;

@@ -638,6 +638,45 @@ out:
     return rc;
 }
 
+sw_err store_job_drop_email(store_txn *t, const char *team_id,
+                            const char *email_id, size_t *n)
+{
+    struct sw_buf prefix, ids;
+    struct store_job j;
+    size_t i, del = 0;
+    sw_err rc;
+
+    sw_buf_init(&prefix, STORE_KEYBUF_MAX);
+    sw_buf_init(&ids, (size_t)1 << 30);
+    if (t == NULL || team_id == NULL || !team_id[0] || email_id == NULL) {
+        rc = SW_EINVAL;
+        goto out;
+    }
+    rc = store_key(&prefix, team_id, NULL, 0);
+    if (rc == SW_OK)
+        rc = store_scan(t, STORE_DB_JOB_TEAM, sw_buf_str(&prefix),
+                        sw_buf_len(&prefix), NULL, 0, store_job_ids_cb, &ids);
+    for (i = 0; rc == SW_OK && i + 8 <= sw_buf_len(&ids); i += 8) {
+        uint64_t id = store_u64_get(sw_buf_str(&ids) + i);
+
+        memset(&j, 0, sizeof(j));
+        rc = store_job_get(t, id, &j);
+        if (rc == SW_OK && strcmp(j.email_id, email_id) == 0) {
+            rc = store_job_finish(t, id);
+            del += rc == SW_OK;
+        } else if (rc == SW_ENOTFOUND) {
+            rc = SW_OK;
+        }
+        store_job_clear(&j);
+    }
+    if (rc == SW_OK && n)
+        *n += del;
+out:
+    sw_buf_free(&prefix);
+    sw_buf_free(&ids);
+    return rc;
+}
+
 static sw_err store_job_count_cb(const void *k, size_t kl, const void *v,
                                  size_t vl, void *arg)
 {

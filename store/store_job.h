@@ -127,6 +127,14 @@ SW_MUST_CHECK sw_err store_job_get(store_txn *t, uint64_t job_id,
 SW_MUST_CHECK sw_err store_job_purge_team(store_txn *t, const char *team_id,
                                           size_t *n);
 
+/* store_job_drop_email removes in write transaction t every queued job of
+ * team_id about email_id (an erased email) and adds their count to *n (may
+ * be NULL). A worker holding one of them finds it gone at its commit and
+ * stores nothing. Cost: a read of each of the team's queued jobs.
+ * Errors: SW_EINVAL, SW_ECORRUPT, SW_ETOOBIG, SW_ESTORE, SW_ENOMEM. */
+SW_MUST_CHECK sw_err store_job_drop_email(store_txn *t, const char *team_id,
+                                          const char *email_id, size_t *n);
+
 /* store_job_clear frees j's strings and zeroes it. Accepts NULL. */
 void store_job_clear(struct store_job *j);
 

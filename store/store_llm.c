@@ -286,8 +286,8 @@ sw_err store_llm_journal_list(store *s, const char *team_id, const char *job_id,
     return SW_OK;
 }
 
-static sw_err store_llm_cache_key(struct sw_buf *k, const char *team_id,
-                                  const unsigned char key[32])
+static sw_err store_llm_cache_dbkey(struct sw_buf *k, const char *team_id,
+                                    const unsigned char key[32])
 {
     sw_err rc = store_key(k, team_id, NULL, 0);
 
@@ -312,7 +312,7 @@ static sw_err store_llm_cache_txn(store_txn *t, void *arg)
     sw_err rc;
 
     sw_buf_init(&k, STORE_LLM_KEY_MAX);
-    rc = store_llm_cache_key(&k, g->team_id, g->key);
+    rc = store_llm_cache_dbkey(&k, g->team_id, g->key);
     if (rc == SW_OK)
         rc = store_get(t, STORE_DB_LLM_CACHE, sw_buf_str(&k), sw_buf_len(&k),
                        &v, &vl);
@@ -354,7 +354,7 @@ sw_err store_llm_cache_put(store_txn *t, const char *team_id,
     if (t == NULL || team_id == NULL || team_id[0] == '\0')
         return SW_EINVAL;
     sw_buf_init(&k, STORE_LLM_KEY_MAX);
-    rc = store_llm_cache_key(&k, team_id, key);
+    rc = store_llm_cache_dbkey(&k, team_id, key);
     if (rc == SW_OK)
         rc = store_put(t, STORE_DB_LLM_CACHE, sw_buf_str(&k), sw_buf_len(&k),
                        val, len, 0);
@@ -450,5 +450,127 @@ sw_err store_llm_budget_get(store *s, const char *team_id, int64_t day,
     rc = store_view(s, store_llm_bget_txn, &g);
     if (rc == SW_OK)
         *out = g.v;
+    return rc;
+}
+
+/* --- The cache key, and forgetting an email's calls ------------------------
+ */
+
+sw_err store_llm_cache_key(const char *provider, const char *model,
+                           const char *schema_name, int schema_version,
+                           const char *request_hash, unsigned char key[32])
+{
+    struct sw_buf ck;
+    sw_err rc;
+
+    if (provider == NULL || model == NULL || schema_name == NULL ||
+        request_hash == NULL || key == NULL)
+        return SW_EINVAL;
+    sw_buf_init(&ck, 4096);
+    rc = sw_buf_add(&ck, provider, strlen(provider) + 1);
+    if (rc == SW_OK)
+        rc = sw_buf_add(&ck, model, strlen(model) + 1);
+    if (rc == SW_OK)
+        rc = sw_buf_add(&ck, schema_name, strlen(schema_name) + 1);
+    if (rc == SW_OK)
+        rc = sw_buf_printf(&ck, "v%d:%s", schema_version, request_hash);
+    if (rc == SW_OK)
+        sw_sha256(sw_buf_str(&ck), sw_buf_len(&ck), key);
+    sw_buf_free(&ck);
+    return rc;
+}
+
+struct store_llm_forget {
+    const char *job_id;
+    struct sw_buf keys; /* journal keys of job_id's entries, each klen long */
+    size_t klen;
+};
+
+static sw_err store_llm_forget_cb(const void *k, size_t kl, const void *v,
+                                  size_t vl, void *arg)
+{
+    struct store_llm_forget *f = arg;
+    struct store_llm_attempt a;
+    sw_err rc;
+
+    if (kl != f->klen)
+        return SW_ECORRUPT;
+    rc = store_llm_decode(v, vl, &a);
+    if (rc)
+        return rc;
+    if (strcmp(a.job_id, f->job_id) == 0 &&
+        (a.raw_output[0] || a.errors[0] || a.request_hash[0]))
+        rc = sw_buf_add(&f->keys, k, kl);
+    store_llm_attempt_clear(&a);
+    return rc;
+}
+
+/* store_llm_forget_one redacts the journal entry at key k[0..kl) and drops
+ * the cache entry its request would hit. */
+static sw_err store_llm_forget_one(store_txn *t, const char *team_id,
+                                   const void *k, size_t kl, struct sw_buf *b)
+{
+    struct store_llm_attempt a;
+    unsigned char ck[32];
+    const void *v;
+    size_t vl;
+    sw_err rc;
+
+    rc = store_get(t, STORE_DB_LLM_JOURNAL, k, kl, &v, &vl);
+    if (rc == SW_OK)
+        rc = store_llm_decode(v, vl, &a);
+    if (rc)
+        return rc;
+    rc = store_llm_cache_key(a.provider, a.model, a.schema_name,
+                             a.schema_version, a.request_hash, ck);
+    if (rc == SW_OK)
+        rc = store_llm_cache_dbkey(b, team_id, ck);
+    if (rc == SW_OK) {
+        rc = store_del(t, STORE_DB_LLM_CACHE, sw_buf_str(b), sw_buf_len(b));
+        if (rc == SW_ENOTFOUND)
+            rc = SW_OK;
+    }
+    if (rc == SW_OK) { /* what was asked and answered goes; the cost stays */
+        a.raw_output[0] = a.errors[0] = a.request_hash[0] = '\0';
+        sw_buf_reset(b);
+        rc = store_llm_encode(&a, a.attempt_id, b);
+    }
+    if (rc == SW_OK)
+        rc = store_put(t, STORE_DB_LLM_JOURNAL, k, kl, sw_buf_str(b),
+                       sw_buf_len(b), 0);
+    store_llm_attempt_clear(&a);
+    return rc;
+}
+
+sw_err store_llm_forget_txn(store_txn *t, const char *team_id,
+                            const char *job_id, size_t *n)
+{
+    struct store_llm_forget f;
+    struct sw_buf p, b;
+    size_t off;
+    sw_err rc;
+
+    if (t == NULL || team_id == NULL || !team_id[0] || job_id == NULL ||
+        !job_id[0])
+        return SW_EINVAL;
+    memset(&f, 0, sizeof(f));
+    f.job_id = job_id;
+    sw_buf_init(&f.keys, (size_t)1 << 30);
+    sw_buf_init(&p, STORE_LLM_KEY_MAX);
+    sw_buf_init(&b, STORE_LLM_RAW_MAX + 128 * 1024);
+    rc = store_key(&p, team_id, NULL, 0);
+    f.klen = sw_buf_len(&p) + 8;
+    if (rc == SW_OK)
+        rc = store_scan(t, STORE_DB_LLM_JOURNAL, sw_buf_str(&p), sw_buf_len(&p),
+                        NULL, 0, store_llm_forget_cb, &f);
+    for (off = 0; rc == SW_OK && off + f.klen <= sw_buf_len(&f.keys);
+         off += f.klen)
+        rc = store_llm_forget_one(t, team_id, sw_buf_str(&f.keys) + off, f.klen,
+                                  &b);
+    if (rc == SW_OK && n)
+        *n += sw_buf_len(&f.keys) / f.klen;
+    sw_buf_free(&f.keys);
+    sw_buf_free(&p);
+    sw_buf_free(&b);
     return rc;
 }

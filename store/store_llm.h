@@ -105,4 +105,23 @@ SW_MUST_CHECK sw_err store_llm_budget_add(store_txn *t, const char *team_id,
 SW_MUST_CHECK sw_err store_llm_budget_get(store *s, const char *team_id,
                                           int64_t day, uint64_t *out);
 
+/* store_llm_cache_key computes the LLM_CACHE key of a request: SHA-256 of
+ * provider, model and schema name (each NUL-terminated), then
+ * "v<schema_version>:<request_hash>". llm_call and the erasure below use
+ * it, so both name the same entry. Errors: SW_EINVAL, SW_ENOMEM. */
+SW_MUST_CHECK sw_err store_llm_cache_key(
+    const char *provider, const char *model, const char *schema_name,
+    int schema_version, const char *request_hash, unsigned char key[32]);
+
+/* store_llm_forget_txn forgets what the LLM was told and answered for job
+ * job_id of team_id (the extraction worker journals its calls under the
+ * email's id): in write txn t every journal entry of job_id loses its raw
+ * output, validation errors and request hash (provider, model, tokens,
+ * latency and outcome stay, so cost reports still add up), and the cache
+ * entry each request would hit is deleted. Adds the number of entries
+ * redacted to *n (may be NULL). Cost: one scan of the team's journal.
+ * Errors: SW_EINVAL, SW_ECORRUPT, SW_ETOOBIG, SW_ESTORE, SW_ENOMEM. */
+SW_MUST_CHECK sw_err store_llm_forget_txn(store_txn *t, const char *team_id,
+                                          const char *job_id, size_t *n);
+
 #endif

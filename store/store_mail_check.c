@@ -6,11 +6,14 @@
 
 #include "base/sw_mem.h"
 #include "store/mail_records.pb-c.h"
+#include "store/store_hist.h"
 #include "store/store_int.h"
 #include "store/store_job.h"
 #include "store/store_library.h"
 #include "store/store_mail.h"
 #include "store/store_mail_int.h"
+#include "store/store_outcome.h"
+#include "store/store_snippet.h"
 
 #define STORE_CHECK_REPORT_MAX 200 /* violations listed; all are counted */
 
@@ -298,6 +301,7 @@ struct store_check_idx {
     struct store_check *c;
     enum store_db rec_db;
     const char *what;
+    int recency; /* store_check_thread_idx: THREAD_RECENT, not _SUBJ */
 };
 
 static SW_MUST_CHECK sw_err store_check_index(const void *k, size_t kl,
@@ -426,11 +430,107 @@ static SW_MUST_CHECK sw_err store_check_job_team(const void *k, size_t kl,
     return SW_OK;
 }
 
+/* --- What points at emails and threads ------------------------------------
+ * Outcomes, snippets and the thread indexes name emails and threads by id:
+ * an erasure (store_erase.h) must leave none of them dangling. */
+
+static SW_MUST_CHECK sw_err store_check_outcome(const struct store_outcome *o,
+                                                void *arg)
+{
+    struct store_check *c = arg;
+
+    if (!store_check_exists(c, STORE_DB_THREADS, c->team, o->thread_id))
+        store_check_fail(c, "outcome %s: its thread %s does not exist",
+                         o->outcome_id, o->thread_id);
+    if (o->email_id[0] &&
+        !store_check_exists(c, STORE_DB_EMAILS, c->team, o->email_id))
+        store_check_fail(c, "outcome %s: its email %s does not exist",
+                         o->outcome_id, o->email_id);
+    return SW_OK;
+}
+
+static SW_MUST_CHECK sw_err store_check_snippet(const struct store_snippet *s,
+                                                void *arg)
+{
+    struct store_check *c = arg;
+
+    if (s->deleted)
+        return SW_OK;
+    if (s->email_id[0] &&
+        !store_check_exists(c, STORE_DB_EMAILS, c->team, s->email_id))
+        store_check_fail(c, "snippet %s: its email %s does not exist",
+                         s->snippet_id, s->email_id);
+    if (s->thread_id[0] &&
+        !store_check_exists(c, STORE_DB_THREADS, c->team, s->thread_id))
+        store_check_fail(c, "snippet %s: its thread %s does not exist",
+                         s->snippet_id, s->thread_id);
+    return SW_OK;
+}
+
+/* THREAD_RECENT keys end with the thread id after 8 bytes of time;
+ * THREAD_SUBJ keys after the subject key's NUL. */
+static SW_MUST_CHECK sw_err store_check_thread_idx(const void *k, size_t kl,
+                                                   const void *v, size_t vl,
+                                                   void *arg)
+{
+    struct store_check_idx *x = arg;
+    const char *key = k, *id;
+    char buf[160];
+    size_t p = store_check_team(x->c, k, kl), n;
+
+    (void)v;
+    (void)vl;
+    x->c->index_entries++;
+    if (p && x->recency)
+        id = kl >= p + 8 ? key + p + 8 : NULL;
+    else
+        id = p ? memchr(key + p, '\0', kl - p) : NULL;
+    if (id && !x->recency)
+        id++;
+    n = id ? kl - (size_t)(id - key) : 0;
+    if (id == NULL || n == 0 || n >= sizeof(buf)) {
+        store_check_fail(x->c, "%s entry is malformed%s", x->what, NULL);
+        return SW_OK;
+    }
+    memcpy(buf, id, n);
+    buf[n] = '\0';
+    if (!store_check_exists(x->c, x->rec_db, x->c->team, buf))
+        store_check_fail(x->c, "%s entry points to missing thread %s", x->what,
+                         buf);
+    return SW_OK;
+}
+
+static SW_MUST_CHECK sw_err store_check_team_refs(const void *k, size_t kl,
+                                                  const void *v, size_t vl,
+                                                  void *arg)
+{
+    struct store_check *c = arg;
+    sw_err rc;
+
+    (void)v;
+    (void)vl;
+    if (kl == 0 || kl >= sizeof(c->team) || memchr(k, '\0', kl))
+        return SW_OK; /* store_check (store.h) reports bad team keys */
+    memcpy(c->team, k, kl);
+    c->team[kl] = '\0';
+    rc = store_outcome_scan(c->t, c->team, NULL, store_check_outcome, c);
+    if (rc == SW_OK)
+        rc = store_hist_snippets(c->t, c->team, store_check_snippet, c);
+    if (rc == SW_ECORRUPT) {
+        store_check_fail(c, "team %s: an outcome or snippet does not decode%s",
+                         c->team, NULL);
+        rc = SW_OK;
+    }
+    return rc;
+}
+
 static SW_MUST_CHECK sw_err store_check_view(store_txn *t, void *arg)
 {
     struct store_check *c = arg;
-    struct store_check_idx ids = {c, STORE_DB_EMAILS, "Message-ID index"};
-    struct store_check_idx hashes = {c, STORE_DB_CONTENTS, "content hash"};
+    struct store_check_idx ids = {c, STORE_DB_EMAILS, "Message-ID index", 0};
+    struct store_check_idx hashes = {c, STORE_DB_CONTENTS, "content hash", 0};
+    struct store_check_idx recent = {c, STORE_DB_THREADS, "thread recency", 1};
+    struct store_check_idx subj = {c, STORE_DB_THREADS, "thread subject", 0};
     sw_err rc;
 
     c->t = t;
@@ -455,6 +555,15 @@ static SW_MUST_CHECK sw_err store_check_view(store_txn *t, void *arg)
     if (rc == SW_OK)
         rc = store_scan(t, STORE_DB_JOB_TEAM, NULL, 0, NULL, 0,
                         store_check_job_team, c);
+    if (rc == SW_OK)
+        rc = store_scan(t, STORE_DB_THREAD_RECENT, NULL, 0, NULL, 0,
+                        store_check_thread_idx, &recent);
+    if (rc == SW_OK)
+        rc = store_scan(t, STORE_DB_THREAD_SUBJ, NULL, 0, NULL, 0,
+                        store_check_thread_idx, &subj);
+    if (rc == SW_OK)
+        rc = store_scan(t, STORE_DB_TEAMS, NULL, 0, NULL, 0,
+                        store_check_team_refs, c);
     return rc;
 }
 

@@ -294,13 +294,13 @@ sw_err store_snippet_get(store *s, const char *team_id, const char *snippet_id,
     return store_view(s, store_snippet_get_fn, &a);
 }
 
-static sw_err store_snippet_delete_fn(store_txn *t, void *arg)
+sw_err store_snippet_redact_txn(store_txn *t, const char *team_id,
+                                const char *snippet_id)
 {
-    struct store_snippet_getarg *a = arg;
     struct store_snippet sn = {0};
     sw_err rc;
 
-    rc = store_snippet_get_txn(t, a->team_id, a->snippet_id, &sn);
+    rc = store_snippet_get_txn(t, team_id, snippet_id, &sn);
     if (rc)
         goto out;
     if (sn.deleted)
@@ -317,6 +317,13 @@ static sw_err store_snippet_delete_fn(store_txn *t, void *arg)
 out:
     store_snippet_clear(&sn);
     return rc;
+}
+
+static sw_err store_snippet_delete_fn(store_txn *t, void *arg)
+{
+    struct store_snippet_getarg *a = arg;
+
+    return store_snippet_redact_txn(t, a->team_id, a->snippet_id);
 }
 
 sw_err store_snippet_delete(store *s, const char *team_id,

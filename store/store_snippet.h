@@ -86,6 +86,13 @@ SW_MUST_CHECK sw_err store_snippet_get_txn(store_txn *t, const char *team_id,
 SW_MUST_CHECK sw_err store_snippet_delete(store *s, const char *team_id,
                                           const char *snippet_id);
 
+/* store_snippet_redact_txn is store_snippet_delete inside the caller's
+ * write transaction t (the erasures of store_erase.h redact an email's
+ * snippets in the transaction that removes the email).
+ * Errors: as store_snippet_delete. */
+SW_MUST_CHECK sw_err store_snippet_redact_txn(store_txn *t, const char *team_id,
+                                              const char *snippet_id);
+
 /* The callback of store_snippet_since. sn is valid only during the call.
  * Returning an error stops the walk and is returned by store_snippet_since;
  * STORE_SCAN_STOP stops it early with SW_OK. */

@@ -2,6 +2,7 @@
  * table: how to build its request from the arguments, which RPC to call, and
  * how to print the reply (a table or key: value lines for people, one JSON
  * object with --json for scripts). */
+#include <assert.h>
 #include <grpc/grpc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,7 @@ struct ctl {
     int admin_role;         /* --admin */
     int32_t page_size;      /* --page-size */
     const char *page_token; /* --page-token */
+    int with_files;         /* --with-files */
     struct sw_arena arena;
 };
 
@@ -264,6 +266,27 @@ static int ctl_build_mail(struct ctl *c, ProtobufCMessage *m)
     return ctl_build_list_contents(c->page_size, c->page_token, m);
 }
 
+/* The erasure rows: field 1 of the request is the one argument (an id or
+ * an address) and field 2, when the request has one, the bool that
+ * --with-files sets (delete the content no other email carries). */
+static int ctl_build_erase(struct ctl *c, ProtobufCMessage *m)
+{
+    const ProtobufCFieldDescriptor *f1, *f2;
+
+    f1 = protobuf_c_message_descriptor_get_field(m->descriptor, 1);
+    f2 = protobuf_c_message_descriptor_get_field(m->descriptor, 2);
+    assert(f1 && f1->type == PROTOBUF_C_TYPE_STRING);
+    *(const char **)((char *)m + f1->offset) = c->pos[0];
+    if (c->with_files) {
+        if (f2 == NULL || f2->type != PROTOBUF_C_TYPE_BOOL) {
+            fprintf(stderr, "snipctl: --with-files does not apply here\n");
+            return -1;
+        }
+        *(protobuf_c_boolean *)((char *)m + f2->offset) = 1;
+    }
+    return 0;
+}
+
 /* The snippet rows; their requests are built in ctl_search.c. */
 static int ctl_build_snippet(struct ctl *c, ProtobufCMessage *m)
 {
@@ -355,6 +378,21 @@ static const struct ctl_cmd ctl_cmds[] = {
     {"email", "get", "EMAIL_ID | MESSAGE_ID", "show a stored email",
      M("IngestService", "GetEmail"), D(get_email_request), D(email), 1, 1,
      ctl_build_mail, NULL},
+    {"email", "delete", "EMAIL_ID [--with-files]",
+     "delete an email and what was derived from it alone; --with-files: "
+     "also its files no other email carries",
+     M("IngestService", "DeleteEmail"), D(delete_email_request),
+     D(delete_email_response), 1, 1, ctl_build_erase, "summary"},
+    {"thread", "delete", "THREAD_ID [--with-files]",
+     "delete a thread, its emails and its outcomes; --with-files: also "
+     "their files no other email carries",
+     M("IngestService", "DeleteThread"), D(delete_thread_request),
+     D(delete_thread_response), 1, 1, ctl_build_erase, "summary"},
+    {"contact", "forget", "EMAIL_ADDRESS",
+     "forget an address (a privacy request): every email from, to or cc "
+     "it, what was derived from them, the files its mail brought",
+     M("IngestService", "ForgetContact"), D(forget_contact_request),
+     D(forget_contact_response), 1, 1, ctl_build_erase, "summary"},
     {"thread", "get", "THREAD_ID", "show a thread and its emails",
      M("IngestService", "GetThread"), D(get_thread_request), D(thread), 1, 1,
      ctl_build_mail, NULL},
@@ -764,6 +802,8 @@ static int ctl_parse(int argc, char **argv, struct ctl *c)
             c->json = 1;
         } else if (strcmp(a, "--admin") == 0) {
             c->admin_role = 1;
+        } else if (strcmp(a, "--with-files") == 0) {
+            c->with_files = 1;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             return 1;
         } else if (strncmp(a, "--", 2) == 0) {

@@ -8,6 +8,8 @@
 #include "store/store.h"
 #include "store/store_job.h"
 #include "store/store_mail.h"
+#include "store/store_outcome.h"
+#include "store/store_snippet.h"
 #include "store/store_tenant.h"
 
 struct fixture {
@@ -548,7 +550,60 @@ static void test_check_finds_damage(void **state)
     put_one(f, f->a.team_id, 2, 1000, NULL);
     assert_clean(f, 0);
     ASSERT_OK(store_update(f->s, drop_thread_txn, (void *)f->a.team_id));
-    assert_clean(f, 1);
+    /* The email, and the recency and subject indexes, name it. */
+    assert_clean(f, 3);
+}
+
+/* An outcome and a snippet that name a thread and an email that do not
+ * exist: what an erasure must never leave behind. */
+struct dangling {
+    const char *team;
+    int with_refs;
+};
+
+static SW_MUST_CHECK sw_err dangling_txn(store_txn *t, void *arg)
+{
+    struct dangling *d = arg;
+    const char *th = d->with_refs ? "th_0404" : "th_0001";
+    const char *em = d->with_refs ? "em_0404" : "em_0001";
+    struct store_outcome o;
+    struct store_snippet sn;
+    char *oid = NULL;
+    int dup = 0;
+    sw_err rc;
+
+    memset(&o, 0, sizeof(o));
+    o.thread_id = (char *)th;
+    o.kind = 4;
+    o.source = STORE_OUTCOME_DERIVED;
+    o.email_id = (char *)em;
+    o.idem_key = d->with_refs ? "reply:em_0404" : "reply:em_0001";
+    rc = store_outcome_put(t, d->team, &o, &dup, &oid);
+    sw_free(oid);
+    memset(&sn, 0, sizeof(sn));
+    sn.team_id = (char *)d->team;
+    sn.kind = STORE_SNIPPET_FRAMING;
+    sn.text = "see the deck";
+    sn.email_id = (char *)em;
+    sn.thread_id = (char *)th;
+    if (rc == SW_OK)
+        rc = store_snippet_put(t, &sn);
+    sw_free(sn.snippet_id);
+    return rc;
+}
+
+static void test_check_finds_dangling_refs(void **state)
+{
+    struct fixture *f = *state;
+    struct dangling d = {f->a.team_id, 0};
+
+    put_one(f, f->a.team_id, 1, 1000, NULL);
+    ASSERT_OK(store_update(f->s, dangling_txn, &d));
+    assert_clean(f, 0);
+    d.with_refs = 1;
+    ASSERT_OK(store_update(f->s, dangling_txn, &d));
+    /* The outcome's thread and email, the snippet's email and thread. */
+    assert_clean(f, 4);
 }
 
 static void test_msgid_key(void **state)
@@ -581,6 +636,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_job_finish, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_next_team, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_finds_damage, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_check_finds_dangling_refs, setup,
                                         teardown),
         cmocka_unit_test(test_msgid_key),
     };
