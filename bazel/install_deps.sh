@@ -51,6 +51,8 @@ thunderbird
 xvfb
 openbox
 python3-venv
+python3-pip
+python3-wheel
 prometheus
 "
 

@@ -5,7 +5,9 @@
 // after the first change) and only when it changed: {state: "compose",
 // compose}, {state: "none"} without a compose, or {state: "changed",
 // selector} when the adapter cannot find the compose's parts. It also
-// carries out the panel's Insert and Attach on the page.
+// carries out the panel's Insert and Attach on the page, Attach with the
+// library's bytes or, when the library lacks the file, with the thread's
+// own copy of it (fetched from the page's site, checked by SHA-256).
 (function () {
   "use strict";
   const A = globalThis.SnipwiseAdapter;
@@ -76,6 +78,38 @@
       caret = sel.getRangeAt(0).cloneRange();
   });
 
+  function hexOf(buf) {
+    return Array.from(new Uint8Array(buf),
+      (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  // The thread's own copy of a file (a URL of this site, fetched with the
+  // rep's session), attached only when it is the file the team sent: its
+  // SHA-256 must be the library's record of it.
+  async function attachFromThread(msg) {
+    const url = new URL(msg.url, location.href);
+    if (url.origin !== location.origin)
+      throw new Error("the thread's attachment is not on this site");
+    const r = await fetch(url.href, { credentials: "include" });
+    if (!r.ok)
+      throw new Error("the thread's copy of " + msg.name + " could not be " +
+        "fetched (HTTP " + r.status + ")");
+    const buf = await r.arrayBuffer();
+    const sum = hexOf(await crypto.subtle.digest("SHA-256", buf));
+    if (!msg.sha256 || sum !== String(msg.sha256).toLowerCase())
+      return { ok: false, mismatch: true, error: "the thread's copy of " +
+        msg.name + " is not the file your team sent (SHA-256 " +
+        sum.slice(0, 12) + "…)" };
+    A.attach(new File([buf], msg.name,
+      { type: msg.mediaType || r.headers.get("Content-Type") || "" }));
+    return { ok: true, size: buf.byteLength };
+  }
+
+  function failed(e) {
+    console.error("snipwise: " + e.message);
+    return { ok: false, error: e.message, selector: e.selector || "" };
+  }
+
   chrome.runtime.onMessage.addListener((msg, sender, reply) => {
     try {
       if (msg.type === "insert") {
@@ -86,15 +120,18 @@
         A.attach(new File([bytesOf(msg.data)], msg.name,
           { type: msg.mediaType }));
         reply({ ok: true });
+      } else if (msg.type === "attach-thread") {
+        attachFromThread(msg).then(reply, (e) => reply(failed(e)));
+        return true; // the reply comes after the fetch
       } else if (msg.type === "snapshot") {
         lastSent = "";
         send();
         reply({ ok: true });
       }
     } catch (e) {
-      console.error("snipwise: " + e.message);
-      reply({ ok: false, error: e.message, selector: e.selector || "" });
+      reply(failed(e));
     }
+    return false;
   });
 
   new MutationObserver(schedule).observe(document.documentElement,

@@ -28,7 +28,29 @@
     messageSender: "span.gD[email]",
     messageBody: "div.a3s",
     messageDate: "span.g3[title]",
+    // A message's attachment chips; download_url is "type:name:url"
+    // (as gmail.js's parse_attachment_url and InboxSDK read it).
+    messageAttachment: "span.aZo[download_url]",
   };
+
+  /** The thread's attachments: [{name, type, url}], url on this site. */
+  function threadAttachments() {
+    const out = [];
+    for (const m of D.all(SELECTORS, "threadMessage"))
+      for (const a of D.all(SELECTORS, "messageAttachment", m)) {
+        const parts = String(a.getAttribute("download_url")).split(":");
+        if (parts.length < 3) continue;
+        let url;
+        try {
+          url = new URL(parts.slice(2).join(":"), location.href);
+        } catch (e) {
+          continue;
+        }
+        if (url.origin !== location.origin) continue; // fetched same-origin
+        out.push({ name: parts[1], type: parts[0], url: url.href });
+      }
+    return out;
+  }
 
   function chips(root, name) {
     const out = [];
@@ -65,6 +87,7 @@
       author: sender ? sender.getAttribute("email") : "",
       date: date ? date.getAttribute("title") : "",
       text: text ? D.textOf(text) : "",
+      attachments: threadAttachments(),
     };
   }
 

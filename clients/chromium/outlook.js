@@ -57,6 +57,9 @@
       author: sender ? sender.getAttribute("title") : "",
       date: "",
       text: D.textOf(last),
+      // Outlook's reading pane names its attachments but holds no URL to
+      // fetch them by: the thread-copy fallback is Gmail's only.
+      attachments: [],
     };
   }
 

@@ -8,8 +8,8 @@
 // panel_state.js.
 import {
   ContentAssembler, attachmentOf, buildSuggestRequest, errorText,
-  feedbackRequest, notKeptContent, readContentRequest, renderModel,
-  shownRequests,
+  feedbackRequest, findAttachment, notKeptContent, readContentRequest,
+  renderModel, shownRequests,
 } from "./panel_logic.js";
 import { NativeClient } from "./nm_client.js";
 import {
@@ -62,11 +62,12 @@ function report(itemId, kind) {
 // A request to the page's content script; its error is the panel's.
 async function toPage(msg) {
   const r = await chrome.tabs.sendMessage(state.tabId, msg);
-  if (!r || !r.ok) {
+  if (!r || (!r.ok && !r.mismatch)) {
     const e = new Error((r && r.error) || "the page did not answer");
     if (r && r.selector) e.selector = r.selector;
     throw e;
   }
+  return r;
 }
 
 function note(li, text) {
@@ -81,10 +82,19 @@ async function insert(f, li) {
   if (f.contentId) await attach(f.contentId, null);
 }
 
+// The thread's attachments as the page's adapter read them (Gmail's
+// carry a URL of the site; Outlook's none).
+function threadAttachments() {
+  const c = state.compose && state.compose.compose;
+  return (c && c.thread && c.thread.attachments) || [];
+}
+
 // The suggested file from the team's content library, through the host's
 // read_content (chunk frames, checked against the file's SHA-256). When
-// the library does not keep the file, the rep is told to attach it by
-// hand: a web page's attachments are not the extension's to read.
+// the library does not keep the file, the thread's own attachment of that
+// name (panel_logic's findAttachment, as in Thunderbird), fetched by the
+// page and attached only if its SHA-256 is the library's record of the
+// file; else the rep is told to attach it by hand.
 async function attach(contentId, li) {
   const asm = new ContentAssembler();
   let result;
@@ -94,8 +104,7 @@ async function attach(contentId, li) {
   } catch (e) {
     const content = notKeptContent(e);
     if (!content) throw e;
-    note(li, "Your team's library does not keep this file: attach " +
-      (content.filename || "it") + " from your files or the thread.");
+    await attachFromThread(contentId, content, li);
     return;
   }
   const bytes = await asm.finish(result);
@@ -103,6 +112,30 @@ async function attach(contentId, li) {
   await toPage({ type: "attach", name, mediaType: type,
     data: base64Of(bytes) });
   note(li, "Attached " + name + ".");
+  await reportAttached(contentId);
+}
+
+async function attachFromThread(contentId, content, li) {
+  const name = content.filename || content.title || "it";
+  const a = findAttachment(content, threadAttachments());
+  if (!a || !a.url) {
+    note(li, "Your team's library does not keep this file: attach " +
+      name + " from your files or the thread.");
+    return;
+  }
+  const r = await toPage({ type: "attach-thread", url: a.url, name: a.name,
+    mediaType: content.media_type || a.type || "", sha256: content.sha256 });
+  if (!r.ok) {
+    note(li, "Not attached: " + r.error + ". Attach " + name +
+      " from your files.");
+    return;
+  }
+  note(li, "Attached " + a.name + " from this thread (your team's " +
+    "library does not keep it).");
+  await reportAttached(contentId);
+}
+
+async function reportAttached(contentId) {
   const c = state.model.contents.find((x) => x.contentId === contentId);
   if (c) await report(c.itemId, "inserted");
 }

@@ -14,6 +14,7 @@ import shutil
 import ssl
 import subprocess
 import threading
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from e2e_lib import scratch_dir
@@ -75,7 +76,8 @@ def extension_id(ext_dir=None):
 
 class FixtureServer:
     """HTTPS on 127.0.0.1: each site's fixture page at any path of its
-    host name (by the Host header), fixture.js beside it."""
+    host name (by the Host header), fixture.js beside it, and the files of
+    `files` as a thread's attachments (Gmail's ?view=att&realattid=NAME)."""
 
     def __init__(self):
         self.dir = runfile("tests", "chromium", "fixtures")
@@ -89,6 +91,7 @@ class FixtureServer:
              "subjectAltName=" + ",".join("DNS:" + h for h in SITES)],
             check=True, capture_output=True, timeout=60)
         self.requests = []
+        self.files = {}  # name: bytes, the thread's attachments (Gmail)
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -97,8 +100,16 @@ class FixtureServer:
 
             def do_GET(self):
                 host = (self.headers.get("Host") or "").split(":")[0]
-                path = self.path.split("?")[0]
+                path, _, query = self.path.partition("?")
                 server.requests.append((host, self.path))
+                q = urllib.parse.parse_qs(query)
+                if q.get("view") == ["att"]:  # a thread's attachment
+                    name = q.get("realattid", [""])[0]
+                    if name not in server.files:
+                        self.send_error(404)
+                        return
+                    self._send(server.files[name], "application/pdf")
+                    return
                 name = "fixture.js" if path.endswith("/fixture.js") else \
                     SITES.get(host)
                 if not name:
@@ -106,10 +117,12 @@ class FixtureServer:
                     return
                 with open(os.path.join(server.dir, name), "rb") as f:
                     body = f.read()
+                self._send(body, "text/javascript" if name.endswith(".js")
+                           else "text/html; charset=utf-8")
+
+            def _send(self, body, ctype):
                 self.send_response(200)
-                self.send_header("Content-Type", "text/javascript"
-                                 if name.endswith(".js")
-                                 else "text/html; charset=utf-8")
+                self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Cache-Control", "no-store")
                 self.end_headers()

@@ -5,9 +5,12 @@
 // and runs one scenario; prints what it saw as JSON on stdout for the
 // Python test (chromium_lib.drive) to check. Every wait is bounded.
 //
-// The panel is opened as a tab (chrome-extension://ID/panel.html?tab=N),
-// the page chrome.sidePanel shows: a side panel opens only on a user
-// gesture (chrome.sidePanel.open), which headless Chromium cannot give.
+// The panel is the browser's real side panel (chrome.sidePanel), opened
+// as a rep opens it: by the extension's toolbar action on the mail tab
+// (DevTools' Extensions.triggerAction, which needs the debugging pipe and
+// --enable-unsafe-extension-debugging), with the panel behaviour and the
+// per-tab path (panel.html?tab=N) that background.js set. Its page is
+// then driven and photographed like any page.
 import { createRequire } from "node:module";
 import fs from "node:fs";
 import path from "node:path";
@@ -39,6 +42,7 @@ const browser = await puppeteer.launch({
     "--disable-component-update",
     "--disable-sync",
     "--disable-quic",
+    "--enable-unsafe-extension-debugging",
     "--ignore-certificate-errors",
     "--host-resolver-rules=" + rules,
     "--load-extension=" + cfg.ext,
@@ -147,14 +151,36 @@ try {
   }, cfg.url.split("?")[0]);
   out.tabId = tabId;
 
-  const panel = await browser.newPage();
+  // background.js points this tab's side panel at panel.html?tab=N once
+  // the content script reports (bounded wait), then the action opens it.
+  const until = Date.now() + WAIT_MS;
+  do {
+    out.sidePanel = await worker.evaluate(async (id) => ({
+      options: await chrome.sidePanel.getOptions({ tabId: id }),
+      behavior: await chrome.sidePanel.getPanelBehavior(),
+    }), tabId);
+    if (/\?tab=/.test(out.sidePanel.options.path || "")) break;
+    await sleep(100);
+  } while (Date.now() < until);
+  const panelUrl = "chrome-extension://" + out.extensionId + "/panel.html";
+  await page.bringToFront();
+  const ext = (await browser.extensions()).get(out.extensionId);
+  await page.triggerExtensionAction(ext);
+  const panelTarget = await browser.waitForTarget((t) =>
+    t.url().startsWith(panelUrl), { timeout: WAIT_MS }).catch((e) => {
+    throw new Error("the toolbar action opened no side panel (" +
+      JSON.stringify(out.sidePanel) + "): " + e.message);
+  });
+  const panel = await panelTarget.asPage();
+  out.panelUrl = panelTarget.url();
+  out.panelOpen = await worker.evaluate(async () =>
+    (await chrome.runtime.getContexts({ contextTypes: ["SIDE_PANEL"] }))
+      .map((c) => ({ url: c.documentUrl, tabId: c.tabId })));
   panel.on("console", (m) => out.panelConsole.push(m.type() + ": " +
     m.text()));
-  await panel.setViewport({ width: 480, height: 900 });
-  await panel.goto("chrome-extension://" + out.extensionId +
-    "/panel.html?tab=" + tabId, { waitUntil: "load", timeout: WAIT_MS });
 
   out.first = await waitState(panel, cfg.expectState);
+  out.panelSize = await panel.evaluate(() => [innerWidth, innerHeight]);
   if (cfg.screenshot) {
     await panel.bringToFront();
     const png = path.join(cfg.outDir, cfg.screenshot);

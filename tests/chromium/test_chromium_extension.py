@@ -4,11 +4,14 @@ the profile, against fixture pages of Gmail's and Outlook's compose served
 over HTTPS from 127.0.0.1 under the sites' own names, and a real snipd with
 a seeded team:
 
-- the panel shows the team's framings and files for the fixture's draft
-  (screenshot checked and kept), Insert puts the framing at the caret in
+- the panel, the browser's side panel of the mail tab opened by the
+  extension's toolbar action, shows the team's framings and files for the
+  fixture's draft (screenshot checked and kept), Insert puts the framing at the caret in
   the compose body, Attach puts the library's file on the compose byte for
   byte, and shown/inserted/dismissed feedback reaches snipd (ListFeedback);
 - typing in the draft makes the panel suggest again, once (debounced);
+- a file the library does not keep is attached from the thread's own copy
+  (Gmail), only when that copy's SHA-256 is the library's;
 - snipd stopped, the host not registered, a refused key, and a compose
   whose structure the adapter cannot find each show their own state.
 
@@ -44,7 +47,6 @@ QUOTE_START = {"gmail": "On Tue, Mar 3, 2026", "outlook": "From:"}
 CARET_AFTER = {"gmail": "Happy to help",
                "outlook": "Happy to help with pricing"}
 LINE = "Happy to help with pricing"
-W, H = 480, 900
 
 
 def _pdf():
@@ -77,11 +79,28 @@ def _feedback(snipd, key):
     return list(r.feedback)
 
 
-def _check_screenshot(png, want_text, html):
+def _check_side_panel(r):
+    """The panel is the browser's side panel of the mail tab, opened by the
+    toolbar action: background.js's behaviour and per-tab path, a
+    SIDE_PANEL context showing panel.html?tab=N, a side panel's width."""
+    tab = r["tabId"]
+    assert tab, r
+    assert r["sidePanel"]["behavior"] == {"openPanelOnActionClick": True}, r
+    assert r["sidePanel"]["options"]["path"] == "panel.html?tab=%d" % tab, \
+        r["sidePanel"]
+    assert r["sidePanel"]["options"]["enabled"] is True, r["sidePanel"]
+    assert r["panelUrl"].endswith("/panel.html?tab=%d" % tab), r["panelUrl"]
+    assert [c["url"] for c in r["panelOpen"]] == [r["panelUrl"]], \
+        r["panelOpen"]
+    w, h = r["panelSize"]
+    assert 200 <= w <= 700 and h >= 400, r["panelSize"]  # not the window
+
+
+def _check_screenshot(png, want_text, html, size):
     assert os.path.getsize(png) > 5000, png
     with open(png, "rb") as f:
         w, h, ch, rows = read_png(f.read())
-    assert (w, h) == (W, H), (w, h)
+    assert [w, h] == list(size), (w, h, size)
     white = sum(1 for y in range(h) for x in range(w)
                 if pixel(rows, ch, x, y) == (255, 255, 255))
     assert w * h - white > 0.05 * w * h, "a blank screenshot"
@@ -124,8 +143,11 @@ def test_suggest_insert_attach_and_feedback(snipd, admin, server, site):
     assert "cfo0@prospect0.example" in first["context"], first["context"]
     assert "draft: Happy to help with pricing" in first["context"]
     assert first["suggests"] == 1, first["suggests"]  # one, not one per change
-    # 2. The screenshot of the panel: a real picture with the suggestions.
-    _check_screenshot(r["screenshot"], [FRAME_P, PDF_NAME], first["html"])
+    # 2. The side panel, and its screenshot: a real picture with the
+    # suggestions.
+    _check_side_panel(r)
+    _check_screenshot(r["screenshot"], [FRAME_P, PDF_NAME], first["html"],
+                      r["panelSize"])
     # 3. Insert: the top framing once, at the caret (in or after the rep's
     # first line, above their second), a space after the word before it;
     # its file (the PDF) comes along.
@@ -167,26 +189,60 @@ def test_suggest_insert_attach_and_feedback(snipd, admin, server, site):
         (r["typedBefore"], typed["suggests"])
 
 
-def test_attach_of_a_file_the_library_lacks_says_so(server):
-    # A snipd that keeps files up to 100 kB: the 2.2 MB PDF is text only.
+@pytest.mark.parametrize("case", ["thread", "altered", "absent"])
+def test_attach_of_a_file_the_library_lacks(server, case):
+    """A file the library does not keep (a snipd that keeps files up to
+    100 kB; the PDF is 2.2 MB, kept as text only) comes from the thread's
+    own attachment (Gmail: the earlier message's chip), fetched by the page
+    and attached only when its SHA-256 is the library's; an altered copy
+    is refused, and a thread without it leaves the rep a note."""
+    pdf = _pdf()
     s = Snipd(scratch_dir("snipd-"),
               args=["--content-max-file-bytes", "100000"]).start()
     try:
         seeded = seed_team(s, s.admin(),
-                           pricing=(PDF_NAME, _pdf(), "application/pdf"))
+                           pricing=(PDF_NAME, pdf, "application/pdf"))
         profile = Profile()
         profile.write_config(s.addr, seeded.key)
         profile.register_host(extension_id())
-        r = drive(profile, server, "attach", url=URLS["outlook"],
-                  expectState="ready", attachTitle=PDF_NAME)
+        url = URLS["outlook"]
+        if case != "absent":
+            server.files[PDF_NAME] = pdf if case == "thread" else \
+                pdf[:-7] + b"altered"
+            base, _, frag = URLS["gmail"].partition("#")
+            url = base + "?threadfile=" + PDF_NAME + "#" + frag
+        r = drive(profile, server, "attach", url=url, expectState="ready",
+                  attachTitle=PDF_NAME)
+        inserted = [f for f in _feedback(s, seeded.key)
+                    if f.kind == outcome_pb2.FEEDBACK_KIND_INSERTED]
     finally:
         s.stop()
     assert r["first"]["state"] == "ready", r["first"]["status"]
-    assert r["attachments"] == [], r["attachments"]
     notes = [c["note"] for c in r["final"]["contents"]
              if c["title"] == PDF_NAME]
-    assert notes == ["Your team's library does not keep this file: attach "
-                     "%s from your files or the thread." % PDF_NAME], notes
+    fetched = [p for _, p in server.requests if "view=att" in p]
+    if case == "thread":
+        assert [(a["name"], a["type"], a["size"], a["sha256"])
+                for a in r["attachments"]] == \
+            [(PDF_NAME, "application/pdf", len(pdf),
+              hashlib.sha256(pdf).hexdigest())], r["attachments"]
+        assert notes == ["Attached %s from this thread (your team's library "
+                         "does not keep it)." % PDF_NAME], notes
+        assert len(fetched) == 1, server.requests
+        assert len(inserted) == 1, inserted
+    elif case == "altered":
+        assert r["attachments"] == [], r["attachments"]
+        assert len(notes) == 1 and notes[0].startswith(
+            "Not attached: the thread's copy of %s is not the file your "
+            "team sent (SHA-256 " % PDF_NAME), notes
+        assert notes[0].endswith("Attach %s from your files." % PDF_NAME)
+        assert len(fetched) == 1 and not inserted, (fetched, inserted)
+    else:
+        assert r["attachments"] == [], r["attachments"]
+        assert notes == ["Your team's library does not keep this file: "
+                         "attach %s from your files or the thread."
+                         % PDF_NAME], notes
+        assert not fetched and not inserted, (fetched, inserted)
     assert r["final"]["state"] == "ready", r["final"]["status"]
 
 

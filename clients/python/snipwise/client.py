@@ -6,7 +6,7 @@ code name and the server's message.
 """
 from __future__ import annotations
 
-from typing import Iterable, Iterator, List, Optional
+from typing import Iterable, Iterator, List, Optional, Sequence, Union
 
 import importlib
 import os
@@ -14,7 +14,6 @@ import re
 
 import grpc
 
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from snipwise.v1 import (admin_pb2, admin_pb2_grpc, common_pb2, ingest_pb2,
                          ingest_pb2_grpc, outcome_pb2, outcome_pb2_grpc,
                          ranking_pb2, ranking_pb2_grpc, snippet_pb2,
@@ -34,6 +33,98 @@ class SnipwiseError(Exception):
         super().__init__("%s: %s" % (code.name, message))
         self.code = code
         self.message = message
+
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+# grpc.health.v1 by hand: HealthCheckRequest {string service = 1} and
+# HealthCheckResponse {ServingStatus status = 1}. Generated stubs would
+# need a top-level package of their own (grpcio-health-checking's
+# grpc_health), which the client must not shadow or clash with.
+_HEALTH_CHECK = "/grpc.health.v1.Health/Check"
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _health_request(service: str) -> bytes:
+    b = service.encode("utf-8")
+    return b"\x0a" + _varint(len(b)) + b if b else b""
+
+
+def _read_varint(data: bytes, i: int) -> "tuple[int, int]":
+    n, shift = 0, 0
+    while True:
+        if i >= len(data) or shift > 63:
+            raise ValueError("truncated varint")
+        b = data[i]
+        i += 1
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return n, i
+
+
+def _health_status(data: bytes) -> int:
+    """HealthCheckResponse.status (0, UNKNOWN, when absent); other fields
+    are skipped by their wire type."""
+    status, i = 0, 0
+    while i < len(data):
+        key, i = _read_varint(data, i)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            v, i = _read_varint(data, i)
+            if field == 1:
+                status = v
+        elif wire == 2:
+            n, i = _read_varint(data, i)
+            i += n
+        elif wire == 1:
+            i += 8
+        elif wire == 5:
+            i += 4
+        else:
+            raise ValueError("wire type %d in a HealthCheckResponse" % wire)
+    if i != len(data):
+        raise ValueError("truncated HealthCheckResponse")
+    return status
+
+
+def _req(cls, request, fields):
+    """The request message: the one given, or one built from fields."""
+    if request is not None:
+        if fields:
+            raise TypeError("pass the request or its fields, not both")
+        return request
+    return cls(**fields)
+
+
+def _eml_files(paths, suffixes) -> List[str]:
+    """The files ingest_files sends, in order (see there)."""
+    if isinstance(paths, (str, bytes)) or hasattr(paths, "__fspath__"):
+        paths = [paths]
+    want = tuple(s.lower() for s in suffixes)
+    out: List[str] = []
+    for p in paths:
+        p = os.fspath(p)
+        if os.path.isdir(p):
+            for root, dirs, names in os.walk(p):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                out.extend(os.path.join(root, n) for n in sorted(names)
+                           if not n.startswith(".") and
+                           n.lower().endswith(want))
+        elif os.path.isfile(p):
+            out.append(p)
+        else:
+            raise FileNotFoundError(p)
+    return out
 
 
 # Every snipwise.v1 module that defines a service.
@@ -57,7 +148,9 @@ class Client:
             self._channel = grpc.insecure_channel(addr)
         self._md = (("authorization", "Bearer " + key),) if key else ()
         self._timeout = timeout
-        self.health_stub = health_pb2_grpc.HealthStub(self._channel)
+        self._health_check = self._channel.unary_unary(
+            _HEALTH_CHECK, request_serializer=_health_request,
+            response_deserializer=_health_status)
         self.admin = admin_pb2_grpc.AdminServiceStub(self._channel)
         self.team = team_pb2_grpc.TeamServiceStub(self._channel)
         self.ingest = ingest_pb2_grpc.IngestServiceStub(self._channel)
@@ -136,9 +229,9 @@ class Client:
 
     # -- health --------------------------------------------------------------
     def health(self, service: str = "") -> int:
-        """Returns the HealthCheckResponse.ServingStatus of `service`."""
-        return self._call(self.health_stub.Check,
-                          health_pb2.HealthCheckRequest(service=service)).status
+        """Returns the HealthCheckResponse.ServingStatus of `service`
+        (1 is SERVING, 2 NOT_SERVING)."""
+        return self._call(self._health_check, service)
 
     # -- admin (needs the admin key) -------------------------------------------
     def create_team(self, display_name: str) -> admin_pb2.CreateTeamResponse:
@@ -215,17 +308,48 @@ class Client:
         reqs = (ingest_pb2.IngestEmailRequest(raw_mime=r) for r in raws)
         return self._call(self.ingest.IngestEmails, reqs)
 
-    def record_outcome(self, request: outcome_pb2.RecordOutcomeRequest
-                       ) -> outcome_pb2.RecordOutcomeResponse:
-        return self._call(self.outcome.RecordOutcome, request)
+    def ingest_files(self, paths: Union[PathLike, Sequence[PathLike]],
+                     direction: int = 0, suffixes: Sequence[str] = (".eml",)
+                     ) -> ingest_pb2.IngestEmailsResponse:
+        """Ingests .eml files (one RFC 5322 message each) over the
+        IngestEmails stream, reading one file at a time as the stream
+        goes, so a large folder is never in memory at once.
 
-    def record_feedback(self, request: outcome_pb2.RecordFeedbackRequest
-                        ) -> outcome_pb2.RecordFeedbackResponse:
-        return self._call(self.outcome.RecordFeedback, request)
+        paths: files (taken whatever their name) and directories (walked
+        recursively, in sorted order, for files ending in one of
+        `suffixes`, hidden ones skipped). Each message's client_ref is its
+        path, so the response's per-item results (rejected messages and
+        those with MIME defects) name the files; new_count,
+        duplicate_count and rejected_count count them all. A path that
+        does not exist raises FileNotFoundError before anything is sent."""
+        files = _eml_files(paths, suffixes)
 
-    def search_snippets(self, request: snippet_pb2.SearchSnippetsRequest
-                        ) -> snippet_pb2.SearchSnippetsResponse:
-        return self._call(self.snippet.SearchSnippets, request)
+        def reqs() -> Iterator[ingest_pb2.IngestEmailRequest]:
+            for f in files:
+                with open(f, "rb") as fh:
+                    raw = fh.read()
+                yield ingest_pb2.IngestEmailRequest(
+                    raw_mime=raw, direction=direction, client_ref=f)
+        return self._call(self.ingest.IngestEmails, reqs())
+
+    def record_outcome(self, request: Optional[outcome_pb2.RecordOutcomeRequest] = None,
+                       **fields) -> outcome_pb2.RecordOutcomeResponse:
+        """RecordOutcome: the request, or its fields as keywords."""
+        return self._call(self.outcome.RecordOutcome, _req(
+            outcome_pb2.RecordOutcomeRequest, request, fields))
+
+    def record_feedback(self, request: Optional[outcome_pb2.RecordFeedbackRequest] = None,
+                        **fields) -> outcome_pb2.RecordFeedbackResponse:
+        """RecordFeedback: the request, or its fields as keywords
+        (suggestion_id=..., item_id=..., kind=FEEDBACK_KIND_COPIED)."""
+        return self._call(self.outcome.RecordFeedback, _req(
+            outcome_pb2.RecordFeedbackRequest, request, fields))
+
+    def search_snippets(self, request: Optional[snippet_pb2.SearchSnippetsRequest] = None,
+                        **fields) -> snippet_pb2.SearchSnippetsResponse:
+        """SearchSnippets: the request, or its fields as keywords."""
+        return self._call(self.snippet.SearchSnippets, _req(
+            snippet_pb2.SearchSnippetsRequest, request, fields))
 
     def read_content(self, content_id: str) -> "tuple[snippet_pb2.ContentFile, bytes]":
         """Reads a content item's file from the team's content library:
@@ -252,8 +376,13 @@ class Client:
                                 "altered" % content_id)
         return f, data
 
-    def suggest(self, request: suggest_pb2.SuggestRequest) -> suggest_pb2.SuggestResponse:
-        return self._call(self.suggest_stub.Suggest, request)
+    def suggest(self, request: Optional[suggest_pb2.SuggestRequest] = None,
+                **fields) -> suggest_pb2.SuggestResponse:
+        """Suggest: the request, or its fields as keywords, e.g.
+        suggest(in_reply_to_message_id="<q1@x>", draft_text="Here is",
+        recipients=["cfo@x.example"])."""
+        return self._call(self.suggest_stub.Suggest, _req(
+            suggest_pb2.SuggestRequest, request, fields))
 
     def get_model(self) -> ranking_pb2.Model:
         return self._call(self.ranking.GetModel, ranking_pb2.GetModelRequest())
