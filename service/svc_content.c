@@ -16,14 +16,6 @@
 #include "store/store_library.h"
 #include "store/store_mail.h"
 
-/* The store's file states are the API's numbers (store_mail.h). */
-#define SVC_FILE_STATE(x)                                                      \
-    SNIPWISE__V1__CONTENT_FILE_STATE__CONTENT_FILE_STATE_##x
-_Static_assert(STORE_FILE_KEPT == SVC_FILE_STATE(KEPT), "file state");
-_Static_assert(STORE_FILE_TOO_LARGE == SVC_FILE_STATE(TOO_LARGE), "file state");
-_Static_assert(STORE_FILE_NOT_KEPT == SVC_FILE_STATE(NOT_KEPT), "file state");
-_Static_assert(STORE_FILE_DELETED == SVC_FILE_STATE(DELETED), "file state");
-
 /* svc_content_file_state names a file state for error metadata. */
 static const char *svc_content_file_state(int st)
 {

@@ -20,6 +20,44 @@
 #define SVC_OUTCOME_NOTE_MAX 4096
 #define SVC_OUTCOME_WHY_MAX 1024
 
+/* Deal values up to a quadrillion units (their thousandths fit int64). */
+#define SVC_OUTCOME_UNITS_MAX 1000000000000000LL
+
+/* Money.amount is deprecated (units and nanos replace it) but still read
+ * from older clients and filled for them: these two are its only uses. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static double svc_money_amount(const Snipwise__V1__Money *m)
+{
+    return m->amount;
+}
+
+static void svc_money_set_amount(Snipwise__V1__Money *m, double v)
+{
+    m->amount = v;
+}
+#pragma GCC diagnostic pop
+
+/* svc_outcome_units reads a checked deal value as units and nanos (from
+ * the deprecated amount when both are 0, rounded to the nearest nano). */
+static void svc_outcome_units(const Snipwise__V1__Money *m, int64_t *units,
+                              int32_t *nanos)
+{
+    double whole;
+
+    if (m->units != 0 || m->nanos != 0 || svc_money_amount(m) == 0) {
+        *units = m->units;
+        *nanos = m->nanos;
+        return;
+    }
+    whole = floor(svc_money_amount(m));
+    *units = (int64_t)whole;
+    *nanos = (int32_t)llround((svc_money_amount(m) - whole) * 1e9);
+    if (*nanos > 999999999) { /* rounded up to the next unit */
+        *units += 1;
+        *nanos = 0;
+    }
+}
 /* The write of one RecordOutcome: the thread is resolved and the outcome
  * stored in one transaction, so a thread cannot vanish in between. */
 struct svc_outcome_put {
@@ -117,7 +155,7 @@ static sw_err svc_outcome_put_txn(store_txn *t, void *arg)
     o.idem_key = r->idempotency_key;
     o.note = r->note;
     if (r->deal_value) {
-        o.deal_amount = r->deal_value->amount;
+        svc_outcome_units(r->deal_value, &o.deal_units, &o.deal_nanos);
         o.deal_currency = r->deal_value->currency_code;
     }
     return store_outcome_put(t, p->team, &o, &p->res->duplicate,
@@ -156,9 +194,21 @@ static sw_err svc_outcome_money(const Snipwise__V1__RecordOutcomeRequest *r,
         r->kind != SNIPWISE__V1__OUTCOME_KIND__OUTCOME_KIND_OPPORTUNITY_LOST)
         return svc_outcome_why(why, "deal_value is only for OPPORTUNITY_WON "
                                     "and OPPORTUNITY_LOST");
-    if (!isfinite(m->amount) || m->amount < 0 || m->amount > 1e15)
+    if (m->units == 0 && m->nanos == 0 && svc_money_amount(m) != 0 &&
+        (!isfinite(svc_money_amount(m)) || svc_money_amount(m) < 0 ||
+         svc_money_amount(m) > (double)SVC_OUTCOME_UNITS_MAX))
         return svc_outcome_why(why, "deal_value.amount must be a finite "
-                                    "amount from 0 to 1e15");
+                                    "amount from 0 to 1e15 (better: "
+                                    "deal_value.units and nanos)");
+    if ((m->units != 0 || m->nanos != 0) && svc_money_amount(m) != 0)
+        return svc_outcome_why(why, "deal_value: give units and nanos, not "
+                                    "the deprecated amount as well");
+    if (m->units < 0 || m->units > SVC_OUTCOME_UNITS_MAX)
+        return svc_outcome_why(why, "deal_value.units must be from 0 to "
+                                    "1e15");
+    if (m->nanos < 0 || m->nanos > 999999999)
+        return svc_outcome_why(why, "deal_value.nanos must be from 0 to "
+                                    "999999999");
     cc = m->currency_code;
     if (strlen(cc) != 3 || cc[0] < 'A' || cc[0] > 'Z' || cc[1] < 'A' ||
         cc[1] > 'Z' || cc[2] < 'A' || cc[2] > 'Z')
@@ -443,7 +493,11 @@ sw_err svc_outcome_list(struct svc_ctx *c, const ProtobufCMessage *req,
                 goto out;
             }
             snipwise__v1__money__init(o->deal_value);
-            o->deal_value->amount = items[i].deal_amount;
+            o->deal_value->units = items[i].deal_units;
+            o->deal_value->nanos = items[i].deal_nanos;
+            svc_money_set_amount(o->deal_value,
+                                 (double)items[i].deal_units +
+                                     (double)items[i].deal_nanos / 1e9);
             o->deal_value->currency_code =
                 svc_ctx_str(c, items[i].deal_currency);
         }

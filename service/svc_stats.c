@@ -34,18 +34,20 @@ static sw_err svc_stats_lookup(struct svc_ctx *c, int what,
 }
 
 /* svc_stats_counts makes an OutcomeCounts of counts by kind (RANK_KINDS
- * entries, either type through the macro below). */
+ * entries indexed by OutcomeKind, either type through the macro below). */
+#define SVC_KIND(x) SNIPWISE__V1__OUTCOME_KIND__OUTCOME_KIND_##x
+_Static_assert(SVC_KIND(BOUNCE) == RANK_KINDS - 1, "kinds fit RANK_KINDS");
 #define SVC_STATS_COUNTS(o, counts)                                            \
     do {                                                                       \
-        (o)->meetings_booked = (int64_t)(counts)[1];                           \
-        (o)->deals_won = (int64_t)(counts)[2];                                 \
-        (o)->deals_lost = (int64_t)(counts)[3];                                \
-        (o)->positive_replies = (int64_t)(counts)[4];                          \
-        (o)->neutral_replies = (int64_t)(counts)[5];                           \
-        (o)->negative_replies = (int64_t)(counts)[6];                          \
-        (o)->out_of_office = (int64_t)(counts)[7];                             \
-        (o)->unsubscribes = (int64_t)(counts)[8];                              \
-        (o)->bounces = (int64_t)(counts)[9];                                   \
+        (o)->meetings_booked = (int64_t)(counts)[SVC_KIND(MEETING_BOOKED)];    \
+        (o)->deals_won = (int64_t)(counts)[SVC_KIND(OPPORTUNITY_WON)];         \
+        (o)->deals_lost = (int64_t)(counts)[SVC_KIND(OPPORTUNITY_LOST)];       \
+        (o)->positive_replies = (int64_t)(counts)[SVC_KIND(POSITIVE_REPLY)];   \
+        (o)->neutral_replies = (int64_t)(counts)[SVC_KIND(NEUTRAL_REPLY)];     \
+        (o)->negative_replies = (int64_t)(counts)[SVC_KIND(NEGATIVE_REPLY)];   \
+        (o)->out_of_office = (int64_t)(counts)[SVC_KIND(OUT_OF_OFFICE)];       \
+        (o)->unsubscribes = (int64_t)(counts)[SVC_KIND(UNSUBSCRIBE)];          \
+        (o)->bounces = (int64_t)(counts)[SVC_KIND(BOUNCE)];                    \
     } while (0)
 
 static Snipwise__V1__OutcomeCounts *svc_stats_counts_new(struct svc_ctx *c)

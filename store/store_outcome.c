@@ -42,7 +42,9 @@ static sw_err store_outcome_encode(const struct store_outcome *o,
                                    const char *id, int64_t rec, int64_t occ,
                                    struct sw_buf *b)
 {
-    int64_t amount_milli = (int64_t)(o->deal_amount * 1000.0);
+    /* Thousandths first (what records before units and nanos held), then
+     * the exact units and nanos, which newer readers prefer. */
+    int64_t amount_milli = o->deal_units * 1000 + o->deal_nanos / 1000000;
     sw_err rc = sw_buf_addc(b, STORE_OUTCOME_VERSION);
 
     if (rc == SW_OK)
@@ -71,6 +73,10 @@ static sw_err store_outcome_encode(const struct store_outcome *o,
         rc = store_tlv_i64(b, amount_milli);
     if (rc == SW_OK)
         rc = store_tlv_str(b, o->deal_currency, 16);
+    if (rc == SW_OK)
+        rc = store_tlv_i64(b, o->deal_units);
+    if (rc == SW_OK)
+        rc = store_tlv_i64(b, o->deal_nanos);
     return rc;
 }
 
@@ -79,6 +85,7 @@ static sw_err store_outcome_decode(const void *v, size_t n,
 {
     struct store_tlv_rd r = {(const unsigned char *)v + 1, n ? n - 1 : 0,
                              SW_OK};
+    int64_t milli;
 
     memset(o, 0, sizeof(*o));
     if (n < 1 || ((const unsigned char *)v)[0] != STORE_OUTCOME_VERSION)
@@ -94,8 +101,15 @@ static sw_err store_outcome_decode(const void *v, size_t n,
     o->evidence = store_tlv_get_str(&r);
     o->note = store_tlv_get_str(&r);
     o->provenance = store_tlv_get_str(&r);
-    o->deal_amount = (double)store_tlv_get_i64(&r) / 1000.0;
+    milli = store_tlv_get_i64(&r);
     o->deal_currency = store_tlv_get_str(&r);
+    if (r.n) { /* written with units and nanos */
+        o->deal_units = store_tlv_get_i64(&r);
+        o->deal_nanos = (int32_t)store_tlv_get_i64(&r);
+    } else {
+        o->deal_units = milli / 1000;
+        o->deal_nanos = (int32_t)(milli % 1000) * 1000000;
+    }
     if (r.rc)
         store_outcome_clear(o);
     return r.rc;

@@ -40,7 +40,8 @@ struct store_outcome {
     char *evidence;     /* derived: the sentence that shows it */
     char *note;         /* recorded: the caller's note */
     char *provenance;   /* derived: "provider/model" that classified it */
-    double deal_amount; /* 0 when none */
+    int64_t deal_units; /* whole units of deal_currency; 0 when none */
+    int32_t deal_nanos; /* and billionths of a unit, 0..999999999 */
     char *deal_currency;
     uint64_t seq; /* the team's outcome sequence number (read only) */
 };

@@ -353,7 +353,7 @@ class Churn:
             req.thread_id = r.choice(self.fill_threads)
         if kind in (common_pb2.OUTCOME_KIND_OPPORTUNITY_WON,
                     common_pb2.OUTCOME_KIND_OPPORTUNITY_LOST):
-            req.deal_value.amount = float(r.randrange(5, 200) * 500)
+            req.deal_value.units = r.randrange(5, 200) * 500
             req.deal_value.currency_code = "USD"
         t0 = time.monotonic()
         try:

@@ -164,7 +164,7 @@ def test_record_outcome_idempotent_and_isolated(snipd, admin):
         if o.source == outcome_pb2.OUTCOME_SOURCE_RECORDED]
     r3 = a.record(thread_id=th, kind=common_pb2.OUTCOME_KIND_OPPORTUNITY_WON,
                   idempotency_key="crm-2", occur_time_unix_ms=T0 + 5 * DAY,
-                  deal_value=outcome_pb2.Money(amount=12500.5,
+                  deal_value=outcome_pb2.Money(units=12500, nanos=500000000,
                                                currency_code="EUR"),
                   note="opp 42")
     assert not r3.duplicate and r3.outcome_id != r1.outcome_id
@@ -173,9 +173,31 @@ def test_record_outcome_idempotent_and_isolated(snipd, admin):
     recorded = [o for o in lst.outcomes
                 if o.source == outcome_pb2.OUTCOME_SOURCE_RECORDED]
     assert [o.outcome_id for o in recorded] == [r3.outcome_id, r1.outcome_id]
-    assert recorded[0].deal_value.amount == 12500.5
+    assert (recorded[0].deal_value.units,
+            recorded[0].deal_value.nanos) == (12500, 500000000)
+    assert recorded[0].deal_value.amount == 12500.5  # for older clients
     assert recorded[0].deal_value.currency_code == "EUR"
     assert recorded[0].note == "opp 42"
+    # An older client's floating-point amount becomes units and nanos.
+    r4 = a.record(thread_id=th, kind=common_pb2.OUTCOME_KIND_OPPORTUNITY_LOST,
+                  idempotency_key="crm-3",
+                  deal_value=outcome_pb2.Money(amount=99.99,
+                                               currency_code="USD"))
+    old = [o for o in a.call(a.outcome, "ListOutcomes",
+                             outcome_pb2.ListOutcomesRequest(
+                                 thread_id=th)).outcomes
+           if o.outcome_id == r4.outcome_id][0]
+    assert (old.deal_value.units, old.deal_value.nanos) == (99, 990000000)
+    # Units and nanos are kept exactly, below a thousandth too.
+    r5 = a.record(thread_id=th, kind=common_pb2.OUTCOME_KIND_OPPORTUNITY_WON,
+                  idempotency_key="crm-4",
+                  deal_value=outcome_pb2.Money(units=7, nanos=123456789,
+                                               currency_code="KWD"))
+    exact = [o for o in a.call(a.outcome, "ListOutcomes",
+                               outcome_pb2.ListOutcomesRequest(
+                                   thread_id=th)).outcomes
+             if o.outcome_id == r5.outcome_id][0]
+    assert (exact.deal_value.units, exact.deal_value.nanos) == (7, 123456789)
     # Another team sees none of it and cannot reach the thread.
     assert not b.call(b.outcome, "ListOutcomes",
                       outcome_pb2.ListOutcomesRequest()).outcomes
@@ -192,11 +214,22 @@ def test_record_outcome_idempotent_and_isolated(snipd, admin):
         ({"thread_id": th, "idempotency_key": "k"}, "kind"),
         ({"thread_id": th, "kind": 1}, "idempotency_key"),
         ({"thread_id": th, "kind": 4, "idempotency_key": "k",
-          "deal_value": outcome_pb2.Money(amount=1, currency_code="EUR")},
+          "deal_value": outcome_pb2.Money(units=1, currency_code="EUR")},
          "deal_value"),
         ({"thread_id": th, "kind": 2, "idempotency_key": "k",
-          "deal_value": outcome_pb2.Money(amount=1, currency_code="euro")},
+          "deal_value": outcome_pb2.Money(units=1, currency_code="euro")},
          "currency"),
+        ({"thread_id": th, "kind": 2, "idempotency_key": "k",
+          "deal_value": outcome_pb2.Money(units=1, nanos=10**9,
+                                          currency_code="EUR")},
+         "nanos"),
+        ({"thread_id": th, "kind": 2, "idempotency_key": "k",
+          "deal_value": outcome_pb2.Money(units=-1, currency_code="EUR")},
+         "units"),
+        ({"thread_id": th, "kind": 2, "idempotency_key": "k",
+          "deal_value": outcome_pb2.Money(units=1, amount=1.0,
+                                          currency_code="EUR")},
+         "not the deprecated amount"),
     ]:
         err = expect_error(grpc.StatusCode.INVALID_ARGUMENT, a.record, **kw)
         assert why in err.details()
