@@ -19,15 +19,37 @@
 sw_err svc_idem_init(struct store *s, struct svc_idem *out)
 {
     sw_err rc = store_secret(s, SVC_IDEM_SECRET, out->key);
+    size_t i;
 
-    if (rc == SW_OK)
-        pthread_mutex_init(&out->mu, NULL);
+    for (i = 0; rc == SW_OK && i < SVC_IDEM_STRIPES; i++)
+        pthread_mutex_init(&out->mu[i], NULL);
     return rc;
 }
 
 void svc_idem_destroy(struct svc_idem *m)
 {
-    pthread_mutex_destroy(&m->mu);
+    size_t i;
+
+    for (i = 0; i < SVC_IDEM_STRIPES; i++)
+        pthread_mutex_destroy(&m->mu[i]);
+}
+
+/* svc_idem_lock picks the lock of team, method and request_id (FNV-1a):
+ * the same request always gets the same one. */
+static pthread_mutex_t *svc_idem_lock(struct svc_ctx *c, struct svc_idem *m,
+                                      const char *method, const char *id)
+{
+    const char *parts[3] = {svc_ctx_team(c), method, id};
+    uint64_t h = 1469598103934665603ULL;
+    const char *p;
+    size_t i;
+
+    for (i = 0; i < 3; i++) {
+        for (p = parts[i] ? parts[i] : ""; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+        h = (h ^ 0xffu) * 1099511628211ULL; /* a separator */
+    }
+    return &m->mu[h % SVC_IDEM_STRIPES];
 }
 
 const char *svc_idem_request_id(const ProtobufCMessage *req)
@@ -100,7 +122,7 @@ sw_err svc_idem_begin(struct svc_ctx *c, struct svc_idem *m, const char *method,
     sw_err rc;
 
     *resp = NULL;
-    pthread_mutex_lock(&m->mu);
+    pthread_mutex_lock(svc_idem_lock(c, m, method, id));
     if (strlen(id) > SVC_IDEM_ID_MAX)
         return svc_ctx_fail_field(c, SW_EINVAL, "request_id",
                                   "is longer than %d bytes", SVC_IDEM_ID_MAX);
@@ -217,7 +239,7 @@ void svc_idem_end(struct svc_ctx *c, struct svc_idem *m, const char *method,
     sw_err rc = SW_OK;
 
     if (!ok || resp == NULL || id == NULL) {
-        pthread_mutex_unlock(&m->mu);
+        pthread_mutex_unlock(svc_idem_lock(c, m, method, id));
         return;
     }
     sw_buf_init(&k, SVC_IDEM_KEY_MAX);
@@ -245,7 +267,7 @@ void svc_idem_end(struct svc_ctx *c, struct svc_idem *m, const char *method,
     if (rc)
         sw_log_warn("rpc.request_id_not_kept", "method=%s team=%s err=%s",
                     method, svc_ctx_team(c), sw_err_name(rc));
-    pthread_mutex_unlock(&m->mu);
+    pthread_mutex_unlock(svc_idem_lock(c, m, method, id));
     sw_buf_free(&val);
     sw_buf_free(&k);
 }

@@ -8,9 +8,11 @@
  * REQUEST_IDS database under team, method and request_id. A repeat of the
  * same request within that time is answered with the kept response and
  * changes nothing; a different request under the same request_id is
- * INVALID_ARGUMENT (reason REQUEST_ID_REUSED). Calls carrying a request_id
- * are serialised in the process, so two identical calls at once create
- * one thing. An empty request_id means no idempotency. */
+ * INVALID_ARGUMENT (reason REQUEST_ID_REUSED). Calls carrying the same
+ * team, method and request_id are serialised in the process (one of
+ * SVC_IDEM_STRIPES locks, picked by a hash of the three), so two identical
+ * calls at once create one thing, while other teams' creates go on. An
+ * empty request_id means no idempotency. */
 #ifndef SVC_IDEM_H
 #define SVC_IDEM_H
 
@@ -25,9 +27,12 @@ struct svc_ctx;
 #define SVC_IDEM_TTL_MS (24LL * 3600 * 1000)
 #define SVC_IDEM_ID_MAX 128 /* longest request_id accepted */
 
+#define SVC_IDEM_STRIPES 64
+
 struct svc_idem {
     unsigned char key[STORE_SECRET_BYTES];
-    pthread_mutex_t mu; /* held from the lookup to the record */
+    /* One is held from the lookup to the record (svc_idem_begin to _end). */
+    pthread_mutex_t mu[SVC_IDEM_STRIPES];
 };
 
 /* svc_idem_init loads (or creates) the key and the lock. Errors: as
@@ -39,8 +44,8 @@ void svc_idem_destroy(struct svc_idem *m);
  * (no such field, or empty). */
 const char *svc_idem_request_id(const ProtobufCMessage *req);
 
-/* svc_idem_begin takes the lock and looks request_id up: *resp is the kept
- * response (in the call's arena) when this request was answered before,
+/* svc_idem_begin takes the request's lock and looks request_id up: *resp is the
+ * kept response (in the call's arena) when this request was answered before,
  * else NULL and the caller runs the handler. A different request under the
  * same id fails (status set). Every begin is followed by svc_idem_end. */
 SW_MUST_CHECK sw_err svc_idem_begin(struct svc_ctx *c, struct svc_idem *m,
