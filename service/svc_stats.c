@@ -3,6 +3,7 @@
  * One rank_engine_stats call per response, whatever its page size. */
 #include "service/svc_stats.h"
 
+#include <assert.h>
 #include <string.h>
 
 #include "base/sw_arena.h"
@@ -31,6 +32,32 @@ static sw_err svc_stats_lookup(struct svc_ctx *c, int what,
     }
     *out = st;
     return SW_OK;
+}
+
+/* svc_stats_gather runs svc_stats_lookup for the items of m[0..n), each
+ * named by its string field id_field (a field of every message of m's
+ * type; asserted). */
+static sw_err svc_stats_gather(struct svc_ctx *c, int what,
+                               ProtobufCMessage *const *m, size_t n,
+                               const char *id_field,
+                               struct rank_item_stats **out)
+{
+    const ProtobufCFieldDescriptor *f = NULL;
+    const char **ids;
+    size_t i;
+
+    ids = sw_arena_alloc(svc_ctx_arena(c), (n ? n : 1) * sizeof(*ids));
+    if (ids == NULL)
+        return SW_ENOMEM;
+    for (i = 0; i < n; i++) {
+        if (f == NULL)
+            f = protobuf_c_message_descriptor_get_field_by_name(
+                m[i]->descriptor, id_field);
+        assert(f != NULL && f->type == PROTOBUF_C_TYPE_STRING &&
+               m[i]->descriptor == m[0]->descriptor);
+        ids[i] = *(const char *const *)((const char *)m[i] + f->offset);
+    }
+    return svc_stats_lookup(c, what, ids, n, out);
 }
 
 /* svc_stats_counts makes an OutcomeCounts of counts by kind (RANK_KINDS
@@ -70,16 +97,11 @@ static double svc_stats_rate(const struct rank_evid *ev)
 sw_err svc_stats_threads(struct svc_ctx *c, Snipwise__V1__Thread **m, size_t n)
 {
     struct rank_item_stats *st = NULL;
-    const char **ids;
     size_t i;
     sw_err rc;
 
-    ids = sw_arena_alloc(svc_ctx_arena(c), (n ? n : 1) * sizeof(*ids));
-    if (ids == NULL)
-        return SW_ENOMEM;
-    for (i = 0; i < n; i++)
-        ids[i] = m[i]->thread_id;
-    rc = svc_stats_lookup(c, RANK_STATS_THREAD, ids, n, &st);
+    rc = svc_stats_gather(c, RANK_STATS_THREAD, (ProtobufCMessage *const *)m, n,
+                          "thread_id", &st);
     if (rc)
         return rc;
     for (i = 0; i < n && rc == SW_OK; i++) {
@@ -99,16 +121,11 @@ sw_err svc_stats_contents(struct svc_ctx *c, Snipwise__V1__Content **m,
                           size_t n)
 {
     struct rank_item_stats *st = NULL;
-    const char **ids;
     size_t i;
     sw_err rc;
 
-    ids = sw_arena_alloc(svc_ctx_arena(c), (n ? n : 1) * sizeof(*ids));
-    if (ids == NULL)
-        return SW_ENOMEM;
-    for (i = 0; i < n; i++)
-        ids[i] = m[i]->content_id;
-    rc = svc_stats_lookup(c, RANK_STATS_CONTENT, ids, n, &st);
+    rc = svc_stats_gather(c, RANK_STATS_CONTENT, (ProtobufCMessage *const *)m,
+                          n, "content_id", &st);
     if (rc)
         return rc;
     for (i = 0; i < n; i++) {
@@ -135,16 +152,11 @@ sw_err svc_stats_snippets(struct svc_ctx *c, Snipwise__V1__Snippet **m,
                           size_t n)
 {
     struct rank_item_stats *st = NULL;
-    const char **ids;
     size_t i;
     sw_err rc;
 
-    ids = sw_arena_alloc(svc_ctx_arena(c), (n ? n : 1) * sizeof(*ids));
-    if (ids == NULL)
-        return SW_ENOMEM;
-    for (i = 0; i < n; i++)
-        ids[i] = m[i]->snippet_id;
-    rc = svc_stats_lookup(c, RANK_STATS_SNIPPET, ids, n, &st);
+    rc = svc_stats_gather(c, RANK_STATS_SNIPPET, (ProtobufCMessage *const *)m,
+                          n, "snippet_id", &st);
     if (rc)
         return rc;
     for (i = 0; i < n; i++) {
