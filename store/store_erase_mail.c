@@ -558,6 +558,8 @@ static SW_MUST_CHECK sw_err store_erase_run(store *s,
     size_t i, j;
     sw_err rc;
 
+    if (p->emails.n == 0)
+        return SW_OK; /* nothing to erase (a contact without mail) */
     qsort(p->emails.v, p->emails.n, sizeof(char *), store_erase_cmp);
     /* Jobs first would not help: a worker's commit re-checks its job, and
      * each email's transaction drops the email's jobs. */
