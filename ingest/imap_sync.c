@@ -157,62 +157,153 @@ static sw_err imap_run_check(struct imap_run *r)
     return rc;
 }
 
+/* The cursor advance one message carries into its own commit. */
+struct imap_adv {
+    struct ingest_txn_hook hook;
+    struct store_mailbox_advance a;
+    int moved; /* by the committer; read after ingest_email_end */
+};
+
+/* imap_adv_txn runs in the message's write transaction (ingest_txn_hook):
+ * the folder's cursor moves to its UID there, or not at all. */
+static sw_err imap_adv_txn(store_txn *t, const struct ingest_result *res,
+                           void *arg)
+{
+    struct imap_adv *v = arg;
+    struct store_mailbox_advance a = v->a;
+
+    a.ingested = res->status == INGEST_NEW;
+    return store_mailbox_folder_advance_txn(t, &a, &v->moved);
+}
+
+static int imap_malformed(sw_err rc)
+{
+    return rc == SW_EPARSE || rc == SW_ETOOBIG || rc == SW_EINVAL;
+}
+
+/* imap_begin parses and queues one message with the cursor advance from
+ * `from` (the UID the cursor will be at) to its UID, counting `skipped`
+ * malformed messages before it as seen. */
+static sw_err imap_begin(struct imap_run *r, const struct ingest_imap_msg *msg,
+                         uint32_t from, int64_t skipped, struct imap_adv *adv,
+                         ingest_ticket **t, struct sw_buf *why)
+{
+    struct ingest_request req;
+    sw_err rc;
+
+    memset(&req, 0, sizeof(req));
+    adv->hook.fn = imap_adv_txn;
+    adv->hook.arg = adv;
+    adv->a.team_id = r->mb->team_id;
+    adv->a.mailbox_id = r->mb->mailbox_id;
+    adv->a.folder = r->cur.name;
+    adv->a.uid_validity = r->cur.uid_validity;
+    adv->a.from_uid = from;
+    adv->a.to_uid = msg->uid;
+    adv->a.seen = 1 + skipped;
+    req.raw = msg->data;
+    req.raw_len = msg->len;
+    req.direction = r->direction;
+    req.hook = &adv->hook;
+    rc = ingest_email_begin(r->m->p, r->mb->team_id, &req, t, why);
+    if (imap_malformed(rc))
+        sw_log_warn("mailbox.message_rejected",
+                    "team_id=%s mailbox_id=%s folder=\"%s\" uid=%u err=%s "
+                    "reason=\"%s\"",
+                    r->mb->team_id, r->mb->mailbox_id, r->cur.name, msg->uid,
+                    sw_err_name(rc), sw_buf_str(why));
+    return rc;
+}
+
+/* imap_end waits for the begun messages in UID order and mirrors in r->cur
+ * what their transactions did to the stored cursor. Returns the first
+ * failure: the stored cursor stopped before it. A message the commit
+ * itself refused as malformed is stepped over (a separate write: the
+ * later ones, already committed, are fetched again and dedupe). */
+static sw_err imap_end(struct imap_run *r, const struct ingest_imap_msg *msgs,
+                       ingest_ticket **t, struct imap_adv *adv, size_t nb)
+{
+    sw_err rc = SW_OK, e;
+    size_t i;
+
+    for (i = 0; i < nb; i++) {
+        struct ingest_result res;
+        if (t[i] == NULL)
+            continue; /* malformed: counted by the next advance */
+        memset(&res, 0, sizeof(res));
+        e = ingest_email_end(&t[i], &res, NULL, NULL);
+        if (rc == SW_OK && e == SW_OK && adv[i].moved) {
+            r->cur.last_uid = adv[i].a.to_uid;
+            r->cur.seen += adv[i].a.seen;
+            r->cur.ingested += res.status == INGEST_NEW;
+        } else if (rc == SW_OK && imap_malformed(e)) {
+            sw_log_warn("mailbox.message_rejected",
+                        "team_id=%s mailbox_id=%s folder=\"%s\" uid=%u "
+                        "err=%s",
+                        r->mb->team_id, r->mb->mailbox_id, r->cur.name,
+                        msgs[i].uid, sw_err_name(e));
+            r->cur.last_uid = adv[i].a.to_uid;
+            r->cur.seen += adv[i].a.seen;
+            rc = SW_ECANCELLED; /* the next sync resumes after it */
+        } else if (rc == SW_OK) {
+            /* A failed commit, or a cursor that did not move although the
+             * commit succeeded (the mailbox was deleted meanwhile). */
+            rc = e ? e : SW_ECANCELLED;
+        }
+        ingest_result_clear(&res);
+    }
+    return rc;
+}
+
 /* imap_batch ingests one fetched batch: every message is begun (parsed and
- * queued) first, so that they commit together, then ended in UID order.
- * The cursor moves past a message once it is committed, or rejected as
- * malformed (logged with its reason: retrying would not help). */
+ * queued) first, so that they commit together, each carrying the cursor
+ * advance to its UID into its own transaction; then they are ended in UID
+ * order. A malformed message (logged with its reason: retrying would not
+ * help) is counted by the next message's advance, or after the batch when
+ * it is the last. */
 static sw_err imap_batch(const struct ingest_imap_msg *msgs, size_t n,
                          void *arg)
 {
     struct imap_run *r = arg;
     ingest_ticket **t = NULL;
-    sw_err *brc = NULL, rc = SW_OK;
+    struct imap_adv *adv = NULL;
     struct sw_buf why;
-    size_t i;
-    int blocked = 0;
+    uint32_t from = r->cur.last_uid;
+    int64_t skipped = 0;
+    size_t nb;
+    sw_err rc = SW_OK, e;
 
     if (n == 0)
         return SW_OK;
     t = sw_calloc(n, sizeof(*t));
-    brc = sw_calloc(n, sizeof(*brc));
-    if (t == NULL || brc == NULL) {
+    adv = sw_calloc(n, sizeof(*adv));
+    if (t == NULL || adv == NULL) {
         sw_free(t);
-        sw_free(brc);
+        sw_free(adv);
         return SW_ENOMEM;
     }
     sw_buf_init(&why, IMAP_SYNC_WHY_MAX);
-    for (i = 0; i < n; i++) {
-        struct ingest_request req = {msgs[i].data, msgs[i].len, NULL,
-                                     r->direction};
-        brc[i] = ingest_email_begin(r->m->p, r->mb->team_id, &req, &t[i], &why);
-        if (brc[i] == SW_EPARSE || brc[i] == SW_ETOOBIG || brc[i] == SW_EINVAL)
-            sw_log_warn("mailbox.message_rejected",
-                        "team_id=%s mailbox_id=%s folder=\"%s\" uid=%u "
-                        "err=%s reason=\"%s\"",
-                        r->mb->team_id, r->mb->mailbox_id, r->cur.name,
-                        msgs[i].uid, sw_err_name(brc[i]), sw_buf_str(&why));
-    }
-    for (i = 0; i < n; i++) {
-        struct ingest_result res;
-        int malformed =
-            brc[i] == SW_EPARSE || brc[i] == SW_ETOOBIG || brc[i] == SW_EINVAL;
-        memset(&res, 0, sizeof(res));
-        if (brc[i] == SW_OK)
-            brc[i] = ingest_email_end(&t[i], &res, NULL, NULL);
-        if (!blocked && (brc[i] == SW_OK || malformed)) {
-            r->cur.last_uid = msgs[i].uid;
-            r->cur.seen++;
-            if (brc[i] == SW_OK && res.status == INGEST_NEW)
-                r->cur.ingested++;
-        } else if (!blocked) {
-            blocked = 1; /* the cursor stops before the first failure */
-            rc = brc[i];
+    for (nb = 0; nb < n; nb++) {
+        rc = imap_begin(r, &msgs[nb], from, skipped, &adv[nb], &t[nb], &why);
+        if (rc == SW_OK) {
+            from = msgs[nb].uid;
+            skipped = 0;
+        } else if (imap_malformed(rc)) {
+            skipped++;
+            rc = SW_OK;
+        } else {
+            break; /* not queued: the cursor stops before it */
         }
-        ingest_result_clear(&res);
+    }
+    e = imap_end(r, msgs, t, adv, nb);
+    rc = e ? e : rc;
+    if (rc == SW_OK && skipped > 0) { /* malformed at the end: step over */
+        r->cur.last_uid = msgs[n - 1].uid;
+        r->cur.seen += skipped;
     }
     sw_buf_free(&why);
     sw_free(t);
-    sw_free(brc);
+    sw_free(adv);
     return rc;
 }
 

@@ -652,7 +652,10 @@ static SW_MUST_CHECK sw_err ingest_batch_txn(store_txn *t, void *arg)
     sw_err rc;
 
     for (i = 0; i < b->n; i++) {
+        const struct ingest_txn_hook *h = b->items[i]->hook;
         rc = ingest__commit_item(t, b->items[i]);
+        if (rc == SW_OK && h && h->fn) /* in the same transaction */
+            rc = h->fn(t, &b->items[i]->res, h->arg);
         if (rc)
             return rc;
     }
@@ -927,6 +930,7 @@ sw_err ingest_email_begin(ingest_pipeline *p, const char *team_id,
     k->st.parse_us = t1 - t0;
     k->it.max_file_bytes = p->max_file_bytes;
     k->it.quota_bytes = p->quota_bytes;
+    k->it.hook = r->hook;
     rc = ingest_prepare(p->s, team_id, k->m, r->direction, &k->it);
     if (rc)
         goto out;

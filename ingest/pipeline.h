@@ -89,13 +89,31 @@ struct ingest_fields {
     size_t n_files;
 };
 
+struct ingest_result;
+
+/* A write made in the email's own transaction, so that a crash never
+ * keeps one without the other: the mailbox sync moves its folder's UID
+ * cursor this way (store_mailbox_folder_advance_txn). fn runs on the
+ * committer thread in the write transaction, after the email's writes
+ * succeeded, with the result so far (res->status tells a new email from
+ * a duplicate). An error from fn fails the email's commit. fn may run
+ * more than once (a transaction retried after the map grew, or the email
+ * committed alone after its batch failed), each time in a fresh
+ * transaction, so it must read what it changes through t. */
+struct ingest_txn_hook {
+    sw_err (*fn)(store_txn *t, const struct ingest_result *res, void *arg);
+    void *arg;
+};
+
 /* One email to ingest: exactly one of raw (raw_len bytes of RFC 5322) or
- * fields. direction INGEST_DIR_UNSPECIFIED infers it. */
+ * fields. direction INGEST_DIR_UNSPECIFIED infers it. hook (optional,
+ * borrowed until ingest_email_end) runs in the email's transaction. */
 struct ingest_request {
     const void *raw;
     size_t raw_len;
     const struct ingest_fields *fields;
     int direction;
+    const struct ingest_txn_hook *hook;
 };
 
 struct ingest_content_result {

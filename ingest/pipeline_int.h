@@ -25,6 +25,7 @@ struct ingest__item {
     int64_t max_file_bytes; /* ingest_pipeline_opts, resolved */
     int64_t quota_bytes;
     char why[256]; /* set by ingest__commit_item with SW_EQUOTA */
+    const struct ingest_txn_hook *hook; /* ingest_request.hook */
 
     struct ingest_result res; /* filled by ingest__commit_item */
     sw_err rc;

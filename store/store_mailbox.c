@@ -153,6 +153,19 @@ static sw_err store_mbx_key(struct sw_buf *b, const char *team_id,
     return store_key(b, team_id, mailbox_id, strlen(mailbox_id));
 }
 
+/* store_mbx_fkey writes team\0mailbox_id\0folder into b. */
+static sw_err store_mbx_fkey(struct sw_buf *b, const char *team_id,
+                             const char *mailbox_id, const char *folder)
+{
+    sw_err rc = store_mbx_key(b, team_id, mailbox_id);
+
+    if (rc == SW_OK)
+        rc = sw_buf_addc(b, '\0');
+    if (rc == SW_OK)
+        rc = sw_buf_addstr(b, folder);
+    return rc;
+}
+
 /* store_mbx_read reads the record under key into *m, in t. */
 static sw_err store_mbx_read(store_txn *t, const struct sw_buf *key,
                              struct store_mailbox *m)
@@ -609,14 +622,60 @@ sw_err store_mailbox_folder_put(store *s, const char *team_id,
     sw_buf_init(&p.fkey, STORE_KEYBUF_MAX);
     rc = store_mbx_key(&p.mkey, team_id, mailbox_id);
     if (rc == SW_OK)
-        rc = sw_buf_add(&p.fkey, sw_buf_str(&p.mkey), sw_buf_len(&p.mkey));
-    if (rc == SW_OK)
-        rc = sw_buf_addc(&p.fkey, '\0');
-    if (rc == SW_OK)
-        rc = sw_buf_addstr(&p.fkey, f->name);
+        rc = store_mbx_fkey(&p.fkey, team_id, mailbox_id, f->name);
     if (rc == SW_OK)
         rc = store_update(s, store_mbx_fput_txn, &p);
     sw_buf_free(&p.mkey);
     sw_buf_free(&p.fkey);
+    return rc;
+}
+
+sw_err store_mailbox_folder_advance_txn(store_txn *t,
+                                        const struct store_mailbox_advance *a,
+                                        int *moved)
+{
+    ProtobufCMessage *msg = NULL;
+    store_mbx_frec *r;
+    struct sw_buf mkey, fkey;
+    const void *v;
+    size_t vl;
+    sw_err rc;
+
+    if (moved == NULL || a == NULL || a->folder == NULL ||
+        a->folder[0] == '\0' || strlen(a->folder) > 400)
+        return SW_EINVAL;
+    *moved = 0;
+    sw_buf_init(&mkey, STORE_KEYBUF_MAX);
+    sw_buf_init(&fkey, STORE_KEYBUF_MAX);
+    rc = store_mbx_key(&mkey, a->team_id, a->mailbox_id);
+    if (rc == SW_OK)
+        rc = store_mbx_fkey(&fkey, a->team_id, a->mailbox_id, a->folder);
+    if (rc == SW_OK) /* a cursor never outlives its mailbox */
+        rc = store_get(t, STORE_DB_MAILBOXES, sw_buf_str(&mkey),
+                       sw_buf_len(&mkey), &v, &vl);
+    if (rc == SW_OK)
+        rc = store__get_msg(
+            t, STORE_DB_MAILBOX_FOLDERS, sw_buf_str(&fkey), sw_buf_len(&fkey),
+            &snipwise__store__mailbox_folder_record__descriptor, &msg);
+    if (rc == SW_ENOTFOUND) {
+        rc = SW_OK; /* deleted meanwhile: the mail stays, no cursor */
+        goto out;
+    }
+    if (rc)
+        goto out;
+    r = (store_mbx_frec *)msg;
+    if (r->uid_validity != a->uid_validity || r->last_uid != a->from_uid)
+        goto out;
+    r->last_uid = a->to_uid;
+    r->seen += a->seen;
+    r->ingested += a->ingested;
+    rc = store__put_msg(t, STORE_DB_MAILBOX_FOLDERS, sw_buf_str(&fkey),
+                        sw_buf_len(&fkey), &r->base, 0);
+    if (rc == SW_OK)
+        *moved = 1;
+out:
+    store__msg_free(msg);
+    sw_buf_free(&mkey);
+    sw_buf_free(&fkey);
     return rc;
 }

@@ -131,4 +131,31 @@ SW_MUST_CHECK sw_err
 store_mailbox_folder_put(store *s, const char *team_id, const char *mailbox_id,
                          const struct store_mailbox_folder *f);
 
+/* An advance of a folder's cursor by the mail that one transaction
+ * commits (store_mailbox_folder_advance_txn). */
+struct store_mailbox_advance {
+    const char *team_id;
+    const char *mailbox_id;
+    const char *folder;
+    uint32_t uid_validity;
+    uint32_t from_uid; /* the cursor this advance follows */
+    uint32_t to_uid;   /* the UID of the mail committed with it */
+    int64_t seen;      /* added to the folder's counters */
+    int64_t ingested;
+};
+
+/* store_mailbox_folder_advance_txn moves a folder's cursor inside write
+ * transaction t, the one that commits the mail it covers, so that the
+ * mail and the cursor are durable together or not at all. Only when the
+ * stored cursor is at (a->uid_validity, a->from_uid) does it become
+ * (a->uid_validity, a->to_uid), its seen and ingested counters growing by
+ * a's; otherwise (an earlier message of the batch was not committed, the
+ * folder was rescanned, or the mailbox or its cursor is gone) nothing is
+ * written and *moved is 0, so a failed message is never skipped. It reads
+ * what it changes through t, so it may run again in a retried
+ * transaction. Errors: SW_EINVAL, SW_ECORRUPT, SW_ETOOBIG, SW_ESTORE,
+ * SW_ENOMEM (the transaction must then be aborted). */
+SW_MUST_CHECK sw_err store_mailbox_folder_advance_txn(
+    store_txn *t, const struct store_mailbox_advance *a, int *moved);
+
 #endif

@@ -22,6 +22,7 @@
 #include "clients/snipctl/ctl_exit.h"
 #include "clients/snipctl/ctl_ingest.h"
 #include "clients/snipctl/ctl_llm.h"
+#include "clients/snipctl/ctl_mailbox.h"
 #include "clients/snipctl/ctl_rank.h"
 #include "clients/snipctl/ctl_search.h"
 #include "clients/snipctl/ctl_tls.h"
@@ -445,6 +446,18 @@ static const char *const ctl_more[][2] = {
     {"rerank [--force-promote] [--dry-run] | --job ID | --cancel ID",
      "start (or follow) a re-ranking job, with a progress bar"},
     {"model show [--version V]", "the serving ranking model and its metrics"},
+    {"mailbox add EMAIL --imap-url imaps://HOST[:PORT] --username U\n"
+     "          (--password-file F | --oauth2-token-file F) [--folders A,B]\n"
+     "          [--tls-ca PEM] [--backfill-days N|all] [--allow-plaintext]",
+     "connect a rep's IMAP mailbox; its mail then flows in by itself\n"
+     "      (imap:// is STARTTLS; --allow-plaintext: no TLS, loopback only;\n"
+     "      after \"mailbox\", --tls-ca is the IMAP server's CA)"},
+    {"mailbox list | show ID | sync ID | pause ID | resume ID | remove ID",
+     "mailboxes, their state, last error and folders; sync now; pause;\n"
+     "      remove (the mail already ingested stays)"},
+    {"mailbox set-credentials ID (--password-file F | --oauth2-token-file F)\n"
+     "          [--username U]",
+     "new credentials (a mailbox stopped by a refused login syncs again)"},
 };
 
 #define CTL_NMORE (sizeof(ctl_more) / sizeof(ctl_more[0]))
@@ -986,6 +999,8 @@ int main(int argc, char **argv)
         return ctl_llm_main(argc, argv);
     if (ctl_rank_wanted(argc, argv))
         return ctl_rank_main(argc, argv);
+    if (ctl_mailbox_wanted(argc, argv))
+        return ctl_mailbox_main(argc, argv);
     memset(&c, 0, sizeof(c));
     sw_arena_init(&c.arena, 0);
     c.addr =

@@ -1,7 +1,9 @@
 /* imap_test: the parts of the mailbox sync that need no IMAP server: the
  * mailbox records and folder cursors (store_mailbox.h), the sealing of
  * secrets and its key file (imap_secret.h), and the loopback check that
- * guards plaintext IMAP (imap_conn.h). The sync itself runs against a real
+ * guards plaintext IMAP (imap_conn.h), and the folder cursor that moves in
+ * the transaction of the mail it covers (pipeline.h's ingest_txn_hook). The
+ * sync itself runs against a real
  * Dovecot in tests/e2e/test_mailbox.py. */
 #include "tests/testutil.h"
 
@@ -13,6 +15,7 @@
 #include "base/sw_mem.h"
 #include "ingest/imap_conn.h"
 #include "ingest/imap_secret.h"
+#include "ingest/pipeline.h"
 #include "store/store.h"
 #include "store/store_mailbox.h"
 #include "store/store_tenant.h"
@@ -287,6 +290,139 @@ static void test_loopback(void **state)
     assert_false(ingest_imap_host_is_loopback(NULL));
 }
 
+/* The advance a message carries into its commit, as imap_sync.c does;
+ * fail makes the hook fail after its write. */
+struct adv_arg {
+    struct ingest_txn_hook hook;
+    struct store_mailbox_advance a;
+    int moved;
+    sw_err fail;
+};
+
+static sw_err adv_hook(store_txn *t, const struct ingest_result *res, void *arg)
+{
+    struct adv_arg *v = arg;
+    struct store_mailbox_advance a = v->a;
+    sw_err rc;
+
+    a.ingested = res->status == INGEST_NEW;
+    rc = store_mailbox_folder_advance_txn(t, &a, &v->moved);
+    return rc ? rc : v->fail;
+}
+
+/* ingest_adv ingests mail `id` with an advance from..to of folder INBOX
+ * (NULL adv: none) and returns the result code; *status gets the status. */
+static sw_err ingest_adv(ingest_pipeline *p, const char *team, const char *id,
+                         struct adv_arg *adv, int *status)
+{
+    struct ingest_request r;
+    struct ingest_result res;
+    struct sw_buf raw;
+    sw_err rc;
+
+    sw_buf_init(&raw, 4096);
+    ASSERT_OK(sw_buf_printf(&raw,
+                            "Message-ID: <%s@cursor.example>\r\n"
+                            "From: rep@acme.example\r\nTo: b@c.example\r\n"
+                            "Subject: cursor %s\r\n\r\nHello %s\r\n",
+                            id, id, id));
+    memset(&r, 0, sizeof(r));
+    r.raw = sw_buf_str(&raw);
+    r.raw_len = sw_buf_len(&raw);
+    if (adv) {
+        adv->hook.fn = adv_hook;
+        adv->hook.arg = adv;
+        r.hook = &adv->hook;
+    }
+    rc = ingest_email(p, team, &r, &res, NULL, NULL);
+    *status = res.status;
+    ingest_result_clear(&res);
+    sw_buf_free(&raw);
+    return rc;
+}
+
+static struct store_mailbox_folder inbox_of(struct fixture *f, const char *id)
+{
+    struct store_mailbox_folder *got = NULL, c;
+    size_t n = 0;
+
+    ASSERT_OK(store_mailbox_folders(f->s, f->a.team_id, id, &got, &n));
+    assert_int_equal(n, 1);
+    c = got[0];
+    store_mailbox_folders_free(got, n);
+    c.name = NULL;
+    return c;
+}
+
+static void test_cursor_in_mail_txn(void **state)
+{
+    struct fixture *f = *state;
+    struct store_mailbox_folder c;
+    ingest_pipeline *p = NULL;
+    struct adv_arg v;
+    char *id = new_mailbox(f, f->a.team_id, "imap.acme.example");
+    int status = 0;
+
+    ASSERT_OK(ingest_pipeline_open(f->s, NULL, &p));
+    memset(&c, 0, sizeof(c));
+    c.name = "INBOX";
+    c.uid_validity = 7;
+    ASSERT_OK(store_mailbox_folder_put(f->s, f->a.team_id, id, &c));
+    memset(&v, 0, sizeof(v));
+    v.a.team_id = f->a.team_id;
+    v.a.mailbox_id = id;
+    v.a.folder = "INBOX";
+    v.a.uid_validity = 7;
+    v.a.seen = 1;
+
+    /* New mail moves the cursor and both counters; its repeat only seen. */
+    v.a.to_uid = 5;
+    ASSERT_OK(ingest_adv(p, f->a.team_id, "a", &v, &status));
+    assert_int_equal(status, INGEST_NEW);
+    assert_true(v.moved);
+    c = inbox_of(f, id);
+    assert_int_equal(c.last_uid, 5);
+    assert_int_equal(c.seen, 1);
+    assert_int_equal(c.ingested, 1);
+    v.a.from_uid = 5;
+    v.a.to_uid = 6;
+    ASSERT_OK(ingest_adv(p, f->a.team_id, "a", &v, &status));
+    assert_int_equal(status, INGEST_DUPLICATE);
+    c = inbox_of(f, id);
+    assert_int_equal(c.last_uid, 6);
+    assert_int_equal(c.seen, 2);
+    assert_int_equal(c.ingested, 1);
+
+    /* An advance that does not follow the stored cursor (a message before
+     * it failed) leaves the cursor: the mail is fetched again, not lost. */
+    v.a.from_uid = 5;
+    v.a.to_uid = 9;
+    ASSERT_OK(ingest_adv(p, f->a.team_id, "b", &v, &status));
+    assert_false(v.moved);
+    assert_int_equal(inbox_of(f, id).last_uid, 6);
+
+    /* One transaction: when the commit fails after the cursor was written,
+     * neither the mail nor the cursor is kept. */
+    v.a.from_uid = 6;
+    v.a.to_uid = 7;
+    v.fail = SW_ESTORE;
+    ASSERT_ERR(ingest_adv(p, f->a.team_id, "c", &v, &status), SW_ESTORE);
+    c = inbox_of(f, id);
+    assert_int_equal(c.last_uid, 6);
+    assert_int_equal(c.seen, 2);
+    ASSERT_OK(ingest_adv(p, f->a.team_id, "c", NULL, &status));
+    assert_int_equal(status, INGEST_NEW); /* it was not stored */
+
+    /* A mailbox deleted meanwhile: the mail is stored, no cursor. */
+    v.fail = SW_OK;
+    ASSERT_OK(store_mailbox_delete(f->s, f->a.team_id, id));
+    ASSERT_OK(ingest_adv(p, f->a.team_id, "d", &v, &status));
+    assert_int_equal(status, INGEST_NEW);
+    assert_false(v.moved);
+    ingest_pipeline_close(&p);
+    sw_free(id);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -296,6 +432,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_key, setup, teardown),
         cmocka_unit_test(test_loopback),
+        cmocka_unit_test_setup_teardown(test_cursor_in_mail_txn, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
