@@ -1,0 +1,126 @@
+"""Every field of every resource a client reads is filled (issue 18, "one
+edit per field"): adding a field to a stored record and to the API means
+several edits, and forgetting the conversion used to compile and pass.
+Here the resources of test_fields' scenario (threads with their emails,
+content items, snippets, outcomes, the team, a Suggest answer) are walked
+through their descriptors, recursively: a field left at its default fails
+the test unless ALLOWED says why it may be empty in this scenario. A new
+API field therefore fails here until the server fills it (or the field is
+listed with its reason)."""
+
+from google.protobuf.descriptor import FieldDescriptor
+from snipwise.v1 import (ingest_pb2, outcome_pb2, snippet_pb2, suggest_pb2,
+                         team_pb2)
+
+from test_fields import DOMAIN, scenario  # noqa: F401 (the scenario)
+
+# Full field names that may be empty here, with the reason.
+ALLOWED = {
+    # Cold mail: nothing is replied to, nobody copied, nothing is wrong.
+    "snipwise.v1.Email.in_reply_to": "the scenario's mail starts threads",
+    "snipwise.v1.Email.references": "the scenario's mail starts threads",
+    "snipwise.v1.Email.cc_addresses": "nobody is copied",
+    "snipwise.v1.Email.defects": "the mail is well formed",
+    "snipwise.v1.Email.reply_kind": "set on inbound replies only",
+    # Recorded outcomes only (no inbound mail, so nothing is derived).
+    "snipwise.v1.Outcome.email_id": "derived outcomes only",
+    "snipwise.v1.Outcome.deal_value": "opportunity outcomes only",
+    "snipwise.v1.Outcome.note": "no note was given",
+    # A thread's or an item's count of an outcome kind the scenario lacks.
+    "snipwise.v1.OutcomeCounts.neutral_replies": "none in the scenario",
+    "snipwise.v1.OutcomeCounts.out_of_office": "none in the scenario",
+    "snipwise.v1.OutcomeCounts.unsubscribes": "none in the scenario",
+    "snipwise.v1.OutcomeCounts.bounces": "none in the scenario",
+    "snipwise.v1.OutcomeCounts.deals_won": "none in the scenario",
+    "snipwise.v1.OutcomeCounts.deals_lost": "none in the scenario",
+    "snipwise.v1.OutcomeCounts.negative_replies":
+        "none on the walked thread",
+    "snipwise.v1.Content.page_count": "a text file has no pages",
+    "snipwise.v1.Team.pending_extraction_jobs": "settled: none pending",
+    "snipwise.v1.StatisticsState.lag_ms": "current: no lag",
+    "snipwise.v1.SuggestResponse.model_version": "no model trained here",
+    "snipwise.v1.ContentSuggestion.key_passage":
+        "if any: an item may come by its framing alone",
+}
+
+# Messages whose numbers may all be zero for a given item (a score part,
+# an item's evidence, what the builtin understood of the draft): they
+# must be there, but are not walked into.
+SHALLOW = {
+    "snipwise.v1.ScoreBreakdown", "snipwise.v1.Evidence",
+    "snipwise.v1.AccountEvidence", "snipwise.v1.AccountContext",
+    "snipwise.v1.QueryDecomposition",
+}
+
+
+def unset(m, f):
+    """Whether field f of message m is at its default (empty)."""
+    if f.label == FieldDescriptor.LABEL_REPEATED:
+        return len(getattr(m, f.name)) == 0
+    if f.type == FieldDescriptor.TYPE_MESSAGE:
+        return not m.HasField(f.name)
+    return getattr(m, f.name) == f.default_value
+
+
+def walk(m, path, empty, allowed=ALLOWED):
+    """Adds to empty every field of m (and of the messages in it) left at
+    its default and not allowed; oneof members other than the set one are
+    skipped."""
+    for f in m.DESCRIPTOR.fields:
+        if f.containing_oneof is not None and \
+                m.WhichOneof(f.containing_oneof.name) != f.name:
+            continue
+        where = path + "." + f.name
+        if unset(m, f):
+            if f.full_name not in allowed:
+                empty.append("%s (%s)" % (where, f.full_name))
+            continue
+        if f.type != FieldDescriptor.TYPE_MESSAGE or \
+                f.message_type.full_name in SHALLOW:
+            continue
+        if f.label == FieldDescriptor.LABEL_REPEATED:
+            if f.message_type.GetOptions().map_entry:
+                continue
+            for i, sub in enumerate(getattr(m, f.name)):
+                walk(sub, "%s[%d]" % (where, i), empty, allowed)
+        else:
+            walk(getattr(m, f.name), where, empty, allowed)
+
+
+def test_walk_finds_an_empty_field():
+    """The walker itself: an unset field is reported, an allowed one not."""
+    empty = []
+    walk(ingest_pb2.Thread(thread_id="th_1"), "Thread", empty)
+    assert "Thread.subject (snipwise.v1.Thread.subject)" in empty
+    assert not [e for e in empty if e.startswith("Thread.thread_id")]
+
+
+def test_every_field_of_what_a_client_reads(snipd, admin):
+    t = scenario(snipd, admin)
+    empty = []
+    # Thread 1: the deck, two positive replies and a meeting.
+    th = t.call(t.ingest, "GetThread", ingest_pb2.GetThreadRequest(
+        thread_id=t.th[1], include_emails=True))
+    walk(th, "GetThread", empty)
+    listed = t.call(t.ingest, "ListThreads",
+                    ingest_pb2.ListThreadsRequest(page_size=10)).threads
+    walk([x for x in listed if x.thread_id == t.th[1]][0], "ListThreads",
+         empty, dict(ALLOWED, **{
+             "snipwise.v1.Thread.emails": "ListThreads omits the emails"}))
+    walk(t.call(t.snippet, "GetContent",
+                snippet_pb2.GetContentRequest(content_id=t.deck)),
+         "GetContent", empty)
+    hits = t.call(t.snippet, "SearchSnippets", snippet_pb2.SearchSnippetsRequest(
+        text="pricing guide plans discounts", page_size=5)).results
+    assert hits
+    walk(hits[0], "SearchSnippets", empty)
+    walk(t.call(t.snippet, "GetSnippet", snippet_pb2.GetSnippetRequest(
+        snippet_id=hits[0].snippet.snippet_id)), "GetSnippet", empty)
+    for o in t.call(t.outcome, "ListOutcomes", outcome_pb2.ListOutcomesRequest(
+            thread_id=t.th[1])).outcomes:
+        walk(o, "ListOutcomes", empty)
+    walk(t.my_team(), "GetMyTeam", empty)
+    walk(t.call(t.sugg, "Suggest", suggest_pb2.SuggestRequest(
+        thread_id=t.th[2], draft_text="Here is our pricing guide",
+        explain=True)), "Suggest", empty)
+    assert not empty, "fields left empty:\n  " + "\n  ".join(empty)
