@@ -120,7 +120,7 @@ sw_err svc_admin_get_team(struct svc_ctx *c, const ProtobufCMessage *req,
     rc = store_job_team_pending(svc_ctx_store(c), team.team_id, &pending);
     if (rc)
         goto out;
-    out->pending_extraction_jobs = (int64_t)pending;
+    out->pending_extraction_job_count = (int64_t)pending;
     out->content_library = svc_content_usage(c, team.team_id, &rc);
     if (rc)
         goto out;

@@ -173,7 +173,7 @@ svc_content_usage(struct svc_ctx *c, const char *team_id, sw_err *rc)
         return NULL;
     }
     snipwise__v1__content_library_usage__init(m);
-    m->files = g.u.files;
+    m->file_count = g.u.files;
     m->used_bytes = g.u.bytes;
     m->quota_bytes = ingest_pipeline_quota_bytes(svc_ctx_ingest(c));
     return m;

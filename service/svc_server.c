@@ -32,6 +32,7 @@
 #include "base/sw_mem.h"
 #include "base/sw_util.h"
 #include "proto/msg.h"
+#include "service/svc_alias.h"
 #include "service/svc_auth.h"
 #include "service/svc_idem.h"
 #include "service/svc_metrics.h"
@@ -183,8 +184,14 @@ static sw_err svc_sync_batch(struct svc_ctx *c, grpc_op *ops, size_t n,
 
 static sw_err svc_encode(const ProtobufCMessage *m, grpc_byte_buffer **out)
 {
-    size_t n = msg_packed_size(m);
-    grpc_slice sl = grpc_slice_malloc(n);
+    size_t n;
+    grpc_slice sl;
+
+    /* Renamed fields answer under both names (svc_alias.h). What is sent is
+     * always the call's own message, built in its arena: never const. */
+    svc_alias_fill((ProtobufCMessage *)m);
+    n = msg_packed_size(m);
+    sl = grpc_slice_malloc(n);
 
     msg_pack_to(m, GRPC_SLICE_START_PTR(sl));
     *out = grpc_raw_byte_buffer_create(&sl, 1);
@@ -221,8 +228,10 @@ static sw_err svc_decode(struct svc_ctx *c, grpc_byte_buffer *bb,
                                   "of %s holds a NUL byte or invalid UTF-8",
                                   c->m->req->name);
     }
-    if (rc == SW_OK)
+    if (rc == SW_OK) {
         svc_ctx_reason(c, NULL); /* the request is well formed */
+        svc_alias_fill(*out);    /* an old field name fills the new one */
+    }
     return rc;
 }
 
@@ -1069,6 +1078,8 @@ sw_err svc_server_start(const struct svc_server_opts *o, struct store *st,
     pthread_mutex_init(&s->pmu, NULL);
     pthread_mutex_init(&s->smu, NULL);
     rc = svc_rpc_table(&s->methods, &s->nmethods);
+    if (rc == SW_OK)
+        rc = svc_alias_check();
     if (rc)
         goto fail;
     s->rm = sw_calloc(s->nmethods ? s->nmethods : 1, sizeof(void *));

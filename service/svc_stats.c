@@ -66,15 +66,18 @@ static sw_err svc_stats_gather(struct svc_ctx *c, int what,
 _Static_assert(SVC_KIND(BOUNCE) == RANK_KINDS - 1, "kinds fit RANK_KINDS");
 #define SVC_STATS_COUNTS(o, counts)                                            \
     do {                                                                       \
-        (o)->meetings_booked = (int64_t)(counts)[SVC_KIND(MEETING_BOOKED)];    \
-        (o)->deals_won = (int64_t)(counts)[SVC_KIND(OPPORTUNITY_WON)];         \
-        (o)->deals_lost = (int64_t)(counts)[SVC_KIND(OPPORTUNITY_LOST)];       \
-        (o)->positive_replies = (int64_t)(counts)[SVC_KIND(POSITIVE_REPLY)];   \
-        (o)->neutral_replies = (int64_t)(counts)[SVC_KIND(NEUTRAL_REPLY)];     \
-        (o)->negative_replies = (int64_t)(counts)[SVC_KIND(NEGATIVE_REPLY)];   \
-        (o)->out_of_office = (int64_t)(counts)[SVC_KIND(OUT_OF_OFFICE)];       \
-        (o)->unsubscribes = (int64_t)(counts)[SVC_KIND(UNSUBSCRIBE)];          \
-        (o)->bounces = (int64_t)(counts)[SVC_KIND(BOUNCE)];                    \
+        (o)->meeting_booked_count =                                            \
+            (int64_t)(counts)[SVC_KIND(MEETING_BOOKED)];                       \
+        (o)->deal_won_count = (int64_t)(counts)[SVC_KIND(OPPORTUNITY_WON)];    \
+        (o)->deal_lost_count = (int64_t)(counts)[SVC_KIND(OPPORTUNITY_LOST)];  \
+        (o)->positive_reply_count =                                            \
+            (int64_t)(counts)[SVC_KIND(POSITIVE_REPLY)];                       \
+        (o)->neutral_reply_count = (int64_t)(counts)[SVC_KIND(NEUTRAL_REPLY)]; \
+        (o)->negative_reply_count =                                            \
+            (int64_t)(counts)[SVC_KIND(NEGATIVE_REPLY)];                       \
+        (o)->out_of_office_count = (int64_t)(counts)[SVC_KIND(OUT_OF_OFFICE)]; \
+        (o)->unsubscribe_count = (int64_t)(counts)[SVC_KIND(UNSUBSCRIBE)];     \
+        (o)->bounce_count = (int64_t)(counts)[SVC_KIND(BOUNCE)];               \
     } while (0)
 
 static Snipwise__V1__OutcomeCounts *svc_stats_counts_new(struct svc_ctx *c)
@@ -134,8 +137,8 @@ sw_err svc_stats_contents(struct svc_ctx *c, Snipwise__V1__Content **m,
             rc = SW_EINTERNAL;
             break;
         }
-        s->reps = st[i].ev.reps;
-        s->threads = st[i].ev.threads;
+        s->rep_count = st[i].ev.reps;
+        s->thread_count = st[i].ev.threads;
         s->positive_rate = svc_stats_rate(&st[i].ev);
         s->outcomes = svc_stats_counts_new(c);
         if (s->outcomes == NULL) {
@@ -167,9 +170,9 @@ sw_err svc_stats_snippets(struct svc_ctx *c, Snipwise__V1__Snippet **m,
             break;
         }
         snipwise__v1__snippet_stats__init(s);
-        s->times_used = st[i].ev.times_used;
-        s->reps = st[i].ev.reps;
-        s->threads = st[i].ev.threads;
+        s->use_count = st[i].ev.times_used;
+        s->rep_count = st[i].ev.reps;
+        s->thread_count = st[i].ev.threads;
         s->positive_rate = svc_stats_rate(&st[i].ev);
         s->last_used_time_unix_ms = st[i].ev.last_ms;
         s->outcomes = svc_stats_counts_new(c);

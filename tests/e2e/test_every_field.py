@@ -26,27 +26,21 @@ ALLOWED = {
     "snipwise.v1.Outcome.email_id": "derived outcomes only",
     "snipwise.v1.Outcome.deal_value": "opportunity outcomes only",
     "snipwise.v1.Outcome.note": "no note was given",
-    # A thread's or an item's count of an outcome kind the scenario lacks.
-    "snipwise.v1.OutcomeCounts.neutral_replies": "none in the scenario",
-    "snipwise.v1.OutcomeCounts.out_of_office": "none in the scenario",
-    "snipwise.v1.OutcomeCounts.unsubscribes": "none in the scenario",
-    "snipwise.v1.OutcomeCounts.bounces": "none in the scenario",
-    "snipwise.v1.OutcomeCounts.deals_won": "none in the scenario",
-    "snipwise.v1.OutcomeCounts.deals_lost": "none in the scenario",
-    "snipwise.v1.OutcomeCounts.negative_replies":
-        "none on the walked thread",
     "snipwise.v1.Content.page_count": "a text file has no pages",
     "snipwise.v1.Team.pending_extraction_jobs": "settled: none pending",
+    "snipwise.v1.Team.pending_extraction_job_count": "settled: none pending",
     "snipwise.v1.StatisticsState.lag_ms": "current: no lag",
     "snipwise.v1.SuggestResponse.model_version": "no model trained here",
     "snipwise.v1.ContentSuggestion.key_passage":
         "if any: an item may come by its framing alone",
 }
 
-# Messages whose numbers may all be zero for a given item (a score part,
-# an item's evidence, what the builtin understood of the draft): they
-# must be there, but are not walked into.
+# Messages whose numbers may all be zero for a given item (counts of the
+# outcome kinds a thread lacks, a score part, an item's evidence, what the
+# builtin understood of the draft): they must be there, but are not
+# walked into.
 SHALLOW = {
+    "snipwise.v1.OutcomeCounts",
     "snipwise.v1.ScoreBreakdown", "snipwise.v1.Evidence",
     "snipwise.v1.AccountEvidence", "snipwise.v1.AccountContext",
     "snipwise.v1.QueryDecomposition",
@@ -124,3 +118,37 @@ def test_every_field_of_what_a_client_reads(snipd, admin):
         thread_id=t.th[2], draft_text="Here is our pricing guide",
         explain=True)), "Suggest", empty)
     assert not empty, "fields left empty:\n  " + "\n  ".join(empty)
+
+
+def test_renamed_fields_answer_under_both_names(snipd, admin):
+    """A field renamed within v1 (svc_alias.c): both names carry the value
+    in answers, and a request may use either."""
+    t = scenario(snipd, admin)
+    th = t.call(t.ingest, "GetThread",
+                ingest_pb2.GetThreadRequest(thread_id=t.th[1]))
+    oc = th.outcome_counts
+    assert (oc.positive_reply_count, oc.meeting_booked_count) == (2, 1)
+    assert (oc.positive_replies, oc.meetings_booked) == (2, 1)
+    st = t.call(t.snippet, "GetContent",
+                snippet_pb2.GetContentRequest(content_id=t.deck)).stats
+    assert (st.use_count, st.rep_count, st.thread_count) == (4, 3, 4)
+    assert (st.times_used, st.reps, st.threads) == (4, 3, 4)
+    lib = t.my_team().content_library
+    assert lib.file_count == lib.files == 2
+    # An attachment's media type under its new name and its old one.
+    kinds = {}
+    for i, field in enumerate(("media_type", "content_type")):
+        pe = ingest_pb2.ParsedEmail(
+            message_id="alias%d@%s" % (i, DOMAIN),
+            from_address="ann@" + DOMAIN, to_addresses=["x@p9.example"],
+            subject="Sheet %d" % i, text_body="The sheet is attached.")
+        pe.attachments.append(ingest_pb2.Attachment(
+            filename="figures%d.dat" % i, data=b"a,b\n%d,2\n" % i,
+            **{field: "text/csv"}))
+        r = t.call(t.ingest, "IngestEmail",
+                   ingest_pb2.IngestEmailRequest(parsed=pe))
+        c = t.call(t.snippet, "GetContent", snippet_pb2.GetContentRequest(
+            content_id=r.contents[0].content_id))
+        kinds[field] = (c.media_type, c.kind)
+    assert kinds["media_type"] == kinds["content_type"]
+    assert kinds["media_type"][0] == "text/csv"

@@ -89,8 +89,26 @@ class Team:
             time.sleep(0.05)
 
 
+# OutcomeCounts' fields under their old names and their *_count names
+# (snipd fills both: service/svc_alias.c).
+COUNT_NAMES = {
+    "positive_replies": "positive_reply_count",
+    "neutral_replies": "neutral_reply_count",
+    "negative_replies": "negative_reply_count",
+    "out_of_office": "out_of_office_count",
+    "unsubscribes": "unsubscribe_count",
+    "bounces": "bounce_count",
+    "meetings_booked": "meeting_booked_count",
+    "deals_won": "deal_won_count",
+    "deals_lost": "deal_lost_count",
+}
+
+
 def counts(**kw):
-    return common_pb2.OutcomeCounts(**kw)
+    """OutcomeCounts as snipd answers it: each count under both names."""
+    both = dict(kw)
+    both.update({COUNT_NAMES[k]: v for k, v in kw.items()})
+    return common_pb2.OutcomeCounts(**both)
 
 
 def scenario(snipd, admin):
