@@ -62,12 +62,19 @@ static SW_MUST_CHECK sw_err svc_feedback_view(store_txn *t, void *arg)
                                       svc_feedback_cb, p);
 }
 
+static ProtobufCMessage *svc_feedback_item(struct svc_ctx *c, size_t i,
+                                           void *arg)
+{
+    (void)c; /* made by svc_feedback_cb in the view */
+    return &((struct svc_feedback_page *)arg)->items[i]->base;
+}
+
 sw_err svc_feedback_list(struct svc_ctx *c, const ProtobufCMessage *req,
                          ProtobufCMessage **resp)
 {
     const Snipwise__V1__ListFeedbackRequest *r = (const void *)req;
-    Snipwise__V1__ListFeedbackResponse *out;
     struct svc_feedback_page p;
+    char *next = NULL;
     int64_t tok = 0;
     int size = 0;
     sw_err rc;
@@ -85,21 +92,14 @@ sw_err svc_feedback_list(struct svc_ctx *c, const ProtobufCMessage *req,
     p.before = (uint64_t)tok;
     p.limit = size ? (size_t)size : SVC_FEEDBACK_PAGE_DEFAULT;
     p.items = sw_arena_alloc(svc_ctx_arena(c), p.limit * sizeof(*p.items));
-    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
-    if (p.items == NULL || out == NULL)
+    if (p.items == NULL)
         return SW_ENOMEM;
     rc = store_view(svc_ctx_store(c), svc_feedback_view, &p);
     if (rc)
         return rc;
-    snipwise__v1__list_feedback_response__init(out);
-    out->feedback = p.items;
-    out->n_feedback = p.n;
-    out->next_page_token = (char *)protobuf_c_empty_string;
-    if (p.more)
-        out->next_page_token =
-            sw_arena_printf(svc_ctx_arena(c), "%" PRIu64, p.last_seq);
-    if (out->next_page_token == NULL || svc_ctx_oom(c))
+    if (p.more && (next = sw_arena_printf(svc_ctx_arena(c), "%" PRIu64,
+                                          p.last_seq)) == NULL)
         return SW_ENOMEM;
-    *resp = &out->base;
-    return SW_OK;
+    return svc_ctx_list(c, &snipwise__v1__list_feedback_response__descriptor,
+                        "feedback", p.n, svc_feedback_item, &p, next, resp);
 }

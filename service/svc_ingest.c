@@ -646,6 +646,13 @@ out:
     return rc;
 }
 
+static ProtobufCMessage *svc_thread_item(struct svc_ctx *c, size_t i, void *arg)
+{
+    Snipwise__V1__Thread *m =
+        svc_thread_msg(c, &((const struct store_thread *)arg)[i]);
+    return m ? &m->base : NULL;
+}
+
 sw_err svc_ingest_list_threads(struct svc_ctx *c, const ProtobufCMessage *req,
                                ProtobufCMessage **resp)
 {
@@ -654,7 +661,7 @@ sw_err svc_ingest_list_threads(struct svc_ctx *c, const ProtobufCMessage *req,
     struct store_thread_filter tf;
     int page_size = 0;
     struct store_thread *items = NULL;
-    size_t n = 0, i;
+    size_t n = 0;
     char *next = NULL;
     struct sw_buf why;
     sw_err rc;
@@ -671,37 +678,20 @@ sw_err svc_ingest_list_threads(struct svc_ctx *c, const ProtobufCMessage *req,
         tf.last_from_ms = r->last_email_time_range->start_time_unix_ms;
         tf.last_to_ms = r->last_email_time_range->end_time_unix_ms;
     }
+    /* The order is the one of the first page (the token keeps it): see
+     * store_thread_list. */
     rc = store_thread_list(svc_ctx_store(c), svc_ctx_team(c), &tf, page_size,
                            r->page_token, &items, &n, &next, &why);
     if (rc) {
         rc = svc_ctx_fail_buf(c, rc, &why);
         goto out;
     }
-    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
-    if (out == NULL) {
-        rc = SW_ENOMEM;
-        goto out;
-    }
-    snipwise__v1__list_threads_response__init(out);
-    out->threads =
-        sw_arena_alloc(svc_ctx_arena(c), (n ? n : 1) * sizeof(*out->threads));
-    if (out->threads == NULL) {
-        rc = SW_ENOMEM;
-        goto out;
-    }
-    for (i = 0; i < n; i++) {
-        out->threads[i] = svc_thread_msg(c, &items[i]);
-        if (out->threads[i] == NULL) {
-            rc = SW_ENOMEM;
-            goto out;
-        }
-    }
-    out->n_threads = n;
-    rc = svc_stats_threads(c, out->threads, n);
+    rc = svc_ctx_list(c, &snipwise__v1__list_threads_response__descriptor,
+                      "threads", n, svc_thread_item, items, next, resp);
     if (rc)
         goto out;
-    out->next_page_token = svc_ctx_str(c, next);
-    *resp = &out->base;
+    out = (Snipwise__V1__ListThreadsResponse *)*resp;
+    rc = svc_stats_threads(c, out->threads, out->n_threads);
 out:
     store_threads_free(items, n);
     sw_free(next);
@@ -765,6 +755,14 @@ sw_err svc_ingest_get_content(struct svc_ctx *c, const ProtobufCMessage *req,
     return SW_OK;
 }
 
+static ProtobufCMessage *svc_content_item(struct svc_ctx *c, size_t i,
+                                          void *arg)
+{
+    Snipwise__V1__Content *m =
+        svc_content_msg(c, &((const struct store_content *)arg)[i]);
+    return m ? &m->base : NULL;
+}
+
 sw_err svc_ingest_list_contents(struct svc_ctx *c, const ProtobufCMessage *req,
                                 ProtobufCMessage **resp)
 {
@@ -799,31 +797,12 @@ sw_err svc_ingest_list_contents(struct svc_ctx *c, const ProtobufCMessage *req,
         rc = svc_ctx_fail_buf(c, rc, &why);
         goto out;
     }
-    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
-    if (out == NULL) {
-        rc = SW_ENOMEM;
-        goto out;
-    }
-    snipwise__v1__list_contents_response__init(out);
-    out->contents =
-        sw_arena_alloc(svc_ctx_arena(c), (n ? n : 1) * sizeof(*out->contents));
-    if (out->contents == NULL) {
-        rc = SW_ENOMEM;
-        goto out;
-    }
-    for (i = 0; i < n; i++) {
-        out->contents[i] = svc_content_msg(c, &items[i]);
-        if (out->contents[i] == NULL) {
-            rc = SW_ENOMEM;
-            goto out;
-        }
-    }
-    out->n_contents = n;
-    rc = svc_stats_contents(c, out->contents, n);
+    rc = svc_ctx_list(c, &snipwise__v1__list_contents_response__descriptor,
+                      "contents", n, svc_content_item, items, next, resp);
     if (rc)
         goto out;
-    out->next_page_token = svc_ctx_str(c, next);
-    *resp = &out->base;
+    out = (Snipwise__V1__ListContentsResponse *)*resp;
+    rc = svc_stats_contents(c, out->contents, out->n_contents);
 out:
     store_contents_free(items, n);
     sw_free(next);

@@ -85,15 +85,22 @@ svc_llm_entry(struct svc_ctx *c, const struct store_llm_attempt *a)
     return e;
 }
 
+static ProtobufCMessage *svc_llm_entry_item(struct svc_ctx *c, size_t i,
+                                            void *arg)
+{
+    Snipwise__V1__JournalEntry *e =
+        svc_llm_entry(c, &((const struct store_llm_attempt *)arg)[i]);
+    return e ? &e->base : NULL;
+}
+
 sw_err svc_llm_list_journal(struct svc_ctx *c, const ProtobufCMessage *req,
                             ProtobufCMessage **resp)
 {
     const Snipwise__V1__ListJournalRequest *r = (const void *)req;
-    Snipwise__V1__ListJournalResponse *out;
     struct store_llm_attempt *items = NULL;
     struct sw_buf why;
     char *next = NULL;
-    size_t n = 0, i;
+    size_t n = 0;
     int page_size = 0;
     sw_err rc;
 
@@ -106,36 +113,11 @@ sw_err svc_llm_list_journal(struct svc_ctx *c, const ProtobufCMessage *req,
     rc = store_llm_journal_list(svc_ctx_store(c), svc_ctx_team(c), r->job_id,
                                 page_size, r->page_token, &items, &n, &next,
                                 &why);
-    if (rc) {
+    if (rc)
         rc = svc_ctx_fail_buf(c, rc, &why);
-        goto out;
-    }
-    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
-    if (out == NULL) {
-        rc = SW_ENOMEM;
-        goto out;
-    }
-    snipwise__v1__list_journal_response__init(out);
-    out->entries =
-        sw_arena_alloc(svc_ctx_arena(c), (n ? n : 1) * sizeof(void *));
-    if (out->entries == NULL) {
-        rc = SW_ENOMEM;
-        goto out;
-    }
-    for (i = 0; i < n; i++) {
-        out->entries[i] = svc_llm_entry(c, &items[i]);
-        if (out->entries[i] == NULL) {
-            rc = SW_ENOMEM;
-            goto out;
-        }
-    }
-    out->n_entries = n;
-    out->next_page_token = svc_ctx_str(c, next);
-    if (svc_ctx_oom(c)) {
-        rc = SW_ENOMEM;
-        goto out;
-    }
-    *resp = &out->base;
+    else
+        rc = svc_ctx_list(c, &snipwise__v1__list_journal_response__descriptor,
+                          "entries", n, svc_llm_entry_item, items, next, resp);
 out:
     store_llm_attempts_free(items, n);
     sw_free(next);

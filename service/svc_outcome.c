@@ -436,80 +436,60 @@ out:
     return rc;
 }
 
+static ProtobufCMessage *svc_outcome_item(struct svc_ctx *c, size_t i,
+                                          void *arg)
+{
+    const struct store_outcome *it = &((const struct store_outcome *)arg)[i];
+    struct sw_arena *a = svc_ctx_arena(c);
+    Snipwise__V1__Outcome *o = sw_arena_alloc(a, sizeof(*o));
+
+    if (o == NULL)
+        return NULL;
+    snipwise__v1__outcome__init(o);
+    o->outcome_id = svc_ctx_str(c, it->outcome_id);
+    o->thread_id = svc_ctx_str(c, it->thread_id);
+    o->kind = (Snipwise__V1__OutcomeKind)it->kind;
+    o->occur_time_unix_ms = it->occur_ms;
+    o->record_time_unix_ms = it->record_ms;
+    o->source = (Snipwise__V1__OutcomeSource)it->source;
+    o->email_id = svc_ctx_str(c, it->email_id);
+    o->note = svc_ctx_str(c, it->note);
+    if (it->deal_currency[0]) {
+        o->deal_value = sw_arena_alloc(a, sizeof(*o->deal_value));
+        if (o->deal_value == NULL)
+            return NULL;
+        snipwise__v1__money__init(o->deal_value);
+        o->deal_value->units = it->deal_units;
+        o->deal_value->nanos = it->deal_nanos;
+        svc_money_set_amount(o->deal_value, (double)it->deal_units +
+                                                (double)it->deal_nanos / 1e9);
+        o->deal_value->currency_code = svc_ctx_str(c, it->deal_currency);
+    }
+    return &o->base;
+}
+
 sw_err svc_outcome_list(struct svc_ctx *c, const ProtobufCMessage *req,
                         ProtobufCMessage **resp)
 {
     const Snipwise__V1__ListOutcomesRequest *r =
         (const Snipwise__V1__ListOutcomesRequest *)req;
-    Snipwise__V1__ListOutcomesResponse *out;
     struct store_outcome *items = NULL;
-    struct sw_arena *a = svc_ctx_arena(c);
     struct sw_buf why;
-    size_t n = 0, i;
+    size_t n = 0;
     char *next = NULL;
     int size = 0;
     sw_err rc;
 
     sw_buf_init(&why, SVC_OUTCOME_WHY_MAX);
     rc = svc_ctx_page(c, r->page_size, &size);
+    if (rc == SW_OK)
+        rc = store_outcome_list(svc_ctx_store(c), svc_ctx_team(c), r->thread_id,
+                                size, r->page_token, &items, &n, &next, &why);
     if (rc)
-        goto out;
-    rc = store_outcome_list(svc_ctx_store(c), svc_ctx_team(c), r->thread_id,
-                            size, r->page_token, &items, &n, &next, &why);
-    if (rc) {
         rc = svc_ctx_fail_buf(c, rc, &why);
-        goto out;
-    }
-    out = sw_arena_alloc(a, sizeof(*out));
-    if (out == NULL) {
-        rc = SW_ENOMEM;
-        goto out;
-    }
-    snipwise__v1__list_outcomes_response__init(out);
-    out->outcomes = sw_arena_alloc(a, (n ? n : 1) * sizeof(*out->outcomes));
-    if (out->outcomes == NULL) {
-        rc = SW_ENOMEM;
-        goto out;
-    }
-    for (i = 0; i < n; i++) {
-        Snipwise__V1__Outcome *o = sw_arena_alloc(a, sizeof(*o));
-        if (o == NULL) {
-            rc = SW_ENOMEM;
-            goto out;
-        }
-        snipwise__v1__outcome__init(o);
-        o->outcome_id = svc_ctx_str(c, items[i].outcome_id);
-        o->thread_id = svc_ctx_str(c, items[i].thread_id);
-        o->kind = (Snipwise__V1__OutcomeKind)items[i].kind;
-        o->occur_time_unix_ms = items[i].occur_ms;
-        o->record_time_unix_ms = items[i].record_ms;
-        o->source = (Snipwise__V1__OutcomeSource)items[i].source;
-        o->email_id = svc_ctx_str(c, items[i].email_id);
-        o->note = svc_ctx_str(c, items[i].note);
-        if (items[i].deal_currency[0]) {
-            o->deal_value = sw_arena_alloc(a, sizeof(*o->deal_value));
-            if (o->deal_value == NULL) {
-                rc = SW_ENOMEM;
-                goto out;
-            }
-            snipwise__v1__money__init(o->deal_value);
-            o->deal_value->units = items[i].deal_units;
-            o->deal_value->nanos = items[i].deal_nanos;
-            svc_money_set_amount(o->deal_value,
-                                 (double)items[i].deal_units +
-                                     (double)items[i].deal_nanos / 1e9);
-            o->deal_value->currency_code =
-                svc_ctx_str(c, items[i].deal_currency);
-        }
-        out->outcomes[out->n_outcomes++] = o;
-    }
-    out->next_page_token = svc_ctx_str(c, next ? next : "");
-    if (svc_ctx_oom(c)) {
-        rc = SW_ENOMEM;
-        goto out;
-    }
-    *resp = &out->base;
-out:
+    else
+        rc = svc_ctx_list(c, &snipwise__v1__list_outcomes_response__descriptor,
+                          "outcomes", n, svc_outcome_item, items, next, resp);
     store_outcomes_free(items, n);
     sw_free(next);
     sw_buf_free(&why);

@@ -447,14 +447,20 @@ sw_err svc_rjobs_cancel_rpc(struct svc_ctx *c, const ProtobufCMessage *req,
     return svc_rjob_reply(c, &copy, resp);
 }
 
+static ProtobufCMessage *svc_rjob_item(struct svc_ctx *c, size_t i, void *arg)
+{
+    Snipwise__V1__RerankJob *m =
+        svc_rjob_msg(c, &((const struct svc_rjob *)arg)[i]);
+    return m ? &m->base : NULL;
+}
+
 sw_err svc_rjobs_list_rpc(struct svc_ctx *c, const ProtobufCMessage *req,
                           ProtobufCMessage **resp)
 {
     const Snipwise__V1__ListRerankJobsRequest *r = (const void *)req;
-    Snipwise__V1__ListRerankJobsResponse *out;
     struct svc_rjob page[SVC_RJOBS_KEEP + 1], *j;
     int64_t before = 0;
-    int size = 0, n = 0, i;
+    int size = 0, n = 0;
     svc_rjobs *js;
     char tok[32];
     sw_err rc;
@@ -477,27 +483,13 @@ sw_err svc_rjobs_list_rpc(struct svc_ctx *c, const ProtobufCMessage *req,
             (before == 0 || j->seq < (uint64_t)before))
             page[n++] = *j;
     pthread_mutex_unlock(&js->mu);
-    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
-    if (out == NULL)
-        return SW_ENOMEM;
-    snipwise__v1__list_rerank_jobs_response__init(out);
-    out->jobs = sw_arena_alloc(svc_ctx_arena(c),
-                               (size_t)(n ? n : 1) * sizeof(*out->jobs));
-    if (out->jobs == NULL)
-        return SW_ENOMEM;
-    for (i = 0; i < n && i < size; i++) {
-        out->jobs[i] = svc_rjob_msg(c, &page[i]);
-        if (out->jobs[i] == NULL)
-            return SW_ENOMEM;
-        out->n_jobs++;
-    }
-    if (n > size) {
+    tok[0] = '\0';
+    if (n > size) /* one more than the page: there is a next page */
         snprintf(tok, sizeof(tok), "%llu",
                  (unsigned long long)page[size - 1].seq);
-        out->next_page_token = svc_ctx_str(c, tok);
-    }
-    *resp = &out->base;
-    return svc_ctx_oom(c) ? SW_ENOMEM : SW_OK;
+    return svc_ctx_list(c, &snipwise__v1__list_rerank_jobs_response__descriptor,
+                        "jobs", (size_t)(n < size ? n : size), svc_rjob_item,
+                        page, tok, resp);
 }
 
 /* svc_rjob_next waits up to SVC_RJOB_WAIT_MS for team's job id to change

@@ -89,6 +89,21 @@ static sw_err svc_snippet_need_ranker(struct svc_ctx *c)
     return SW_OK;
 }
 
+static ProtobufCMessage *svc_snippet_result(struct svc_ctx *c, size_t i,
+                                            void *arg)
+{
+    const struct rank_page *pg = arg;
+    Snipwise__V1__SnippetResult *h =
+        sw_arena_alloc(svc_ctx_arena(c), sizeof(*h));
+
+    if (h == NULL)
+        return NULL;
+    snipwise__v1__snippet_result__init(h);
+    h->snippet = svc_snippet_msg(c, &pg->hits[i].sn);
+    h->score = pg->hits[i].score;
+    return h->snippet ? &h->base : NULL;
+}
+
 sw_err svc_snippet_search(struct svc_ctx *c, const ProtobufCMessage *req,
                           ProtobufCMessage **resp)
 {
@@ -157,38 +172,15 @@ sw_err svc_snippet_search(struct svc_ctx *c, const ProtobufCMessage *req,
         rc = svc_ctx_fail_buf(c, rc, &why);
         goto out;
     }
-    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
-    if (out == NULL) {
-        rc = SW_ENOMEM;
+    rc = svc_ctx_list(c, &snipwise__v1__search_snippets_response__descriptor,
+                      "results", pg.n, svc_snippet_result, &pg, pg.next_token,
+                      resp);
+    if (rc)
         goto out;
-    }
-    snipwise__v1__search_snippets_response__init(out);
-    out->results = sw_arena_alloc(svc_ctx_arena(c),
-                                  (pg.n ? pg.n : 1) * sizeof(*out->results));
-    if (out->results == NULL) {
-        rc = SW_ENOMEM;
-        goto out;
-    }
-    for (i = 0; i < pg.n; i++) {
-        Snipwise__V1__SnippetResult *h =
-            sw_arena_alloc(svc_ctx_arena(c), sizeof(*h));
-        if (h == NULL) {
-            rc = SW_ENOMEM;
-            goto out;
-        }
-        snipwise__v1__snippet_result__init(h);
-        h->snippet = svc_snippet_msg(c, &pg.hits[i].sn);
-        if (h->snippet == NULL) {
-            rc = SW_ENOMEM;
-            goto out;
-        }
-        h->score = pg.hits[i].score;
-        out->results[out->n_results++] = h;
-    }
+    out = (Snipwise__V1__SearchSnippetsResponse *)*resp;
     rc = svc_snippet_stats(c, out);
     if (rc)
         goto out;
-    out->next_page_token = svc_ctx_str(c, pg.next_token ? pg.next_token : "");
     out->filter_note = svc_ctx_str(c, pg.note ? pg.note : "");
     out->exhausted = pg.exhausted ? 1 : 0;
     if (svc_ctx_oom(c)) {

@@ -140,13 +140,20 @@ sw_err svc_team_remove_member(struct svc_ctx *c, const ProtobufCMessage *req,
     return rc;
 }
 
+static ProtobufCMessage *svc_team_member_item(struct svc_ctx *c, size_t i,
+                                              void *arg)
+{
+    Snipwise__V1__TeamMember *m =
+        svc_team_member(c, &((const struct store_member *)arg)[i]);
+    return m ? &m->base : NULL;
+}
+
 sw_err svc_team_list_members(struct svc_ctx *c, const ProtobufCMessage *req,
                              ProtobufCMessage **resp)
 {
     const Snipwise__V1__ListTeamMembersRequest *r = (const void *)req;
-    Snipwise__V1__ListTeamMembersResponse *out;
     struct store_member *items = NULL;
-    size_t n = 0, i;
+    size_t n = 0;
     char *next = NULL;
     struct sw_buf why;
     int page_size = 0;
@@ -154,37 +161,15 @@ sw_err svc_team_list_members(struct svc_ctx *c, const ProtobufCMessage *req,
 
     sw_buf_init(&why, SVC_WHY_MAX);
     rc = svc_ctx_page(c, r->page_size, &page_size);
+    if (rc == SW_OK)
+        rc = store_member_list(svc_ctx_store(c), svc_ctx_team(c), page_size,
+                               r->page_token, &items, &n, &next, &why);
     if (rc)
-        goto out;
-    rc = store_member_list(svc_ctx_store(c), svc_ctx_team(c), page_size,
-                           r->page_token, &items, &n, &next, &why);
-    if (rc) {
         rc = svc_ctx_fail_buf(c, rc, &why);
-        goto out;
-    }
-    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
-    if (out == NULL) {
-        rc = SW_ENOMEM;
-        goto out;
-    }
-    snipwise__v1__list_team_members_response__init(out);
-    out->members =
-        sw_arena_alloc(svc_ctx_arena(c), (n ? n : 1) * sizeof(void *));
-    if (out->members == NULL) {
-        rc = SW_ENOMEM;
-        goto out;
-    }
-    for (i = 0; i < n; i++) {
-        out->members[i] = svc_team_member(c, &items[i]);
-        if (out->members[i] == NULL) {
-            rc = SW_ENOMEM;
-            goto out;
-        }
-    }
-    out->n_members = n;
-    out->next_page_token = svc_ctx_str(c, next);
-    *resp = &out->base;
-out:
+    else
+        rc = svc_ctx_list(
+            c, &snipwise__v1__list_team_members_response__descriptor, "members",
+            n, svc_team_member_item, items, next, resp);
     store_members_free(items, n);
     sw_free(next);
     sw_buf_free(&why);
@@ -238,13 +223,20 @@ sw_err svc_team_remove_domain(struct svc_ctx *c, const ProtobufCMessage *req,
     return rc;
 }
 
+static ProtobufCMessage *svc_team_domain_item(struct svc_ctx *c, size_t i,
+                                              void *arg)
+{
+    Snipwise__V1__TeamDomain *m =
+        svc_team_domain(c, &((const struct store_domain *)arg)[i]);
+    return m ? &m->base : NULL;
+}
+
 sw_err svc_team_list_domains(struct svc_ctx *c, const ProtobufCMessage *req,
                              ProtobufCMessage **resp)
 {
     const Snipwise__V1__ListTeamDomainsRequest *r = (const void *)req;
-    Snipwise__V1__ListTeamDomainsResponse *out;
     struct store_domain *items = NULL;
-    size_t n = 0, i;
+    size_t n = 0;
     char *next = NULL;
     struct sw_buf why;
     int page_size = 0;
@@ -252,37 +244,15 @@ sw_err svc_team_list_domains(struct svc_ctx *c, const ProtobufCMessage *req,
 
     sw_buf_init(&why, SVC_WHY_MAX);
     rc = svc_ctx_page(c, r->page_size, &page_size);
+    if (rc == SW_OK)
+        rc = store_domain_list(svc_ctx_store(c), svc_ctx_team(c), page_size,
+                               r->page_token, &items, &n, &next, &why);
     if (rc)
-        goto out;
-    rc = store_domain_list(svc_ctx_store(c), svc_ctx_team(c), page_size,
-                           r->page_token, &items, &n, &next, &why);
-    if (rc) {
         rc = svc_ctx_fail_buf(c, rc, &why);
-        goto out;
-    }
-    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
-    if (out == NULL) {
-        rc = SW_ENOMEM;
-        goto out;
-    }
-    snipwise__v1__list_team_domains_response__init(out);
-    out->domains =
-        sw_arena_alloc(svc_ctx_arena(c), (n ? n : 1) * sizeof(void *));
-    if (out->domains == NULL) {
-        rc = SW_ENOMEM;
-        goto out;
-    }
-    for (i = 0; i < n; i++) {
-        out->domains[i] = svc_team_domain(c, &items[i]);
-        if (out->domains[i] == NULL) {
-            rc = SW_ENOMEM;
-            goto out;
-        }
-    }
-    out->n_domains = n;
-    out->next_page_token = svc_ctx_str(c, next);
-    *resp = &out->base;
-out:
+    else
+        rc = svc_ctx_list(
+            c, &snipwise__v1__list_team_domains_response__descriptor, "domains",
+            n, svc_team_domain_item, items, next, resp);
     store_domains_free(items, n);
     sw_free(next);
     sw_buf_free(&why);

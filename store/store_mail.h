@@ -263,7 +263,13 @@ SW_MUST_CHECK sw_err store_content_emails(store *s, const char *team_id,
                                           char ***ids, size_t *n);
 
 /* store_thread_list returns one page of threads, most recently active
- * first, matching f (may be NULL). Paging as in store_tenant.h.
+ * first, matching f (may be NULL). Paging as in store_tenant.h, over the
+ * order and filters as they stood at the first page (the team's "email"
+ * sequence then, kept in the token): a thread that gets mail while a
+ * caller pages keeps its place, so each thread that existed at the first
+ * page is listed once; threads begun later appear on a new listing. The
+ * threads themselves are read as they are now. (Erasing mail while a
+ * caller pages may move a thread and so repeat or skip it.)
  * Errors: SW_EINVAL (page size, token), SW_ECORRUPT, SW_ENOMEM, SW_ESTORE. */
 SW_MUST_CHECK sw_err store_thread_list(store *s, const char *team_id,
                                        const struct store_thread_filter *f,

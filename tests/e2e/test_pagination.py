@@ -6,14 +6,20 @@ team, or one reused with a changed filter is INVALID_ARGUMENT with reason
 PAGE_TOKEN_INVALID and field page_token."""
 
 import base64
+import time
 
 import grpc
 import pytest
 from snipwise.v1 import (admin_pb2, common_pb2, ingest_pb2, ingest_pb2_grpc,
-                         outcome_pb2, outcome_pb2_grpc, snippet_pb2,
-                         snippet_pb2_grpc, team_pb2)
+                         llm_pb2, llm_pb2_grpc, mailbox_pb2,
+                         mailbox_pb2_grpc, outcome_pb2, outcome_pb2_grpc,
+                         ranking_pb2, ranking_pb2_grpc, snippet_pb2,
+                         snippet_pb2_grpc, suggest_pb2, suggest_pb2_grpc,
+                         team_pb2)
 
 from e2e_lib import RPC_TIMEOUT, create_team, expect_reason
+
+LOAD_TIMEOUT = 180.0  # the demo sample loads in seconds (longer under ASan)
 
 N = 5  # items of each kind; pages of 2 make three pages
 
@@ -21,7 +27,7 @@ N = 5  # items of each kind; pages of 2 make three pages
 def page_all(call, make, field, size, token=""):
     """Every item from token on, in pages of size."""
     out = []
-    for _ in range(100):
+    for _ in range(1000):
         r = call(make(page_size=size, page_token=token))
         out += list(getattr(r, field))
         token = r.next_page_token
@@ -165,3 +171,159 @@ def test_mail_and_outcome_lists(snipd, world):
           "outcomes", lambda o: o.outcome_id, N,
           changed=lambda **kw: outcome_pb2.ListOutcomesRequest(
               thread_id=th[1], **kw))
+
+
+def test_threads_stable_while_mail_arrives(snipd):
+    """ListThreads pages over the order of its first page: a thread that
+    gets mail while a client pages (and so becomes the most recent) keeps
+    its place, so every thread that existed at the first page is listed
+    exactly once; a thread begun meanwhile waits for a new listing."""
+    admin = snipd.admin()
+    _, key = create_team(admin, "Paging mail")
+    snipd.client(key).team.AddTeamMember(team_pb2.AddTeamMemberRequest(
+        member=team_pb2.TeamMember(email="rep@s.example")))
+    ing = bound(ingest_pb2_grpc.IngestServiceStub(snipd.channel()), key)
+    t0 = 1772532000000
+
+    def mail(mid, subject, ms, reply_to=""):
+        pe = ingest_pb2.ParsedEmail(
+            message_id=mid, in_reply_to=reply_to, subject=subject,
+            from_address="rep@s.example",
+            to_addresses=["buyer-%s@prospect.example" % subject[-1]],
+            text_body="About %s" % subject, sent_time_unix_ms=ms)
+        return ing("IngestEmail")(
+            ingest_pb2.IngestEmailRequest(parsed=pe)).thread_id
+
+    ids = [mail("s%d@s.example" % i, "Topic %d" % i, t0 + i * 60000)
+           for i in range(7)]
+    first_order = ids[::-1]  # most recently active first
+    listed, token, late = [], "", t0 + 10 ** 7
+    for page in range(10):
+        r = ing("ListThreads")(ingest_pb2.ListThreadsRequest(
+            page_size=2, page_token=token))
+        listed += [t.thread_id for t in r.threads]
+        token = r.next_page_token
+        if not token:
+            break
+        # The oldest thread not listed yet gets a reply: it is now the most
+        # recently active one, ahead of the cursor. A new thread begins.
+        waiting = [t for t in ids if t not in listed]
+        i = ids.index(waiting[0])
+        assert mail("r%d@s.example" % page, "Re: Topic %d" % i,
+                    late + page, reply_to="s%d@s.example" % i) == ids[i]
+        mail("n%d@s.example" % page, "New %d" % page, late + 100 + page)
+    assert listed == first_order
+    # A new listing shows the threads as they are now.
+    now = page_all(ing("ListThreads"), ingest_pb2.ListThreadsRequest,
+                   "threads", 3)
+    assert len(now) == 7 + 3
+    assert now[0].thread_id not in ids
+
+
+def sample_loaded(snipd):
+    """Waits (bounded) until the demo team's sample is loaded: no
+    extraction job left, statistics current, a model serving."""
+    team = snipd.client(snipd.demo_key).team
+    model = bound(ranking_pb2_grpc.RankingServiceStub(snipd.channel()),
+                  snipd.demo_key)("GetModel")
+    end = time.monotonic() + LOAD_TIMEOUT
+    while time.monotonic() < end:
+        t = team.GetMyTeam(team_pb2.GetMyTeamRequest())
+        if t.pending_extraction_jobs == 0 and t.statistics.current:
+            try:
+                return model(ranking_pb2.GetModelRequest())
+            except grpc.RpcError as e:
+                assert e.code() == grpc.StatusCode.NOT_FOUND, e
+        time.sleep(0.05)
+    pytest.fail("the demo sample never loaded")
+
+
+def rerank(snipd, rk, n):
+    """n re-ranking jobs run one after the other, each to its end."""
+    md = (("authorization", "Bearer " + snipd.demo_key),)
+    stub = ranking_pb2_grpc.RankingServiceStub(snipd.channel())
+    for _ in range(n):
+        job = rk("StartRerank")(ranking_pb2.StartRerankRequest(
+            force_promote=True))
+        for j in stub.WatchRerankJob(ranking_pb2.WatchRerankJobRequest(
+                job_id=job.job_id), metadata=md, timeout=LOAD_TIMEOUT):
+            if j.state >= ranking_pb2.RERANK_JOB_STATE_SUCCEEDED:
+                break
+        assert j.state == ranking_pb2.RERANK_JOB_STATE_SUCCEEDED, j
+
+
+def test_journal_pages(snipd_factory):
+    s = snipd_factory(sample=True)
+    sample_loaded(s)
+    llm = bound(llm_pb2_grpc.LlmServiceStub(s.channel()),
+                s.demo_key)("ListJournal")
+    entries = page_all(llm, llm_pb2.ListJournalRequest, "entries", 1000)
+    assert len(entries) >= 3
+    check(llm, llm_pb2.ListJournalRequest, "entries", lambda e: e.attempt_id,
+          len(entries), changed=lambda **kw: llm_pb2.ListJournalRequest(
+              job_id=entries[0].job_id, **kw))
+
+
+def test_search_pages(snipd_factory):
+    s = snipd_factory(sample=True)
+    sample_loaded(s)
+    search = bound(snippet_pb2_grpc.SnippetServiceStub(s.channel()),
+                   s.demo_key)("SearchSnippets")
+    q = lambda **kw: snippet_pb2.SearchSnippetsRequest(
+        text="pricing security review plans", **kw)
+    hits = page_all(search, q, "results", 100)
+    assert len(hits) >= 3
+    check(search, q, "results", lambda h: h.snippet.snippet_id, len(hits),
+          changed=lambda **kw: snippet_pb2.SearchSnippetsRequest(
+              text="pricing security review plans",
+              rep_email="robin.larsen@northwind-analytics.example", **kw))
+
+
+def test_model_and_rerank_job_pages(snipd_factory):
+    s = snipd_factory(sample=True)
+    sample_loaded(s)
+    rk = bound(ranking_pb2_grpc.RankingServiceStub(s.channel()), s.demo_key)
+    rerank(s, rk, 3)
+    models = page_all(rk("ListModels"), ranking_pb2.ListModelsRequest,
+                      "models", 1000)
+    assert len(models) >= 4
+    check(rk("ListModels"), ranking_pb2.ListModelsRequest, "models",
+          lambda m: m.model_version, len(models))
+    check(rk("ListRerankJobs"), ranking_pb2.ListRerankJobsRequest, "jobs",
+          lambda j: j.job_id, 3)
+
+
+def test_feedback_pages(snipd_factory):
+    s = snipd_factory(sample=True)
+    sample_loaded(s)
+    ch, key = s.channel(), s.demo_key
+    r = bound(suggest_pb2_grpc.SuggestServiceStub(ch), key)("Suggest")(
+        suggest_pb2.SuggestRequest(
+            draft_text="Here is our security review material and pricing",
+            max_framings=3))
+    item = (r.framings or r.contents)[0].item_id
+    out = bound(outcome_pb2_grpc.OutcomeServiceStub(ch), key)
+    for i in range(N):
+        out("RecordFeedback")(outcome_pb2.RecordFeedbackRequest(
+            suggestion_id=r.suggestion_id, item_id=item,
+            kind=outcome_pb2.FEEDBACK_KIND_INSERTED, idempotency_key="f%d" % i,
+            rep_email="robin.larsen@northwind-analytics.example"))
+    check(out("ListFeedback"), outcome_pb2.ListFeedbackRequest, "feedback",
+          lambda f: f.feedback_id, N,
+          changed=lambda **kw: outcome_pb2.ListFeedbackRequest(
+              rep_email="chen.nguyen@northwind-analytics.example", **kw))
+
+
+def test_mailbox_pages(snipd):
+    key = snipd.demo_key
+    snipd.client(key).team.AddTeamMember(team_pb2.AddTeamMemberRequest(
+        member=team_pb2.TeamMember(email="rep@seller.example")))
+    mbx = bound(mailbox_pb2_grpc.MailboxServiceStub(snipd.channel()), key)
+    for i in range(N):
+        mbx("CreateMailbox")(mailbox_pb2.CreateMailboxRequest(
+            rep_email="rep@seller.example", host="127.0.0.1", port=9,
+            username="rep%d" % i,
+            tls_mode=mailbox_pb2.TLS_MODE_PLAIN_INSECURE_LOOPBACK_ONLY,
+            auth=mailbox_pb2.MailboxAuth(password="pw")))
+    check(mbx("ListMailboxes"), mailbox_pb2.ListMailboxesRequest, "mailboxes",
+          lambda m: m.mailbox_id, N)
