@@ -17,11 +17,10 @@
 Snipwise__V1__Team *svc_admin_team(struct svc_ctx *c,
                                    const struct store_team *t)
 {
-    Snipwise__V1__Team *p = sw_arena_alloc(svc_ctx_arena(c), sizeof(*p));
+    Snipwise__V1__Team *p = svc_ctx_new(c, &snipwise__v1__team__descriptor);
 
     if (p == NULL)
         return NULL;
-    snipwise__v1__team__init(p);
     p->team_id = svc_ctx_str(c, t->team_id);
     p->display_name = svc_ctx_str(c, t->display_name);
     p->create_time_unix_ms = t->create_ms;
@@ -31,11 +30,11 @@ Snipwise__V1__Team *svc_admin_team(struct svc_ctx *c,
 Snipwise__V1__ApiKey *svc_admin_key(struct svc_ctx *c,
                                     const struct store_apikey *k)
 {
-    Snipwise__V1__ApiKey *p = sw_arena_alloc(svc_ctx_arena(c), sizeof(*p));
+    Snipwise__V1__ApiKey *p =
+        svc_ctx_new(c, &snipwise__v1__api_key__descriptor);
 
     if (p == NULL)
         return NULL;
-    snipwise__v1__api_key__init(p);
     p->key_id = svc_ctx_str(c, k->key_id);
     p->team_id = svc_ctx_str(c, k->team_id);
     p->display_name = svc_ctx_str(c, k->display_name);
@@ -67,12 +66,11 @@ sw_err svc_admin_create_team(struct svc_ctx *c, const ProtobufCMessage *req,
         rc = svc_ctx_fail_buf_field(c, rc, "display_name", &why);
         goto out;
     }
-    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
+    out = svc_ctx_new(c, &snipwise__v1__create_team_response__descriptor);
     if (out == NULL) {
         rc = SW_ENOMEM;
         goto out;
     }
-    snipwise__v1__create_team_response__init(out);
     out->team = svc_admin_team(c, &team);
     out->api_key = svc_ctx_str(c, secret);
     if (out->team == NULL) {
@@ -247,12 +245,11 @@ sw_err svc_admin_create_api_key(struct svc_ctx *c, const ProtobufCMessage *req,
     }
     if (rc)
         goto out;
-    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
+    out = svc_ctx_new(c, &snipwise__v1__create_api_key_response__descriptor);
     if (out == NULL) {
         rc = SW_ENOMEM;
         goto out;
     }
-    snipwise__v1__create_api_key_response__init(out);
     out->key = svc_admin_key(c, &key);
     out->api_key = svc_ctx_str(c, secret);
     if (out->key == NULL) {

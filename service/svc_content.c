@@ -167,12 +167,11 @@ svc_content_usage(struct svc_ctx *c, const char *team_id, sw_err *rc)
     *rc = store_view(svc_ctx_store(c), svc_content_usage_txn, &g);
     if (*rc)
         return NULL;
-    m = sw_arena_alloc(svc_ctx_arena(c), sizeof(*m));
+    m = svc_ctx_new(c, &snipwise__v1__content_library_usage__descriptor);
     if (m == NULL) {
         *rc = SW_ENOMEM;
         return NULL;
     }
-    snipwise__v1__content_library_usage__init(m);
     m->file_count = g.u.files;
     m->used_bytes = g.u.bytes;
     m->quota_bytes = ingest_pipeline_quota_bytes(svc_ctx_ingest(c));
@@ -233,11 +232,12 @@ sw_err svc_content_delete(struct svc_ctx *c, const ProtobufCMessage *req,
     for (i = 0; rc == SW_OK && svc_ctx_ranker(c) && i < n.n_snippets; i++)
         rc = rank_ranker_forget_snippet(svc_ctx_ranker(c), svc_ctx_team(c),
                                         n.snippet_ids[i]);
-    out = rc ? NULL : sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
+    out =
+        rc ? NULL
+           : svc_ctx_new(c, &snipwise__v1__delete_content_response__descriptor);
     if (rc == SW_OK && out == NULL)
         rc = SW_ENOMEM;
     if (rc == SW_OK) {
-        snipwise__v1__delete_content_response__init(out);
         out->email_count = (int64_t)n.emails;
         out->snippet_count = (int64_t)n.n_snippets;
         out->library_bytes = n.library_bytes;

@@ -19,6 +19,11 @@ struct sw_arena *svc_ctx_arena(struct svc_ctx *c)
 {
     return &c->arena;
 }
+
+void *svc_ctx_new(struct svc_ctx *c, const ProtobufCMessageDescriptor *d)
+{
+    return msg_new(d, &c->arena);
+}
 struct store *svc_ctx_store(struct svc_ctx *c)
 {
     return c->srv->st;

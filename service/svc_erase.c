@@ -28,12 +28,11 @@ svc_erase_summary(struct svc_ctx *c, const struct store_erase_counts *n,
                                          n->snippet_ids[i]);
     if (*rc)
         return NULL;
-    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
+    out = svc_ctx_new(c, &snipwise__v1__erasure_summary__descriptor);
     if (out == NULL) {
         *rc = SW_ENOMEM;
         return NULL;
     }
-    snipwise__v1__erasure_summary__init(out);
     out->email_count = (int64_t)n->emails;
     out->thread_count = (int64_t)n->threads;
     out->snippet_count = (int64_t)n->n_snippets;
@@ -72,11 +71,11 @@ sw_err svc_erase_email(struct svc_ctx *c, const ProtobufCMessage *req,
         svc_ctx_reason(c, "EMAIL_NOT_FOUND");
         return svc_ctx_fail(c, SW_ENOTFOUND, "no such email: %s", r->email_id);
     }
-    out = rc ? NULL : sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
+    out = rc ? NULL
+             : svc_ctx_new(c, &snipwise__v1__delete_email_response__descriptor);
     if (rc == SW_OK && out == NULL)
         rc = SW_ENOMEM;
     if (rc == SW_OK) {
-        snipwise__v1__delete_email_response__init(out);
         out->summary = svc_erase_summary(c, &n, &rc);
         *resp = &out->base;
     }
@@ -110,11 +109,12 @@ sw_err svc_erase_thread(struct svc_ctx *c, const ProtobufCMessage *req,
                             "again",
                             r->thread_id);
     }
-    out = rc ? NULL : sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
+    out =
+        rc ? NULL
+           : svc_ctx_new(c, &snipwise__v1__delete_thread_response__descriptor);
     if (rc == SW_OK && out == NULL)
         rc = SW_ENOMEM;
     if (rc == SW_OK) {
-        snipwise__v1__delete_thread_response__init(out);
         out->summary = svc_erase_summary(c, &n, &rc);
         *resp = &out->base;
     }
@@ -160,11 +160,12 @@ sw_err svc_erase_contact(struct svc_ctx *c, const ProtobufCMessage *req,
     }
     rc = store_contact_erase(svc_ctx_store(c), svc_ctx_team(c),
                              r->email_address, &n);
-    out = rc ? NULL : sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
+    out =
+        rc ? NULL
+           : svc_ctx_new(c, &snipwise__v1__forget_contact_response__descriptor);
     if (rc == SW_OK && out == NULL)
         rc = SW_ENOMEM;
     if (rc == SW_OK) {
-        snipwise__v1__forget_contact_response__init(out);
         out->summary = svc_erase_summary(c, &n, &rc);
         *resp = &out->base;
     }

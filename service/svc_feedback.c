@@ -36,10 +36,9 @@ static sw_err svc_feedback_cb(const struct store_feedback *f, void *arg)
         p->more = 1;
         return STORE_SCAN_STOP;
     }
-    o = sw_arena_alloc(svc_ctx_arena(p->c), sizeof(*o));
+    o = svc_ctx_new(p->c, &snipwise__v1__feedback__descriptor);
     if (o == NULL)
         return SW_ENOMEM;
-    snipwise__v1__feedback__init(o);
     o->feedback_id = svc_ctx_str(p->c, f->feedback_id);
     o->suggestion_id = svc_ctx_str(p->c, f->suggestion_id);
     o->item_id = svc_ctx_str(p->c, f->item_id);

@@ -52,10 +52,9 @@ sw_err svc_health_check(struct svc_ctx *c, const ProtobufCMessage *req,
     if (!svc_health_known(r->service))
         return svc_ctx_fail(c, SW_ENOTFOUND, "unknown service '%s'",
                             r->service);
-    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
+    out = svc_ctx_new(c, &grpc__health__v1__health_check_response__descriptor);
     if (out == NULL)
         return SW_ENOMEM;
-    grpc__health__v1__health_check_response__init(out);
     out->status = svc_health_status(c, r->service);
     *resp = &out->base;
     return SW_OK;

@@ -149,11 +149,10 @@ static Snipwise__V1__ContentRef *svc_content_ref(struct svc_ctx *c,
                                                  int status, int state)
 {
     Snipwise__V1__ContentRef *cr =
-        sw_arena_alloc(svc_ctx_arena(c), sizeof(*cr));
+        svc_ctx_new(c, &snipwise__v1__content_ref__descriptor);
 
     if (cr == NULL)
         return NULL;
-    snipwise__v1__content_ref__init(cr);
     cr->content_id = svc_ctx_str(c, id);
     cr->filename = svc_ctx_str(c, filename);
     cr->status = (Snipwise__V1__IngestStatus)status;
@@ -183,12 +182,11 @@ sw_err svc_ingest_email(struct svc_ctx *c, const ProtobufCMessage *req,
             rc = svc_ctx_fail_buf(c, rc, &why);
         goto out;
     }
-    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
+    out = svc_ctx_new(c, &snipwise__v1__ingest_email_response__descriptor);
     if (out == NULL) {
         rc = SW_ENOMEM;
         goto out;
     }
-    snipwise__v1__ingest_email_response__init(out);
     out->email_id = svc_ctx_str(c, res.email_id);
     out->thread_id = svc_ctx_str(c, res.thread_id);
     out->status = (Snipwise__V1__IngestStatus)res.status;
@@ -235,10 +233,9 @@ svc_ingest_item(struct svc_ctx *c, Snipwise__V1__IngestEmailsResponse *out,
         out->results_omitted++;
         return SW_OK;
     }
-    it = sw_arena_alloc(svc_ctx_arena(c), sizeof(*it));
+    it = svc_ctx_new(c, &snipwise__v1__ingest_item_result__descriptor);
     if (it == NULL)
         return SW_ENOMEM;
-    snipwise__v1__ingest_item_result__init(it);
     it->index = index;
     it->client_ref = svc_ctx_str(c, client_ref);
     it->status = (Snipwise__V1__IngestStatus)status;
@@ -435,10 +432,10 @@ sw_err svc_ingest_emails(struct svc_ctx *c, const ProtobufCMessage *req,
         return SW_ENOMEM;
     memset(e, 0, sizeof(*e));
     e->st.c = c;
-    e->st.out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*e->st.out));
+    e->st.out =
+        svc_ctx_new(c, &snipwise__v1__ingest_emails_response__descriptor);
     if (e->st.out == NULL)
         return SW_ENOMEM;
-    snipwise__v1__ingest_emails_response__init(e->st.out);
     e->st.out->results = sw_arena_alloc(
         svc_ctx_arena(c), SVC_RESULTS_MAX * sizeof(*e->st.out->results));
     if (e->st.out->results == NULL)
@@ -465,12 +462,11 @@ static Snipwise__V1__Email *svc_email_msg(struct svc_ctx *c,
                                           const struct store_email *e)
 {
     struct sw_arena *a = svc_ctx_arena(c);
-    Snipwise__V1__Email *m = sw_arena_alloc(a, sizeof(*m));
+    Snipwise__V1__Email *m = svc_ctx_new(c, &snipwise__v1__email__descriptor);
     size_t i;
 
     if (m == NULL)
         return NULL;
-    snipwise__v1__email__init(m);
     m->email_id = svc_ctx_str(c, e->email_id);
     m->thread_id = svc_ctx_str(c, e->thread_id);
     m->message_id = svc_ctx_str(c, e->message_id);
@@ -551,11 +547,10 @@ sw_err svc_ingest_get_email(struct svc_ctx *c, const ProtobufCMessage *req,
 static Snipwise__V1__Thread *svc_thread_msg(struct svc_ctx *c,
                                             const struct store_thread *t)
 {
-    Snipwise__V1__Thread *m = sw_arena_alloc(svc_ctx_arena(c), sizeof(*m));
+    Snipwise__V1__Thread *m = svc_ctx_new(c, &snipwise__v1__thread__descriptor);
 
     if (m == NULL)
         return NULL;
-    snipwise__v1__thread__init(m);
     m->thread_id = svc_ctx_str(c, t->thread_id);
     m->subject = svc_ctx_str(c, t->subject);
     m->participants = svc_strv(c, t->participants, t->n_participants);
@@ -702,14 +697,13 @@ out:
 static Snipwise__V1__Content *svc_content_msg(struct svc_ctx *c,
                                               const struct store_content *s)
 {
-    struct sw_arena *a = svc_ctx_arena(c);
-    Snipwise__V1__Content *m = sw_arena_alloc(a, sizeof(*m));
-    Snipwise__V1__ContentStats *st = sw_arena_alloc(a, sizeof(*st));
+    Snipwise__V1__Content *m =
+        svc_ctx_new(c, &snipwise__v1__content__descriptor);
+    Snipwise__V1__ContentStats *st =
+        svc_ctx_new(c, &snipwise__v1__content_stats__descriptor);
 
     if (m == NULL || st == NULL)
         return NULL;
-    snipwise__v1__content__init(m);
-    snipwise__v1__content_stats__init(st);
     m->content_id = svc_ctx_str(c, s->content_id);
     m->filename = svc_ctx_str(c, s->filename);
     m->media_type = svc_ctx_str(c, s->media_type);

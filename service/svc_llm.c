@@ -60,11 +60,10 @@ static Snipwise__V1__JournalEntry *
 svc_llm_entry(struct svc_ctx *c, const struct store_llm_attempt *a)
 {
     Snipwise__V1__JournalEntry *e =
-        sw_arena_alloc(svc_ctx_arena(c), sizeof(*e));
+        svc_ctx_new(c, &snipwise__v1__journal_entry__descriptor);
 
     if (e == NULL)
         return NULL;
-    snipwise__v1__journal_entry__init(e);
     e->attempt_id = svc_ctx_str(c, a->attempt_id);
     e->job_id = svc_ctx_str(c, a->job_id);
     e->attempt_number = a->attempt_number;

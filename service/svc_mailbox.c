@@ -54,12 +54,12 @@ static Snipwise__V1__Mailbox *svc_mbx_out(struct svc_ctx *c,
                                           size_t nf)
 {
     struct sw_arena *a = svc_ctx_arena(c);
-    Snipwise__V1__Mailbox *p = sw_arena_alloc(a, sizeof(*p));
+    Snipwise__V1__Mailbox *p =
+        svc_ctx_new(c, &snipwise__v1__mailbox__descriptor);
     size_t i;
 
     if (p == NULL)
         return NULL;
-    snipwise__v1__mailbox__init(p);
     p->mailbox_id = svc_ctx_str(c, m->mailbox_id);
     p->rep_email = svc_ctx_str(c, m->rep_email);
     p->host = svc_ctx_str(c, m->host);
@@ -92,10 +92,10 @@ static Snipwise__V1__Mailbox *svc_mbx_out(struct svc_ctx *c,
             return NULL;
     }
     for (i = 0; i < nf; i++) {
-        Snipwise__V1__MailboxFolder *q = sw_arena_alloc(a, sizeof(*q));
+        Snipwise__V1__MailboxFolder *q =
+            svc_ctx_new(c, &snipwise__v1__mailbox_folder__descriptor);
         if (q == NULL)
             return NULL;
-        snipwise__v1__mailbox_folder__init(q);
         q->name = svc_ctx_str(c, f[i].name);
         q->messages_seen = f[i].seen;
         q->messages_ingested = f[i].ingested;
@@ -317,12 +317,11 @@ sw_err svc_mailbox_list(struct svc_ctx *c, const ProtobufCMessage *req,
         return svc_ctx_fail_field(c, rc, "page_token", "is not valid");
     if (rc)
         return rc;
-    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
+    out = svc_ctx_new(c, &snipwise__v1__list_mailboxes_response__descriptor);
     if (out == NULL) {
         rc = SW_ENOMEM;
         goto out;
     }
-    snipwise__v1__list_mailboxes_response__init(out);
     if (n > 0) {
         out->mailboxes =
             sw_arena_alloc(svc_ctx_arena(c), n * sizeof(*out->mailboxes));

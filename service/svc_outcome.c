@@ -294,12 +294,11 @@ sw_err svc_outcome_record(struct svc_ctx *c, const ProtobufCMessage *req,
         rc = svc_ctx_fail_buf(c, rc, &why); /* store errors leave why empty */
         goto out;
     }
-    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
+    out = svc_ctx_new(c, &snipwise__v1__record_outcome_response__descriptor);
     if (out == NULL) {
         rc = SW_ENOMEM;
         goto out;
     }
-    snipwise__v1__record_outcome_response__init(out);
     out->outcome_id = svc_ctx_str(c, res.outcome_id);
     out->thread_id = svc_ctx_str(c, res.thread_id);
     out->duplicate = res.duplicate ? 1 : 0;
@@ -418,12 +417,11 @@ sw_err svc_outcome_feedback(struct svc_ctx *c, const ProtobufCMessage *req,
     rc = store_update(svc_ctx_store(c), svc_feedback_put_txn, &p);
     if (rc)
         goto out;
-    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
+    out = svc_ctx_new(c, &snipwise__v1__record_feedback_response__descriptor);
     if (out == NULL) {
         rc = SW_ENOMEM;
         goto out;
     }
-    snipwise__v1__record_feedback_response__init(out);
     out->feedback_id = svc_ctx_str(c, p.id);
     out->duplicate = p.duplicate ? 1 : 0;
     if (svc_ctx_oom(c)) {
@@ -440,12 +438,11 @@ static ProtobufCMessage *svc_outcome_item(struct svc_ctx *c, size_t i,
                                           void *arg)
 {
     const struct store_outcome *it = &((const struct store_outcome *)arg)[i];
-    struct sw_arena *a = svc_ctx_arena(c);
-    Snipwise__V1__Outcome *o = sw_arena_alloc(a, sizeof(*o));
+    Snipwise__V1__Outcome *o =
+        svc_ctx_new(c, &snipwise__v1__outcome__descriptor);
 
     if (o == NULL)
         return NULL;
-    snipwise__v1__outcome__init(o);
     o->outcome_id = svc_ctx_str(c, it->outcome_id);
     o->thread_id = svc_ctx_str(c, it->thread_id);
     o->kind = (Snipwise__V1__OutcomeKind)it->kind;
@@ -455,10 +452,9 @@ static ProtobufCMessage *svc_outcome_item(struct svc_ctx *c, size_t i,
     o->email_id = svc_ctx_str(c, it->email_id);
     o->note = svc_ctx_str(c, it->note);
     if (it->deal_currency[0]) {
-        o->deal_value = sw_arena_alloc(a, sizeof(*o->deal_value));
+        o->deal_value = svc_ctx_new(c, &snipwise__v1__money__descriptor);
         if (o->deal_value == NULL)
             return NULL;
-        snipwise__v1__money__init(o->deal_value);
         o->deal_value->units = it->deal_units;
         o->deal_value->nanos = it->deal_nanos;
         svc_money_set_amount(o->deal_value, (double)it->deal_units +

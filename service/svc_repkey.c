@@ -62,12 +62,11 @@ sw_err svc_repkey_create(struct svc_ctx *c, const ProtobufCMessage *req,
                          &key, &secret);
     if (rc)
         goto out;
-    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
+    out = svc_ctx_new(c, &snipwise__v1__create_rep_key_response__descriptor);
     if (out == NULL) {
         rc = SW_ENOMEM;
         goto out;
     }
-    snipwise__v1__create_rep_key_response__init(out);
     out->key = svc_admin_key(c, &key);
     out->api_key = svc_ctx_str(c, secret);
     if (out->key == NULL || svc_ctx_oom(c)) {

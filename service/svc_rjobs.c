@@ -270,14 +270,13 @@ void svc_rjobs_close(svc_rjobs **jp)
 static Snipwise__V1__RerankJob *svc_rjob_msg(struct svc_ctx *c,
                                              const struct svc_rjob *j)
 {
-    struct sw_arena *a = svc_ctx_arena(c);
-    Snipwise__V1__RerankJob *m = sw_arena_alloc(a, sizeof(*m));
+    Snipwise__V1__RerankJob *m =
+        svc_ctx_new(c, &snipwise__v1__rerank_job__descriptor);
     Snipwise__V1__RerankResult *r;
     sw_err rc;
 
     if (m == NULL)
         return NULL;
-    snipwise__v1__rerank_job__init(m);
     m->job_id = svc_ctx_str(c, j->id);
     m->state = (Snipwise__V1__RerankJobState)j->state;
     m->phase = svc_ctx_str(c, j->phase);
@@ -290,10 +289,9 @@ static Snipwise__V1__RerankJob *svc_rjob_msg(struct svc_ctx *c,
     m->start_time_unix_ms = j->start_ms;
     m->end_time_unix_ms = j->end_ms;
     if (j->state == SVC_RJ(SUCCEEDED)) {
-        r = sw_arena_alloc(a, sizeof(*r));
+        r = svc_ctx_new(c, &snipwise__v1__rerank_result__descriptor);
         if (r == NULL)
             return NULL;
-        snipwise__v1__rerank_result__init(r);
         r->promoted = j->promoted;
         r->decision = svc_ctx_str(c, j->decision);
         r->model = svc_model_find(c, j->model_version, &rc);

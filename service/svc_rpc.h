@@ -85,6 +85,11 @@ int svc_rpc_status(sw_err e);
 /* svc_ctx_arena: memory that lives until the call's response is sent. */
 struct sw_arena *svc_ctx_arena(struct svc_ctx *c);
 
+/* svc_ctx_new allocates a message of type d in the call's arena,
+ * initialised with its defaults (msg_new): the one way handlers make the
+ * messages they answer with. NULL when out of memory. */
+void *svc_ctx_new(struct svc_ctx *c, const ProtobufCMessageDescriptor *d);
+
 /* svc_ctx_store: the server's store; valid for the whole call. */
 struct store *svc_ctx_store(struct svc_ctx *c);
 

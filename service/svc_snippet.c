@@ -17,11 +17,10 @@
 static Snipwise__V1__Tag *svc_snippet_tag(struct svc_ctx *c, const char *k,
                                           const char *v)
 {
-    Snipwise__V1__Tag *t = sw_arena_alloc(svc_ctx_arena(c), sizeof(*t));
+    Snipwise__V1__Tag *t = svc_ctx_new(c, &snipwise__v1__tag__descriptor);
 
     if (t == NULL)
         return NULL;
-    snipwise__v1__tag__init(t);
     t->key = (char *)k; /* static */
     t->value = svc_ctx_str(c, v);
     return t->value ? t : NULL;
@@ -34,12 +33,12 @@ static Snipwise__V1__Snippet *svc_snippet_msg(struct svc_ctx *c,
     const char *keys[4] = {"topic", "intent", "persona", "stage"};
     const char *vals[4] = {sn->topic, sn->intent, sn->persona, sn->stage};
     struct sw_arena *a = svc_ctx_arena(c);
-    Snipwise__V1__Snippet *p = sw_arena_alloc(a, sizeof(*p));
+    Snipwise__V1__Snippet *p =
+        svc_ctx_new(c, &snipwise__v1__snippet__descriptor);
     size_t i;
 
     if (p == NULL)
         return NULL;
-    snipwise__v1__snippet__init(p);
     p->snippet_id = svc_ctx_str(c, sn->snippet_id);
     p->kind = (Snipwise__V1__SnippetKind)sn->kind;
     p->text = svc_ctx_str(c, sn->text);
@@ -94,11 +93,10 @@ static ProtobufCMessage *svc_snippet_result(struct svc_ctx *c, size_t i,
 {
     const struct rank_page *pg = arg;
     Snipwise__V1__SnippetResult *h =
-        sw_arena_alloc(svc_ctx_arena(c), sizeof(*h));
+        svc_ctx_new(c, &snipwise__v1__snippet_result__descriptor);
 
     if (h == NULL)
         return NULL;
-    snipwise__v1__snippet_result__init(h);
     h->snippet = svc_snippet_msg(c, &pg->hits[i].sn);
     h->score = pg->hits[i].score;
     return h->snippet ? &h->base : NULL;
@@ -281,10 +279,9 @@ sw_err svc_snippet_delete(struct svc_ctx *c, const ProtobufCMessage *req,
         if (rc)
             return rc;
     }
-    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
+    out = svc_ctx_new(c, &snipwise__v1__delete_snippet_response__descriptor);
     if (out == NULL)
         return SW_ENOMEM;
-    snipwise__v1__delete_snippet_response__init(out);
     *resp = &out->base;
     return SW_OK;
 }

@@ -83,10 +83,8 @@ _Static_assert(SVC_KIND(BOUNCE) == RANK_KINDS - 1, "kinds fit RANK_KINDS");
 static Snipwise__V1__OutcomeCounts *svc_stats_counts_new(struct svc_ctx *c)
 {
     Snipwise__V1__OutcomeCounts *o =
-        sw_arena_alloc(svc_ctx_arena(c), sizeof(*o));
+        svc_ctx_new(c, &snipwise__v1__outcome_counts__descriptor);
 
-    if (o)
-        snipwise__v1__outcome_counts__init(o);
     return o;
 }
 
@@ -164,12 +162,11 @@ sw_err svc_stats_snippets(struct svc_ctx *c, Snipwise__V1__Snippet **m,
         return rc;
     for (i = 0; i < n; i++) {
         Snipwise__V1__SnippetStats *s =
-            sw_arena_alloc(svc_ctx_arena(c), sizeof(*s));
+            svc_ctx_new(c, &snipwise__v1__snippet_stats__descriptor);
         if (s == NULL) {
             rc = SW_ENOMEM;
             break;
         }
-        snipwise__v1__snippet_stats__init(s);
         s->use_count = st[i].ev.times_used;
         s->rep_count = st[i].ev.reps;
         s->thread_count = st[i].ev.threads;

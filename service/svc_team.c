@@ -17,11 +17,11 @@
 static Snipwise__V1__TeamMember *svc_team_member(struct svc_ctx *c,
                                                  const struct store_member *m)
 {
-    Snipwise__V1__TeamMember *p = sw_arena_alloc(svc_ctx_arena(c), sizeof(*p));
+    Snipwise__V1__TeamMember *p =
+        svc_ctx_new(c, &snipwise__v1__team_member__descriptor);
 
     if (p == NULL)
         return NULL;
-    snipwise__v1__team_member__init(p);
     p->email = svc_ctx_str(c, m->email);
     p->display_name = svc_ctx_str(c, m->display_name);
     p->create_time_unix_ms = m->create_ms;
@@ -31,11 +31,11 @@ static Snipwise__V1__TeamMember *svc_team_member(struct svc_ctx *c,
 static Snipwise__V1__TeamDomain *svc_team_domain(struct svc_ctx *c,
                                                  const struct store_domain *d)
 {
-    Snipwise__V1__TeamDomain *p = sw_arena_alloc(svc_ctx_arena(c), sizeof(*p));
+    Snipwise__V1__TeamDomain *p =
+        svc_ctx_new(c, &snipwise__v1__team_domain__descriptor);
 
     if (p == NULL)
         return NULL;
-    snipwise__v1__team_domain__init(p);
     p->domain = svc_ctx_str(c, d->domain);
     p->create_time_unix_ms = d->create_ms;
     return p;
