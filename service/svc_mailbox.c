@@ -58,34 +58,18 @@ static Snipwise__V1__Mailbox *svc_mbx_out(struct svc_ctx *c,
         svc_ctx_new(c, &snipwise__v1__mailbox__descriptor);
     size_t i;
 
-    if (p == NULL)
+    /* Every field with an API name in store_mailbox_table, then the
+     * few the API shows otherwise. */
+    if (p == NULL || msg_table_to(store_mailbox_table, store_mailbox_table_n,
+                                  MSG_TABLE_API, m, &p->base, a) != SW_OK)
         return NULL;
-    p->mailbox_id = svc_ctx_str(c, m->mailbox_id);
-    p->rep_email = svc_ctx_str(c, m->rep_email);
-    p->host = svc_ctx_str(c, m->host);
-    p->port = m->port;
-    p->tls_mode = (Snipwise__V1__TlsMode)m->tls_mode;
-    p->username = svc_ctx_str(c, m->username);
     p->auth_kind = svc_ctx_str(
         c, m->auth_kind == STORE_MAILBOX_OAUTH2 ? "oauth2" : "password");
-    p->paused = m->paused != 0;
     p->state =
         (Snipwise__V1__MailboxState)(m->paused ? INGEST_IMAP_PAUSED : m->state);
     if (p->state == 0)
         p->state = SNIPWISE__V1__MAILBOX_STATE__MAILBOX_STATE_IDLE;
-    p->create_time_unix_ms = m->create_ms;
-    p->last_sync_time_unix_ms = m->last_sync_ms;
-    p->last_error = svc_ctx_str(c, m->last_error);
-    p->backfill_days = m->backfill_days;
     p->custom_ca = m->tls_ca_pem != NULL && m->tls_ca_pem[0] != '\0';
-    if (m->n_folders > 0) {
-        p->requested_folders = sw_arena_alloc(a, m->n_folders * sizeof(char *));
-        if (p->requested_folders == NULL)
-            return NULL;
-        for (i = 0; i < m->n_folders; i++)
-            p->requested_folders[i] = svc_ctx_str(c, m->folders[i]);
-        p->n_requested_folders = m->n_folders;
-    }
     if (nf > 0) {
         p->folders = sw_arena_alloc(a, nf * sizeof(*p->folders));
         if (p->folders == NULL)
@@ -94,19 +78,23 @@ static Snipwise__V1__Mailbox *svc_mbx_out(struct svc_ctx *c,
     for (i = 0; i < nf; i++) {
         Snipwise__V1__MailboxFolder *q =
             svc_ctx_new(c, &snipwise__v1__mailbox_folder__descriptor);
-        if (q == NULL)
+        if (q == NULL ||
+            msg_table_to(store_mailbox_folder_table,
+                         store_mailbox_folder_table_n, MSG_TABLE_API, &f[i],
+                         &q->base, a) != SW_OK)
             return NULL;
-        q->name = svc_ctx_str(c, f[i].name);
-        q->messages_seen = f[i].seen;
-        q->messages_ingested = f[i].ingested;
-        q->backlog = f[i].backlog;
-        q->uid_validity = f[i].uid_validity;
-        q->last_uid = f[i].last_uid;
         p->backlog += f[i].backlog;
         p->folders[i] = q;
     }
     p->n_folders = nf;
     return svc_ctx_oom(c) ? NULL : p;
+}
+
+sw_err svc_mailbox_check(void)
+{
+    return store_mailbox_tables_check(
+        &snipwise__v1__mailbox__descriptor,
+        &snipwise__v1__mailbox_folder__descriptor);
 }
 
 /* svc_mbx_reply sets *resp to the mailbox m with its folders. */

@@ -27,4 +27,9 @@ sw_err svc_mailbox_delete(struct svc_ctx *c, const ProtobufCMessage *req,
 sw_err svc_mailbox_sync(struct svc_ctx *c, const ProtobufCMessage *req,
                         ProtobufCMessage **resp);
 
+/* svc_mailbox_check verifies the mailbox tables (store_mailbox.h) against
+ * the records and the API's Mailbox and MailboxFolder: snipd refuses to
+ * start otherwise. SW_EINTERNAL (logged). */
+SW_MUST_CHECK sw_err svc_mailbox_check(void);
+
 #endif

@@ -35,6 +35,7 @@
 #include "service/svc_alias.h"
 #include "service/svc_auth.h"
 #include "service/svc_idem.h"
+#include "service/svc_mailbox.h"
 #include "service/svc_metrics.h"
 #include "service/svc_rjobs.h"
 #include "service/svc_rpc.h"
@@ -1080,6 +1081,8 @@ sw_err svc_server_start(const struct svc_server_opts *o, struct store *st,
     rc = svc_rpc_table(&s->methods, &s->nmethods);
     if (rc == SW_OK)
         rc = svc_alias_check();
+    if (rc == SW_OK)
+        rc = svc_mailbox_check();
     if (rc)
         goto fail;
     s->rm = sw_calloc(s->nmethods ? s->nmethods : 1, sizeof(void *));

@@ -17,25 +17,76 @@
 typedef Snipwise__Store__MailboxRecord store_mbx_rec;
 typedef Snipwise__Store__MailboxFolderRecord store_mbx_frec;
 
+#define M_(member, kind, rec, api)                                             \
+    MSG_TF(struct store_mailbox, member, kind, rec, api)
+const struct msg_tfield store_mailbox_table[] = {
+    M_(mailbox_id, MSG_T_STR, "mailbox_id", "mailbox_id"),
+    M_(rep_email, MSG_T_STR, "rep_email", "rep_email"),
+    M_(host, MSG_T_STR, "host", "host"),
+    M_(port, MSG_T_U32, "port", "port"),
+    M_(tls_mode, MSG_T_INT, "tls_mode", "tls_mode"),
+    M_(username, MSG_T_STR, "username", "username"),
+    M_(auth_kind, MSG_T_INT, "auth_kind", NULL), /* a word in the API */
+    MSG_TF_SECRET(struct store_mailbox, secret_box, secret_len, "secret_box",
+                  NULL),
+    MSG_TFN(struct store_mailbox, folders, n_folders, MSG_T_STRV, "folders",
+            "requested_folders"),
+    M_(paused, MSG_T_INT, "paused", "paused"),
+    M_(create_ms, MSG_T_I64, "create_unix_ms", "create_time_unix_ms"),
+    M_(cred_gen, MSG_T_U64, "cred_gen", NULL),
+    M_(sync_req, MSG_T_U64, "sync_req", NULL),
+    M_(state, MSG_T_INT, "state", NULL), /* the API's says "paused" too */
+    M_(last_sync_ms, MSG_T_I64, "last_sync_unix_ms", "last_sync_time_unix_ms"),
+    M_(last_error, MSG_T_STR, "last_error", "last_error"),
+    M_(auth_failed_gen, MSG_T_U64, "auth_failed_gen", NULL),
+    M_(backfill_days, MSG_T_INT, "backfill_days", "backfill_days"),
+    M_(tls_ca_pem, MSG_T_STR, "tls_ca_pem", NULL), /* never shown */
+};
+#undef M_
+const size_t store_mailbox_table_n =
+    sizeof(store_mailbox_table) / sizeof(store_mailbox_table[0]);
+
+#define F_(member, kind, rec, api)                                             \
+    MSG_TF(struct store_mailbox_folder, member, kind, rec, api)
+const struct msg_tfield store_mailbox_folder_table[] = {
+    F_(name, MSG_T_STR, "name", "name"),
+    F_(uid_validity, MSG_T_U32, "uid_validity", "uid_validity"),
+    F_(last_uid, MSG_T_U32, "last_uid", "last_uid"),
+    F_(seen, MSG_T_I64, "seen", "messages_seen"),
+    F_(ingested, MSG_T_I64, "ingested", "messages_ingested"),
+    F_(backlog, MSG_T_I64, "backlog", "backlog"),
+};
+#undef F_
+const size_t store_mailbox_folder_table_n =
+    sizeof(store_mailbox_folder_table) / sizeof(store_mailbox_folder_table[0]);
+
+sw_err store_mailbox_tables_check(const ProtobufCMessageDescriptor *api_mailbox,
+                                  const ProtobufCMessageDescriptor *api_folder)
+{
+    sw_err rc = msg_table_check(store_mailbox_table, store_mailbox_table_n,
+                                &snipwise__store__mailbox_record__descriptor,
+                                MSG_TABLE_REC);
+
+    if (rc == SW_OK)
+        rc = msg_table_check(
+            store_mailbox_folder_table, store_mailbox_folder_table_n,
+            &snipwise__store__mailbox_folder_record__descriptor, MSG_TABLE_REC);
+    if (rc == SW_OK && api_mailbox)
+        rc = msg_table_check(store_mailbox_table, store_mailbox_table_n,
+                             api_mailbox, MSG_TABLE_API);
+    if (rc == SW_OK && api_folder)
+        rc = msg_table_check(store_mailbox_folder_table,
+                             store_mailbox_folder_table_n, api_folder,
+                             MSG_TABLE_API);
+    return rc;
+}
+
 void store_mailbox_clear(struct store_mailbox *m)
 {
-    size_t i;
-
     if (m == NULL)
         return;
     sw_free(m->team_id);
-    sw_free(m->mailbox_id);
-    sw_free(m->rep_email);
-    sw_free(m->host);
-    sw_free(m->username);
-    if (m->secret_box != NULL)
-        memset(m->secret_box, 0, m->secret_len);
-    sw_free(m->secret_box);
-    for (i = 0; i < m->n_folders; i++)
-        sw_free(m->folders[i]);
-    sw_free(m->folders);
-    sw_free(m->last_error);
-    sw_free(m->tls_ca_pem);
+    msg_table_clear(store_mailbox_table, store_mailbox_table_n, m);
     memset(m, 0, sizeof(*m));
 }
 
@@ -57,90 +108,34 @@ void store_mailbox_folders_free(struct store_mailbox_folder *f, size_t n)
     if (f == NULL)
         return;
     for (i = 0; i < n; i++)
-        sw_free(f[i].name);
+        msg_table_clear(store_mailbox_folder_table,
+                        store_mailbox_folder_table_n, &f[i]);
     sw_free(f);
-}
-
-/* store_mbx_str copies s ("" for NULL) or returns NULL without memory. */
-static char *store_mbx_str(const char *s)
-{
-    return sw_strdup(s ? s : "");
 }
 
 /* store_mbx_from_rec fills *m from a record; *m is cleared on failure. */
 static sw_err store_mbx_from_rec(const store_mbx_rec *r,
                                  struct store_mailbox *m)
 {
-    size_t i;
+    sw_err rc;
 
     memset(m, 0, sizeof(*m));
-    m->mailbox_id = store_mbx_str(r->mailbox_id);
-    m->rep_email = store_mbx_str(r->rep_email);
-    m->host = store_mbx_str(r->host);
-    m->username = store_mbx_str(r->username);
-    m->last_error = store_mbx_str(r->last_error);
-    m->tls_ca_pem = store_mbx_str(r->tls_ca_pem);
-    m->team_id = store_mbx_str("");
-    if (r->secret_box.len > 0)
-        m->secret_box = sw_memdup(r->secret_box.data, r->secret_box.len);
-    m->secret_len = r->secret_box.len;
-    if (r->n_folders > 0)
-        m->folders = sw_calloc(r->n_folders, sizeof(char *));
-    if (m->mailbox_id == NULL || m->rep_email == NULL || m->host == NULL ||
-        m->username == NULL || m->last_error == NULL || m->team_id == NULL ||
-        m->tls_ca_pem == NULL ||
-        (r->secret_box.len > 0 && m->secret_box == NULL) ||
-        (r->n_folders > 0 && m->folders == NULL))
-        goto oom;
-    for (i = 0; i < r->n_folders; i++) {
-        m->folders[i] = store_mbx_str(r->folders[i]);
-        if (m->folders[i] == NULL)
-            goto oom;
-        m->n_folders = i + 1;
-    }
-    m->port = r->port;
-    m->tls_mode = r->tls_mode;
-    m->auth_kind = r->auth_kind;
-    m->paused = r->paused;
-    m->create_ms = r->create_unix_ms;
-    m->cred_gen = r->cred_gen;
-    m->sync_req = r->sync_req;
-    m->state = r->state;
-    m->last_sync_ms = r->last_sync_unix_ms;
-    m->auth_failed_gen = r->auth_failed_gen;
-    m->backfill_days = r->backfill_days;
-    return SW_OK;
-oom:
-    store_mailbox_clear(m);
-    return SW_ENOMEM;
+    m->team_id = sw_strdup("");
+    rc = m->team_id ? msg_table_from(store_mailbox_table, store_mailbox_table_n,
+                                     MSG_TABLE_REC, &r->base, m)
+                    : SW_ENOMEM;
+    if (rc)
+        store_mailbox_clear(m);
+    return rc;
 }
 
 /* store_mbx_to_rec points a record's fields at m's (borrowed: the record
  * must not outlive m). */
-static void store_mbx_to_rec(const struct store_mailbox *m, store_mbx_rec *r)
+static sw_err store_mbx_to_rec(const struct store_mailbox *m, store_mbx_rec *r)
 {
     snipwise__store__mailbox_record__init(r);
-    r->mailbox_id = m->mailbox_id ? m->mailbox_id : "";
-    r->rep_email = m->rep_email ? m->rep_email : "";
-    r->host = m->host ? m->host : "";
-    r->port = m->port;
-    r->tls_mode = m->tls_mode;
-    r->username = m->username ? m->username : "";
-    r->auth_kind = m->auth_kind;
-    r->secret_box.data = m->secret_box;
-    r->secret_box.len = m->secret_len;
-    r->n_folders = m->n_folders;
-    r->folders = m->folders;
-    r->paused = m->paused != 0;
-    r->create_unix_ms = m->create_ms;
-    r->cred_gen = m->cred_gen;
-    r->sync_req = m->sync_req;
-    r->state = m->state;
-    r->last_sync_unix_ms = m->last_sync_ms;
-    r->last_error = m->last_error ? m->last_error : "";
-    r->auth_failed_gen = m->auth_failed_gen;
-    r->backfill_days = m->backfill_days;
-    r->tls_ca_pem = m->tls_ca_pem ? m->tls_ca_pem : "";
+    return msg_table_to(store_mailbox_table, store_mailbox_table_n,
+                        MSG_TABLE_REC, m, &r->base, NULL);
 }
 
 /* store_mbx_key writes team\0mailbox_id into b. */
@@ -186,10 +181,11 @@ static sw_err store_mbx_write(store_txn *t, const struct sw_buf *key,
                               const struct store_mailbox *m, unsigned flags)
 {
     store_mbx_rec r;
+    sw_err rc = store_mbx_to_rec(m, &r);
 
-    store_mbx_to_rec(m, &r);
-    return store__put_msg(t, STORE_DB_MAILBOXES, sw_buf_str(key),
-                          sw_buf_len(key), &r.base, flags);
+    return rc ? rc
+              : store__put_msg(t, STORE_DB_MAILBOXES, sw_buf_str(key),
+                               sw_buf_len(key), &r.base, flags);
 }
 
 struct store_mbx_create {
@@ -450,7 +446,7 @@ sw_err store_mailbox_update(store *s, const char *team_id,
         rc = store_update(s, store_mbx_update_txn, &u);
     if (rc == SW_OK && out != NULL) {
         sw_free(u.m.team_id);
-        u.m.team_id = store_mbx_str(team_id);
+        u.m.team_id = sw_strdup(team_id);
         if (u.m.team_id == NULL)
             rc = SW_ENOMEM;
         else {
@@ -509,7 +505,6 @@ static sw_err store_mbx_folder_cb(const void *k, size_t klen, const void *v,
 {
     struct store_mbx_folders *f = arg;
     ProtobufCMessage *msg = NULL;
-    const store_mbx_frec *r;
     sw_err rc;
 
     (void)k;
@@ -529,17 +524,16 @@ static sw_err store_mbx_folder_cb(const void *k, size_t klen, const void *v,
                        vlen, &msg);
     if (rc)
         return rc;
-    r = (const store_mbx_frec *)msg;
     memset(&f->items[f->n], 0, sizeof(f->items[f->n]));
-    f->items[f->n].name = store_mbx_str(r->name);
-    f->items[f->n].uid_validity = r->uid_validity;
-    f->items[f->n].last_uid = r->last_uid;
-    f->items[f->n].seen = r->seen;
-    f->items[f->n].ingested = r->ingested;
-    f->items[f->n].backlog = r->backlog;
+    rc =
+        msg_table_from(store_mailbox_folder_table, store_mailbox_folder_table_n,
+                       MSG_TABLE_REC, msg, &f->items[f->n]);
     store__msg_free(msg);
-    if (f->items[f->n].name == NULL)
-        return SW_ENOMEM;
+    if (rc) {
+        msg_table_clear(store_mailbox_folder_table,
+                        store_mailbox_folder_table_n, &f->items[f->n]);
+        return rc;
+    }
     f->n++;
     return SW_OK;
 }
@@ -597,12 +591,10 @@ static sw_err store_mbx_fput_txn(store_txn *t, void *arg)
     if (rc)
         return rc;
     snipwise__store__mailbox_folder_record__init(&r);
-    r.name = p->f->name;
-    r.uid_validity = p->f->uid_validity;
-    r.last_uid = p->f->last_uid;
-    r.seen = p->f->seen;
-    r.ingested = p->f->ingested;
-    r.backlog = p->f->backlog;
+    rc = msg_table_to(store_mailbox_folder_table, store_mailbox_folder_table_n,
+                      MSG_TABLE_REC, p->f, &r.base, NULL);
+    if (rc)
+        return rc;
     return store__put_msg(t, STORE_DB_MAILBOX_FOLDERS, sw_buf_str(&p->fkey),
                           sw_buf_len(&p->fkey), &r.base, 0);
 }

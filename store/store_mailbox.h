@@ -21,6 +21,7 @@
 
 #include "base/sw_buf.h"
 #include "base/sw_err.h"
+#include "proto/msg_table.h"
 #include "store/store.h"
 
 /* Kinds of secret. */
@@ -62,6 +63,26 @@ struct store_mailbox_folder {
     int64_t ingested;
     int64_t backlog;
 };
+
+/* The fields of the two structs, with their names in the stored records
+ * (store/mailbox_records.proto) and in snipwise.v1's Mailbox and
+ * MailboxFolder (proto/msg_table.h): the records are encoded and decoded,
+ * the structs released and the API's messages filled from these tables
+ * alone (what the API shows otherwise, the service sets by hand: the auth
+ * kind as a word, the state while paused). store_mailbox_tables_check
+ * verifies them against the descriptors of both sides (snipd checks at
+ * start; tests/ingest/imap_test too). */
+extern const struct msg_tfield store_mailbox_table[];
+extern const size_t store_mailbox_table_n;
+extern const struct msg_tfield store_mailbox_folder_table[];
+extern const size_t store_mailbox_folder_table_n;
+
+/* store_mailbox_tables_check checks both tables against the records'
+ * descriptors and, when given (non-NULL), the API's Mailbox and
+ * MailboxFolder descriptors. SW_EINTERNAL (logged). */
+SW_MUST_CHECK sw_err
+store_mailbox_tables_check(const ProtobufCMessageDescriptor *api_mailbox,
+                           const ProtobufCMessageDescriptor *api_folder);
 
 void store_mailbox_clear(struct store_mailbox *m);
 void store_mailboxes_free(struct store_mailbox *m, size_t n);
