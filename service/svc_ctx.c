@@ -20,6 +20,15 @@ struct sw_arena *svc_ctx_arena(struct svc_ctx *c)
     return &c->arena;
 }
 
+_Static_assert(sizeof(((struct svc_ctx *)0)->page_digest) == SW_SHA256_LEN,
+               "a page digest is a SHA-256");
+
+unsigned char *svc_ctx_page_digest(struct svc_ctx *c, int **set)
+{
+    *set = &c->page_digest_set;
+    return c->page_digest;
+}
+
 void *svc_ctx_new(struct svc_ctx *c, const ProtobufCMessageDescriptor *d)
 {
     return msg_new(d, &c->arena);

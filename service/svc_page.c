@@ -30,19 +30,17 @@ static char **svc_page_str(const ProtobufCMessage *m, const char *name)
     return (char **)((char *)m + f->offset);
 }
 
-/* svc_page_aad writes what a token is bound to: the method, the team and
- * the SHA-256 of the request packed with page_token and page_size cleared
- * (put back before returning). */
-static SW_MUST_CHECK sw_err svc_page_aad(struct svc_ctx *c, const char *method,
-                                         const ProtobufCMessage *req,
-                                         struct sw_buf *aad)
+/* svc_page_digest writes the SHA-256 of the request packed with
+ * page_token and page_size cleared (put back before returning). */
+static SW_MUST_CHECK sw_err svc_page_digest(struct svc_ctx *c,
+                                            const ProtobufCMessage *req,
+                                            unsigned char *digest)
 {
     ProtobufCMessage *m = (ProtobufCMessage *)req;
     const ProtobufCFieldDescriptor *fs =
         protobuf_c_message_descriptor_get_field_by_name(m->descriptor,
                                                         "page_size");
     char **tok = svc_page_str(m, "page_token");
-    unsigned char digest[SW_SHA256_LEN];
     char *saved_tok = tok ? *tok : NULL;
     int32_t saved_size = 0, *size = NULL;
     uint8_t *packed;
@@ -67,11 +65,27 @@ static SW_MUST_CHECK sw_err svc_page_aad(struct svc_ctx *c, const char *method,
     if (packed == NULL)
         return SW_ENOMEM;
     sw_sha256(packed, n, digest);
+    return SW_OK;
+}
+
+/* svc_page_aad writes what a token is bound to: the method, the team and
+ * the request's digest, made once per call (open and seal both need it). */
+static SW_MUST_CHECK sw_err svc_page_aad(struct svc_ctx *c, const char *method,
+                                         const ProtobufCMessage *req,
+                                         struct sw_buf *aad)
+{
+    int *set;
+    unsigned char *digest = svc_ctx_page_digest(c, &set);
+    sw_err rc = *set ? SW_OK : svc_page_digest(c, req, digest);
+
+    if (rc)
+        return rc;
+    *set = 1;
     sw_buf_reset(aad);
     if (sw_buf_add(aad, method, strlen(method) + 1) != SW_OK ||
         sw_buf_add(aad, svc_ctx_team(c), strlen(svc_ctx_team(c)) + 1) !=
             SW_OK ||
-        sw_buf_add(aad, digest, sizeof(digest)) != SW_OK)
+        sw_buf_add(aad, digest, SW_SHA256_LEN) != SW_OK)
         return SW_ENOMEM;
     return SW_OK;
 }

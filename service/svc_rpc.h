@@ -85,6 +85,10 @@ int svc_rpc_status(sw_err e);
 /* svc_ctx_arena: memory that lives until the call's response is sent. */
 struct sw_arena *svc_ctx_arena(struct svc_ctx *c);
 
+/* svc_ctx_page_digest is the call's 32-byte slot for svc_page's request
+ * digest; *set says whether it holds one (svc_page.c fills it once). */
+unsigned char *svc_ctx_page_digest(struct svc_ctx *c, int **set);
+
 /* svc_ctx_new allocates a message of type d in the call's arena,
  * initialised with its defaults (msg_new): the one way handlers make the
  * messages they answer with. NULL when out of memory. */

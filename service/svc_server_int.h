@@ -66,7 +66,11 @@ struct svc_ctx {
     struct svc_fail fail;   /* reason, metadata, bad fields (svc_status.h) */
     grpc_metadata trail_md; /* grpc-status-details-bin */
     int has_trail;
-    int oom;        /* an arena allocation for the response failed */
+    int oom; /* an arena allocation for the response failed */
+    /* svc_page: the digest the request's page tokens are bound to, made
+     * once per call (by svc_page_open or svc_page_seal). */
+    unsigned char page_digest[32];
+    int page_digest_set;
     int active;     /* a client call arrived (not just requested) */
     int64_t t0_us;  /* when it arrived (sw_mono_us), for metrics */
     int park_taken; /* the handler parked the call (handler's thread) */
