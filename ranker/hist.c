@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/sw_mem.h"
+#include "ranker/account_int.h"
 #include "ranker/index.h"
 #include "store/store_hist.h"
 #include "store/store_mail.h"
@@ -97,6 +98,9 @@ void rank_params_default(struct rank_params *p)
     p->w_usage = 0.8;
     p->wc_usage = 0.8;
     p->mmr_lambda = 0.85;
+    p->account_strength = 4.0;
+    p->w_account = 1.0;
+    p->wc_account = 1.0;
 }
 
 /* --- growable arrays ----------------------------------------------------- */
@@ -186,6 +190,7 @@ struct rank_build {
     struct rank_toutcome *to;
     size_t nto, cto;
     size_t citems;
+    struct rank_acct_build *ab; /* the threads' accounts (account.c) */
 };
 
 static uint64_t rank_hash_str(const char *s)
@@ -300,6 +305,9 @@ static sw_err rank_email_cb(const struct store_email *e, void *arg)
         return SW_ENOMEM;
     te->thread = th;
     te->out = e->direction == 1;
+    rc = rank__acct_email(b->ab, &h->arena, th, e);
+    if (rc)
+        return rc;
     te->sent_ms = e->sent_ms ? e->sent_ms : e->ingest_ms;
     te->rep = rank_hash_str(e->rep_email[0] ? e->rep_email : e->from_email);
     if (te->sent_ms > h->now_ms)
@@ -690,6 +698,7 @@ static sw_err rank_build_uses(struct rank_build *b)
             h->team_mature++;
             h->team_rate += t->positive;
         }
+        rank__acct_thread(b->ab, h, th);
         for (j = s; j < i; j++) {
             struct rank_temail *e = &b->te[ord[j]];
             uint32_t *lists[2] = {e->fitems, e->citems};
@@ -788,7 +797,7 @@ static sw_err rank_build_uses(struct rank_build *b)
         if (i == 0 || itr[i].item != itr[i - 1].item ||
             itr[i].rep != itr[i - 1].rep)
             h->items[itr[i].item].ev.reps++;
-    rc = SW_OK;
+    rc = rank__acct_uses(b->ab, h);
 out:
     sw_free(ord);
     sw_free(tmp);
@@ -881,6 +890,7 @@ static void rank_build_free(struct rank_build *b)
     sw_free(b->to);
     rank__map_free(&b->email_by_id);
     rank__map_free(&b->thread_by_id); /* empty when moved to the hist */
+    rank__acct_end(&b->ab);
 }
 
 /* rank_build_begin starts a build of team_id's history with p (NULL: the
@@ -901,6 +911,10 @@ static sw_err rank_build_begin(struct rank_build *b, const char *team_id,
     sw_arena_init(&b->h->arena, 0);
     b->p = p;
     b->team = team_id;
+    if (rank__acct_begin(&b->ab) != SW_OK) {
+        rank_hist_free(&b->h);
+        return SW_ENOMEM;
+    }
     return SW_OK;
 }
 
@@ -941,6 +955,8 @@ sw_err rank_hist_build_cached(store_txn *t, const char *team_id,
         rc = store_outcome_scan(t, team_id, NULL, rank_outcome_cb, &b);
     if (rc == SW_OK)
         rc = rank_build_links(&b);
+    if (rc == SW_OK)
+        rc = rank__acct_resolve(b.ab, h);
     if (rc == SW_OK)
         rc = rank_build_uses(&b);
     if (rc == SW_OK) {
@@ -1030,6 +1046,11 @@ void rank_hist_free(struct rank_hist **hp)
     sw_free(h->threads);
     sw_free(h->uses);
     sw_free(h->use_lo);
+    sw_free(h->accounts);
+    sw_free(h->acct_ev);
+    sw_free(h->acct_lo);
+    rank__map_free(&h->by_account);
+    rank__map_free(&h->own);
     rank__map_free(&h->by_thread);
     rank__map_free(&h->by_label);
     rank__map_free(&h->by_item);

@@ -44,6 +44,11 @@ struct rank_params {
     double w_usage;    /* framings: the team's use in threads like the query */
     double wc_usage;   /* content: the same */
     double mmr_lambda; /* 1 = no diversity */
+    double account_strength; /* pseudo-uses of the team-wide value against
+                                an item's record with the recipients'
+                                accounts (rank_account_move) */
+    double w_account;        /* framings: the account term's weight */
+    double wc_account;       /* content: the same */
 };
 
 /* rank_params_default fills p with the defaults documented in RANKING.md. */
@@ -127,6 +132,24 @@ struct rank_hthread {
                                       uses, whatever the training cutoff) */
 };
 
+/* An account: a domain outside the team (rank_account_key of an outside
+ * participant) that the team has had threads with. */
+struct rank_account {
+    char *domain;
+    int64_t threads;   /* outbound threads with it */
+    int64_t mature;    /* of those, mature */
+    int64_t positives; /* of the mature ones, positive or better */
+};
+
+/* An item's record in the threads of one account. */
+struct rank_acct_evid {
+    uint32_t account, item;
+    int64_t threads;   /* the account's threads that used it */
+    int64_t positives; /* of those, positive or better */
+    int64_t trials;    /* of those, mature */
+    double value;      /* the attributed value of its mature uses there */
+};
+
 struct rank_hist {
     struct sw_arena arena; /* every string and array below */
     uint64_t seqs[3];      /* store_hist_seqs of the snapshot */
@@ -149,6 +172,16 @@ struct rank_hist {
     int64_t team_threads; /* outbound threads */
     int64_t team_mature;
     int64_t n_outcomes;
+    /* Accounts (account.c): sorted by domain; acct_ev sorted by account,
+     * then item, account a's records in [acct_lo[a], acct_lo[a + 1]). */
+    struct rank_account *accounts;
+    size_t naccounts;
+    struct rank_acct_evid *acct_ev;
+    size_t nacct_ev;
+    uint32_t *acct_lo;
+    struct rank__map by_account; /* hash of the domain → account index */
+    struct rank__map own;        /* hashes of the team's own domains: those
+                                    its outbound mail is sent from */
 };
 
 /* rank_hist_build reads team_id's history in transaction t and computes
@@ -222,6 +255,44 @@ long rank_hist_snippet(const struct rank_hist *h, const char *id);
  * shrunk mean value minus the team mean (0 = average). */
 double rank_item_outcome(const struct rank_hist *h,
                          const struct rank_hitem *it);
+
+/* --- Accounts (account.c) ---------------------------------------------- */
+
+/* Bytes an account key needs: a domain name's 253 and the NUL. */
+#define RANK_ACCOUNT_KEY_MAX 254
+
+/* rank_account_key writes to out (cap bytes) the account of addr, an
+ * address ("a@acme.example", "Ann <a@Acme.Example>") or a bare domain:
+ * its domain lowercased, cut to the registrable part ("eu.acme.example"
+ * → "acme.example", "x.acme.co.uk" → "acme.co.uk"), so that a company's
+ * subdomains are one account. Returns its length, or 0 when addr names
+ * no account: malformed, too long for out, or a free-mail domain
+ * (gmail.com and the like), where the domain says nothing of the
+ * company. */
+size_t rank_account_key(const char *addr, char *out, size_t cap);
+
+/* rank_account_find returns the index in h->accounts of the account
+ * named key (rank_account_key's form), or -1. */
+long rank_account_find(const struct rank_hist *h, const char *key);
+
+/* rank_account_own: key (rank_account_key's form) is one of the team's
+ * own domains as h knows them (its outbound mail's). */
+int rank_account_own(const struct rank_hist *h, const char *key);
+
+/* rank_account_sum adds up item's records in the n accounts acc[0..n) of
+ * h into *out (account UINT32_MAX; zeros when none). A thread with two of
+ * those accounts counts in each. */
+void rank_account_sum(const struct rank_hist *h, const uint32_t *acc, size_t n,
+                      uint32_t item, struct rank_acct_evid *out);
+
+/* rank_account_move is how much better or worse (in value per use) item
+ * it did in the threads summed in ev than over all its uses: its mean
+ * value there minus its shrunk team-wide value (post_value), times
+ * trials / (trials + p->account_strength), so an account with little
+ * history moves it little; 0 without mature uses there. */
+double rank_account_move(const struct rank_params *p,
+                         const struct rank_hitem *it,
+                         const struct rank_acct_evid *ev);
 
 /* --- Families (family.c) ----------------------------------------------- */
 

@@ -3,6 +3,7 @@
  * publishes. */
 #include "ranker/suggest.h"
 
+#include <assert.h>
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
@@ -93,10 +94,67 @@ static sw_err rank_strip_quotes(struct sw_buf *b, const char *s)
     return rc == SW_ETOOBIG ? SW_OK : rc;
 }
 
+/* The addresses of a thread's participants outside the team (as far as
+ * the thread's record tells: its reps left out), copied into an arena. */
+struct rank_parts {
+    const char **v;
+    size_t n;
+};
+
+/* rank_parts_add copies the n addresses addrs (or of the store_addr
+ * array sa when addrs is NULL) into p, but those equal to skip[0..ns). */
+static sw_err rank_parts_add(struct sw_arena *a, struct rank_parts *p,
+                             char *const *addrs, const struct store_addr *sa,
+                             size_t n, char *const *skip, size_t ns)
+{
+    const char **v;
+    size_t i, k;
+
+    v = sw_arena_alloc(a, (p->n + n + 1) * sizeof(*v));
+    if (v == NULL)
+        return SW_ENOMEM;
+    if (p->n)
+        memcpy(v, p->v, p->n * sizeof(*v));
+    p->v = v;
+    for (i = 0; i < n; i++) {
+        const char *x = addrs ? addrs[i] : sa[i].email;
+        int mine = x == NULL || x[0] == '\0';
+        for (k = 0; k < ns && !mine; k++)
+            mine = strcmp(x, skip[k]) == 0;
+        if (mine)
+            continue;
+        v[p->n] = sw_arena_strdup(a, x);
+        if (v[p->n] == NULL)
+            return SW_ENOMEM;
+        p->n++;
+    }
+    return SW_OK;
+}
+
+/* rank_email_parts adds the addresses of em (sender, To, Cc; its rep
+ * left out) to p. */
+static sw_err rank_email_parts(struct sw_arena *a, struct rank_parts *p,
+                               const struct store_email *em)
+{
+    char *from = em->from_email, *rep = em->rep_email;
+    sw_err rc;
+
+    rc = rank_parts_add(a, p, &from, NULL, 1, &rep, rep && rep[0] ? 1 : 0);
+    if (rc == SW_OK)
+        rc = rank_parts_add(a, p, NULL, em->to, em->n_to, &rep,
+                            rep && rep[0] ? 1 : 0);
+    if (rc == SW_OK)
+        rc = rank_parts_add(a, p, NULL, em->cc, em->n_cc, &rep,
+                            rep && rep[0] ? 1 : 0);
+    return rc;
+}
+
 /* rank_context appends the thread's context to b: the subject and text of
- * the last inbound message (or of the last message). */
+ * the last inbound message (or of the last message); and adds the
+ * thread's participants but its reps to parts (in a). */
 static sw_err rank_context(store_txn *t, const struct rank_suggest_req *q,
-                           struct sw_buf *b)
+                           struct sw_buf *b, struct sw_arena *a,
+                           struct rank_parts *parts)
 {
     struct store_thread th;
     struct store_email em;
@@ -112,6 +170,10 @@ static sw_err rank_context(store_txn *t, const struct rank_suggest_req *q,
         rc = strlen(q->thread_id) > 256
                  ? SW_ENOTFOUND
                  : store_thread_get_txn(t, q->team_id, q->thread_id, &th);
+        if (rc == SW_OK)
+            rc = rank_parts_add(a, parts, th.participants, NULL,
+                                th.n_participants, th.rep_emails,
+                                th.n_rep_emails);
         for (i = th.n_emails; rc == SW_OK && i > 0; i--) {
             store_email_clear(&em);
             rc = store_email_get_txn(t, q->team_id, th.email_ids[i - 1], &em);
@@ -127,6 +189,8 @@ static sw_err rank_context(store_txn *t, const struct rank_suggest_req *q,
                                     sw_buf_len(&k), &eid);
         if (rc == SW_OK)
             rc = store_email_get_txn(t, q->team_id, eid, &em);
+        if (rc == SW_OK)
+            rc = rank_email_parts(a, parts, &em);
     } else if (q->context && q->context[0]) {
         rc = rank_strip_quotes(b, q->context);
     }
@@ -152,6 +216,7 @@ struct rank_cand {
     int has_snip;
     double rel;
     struct rank_score score;
+    struct rank_acct_evid acct; /* its record with the request's accounts */
 };
 
 struct rank_sctx {
@@ -167,6 +232,11 @@ struct rank_sctx {
     struct rank_local loc; /* evidence of the threads most like the query */
     uint64_t seed;
     int mode;
+    uint32_t acc[RANK_SUGGEST_ACCOUNTS]; /* the request's accounts that the
+                                            statistics know */
+    size_t nacc;
+    const char *acct_names;   /* their domains, ", " between */
+    struct rank_account acct; /* their records summed (domain unused) */
 };
 
 static int rank_cand_cmp(const void *x, const void *y)
@@ -183,13 +253,35 @@ static int rank_cand_cmp(const void *x, const void *y)
     return a->item < b->item ? -1 : a->item > b->item;
 }
 
+/* rank_explain_account says how item did with the request's accounts
+ * (acct, its record there): "" when it has no thread there, NULL when
+ * out of memory. */
+static const char *rank_explain_account(struct rank_sctx *c,
+                                        const struct rank_acct_evid *acct)
+{
+    const struct rank_account *all = &c->acct;
+
+    if (acct->threads <= 0)
+        return "";
+    return sw_arena_printf(
+        c->a,
+        "; in %lld thread%s with %s, %.0f%% positive (the team's %lld "
+        "thread%s there: %.0f%%)",
+        (long long)acct->threads, acct->threads == 1 ? "" : "s", c->acct_names,
+        100.0 * (double)acct->positives / (double)acct->threads,
+        (long long)all->threads, all->threads == 1 ? "" : "s",
+        all->mature ? 100.0 * (double)all->positives / (double)all->mature
+                    : 0.0);
+}
+
 static const char *rank_explain(struct rank_sctx *c,
                                 const struct rank_hitem *it, size_t ii,
-                                const struct rank_score *s)
+                                const struct rank_score *s,
+                                const struct rank_acct_evid *acct)
 {
     const struct rank_evid *v = &it->ev;
     double rate = v->threads ? (double)v->positives / (double)v->threads : 0;
-    const char *base, *local = "";
+    const char *base, *local = "", *account;
     size_t at;
 
     if (v->threads == 0)
@@ -214,9 +306,10 @@ static const char *rank_explain(struct rank_sctx *c,
             "; in threads like this one %.0f%% positive (%.1f uses weighted "
             "by how alike their threads are)",
             100.0 * c->loc.pos[at] / c->loc.uses[at], c->loc.uses[at]);
-    if (base == NULL || local == NULL)
+    account = rank_explain_account(c, acct);
+    if (base == NULL || local == NULL || account == NULL)
         return NULL;
-    return local[0] ? sw_arena_printf(c->a, "%s%s", base, local) : base;
+    return sw_arena_printf(c->a, "%s%s%s", base, local, account);
 }
 
 /* rank_fill ranks cands (n) and writes up to want suggestions to *out. */
@@ -245,6 +338,8 @@ static sw_err rank_fill(struct rank_sctx *c, struct rank_cand *cands, size_t n,
                      c->m->scale;
         rank__score(c->p, h, it, cands[i].item, &c->loc, cands[i].rel, collab,
                     c->seed, c->mode, &cands[i].score);
+        rank_account_sum(h, c->acc, c->nacc, cands[i].item, &cands[i].acct);
+        rank__score_account(c->p, it, &cands[i].acct, c->mode, &cands[i].score);
     }
     if (n)
         qsort(cands, n, sizeof(*cands), rank_cand_cmp);
@@ -292,6 +387,7 @@ static sw_err rank_fill(struct rank_sctx *c, struct rank_cand *cands, size_t n,
             it->ev.threads ? (double)it->ev.positives / (double)it->ev.threads
                            : 0.0;
         s->team_rate = h->team_rate;
+        s->acct = cd->acct;
         s->title = it->title;
         s->content_kind = it->content_kind;
         if (kind == 'f') {
@@ -319,7 +415,8 @@ static sw_err rank_fill(struct rank_sctx *c, struct rank_cand *cands, size_t n,
                             s->target_id, c->a, &s->item_id) != SW_OK)
             s->item_id = NULL;
         s->explanation =
-            c->q->explain ? rank_explain(c, it, cd->item, &s->score) : "";
+            c->q->explain ? rank_explain(c, it, cd->item, &s->score, &cd->acct)
+                          : "";
         if (s->item_id == NULL || s->explanation == NULL || !s->title ||
             !s->target_id || (kind == 'f' && !s->family_id) || !s->text ||
             !s->content_id) {
@@ -413,6 +510,73 @@ out:
     return rc;
 }
 
+/* rank_account_add adds the account named key (not the team's own) to
+ * the request's context in out, once, and when the statistics know it to
+ * c's accounts, its domain to c->acct_names and its record to c->acct. */
+static sw_err rank_account_add(struct rank_sctx *c, const char *key,
+                               struct rank_suggest_res *out)
+{
+    struct rank_sugg_account *v = &out->accounts[out->n_accounts];
+    const struct rank_account *ac;
+    long ai;
+    size_t j;
+
+    for (j = 0; j < out->n_accounts; j++)
+        if (strcmp(out->accounts[j].domain, key) == 0)
+            return SW_OK;
+    memset(v, 0, sizeof(*v));
+    v->domain = sw_arena_strdup(c->a, key);
+    if (v->domain == NULL)
+        return SW_ENOMEM;
+    out->n_accounts++;
+    ai = rank_account_find(c->h, key);
+    if (ai < 0)
+        return SW_OK; /* no thread with it yet: listed, no evidence */
+    ac = &c->h->accounts[ai];
+    v->threads = ac->threads;
+    v->mature = ac->mature;
+    v->positives = ac->positives;
+    c->acc[c->nacc++] = (uint32_t)ai;
+    c->acct.threads += ac->threads;
+    c->acct.mature += ac->mature;
+    c->acct.positives += ac->positives;
+    c->acct_names = c->acct_names[0]
+                        ? sw_arena_printf(c->a, "%s, %s", c->acct_names, key)
+                        : v->domain;
+    return c->acct_names ? SW_OK : SW_ENOMEM;
+}
+
+/* rank_accounts makes the request's account context in out: the
+ * accounts (rank_account_key) of the recipients, then of the thread's
+ * participants parts, each once, the team's own domains left out, at
+ * most RANK_SUGGEST_ACCOUNTS. */
+static sw_err rank_accounts(struct rank_sctx *c, const struct rank_parts *parts,
+                            struct rank_suggest_res *out)
+{
+    const struct rank_suggest_req *q = c->q;
+    size_t i, n = q->n_recipients + parts->n;
+    char key[RANK_ACCOUNT_KEY_MAX];
+    sw_err rc = SW_OK;
+
+    c->acct_names = "";
+    out->accounts =
+        sw_arena_alloc(c->a, RANK_SUGGEST_ACCOUNTS * sizeof(*out->accounts));
+    if (out->accounts == NULL)
+        return SW_ENOMEM;
+    for (i = 0; rc == SW_OK && i < n; i++) {
+        const char *ad = i < q->n_recipients ? q->recipients[i]
+                                             : parts->v[i - q->n_recipients];
+        if (out->n_accounts == RANK_SUGGEST_ACCOUNTS)
+            break;
+        if (rank_account_key(ad, key, sizeof(key)) == 0 ||
+            rank_account_own(c->h, key))
+            continue;
+        rc = rank_account_add(c, key, out);
+    }
+    assert(c->nacc <= out->n_accounts);
+    return rc;
+}
+
 /* rank_model_terms computes what the serving model adds for the nc + nf
  * candidates: the query's context vector c->xq (NULL when the model finds
  * no neighbour) and, in c->loc, the evidence of the past threads most like
@@ -466,6 +630,7 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
     struct rank_fresh fresh;
     struct rank_hist *prov = NULL;
     struct rank_cand *fc = NULL, *cc = NULL;
+    struct rank_parts parts = {NULL, 0};
     struct sw_buf text;
     store_txn *t = NULL;
     struct rank_sctx c;
@@ -503,7 +668,7 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
     rc = store_txn_begin(rank_engine_store(e), 0, &t);
     if (rc)
         goto out;
-    rc = rank_context(t, q, &text);
+    rc = rank_context(t, q, &text, a, &parts);
     if (rc == SW_OK && q->draft && q->draft[0]) {
         rc = sw_buf_addstr(&text, q->draft);
         if (rc == SW_ETOOBIG)
@@ -579,6 +744,8 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
         rc = rank_model_terms(&c, &text, qv, link ? link->l : NULL, fc, nf, cc,
                               nc);
     memset(out, 0, sizeof(*out));
+    if (rc == SW_OK)
+        rc = rank_accounts(&c, &parts, out);
     if (rc == SW_OK)
         rc = rank_fill(&c, cc, nc,
                        q->max_contents ? q->max_contents : RANK_SUGGEST_DEFAULT,

@@ -47,6 +47,11 @@ struct rank_suggest_req {
     const char *context; /* the thread as text (its last message) */
     const char *draft;
     const char *rep_email;
+    /* Addresses the reply goes to: their accounts (rank_account_key),
+     * with those of the thread's outside participants when the thread is
+     * given by id or Message-ID, are the account context. */
+    const char *const *recipients;
+    size_t n_recipients;
     const char *const *exclude_contents;
     size_t n_exclude;
     size_t max_contents, max_framings; /* 0: RANK_SUGGEST_DEFAULT */
@@ -57,6 +62,18 @@ struct rank_suggest_req {
 
 struct rank_score {
     double total, relevance, outcome, collab, explore, adoption, usage;
+    double account; /* tanh(rank_account_move) with the request's accounts */
+};
+
+/* At most this many accounts make a request's context. */
+#define RANK_SUGGEST_ACCOUNTS 8
+
+/* One account of a request's context and the team's record with it. */
+struct rank_sugg_account {
+    const char *domain;
+    int64_t threads, mature, positives; /* as struct rank_account; 0 for a
+                                           domain the team has no thread
+                                           with */
 };
 
 /* rank_blas_init puts OpenBLAS on one thread, once per process
@@ -78,7 +95,8 @@ struct rank_sugg {
     struct rank_score score;
     struct rank_evid ev;
     double positive_rate, team_rate;
-    const char *explanation; /* "" unless explain */
+    struct rank_acct_evid acct; /* its record with the request's accounts */
+    const char *explanation;    /* "" unless explain */
 };
 
 struct rank_suggest_res {
@@ -90,6 +108,8 @@ struct rank_suggest_res {
     const char *model_version; /* "" when no model is serving */
     const char *query;         /* the query text used */
     struct rank_fresh fresh;   /* how current the statistics used are */
+    struct rank_sugg_account *accounts; /* the request's account context */
+    size_t n_accounts;
 };
 
 /* rank_suggest answers q, allocating the result in a (the call's arena).

@@ -190,4 +190,14 @@ double rank__local_outcome(const struct rank_params *p,
 double rank__local_usage(const struct rank_params *p,
                          const struct rank_local *loc, size_t ii);
 
+/* rank__score_account adds to s (filled by rank__score) the account term
+ * of item it, whose record with the request's accounts is ev: in the
+ * outcome mode s->account = tanh(rank_account_move), weighed into
+ * s->total by p->w_account (framings) or p->wc_account (content); the
+ * other modes are left alone. */
+void rank__score_account(const struct rank_params *p,
+                         const struct rank_hitem *it,
+                         const struct rank_acct_evid *ev, int mode,
+                         struct rank_score *s);
+
 #endif

@@ -428,3 +428,14 @@ void rank__score(const struct rank_params *p, const struct rank_hist *h,
                    p->w_usage * s->usage;
     }
 }
+
+void rank__score_account(const struct rank_params *p,
+                         const struct rank_hitem *it,
+                         const struct rank_acct_evid *ev, int mode,
+                         struct rank_score *s)
+{
+    if (mode != RANK_MODE_OUTCOME || ev->trials <= 0)
+        return;
+    s->account = tanh(rank_account_move(p, it, ev));
+    s->total += (it->kind == 'c' ? p->wc_account : p->w_account) * s->account;
+}

@@ -17,6 +17,7 @@
 
 #define SVC_SUGGEST_TEXT_MAX (256 * 1024)
 #define SVC_SUGGEST_EXCLUDE_MAX 100
+#define SVC_SUGGEST_RECIPIENTS_MAX 100
 
 static sw_err svc_need_engine(struct svc_ctx *c)
 {
@@ -42,7 +43,77 @@ static Snipwise__V1__ScoreBreakdown *svc_score(struct svc_ctx *c,
     b->exploration = s->explore;
     b->adoption = s->adoption;
     b->usage = s->usage;
+    b->account = s->account;
     return b;
+}
+
+static Snipwise__V1__AccountEvidence *
+svc_account_evidence(struct svc_ctx *c, const struct rank_acct_evid *e)
+{
+    Snipwise__V1__AccountEvidence *v =
+        sw_arena_alloc(svc_ctx_arena(c), sizeof(*v));
+
+    if (v == NULL)
+        return NULL;
+    snipwise__v1__account_evidence__init(v);
+    v->thread_count = e->threads;
+    v->positive_rate =
+        e->threads > 0 ? (double)e->positives / (double)e->threads : 0.0;
+    return v;
+}
+
+/* svc_suggest_accounts copies the request's account context into out. */
+static sw_err svc_suggest_accounts(struct svc_ctx *c,
+                                   const struct rank_suggest_res *res,
+                                   Snipwise__V1__SuggestResponse *out)
+{
+    struct sw_arena *a = svc_ctx_arena(c);
+    size_t i;
+
+    out->accounts =
+        sw_arena_alloc(a, (res->n_accounts + 1) * sizeof(*out->accounts));
+    if (out->accounts == NULL)
+        return SW_ENOMEM;
+    for (i = 0; i < res->n_accounts; i++) {
+        const struct rank_sugg_account *g = &res->accounts[i];
+        Snipwise__V1__AccountContext *x = sw_arena_alloc(a, sizeof(*x));
+        if (x == NULL)
+            return SW_ENOMEM;
+        snipwise__v1__account_context__init(x);
+        x->domain = (char *)g->domain;
+        x->thread_count = g->threads;
+        x->positive_rate =
+            g->mature > 0 ? (double)g->positives / (double)g->mature : 0.0;
+        out->accounts[out->n_accounts++] = x;
+    }
+    return SW_OK;
+}
+
+/* svc_suggest_recipients gives the ranker the request's recipients and,
+ * for a thread given as text, its messages' senders (participants too:
+ * the ranker leaves the team's own domains out). */
+static sw_err svc_suggest_recipients(struct svc_ctx *c,
+                                     const Snipwise__V1__SuggestRequest *r,
+                                     struct rank_suggest_req *q)
+{
+    const Snipwise__V1__ThreadText *tt =
+        r->thread_case == SNIPWISE__V1__SUGGEST_REQUEST__THREAD_THREAD_TEXT
+            ? r->thread_text
+            : NULL;
+    size_t n = tt ? tt->n_messages : 0, i;
+    const char **v;
+
+    v = sw_arena_alloc(svc_ctx_arena(c),
+                       (r->n_recipients + n + 1) * sizeof(*v));
+    if (v == NULL)
+        return SW_ENOMEM;
+    for (i = 0; i < r->n_recipients; i++)
+        v[q->n_recipients++] = r->recipients[i];
+    for (i = 0; i < n; i++)
+        if (tt->messages[i]->from_address[0])
+            v[q->n_recipients++] = tt->messages[i]->from_address;
+    q->recipients = v;
+    return SW_OK;
 }
 
 static Snipwise__V1__Evidence *svc_evidence(struct svc_ctx *c,
@@ -155,6 +226,10 @@ sw_err svc_suggest(struct svc_ctx *c, const ProtobufCMessage *req,
         rc = svc_ctx_fail_field(c, SW_EINVAL, "attachment_content_ids",
                                 "holds more than %d ids",
                                 SVC_SUGGEST_EXCLUDE_MAX);
+    if (r->n_recipients > SVC_SUGGEST_RECIPIENTS_MAX)
+        rc = svc_ctx_fail_field(c, SW_EINVAL, "recipients",
+                                "holds more than %d addresses",
+                                SVC_SUGGEST_RECIPIENTS_MAX);
     if (strlen(r->draft_text) > SVC_SUGGEST_TEXT_MAX)
         rc =
             svc_ctx_fail_field(c, SW_EINVAL, "draft_text",
@@ -182,6 +257,9 @@ sw_err svc_suggest(struct svc_ctx *c, const ProtobufCMessage *req,
     q.draft = r->draft_text;
     /* A rep key suggests for its own rep only. */
     rc = svc_ctx_rep_identity(c, "rep_email", r->rep_email, &q.rep_email);
+    if (rc)
+        goto out;
+    rc = svc_suggest_recipients(c, r, &q);
     if (rc)
         goto out;
     q.exclude_contents = (const char *const *)r->attachment_content_ids;
@@ -225,6 +303,9 @@ sw_err svc_suggest(struct svc_ctx *c, const ProtobufCMessage *req,
     }
     snipwise__v1__query_decomposition__init(out->query);
     out->query->rewritten_query = (char *)res.query;
+    rc = svc_suggest_accounts(c, &res, out);
+    if (rc)
+        goto out;
     for (i = 0; i < res.n_contents; i++) {
         const struct rank_sugg *g = &res.contents[i];
         Snipwise__V1__ContentSuggestion *s = sw_arena_alloc(a, sizeof(*s));
@@ -240,8 +321,9 @@ sw_err svc_suggest(struct svc_ctx *c, const ProtobufCMessage *req,
         s->key_passage = (char *)g->text;
         s->score = svc_score(c, &g->score);
         s->evidence = svc_evidence(c, g);
+        s->account_evidence = svc_account_evidence(c, &g->acct);
         s->explanation = (char *)g->explanation;
-        if (!s->score || !s->evidence) {
+        if (!s->score || !s->evidence || !s->account_evidence) {
             rc = SW_ENOMEM;
             goto out;
         }
@@ -262,8 +344,9 @@ sw_err svc_suggest(struct svc_ctx *c, const ProtobufCMessage *req,
         s->content_id = (char *)g->content_id;
         s->score = svc_score(c, &g->score);
         s->evidence = svc_evidence(c, g);
+        s->account_evidence = svc_account_evidence(c, &g->acct);
         s->explanation = (char *)g->explanation;
-        if (!s->score || !s->evidence) {
+        if (!s->score || !s->evidence || !s->account_evidence) {
             rc = SW_ENOMEM;
             goto out;
         }

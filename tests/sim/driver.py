@@ -76,8 +76,14 @@ class ArmRun:
     """The state of one arm: what the team has used so far, the threads,
     and the per-event scores."""
 
-    def __init__(self, world, arm, link):
+    def __init__(self, world, arm, link, recipients=True, thread_text=False):
+        """recipients False: Suggest is asked without recipients and with
+        the thread as text (its id would name the account through its
+        participants); thread_text True: the thread as text, recipients
+        as usual (the matched comparison)."""
         self.w, self.arm, self.link = world, arm, link
+        self.recipients = recipients
+        self.thread_text = thread_text or not recipients
         self.known = {"content": {}, "framing": {}}  # id -> first day used
         self.content_map = {}  # snipd content_id -> world content id
         self.matcher = FamilyMatcher(world)
@@ -161,11 +167,18 @@ class ArmRun:
         w = self.w
         rep = w.reps[plan.rep]
         pro = w.prospects[plan.prospect]
+        par = ctx["parent"]
+        text = None
+        if self.thread_text and par:
+            # The prospect's words without the signature, as a plugin that
+            # does not know the thread would send them.
+            text = (par["subject"], par["body"].split("\nThanks,")[0])
         resp = self.link.suggest(
             mode=MODE[self.arm], thread_id=ctx["thread_id"],
-            in_reply_to=ctx["parent"]["message_id"] if ctx["parent"] else "",
-            recipients=[pro.email], draft=mailgen.draft_text(w, plan),
-            rep_email=rep.email, k=K)
+            in_reply_to=par["message_id"] if par else "",
+            recipients=[pro.email] if self.recipients else [],
+            draft=mailgen.draft_text(w, plan), rep_email=rep.email, k=K,
+            thread_text=text)
         if not self.link.has("Suggest"):
             self.status = "skipped"
             self.note = "Suggest not implemented by this snipd"

@@ -158,12 +158,17 @@ class SnipdLink:
                                     idempotency_key=key, note=note))
 
     def suggest(self, mode, thread_id="", in_reply_to="", recipients=(),
-                draft="", rep_email="", k=10):
+                draft="", rep_email="", k=10, thread_text=None):
+        """thread_text: (subject, message) sent as the thread instead of
+        its id, with no sender (so nothing names the account)."""
         pb = self.pb["suggest"]
         req = pb.SuggestRequest(recipients=list(recipients), draft_text=draft,
                                 rep_email=rep_email, max_contents=k,
                                 max_framings=k, mode=mode)
-        if thread_id:
+        if thread_text is not None:
+            req.thread_text.subject = thread_text[0]
+            req.thread_text.messages.add(text=thread_text[1])
+        elif thread_id:
             req.thread_id = thread_id
         elif in_reply_to:
             req.in_reply_to_message_id = in_reply_to

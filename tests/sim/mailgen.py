@@ -55,6 +55,14 @@ def _pick(world, plan, salt, options):
     return options[g.randrange(len(options))]
 
 
+def _industry_words(world, seg):
+    """The industry as the mail says it, or "" when the scenario keeps it
+    out of the text (it then shows only in the prospect's domain)."""
+    if not world.s.get("industry_in_text", True):
+        return ""
+    return label(seg["industry"], world.labels)
+
+
 def prospect_signature(world, pro):
     title = label(pro.segment["persona"], world.labels)
     return "%s\n%s, %s" % (pro.name, title, pro.company["name"])
@@ -78,15 +86,14 @@ def inquiry(world, plan, when):
     pro = world.prospects[plan.prospect]
     seg = pro.segment
     phrase = _topic_phrase(world, plan, "inquiry")
+    ind = _industry_words(world, seg)
     body = "\n".join([
         "Hi %s," % rep.first, "",
         _pick(world, plan, "inq1", [
-            "We're a %s company and we're in the %s phase." %
-            (label(seg["industry"], world.labels),
-             label(seg["stage"], world.labels)),
-            "I'm looking at options for our %s team (we're in %s)." %
-            (label(seg["industry"], world.labels),
-             label(seg["stage"], world.labels)),
+            "We're a%s company and we're in the %s phase." %
+            (" " + ind if ind else "", label(seg["stage"], world.labels)),
+            "I'm looking at options for our %steam (we're in %s)." %
+            (ind + " " if ind else "", label(seg["stage"], world.labels)),
         ]),
         _pick(world, plan, "inq2", [
             "Could you send me something on %s?" % phrase,
@@ -118,9 +125,10 @@ def draft_text(world, plan):
     pro = world.prospects[plan.prospect]
     phrase = _topic_phrase(world, plan, "draft")
     if plan.cold:
+        ind = _industry_words(world, pro.segment)
         opener = _pick(world, plan, "open-cold", [
             "I work with %s teams on %s and thought of you." %
-            (label(pro.segment["industry"], world.labels), phrase),
+            (ind or "growing", phrase),
             "Reaching out because %s comes up a lot with teams like yours." %
             phrase])
     else:

@@ -38,6 +38,12 @@ def parse_args(argv):
     ap.add_argument("--offline", action="store_true",
                     help="run the world model without snipd")
     ap.add_argument("--workdir", help="where snipd data dirs go (temp)")
+    ap.add_argument("--no-recipients", action="store_true",
+                    help="Suggest without recipients, the thread as text "
+                         "(no account context)")
+    ap.add_argument("--thread-as-text", action="store_true",
+                    help="Suggest with the thread as text (recipients as "
+                         "usual): the match of --no-recipients")
     a = ap.parse_args(argv)
     arms = [x for x in a.arms.split(",") if x]
     bad = [x for x in arms if x not in driver.ARMS]
@@ -52,7 +58,7 @@ def log(msg):
     print("sim: " + msg, file=sys.stderr, flush=True)
 
 
-def run_online_arm(world, arm, binary, workdir, notes, health):
+def run_online_arm(world, arm, binary, workdir, notes, health, a):
     """Runs one arm on a fresh snipd. Returns (arm report, link); sets
     health["clean"] to False if snipd did not exit cleanly."""
     from links import SnipdLink
@@ -69,7 +75,9 @@ def run_online_arm(world, arm, binary, workdir, notes, health):
                          "note": "Suggest not implemented by this snipd"},
                         link)
             link.calls.pop("Suggest", None)
-        return driver.ArmRun(world, arm, link).run().report(), link
+        run = driver.ArmRun(world, arm, link, recipients=not a.no_recipients,
+                            thread_text=a.thread_as_text)
+        return run.run().report(), link
     finally:
         if link is not None:
             link.close()
@@ -96,6 +104,10 @@ def main(argv):
         log("bad scenario: %s" % e)
         return 1
     notes = []
+    if a.no_recipients:
+        notes.append("Suggest asked without recipients, the thread as text")
+    elif a.thread_as_text:
+        notes.append("Suggest asked with the thread as text")
     binary = None
     if not a.offline:
         binary = snipd_proc.find_snipd(a.snipd)
@@ -127,7 +139,7 @@ def main(argv):
             arms[arm] = rep
             continue
         rep, link = run_online_arm(world, arm, binary, workdir, notes,
-                                     health)
+                                   health, a)
         if link.online and not link.has("IngestEmail"):
             # Nothing reached snipd: redo this arm offline and run the
             # others offline too.

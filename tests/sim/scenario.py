@@ -170,6 +170,13 @@ def validate(raw):
         if len(set(vals)) != len(vals):
             raise ScenarioError("segments.%s: duplicate value" % dim)
         s["segments"][dim] = list(vals)
+    mail = raw.get("mail", {})
+    if not isinstance(mail, dict) or not isinstance(
+            mail.get("industry_in_text", True), bool):
+        raise ScenarioError("mail: expected {\"industry_in_text\": bool}")
+    # False: the prospect's industry shows only in who they are (their
+    # company's domain), never in the words of the mail.
+    s["industry_in_text"] = mail.get("industry_in_text", True)
     pros = raw.get("prospects", {})
     s["prospect_count"] = _int(pros, "count", "prospects", 50, 1, 100000)
     s["company_count"] = _int(pros, "companies", "prospects", 10, 1, 10000)

@@ -88,7 +88,7 @@ def _fake_server(suggest=True):
                              outcome_pb2_grpc, suggest_pb2,
                              suggest_pb2_grpc, team_pb2, team_pb2_grpc)
     state = {"mails": 0, "contents": {}, "sentences": {}, "outcomes": [],
-             "modes": [], "feedback": 0}
+             "modes": [], "feedback": 0, "requests": []}
 
     class Admin(admin_pb2_grpc.AdminServiceServicer):
         def CreateTeam(self, req, ctx):
@@ -143,6 +143,7 @@ def _fake_server(suggest=True):
     class Suggest(suggest_pb2_grpc.SuggestServiceServicer):
         def Suggest(self, req, ctx):
             state["modes"].append(req.mode)
+            state["requests"].append(req)
             r = suggest_pb2.SuggestResponse(suggestion_id="s%d" %
                                             len(state["modes"]))
             top = sorted(state["contents"].items(), key=lambda kv: -kv[1])
@@ -191,6 +192,36 @@ def test_online_arm_against_fake_snipd(world):
     assert state["feedback"] > 0
     meetings = [k for k, _ in state["outcomes"] if k == driver.OUTCOME_MEETING]
     assert len(meetings) <= rep["eval"]["threads"] + rep["history"]["threads"]
+
+
+@needs_stubs
+@pytest.mark.parametrize("recipients", [True, False])
+def test_suggest_with_and_without_recipients(world, recipients):
+    """By default Suggest names the prospect as recipient and the thread by
+    id; without recipients (run.py --no-recipients) it sends neither, and
+    the thread as text with no sender, so nothing names the account."""
+    srv, addr, state = _fake_server()
+    try:
+        link = SnipdLink(addr, "admin-key", world)
+        driver.ArmRun(world, "outcome", link, recipients=recipients).run()
+        link.close()
+    finally:
+        srv.stop(None)
+    reqs = state["requests"]
+    assert reqs
+    prospects = {p.email for p in world.prospects}
+    for r in reqs:
+        if recipients:
+            assert len(r.recipients) == 1 and r.recipients[0] in prospects
+            assert r.WhichOneof("thread") in (None, "thread_id")
+        else:
+            assert not r.recipients
+            assert r.WhichOneof("thread") in (None, "thread_text")
+            if r.WhichOneof("thread"):
+                m = r.thread_text.messages
+                assert len(m) == 1 and not m[0].from_address
+                assert "Thanks," not in m[0].text and m[0].text
+    assert any(r.WhichOneof("thread") for r in reqs)
 
 
 @needs_stubs

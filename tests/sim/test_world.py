@@ -26,7 +26,7 @@ def world():
 
 
 def test_bundled_scenarios_validate():
-    for name in ("tiny", "easy", "noisy", "cold_start"):
+    for name in ("tiny", "easy", "noisy", "cold_start", "account_domains"):
         s = load_scenario(os.path.join(HERE, "scenarios", name + ".json"))
         assert s["name"] == name
 
@@ -152,3 +152,27 @@ def test_missing_corpus_file_is_a_clear_error():
     with pytest.raises(ScenarioError) as e:
         World(s)
     assert "content airbus" in str(e.value)
+
+
+def test_industry_kept_out_of_the_text():
+    """mail.industry_in_text false: the industry shows in no inquiry and no
+    cold opener, only in the prospect's company domain; by default it is
+    in the words."""
+    import mailgen
+    raw = raw_tiny()
+    for hidden in (False, True):
+        if hidden:
+            raw["mail"] = {"industry_in_text": False}
+        w = World(validate(raw))
+        words = {"software", "manufacturing"}
+        seen = False
+        for p in w.threads:
+            when = mailgen.sim_time(w, p.day, p.minute)
+            text = mailgen.draft_text(w, p)
+            if not p.cold:
+                text += mailgen.inquiry(w, p, when)[2]
+            seen |= any(x in text for x in words)
+        assert seen != hidden
+    raw["mail"] = {"industry_in_text": "no"}
+    with pytest.raises(ScenarioError, match="industry_in_text"):
+        validate(raw)

@@ -1,0 +1,50 @@
+/* account_int.h: the part of a history build (hist.c) that finds each
+ * thread's accounts (the domains of its participants outside the team)
+ * and sums the team's record per account and per (account, item) into
+ * the rank_hist (hist.h). Included only inside ranker/. Not thread-safe:
+ * one build at a time per rank_acct_build. */
+#ifndef RANK_ACCOUNT_INT_H
+#define RANK_ACCOUNT_INT_H
+
+#include <stdint.h>
+
+#include "base/sw_arena.h"
+#include "base/sw_err.h"
+#include "ranker/hist.h"
+#include "store/store_mail.h"
+
+struct rank_acct_build;
+
+/* rank__acct_begin makes an empty build state in *out (the caller's,
+ * rank__acct_end). Errors: SW_ENOMEM. */
+SW_MUST_CHECK sw_err rank__acct_begin(struct rank_acct_build **out);
+
+/* rank__acct_email notes the addresses of e, an email of thread index
+ * thread: an outbound email's sender and rep are the team's own side,
+ * the other addresses are the thread's candidate accounts (domain names
+ * go into arena a). Errors: SW_ENOMEM. */
+SW_MUST_CHECK sw_err rank__acct_email(struct rank_acct_build *ab,
+                                      struct sw_arena *a, uint32_t thread,
+                                      const struct store_email *e);
+
+/* rank__acct_resolve, once every email is noted, makes h's accounts (the
+ * candidates that are not the team's own domains, sorted by name), its
+ * maps by_account and own, and each thread's list of accounts. Errors:
+ * SW_ENOMEM. */
+SW_MUST_CHECK sw_err rank__acct_resolve(struct rank_acct_build *ab,
+                                        struct rank_hist *h);
+
+/* rank__acct_thread counts h's thread th (an outbound thread of the
+ * training set, its mature and positive flags set) for its accounts. */
+void rank__acct_thread(const struct rank_acct_build *ab, struct rank_hist *h,
+                       uint32_t th);
+
+/* rank__acct_uses, once h->uses are final, sums them per (account, item)
+ * into h->acct_ev and h->acct_lo. Errors: SW_ENOMEM. */
+SW_MUST_CHECK sw_err rank__acct_uses(const struct rank_acct_build *ab,
+                                     struct rank_hist *h);
+
+/* rank__acct_end frees *ab and sets it to NULL; NULL is accepted. */
+void rank__acct_end(struct rank_acct_build **ab);
+
+#endif
