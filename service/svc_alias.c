@@ -8,6 +8,7 @@
 #include "snipwise/v1/ingest.pb-c.h"
 #include "snipwise/v1/ranking.pb-c.h"
 #include "snipwise/v1/snippet.pb-c.h"
+#include "snipwise/v1/suggest.pb-c.h"
 
 struct svc_alias {
     const ProtobufCMessageDescriptor *d;
@@ -44,6 +45,12 @@ static const struct svc_alias svc_aliases[] = {
     SVC_ALIAS(content_stats, "times_used", "use_count"),
     SVC_ALIAS(content_stats, "reps", "rep_count"),
     SVC_ALIAS(content_stats, "threads", "thread_count"),
+    SVC_ALIAS(evidence, "times_used", "use_count"),
+    SVC_ALIAS(evidence, "reps", "rep_count"),
+    SVC_ALIAS(evidence, "threads", "thread_count"),
+    SVC_ALIAS(evidence, "positive_replies", "positive_reply_count"),
+    SVC_ALIAS(evidence, "meetings", "meeting_count"),
+    SVC_ALIAS(evidence, "deals_won", "deal_won_count"),
 };
 
 #define SVC_NALIASES (sizeof(svc_aliases) / sizeof(svc_aliases[0]))

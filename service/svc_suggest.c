@@ -31,11 +31,10 @@ static Snipwise__V1__ScoreBreakdown *svc_score(struct svc_ctx *c,
                                                const struct rank_score *s)
 {
     Snipwise__V1__ScoreBreakdown *b =
-        sw_arena_alloc(svc_ctx_arena(c), sizeof(*b));
+        svc_ctx_new(c, &snipwise__v1__score_breakdown__descriptor);
 
     if (b == NULL)
         return NULL;
-    snipwise__v1__score_breakdown__init(b);
     b->total = s->total;
     b->relevance = s->relevance;
     b->outcome = s->outcome;
@@ -51,11 +50,10 @@ static Snipwise__V1__AccountEvidence *
 svc_account_evidence(struct svc_ctx *c, const struct rank_acct_evid *e)
 {
     Snipwise__V1__AccountEvidence *v =
-        sw_arena_alloc(svc_ctx_arena(c), sizeof(*v));
+        svc_ctx_new(c, &snipwise__v1__account_evidence__descriptor);
 
     if (v == NULL)
         return NULL;
-    snipwise__v1__account_evidence__init(v);
     v->thread_count = e->threads;
     v->positive_rate =
         e->threads > 0 ? (double)e->positives / (double)e->threads : 0.0;
@@ -76,10 +74,10 @@ static sw_err svc_suggest_accounts(struct svc_ctx *c,
         return SW_ENOMEM;
     for (i = 0; i < res->n_accounts; i++) {
         const struct rank_sugg_account *g = &res->accounts[i];
-        Snipwise__V1__AccountContext *x = sw_arena_alloc(a, sizeof(*x));
+        Snipwise__V1__AccountContext *x =
+            svc_ctx_new(c, &snipwise__v1__account_context__descriptor);
         if (x == NULL)
             return SW_ENOMEM;
-        snipwise__v1__account_context__init(x);
         x->domain = (char *)g->domain;
         x->thread_count = g->threads;
         x->positive_rate =
@@ -119,19 +117,19 @@ static sw_err svc_suggest_recipients(struct svc_ctx *c,
 static Snipwise__V1__Evidence *svc_evidence(struct svc_ctx *c,
                                             const struct rank_sugg *g)
 {
-    Snipwise__V1__Evidence *v = sw_arena_alloc(svc_ctx_arena(c), sizeof(*v));
+    Snipwise__V1__Evidence *v =
+        svc_ctx_new(c, &snipwise__v1__evidence__descriptor);
 
     if (v == NULL)
         return NULL;
-    snipwise__v1__evidence__init(v);
-    v->times_used = g->ev.times_used;
-    v->reps = g->ev.reps;
-    v->threads = g->ev.threads;
+    v->use_count = g->ev.times_used;
+    v->rep_count = g->ev.reps;
+    v->thread_count = g->ev.threads;
     v->positive_rate = g->positive_rate;
     v->team_baseline_rate = g->team_rate;
-    v->positive_replies = g->ev.pos_replies;
-    v->meetings = g->ev.meetings;
-    v->deals_won = g->ev.deals;
+    v->positive_reply_count = g->ev.pos_replies;
+    v->meeting_count = g->ev.meetings;
+    v->deal_won_count = g->ev.deals;
     return v;
 }
 
@@ -183,11 +181,10 @@ Snipwise__V1__StatisticsState *svc_suggest_stats(struct svc_ctx *c,
                                                  const struct rank_fresh *f)
 {
     Snipwise__V1__StatisticsState *p =
-        sw_arena_alloc(svc_ctx_arena(c), sizeof(*p));
+        svc_ctx_new(c, &snipwise__v1__statistics_state__descriptor);
 
     if (p == NULL)
         return NULL;
-    snipwise__v1__statistics_state__init(p);
     p->current = f->current;
     p->lag_ms = f->lag_ms;
     p->ready = f->ready;
@@ -283,15 +280,14 @@ sw_err svc_suggest(struct svc_ctx *c, const ProtobufCMessage *req,
         rc = svc_ctx_fail_buf(c, rc, &why);
         goto out;
     }
-    out = sw_arena_alloc(a, sizeof(*out));
+    out = svc_ctx_new(c, &snipwise__v1__suggest_response__descriptor);
     if (out == NULL) {
         rc = SW_ENOMEM;
         goto out;
     }
-    snipwise__v1__suggest_response__init(out);
     out->suggestion_id = (char *)res.suggestion_id;
     out->model_version = (char *)res.model_version;
-    out->query = sw_arena_alloc(a, sizeof(*out->query));
+    out->query = svc_ctx_new(c, &snipwise__v1__query_decomposition__descriptor);
     out->statistics = svc_suggest_stats(c, &res.fresh);
     out->contents =
         sw_arena_alloc(a, (res.n_contents + 1) * sizeof(*out->contents));
@@ -301,19 +297,18 @@ sw_err svc_suggest(struct svc_ctx *c, const ProtobufCMessage *req,
         rc = SW_ENOMEM;
         goto out;
     }
-    snipwise__v1__query_decomposition__init(out->query);
     out->query->rewritten_query = (char *)res.query;
     rc = svc_suggest_accounts(c, &res, out);
     if (rc)
         goto out;
     for (i = 0; i < res.n_contents; i++) {
         const struct rank_sugg *g = &res.contents[i];
-        Snipwise__V1__ContentSuggestion *s = sw_arena_alloc(a, sizeof(*s));
+        Snipwise__V1__ContentSuggestion *s =
+            svc_ctx_new(c, &snipwise__v1__content_suggestion__descriptor);
         if (s == NULL) {
             rc = SW_ENOMEM;
             goto out;
         }
-        snipwise__v1__content_suggestion__init(s);
         s->item_id = (char *)g->item_id;
         s->content_id = (char *)g->content_id;
         s->title = (char *)g->title;
@@ -331,12 +326,12 @@ sw_err svc_suggest(struct svc_ctx *c, const ProtobufCMessage *req,
     }
     for (i = 0; i < res.n_framings; i++) {
         const struct rank_sugg *g = &res.framings[i];
-        Snipwise__V1__FramingSuggestion *s = sw_arena_alloc(a, sizeof(*s));
+        Snipwise__V1__FramingSuggestion *s =
+            svc_ctx_new(c, &snipwise__v1__framing_suggestion__descriptor);
         if (s == NULL) {
             rc = SW_ENOMEM;
             goto out;
         }
-        snipwise__v1__framing_suggestion__init(s);
         s->item_id = (char *)g->item_id;
         s->snippet_id = (char *)g->target_id;
         s->family_id = (char *)g->family_id;
@@ -364,22 +359,20 @@ static Snipwise__V1__Model *svc_model_msg(struct svc_ctx *c,
                                           const struct rank_model *m)
 {
     struct sw_arena *a = svc_ctx_arena(c);
-    Snipwise__V1__Model *p = sw_arena_alloc(a, sizeof(*p));
+    Snipwise__V1__Model *p = svc_ctx_new(c, &snipwise__v1__model__descriptor);
     Snipwise__V1__ModelMetrics *x;
     int b;
 
     if (p == NULL)
         return NULL;
-    snipwise__v1__model__init(p);
     p->model_version = svc_ctx_str(c, m->version);
     p->create_time_unix_ms = m->create_ms;
     p->promoted = m->promoted ? 1 : 0;
     p->promote_time_unix_ms = m->promote_ms;
     p->report = svc_ctx_str(c, m->report ? m->report : "");
-    x = p->metrics = sw_arena_alloc(a, sizeof(*x));
+    x = p->metrics = svc_ctx_new(c, &snipwise__v1__model_metrics__descriptor);
     if (x == NULL)
         return NULL;
-    snipwise__v1__model_metrics__init(x);
     x->ndcg_at_10 = m->metrics.model.ndcg;
     x->recall_at_10 = m->metrics.model.recall;
     x->holdout_threads = m->metrics.holdout_threads;
@@ -393,10 +386,9 @@ static Snipwise__V1__Model *svc_model_msg(struct svc_ctx *c,
         Snipwise__V1__BaselineComparison *bc;
         if (!e->present)
             continue;
-        bc = sw_arena_alloc(a, sizeof(*bc));
+        bc = svc_ctx_new(c, &snipwise__v1__baseline_comparison__descriptor);
         if (bc == NULL)
             return NULL;
-        snipwise__v1__baseline_comparison__init(bc);
         bc->baseline = (Snipwise__V1__Baseline)b;
         bc->ndcg_at_10 = e->ndcg;
         bc->recall_at_10 = e->recall;
@@ -606,12 +598,11 @@ sw_err svc_ranking_list(struct svc_ctx *c, const ProtobufCMessage *req,
     rc = store_view(svc_ctx_store(c), svc_model_page_txn, p);
     if (rc)
         goto out;
-    out = sw_arena_alloc(svc_ctx_arena(c), sizeof(*out));
+    out = svc_ctx_new(c, &snipwise__v1__list_models_response__descriptor);
     if (out == NULL) {
         rc = SW_ENOMEM;
         goto out;
     }
-    snipwise__v1__list_models_response__init(out);
     out->models =
         sw_arena_alloc(svc_ctx_arena(c), (p->n + 1) * sizeof(*out->models));
     if (out->models == NULL) {

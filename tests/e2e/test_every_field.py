@@ -135,6 +135,14 @@ def test_renamed_fields_answer_under_both_names(snipd, admin):
     assert (st.times_used, st.reps, st.threads) == (4, 3, 4)
     lib = t.my_team().content_library
     assert lib.file_count == lib.files == 2
+    ev = t.call(t.sugg, "Suggest", suggest_pb2.SuggestRequest(
+        thread_id=t.th[2], draft_text="Here is our pricing guide")
+    ).framings[0].evidence
+    assert ev.use_count > 0 and ev.thread_count > 0
+    assert (ev.use_count, ev.rep_count, ev.thread_count,
+            ev.positive_reply_count, ev.meeting_count) == \
+        (ev.times_used, ev.reps, ev.threads, ev.positive_replies,
+         ev.meetings)
     # An attachment's media type under its new name and its old one.
     kinds = {}
     for i, field in enumerate(("media_type", "content_type")):
