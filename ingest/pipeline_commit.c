@@ -91,62 +91,129 @@ static int ingest_overlaps(const struct ingest__item *it,
     return shared >= 2 || (shared >= 1 && shared == it->n_participants);
 }
 
-/* ingest_find_thread links the email to a stored thread: by In-Reply-To,
- * then References newest first, then subject key with shared participants
- * within the window (the most recently active match). *found is 0 when no
- * thread fits; th is then left empty. */
+/* ingest_cand_of_id adds the thread that Message-ID id belongs to, if
+ * any, to the candidates: by the reference index, else (mail stored before
+ * that index) by the stored email with that Message-ID. */
+static SW_MUST_CHECK sw_err ingest_cand_of_id(store_txn *t, const char *team_id,
+                                              const char *id, char ***v,
+                                              size_t *n)
+{
+    struct store_thread th;
+    char *tid = NULL;
+    sw_err rc;
+
+    if (id == NULL || id[0] == '\0')
+        return SW_OK;
+    rc = store_thread_by_ref(t, team_id, id, &tid);
+    if (rc == SW_OK) {
+        rc = ingest_strv_add(v, n, tid);
+        sw_free(tid);
+        return rc;
+    }
+    if (rc != SW_ENOTFOUND)
+        return rc;
+    memset(&th, 0, sizeof(th));
+    rc = ingest_thread_of_msgid(t, team_id, id, &th);
+    if (rc == SW_OK)
+        rc = ingest_strv_add(v, n, th.thread_id);
+    else if (rc == SW_ENOTFOUND)
+        rc = SW_OK;
+    store_thread_clear(&th);
+    return rc;
+}
+
+/* ingest_cand_subject adds every thread with the email's subject key that
+ * shares people with it (ingest_overlaps) within the window. */
+static SW_MUST_CHECK sw_err ingest_cand_subject(store_txn *t,
+                                                const struct ingest__item *it,
+                                                char ***v, size_t *n)
+{
+    struct store_thread cand;
+    char **ids = NULL;
+    size_t nids = 0, i;
+    sw_err rc;
+
+    if (sw_buf_len(&it->subject_key) == 0)
+        return SW_OK;
+    rc = store_thread_by_subject(t, it->team_id, sw_buf_str(&it->subject_key),
+                                 INGEST_SUBJECT_CANDIDATES, &ids, &nids);
+    for (i = 0; rc == SW_OK && i < nids; i++) {
+        memset(&cand, 0, sizeof(cand));
+        rc = store_thread_get_txn(t, it->team_id, ids[i], &cand);
+        if (rc == SW_OK &&
+            it->eff_ms >= cand.first_ms - INGEST_THREAD_WINDOW_MS &&
+            it->eff_ms <= cand.last_ms + INGEST_THREAD_WINDOW_MS &&
+            ingest_overlaps(it, &cand))
+            rc = ingest_strv_add(v, n, cand.thread_id);
+        else if (rc == SW_ENOTFOUND)
+            rc = SW_OK;
+        store_thread_clear(&cand);
+    }
+    store_strv_free(ids, nids);
+    return rc;
+}
+
+/* ingest_find_thread links the email to the stored threads it belongs to:
+ * each thread that one of its Message-IDs (its own, In-Reply-To,
+ * References) belongs to, and each thread of its subject key sharing
+ * people with it within the window. So that the threads come out the same
+ * whatever order mail arrives in, an email that links several threads
+ * merges them, in this transaction, into the one with the smallest id
+ * (store_thread_merge). *found is 0 when no thread fits; th is then left
+ * empty. */
 static SW_MUST_CHECK sw_err ingest_find_thread(store_txn *t,
                                                struct ingest__item *it,
                                                struct store_thread *th,
                                                int *found)
 {
     const struct ingest_mail *m = it->m;
-    struct store_thread cand;
     char **ids = NULL;
-    size_t n = 0, i;
-    sw_err rc = SW_ENOTFOUND;
+    size_t n = 0, i, min = 0;
+    sw_err rc;
 
     *found = 0;
-    memset(&cand, 0, sizeof(cand));
-    if (m->in_reply_to && m->in_reply_to[0])
-        rc = ingest_thread_of_msgid(t, it->team_id, m->in_reply_to, th);
-    for (i = m->n_references; rc == SW_ENOTFOUND && i > 0; i--)
-        rc = ingest_thread_of_msgid(t, it->team_id, m->references[i - 1], th);
-    if (rc == SW_OK) {
+    rc = ingest_cand_of_id(t, it->team_id, m->message_id, &ids, &n);
+    if (rc == SW_OK)
+        rc = ingest_cand_of_id(t, it->team_id, m->in_reply_to, &ids, &n);
+    for (i = 0; rc == SW_OK && i < m->n_references; i++)
+        rc = ingest_cand_of_id(t, it->team_id, m->references[i], &ids, &n);
+    if (rc == SW_OK)
+        rc = ingest_cand_subject(t, it, &ids, &n);
+    if (rc || n == 0)
+        goto out;
+    for (i = 1; i < n; i++)
+        if (strcmp(ids[i], ids[min]) < 0)
+            min = i;
+    rc = store_thread_get_txn(t, it->team_id, ids[min], th);
+    for (i = 0; rc == SW_OK && i < n; i++)
+        if (i != min)
+            rc = store_thread_merge(t, th, ids[i]);
+    if (rc == SW_OK)
         *found = 1;
-        goto out;
-    }
-    if (rc != SW_ENOTFOUND)
-        goto out;
-    rc = SW_OK;
-    if (sw_buf_len(&it->subject_key) == 0)
-        goto out;
-    rc = store_thread_by_subject(t, it->team_id, sw_buf_str(&it->subject_key),
-                                 INGEST_SUBJECT_CANDIDATES, &ids, &n);
-    if (rc)
-        goto out;
-    for (i = 0; i < n; i++) {
-        rc = store_thread_get_txn(t, it->team_id, ids[i], &cand);
-        if (rc == SW_ENOTFOUND) {
-            rc = SW_OK;
-            continue;
-        }
-        if (rc)
-            goto out;
-        if (it->eff_ms >= cand.first_ms - INGEST_THREAD_WINDOW_MS &&
-            it->eff_ms <= cand.last_ms + INGEST_THREAD_WINDOW_MS &&
-            ingest_overlaps(it, &cand) &&
-            (!*found || cand.last_ms > th->last_ms)) {
-            store_thread_clear(th);
-            *th = cand;
-            memset(&cand, 0, sizeof(cand));
-            *found = 1;
-        }
-        store_thread_clear(&cand);
-    }
 out:
-    store_thread_clear(&cand);
     store_strv_free(ids, n);
+    return rc;
+}
+
+/* ingest_index_refs records that the email's Message-IDs (its own and
+ * those it references) belong to thread_id. */
+static SW_MUST_CHECK sw_err ingest_index_refs(store_txn *t,
+                                              const struct ingest__item *it,
+                                              const char *thread_id)
+{
+    const struct ingest_mail *m = it->m;
+    size_t i;
+    sw_err rc;
+
+    rc = store_thread_ref_put(t, it->team_id,
+                              m->message_id ? m->message_id : "", thread_id);
+    if (rc == SW_OK)
+        rc = store_thread_ref_put(
+            t, it->team_id, m->in_reply_to ? m->in_reply_to : "", thread_id);
+    for (i = 0; rc == SW_OK && i < m->n_references; i++)
+        rc = store_thread_ref_put(t, it->team_id,
+                                  m->references[i] ? m->references[i] : "",
+                                  thread_id);
     return rc;
 }
 
@@ -455,6 +522,8 @@ sw_err ingest__commit_item(store_txn *t, struct ingest__item *it)
     if (it->eff_ms > th.last_ms)
         th.last_ms = it->eff_ms;
     rc = store_thread_put(t, &th);
+    if (rc == SW_OK)
+        rc = ingest_index_refs(t, it, th.thread_id);
     if (rc)
         goto out;
     if (it->direction == INGEST_DIR_OUTBOUND &&

@@ -3,12 +3,16 @@
  * mail_records.proto; the structs of the public API are copies. */
 #include "store/store_mail.h"
 
+#include <assert.h>
 #include <string.h>
 
 #include "base/sw_arena.h"
 #include "base/sw_mem.h"
+#include "store/store_hist.h"
 #include "store/store_int.h"
 #include "store/store_mail_int.h"
+#include "store/store_outcome.h"
+#include "store/store_snippet.h"
 
 #define STORE_MAIL_MSGID_MAX 400
 
@@ -831,6 +835,303 @@ sw_err store_thread_by_subject(store_txn *t, const char *team_id,
     rc = store_mail_ids_scan(t, STORE_DB_THREAD_SUBJ, &p, max, ids, n);
 out:
     sw_buf_free(&p);
+    return rc;
+}
+
+/* --- Thread references and merging -------------------------------------
+ * Threading does not depend on the order mail arrives in: every Message-ID
+ * an email has or references names the email's thread ("r:" entries in
+ * EMAIL_IDS), so a parent that comes after its replies finds their thread,
+ * and an email that links two threads merges them (store_thread_merge). */
+
+/* store_mail_ref_key resets k to the EMAIL_IDS key of msgid's thread
+ * reference: its Message-ID key with 'r' ('R' when hashed) for 'm' ('M').
+ * SW_EINVAL for an empty id. */
+static SW_MUST_CHECK sw_err store_mail_ref_key(struct sw_buf *k,
+                                               const char *team_id,
+                                               const char *msgid)
+{
+    struct sw_buf m;
+    const char *p;
+    char c;
+    sw_err rc;
+
+    sw_buf_init(&m, STORE_KEYBUF_MAX);
+    rc = store_mail_msgid_key(&m, msgid);
+    if (rc == SW_OK) {
+        p = sw_buf_str(&m);
+        assert(sw_buf_len(&m) > 2 && (p[0] == 'm' || p[0] == 'M'));
+        c = p[0] == 'm' ? 'r' : 'R';
+        rc = store_key(k, team_id, &c, 1);
+        if (rc == SW_OK)
+            rc = sw_buf_add(k, p + 1, sw_buf_len(&m) - 1);
+    }
+    sw_buf_free(&m);
+    return rc;
+}
+
+sw_err store_thread_by_ref(store_txn *t, const char *team_id, const char *msgid,
+                           char **thread_id)
+{
+    struct sw_buf k;
+    const void *v;
+    size_t vl;
+    char *id = NULL;
+    sw_err rc;
+
+    if (t == NULL || team_id == NULL || !team_id[0] || thread_id == NULL)
+        return SW_EINVAL;
+    sw_buf_init(&k, STORE_KEYBUF_MAX);
+    rc = store_mail_ref_key(&k, team_id, msgid);
+    if (rc == SW_EINVAL)
+        rc = SW_ENOTFOUND;
+    if (rc == SW_OK)
+        rc = store_mail_id_get(t, STORE_DB_EMAIL_IDS, &k, &id);
+    if (rc == SW_OK)
+        rc = store_mail__id_key(&k, team_id, id);
+    if (rc == SW_OK) /* SW_ENOTFOUND: erased since */
+        rc = store_get(t, STORE_DB_THREADS, sw_buf_str(&k), sw_buf_len(&k), &v,
+                       &vl);
+    if (rc == SW_OK) {
+        *thread_id = id;
+        id = NULL;
+    }
+    sw_free(id);
+    sw_buf_free(&k);
+    return rc;
+}
+
+sw_err store_thread_ref_put(store_txn *t, const char *team_id,
+                            const char *msgid, const char *thread_id)
+{
+    struct sw_buf k;
+    sw_err rc;
+
+    if (t == NULL || team_id == NULL || !team_id[0] || thread_id == NULL ||
+        !thread_id[0])
+        return SW_EINVAL;
+    sw_buf_init(&k, STORE_KEYBUF_MAX);
+    rc = store_mail_ref_key(&k, team_id, msgid);
+    if (rc == SW_OK)
+        rc = store_put(t, STORE_DB_EMAIL_IDS, sw_buf_str(&k), sw_buf_len(&k),
+                       thread_id, strlen(thread_id), 0);
+    else if (rc == SW_EINVAL && msgid != NULL)
+        rc = SW_OK; /* an empty Message-ID references nothing */
+    sw_buf_free(&k);
+    return rc;
+}
+
+/* store_mail_strv_add appends a copy of s to *v unless it is there. */
+static SW_MUST_CHECK sw_err store_mail_strv_add(char ***v, size_t *n,
+                                                const char *s)
+{
+    char **nv;
+    size_t i;
+
+    for (i = 0; i < *n; i++)
+        if (strcmp((*v)[i], s) == 0)
+            return SW_OK;
+    nv = sw_realloc(*v, (*n + 1) * sizeof(char *));
+    if (nv == NULL)
+        return SW_ENOMEM;
+    *v = nv;
+    nv[*n] = sw_strdup(s);
+    if (nv[*n] == NULL)
+        return SW_ENOMEM;
+    (*n)++;
+    return SW_OK;
+}
+
+/* store_mail_move_email points email email_id, and the thread references
+ * of its Message-IDs, at thread into. */
+static SW_MUST_CHECK sw_err store_mail_move_email(store_txn *t,
+                                                  const char *team_id,
+                                                  const char *email_id,
+                                                  const char *into)
+{
+    Snipwise__Store__EmailRecord *r;
+    ProtobufCMessage *m = NULL;
+    struct sw_buf k;
+    char *was;
+    size_t i;
+    sw_err rc;
+
+    sw_buf_init(&k, STORE_KEYBUF_MAX);
+    rc = store_mail__id_key(&k, team_id, email_id);
+    if (rc == SW_OK)
+        rc = store__get_msg(t, STORE_DB_EMAILS, sw_buf_str(&k), sw_buf_len(&k),
+                            &snipwise__store__email_record__descriptor, &m);
+    if (rc)
+        goto out;
+    r = (Snipwise__Store__EmailRecord *)m;
+    was = r->thread_id; /* put back before the message is freed */
+    r->thread_id = (char *)into;
+    rc = store__put_msg(t, STORE_DB_EMAILS, sw_buf_str(&k), sw_buf_len(&k),
+                        &r->base, 0);
+    r->thread_id = was;
+    if (rc == SW_OK)
+        rc =
+            store_thread_ref_put(t, team_id, store_mail_s(r->message_id), into);
+    if (rc == SW_OK)
+        rc = store_thread_ref_put(t, team_id, store_mail_s(r->in_reply_to),
+                                  into);
+    for (i = 0; rc == SW_OK && i < r->n_references; i++)
+        rc = store_thread_ref_put(t, team_id, store_mail_s(r->references[i]),
+                                  into);
+out:
+    store__msg_free(m);
+    sw_buf_free(&k);
+    return rc;
+}
+
+/* What a merged thread's outcomes and snippets are: collected first, then
+ * rewritten, so that no scan runs over records being changed. */
+struct store_mail_moves {
+    const char *from;
+    uint64_t *seqs; /* outcomes, by sequence number */
+    size_t n_seqs;
+    char **snips; /* live snippets, by id */
+    size_t n_snips;
+};
+
+static SW_MUST_CHECK sw_err store_mail_outcome_cb(const struct store_outcome *o,
+                                                  void *arg)
+{
+    struct store_mail_moves *x = arg;
+    uint64_t *nv;
+
+    nv = sw_realloc(x->seqs, (x->n_seqs + 1) * sizeof(*nv));
+    if (nv == NULL)
+        return SW_ENOMEM;
+    x->seqs = nv;
+    nv[x->n_seqs++] = o->seq;
+    return SW_OK;
+}
+
+static SW_MUST_CHECK sw_err store_mail_snippet_cb(const struct store_snippet *s,
+                                                  void *arg)
+{
+    struct store_mail_moves *x = arg;
+
+    if (s->deleted || strcmp(s->thread_id, x->from) != 0)
+        return SW_OK;
+    return store_mail_strv_add(&x->snips, &x->n_snips, s->snippet_id);
+}
+
+static SW_MUST_CHECK sw_err store_mail_snippet_rethread(store_txn *t,
+                                                        const char *team_id,
+                                                        const char *id,
+                                                        const char *into)
+{
+    struct store_snippet sn;
+    char *th;
+    sw_err rc;
+
+    memset(&sn, 0, sizeof(sn));
+    rc = store_snippet_get_txn(t, team_id, id, &sn);
+    if (rc == SW_OK) {
+        th = sw_strdup(into);
+        if (th == NULL) {
+            rc = SW_ENOMEM;
+        } else {
+            sw_free(sn.thread_id);
+            sn.thread_id = th;
+            rc = store_snippet_put(t, &sn); /* a new seq: the ranker sees it */
+        }
+    }
+    store_snippet_clear(&sn);
+    return rc;
+}
+
+/* store_mail_moves_run re-points the outcomes and live snippets of thread
+ * x->from at thread into. */
+static SW_MUST_CHECK sw_err store_mail_moves_run(store_txn *t,
+                                                 const char *team_id,
+                                                 struct store_mail_moves *x,
+                                                 const char *into)
+{
+    size_t i;
+    sw_err rc;
+
+    rc = store_outcome_scan(t, team_id, x->from, store_mail_outcome_cb, x);
+    for (i = 0; rc == SW_OK && i < x->n_seqs; i++)
+        rc = store_outcome_set_thread_txn(t, team_id, x->seqs[i], into);
+    if (rc == SW_OK)
+        rc = store_hist_snippets(t, team_id, store_mail_snippet_cb, x);
+    for (i = 0; rc == SW_OK && i < x->n_snips; i++)
+        rc = store_mail_snippet_rethread(t, team_id, x->snips[i], into);
+    return rc;
+}
+
+/* store_mail_thread_del deletes thread th's record and index entries. */
+static SW_MUST_CHECK sw_err store_mail_thread_del(store_txn *t,
+                                                  const struct store_thread *th)
+{
+    struct sw_buf k;
+    sw_err rc;
+
+    sw_buf_init(&k, STORE_KEYBUF_MAX);
+    rc = store_mail__id_key(&k, th->team_id, th->thread_id);
+    if (rc == SW_OK)
+        rc = store_del(t, STORE_DB_THREADS, sw_buf_str(&k), sw_buf_len(&k));
+    if (rc == SW_OK)
+        rc =
+            store_mail__recent_key(&k, th->team_id, th->last_ms, th->thread_id);
+    if (rc == SW_OK)
+        rc = store_del(t, STORE_DB_THREAD_RECENT, sw_buf_str(&k),
+                       sw_buf_len(&k));
+    if (rc == SW_OK && th->subject_key[0]) {
+        rc = store_mail__subj_key(&k, th->team_id, th->subject_key,
+                                  th->thread_id);
+        if (rc == SW_OK)
+            rc = store_del(t, STORE_DB_THREAD_SUBJ, sw_buf_str(&k),
+                           sw_buf_len(&k));
+    }
+    sw_buf_free(&k);
+    return rc;
+}
+
+sw_err store_thread_merge(store_txn *t, struct store_thread *into,
+                          const char *from_id)
+{
+    struct store_mail_moves x;
+    struct store_thread from;
+    const char *team;
+    size_t i;
+    sw_err rc;
+
+    if (t == NULL || into == NULL || into->thread_id == NULL ||
+        into->team_id == NULL || from_id == NULL ||
+        strcmp(into->thread_id, from_id) == 0)
+        return SW_EINVAL;
+    team = into->team_id;
+    memset(&x, 0, sizeof(x));
+    memset(&from, 0, sizeof(from));
+    rc = store_thread_get_txn(t, team, from_id, &from);
+    for (i = 0; rc == SW_OK && i < from.n_emails; i++) {
+        rc = store_mail_move_email(t, team, from.email_ids[i], into->thread_id);
+        if (rc == SW_OK)
+            rc = store_mail_strv_add(&into->email_ids, &into->n_emails,
+                                     from.email_ids[i]);
+    }
+    for (i = 0; rc == SW_OK && i < from.n_participants; i++)
+        rc = store_mail_strv_add(&into->participants, &into->n_participants,
+                                 from.participants[i]);
+    for (i = 0; rc == SW_OK && i < from.n_rep_emails; i++)
+        rc = store_mail_strv_add(&into->rep_emails, &into->n_rep_emails,
+                                 from.rep_emails[i]);
+    if (rc == SW_OK && from.first_ms < into->first_ms)
+        into->first_ms = from.first_ms;
+    if (rc == SW_OK && from.last_ms > into->last_ms)
+        into->last_ms = from.last_ms;
+    x.from = from_id;
+    if (rc == SW_OK)
+        rc = store_mail_moves_run(t, team, &x, into->thread_id);
+    if (rc == SW_OK)
+        rc = store_mail_thread_del(t, &from);
+    sw_free(x.seqs);
+    store_strv_free(x.snips, x.n_snips);
+    store_thread_clear(&from);
     return rc;
 }
 

@@ -5,7 +5,11 @@
  *
  * Databases (all team-prefixed, so store_team_delete removes everything):
  *   EMAILS          team\0email_id → EmailRecord
- *   EMAIL_IDS       team\0dedupe key → email_id (see store_mail_msgid_key)
+ *   EMAIL_IDS       team\0dedupe key → email_id (see store_mail_msgid_key),
+ *                   and team\0"r:"Message-ID → thread_id: the thread of every
+ *                   Message-ID a stored email has or references (its own,
+ *                   In-Reply-To, References), so that a parent arriving
+ *                   after its replies finds their thread
  *   THREADS         team\0thread_id → ThreadRecord
  *   THREAD_SUBJ     team\0subject_key\0thread_id → ""
  *   THREAD_RECENT   team\0~last_ms(8)thread_id → "" (newest first)
@@ -202,6 +206,34 @@ SW_MUST_CHECK sw_err store_thread_put(store_txn *t, struct store_thread *th);
 SW_MUST_CHECK sw_err store_thread_by_subject(store_txn *t, const char *team_id,
                                              const char *key, size_t max,
                                              char ***ids, size_t *n);
+
+/* store_thread_by_ref finds the thread that the Message-ID msgid (angle
+ * brackets optional) belongs to: the thread of a stored email that has or
+ * references it. An entry naming a thread that no longer exists (left by
+ * an erasure) counts as none. *thread_id is sw_free'd by the caller.
+ * Errors: SW_ENOTFOUND (also for an empty id), SW_ENOMEM, SW_ECORRUPT,
+ * SW_ESTORE. */
+SW_MUST_CHECK sw_err store_thread_by_ref(store_txn *t, const char *team_id,
+                                         const char *msgid, char **thread_id);
+
+/* store_thread_ref_put records that Message-ID msgid belongs to thread_id
+ * (replacing what it named before). An empty msgid is ignored. Needs a
+ * write transaction. Errors: SW_EINVAL, SW_ENOMEM, SW_ETOOBIG, SW_ESTORE. */
+SW_MUST_CHECK sw_err store_thread_ref_put(store_txn *t, const char *team_id,
+                                          const char *msgid,
+                                          const char *thread_id);
+
+/* store_thread_merge moves thread from_id into *into (read by the caller in
+ * t, another thread of the same team): every email of from_id is re-pointed
+ * at into, and so are its Message-ID references, its outcomes and its
+ * snippets; into gains its emails (appended), participants and reps and
+ * the union of both time spans; from_id and its recency and subject index
+ * entries are deleted. *into is updated in memory only: the caller writes
+ * it with store_thread_put in the same write transaction.
+ * Errors: SW_EINVAL (same or missing ids), SW_ENOTFOUND (from_id), SW_ENOMEM,
+ * SW_ECORRUPT, SW_ETOOBIG, SW_ESTORE. */
+SW_MUST_CHECK sw_err store_thread_merge(store_txn *t, struct store_thread *into,
+                                        const char *from_id);
 
 /* store_content_lookup finds the content item whose bytes (which 'b') or
  * normalised text (which 't') hash to sha; *content_id is sw_free'd by the

@@ -22,6 +22,7 @@ struct store_check {
     struct sw_buf *report;
     size_t violations;
     size_t emails, threads, contents, jobs, stale_jobs, index_entries;
+    size_t thread_refs; /* of the index entries, Message-ID → thread */
     struct sw_buf k;
     char team[128];
 };
@@ -75,6 +76,41 @@ static uint64_t store_check_seq(struct store_check *c, const char *team,
     if (store_seq_peek(c->t, team, name, &v) != SW_OK)
         return 0;
     return v;
+}
+
+/* store_check_email_ref: a Message-ID that email e has or references
+ * belongs to e's thread. No entry (mail stored before the index) is fine;
+ * an entry naming another live thread means two threads that one email
+ * links were not merged. */
+static SW_MUST_CHECK sw_err store_check_email_ref(struct store_check *c,
+                                                  const struct store_email *e,
+                                                  const char *msgid)
+{
+    char *tid = NULL;
+    sw_err rc;
+
+    if (msgid == NULL || msgid[0] == '\0')
+        return SW_OK;
+    rc = store_thread_by_ref(c->t, c->team, msgid, &tid);
+    if (rc == SW_OK && strcmp(tid, e->thread_id) != 0)
+        store_check_fail(c, "email %s: a Message-ID it names belongs to %s",
+                         e->email_id, tid);
+    sw_free(tid);
+    return rc == SW_ENOTFOUND || rc == SW_ECORRUPT ? SW_OK : rc;
+}
+
+static SW_MUST_CHECK sw_err store_check_email_refs(struct store_check *c,
+                                                   const struct store_email *e)
+{
+    size_t i;
+    sw_err rc;
+
+    rc = store_check_email_ref(c, e, e->message_id);
+    if (rc == SW_OK)
+        rc = store_check_email_ref(c, e, e->in_reply_to);
+    for (i = 0; rc == SW_OK && i < e->n_references; i++)
+        rc = store_check_email_ref(c, e, e->references[i]);
+    return rc;
 }
 
 static SW_MUST_CHECK sw_err store_check_email(const void *k, size_t kl,
@@ -145,6 +181,7 @@ static SW_MUST_CHECK sw_err store_check_email(const void *k, size_t kl,
     if (e.seq == 0 || e.seq > store_check_seq(c, c->team, "email"))
         store_check_fail(c, "email %s: sequence number beyond the counter%s",
                          e.email_id, NULL);
+    rc = store_check_email_refs(c, &e);
 out:
     sw_free(idx);
     store__msg_free(m);
@@ -309,15 +346,29 @@ static SW_MUST_CHECK sw_err store_check_index(const void *k, size_t kl,
                                               void *arg)
 {
     struct store_check_idx *x = arg;
+    const char *key = k;
+    size_t p;
     char id[160];
 
     x->c->index_entries++;
-    if (store_check_team(x->c, k, kl) == 0 || vl == 0 || vl >= sizeof(id)) {
+    p = store_check_team(x->c, k, kl);
+    if (p == 0 || vl == 0 || vl >= sizeof(id)) {
         store_check_fail(x->c, "%s entry is malformed%s", x->what, NULL);
         return SW_OK;
     }
     memcpy(id, v, vl);
     id[vl] = '\0';
+    /* A thread reference ("r:"/"R:" Message-ID → thread) may outlive its
+     * thread after an erasure: lookups ignore it and the next email that
+     * names the Message-ID replaces it. */
+    if (x->rec_db == STORE_DB_EMAILS && kl > p + 1 &&
+        (key[p] == 'r' || key[p] == 'R') && key[p + 1] == ':') {
+        x->c->thread_refs++;
+        if (strncmp(id, "th_", 3) != 0)
+            store_check_fail(x->c, "thread reference names %s, not a thread%s",
+                             id, NULL);
+        return SW_OK;
+    }
     if (!store_check_exists(x->c, x->rec_db, x->c->team, id))
         store_check_fail(x->c, "%s entry points to missing %s", x->what, id);
     return SW_OK;

@@ -115,6 +115,45 @@ static sw_err store_outcome_decode(const void *v, size_t n,
     return r.rc;
 }
 
+sw_err store_outcome_set_thread_txn(store_txn *t, const char *team_id,
+                                    uint64_t seq, const char *thread_id)
+{
+    struct store_outcome o;
+    struct sw_buf k, v;
+    const void *val;
+    size_t vl;
+    char *old;
+    sw_err rc;
+
+    if (t == NULL || team_id == NULL || thread_id == NULL || !thread_id[0])
+        return SW_EINVAL;
+    memset(&o, 0, sizeof(o));
+    sw_buf_init(&k, STORE_OUTCOME_KEY_MAX);
+    sw_buf_init(&v, 1 << 20);
+    rc = store_key(&k, team_id, NULL, 0);
+    if (rc == SW_OK)
+        rc = store_key_add_u64(&k, UINT64_MAX - seq);
+    if (rc == SW_OK)
+        rc = store_get(t, STORE_DB_OUTCOMES, sw_buf_str(&k), sw_buf_len(&k),
+                       &val, &vl);
+    if (rc == SW_OK)
+        rc = store_outcome_decode(val, vl, &o);
+    if (rc)
+        goto out;
+    old = o.thread_id;
+    o.thread_id = (char *)thread_id;
+    rc = store_outcome_encode(&o, o.outcome_id, o.record_ms, o.occur_ms, &v);
+    o.thread_id = old; /* freed with the rest */
+    if (rc == SW_OK)
+        rc = store_put(t, STORE_DB_OUTCOMES, sw_buf_str(&k), sw_buf_len(&k),
+                       sw_buf_str(&v), sw_buf_len(&v), 0);
+out:
+    store_outcome_clear(&o);
+    sw_buf_free(&v);
+    sw_buf_free(&k);
+    return rc;
+}
+
 sw_err store_outcome_put(store_txn *t, const char *team_id,
                          const struct store_outcome *o, int *duplicate,
                          char **outcome_id)

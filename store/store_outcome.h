@@ -67,6 +67,16 @@ SW_MUST_CHECK sw_err store_outcome_by_key(store_txn *t, const char *team_id,
                                           const char *idem_key,
                                           struct store_outcome *out);
 
+/* store_outcome_set_thread_txn moves the outcome with sequence number seq
+ * of team_id to thread thread_id, in write transaction t (a thread merged
+ * into another: store_thread_merge). Nothing else of it changes.
+ * Errors: SW_EINVAL, SW_ENOTFOUND, SW_ECORRUPT, SW_ENOMEM, SW_ETOOBIG,
+ * SW_ESTORE. */
+SW_MUST_CHECK sw_err store_outcome_set_thread_txn(store_txn *t,
+                                                  const char *team_id,
+                                                  uint64_t seq,
+                                                  const char *thread_id);
+
 /* A scan callback; o is valid during the call only. Return SW_OK to go
  * on, STORE_SCAN_STOP to stop, or an error. */
 typedef sw_err (*store_outcome_fn)(const struct store_outcome *o, void *arg);

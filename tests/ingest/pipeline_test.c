@@ -14,6 +14,8 @@
 #include "store/store_job.h"
 #include "store/store_library.h"
 #include "store/store_mail.h"
+#include "store/store_outcome.h"
+#include "store/store_snippet.h"
 #include "store/store_tenant.h"
 
 #define DAY_MS (24LL * 3600 * 1000)
@@ -301,8 +303,9 @@ static void test_threads(void **state)
 
 /* References alone link a mail: a forward of the thread with another
  * subject, between people the thread never had, joins it by its
- * References header; with two known threads referenced, the newest
- * reference (the last) wins, with or without an unknown id after it. */
+ * References header; a mail that references two known threads merges
+ * them into the one with the smaller id, whatever the order of its
+ * references and with or without an unknown id among them. */
 static void test_thread_references(void **state)
 {
     struct fixture *f = *state;
@@ -330,13 +333,174 @@ static void test_thread_references(void **state)
                    "ops@third.example", "desk@fourth.example", "Both of them",
                    "Tue, 3 Mar 2026 10:00:00 +0000", "Two threads"),
               INGEST_NEW, NULL, NULL, td);
-    assert_string_equal(tb, td);
+    assert_string_equal(td, strcmp(ta, tb) < 0 ? ta : tb);
     ingest_ok(f,
               mail("re@x", NULL, "<rb@x> <ra@x>", "ops@third.example",
                    "desk@fourth.example", "Both of them again",
                    "Tue, 3 Mar 2026 11:00:00 +0000", "Other order"),
               INGEST_NEW, NULL, NULL, te);
-    assert_string_equal(ta, te);
+    assert_string_equal(td, te);
+    assert_clean(f);
+}
+
+/* The mail set of test_thread_any_order: replies before their parents, a
+ * reply that names only its parent, a subject-only reply, and a mail whose
+ * References link two conversations. All but the last are one thread. */
+#define ORDER_N 7
+static const char *const order_set[ORDER_N][7] = {
+    {"p@x", NULL, NULL, "rep@acme.example", "pat@p.example", "Pilot plan",
+     "Mon, 2 Mar 2026 09:00:00 +0000"},
+    {"c1@x", "p@x", "<p@x>", "pat@p.example", "rep@acme.example",
+     "Re: Pilot plan", "Tue, 3 Mar 2026 09:00:00 +0000"},
+    {"c2@x", "c1@x", "<c1@x>", "rep@acme.example", "pat@p.example",
+     "Re: Pilot plan", "Wed, 4 Mar 2026 09:00:00 +0000"},
+    {"s@x", NULL, NULL, "pat@p.example", "rep@acme.example", "RE: pilot plan",
+     "Thu, 5 Mar 2026 09:00:00 +0000"},
+    {"q@x", "zz@x", "<zz@x>", "kim@k.example", "rep@acme.example",
+     "Security review", "Tue, 3 Mar 2026 10:00:00 +0000"},
+    {"r@x", NULL, "<q@x> <p@x>", "ops@third.example", "desk@fourth.example",
+     "Both", "Fri, 6 Mar 2026 09:00:00 +0000"},
+    {"u@x", NULL, NULL, "lee@l.example", "rep@acme.example", "Other things",
+     "Fri, 6 Mar 2026 10:00:00 +0000"},
+};
+
+/* ingest_in_order ingests order_set in the order given into a new team and
+ * writes, for each mail i, the smallest j whose mail shares its thread. */
+static void ingest_in_order(struct fixture *f, const int *order,
+                            size_t part[ORDER_N])
+{
+    char tids[ORDER_N][64];
+    struct store_team team;
+    struct store_email e;
+    char *saved = f->team.team_id;
+    size_t i, j;
+
+    ASSERT_OK(store_team_create(f->s, "Order", &team, NULL, NULL));
+    ASSERT_OK(store_domain_add(f->s, team.team_id, "acme.example", NULL, NULL));
+    f->team.team_id = team.team_id;
+    for (i = 0; i < ORDER_N; i++) {
+        const char *const *m = order_set[order[i]];
+        ingest_ok(f, mail(m[0], m[1], m[2], m[3], m[4], m[5], m[6], "Hello"),
+                  INGEST_NEW, NULL, NULL, NULL);
+    }
+    for (i = 0; i < ORDER_N; i++) {
+        ASSERT_OK(
+            store_email_by_message_id(f->s, team.team_id, order_set[i][0], &e));
+        snprintf(tids[i], sizeof(tids[i]), "%s", e.thread_id);
+        store_email_clear(&e);
+        for (j = 0; strcmp(tids[j], tids[i]) != 0; j++)
+            ;
+        part[i] = j;
+    }
+    f->team.team_id = saved;
+    store_team_clear(&team);
+}
+
+/* Children before their parent, in three orders: the same threads. */
+static void test_thread_any_order(void **state)
+{
+    static const int orders[3][ORDER_N] = {
+        {0, 1, 2, 3, 4, 5, 6}, {6, 5, 4, 3, 2, 1, 0}, {2, 5, 3, 6, 4, 1, 0}};
+    static const size_t want[ORDER_N] = {0, 0, 0, 0, 0, 0, 6};
+    struct fixture *f = *state;
+    size_t part[ORDER_N], k;
+
+    for (k = 0; k < 3; k++) {
+        ingest_in_order(f, orders[k], part);
+        assert_memory_equal(part, want, sizeof(want));
+    }
+    assert_clean(f);
+}
+
+struct merge_marks {
+    const char *team_id, *thread_id, *email_id, *key;
+    char snippet_id[32];
+};
+
+/* merge_mark_txn gives a thread an outcome and its email a framing. */
+static sw_err merge_mark_txn(store_txn *t, void *arg)
+{
+    struct merge_marks *x = arg;
+    struct store_outcome o;
+    struct store_snippet sn;
+    char *oid = NULL;
+    int dup = 0;
+    sw_err rc;
+
+    memset(&o, 0, sizeof(o));
+    o.thread_id = (char *)x->thread_id;
+    o.kind = 1;
+    o.source = STORE_OUTCOME_RECORDED;
+    o.email_id = (char *)"";
+    o.idem_key = (char *)x->key;
+    rc = store_outcome_put(t, x->team_id, &o, &dup, &oid);
+    sw_free(oid);
+    memset(&sn, 0, sizeof(sn));
+    sn.snippet_id = x->snippet_id;
+    sn.team_id = (char *)x->team_id;
+    sn.kind = STORE_SNIPPET_FRAMING;
+    sn.text = (char *)"Framing";
+    sn.email_id = (char *)x->email_id;
+    sn.thread_id = (char *)x->thread_id;
+    if (rc == SW_OK)
+        rc = store_snippet_put(t, &sn);
+    return rc;
+}
+
+/* A merge takes the younger thread's emails, outcomes and snippets along
+ * and deletes it. */
+static void test_thread_merge_moves(void **state)
+{
+    struct fixture *f = *state;
+    char ta[64], tb[64], ea[64], eb[64], tm[64];
+    struct merge_marks a = {f->team.team_id, ta, ea, "mark-a",
+                            "snip_00000000000000a1"};
+    struct merge_marks b = {f->team.team_id, tb, eb, "mark-b",
+                            "snip_00000000000000b1"};
+    struct store_outcome o;
+    struct store_snippet sn;
+    struct store_thread th;
+    store_txn *t;
+
+    ingest_ok(f,
+              mail("ma@x", NULL, NULL, "rep@acme.example", "pat@p.example",
+                   "Alpha", "Mon, 2 Mar 2026 09:00:00 +0000", "A"),
+              INGEST_NEW, NULL, ea, ta);
+    ingest_ok(f,
+              mail("mb@x", NULL, NULL, "rep@acme.example", "kim@k.example",
+                   "Beta", "Tue, 3 Mar 2026 09:00:00 +0000", "B"),
+              INGEST_NEW, NULL, eb, tb);
+    assert_string_not_equal(ta, tb);
+    ASSERT_OK(store_update(f->s, merge_mark_txn, &a));
+    ASSERT_OK(store_update(f->s, merge_mark_txn, &b));
+    ingest_ok(f,
+              mail("mc@x", NULL, "<mb@x> <ma@x>", "rep@acme.example",
+                   "lee@l.example", "Both", "Wed, 4 Mar 2026 09:00:00 +0000",
+                   "C"),
+              INGEST_NEW, NULL, NULL, tm);
+    assert_string_equal(tm, strcmp(ta, tb) < 0 ? ta : tb);
+    ASSERT_EQ(store_thread_get(f->s, f->team.team_id,
+                               strcmp(ta, tb) < 0 ? tb : ta, &th),
+              SW_ENOTFOUND);
+    ASSERT_OK(store_thread_get(f->s, f->team.team_id, tm, &th));
+    ASSERT_EQ(th.n_emails, 3);
+    ASSERT_EQ(th.n_participants, 4);
+    ASSERT_EQ(th.last_ms - th.first_ms, 2 * DAY_MS);
+    store_thread_clear(&th);
+    ASSERT_OK(store_txn_begin(f->s, 0, &t));
+    ASSERT_OK(store_outcome_by_key(t, f->team.team_id, "mark-a", &o));
+    assert_string_equal(o.thread_id, tm);
+    store_outcome_clear(&o);
+    ASSERT_OK(store_outcome_by_key(t, f->team.team_id, "mark-b", &o));
+    assert_string_equal(o.thread_id, tm);
+    store_outcome_clear(&o);
+    store_txn_abort(&t);
+    ASSERT_OK(store_snippet_get(f->s, f->team.team_id, a.snippet_id, &sn));
+    assert_string_equal(sn.thread_id, tm);
+    store_snippet_clear(&sn);
+    ASSERT_OK(store_snippet_get(f->s, f->team.team_id, b.snippet_id, &sn));
+    assert_string_equal(sn.thread_id, tm);
+    store_snippet_clear(&sn);
     assert_clean(f);
 }
 
@@ -738,6 +902,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_direction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_thread_references, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_thread_any_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_thread_merge_moves, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_hash_dedupe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_content_dedupe, setup, teardown),
