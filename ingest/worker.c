@@ -127,6 +127,10 @@ struct ingest_commit {
     const int *scope_kind;
     size_t n_scopes;
     size_t written, outcomes;
+    /* The email's thread as the commit finds it (sw_free'd): a merge
+     * (store_thread_merge) may have moved the email while the model read
+     * it, so what is stored names the thread of then, not of the read. */
+    char *thread_now;
 };
 
 /* ingest_snippet_id derives "snip_" + 16 hex from team, scope, kind and
@@ -263,7 +267,7 @@ static sw_err ingest_commit_reply(store_txn *t, struct ingest_commit *k)
     memset(&oc, 0, sizeof(oc));
     sw_buf_init(&idem, 512);
     rc = sw_buf_printf(&idem, "reply:%s", k->em->email_id);
-    oc.thread_id = k->em->thread_id;
+    oc.thread_id = k->thread_now;
     oc.kind = k->reply.kind;
     oc.occur_ms = k->em->sent_ms;
     oc.source = STORE_OUTCOME_DERIVED;
@@ -302,6 +306,28 @@ static int ingest_commit_erased(store_txn *t, struct ingest_commit *k,
     return 1;
 }
 
+/* ingest_commit_thread reads the email's thread in the commit's
+ * transaction and names it in everything the commit stores. */
+static sw_err ingest_commit_thread(store_txn *t, struct ingest_commit *k)
+{
+    struct store_email now;
+    size_t i;
+    sw_err rc;
+
+    memset(&now, 0, sizeof(now));
+    rc = store_email_get_txn(t, k->job->team_id, k->job->email_id, &now);
+    if (rc == SW_OK) {
+        sw_free(k->thread_now);
+        k->thread_now = now.thread_id;
+        now.thread_id = NULL;
+    }
+    store_email_clear(&now);
+    for (i = 0; rc == SW_OK && i < k->n_snips; i++)
+        if (k->snips[i].sn.thread_id != NULL)
+            k->snips[i].sn.thread_id = k->thread_now;
+    return rc;
+}
+
 static sw_err ingest_commit_txn(store_txn *t, void *arg)
 {
     struct ingest_commit *k = arg;
@@ -319,6 +345,9 @@ static sw_err ingest_commit_txn(store_txn *t, void *arg)
         return rc; /* the email was erased while the model read it */
     if (rc)
         return rc; /* SW_ENOTFOUND: already done elsewhere */
+    rc = ingest_commit_thread(t, k);
+    if (rc)
+        return rc;
     if (k->is_reply) {
         rc = ingest_commit_reply(t, k);
     } else {
@@ -727,6 +756,7 @@ out:
     if (claimed) /* after the commit or deferral: see ingest_claim_next */
         ingest_claim_drop(w, &claim);
     llm_reply_clear(&k.reply);
+    sw_free(k.thread_now);
     ingest_plan_clear(&plan);
     llm_outbound_clear(&ans);
     llm_result_clear(&res);

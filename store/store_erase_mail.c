@@ -338,12 +338,29 @@ static SW_MUST_CHECK sw_err store_erase_addr_add(struct store_erase_ids *l,
     return store_erase_ids_add(l, email, 1);
 }
 
+/* store_erase_refs adds the Message-IDs e has or references to l. */
+static SW_MUST_CHECK sw_err store_erase_refs(struct store_erase_ids *l,
+                                             const struct store_email *e)
+{
+    sw_err rc = SW_OK;
+    size_t i;
+
+    if (e->message_id && e->message_id[0])
+        rc = store_erase_ids_add(l, e->message_id, 1);
+    if (rc == SW_OK && e->in_reply_to && e->in_reply_to[0])
+        rc = store_erase_ids_add(l, e->in_reply_to, 1);
+    for (i = 0; rc == SW_OK && i < e->n_references; i++)
+        if (e->references[i] && e->references[i][0])
+            rc = store_erase_ids_add(l, e->references[i], 1);
+    return rc;
+}
+
 /* store_erase_thread_rebuild recomputes what the thread's remaining emails
  * make of it, in arrival order, as ingest built it: participants (from, to,
- * cc), reps and first and last times. */
-static SW_MUST_CHECK sw_err store_erase_thread_rebuild(store_txn *t,
-                                                       const char *team_id,
-                                                       struct store_thread *th)
+ * cc), reps and first and last times; refs gains their Message-IDs. */
+static SW_MUST_CHECK sw_err store_erase_thread_rebuild(
+    store_txn *t, const char *team_id, struct store_thread *th,
+    struct store_erase_ids *refs)
 {
     struct store_erase_ids parts = {0}, reps = {0};
     struct store_email em;
@@ -364,6 +381,8 @@ static SW_MUST_CHECK sw_err store_erase_thread_rebuild(store_txn *t,
             rc = store_erase_addr_add(&parts, em.cc[j].email);
         if (rc == SW_OK && em.rep_email[0])
             rc = store_erase_ids_add(&reps, em.rep_email, 1);
+        if (rc == SW_OK)
+            rc = store_erase_refs(refs, &em);
         eff = em.sent_ms > 0 ? em.sent_ms : em.ingest_ms;
         if (rc == SW_OK && eff < th->first_ms)
             th->first_ms = eff;
@@ -385,33 +404,45 @@ static SW_MUST_CHECK sw_err store_erase_thread_rebuild(store_txn *t,
     return rc;
 }
 
-/* store_erase_from_thread takes the email out of its thread: the thread is
- * rebuilt from the emails left, or deleted when none is. */
-static SW_MUST_CHECK sw_err store_erase_from_thread(store_txn *t,
-                                                    struct store_erase_one *o,
-                                                    const char *thread_id)
+/* store_erase_from_thread takes the email em out of its thread: the thread
+ * is rebuilt from the emails left, or deleted when none is; the thread's
+ * entries for the Message-IDs em had or referenced go, but for those an
+ * email left has or references too. */
+static SW_MUST_CHECK sw_err store_erase_from_thread(
+    store_txn *t, struct store_erase_one *o, const struct store_email *em)
 {
+    struct store_erase_ids mine = {0}, kept = {0};
     struct store_thread th;
     size_t i, n = 0;
+    int found = 0;
     sw_err rc;
 
     memset(&th, 0, sizeof(th));
-    rc = store_thread_get_txn(t, o->team_id, thread_id, &th);
-    if (rc == SW_ENOTFOUND)
-        return SW_OK;
-    for (i = 0; rc == SW_OK && i < th.n_emails; i++) {
+    rc = store_erase_refs(&mine, em);
+    if (rc == SW_OK) {
+        rc = store_thread_get_txn(t, o->team_id, em->thread_id, &th);
+        found = rc == SW_OK;
+        if (rc == SW_ENOTFOUND)
+            rc = SW_OK; /* no thread: nothing left keeps an entry */
+    }
+    for (i = 0; found && i < th.n_emails; i++) {
         if (strcmp(th.email_ids[i], o->email_id) == 0)
             sw_free(th.email_ids[i]);
         else
             th.email_ids[n++] = th.email_ids[i];
     }
     th.n_emails = n;
-    if (rc == SW_OK && n == 0)
+    if (rc == SW_OK && found && n == 0)
         rc = store_erase_thread_del(t, o, &th);
-    else if (rc == SW_OK)
-        rc = store_erase_thread_rebuild(t, o->team_id, &th);
+    else if (rc == SW_OK && found)
+        rc = store_erase_thread_rebuild(t, o->team_id, &th, &kept);
     if (rc == SW_OK && n > 0)
         rc = store_thread_put(t, &th);
+    for (i = 0; rc == SW_OK && i < mine.n; i++)
+        if (!store_erase_ids_has(&kept, mine.v[i]))
+            rc = store_thread_ref_del(t, o->team_id, mine.v[i], em->thread_id);
+    store_erase_ids_free(&mine);
+    store_erase_ids_free(&kept);
     store_thread_clear(&th);
     return rc;
 }
@@ -446,7 +477,7 @@ static SW_MUST_CHECK sw_err store_erase_one_txn(store_txn *t, void *arg)
     if (rc == SW_OK)
         rc = store_llm_forget_txn(t, o->team_id, o->email_id, &o->journal);
     if (rc == SW_OK)
-        rc = store_erase_from_thread(t, o, em.thread_id);
+        rc = store_erase_from_thread(t, o, &em);
     if (rc == SW_OK)
         rc = store_seq_next(t, o->team_id, STORE_ERASE_SEQ, &seq);
     store_email_clear(&em);

@@ -921,6 +921,29 @@ sw_err store_thread_ref_put(store_txn *t, const char *team_id,
     return rc;
 }
 
+sw_err store_thread_ref_del(store_txn *t, const char *team_id,
+                            const char *msgid, const char *thread_id)
+{
+    struct sw_buf k;
+    const void *v;
+    size_t vl;
+    sw_err rc;
+
+    if (t == NULL || team_id == NULL || !team_id[0] || thread_id == NULL)
+        return SW_EINVAL;
+    sw_buf_init(&k, STORE_KEYBUF_MAX);
+    rc = store_mail_ref_key(&k, team_id, msgid);
+    if (rc == SW_OK)
+        rc = store_get(t, STORE_DB_EMAIL_IDS, sw_buf_str(&k), sw_buf_len(&k),
+                       &v, &vl);
+    if (rc == SW_OK && vl == strlen(thread_id) && memcmp(v, thread_id, vl) == 0)
+        rc = store_del(t, STORE_DB_EMAIL_IDS, sw_buf_str(&k), sw_buf_len(&k));
+    else if (rc == SW_OK || rc == SW_ENOTFOUND || (rc == SW_EINVAL && msgid))
+        rc = SW_OK; /* another thread's, none, or an empty Message-ID */
+    sw_buf_free(&k);
+    return rc;
+}
+
 /* store_mail_strv_add appends a copy of s to *v unless it is there. */
 static SW_MUST_CHECK sw_err store_mail_strv_add(char ***v, size_t *n,
                                                 const char *s)

@@ -223,6 +223,14 @@ SW_MUST_CHECK sw_err store_thread_ref_put(store_txn *t, const char *team_id,
                                           const char *msgid,
                                           const char *thread_id);
 
+/* store_thread_ref_del removes the entry of Message-ID msgid when it
+ * names thread_id (the erasure of the last email that had or referenced
+ * it: store_erase.h). An empty msgid, or an entry naming another thread,
+ * is left alone. Errors: SW_EINVAL, SW_ENOMEM, SW_ETOOBIG, SW_ESTORE. */
+SW_MUST_CHECK sw_err store_thread_ref_del(store_txn *t, const char *team_id,
+                                          const char *msgid,
+                                          const char *thread_id);
+
 /* store_thread_merge moves thread from_id into *into (read by the caller in
  * t, another thread of the same team): every email of from_id is re-pointed
  * at into, and so are its Message-ID references, its outcomes and its

@@ -17,6 +17,7 @@ from snipwise.v1 import (common_pb2, ingest_pb2, ingest_pb2_grpc, llm_pb2,
                          suggest_pb2_grpc, team_pb2)
 
 from e2e_lib import RPC_TIMEOUT, expect_reason, snipctl_path, snipd_path
+from test_ranking import lmdb_records
 
 REP = "rita@seller.example"
 ALICE = "Alice.Moreau@Prospect.example"  # forgotten in any case
@@ -233,6 +234,13 @@ def test_forget_contact_leaves_no_trace(snipd):
     assert sorted(th.participants) == [BOB, REP]
     assert any(r.snippet.email_id == b1.email_id
                for r in t.search("pricing terms"))
+    # Nor does the store: no record, key or index entry of any database
+    # holds her address, her name or her mail's Message-IDs (read with
+    # mdb_dump while snipd serves).
+    for db, k, v in lmdb_records(snipd.data_dir):
+        for w in ALICE_WORDS + ("prospect.example", "a1@seller.example"):
+            assert w.lower().encode() not in k.lower() + b"|" + v.lower(), \
+                (db, w, k[:80])
     # Forgetting her again finds nothing, and is not an error.
     s = t.call(t.ingest, "ForgetContact",
                ingest_pb2.ForgetContactRequest(email_address=ALICE)).summary
