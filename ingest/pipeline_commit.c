@@ -16,28 +16,6 @@
 #define INGEST_SUBJECT_CANDIDATES 64
 #define INGEST_ID_BYTES 8
 
-/* ingest_strv_add appends a copy of s to *v unless it is empty or there. */
-static SW_MUST_CHECK sw_err ingest_strv_add(char ***v, size_t *n, const char *s)
-{
-    char **nv;
-    size_t i;
-
-    if (s == NULL || s[0] == '\0')
-        return SW_OK;
-    for (i = 0; i < *n; i++)
-        if (strcmp((*v)[i], s) == 0)
-            return SW_OK;
-    nv = sw_realloc(*v, (*n + 1) * sizeof(char *));
-    if (nv == NULL)
-        return SW_ENOMEM;
-    *v = nv;
-    nv[*n] = sw_strdup(s);
-    if (nv[*n] == NULL)
-        return SW_ENOMEM;
-    (*n)++;
-    return SW_OK;
-}
-
 /* ingest_thread_of_msgid finds the thread of the stored email whose
  * Message-ID is msgid. SW_ENOTFOUND when there is none. */
 static SW_MUST_CHECK sw_err ingest_thread_of_msgid(store_txn *t,
@@ -106,7 +84,7 @@ static SW_MUST_CHECK sw_err ingest_cand_of_id(store_txn *t, const char *team_id,
         return SW_OK;
     rc = store_thread_by_ref(t, team_id, id, &tid);
     if (rc == SW_OK) {
-        rc = ingest_strv_add(v, n, tid);
+        rc = store_strv_add(v, n, tid);
         sw_free(tid);
         return rc;
     }
@@ -115,7 +93,7 @@ static SW_MUST_CHECK sw_err ingest_cand_of_id(store_txn *t, const char *team_id,
     memset(&th, 0, sizeof(th));
     rc = ingest_thread_of_msgid(t, team_id, id, &th);
     if (rc == SW_OK)
-        rc = ingest_strv_add(v, n, th.thread_id);
+        rc = store_strv_add(v, n, th.thread_id);
     else if (rc == SW_ENOTFOUND)
         rc = SW_OK;
     store_thread_clear(&th);
@@ -144,7 +122,7 @@ static SW_MUST_CHECK sw_err ingest_cand_subject(store_txn *t,
             it->eff_ms >= cand.first_ms - INGEST_THREAD_WINDOW_MS &&
             it->eff_ms <= cand.last_ms + INGEST_THREAD_WINDOW_MS &&
             ingest_overlaps(it, &cand))
-            rc = ingest_strv_add(v, n, cand.thread_id);
+            rc = store_strv_add(v, n, cand.thread_id);
         else if (rc == SW_ENOTFOUND)
             rc = SW_OK;
         store_thread_clear(&cand);
@@ -509,12 +487,12 @@ sw_err ingest__commit_item(store_txn *t, struct ingest__item *it)
     if (rc)
         goto out;
     /* The thread gains the email, its participants and its rep. */
-    rc = ingest_strv_add(&th.email_ids, &th.n_emails, res->email_id);
+    rc = store_strv_add(&th.email_ids, &th.n_emails, res->email_id);
     for (i = 0; rc == SW_OK && i < it->n_participants; i++)
-        rc = ingest_strv_add(&th.participants, &th.n_participants,
-                             it->participants[i]);
+        rc = store_strv_add(&th.participants, &th.n_participants,
+                            it->participants[i]);
     if (rc == SW_OK)
-        rc = ingest_strv_add(&th.rep_emails, &th.n_rep_emails, it->rep_email);
+        rc = store_strv_add(&th.rep_emails, &th.n_rep_emails, it->rep_email);
     if (rc)
         goto out;
     if (it->eff_ms < th.first_ms)

@@ -1,6 +1,7 @@
 /* svc_erase: the erasure RPCs of IngestService (svc_erase.h). */
 #include "service/svc_erase.h"
 
+#include <assert.h>
 #include <string.h>
 
 #include "base/sw_arena.h"
@@ -54,11 +55,45 @@ static enum store_erase_content_mode svc_erase_mode(protobuf_c_boolean all)
     return all ? STORE_ERASE_UNUSED_CONTENT : STORE_ERASE_KEEP_CONTENT;
 }
 
+/* svc_erase_answer turns an erasure's result into the call's answer: a
+ * message of type d whose field `summary` is the ErasureSummary, or the
+ * failure (what names the thing erased for NOT_FOUND, with reason). */
+static sw_err svc_erase_answer(struct svc_ctx *c, sw_err rc,
+                               struct store_erase_counts *n, const char *reason,
+                               const char *what, const char *id,
+                               const ProtobufCMessageDescriptor *d,
+                               ProtobufCMessage **resp)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(d, "summary");
+    ProtobufCMessage *out = NULL;
+
+    assert(f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE);
+    if (rc == SW_ENOTFOUND || rc == SW_EINVAL) {
+        svc_ctx_reason(c, reason);
+        rc = svc_ctx_fail(c, SW_ENOTFOUND, "no such %s: %s", what, id);
+    } else if (rc == SW_EABORTED) {
+        rc = svc_ctx_fail(c, rc,
+                          "%s %s kept gaining mail while it was being "
+                          "deleted; what was deleted stays deleted: call "
+                          "again",
+                          what, id);
+    } else if (rc == SW_OK) {
+        out = svc_ctx_new(c, d);
+        rc = out ? SW_OK : SW_ENOMEM;
+    }
+    if (rc == SW_OK) {
+        *(void **)((char *)out + f->offset) = svc_erase_summary(c, n, &rc);
+        *resp = out;
+    }
+    store_erase_counts_clear(n);
+    return rc;
+}
+
 sw_err svc_erase_email(struct svc_ctx *c, const ProtobufCMessage *req,
                        ProtobufCMessage **resp)
 {
     const Snipwise__V1__DeleteEmailRequest *r = (const void *)req;
-    Snipwise__V1__DeleteEmailResponse *out;
     struct store_erase_counts n;
     sw_err rc;
 
@@ -66,28 +101,15 @@ sw_err svc_erase_email(struct svc_ctx *c, const ProtobufCMessage *req,
         return svc_ctx_fail_field(c, SW_EINVAL, "email_id", "is required");
     rc = store_email_erase(svc_ctx_store(c), svc_ctx_team(c), r->email_id,
                            svc_erase_mode(r->delete_unused_content), &n);
-    if (rc == SW_ENOTFOUND || rc == SW_EINVAL) {
-        store_erase_counts_clear(&n);
-        svc_ctx_reason(c, "EMAIL_NOT_FOUND");
-        return svc_ctx_fail(c, SW_ENOTFOUND, "no such email: %s", r->email_id);
-    }
-    out = rc ? NULL
-             : svc_ctx_new(c, &snipwise__v1__delete_email_response__descriptor);
-    if (rc == SW_OK && out == NULL)
-        rc = SW_ENOMEM;
-    if (rc == SW_OK) {
-        out->summary = svc_erase_summary(c, &n, &rc);
-        *resp = &out->base;
-    }
-    store_erase_counts_clear(&n);
-    return rc;
+    return svc_erase_answer(c, rc, &n, "EMAIL_NOT_FOUND", "email", r->email_id,
+                            &snipwise__v1__delete_email_response__descriptor,
+                            resp);
 }
 
 sw_err svc_erase_thread(struct svc_ctx *c, const ProtobufCMessage *req,
                         ProtobufCMessage **resp)
 {
     const Snipwise__V1__DeleteThreadRequest *r = (const void *)req;
-    Snipwise__V1__DeleteThreadResponse *out;
     struct store_erase_counts n;
     sw_err rc;
 
@@ -95,31 +117,9 @@ sw_err svc_erase_thread(struct svc_ctx *c, const ProtobufCMessage *req,
         return svc_ctx_fail_field(c, SW_EINVAL, "thread_id", "is required");
     rc = store_thread_erase(svc_ctx_store(c), svc_ctx_team(c), r->thread_id,
                             svc_erase_mode(r->delete_unused_content), &n);
-    if (rc == SW_ENOTFOUND || rc == SW_EINVAL) {
-        store_erase_counts_clear(&n);
-        svc_ctx_reason(c, "THREAD_NOT_FOUND");
-        return svc_ctx_fail(c, SW_ENOTFOUND, "no such thread: %s",
-                            r->thread_id);
-    }
-    if (rc == SW_EABORTED) {
-        store_erase_counts_clear(&n);
-        return svc_ctx_fail(c, rc,
-                            "thread %s kept gaining mail while it was being "
-                            "deleted; what was deleted stays deleted: call "
-                            "again",
-                            r->thread_id);
-    }
-    out =
-        rc ? NULL
-           : svc_ctx_new(c, &snipwise__v1__delete_thread_response__descriptor);
-    if (rc == SW_OK && out == NULL)
-        rc = SW_ENOMEM;
-    if (rc == SW_OK) {
-        out->summary = svc_erase_summary(c, &n, &rc);
-        *resp = &out->base;
-    }
-    store_erase_counts_clear(&n);
-    return rc;
+    return svc_erase_answer(
+        c, rc, &n, "THREAD_NOT_FOUND", "thread", r->thread_id,
+        &snipwise__v1__delete_thread_response__descriptor, resp);
 }
 
 /* svc_erase_address_ok: one '@' with text on both sides, no spaces. */
@@ -137,7 +137,6 @@ sw_err svc_erase_contact(struct svc_ctx *c, const ProtobufCMessage *req,
                          ProtobufCMessage **resp)
 {
     const Snipwise__V1__ForgetContactRequest *r = (const void *)req;
-    Snipwise__V1__ForgetContactResponse *out;
     struct store_erase_counts n;
     bool member = false;
     sw_err rc;
@@ -160,15 +159,7 @@ sw_err svc_erase_contact(struct svc_ctx *c, const ProtobufCMessage *req,
     }
     rc = store_contact_erase(svc_ctx_store(c), svc_ctx_team(c),
                              r->email_address, &n);
-    out =
-        rc ? NULL
-           : svc_ctx_new(c, &snipwise__v1__forget_contact_response__descriptor);
-    if (rc == SW_OK && out == NULL)
-        rc = SW_ENOMEM;
-    if (rc == SW_OK) {
-        out->summary = svc_erase_summary(c, &n, &rc);
-        *resp = &out->base;
-    }
-    store_erase_counts_clear(&n);
-    return rc;
+    return svc_erase_answer(c, rc, &n, NULL, "contact", r->email_address,
+                            &snipwise__v1__forget_contact_response__descriptor,
+                            resp);
 }

@@ -29,6 +29,27 @@ void store_strv_free(char **v, size_t n)
     sw_free(v);
 }
 
+sw_err store_strv_add(char ***v, size_t *n, const char *s)
+{
+    char **nv;
+    size_t i;
+
+    if (s == NULL || s[0] == '\0')
+        return SW_OK;
+    for (i = 0; i < *n; i++)
+        if (strcmp((*v)[i], s) == 0)
+            return SW_OK;
+    nv = sw_realloc(*v, (*n + 1) * sizeof(char *));
+    if (nv == NULL)
+        return SW_ENOMEM;
+    *v = nv;
+    nv[*n] = sw_strdup(s);
+    if (nv[*n] == NULL)
+        return SW_ENOMEM;
+    (*n)++;
+    return SW_OK;
+}
+
 static void store_addrs_free(struct store_addr *a, size_t n)
 {
     size_t i;
@@ -944,27 +965,6 @@ sw_err store_thread_ref_del(store_txn *t, const char *team_id,
     return rc;
 }
 
-/* store_mail_strv_add appends a copy of s to *v unless it is there. */
-static SW_MUST_CHECK sw_err store_mail_strv_add(char ***v, size_t *n,
-                                                const char *s)
-{
-    char **nv;
-    size_t i;
-
-    for (i = 0; i < *n; i++)
-        if (strcmp((*v)[i], s) == 0)
-            return SW_OK;
-    nv = sw_realloc(*v, (*n + 1) * sizeof(char *));
-    if (nv == NULL)
-        return SW_ENOMEM;
-    *v = nv;
-    nv[*n] = sw_strdup(s);
-    if (nv[*n] == NULL)
-        return SW_ENOMEM;
-    (*n)++;
-    return SW_OK;
-}
-
 /* store_mail_move_email points email email_id, and the thread references
  * of its Message-IDs, at thread into. */
 static SW_MUST_CHECK sw_err store_mail_move_email(store_txn *t,
@@ -1038,7 +1038,7 @@ static SW_MUST_CHECK sw_err store_mail_snippet_cb(const struct store_snippet *s,
 
     if (s->deleted || strcmp(s->thread_id, x->from) != 0)
         return SW_OK;
-    return store_mail_strv_add(&x->snips, &x->n_snips, s->snippet_id);
+    return store_strv_add(&x->snips, &x->n_snips, s->snippet_id);
 }
 
 static SW_MUST_CHECK sw_err store_mail_snippet_rethread(store_txn *t,
@@ -1134,15 +1134,15 @@ sw_err store_thread_merge(store_txn *t, struct store_thread *into,
     for (i = 0; rc == SW_OK && i < from.n_emails; i++) {
         rc = store_mail_move_email(t, team, from.email_ids[i], into->thread_id);
         if (rc == SW_OK)
-            rc = store_mail_strv_add(&into->email_ids, &into->n_emails,
-                                     from.email_ids[i]);
+            rc = store_strv_add(&into->email_ids, &into->n_emails,
+                                from.email_ids[i]);
     }
     for (i = 0; rc == SW_OK && i < from.n_participants; i++)
-        rc = store_mail_strv_add(&into->participants, &into->n_participants,
-                                 from.participants[i]);
+        rc = store_strv_add(&into->participants, &into->n_participants,
+                            from.participants[i]);
     for (i = 0; rc == SW_OK && i < from.n_rep_emails; i++)
-        rc = store_mail_strv_add(&into->rep_emails, &into->n_rep_emails,
-                                 from.rep_emails[i]);
+        rc = store_strv_add(&into->rep_emails, &into->n_rep_emails,
+                            from.rep_emails[i]);
     if (rc == SW_OK && from.first_ms < into->first_ms)
         into->first_ms = from.first_ms;
     if (rc == SW_OK && from.last_ms > into->last_ms)

@@ -145,6 +145,12 @@ void store_contents_free(struct store_content *items, size_t n);
 /* store_strv_free frees n strings and the array; NULL is accepted. */
 void store_strv_free(char **v, size_t n);
 
+/* store_strv_add appends a copy of s to the array *v of *n strings unless
+ * s is NULL, empty or there already (a set kept in insertion order, as
+ * threads keep their emails, participants and reps). Errors: SW_ENOMEM
+ * (*v and *n stay valid). */
+SW_MUST_CHECK sw_err store_strv_add(char ***v, size_t *n, const char *s);
+
 /* --- Keys ------------------------------------------------------------- */
 
 /* store_mail_msgid_key resets b to the EMAIL_IDS key (after the team prefix)
