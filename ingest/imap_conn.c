@@ -6,6 +6,7 @@
 #include "ingest/imap_conn.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <libetpan/libetpan.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -13,6 +14,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -635,4 +637,93 @@ out:
     if (set)
         mailimap_set_free(set);
     return rc;
+}
+
+sw_err ingest_imap_conn_has_idle(ingest_imap_conn *c, int *has,
+                                 struct sw_buf *why)
+{
+    int r;
+
+    sw_buf_reset(why);
+    *has = 0;
+    if (c->s->imap_connection_info == NULL ||
+        c->s->imap_connection_info->imap_capability == NULL) {
+        struct mailimap_capability_data *cap = NULL;
+        r = mailimap_capability(c->s, &cap); /* stored in connection_info */
+        if (r != MAILIMAP_NO_ERROR)
+            return ingest_imap_fail(c, r, "CAPABILITY", why);
+        mailimap_capability_data_free(cap);
+    }
+    *has = mailimap_has_idle(c->s) != 0;
+    return SW_OK;
+}
+
+sw_err ingest_imap_conn_idle_start(ingest_imap_conn *c, struct sw_buf *why)
+{
+    int r;
+
+    sw_buf_reset(why);
+    if (c->s->imap_selection_info == NULL) {
+        imap_say(why, "IDLE on %s: no folder selected", c->host);
+        return SW_EPROVIDER;
+    }
+    /* Set again by an EXISTS the server sends during IDLE. */
+    c->s->imap_selection_info->sel_has_exists = 0;
+    r = mailimap_idle(c->s);
+    if (r == MAILIMAP_ERROR_FATAL) /* BYE: the server closes the session */
+        r = MAILIMAP_ERROR_STREAM;
+    if (r != MAILIMAP_NO_ERROR)
+        return ingest_imap_fail(c, r, "IDLE", why);
+    return SW_OK;
+}
+
+sw_err ingest_imap_conn_idle_wait(ingest_imap_conn *c, int64_t ms, int *ready)
+{
+    struct pollfd p;
+    int fd, r;
+
+    *ready = 0;
+    if (c->s->imap_stream == NULL)
+        return SW_EIO;
+    /* Bytes libetpan already read past the continuation line (a TLS
+     * record is read whole into this buffer): no poll would see them. */
+    if (c->s->imap_stream->read_buffer_len > 0) {
+        *ready = 1;
+        return SW_OK;
+    }
+    fd = mailimap_idle_get_fd(c->s);
+    if (fd < 0)
+        return SW_EIO;
+    if (ms < 0)
+        ms = 0;
+    if (ms > 3600000)
+        ms = 3600000;
+    memset(&p, 0, sizeof(p));
+    p.fd = fd;
+    p.events = POLLIN;
+    r = poll(&p, 1, (int)ms);
+    if (r < 0)
+        return errno == EINTR ? SW_OK : SW_EIO;
+    *ready = r > 0; /* data, or a closed socket whose next read fails */
+    return SW_OK;
+}
+
+sw_err ingest_imap_conn_idle_done(ingest_imap_conn *c, int *exists,
+                                  struct sw_buf *why)
+{
+    struct mailimap_selection_info *si = c->s->imap_selection_info;
+    uint32_t before = si ? si->sel_exists : 0;
+    int r;
+
+    sw_buf_reset(why);
+    *exists = 0;
+    r = mailimap_idle_done(c->s); /* stores the untagged data read */
+    si = c->s->imap_selection_info;
+    if (si != NULL)
+        *exists = si->sel_has_exists || si->sel_exists != before;
+    if (r == MAILIMAP_ERROR_FATAL) /* BYE: the server closes the session */
+        r = MAILIMAP_ERROR_STREAM;
+    if (r != MAILIMAP_NO_ERROR)
+        return ingest_imap_fail(c, r, "IDLE", why);
+    return SW_OK;
 }

@@ -3,8 +3,8 @@
  * to a loopback address only) with certificate and host-name checks, log
  * in (LOGIN or AUTHENTICATE XOAUTH2), find the \Sent folder (RFC 6154),
  * EXAMINE a folder (read-only, so no flag ever changes), list the UIDs
- * after a cursor and fetch messages with BODY.PEEK[]. Every read has the
- * session's timeout.
+ * after a cursor and fetch messages with BODY.PEEK[], and wait for new
+ * mail with IDLE (RFC 2177). Every read has the session's timeout.
  *
  * Errors carry a sentence for the mailbox's last_error in why (reset
  * first): what failed, on which host, and what the server said. Secrets
@@ -112,5 +112,34 @@ SW_MUST_CHECK sw_err ingest_imap_conn_fetch(ingest_imap_conn *c,
                                             const uint32_t *uids, size_t n,
                                             ingest_imap_batch_fn fn, void *arg,
                                             struct sw_buf *why);
+
+/* ingest_imap_conn_has_idle sets *has to 1 when the server advertises
+ * IDLE (RFC 2177) in its CAPABILITY (asked for when not yet known), else
+ * 0. Errors: SW_EIO, SW_EPROVIDER, SW_ENOMEM. */
+SW_MUST_CHECK sw_err ingest_imap_conn_has_idle(ingest_imap_conn *c, int *has,
+                                               struct sw_buf *why);
+
+/* ingest_imap_conn_idle_start sends IDLE in the examined folder and reads
+ * the server's continuation (with the session's read timeout). Errors:
+ * SW_EPROVIDER (the server refused IDLE or answered something else),
+ * SW_EIO (connection lost or timed out, or BYE), SW_ENOMEM. */
+SW_MUST_CHECK sw_err ingest_imap_conn_idle_start(ingest_imap_conn *c,
+                                                 struct sw_buf *why);
+
+/* ingest_imap_conn_idle_wait waits at most ms milliseconds, during IDLE,
+ * for the server to send something (or for the socket to close, e.g. by
+ * ingest_imap_conn_abort); *ready is 1 when there is something to read,
+ * else 0. Errors: SW_EIO. */
+SW_MUST_CHECK sw_err ingest_imap_conn_idle_wait(ingest_imap_conn *c, int64_t ms,
+                                                int *ready);
+
+/* ingest_imap_conn_idle_done ends IDLE (DONE) and reads the server's
+ * answer, with the untagged data it sent meanwhile; *exists is 1 when
+ * that included EXISTS (the folder's message count changed), else 0.
+ * Errors: SW_EPROVIDER (a bad answer to DONE), SW_EIO (connection lost
+ * or timed out, or BYE), SW_ENOMEM. */
+SW_MUST_CHECK sw_err ingest_imap_conn_idle_done(ingest_imap_conn *c,
+                                                int *exists,
+                                                struct sw_buf *why);
 
 #endif

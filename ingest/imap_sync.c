@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "base/sw_buf.h"
@@ -36,18 +37,24 @@ static void imap_say(struct sw_buf *why, const char *fmt, ...)
     1000 /* re-read the mailboxes at least this often */
 #define IMAP_SYNC_BACKOFF_MIN_MS 1000
 #define IMAP_SYNC_WHY_MAX 1024
+#define IMAP_SYNC_IDLE_SLICE_MS 200 /* checks of stop, pause, etc. in IDLE */
+#define IMAP_SYNC_IDLE_MAX_MS                                                  \
+    (25 * 60 * 1000) /* RFC 2177: re-issue IDLE within 29 minutes */
+#define IMAP_SYNC_NO_IDLE_MS                                                   \
+    (60 * 60 * 1000) /* poll only, after IDLE failed or is not offered */
 
 /* The scheduler's view of one mailbox. */
 struct imap_entry {
     char *team_id;
     char *mailbox_id;
-    int present;        /* seen by the last refresh */
-    int busy;           /* a thread is syncing it */
-    int eligible;       /* not paused, credentials not refused */
-    int64_t due_ms;     /* monotonic time of the next sync */
-    int64_t backoff_ms; /* 0 after a success */
-    uint64_t sync_req;  /* the record's sync_req at the last refresh */
-    uint64_t done_req;  /* the sync_req the last sync started under */
+    int present;           /* seen by the last refresh */
+    int busy;              /* a thread is syncing it */
+    int eligible;          /* not paused, credentials not refused */
+    int64_t due_ms;        /* monotonic time of the next sync */
+    int64_t backoff_ms;    /* 0 after a success */
+    uint64_t sync_req;     /* the record's sync_req at the last refresh */
+    uint64_t done_req;     /* the sync_req the last sync started under */
+    int64_t no_idle_until; /* monotonic: no IDLE before (polling only) */
 };
 
 /* One worker thread's slot: its session, so close can abort its reads. */
@@ -71,6 +78,7 @@ struct ingest_imap_sync {
     size_t ne, cap;
     struct imap_worker *w;
     int nstarted;
+    int nbusy; /* workers syncing (or idling in) a mailbox */
     uint64_t rng;
 };
 
@@ -131,6 +139,8 @@ struct imap_run {
     int direction;
     sw_err hard; /* a failure that stops the folder (cursor kept) */
     struct sw_buf why;
+    char *sent;        /* the \Sent folder, or NULL */
+    uint64_t sync_req; /* the record's sync_req this session answered */
 };
 
 /* imap_run_check returns SW_ECANCELLED when the engine stops or the
@@ -406,20 +416,21 @@ out:
     return rc;
 }
 
-/* --- One mailbox ------------------------------------------------------- */
-
 /* imap_folders_sync finds the \Sent folder and syncs the folders asked
  * for, or INBOX and \Sent. */
 static sw_err imap_folders_sync(struct imap_run *r)
 {
     const struct store_mailbox *mb = r->mb;
-    char *sent = NULL;
+    const char *sent;
     size_t i;
     sw_err rc;
 
-    rc = ingest_imap_conn_sent(r->conn, &sent, &r->why);
+    sw_free(r->sent);
+    r->sent = NULL;
+    rc = ingest_imap_conn_sent(r->conn, &r->sent, &r->why);
     if (rc)
         return rc;
+    sent = r->sent;
     if (mb->n_folders == 0) {
         r->direction = INGEST_DIR_UNSPECIFIED;
         rc = imap_folder_sync(r, "INBOX");
@@ -433,9 +444,269 @@ static sw_err imap_folders_sync(struct imap_run *r)
         r->direction = is_sent ? INGEST_DIR_OUTBOUND : INGEST_DIR_UNSPECIFIED;
         rc = imap_folder_sync(r, mb->folders[i]);
     }
-    sw_free(sent);
     return rc;
 }
+
+/* --- New mail by IDLE --------------------------------------------------- */
+
+static void imap_refresh(ingest_imap_sync *m);
+static long imap_pick(ingest_imap_sync *m, int64_t now, int64_t *wait_ms);
+
+/* imap_entry_of returns the scheduler's entry of mb, or NULL. Under
+ * m->mu. */
+static struct imap_entry *imap_entry_of(ingest_imap_sync *m,
+                                        const struct store_mailbox *mb)
+{
+    size_t i;
+
+    for (i = 0; i < m->ne; i++) {
+        if (strcmp(m->e[i].mailbox_id, mb->mailbox_id) == 0 &&
+            strcmp(m->e[i].team_id, mb->team_id) == 0)
+            return &m->e[i];
+    }
+    return NULL;
+}
+
+/* imap_may_idle returns 1 unless IDLE failed (or was not offered) on this
+ * mailbox lately. */
+static int imap_may_idle(struct imap_run *r)
+{
+    struct imap_entry *e;
+    int ok;
+
+    pthread_mutex_lock(&r->m->mu);
+    e = imap_entry_of(r->m, r->mb);
+    ok = e != NULL && e->no_idle_until <= sw_mono_ms();
+    pthread_mutex_unlock(&r->m->mu);
+    return ok;
+}
+
+/* imap_no_idle logs why the mailbox falls back to polling and keeps it
+ * from trying IDLE for IMAP_SYNC_NO_IDLE_MS. */
+static void imap_no_idle(struct imap_run *r, int failed, const char *reason)
+{
+    struct imap_entry *e;
+
+    if (failed)
+        sw_log_warn("mailbox.idle_failed",
+                    "team_id=%s mailbox_id=%s reason=\"%s\" action=poll",
+                    r->mb->team_id, r->mb->mailbox_id, reason);
+    else
+        sw_log_info("mailbox.idle_unavailable",
+                    "team_id=%s mailbox_id=%s reason=\"%s\" action=poll",
+                    r->mb->team_id, r->mb->mailbox_id, reason);
+    pthread_mutex_lock(&r->m->mu);
+    e = imap_entry_of(r->m, r->mb);
+    if (e != NULL)
+        e->no_idle_until = sw_mono_ms() + IMAP_SYNC_NO_IDLE_MS;
+    pthread_mutex_unlock(&r->m->mu);
+    sw_buf_reset(&r->why); /* not an error of the mailbox */
+}
+
+/* imap_idle_folder returns the folder IDLE watches: the INBOX when it is
+ * followed, else the first folder followed. */
+static const char *imap_idle_folder(const struct store_mailbox *mb)
+{
+    size_t i;
+
+    if (mb->n_folders == 0)
+        return "INBOX";
+    for (i = 0; i < mb->n_folders; i++) {
+        if (strcasecmp(mb->folders[i], "INBOX") == 0)
+            return mb->folders[i];
+    }
+    return mb->folders[0];
+}
+
+/* What ended a wait in IDLE. */
+enum imap_wake {
+    IMAP_WAKE_NONE,
+    IMAP_WAKE_DATA,     /* the server sent something */
+    IMAP_WAKE_DEADLINE, /* the poll interval is over: sync every folder */
+    IMAP_WAKE_SYNC,     /* SyncMailbox */
+    IMAP_WAKE_YIELD     /* another mailbox waits for this worker */
+};
+
+/* imap_idle_check looks, between two waits, for what ends IDLE besides
+ * the server: the engine stopping, the mailbox paused, given new
+ * credentials or deleted (the errors of imap_run_check), SyncMailbox, or
+ * another mailbox due while every worker is busy (an idling mailbox must
+ * not starve the others). The mailboxes are re-read here as in
+ * imap_thread, since every worker may be idling. */
+static sw_err imap_idle_check(struct imap_run *r, enum imap_wake *wake)
+{
+    ingest_imap_sync *m = r->m;
+    struct store_mailbox now;
+    int64_t t = sw_mono_ms(), wait_ms;
+    int stop, yield;
+    sw_err rc;
+
+    *wake = IMAP_WAKE_NONE;
+    pthread_mutex_lock(&m->mu);
+    stop = m->stop;
+    if (!stop && (m->wake || t - m->refreshed_ms >= IMAP_SYNC_REFRESH_MS)) {
+        m->wake = 0;
+        imap_refresh(m);
+    }
+    yield = m->nbusy >= m->nstarted && imap_pick(m, t, &wait_ms) >= 0;
+    pthread_mutex_unlock(&m->mu);
+    if (stop)
+        return SW_ECANCELLED;
+    memset(&now, 0, sizeof(now));
+    rc = store_mailbox_get(m->st, r->mb->team_id, r->mb->mailbox_id, &now);
+    if (rc)
+        return rc; /* SW_ENOTFOUND: deleted */
+    if (now.paused || now.cred_gen != r->mb->cred_gen) {
+        rc = SW_ECANCELLED;
+    } else if (now.sync_req != r->sync_req) {
+        r->sync_req = now.sync_req;
+        *wake = IMAP_WAKE_SYNC;
+    } else if (yield) {
+        *wake = IMAP_WAKE_YIELD;
+    }
+    store_mailbox_clear(&now);
+    return rc;
+}
+
+/* imap_idle_wait waits in IDLE until the server sends something or
+ * imap_idle_check finds a reason, or until deadline (monotonic ms), in
+ * slices of IMAP_SYNC_IDLE_SLICE_MS. */
+static sw_err imap_idle_wait(struct imap_run *r, int64_t deadline,
+                             enum imap_wake *wake)
+{
+    sw_err rc;
+    int ready = 0;
+
+    for (;;) {
+        int64_t left;
+        rc = imap_idle_check(r, wake);
+        if (rc || *wake != IMAP_WAKE_NONE)
+            return rc;
+        left = deadline - sw_mono_ms();
+        if (left <= 0) {
+            *wake = IMAP_WAKE_DEADLINE;
+            return SW_OK;
+        }
+        rc = ingest_imap_conn_idle_wait(
+            r->conn,
+            left < IMAP_SYNC_IDLE_SLICE_MS ? left : IMAP_SYNC_IDLE_SLICE_MS,
+            &ready);
+        if (rc) {
+            imap_say(&r->why, "IDLE failed on %s: waiting on the connection",
+                     r->mb->host);
+            return rc;
+        }
+        if (ready) {
+            *wake = IMAP_WAKE_DATA;
+            return SW_OK;
+        }
+    }
+}
+
+/* imap_idle_once runs one IDLE command on the selected folder: start,
+ * wait, DONE. *exists tells whether the server reported EXISTS. Returns
+ * SW_EPROVIDER when the server did not answer IDLE or DONE correctly
+ * (r->why says how; a timeout counts, unless the server had sent
+ * something), SW_EIO when the connection is lost (or the server says
+ * BYE), other errors as imap_idle_wait. */
+static sw_err imap_idle_once(struct imap_run *r, int64_t deadline,
+                             enum imap_wake *wake, int *exists)
+{
+    sw_err rc, e;
+    int stop;
+
+    *exists = 0;
+    rc = ingest_imap_conn_idle_start(r->conn, &r->why);
+    if (rc) /* even a timeout: the session answered EXAMINE just now */
+        return rc == SW_ENOMEM ? rc : SW_EPROVIDER;
+    rc = imap_idle_wait(r, deadline, wake);
+    pthread_mutex_lock(&r->m->mu);
+    stop = r->m->stop;
+    pthread_mutex_unlock(&r->m->mu);
+    if (stop)
+        return SW_ECANCELLED; /* the socket is aborted: no DONE */
+    if (rc == SW_EIO)
+        return rc;
+    e = ingest_imap_conn_idle_done(r->conn, exists, &r->why);
+    if (rc) { /* paused, new credentials, deleted: DONE was a courtesy */
+        sw_buf_reset(&r->why);
+        return rc;
+    }
+    if (e == SW_EIO && *wake != IMAP_WAKE_DATA)
+        e = SW_EPROVIDER; /* silent, then no answer to DONE */
+    return e;
+}
+
+/* imap_idle keeps the mailbox up to date after a sync pass, on the same
+ * session, while the server offers IDLE (RFC 2177): it waits in IDLE on
+ * the INBOX (or the first folder followed) and syncs that folder as soon
+ * as the server reports EXISTS; it leaves IDLE every poll interval for a
+ * pass over every folder (\Sent included). It returns SW_OK when the
+ * session should end: on SyncMailbox (the scheduler then syncs the mailbox
+ * at once, on a new connection), when another mailbox waits for this
+ * worker, or when IDLE is not offered or not answered correctly (both
+ * logged, and remembered for IMAP_SYNC_NO_IDLE_MS: the mailbox is polled
+ * instead). Else the error that ended it: SW_ECANCELLED (stop, pause,
+ * new credentials), SW_ENOTFOUND (deleted), or that of a sync or of the
+ * connection (lost or timed out: the scheduler backs off). */
+static sw_err imap_idle(struct imap_run *r)
+{
+    ingest_imap_sync *m = r->m;
+    const char *folder = imap_idle_folder(r->mb);
+    int64_t turn_ms = m->o.poll_ms < IMAP_SYNC_IDLE_MAX_MS
+                          ? m->o.poll_ms
+                          : IMAP_SYNC_IDLE_MAX_MS;
+    struct imap_status st;
+    enum imap_wake wake = IMAP_WAKE_NONE;
+    int has = 0, exists = 1;
+    sw_err rc;
+
+    if (!imap_may_idle(r))
+        return SW_OK;
+    rc = ingest_imap_conn_has_idle(r->conn, &has, &r->why);
+    if (rc)
+        return rc;
+    if (!has) {
+        imap_no_idle(r, 0, "the server does not offer IDLE");
+        return SW_OK;
+    }
+    memset(&st, 0, sizeof(st));
+    st.state = INGEST_IMAP_IDLE;
+    st.error = "";
+    st.synced = 1;
+    st.cred_gen = r->mb->cred_gen;
+    for (;;) { /* one poll interval per turn */
+        int64_t deadline = sw_mono_ms() + turn_ms;
+        exists = 1; /* EXAMINE the folder to watch (and catch up on it) */
+        do {
+            if (exists) {
+                r->direction = r->sent != NULL && strcmp(folder, r->sent) == 0
+                                   ? INGEST_DIR_OUTBOUND
+                                   : INGEST_DIR_UNSPECIFIED;
+                rc = imap_folder_sync(r, folder);
+                if (rc)
+                    return rc;
+                imap_status_set(m, r->mb, &st);
+            }
+            rc = imap_idle_once(r, deadline, &wake, &exists);
+            if (rc == SW_EPROVIDER) {
+                imap_no_idle(r, 1, sw_buf_str(&r->why));
+                return SW_OK;
+            }
+            if (rc)
+                return rc;
+        } while (wake == IMAP_WAKE_DATA);
+        if (wake == IMAP_WAKE_YIELD || wake == IMAP_WAKE_SYNC)
+            return SW_OK; /* SyncMailbox: the scheduler syncs it at once,
+                             on a new connection */
+        rc = imap_folders_sync(r);
+        if (rc)
+            return rc;
+        imap_status_set(m, r->mb, &st);
+    }
+}
+
+/* --- One mailbox ------------------------------------------------------- */
 
 /* imap_conn_set publishes (or clears) the worker's session for abort. */
 static void imap_conn_set(struct imap_run *r, ingest_imap_conn *c)
@@ -464,6 +735,7 @@ static sw_err imap_mailbox_sync(ingest_imap_sync *m, struct imap_worker *w,
     r.m = m;
     r.w = w;
     r.mb = mb;
+    r.sync_req = mb->sync_req;
     sw_buf_init(&r.why, IMAP_SYNC_WHY_MAX);
     st.state = INGEST_IMAP_SYNCING;
     st.error = mb->last_error;
@@ -490,7 +762,10 @@ static sw_err imap_mailbox_sync(ingest_imap_sync *m, struct imap_worker *w,
     st.state = INGEST_IMAP_CONNECTED;
     imap_status_set(m, mb, &st);
     rc = imap_folders_sync(&r);
+    if (rc == SW_OK)
+        rc = imap_idle(&r);
 out:
+    sw_free(r.sent);
     ingest_imap_secret_free(&secret);
     imap_conn_set(&r, NULL);
     ingest_imap_conn_close(&conn);
@@ -628,15 +903,9 @@ static int64_t imap_jitter(ingest_imap_sync *m, int64_t x)
 static void imap_done(ingest_imap_sync *m, const struct store_mailbox *mb,
                       sw_err rc)
 {
-    struct imap_entry *e = NULL;
+    struct imap_entry *e = imap_entry_of(m, mb);
     int64_t now = sw_mono_ms();
-    size_t i;
 
-    for (i = 0; i < m->ne && e == NULL; i++) {
-        if (strcmp(m->e[i].mailbox_id, mb->mailbox_id) == 0 &&
-            strcmp(m->e[i].team_id, mb->team_id) == 0)
-            e = &m->e[i];
-    }
     if (e == NULL)
         return;
     e->busy = 0;
@@ -701,6 +970,7 @@ static void *imap_thread(void *arg)
         }
         m->e[i].busy = 1;
         m->e[i].done_req = m->e[i].sync_req;
+        m->nbusy++;
         team = sw_strdup(m->e[i].team_id);
         id = sw_strdup(m->e[i].mailbox_id);
         pthread_mutex_unlock(&m->mu);
@@ -715,6 +985,7 @@ static void *imap_thread(void *arg)
             team = id = NULL;
         }
         imap_done(m, &mb, rc);
+        m->nbusy--;
         store_mailbox_clear(&mb);
         sw_free(team);
         sw_free(id);

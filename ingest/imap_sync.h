@@ -13,8 +13,13 @@
  * successful sync, at once on SyncMailbox (its sync_req changes), and
  * after a network or server error with exponential backoff and jitter. A
  * refused login stops the mailbox (AUTH_FAILED) until its credentials
- * change; a paused mailbox is left alone. The engine finds mailboxes by
- * reading the store, so the API handlers only write records and wake it.
+ * change; a paused mailbox is left alone. Between polls a mailbox whose
+ * server offers IDLE stays connected, waiting in IDLE on its INBOX, and
+ * syncs it as soon as the server reports new mail (a server without IDLE,
+ * or that answers it wrongly, is only polled; logged). An idling mailbox
+ * keeps its thread unless other mailboxes are due. The engine finds
+ * mailboxes by reading the store, so the API handlers only write records
+ * and wake it.
  *
  * Thread-safety: every function may be called from any thread between
  * open and close. */

@@ -170,6 +170,48 @@ def test_backfill_new_mail_and_directions(dovecot, team):
     assert folder(m, "INBOX").messages_seen == 4
 
 
+def test_idle_brings_new_mail_at_once(dovecot, snipd_factory):
+    """With a poll interval of ten minutes only IMAP IDLE can explain mail
+    that arrives within seconds: the engine waits in IDLE on the INBOX
+    after the backfill and syncs as soon as Dovecot reports EXISTS."""
+    s = snipd_factory(args=["--mailbox-poll-ms", "600000",
+                            "--mailbox-timeout-s", "10"])
+    team = Team(s)
+    seed(dovecot, inbox=[inbound(0)], sent=[outbound(0)])
+    mid = team.create(dovecot)
+    synced(team, mid, {"INBOX": 1, "Sent": 1})
+    for i in (1, 2):  # twice: the engine goes back to IDLE after a sync
+        dovecot.append(REP, "INBOX", inbound(i))
+        wait_for("mail %d by IDLE" % i,
+                 lambda i=i: team.email("in%d@customer.example" % i),
+                 timeout=5.0)
+    m = synced(team, mid, {"INBOX": 3, "Sent": 1})
+    assert m.last_error == "" and m.state == S.MAILBOX_STATE_IDLE
+    assert "mailbox.idle_" not in s.stderr  # no fallback to polling
+
+
+def test_no_idle_offered_falls_back_to_polling(team):
+    """A server that does not advertise IDLE is polled: new mail still
+    comes in every poll interval, and the log says why."""
+    d = dovecot_lib.Dovecot({REP: PASSWORD})
+    try:
+        with open(d.conf, "a", encoding="ascii") as f:  # Dovecot's, no IDLE
+            f.write("imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID "
+                    "ENABLE UNSELECT CHILDREN NAMESPACE UIDPLUS "
+                    "LIST-EXTENDED SPECIAL-USE LITERAL+\n")
+        d.start()
+        seed(d, inbox=[inbound(0)], sent=[outbound(0)])
+        mid = team.create(d)
+        synced(team, mid, {"INBOX": 1, "Sent": 1})
+        d.append(REP, "INBOX", inbound(1))
+        m = synced(team, mid, {"INBOX": 2, "Sent": 1})
+        assert m.last_error == ""
+        assert "event=mailbox.idle_unavailable" in team.snipd.stderr
+        assert "does not offer IDLE" in team.snipd.stderr
+    finally:
+        d.cleanup()
+
+
 def test_wrong_password_auth_failed_then_fixed(dovecot, team):
     seed(dovecot, inbox=[inbound(0)])
     mid = team.create(dovecot, password=WRONG)
