@@ -1,0 +1,179 @@
+"""Mailbox sync against a plain IMAP client (issue 16), in one run on one
+local Dovecot: N messages APPENDed to a rep's INBOX, then
+  - the reference: Python's imaplib fetching all of them (UID FETCH
+    BODY.PEEK[] in batches of 500), messages/s;
+  - snipd: a mailbox created for the rep, timed from CreateMailbox until
+    GetMailbox counts N ingested, messages/s (fetch, parse, store; the
+    extraction worker runs behind);
+  - the delay from an APPEND to the mail being in snipd (GetEmail by its
+    Message-ID) while snipd waits in IDLE: p50/p99 over K messages.
+Usage (tests/bench/run_mailbox.sh does it):
+  bench_mailbox.py SNIPD_BINARY N [K]
+JSON on stdout; progress on stderr."""
+
+import imaplib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import grpc
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
+import dovecot_lib  # noqa: E402
+from snipwise.v1 import (admin_pb2, admin_pb2_grpc, ingest_pb2,  # noqa: E402
+                         ingest_pb2_grpc, mailbox_pb2, mailbox_pb2_grpc,
+                         team_pb2, team_pb2_grpc)
+
+REP, PASSWORD = "rep@acme.example", "s3cret-pw"
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def mail(i):
+    body = ("Hi,\n\nfollowing up on our call %d: the pricing guide covers "
+            "seats, volume discounts and the annual plan.\n\nBest,\nDana" % i)
+    return dovecot_lib.message("bench-%d@prospect.example" % i,
+                               "dana%d@prospect.example" % (i % 97), REP,
+                               "Pricing question %d" % i, body)
+
+
+def seed(d, n):
+    m = d.imap(REP)
+    t0 = time.monotonic()
+    for i in range(n):
+        typ, data = m.append("INBOX", None, None, mail(i))
+        assert typ == "OK", data
+    m.logout()
+    return time.monotonic() - t0
+
+
+def reference(d, n):
+    m = d.imap(REP)
+    t0 = time.monotonic()
+    m.select("INBOX", readonly=True)
+    got = 0
+    for lo in range(1, n + 1, 500):
+        typ, data = m.uid("FETCH", "%d:%d" % (lo, min(n, lo + 499)),
+                          "(BODY.PEEK[])")
+        assert typ == "OK", data
+        got += sum(1 for x in data if isinstance(x, tuple))
+    dt = time.monotonic() - t0
+    m.logout()
+    assert got == n, (got, n)
+    return dt
+
+
+def start_snipd(binary, top):
+    port = free_port()
+    p = subprocess.Popen(
+        [binary, "serve", "--listen", "127.0.0.1:%d" % port, "--data-dir",
+         os.path.join(top, "data"), "--demo", "0", "--log-level", "warn",
+         "--access-log", "0", "--mailbox-poll-ms", "600000"],
+        stdout=subprocess.DEVNULL, stderr=open(os.path.join(top, "err"), "w"))
+    key = os.path.join(top, "data", "admin.key")
+    for _ in range(600):
+        if os.path.exists(key):
+            try:
+                socket.create_connection(("127.0.0.1", port), 1).close()
+                break
+            except OSError:
+                pass
+        time.sleep(0.1)
+    with open(key, encoding="ascii") as f:
+        return p, "127.0.0.1:%d" % port, f.read().strip()
+
+
+def main():
+    binary, n = sys.argv[1], int(sys.argv[2])
+    k = int(sys.argv[3]) if len(sys.argv) > 3 else 50
+    top = tempfile.mkdtemp(prefix="sw-bench-mbx-")
+    d = dovecot_lib.Dovecot({REP: PASSWORD})
+    d.start()
+    proc = None
+    try:
+        log("seeding %d messages by APPEND ..." % n)
+        seed_s = seed(d, n)
+        ref_s = reference(d, n)
+        log("imaplib: %d in %.2f s" % (n, ref_s))
+        proc, addr, admin_key = start_snipd(binary, top)
+        ch = grpc.insecure_channel(addr)
+        md = (("authorization", "Bearer " + admin_key),)
+        t = admin_pb2_grpc.AdminServiceStub(ch).CreateTeam(
+            admin_pb2.CreateTeamRequest(display_name="Bench"), metadata=md)
+        md = (("authorization", "Bearer " + t.api_key),)
+        team_pb2_grpc.TeamServiceStub(ch).AddTeamMember(
+            team_pb2.AddTeamMemberRequest(
+                member=team_pb2.TeamMember(email=REP)), metadata=md)
+        mbx = mailbox_pb2_grpc.MailboxServiceStub(ch)
+        t0 = time.monotonic()
+        mid = mbx.CreateMailbox(mailbox_pb2.CreateMailboxRequest(
+            rep_email=REP, host="127.0.0.1", port=d.port,
+            tls_mode=mailbox_pb2.TLS_MODE_PLAIN_INSECURE_LOOPBACK_ONLY,
+            username=REP, auth=mailbox_pb2.MailboxAuth(password=PASSWORD),
+            folders=["INBOX"]), metadata=md).mailbox_id
+        done = 0
+        while done < n:
+            assert time.monotonic() - t0 < 3600, "backfill took over an hour"
+            m = mbx.GetMailbox(mailbox_pb2.GetMailboxRequest(mailbox_id=mid),
+                               metadata=md)
+            done = sum(f.messages_ingested for f in m.folders)
+            time.sleep(0.05)
+        snipd_s = time.monotonic() - t0
+        log("snipd: %d in %.2f s" % (n, snipd_s))
+        # APPEND to GetEmail, snipd waiting in IDLE.
+        ing = ingest_pb2_grpc.IngestServiceStub(ch)
+        delays = []
+        for j in range(k):
+            raw = mail(n + j)
+            msgid = "bench-%d@prospect.example" % (n + j)
+            c = d.imap(REP)
+            t1 = time.monotonic()
+            c.append("INBOX", None, None, raw)
+            c.logout()
+            while True:
+                try:
+                    ing.GetEmail(ingest_pb2.GetEmailRequest(message_id=msgid),
+                                 metadata=md)
+                    break
+                except grpc.RpcError as e:
+                    if e.code() != grpc.StatusCode.NOT_FOUND:
+                        raise
+                assert time.monotonic() - t1 < 120, "mail never arrived"
+                time.sleep(0.01)
+            delays.append(time.monotonic() - t1)
+        delays.sort()
+        out = {
+            "messages": n, "seed_s": round(seed_s, 2),
+            "imaplib_s": round(ref_s, 3),
+            "imaplib_msgs_per_s": round(n / ref_s, 1),
+            "snipd_s": round(snipd_s, 3),
+            "snipd_msgs_per_s": round(n / snipd_s, 1),
+            "ratio_snipd_to_imaplib": round(ref_s / snipd_s, 3),
+            "append_to_ingested_ms_p50": round(1000 * delays[k // 2], 1),
+            "append_to_ingested_ms_p99": round(
+                1000 * delays[min(k - 1, int(k * 0.99))], 1),
+            "idle_samples": k,
+        }
+        print(json.dumps(out))
+    finally:
+        if proc:
+            proc.terminate()
+            proc.wait(30)
+        d.cleanup()
+
+
+if __name__ == "__main__":
+    imaplib._MAXLINE = 10 ** 7  # noqa: SLF001 (large FETCH responses)
+    main()
