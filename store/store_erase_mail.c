@@ -302,31 +302,13 @@ static SW_MUST_CHECK sw_err store_erase_outcomes(store_txn *t,
 static SW_MUST_CHECK sw_err store_erase_thread_del(
     store_txn *t, struct store_erase_one *o, const struct store_thread *th)
 {
-    struct sw_buf k;
-    sw_err rc;
+    sw_err rc = store_mail__thread_del(t, th);
 
-    sw_buf_init(&k, STORE_KEYBUF_MAX);
-    rc = store_mail__id_key(&k, o->team_id, th->thread_id);
-    if (rc == SW_OK)
-        rc = store_del(t, STORE_DB_THREADS, sw_buf_str(&k), sw_buf_len(&k));
-    if (rc == SW_OK)
-        rc = store_mail__recent_key(&k, o->team_id, th->last_ms, th->thread_id);
-    if (rc == SW_OK)
-        rc = store_del(t, STORE_DB_THREAD_RECENT, sw_buf_str(&k),
-                       sw_buf_len(&k));
-    if (rc == SW_OK && th->subject_key[0]) {
-        rc = store_mail__subj_key(&k, o->team_id, th->subject_key,
-                                  th->thread_id);
-        if (rc == SW_OK)
-            rc = store_del(t, STORE_DB_THREAD_SUBJ, sw_buf_str(&k),
-                           sw_buf_len(&k));
-    }
     if (rc == SW_OK) /* the outcomes recorded on it go with it */
         rc = store_erase_outcomes(t, o->team_id, th->thread_id, NULL,
                                   &o->outcomes);
     if (rc == SW_OK)
         o->threads++;
-    sw_buf_free(&k);
     return rc;
 }
 

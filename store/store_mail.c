@@ -1086,9 +1086,7 @@ static SW_MUST_CHECK sw_err store_mail_moves_run(store_txn *t,
     return rc;
 }
 
-/* store_mail_thread_del deletes thread th's record and index entries. */
-static SW_MUST_CHECK sw_err store_mail_thread_del(store_txn *t,
-                                                  const struct store_thread *th)
+sw_err store_mail__thread_del(store_txn *t, const struct store_thread *th)
 {
     struct sw_buf k;
     sw_err rc;
@@ -1151,7 +1149,7 @@ sw_err store_thread_merge(store_txn *t, struct store_thread *into,
     if (rc == SW_OK)
         rc = store_mail_moves_run(t, team, &x, into->thread_id);
     if (rc == SW_OK)
-        rc = store_mail_thread_del(t, &from);
+        rc = store_mail__thread_del(t, &from);
     sw_free(x.seqs);
     store_strv_free(x.snips, x.n_snips);
     store_thread_clear(&from);

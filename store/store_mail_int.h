@@ -34,4 +34,11 @@ SW_MUST_CHECK sw_err store_mail__use_key(struct sw_buf *b, const char *team_id,
                                          const char *content_id,
                                          const char *email_id);
 
+/* store_mail__thread_del deletes thread th's record and its recency and
+ * subject index entries (th as read, team_id set), in write transaction
+ * t: a merged-away thread, or one whose last email was erased.
+ * Errors: SW_EINVAL, SW_ENOMEM, SW_ENOTFOUND, SW_ETOOBIG, SW_ESTORE. */
+SW_MUST_CHECK sw_err store_mail__thread_del(store_txn *t,
+                                            const struct store_thread *th);
+
 #endif
