@@ -12,6 +12,7 @@
 
 #include "base/sw_log.h"
 #include "base/sw_mem.h"
+#include "base/sw_strset.h"
 #include "base/sw_util.h"
 #include "ingest/pipeline_int.h"
 #include "store/store_mail.h"
@@ -444,27 +445,23 @@ out:
 /* --- Preparing an item ------------------------------------------------------
  */
 
-static int ingest_has_participant(const struct ingest__item *it, const char *e)
-{
-    size_t i;
-
-    for (i = 0; i < it->n_participants; i++)
-        if (strcmp(it->participants[i], e) == 0)
-            return 1;
-    return 0;
-}
-
+/* ingest_add_participant adds address e to the item's participants once
+ * (seen: the set of those already added, which borrows their copies). */
 static SW_MUST_CHECK sw_err ingest_add_participant(struct ingest__item *it,
+                                                   struct sw_strset *seen,
                                                    const char *e, size_t cap)
 {
+    sw_err rc;
+
     if (e == NULL || e[0] == '\0' || strchr(e, '@') == NULL ||
-        ingest_has_participant(it, e) || it->n_participants >= cap)
+        sw_strset_has(seen, e) || it->n_participants >= cap)
         return SW_OK;
     it->participants[it->n_participants] = sw_strdup(e);
     if (it->participants[it->n_participants] == NULL)
         return SW_ENOMEM;
+    rc = sw_strset_add(seen, it->participants[it->n_participants], NULL);
     it->n_participants++;
-    return SW_OK;
+    return rc;
 }
 
 /* ingest_is_team reports whether email is a member or on a team domain. */
@@ -539,6 +536,7 @@ static SW_MUST_CHECK sw_err ingest_prepare(store *s, const char *team_id,
                                            struct ingest__item *it)
 {
     unsigned char sha[SW_SHA256_LEN];
+    struct sw_strset seen = SW_STRSET_INIT;
     struct sw_buf nb;
     size_t i, cap;
     int yes = 0;
@@ -593,11 +591,14 @@ static SW_MUST_CHECK sw_err ingest_prepare(store *s, const char *team_id,
         rc = SW_ENOMEM;
         goto out;
     }
-    rc = ingest_add_participant(it, m->from.email, cap);
+    rc = sw_strset_reserve(&seen, cap);
+    if (rc == SW_OK)
+        rc = ingest_add_participant(it, &seen, m->from.email, cap);
     for (i = 0; rc == SW_OK && i < m->n_to; i++)
-        rc = ingest_add_participant(it, m->to[i].email, cap);
+        rc = ingest_add_participant(it, &seen, m->to[i].email, cap);
     for (i = 0; rc == SW_OK && i < m->n_cc; i++)
-        rc = ingest_add_participant(it, m->cc[i].email, cap);
+        rc = ingest_add_participant(it, &seen, m->cc[i].email, cap);
+    sw_strset_free(&seen);
     if (rc)
         goto out;
     /* Dedupe key. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/sw_mem.h"
+#include "base/sw_strset.h"
 #include "base/sw_util.h"
 #include "ingest/pipeline_int.h"
 #include "store/store_job.h"
@@ -49,24 +50,31 @@ out:
     return rc;
 }
 
-/* ingest_overlaps says whether an email without usable In-Reply-To or
+/* ingest_overlaps sets *yes when an email without usable In-Reply-To or
  * References shares enough people with a same-subject thread to belong to
  * it: two participants at least (a reply between the same rep and
  * prospect), or all of them when the email names just one. One shared
  * address is not enough: two prospects writing "Question about pricing" to
  * the same rep are two conversations. */
-static int ingest_overlaps(const struct ingest__item *it,
-                           const struct store_thread *th)
+static SW_MUST_CHECK sw_err ingest_overlaps(const struct ingest__item *it,
+                                            const struct store_thread *th,
+                                            int *yes)
 {
-    size_t i, j, shared = 0;
+    struct sw_strset mine = SW_STRSET_INIT;
+    size_t i, shared = 0;
+    sw_err rc;
 
-    for (i = 0; i < it->n_participants; i++)
-        for (j = 0; j < th->n_participants; j++)
-            if (strcmp(it->participants[i], th->participants[j]) == 0) {
-                shared++;
-                break;
-            }
-    return shared >= 2 || (shared >= 1 && shared == it->n_participants);
+    /* A set of the email's participants (at most 1,001) and one pass over
+     * the thread's, which are distinct: linear in both. */
+    *yes = 0;
+    rc = sw_strset_reserve(&mine, it->n_participants);
+    for (i = 0; rc == SW_OK && i < it->n_participants; i++)
+        rc = sw_strset_add(&mine, it->participants[i], NULL);
+    for (i = 0; rc == SW_OK && i < th->n_participants; i++)
+        shared += (size_t)sw_strset_has(&mine, th->participants[i]);
+    sw_strset_free(&mine);
+    *yes = shared >= 2 || (shared >= 1 && shared == it->n_participants);
+    return rc;
 }
 
 /* ingest_cand_of_id adds the thread that Message-ID id belongs to, if
@@ -116,15 +124,18 @@ static SW_MUST_CHECK sw_err ingest_cand_subject(store_txn *t,
     rc = store_thread_by_subject(t, it->team_id, sw_buf_str(&it->subject_key),
                                  INGEST_SUBJECT_CANDIDATES, &ids, &nids);
     for (i = 0; rc == SW_OK && i < nids; i++) {
+        int yes = 0;
+
         memset(&cand, 0, sizeof(cand));
         rc = store_thread_get_txn(t, it->team_id, ids[i], &cand);
         if (rc == SW_OK &&
             it->eff_ms >= cand.first_ms - INGEST_THREAD_WINDOW_MS &&
-            it->eff_ms <= cand.last_ms + INGEST_THREAD_WINDOW_MS &&
-            ingest_overlaps(it, &cand))
-            rc = store_strv_add(v, n, cand.thread_id);
+            it->eff_ms <= cand.last_ms + INGEST_THREAD_WINDOW_MS)
+            rc = ingest_overlaps(it, &cand, &yes);
         else if (rc == SW_ENOTFOUND)
             rc = SW_OK;
+        if (rc == SW_OK && yes)
+            rc = store_strv_add(v, n, cand.thread_id);
         store_thread_clear(&cand);
     }
     store_strv_free(ids, nids);
@@ -488,9 +499,10 @@ sw_err ingest__commit_item(store_txn *t, struct ingest__item *it)
         goto out;
     /* The thread gains the email, its participants and its rep. */
     rc = store_strv_add(&th.email_ids, &th.n_emails, res->email_id);
-    for (i = 0; rc == SW_OK && i < it->n_participants; i++)
-        rc = store_strv_add(&th.participants, &th.n_participants,
-                            it->participants[i]);
+    if (rc == SW_OK)
+        rc = store_strv_union(&th.participants, &th.n_participants,
+                              it->participants, it->n_participants,
+                              STORE_THREAD_MAX_PARTICIPANTS);
     if (rc == SW_OK)
         rc = store_strv_add(&th.rep_emails, &th.n_rep_emails, it->rep_email);
     if (rc)

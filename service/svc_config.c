@@ -13,6 +13,7 @@
 #include "base/sw_log.h"
 #include "base/sw_mem.h"
 #include "base/sw_util.h"
+#include "store/store.h"
 
 /* A config file larger than this is refused (it is a few dozen lines). */
 #define SVC_CONFIG_MAX_BYTES (1024 * 1024)
@@ -54,6 +55,11 @@ static const struct svc_opt svc_opts[] = {
      SVC_OFF(max_map_bytes), 1 << 20, INT64_MAX / 4,
      "the LMDB map grows by itself up to this; then writes\n"
      "                         get RESOURCE_EXHAUSTED [1099511627776 = 1 TiB]"},
+    {"--purge-slice", "SNIPD_PURGE_SLICE", SVC_OPT_INT, SVC_OFF(purge_slice), 1,
+     1 << 30,
+     "records deleted per write transaction when a team is\n"
+     "                         deleted, so that other teams' writes interleave "
+     "[20000]"},
     {"--threads", "SNIPD_THREADS", SVC_OPT_INT, SVC_OFF(threads), 1, 64,
      "gRPC polling threads, one completion queue each [2]"},
     {"--workers", "SNIPD_WORKERS", SVC_OPT_INT, SVC_OFF(workers), 1, 256,
@@ -432,6 +438,7 @@ sw_err svc_config_parse(int argc, char **argv, struct svc_config *c,
     c->listen = "127.0.0.1:50051";
     c->data_dir = "./data";
     c->max_map_bytes = (int64_t)1 << 40;
+    c->purge_slice = STORE_PURGE_SLICE;
     c->threads = 2;
     c->workers = 8;
     c->max_message_bytes = 32 * 1024 * 1024;

@@ -29,6 +29,7 @@ struct svc_config {
     /* The LMDB map grows by itself up to this many bytes; then writes fail
      * with RESOURCE_EXHAUSTED (store.h store_update) [1 TiB]. */
     int64_t max_map_bytes;
+    int purge_slice;           /* store_opts.purge_slice */
     int threads;               /* polling threads, default 2 */
     int workers;               /* handler workers, default 8 */
     const char *tls_cert;      /* PEM file, or NULL */

@@ -366,6 +366,14 @@ static int snipd_serve(const struct svc_config *cfg)
         code = 2;
         goto out;
     }
+    /* A team deletion cut short by a crash: its records go before anything
+     * reads them (store_team_delete). */
+    rc = store_team_purge_pending(st, NULL);
+    if (rc) {
+        fprintf(stderr, "snipd: cannot finish the purge of deleted teams: %s\n",
+                sw_err_str(rc));
+        goto out;
+    }
     rc = snipd_embed_opts(cfg, &ro, &eo, &embed_key);
     if (rc)
         goto out;
@@ -403,6 +411,9 @@ static int snipd_serve(const struct svc_config *cfg)
     mo.poll_ms = cfg->mailbox_poll_ms;
     mo.threads = cfg->mailbox_threads;
     mo.timeout_s = cfg->mailbox_timeout_s;
+    /* The cap raw MIME has through the API (a request of at most
+     * --max-message-bytes), and never above the pipeline's own. */
+    mo.max_message_bytes = (size_t)cfg->max_message_bytes;
     rc = ingest_imap_sync_open(st, ingest, &mo, &mailbox);
     if (rc) {
         fprintf(stderr, "snipd: cannot start the mailbox sync (%s/%s): %s\n",

@@ -18,6 +18,7 @@ int svc_store_open(const struct svc_config *cfg, const char *cmd, int create,
     memset(&so, 0, sizeof(so));
     so.dir = cfg->data_dir;
     so.max_map_bytes = (size_t)cfg->max_map_bytes;
+    so.purge_slice = (size_t)cfg->purge_slice;
     so.must_exist = !create;
     rc = store_open(&so, out);
     if (rc == SW_OK)

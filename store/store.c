@@ -67,6 +67,7 @@ struct store {
     atomic_int nospace; /* enum store_nospace of the latest SW_ENOSPACE */
     size_t max_map;
     size_t max_key;
+    size_t purge_slice; /* store_opts.purge_slice, defaulted */
     pthread_mutex_t gate_mu;
     pthread_cond_t gate_cv;
     int gate_ready;
@@ -386,6 +387,7 @@ sw_err store_open(const struct store_opts *o, store **out)
         goto out;
     }
     s->max_map = max_map;
+    s->purge_slice = o->purge_slice ? o->purge_slice : STORE_PURGE_SLICE;
     if (pthread_mutex_init(&s->gate_mu, NULL) != 0) {
         rc = SW_ENOMEM;
         goto out;
@@ -774,6 +776,12 @@ out:
 sw_err store_del_prefix(store_txn *t, enum store_db db, const void *prefix,
                         size_t plen, size_t *ndeleted)
 {
+    return store_del_prefix_max(t, db, prefix, plen, SIZE_MAX, ndeleted);
+}
+
+sw_err store_del_prefix_max(store_txn *t, enum store_db db, const void *prefix,
+                            size_t plen, size_t max, size_t *ndeleted)
+{
     MDB_cursor *cur = NULL;
     MDB_val k, v;
     size_t n = 0;
@@ -790,7 +798,7 @@ sw_err store_del_prefix(store_txn *t, enum store_db db, const void *prefix,
     }
     /* Seek afresh after each delete rather than trusting the cursor's
      * position after mdb_cursor_del; each seek is O(log n). */
-    for (;;) {
+    while (n < max) {
         k.mv_data = (void *)prefix;
         k.mv_size = plen;
         mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
@@ -849,6 +857,43 @@ sw_err store_del_team(store_txn *t, const char *team_id, size_t *ndeleted)
             goto out;
         total += n;
     }
+    if (ndeleted)
+        *ndeleted += total;
+out:
+    sw_buf_free(&b);
+    return rc;
+}
+
+sw_err store_del_team_some(store_txn *t, const char *team_id, size_t max,
+                           size_t *ndeleted, int *done)
+{
+    struct sw_buf b;
+    size_t total = 0, n;
+    sw_err rc;
+    int i;
+
+    sw_buf_init(&b, 1024);
+    *done = 0;
+    if (t == NULL || team_id == NULL || max == 0) {
+        rc = SW_EINVAL;
+        goto out;
+    }
+    rc = store_key(&b, team_id, NULL, 0);
+    if (rc)
+        goto out;
+    for (i = 0; i < STORE_DB_COUNT && total < max; i++) {
+        if (!store_db_rows[i].prefixed)
+            continue;
+        n = 0;
+        rc = store_del_prefix_max(t, (enum store_db)i, sw_buf_str(&b),
+                                  sw_buf_len(&b), max - total, &n);
+        if (rc)
+            goto out;
+        total += n;
+    }
+    /* Under max, every database was emptied of the team; at max, the next
+     * call finds out (and may delete nothing). */
+    *done = total < max;
     if (ndeleted)
         *ndeleted += total;
 out:
@@ -1197,4 +1242,9 @@ void store__msg_free(ProtobufCMessage *m)
 
     if (m)
         protobuf_c_message_free_unpacked(m, &a);
+}
+
+size_t store__purge_slice(const store *s)
+{
+    return s->purge_slice;
 }

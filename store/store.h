@@ -120,7 +120,14 @@ struct store_opts {
     size_t max_map_bytes; /* the map never grows past this; 0 = 1 TiB */
     unsigned max_readers; /* concurrent read transactions; 0 = 512 */
     int must_exist;       /* 1: open only an existing store, create nothing */
+    size_t purge_slice;   /* records deleted per write transaction when a
+                             team is deleted (store_team_delete); 0 =
+                             STORE_PURGE_SLICE */
 };
+
+/* The records a team deletion removes per write transaction by default:
+ * tens of milliseconds of the writer (store_team_delete). */
+#define STORE_PURGE_SLICE 20000
 
 /* store_open opens the Snipwise store in o->dir. On success *out is a
  * handle the caller closes with store_close.
@@ -252,6 +259,11 @@ SW_MUST_CHECK sw_err store_del_prefix(store_txn *t, enum store_db db,
                                       const void *prefix, size_t plen,
                                       size_t *ndeleted);
 
+/* store_del_prefix_max is store_del_prefix deleting at most max keys. */
+SW_MUST_CHECK sw_err store_del_prefix_max(store_txn *t, enum store_db db,
+                                          const void *prefix, size_t plen,
+                                          size_t max, size_t *ndeleted);
+
 /* store_key resets b and writes the key team_id, NUL, rest[0..rlen) into it
  * (see "Key layout" above). rest may be NULL when rlen is 0, which gives the
  * team's prefix. team_id may be "" (admin records). Errors: SW_ENOMEM,
@@ -267,6 +279,15 @@ SW_MUST_CHECK sw_err store_key(struct sw_buf *b, const char *team_id,
  * SW_ESTORE, SW_ENOMEM. */
 SW_MUST_CHECK sw_err store_del_team(store_txn *t, const char *team_id,
                                     size_t *ndeleted);
+
+/* store_del_team_some is store_del_team for at most max records (max >
+ * 0), databases in STORE_DB_LIST order: one slice of a large team's
+ * deletion, so that the writer is held for a bounded time. *done is 1 when
+ * no record of the team is left in the team-prefixed databases. Errors: as
+ * store_del_team. */
+SW_MUST_CHECK sw_err store_del_team_some(store_txn *t, const char *team_id,
+                                         size_t max, size_t *ndeleted,
+                                         int *done);
 
 /* store_key_add_u64 appends v to b as 8 big-endian bytes. Errors: SW_ENOMEM,
  * SW_ETOOBIG. */

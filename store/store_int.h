@@ -50,6 +50,9 @@ int store__text_ok(const char *s, size_t min, size_t max);
  * ("team_…", "key_…"): 1 to 64 bytes of [a-z0-9_]. */
 int store__id_ok(const char *id);
 
+/* store__purge_slice is the store's store_opts.purge_slice, defaulted. */
+size_t store__purge_slice(const store *s);
+
 /* store__email_norm validates an email address (one '@', non-empty local
  * part and domain, no spaces or control characters, at most 254 bytes) and
  * returns a lowercased copy in *out (sw_free). Errors: SW_EINVAL (reason in

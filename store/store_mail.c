@@ -8,6 +8,7 @@
 
 #include "base/sw_arena.h"
 #include "base/sw_mem.h"
+#include "base/sw_strset.h"
 #include "store/store_hist.h"
 #include "store/store_int.h"
 #include "store/store_mail_int.h"
@@ -48,6 +49,44 @@ sw_err store_strv_add(char ***v, size_t *n, const char *s)
         return SW_ENOMEM;
     (*n)++;
     return SW_OK;
+}
+
+sw_err store_strv_union(char ***v, size_t *n, char *const *add, size_t nadd,
+                        size_t max)
+{
+    struct sw_strset have = SW_STRSET_INIT;
+    char **nv;
+    size_t i;
+    int added;
+    sw_err rc;
+
+    if (nadd == 0 || (max > 0 && *n >= max))
+        return SW_OK;
+    rc = sw_strset_reserve(&have, *n + nadd);
+    for (i = 0; rc == SW_OK && i < *n; i++)
+        rc = sw_strset_add(&have, (*v)[i], NULL);
+    if (rc == SW_OK) {
+        nv = sw_realloc(*v, (*n + nadd) * sizeof(char *));
+        if (nv == NULL)
+            rc = SW_ENOMEM;
+        else
+            *v = nv;
+    }
+    for (i = 0; rc == SW_OK && i < nadd && (max == 0 || *n < max); i++) {
+        if (add[i] == NULL || add[i][0] == '\0')
+            continue;
+        rc = sw_strset_add(&have, add[i], &added);
+        if (rc || !added)
+            continue;
+        (*v)[*n] = sw_strdup(add[i]);
+        if ((*v)[*n] == NULL) {
+            rc = SW_ENOMEM;
+            break;
+        }
+        (*n)++; /* the set borrows add[i], alive until we return */
+    }
+    sw_strset_free(&have);
+    return rc;
 }
 
 static void store_addrs_free(struct store_addr *a, size_t n)
@@ -1129,18 +1168,18 @@ sw_err store_thread_merge(store_txn *t, struct store_thread *into,
     memset(&x, 0, sizeof(x));
     memset(&from, 0, sizeof(from));
     rc = store_thread_get_txn(t, team, from_id, &from);
-    for (i = 0; rc == SW_OK && i < from.n_emails; i++) {
+    for (i = 0; rc == SW_OK && i < from.n_emails; i++)
         rc = store_mail_move_email(t, team, from.email_ids[i], into->thread_id);
-        if (rc == SW_OK)
-            rc = store_strv_add(&into->email_ids, &into->n_emails,
-                                from.email_ids[i]);
-    }
-    for (i = 0; rc == SW_OK && i < from.n_participants; i++)
-        rc = store_strv_add(&into->participants, &into->n_participants,
-                            from.participants[i]);
-    for (i = 0; rc == SW_OK && i < from.n_rep_emails; i++)
-        rc = store_strv_add(&into->rep_emails, &into->n_rep_emails,
-                            from.rep_emails[i]);
+    if (rc == SW_OK)
+        rc = store_strv_union(&into->email_ids, &into->n_emails, from.email_ids,
+                              from.n_emails, 0);
+    if (rc == SW_OK)
+        rc = store_strv_union(&into->participants, &into->n_participants,
+                              from.participants, from.n_participants,
+                              STORE_THREAD_MAX_PARTICIPANTS);
+    if (rc == SW_OK)
+        rc = store_strv_union(&into->rep_emails, &into->n_rep_emails,
+                              from.rep_emails, from.n_rep_emails, 0);
     if (rc == SW_OK && from.first_ms < into->first_ms)
         into->first_ms = from.first_ms;
     if (rc == SW_OK && from.last_ms > into->last_ms)

@@ -151,6 +151,19 @@ void store_strv_free(char **v, size_t n);
  * (*v and *n stay valid). */
 SW_MUST_CHECK sw_err store_strv_add(char ***v, size_t *n, const char *s);
 
+/* store_strv_union appends copies of the strings of add[0..nadd) that are
+ * not NULL, empty or already in the set *v of *n strings, in their order,
+ * until *n reaches max (0: no limit): store_strv_add for many, in time
+ * linear in *n + nadd. Errors: SW_ENOMEM (*v and *n stay valid, possibly
+ * with some of add appended). */
+SW_MUST_CHECK sw_err store_strv_union(char ***v, size_t *n, char *const *add,
+                                      size_t nadd, size_t max);
+
+/* The most participants a thread keeps: addresses past it are left out of
+ * the thread (they stay on its emails), so that a thread of many large
+ * mailings does not grow a record rewritten with every email. */
+#define STORE_THREAD_MAX_PARTICIPANTS 10000
+
 /* --- Keys ------------------------------------------------------------- */
 
 /* store_mail_msgid_key resets b to the EMAIL_IDS key (after the team prefix)

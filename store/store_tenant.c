@@ -691,6 +691,20 @@ out:
     return rc;
 }
 
+/* store_purge_mark_key resets b to the META key that marks team_id's
+ * records as still being purged. */
+static SW_MUST_CHECK sw_err store_purge_mark_key(struct sw_buf *b,
+                                                 const char *team_id)
+{
+    sw_err rc;
+
+    sw_buf_reset(b);
+    rc = sw_buf_addstr(b, STORE_PURGE_MARK);
+    if (rc == SW_OK)
+        rc = sw_buf_addstr(b, team_id);
+    return rc;
+}
+
 static SW_MUST_CHECK sw_err store_team_delete_txn(store_txn *t, void *arg)
 {
     const char *team_id = arg;
@@ -723,23 +737,132 @@ static SW_MUST_CHECK sw_err store_team_delete_txn(store_txn *t, void *arg)
             goto out;
         rc = SW_OK;
     }
-    rc = store_del_team(t, team_id, NULL);
+    rc = store_del(t, STORE_DB_TEAMS, team_id, strlen(team_id));
     if (rc)
         goto out;
-    rc = store_del(t, STORE_DB_TEAMS, team_id, strlen(team_id));
+    /* The rest goes in slices (store_team_purge); the mark says so, for a
+     * restart after a crash in between. */
+    rc = store_purge_mark_key(&prefix, team_id);
+    if (rc == SW_OK)
+        rc = store_put(t, STORE_DB_META, sw_buf_str(&prefix),
+                       sw_buf_len(&prefix), "", 0, 0);
 out:
     sw_buf_free(&refs);
     sw_buf_free(&prefix);
     return rc;
 }
 
+/* One slice of a team's purge: at most max records, and the mark with the
+ * last of them. */
+struct store_purge_step {
+    const char *team_id;
+    size_t max;
+    size_t deleted;
+    int done;
+};
+
+static SW_MUST_CHECK sw_err store_purge_step_txn(store_txn *t, void *arg)
+{
+    struct store_purge_step *st = arg;
+    struct sw_buf k;
+    sw_err rc;
+
+    st->deleted = 0;
+    rc = store_del_team_some(t, st->team_id, st->max, &st->deleted, &st->done);
+    if (rc || !st->done)
+        return rc;
+    sw_buf_init(&k, STORE_KEYBUF_MAX);
+    rc = store_purge_mark_key(&k, st->team_id);
+    if (rc == SW_OK)
+        rc = store_del(t, STORE_DB_META, sw_buf_str(&k), sw_buf_len(&k));
+    if (rc == SW_ENOTFOUND)
+        rc = SW_OK;
+    sw_buf_free(&k);
+    return rc;
+}
+
+sw_err store_team_purge(store *s, const char *team_id, size_t slice,
+                        size_t *ndeleted)
+{
+    struct store_purge_step st;
+    sw_err rc;
+
+    if (s == NULL || !store__id_ok(team_id))
+        return SW_EINVAL;
+    memset(&st, 0, sizeof(st));
+    st.team_id = team_id;
+    st.max = slice > 0 ? slice : store__purge_slice(s);
+    /* Each slice deletes at least one record or ends the purge, so the
+     * loop ends; between slices, other writers get the writer. */
+    do {
+        rc = store_update(s, store_purge_step_txn, &st);
+        if (rc == SW_OK && ndeleted)
+            *ndeleted += st.deleted;
+    } while (rc == SW_OK && !st.done);
+    return rc;
+}
+
 sw_err store_team_delete(store *s, const char *team_id, struct sw_buf *why)
 {
+    sw_err rc;
+
     if (s == NULL)
         return SW_EINVAL;
     if (!store__id_ok(team_id))
         return store__why(why, STORE_WHY_TEAM_ID);
-    return store_update(s, store_team_delete_txn, (void *)team_id);
+    rc = store_update(s, store_team_delete_txn, (void *)team_id);
+    if (rc == SW_OK)
+        rc = store_team_purge(s, team_id, 0, NULL);
+    return rc;
+}
+
+static sw_err store_purge_list_cb(const void *k, size_t klen, const void *v,
+                                  size_t vlen, void *arg)
+{
+    struct sw_buf *ids = arg;
+    size_t plen = sizeof(STORE_PURGE_MARK) - 1;
+
+    sw_err rc;
+
+    (void)v;
+    (void)vlen;
+    if (klen <= plen)
+        return SW_OK;
+    rc = sw_buf_add(ids, (const char *)k + plen, klen - plen);
+    if (rc == SW_OK)
+        rc = sw_buf_add(ids, "", 1);
+    return rc;
+}
+
+static SW_MUST_CHECK sw_err store_purge_list_txn(store_txn *t, void *arg)
+{
+    sw_buf_reset(arg);
+    return store_scan(t, STORE_DB_META, STORE_PURGE_MARK,
+                      sizeof(STORE_PURGE_MARK) - 1, NULL, 0,
+                      store_purge_list_cb, arg);
+}
+
+sw_err store_team_purge_pending(store *s, size_t *nteams)
+{
+    struct sw_buf ids;
+    size_t off;
+    sw_err rc;
+
+    if (s == NULL)
+        return SW_EINVAL;
+    sw_buf_init(&ids, (size_t)1 << 26);
+    rc = store_view(s, store_purge_list_txn, &ids);
+    for (off = 0; rc == SW_OK && off < sw_buf_len(&ids);) {
+        const char *id = sw_buf_str(&ids) + off;
+
+        sw_log_info("store.purge_resumed", "team=%s", id);
+        rc = store_team_purge(s, id, 0, NULL);
+        if (rc == SW_OK && nteams)
+            (*nteams)++;
+        off += strlen(id) + 1;
+    }
+    sw_buf_free(&ids);
+    return rc;
 }
 
 /* API keys */

@@ -101,11 +101,35 @@ SW_MUST_CHECK sw_err store_team_list(store *s, int page_size,
                                      char **next_token, struct sw_buf *why);
 
 /* store_team_delete deletes the team, its keys, members and domains and
- * every other record under its prefix in every database, in one
- * transaction; its keys stop authenticating when it returns.
- * Errors: SW_ENOTFOUND, SW_EINVAL, SW_ECORRUPT, SW_ENOMEM, SW_ESTORE. */
+ * every other record under its prefix in every database. The team and its
+ * keys go in one transaction, which also marks the team's records for
+ * purging (META key STORE_PURGE_MARK + team id): from then on the team is
+ * not found and its keys do not authenticate. The records then go in
+ * slices of STORE_PURGE_SLICE per write transaction (store_team_purge), so
+ * that a large team does not hold the single writer for seconds while
+ * other teams wait (store_opts.purge_slice); the last slice removes the
+ * mark. Returns when all is
+ * gone. If the process dies in between, store_team_purge_pending finishes
+ * the job. Errors: SW_ENOTFOUND, SW_EINVAL, SW_ECORRUPT, SW_ENOMEM,
+ * SW_ESTORE (the team may then be gone with its purge still marked). */
 SW_MUST_CHECK sw_err store_team_delete(store *s, const char *team_id,
                                        struct sw_buf *why);
+
+/* The META key prefix of a team whose records are still being purged. */
+#define STORE_PURGE_MARK "purge:"
+
+/* store_team_purge deletes team_id's records in slices of slice records (0:
+ * the store's purge_slice) per write transaction, and its purge mark with the
+ * last, adding the count to *ndeleted (optional). For a team already
+ * deleted (store_team_delete does it itself). Errors: SW_EINVAL, SW_ENOMEM,
+ * SW_ESTORE, SW_ECORRUPT. */
+SW_MUST_CHECK sw_err store_team_purge(store *s, const char *team_id,
+                                      size_t slice, size_t *ndeleted);
+
+/* store_team_purge_pending finishes every purge that a crash interrupted
+ * (snipd serve calls it at start) and adds the number of teams to *nteams
+ * (optional). Errors: as store_team_purge. */
+SW_MUST_CHECK sw_err store_team_purge_pending(store *s, size_t *nteams);
 
 /* API keys */
 

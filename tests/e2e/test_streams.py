@@ -231,3 +231,51 @@ def test_team_share_of_calls(snipd_factory):
     assert over, "no burst of 12 concurrent calls ever exceeded a share of 1"
     # The share comes back: a lone call is served.
     assert sug.Suggest(req, metadata=auth_md(srv.demo_key), timeout=60)
+
+
+def _parsed(tag, to, cc=()):
+    return ingest_pb2.IngestEmailRequest(parsed=ingest_pb2.ParsedEmail(
+        message_id="<%s@p.example>" % tag, subject="Many %s" % tag,
+        from_address="pat@p.example", to_addresses=list(to),
+        cc_addresses=list(cc), sent_time_unix_ms=1772532000000,
+        text_body="Could you send the pricing guide?"))
+
+
+def test_parsed_mail_with_100k_recipients_refused(snipd_factory):
+    """A parsed IngestEmail with 100,000 recipients (a 2.3 MB request) is
+    refused whole, naming the limit, as raw MIME is past 1,000 addresses;
+    the largest allowed one (1,000 between To and Cc, duplicates
+    included) is stored, its thread naming each distinct address once;
+    another team's mail sent while the big request is in flight is stored
+    too."""
+    srv = snipd_factory()
+    admin = srv.admin()
+    _, key_a = create_team(admin, "Many A")
+    _, key_b = create_team(admin, "Many B")
+    ingest = ingest_pb2_grpc.IngestServiceStub(srv.channel())
+    many = ["r%d@many.example" % i for i in range(100000)]
+    big = ingest.IngestEmail.future(_parsed("huge", many[:60000],
+                                            many[60000:]),
+                                    metadata=auth_md(key_a), timeout=60)
+    r = ingest.IngestEmail(_mail("other", 0), metadata=auth_md(key_b),
+                           timeout=60)
+    assert r.status == ingest_pb2.INGEST_STATUS_NEW
+    e = big.exception()
+    assert e is not None and e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, e
+    assert "100000 recipients" in e.details() and "1000" in e.details(), \
+        e.details()
+    info, _ = error_details(e)
+    assert info.reason == "TOO_LARGE", info
+    # At the limit: 1,000 addresses with repeats, stored once each.
+    to = many[:600] + many[:100]
+    cc = many[600:900]
+    r = ingest.IngestEmail(_parsed("limit", to, cc), metadata=auth_md(key_a),
+                           timeout=60)
+    assert r.status == ingest_pb2.INGEST_STATUS_NEW, r
+    th = ingest.GetThread(ingest_pb2.GetThreadRequest(thread_id=r.thread_id),
+                          metadata=auth_md(key_a), timeout=30)
+    assert sorted(th.participants) == sorted(["pat@p.example"] + many[:900])
+    # Nothing of the refused mail was stored: the team holds one thread.
+    ls = ingest.ListThreads(ingest_pb2.ListThreadsRequest(page_size=50),
+                            metadata=auth_md(key_a), timeout=30)
+    assert [t.thread_id for t in ls.threads] == [r.thread_id], ls

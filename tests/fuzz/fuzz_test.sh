@@ -50,7 +50,7 @@ status=0
 run() { # target seed-dir
     mkdir -p "$OUT/work_$1"
     if ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-        "$OUT/$1" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 \
+        "$OUT/$1" -max_total_time="$SECS" ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} -timeout=10 -rss_limit_mb=2048 \
         -max_len=262144 -print_final_stats=1 -artifact_prefix="$OUT/$1-" \
         "$OUT/work_$1" "$OUT/seed_$2" >"$OUT/$1.log" 2>&1; then
         execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$OUT/$1.log" | grep -o '[0-9]*$' || true)

@@ -204,7 +204,7 @@ static size_t state_ok(store *s, const char *team)
 static void test_forget_under_faults(void **state)
 {
     char dir[TEST_PATH_MAX];
-    struct store_opts o = {dir, 0, 0, 0, 0};
+    struct store_opts o = {dir, 0, 0, 0, 0, 0};
     struct store_team team;
     struct store_erase_counts n;
     struct fault f = {0, 0};

@@ -39,7 +39,7 @@ static SW_MUST_CHECK sw_err seq_txn(store_txn *t, void *arg)
 /* sequence runs the calls under test and releases everything it made. */
 static SW_MUST_CHECK sw_err sequence(const char *dir)
 {
-    struct store_opts o = {dir, 0, 0, 0, 0};
+    struct store_opts o = {dir, 0, 0, 0, 0, 0};
     struct store_team team = {0}, *teams = NULL;
     struct store_apikey key = {0}, auth = {0}, *keys = NULL, *reps = NULL;
     struct store_member mem = {0};
@@ -115,7 +115,7 @@ out:
  * team has a key and that every key has its hash and id index entries. */
 static void check_consistent(const char *dir)
 {
-    struct store_opts o = {dir, 0, 0, 0, 0};
+    struct store_opts o = {dir, 0, 0, 0, 0, 0};
     struct store_team *teams = NULL;
     struct store_apikey *keys = NULL;
     struct store_stats st;
@@ -194,7 +194,7 @@ static SW_MUST_CHECK sw_err corrupt_team_txn(store_txn *t, void *arg)
 static void test_corrupt_record(void **state)
 {
     char dir[TEST_PATH_MAX];
-    struct store_opts o = {dir, 0, 0, 0, 0};
+    struct store_opts o = {dir, 0, 0, 0, 0, 0};
     struct store_team t = {0}, g = {0};
     store *s = NULL;
     int64_t live;

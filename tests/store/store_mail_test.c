@@ -606,6 +606,35 @@ static void test_check_finds_dangling_refs(void **state)
     assert_clean(f, 4);
 }
 
+/* store_strv_union: a set kept in insertion order; NULL, empty and
+ * repeated strings skipped (also repeats within add); stops at max. */
+static void test_strv_union(void **state)
+{
+    char *add[] = {"b@x", "a@x", NULL, "", "c@x", "b@x", "d@x", "e@x"};
+    char **v = NULL;
+    size_t n = 0;
+
+    (void)state;
+    ASSERT_OK(store_strv_add(&v, &n, "a@x"));
+    ASSERT_OK(store_strv_union(&v, &n, add, 8, 0));
+    assert_int_equal(n, 5);
+    assert_string_equal(v[0], "a@x");
+    assert_string_equal(v[1], "b@x");
+    assert_string_equal(v[2], "c@x");
+    assert_string_equal(v[3], "d@x");
+    assert_string_equal(v[4], "e@x");
+    assert_true(v[1] != add[0]); /* copies */
+    store_strv_free(v, n);
+    v = NULL;
+    n = 0;
+    ASSERT_OK(store_strv_union(&v, &n, add, 8, 3));
+    assert_int_equal(n, 3);
+    assert_string_equal(v[2], "c@x");
+    ASSERT_OK(store_strv_union(&v, &n, add + 6, 2, 3)); /* full: unchanged */
+    assert_int_equal(n, 3);
+    store_strv_free(v, n);
+}
+
 static void test_msgid_key(void **state)
 {
     struct sw_buf b;
@@ -640,6 +669,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_check_finds_dangling_refs, setup,
                                         teardown),
         cmocka_unit_test(test_msgid_key),
+        cmocka_unit_test(test_strv_union),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,7 +22,7 @@ struct fixture {
 static int setup(void **state)
 {
     struct fixture *f = sw_calloc(1, sizeof(*f));
-    struct store_opts o = {NULL, 0, 0, 0, 0};
+    struct store_opts o = {NULL, 0, 0, 0, 0, 0};
 
     if (f == NULL)
         return -1;
@@ -199,7 +199,7 @@ static void test_open_creates_last_component_only(void **state)
 {
     struct fixture *f = *state;
     char sub[TEST_PATH_MAX + 16], parent[TEST_PATH_MAX + 16];
-    struct store_opts o = {sub, 0, 0, 0, 0};
+    struct store_opts o = {sub, 0, 0, 0, 0, 0};
     struct stat st;
     store *s = NULL;
 
@@ -235,7 +235,7 @@ static void test_open_must_exist(void **state)
 {
     struct fixture *f = *state;
     char sub[TEST_PATH_MAX + 16];
-    struct store_opts o = {sub, 0, 0, 0, 1};
+    struct store_opts o = {sub, 0, 0, 0, 1, 0};
     struct getbuf g;
     struct stat st;
     store *s = NULL;
@@ -295,7 +295,7 @@ static void test_open_must_exist(void **state)
 static void test_map_full_at_max(void **state)
 {
     struct fixture *f = *state;
-    struct store_opts capped = {f->dir, 0, 1 << 20, 0, 0};
+    struct store_opts capped = {f->dir, 0, 1 << 20, 0, 0, 0};
     struct growreq g = {0, 8, 0};
     struct growcheck c = {0, 8, 0};
     struct getbuf gb;
@@ -350,7 +350,7 @@ static void test_backup_copy(void **state)
     struct fixture *f = *state;
     char file[TEST_PATH_MAX + 32], dir[TEST_PATH_MAX + 32];
     char to[TEST_PATH_MAX + 64];
-    struct store_opts o = {dir, 0, 0, 0, 1};
+    struct store_opts o = {dir, 0, 0, 0, 1, 0};
     struct growreq g = {0, 8, 0};
     struct growcheck c = {3, 8, 0};
     struct getbuf gb;

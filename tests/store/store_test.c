@@ -25,7 +25,7 @@ struct fixture {
 static SW_MUST_CHECK sw_err open_store(struct fixture *f, size_t map,
                                        store **out)
 {
-    struct store_opts o = {f->dir, map, 0, 0, 0};
+    struct store_opts o = {f->dir, map, 0, 0, 0, 0};
 
     return store_open(&o, out);
 }
@@ -131,7 +131,7 @@ static void test_open_close_reopen(void **state)
     struct fixture *f = *state;
     struct getbuf g;
     store *s2 = NULL;
-    struct store_opts bad = {NULL, 0, 0, 0, 0};
+    struct store_opts bad = {NULL, 0, 0, 0, 0, 0};
 
     put_str(f->s, STORE_DB_META, "hello", 0, "world");
     store_close(&f->s);
@@ -503,6 +503,116 @@ static void test_del_team_every_database(void **state)
     }
 }
 
+/* team_rows counts team's records in the team-prefixed databases. */
+static size_t team_rows(store *s, const char *team)
+{
+    size_t n = 0;
+    int db;
+
+    for (db = 0; db < STORE_DB_COUNT; db++)
+        if (!db_unprefixed((enum store_db)db))
+            n += count_prefix(s, (enum store_db)db, team);
+    return n;
+}
+
+static size_t purge_marks(store *s, const char *team)
+{
+    char key[64];
+    struct countreq q = {STORE_DB_META, key, 0, 0};
+
+    snprintf(key, sizeof(key), "%s%s", STORE_PURGE_MARK, team);
+    q.plen = strlen(key);
+    ASSERT_OK(store_view(s, count_txn, &q));
+    return q.n;
+}
+
+/* A team's deletion goes in slices (store_team_delete): failing each
+ * allocation in turn, the team is either whole or gone with its purge
+ * marked, and store_team_purge_pending (snipd's start) then removes every
+ * record; a purge cut short mid-way (slices of 7) is finished the same
+ * way. Another team's records are never touched. */
+static void test_team_delete_in_slices_survives_faults(void **state)
+{
+    struct fixture *f = *state;
+    struct store_team a, b;
+    struct store_apikey k;
+    char *secret = NULL, rest[16];
+    const enum store_db dbs[] = {STORE_DB_SNIPPETS, STORE_DB_EMAILS,
+                                 STORE_DB_OUTCOMES};
+    size_t i, j, before, left, nfail = 0, nmid = 0, nwhole = 0, ndel;
+    uint64_t nth;
+    sw_err rc;
+
+    ASSERT_OK(store_team_create(f->s, "Other", &b, NULL, NULL));
+    put_team_key(f->s, STORE_DB_EMAILS, b.team_id, "keep");
+    for (nth = 1; nth < 400; nth++) {
+        ASSERT_OK(store_team_create(f->s, "Doomed", &a, &secret, NULL));
+        for (i = 0; i < 3; i++)
+            for (j = 0; j < 20; j++) {
+                snprintf(rest, sizeof(rest), "r%03zu", j);
+                put_team_key(f->s, dbs[i], a.team_id, rest);
+            }
+        before = team_rows(f->s, a.team_id);
+        assert_true(before >= 60);
+        sw_mem_fail_nth(nth);
+        rc = store_team_delete(f->s, a.team_id, NULL);
+        sw_mem_fail_nth(0);
+        if (rc != SW_OK) {
+            assert_int_equal(rc, SW_ENOMEM);
+            nfail++;
+            if (purge_marks(f->s, a.team_id) == 0) {
+                /* The first transaction failed: nothing changed. */
+                assert_int_equal(team_rows(f->s, a.team_id), before);
+                ASSERT_OK(
+                    store_key_authenticate(f->s, secret, strlen(secret), &k));
+                store_apikey_clear(&k);
+                ASSERT_OK(store_team_delete(f->s, a.team_id, NULL));
+            } else {
+                /* Gone for every caller, its records still marked. */
+                ASSERT_ERR(
+                    store_key_authenticate(f->s, secret, strlen(secret), &k),
+                    SW_EUNAUTH);
+                ASSERT_ERR(store_team_delete(f->s, a.team_id, NULL),
+                           SW_ENOTFOUND);
+                left = team_rows(f->s, a.team_id);
+                assert_true(left > 0);
+                /* A purge in slices of 7: whole, or cut short by a later
+                 * allocation, when it has deleted whole slices only. */
+                ndel = 0;
+                sw_mem_fail_nth(nth % 2 ? 0 : 3 + nth % 17);
+                rc = store_team_purge(f->s, a.team_id, 7, &ndel);
+                sw_mem_fail_nth(0);
+                if (rc != SW_OK) {
+                    assert_int_equal(rc, SW_ENOMEM);
+                    assert_int_equal(ndel % 7, 0);
+                    assert_int_equal(team_rows(f->s, a.team_id), left - ndel);
+                    assert_int_equal(purge_marks(f->s, a.team_id), 1);
+                    nmid++;
+                } else {
+                    assert_int_equal(ndel, left);
+                    assert_int_equal(team_rows(f->s, a.team_id), 0);
+                    assert_int_equal(purge_marks(f->s, a.team_id), 0);
+                    nwhole++;
+                }
+                ASSERT_OK(store_team_purge_pending(f->s, NULL));
+            }
+        }
+        assert_int_equal(team_rows(f->s, a.team_id), 0);
+        assert_int_equal(purge_marks(f->s, a.team_id), 0);
+        ASSERT_ERR(store_key_authenticate(f->s, secret, strlen(secret), &k),
+                   SW_EUNAUTH);
+        assert_int_equal(count_prefix(f->s, STORE_DB_EMAILS, b.team_id), 1);
+        sw_free(secret);
+        secret = NULL;
+        store_team_clear(&a);
+        if (rc == SW_OK && nfail > 0 && nth > 1 && nfail == nth - 1)
+            break; /* past every allocation of a deletion */
+    }
+    assert_true(nfail > 2);
+    assert_true(nmid > 0 && nwhole > 0);
+    store_team_clear(&b);
+}
+
 struct seqreq {
     const char *team;
     const char *name;
@@ -620,7 +730,7 @@ static void test_map_growth(void **state)
     struct store_stats st;
     struct growreq g = {0, GROW_PER_TXN, 0};
     struct growcheck c = {GROW_TXNS, GROW_PER_TXN, 0};
-    struct store_opts capped = {f->dir, 1 << 20, 2 << 20, 0, 0};
+    struct store_opts capped = {f->dir, 1 << 20, 2 << 20, 0, 0, 0};
     int reruns = 0;
 
     store_close(&f->s);
@@ -832,7 +942,7 @@ static SW_MUST_CHECK sw_err has_mark(store *s, const char *who, int i,
 
 static int child_main(const char *dir, int in, int out)
 {
-    struct store_opts o = {dir, 1 << 20, 0, 0, 0};
+    struct store_opts o = {dir, 1 << 20, 0, 0, 0, 0};
     store *s = NULL;
     int i, found, ret = 1;
 
@@ -1347,6 +1457,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_team_prefix_isolation, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_team_delete_in_slices_survives_faults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_del_team_every_database, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_sequences, setup, teardown),
