@@ -207,6 +207,20 @@ static sw_err rank_context(store_txn *t, const struct rank_suggest_req *q,
     return rc;
 }
 
+/* rank_decompose decomposes the draft and the thread's text (b, which
+ * holds no draft yet) against the clock, and merges them
+ * (rank_query_merge). */
+static void rank_decompose(const struct rank_suggest_req *q,
+                           const struct sw_buf *b, struct rank_query *out)
+{
+    struct rank_query d, c;
+    int64_t now = sw_now_ms();
+
+    rank_query_decompose(q->draft, now, &d);
+    rank_query_decompose(sw_buf_str(b), now, &c);
+    rank_query_merge(&d, &c, out);
+}
+
 /* A candidate during scoring. */
 struct rank_cand {
     uint32_t item;
@@ -622,12 +636,57 @@ out:
     return rc;
 }
 
+/* rank_cand_matches: candidate c's content item is of one of qd's kinds
+ * (by_range 0) or was used within qd's range (by_range 1). */
+static int rank_cand_matches(const struct rank_hist *h,
+                             const struct rank_query *qd, int by_range,
+                             const struct rank_cand *c)
+{
+    const struct rank_hitem *it = &h->items[c->item];
+    size_t k;
+
+    if (!by_range) {
+        for (k = 0; k < qd->n_kinds; k++)
+            if (it->content_kind == qd->kinds[k])
+                return 1;
+        return 0;
+    }
+    if (it->ev.times_used == 0)
+        return 0;
+    return (qd->end_ms == 0 || it->ev.first_ms < qd->end_ms) &&
+           (qd->start_ms == 0 || it->ev.last_ms >= qd->start_ms);
+}
+
+/* rank_keep_matching keeps, in order, the content candidates that match
+ * what the query asks for, when at least one does; otherwise all of them:
+ * a kind or a date the team has no content for filters nothing. A content
+ * item matches a range when its outbound uses, from the first to the
+ * latest, overlap it. Returns the candidates kept. */
+static size_t rank_keep_matching(const struct rank_hist *h,
+                                 const struct rank_query *qd, int by_range,
+                                 struct rank_cand *cc, size_t nc)
+{
+    size_t i, j, kept = 0;
+
+    for (i = 0; i < nc; i++)
+        if (rank_cand_matches(h, qd, by_range, &cc[i]))
+            kept++;
+    if (kept == 0 || kept == nc)
+        return nc;
+    for (i = 0, j = 0; i < nc; i++)
+        if (rank_cand_matches(h, qd, by_range, &cc[i]))
+            cc[j++] = cc[i];
+    assert(j == kept);
+    return kept;
+}
+
 sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
                     struct sw_arena *a, struct rank_suggest_res *out,
                     struct sw_buf *why)
 {
     struct rank_cref *hist = NULL, *model = NULL, *link = NULL;
     struct rank_fresh fresh;
+    struct rank_query qd;
     struct rank_hist *prov = NULL;
     struct rank_cand *fc = NULL, *cc = NULL;
     struct rank_parts parts = {NULL, 0};
@@ -647,6 +706,7 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
         !q->team_id[0])
         return SW_EINVAL;
     memset(&c, 0, sizeof(c));
+    memset(&qd, 0, sizeof(qd));
     c.mode = q->mode ? q->mode : RANK_MODE_OUTCOME;
     if (c.mode < RANK_MODE_OUTCOME || c.mode > RANK_MODE_RANDOM) {
         if (why && sw_buf_addstr(why, "mode is not a RankingMode")) {
@@ -669,6 +729,8 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
     if (rc)
         goto out;
     rc = rank_context(t, q, &text, a, &parts);
+    if (rc == SW_OK)
+        rank_decompose(q, &text, &qd);
     if (rc == SW_OK && q->draft && q->draft[0]) {
         rc = sw_buf_addstr(&text, q->draft);
         if (rc == SW_ETOOBIG)
@@ -746,6 +808,13 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
     memset(out, 0, sizeof(*out));
     if (rc == SW_OK)
         rc = rank_accounts(&c, &parts, out);
+    if (rc == SW_OK && qd.about_content) {
+        /* What the draft asks for comes first: its kinds, then its dates. */
+        if (qd.n_kinds)
+            nc = rank_keep_matching(c.h, &qd, 0, cc, nc);
+        if (qd.has_range)
+            nc = rank_keep_matching(c.h, &qd, 1, cc, nc);
+    }
     if (rc == SW_OK)
         rc = rank_fill(&c, cc, nc,
                        q->max_contents ? q->max_contents : RANK_SUGGEST_DEFAULT,
@@ -760,6 +829,7 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
     out->fresh = fresh;
     out->model_version = c.m ? sw_arena_strdup(a, c.m->version) : "";
     out->query = sw_arena_strdup(a, sw_buf_str(&text));
+    out->decomposition = qd;
     if (out->model_version == NULL || out->query == NULL)
         rc = SW_ENOMEM;
 out:

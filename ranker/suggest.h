@@ -27,6 +27,7 @@
 #include "ranker/hist.h"
 #include "ranker/index.h"
 #include "ranker/model.h"
+#include "ranker/query.h"
 #include "store/store.h"
 
 /* Ranking modes, numerically equal to snipwise.v1.RankingMode. */
@@ -105,9 +106,12 @@ struct rank_suggest_res {
     size_t n_contents;
     struct rank_sugg *framings;
     size_t n_framings;
-    const char *model_version; /* "" when no model is serving */
-    const char *query;         /* the query text used */
-    struct rank_fresh fresh;   /* how current the statistics used are */
+    const char *model_version;       /* "" when no model is serving */
+    const char *query;               /* the query text used */
+    struct rank_query decomposition; /* what the draft and thread ask for
+                                        (rank_query_merge); content of its
+                                        kinds and range comes first */
+    struct rank_fresh fresh;         /* how current the statistics used are */
     struct rank_sugg_account *accounts; /* the request's account context */
     size_t n_accounts;
 };

@@ -191,6 +191,40 @@ Snipwise__V1__StatisticsState *svc_suggest_stats(struct svc_ctx *c,
     return p;
 }
 
+/* svc_suggest_query fills the response's QueryDecomposition from the
+ * ranker's: the query text, topics, content kinds and date range (the
+ * built-in decomposition; no LLM rewrites the query). */
+static SW_MUST_CHECK sw_err
+svc_suggest_query(struct svc_ctx *c, const struct rank_suggest_res *res,
+                  Snipwise__V1__QueryDecomposition *q)
+{
+    const struct rank_query *d = &res->decomposition;
+    struct sw_arena *a = svc_ctx_arena(c);
+    size_t i;
+
+    q->rewritten_query = (char *)res->query;
+    q->llm_rewritten = 0;
+    q->topics = sw_arena_alloc(a, (d->n_topics + 1) * sizeof(*q->topics));
+    q->content_kinds =
+        sw_arena_alloc(a, (d->n_kinds + 1) * sizeof(*q->content_kinds));
+    if (q->topics == NULL || q->content_kinds == NULL)
+        return SW_ENOMEM;
+    for (i = 0; i < d->n_topics; i++)
+        q->topics[i] = (char *)d->topics[i];
+    q->n_topics = d->n_topics;
+    for (i = 0; i < d->n_kinds; i++)
+        q->content_kinds[i] = (Snipwise__V1__ContentKind)d->kinds[i];
+    q->n_content_kinds = d->n_kinds;
+    if (d->has_range) {
+        q->date_range = svc_ctx_new(c, &snipwise__v1__time_range__descriptor);
+        if (q->date_range == NULL)
+            return SW_ENOMEM;
+        q->date_range->start_time_unix_ms = d->start_ms;
+        q->date_range->end_time_unix_ms = d->end_ms;
+    }
+    return SW_OK;
+}
+
 sw_err svc_suggest(struct svc_ctx *c, const ProtobufCMessage *req,
                    ProtobufCMessage **resp)
 {
@@ -297,8 +331,9 @@ sw_err svc_suggest(struct svc_ctx *c, const ProtobufCMessage *req,
         rc = SW_ENOMEM;
         goto out;
     }
-    out->query->rewritten_query = (char *)res.query;
-    rc = svc_suggest_accounts(c, &res, out);
+    rc = svc_suggest_query(c, &res, out->query);
+    if (rc == SW_OK)
+        rc = svc_suggest_accounts(c, &res, out);
     if (rc)
         goto out;
     for (i = 0; i < res.n_contents; i++) {
