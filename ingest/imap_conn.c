@@ -40,7 +40,8 @@ static void imap_say(struct sw_buf *why, const char *fmt, ...)
     va_end(ap);
     (void)rc;
 }
-#define INGEST_IMAP_WHY_MAX 300 /* bytes of server text quoted in why */
+#define INGEST_IMAP_WHY_MAX 300    /* bytes of server text quoted in why */
+#define INGEST_IMAP_SIZES_MAX 2000 /* UIDs per UID FETCH (RFC822.SIZE) */
 
 struct ingest_imap_conn {
     mailimap *s;
@@ -62,6 +63,12 @@ int ingest_imap_host_is_loopback(const char *host)
     if (inet_pton(AF_INET6, host, &a6) == 1)
         return IN6_IS_ADDR_LOOPBACK(&a6);
     return 0;
+}
+
+int ingest_imap_plaintext_ok(const char *host, int allow_plaintext)
+{
+    return host != NULL &&
+           (allow_plaintext || ingest_imap_host_is_loopback(host));
 }
 
 /* ingest_imap_quote appends the server's last response text to why,
@@ -230,8 +237,9 @@ static sw_err ingest_imap_starttls(ingest_imap_conn *c, struct sw_buf *why)
 }
 
 sw_err ingest_imap_conn_open(const char *host, uint16_t port, int tls_mode,
-                             const char *ca_pem, int timeout_s,
-                             ingest_imap_conn **out, struct sw_buf *why)
+                             int allow_plaintext, const char *ca_pem,
+                             int timeout_s, ingest_imap_conn **out,
+                             struct sw_buf *why)
 {
     ingest_imap_conn *c = NULL;
     sw_err rc = SW_OK;
@@ -242,10 +250,10 @@ sw_err ingest_imap_conn_open(const char *host, uint16_t port, int tls_mode,
         tls_mode > INGEST_IMAP_TLS_PLAIN_LOOPBACK)
         return SW_EINVAL;
     if (tls_mode == INGEST_IMAP_TLS_PLAIN_LOOPBACK &&
-        !ingest_imap_host_is_loopback(host)) {
+        !ingest_imap_plaintext_ok(host, allow_plaintext)) {
         imap_say(why,
-                 "plaintext IMAP to %s refused: not a "
-                 "loopback address",
+                 "plaintext IMAP to %s refused: not a loopback address "
+                 "and allow_plaintext not set",
                  host);
         return SW_EINVAL;
     }
@@ -407,10 +415,11 @@ sw_err ingest_imap_conn_examine(ingest_imap_conn *c, const char *folder,
     return SW_OK;
 }
 
-/* ingest_imap_msg_att reads the UID and the body section of one FETCH
- * response; body fields stay NULL/0 when the item is absent. */
+/* ingest_imap_msg_att reads the UID, the body section and RFC822.SIZE
+ * (into *size, when not NULL) of one FETCH response; fields stay NULL/0
+ * when their item is absent. */
 static void ingest_imap_msg_att(const struct mailimap_msg_att *ma,
-                                struct ingest_imap_msg *m)
+                                struct ingest_imap_msg *m, uint32_t *size)
 {
     clistiter *it;
 
@@ -423,6 +432,8 @@ static void ingest_imap_msg_att(const struct mailimap_msg_att *ma,
         st = item->att_data.att_static;
         if (st->att_type == MAILIMAP_MSG_ATT_UID)
             m->uid = st->att_data.att_uid;
+        else if (st->att_type == MAILIMAP_MSG_ATT_RFC822_SIZE && size != NULL)
+            *size = st->att_data.att_rfc822_size;
         else if (st->att_type == MAILIMAP_MSG_ATT_BODY_SECTION &&
                  st->att_data.att_body_section != NULL) {
             m->data = st->att_data.att_body_section->sec_body_part;
@@ -476,7 +487,7 @@ sw_err ingest_imap_conn_uids(ingest_imap_conn *c, uint32_t after,
     }
     for (it = clist_begin(res); it; it = clist_next(it)) {
         struct ingest_imap_msg m;
-        ingest_imap_msg_att(clist_content(it), &m);
+        ingest_imap_msg_att(clist_content(it), &m, NULL);
         /* "n:*" also answers the last message when every UID is below n. */
         if (m.uid > after)
             u[k++] = m.uid;
@@ -551,6 +562,90 @@ sw_err ingest_imap_conn_uids_since(ingest_imap_conn *c, int64_t since_s,
     return SW_OK;
 }
 
+/* ingest_imap_set_of builds the set of n ascending UIDs as ranges of
+ * consecutive ones (a backlog of thousands stays a short command). */
+static struct mailimap_set *ingest_imap_set_of(const uint32_t *uids, size_t n)
+{
+    struct mailimap_set *set = mailimap_set_new_empty();
+    size_t i = 0, j;
+
+    while (set != NULL && i < n) {
+        for (j = i; j + 1 < n && uids[j + 1] == uids[j] + 1; j++)
+            ;
+        if (mailimap_set_add_interval(set, uids[i], uids[j]) !=
+            MAILIMAP_NO_ERROR) {
+            mailimap_set_free(set);
+            return NULL;
+        }
+        i = j + 1;
+    }
+    return set;
+}
+
+/* ingest_imap_sizes_some is ingest_imap_conn_sizes for one command. */
+static sw_err ingest_imap_sizes_some(ingest_imap_conn *c, const uint32_t *uids,
+                                     size_t n, uint32_t *sizes,
+                                     struct sw_buf *why)
+{
+    struct mailimap_set *set = NULL;
+    struct mailimap_fetch_type *ft = NULL;
+    clist *res = NULL;
+    clistiter *it;
+    sw_err rc = SW_OK;
+    int r;
+
+    set = ingest_imap_set_of(uids, n);
+    ft = mailimap_fetch_type_new_fetch_att_list_empty();
+    if (set == NULL || ft == NULL ||
+        mailimap_fetch_type_new_fetch_att_list_add(
+            ft, mailimap_fetch_att_new_uid()) != MAILIMAP_NO_ERROR ||
+        mailimap_fetch_type_new_fetch_att_list_add(
+            ft, mailimap_fetch_att_new_rfc822_size()) != MAILIMAP_NO_ERROR) {
+        rc = SW_ENOMEM;
+        goto out;
+    }
+    r = mailimap_uid_fetch(c->s, set, ft, &res);
+    if (r != MAILIMAP_NO_ERROR) {
+        rc = ingest_imap_fail(c, r, "UID FETCH", why);
+        goto out;
+    }
+    for (it = clist_begin(res); it; it = clist_next(it)) {
+        struct ingest_imap_msg m;
+        uint32_t size = 0;
+        const uint32_t *at;
+        ingest_imap_msg_att(clist_content(it), &m, &size);
+        at = bsearch(&m.uid, uids, n, sizeof(*uids), ingest_imap_uid_cmp);
+        if (at != NULL)
+            sizes[at - uids] = size;
+    }
+out:
+    if (res)
+        mailimap_fetch_list_free(res);
+    if (ft)
+        mailimap_fetch_type_free(ft);
+    if (set)
+        mailimap_set_free(set);
+    return rc;
+}
+
+sw_err ingest_imap_conn_sizes(ingest_imap_conn *c, const uint32_t *uids,
+                              size_t n, uint32_t *sizes, struct sw_buf *why)
+{
+    size_t i, k;
+    sw_err rc = SW_OK;
+
+    sw_buf_reset(why);
+    if (n > 0)
+        memset(sizes, 0, n * sizeof(*sizes));
+    /* A few thousand UIDs per command: sparse UIDs (after expunges) are
+     * not ranges, and servers cap a command's length (Dovecot: 64 KiB). */
+    for (i = 0; rc == SW_OK && i < n; i += k) {
+        k = n - i < INGEST_IMAP_SIZES_MAX ? n - i : INGEST_IMAP_SIZES_MAX;
+        rc = ingest_imap_sizes_some(c, uids + i, k, sizes + i, why);
+    }
+    return rc;
+}
+
 static int ingest_imap_msg_cmp(const void *a, const void *b)
 {
     const struct ingest_imap_msg *x = a, *y = b;
@@ -622,7 +717,7 @@ sw_err ingest_imap_conn_fetch(ingest_imap_conn *c, const uint32_t *uids,
         goto out;
     }
     for (it = clist_begin(res); it; it = clist_next(it)) {
-        ingest_imap_msg_att(clist_content(it), &msgs[k]);
+        ingest_imap_msg_att(clist_content(it), &msgs[k], NULL);
         if (msgs[k].uid != 0 && msgs[k].data != NULL)
             k++;
     }

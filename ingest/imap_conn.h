@@ -1,10 +1,11 @@
 /* ingest/imap_conn: one IMAP client session on libetpan (mailimap), the
  * only code that includes libetpan: connect (IMAPS, STARTTLS, or plaintext
- * to a loopback address only) with certificate and host-name checks, log
- * in (LOGIN or AUTHENTICATE XOAUTH2), find the \Sent folder (RFC 6154),
- * EXAMINE a folder (read-only, so no flag ever changes), list the UIDs
- * after a cursor and fetch messages with BODY.PEEK[], and wait for new
- * mail with IDLE (RFC 2177). Every read has the session's timeout.
+ * to a loopback address, or to any host when the mailbox allows it) with
+ * certificate and host-name checks, log in (LOGIN or AUTHENTICATE XOAUTH2),
+ * find the \Sent folder (RFC 6154), EXAMINE a folder (read-only, so no flag
+ * ever changes), list the UIDs after a cursor and fetch messages with
+ * BODY.PEEK[], and wait for new mail with IDLE (RFC 2177). Every read has the
+ * session's timeout.
  *
  * Errors carry a sentence for the mailbox's last_error in why (reset
  * first): what failed, on which host, and what the server said. Secrets
@@ -33,16 +34,22 @@ typedef struct ingest_imap_conn ingest_imap_conn;
  * literal 127.0.0.0/8 or ::1 address (no name lookup), else 0. */
 int ingest_imap_host_is_loopback(const char *host);
 
+/* ingest_imap_plaintext_ok returns 1 when a plaintext session to host is
+ * allowed: host is a loopback address (ingest_imap_host_is_loopback), or
+ * the mailbox was created with allow_plaintext (non-zero); else 0. The one
+ * decision behind CreateMailbox's check and ingest_imap_conn_open's. */
+int ingest_imap_plaintext_ok(const char *host, int allow_plaintext);
+
 /* ingest_imap_conn_open connects to host:port in tls_mode with timeout_s
  * seconds for the connection and every read. With TLS the server's
  * certificate must chain to ca_pem's certificates (PEM text), or to the
  * system's CAs when ca_pem is NULL or "", and match host. Errors:
- * SW_EINVAL (a bad mode, or plaintext to a host that is not loopback),
- * SW_EIO (network, TLS, certificate), SW_EPROVIDER (no STARTTLS offered, a
- * bad greeting), SW_ENOMEM. */
+ * SW_EINVAL (a bad mode, or plaintext where ingest_imap_plaintext_ok
+ * says no), SW_EIO (network, TLS, certificate), SW_EPROVIDER (no STARTTLS
+ * offered, a bad greeting), SW_ENOMEM. */
 SW_MUST_CHECK sw_err ingest_imap_conn_open(const char *host, uint16_t port,
-                                           int tls_mode, const char *ca_pem,
-                                           int timeout_s,
+                                           int tls_mode, int allow_plaintext,
+                                           const char *ca_pem, int timeout_s,
                                            ingest_imap_conn **out,
                                            struct sw_buf *why);
 
@@ -91,6 +98,16 @@ SW_MUST_CHECK sw_err ingest_imap_conn_uids_since(ingest_imap_conn *c,
                                                  int64_t since_s,
                                                  uint32_t **uids, size_t *n,
                                                  struct sw_buf *why);
+
+/* ingest_imap_conn_sizes reads the RFC822.SIZE of uids[0..n) (ascending)
+ * of the examined folder into sizes[0..n), with UID FETCH (UID
+ * RFC822.SIZE), a command per 2,000 UIDs, and no body: a message the
+ * server no longer has gets 0.
+ * Errors: SW_EIO, SW_EPROVIDER, SW_ENOMEM. */
+SW_MUST_CHECK sw_err ingest_imap_conn_sizes(ingest_imap_conn *c,
+                                            const uint32_t *uids, size_t n,
+                                            uint32_t *sizes,
+                                            struct sw_buf *why);
 
 /* A fetched message: its UID and raw RFC 5322 bytes (valid during the
  * callback only). */

@@ -14,6 +14,7 @@
 #include "base/sw_mem.h"
 #include "base/sw_util.h"
 #include "ingest/imap_conn.h"
+#include "ingest/mail.h"
 #include "store/store_mailbox.h"
 
 /* imap_say writes a sentence for last_error into why; a sentence cut
@@ -37,6 +38,8 @@ static void imap_say(struct sw_buf *why, const char *fmt, ...)
     1000 /* re-read the mailboxes at least this often */
 #define IMAP_SYNC_BACKOFF_MIN_MS 1000
 #define IMAP_SYNC_WHY_MAX 1024
+#define IMAP_SYNC_BATCH_BYTES                                                  \
+    (8u << 20) /* bytes per UID FETCH; a larger message comes alone */
 #define IMAP_SYNC_IDLE_SLICE_MS 200 /* checks of stop, pause, etc. in IDLE */
 #define IMAP_SYNC_IDLE_MAX_MS                                                  \
     (25 * 60 * 1000) /* RFC 2177: re-issue IDLE within 29 minutes */
@@ -141,7 +144,36 @@ struct imap_run {
     struct sw_buf why;
     char *sent;        /* the \Sent folder, or NULL */
     uint64_t sync_req; /* the record's sync_req this session answered */
+    int64_t woke_us;   /* IDLE: when the server's data arrived */
+    int64_t done_us;   /* IDLE: when DONE was answered */
 };
+
+/* imap_reject_why returns "UID uid: reason" (sw_free; NULL without
+ * memory: the rejection then only loses its words) for last_rejected. */
+static char *imap_reject_why(uint32_t uid, const char *reason)
+{
+    struct sw_buf b;
+    char *out = NULL;
+
+    sw_buf_init(&b, IMAP_SYNC_WHY_MAX);
+    if (sw_buf_printf(&b, "UID %u: %s", uid,
+                      reason && reason[0] ? reason : "refused by ingest") ==
+        SW_OK)
+        out = sw_strdup(sw_buf_str(&b));
+    sw_buf_free(&b);
+    return out;
+}
+
+/* imap_cur_rejected counts n rejections in the mirrored cursor and takes
+ * why (may be NULL) as its last_rejected. */
+static void imap_cur_rejected(struct imap_run *r, int64_t n, char *why)
+{
+    r->cur.rejected += n;
+    if (why == NULL)
+        return;
+    sw_free(r->cur.last_rejected);
+    r->cur.last_rejected = why;
+}
 
 /* imap_run_check returns SW_ECANCELLED when the engine stops or the
  * mailbox was paused or given new credentials, SW_ENOTFOUND when it was
@@ -171,6 +203,7 @@ static sw_err imap_run_check(struct imap_run *r)
 struct imap_adv {
     struct ingest_txn_hook hook;
     struct store_mailbox_advance a;
+    char *why; /* a.rejected_why, owned */
     int moved; /* by the committer; read after ingest_email_end */
 };
 
@@ -193,10 +226,12 @@ static int imap_malformed(sw_err rc)
 
 /* imap_begin parses and queues one message with the cursor advance from
  * `from` (the UID the cursor will be at) to its UID, counting `skipped`
- * malformed messages before it as seen. */
+ * malformed messages before it as seen and rejected (the latest one's
+ * reason in *skip_why, which it takes). */
 static sw_err imap_begin(struct imap_run *r, const struct ingest_imap_msg *msg,
-                         uint32_t from, int64_t skipped, struct imap_adv *adv,
-                         ingest_ticket **t, struct sw_buf *why)
+                         uint32_t from, int64_t skipped, char **skip_why,
+                         struct imap_adv *adv, ingest_ticket **t,
+                         struct sw_buf *why)
 {
     struct ingest_request req;
     sw_err rc;
@@ -211,6 +246,10 @@ static sw_err imap_begin(struct imap_run *r, const struct ingest_imap_msg *msg,
     adv->a.from_uid = from;
     adv->a.to_uid = msg->uid;
     adv->a.seen = 1 + skipped;
+    adv->a.rejected = skipped;
+    adv->why = *skip_why;
+    adv->a.rejected_why = adv->why;
+    *skip_why = NULL;
     req.raw = msg->data;
     req.raw_len = msg->len;
     req.direction = r->direction;
@@ -246,6 +285,8 @@ static sw_err imap_end(struct imap_run *r, const struct ingest_imap_msg *msgs,
             r->cur.last_uid = adv[i].a.to_uid;
             r->cur.seen += adv[i].a.seen;
             r->cur.ingested += res.status == INGEST_NEW;
+            imap_cur_rejected(r, adv[i].a.rejected, adv[i].why);
+            adv[i].why = NULL;
         } else if (rc == SW_OK && imap_malformed(e)) {
             sw_log_warn("mailbox.message_rejected",
                         "team_id=%s mailbox_id=%s folder=\"%s\" uid=%u "
@@ -254,6 +295,8 @@ static sw_err imap_end(struct imap_run *r, const struct ingest_imap_msg *msgs,
                         msgs[i].uid, sw_err_name(e));
             r->cur.last_uid = adv[i].a.to_uid;
             r->cur.seen += adv[i].a.seen;
+            imap_cur_rejected(r, adv[i].a.rejected + 1,
+                              imap_reject_why(msgs[i].uid, sw_err_str(e)));
             rc = SW_ECANCELLED; /* the next sync resumes after it */
         } else if (rc == SW_OK) {
             /* A failed commit, or a cursor that did not move although the
@@ -280,7 +323,8 @@ static sw_err imap_batch(const struct ingest_imap_msg *msgs, size_t n,
     struct sw_buf why;
     uint32_t from = r->cur.last_uid;
     int64_t skipped = 0;
-    size_t nb;
+    char *skip_why = NULL;
+    size_t nb, i;
     sw_err rc = SW_OK, e;
 
     if (n == 0)
@@ -294,12 +338,15 @@ static sw_err imap_batch(const struct ingest_imap_msg *msgs, size_t n,
     }
     sw_buf_init(&why, IMAP_SYNC_WHY_MAX);
     for (nb = 0; nb < n; nb++) {
-        rc = imap_begin(r, &msgs[nb], from, skipped, &adv[nb], &t[nb], &why);
+        rc = imap_begin(r, &msgs[nb], from, skipped, &skip_why, &adv[nb],
+                        &t[nb], &why);
         if (rc == SW_OK) {
             from = msgs[nb].uid;
             skipped = 0;
         } else if (imap_malformed(rc)) {
             skipped++;
+            sw_free(skip_why);
+            skip_why = imap_reject_why(msgs[nb].uid, sw_buf_str(&why));
             rc = SW_OK;
         } else {
             break; /* not queued: the cursor stops before it */
@@ -310,11 +357,57 @@ static sw_err imap_batch(const struct ingest_imap_msg *msgs, size_t n,
     if (rc == SW_OK && skipped > 0) { /* malformed at the end: step over */
         r->cur.last_uid = msgs[n - 1].uid;
         r->cur.seen += skipped;
+        imap_cur_rejected(r, skipped, skip_why);
+        skip_why = NULL;
     }
+    for (i = 0; i < nb; i++)
+        sw_free(adv[i].why);
+    sw_free(skip_why);
     sw_buf_free(&why);
     sw_free(t);
     sw_free(adv);
     return rc;
+}
+
+/* imap_too_big steps over a message whose RFC822.SIZE is over the limit,
+ * without fetching it: it is counted as seen and rejected, and logged. The
+ * caller saves the cursor. */
+static void imap_too_big(struct imap_run *r, uint32_t uid, uint32_t size)
+{
+    struct sw_buf b;
+
+    sw_buf_init(&b, IMAP_SYNC_WHY_MAX);
+    imap_say(&b,
+             "%u bytes (RFC822.SIZE), over the limit of %zu bytes; not "
+             "fetched",
+             size, r->m->o.max_message_bytes);
+    sw_log_warn("mailbox.message_rejected",
+                "team_id=%s mailbox_id=%s folder=\"%s\" uid=%u err=%s "
+                "reason=\"%s\"",
+                r->mb->team_id, r->mb->mailbox_id, r->cur.name, uid,
+                sw_err_name(SW_ETOOBIG), sw_buf_str(&b));
+    if (uid > r->cur.last_uid)
+        r->cur.last_uid = uid;
+    r->cur.seen++;
+    imap_cur_rejected(r, 1, imap_reject_why(uid, sw_buf_str(&b)));
+    sw_buf_free(&b);
+}
+
+/* imap_batch_len returns how many of the next n messages (sizes, the
+ * first within the limit) one UID FETCH takes: at most batch, up to
+ * IMAP_SYNC_BATCH_BYTES together (but at least one), and none over the
+ * limit, which imap_too_big steps over on its own. */
+static size_t imap_batch_len(const ingest_imap_sync *m, const uint32_t *sizes,
+                             size_t n, size_t batch)
+{
+    size_t k = 1, bytes = sizes[0];
+
+    while (k < n && k < batch && sizes[k] <= m->o.max_message_bytes &&
+           bytes + sizes[k] <= IMAP_SYNC_BATCH_BYTES) {
+        bytes += sizes[k];
+        k++;
+    }
+    return k;
 }
 
 /* imap_folder_cursor loads the folder's cursor into r->cur (a new one when
@@ -334,6 +427,7 @@ static sw_err imap_folder_cursor(struct imap_run *r, const char *folder)
         if (strcmp(f[i].name, folder) == 0) {
             r->cur = f[i];
             f[i].name = NULL;
+            f[i].last_rejected = NULL;
             break;
         }
     }
@@ -353,7 +447,8 @@ static sw_err imap_folder_save(struct imap_run *r)
 static sw_err imap_folder_sync(struct imap_run *r, const char *folder)
 {
     uint32_t uidvalidity = 0, uidnext = 0, exists = 0, *uids = NULL;
-    size_t n = 0, i, batch = (size_t)r->m->o.batch;
+    uint32_t *sizes = NULL;
+    size_t n = 0, i, k, batch = (size_t)r->m->o.batch;
     sw_err rc;
 
     rc = imap_folder_cursor(r, folder);
@@ -383,10 +478,26 @@ static sw_err imap_folder_sync(struct imap_run *r, const char *folder)
             ingest_imap_conn_uids(r->conn, r->cur.last_uid, &uids, &n, &r->why);
     if (rc)
         goto out;
+    /* The sizes first, without the bodies: batches are cut by bytes as
+     * well as by count, and mail over the limit is never fetched. */
+    if (n > 0) {
+        sizes = sw_calloc(n, sizeof(*sizes));
+        rc = sizes ? ingest_imap_conn_sizes(r->conn, uids, n, sizes, &r->why)
+                   : SW_ENOMEM;
+        if (rc)
+            goto out;
+    }
     r->cur.backlog = (int64_t)n;
     rc = imap_folder_save(r);
-    for (i = 0; rc == SW_OK && i < n; i += batch) {
-        size_t k = n - i < batch ? n - i : batch;
+    for (i = 0; rc == SW_OK && i < n; i += k) {
+        if (sizes[i] > r->m->o.max_message_bytes) {
+            k = 1;
+            imap_too_big(r, uids[i], sizes[i]);
+            r->cur.backlog = (int64_t)(n - i - 1);
+            rc = imap_folder_save(r);
+            continue;
+        }
+        k = imap_batch_len(r->m, sizes + i, n - i, batch);
         rc = imap_run_check(r);
         if (rc == SW_OK)
             rc = ingest_imap_conn_fetch(r->conn, uids + i, k, imap_batch, r,
@@ -411,7 +522,9 @@ static sw_err imap_folder_sync(struct imap_run *r, const char *folder)
                     (long long)r->cur.ingested);
 out:
     sw_free(uids);
+    sw_free(sizes);
     sw_free(r->cur.name);
+    sw_free(r->cur.last_rejected);
     memset(&r->cur, 0, sizeof(r->cur));
     return rc;
 }
@@ -598,6 +711,7 @@ static sw_err imap_idle_wait(struct imap_run *r, int64_t deadline,
         }
         if (ready) {
             *wake = IMAP_WAKE_DATA;
+            r->woke_us = sw_mono_us();
             return SW_OK;
         }
     }
@@ -628,6 +742,7 @@ static sw_err imap_idle_once(struct imap_run *r, int64_t deadline,
     if (rc == SW_EIO)
         return rc;
     e = ingest_imap_conn_idle_done(r->conn, exists, &r->why);
+    r->done_us = sw_mono_us();
     if (rc) { /* paused, new credentials, deleted: DONE was a courtesy */
         sw_buf_reset(&r->why);
         return rc;
@@ -686,6 +801,13 @@ static sw_err imap_idle(struct imap_run *r)
                 rc = imap_folder_sync(r, folder);
                 if (rc)
                     return rc;
+                if (wake == IMAP_WAKE_DATA) /* where the time goes */
+                    sw_log_debug("mailbox.idle_synced",
+                                 "team_id=%s mailbox_id=%s done_us=%lld "
+                                 "sync_us=%lld",
+                                 r->mb->team_id, r->mb->mailbox_id,
+                                 (long long)(r->done_us - r->woke_us),
+                                 (long long)(sw_mono_us() - r->done_us));
                 imap_status_set(m, r->mb, &st);
             }
             rc = imap_idle_once(r, deadline, &wake, &exists);
@@ -749,7 +871,8 @@ static sw_err imap_mailbox_sync(ingest_imap_sync *m, struct imap_worker *w,
         goto out;
     }
     rc = ingest_imap_conn_open(mb->host, (uint16_t)mb->port, mb->tls_mode,
-                               mb->tls_ca_pem, m->o.timeout_s, &conn, &r.why);
+                               mb->allow_plaintext, mb->tls_ca_pem,
+                               m->o.timeout_s, &conn, &r.why);
     if (rc)
         goto out;
     imap_conn_set(&r, conn);
@@ -1000,6 +1123,7 @@ sw_err ingest_imap_sync_open(store *s, ingest_pipeline *p,
                              const struct ingest_imap_sync_opts *o,
                              ingest_imap_sync **out)
 {
+    struct ingest_limits lim;
     ingest_imap_sync *m;
     sw_err rc;
 
@@ -1022,6 +1146,10 @@ sw_err ingest_imap_sync_open(store *s, ingest_pipeline *p,
         m->o.batch = 50;
     if (m->o.backoff_max_ms <= 0)
         m->o.backoff_max_ms = 300000;
+    ingest_limits_default(&lim); /* the pipeline's cap on raw MIME */
+    if (m->o.max_message_bytes == 0 ||
+        m->o.max_message_bytes > lim.max_message_bytes)
+        m->o.max_message_bytes = lim.max_message_bytes;
     m->rng = (uint64_t)sw_mono_us() | 1u;
     rc = ingest_imap_key_load(o->data_dir, &m->key);
     if (rc) {

@@ -5,7 +5,12 @@
  * Message-ID keeps that free of duplicates), fetches the UIDs above its
  * cursor in batches and feeds them to the ingest pipeline, then moves the
  * cursor, only after the pipeline has committed them: a crash refetches
- * at most one batch, which dedupes, and loses nothing. Mail from the \Sent
+ * at most one batch, which dedupes, and loses nothing. Batches hold at
+ * most `batch` messages and 8 MiB (a larger message comes alone). Mail the
+ * pipeline refuses as malformed, and mail whose RFC822.SIZE is over
+ * max_message_bytes (never fetched), is stepped over for good: logged once
+ * (event=mailbox.message_rejected) and counted in the folder's rejected
+ * and last_rejected. Mail from the \Sent
  * folder is ingested as outbound whatever its From domain; other folders
  * leave the direction to the pipeline (team members and domains).
  *
@@ -44,12 +49,15 @@
 typedef struct ingest_imap_sync ingest_imap_sync;
 
 struct ingest_imap_sync_opts {
-    const char *data_dir;   /* holds mailbox.key (imap_secret.h) */
-    int64_t poll_ms;        /* between syncs of a mailbox; 0 = 60000 */
-    int timeout_s;          /* connect and every read; 0 = 60 */
-    int threads;            /* mailboxes synced at once; 0 = 2 */
-    int batch;              /* messages per UID FETCH; 0 = 50 */
-    int64_t backoff_max_ms; /* longest wait after errors; 0 = 300000 */
+    const char *data_dir;     /* holds mailbox.key (imap_secret.h) */
+    int64_t poll_ms;          /* between syncs of a mailbox; 0 = 60000 */
+    int timeout_s;            /* connect and every read; 0 = 60 */
+    int threads;              /* mailboxes synced at once; 0 = 2 */
+    int batch;                /* messages per UID FETCH; 0 = 50 */
+    int64_t backoff_max_ms;   /* longest wait after errors; 0 = 300000 */
+    size_t max_message_bytes; /* larger mail is refused by its RFC822.SIZE
+                                 without being fetched; 0 or more than the
+                                 pipeline's raw MIME cap (32 MiB): that cap */
 };
 
 /* ingest_imap_sync_open loads (or creates) the secrets key and prepares

@@ -167,16 +167,22 @@ static sw_err svc_mbx_check_target(struct svc_ctx *c,
                                   "PLAIN_INSECURE_LOOPBACK_ONLY");
     if (r->tls_mode ==
             SNIPWISE__V1__TLS_MODE__TLS_MODE_PLAIN_INSECURE_LOOPBACK_ONLY &&
-        !ingest_imap_host_is_loopback(r->host))
+        !ingest_imap_plaintext_ok(r->host, r->allow_plaintext))
         return svc_ctx_fail_field(c, SW_EINVAL, "tls_mode",
                                   "plaintext is allowed only to a loopback "
-                                  "address, not to %s",
+                                  "address, not to %s, unless "
+                                  "allow_plaintext is set",
                                   r->host);
     if (!svc_mbx_text_ok(r->username, SVC_MBX_NAME_MAX, 0))
         return svc_ctx_fail_field(c, SW_EINVAL, "username", "is required");
     m->host = r->host;
     m->username = r->username;
     m->tls_mode = (int)r->tls_mode;
+    /* Ignored (and not kept) with IMAPS and STARTTLS. */
+    m->allow_plaintext =
+        r->allow_plaintext &&
+        r->tls_mode ==
+            SNIPWISE__V1__TLS_MODE__TLS_MODE_PLAIN_INSECURE_LOOPBACK_ONLY;
     m->port = r->port                                                 ? r->port
               : r->tls_mode == SNIPWISE__V1__TLS_MODE__TLS_MODE_IMAPS ? 993
                                                                       : 143;

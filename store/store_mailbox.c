@@ -41,6 +41,7 @@ const struct msg_tfield store_mailbox_table[] = {
     M_(auth_failed_gen, MSG_T_U64, "auth_failed_gen", NULL),
     M_(backfill_days, MSG_T_INT, "backfill_days", "backfill_days"),
     M_(tls_ca_pem, MSG_T_STR, "tls_ca_pem", NULL), /* never shown */
+    M_(allow_plaintext, MSG_T_INT, "allow_plaintext", "allow_plaintext"),
 };
 #undef M_
 const size_t store_mailbox_table_n =
@@ -55,6 +56,8 @@ const struct msg_tfield store_mailbox_folder_table[] = {
     F_(seen, MSG_T_I64, "seen", "messages_seen"),
     F_(ingested, MSG_T_I64, "ingested", "messages_ingested"),
     F_(backlog, MSG_T_I64, "backlog", "backlog"),
+    F_(rejected, MSG_T_I64, "rejected", "messages_rejected"),
+    F_(last_rejected, MSG_T_STR, "last_rejected", "last_rejected"),
 };
 #undef F_
 const size_t store_mailbox_folder_table_n =
@@ -628,6 +631,7 @@ sw_err store_mailbox_folder_advance_txn(store_txn *t,
 {
     ProtobufCMessage *msg = NULL;
     store_mbx_frec *r;
+    char *old_why;
     struct sw_buf mkey, fkey;
     const void *v;
     size_t vl;
@@ -661,8 +665,13 @@ sw_err store_mailbox_folder_advance_txn(store_txn *t,
     r->last_uid = a->to_uid;
     r->seen += a->seen;
     r->ingested += a->ingested;
+    r->rejected += a->rejected;
+    old_why = r->last_rejected;
+    if (a->rejected_why != NULL) /* borrowed for the put only */
+        r->last_rejected = (char *)a->rejected_why;
     rc = store__put_msg(t, STORE_DB_MAILBOX_FOLDERS, sw_buf_str(&fkey),
                         sw_buf_len(&fkey), &r->base, 0);
+    r->last_rejected = old_why; /* freed with the record */
     if (rc == SW_OK)
         *moved = 1;
 out:

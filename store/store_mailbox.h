@@ -50,8 +50,9 @@ struct store_mailbox {
     int64_t last_sync_ms;
     char *last_error;
     uint64_t auth_failed_gen;
-    int backfill_days; /* initial backfill window in days; -1: all mail */
-    char *tls_ca_pem;  /* PEM CAs trusted instead of the system's; "": none */
+    int backfill_days;   /* initial backfill window in days; -1: all mail */
+    char *tls_ca_pem;    /* PEM CAs trusted instead of the system's; "": none */
+    int allow_plaintext; /* plaintext (tls_mode 3) allowed to any host */
 };
 
 /* A folder's cursor and counters. */
@@ -62,6 +63,9 @@ struct store_mailbox_folder {
     int64_t seen;
     int64_t ingested;
     int64_t backlog;
+    int64_t rejected;    /* messages stepped over: refused by ingest or too
+                            large, with their reason in the log */
+    char *last_rejected; /* "UID n: why" of the latest, or "" */
 };
 
 /* The fields of the two structs, with their names in the stored records
@@ -163,19 +167,22 @@ struct store_mailbox_advance {
     uint32_t to_uid;   /* the UID of the mail committed with it */
     int64_t seen;      /* added to the folder's counters */
     int64_t ingested;
+    int64_t rejected;
+    const char *rejected_why; /* becomes last_rejected; NULL: unchanged */
 };
 
 /* store_mailbox_folder_advance_txn moves a folder's cursor inside write
  * transaction t, the one that commits the mail it covers, so that the
  * mail and the cursor are durable together or not at all. Only when the
  * stored cursor is at (a->uid_validity, a->from_uid) does it become
- * (a->uid_validity, a->to_uid), its seen and ingested counters growing by
- * a's; otherwise (an earlier message of the batch was not committed, the
- * folder was rescanned, or the mailbox or its cursor is gone) nothing is
- * written and *moved is 0, so a failed message is never skipped. It reads
- * what it changes through t, so it may run again in a retried
- * transaction. Errors: SW_EINVAL, SW_ECORRUPT, SW_ETOOBIG, SW_ESTORE,
- * SW_ENOMEM (the transaction must then be aborted). */
+ * (a->uid_validity, a->to_uid), its seen, ingested and rejected counters
+ * growing by a's (and last_rejected set to a->rejected_why when given);
+ * otherwise (an earlier message of the batch was not committed, the folder was
+ * rescanned, or the mailbox or its cursor is gone) nothing is written and
+ * *moved is 0, so a failed message is never skipped. It reads what it changes
+ * through t, so it may run again in a retried transaction. Errors: SW_EINVAL,
+ * SW_ECORRUPT, SW_ETOOBIG, SW_ESTORE, SW_ENOMEM (the transaction must then be
+ * aborted). */
 SW_MUST_CHECK sw_err store_mailbox_folder_advance_txn(
     store_txn *t, const struct store_mailbox_advance *a, int *moved);
 

@@ -72,8 +72,11 @@ static int ctl_mbx_usage(void)
             "resume ID | remove ID [--json]\n"
             "       snipctl mailbox set-credentials ID (--password-file F | "
             "--oauth2-token-file F) [--username U]\n"
-            "  imaps:// is TLS, imap:// STARTTLS; --allow-plaintext: no TLS "
-            "(loopback only).\n"
+            "  imaps:// is TLS, imap:// STARTTLS; imap:// with "
+            "--allow-plaintext: no TLS at all\n"
+            "  (the password and mail cross the network in the clear; "
+            "for a server that\n"
+            "  has no TLS, on loopback or a trusted network).\n"
             "  Secrets are read from files (\"-\": standard input), never "
             "from the command line.\n");
     return EXIT_USAGE;
@@ -207,6 +210,8 @@ static int ctl_mbx_url(struct ctl_mbx_run *r,
             r->c.plaintext
                 ? SNIPWISE__V1__TLS_MODE__TLS_MODE_PLAIN_INSECURE_LOOPBACK_ONLY
                 : SNIPWISE__V1__TLS_MODE__TLS_MODE_STARTTLS;
+        q->allow_plaintext = r->c.plaintext; /* to any host, not loopback
+                                                only */
     } else {
         fprintf(stderr, "snipctl: --imap-url must begin with imaps:// or "
                         "imap://\n");
@@ -418,6 +423,8 @@ static void ctl_mbx_show(const Snipwise__V1__Mailbox *m)
            "username:      %s\nauth:          %s\n",
            m->mailbox_id, m->rep_email, ctl_mbx_server(m, srv, sizeof(srv)),
            m->custom_ca ? " (own CA)" : "", m->username, m->auth_kind);
+    if (m->allow_plaintext)
+        printf("plaintext:     allowed to any host (--allow-plaintext)\n");
     printf("state:         %s%s\n",
            ctl_mbx_word(&snipwise__v1__mailbox_state__descriptor, (int)m->state,
                         w, sizeof(w)),
@@ -431,13 +438,19 @@ static void ctl_mbx_show(const Snipwise__V1__Mailbox *m)
         printf("%d\n", m->backfill_days);
     printf("backlog:       %lld\nlast_error:    %s\n", (long long)m->backlog,
            m->last_error[0] ? m->last_error : "-");
-    printf("\n%-24s %10s %10s %10s %12s %10s\n", "folder", "seen", "ingested",
-           "backlog", "uidvalidity", "last_uid");
+    printf("\n%-24s %10s %10s %10s %10s %12s %10s\n", "folder", "seen",
+           "ingested", "rejected", "backlog", "uidvalidity", "last_uid");
     for (i = 0; i < m->n_folders; i++) {
         const Snipwise__V1__MailboxFolder *f = m->folders[i];
-        printf("%-24s %10lld %10lld %10lld %12u %10u\n", f->name,
+        printf("%-24s %10lld %10lld %10lld %10lld %12u %10u\n", f->name,
                (long long)f->messages_seen, (long long)f->messages_ingested,
-               (long long)f->backlog, f->uid_validity, f->last_uid);
+               (long long)f->messages_rejected, (long long)f->backlog,
+               f->uid_validity, f->last_uid);
+    }
+    for (i = 0; i < m->n_folders; i++) {
+        const Snipwise__V1__MailboxFolder *f = m->folders[i];
+        if (f->last_rejected[0])
+            printf("last rejected in %s: %s\n", f->name, f->last_rejected);
     }
     if (m->n_folders == 0)
         printf("(none synced yet%s)\n",

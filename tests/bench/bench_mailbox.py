@@ -6,7 +6,12 @@ local Dovecot: N messages APPENDed to a rep's INBOX, then
     GetMailbox counts N ingested, messages/s (fetch, parse, store; the
     extraction worker runs behind);
   - the delay from an APPEND to the mail being in snipd (GetEmail by its
-    Message-ID) while snipd waits in IDLE: p50/p99 over K messages.
+    Message-ID) while snipd waits in IDLE: p50/p99 over K messages;
+  - the same delay for a plain IDLE client on a socket (APPEND to the
+    server's "* n EXISTS"), K messages: Dovecot's own share of it.
+BENCH_LOG_LEVEL (default warn) is snipd's --log-level; with debug its
+log (left in the printed directory) has one event=mailbox.idle_synced
+line per IDLE wake-up: DONE and the sync that follows, in microseconds.
 Usage (tests/bench/run_mailbox.sh does it):
   bench_mailbox.py SNIPD_BINARY N [K]
 JSON on stdout; progress on stderr."""
@@ -75,11 +80,44 @@ def reference(d, n):
     return dt
 
 
+def idle_reference(d, n0, k):
+    """APPEND to "* n EXISTS" on a plain IDLE session, k times (s)."""
+    sock = socket.create_connection(("127.0.0.1", d.port), 10)
+    f = sock.makefile("rb")
+
+    def cmd(line, until):
+        sock.sendall(line)
+        while True:
+            got = f.readline()
+            assert got, "connection closed"
+            if got.startswith(until):
+                return got
+
+    f.readline()  # greeting
+    cmd(b'a LOGIN "%s" "%s"\r\n' % (REP.encode(), PASSWORD.encode()),
+        b"a ")
+    cmd(b"b SELECT INBOX\r\n", b"b ")
+    cmd(b"c IDLE\r\n", b"+")
+    out = []
+    for j in range(k):
+        c = d.imap(REP)
+        t1 = time.monotonic()
+        c.append("INBOX", None, None, mail(n0 + j))
+        while not f.readline().rstrip().endswith(b"EXISTS"):
+            pass
+        out.append(time.monotonic() - t1)
+        c.logout()
+    cmd(b"DONE\r\n", b"c ")
+    sock.close()
+    return sorted(out)
+
+
 def start_snipd(binary, top):
     port = free_port()
     p = subprocess.Popen(
         [binary, "serve", "--listen", "127.0.0.1:%d" % port, "--data-dir",
-         os.path.join(top, "data"), "--demo", "0", "--log-level", "warn",
+         os.path.join(top, "data"), "--demo", "0", "--log-level",
+         os.environ.get("BENCH_LOG_LEVEL", "warn"),
          "--access-log", "0", "--mailbox-poll-ms", "600000"],
         stdout=subprocess.DEVNULL, stderr=open(os.path.join(top, "err"), "w"))
     key = os.path.join(top, "data", "admin.key")
@@ -107,6 +145,8 @@ def main():
         seed_s = seed(d, n)
         ref_s = reference(d, n)
         log("imaplib: %d in %.2f s" % (n, ref_s))
+        ref_idle = idle_reference(d, n, k)
+        n_sync = n + k  # those are in the INBOX too: snipd backfills them
         proc, addr, admin_key = start_snipd(binary, top)
         ch = grpc.insecure_channel(addr)
         md = (("authorization", "Bearer " + admin_key),)
@@ -124,24 +164,23 @@ def main():
             username=REP, auth=mailbox_pb2.MailboxAuth(password=PASSWORD),
             folders=["INBOX"]), metadata=md).mailbox_id
         done = 0
-        while done < n:
+        while done < n_sync:
             assert time.monotonic() - t0 < 3600, "backfill took over an hour"
             m = mbx.GetMailbox(mailbox_pb2.GetMailboxRequest(mailbox_id=mid),
                                metadata=md)
             done = sum(f.messages_ingested for f in m.folders)
             time.sleep(0.05)
         snipd_s = time.monotonic() - t0
-        log("snipd: %d in %.2f s" % (n, snipd_s))
+        log("snipd: %d in %.2f s" % (n_sync, snipd_s))
         # APPEND to GetEmail, snipd waiting in IDLE.
         ing = ingest_pb2_grpc.IngestServiceStub(ch)
         delays = []
         for j in range(k):
-            raw = mail(n + j)
-            msgid = "bench-%d@prospect.example" % (n + j)
+            raw = mail(n_sync + j)
+            msgid = "bench-%d@prospect.example" % (n_sync + j)
             c = d.imap(REP)
             t1 = time.monotonic()
             c.append("INBOX", None, None, raw)
-            c.logout()
             while True:
                 try:
                     ing.GetEmail(ingest_pb2.GetEmailRequest(message_id=msgid),
@@ -153,18 +192,24 @@ def main():
                 assert time.monotonic() - t1 < 120, "mail never arrived"
                 time.sleep(0.01)
             delays.append(time.monotonic() - t1)
+            c.logout()  # after, as in idle_reference
         delays.sort()
         out = {
             "messages": n, "seed_s": round(seed_s, 2),
             "imaplib_s": round(ref_s, 3),
             "imaplib_msgs_per_s": round(n / ref_s, 1),
             "snipd_s": round(snipd_s, 3),
-            "snipd_msgs_per_s": round(n / snipd_s, 1),
-            "ratio_snipd_to_imaplib": round(ref_s / snipd_s, 3),
+            "snipd_msgs_per_s": round(n_sync / snipd_s, 1),
+            "ratio_snipd_to_imaplib": round(n_sync / snipd_s / (n / ref_s),
+                                            3),
             "append_to_ingested_ms_p50": round(1000 * delays[k // 2], 1),
             "append_to_ingested_ms_p99": round(
                 1000 * delays[min(k - 1, int(k * 0.99))], 1),
             "idle_samples": k,
+            "plain_idle_append_to_exists_ms_p50": round(
+                1000 * ref_idle[k // 2], 1),
+            "plain_idle_append_to_exists_ms_p99": round(
+                1000 * ref_idle[min(k - 1, int(k * 0.99))], 1),
         }
         print(json.dumps(out))
     finally:
@@ -172,6 +217,7 @@ def main():
             proc.terminate()
             proc.wait(30)
         d.cleanup()
+        log("snipd's log: %s/err" % top)
 
 
 if __name__ == "__main__":

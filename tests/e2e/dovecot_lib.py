@@ -128,6 +128,8 @@ class Dovecot:
             internal = login = mail_user.pw_name
         mail_dir = os.path.join(self.dir, "mail")
         os.chown(mail_dir, mail_user.pw_uid, mail_user.pw_gid)
+        self.mail_ids = (mail_user.pw_uid, mail_user.pw_gid)
+        self.delivered = 0
         self.conf = os.path.join(self.dir, "dovecot.conf")
         oauth2 = ""
         if oauth2_url:
@@ -213,6 +215,30 @@ class Dovecot:
         try:
             date = imaplib.Time2Internaldate(when) if when else None
             typ, data = m.append(folder, None, date, raw)
+            assert typ == "OK", data
+        finally:
+            m.logout()
+
+    def deliver_raw(self, user, folder, raw):
+        """Puts raw (any bytes, even what APPEND refuses, such as NUL
+        bytes) into folder's Maildir as one new message, as a local
+        delivery agent would, then SELECTs the folder so that Dovecot gives
+        it the next UID (the messages keep the order they were put in)."""
+        m = self.imap(user)  # the first login makes the Maildir
+        try:
+            m.select(folder)
+            root = os.path.join(self.dir, "mail", user)
+            if folder != "INBOX":
+                root = os.path.join(root, "." + folder)
+            self.delivered += 1
+            name = "%d.M%dP%d.snipwise-test" % (time.time(), self.delivered,
+                                                os.getpid())
+            tmp = os.path.join(root, "tmp", name)
+            with open(tmp, "wb") as f:
+                f.write(raw)
+            os.chown(tmp, *self.mail_ids)
+            os.rename(tmp, os.path.join(root, "new", name))
+            typ, data = m.select(folder)
             assert typ == "OK", data
         finally:
             m.logout()

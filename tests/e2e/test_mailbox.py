@@ -508,9 +508,41 @@ def test_plaintext_refused_to_remote_host(team):
             tls_mode=S.TLS_MODE_PLAIN_INSECURE_LOOPBACK_ONLY, username=REP,
             auth=S.MailboxAuth(password=PASSWORD)))
     assert "loopback" in err.details()
+    assert "allow_plaintext" in err.details()
     expect_error(grpc.StatusCode.INVALID_ARGUMENT, team.mbx.CreateMailbox,
                  S.CreateMailboxRequest(
                      rep_email="stranger@else.example", host="127.0.0.1",
                      port=143, tls_mode=S.TLS_MODE_IMAPS, username=REP,
                      auth=S.MailboxAuth(password=PASSWORD)))
     assert PASSWORD not in team.snipd.stderr
+
+
+def test_allow_plaintext_to_remote_host(snipd_factory):
+    """allow_plaintext lets a mailbox speak plaintext IMAP to a host that is
+    not loopback: the create is accepted, shows the flag, and the engine
+    honours it (it tries to connect instead of refusing). No server is
+    reachable off loopback here: 198.51.100.7 (TEST-NET-2) fails to
+    connect, and that, not the plaintext guard, is the mailbox's error."""
+    s = snipd_factory(args=["--mailbox-poll-ms", str(POLL_MS),
+                            "--mailbox-timeout-s", "2"])
+    team = Team(s)
+    req = S.CreateMailboxRequest(
+        rep_email=REP, host="198.51.100.7", port=143,
+        tls_mode=S.TLS_MODE_PLAIN_INSECURE_LOOPBACK_ONLY, username=REP,
+        auth=S.MailboxAuth(password=PASSWORD))
+    expect_error(grpc.StatusCode.INVALID_ARGUMENT, team.mbx.CreateMailbox,
+                 req)
+    req.allow_plaintext = True
+    m = team.mbx.CreateMailbox(req)
+    assert m.allow_plaintext and m.host == "198.51.100.7"
+    assert team.get(m.mailbox_id).allow_plaintext
+    m = wait_for("the connection attempt", lambda: (
+        lambda m: m if m.state == S.MAILBOX_STATE_BACKING_OFF else None)(
+            team.get(m.mailbox_id)))
+    assert "198.51.100.7" in m.last_error, m.last_error
+    assert "refused: not a loopback" not in m.last_error, m.last_error
+    assert "connect" in m.last_error, m.last_error
+    # Ignored (and not shown) with TLS.
+    req.tls_mode = S.TLS_MODE_IMAPS
+    assert not team.mbx.CreateMailbox(req).allow_plaintext
+    assert PASSWORD not in s.stderr

@@ -235,11 +235,18 @@ def test_url_maps_onto_tls_modes(dovecot, team, tls_files):
     assert "does not offer STARTTLS" in m["last_error"], m
     cli.ok("mailbox", "remove", m["mailbox_id"])
     assert "Login: user=" not in dovecot.log()
-    # Plaintext to a host that is not loopback: snipd refuses (exit 6).
-    r = cli.run("mailbox", "add", REP, "--imap-url",
-                "imap://imap.example.com:143", "--username", REP,
-                "--password-file", pw, "--allow-plaintext")
-    assert r.returncode == 6 and "loopback" in r.stderr, r.stderr
+    # Plaintext to a host that is not loopback: only because the flag asks
+    # for it (CreateMailboxRequest.allow_plaintext), and shown as such.
+    m = cli.add("imap://imap.example.com:143", pw, "--allow-plaintext")
+    assert m["tls_mode"] == "TLS_MODE_PLAIN_INSECURE_LOOPBACK_ONLY", m
+    assert m["allow_plaintext"] is True, m
+    cli.ok("mailbox", "pause", m["mailbox_id"])
+    r = cli.ok("mailbox", "show", m["mailbox_id"])
+    assert re.search(r"^server: +imap://imap\.example\.com:143 \(plaintext\)$",
+                     r.stdout, re.M), r.stdout
+    assert re.search(r"^plaintext: +allowed to any host", r.stdout,
+                     re.M), r.stdout
+    cli.ok("mailbox", "remove", m["mailbox_id"])
     # imaps:// with defaults, IPv6 literals, and malformed URLs.
     m = cli.add("imaps://[::1]", pw, "--folders", "INBOX,Deals",
                 "--folders", "Archive", "--backfill-days", "all")

@@ -290,6 +290,32 @@ static void test_loopback(void **state)
     assert_false(ingest_imap_host_is_loopback(NULL));
 }
 
+/* Plaintext: to loopback always, to another host only with the
+ * mailbox's allow_plaintext; the session refuses before any network
+ * I/O, and says why. */
+static void test_plaintext_ok(void **state)
+{
+    ingest_imap_conn *c = NULL;
+    struct sw_buf why;
+
+    (void)state;
+    assert_true(ingest_imap_plaintext_ok("127.0.0.1", 0));
+    assert_true(ingest_imap_plaintext_ok("::1", 1));
+    assert_false(ingest_imap_plaintext_ok("imap.example.com", 0));
+    assert_false(ingest_imap_plaintext_ok("10.1.2.3", 0));
+    assert_true(ingest_imap_plaintext_ok("imap.example.com", 1));
+    assert_true(ingest_imap_plaintext_ok("10.1.2.3", 1));
+    assert_false(ingest_imap_plaintext_ok(NULL, 1));
+    sw_buf_init(&why, 1024);
+    ASSERT_ERR(ingest_imap_conn_open("198.51.100.7", 143,
+                                     INGEST_IMAP_TLS_PLAIN_LOOPBACK, 0, NULL, 1,
+                                     &c, &why),
+               SW_EINVAL);
+    assert_null(c);
+    assert_non_null(strstr(sw_buf_str(&why), "allow_plaintext not set"));
+    sw_buf_free(&why);
+}
+
 /* The advance a message carries into its commit, as imap_sync.c does;
  * fail makes the hook fail after its write. */
 struct adv_arg {
@@ -432,6 +458,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_key, setup, teardown),
         cmocka_unit_test(test_loopback),
+        cmocka_unit_test(test_plaintext_ok),
         cmocka_unit_test_setup_teardown(test_cursor_in_mail_txn, setup,
                                         teardown),
     };
