@@ -80,7 +80,8 @@ static const struct svc_row svc_rows[] = {
     {ADMIN, "RevokeApiKey", SVC_UNARY, SVC_ADMIN, 0, svc_admin_revoke_api_key,
      NULL},
 
-    {TEAM, "GetMyTeam", SVC_UNARY, SVC_REP, 0, svc_team_get_my_team, NULL},
+    {TEAM, "GetMyTeam", SVC_UNARY, SVC_REP, SVC_INLINE, svc_team_get_my_team,
+     NULL},
     {TEAM, "AddTeamMember", SVC_UNARY, SVC_TEAM, 0, svc_team_add_member, NULL},
     {TEAM, "RemoveTeamMember", SVC_UNARY, SVC_TEAM, 0, svc_team_remove_member,
      NULL},

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "base/sw_util.h"
 #include "ranker/query.h"
@@ -150,13 +151,17 @@ static int kind_of(const char *name)
 
 static int64_t date_ms(json_t *v)
 {
-    int y, m, d;
+    const char *s = json_string_value(v);
+    int64_t y, m, d;
 
     if (json_is_null(v))
         return 0;
-    if (sscanf(json_string_value(v), "%d-%d-%d", &y, &m, &d) != 3)
-        fail_msg("bad date");
-    return day(y, m, d);
+    if (s == NULL || strlen(s) != 10 || s[4] != '-' || s[7] != '-' ||
+        sw_parse_i64(s, 4, 2000, 2099, &y) != SW_OK ||
+        sw_parse_i64(s + 5, 2, 1, 12, &m) != SW_OK ||
+        sw_parse_i64(s + 8, 2, 1, 31, &d) != SW_OK)
+        fail_msg("bad date %s", s ? s : "(not a string)");
+    return day((int)y, (int)m, (int)d);
 }
 
 static int same_kinds(json_t *want, const struct rank_query *q)
