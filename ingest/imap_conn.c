@@ -449,17 +449,46 @@ static int ingest_imap_uid_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* ingest_imap_fetch_uids runs UID FETCH set (UID), with RFC822.SIZE when
+ * with_size, into *res (the caller frees it with mailimap_fetch_list_free;
+ * set stays the caller's). Errors: SW_ENOMEM (set NULL too), and those of
+ * ingest_imap_fail. */
+static sw_err ingest_imap_fetch_uids(ingest_imap_conn *c,
+                                     struct mailimap_set *set, int with_size,
+                                     clist **res, struct sw_buf *why)
+{
+    struct mailimap_fetch_type *ft;
+    sw_err rc = SW_OK;
+    int r;
+
+    *res = NULL;
+    ft = mailimap_fetch_type_new_fetch_att_list_empty();
+    if (set == NULL || ft == NULL ||
+        mailimap_fetch_type_new_fetch_att_list_add(
+            ft, mailimap_fetch_att_new_uid()) != MAILIMAP_NO_ERROR ||
+        (with_size &&
+         mailimap_fetch_type_new_fetch_att_list_add(
+             ft, mailimap_fetch_att_new_rfc822_size()) != MAILIMAP_NO_ERROR)) {
+        rc = SW_ENOMEM;
+    } else {
+        r = mailimap_uid_fetch(c->s, set, ft, res);
+        if (r != MAILIMAP_NO_ERROR)
+            rc = ingest_imap_fail(c, r, "UID FETCH", why);
+    }
+    if (ft)
+        mailimap_fetch_type_free(ft);
+    return rc;
+}
+
 sw_err ingest_imap_conn_uids(ingest_imap_conn *c, uint32_t after,
                              uint32_t **uids, size_t *n, struct sw_buf *why)
 {
     struct mailimap_set *set = NULL;
-    struct mailimap_fetch_type *ft = NULL;
     clist *res = NULL;
     clistiter *it;
     uint32_t *u = NULL;
     size_t k = 0;
     sw_err rc = SW_OK;
-    int r;
 
     sw_buf_reset(why);
     if (after == UINT32_MAX) {
@@ -468,18 +497,9 @@ sw_err ingest_imap_conn_uids(ingest_imap_conn *c, uint32_t after,
         return SW_OK;
     }
     set = mailimap_set_new_interval(after + 1, 0); /* after+1:* */
-    ft = mailimap_fetch_type_new_fetch_att_list_empty();
-    if (set == NULL || ft == NULL ||
-        mailimap_fetch_type_new_fetch_att_list_add(
-            ft, mailimap_fetch_att_new_uid()) != MAILIMAP_NO_ERROR) {
-        rc = SW_ENOMEM;
+    rc = ingest_imap_fetch_uids(c, set, 0, &res, why);
+    if (rc)
         goto out;
-    }
-    r = mailimap_uid_fetch(c->s, set, ft, &res);
-    if (r != MAILIMAP_NO_ERROR) {
-        rc = ingest_imap_fail(c, r, "UID FETCH", why);
-        goto out;
-    }
     u = sw_calloc((size_t)clist_count(res) + 1, sizeof(*u));
     if (u == NULL) {
         rc = SW_ENOMEM;
@@ -496,8 +516,6 @@ sw_err ingest_imap_conn_uids(ingest_imap_conn *c, uint32_t after,
 out:
     if (res)
         mailimap_fetch_list_free(res);
-    if (ft)
-        mailimap_fetch_type_free(ft);
     if (set)
         mailimap_set_free(set);
     if (rc) {
@@ -588,27 +606,14 @@ static sw_err ingest_imap_sizes_some(ingest_imap_conn *c, const uint32_t *uids,
                                      struct sw_buf *why)
 {
     struct mailimap_set *set = NULL;
-    struct mailimap_fetch_type *ft = NULL;
     clist *res = NULL;
     clistiter *it;
     sw_err rc = SW_OK;
-    int r;
 
     set = ingest_imap_set_of(uids, n);
-    ft = mailimap_fetch_type_new_fetch_att_list_empty();
-    if (set == NULL || ft == NULL ||
-        mailimap_fetch_type_new_fetch_att_list_add(
-            ft, mailimap_fetch_att_new_uid()) != MAILIMAP_NO_ERROR ||
-        mailimap_fetch_type_new_fetch_att_list_add(
-            ft, mailimap_fetch_att_new_rfc822_size()) != MAILIMAP_NO_ERROR) {
-        rc = SW_ENOMEM;
+    rc = ingest_imap_fetch_uids(c, set, 1, &res, why);
+    if (rc)
         goto out;
-    }
-    r = mailimap_uid_fetch(c->s, set, ft, &res);
-    if (r != MAILIMAP_NO_ERROR) {
-        rc = ingest_imap_fail(c, r, "UID FETCH", why);
-        goto out;
-    }
     for (it = clist_begin(res); it; it = clist_next(it)) {
         struct ingest_imap_msg m;
         uint32_t size = 0;
@@ -621,8 +626,6 @@ static sw_err ingest_imap_sizes_some(ingest_imap_conn *c, const uint32_t *uids,
 out:
     if (res)
         mailimap_fetch_list_free(res);
-    if (ft)
-        mailimap_fetch_type_free(ft);
     if (set)
         mailimap_set_free(set);
     return rc;

@@ -835,33 +835,9 @@ sw_err store_key(struct sw_buf *b, const char *team_id, const void *rest,
 
 sw_err store_del_team(store_txn *t, const char *team_id, size_t *ndeleted)
 {
-    struct sw_buf b;
-    size_t total = 0, n;
-    sw_err rc;
-    int i;
+    int done;
 
-    sw_buf_init(&b, 1024);
-    if (t == NULL || team_id == NULL) {
-        rc = SW_EINVAL;
-        goto out;
-    }
-    rc = store_key(&b, team_id, NULL, 0);
-    if (rc)
-        goto out;
-    for (i = 0; i < STORE_DB_COUNT; i++) {
-        if (!store_db_rows[i].prefixed)
-            continue;
-        rc = store_del_prefix(t, (enum store_db)i, sw_buf_str(&b),
-                              sw_buf_len(&b), &n);
-        if (rc)
-            goto out;
-        total += n;
-    }
-    if (ndeleted)
-        *ndeleted += total;
-out:
-    sw_buf_free(&b);
-    return rc;
+    return store_del_team_some(t, team_id, SIZE_MAX, ndeleted, &done);
 }
 
 sw_err store_del_team_some(store_txn *t, const char *team_id, size_t max,
