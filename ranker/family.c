@@ -1,6 +1,7 @@
 /* family: near-identical framings pooled into families with MinHash over
  * normalised character shingles and LSH banding (see hist.h). */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,8 @@
 #define RANK_FAM_ROWS 4
 #define RANK_FAM_SHINGLE 5
 #define RANK_FAM_TEXT_MAX 2048
+/* A text's row: character MinHash, word MinHash, number key. */
+#define RANK_FAM_ROW (2 * RANK_FAM_HASHES + 1)
 
 /* rank_family_norm lowercases text, keeps letters and digits and turns
  * every other run into one space; out holds RANK_FAM_TEXT_MAX + 1. */
@@ -67,6 +70,142 @@ static void rank_family_sig(const char *text, uint64_t sig[RANK_FAM_HASHES])
         }
         if (n < RANK_FAM_SHINGLE)
             break;
+    }
+}
+
+/* --- Paraphrases: content words ---------------------------------------
+ *
+ * Reps write one idea in their own words ("Attached is the onboarding
+ * guide showing a two-week go-live" / "I've attached our onboarding guide,
+ * which shows go-live in two weeks"): character shingles barely overlap,
+ * the claim's words do. A text's content words are its lowercase words
+ * without function words and attaching words, number words as digits, cut
+ * to a crude stem; their MinHash is the word signature. Two texts whose
+ * claim differs only in a number or a unit ("two weeks" / "two months")
+ * share most words, so the numbers and units of a text are hashed apart
+ * (its number key) and must be equal for a word-level join. */
+
+static const char *const rank_fam_stop[] = {
+    "a",      "an",        "the",        "our",      "your",     "you",
+    "we",     "i",         "ive",        "weve",     "im",       "is",
+    "are",    "was",       "were",       "be",       "been",     "to",
+    "of",     "in",        "on",         "for",      "with",     "which",
+    "that",   "this",      "these",      "those",    "it",       "its",
+    "and",    "or",        "as",         "at",       "by",       "from",
+    "can",    "will",      "would",      "have",     "has",      "here",
+    "heres",  "there",     "me",         "my",       "us",       "hi",
+    "hello",  "thanks",    "thank",      "please",   "let",      "know",
+    "if",     "any",       "questions",  "as",       "promised", "attached",
+    "attach", "attaching", "attachment", "enclosed", "find",     "see",
+    "just",   "also",      "so",         "all",      "how",      "what",
+    "about",  "into",      "within",     "s",        "ve",       "re",
+    "ll",     "d",         "t",          NULL};
+
+static const char *const rank_fam_numbers[] = {
+    "zero",     "one",      "two",      "three",   "four",    "five",
+    "six",      "seven",    "eight",    "nine",    "ten",     "eleven",
+    "twelve",   "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+    "eighteen", "nineteen", "twenty",   NULL};
+
+static const char *const rank_fam_units[] = {
+    "minute", "hour", "day",     "week", "month", "quarter",
+    "year",   "pct",  "percent", "x",    NULL};
+
+static int rank_fam_in(const char *w, const char *const *list)
+{
+    for (; *list; list++)
+        if (strcmp(w, *list) == 0)
+            return 1;
+    return 0;
+}
+
+/* rank_fam_stem cuts w (lowercase, NUL-terminated, in place) to a crude
+ * stem: plural, -ing, -ed, a doubled last consonant, a final e. */
+static void rank_fam_stem(char *w)
+{
+    size_t n = strlen(w);
+
+    if (n > 4 && strcmp(w + n - 3, "ies") == 0) {
+        strcpy(w + n - 3, "y");
+        n -= 2;
+    } else if (n > 3 && w[n - 1] == 's' && w[n - 2] != 's') {
+        w[--n] = '\0';
+    }
+    if (n > 5 && strcmp(w + n - 3, "ing") == 0) {
+        n -= 3;
+        w[n] = '\0';
+    } else if (n > 4 && strcmp(w + n - 2, "ed") == 0) {
+        n -= 2;
+        w[n] = '\0';
+    }
+    if (n > 3 && w[n - 1] == w[n - 2] && strchr("aeiou", w[n - 1]) == NULL)
+        w[--n] = '\0';
+    if (n > 3 && w[n - 1] == 'e')
+        w[--n] = '\0';
+}
+
+/* rank_family_wsig computes text's word signature and number key. */
+static void rank_family_wsig(const char *text, uint64_t sig[RANK_FAM_HASHES],
+                             uint64_t *nkey)
+{
+    char norm[RANK_FAM_TEXT_MAX + 1], w[48];
+    uint64_t nums[32];
+    size_t n, i = 0, j, k, nn = 0;
+    int any = 0;
+
+    for (j = 0; j < RANK_FAM_HASHES; j++)
+        sig[j] = UINT64_MAX;
+    /* '%' is kept as a word of its own: "40%" and "40 percent" agree. */
+    n = 0;
+    for (; text && *text && n + 5 < RANK_FAM_TEXT_MAX; text++) {
+        unsigned char c = (unsigned char)*text;
+        if (c == '%') {
+            memcpy(norm + n, " pct ", 5);
+            n += 5;
+        } else if (isalnum(c) || c >= 0x80) {
+            norm[n++] = (char)tolower(c);
+        } else if (c != '\'') { /* "we've" is one word */
+            norm[n++] = ' ';
+        }
+    }
+    norm[n] = '\0';
+    while (i < n) {
+        uint64_t h;
+        while (i < n && norm[i] == ' ')
+            i++;
+        for (k = 0; i < n && norm[i] != ' '; i++)
+            if (k + 1 < sizeof(w))
+                w[k++] = norm[i];
+        w[k] = '\0';
+        if (k == 0 || rank_fam_in(w, rank_fam_stop))
+            continue;
+        for (j = 0; rank_fam_numbers[j]; j++)
+            if (strcmp(w, rank_fam_numbers[j]) == 0) {
+                snprintf(w, sizeof(w), "%zu", j);
+                break;
+            }
+        rank_fam_stem(w);
+        if (strcmp(w, "percent") == 0)
+            strcpy(w, "pct");
+        h = rank__hash64(w, strlen(w), 0x3a7d);
+        if ((isdigit((unsigned char)w[0]) || rank_fam_in(w, rank_fam_units)) &&
+            nn < sizeof(nums) / sizeof(nums[0]))
+            nums[nn++] = h;
+        any = 1;
+        for (j = 0; j < RANK_FAM_HASHES; j++) {
+            uint64_t v = rank_family_mix(h ^ (0x7f4a7c159e3779b9ULL * (j + 1)));
+            if (v < sig[j])
+                sig[j] = v;
+        }
+    }
+    /* The number key: the set of numbers and units, order-free. */
+    *nkey = any ? 0x6e756d : 0;
+    for (j = 0; j < nn; j++) {
+        int seen = 0;
+        for (k = 0; k < j; k++)
+            seen |= nums[k] == nums[j];
+        if (!seen)
+            *nkey += rank_family_mix(nums[j]);
     }
 }
 
@@ -128,7 +267,9 @@ static void rank_uf_union(uint32_t *par, const uint32_t *order, uint32_t a,
 /* Signatures by text hash, kept from one clustering to the next. */
 struct rank_sigs {
     struct rank__map by_text; /* rank__hash64 of the text → row of sig */
-    uint64_t *sig;            /* rows of RANK_FAM_HASHES */
+    uint64_t *sig;            /* rows of RANK_FAM_ROW: the character
+                                 signature, the word signature and the
+                                 number key (rank_family_row) */
     size_t n;
 };
 
@@ -148,6 +289,13 @@ void rank_sigs_free(struct rank_sigs **sp)
     *sp = NULL;
 }
 
+/* rank_family_row computes a text's row (RANK_FAM_ROW values). */
+static void rank_family_row(const char *text, uint64_t *row)
+{
+    rank_family_sig(text, row);
+    rank_family_wsig(text, row + RANK_FAM_HASHES, row + 2 * RANK_FAM_HASHES);
+}
+
 /* rank_family_sigs fills sig (n rows) for texts, from cache when it holds
  * a text and computing the rest; then makes cache hold exactly these
  * texts (what the next clustering will mostly ask for again). */
@@ -161,28 +309,28 @@ static sw_err rank_family_sigs(const char *const *texts, size_t n,
 
     if (cache == NULL) {
         for (i = 0; i < n; i++)
-            rank_family_sig(texts[i], sig + i * RANK_FAM_HASHES);
+            rank_family_row(texts[i], sig + i * RANK_FAM_ROW);
         return SW_OK;
     }
     memset(&next, 0, sizeof(next));
-    next.sig = sw_malloc((n + 1) * RANK_FAM_HASHES * sizeof(*next.sig));
+    next.sig = sw_malloc((n + 1) * RANK_FAM_ROW * sizeof(*next.sig));
     if (next.sig == NULL)
         return SW_ENOMEM;
     for (i = 0; i < n && rc == SW_OK; i++) {
-        uint64_t *row = sig + i * RANK_FAM_HASHES;
+        uint64_t *row = sig + i * RANK_FAM_ROW;
         h = rank__hash64(texts[i], strlen(texts[i]), 0x51c5);
         if (rank__map_get(&next.by_text, h, &v)) {
-            memcpy(row, next.sig + v * RANK_FAM_HASHES,
-                   RANK_FAM_HASHES * sizeof(*row));
+            memcpy(row, next.sig + v * RANK_FAM_ROW,
+                   RANK_FAM_ROW * sizeof(*row));
             continue;
         }
         if (rank__map_get(&cache->by_text, h, &v))
-            memcpy(row, cache->sig + v * RANK_FAM_HASHES,
-                   RANK_FAM_HASHES * sizeof(*row));
+            memcpy(row, cache->sig + v * RANK_FAM_ROW,
+                   RANK_FAM_ROW * sizeof(*row));
         else
-            rank_family_sig(texts[i], row);
-        memcpy(next.sig + rows * RANK_FAM_HASHES, row,
-               RANK_FAM_HASHES * sizeof(*row));
+            rank_family_row(texts[i], row);
+        memcpy(next.sig + rows * RANK_FAM_ROW, row,
+               RANK_FAM_ROW * sizeof(*row));
         rc = rank__map_put(&next.by_text, h, rows++);
     }
     if (rc) {
@@ -197,15 +345,41 @@ static sw_err rank_family_sigs(const char *const *texts, size_t n,
     return SW_OK;
 }
 
+/* rank_family_join: rows x and y (RANK_FAM_ROW each) belong in one family
+ * by characters (agreement at least threshold) or, when word_threshold is
+ * above 0, by words (agreement at least word_threshold, both with content
+ * words and the same numbers and units). */
+static int rank_family_join(const uint64_t *x, const uint64_t *y,
+                            double threshold, double word_threshold)
+{
+    uint64_t kx = x[2 * RANK_FAM_HASHES], ky = y[2 * RANK_FAM_HASHES];
+
+    if (rank_family_agree(x, y) >= threshold)
+        return 1;
+    return word_threshold > 0 && kx != 0 && kx == ky &&
+           rank_family_agree(x + RANK_FAM_HASHES, y + RANK_FAM_HASHES) >=
+               word_threshold;
+}
+
+int rank_paraphrase_join(const char *a, const char *b, double threshold,
+                         double word_threshold)
+{
+    uint64_t ra[RANK_FAM_ROW], rb[RANK_FAM_ROW];
+
+    rank_family_row(a, ra);
+    rank_family_row(b, rb);
+    return rank_family_join(ra, rb, threshold, word_threshold);
+}
+
 sw_err rank_family_cluster(const char *const *texts, size_t n, double threshold,
                            uint32_t *fam)
 {
-    return rank_family_cluster_cached(texts, n, threshold, NULL, fam);
+    return rank_family_cluster_cached(texts, n, threshold, 0.0, NULL, fam);
 }
 
 sw_err rank_family_cluster_cached(const char *const *texts, size_t n,
-                                  double threshold, struct rank_sigs *cache,
-                                  uint32_t *fam)
+                                  double threshold, double word_threshold,
+                                  struct rank_sigs *cache, uint32_t *fam)
 {
     uint64_t *sig = NULL;
     struct rank_band *bands = NULL;
@@ -215,7 +389,7 @@ sw_err rank_family_cluster_cached(const char *const *texts, size_t n,
 
     if (n == 0)
         return SW_OK;
-    sig = sw_malloc(n * RANK_FAM_HASHES * sizeof(*sig));
+    sig = sw_malloc(n * RANK_FAM_ROW * sizeof(*sig));
     bands = sw_malloc(n * sizeof(*bands));
     par = sw_malloc(n * sizeof(*par));
     order = sw_malloc(n * sizeof(*order));
@@ -229,11 +403,17 @@ sw_err rank_family_cluster_cached(const char *const *texts, size_t n,
         par[i] = (uint32_t)i;
         order[i] = (uint32_t)i; /* the caller passes texts oldest first */
     }
-    for (b = 0; b < RANK_FAM_BANDS; b++) {
+    /* Two banding passes: over the character signatures, then (when
+     * word_threshold is set) over the word signatures; a pair met in
+     * either is joined by rank_family_join. */
+    for (b = 0; b < RANK_FAM_BANDS * (word_threshold > 0 ? 2 : 1); b++) {
+        size_t at =
+            b < RANK_FAM_BANDS
+                ? b * RANK_FAM_ROWS
+                : RANK_FAM_HASHES + (b - RANK_FAM_BANDS) * RANK_FAM_ROWS;
         for (i = 0; i < n; i++) {
-            bands[i].key =
-                rank__hash64(sig + i * RANK_FAM_HASHES + b * RANK_FAM_ROWS,
-                             RANK_FAM_ROWS * sizeof(uint64_t), b);
+            bands[i].key = rank__hash64(sig + i * RANK_FAM_ROW + at,
+                                        RANK_FAM_ROWS * sizeof(uint64_t), b);
             bands[i].idx = (uint32_t)i;
         }
         qsort(bands, n, sizeof(*bands), rank_band_cmp);
@@ -247,13 +427,12 @@ sw_err rank_family_cluster_cached(const char *const *texts, size_t n,
             for (i = s + 1; i < e; i++) {
                 uint32_t x = bands[i].idx, f = bands[s].idx,
                          pv = bands[i - 1].idx;
-                if (rank_family_agree(sig + (size_t)x * RANK_FAM_HASHES,
-                                      sig + (size_t)f * RANK_FAM_HASHES) >=
-                    threshold)
+                const uint64_t *rx = sig + (size_t)x * RANK_FAM_ROW;
+                if (rank_family_join(rx, sig + (size_t)f * RANK_FAM_ROW,
+                                     threshold, word_threshold))
                     rank_uf_union(par, order, x, f);
-                else if (rank_family_agree(
-                             sig + (size_t)x * RANK_FAM_HASHES,
-                             sig + (size_t)pv * RANK_FAM_HASHES) >= threshold)
+                else if (rank_family_join(rx, sig + (size_t)pv * RANK_FAM_ROW,
+                                          threshold, word_threshold))
                     rank_uf_union(par, order, x, pv);
             }
             s = e;

@@ -84,6 +84,7 @@ void rank_params_default(struct rank_params *p)
     p->window_ms = 30LL * 24 * 3600 * 1000;
     p->mature_ms = 3LL * 24 * 3600 * 1000;
     p->family_jaccard = 0.6;
+    p->family_words = 0.6;
     p->w_relevance = 0.6;
     p->w_outcome = 1.0;
     p->w_collab = 0.25;
@@ -405,8 +406,8 @@ static sw_err rank_build_snippets(struct rank_build *b)
     for (i = 0; i < b->nts; i++)
         if (b->ts[i].kind == STORE_SNIPPET_FRAMING)
             texts[nf++] = b->ts[i].text;
-    rc = rank_family_cluster_cached(texts, nf, b->p->family_jaccard, b->sigs,
-                                    fam);
+    rc = rank_family_cluster_cached(texts, nf, b->p->family_jaccard,
+                                    b->p->family_words, b->sigs, fam);
     if (rc)
         goto out;
     for (i = 0, nf = 0; i < b->nts; i++) {

@@ -29,6 +29,8 @@ struct rank_params {
     int64_t window_ms;     /* outcome → outbound attribution window */
     int64_t mature_ms;     /* a use without outcome counts as a miss after */
     double family_jaccard; /* MinHash Jaccard to join a family */
+    double family_words;   /* the same over content words, to join
+                              paraphrases (0: off; rank_family_cluster_cached) */
     double w_relevance;    /* weights of the score components, framings */
     double w_outcome;
     double w_collab;
@@ -315,11 +317,22 @@ SW_MUST_CHECK sw_err rank_sigs_new(struct rank_sigs **out);
 void rank_sigs_free(struct rank_sigs **s);
 
 /* rank_family_cluster_cached is rank_family_cluster reading and then
- * refreshing cache (NULL: none). Errors: SW_ENOMEM. */
+ * refreshing cache (NULL: none), and, when word_threshold is above 0,
+ * joining paraphrases too: texts whose content words (function and
+ * attaching words left out, number words as digits, crude stems) agree
+ * at least word_threshold by MinHash, with the same numbers and units
+ * ("two weeks" and "two months" stay apart). Errors: SW_ENOMEM. */
 SW_MUST_CHECK sw_err rank_family_cluster_cached(const char *const *texts,
                                                 size_t n, double threshold,
+                                                double word_threshold,
                                                 struct rank_sigs *cache,
                                                 uint32_t *fam);
+
+/* rank_paraphrase_join: texts a and b would be joined in one step of
+ * rank_family_cluster_cached with these thresholds (for tests and the
+ * labelled pairs' figures). */
+int rank_paraphrase_join(const char *a, const char *b, double threshold,
+                         double word_threshold);
 
 /* rank_family_id writes "fam_" + 16 hex of a stable hash of the family's
  * oldest member's snippet id into out (21 bytes). */

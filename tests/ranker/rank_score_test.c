@@ -89,11 +89,11 @@ static void test_family_cluster_cached(void **state)
         for (n = 0; t[n]; n++)
             ;
         ASSERT_OK(rank_family_cluster(t, n, 0.6, plain));
-        ASSERT_OK(rank_family_cluster_cached(t, n, 0.6, cache, cached));
+        ASSERT_OK(rank_family_cluster_cached(t, n, 0.6, 0.0, cache, cached));
         assert_memory_equal(plain, cached, n * sizeof(*plain));
     }
     /* And the families are the ones expected of those texts. */
-    ASSERT_OK(rank_family_cluster_cached(sets[1], 5, 0.6, cache, cached));
+    ASSERT_OK(rank_family_cluster_cached(sets[1], 5, 0.6, 0.0, cache, cached));
     assert_int_equal(cached[0], 0); /* fam_texts[3]: alone */
     assert_int_equal(cached[1], 1); /* fam_texts[0] founds its family */
     assert_int_equal(cached[3], 1);
@@ -657,6 +657,14 @@ static const char *const PARA_B =
     "The onboarding guide we use shows every rollout step in detail.";
 static const char *const OTHER = "Pricing depends on seats and usage, billed "
                                  "monthly.";
+static const char *const GOLIVE_A =
+    "Attached is the onboarding guide showing a two-week go-live.";
+static const char *const GOLIVE_B =
+    "I've attached our onboarding guide, which shows go-live in two weeks.";
+static const char *const GOLIVE_MONTHS =
+    "Here's the onboarding guide: it shows a go-live within two months.";
+static const char *const GOLIVE_THREE =
+    "Our onboarding guide shows go-live in three weeks; it's attached.";
 
 static sw_err fx_fill_mmr(store_txn *t, void *arg)
 {
@@ -680,10 +688,13 @@ static sw_err fx_fill_mmr(store_txn *t, void *arg)
     return rc;
 }
 
-/* suggest_framings runs Suggest with mmr_lambda (negative: the default)
- * over the store and writes the texts of the top three framings to top. */
+/* suggest_framings runs Suggest with mmr_lambda and family_words
+ * (negative: the defaults) over the store and writes the texts of the top
+ * three framings to top (NULL past the end) and the threads of their
+ * evidence to threads. */
 static void suggest_framings(store *s, rank_ranker *r, double lambda,
-                             const char *top[3])
+                             double words, const char *top[3],
+                             int64_t threads[3])
 {
     struct rank_params p;
     struct rank_suggest_req q;
@@ -696,6 +707,8 @@ static void suggest_framings(store *s, rank_ranker *r, double lambda,
     rank_params_default(&p);
     if (lambda >= 0)
         p.mmr_lambda = lambda;
+    if (words >= 0)
+        p.family_words = words;
     ASSERT_OK(rank_engine_open(s, r, &p, &e));
     memset(&q, 0, sizeof(q));
     q.team_id = TEAM;
@@ -707,8 +720,13 @@ static void suggest_framings(store *s, rank_ranker *r, double lambda,
     sw_buf_init(&why, 1024);
     sw_arena_init(&a, 0);
     ASSERT_OK(rank_suggest(e, &q, &a, &res, &why));
-    assert_int_equal(res.n_framings, 3);
+    assert_true(res.n_framings >= 1 && res.n_framings <= 3);
     for (i = 0; i < 3; i++) {
+        threads[i] = i < res.n_framings ? res.framings[i].ev.threads : 0;
+        if (i >= res.n_framings) {
+            top[i] = NULL;
+            continue;
+        }
         top[i] = strcmp(res.framings[i].text, PARA_A) == 0   ? PARA_A
                  : strcmp(res.framings[i].text, PARA_B) == 0 ? PARA_B
                  : strcmp(res.framings[i].text, OTHER) == 0  ? OTHER
@@ -719,21 +737,25 @@ static void suggest_framings(store *s, rank_ranker *r, double lambda,
     rank_engine_close(&e);
 }
 
-/* With diversity off, the two paraphrases take the first two places; with
- * Suggest's default diversity the different idea moves up to second. */
+/* With paraphrase families off (two families) and diversity off, the two
+ * paraphrases take the first two places; with Suggest's default diversity
+ * the different idea moves up to second. */
 static void test_suggest_diversity(void **state)
 {
     struct fixture *f = *state;
     rank_ranker *r = NULL;
     const char *plain[3], *diverse[3];
+    int64_t threads[3];
     int caught = 0;
 
     ASSERT_OK(store_update(f->s, fx_fill_mmr, NULL));
     ASSERT_OK(rank_ranker_open(f->s, NULL, &r));
     ASSERT_OK(rank_ranker_sync(r, TEAM, 0, &caught));
     assert_true(caught);
-    suggest_framings(f->s, r, 1.0, plain);
-    suggest_framings(f->s, r, -1.0, diverse);
+    suggest_framings(f->s, r, 1.0, 0.0, plain, threads);
+    assert_int_equal(threads[0], 30);
+    assert_int_equal(threads[1], 30);
+    suggest_framings(f->s, r, -1.0, 0.0, diverse, threads);
     /* Without diversity: both paraphrases first (either order), then the
      * other idea. */
     assert_true((plain[0] == PARA_A && plain[1] == PARA_B) ||
@@ -744,6 +766,38 @@ static void test_suggest_diversity(void **state)
     assert_ptr_equal(diverse[0], plain[0]);
     assert_ptr_equal(diverse[1], OTHER);
     assert_ptr_equal(diverse[2], plain[1]);
+    rank_ranker_close(&r);
+}
+
+/* With the default paraphrase families the two paraphrases are one
+ * family: one slot, with the evidence of all 60 threads, beside the other
+ * idea's 30; no third framing exists. */
+static void test_paraphrases_pool_into_one_family(void **state)
+{
+    struct fixture *f = *state;
+    rank_ranker *r = NULL;
+    const char *top[3];
+    int64_t threads[3];
+    int caught = 0, para;
+
+    ASSERT_OK(store_update(f->s, fx_fill_mmr, NULL));
+    ASSERT_OK(rank_ranker_open(f->s, NULL, &r));
+    ASSERT_OK(rank_ranker_sync(r, TEAM, 0, &caught));
+    assert_true(rank_paraphrase_join(PARA_A, PARA_B, 0.6, 0.6));
+    assert_false(rank_paraphrase_join(PARA_A, PARA_B, 0.6, 0.0));
+    /* Rewordings join; the same words with another number or unit do
+     * not: that is another claim. */
+    assert_true(rank_paraphrase_join(GOLIVE_A, GOLIVE_B, 0.6, 0.6));
+    assert_false(rank_paraphrase_join(GOLIVE_A, GOLIVE_B, 0.6, 0.0));
+    assert_false(rank_paraphrase_join(GOLIVE_A, GOLIVE_MONTHS, 0.6, 0.6));
+    assert_false(rank_paraphrase_join(GOLIVE_B, GOLIVE_THREE, 0.6, 0.6));
+    suggest_framings(f->s, r, -1.0, -1.0, top, threads);
+    assert_null(top[2]);
+    para = top[0] == OTHER ? 1 : 0;
+    assert_ptr_equal(top[1 - para], OTHER);
+    assert_true(top[para] == PARA_A || top[para] == PARA_B);
+    assert_int_equal(threads[para], 60);
+    assert_int_equal(threads[1 - para], 30);
     rank_ranker_close(&r);
 }
 
@@ -1304,6 +1358,8 @@ int main(void)
         cmocka_unit_test(test_quantized_dot),
         cmocka_unit_test_setup_teardown(test_suggest_diversity, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(test_paraphrases_pool_into_one_family,
+                                        fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_suggest_local_evidence, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_suggest_never_waits_for_a_build,
