@@ -126,7 +126,7 @@ static void rank_fam_stem(char *w)
     size_t n = strlen(w);
 
     if (n > 4 && strcmp(w + n - 3, "ies") == 0) {
-        strcpy(w + n - 3, "y");
+        memcpy(w + n - 3, "y", 2);
         n -= 2;
     } else if (n > 3 && w[n - 1] == 's' && w[n - 2] != 's') {
         w[--n] = '\0';
@@ -186,7 +186,7 @@ static void rank_family_wsig(const char *text, uint64_t sig[RANK_FAM_HASHES],
             }
         rank_fam_stem(w);
         if (strcmp(w, "percent") == 0)
-            strcpy(w, "pct");
+            memcpy(w, "pct", 4);
         h = rank__hash64(w, strlen(w), 0x3a7d);
         if ((isdigit((unsigned char)w[0]) || rank_fam_in(w, rank_fam_units)) &&
             nn < sizeof(nums) / sizeof(nums[0]))
