@@ -104,4 +104,10 @@ SW_MUST_CHECK sw_err store_contact_erase(store *s, const char *team_id,
                                          const char *address,
                                          struct store_erase_counts *out);
 
+/* A test hook: fn(arg) runs after an erasure has planned (read the
+ * snippets of its emails) and before the emails' write transactions, where
+ * a test writes what an extraction worker could commit meanwhile. NULL
+ * removes it; not for concurrent use. */
+void store_erase_set_plan_hook(void (*fn)(void *arg), void *arg);
+
 #endif

@@ -83,6 +83,7 @@ static int store_erase_cmp(const void *a, const void *b)
 
 struct store_erase_plan {
     const char *team_id;
+    uint64_t snip_seq;             /* the snippet feed's seq when planned */
     struct store_erase_ids emails; /* sorted once planned */
     struct store_erase_ids snips;  /* snippets of those emails ... */
     struct store_erase_ids owners; /* ... and the email of each */
@@ -107,9 +108,12 @@ static SW_MUST_CHECK sw_err store_erase_plan_txn(store_txn *t, void *arg)
 {
     struct store_erase_plan *p = arg;
 
+    sw_err rc;
+
     store_erase_ids_free(&p->snips); /* a retried view */
     store_erase_ids_free(&p->owners);
-    return store_hist_snippets(t, p->team_id, store_erase_plan_cb, p);
+    rc = store_snippet_last_seq_txn(t, p->team_id, &p->snip_seq);
+    return rc ? rc : store_hist_snippets(t, p->team_id, store_erase_plan_cb, p);
 }
 
 static void store_erase_plan_free(struct store_erase_plan *p)
@@ -429,6 +433,43 @@ static SW_MUST_CHECK sw_err store_erase_from_thread(
     return rc;
 }
 
+/* store_erase_new_snippets redacts the email's snippets written since the
+ * plan was made: an extraction that committed between the plan's read and
+ * this transaction (its job was still queued then) would otherwise leave
+ * a snippet naming an email that no longer exists. The feed since the
+ * plan is short: only what was written meanwhile. */
+static SW_MUST_CHECK sw_err store_erase_new_snippets(store_txn *t,
+                                                     struct store_erase_one *o)
+{
+    struct store_snippet sn;
+    struct sw_buf ids;
+    size_t off;
+    sw_err rc;
+
+    sw_buf_init(&ids, (size_t)1 << 30);
+    rc = store_snippet_ids_since_txn(t, o->team_id, o->plan->snip_seq, &ids);
+    for (off = 0; rc == SW_OK && off < sw_buf_len(&ids);) {
+        const char *id = sw_buf_str(&ids) + off;
+        int mine;
+
+        off += strlen(id) + 1;
+        memset(&sn, 0, sizeof(sn));
+        rc = store_snippet_get_txn(t, o->team_id, id, &sn);
+        if (rc == SW_ENOTFOUND) {
+            rc = SW_OK;
+            continue;
+        }
+        mine = rc == SW_OK && !sn.deleted && sn.email_id &&
+               strcmp(sn.email_id, o->email_id) == 0 &&
+               !store_erase_ids_has(&o->redacted, id);
+        store_snippet_clear(&sn);
+        if (mine)
+            rc = store_erase_snippet(t, o, id);
+    }
+    sw_buf_free(&ids);
+    return rc;
+}
+
 static SW_MUST_CHECK sw_err store_erase_one_txn(store_txn *t, void *arg)
 {
     struct store_erase_one *o = arg;
@@ -452,6 +493,8 @@ static SW_MUST_CHECK sw_err store_erase_one_txn(store_txn *t, void *arg)
         if (strcmp(p->owners.v[i], o->email_id) == 0)
             rc = store_erase_snippet(t, o, p->snips.v[i]);
     if (rc == SW_OK)
+        rc = store_erase_new_snippets(t, o);
+    if (rc == SW_OK)
         rc = store_erase_outcomes(t, o->team_id, em.thread_id, o->email_id,
                                   &o->outcomes);
     if (rc == SW_OK)
@@ -468,6 +511,15 @@ static SW_MUST_CHECK sw_err store_erase_one_txn(store_txn *t, void *arg)
 
 /* --- Running a plan ---------------------------------------------------------
  */
+
+static void (*store_erase_after_plan)(void *);
+static void *store_erase_after_plan_arg;
+
+void store_erase_set_plan_hook(void (*fn)(void *arg), void *arg)
+{
+    store_erase_after_plan = fn;
+    store_erase_after_plan_arg = arg;
+}
 
 static SW_MUST_CHECK sw_err store_erase_merge(struct store_erase_counts *out,
                                               struct store_erase_ids *ids)
@@ -577,6 +629,8 @@ static SW_MUST_CHECK sw_err store_erase_run(store *s,
     /* Jobs first would not help: a worker's commit re-checks its job, and
      * each email's transaction drops the email's jobs. */
     rc = store_view(s, store_erase_plan_txn, p);
+    if (rc == SW_OK && store_erase_after_plan != NULL)
+        store_erase_after_plan(store_erase_after_plan_arg);
     memset(&o, 0, sizeof(o));
     o.team_id = p->team_id;
     o.address = address;

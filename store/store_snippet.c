@@ -467,3 +467,46 @@ sw_err store_snippet_last_seq(store *s, const char *team_id, uint64_t *out)
     *out = a.v;
     return SW_OK;
 }
+
+sw_err store_snippet_last_seq_txn(store_txn *t, const char *team_id,
+                                  uint64_t *out)
+{
+    if (t == NULL || !store__id_ok(team_id))
+        return SW_EINVAL;
+    return store_seq_peek(t, team_id, STORE_SNIPPET_SEQ_NAME, out);
+}
+
+static sw_err store_snippet_ids_cb(const void *k, size_t klen, const void *v,
+                                   size_t vlen, void *arg)
+{
+    struct sw_buf *ids = arg;
+    sw_err rc;
+
+    (void)k;
+    (void)klen;
+    rc = sw_buf_add(ids, v, vlen);
+    return rc ? rc : sw_buf_add(ids, "", 1);
+}
+
+sw_err store_snippet_ids_since_txn(store_txn *t, const char *team_id,
+                                   uint64_t after_seq, struct sw_buf *ids)
+{
+    struct sw_buf prefix, after;
+    sw_err rc;
+
+    if (t == NULL || ids == NULL || !store__id_ok(team_id))
+        return SW_EINVAL;
+    sw_buf_reset(ids);
+    sw_buf_init(&prefix, STORE_KEYBUF_MAX);
+    sw_buf_init(&after, STORE_KEYBUF_MAX);
+    rc = store_key(&prefix, team_id, NULL, 0);
+    if (rc == SW_OK)
+        rc = store_snippet_seq_key(&after, team_id, after_seq);
+    if (rc == SW_OK)
+        rc = store_scan(t, STORE_DB_SNIPPET_SEQ, sw_buf_str(&prefix),
+                        sw_buf_len(&prefix), sw_buf_str(&after),
+                        sw_buf_len(&after), store_snippet_ids_cb, ids);
+    sw_buf_free(&after);
+    sw_buf_free(&prefix);
+    return rc;
+}

@@ -113,6 +113,21 @@ SW_MUST_CHECK sw_err store_snippet_since(store *s, const char *team_id,
 SW_MUST_CHECK sw_err store_snippet_last_seq(store *s, const char *team_id,
                                             uint64_t *out);
 
+/* store_snippet_last_seq_txn is store_snippet_last_seq in transaction t. */
+SW_MUST_CHECK sw_err store_snippet_last_seq_txn(store_txn *t,
+                                                const char *team_id,
+                                                uint64_t *out);
+
+/* store_snippet_ids_since_txn resets ids to the NUL-terminated ids, one
+ * after another, of team_id's snippets whose seq is greater than
+ * after_seq, in seq order, read in transaction t (the erasures of
+ * store_erase.h find the snippets written since they planned). Errors:
+ * SW_EINVAL, SW_ENOMEM, SW_ETOOBIG, SW_ECORRUPT, SW_ESTORE. */
+SW_MUST_CHECK sw_err store_snippet_ids_since_txn(store_txn *t,
+                                                 const char *team_id,
+                                                 uint64_t after_seq,
+                                                 struct sw_buf *ids);
+
 /* store_snippet_copy deep-copies src into *dst. Errors: SW_ENOMEM. */
 SW_MUST_CHECK sw_err store_snippet_copy(const struct store_snippet *src,
                                         struct store_snippet *dst);

@@ -258,10 +258,80 @@ static void test_forget_under_faults(void **state)
     assert_true(failures > 10);
 }
 
+/* The plan hook's work: a framing of the contact's reply, as a worker
+ * committing its extraction between the plan and the erasure would write
+ * it. */
+static SW_MUST_CHECK sw_err late_snippet_txn(store_txn *t, void *arg)
+{
+    struct store_snippet sn;
+    sw_err rc;
+
+    memset(&sn, 0, sizeof(sn));
+    sn.team_id = (char *)arg;
+    sn.kind = STORE_SNIPPET_FRAMING;
+    sn.text = "Happy to look at the deck next week";
+    sn.email_id = "em_0000000000000002";
+    sn.thread_id = "th_0000000000000001";
+    rc = store_snippet_put(t, &sn);
+    sw_free(sn.snippet_id);
+    return rc;
+}
+
+struct late {
+    store *s;
+    const char *team;
+    int ran;
+};
+
+static void late_snippet(void *arg)
+{
+    struct late *l = arg;
+
+    ASSERT_OK(store_update(l->s, late_snippet_txn, (void *)l->team));
+    l->ran = 1;
+}
+
+/* A snippet of the contact's email committed after the erasure planned
+ * (an extraction finishing meanwhile) is redacted with the email: no
+ * snippet names an email that no longer exists. */
+static void test_snippet_written_after_the_plan(void **state)
+{
+    char dir[TEST_PATH_MAX];
+    struct store_opts o = {dir, 0, 0, 0, 0, 0};
+    struct store_team team;
+    struct store_erase_counts n;
+    struct seed sd;
+    struct late l;
+    store *s = NULL;
+    char *secret = NULL;
+
+    (void)state;
+    test_mkdtemp(dir);
+    ASSERT_OK(store_open(&o, &s));
+    ASSERT_OK(store_team_create(s, "Erase", &team, &secret, NULL));
+    sw_free(secret);
+    sd.team = team.team_id;
+    ASSERT_OK(store_update(s, seed_txn, &sd));
+    l.s = s;
+    l.team = team.team_id;
+    l.ran = 0;
+    store_erase_set_plan_hook(late_snippet, &l);
+    ASSERT_OK(store_contact_erase(s, team.team_id, CONTACT, &n));
+    store_erase_set_plan_hook(NULL, NULL);
+    assert_true(l.ran);
+    assert_int_equal(n.n_snippets, 2); /* the seeded framing and the late one */
+    store_erase_counts_clear(&n);
+    ASSERT_EQ(state_ok(s, team.team_id), 0); /* store_mail_check: clean */
+    store_team_clear(&team);
+    store_close(&s);
+    test_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forget_under_faults),
+        cmocka_unit_test(test_snippet_written_after_the_plan),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
