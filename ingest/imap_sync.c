@@ -925,13 +925,10 @@ out:
 static struct imap_entry *imap_entry_find(ingest_imap_sync *m,
                                           const struct store_mailbox *mb)
 {
-    size_t i;
+    struct imap_entry *e = imap_entry_of(m, mb);
 
-    for (i = 0; i < m->ne; i++) {
-        if (strcmp(m->e[i].mailbox_id, mb->mailbox_id) == 0 &&
-            strcmp(m->e[i].team_id, mb->team_id) == 0)
-            return &m->e[i];
-    }
+    if (e != NULL)
+        return e;
     if (m->ne == m->cap) {
         size_t ncap = m->cap ? m->cap * 2 : 16;
         struct imap_entry *ne = sw_realloc(m->e, ncap * sizeof(*ne));

@@ -15,7 +15,8 @@ import re
 import pytest
 
 import dovecot_lib
-from test_mailbox import PASSWORD, REP, Team, folder, inbound, wait_for
+from test_mailbox import (REP, Team, dovecot,  # noqa: F401 (fixture)
+                          folder, inbound, wait_for)
 
 pytestmark = pytest.mark.skipif(
     not dovecot_lib.available(),
@@ -25,16 +26,6 @@ pytestmark = pytest.mark.skipif(
 MB = 1000 * 1000
 LIMIT = 32 << 20  # snipd's default --max-message-bytes, the pipeline's cap
 WAIT = 60.0  # the whole backfill: 64 MB through Dovecot and the pipeline
-
-
-@pytest.fixture
-def dovecot():
-    d = dovecot_lib.Dovecot({REP: PASSWORD})
-    try:
-        d.start()
-        yield d
-    finally:
-        d.cleanup()
 
 
 def with_attachments(msg_id, subject, sizes, seed):

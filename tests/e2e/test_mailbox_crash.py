@@ -78,11 +78,12 @@ def test_kill9_during_backfill_loses_and_doubles_nothing(dovecot,
     kills, seen_at_kill = 0, []
     deadline = time.monotonic() + DEADLINE
     while kills < KILLS and time.monotonic() < deadline:
-        # Every other kill waits (bounded) until the sync has committed
-        # something since the last one: a slow build (ASan) that restarts,
-        # lists and sizes the folders for longer than the random pause
-        # would otherwise be killed before its first commit every time.
-        if kills % 2 and seen_at_kill:
+        # When the last two kills found the same count, the next waits
+        # (bounded) until the sync has committed something: a slow build
+        # (ASan) that restarts, lists and sizes the folders for longer than
+        # the random pause would otherwise be killed before its first
+        # commit every time, while a fast one is never slowed down.
+        if len(seen_at_kill) >= 2 and seen_at_kill[-1] == seen_at_kill[-2]:
             end = min(deadline, time.monotonic() + 10.0)
             while (progress(team, mid) <= seen_at_kill[-1] and
                    time.monotonic() < end):
