@@ -35,6 +35,7 @@ libetpan-dev
 libsodium-dev
 dovecot-core
 dovecot-imapd
+haproxy
 python3
 python3-grpcio
 python3-protobuf

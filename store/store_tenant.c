@@ -5,6 +5,7 @@
  * resets whatever it fills. */
 #include "store/store_tenant.h"
 
+#include <assert.h>
 #include <string.h>
 
 #include "base/sw_log.h"
@@ -16,7 +17,7 @@
 #define STORE_ID_MAX 64
 #define STORE_PAGE_DEFAULT 50
 #define STORE_PAGE_MAX 1000
-#define STORE_KEY_PREFIX_LEN 11 /* "sk_" and 8 hex digits */
+#define STORE_KEY_PREFIX_LEN 11 /* of the secret: "sk_" and 8 hex digits */
 
 static const char store_why_name[] =
     "display_name must be 1 to 200 bytes of UTF-8 without control characters";
@@ -412,7 +413,7 @@ struct store_newkey {
     char *key_id;
     char *secret;
     unsigned char hash[SW_SHA256_LEN];
-    char prefix[STORE_KEY_PREFIX_LEN + 1];
+    char prefix[STORE_ROUTE_LEN + 1 + STORE_KEY_PREFIX_LEN + 1];
     struct sw_buf kkey; /* team_id\0key_id */
     Snipwise__Store__KeyRecord rec;
 };
@@ -421,7 +422,7 @@ static void store_newkey_clear(struct store_newkey *k)
 {
     sw_free(k->key_id);
     if (k->secret) {
-        explicit_bzero(k->secret, STORE_SECRET_LEN);
+        explicit_bzero(k->secret, strlen(k->secret));
         sw_free(k->secret);
     }
     sw_buf_free(&k->kkey);
@@ -436,6 +437,7 @@ static SW_MUST_CHECK sw_err store_newkey_init(struct store_newkey *k,
 {
     unsigned char raw[32];
     char hex[2 * sizeof(raw) + 1];
+    size_t route;
     sw_err rc;
 
     memset(k, 0, sizeof(*k));
@@ -446,17 +448,24 @@ static SW_MUST_CHECK sw_err store_newkey_init(struct store_newkey *k,
     rc = sw_random(raw, sizeof(raw));
     if (rc)
         goto out;
-    k->secret = sw_malloc(STORE_SECRET_LEN + 1);
+    /* A team's keys carry its id in front as their routing prefix. */
+    route = team_id[0] != '\0' ? strlen(team_id) + 1 : 0;
+    assert(route == 0 || route == STORE_ROUTE_LEN + 1);
+    k->secret = sw_malloc(STORE_KEY_MAX_LEN + 1);
     if (k->secret == NULL) {
         rc = SW_ENOMEM;
         goto out;
     }
+    if (route) {
+        memcpy(k->secret, team_id, route - 1);
+        k->secret[route - 1] = STORE_ROUTE_SEP;
+    }
     sw_hex(raw, sizeof(raw), hex);
-    memcpy(k->secret, "sk_", 3);
-    memcpy(k->secret + 3, hex, sizeof(hex));
-    sw_sha256(k->secret, STORE_SECRET_LEN, k->hash);
-    memcpy(k->prefix, k->secret, STORE_KEY_PREFIX_LEN);
-    k->prefix[STORE_KEY_PREFIX_LEN] = '\0';
+    memcpy(k->secret + route, "sk_", 3);
+    memcpy(k->secret + route + 3, hex, sizeof(hex));
+    sw_sha256(k->secret + route, STORE_SECRET_LEN, k->hash);
+    memcpy(k->prefix, k->secret, route + STORE_KEY_PREFIX_LEN);
+    k->prefix[route + STORE_KEY_PREFIX_LEN] = '\0';
     rc = store_key(&k->kkey, team_id, k->key_id, strlen(k->key_id));
     if (rc)
         goto out;
@@ -597,7 +606,7 @@ sw_err store_team_create(store *s, const char *display_name,
     }
 out:
     if (secret) {
-        explicit_bzero(secret, STORE_SECRET_LEN);
+        explicit_bzero(secret, strlen(secret));
         sw_free(secret);
     }
     store_team_clear(&res);
@@ -931,7 +940,7 @@ store_key_create_any(store *s, const char *team_id, const char *display_name,
     }
 out:
     if (secret) {
-        explicit_bzero(secret, STORE_SECRET_LEN);
+        explicit_bzero(secret, strlen(secret));
         sw_free(secret);
     }
     store_apikey_clear(&res);
@@ -1021,22 +1030,53 @@ out:
     return rc;
 }
 
+sw_err store_key_route(const char *key, size_t n,
+                       char team_out[STORE_ROUTE_LEN + 1])
+{
+    size_t i;
+
+    if (key == NULL || n <= STORE_ROUTE_LEN ||
+        key[STORE_ROUTE_LEN] != STORE_ROUTE_SEP || memcmp(key, "team_", 5))
+        return SW_ENOTFOUND;
+    for (i = 5; i < STORE_ROUTE_LEN; i++)
+        if (!((key[i] >= '0' && key[i] <= '9') ||
+              (key[i] >= 'a' && key[i] <= 'f')))
+            return SW_ENOTFOUND;
+    memcpy(team_out, key, STORE_ROUTE_LEN);
+    team_out[STORE_ROUTE_LEN] = '\0';
+    return SW_OK;
+}
+
 sw_err store_key_authenticate(store *s, const char *secret, size_t n,
                               struct store_apikey *out)
 {
     struct store_auth_ctx c;
     unsigned char hash[SW_SHA256_LEN];
+    char route[STORE_ROUTE_LEN + 1];
+    int routed;
     sw_err rc;
 
     if (s == NULL || out == NULL)
         return SW_EINVAL;
-    if (secret == NULL || n != STORE_SECRET_LEN ||
-        memcmp(secret, "sk_", 3) != 0)
+    if (secret == NULL)
+        return SW_EUNAUTH;
+    routed = store_key_route(secret, n, route) == SW_OK;
+    if (routed) {
+        secret += STORE_ROUTE_LEN + 1;
+        n -= STORE_ROUTE_LEN + 1;
+    }
+    if (n != STORE_SECRET_LEN || memcmp(secret, "sk_", 3) != 0)
         return SW_EUNAUTH;
     sw_sha256(secret, n, hash);
     memset(&c, 0, sizeof(c));
     c.hash = hash;
     rc = store_view(s, store_auth_txn, &c);
+    if (rc == SW_OK && routed && strcmp(c.res.team_id, route) != 0) {
+        /* A valid secret behind another team's prefix would be routed to
+         * the wrong node: refuse it rather than guess. */
+        store_apikey_clear(&c.res);
+        rc = SW_EUNAUTH;
+    }
     if (rc == SW_OK)
         *out = c.res;
     return rc;
@@ -1257,7 +1297,7 @@ sw_err store_admin_bootstrap(store *s, char **secret_out)
     secret = NULL;
 out:
     if (secret) {
-        explicit_bzero(secret, STORE_SECRET_LEN);
+        explicit_bzero(secret, strlen(secret));
         sw_free(secret);
     }
     store_newkey_clear(&c.key);

@@ -36,6 +36,17 @@
 /* Length of a secret: "sk_" and 64 hex digits. */
 #define STORE_SECRET_LEN 67
 
+/* An API key is its secret, with, for team and rep keys, the team's id and
+ * STORE_ROUTE_SEP in front: "team_0123456789abcdef.sk_<64 hex>". That public
+ * prefix is the routing id: a proxy in front of several snipd nodes reads it
+ * from the authorization header to pick the node that holds the team
+ * (docs/SCALING.md). Only the secret part is hashed, so a key made before
+ * routing (the bare secret) still authenticates, and also with its team's
+ * prefix put in front. Admin keys belong to no team and have no prefix. */
+#define STORE_ROUTE_SEP '.'
+#define STORE_ROUTE_LEN 21 /* "team_" and 16 hex digits */
+#define STORE_KEY_MAX_LEN (STORE_ROUTE_LEN + 1 + STORE_SECRET_LEN)
+
 struct store_team {
     char *team_id; /* "team_" and 16 hex digits */
     char *display_name;
@@ -49,7 +60,8 @@ struct store_apikey {
     int role; /* STORE_ROLE_ADMIN, STORE_ROLE_TEAM or STORE_ROLE_REP */
     int64_t create_ms;
     int64_t revoke_ms; /* 0 while active */
-    char *key_prefix;  /* the secret's first 11 characters, for display */
+    char *key_prefix;  /* for display: the key's routing prefix, if any, and
+                          the secret's first 11 characters */
     char *rep_email;   /* STORE_ROLE_REP: the member, lowercased; else "" */
 };
 
@@ -136,8 +148,9 @@ SW_MUST_CHECK sw_err store_team_purge_pending(store *s, size_t *nteams);
 /* store_key_create creates a key: role STORE_ROLE_ADMIN with team_id NULL or
  * "", or STORE_ROLE_TEAM with an existing team (STORE_ROLE_REP keys are made
  * by store_key_create_rep). The secret is "sk_" and 64 hex digits from 32
- * random bytes; only its SHA-256 is stored. *out and *secret_out are
- * optional.
+ * random bytes, behind the team's routing prefix for a team or rep key
+ * (STORE_ROUTE_SEP); only the secret's SHA-256 is stored. *out and
+ * *secret_out are optional.
  * Errors: SW_EINVAL (bad name or role/team mismatch), SW_ENOTFOUND (no such
  * team), SW_ENOMEM, SW_EIO, SW_ETOOBIG, SW_ESTORE. */
 SW_MUST_CHECK sw_err store_key_create(store *s, const char *team_id,
@@ -159,12 +172,21 @@ SW_MUST_CHECK sw_err store_key_create_rep(store *s, const char *team_id,
                                           char **secret_out,
                                           struct sw_buf *why);
 
-/* store_key_authenticate checks secret[0..n) (not NUL-terminated) and
- * writes its key to *out. One hash and two lookups in a read transaction.
- * Errors: SW_EUNAUTH (malformed, unknown, revoked, or its team deleted),
- * SW_ECORRUPT, SW_ENOMEM, SW_ESTORE. */
+/* store_key_authenticate checks the key secret[0..n) (not NUL-terminated;
+ * a bare secret or a routed key, see STORE_ROUTE_SEP) and writes its key to
+ * *out. One hash and two lookups in a read transaction. A routing prefix
+ * must name the key's own team.
+ * Errors: SW_EUNAUTH (malformed, unknown, revoked, its team deleted, or a
+ * prefix of another team), SW_ECORRUPT, SW_ENOMEM, SW_ESTORE. */
 SW_MUST_CHECK sw_err store_key_authenticate(store *s, const char *secret,
                                             size_t n, struct store_apikey *out);
+
+/* store_key_route parses the routing prefix of the key key[0..n): on
+ * success team_out (STORE_ROUTE_LEN + 1 bytes) holds the team id it names,
+ * which says only where the key claims to belong, not that it is valid.
+ * SW_ENOTFOUND when the key has no well-formed prefix. No store access. */
+SW_MUST_CHECK sw_err store_key_route(const char *key, size_t n,
+                                     char team_out[STORE_ROUTE_LEN + 1]);
 
 /* store_key_revoke revokes key_id at once; revoking a revoked key succeeds
  * and keeps the first revocation time. When team_scope is not NULL, a key

@@ -16,6 +16,7 @@
 #include "base/sw_mem.h"
 #include "base/sw_util.h"
 #include "clients/snipc.h"
+#include "clients/snipctl/ctl_cluster.h"
 #include "clients/snipctl/ctl_config.h"
 #include "clients/snipctl/ctl_content.h"
 #include "clients/snipctl/ctl_enum.h"
@@ -458,6 +459,10 @@ static const char *const ctl_more[][2] = {
     {"mailbox set-credentials ID (--password-file F | --oauth2-token-file F)\n"
      "          [--username U]",
      "new credentials (a mailbox stopped by a refused login syncs again)"},
+    {"cluster [--cluster FILE] haproxy-config | list-teams\n"
+     "          | create-team NAME [--node NODE] | route TEAM_ID NODE",
+     "several snipd nodes behind HAProxy: its configuration, every node's\n"
+     "      teams and their routes, a team placed on a node (docs/SCALING.md)"},
 };
 
 #define CTL_NMORE (sizeof(ctl_more) / sizeof(ctl_more[0]))
@@ -1001,6 +1006,8 @@ int main(int argc, char **argv)
         return ctl_rank_main(argc, argv);
     if (ctl_mailbox_wanted(argc, argv))
         return ctl_mailbox_main(argc, argv);
+    if (ctl_cluster_wanted(argc, argv))
+        return ctl_cluster_main(argc, argv);
     memset(&c, 0, sizeof(c));
     sw_arena_init(&c.arena, 0);
     c.addr =

@@ -65,7 +65,8 @@ class Stubs:
 def _rep_key(team, email, name=""):
     r = team.team.CreateRepKey(
         team_pb2.CreateRepKeyRequest(rep_email=email, display_name=name))
-    assert r.api_key.startswith("sk_") and r.key.key_id
+    # A rep key is routed like its team's: "<team id>.sk_<64 hex>".
+    assert r.api_key.startswith(r.key.team_id + ".sk_") and r.key.key_id
     return r
 
 

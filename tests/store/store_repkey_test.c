@@ -1,7 +1,8 @@
 /* store_repkey_test: rep keys in the store (issue 17): made only for a
  * member of an existing team, listed by role with full pages, revoked only
- * as their role, revoked with their member, each case in its own store
- * directory. The service's side is tests/e2e/test_rep_keys.py. */
+ * as their role, revoked with their member; and the routing prefix of team
+ * and rep keys (issue 22). Each case in its own store directory. The
+ * service's side is tests/e2e/test_rep_keys.py and test_cluster.py. */
 #include "tests/testutil.h"
 
 #include <stdbool.h>
@@ -249,6 +250,56 @@ static void test_member_removal_revokes_its_keys(void **state)
     sw_free(sb);
 }
 
+/* A team or rep key carries its team's id in front (STORE_ROUTE_SEP); an
+ * admin key none. The prefix must name the key's own team. */
+static void test_routing_prefix(void **state)
+{
+    struct fixture *f = *state;
+    char route[STORE_ROUTE_LEN + 1], other[STORE_KEY_MAX_LEN + 1];
+    struct store_apikey a, k;
+    char *s1 = NULL, *sa = NULL, *sr;
+    const char *bare;
+
+    memset(&a, 0, sizeof(a));
+    ASSERT_OK(store_key_create(f->s, f->t.team_id, "ci", STORE_ROLE_TEAM, &k,
+                               &s1, NULL));
+    ASSERT_OK(
+        store_key_create(f->s, NULL, "ops", STORE_ROLE_ADMIN, NULL, &sa, NULL));
+    bare = s1 + STORE_ROUTE_LEN + 1;
+    assert_int_equal(strlen(s1), STORE_KEY_MAX_LEN);
+    ASSERT_OK(store_key_route(s1, strlen(s1), route));
+    assert_string_equal(route, f->t.team_id);
+    ASSERT_ERR(store_key_route(sa, strlen(sa), route), SW_ENOTFOUND);
+    assert_int_equal(strlen(sa), STORE_SECRET_LEN);
+    ASSERT_ERR(store_key_route(s1, STORE_ROUTE_LEN, route), SW_ENOTFOUND);
+    ASSERT_ERR(store_key_route("team_ABCDEF0123456789.sk_", 25, route),
+               SW_ENOTFOUND);
+    /* The same secret behind another team's prefix is refused. */
+    snprintf(other, sizeof(other), "%s.%s", f->u.team_id, bare);
+    ASSERT_ERR(store_key_authenticate(f->s, other, strlen(other), &a),
+               SW_EUNAUTH);
+    /* The bare secret (a key made before routing) authenticates. */
+    ASSERT_OK(store_key_authenticate(f->s, bare, strlen(bare), &a));
+    assert_string_equal(a.team_id, f->t.team_id);
+    store_apikey_clear(&a);
+    /* A routed key with a bad separator is malformed. */
+    snprintf(other, sizeof(other), "%s", s1);
+    other[STORE_ROUTE_LEN] = '_';
+    ASSERT_ERR(store_key_authenticate(f->s, other, strlen(other), &a),
+               SW_EUNAUTH);
+    /* A rep key is routed like its team's. */
+    sr = rep_key(f, "ann@t.example", NULL);
+    ASSERT_OK(store_key_route(sr, strlen(sr), route));
+    assert_string_equal(route, f->t.team_id);
+    ASSERT_OK(store_key_authenticate(f->s, sr, strlen(sr), &a));
+    assert_int_equal(a.role, STORE_ROLE_REP);
+    store_apikey_clear(&a);
+    store_apikey_clear(&k);
+    sw_free(s1);
+    sw_free(sa);
+    sw_free(sr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -256,6 +307,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_list_by_role, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke_by_role, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_routing_prefix, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_removal_revokes_its_keys,
                                         setup, teardown),
     };

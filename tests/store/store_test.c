@@ -1051,8 +1051,11 @@ static void test_team_create_get_delete(void **state)
     assert_memory_equal(t.team_id, "team_", 5);
     assert_string_equal(t.display_name, "Acme \xc3\xa9");
     assert_true(t.create_ms > 0);
-    assert_int_equal(strlen(secret), STORE_SECRET_LEN);
-    assert_memory_equal(secret, "sk_", 3);
+    /* A team's key: its routing prefix, then the secret. */
+    assert_int_equal(strlen(secret), STORE_KEY_MAX_LEN);
+    assert_memory_equal(secret, t.team_id, STORE_ROUTE_LEN);
+    assert_int_equal(secret[STORE_ROUTE_LEN], STORE_ROUTE_SEP);
+    assert_memory_equal(secret + STORE_ROUTE_LEN + 1, "sk_", 3);
 
     ASSERT_OK(store_team_get(f->s, t.team_id, &g, NULL));
     assert_string_equal(g.team_id, t.team_id);
@@ -1065,7 +1068,13 @@ static void test_team_create_get_delete(void **state)
     assert_int_equal(k.role, STORE_ROLE_TEAM);
     assert_string_equal(k.display_name, "default");
     assert_int_equal(k.revoke_ms, 0);
-    assert_memory_equal(k.key_prefix, secret, 11);
+    assert_int_equal(strlen(k.key_prefix), STORE_ROUTE_LEN + 1 + 11);
+    assert_memory_equal(k.key_prefix, secret, STORE_ROUTE_LEN + 1 + 11);
+    store_apikey_clear(&k);
+    /* The bare secret (a key made before routing) still authenticates. */
+    ASSERT_OK(store_key_authenticate(f->s, secret + STORE_ROUTE_LEN + 1,
+                                     STORE_SECRET_LEN, &k));
+    assert_string_equal(k.team_id, t.team_id);
     store_apikey_clear(&k);
 
     ASSERT_OK(store_team_delete(f->s, t.team_id, NULL));
@@ -1185,9 +1194,10 @@ static void test_keys(void **state)
     ASSERT_ERR(store_key_authenticate(f->s, "", 0, &a), SW_EUNAUTH);
     ASSERT_ERR(store_key_authenticate(f->s, s1, strlen(s1) - 1, &a),
                SW_EUNAUTH);
-    s1[10] = s1[10] == 'a' ? 'b' : 'a';
+    /* One character of the secret part changed. */
+    s1[STORE_ROUTE_LEN + 11] = s1[STORE_ROUTE_LEN + 11] == 'a' ? 'b' : 'a';
     ASSERT_ERR(store_key_authenticate(f->s, s1, strlen(s1), &a), SW_EUNAUTH);
-    s1[10] = k.key_prefix[10];
+    s1[STORE_ROUTE_LEN + 11] = k.key_prefix[STORE_ROUTE_LEN + 11];
     ASSERT_OK(store_key_authenticate(f->s, s1, strlen(s1), &a));
     store_apikey_clear(&a);
 
