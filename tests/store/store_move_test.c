@@ -480,9 +480,11 @@ static void test_roundtrip(void **state)
     struct fixture *f = *state;
     const char *a = f->a.team_id;
     struct store_team_export *e = NULL;
+    struct store_team res = {0};
+    char *res_secret = NULL, *res_rep = NULL;
     struct recs r = {0};
     struct sw_buf report;
-    struct dump d;
+    struct dump d, before;
     size_t i, dbs = 0;
     const char *last = "";
 
@@ -499,6 +501,11 @@ static void test_roundtrip(void **state)
     }
     /* Every database but meta and job_team, each in one run. */
     ASSERT_EQ(dbs, STORE_DB_COUNT - 2);
+
+    /* A team of the target with jobs of its own, whose ids the source's
+     * jobs also have. */
+    build_team(f->dst, "Resident", &res, &res_secret, &res_rep, 0);
+    dump_full(f->dst, res.team_id, 1, &before);
 
     ASSERT_OK(store_team_import_begin(f->dst, a, NULL));
     for (i = 0; i < r.n; i += 3)
@@ -528,6 +535,17 @@ static void test_roundtrip(void **state)
     dump_team(f->dst, a, 1, &d);
     ASSERT_EQ(d.njob_index, 2);
     sw_buf_free(&d.out);
+    dump_full(f->dst, res.team_id, 1, &d);
+    ASSERT_EQ(sw_buf_len(&d.out), sw_buf_len(&before.out));
+    assert_memory_equal(sw_buf_str(&d.out), sw_buf_str(&before.out),
+                        sw_buf_len(&d.out));
+    ASSERT_EQ(d.njob_index, 2);
+    sw_buf_free(&d.out);
+    sw_buf_free(&before.out);
+    assert_auth(f->dst, res_secret, SW_OK);
+    store_team_clear(&res);
+    sw_free(res_secret);
+    sw_free(res_rep);
     sw_buf_free(&report);
     recs_free(&r);
 }
