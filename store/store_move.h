@@ -208,9 +208,10 @@ SW_MUST_CHECK sw_err store_team_unfreeze(store *s, const char *team_id,
 /* store_team_move_finish ends a move once the target committed the import:
  * one transaction marks the move done (with the export's counts) and writes
  * the tombstone "moved:TEAM" → target node; then the team is deleted
- * (store_team_delete, sliced). Calling it again after a failure or crash
- * finishes the job. Errors: SW_ESTATE (the team is not frozen), SW_EINVAL,
- * SW_ECORRUPT, SW_ENOMEM, SW_ESTORE. */
+ * (store_team_delete, sliced) and the queued jobs of missing teams are
+ * dropped (store_job_drop_stale). Until the deletion the team is whole.
+ * Calling it again after a failure or crash finishes the job. Errors: SW_ESTATE
+ * (the team is not frozen), SW_EINVAL, SW_ECORRUPT, SW_ENOMEM, SW_ESTORE. */
 SW_MUST_CHECK sw_err store_team_move_finish(store *s, const char *team_id,
                                             uint64_t export_records,
                                             uint64_t export_bytes,

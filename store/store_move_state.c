@@ -246,9 +246,7 @@ sw_err store_team_unfreeze(store *s, const char *team_id, struct sw_buf *why)
 }
 
 /* The first step of a finish: the move is done, the tombstone says where
- * to, and the team's queued jobs go now (store_team_delete leaves them to
- * the workers, which would not run them anyway). A finish run again finds
- * it done and goes on to the deletion. */
+ * to. A finish run again finds it done and goes on to the deletion. */
 static SW_MUST_CHECK sw_err store_finish_txn(store_txn *t, void *arg)
 {
     struct store_move_ctx *c = arg;
@@ -261,9 +259,8 @@ static SW_MUST_CHECK sw_err store_finish_txn(store_txn *t, void *arg)
     if (r == NULL)
         return store__move_say(c->why, "the team is not frozen for a move",
                                SW_ESTATE);
-    rc = store_job_purge_team(t, c->team_id, NULL);
-    if (rc || r->state == STORE_MOVE_DONE)
-        return rc;
+    if (r->state == STORE_MOVE_DONE)
+        return SW_OK;
     r->state = STORE_MOVE_DONE;
     r->export_records = c->records;
     r->export_bytes = c->bytes;
@@ -283,6 +280,7 @@ sw_err store_team_move_finish(store *s, const char *team_id,
                               struct sw_buf *why)
 {
     struct store_move_ctx c;
+    size_t n;
     sw_err rc;
 
     if (s == NULL)
@@ -299,6 +297,13 @@ sw_err store_team_move_finish(store *s, const char *team_id,
     /* Deleted by an earlier finish: its purge may still be marked. */
     if (rc == SW_ENOTFOUND)
         rc = store_team_purge(s, team_id, 0, NULL);
+    /* store_team_delete leaves the team's queued jobs to the workers, which
+     * drop them lazily; they go now, so that nothing of the team stays. */
+    do {
+        n = 0;
+        if (rc == SW_OK)
+            rc = store_job_drop_stale(s, &n);
+    } while (rc == SW_OK && n > 0);
     if (rc == SW_OK)
         sw_log_info("store.team_moved", "team=%s records=%llu bytes=%llu",
                     team_id, (unsigned long long)export_records,

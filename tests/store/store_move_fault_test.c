@@ -5,7 +5,9 @@
  * SW_ENOMEM, nothing leaked, and the target holds either the whole team,
  * byte for byte, or nothing visible of it (not found, its keys refused, no
  * key, job or team entry); store_move_check finds no violation; and an
- * import from import_begin again (without faults) succeeds. */
+ * import from import_begin again (without faults) succeeds. The same for
+ * the abort of an interrupted import and for freeze and finish on the
+ * source. */
 #include "tests/testutil.h"
 
 #include <string.h>
@@ -446,11 +448,99 @@ static void test_fault_abort(void **state)
     src_close(&x);
 }
 
+/* after_finish checks the source after a freeze and finish that may have
+ * failed: the team whole (frozen or not), or deleted with its tombstone
+ * and its leftovers under its purge mark. Returns 1 when it is deleted. */
+static int after_finish(struct src *x)
+{
+    const char *team = x->team.team_id;
+    struct store_team t = {0};
+    struct sw_buf report;
+    struct dump d;
+    char *node = NULL;
+    size_t v = 99;
+    sw_err rc;
+
+    rc = store_team_get(x->s, team, &t, NULL);
+    store_team_clear(&t);
+    if (rc != SW_OK && rc != SW_ENOTFOUND)
+        fail_msg("store_team_get: %s", sw_err_name(rc));
+    dump_team(x->s, team, &d);
+    if (rc == SW_OK) {
+        ASSERT_EQ(sw_buf_len(&d.out), sw_buf_len(&x->dump.out));
+        assert_memory_equal(sw_buf_str(&d.out), sw_buf_str(&x->dump.out),
+                            sw_buf_len(&d.out));
+    }
+    ASSERT_ERR(auth(x->s, x->secret), rc == SW_OK ? SW_OK : SW_EUNAUTH);
+    sw_buf_free(&d.out);
+    if (rc == SW_ENOTFOUND) {
+        ASSERT_OK(store_team_moved_to(x->s, team, &node));
+        assert_string_equal(node, "node-b");
+        sw_free(node);
+    }
+    sw_buf_init(&report, 1 << 16);
+    ASSERT_OK(store_move_check(x->s, &report, &v, NULL));
+    if (v != 0)
+        fail_msg("store_move_check: %s", sw_buf_str(&report));
+    sw_buf_free(&report);
+    return rc == SW_ENOTFOUND;
+}
+
+/* Freeze and finish on the source under faults, then again without. */
+static void test_fault_finish(void **state)
+{
+    struct fault f = {0, 0};
+    int failures = 0;
+    sw_err rc;
+
+    (void)state;
+    for (f.at = 1;; f.at++) {
+        int64_t live = sw_mem_live();
+        struct store_move m = {0};
+        struct src x;
+        struct dump d;
+
+        src_open(&x);
+        f.fired = 0;
+        sw_mem_set_fault(fault_hook, &f);
+        rc = store_team_freeze(x.s, x.team.team_id, "node-b", NULL, NULL);
+        if (rc == SW_OK)
+            rc = store_team_move_finish(x.s, x.team.team_id, 1, 2, NULL);
+        sw_mem_set_fault(NULL, NULL);
+        if (rc != SW_OK && rc != SW_ENOMEM)
+            fail_msg("fail at %llu: got %s, want SW_ENOMEM",
+                     (unsigned long long)f.at, sw_err_name(rc));
+        failures += rc != SW_OK;
+        /* A finish cut short is run again; a freeze that failed too. */
+        if (!after_finish(&x) &&
+            store_team_move_get(x.s, x.team.team_id, &m) == SW_ENOTFOUND)
+            ASSERT_OK(
+                store_team_freeze(x.s, x.team.team_id, "node-b", NULL, NULL));
+        store_move_clear(&m);
+        ASSERT_OK(store_team_move_finish(x.s, x.team.team_id, 1, 2, NULL));
+        assert_true(after_finish(&x));
+        dump_team(x.s, x.team.team_id, &d);
+        ASSERT_EQ(sw_buf_len(&d.out), 0);
+        sw_buf_free(&d.out);
+        src_close(&x);
+        if (sw_mem_live() != live)
+            fail_msg("fail at %llu: %lld blocks leaked",
+                     (unsigned long long)f.at,
+                     (long long)(sw_mem_live() - live));
+        if (!f.fired)
+            break;
+    }
+    print_message("allocation faults injected: %llu, failed cleanly: %d\n",
+                  (unsigned long long)f.at - 1, failures);
+    assert_true(failures > 10);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fault_export_import),
         cmocka_unit_test(test_fault_abort),
+        cmocka_unit_test(test_fault_finish),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,7 +12,9 @@
 #include "store/store.h"
 #include "store/store_job.h"
 #include "store/store_llm.h"
+#include "store/store_mail.h"
 #include "store/store_move.h"
+#include "store/store_outcome.h"
 #include "store/store_snippet.h"
 #include "store/store_tenant.h"
 
@@ -323,49 +325,181 @@ struct fill {
     int big; /* one value larger than any export call's budget */
 };
 
-/* fill_txn writes a job, an LLM budget, a snippet and, in every prefixed
- * database still empty of the team, one raw record. */
-static SW_MUST_CHECK sw_err fill_txn(store_txn *t, void *arg)
+static SW_MUST_CHECK sw_err seed_email(store_txn *t, const char *team,
+                                       const char *eid, const char *msgid,
+                                       const char *from, const char *to,
+                                       int dir, struct store_email_content *c)
 {
-    const struct fill *f = arg;
-    struct store_snippet sn = {0};
-    static char big[300 * 1024];
+    struct store_addr rcpt = {"", (char *)to};
+    struct store_email e;
     struct sw_buf k;
-    uint64_t seq = 0;
     sw_err rc;
-    int i;
 
-    sn.team_id = (char *)f->team;
+    memset(&e, 0, sizeof(e));
+    sw_buf_init(&k, 1024);
+    e.email_id = (char *)eid;
+    e.team_id = (char *)team;
+    e.thread_id = "th_0000000000000001";
+    e.message_id = (char *)msgid;
+    e.direction = dir;
+    e.from_email = (char *)from;
+    e.rep_email = "rep@example.com";
+    e.subject = "Deck";
+    e.to = &rcpt;
+    e.n_to = 1;
+    e.sent_ms = dir == STORE_DIR_OUTBOUND ? 1000 : 2000;
+    e.body_text = e.new_text = "words of the mail";
+    e.contents = c;
+    e.n_contents = c ? 1 : 0;
+    rc = store_mail_msgid_key(&k, msgid);
+    if (rc == SW_OK)
+        rc = store_email_put(t, &e, sw_buf_str(&k), sw_buf_len(&k));
+    sw_buf_free(&k);
+    return rc;
+}
+
+/* seed_mail writes a thread of two emails with a content item, an outcome,
+ * a framing, two queued jobs and an LLM journal and cache entry, as
+ * ingestion would (after store_erase_fault_test's seed). */
+static SW_MUST_CHECK sw_err seed_mail(store_txn *t, const char *team)
+{
+    char *ids[] = {"em_0000000000000001", "em_0000000000000002"};
+    char *parts[] = {"rep@example.com", "buyer@prospect.example"};
+    char *reps[] = {"rep@example.com"};
+    struct store_email_content ec = {"ct_0000000000000001", "deck.txt", 2, 1};
+    struct store_content c = {0};
+    struct store_thread th = {0};
+    struct store_outcome o = {0};
+    struct store_snippet sn = {0};
+    struct store_llm_attempt a = {0};
+    unsigned char key[32];
+    char *oid = NULL;
+    int dup = 0;
+    sw_err rc;
+
+    c.content_id = ec.content_id;
+    c.team_id = (char *)team;
+    c.filename = "deck.txt";
+    c.media_type = "text/plain";
+    c.kind = 6;
+    c.state = 2;
+    c.text = "the deck";
+    c.text_len = 8;
+    c.sha256[0] = 1;
+    c.file_state = STORE_FILE_NOT_KEPT;
+    rc = store_content_put(t, &c);
+    if (rc == SW_OK)
+        rc = seed_email(t, team, ids[0], "m1@example.com", "rep@example.com",
+                        parts[1], STORE_DIR_OUTBOUND, &ec);
+    if (rc == SW_OK)
+        rc = store_content_use_add(t, team, ec.content_id, ids[0]);
+    if (rc == SW_OK)
+        rc = seed_email(t, team, ids[1], "m2@prospect.example", parts[1],
+                        "rep@example.com", STORE_DIR_INBOUND, NULL);
+    th.thread_id = "th_0000000000000001";
+    th.team_id = (char *)team;
+    th.subject = "Deck";
+    th.subject_key = "deck";
+    th.participants = parts;
+    th.n_participants = 2;
+    th.rep_emails = reps;
+    th.n_rep_emails = 1;
+    th.email_ids = ids;
+    th.n_emails = 2;
+    th.first_ms = 1000;
+    th.last_ms = 2000;
+    if (rc == SW_OK)
+        rc = store_thread_put(t, &th);
+    o.thread_id = th.thread_id;
+    o.kind = 4;
+    o.source = STORE_OUTCOME_DERIVED;
+    o.email_id = ids[1];
+    o.idem_key = "reply:em_0000000000000002";
+    if (rc == SW_OK)
+        rc = store_outcome_put(t, team, &o, &dup, &oid);
+    sw_free(oid);
+    sn.team_id = (char *)team;
     sn.kind = STORE_SNIPPET_FRAMING;
-    sn.text = "Thanks for the call";
-    rc = store_job_enqueue(t, f->team, "email_1", STORE_JOB_EXTRACT_OUTBOUND,
-                           NULL);
-    if (rc == SW_OK)
-        rc = store_job_enqueue(t, f->team, "email_2",
-                               STORE_JOB_CLASSIFY_INBOUND, NULL);
-    if (rc == SW_OK)
-        rc = store_llm_budget_add(t, f->team, 20000, 77, NULL);
-    if (rc == SW_OK)
-        rc = store_seq_next(t, f->team, "custom", &seq);
+    sn.text = "I've attached the deck";
+    sn.content_id = ec.content_id;
+    sn.email_id = ids[0];
+    sn.thread_id = th.thread_id;
     if (rc == SW_OK)
         rc = store_snippet_put(t, &sn);
     sw_free(sn.snippet_id);
+    if (rc == SW_OK)
+        rc = store_job_enqueue(t, team, ids[0], STORE_JOB_EXTRACT_OUTBOUND,
+                               NULL);
+    if (rc == SW_OK)
+        rc = store_job_enqueue(t, team, ids[1], STORE_JOB_CLASSIFY_INBOUND,
+                               NULL);
+    a.job_id = ids[1];
+    a.provider = "builtin";
+    a.model = "builtin-v1";
+    a.schema_name = "reply";
+    a.schema_version = 1;
+    a.request_hash = "00ff";
+    a.raw_output = "{\"evidence\":\"words\"}";
+    a.errors = "";
+    a.outcome = STORE_LLM_OK;
+    if (rc == SW_OK)
+        rc = store_llm_journal_add(t, team, &a);
+    if (rc == SW_OK)
+        rc = store_llm_cache_key("builtin", "builtin-v1", "reply", 1, "00ff",
+                                 key);
+    if (rc == SW_OK)
+        rc = store_llm_cache_put(t, team, key, "{}", 2);
+    if (rc == SW_OK)
+        rc = store_llm_budget_add(t, team, 20000, 77, NULL);
+    return rc;
+}
+
+static SW_MUST_CHECK sw_err any_cb(const void *k, size_t kl, const void *v,
+                                   size_t vl, void *arg)
+{
+    (void)k;
+    (void)kl;
+    (void)v;
+    (void)vl;
+    *(int *)arg = 1;
+    return STORE_SCAN_STOP;
+}
+
+/* fill_txn seeds the team's mail and puts one raw record in every prefixed
+ * database the seed left empty of the team (ranker data, library, ...),
+ * in LIBRARY one larger than any export call's budget when f->big. */
+static SW_MUST_CHECK sw_err fill_txn(store_txn *t, void *arg)
+{
+    const struct fill *f = arg;
+    static char big[300 * 1024];
+    struct sw_buf k;
+    sw_err rc;
+    int i, any;
+
     sw_buf_init(&k, 1024);
+    rc = seed_mail(t, f->team);
+    if (rc == SW_OK)
+        rc = store_key(&k, f->team, NULL, 0);
     memset(big, 'b', sizeof(big));
     for (i = 0; rc == SW_OK && i < STORE_DB_COUNT; i++) {
         const char *name = store_db_name((enum store_db)i);
+        int lib = f->big && i == STORE_DB_LIBRARY;
 
-        /* Not prefixed, or decoded by the code under test (KEYS). */
-        if (i == STORE_DB_META || i == STORE_DB_TEAMS || i == STORE_DB_KEYS ||
+        any = 0;
+        if (i == STORE_DB_META || i == STORE_DB_TEAMS ||
             i == STORE_DB_KEY_HASHES || i == STORE_DB_KEY_IDS ||
-            i == STORE_DB_JOBS || i == STORE_DB_JOB_TEAM)
+            i == STORE_DB_JOBS)
+            continue; /* not prefixed */
+        rc = store_key(&k, f->team, NULL, 0);
+        if (rc == SW_OK)
+            rc = store_scan(t, (enum store_db)i, sw_buf_str(&k), sw_buf_len(&k),
+                            NULL, 0, any_cb, &any);
+        if (rc || (any && !lib))
             continue;
         rc = store_key(&k, f->team, name, strlen(name));
         if (rc == SW_OK)
             rc = store_put(t, (enum store_db)i, sw_buf_str(&k), sw_buf_len(&k),
-                           f->big && i == STORE_DB_LIBRARY ? big : name,
-                           f->big && i == STORE_DB_LIBRARY ? sizeof(big)
-                                                           : strlen(name),
+                           lib ? big : name, lib ? sizeof(big) : strlen(name),
                            0);
     }
     sw_buf_free(&k);
@@ -470,6 +604,21 @@ static size_t check_store(store *s, struct sw_buf *report)
     return v;
 }
 
+/* mail_violations runs store_mail_check (emails, threads, contents, jobs
+ * and their index, the job counter) and returns its violations. */
+static size_t mail_violations(store *s)
+{
+    struct sw_buf report;
+    size_t v = 99;
+
+    sw_buf_init(&report, 1 << 20);
+    ASSERT_OK(store_mail_check(s, &report, &v, NULL));
+    if (v)
+        print_message("%s", sw_buf_str(&report));
+    sw_buf_free(&report);
+    return v;
+}
+
 /* --- Cases ----------------------------------------------------------------
  */
 
@@ -525,6 +674,8 @@ static void test_roundtrip(void **state)
     assert_auth(f->dst, f->a_rep_secret, SW_OK);
     assert_same(f->src, f->dst, a);
     assert_absent(f->dst, f->b.team_id, 1);
+    ASSERT_EQ(mail_violations(f->src), 0);
+    ASSERT_EQ(mail_violations(f->dst), 0);
     assert_auth(f->dst, f->b_secret, SW_EUNAUTH);
     ASSERT_EQ(check_store(f->dst, &report), 0);
     ASSERT_EQ(sw_buf_len(&report), 0);
