@@ -84,9 +84,9 @@ SW_MUST_CHECK sw_err store_team_export_begin(store *s, const char *team_id,
                                              struct sw_buf *why);
 
 /* The callback of store_team_export_next, called once per record in order.
- * The pointers in *r stay valid until store_team_export_end. An error ends
- * the call and is returned by it; the record is sent again by the next
- * call (the ones before it are not). */
+ * The pointers in *r are valid during the call only: copy what you keep.
+ * An error ends the call and is returned by it; that record is passed
+ * again by the next call (the ones before it are not). */
 typedef sw_err (*store_export_fn)(const struct store_move_rec *r, void *arg);
 
 /* store_team_export_next passes the next records of the export to cb, up to
@@ -177,11 +177,12 @@ void store_move_clear(struct store_move *m);
 
 /* store_team_freeze records that team_id is moving to target_node (1 to
  * STORE_MOVE_NODE_MAX bytes of text): from now on the service refuses the
- * team's writes (the store only records it). Freezing a team frozen for
- * the same target succeeds and returns the existing record. *out is
- * optional. Errors: SW_ENOTFOUND (no such team), SW_ESTATE (frozen for
- * another target, or already moved), SW_EINVAL, SW_ENOMEM, SW_ECORRUPT,
- * SW_ESTORE. */
+ * team's writes (the store only records it): API calls, ingestion and the
+ * workers' commits alike, since whatever is written after the export's
+ * snapshot stays behind. Freezing a team frozen for the same target
+ * succeeds and returns the existing record. *out is optional. Errors:
+ * SW_ENOTFOUND (no such team), SW_ESTATE (frozen for another target, or already
+ * moved), SW_EINVAL, SW_ENOMEM, SW_ECORRUPT, SW_ESTORE. */
 SW_MUST_CHECK sw_err store_team_freeze(store *s, const char *team_id,
                                        const char *target_node,
                                        struct store_move *out,
@@ -218,7 +219,10 @@ SW_MUST_CHECK sw_err store_team_move_finish(store *s, const char *team_id,
                                             struct sw_buf *why);
 
 /* store_team_moved_to writes the node team_id moved to into *node (sw_free)
- * so that the service can answer "moved to node X, retry there".
+ * so that the service can answer "moved to node X, retry there". The
+ * service finds the team of a refused key from its routing prefix
+ * (store_key_route); a bare secret of a moved team cannot be traced, its
+ * hash having gone with the team.
  * Errors: SW_ENOTFOUND (no tombstone), SW_EINVAL, SW_ENOMEM, SW_ESTORE. */
 SW_MUST_CHECK sw_err store_team_moved_to(store *s, const char *team_id,
                                          char **node);

@@ -853,6 +853,65 @@ static void test_snapshot(void **state)
     recs_free(&all);
 }
 
+/* 4b. A callback error ends the call; the next call passes that record
+ * again and none twice. A batch put twice imports the same. */
+struct flaky {
+    struct collect c;
+    size_t calls, fail_at;
+};
+
+static SW_MUST_CHECK sw_err flaky_cb(const struct store_move_rec *m, void *arg)
+{
+    struct flaky *x = arg;
+
+    if (++x->calls == x->fail_at)
+        return SW_EBUSY;
+    return collect_cb(m, &x->c);
+}
+
+static void test_retries(void **state)
+{
+    struct fixture *f = *state;
+    const char *a = f->a.team_id;
+    struct store_team_export *e = NULL;
+    struct recs r = {0}, all = {0};
+    struct flaky x = {{&r, 0}, 0, 0};
+    size_t i, fails = 0;
+    int done = 0;
+
+    ASSERT_OK(export_all(f->src, a, 1 << 20, &all));
+    ASSERT_OK(store_team_export_begin(f->src, a, &e, NULL));
+    while (!done) {
+        sw_err rc;
+
+        x.calls = 0;
+        x.fail_at = 3;
+        rc = store_team_export_next(e, flaky_cb, &x, 700, &done);
+        if (rc == SW_EBUSY)
+            fails++;
+        else
+            ASSERT_OK(rc);
+    }
+    store_team_export_end(&e);
+    assert_true(fails > 3);
+    ASSERT_EQ(r.n, all.n);
+    for (i = 0; i < r.n; i++) {
+        assert_string_equal(r.v[i].db, all.v[i].db);
+        ASSERT_EQ(r.v[i].klen, all.v[i].klen);
+        assert_memory_equal(r.v[i].key, all.v[i].key, r.v[i].klen);
+    }
+
+    ASSERT_OK(store_team_import_begin(f->dst, a, NULL));
+    ASSERT_OK(store_team_import_put(f->dst, a, r.v, r.n / 2, NULL));
+    ASSERT_OK(store_team_import_put(f->dst, a, r.v, r.n, NULL));
+    ASSERT_OK(
+        store_team_import_put(f->dst, a, r.v + r.n / 2, r.n - r.n / 2, NULL));
+    ASSERT_OK(store_team_import_commit(f->dst, a, NULL));
+    assert_same(f->src, f->dst, a);
+    recs_free(&r);
+    recs_free(&all);
+}
+
 /* 5. Freeze, unfreeze, finish, the tombstone, and a move back. */
 static void test_move_state(void **state)
 {
@@ -979,6 +1038,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_move_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check, setup, teardown),
     };
