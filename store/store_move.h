@@ -21,8 +21,11 @@
  *                 jobs of a missing team.
  * Not exported: job_team (derived from jobs at commit; an import of it is
  * SW_EINVAL) and meta (store-wide: schema, secrets, marks). The store's
- * secrets are not moved, so page tokens sealed on the source are not valid
- * on the target.
+ * secrets (store_secret) are not moved, so nothing the service sealed or
+ * tagged under them on the source opens on the target: page tokens,
+ * suggestion ids (ranker/suggest_id.c) and the sealed responses of
+ * request_ids, which are copied byte for byte all the same (svc_idem must
+ * take one that does not open for an expired one).
  *
  * META records of this module, beside store_tenant.h's "purge:TEAM":
  *   "import:TEAM"             an import of TEAM is unfinished (empty value)
