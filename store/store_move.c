@@ -8,6 +8,7 @@
 #include <assert.h>
 #include <string.h>
 
+#include "base/sw_arena.h"
 #include "base/sw_log.h"
 #include "base/sw_mem.h"
 #include "base/sw_util.h"
@@ -156,6 +157,10 @@ struct store_team_export {
     int db;               /* the database being exported */
     struct sw_buf after;  /* the last scanned key passed in db */
     struct sw_buf from;   /* the copy of after a scan starts from */
+    /* Keys made outside LMDB's pages (a KEY_HASHES key comes from a
+     * decoded KeyRecord, freed after its callback): kept here until the
+     * export ends, as the callback's contract promises. */
+    struct sw_arena keep;
     uint64_t records, bytes;
 };
 
@@ -180,6 +185,7 @@ void store_team_export_end(struct store_team_export **exp)
     sw_buf_free(&e->prefix);
     sw_buf_free(&e->after);
     sw_buf_free(&e->from);
+    sw_arena_free(&e->keep);
     sw_free(e);
     *exp = NULL;
 }
@@ -232,6 +238,7 @@ sw_err store_team_export_begin(store *s, const char *team_id,
     e = sw_calloc(1, sizeof(*e));
     if (e == NULL)
         return SW_ENOMEM;
+    sw_arena_init(&e->keep, 0);
     sw_buf_init(&e->prefix, STORE_KEYBUF_MAX);
     sw_buf_init(&e->after, STORE_KEYBUF_MAX);
     sw_buf_init(&e->from, STORE_KEYBUF_MAX);
@@ -318,11 +325,15 @@ static SW_MUST_CHECK sw_err store_export_key_cb(const void *k, size_t kl,
         return rc;
     r = (Snipwise__Store__KeyRecord *)m;
     if (e->db == STORE_DB_KEY_HASHES) {
-        ek = r->secret_hash.data;
+        /* The hash is in the decoded record, freed below: the export keeps
+         * a copy, valid as long as the callback's contract says. */
         ekl = r->secret_hash.len;
-        rc = ekl == STORE_MOVE_HASH_LEN
-                 ? store_get(e->t, STORE_DB_KEY_HASHES, ek, ekl, &ev, &evl)
-                 : SW_ENOTFOUND;
+        rc = SW_ENOTFOUND;
+        if (ekl == STORE_MOVE_HASH_LEN) {
+            ek = sw_arena_memdup(&e->keep, r->secret_hash.data, ekl);
+            rc = ek ? store_get(e->t, STORE_DB_KEY_HASHES, ek, ekl, &ev, &evl)
+                    : SW_ENOMEM;
+        }
         if (rc == SW_OK && (evl != kl || memcmp(ev, k, kl) != 0))
             rc = SW_ENOTFOUND;
     } else {

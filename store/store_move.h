@@ -87,9 +87,10 @@ SW_MUST_CHECK sw_err store_team_export_begin(store *s, const char *team_id,
                                              struct sw_buf *why);
 
 /* The callback of store_team_export_next, called once per record in order.
- * The pointers in *r are valid during the call only: copy what you keep.
- * An error ends the call and is returned by it; that record is passed
- * again by the next call (the ones before it are not). */
+ * The pointers in *r stay valid until store_team_export_end (they point
+ * into the export's snapshot or memory it keeps), so a batch may be sent
+ * without copying. An error ends the call and is returned by it; that
+ * record is passed again by the next call (the ones before it are not). */
 typedef sw_err (*store_export_fn)(const struct store_move_rec *r, void *arg);
 
 /* store_team_export_next passes the next records of the export to cb, up to

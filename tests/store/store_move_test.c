@@ -912,6 +912,54 @@ static void test_retries(void **state)
     recs_free(&all);
 }
 
+/* 4c. The records passed stay valid until the export ends, so that the
+ * service sends a batch without copying it: pointers kept across calls
+ * still read the exported bytes at the end (a freed key would read the
+ * 0x5a that debug builds write over freed memory). */
+struct keep {
+    struct store_move_rec v[256];
+    size_t n;
+};
+
+static SW_MUST_CHECK sw_err keep_cb(const struct store_move_rec *m, void *arg)
+{
+    struct keep *k = arg;
+
+    if (k->n == sizeof(k->v) / sizeof(k->v[0]))
+        return SW_ETOOBIG;
+    k->v[k->n++] = *m;
+    return SW_OK;
+}
+
+static void test_pointers_live(void **state)
+{
+    struct fixture *f = *state;
+    struct store_team_export *e = NULL;
+    struct recs all = {0};
+    struct keep *k = sw_calloc(1, sizeof(*k));
+    size_t i, hashes = 0;
+    int done = 0;
+
+    assert_non_null(k);
+    ASSERT_OK(export_all(f->src, f->a.team_id, 1 << 20, &all));
+    ASSERT_OK(store_team_export_begin(f->src, f->a.team_id, &e, NULL));
+    while (!done)
+        ASSERT_OK(store_team_export_next(e, keep_cb, k, 64, &done));
+    ASSERT_EQ(k->n, all.n);
+    for (i = 0; i < k->n; i++) {
+        assert_string_equal(k->v[i].db, all.v[i].db);
+        ASSERT_EQ(k->v[i].klen, all.v[i].klen);
+        assert_memory_equal(k->v[i].key, all.v[i].key, all.v[i].klen);
+        ASSERT_EQ(k->v[i].vlen, all.v[i].vlen);
+        assert_memory_equal(k->v[i].val, all.v[i].val, all.v[i].vlen);
+        hashes += strcmp(all.v[i].db, "key_hashes") == 0;
+    }
+    ASSERT_EQ(hashes, 3);
+    store_team_export_end(&e);
+    sw_free(k);
+    recs_free(&all);
+}
+
 /* 5. Freeze, unfreeze, finish, the tombstone, and a move back. */
 static void test_move_state(void **state)
 {
@@ -1039,6 +1087,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_interrupted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pointers_live, setup, teardown),
         cmocka_unit_test_setup_teardown(test_move_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check, setup, teardown),
     };
