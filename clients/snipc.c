@@ -11,10 +11,13 @@
 #include <grpc/support/time.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/sw_buf.h"
 #include "base/sw_mem.h"
+#include "base/sw_util.h"
 #include "google/rpc/error_details.pb-c.h"
 #include "google/rpc/status.pb-c.h"
 #include "proto/msg.h"
@@ -404,9 +407,11 @@ static void snipc_cq_destroy(grpc_completion_queue *cq)
     grpc_completion_queue_destroy(cq);
 }
 
-sw_err snipc_unary(snipc *c, const char *method, const ProtobufCMessage *req,
-                   const ProtobufCMessageDescriptor *resp_d, struct sw_arena *a,
-                   ProtobufCMessage **resp, struct snipc_status *st)
+static sw_err snipc_unary_once(snipc *c, const char *method,
+                               const ProtobufCMessage *req,
+                               const ProtobufCMessageDescriptor *resp_d,
+                               struct sw_arena *a, ProtobufCMessage **resp,
+                               struct snipc_status *st)
 {
     grpc_completion_queue *cq = snipc_cq_get(c);
     grpc_call *call = snipc_call(c, cq, method);
@@ -465,6 +470,45 @@ out:
     grpc_call_unref(call);
     snipc_cq_put(c, cq);
     return rc;
+}
+
+/* snipc_moving: the call was refused because its team is moving between
+ * nodes (TEAM_MOVING: writes pause for the cut-over; TEAM_MOVED: a stale
+ * route): nothing of it was applied, and it is worth repeating. */
+static int snipc_moving(const struct snipc_status *st)
+{
+    return st->code == GRPC_STATUS_UNAVAILABLE && st->reason &&
+           (strcmp(st->reason, "TEAM_MOVING") == 0 ||
+            strcmp(st->reason, "TEAM_MOVED") == 0);
+}
+
+sw_err snipc_unary(snipc *c, const char *method, const ProtobufCMessage *req,
+                   const ProtobufCMessageDescriptor *resp_d, struct sw_arena *a,
+                   ProtobufCMessage **resp, struct snipc_status *st)
+{
+    int64_t end = sw_mono_ms() + c->timeout_ms;
+    sw_err rc;
+
+    /* A move's cut-over lasts seconds: repeat after the server's hint
+     * until the call's own timeout has passed. */
+    for (;;) {
+        const char *hint;
+        int64_t wait;
+        rc = snipc_unary_once(c, method, req, resp_d, a, resp, st);
+        if (rc || !snipc_moving(st))
+            return rc;
+        hint = snipc_status_meta(st, "retry_after_ms");
+        wait = hint ? strtoll(hint, NULL, 10) : 500;
+        if (wait <= 0 || wait > 5000)
+            wait = 500;
+        if (sw_mono_ms() + wait >= end)
+            return rc;
+        {
+            struct timespec ts = {(time_t)(wait / 1000),
+                                  (long)(wait % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
 }
 
 sw_err snipc_server_stream(snipc *c, const char *method,

@@ -60,7 +60,10 @@ SW_MUST_CHECK sw_err snipc_open(const struct snipc_opts *o, snipc **out);
 void snipc_close(snipc **c);
 
 /* snipc_unary calls method ("/snipwise.v1.AdminService/CreateTeam") with
- * req and decodes the reply as resp_d into arena a. Returns SW_OK when the
+ * req and decodes the reply as resp_d into arena a. A call refused because
+ * its team is moving between nodes (UNAVAILABLE, TEAM_MOVING or
+ * TEAM_MOVED: nothing was applied) is repeated after the server's
+ * retry_after_ms until the handle's timeout has passed. Returns SW_OK when the
  * call completed with any status (see *st); *resp is set only for status
  * OK. SW_EPARSE if the reply does not decode; SW_ENOMEM; SW_EINTERNAL if
  * gRPC refused the batch. */

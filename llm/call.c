@@ -14,6 +14,7 @@
 #include "base/sw_util.h"
 #include "store/store.h"
 #include "store/store_llm.h"
+#include "store/store_tenant.h"
 
 #define LLM_CALL_PROMPT_MAX (32u << 20)
 #define LLM_CALL_DAY_MS 86400000LL
@@ -128,7 +129,13 @@ static sw_err llm_call_rec_txn(store_txn *t, void *arg)
     struct llm_call_rec *r = arg;
     sw_err rc;
 
-    rc = store_llm_journal_add(t, r->team_id, &r->a);
+    /* A team deleted, or moved to another node, while the call ran keeps
+     * nothing of it here: its records would outlive it. */
+    rc = store_team_exists_txn(t, r->team_id);
+    if (rc == SW_ENOTFOUND)
+        return SW_OK;
+    if (rc == SW_OK)
+        rc = store_llm_journal_add(t, r->team_id, &r->a);
     if (rc == SW_OK && r->tokens > 0)
         rc = store_llm_budget_add(t, r->team_id, sw_now_ms() / LLM_CALL_DAY_MS,
                                   (uint64_t)r->tokens, NULL);

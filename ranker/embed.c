@@ -9,6 +9,7 @@
 #include "base/sw_log.h"
 #include "base/sw_mem.h"
 #include "ranker/rank_records.pb-c.h"
+#include "store/store_tenant.h"
 
 #define RANK_WORD_MAX 64    /* longer words are cut */
 #define RANK_WORDS_MAX 8192 /* words read from one text */
@@ -436,6 +437,10 @@ static sw_err rank_df_flush_fn(store_txn *t, void *arg)
     uint64_t c;
     sw_err rc = SW_OK;
 
+    /* The team went (deleted, or moved to another node) while this was
+     * being made: nothing of it may outlive the team. */
+    if (store_team_exists_txn(t, a->team_id) == SW_ENOTFOUND)
+        return SW_OK;
     sw_buf_init(&key, 1024);
     for (i = 0; i < d->cap; i++) {
         if (d->keys[i] == 0)

@@ -12,6 +12,7 @@
 #include "ranker/index_int.h"
 #include "ranker/rank_records.pb-c.h"
 #include "store/store.h"
+#include "store/store_tenant.h"
 
 /* Records: packing and unpacking IndexRecord through sw_malloc. */
 
@@ -436,6 +437,10 @@ static sw_err rank_write_chunks_fn(store_txn *t, void *arg)
     uint64_t i;
     sw_err rc = SW_OK;
 
+    /* The team went (deleted, or moved to another node) while this was
+     * being made: nothing of it may outlive the team. */
+    if (store_team_exists_txn(t, a->team) == SW_ENOTFOUND)
+        return SW_OK;
     sw_buf_init(&key, 1024);
     if (a->from == 0) {
         /* Clear leftovers of an earlier attempt at this generation. */
@@ -472,6 +477,10 @@ static sw_err rank_write_meta_fn(store_txn *t, void *arg)
     size_t n;
     sw_err rc;
 
+    /* The team went (deleted, or moved to another node) while this was
+     * being made: nothing of it may outlive the team. */
+    if (store_team_exists_txn(t, a->team) == SW_ENOTFOUND)
+        return SW_OK;
     sw_buf_init(&key, 1024);
     n = snipwise__rank__index_record__get_packed_size(a->rec);
     buf = sw_malloc(n ? n : 1);

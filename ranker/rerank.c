@@ -14,6 +14,7 @@
 #include "base/sw_util.h"
 #include "ranker/als.h"
 #include "ranker/suggest_int.h"
+#include "store/store_tenant.h"
 
 #define RANK_ALS_ALPHA 4.0
 #define RANK_EVAL_K 10
@@ -680,7 +681,14 @@ struct rank_commit {
 static sw_err rank_commit_txn(store_txn *t, void *arg)
 {
     struct rank_commit *c = arg;
-    sw_err rc = rank_model_save(t, c->team, c->m);
+    sw_err rc = store_team_exists_txn(t, c->team);
+
+    /* A team gone (deleted or moved away) while it was re-ranked keeps no
+     * model here. */
+    if (rc == SW_ENOTFOUND)
+        return SW_OK;
+    if (rc == SW_OK)
+        rc = rank_model_save(t, c->team, c->m);
 
     if (rc == SW_OK && c->promote)
         rc = rank_model_promote(t, c->team, c->m->seq, c->now_ms);

@@ -6,6 +6,8 @@
 #include <strings.h>
 
 #include "base/sw_buf.h"
+#include "base/sw_mem.h"
+#include "store/store_move.h"
 #include "store/store_tenant.h"
 
 /* svc_auth_rep_refused explains why a rep key may not call m. */
@@ -23,6 +25,31 @@ static const char *svc_auth_rep_refused(const struct svc_method *m,
         msg = sw_arena_strdup(a, sw_buf_str(&b));
     sw_buf_free(&b);
     return msg ? msg : "a rep key may not call this method";
+}
+
+/* svc_auth_moved: SW_OK when the key's routing prefix names a team that
+ * moved away from this node (store_move.h's tombstone), with *why naming
+ * where: a client whose route is stale retries, and the proxy's updated
+ * route takes it there. */
+static sw_err svc_auth_moved(struct store *st, const char *key, size_t n,
+                             struct sw_arena *a, const char **why)
+{
+    char team[STORE_ROUTE_LEN + 1];
+    char *node = NULL;
+    sw_err rc = store_key_route(key, n, team);
+
+    if (rc == SW_OK)
+        rc = store_team_moved_to(st, team, &node);
+    if (rc)
+        return rc;
+    *why = sw_arena_printf(a,
+                           "team %s moved to node %s; this node no longer "
+                           "serves it: retry (the route follows the team)",
+                           team, node);
+    sw_free(node);
+    if (*why == NULL)
+        *why = "the team moved to another node: retry";
+    return SW_OK;
 }
 
 sw_err svc_auth_check(struct store *st, const grpc_metadata_array *md,
@@ -71,6 +98,10 @@ sw_err svc_auth_check(struct store *st, const grpc_metadata_array *md,
     }
     memset(&key, 0, sizeof(key));
     rc = store_key_authenticate(st, val, vlen, &key);
+    if (rc == SW_EUNAUTH && svc_auth_moved(st, val, vlen, a, why) == SW_OK) {
+        *reason = "TEAM_MOVED";
+        return SW_EBUSY;
+    }
     if (rc == SW_EUNAUTH) {
         *why = "invalid API key (unknown, revoked, or its team was deleted)";
         return rc;

@@ -157,6 +157,17 @@ sw_err svc_idem_begin(struct svc_ctx *c, struct svc_idem *m, const char *method,
     rc = plain ? sw_aead_open(m->key, sw_buf_str(&k), sw_buf_len(&k),
                               v + SVC_IDEM_HEAD, n, plain)
                : SW_ENOMEM;
+    if (rc == SW_ECORRUPT) {
+        /* Sealed by another node's key: the team moved here after the
+         * first call (TeamMoveService). The request was applied; running
+         * it again would apply it twice, and its answer cannot be shown. */
+        svc_ctx_reason(c, "REQUEST_REPLAY_UNAVAILABLE");
+        rc = svc_ctx_fail_field(c, SW_ESTATE, "request_id",
+                                "was applied on the node this team lived on "
+                                "before it moved here; its response cannot "
+                                "be replayed: read the result instead");
+        goto out;
+    }
     if (rc == SW_OK)
         rc = msg_decode(resp_d, plain, n - SW_AEAD_OVERHEAD, svc_ctx_arena(c),
                         resp);

@@ -416,8 +416,10 @@ static sw_err svc_emails_end(struct svc_ctx *c, void *state, sw_err rc,
     return rc;
 }
 
+/* Items stay in the call's arena: the window of begun items points into
+ * them until each commits. */
 static const struct svc_stream_ops svc_emails_ops = {svc_emails_item,
-                                                     svc_emails_end};
+                                                     svc_emails_end, 0};
 
 sw_err svc_ingest_emails(struct svc_ctx *c, const ProtobufCMessage *req,
                          ProtobufCMessage **resp)

@@ -31,6 +31,7 @@
 #include "service/svc_store.h"
 #include "service/svc_tls.h"
 #include "store/store.h"
+#include "store/store_move.h"
 #include "store/store_tenant.h"
 
 #define SNIPD_VERSION SW_VERSION
@@ -374,6 +375,20 @@ static int snipd_serve(const struct svc_config *cfg)
                 sw_err_str(rc));
         goto out;
     }
+    /* A team import cut short by a crash is discarded: nothing of it was
+     * visible, and the mover begins it again (store_move.h). */
+    {
+        size_t nimports = 0;
+        rc = store_team_import_pending(st, &nimports);
+        if (rc) {
+            fprintf(stderr,
+                    "snipd: cannot discard unfinished team imports: %s\n",
+                    sw_err_str(rc));
+            goto out;
+        }
+        if (nimports)
+            sw_log_info("move.imports_discarded", "teams=%zu", nimports);
+    }
     rc = snipd_embed_opts(cfg, &ro, &eo, &embed_key);
     if (rc)
         goto out;
@@ -523,6 +538,36 @@ out:
     return code;
 }
 
+/* snipd_check_moves prints the team-move part of `snipd check`
+ * (store_move_check) and returns its violations, or 1 if it could not
+ * run. */
+static long snipd_check_moves(store *st)
+{
+    struct sw_buf report, summary;
+    size_t violations = 0;
+    long bad;
+    sw_err rc;
+
+    sw_buf_init(&report, 1 << 20);
+    sw_buf_init(&summary, 4096);
+    rc = store_move_check(st, &report, &violations, &summary);
+    if (rc) {
+        printf("snipd check: team moves: could not check: %s\n",
+               sw_err_str(rc));
+        bad = 1;
+    } else {
+        if (sw_buf_len(&report))
+            printf("%s%s", sw_buf_str(&report),
+                   sw_buf_str(&report)[sw_buf_len(&report) - 1] == '\n' ? ""
+                                                                        : "\n");
+        printf("snipd check: team moves: %s\n", sw_buf_str(&summary));
+        bad = (long)violations;
+    }
+    sw_buf_free(&report);
+    sw_buf_free(&summary);
+    return bad;
+}
+
 static int snipd_check(const struct svc_config *cfg)
 {
     struct store_stats stats;
@@ -540,6 +585,8 @@ static int snipd_check(const struct svc_config *cfg)
                cfg->data_dir);
     if (rc == SW_OK)
         bad = svc_ingest_check(st, stdout);
+    if (rc == SW_OK)
+        bad += snipd_check_moves(st);
     store_close(&st);
     if (rc) {
         fprintf(stderr, "snipd check: %s: %s\n", cfg->data_dir, sw_err_str(rc));

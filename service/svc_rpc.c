@@ -17,6 +17,7 @@
 #include "service/svc_ingest.h"
 #include "service/svc_llm.h"
 #include "service/svc_mailbox.h"
+#include "service/svc_move.h"
 #include "service/svc_outcome.h"
 #include "service/svc_repkey.h"
 #include "service/svc_rjobs.h"
@@ -27,6 +28,7 @@
 #include "snipwise/v1/ingest.pb-c.h"
 #include "snipwise/v1/llm.pb-c.h"
 #include "snipwise/v1/mailbox.pb-c.h"
+#include "snipwise/v1/move.pb-c.h"
 #include "snipwise/v1/outcome.pb-c.h"
 #include "snipwise/v1/ranking.pb-c.h"
 #include "snipwise/v1/snippet.pb-c.h"
@@ -52,6 +54,7 @@ struct svc_row {
 #define RANKING &snipwise__v1__ranking_service__descriptor
 #define LLM &snipwise__v1__llm_service__descriptor
 #define MAILBOX &snipwise__v1__mailbox_service__descriptor
+#define MOVE &snipwise__v1__team_move_service__descriptor
 #define HEALTH &grpc__health__v1__health__descriptor
 
 #define P_RETRIEVAL "snippet retrieval arrives with issues 4 and 5"
@@ -82,41 +85,46 @@ static const struct svc_row svc_rows[] = {
 
     {TEAM, "GetMyTeam", SVC_UNARY, SVC_REP, SVC_INLINE, svc_team_get_my_team,
      NULL},
-    {TEAM, "AddTeamMember", SVC_UNARY, SVC_TEAM, 0, svc_team_add_member, NULL},
-    {TEAM, "RemoveTeamMember", SVC_UNARY, SVC_TEAM, 0, svc_team_remove_member,
+    {TEAM, "AddTeamMember", SVC_UNARY, SVC_TEAM, SVC_WRITE, svc_team_add_member,
      NULL},
+    {TEAM, "RemoveTeamMember", SVC_UNARY, SVC_TEAM, SVC_WRITE,
+     svc_team_remove_member, NULL},
     {TEAM, "ListTeamMembers", SVC_UNARY, SVC_REP, 0, svc_team_list_members,
      NULL},
-    {TEAM, "AddTeamDomain", SVC_UNARY, SVC_TEAM, 0, svc_team_add_domain, NULL},
-    {TEAM, "RemoveTeamDomain", SVC_UNARY, SVC_TEAM, 0, svc_team_remove_domain,
+    {TEAM, "AddTeamDomain", SVC_UNARY, SVC_TEAM, SVC_WRITE, svc_team_add_domain,
      NULL},
+    {TEAM, "RemoveTeamDomain", SVC_UNARY, SVC_TEAM, SVC_WRITE,
+     svc_team_remove_domain, NULL},
     {TEAM, "ListTeamDomains", SVC_UNARY, SVC_REP, 0, svc_team_list_domains,
      NULL},
-    {TEAM, "CreateRepKey", SVC_UNARY, SVC_TEAM, 0, svc_repkey_create, NULL},
-    {TEAM, "ListRepKeys", SVC_UNARY, SVC_TEAM, 0, svc_repkey_list, NULL},
-    {TEAM, "RevokeRepKey", SVC_UNARY, SVC_TEAM, 0, svc_repkey_revoke, NULL},
-
-    {INGEST, "IngestEmail", SVC_UNARY, SVC_TEAM, SVC_HEAVY, svc_ingest_email,
+    {TEAM, "CreateRepKey", SVC_UNARY, SVC_TEAM, SVC_WRITE, svc_repkey_create,
      NULL},
-    {INGEST, "IngestEmails", SVC_CLIENT_STREAM, SVC_TEAM, SVC_HEAVY,
+    {TEAM, "ListRepKeys", SVC_UNARY, SVC_TEAM, 0, svc_repkey_list, NULL},
+    {TEAM, "RevokeRepKey", SVC_UNARY, SVC_TEAM, SVC_WRITE, svc_repkey_revoke,
+     NULL},
+
+    {INGEST, "IngestEmail", SVC_UNARY, SVC_TEAM, SVC_HEAVY | SVC_WRITE,
+     svc_ingest_email, NULL},
+    {INGEST, "IngestEmails", SVC_CLIENT_STREAM, SVC_TEAM, SVC_HEAVY | SVC_WRITE,
      svc_ingest_emails, NULL},
     {INGEST, "GetEmail", SVC_UNARY, SVC_REP, 0, svc_ingest_get_email, NULL},
     {INGEST, "GetThread", SVC_UNARY, SVC_REP, 0, svc_ingest_get_thread, NULL},
     {INGEST, "ListThreads", SVC_UNARY, SVC_REP, 0, svc_ingest_list_threads,
      NULL},
-    {INGEST, "DeleteEmail", SVC_UNARY, SVC_TEAM, 0, svc_erase_email, NULL},
-    {INGEST, "DeleteThread", SVC_UNARY, SVC_TEAM, SVC_HEAVY, svc_erase_thread,
+    {INGEST, "DeleteEmail", SVC_UNARY, SVC_TEAM, SVC_WRITE, svc_erase_email,
      NULL},
-    {INGEST, "ForgetContact", SVC_UNARY, SVC_TEAM, SVC_HEAVY, svc_erase_contact,
-     NULL},
+    {INGEST, "DeleteThread", SVC_UNARY, SVC_TEAM, SVC_HEAVY | SVC_WRITE,
+     svc_erase_thread, NULL},
+    {INGEST, "ForgetContact", SVC_UNARY, SVC_TEAM, SVC_HEAVY | SVC_WRITE,
+     svc_erase_contact, NULL},
 
-    {OUTCOME, "RecordOutcome", SVC_UNARY, SVC_TEAM, 0, svc_outcome_record,
-     NULL},
-    {OUTCOME, "RecordFeedback", SVC_UNARY, SVC_REP, 0, svc_outcome_feedback,
-     NULL},
+    {OUTCOME, "RecordOutcome", SVC_UNARY, SVC_TEAM, SVC_WRITE,
+     svc_outcome_record, NULL},
+    {OUTCOME, "RecordFeedback", SVC_UNARY, SVC_REP, SVC_WRITE,
+     svc_outcome_feedback, NULL},
     {OUTCOME, "ListOutcomes", SVC_UNARY, SVC_REP, 0, svc_outcome_list, NULL},
-    {OUTCOME, "DeleteOutcome", SVC_UNARY, SVC_TEAM, 0, svc_outcome_delete,
-     NULL},
+    {OUTCOME, "DeleteOutcome", SVC_UNARY, SVC_TEAM, SVC_WRITE,
+     svc_outcome_delete, NULL},
     {OUTCOME, "ListFeedback", SVC_UNARY, SVC_REP, 0, svc_feedback_list, NULL},
 
     {SUGGEST, "Suggest", SVC_UNARY, SVC_REP, SVC_HEAVY, svc_suggest, NULL},
@@ -124,51 +132,63 @@ static const struct svc_row svc_rows[] = {
     {SNIPPET, "SearchSnippets", SVC_UNARY, SVC_REP, SVC_HEAVY,
      svc_snippet_search, NULL},
     {SNIPPET, "GetSnippet", SVC_UNARY, SVC_REP, 0, svc_snippet_get, NULL},
-    {SNIPPET, "DeleteSnippet", SVC_UNARY, SVC_TEAM, 0, svc_snippet_delete,
-     NULL},
+    {SNIPPET, "DeleteSnippet", SVC_UNARY, SVC_TEAM, SVC_WRITE,
+     svc_snippet_delete, NULL},
     {SNIPPET, "GetContent", SVC_UNARY, SVC_REP, 0, svc_ingest_get_content,
      NULL},
     {SNIPPET, "ListContents", SVC_UNARY, SVC_REP, 0, svc_ingest_list_contents,
      NULL},
     {SNIPPET, "ReadContent", SVC_SERVER_STREAM, SVC_REP, SVC_HEAVY,
      svc_content_read, NULL},
-    {SNIPPET, "DeleteContent", SVC_UNARY, SVC_TEAM, 0, svc_content_delete,
-     NULL},
+    {SNIPPET, "DeleteContent", SVC_UNARY, SVC_TEAM, SVC_WRITE,
+     svc_content_delete, NULL},
 
-    {RANKING, "RunRerank", SVC_SERVER_STREAM, SVC_TEAM, SVC_HEAVY,
+    {RANKING, "RunRerank", SVC_SERVER_STREAM, SVC_TEAM, SVC_HEAVY | SVC_WRITE,
      svc_ranking_run, NULL},
     {RANKING, "GetModel", SVC_UNARY, SVC_REP, 0, svc_ranking_get, NULL},
     {RANKING, "ListModels", SVC_UNARY, SVC_REP, 0, svc_ranking_list, NULL},
-    {RANKING, "StartRerank", SVC_UNARY, SVC_TEAM, 0, svc_rjobs_start_rpc, NULL},
+    {RANKING, "StartRerank", SVC_UNARY, SVC_TEAM, SVC_WRITE,
+     svc_rjobs_start_rpc, NULL},
     {RANKING, "GetRerankJob", SVC_UNARY, SVC_TEAM, 0, svc_rjobs_get_rpc, NULL},
     {RANKING, "ListRerankJobs", SVC_UNARY, SVC_TEAM, 0, svc_rjobs_list_rpc,
      NULL},
     {RANKING, "WatchRerankJob", SVC_SERVER_STREAM, SVC_TEAM, SVC_HEAVY,
      svc_rjobs_watch_rpc, NULL},
-    {RANKING, "CancelRerankJob", SVC_UNARY, SVC_TEAM, 0, svc_rjobs_cancel_rpc,
-     NULL},
+    {RANKING, "CancelRerankJob", SVC_UNARY, SVC_TEAM, SVC_WRITE,
+     svc_rjobs_cancel_rpc, NULL},
 
     {LLM, "ListJournal", SVC_UNARY, SVC_TEAM, 0, svc_llm_list_journal, NULL},
 
-    {MAILBOX, "CreateMailbox", SVC_UNARY, SVC_TEAM, 0, svc_mailbox_create,
-     NULL},
+    {MAILBOX, "CreateMailbox", SVC_UNARY, SVC_TEAM, SVC_WRITE,
+     svc_mailbox_create, NULL},
     {MAILBOX, "GetMailbox", SVC_UNARY, SVC_TEAM, 0, svc_mailbox_get, NULL},
     {MAILBOX, "ListMailboxes", SVC_UNARY, SVC_TEAM, 0, svc_mailbox_list, NULL},
-    {MAILBOX, "UpdateMailboxCredentials", SVC_UNARY, SVC_TEAM, 0,
+    {MAILBOX, "UpdateMailboxCredentials", SVC_UNARY, SVC_TEAM, SVC_WRITE,
      svc_mailbox_update_credentials, NULL},
-    {MAILBOX, "PauseMailbox", SVC_UNARY, SVC_TEAM, 0, svc_mailbox_pause, NULL},
-    {MAILBOX, "ResumeMailbox", SVC_UNARY, SVC_TEAM, 0, svc_mailbox_resume,
+    {MAILBOX, "PauseMailbox", SVC_UNARY, SVC_TEAM, SVC_WRITE, svc_mailbox_pause,
      NULL},
-    {MAILBOX, "DeleteMailbox", SVC_UNARY, SVC_TEAM, 0, svc_mailbox_delete,
+    {MAILBOX, "ResumeMailbox", SVC_UNARY, SVC_TEAM, SVC_WRITE,
+     svc_mailbox_resume, NULL},
+    {MAILBOX, "DeleteMailbox", SVC_UNARY, SVC_TEAM, SVC_WRITE,
+     svc_mailbox_delete, NULL},
+    {MAILBOX, "SyncMailbox", SVC_UNARY, SVC_TEAM, SVC_WRITE, svc_mailbox_sync,
      NULL},
-    {MAILBOX, "SyncMailbox", SVC_UNARY, SVC_TEAM, 0, svc_mailbox_sync, NULL},
+
+    {MOVE, "FreezeTeam", SVC_UNARY, SVC_ADMIN, 0, svc_move_freeze, NULL},
+    {MOVE, "ExportTeam", SVC_SERVER_STREAM, SVC_ADMIN, SVC_HEAVY,
+     svc_move_export, NULL},
+    {MOVE, "ImportTeam", SVC_CLIENT_STREAM, SVC_ADMIN, 0, svc_move_import,
+     NULL},
+    {MOVE, "FinishTeamMove", SVC_UNARY, SVC_ADMIN, 0, svc_move_finish, NULL},
+    {MOVE, "AbortTeamMove", SVC_UNARY, SVC_ADMIN, 0, svc_move_abort, NULL},
+    {MOVE, "GetTeamMove", SVC_UNARY, SVC_ADMIN, 0, svc_move_get, NULL},
 };
 
 #define SVC_NROWS (sizeof(svc_rows) / sizeof(svc_rows[0]))
 
 static const ProtobufCServiceDescriptor *const svc_services[] = {
-    HEALTH,  ADMIN,   TEAM,    INGEST, OUTCOME,
-    SUGGEST, SNIPPET, RANKING, LLM,    MAILBOX,
+    HEALTH,  ADMIN,   TEAM, INGEST,  OUTCOME, SUGGEST,
+    SNIPPET, RANKING, LLM,  MAILBOX, MOVE,
 };
 
 #define SVC_NSERVICES (sizeof(svc_services) / sizeof(svc_services[0]))

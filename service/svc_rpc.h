@@ -47,6 +47,15 @@ enum svc_access {
  * small pool of light workers, so reads and team management never wait
  * behind expensive calls. */
 #define SVC_HEAVY 2u
+/* Changes the team's data (ingest, outcomes, members, keys, mailboxes,
+ * ...): counted among the team's writes in progress and refused with
+ * UNAVAILABLE (TEAM_MOVING) while the team is frozen for a move to
+ * another node (TeamMoveService, docs/SCALING.md); a client stream is
+ * checked again before each message. */
+#define SVC_WRITE 4u
+
+/* The retry hint of a write refused during a team's move, in ms. */
+#define SVC_MOVE_RETRY_MS 500
 
 /* A handler runs one call. req is the decoded request (NULL for client
  * streams, which read with svc_ctx_recv). A unary or client-stream handler
@@ -244,6 +253,10 @@ struct svc_stream_ops {
      * with svc_ctx_fail if any). */
     sw_err (*end)(struct svc_ctx *c, void *state, sw_err rc,
                   ProtobufCMessage **resp);
+    /* Non-zero: each message is decoded into an arena of its own, freed
+     * before the next one is read, so that a long stream does not grow
+     * the call's arena (item must then keep nothing of m). */
+    int item_arena;
 };
 
 /* svc_ctx_read_async hands a client stream to the server: a client-stream
@@ -267,6 +280,13 @@ SW_MUST_CHECK sw_err svc_ctx_read_async(struct svc_ctx *c,
  * SW_EBUSY if the server is draining (send on_drain yourself), SW_ENOMEM. */
 SW_MUST_CHECK sw_err svc_ctx_park(struct svc_ctx *c,
                                   const ProtobufCMessage *on_drain);
+
+/* svc_ctx_drain_writes waits until no SVC_WRITE call of team_id is in
+ * progress on this server, at most timeout_ms: SW_ETIMEOUT when some still
+ * are. A team's move freezes it first, then drains. */
+SW_MUST_CHECK sw_err svc_ctx_drain_writes(struct svc_ctx *c,
+                                          const char *team_id,
+                                          int64_t timeout_ms);
 
 /* svc_ctx_draining: non-zero once the server has begun shutting down. */
 int svc_ctx_draining(struct svc_ctx *c);

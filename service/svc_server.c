@@ -42,6 +42,7 @@
 #include "service/svc_status.h"
 #include "service/svc_store.h"
 #include "service/svc_tls.h"
+#include "store/store_move.h"
 
 #define SVC_PREREQ 8      /* requested calls per method per queue */
 #define SVC_ARENA_LIMIT 0 /* arenas are bounded by the message limit */
@@ -56,6 +57,7 @@ static void svc_call_unref(struct svc_ctx *c);
 static void svc_work_push(svc_server *s, struct svc_ctx *c);
 static void svc_stream_read(struct svc_ctx *c);
 static void svc_share_drop(struct svc_ctx *c);
+static void svc_gate_drop(struct svc_ctx *c);
 static void svc_request_registered(svc_server *s, struct svc_queue *q,
                                    size_t mi);
 static void svc_request_generic(svc_server *s, struct svc_queue *q);
@@ -86,6 +88,7 @@ static struct svc_ctx *svc_call_new(svc_server *s, struct svc_queue *q)
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     sw_arena_init(&c->arena, SVC_ARENA_LIMIT);
+    sw_arena_init(&c->item_arena, SVC_ARENA_LIMIT);
     atomic_fetch_add(&s->live_calls, 1);
     return c;
 }
@@ -115,6 +118,7 @@ static void svc_call_free(struct svc_ctx *c)
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
     sw_arena_free(&c->arena);
+    sw_arena_free(&c->item_arena);
     sw_free(c);
     atomic_fetch_sub(&s->live_calls, 1);
 }
@@ -203,7 +207,7 @@ static sw_err svc_encode(const ProtobufCMessage *m, grpc_byte_buffer **out)
 /* svc_decode decodes a request message; failures carry a status message
  * naming the type (or the offending string field). */
 static sw_err svc_decode(struct svc_ctx *c, grpc_byte_buffer *bb,
-                         ProtobufCMessage **out)
+                         struct sw_arena *a, ProtobufCMessage **out)
 {
     grpc_byte_buffer_reader r;
     grpc_slice sl;
@@ -217,7 +221,7 @@ static sw_err svc_decode(struct svc_ctx *c, grpc_byte_buffer *bb,
     sl = grpc_byte_buffer_reader_readall(&r);
     grpc_byte_buffer_reader_destroy(&r);
     rc = msg_decode_checked(c->m->req, GRPC_SLICE_START_PTR(sl),
-                            GRPC_SLICE_LENGTH(sl), &c->arena, out, &bad);
+                            GRPC_SLICE_LENGTH(sl), a, out, &bad);
     grpc_slice_unref(sl);
     if (rc == SW_EPARSE)
         return svc_ctx_fail(c, SW_EINVAL,
@@ -272,7 +276,11 @@ static sw_err svc_take_recv(struct svc_ctx *c, ProtobufCMessage **out)
 
     if (c->recv_bb == NULL)
         return SW_ENOTFOUND;
-    rc = svc_decode(c, c->recv_bb, out);
+    if (c->sops && c->sops->item_arena) {
+        sw_arena_free(&c->item_arena);
+        rc = svc_decode(c, c->recv_bb, &c->item_arena, out);
+    } else
+        rc = svc_decode(c, c->recv_bb, &c->arena, out);
     grpc_byte_buffer_destroy(c->recv_bb);
     c->recv_bb = NULL;
     if (rc == SW_EINVAL)
@@ -336,6 +344,7 @@ static void svc_finish(struct svc_ctx *c, sw_err rc,
     grpc_call_error ce;
 
     svc_share_drop(c);
+    svc_gate_drop(c);
     if (rc == SW_OK && resp && svc_encode(resp, &c->send_bb) != SW_OK)
         rc = SW_ENOMEM;
     if (rc == SW_ENOSPACE && c->fail_msg == NULL)
@@ -381,6 +390,40 @@ static void svc_finish(struct svc_ctx *c, sw_err rc,
 
 /* --- team shares ---------------------------------------------------------- */
 
+/* svc_share_get returns team's entry, made when missing; NULL when out
+ * of memory. Under tmu. */
+static struct svc_share *svc_share_get(svc_server *s, const char *team)
+{
+    struct svc_share *sh;
+
+    for (sh = s->shares; sh && strcmp(sh->team, team) != 0; sh = sh->next)
+        ;
+    if (sh == NULL) {
+        sh = sw_calloc(1, sizeof(*sh));
+        if (sh == NULL)
+            return NULL;
+        memcpy(sh->team, team, strlen(team) + 1);
+        sh->next = s->shares;
+        s->shares = sh;
+    }
+    return sh;
+}
+
+/* svc_share_put frees sh once nothing holds it. Under tmu. */
+static void svc_share_put(svc_server *s, struct svc_share *sh)
+{
+    struct svc_share **p;
+
+    assert(sh->calls >= 0 && sh->streams >= 0 && sh->writes >= 0);
+    if (sh->calls || sh->streams || sh->writes)
+        return;
+    for (p = &s->shares; *p && *p != sh; p = &(*p)->next)
+        ;
+    if (*p)
+        *p = sh->next;
+    sw_free(sh);
+}
+
 /* svc_share_take counts an SVC_HEAVY call of a team against the team's
  * share: team_max_calls unary and server-stream calls, team_max_streams
  * client streams, in progress at once. Over it the call fails with
@@ -397,21 +440,15 @@ static sw_err svc_share_take(struct svc_ctx *c)
         strlen(team) >= sizeof(sh->team))
         return SW_OK;
     pthread_mutex_lock(&s->tmu);
-    for (sh = s->shares; sh && strcmp(sh->team, team) != 0; sh = sh->next)
-        ;
+    sh = svc_share_get(s, team);
     if (sh == NULL) {
-        sh = sw_calloc(1, sizeof(*sh));
-        if (sh == NULL) {
-            pthread_mutex_unlock(&s->tmu);
-            return SW_ENOMEM;
-        }
-        memcpy(sh->team, team, strlen(team) + 1);
-        sh->next = s->shares;
-        s->shares = sh;
+        pthread_mutex_unlock(&s->tmu);
+        return SW_ENOMEM;
     }
     if (stream ? sh->streams >= s->team_max_streams
                : sh->calls >= s->team_max_calls) {
         over = 1;
+        svc_share_put(s, sh);
     } else {
         if (stream)
             sh->streams++;
@@ -440,7 +477,7 @@ static sw_err svc_share_take(struct svc_ctx *c)
 static void svc_share_drop(struct svc_ctx *c)
 {
     svc_server *s = c->srv;
-    struct svc_share **p, *sh = c->share;
+    struct svc_share *sh = c->share;
 
     if (sh == NULL)
         return;
@@ -449,16 +486,105 @@ static void svc_share_drop(struct svc_ctx *c)
         sh->streams--;
     else
         sh->calls--;
-    assert(sh->calls >= 0 && sh->streams >= 0);
-    if (sh->calls == 0 && sh->streams == 0) {
-        for (p = &s->shares; *p && *p != sh; p = &(*p)->next)
-            ;
-        if (*p)
-            *p = sh->next;
-        sw_free(sh);
-    }
+    svc_share_put(s, sh);
     pthread_mutex_unlock(&s->tmu);
     c->share = NULL;
+}
+
+/* --- the write gate of team moves --------------------------------------- */
+
+/* svc_gate_refuse fails a write of a team that is moving (TEAM_MOVING). */
+static sw_err svc_gate_refuse(struct svc_ctx *c)
+{
+    svc_ctx_reason(c, "TEAM_MOVING");
+    svc_ctx_meta(c, "retry_after_ms", "%d", SVC_MOVE_RETRY_MS);
+    return svc_ctx_fail(c, SW_EBUSY,
+                        "team %s is moving to another node: its writes pause "
+                        "until the move's cut-over ends; nothing of this "
+                        "call was applied: retry in %d ms",
+                        c->id.team_id, SVC_MOVE_RETRY_MS);
+}
+
+/* svc_gate_frozen: SW_OK when the call's team takes writes, else its
+ * refusal. One LMDB lookup. */
+static sw_err svc_gate_check(struct svc_ctx *c)
+{
+    int frozen = 0;
+    sw_err rc = store_team_frozen(c->srv->st, c->id.team_id, &frozen);
+
+    if (rc)
+        return svc_ctx_fail(c, rc, "could not read the team's move state");
+    return frozen ? svc_gate_refuse(c) : SW_OK;
+}
+
+/* svc_gate_drop ends the call's place among its team's writes. */
+static void svc_gate_drop(struct svc_ctx *c)
+{
+    svc_server *s = c->srv;
+    struct svc_share *sh = c->gate;
+
+    if (sh == NULL)
+        return;
+    pthread_mutex_lock(&s->tmu);
+    if (--sh->writes == 0)
+        pthread_cond_broadcast(&s->tcv);
+    svc_share_put(s, sh);
+    pthread_mutex_unlock(&s->tmu);
+    c->gate = NULL;
+}
+
+/* svc_gate_take counts an SVC_WRITE call among its team's writes, then
+ * refuses it if the team is frozen for a move. Counting first makes the
+ * freeze safe: a write that found the team not frozen is counted, and
+ * FreezeTeam, which records the freeze before it waits, waits for it
+ * (svc_ctx_drain_writes); a write counted after the freeze sees it. */
+static sw_err svc_gate_take(struct svc_ctx *c)
+{
+    svc_server *s = c->srv;
+    const char *team = c->id.team_id;
+    struct svc_share *sh;
+    sw_err rc;
+
+    if (!(c->m->flags & SVC_WRITE) || team == NULL || team[0] == '\0' ||
+        strlen(team) >= sizeof(sh->team))
+        return SW_OK;
+    pthread_mutex_lock(&s->tmu);
+    sh = svc_share_get(s, team);
+    if (sh)
+        sh->writes++;
+    pthread_mutex_unlock(&s->tmu);
+    if (sh == NULL)
+        return SW_ENOMEM;
+    c->gate = sh;
+    rc = svc_gate_check(c);
+    if (rc)
+        svc_gate_drop(c);
+    return rc;
+}
+
+sw_err svc_ctx_drain_writes(struct svc_ctx *c, const char *team_id,
+                            int64_t timeout_ms)
+{
+    svc_server *s = c->srv;
+    struct svc_share *sh;
+    struct timespec until;
+    sw_err rc = SW_OK;
+
+    sw_timespec_in(CLOCK_REALTIME, timeout_ms, &until);
+    pthread_mutex_lock(&s->tmu);
+    for (;;) {
+        for (sh = s->shares; sh && strcmp(sh->team, team_id) != 0;
+             sh = sh->next)
+            ;
+        if (sh == NULL || sh->writes == 0)
+            break;
+        if (pthread_cond_timedwait(&s->tcv, &s->tmu, &until) == ETIMEDOUT) {
+            rc = SW_ETIMEOUT;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->tmu);
+    return rc;
 }
 
 /* svc_run executes the handler of a call that has arrived, on whichever
@@ -480,6 +606,8 @@ static void svc_run(struct svc_ctx *c)
             svc_ctx_reason(c, reason);
         if (reason && strcmp(reason, "REP_KEY_NOT_ALLOWED") == 0)
             svc_ctx_meta(c, "method", "%s", m->path);
+        if (reason && strcmp(reason, "TEAM_MOVED") == 0)
+            svc_ctx_meta(c, "retry_after_ms", "%d", SVC_MOVE_RETRY_MS);
         goto out;
     }
     if (m->fn == NULL) {
@@ -488,6 +616,8 @@ static void svc_run(struct svc_ctx *c)
         goto out;
     }
     rc = svc_share_take(c);
+    if (rc == SW_OK)
+        rc = svc_gate_take(c);
     if (rc)
         goto out;
     /* A call whose client gave up while it waited for a worker is not
@@ -501,7 +631,7 @@ static void svc_run(struct svc_ctx *c)
             rc = svc_ctx_fail(c, SW_EINVAL, "the request carries no message");
             goto out;
         }
-        rc = svc_decode(c, c->payload, &req);
+        rc = svc_decode(c, c->payload, &c->arena, &req);
         if (rc == SW_OK)
             rc = svc_page_open(c, &c->srv->page_key, m->path, req);
         if (rc)
@@ -655,6 +785,10 @@ static void svc_stream_step(struct svc_ctx *c)
         return;
     }
     c->items++;
+    /* A team frozen for a move mid-stream: the stream ends before this
+     * message; what came before is committed by the stream's end. */
+    if (c->gate && (rc == SW_OK || rc == SW_EPARSE))
+        rc = svc_gate_check(c);
     if (rc == SW_OK || rc == SW_EPARSE)
         rc = c->sops->item(c, c->sstate, rc == SW_OK ? m : NULL, rc);
     if (rc)
@@ -1076,6 +1210,7 @@ sw_err svc_server_start(const struct svc_server_opts *o, struct store *st,
     pthread_cond_init(&s->wcv[0], NULL);
     pthread_cond_init(&s->wcv[1], NULL);
     pthread_mutex_init(&s->tmu, NULL);
+    pthread_cond_init(&s->tcv, NULL);
     pthread_mutex_init(&s->pmu, NULL);
     pthread_mutex_init(&s->smu, NULL);
     rc = svc_rpc_table(&s->methods, &s->nmethods);
@@ -1207,6 +1342,7 @@ fail:
     pthread_cond_destroy(&s->wcv[0]);
     pthread_cond_destroy(&s->wcv[1]);
     pthread_mutex_destroy(&s->tmu);
+    pthread_cond_destroy(&s->tcv);
     pthread_mutex_destroy(&s->pmu);
     pthread_mutex_destroy(&s->smu);
     svc_rjobs_close(&s->rjobs);
@@ -1303,6 +1439,7 @@ void svc_server_stop(svc_server **sp, int64_t grace_ms)
     pthread_cond_destroy(&s->wcv[0]);
     pthread_cond_destroy(&s->wcv[1]);
     pthread_mutex_destroy(&s->tmu);
+    pthread_cond_destroy(&s->tcv);
     pthread_mutex_destroy(&s->pmu);
     pthread_mutex_destroy(&s->smu);
     /* No call is left to watch a job: cancel the running one, join. */

@@ -92,13 +92,17 @@ struct svc_ctx {
     int64_t recv_since; /* when the outstanding read began (mono ms) */
     struct svc_ctx *snext, *sprev; /* stream list */
     struct svc_share *share;       /* the team share this call holds, if any */
+    struct svc_share *gate;        /* its place among the team's writes */
+    struct sw_arena item_arena;    /* a stream's message (item_arena ops) */
 };
 
-/* A team's share of the expensive calls in progress (under the server's
- * tmu), kept while the team has any. */
+/* A team's share of the expensive calls in progress, and its write calls
+ * in progress (SVC_WRITE: what a move waits for), under the server's tmu;
+ * kept while the team has any. */
 struct svc_share {
     char team[64];
     int calls, streams;
+    int writes;
     struct svc_share *next;
 };
 
@@ -134,6 +138,7 @@ struct svc_server {
     struct svc_idem idem;         /* idempotent creates (svc_idem.h) */
     /* Team shares of expensive calls. */
     pthread_mutex_t tmu;
+    pthread_cond_t tcv; /* a team's last write call ended */
     struct svc_share *shares;
     int team_max_calls, team_max_streams;
     /* worker pools: [0] the main one (SVC_HEAVY calls and stream steps),

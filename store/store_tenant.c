@@ -811,6 +811,16 @@ sw_err store_team_purge(store *s, const char *team_id, size_t slice,
     return rc;
 }
 
+sw_err store_team_exists_txn(store_txn *t, const char *team_id)
+{
+    const void *v;
+    size_t vl;
+
+    if (t == NULL || team_id == NULL || team_id[0] == '\0')
+        return SW_EINVAL;
+    return store_get(t, STORE_DB_TEAMS, team_id, strlen(team_id), &v, &vl);
+}
+
 sw_err store_team_delete(store *s, const char *team_id, struct sw_buf *why)
 {
     sw_err rc;

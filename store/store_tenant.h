@@ -105,6 +105,15 @@ SW_MUST_CHECK sw_err store_team_create(store *s, const char *display_name,
 SW_MUST_CHECK sw_err store_team_get(store *s, const char *team_id,
                                     struct store_team *out, struct sw_buf *why);
 
+/* store_team_exists_txn: SW_OK when team_id's team record is in t,
+ * SW_ENOTFOUND when it is not (the team was deleted, moved to another node,
+ * or its import is not committed yet). A background writer (an LLM call's
+ * journal, the index's snapshots and document frequencies, a re-ranking
+ * commit) asks it in its own write transaction and writes nothing for a
+ * missing team, so that no record outlives its team. Errors besides:
+ * SW_EINVAL, SW_ESTORE. */
+SW_MUST_CHECK sw_err store_team_exists_txn(store_txn *t, const char *team_id);
+
 /* store_team_list returns one page of teams in team-id order.
  * Errors: SW_EINVAL, SW_ECORRUPT, SW_ENOMEM, SW_ESTORE. */
 SW_MUST_CHECK sw_err store_team_list(store *s, int page_size,

@@ -24,8 +24,11 @@
 #include "clients/snipctl/ctl_tls.h"
 #include "proto/msg.h"
 #include "snipwise/v1/admin.pb-c.h"
+#include "snipwise/v1/move.pb-c.h"
 
 #define CTL_CL_ADMIN "/snipwise.v1.AdminService/"
+#define CTL_CL_MOVE "/snipwise.v1.TeamMoveService/"
+#define CTL_CL_MOVE_TIMEOUT_MS (3600 * 1000) /* one export or import */
 #define CTL_CL_NODES_MAX 64
 #define CTL_CL_NAME_MAX 32
 #define CTL_CL_KEY_MAX 256
@@ -48,7 +51,7 @@ struct ctl_cl {
     /* The command line. */
     const char *pos[4]; /* "cluster", the verb, its arguments */
     int npos, json;
-    const char *node, *timeout;
+    const char *node, *timeout, *to, *batch;
     struct sw_arena a;
 };
 
@@ -75,6 +78,8 @@ static int ctl_cl_usage(void)
             "[--node NODE] [--json]\n"
             "       snipctl cluster [--cluster FILE] list-teams [--json]\n"
             "       snipctl cluster [--cluster FILE] route TEAM_ID NODE\n"
+            "       snipctl cluster [--cluster FILE] move-team TEAM_ID --to "
+            "NODE [--batch-bytes N] [--json]\n"
             "  FILE (else $SNIPWISE_CLUSTER) names the nodes, their admin "
             "key files and\n"
             "  HAProxy's address, runtime socket and map file "
@@ -106,6 +111,10 @@ static int ctl_cl_parse(int argc, char **argv, struct ctl_cl *c)
             c->node = v;
         else if (strcmp(a, "--timeout-ms") == 0)
             c->timeout = v;
+        else if (strcmp(a, "--to") == 0)
+            c->to = v;
+        else if (strcmp(a, "--batch-bytes") == 0)
+            c->batch = v;
         else
             return -1;
         i++;
@@ -550,7 +559,8 @@ static const char *ctl_cl_map_lookup(struct ctl_cl *c, const char *team)
 
 /* --- Nodes ------------------------------------------------------------ */
 
-static int ctl_cl_open(struct ctl_cl *c, struct ctl_cl_node *n, snipc **cl)
+static int ctl_cl_open_for(struct ctl_cl *c, struct ctl_cl_node *n,
+                           int64_t timeout_ms, snipc **cl)
 {
     struct snipc_opts o;
     sw_err rc;
@@ -559,12 +569,17 @@ static int ctl_cl_open(struct ctl_cl *c, struct ctl_cl_node *n, snipc **cl)
     o.addr = n->addr;
     o.key = n->key;
     ctl_tls_opts(&o);
-    o.timeout_ms = c->timeout ? strtoll(c->timeout, NULL, 10) : 0;
+    o.timeout_ms = c->timeout ? strtoll(c->timeout, NULL, 10) : timeout_ms;
     rc = snipc_open(&o, cl);
     if (rc)
         fprintf(stderr, "snipctl: cannot set up a channel to %s (%s): %s\n",
                 n->name, n->addr, sw_err_str(rc));
     return rc ? -1 : 0;
+}
+
+static int ctl_cl_open(struct ctl_cl *c, struct ctl_cl_node *n, snipc **cl)
+{
+    return ctl_cl_open_for(c, n, 0, cl);
 }
 
 /* ctl_cl_failed prints a failed call and returns its exit code. */
@@ -779,6 +794,248 @@ static int ctl_cl_route_cmd(struct ctl_cl *c)
     return ctl_cl_route(c, team, c->pos[3]) == 0 ? 0 : EXIT_RPC;
 }
 
+/* --- Moving a team ---------------------------------------------------- */
+
+/* ctl_cl_move_rpc calls a unary TeamMoveService method on node n; *out
+ * (optional) receives the TeamMove. Returns 0 or the exit code. */
+static int ctl_cl_move_rpc(struct ctl_cl *c, struct ctl_cl_node *n,
+                           const char *method, const ProtobufCMessage *req,
+                           Snipwise__V1__TeamMove **out)
+{
+    ProtobufCMessage *resp = NULL;
+    struct snipc_status st;
+    struct sw_buf path;
+    snipc *cl = NULL;
+    int code = 0;
+    sw_err rc;
+
+    if (ctl_cl_open(c, n, &cl) != 0)
+        return EXIT_RPC;
+    sw_buf_init(&path, 256);
+    rc = sw_buf_printf(&path, CTL_CL_MOVE "%s", method);
+    if (rc == SW_OK)
+        rc = snipc_unary(cl, sw_buf_str(&path), req,
+                         &snipwise__v1__team_move__descriptor, &c->a, &resp,
+                         &st);
+    if (rc || st.code)
+        code = ctl_cl_failed(n, method, rc, &st);
+    else if (out)
+        *out = (Snipwise__V1__TeamMove *)resp;
+    sw_buf_free(&path);
+    snipc_close(&cl);
+    return code;
+}
+
+static int ctl_cl_move_get(struct ctl_cl *c, struct ctl_cl_node *n,
+                           const char *team, Snipwise__V1__TeamMove **out)
+{
+    Snipwise__V1__GetTeamMoveRequest req =
+        SNIPWISE__V1__GET_TEAM_MOVE_REQUEST__INIT;
+
+    req.team_id = (char *)team;
+    return ctl_cl_move_rpc(c, n, "GetTeamMove", &req.base, out);
+}
+
+/* The relay of one team's records: the source's ExportTeam stream in, the
+ * target's ImportTeam stream out. */
+struct ctl_cl_relay {
+    snipc_stream *out;
+    const char *team;
+    int64_t records, bytes;
+    int last, failed;
+};
+
+static int ctl_cl_relay_batch(const ProtobufCMessage *m, void *arg)
+{
+    const Snipwise__V1__TeamRecordBatch *b = (const void *)m;
+    Snipwise__V1__ImportTeamRequest req =
+        SNIPWISE__V1__IMPORT_TEAM_REQUEST__INIT;
+    struct ctl_cl_relay *r = arg;
+    size_t i;
+
+    req.team_id = (char *)r->team;
+    req.n_records = b->n_records;
+    req.records = b->records;
+    req.commit = b->last;
+    for (i = 0; i < b->n_records; i++)
+        r->bytes +=
+            (int64_t)(b->records[i]->key.len + b->records[i]->value.len);
+    r->records += (int64_t)b->n_records;
+    if (snipc_stream_send(r->out, &req.base) != SW_OK) {
+        r->failed = 1;
+        return 1; /* the target ended the import: finish says why */
+    }
+    if (b->last) {
+        r->last = 1;
+        if (b->total_records != r->records || b->total_bytes != r->bytes) {
+            fprintf(stderr,
+                    "snipctl: the export of %s counted %lld records, %lld "
+                    "bytes; %lld and %lld arrived\n",
+                    r->team, (long long)b->total_records,
+                    (long long)b->total_bytes, (long long)r->records,
+                    (long long)r->bytes);
+            r->failed = 1;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ctl_cl_copy relays src's export of team into dst's import. */
+static int ctl_cl_copy(struct ctl_cl *c, struct ctl_cl_node *src,
+                       struct ctl_cl_node *dst, const char *team,
+                       struct ctl_cl_relay *r)
+{
+    Snipwise__V1__ExportTeamRequest req =
+        SNIPWISE__V1__EXPORT_TEAM_REQUEST__INIT;
+    ProtobufCMessage *resp = NULL;
+    struct snipc_status st, ist;
+    snipc *in = NULL, *out = NULL;
+    int code = EXIT_RPC;
+    sw_err rc, irc;
+
+    memset(r, 0, sizeof(*r));
+    r->team = team;
+    if (ctl_cl_open_for(c, src, CTL_CL_MOVE_TIMEOUT_MS, &in) != 0 ||
+        ctl_cl_open_for(c, dst, CTL_CL_MOVE_TIMEOUT_MS, &out) != 0)
+        goto out;
+    if (snipc_stream_open(out, CTL_CL_MOVE "ImportTeam", &r->out) != SW_OK) {
+        fprintf(stderr, "snipctl: cannot open ImportTeam on %s\n", dst->name);
+        goto out;
+    }
+    req.team_id = (char *)team;
+    req.batch_bytes = c->batch ? (int32_t)strtol(c->batch, NULL, 10) : 0;
+    rc = snipc_server_stream(in, CTL_CL_MOVE "ExportTeam", &req.base,
+                             &snipwise__v1__team_record_batch__descriptor,
+                             ctl_cl_relay_batch, r, &c->a, &st);
+    /* Finishing the import without its commit message discards it. */
+    irc = snipc_stream_finish(&r->out,
+                              &snipwise__v1__import_team_response__descriptor,
+                              &c->a, &resp, &ist);
+    if ((rc || st.code) && !r->failed) {
+        code = ctl_cl_failed(src, "ExportTeam", rc, &st);
+        goto out;
+    }
+    if (irc || ist.code) {
+        code = ctl_cl_failed(dst, "ImportTeam", irc, &ist);
+        goto out;
+    }
+    if (!r->last || r->failed) {
+        fprintf(stderr, "snipctl: the export of %s from %s ended early\n", team,
+                src->name);
+        goto out;
+    }
+    code = 0;
+out:
+    snipc_close(&in);
+    snipc_close(&out);
+    return code;
+}
+
+/* ctl_cl_find_source finds the node other than dst that serves team (or
+ * holds it frozen); NULL when none does. */
+static int ctl_cl_find_source(struct ctl_cl *c, struct ctl_cl_node *dst,
+                              const char *team, struct ctl_cl_node **src)
+{
+    Snipwise__V1__TeamMove *m = NULL;
+    size_t i;
+    int code;
+
+    *src = NULL;
+    for (i = 0; i < c->nnodes; i++) {
+        if (&c->nodes[i] == dst)
+            continue;
+        code = ctl_cl_move_get(c, &c->nodes[i], team, &m);
+        if (code)
+            return code;
+        if (m->state !=
+                SNIPWISE__V1__TEAM_MOVE_STATE__TEAM_MOVE_STATE_SERVING &&
+            m->state != SNIPWISE__V1__TEAM_MOVE_STATE__TEAM_MOVE_STATE_FROZEN)
+            continue;
+        if (*src) {
+            fprintf(stderr, "snipctl: team %s is on both %s and %s\n", team,
+                    (*src)->name, c->nodes[i].name);
+            return EXIT_RPC;
+        }
+        *src = &c->nodes[i];
+    }
+    return 0;
+}
+
+/* ctl_cl_move_team moves a team to c->to. Every step is safe to repeat:
+ * run the command again after any failure or crash and it goes on from
+ * where the nodes say the move stands. The team's writes pause from the
+ * freeze to the route's change (the cut-over); reads go on throughout. */
+static int ctl_cl_move_team(struct ctl_cl *c)
+{
+    Snipwise__V1__FreezeTeamRequest fr =
+        SNIPWISE__V1__FREEZE_TEAM_REQUEST__INIT;
+    Snipwise__V1__FinishTeamMoveRequest fin =
+        SNIPWISE__V1__FINISH_TEAM_MOVE_REQUEST__INIT;
+    const char *team = c->pos[2];
+    struct ctl_cl_node *dst = ctl_cl_node(c, c->to), *src = NULL;
+    Snipwise__V1__TeamMove *at = NULL;
+    struct ctl_cl_relay r;
+    int64_t t0 = sw_mono_ms(), cut = 0;
+    int code;
+
+    memset(&r, 0, sizeof(r));
+    if (dst == NULL)
+        return EXIT_USAGE;
+    code = ctl_cl_find_source(c, dst, team, &src);
+    if (code == 0)
+        code = ctl_cl_move_get(c, dst, team, &at);
+    if (code)
+        return code;
+    if (src == NULL) {
+        if (at->state !=
+            SNIPWISE__V1__TEAM_MOVE_STATE__TEAM_MOVE_STATE_SERVING) {
+            fprintf(stderr, "snipctl: no node serves team %s\n", team);
+            return EXIT_NOTFOUND;
+        }
+        /* Already there (an earlier run got this far): the route only. */
+        fprintf(stderr, "move: %s is on %s\n", team, dst->name);
+        return ctl_cl_route(c, team, dst->name) == 0 ? 0 : EXIT_RPC;
+    }
+    fr.team_id = (char *)team;
+    fr.target_node = (char *)dst->name;
+    code = ctl_cl_move_rpc(c, src, "FreezeTeam", &fr.base, NULL);
+    if (code)
+        return code;
+    fprintf(stderr, "move: %s frozen on %s\n", team, src->name);
+    if (at->state != SNIPWISE__V1__TEAM_MOVE_STATE__TEAM_MOVE_STATE_SERVING) {
+        code = ctl_cl_copy(c, src, dst, team, &r);
+        if (code)
+            return code;
+        fprintf(stderr, "move: %s copied to %s: %lld records, %lld bytes\n",
+                team, dst->name, (long long)r.records, (long long)r.bytes);
+    }
+    if (ctl_cl_route(c, team, dst->name) != 0)
+        return EXIT_RPC;
+    cut = sw_mono_ms() - t0;
+    fprintf(stderr, "move: %s routed to %s\n", team, dst->name);
+    fin.team_id = (char *)team;
+    fin.records = r.records;
+    fin.bytes = r.bytes;
+    code = ctl_cl_move_rpc(c, src, "FinishTeamMove", &fin.base, NULL);
+    if (code)
+        return code;
+    fprintf(stderr, "move: %s finished on %s\n", team, src->name);
+    if (c->json)
+        printf("{\"team_id\":\"%s\",\"from\":\"%s\",\"to\":\"%s\","
+               "\"records\":%lld,\"bytes\":%lld,\"cutover_ms\":%lld,"
+               "\"total_ms\":%lld}\n",
+               team, src->name, dst->name, (long long)r.records,
+               (long long)r.bytes, (long long)cut,
+               (long long)(sw_mono_ms() - t0));
+    else
+        printf("team %s moved from %s to %s: %lld records, %lld bytes; "
+               "writes paused %lld ms\n",
+               team, src->name, dst->name, (long long)r.records,
+               (long long)r.bytes, (long long)cut);
+    return 0;
+}
+
 int ctl_cluster_main(int argc, char **argv)
 {
     struct ctl_cl c;
@@ -803,6 +1060,8 @@ int ctl_cluster_main(int argc, char **argv)
         code = ctl_cl_list_teams(&c);
     else if (strcmp(verb, "route") == 0)
         code = ctl_cl_route_cmd(&c);
+    else if (strcmp(verb, "move-team") == 0 && c.npos == 3 && c.to)
+        code = ctl_cl_move_team(&c);
     else
         code = ctl_cl_usage();
     grpc_shutdown();

@@ -8,6 +8,10 @@
  *   cluster list-teams               every node's teams, and where the
  *                                    routing map sends each
  *   cluster route TEAM_ID NODE       point a team's route at a node
+ *   cluster move-team TEAM_ID --to NODE [--batch-bytes N]
+ *                                    move a team (TeamMoveService: freeze,
+ *                                    export relayed into import, route,
+ *                                    finish); run again after a crash
  * each with --json, and --cluster FILE (else $SNIPWISE_CLUSTER): a JSON
  * file naming the nodes, their admin key files, HAProxy's listening
  * address, its runtime API socket and its map file:

@@ -460,9 +460,11 @@ static const char *const ctl_more[][2] = {
      "          [--username U]",
      "new credentials (a mailbox stopped by a refused login syncs again)"},
     {"cluster [--cluster FILE] haproxy-config | list-teams\n"
-     "          | create-team NAME [--node NODE] | route TEAM_ID NODE",
+     "          | create-team NAME [--node NODE] | route TEAM_ID NODE\n"
+     "          | move-team TEAM_ID --to NODE [--batch-bytes N]",
      "several snipd nodes behind HAProxy: its configuration, every node's\n"
-     "      teams and their routes, a team placed on a node (docs/SCALING.md)"},
+     "      teams and their routes, a team placed on a node or moved to\n"
+     "      another, its writes paused for the cut-over (docs/SCALING.md)"},
 };
 
 #define CTL_NMORE (sizeof(ctl_more) / sizeof(ctl_more[0]))

@@ -221,3 +221,66 @@ def test_client_reports_unreachable_snipd(venv):
     ''', port=port)
     assert out["code"] == "UNAVAILABLE", out
     assert out["took"] < 6, out
+
+
+RETRY = '''
+import time
+from snipwise import Client, SnipwiseError
+mime = ("Message-ID: <r1@p.example>\\r\\nFrom: a@p.example\\r\\n"
+        "To: b@q.example\\r\\nSubject: s\\r\\n\\r\\nbody\\r\\n").encode()
+res = {}
+with Client(ARGS["addr"], key=ARGS["key"], timeout=ARGS["timeout"]) as c:
+    start = time.monotonic()
+    try:
+        res["email_id"] = c.ingest_email(mime).email_id
+    except SnipwiseError as e:
+        res["error"] = e.code.name
+    res["waited"] = time.monotonic() - start
+print(json.dumps(res))
+'''
+
+
+def _move_stub(snipd):
+    from snipwise.v1 import move_pb2, move_pb2_grpc
+    from e2e_lib import auth_md
+    stub = move_pb2_grpc.TeamMoveServiceStub(snipd.channel())
+    md = auth_md(snipd.admin_key)
+    team = snipd.client(snipd.demo_key).team.GetMyTeam(
+        __import__("snipwise.v1.team_pb2",
+                   fromlist=["x"]).GetMyTeamRequest()).team_id
+
+    def freeze():
+        stub.FreezeTeam(move_pb2.FreezeTeamRequest(team_id=team,
+                                                   target_node="node9"),
+                        metadata=md, timeout=30)
+
+    def abort():
+        stub.AbortTeamMove(move_pb2.AbortTeamMoveRequest(team_id=team),
+                           metadata=md, timeout=30)
+    return freeze, abort
+
+
+def test_client_retries_while_its_team_moves(venv, snipd):
+    """A write refused because the team is frozen for a move (UNAVAILABLE,
+    TEAM_MOVING, retry_after_ms) is sent again until the freeze ends; past
+    the client's timeout the error is raised."""
+    import threading
+    freeze, abort = _move_stub(snipd)
+    freeze()
+    timer = threading.Timer(1.5, abort)
+    timer.start()
+    try:
+        out = run_client(venv, RETRY, addr=snipd.addr, key=snipd.demo_key,
+                         timeout=20)
+    finally:
+        timer.join()
+    assert out.get("email_id"), out
+    assert out["waited"] >= 1.0, out
+    freeze()
+    try:
+        out = run_client(venv, RETRY, addr=snipd.addr, key=snipd.demo_key,
+                         timeout=2)
+    finally:
+        abort()
+    assert out.get("error") == "UNAVAILABLE", out
+    assert 1.0 <= out["waited"] < 10, out

@@ -83,10 +83,10 @@ def test_sdist_and_wheel_carry_the_stubs_and_only_snipwise(built):
         top = z.read("snipwise-0.1.0.dist-info/top_level.txt").decode()
     protos = [f for f in files if f.startswith("snipwise/v1/")
               and f.endswith("_pb2.py")]
-    assert len(protos) == 10, protos  # every snipwise.v1 .proto
+    assert len(protos) == 11, protos  # every snipwise.v1 .proto
     assert "snipwise/py.typed" in files and "snipwise/client.py" in files
     stubs = [f for f in files if f.endswith("_pb2.pyi")]  # type stubs
-    assert len(stubs) == 10, stubs
+    assert len(stubs) == 11, stubs
     # Nothing outside snipwise/: no grpc_health to clash with grpcio's.
     assert all(f.startswith(("snipwise/", "snipwise-0.1.0.dist-info/"))
                for f in files), files

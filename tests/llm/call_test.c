@@ -172,6 +172,13 @@ static void fx_client(struct fx *f, int retries, int64_t timeout_ms,
     ASSERT_OK(llm_client_new(f->p, f->s, co, &f->c));
 }
 
+/* put_team writes TEAM's team record: background writers keep nothing for
+ * a team that does not exist (store_team_exists_txn). */
+static sw_err put_team(store_txn *t, void *team)
+{
+    return store_put(t, STORE_DB_TEAMS, team, strlen(team), "", 0, 0);
+}
+
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
@@ -185,6 +192,7 @@ static int setup(void **state)
     snprintf(sdir, sizeof(sdir), "%s/store", f->dir);
     so.dir = sdir;
     ASSERT_OK(store_open(&so, &f->s));
+    ASSERT_OK(store_update(f->s, put_team, (void *)TEAM));
     f->pid = -1;
     *state = f;
     return 0;
@@ -302,6 +310,31 @@ static void test_valid(void **state)
         6);
     json_decref(reqs);
     ASSERT_EQ(journal_count(f, STORE_LLM_OK), 1);
+    llm_result_clear(&r);
+}
+
+/* A call for a team that is gone (deleted, or moved to another node, while
+ * the call ran) journals nothing: no record outlives its team. */
+static void test_gone_team_keeps_nothing(void **state)
+{
+    static const char gone[] = "team_00000000000000bb";
+    static const struct step st[] = {{0, VALID_REPLY, -1, 0, 0, NULL}};
+    struct fx *f = *state;
+    struct store_llm_attempt *items = NULL;
+    struct llm_input in;
+    struct llm_result r;
+    char *next = NULL;
+    size_t n = 9;
+
+    fx_start(f, st, NSTEPS(st));
+    fx_client(f, 2, 5000, 0, NULL);
+    reply_input(&in);
+    ASSERT_OK(llm_call(f->c, gone, "job1", &llm_schema_reply, &in, &r));
+    ASSERT_OK(store_llm_journal_list(f->s, gone, NULL, 100, NULL, &items, &n,
+                                     &next, NULL));
+    ASSERT_EQ(n, 0);
+    store_llm_attempts_free(items, n);
+    sw_free(next);
     llm_result_clear(&r);
 }
 
@@ -1014,6 +1047,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_valid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gone_team_keeps_nothing, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_invalid_json_reask, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_schema_violation_reask, setup,

@@ -215,6 +215,13 @@ struct fixture {
     store *s;
 };
 
+/* put_team writes TEAM's team record: background writers (snapshots,
+ * models) keep nothing for a team that does not exist. */
+static sw_err put_team(store_txn *t, void *team)
+{
+    return store_put(t, STORE_DB_TEAMS, team, strlen(team), "", 0, 0);
+}
+
 static int fx_setup(void **state)
 {
     struct fixture *f = sw_calloc(1, sizeof(*f));
@@ -223,7 +230,8 @@ static int fx_setup(void **state)
     test_mkdtemp(f->dir);
     memset(&o, 0, sizeof(o));
     o.dir = f->dir;
-    if (store_open(&o, &f->s) != SW_OK)
+    if (store_open(&o, &f->s) != SW_OK ||
+        store_update(f->s, put_team, (void *)TEAM) != SW_OK)
         return -1;
     *state = f;
     return 0;

@@ -11,6 +11,7 @@ from typing import Iterable, Iterator, List, Optional, Sequence, Union
 import importlib
 import os
 import re
+import time
 
 import grpc
 
@@ -24,6 +25,75 @@ from snipwise.v1 import (admin_pb2, admin_pb2_grpc, common_pb2, ingest_pb2,
 def _snake(name: str) -> str:
     """ListThreads -> list_threads."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _pb_fields(buf: bytes):
+    """(field number, value) of each varint or length-delimited field of a
+    protobuf message: enough to read google.rpc.Status and ErrorInfo
+    without their generated classes."""
+    i = 0
+    while i < len(buf):
+        key, i = _read_varint(buf, i)
+        num, wire = key >> 3, key & 7
+        if wire == 0:
+            val, i = _read_varint(buf, i)
+        elif wire == 2:
+            n, i = _read_varint(buf, i)
+            val, i = buf[i:i + n], i + n
+        elif wire == 5:
+            val, i = buf[i:i + 4], i + 4
+        elif wire == 1:
+            val, i = buf[i:i + 8], i + 8
+        else:
+            return
+        yield num, val
+
+
+def _read_varint(buf: bytes, i: int):
+    shift = n = 0
+    while i < len(buf):
+        b = buf[i]
+        i += 1
+        n |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return n, i
+        shift += 7
+    raise ValueError("truncated varint")
+
+
+_ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
+
+
+def _moving_retry_after(err) -> Optional[float]:
+    """Seconds to wait before repeating a call refused because its team is
+    moving between nodes (UNAVAILABLE with the ErrorInfo reason TEAM_MOVING
+    or TEAM_MOVED and metadata retry_after_ms, in the call's
+    grpc-status-details-bin); None for any other error."""
+    if err.code() != grpc.StatusCode.UNAVAILABLE:
+        return None
+    try:
+        for k, v in err.trailing_metadata() or ():
+            if k != "grpc-status-details-bin":
+                continue
+            for num, any_msg in _pb_fields(v):
+                if num != 3:  # Status.details (Any)
+                    continue
+                f = dict(_pb_fields(any_msg))
+                if f.get(1, b"").decode() != _ERROR_INFO:
+                    continue
+                reason, meta = "", {}
+                for n2, val in _pb_fields(f.get(2, b"")):
+                    if n2 == 1:
+                        reason = val.decode()
+                    elif n2 == 3:  # metadata map entry
+                        e = dict(_pb_fields(val))
+                        meta[e.get(1, b"").decode()] = e.get(2, b"").decode()
+                if reason in ("TEAM_MOVING", "TEAM_MOVED"):
+                    ms = int(meta.get("retry_after_ms") or 500)
+                    return min(max(ms, 10), 5000) / 1000.0
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return None
 
 
 class SnipwiseError(Exception):
@@ -222,10 +292,22 @@ class Client:
         self.close()
 
     def _call(self, method, request):
-        try:
-            return method(request, metadata=self._md, timeout=self._timeout)
-        except grpc.RpcError as e:  # every RpcError raised here is a Call
-            raise SnipwiseError(e.code(), e.details() or "") from None
+        # A team moving between nodes refuses its writes for the cut-over
+        # (TEAM_MOVING), and a node it left answers TEAM_MOVED: nothing of
+        # the call was applied, so it is sent again after the server's
+        # hint, until the client's timeout has passed. A client stream is
+        # sent once: its requests may be a one-shot iterator.
+        end = time.monotonic() + self._timeout
+        while True:
+            try:
+                return method(request, metadata=self._md,
+                              timeout=max(0.001, end - time.monotonic()))
+            except grpc.RpcError as e:  # every RpcError raised here is a Call
+                wait = _moving_retry_after(e)
+                if (wait is None or isinstance(request, Iterator) or
+                        time.monotonic() + wait >= end):
+                    raise SnipwiseError(e.code(), e.details() or "") from None
+                time.sleep(wait)
 
     # -- health --------------------------------------------------------------
     def health(self, service: str = "") -> int:
