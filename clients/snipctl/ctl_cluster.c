@@ -57,17 +57,7 @@ struct ctl_cl {
 
 int ctl_cluster_wanted(int argc, char **argv)
 {
-    int i;
-
-    for (i = 1; i < argc; i++) {
-        if (strncmp(argv[i], "--", 2) == 0) {
-            if (strcmp(argv[i], "--json") != 0)
-                i++; /* a global flag and its value */
-            continue;
-        }
-        return strcmp(argv[i], "cluster") == 0;
-    }
-    return 0;
+    return ctl_command_is(argc, argv, "cluster");
 }
 
 static int ctl_cl_usage(void)

@@ -1,6 +1,8 @@
 /* ctl_exit: the status-to-exit-code mapping shared by snipctl's commands. */
 #include "clients/snipctl/ctl_exit.h"
 
+#include <string.h>
+
 int ctl_exit_code(int status)
 {
     switch (status) {
@@ -20,4 +22,19 @@ int ctl_exit_code(int status)
     default:
         return EXIT_RPC;
     }
+}
+
+int ctl_command_is(int argc, char **argv, const char *word)
+{
+    int i;
+
+    for (i = 1; i < argc; i++) {
+        if (strncmp(argv[i], "--", 2) == 0) {
+            if (strcmp(argv[i], "--json") != 0)
+                i++; /* a global flag and its value */
+            continue;
+        }
+        return strcmp(argv[i], word) == 0;
+    }
+    return 0;
 }

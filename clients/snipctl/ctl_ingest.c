@@ -19,6 +19,7 @@
 #include "base/sw_mem.h"
 #include "base/sw_util.h"
 #include "clients/snipc.h"
+#include "clients/snipctl/ctl_exit.h"
 #include "clients/snipctl/ctl_tls.h"
 #include "snipwise/v1/ingest.pb-c.h"
 #include "snipwise/v1/snippet.pb-c.h"
@@ -293,18 +294,7 @@ static void ctl_send_file(struct ctl_run *r, const char *path)
 
 int ctl_ingest_wanted(int argc, char **argv)
 {
-    int i;
-
-    for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            continue;
-        if (strncmp(argv[i], "--", 2) == 0) {
-            i++; /* every other global flag takes a value */
-            continue;
-        }
-        return strcmp(argv[i], "ingest") == 0;
-    }
-    return 0;
+    return ctl_command_is(argc, argv, "ingest");
 }
 
 static int ctl_exit(int status)

@@ -11,6 +11,7 @@
 #include "base/sw_buf.h"
 #include "base/sw_util.h"
 #include "clients/snipc.h"
+#include "clients/snipctl/ctl_exit.h"
 #include "clients/snipctl/ctl_tls.h"
 #include "proto/msg.h"
 #include "snipwise/v1/llm.pb-c.h"
@@ -19,17 +20,7 @@
 
 int ctl_llm_wanted(int argc, char **argv)
 {
-    int i;
-
-    for (i = 1; i < argc; i++) {
-        if (strncmp(argv[i], "--", 2) == 0) {
-            if (strcmp(argv[i], "--json") != 0)
-                i++; /* a global flag and its value */
-            continue;
-        }
-        return strcmp(argv[i], "llm") == 0;
-    }
-    return 0;
+    return ctl_command_is(argc, argv, "llm");
 }
 
 static const char *ctl_llm_outcome(int o)

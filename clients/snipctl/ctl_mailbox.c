@@ -47,17 +47,7 @@ struct ctl_mbx_run {
 
 int ctl_mailbox_wanted(int argc, char **argv)
 {
-    int i;
-
-    for (i = 1; i < argc; i++) {
-        if (strncmp(argv[i], "--", 2) == 0) {
-            if (strcmp(argv[i], "--json") != 0)
-                i++; /* a global flag and its value */
-            continue;
-        }
-        return strcmp(argv[i], "mailbox") == 0;
-    }
-    return 0;
+    return ctl_command_is(argc, argv, "mailbox");
 }
 
 static int ctl_mbx_usage(void)
