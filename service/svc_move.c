@@ -19,6 +19,8 @@
 #define SVC_MOVE_BATCH_BYTES (1 << 20)
 #define SVC_MOVE_BATCH_MAX (16 << 20)
 #define SVC_MOVE_IMPORTS_MAX 16
+#define SVC_MOVE_PIECE (1 << 20)             /* a large value's pieces */
+#define SVC_MOVE_VALUE_MAX ((size_t)2 << 30) /* LMDB's practical limit */
 
 /* svc_move_fail turns a store error and its why into the call's status. */
 static sw_err svc_move_fail(struct svc_ctx *c, sw_err rc, struct sw_buf *why,
@@ -127,67 +129,98 @@ sw_err svc_move_freeze(struct svc_ctx *c, const ProtobufCMessage *req,
 
 /* --- ExportTeam ---------------------------------------------------------- */
 
+/* The batch being filled; sent when its keys and values reach max. A value
+ * over max or SVC_MOVE_PIECE goes in pieces (TeamRecord.value_size and
+ * value_offset), so no message is much larger than twice max whatever the
+ * records. */
 struct svc_export_batch {
-    struct sw_arena *a;
-    Snipwise__V1__TeamRecordBatch *b;
-    size_t cap;
+    struct svc_ctx *c;
+    struct sw_arena a;
+    Snipwise__V1__TeamRecordBatch b;
+    size_t cap, bytes, max;
 };
 
-/* svc_export_add appends one record to the batch: the store's bytes are
- * valid until the export ends, so they are pointed to, not copied. */
-static sw_err svc_export_add(const struct store_move_rec *r, void *arg)
+static void svc_export_reset(struct svc_export_batch *e)
 {
-    struct svc_export_batch *e = arg;
+    sw_arena_free(&e->a);
+    snipwise__v1__team_record_batch__init(&e->b);
+    e->cap = 0;
+    e->bytes = 0;
+}
+
+/* svc_export_flush sends the batch (the last one with the totals). */
+static sw_err svc_export_flush(struct svc_export_batch *e,
+                               struct store_team_export *last)
+{
+    uint64_t n, bytes;
+    sw_err rc;
+
+    if (last) {
+        store_team_export_stats(last, &n, &bytes);
+        e->b.last = 1;
+        e->b.total_records = (int64_t)n;
+        e->b.total_bytes = (int64_t)bytes;
+    }
+    rc = svc_ctx_send(e->c, &e->b.base);
+    svc_export_reset(e);
+    return rc;
+}
+
+/* svc_export_piece appends one TeamRecord: all of r's value, or the piece
+ * at off. The store's bytes stay valid until the export ends, so they are
+ * pointed to, not copied. */
+static sw_err svc_export_piece(struct svc_export_batch *e,
+                               const struct store_move_rec *r, size_t off,
+                               size_t len)
+{
     Snipwise__V1__TeamRecord *rec;
 
-    if (e->b->n_records == e->cap) {
+    if (e->b.n_records == e->cap) {
         size_t nc = e->cap ? 2 * e->cap : 256;
-        Snipwise__V1__TeamRecord **p = sw_arena_alloc(e->a, nc * sizeof(*p));
+        Snipwise__V1__TeamRecord **p = sw_arena_alloc(&e->a, nc * sizeof(*p));
         if (p == NULL)
             return SW_ENOMEM;
         if (e->cap)
-            memcpy(p, e->b->records, e->cap * sizeof(*p));
-        e->b->records = p;
+            memcpy(p, e->b.records, e->cap * sizeof(*p));
+        e->b.records = p;
         e->cap = nc;
     }
-    rec = sw_arena_alloc(e->a, sizeof(*rec));
+    rec = sw_arena_alloc(&e->a, sizeof(*rec));
     if (rec == NULL)
         return SW_ENOMEM;
     snipwise__v1__team_record__init(rec);
     rec->db = (char *)r->db;
     rec->key.data = (uint8_t *)r->key;
     rec->key.len = r->klen;
-    rec->value.data = (uint8_t *)r->val;
-    rec->value.len = r->vlen;
-    e->b->records[e->b->n_records++] = rec;
+    rec->value.data = (uint8_t *)r->val + off;
+    rec->value.len = len;
+    if (len < r->vlen) {
+        rec->value_size = (int64_t)r->vlen;
+        rec->value_offset = (int64_t)off;
+    }
+    e->b.records[e->b.n_records++] = rec;
+    e->bytes += r->klen + len;
     return SW_OK;
 }
 
-/* svc_export_send sends the export's next batch; *done once the last is
- * sent. */
-static sw_err svc_export_send(struct svc_ctx *c, struct store_team_export *exp,
-                              size_t max, int *done)
+/* svc_export_add is the store's callback: the record, in pieces if
+ * large, sending the batch whenever it is full. */
+static sw_err svc_export_add(const struct store_move_rec *r, void *arg)
 {
-    Snipwise__V1__TeamRecordBatch b = SNIPWISE__V1__TEAM_RECORD_BATCH__INIT;
-    struct svc_export_batch e;
-    struct sw_arena a;
-    uint64_t n, bytes;
-    sw_err rc;
+    struct svc_export_batch *e = arg;
+    size_t off = 0;
+    sw_err rc = SW_OK;
 
-    sw_arena_init(&a, 0);
-    e.a = &a;
-    e.b = &b;
-    e.cap = 0;
-    rc = store_team_export_next(exp, svc_export_add, &e, max, done);
-    if (rc == SW_OK && *done) {
-        store_team_export_stats(exp, &n, &bytes);
-        b.last = 1;
-        b.total_records = (int64_t)n;
-        b.total_bytes = (int64_t)bytes;
-    }
-    if (rc == SW_OK)
-        rc = svc_ctx_send(c, &b.base);
-    sw_arena_free(&a);
+    do {
+        /* Pieces no larger than a batch: a small batch_bytes cuts
+         * ordinary records too (the tests move teams so). */
+        size_t piece = e->max < SVC_MOVE_PIECE ? e->max : SVC_MOVE_PIECE;
+        size_t len = r->vlen - off > piece ? piece : r->vlen - off;
+        rc = svc_export_piece(e, r, off, len);
+        if (rc == SW_OK && e->bytes >= e->max)
+            rc = svc_export_flush(e, NULL);
+        off += len;
+    } while (rc == SW_OK && off < r->vlen);
     return rc;
 }
 
@@ -196,16 +229,20 @@ sw_err svc_move_export(struct svc_ctx *c, const ProtobufCMessage *req,
 {
     const Snipwise__V1__ExportTeamRequest *r = (const void *)req;
     struct store_team_export *exp = NULL;
-    size_t max =
-        r->batch_bytes > 0 ? (size_t)r->batch_bytes : SVC_MOVE_BATCH_BYTES;
+    struct svc_export_batch e;
     uint64_t n = 0, bytes = 0;
     int done = 0;
     struct sw_buf why;
     sw_err rc;
 
     (void)resp;
-    if (max > SVC_MOVE_BATCH_MAX)
-        max = SVC_MOVE_BATCH_MAX;
+    memset(&e, 0, sizeof(e));
+    e.c = c;
+    e.max = r->batch_bytes > 0 ? (size_t)r->batch_bytes : SVC_MOVE_BATCH_BYTES;
+    if (e.max > SVC_MOVE_BATCH_MAX)
+        e.max = SVC_MOVE_BATCH_MAX;
+    sw_arena_init(&e.a, 0);
+    snipwise__v1__team_record_batch__init(&e.b);
     sw_buf_init(&why, SVC_WHY_MAX);
     rc = store_team_export_begin(svc_ctx_store(c), r->team_id, &exp, &why);
     if (rc) {
@@ -214,12 +251,15 @@ sw_err svc_move_export(struct svc_ctx *c, const ProtobufCMessage *req,
         return rc;
     }
     sw_buf_free(&why);
-    /* Every batch sent is bounded; the loop ends when the store says the
-     * export is done or a send fails (the client went away). */
+    /* Each call passes at least one record or ends the export, so the
+     * loop ends; a send that fails (the client went away) ends it too. */
     while (rc == SW_OK && !done)
-        rc = svc_export_send(c, exp, max, &done);
+        rc = store_team_export_next(exp, svc_export_add, &e, e.max, &done);
+    if (rc == SW_OK)
+        rc = svc_export_flush(&e, exp);
     store_team_export_stats(exp, &n, &bytes);
     store_team_export_end(&exp);
+    svc_export_reset(&e);
     if (rc == SW_OK)
         sw_log_info("move.exported", "team=%s records=%llu bytes=%llu",
                     r->team_id, (unsigned long long)n,
@@ -270,6 +310,10 @@ struct svc_import {
     int committed;
     int64_t records, bytes;
     struct sw_buf why;
+    /* A value arriving in pieces: its database, key and the bytes so far
+     * (value_size, value_offset). */
+    struct sw_buf pdb, pkey, pval;
+    size_t psize;
 };
 
 /* svc_import_first starts the import the first message names. */
@@ -299,33 +343,104 @@ static sw_err svc_import_first(struct svc_ctx *c, struct svc_import *im,
     return SW_OK;
 }
 
-/* svc_import_put writes one message's records in one transaction. */
+/* svc_import_write writes recs[0..n) in one transaction. */
+static sw_err svc_import_write(struct svc_ctx *c, struct svc_import *im,
+                               const struct store_move_rec *recs, size_t n)
+{
+    sw_err rc;
+
+    if (n == 0)
+        return SW_OK;
+    rc = store_team_import_put(svc_ctx_store(c), im->team, recs, n, &im->why);
+    if (rc)
+        return svc_move_fail(c, rc, &im->why, im->team, "importing");
+    im->records += (int64_t)n;
+    return SW_OK;
+}
+
+/* svc_import_piece adds a piece of a large value; *whole is set once the
+ * value is complete (im->pdb/pkey/pval then hold the record). */
+static sw_err svc_import_piece(struct svc_ctx *c, struct svc_import *im,
+                               const Snipwise__V1__TeamRecord *t, int *whole)
+{
+    sw_err rc = SW_OK;
+
+    *whole = 0;
+    if (t->value_offset == 0) {
+        if (t->value_size <= 0 || (size_t)t->value_size > SVC_MOVE_VALUE_MAX)
+            return svc_ctx_fail(c, SW_EINVAL, "a value of %lld bytes",
+                                (long long)t->value_size);
+        sw_buf_reset(&im->pdb);
+        sw_buf_reset(&im->pkey);
+        sw_buf_reset(&im->pval);
+        im->psize = (size_t)t->value_size;
+        rc = sw_buf_addstr(&im->pdb, t->db);
+        if (rc == SW_OK)
+            rc = sw_buf_add(&im->pkey, t->key.data, t->key.len);
+    } else if (im->psize == 0 ||
+               (size_t)t->value_offset != sw_buf_len(&im->pval) ||
+               (size_t)t->value_size != im->psize ||
+               strcmp(t->db, sw_buf_str(&im->pdb)) != 0 ||
+               t->key.len != sw_buf_len(&im->pkey) ||
+               memcmp(t->key.data, sw_buf_str(&im->pkey), t->key.len) != 0)
+        return svc_ctx_fail(c, SW_EINVAL,
+                            "a piece of a value out of order (db %s, offset "
+                            "%lld)",
+                            t->db, (long long)t->value_offset);
+    if (rc == SW_OK && sw_buf_len(&im->pval) + t->value.len > im->psize)
+        return svc_ctx_fail(c, SW_EINVAL, "a value's pieces overflow it");
+    if (rc == SW_OK)
+        rc = sw_buf_add(&im->pval, t->value.data, t->value.len);
+    if (rc)
+        return rc;
+    *whole = sw_buf_len(&im->pval) == im->psize;
+    if (*whole)
+        im->psize = 0;
+    return SW_OK;
+}
+
+/* svc_import_put writes one message's records: whole ones together in one
+ * transaction, a large value when its last piece arrives. */
 static sw_err svc_import_put(struct svc_ctx *c, struct svc_import *im,
                              const Snipwise__V1__ImportTeamRequest *r)
 {
     struct store_move_rec *recs;
-    size_t i;
-    sw_err rc;
+    size_t i, n = 0;
+    int whole;
+    sw_err rc = SW_OK;
 
     recs = sw_calloc(r->n_records, sizeof(*recs));
     if (recs == NULL)
         return SW_ENOMEM;
-    for (i = 0; i < r->n_records; i++) {
+    for (i = 0; rc == SW_OK && i < r->n_records; i++) {
         const Snipwise__V1__TeamRecord *t = r->records[i];
-        recs[i].db = t->db;
-        recs[i].key = t->key.data;
-        recs[i].klen = t->key.len;
-        recs[i].val = t->value.data;
-        recs[i].vlen = t->value.len;
-        im->bytes += (int64_t)(t->key.len + t->value.len);
+        im->bytes += (int64_t)t->value.len;
+        if (t->value_size == 0) {
+            im->bytes += (int64_t)t->key.len;
+            recs[n++] = (struct store_move_rec){t->db, t->key.data, t->key.len,
+                                                t->value.data, t->value.len};
+            continue;
+        }
+        if (t->value_offset == 0)
+            im->bytes += (int64_t)t->key.len;
+        rc = svc_import_piece(c, im, t, &whole);
+        if (rc || !whole)
+            continue;
+        /* In order: what came before it, then the assembled record. */
+        rc = svc_import_write(c, im, recs, n);
+        n = 0;
+        if (rc == SW_OK) {
+            struct store_move_rec big = {
+                sw_buf_str(&im->pdb), sw_buf_str(&im->pkey),
+                sw_buf_len(&im->pkey), sw_buf_str(&im->pval),
+                sw_buf_len(&im->pval)};
+            rc = svc_import_write(c, im, &big, 1);
+        }
     }
-    rc = store_team_import_put(svc_ctx_store(c), im->team, recs, r->n_records,
-                               &im->why);
+    if (rc == SW_OK)
+        rc = svc_import_write(c, im, recs, n);
     sw_free(recs);
-    if (rc)
-        return svc_move_fail(c, rc, &im->why, im->team, "importing");
-    im->records += (int64_t)r->n_records;
-    return SW_OK;
+    return rc;
 }
 
 static sw_err svc_import_item(struct svc_ctx *c, void *state,
@@ -357,6 +472,10 @@ static sw_err svc_import_item(struct svc_ctx *c, void *state,
     }
     if (!r->commit)
         return SW_OK;
+    if (im->psize)
+        return svc_ctx_fail(c, SW_EINVAL,
+                            "the commit came before the last piece of a "
+                            "value");
     rc = store_team_import_commit(svc_ctx_store(c), im->team, &im->why);
     if (rc)
         return svc_move_fail(c, rc, &im->why, im->team, "committing");
@@ -388,6 +507,9 @@ static sw_err svc_import_end(struct svc_ctx *c, void *state, sw_err rc,
         sw_log_warn("move.import_abort_failed", "team=%s", im->team);
     svc_import_release(im->slot);
     sw_buf_free(&im->why);
+    sw_buf_free(&im->pdb);
+    sw_buf_free(&im->pkey);
+    sw_buf_free(&im->pval);
     if (rc)
         return rc;
     out = svc_ctx_new(c, &snipwise__v1__import_team_response__descriptor);
@@ -417,9 +539,16 @@ sw_err svc_move_import(struct svc_ctx *c, const ProtobufCMessage *req,
     memset(im, 0, sizeof(*im));
     im->slot = -1;
     sw_buf_init(&im->why, SVC_WHY_MAX);
+    sw_buf_init(&im->pdb, 256);
+    sw_buf_init(&im->pkey, 1 << 20);
+    sw_buf_init(&im->pval, SVC_MOVE_VALUE_MAX);
     rc = svc_ctx_read_async(c, &svc_import_ops, im);
-    if (rc)
+    if (rc) {
         sw_buf_free(&im->why);
+        sw_buf_free(&im->pdb);
+        sw_buf_free(&im->pkey);
+        sw_buf_free(&im->pval);
+    }
     return rc;
 }
 

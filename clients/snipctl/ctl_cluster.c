@@ -847,10 +847,17 @@ static int ctl_cl_relay_batch(const ProtobufCMessage *m, void *arg)
     req.n_records = b->n_records;
     req.records = b->records;
     req.commit = b->last;
-    for (i = 0; i < b->n_records; i++)
-        r->bytes +=
-            (int64_t)(b->records[i]->key.len + b->records[i]->value.len);
-    r->records += (int64_t)b->n_records;
+    /* A large value comes in pieces: its key counts once, and the record
+     * when its last piece passes. */
+    for (i = 0; i < b->n_records; i++) {
+        const Snipwise__V1__TeamRecord *t = b->records[i];
+        r->bytes += (int64_t)t->value.len;
+        if (t->value_size == 0 || t->value_offset == 0)
+            r->bytes += (int64_t)t->key.len;
+        if (t->value_size == 0 ||
+            t->value_offset + (int64_t)t->value.len == t->value_size)
+            r->records++;
+    }
     if (snipc_stream_send(r->out, &req.base) != SW_OK) {
         r->failed = 1;
         return 1; /* the target ended the import: finish says why */
