@@ -179,6 +179,11 @@ def load(targets, duration, threads, what):
 
 
 def seed(ch, key, n):
+    # The reps' domain makes their mail outbound: its framings and files
+    # are what Suggest ranks.
+    team_pb2_grpc.TeamServiceStub(ch).AddTeamDomain(
+        team_pb2.AddTeamDomainRequest(domain="seller.example"),
+        metadata=md(key), timeout=30)
     ing = ingest_pb2_grpc.IngestServiceStub(ch)
     rnd = random.Random(key)
     reqs = (ingest_pb2.IngestEmailRequest(raw_mime=mail(i, rnd, key[-8:]))
@@ -188,8 +193,18 @@ def seed(ch, key, n):
     for _ in range(6000):
         if tm.GetMyTeam(team_pb2.GetMyTeamRequest(), metadata=md(key),
                         timeout=30).pending_extraction_jobs == 0:
-            return
+            break
         time.sleep(0.1)
+    # Suggest answers with content once the index and statistics have
+    # caught up in the background; measure only then.
+    sg = suggest_pb2_grpc.SuggestServiceStub(ch)
+    for _ in range(1200):
+        r = sg.Suggest(suggest_req(random.Random(0)), metadata=md(key),
+                       timeout=30)
+        if len(r.framings) + len(r.contents) > 0 and r.statistics.ready:
+            return len(r.framings) + len(r.contents)
+        time.sleep(0.1)
+    return 0
 
 
 def proxy(bin_dir, duration, threads, n_seed):
@@ -204,9 +219,10 @@ def proxy(bin_dir, duration, threads, n_seed):
             teams.append((node, out["api_key"]))
         direct = grpc.insecure_channel(c.nodes[0]["addr"])
         via = grpc.insecure_channel("127.0.0.1:%d" % c.port)
-        for node, key in teams:
-            seed(grpc.insecure_channel(node["addr"]), key, n_seed)
-        print(json.dumps({"seeded_emails_per_team": n_seed}), flush=True)
+        got = [seed(grpc.insecure_channel(node["addr"]), key, n_seed)
+               for node, key in teams]
+        print(json.dumps({"seeded_emails_per_team": n_seed,
+                          "suggestions_per_answer": got}), flush=True)
         k1 = teams[0][1]
         runs = [("GetMyTeam", "direct node1", [(direct, k1)]),
                 ("GetMyTeam", "haproxy node1", [(via, k1)]),
