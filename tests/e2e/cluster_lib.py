@@ -113,7 +113,10 @@ class Haproxy:
 class Cluster:
     """n snipd nodes (node1..noden) and HAProxy in front of them."""
 
-    def __init__(self, snipd_factory, n=3, args=()):
+    def __init__(self, snipd_factory, n=3, args=(), shared_mailbox_key=False):
+        """shared_mailbox_key: every node gets node1's DATA_DIR/mailbox.key
+        before its first start, as docs/SCALING.md asks, so that a moved
+        team's mailbox credentials open on its new node."""
         if not os.path.exists(HAPROXY):
             pytest.fail("haproxy is not installed: run bazel/install_deps.sh")
         # A short directory: a unix socket path holds 107 bytes at most.
@@ -123,7 +126,16 @@ class Cluster:
             name = "node%d" % (i + 1)
             port = free_port()
             s = snipd_factory(args=["--listen", "127.0.0.1:%d" % port] +
-                              list(args), demo=False)
+                              list(args), demo=False, start=False)
+            if shared_mailbox_key and i > 0:
+                key = os.path.join(self.nodes["node1"].data_dir,
+                                   "mailbox.key")
+                os.makedirs(s.data_dir, mode=0o700, exist_ok=True)
+                dst = os.path.join(s.data_dir, "mailbox.key")
+                with open(key, "rb") as f, open(dst, "wb") as g:
+                    g.write(f.read())
+                os.chmod(dst, 0o600)
+            s.start()
             assert s.port == port, (s.port, port)
             self.nodes[name] = s
         self.port = free_port()

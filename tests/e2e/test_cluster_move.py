@@ -344,6 +344,72 @@ def test_large_records_move_in_pieces_and_read_back_the_same(cluster):
     assert states(cluster, t.id)[to] == SERVING
 
 
+def test_a_moved_teams_mailbox_syncs_on_its_new_node(snipd_factory):
+    """A team's mailboxes sync on the node that holds it: after the move the
+    target picks the mailbox up at the commit (with the cursor as it was
+    exported) and new mail arrives there; nothing is fetched twice."""
+    import dovecot_lib
+    from dovecot_lib import message
+    from snipwise.v1 import mailbox_pb2, mailbox_pb2_grpc
+    if not dovecot_lib.available():
+        pytest.fail("Dovecot is not installed: run bazel/install_deps.sh")
+    rep, password = "rep@acme.example", "Corr3ct-Horse-Battery-4217"
+    dove = dovecot_lib.Dovecot({rep: password})
+    c = None
+    try:
+        dove.start()
+        c = Cluster(snipd_factory, 2, args=["--mailbox-poll-ms", "300",
+                                            "--mailbox-timeout-s", "10"],
+                    shared_mailbox_key=True)
+        out = json.loads(c.snipctl("create-team", "Mail", "--node", "node1",
+                                   "--json").stdout)
+        t = Team(c.channel(), out["team_id"], out["api_key"])
+        t.team.AddTeamMember(team_pb2.AddTeamMemberRequest(
+            member=team_pb2.TeamMember(email=rep)), metadata=t.md, timeout=30)
+        mbx = mailbox_pb2_grpc.MailboxServiceStub(c.channel())
+
+        def inbound(i):
+            return message("in%d@customer.example" % i,
+                           "Buyer <buyer@customer.example>", rep,
+                           "Pricing %d" % i, "Send the pricing sheet (%d)" % i)
+
+        for i in range(2):
+            dove.append(rep, "INBOX", inbound(i))
+        mid = mbx.CreateMailbox(mailbox_pb2.CreateMailboxRequest(
+            rep_email=rep, host="127.0.0.1", port=dove.port,
+            tls_mode=mailbox_pb2.TLS_MODE_PLAIN_INSECURE_LOOPBACK_ONLY,
+            username=rep, auth=mailbox_pb2.MailboxAuth(password=password),
+            folders=["INBOX"], backfill_days=0), metadata=t.md,
+            timeout=30).mailbox_id
+
+        def ingested():
+            m = mbx.GetMailbox(mailbox_pb2.GetMailboxRequest(mailbox_id=mid),
+                               metadata=t.md, timeout=30)
+            return sum(f.messages_ingested for f in m.folders), m
+
+        end = time.monotonic() + 30
+        while ingested()[0] < 2:
+            assert time.monotonic() < end, ingested()[1]
+            time.sleep(0.1)
+        json.loads(c.snipctl("move-team", t.id, "--to", "node2",
+                             "--json").stdout)
+        dove.append(rep, "INBOX", inbound(2))
+        end = time.monotonic() + 30
+        while ingested()[0] < 3:
+            assert time.monotonic() < end, ingested()[1]
+            time.sleep(0.1)
+        n, m = ingested()
+        assert n == 3 and m.last_error == "", m
+        assert m.state != mailbox_pb2.MAILBOX_STATE_AUTH_FAILED
+        t.acked = {"in%d@customer.example" % i for i in range(3)}
+        verify_team(t)
+        assert states(c, t.id)["node2"] == SERVING
+    finally:
+        if c is not None:
+            c.stop()
+        dove.cleanup()
+
+
 # --- crashes at a step of a move -------------------------------------------
 
 def seed(team, n):
