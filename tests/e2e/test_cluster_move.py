@@ -442,9 +442,9 @@ def run_mover_until(cluster, team_id, to, line):
 def test_a_crash_at_a_step_leaves_the_team_on_one_node(cluster, victim):
     # A random step each run (all nine victim/step pairs pass); the seed
     # is printed, and SNIPWISE_TEST_SEED repeats a run.
-    seed = int(os.environ.get("SNIPWISE_TEST_SEED") or time.time_ns())
-    print("seed", seed)
-    rnd = random.Random("%s/%d" % (victim, seed))
+    run_seed = int(os.environ.get("SNIPWISE_TEST_SEED") or time.time_ns())
+    print("seed", run_seed)
+    rnd = random.Random("%s/%d" % (victim, run_seed))
     (t, node), = make_teams(cluster, 1)
     seed(t, 300)
     to = "node2" if node != "node2" else "node3"
