@@ -18,6 +18,7 @@
 #include "store/store_outcome.h"
 #include "store/store_snippet.h"
 #include "store/store_tenant.h"
+#include "tests/store/seed_mail.h"
 
 #define CONTACT "buyer@prospect.example"
 
@@ -39,39 +40,6 @@ static int fault_hook(uint64_t ordinal, void *arg)
 struct seed {
     const char *team;
 };
-
-static SW_MUST_CHECK sw_err seed_email(store_txn *t, const char *team,
-                                       const char *eid, const char *msgid,
-                                       const char *from, const char *to,
-                                       int dir, struct store_email_content *c)
-{
-    struct store_addr rcpt = {"", (char *)to};
-    struct store_email e;
-    struct sw_buf k;
-    sw_err rc;
-
-    memset(&e, 0, sizeof(e));
-    sw_buf_init(&k, 1024);
-    e.email_id = (char *)eid;
-    e.team_id = (char *)team;
-    e.thread_id = "th_0000000000000001";
-    e.message_id = (char *)msgid;
-    e.direction = dir;
-    e.from_email = (char *)from;
-    e.rep_email = "rep@seller.example";
-    e.subject = "Deck";
-    e.to = &rcpt;
-    e.n_to = 1;
-    e.sent_ms = dir == STORE_DIR_OUTBOUND ? 1000 : 2000;
-    e.body_text = e.new_text = "words of the mail";
-    e.contents = c;
-    e.n_contents = c ? 1 : 0;
-    rc = store_mail_msgid_key(&k, msgid);
-    if (rc == SW_OK)
-        rc = store_email_put(t, &e, sw_buf_str(&k), sw_buf_len(&k));
-    sw_buf_free(&k);
-    return rc;
-}
 
 static SW_MUST_CHECK sw_err seed_txn(store_txn *t, void *arg)
 {
@@ -103,13 +71,15 @@ static SW_MUST_CHECK sw_err seed_txn(store_txn *t, void *arg)
     c.file_state = STORE_FILE_NOT_KEPT;
     rc = store_content_put(t, &c);
     if (rc == SW_OK)
-        rc = seed_email(t, s->team, ids[0], "m1@seller.example",
-                        "rep@seller.example", CONTACT, STORE_DIR_OUTBOUND, &ec);
+        rc = seed_email(t, s->team, "rep@seller.example", ids[0],
+                        "m1@seller.example", "rep@seller.example", CONTACT,
+                        STORE_DIR_OUTBOUND, &ec);
     if (rc == SW_OK)
         rc = store_content_use_add(t, s->team, ec.content_id, ids[0]);
     if (rc == SW_OK)
-        rc = seed_email(t, s->team, ids[1], "m2@prospect.example", CONTACT,
-                        "rep@seller.example", STORE_DIR_INBOUND, NULL);
+        rc = seed_email(t, s->team, "rep@seller.example", ids[1],
+                        "m2@prospect.example", CONTACT, "rep@seller.example",
+                        STORE_DIR_INBOUND, NULL);
     memset(&th, 0, sizeof(th));
     th.thread_id = "th_0000000000000001";
     th.team_id = (char *)s->team;
