@@ -96,24 +96,32 @@ static size_t rank_phrase_at(const struct rank_toks *tk, size_t i,
 
 /* --- Lexicons ------------------------------------------------------------ */
 
+/* A lexicon: its phrases (one or two words), ready to compare with tokens
+ * as they are, nothing split or copied per call. */
 struct rank_lex {
-    int kind;          /* ContentKind, or the topic's index */
-    const char *words; /* phrases separated by '|' */
+    int kind;                   /* ContentKind, or the topic's index */
+    const char *const *phrases; /* NULL-ended */
 };
 
 static const struct rank_lex rank_kind_lex[] = {
-    {RANK_KIND_PDF, "pdf|pdfs"},
+    {RANK_KIND_PDF, (const char *const[]){"pdf", "pdfs", NULL}},
     {RANK_KIND_PRESENTATION,
-     "deck|decks|slides|slide deck|presentation|presentations|pptx|ppt|"
-     "powerpoint|keynote"},
+     (const char *const[]){"deck", "decks", "slides", "slide deck",
+                           "presentation", "presentations", "pptx", "ppt",
+                           "powerpoint", "keynote", NULL}},
     {RANK_KIND_SPREADSHEET,
-     "spreadsheet|spreadsheets|xlsx|xls|excel|csv|sheet|sheets|workbook"},
+     (const char *const[]){"spreadsheet", "spreadsheets", "xlsx", "xls",
+                           "excel", "csv", "sheet", "sheets", "workbook",
+                           NULL}},
     {RANK_KIND_DOCUMENT,
-     "document|doc|docx|word document|word doc|word file|odt"},
+     (const char *const[]){"document", "doc", "docx", "word document",
+                           "word doc", "word file", "odt", NULL}},
     {RANK_KIND_IMAGE,
-     "image|images|screenshot|screenshots|png|jpg|jpeg|picture|photo"},
-    {RANK_KIND_HTML, "html|web page|webpage|landing page"},
-    {RANK_KIND_TEXT, "txt|text file"},
+     (const char *const[]){"image", "images", "screenshot", "screenshots",
+                           "png", "jpg", "jpeg", "picture", "photo", NULL}},
+    {RANK_KIND_HTML, (const char *const[]){"html", "web page", "webpage",
+                                           "landing page", NULL}},
+    {RANK_KIND_TEXT, (const char *const[]){"txt", "text file", NULL}},
 };
 
 static const char *const rank_topic_names[] = {
@@ -122,22 +130,31 @@ static const char *const rank_topic_names[] = {
 };
 
 static const struct rank_lex rank_topic_lex[] = {
-    {0, "pricing|price|prices|cost|costs|quote|quotes|discount|discounts|"
-        "seats|licenses|licences|pricing sheet"},
-    {1, "security|soc|soc2|gdpr|compliance|pen test|pentest|penetration|"
-        "27001|hipaa|encryption|dpa"},
-    {2, "onboarding|onboarded|implementation|go-live|golive|rollout|"
-        "deployment|training"},
-    {3, "case study|case studies|customer story|customer stories|reference|"
-        "references|testimonial|testimonials"},
-    {4, "integration|integrations|api|sso|salesforce|hubspot|architecture|"
-        "webhook|webhooks"},
-    {5, "roi|business case|savings|tco|payback"},
-    {6, "contract|contracts|msa|agreement|agreements|order form|terms|"
-        "redlines"},
-    {7, "product|roadmap|demo|dashboard|features|release notes"},
-    {8, "proposal|proposals|rfp"},
-    {9, "renewal|renewals|renew"},
+    {0,
+     (const char *const[]){"pricing", "price", "prices", "cost", "costs",
+                           "quote", "quotes", "discount", "discounts", "seats",
+                           "licenses", "licences", "pricing sheet", NULL}},
+    {1, (const char *const[]){"security", "soc", "soc2", "gdpr", "compliance",
+                              "pen test", "pentest", "penetration", "27001",
+                              "hipaa", "encryption", "dpa", NULL}},
+    {2, (const char *const[]){"onboarding", "onboarded", "implementation",
+                              "go-live", "golive", "rollout", "deployment",
+                              "training", NULL}},
+    {3, (const char *const[]){"case study", "case studies", "customer story",
+                              "customer stories", "reference", "references",
+                              "testimonial", "testimonials", NULL}},
+    {4, (const char *const[]){"integration", "integrations", "api", "sso",
+                              "salesforce", "hubspot", "architecture",
+                              "webhook", "webhooks", NULL}},
+    {5, (const char *const[]){"roi", "business case", "savings", "tco",
+                              "payback", NULL}},
+    {6, (const char *const[]){"contract", "contracts", "msa", "agreement",
+                              "agreements", "order form", "terms", "redlines",
+                              NULL}},
+    {7, (const char *const[]){"product", "roadmap", "demo", "dashboard",
+                              "features", "release notes", NULL}},
+    {8, (const char *const[]){"proposal", "proposals", "rfp", NULL}},
+    {9, (const char *const[]){"renewal", "renewals", "renew", NULL}},
 };
 
 /* Words that make a text speak of a file. */
@@ -150,26 +167,17 @@ static const char *const rank_doc_words[] = {
     "sent",      "share",      "sharing",    "resend",      "notes",
     "update",    "analysis",   "version",    "page",        NULL};
 
-/* rank_lex_at: the length in tokens of a phrase of words at token i, or
+/* rank_lex_at: the length in tokens of one of the phrases at token i, or
  * 0. */
 static size_t rank_lex_at(const struct rank_toks *tk, size_t i,
-                          const char *words)
+                          const char *const *phrases)
 {
-    char p[64];
-    const char *w = words, *bar;
-    size_t n, got;
+    size_t got;
 
-    while (*w) {
-        bar = strchr(w, '|');
-        n = bar ? (size_t)(bar - w) : strlen(w);
-        if (n < sizeof(p)) {
-            memcpy(p, w, n);
-            p[n] = '\0';
-            got = rank_phrase_at(tk, i, p);
-            if (got)
-                return got;
-        }
-        w += n + (bar ? 1 : 0);
+    for (; *phrases; phrases++) {
+        got = rank_phrase_at(tk, i, *phrases);
+        if (got)
+            return got;
     }
     return 0;
 }
@@ -523,12 +531,12 @@ void rank_query_decompose(const char *text, int64_t now_ms,
     rank_tokenize(text, &tk);
     for (i = 0; i < tk.n; i++) {
         for (k = 0; k < sizeof(rank_kind_lex) / sizeof(rank_kind_lex[0]); k++)
-            if (rank_lex_at(&tk, i, rank_kind_lex[k].words)) {
+            if (rank_lex_at(&tk, i, rank_kind_lex[k].phrases)) {
                 rank_add_kind(out, rank_kind_lex[k].kind);
                 break;
             }
         for (k = 0; k < sizeof(rank_topic_lex) / sizeof(rank_topic_lex[0]); k++)
-            if (rank_lex_at(&tk, i, rank_topic_lex[k].words))
+            if (rank_lex_at(&tk, i, rank_topic_lex[k].phrases))
                 seen[rank_topic_lex[k].kind] = 1;
         if (rank_in_list(&tk, i, rank_doc_words))
             out->about_content = 1;
