@@ -21,16 +21,6 @@ static void sw_strset_key_init(void)
         sw_strset_key = 0x9e3779b97f4a7c15ULL;
 }
 
-static uint64_t sw_strset_mix(uint64_t x)
-{
-    x ^= x >> 32;
-    x *= 0xd6e8feb86659fd93ULL;
-    x ^= x >> 32;
-    x *= 0xd6e8feb86659fd93ULL;
-    x ^= x >> 32;
-    return x;
-}
-
 static uint64_t sw_strset_hash(const char *str)
 {
     size_t n = strlen(str), i;
@@ -38,11 +28,11 @@ static uint64_t sw_strset_hash(const char *str)
 
     for (i = 0; i + 8 <= n; i += 8) {
         memcpy(&w, str + i, 8);
-        h = sw_strset_mix(h ^ w);
+        h = sw_fmix64(h ^ w);
     }
     w = 0;
     memcpy(&w, str + i, n - i);
-    return sw_strset_mix(h ^ w ^ ((uint64_t)(n - i) << 56));
+    return sw_fmix64(h ^ w ^ ((uint64_t)(n - i) << 56));
 }
 
 /* sw_strset_slot returns the slot of str, or of the empty slot where it

@@ -96,6 +96,19 @@ SW_MUST_CHECK sw_err sw_sha256_fd(int fd, unsigned char out[SW_SHA256_LEN]);
  * caller frees it with sw_free. SW_ENOMEM, SW_EIO. */
 SW_MUST_CHECK sw_err sw_id_new(const char *prefix, size_t nbytes, char **out);
 
+/* sw_fmix64 is MurmurHash3's 64-bit finalizer: every input bit moves about
+ * half of the output bits. The hash tables and the ranker's MinHash mix
+ * with it; its outputs feed persisted family ids, so it never changes. */
+static inline uint64_t sw_fmix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
 /* sw_memeq_ct compares n bytes in constant time; returns 1 when equal. */
 int sw_memeq_ct(const void *a, const void *b, size_t n);
 

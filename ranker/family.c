@@ -40,16 +40,6 @@ static size_t rank_family_norm(const char *s, char *out)
     return n;
 }
 
-static uint64_t rank_family_mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
 /* rank_family_sig computes the MinHash signature of text. */
 static void rank_family_sig(const char *text, uint64_t sig[RANK_FAM_HASHES])
 {
@@ -64,7 +54,7 @@ static void rank_family_sig(const char *text, uint64_t sig[RANK_FAM_HASHES])
         size_t len = n < RANK_FAM_SHINGLE ? n : RANK_FAM_SHINGLE;
         uint64_t h = rank__hash64(norm + i, len, 0x5eed);
         for (j = 0; j < RANK_FAM_HASHES; j++) {
-            uint64_t v = rank_family_mix(h ^ (0x9e3779b97f4a7c15ULL * (j + 1)));
+            uint64_t v = sw_fmix64(h ^ (0x9e3779b97f4a7c15ULL * (j + 1)));
             if (v < sig[j])
                 sig[j] = v;
         }
@@ -193,7 +183,7 @@ static void rank_family_wsig(const char *text, uint64_t sig[RANK_FAM_HASHES],
             nums[nn++] = h;
         any = 1;
         for (j = 0; j < RANK_FAM_HASHES; j++) {
-            uint64_t v = rank_family_mix(h ^ (0x7f4a7c159e3779b9ULL * (j + 1)));
+            uint64_t v = sw_fmix64(h ^ (0x7f4a7c159e3779b9ULL * (j + 1)));
             if (v < sig[j])
                 sig[j] = v;
         }
@@ -205,7 +195,7 @@ static void rank_family_wsig(const char *text, uint64_t sig[RANK_FAM_HASHES],
         for (k = 0; k < j; k++)
             seen |= nums[k] == nums[j];
         if (!seen)
-            *nkey += rank_family_mix(nums[j]);
+            *nkey += sw_fmix64(nums[j]);
     }
 }
 

@@ -3,17 +3,8 @@
 #include <string.h>
 
 #include "base/sw_mem.h"
+#include "base/sw_util.h"
 #include "ranker/rank_int.h"
-
-static uint64_t rank_map_mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
 
 uint64_t rank__hash64(const void *p, size_t n, uint64_t seed)
 {
@@ -25,7 +16,7 @@ uint64_t rank__hash64(const void *p, size_t n, uint64_t seed)
         h ^= s[i];
         h *= 0x100000001b3ULL;
     }
-    h = rank_map_mix(h);
+    h = sw_fmix64(h);
     return h ? h : 1;
 }
 
@@ -40,7 +31,7 @@ int rank__map_get(const struct rank__map *m, uint64_t key, uint64_t *val)
     }
     if (m->cap == 0)
         return 0;
-    i = rank_map_mix(key) & (m->cap - 1);
+    i = sw_fmix64(key) & (m->cap - 1);
     while (m->keys[i] != 0) {
         if (m->keys[i] == key) {
             *val = m->vals[i];
@@ -55,7 +46,7 @@ int rank__map_get(const struct rank__map *m, uint64_t key, uint64_t *val)
 static void rank_map_slot(uint64_t *keys, uint64_t *vals, size_t cap,
                           uint64_t key, uint64_t val, size_t *n)
 {
-    size_t i = rank_map_mix(key) & (cap - 1);
+    size_t i = sw_fmix64(key) & (cap - 1);
 
     while (keys[i] != 0 && keys[i] != key)
         i = (i + 1) & (cap - 1);
