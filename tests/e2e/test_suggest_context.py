@@ -78,6 +78,16 @@ class Team:
         return self.mail(mime("in%d@%s" % (i, who.split("@")[1]), who, REP,
                               "Question %d" % i, ASK, T0 + day * DAY))
 
+    def answered(self, inq, out, i, positive, when):
+        """The thread of inquiry inq and answer out (one thread) ended well
+        (a meeting booked) or badly (a negative reply) a day after when."""
+        assert inq.thread_id == out.thread_id
+        kind = (common_pb2.OUTCOME_KIND_MEETING_BOOKED if positive else
+                common_pb2.OUTCOME_KIND_NEGATIVE_REPLY)
+        self.outcome.RecordOutcome(outcome_pb2.RecordOutcomeRequest(
+            thread_id=out.thread_id, kind=kind, idempotency_key="o%d" % i,
+            occur_time_unix_ms=when + DAY), metadata=self.md, timeout=30)
+
     def suggest(self, **kw):
         """Suggest, asked again (bounded) until its statistics count
         everything stored (they are built in the background)."""
@@ -100,12 +110,7 @@ def answered_thread(t, i, frame, account, positive):
     out = t.mail(mime("out%d@%s" % (i, DOMAIN), REP, who, "Re: Question %d" % i,
                       "Thanks for reaching out.\n%s\nBest regards" % frame,
                       when, DOC, "in%d@%s" % (i, account)))
-    assert inq.thread_id == out.thread_id
-    kind = (common_pb2.OUTCOME_KIND_MEETING_BOOKED if positive else
-            common_pb2.OUTCOME_KIND_NEGATIVE_REPLY)
-    t.outcome.RecordOutcome(outcome_pb2.RecordOutcomeRequest(
-        thread_id=out.thread_id, kind=kind, idempotency_key="o%d" % i,
-        occur_time_unix_ms=when + DAY), metadata=t.md, timeout=30)
+    t.answered(inq, out, i, positive, when)
 
 
 def first(r):

@@ -10,10 +10,10 @@ import calendar
 import time
 
 import pytest
-from snipwise.v1 import common_pb2, outcome_pb2, team_pb2
+from snipwise.v1 import common_pb2, team_pb2
 
 from e2e_lib import create_team
-from test_suggest_context import DAY, DOMAIN, REP, WAIT, Team, mime
+from test_suggest_context import DOMAIN, REP, WAIT, Team, mime
 
 V1 = ("pricing_guide_2026_01.txt",
       "Pricing guide. Starter plan 30 per seat per month, Growth plan 55 per "
@@ -37,12 +37,7 @@ def sent(t, i, att, when, positive):
                       "Thanks for asking.\nI've attached our pricing guide "
                       "with the plans.\nBest regards", when + 3600 * 1000,
                       att, "q%d@prospect%d.example" % (i, i)))
-    assert inq.thread_id == out.thread_id
-    kind = (common_pb2.OUTCOME_KIND_MEETING_BOOKED if positive else
-            common_pb2.OUTCOME_KIND_NEGATIVE_REPLY)
-    t.outcome.RecordOutcome(outcome_pb2.RecordOutcomeRequest(
-        thread_id=out.thread_id, kind=kind, idempotency_key="o%d" % i,
-        occur_time_unix_ms=when + DAY), metadata=t.md, timeout=30)
+    t.answered(inq, out, i, positive, when)
 
 
 def first(r):
