@@ -390,14 +390,22 @@ static void svc_finish(struct svc_ctx *c, sw_err rc,
 
 /* --- team shares ---------------------------------------------------------- */
 
-/* svc_share_get returns team's entry, made when missing; NULL when out
- * of memory. Under tmu. */
-static struct svc_share *svc_share_get(svc_server *s, const char *team)
+/* svc_share_find returns team's entry, or NULL. Under tmu. */
+static struct svc_share *svc_share_find(svc_server *s, const char *team)
 {
     struct svc_share *sh;
 
     for (sh = s->shares; sh && strcmp(sh->team, team) != 0; sh = sh->next)
         ;
+    return sh;
+}
+
+/* svc_share_get returns team's entry, made when missing; NULL when out
+ * of memory. Under tmu. */
+static struct svc_share *svc_share_get(svc_server *s, const char *team)
+{
+    struct svc_share *sh = svc_share_find(s, team);
+
     if (sh == NULL) {
         sh = sw_calloc(1, sizeof(*sh));
         if (sh == NULL)
@@ -505,7 +513,7 @@ static sw_err svc_gate_refuse(struct svc_ctx *c)
                         c->id.team_id, SVC_MOVE_RETRY_MS);
 }
 
-/* svc_gate_frozen: SW_OK when the call's team takes writes, else its
+/* svc_gate_check: SW_OK when the call's team takes writes, else its
  * refusal. One LMDB lookup. */
 static sw_err svc_gate_check(struct svc_ctx *c)
 {
@@ -573,9 +581,8 @@ sw_err svc_ctx_drain_writes(struct svc_ctx *c, const char *team_id,
     sw_timespec_in(CLOCK_REALTIME, timeout_ms, &until);
     pthread_mutex_lock(&s->tmu);
     for (;;) {
-        for (sh = s->shares; sh && strcmp(sh->team, team_id) != 0;
-             sh = sh->next)
-            ;
+        /* Found again after each wait: the entry goes with its last call. */
+        sh = svc_share_find(s, team_id);
         if (sh == NULL || sh->writes == 0)
             break;
         if (pthread_cond_timedwait(&s->tcv, &s->tmu, &until) == ETIMEDOUT) {

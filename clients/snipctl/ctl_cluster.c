@@ -52,6 +52,8 @@ struct ctl_cl {
     const char *pos[4]; /* "cluster", the verb, its arguments */
     int npos, json;
     const char *node, *timeout, *to, *batch;
+    struct ctl_cl_maprow *map; /* ctl_cl_map_load; in a */
+    size_t nmap;
     struct sw_arena a;
 };
 
@@ -525,26 +527,82 @@ static int ctl_cl_route(struct ctl_cl *c, const char *team, const char *node)
     return ctl_cl_hp_route(c, team, node);
 }
 
-/* ctl_cl_map_lookup finds team's node in the map file; "" when absent. */
-static const char *ctl_cl_map_lookup(struct ctl_cl *c, const char *team)
+/* A line of the map file: a team and the node it is routed to. */
+struct ctl_cl_maprow {
+    const char *team, *node;
+    size_t line; /* HAProxy takes a key's first line */
+};
+
+static int ctl_cl_maprow_cmp(const void *x, const void *y)
+{
+    const struct ctl_cl_maprow *a = x, *b = y;
+    int d = strcmp(a->team, b->team);
+
+    return d ? d : (a->line > b->line) - (a->line < b->line);
+}
+
+/* ctl_cl_map_load reads the map file once into c->map, sorted by team,
+ * for ctl_cl_map_lookup (list-teams looks up every team: reading the file
+ * per team would be quadratic). A missing file is an empty map. Returns 0
+ * or EXIT_RPC. */
+static int ctl_cl_map_load(struct ctl_cl *c)
 {
     char line[512];
-    const char *res = "";
+    size_t cap = 0;
+    int code = 0;
     FILE *in = fopen(c->hp_map, "r");
 
     while (in && fgets(line, sizeof(line), in)) {
-        size_t n = strcspn(line, " \t\r\n"), m;
+        size_t n = strcspn(line, " \t\r\n");
         const char *v = line + n + strspn(line + n, " \t");
-        if (n != strlen(team) || memcmp(line, team, n) != 0)
+        struct ctl_cl_maprow *r;
+        if (n == 0)
             continue;
-        m = strcspn(v, " \t\r\n");
-        res = sw_arena_strndup(&c->a, v, m);
-        if (res == NULL)
-            res = "";
+        if (c->nmap == cap) {
+            void *p = sw_arena_alloc(&c->a, (cap ? 2 * cap : 256) * sizeof(*r));
+            if (p == NULL) {
+                code = EXIT_RPC;
+                break;
+            }
+            if (cap)
+                memcpy(p, c->map, cap * sizeof(*r));
+            c->map = p;
+            cap = cap ? 2 * cap : 256;
+        }
+        r = &c->map[c->nmap];
+        r->team = sw_arena_strndup(&c->a, line, n);
+        r->node = sw_arena_strndup(&c->a, v, strcspn(v, " \t\r\n"));
+        r->line = c->nmap;
+        if (r->team == NULL || r->node == NULL) {
+            code = EXIT_RPC;
+            break;
+        }
+        c->nmap++;
     }
     if (in)
         fclose(in);
-    return res;
+    if (c->nmap)
+        qsort(c->map, c->nmap, sizeof(*c->map), ctl_cl_maprow_cmp);
+    if (code)
+        fprintf(stderr, "snipctl: out of memory reading %s\n", c->hp_map);
+    return code;
+}
+
+/* ctl_cl_map_lookup finds team's node in the loaded map; "" when absent. */
+static const char *ctl_cl_map_lookup(struct ctl_cl *c, const char *team)
+{
+    size_t lo = 0, hi = c->nmap;
+
+    /* The first row whose team is not below team. */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(c->map[mid].team, team) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < c->nmap && strcmp(c->map[lo].team, team) == 0 ? c->map[lo].node
+                                                              : "";
 }
 
 /* --- Nodes ------------------------------------------------------------ */
@@ -671,6 +729,8 @@ static int ctl_cl_list_teams(struct ctl_cl *c)
     int code = ctl_cl_census(c, &t, &nt);
 
     sw_buf_init(&b, CTL_CL_MAP_MAX);
+    if (code == 0)
+        code = ctl_cl_map_load(c);
     if (code)
         goto out;
     if (c->json && sw_buf_addstr(&b, "{\"teams\":[") != SW_OK)

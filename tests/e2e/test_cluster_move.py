@@ -410,6 +410,76 @@ def test_a_moved_teams_mailbox_syncs_on_its_new_node(snipd_factory):
         dove.cleanup()
 
 
+def test_bad_move_requests_get_clear_errors_and_leave_nothing(cluster):
+    (t, node), = make_teams(cluster, 1)
+    t.write_one()
+    other = "node2" if node != "node2" else "node3"
+    src, dst = cluster.nodes[node], cluster.nodes[other]
+    smd, dmd = auth_md(src.admin_key), auth_md(dst.admin_key)
+    mv = move_pb2_grpc.TeamMoveServiceStub(src.channel())
+    imp = move_pb2_grpc.TeamMoveServiceStub(dst.channel())
+
+    def refused(code, words, fn, *a, **kw):
+        with pytest.raises(grpc.RpcError) as e:
+            fn(*a, **kw)
+        assert e.value.code() == code, (e.value.code(), e.value.details())
+        assert words in e.value.details(), e.value.details()
+        error_details(e.value)
+
+    refused(C.INVALID_ARGUMENT, "target_node", mv.FreezeTeam,
+            move_pb2.FreezeTeamRequest(team_id=t.id), metadata=smd,
+            timeout=30)
+    refused(C.NOT_FOUND, "team_0000000000000000", mv.FreezeTeam,
+            move_pb2.FreezeTeamRequest(team_id="team_0000000000000000",
+                                       target_node=other),
+            metadata=smd, timeout=30)
+    refused(C.INVALID_ARGUMENT, "team_id", mv.GetTeamMove,
+            move_pb2.GetTeamMoveRequest(team_id="x"), metadata=smd,
+            timeout=30)
+    refused(C.NOT_FOUND, "not moving", mv.AbortTeamMove,
+            move_pb2.AbortTeamMoveRequest(team_id=t.id), metadata=smd,
+            timeout=30)
+    # A team key may not move teams.
+    refused(C.PERMISSION_DENIED, "admin key", mv.GetTeamMove,
+            move_pb2.GetTeamMoveRequest(team_id=t.id), metadata=t.md,
+            timeout=30)
+    batches = list(mv.ExportTeam(move_pb2.ExportTeamRequest(
+        team_id=t.id, batch_bytes=64), metadata=smd, timeout=60))
+    recs = [r for b in batches for r in b.records]
+    piece = next(r for r in recs if r.value_size)
+    whole = next(r for r in recs if not r.value_size)
+    # Streams an import refuses, each with its reason.
+    bad = [
+        ("no team", "team_id",
+         [move_pb2.ImportTeamRequest(records=[whole])]),
+        ("team changed", "changed within the stream",
+         [move_pb2.ImportTeamRequest(team_id=t.id, records=[whole]),
+          move_pb2.ImportTeamRequest(team_id="team_0000000000000001")]),
+        ("another team's record", "another team",
+         [move_pb2.ImportTeamRequest(team_id="team_0000000000000001",
+                                     records=[whole])]),
+        ("a piece out of order", "out of order",
+         [move_pb2.ImportTeamRequest(team_id=t.id, records=[
+             move_pb2.TeamRecord(db=piece.db, key=piece.key,
+                                 value=piece.value,
+                                 value_size=piece.value_size,
+                                 value_offset=len(piece.value))])]),
+        ("commit before the last piece", "last piece",
+         [move_pb2.ImportTeamRequest(team_id=t.id, records=[piece],
+                                     commit=True)]),
+        ("an unknown database", "nosuchdb",
+         [move_pb2.ImportTeamRequest(team_id=t.id, records=[
+             move_pb2.TeamRecord(db="nosuchdb", key=b"k", value=b"v")])]),
+    ]
+    assert piece.value_offset == 0  # the first piece of its value
+    for what, words, reqs in bad:
+        refused(C.INVALID_ARGUMENT, words, imp.ImportTeam, iter(reqs),
+                metadata=dmd, timeout=30)
+        assert states(cluster, t.id)[other] == \
+            move_pb2.TEAM_MOVE_STATE_ABSENT, what
+    assert "0 imports running (0 staged records)" in snipd_check(dst)
+
+
 # --- crashes at a step of a move -------------------------------------------
 
 def seed(team, n):
