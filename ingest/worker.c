@@ -7,6 +7,7 @@
  * process and round-robin over the teams without a job in hand. */
 #include "ingest/worker.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
@@ -92,6 +93,10 @@ sw_err ingest_worker_new(store *s, llm_client *c, llm_client *fallback,
         w->o.idle_ms = 200;
     if (w->o.threads <= 0)
         w->o.threads = 2;
+    if (w->o.group_max <= 0)
+        w->o.group_max = 64;
+    if (w->o.group_ms <= 0)
+        w->o.group_ms = 20;
     w->th = sw_calloc((size_t)w->o.threads, sizeof(*w->th));
     if (w->th == NULL) {
         sw_free(w);
@@ -287,9 +292,11 @@ static sw_err ingest_commit_reply(store_txn *t, struct ingest_commit *k)
     return rc;
 }
 
-/* ingest_commit_erased: when the job's email was erased (store_erase.h)
- * while its LLM call ran, that call's journal and cache entries, written
- * after the erasure, are forgotten too. Returns 1 (with *rc) when so. */
+/* ingest_commit_erased: whether the job's email was erased (store_erase.h)
+ * while its LLM call ran. Then nothing of the job is stored, the call's
+ * journal and cache entries included: they are held for this commit
+ * (llm_held) and never reach the store, so the erasure need not be
+ * repeated. Returns 1 (*rc set) when so. */
 static int ingest_commit_erased(store_txn *t, struct ingest_commit *k,
                                 sw_err *rc)
 {
@@ -301,7 +308,7 @@ static int ingest_commit_erased(store_txn *t, struct ingest_commit *k,
     store_email_clear(&em);
     if (e != SW_ENOTFOUND)
         return 0;
-    *rc = store_llm_forget_txn(t, k->job->team_id, k->job->email_id, NULL);
+    *rc = SW_OK;
     k->erased = 1;
     return 1;
 }
@@ -526,20 +533,6 @@ static int64_t ingest_backoff(const ingest_worker *w, int attempts)
     return d;
 }
 
-/* ingest_finish_empty finishes a job that has nothing to extract. */
-static sw_err ingest_finish_txn(store_txn *t, void *arg)
-{
-    const struct store_job *job = arg;
-    return store_job_finish(t, job->job_id);
-}
-
-static void ingest_count(ingest_worker *w, uint64_t *ctr, uint64_t n)
-{
-    pthread_mutex_lock(&w->mu);
-    *ctr += n;
-    pthread_mutex_unlock(&w->mu);
-}
-
 /* ingest_team_busy (a store_job_skip_fn, called under claim_mu): a team
  * with a job in hand waits for it, so that one team (a backlog, or calls
  * that stall) holds at most one thread. */
@@ -610,160 +603,387 @@ static void ingest_claim_drop(ingest_worker *w, struct ingest_claim *cl)
     pthread_mutex_unlock(&w->claim_mu);
 }
 
-sw_err ingest_worker_run_one(ingest_worker *w, int64_t now_ms, int *did)
-{
+/* --- One job: a step of a group ------------------------------------------
+ */
+
+/* What a step's commit does with its job. */
+enum ingest_step_what {
+    INGEST_STEP_NONE,   /* nothing (an error before the end): journal only */
+    INGEST_STEP_COMMIT, /* store the results and finish the job */
+    INGEST_STEP_EMPTY,  /* finish the job: nothing to extract */
+    INGEST_STEP_DEFER   /* the provider failed: run it again later */
+};
+
+/* One job from its pick to its commit, and everything the commit needs. */
+struct ingest_step {
     struct store_job job;
     struct store_email em;
     struct ingest_docs docs;
     struct ingest_plan plan;
     struct llm_outbound ans;
-    struct llm_input in;
     struct llm_result res;
     struct ingest_commit k;
     struct sw_buf prov;
-    struct ingest_claim claim;
-    const struct llm_schema *schema;
-    llm_client *c;
-    int fallback, claimed = 0;
-    int64_t started;
+    struct llm_held held; /* the LLM journal, written in the commit */
+    enum ingest_step_what what;
+    int fallback;
+    int64_t defer_until;
+    sw_err rc; /* the step's result after its commit */
+};
+
+static void ingest_step_clear(struct ingest_step *st)
+{
+    llm_reply_clear(&st->k.reply);
+    sw_free(st->k.thread_now);
+    ingest_plan_clear(&st->plan);
+    llm_outbound_clear(&st->ans);
+    llm_result_clear(&st->res);
+    ingest_docs_clear(&st->docs);
+    sw_buf_free(&st->prov);
+    llm_held_clear(&st->held);
+    store_email_clear(&st->em);
+    store_job_clear(&st->job);
+}
+
+/* ingest_step_call runs the step's LLM call: the configured client, or
+ * the builtin fallback after fallback_after failures or when the team's
+ * paid budget is spent. */
+static sw_err ingest_step_call(ingest_worker *w, struct ingest_step *st,
+                               const struct llm_schema *schema,
+                               const struct llm_input *in, llm_client **c)
+{
     sw_err rc;
 
-    *did = 0;
-    if (now_ms <= 0)
-        now_ms = sw_now_ms();
-    memset(&job, 0, sizeof(job));
-    memset(&em, 0, sizeof(em));
-    memset(&docs, 0, sizeof(docs));
-    memset(&plan, 0, sizeof(plan));
-    memset(&ans, 0, sizeof(ans));
-    memset(&res, 0, sizeof(res));
-    memset(&k, 0, sizeof(k));
-    sw_buf_init(&prov, 512);
-    rc = ingest_claim_next(w, now_ms, &job, &claim);
-    if (rc == SW_ENOTFOUND) {
-        rc = SW_OK;
-        goto out;
-    }
-    if (rc)
-        goto out;
-    claimed = 1;
-    *did = 1;
-    rc = store_email_get(w->s, job.team_id, job.email_id, &em);
-    if (rc == SW_ENOTFOUND)
-        goto empty; /* the email is gone: nothing to extract */
-    if (rc)
-        goto out;
-    schema = job.kind == STORE_JOB_CLASSIFY_INBOUND ? &llm_schema_reply
-                                                    : &llm_schema_outbound;
-    memset(&in, 0, sizeof(in));
-    in.text = em.new_text && em.new_text[0] ? em.new_text : em.body_text;
-    in.len = in.text ? strlen(in.text) : 0;
-    if (schema == &llm_schema_outbound) {
-        rc = ingest_docs_load(w->s, job.team_id, &em, &docs);
-        if (rc)
-            goto out;
-        in.docs = docs.docs;
-        in.n_docs = docs.n;
-    }
-    /* An empty reply has nothing to classify; outbound mail without a
-     * document (links only, or attachments gone) nothing to extract, as
-     * every snippet must cite a document: no paid call for either. */
-    if (schema == &llm_schema_reply ? in.len == 0 : docs.n == 0)
-        goto empty;
-    fallback = job.attempts >= w->o.fallback_after;
-    c = fallback ? w->fb : w->c;
-    started = sw_mono_ms();
-    rc = llm_call(c, job.team_id, job.email_id, schema, &in, &res);
-    if (rc == SW_EBUDGET && !fallback) {
+    st->fallback = st->job.attempts >= w->o.fallback_after;
+    *c = st->fallback ? w->fb : w->c;
+    rc = llm_call_held(*c, st->job.team_id, st->job.email_id, schema, in,
+                       &st->res, &st->held);
+    if (rc == SW_EBUDGET && !st->fallback) {
         /* The team's paid budget is spent for today: the fallback (the
          * builtin, which costs nothing) answers now rather than after a
          * day of deferrals. */
         sw_log_info("worker.budget_fallback", "job=%llu email=%s",
-                    (unsigned long long)job.job_id, job.email_id);
-        llm_result_clear(&res);
-        memset(&res, 0, sizeof(res));
-        fallback = 1;
-        c = w->fb;
-        rc = llm_call(c, job.team_id, job.email_id, schema, &in, &res);
+                    (unsigned long long)st->job.job_id, st->job.email_id);
+        llm_result_clear(&st->res);
+        memset(&st->res, 0, sizeof(st->res));
+        st->fallback = 1;
+        *c = w->fb;
+        rc = llm_call_held(*c, st->job.team_id, st->job.email_id, schema, in,
+                           &st->res, &st->held);
     }
+    return rc;
+}
+
+/* ingest_step_run does a claimed job's work outside any transaction: it
+ * reads the email and its documents, calls the model, and prepares what
+ * the group's commit stores (st->what). A provider failure makes the step
+ * a deferral. Errors: store errors and SW_ENOMEM, after which the job is
+ * left queued (the step commits only its journal). */
+static sw_err ingest_step_run(ingest_worker *w, struct ingest_step *st,
+                              int64_t now_ms)
+{
+    const struct llm_schema *schema;
+    struct llm_input in;
+    llm_client *c;
+    int64_t started;
+    sw_err rc;
+
+    rc = store_email_get(w->s, st->job.team_id, st->job.email_id, &st->em);
+    if (rc == SW_ENOTFOUND) { /* the email is gone: nothing to extract */
+        st->what = INGEST_STEP_EMPTY;
+        return SW_OK;
+    }
+    if (rc)
+        return rc;
+    schema = st->job.kind == STORE_JOB_CLASSIFY_INBOUND ? &llm_schema_reply
+                                                        : &llm_schema_outbound;
+    memset(&in, 0, sizeof(in));
+    in.text = st->em.new_text && st->em.new_text[0] ? st->em.new_text
+                                                    : st->em.body_text;
+    in.len = in.text ? strlen(in.text) : 0;
+    if (schema == &llm_schema_outbound) {
+        rc = ingest_docs_load(w->s, st->job.team_id, &st->em, &st->docs);
+        if (rc)
+            return rc;
+        in.docs = st->docs.docs;
+        in.n_docs = st->docs.n;
+    }
+    /* An empty reply has nothing to classify; outbound mail without a
+     * document (links only, or attachments gone) nothing to extract, as
+     * every snippet must cite a document: no paid call for either. */
+    if (schema == &llm_schema_reply ? in.len == 0 : st->docs.n == 0) {
+        st->what = INGEST_STEP_EMPTY;
+        return SW_OK;
+    }
+    started = sw_mono_ms();
+    rc = ingest_step_call(w, st, schema, &in, &c);
     if (rc == SW_ENOMEM || rc == SW_ESTORE)
-        goto out;
+        return rc;
     if (rc) {
         /* The backoff runs from the failure, not from the job's start: a
          * call that timed out after a minute waits its backoff after it. */
-        int64_t failed_ms = now_ms + (sw_mono_ms() - started);
         sw_log_warn("worker.defer", "job=%llu email=%s attempts=%d err=%s",
-                    (unsigned long long)job.job_id, job.email_id, job.attempts,
-                    sw_err_name(rc));
-        rc = store_job_defer(w->s, job.job_id,
-                             failed_ms + ingest_backoff(w, job.attempts),
-                             res.error ? res.error : sw_err_str(rc));
-        if (rc == SW_OK)
-            ingest_count(w, &w->st.deferred, 1);
-        goto out;
+                    (unsigned long long)st->job.job_id, st->job.email_id,
+                    st->job.attempts, sw_err_name(rc));
+        st->defer_until = now_ms + (sw_mono_ms() - started) +
+                          ingest_backoff(w, st->job.attempts);
+        if (st->res.error == NULL)
+            st->res.error = sw_strdup(sw_err_str(rc));
+        st->what = INGEST_STEP_DEFER;
+        return SW_OK;
     }
-    rc = sw_buf_printf(&prov, "%s:%s/%s%s", fallback ? "fallback" : "llm",
-                       llm_client_provider(c)->name,
-                       llm_client_provider(c)->model,
-                       res.cached ? INGEST_CACHED : "");
+    rc = sw_buf_printf(
+        &st->prov, "%s:%s/%s%s", st->fallback ? "fallback" : "llm",
+        llm_client_provider(c)->name, llm_client_provider(c)->model,
+        st->res.cached ? INGEST_CACHED : "");
     if (rc)
-        goto out;
-    k.job = &job;
-    k.em = &em;
-    k.provenance = sw_buf_str(&prov);
-    k.is_reply = schema == &llm_schema_reply;
-    if (k.is_reply) {
-        rc = llm_reply_parse(res.output, res.len, &k.reply);
-    } else {
-        rc = llm_outbound_parse(res.output, res.len, &ans);
+        return rc;
+    st->k.job = &st->job;
+    st->k.em = &st->em;
+    st->k.provenance = sw_buf_str(&st->prov);
+    st->k.is_reply = schema == &llm_schema_reply;
+    if (st->k.is_reply) {
+        rc = llm_reply_parse(st->res.output, st->res.len, &st->k.reply);
         if (rc == SW_OK)
-            rc = ingest_plan_build(&job, &em, &docs, &ans, k.provenance, &plan);
-        k.snips = plan.snips;
-        k.n_snips = plan.n;
-        k.scopes = plan.scopes;
-        k.scope_n = plan.scope_n;
-        k.scope_kind = plan.scope_kind;
-        k.n_scopes = plan.n_scopes;
+            st->what = INGEST_STEP_COMMIT;
+        return rc;
     }
-    if (rc)
-        goto out;
-    rc = store_update(w->s, ingest_commit_txn, &k);
-    if (rc == SW_ENOTFOUND || (rc == SW_OK && k.erased)) {
-        rc = SW_OK; /* finished by another worker meanwhile */
-        goto out;
-    }
-    if (rc == SW_OK) {
-        pthread_mutex_lock(&w->mu);
-        w->st.done++;
-        w->st.fallbacks += (uint64_t)fallback;
-        w->st.snippets += k.written;
-        w->st.outcomes += k.outcomes;
-        pthread_mutex_unlock(&w->mu);
-        sw_log_debug("worker.done",
-                     "job=%llu email=%s snippets=%zu "
-                     "provenance=%s",
-                     (unsigned long long)job.job_id, job.email_id, k.written,
-                     k.provenance);
-    }
-    goto out;
-empty:
-    rc = store_update(w->s, ingest_finish_txn, &job);
-    if (rc == SW_ENOTFOUND)
-        rc = SW_OK;
+    rc = llm_outbound_parse(st->res.output, st->res.len, &st->ans);
     if (rc == SW_OK)
-        ingest_count(w, &w->st.skipped, 1);
-out:
-    if (claimed) /* after the commit or deferral: see ingest_claim_next */
+        rc = ingest_plan_build(&st->job, &st->em, &st->docs, &st->ans,
+                               st->k.provenance, &st->plan);
+    if (rc)
+        return rc;
+    st->k.snips = st->plan.snips;
+    st->k.n_snips = st->plan.n;
+    st->k.scopes = st->plan.scopes;
+    st->k.scope_n = st->plan.scope_n;
+    st->k.scope_kind = st->plan.scope_kind;
+    st->k.n_scopes = st->plan.n_scopes;
+    st->what = INGEST_STEP_COMMIT;
+    return SW_OK;
+}
+
+/* --- A group of jobs, committed together ---------------------------------
+ *
+ * A worker thread gathers the due jobs of the team it picked, in enqueue
+ * order, for up to group_max jobs or group_ms of work, and commits them in
+ * one write transaction: each job's results (or its deferral) and its LLM
+ * journal. With the builtin extractor a job takes well under a
+ * millisecond, so a backlog is committed tens of jobs per fsync instead of
+ * two fsyncs per job (the result and the journal each had their own); a
+ * paid call takes longer than group_ms, so its job commits alone, as soon
+ * as it is done. If the group's transaction fails, each job is committed
+ * alone, so that one job's error fails only that job. */
+
+struct ingest_group {
+    struct ingest_step *v;
+    size_t n;
+};
+
+/* ingest_step_apply stores one step in the group's transaction. */
+static sw_err ingest_step_apply(store_txn *t, struct ingest_step *st)
+{
+    sw_err rc = SW_OK;
+
+    switch (st->what) {
+    case INGEST_STEP_COMMIT:
+        rc = ingest_commit_txn(t, &st->k);
+        break;
+    case INGEST_STEP_EMPTY:
+        rc = store_job_finish(t, st->job.job_id);
+        break;
+    case INGEST_STEP_DEFER:
+        rc = store_job_defer_txn(t, st->job.job_id, st->defer_until,
+                                 st->res.error);
+        break;
+    case INGEST_STEP_NONE:
+        break;
+    }
+    /* The journal of a call whose email was erased meanwhile is dropped
+     * with the email (store_erase.h): it is simply not written. */
+    if (rc == SW_OK && !st->k.erased)
+        rc = llm_held_write_txn(t, st->job.team_id, &st->held);
+    return rc;
+}
+
+static sw_err ingest_group_txn(store_txn *t, void *arg)
+{
+    struct ingest_group *g = arg;
+    size_t i;
+    sw_err rc;
+
+    for (i = 0; i < g->n; i++) {
+        rc = ingest_step_apply(t, &g->v[i]);
+        if (rc)
+            return rc;
+    }
+    return SW_OK;
+}
+
+/* ingest_step_count adds a committed step to the worker's counters. */
+static void ingest_step_count(ingest_worker *w, const struct ingest_step *st)
+{
+    pthread_mutex_lock(&w->mu);
+    switch (st->what) {
+    case INGEST_STEP_COMMIT:
+        if (st->k.erased)
+            break;
+        w->st.done++;
+        w->st.fallbacks += (uint64_t)st->fallback;
+        w->st.snippets += st->k.written;
+        w->st.outcomes += st->k.outcomes;
+        break;
+    case INGEST_STEP_EMPTY:
+        w->st.skipped++;
+        break;
+    case INGEST_STEP_DEFER:
+        w->st.deferred++;
+        break;
+    case INGEST_STEP_NONE:
+        break;
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* ingest_step_commit commits one step by itself. */
+static sw_err ingest_step_commit(ingest_worker *w, struct ingest_step *st)
+{
+    struct ingest_group one;
+
+    one.v = st;
+    one.n = 1;
+    return store_update(w->s, ingest_group_txn, &one);
+}
+
+/* ingest_group_commit commits the group's steps and counts them. If the
+ * group's transaction fails, each step is committed alone. A job finished
+ * elsewhere meanwhile (SW_ENOTFOUND: another process, or its team gone)
+ * becomes a step that did nothing, whose commit keeps only the journal of
+ * the call made for it (its tokens were spent). Each step's rc says how it
+ * went (a step that failed before its commit keeps its error); returns the
+ * first error. */
+static sw_err ingest_group_commit(ingest_worker *w, struct ingest_group *g)
+{
+    int64_t t0 = sw_mono_ms();
+    sw_err rc, src, first = SW_OK;
+    size_t i;
+
+    assert(g->n > 0);
+    rc = store_update(w->s, ingest_group_txn, g);
+    if (rc && g->n > 1)
+        sw_log_warn("worker.group_failed", "n=%zu err=%s", g->n,
+                    sw_err_name(rc));
+    for (i = 0; i < g->n; i++) {
+        struct ingest_step *st = &g->v[i];
+        src = rc && g->n > 1 ? ingest_step_commit(w, st) : rc;
+        if (src == SW_ENOTFOUND && st->what != INGEST_STEP_NONE) {
+            st->what = INGEST_STEP_NONE;
+            st->k.erased = 0;
+            src = ingest_step_commit(w, st);
+        }
+        if (st->rc == SW_OK)
+            st->rc = src;
+        if (st->rc == SW_OK)
+            ingest_step_count(w, st);
+        else if (first == SW_OK)
+            first = st->rc;
+    }
+    sw_log_debug("worker.group", "team=%s jobs=%zu commit_ms=%lld",
+                 g->v[0].job.team_id, g->n, (long long)(sw_mono_ms() - t0));
+    return first;
+}
+
+/* ingest_group_more takes the team's next due job after the last one of
+ * the group, if the group may grow: SW_ENOTFOUND when it may not or no job
+ * is due. */
+static sw_err ingest_group_more(ingest_worker *w, struct ingest_group *g,
+                                size_t max, int64_t began, int64_t now_ms,
+                                struct store_job *job)
+{
+    const struct store_job *last = &g->v[g->n - 1].job;
+    int stop;
+
+    if (g->n >= max || sw_mono_ms() - began >= w->o.group_ms)
+        return SW_ENOTFOUND;
+    pthread_mutex_lock(&w->mu);
+    stop = w->stop;
+    pthread_mutex_unlock(&w->mu);
+    if (stop)
+        return SW_ENOTFOUND;
+    return store_job_next_of_team(w->s, now_ms, last->team_id, last->job_id,
+                                  job);
+}
+
+/* ingest_worker_run_group: the fair pick of one job, then more of the
+ * same team's due jobs while the group may grow, then their commit. */
+sw_err ingest_worker_run_group(ingest_worker *w, int64_t now_ms, size_t max,
+                               size_t *did)
+{
+    struct ingest_claim claim;
+    struct ingest_group g;
+    struct store_job job;
+    int64_t began = sw_mono_ms();
+    sw_err rc, src = SW_OK;
+    size_t i;
+
+    *did = 0;
+    if (max == 0)
+        return SW_EINVAL;
+    if (now_ms <= 0)
+        now_ms = sw_now_ms();
+    memset(&g, 0, sizeof(g));
+    memset(&job, 0, sizeof(job));
+    rc = ingest_claim_next(w, now_ms, &job, &claim);
+    if (rc == SW_ENOTFOUND)
+        return SW_OK;
+    if (rc)
+        return rc;
+    g.v = sw_calloc(max, sizeof(*g.v));
+    if (g.v == NULL) {
         ingest_claim_drop(w, &claim);
-    llm_reply_clear(&k.reply);
-    sw_free(k.thread_now);
-    ingest_plan_clear(&plan);
-    llm_outbound_clear(&ans);
-    llm_result_clear(&res);
-    ingest_docs_clear(&docs);
-    sw_buf_free(&prov);
-    store_email_clear(&em);
+        store_job_clear(&job);
+        return SW_ENOMEM;
+    }
+    /* The claim names the team by the first job's string, which moves to
+     * g.v[0] and stays there until the claim is dropped. */
+    do {
+        struct ingest_step *st = &g.v[g.n++];
+        st->job = job;
+        memset(&job, 0, sizeof(job));
+        sw_buf_init(&st->prov, 512);
+        st->rc = ingest_step_run(w, st, now_ms);
+        if (st->rc) {
+            st->what = INGEST_STEP_NONE;
+            break; /* a store error or no memory: commit what is done */
+        }
+        src = ingest_group_more(w, &g, max, began, now_ms, &job);
+    } while (src == SW_OK);
+    rc = ingest_group_commit(w, &g);
+    *did = g.n;
+    ingest_claim_drop(w, &claim); /* after the commit: see ingest_claim_next */
+    for (i = 0; i < g.n; i++) {
+        if (g.v[i].what == INGEST_STEP_COMMIT && g.v[i].rc == SW_OK &&
+            !g.v[i].k.erased)
+            sw_log_debug("worker.done",
+                         "job=%llu email=%s snippets=%zu "
+                         "provenance=%s",
+                         (unsigned long long)g.v[i].job.job_id,
+                         g.v[i].job.email_id, g.v[i].k.written,
+                         g.v[i].k.provenance);
+        ingest_step_clear(&g.v[i]);
+    }
+    sw_free(g.v);
     store_job_clear(&job);
+    return rc;
+}
+
+sw_err ingest_worker_run_one(ingest_worker *w, int64_t now_ms, int *did)
+{
+    size_t n = 0;
+    sw_err rc = ingest_worker_run_group(w, now_ms, 1, &n);
+
+    *did = n > 0;
     return rc;
 }
 
@@ -775,14 +995,15 @@ static void *ingest_worker_main(void *arg)
 {
     ingest_worker *w = arg;
     struct timespec ts;
-    int did, stop = 0;
+    size_t did;
+    int stop = 0;
     sw_err rc;
 
     if (sw_thread_nice(INGEST_WORKER_NICE) != 0)
         sw_log_warn("worker.nice_failed", "errno=%d", errno);
 
     while (!stop) {
-        rc = ingest_worker_run_one(w, 0, &did);
+        rc = ingest_worker_run_group(w, 0, (size_t)w->o.group_max, &did);
         if (rc)
             sw_log_error("worker.error", "err=%s", sw_err_name(rc));
         pthread_mutex_lock(&w->mu);

@@ -24,7 +24,14 @@
  * team with due jobs is served once per round. A job is claimed until its
  * commit or deferral has committed: no two threads of a worker run the same
  * job. Separate processes (or workers) over one store do not exclude each
- * other; the commit's re-check of the job keeps their results single. */
+ * other; the commit's re-check of the job keeps their results single.
+ *
+ * Group commit: a thread that picked a team goes on with that team's next
+ * due jobs, in enqueue order, for up to group_max jobs or group_ms of work,
+ * and commits them all in one write transaction, with their LLM journal
+ * (llm_held): a backlog costs one fsync per group, not two per job. A job
+ * whose call is slower than group_ms (any paid provider) commits alone as
+ * soon as it is done. If the group's commit fails, each job commits alone. */
 #ifndef INGEST_WORKER_H
 #define INGEST_WORKER_H
 
@@ -41,6 +48,8 @@ struct ingest_worker_opts {
     int64_t backoff_max_ms;  /* cap of one deferral [300000] */
     int64_t idle_ms;         /* poll interval when the queue is empty [200] */
     int threads;             /* threads of ingest_worker_start [2] */
+    int group_max;           /* jobs of one team committed together [64] */
+    int64_t group_ms;        /* work gathered into one commit, at most [20] */
 };
 
 /* Counters since the worker was made (for logs and tests). */
@@ -75,6 +84,17 @@ SW_MUST_CHECK sw_err ingest_worker_new(store *s, llm_client *c,
  * Errors: store errors only (provider failures defer the job); SW_ENOMEM. */
 SW_MUST_CHECK sw_err ingest_worker_run_one(ingest_worker *w, int64_t now_ms,
                                            int *did);
+
+/* ingest_worker_run_group runs one group (see "Group commit" above): the
+ * fair pick of a job, then up to max - 1 more due jobs of its team, in
+ * enqueue order, while the group's work stays under group_ms, all committed
+ * in one write transaction (each job alone if that fails). *did receives
+ * the number of jobs taken (0 when none was due). The worker's threads run
+ * this with group_max; ingest_worker_run_one is a group of one. Thread-safe.
+ * Errors: SW_EINVAL (max 0); as ingest_worker_run_one (the first job's
+ * error; the jobs before it are committed, the failed one stays queued). */
+SW_MUST_CHECK sw_err ingest_worker_run_group(ingest_worker *w, int64_t now_ms,
+                                             size_t max, size_t *did);
 
 /* ingest_worker_start runs the worker on opts.threads threads until
  * ingest_worker_stop. Errors: SW_ESTATE (already running), SW_EIO (a

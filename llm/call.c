@@ -124,6 +124,25 @@ struct llm_call_rec {
     size_t cache_len;
 };
 
+/* llm_rec_put writes one attempt's records in write transaction t: its
+ * journal entry, its tokens on the day's counter, and the cache entry of a
+ * valid answer (cache_key NULL: none). */
+static sw_err llm_rec_put(store_txn *t, const char *team_id,
+                          const struct store_llm_attempt *a, int64_t tokens,
+                          const unsigned char *cache_key, const char *val,
+                          size_t len)
+{
+    sw_err rc;
+
+    rc = store_llm_journal_add(t, team_id, a);
+    if (rc == SW_OK && tokens > 0)
+        rc = store_llm_budget_add(t, team_id, sw_now_ms() / LLM_CALL_DAY_MS,
+                                  (uint64_t)tokens, NULL);
+    if (rc == SW_OK && cache_key)
+        rc = store_llm_cache_put(t, team_id, cache_key, val, len);
+    return rc;
+}
+
 static sw_err llm_call_rec_txn(store_txn *t, void *arg)
 {
     struct llm_call_rec *r = arg;
@@ -135,14 +154,117 @@ static sw_err llm_call_rec_txn(store_txn *t, void *arg)
     if (rc == SW_ENOTFOUND)
         return SW_OK;
     if (rc == SW_OK)
-        rc = store_llm_journal_add(t, r->team_id, &r->a);
-    if (rc == SW_OK && r->tokens > 0)
-        rc = store_llm_budget_add(t, r->team_id, sw_now_ms() / LLM_CALL_DAY_MS,
-                                  (uint64_t)r->tokens, NULL);
-    if (rc == SW_OK && r->cache_key)
-        rc = store_llm_cache_put(t, r->team_id, r->cache_key, r->cache_val,
-                                 r->cache_len);
+        rc = llm_rec_put(t, r->team_id, &r->a, r->tokens, r->cache_key,
+                         r->cache_val, r->cache_len);
     return rc;
+}
+
+/* --- A held journal (llm_held, call.h) ---------------------------------- */
+
+struct llm_held_rec {
+    struct store_llm_attempt a;
+    int64_t tokens;
+    int has_cache;
+    unsigned char cache_key[SW_SHA256_LEN];
+    char *cache_val;
+    size_t cache_len;
+};
+
+/* llm_held_add keeps a copy of r in h. */
+static sw_err llm_held_add(struct llm_held *h, const struct llm_call_rec *r)
+{
+    struct llm_held_rec *x, *v;
+    size_t cap;
+    sw_err rc;
+
+    if (h->n == h->cap) {
+        cap = h->cap ? 2 * h->cap : 4;
+        v = sw_realloc(h->v, cap * sizeof(*v));
+        if (v == NULL)
+            return SW_ENOMEM;
+        h->v = v;
+        h->cap = cap;
+    }
+    x = &h->v[h->n];
+    memset(x, 0, sizeof(*x));
+    rc = store_llm_attempt_copy(&r->a, &x->a);
+    if (rc)
+        return rc;
+    if (r->cache_key) {
+        x->cache_val = sw_malloc(r->cache_len + 1);
+        if (x->cache_val == NULL) {
+            store_llm_attempt_clear(&x->a);
+            return SW_ENOMEM;
+        }
+        memcpy(x->cache_val, r->cache_val, r->cache_len);
+        x->cache_val[r->cache_len] = '\0';
+        x->cache_len = r->cache_len;
+        memcpy(x->cache_key, r->cache_key, SW_SHA256_LEN);
+        x->has_cache = 1;
+    }
+    x->tokens = r->tokens;
+    if (r->tokens > 0)
+        h->tokens += (uint64_t)r->tokens;
+    h->n++;
+    return SW_OK;
+}
+
+/* llm_held_cache_get finds a held cache entry under key: a copy of its
+ * value in *out, *len. SW_ENOTFOUND when none is held. */
+static sw_err llm_held_cache_get(const struct llm_held *h,
+                                 const unsigned char *key, char **out,
+                                 size_t *len)
+{
+    size_t i;
+
+    for (i = h->n; i-- > 0;) {
+        const struct llm_held_rec *x = &h->v[i];
+        if (!x->has_cache || memcmp(x->cache_key, key, SW_SHA256_LEN) != 0)
+            continue;
+        *out = sw_malloc(x->cache_len + 1);
+        if (*out == NULL)
+            return SW_ENOMEM;
+        memcpy(*out, x->cache_val, x->cache_len + 1);
+        *len = x->cache_len;
+        return SW_OK;
+    }
+    return SW_ENOTFOUND;
+}
+
+sw_err llm_held_write_txn(store_txn *t, const char *team_id,
+                          const struct llm_held *h)
+{
+    size_t i;
+    sw_err rc;
+
+    if (t == NULL || team_id == NULL || h == NULL)
+        return SW_EINVAL;
+    if (h->n == 0)
+        return SW_OK;
+    rc = store_team_exists_txn(t, team_id); /* as llm_call_rec_txn */
+    if (rc == SW_ENOTFOUND)
+        return SW_OK;
+    for (i = 0; rc == SW_OK && i < h->n; i++) {
+        const struct llm_held_rec *x = &h->v[i];
+        rc = llm_rec_put(t, team_id, &x->a, x->tokens,
+                         x->has_cache ? x->cache_key : NULL, x->cache_val,
+                         x->cache_len);
+    }
+    return rc;
+}
+
+void llm_held_clear(struct llm_held *h)
+{
+    size_t i;
+
+    if (h == NULL)
+        return;
+    for (i = 0; i < h->n; i++) {
+        store_llm_attempt_clear(&h->v[i].a);
+        sw_free(h->v[i].cache_val);
+    }
+    sw_free(h->v);
+    memset(h, 0, sizeof(*h));
 }
 
 /* llm_call_count adds an attempt to the client's counters. */
@@ -175,16 +297,20 @@ void llm_client_stats(llm_client *c, struct llm_client_stats *out)
     out->completion_tokens = sw_counter_get(&c->st.completion_tokens);
 }
 
-static sw_err llm_call_journal(llm_client *c, struct llm_call_rec *r)
+/* llm_call_journal counts an attempt and journals it: held in h, or
+ * written at once when h is NULL. */
+static sw_err llm_call_journal(llm_client *c, struct llm_held *h,
+                               struct llm_call_rec *r)
 {
     sw_err rc;
 
     llm_call_count(c, &r->a);
     if (c->s == NULL || r->team_id == NULL || r->team_id[0] == '\0')
         return SW_OK;
-    rc = store_update(c->s, llm_call_rec_txn, r);
+    rc = h ? llm_held_add(h, r) : store_update(c->s, llm_call_rec_txn, r);
     if (rc)
-        sw_log_error("llm.journal", "err=%s", sw_err_name(rc));
+        sw_log_error("llm.journal", "err=%s held=%d", sw_err_name(rc),
+                     h != NULL);
     return rc;
 }
 
@@ -229,6 +355,13 @@ static sw_err llm_call_usage_ok(struct llm_response *r)
 sw_err llm_call(llm_client *c, const char *team_id, const char *job_id,
                 const struct llm_schema *s, const struct llm_input *in,
                 struct llm_result *res)
+{
+    return llm_call_held(c, team_id, job_id, s, in, res, NULL);
+}
+
+sw_err llm_call_held(llm_client *c, const char *team_id, const char *job_id,
+                     const struct llm_schema *s, const struct llm_input *in,
+                     struct llm_result *res, struct llm_held *held)
 {
     struct sw_buf schema, sys, user, errtxt, canon;
     struct llm_msg *msgs = NULL;
@@ -306,7 +439,11 @@ sw_err llm_call(llm_client *c, const char *team_id, const char *job_id,
     rec.a.request_hash = hex;
 
     if (use_store && !c->o.no_cache) {
-        rc = store_llm_cache_get(c->s, team_id, key, &res->output, &res->len);
+        rc = held ? llm_held_cache_get(held, key, &res->output, &res->len)
+                  : SW_ENOTFOUND;
+        if (rc == SW_ENOTFOUND)
+            rc = store_llm_cache_get(c->s, team_id, key, &res->output,
+                                     &res->len);
         if (rc == SW_OK) {
             res->cached = 1;
             res->latency_ms = sw_mono_ms() - t0;
@@ -316,7 +453,7 @@ sw_err llm_call(llm_client *c, const char *team_id, const char *job_id,
             rec.a.time_ms = sw_now_ms();
             rec.a.latency_ms = res->latency_ms;
             rec.a.outcome = STORE_LLM_CACHED;
-            rc = llm_call_journal(c, &rec);
+            rc = llm_call_journal(c, held, &rec);
             goto out;
         }
         if (rc != SW_ENOTFOUND)
@@ -349,6 +486,10 @@ sw_err llm_call(llm_client *c, const char *team_id, const char *job_id,
                                       sw_now_ms() / LLM_CALL_DAY_MS, &today);
             if (rc)
                 goto out;
+            if (held) /* spent by calls whose journal is not written yet */
+                today = today > UINT64_MAX - held->tokens
+                            ? UINT64_MAX
+                            : today + held->tokens;
         }
         if (!c->p->no_cost &&
             ((c->o.max_call_tokens > 0 && used >= c->o.max_call_tokens) ||
@@ -361,7 +502,7 @@ sw_err llm_call(llm_client *c, const char *team_id, const char *job_id,
                                        : "the team's daily token budget is "
                                          "spent");
             rec.a.outcome = STORE_LLM_BUDGET_EXCEEDED;
-            wrc = llm_call_journal(c, &rec);
+            wrc = llm_call_journal(c, held, &rec);
             if (wrc)
                 rc = wrc;
             goto out;
@@ -395,7 +536,7 @@ sw_err llm_call(llm_client *c, const char *team_id, const char *job_id,
             rec.a.raw_output = resp.content ? resp.content : "";
             rec.a.errors = res->error ? res->error : "";
             rec.a.outcome = STORE_LLM_PROVIDER_ERROR;
-            wrc = llm_call_journal(c, &rec);
+            wrc = llm_call_journal(c, held, &rec);
             if (wrc)
                 rc = wrc;
             goto out;
@@ -420,14 +561,14 @@ sw_err llm_call(llm_client *c, const char *team_id, const char *job_id,
                 rec.cache_val = sw_buf_str(&canon);
                 rec.cache_len = sw_buf_len(&canon);
             }
-            rc = llm_call_journal(c, &rec);
+            rc = llm_call_journal(c, held, &rec);
             if (rc)
                 goto out;
             rc = sw_buf_take(&canon, &res->output, &res->len);
             goto out;
         }
         rec.a.outcome = STORE_LLM_INVALID;
-        rc = llm_call_journal(c, &rec);
+        rc = llm_call_journal(c, held, &rec);
         if (rc)
             goto out;
         sw_log_info("llm.invalid", "schema=%s attempt=%d errors=%zu", s->name,

@@ -17,6 +17,7 @@
 #include "llm/schema.h"
 
 struct store;
+struct store_txn;
 
 struct llm_call_opts {
     int max_retries;           /* re-asks after the first attempt [2] */
@@ -86,5 +87,46 @@ SW_MUST_CHECK sw_err llm_call(llm_client *c, const char *team_id,
                               const char *job_id, const struct llm_schema *s,
                               const struct llm_input *in,
                               struct llm_result *res);
+
+/* A journal held back for the caller's transaction. Given to
+ * llm_call_held, a call keeps its journal records (every attempt, the daily
+ * tokens and the cache entry of a valid answer) here instead of writing
+ * each in a write transaction of its own; llm_held_write_txn then writes
+ * them in the transaction that stores what the call produced. The
+ * extraction worker does so to commit a group of jobs, their results and
+ * their journal with one fsync, and a result that is never committed
+ * leaves no journal behind (its job runs again and is journaled then).
+ * A held journal serves one team. While records are held, later calls
+ * through it count the held tokens against the daily budget and find the
+ * held cache entries, as if they had been written. Zero it to start;
+ * llm_held_clear frees it. Not thread-safe: one caller at a time. */
+struct llm_held_rec;
+struct llm_held {
+    struct llm_held_rec *v;
+    size_t n, cap;
+    uint64_t tokens; /* tokens of the held records */
+};
+
+/* llm_call_held is llm_call with the journal held in h (NULL: written at
+ * once, as llm_call does). The team of every call through h must be the
+ * same. Errors: those of llm_call; SW_ENOMEM when a record cannot be
+ * held. */
+SW_MUST_CHECK sw_err llm_call_held(llm_client *c, const char *team_id,
+                                   const char *job_id,
+                                   const struct llm_schema *s,
+                                   const struct llm_input *in,
+                                   struct llm_result *res, struct llm_held *h);
+
+/* llm_held_write_txn writes h's records for team_id in write transaction
+ * t: the journal, the daily tokens and the cache, as llm_call would have.
+ * A team that no longer exists (deleted or moved meanwhile) gets nothing.
+ * h is left as it was (llm_held_clear it after the commit).
+ * Errors: SW_EINVAL, SW_ETOOBIG, SW_ESTORE, SW_ENOMEM, SW_ECORRUPT. */
+SW_MUST_CHECK sw_err llm_held_write_txn(struct store_txn *t,
+                                        const char *team_id,
+                                        const struct llm_held *h);
+
+/* llm_held_clear frees h's records and zeroes it. Accepts NULL. */
+void llm_held_clear(struct llm_held *h);
 
 #endif

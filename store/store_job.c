@@ -484,6 +484,70 @@ out:
     return rc;
 }
 
+struct store_job_next_of_team_arg {
+    const char *team;
+    uint64_t after;
+    struct store_job_walk wk;
+};
+
+static SW_MUST_CHECK sw_err store_job_next_of_team_view(store_txn *t, void *arg)
+{
+    struct store_job_next_of_team_arg *a = arg;
+    struct store_job_walk *wk = &a->wk;
+    struct sw_buf from, end;
+    sw_err rc;
+
+    sw_buf_init(&from, STORE_KEYBUF_MAX + 16);
+    sw_buf_init(&end, STORE_KEYBUF_MAX + 16);
+    wk->t = t;
+    wk->found = wk->have_team = wk->at_end = 0;
+    store_job_clear(wk->out);
+    rc = store_job_team_key(&from, a->team, a->after);
+    if (rc == SW_OK)
+        rc = store_job_team_end(&end, a->team);
+    if (rc == SW_OK) {
+        wk->limit = sw_buf_str(&end);
+        wk->llen = sw_buf_len(&end);
+        rc = store_job_walk_from(wk, sw_buf_str(&from), sw_buf_len(&from));
+    }
+    sw_buf_free(&from);
+    sw_buf_free(&end);
+    return rc;
+}
+
+sw_err store_job_next_of_team(store *s, int64_t now_ms, const char *team_id,
+                              uint64_t after_job_id, struct store_job *out)
+{
+    struct store_job_next_of_team_arg a;
+    struct store_job j;
+    sw_err rc;
+
+    memset(&j, 0, sizeof(j));
+    memset(&a, 0, sizeof(a));
+    sw_buf_init(&a.wk.team, STORE_KEYBUF_MAX);
+    if (s == NULL || out == NULL || team_id == NULL || !team_id[0]) {
+        rc = SW_EINVAL;
+        goto out;
+    }
+    a.team = team_id;
+    a.after = after_job_id;
+    a.wk.now_ms = now_ms;
+    a.wk.out = &j;
+    rc = store_view(s, store_job_next_of_team_view, &a);
+    if (rc == SW_OK && !a.wk.found)
+        rc = SW_ENOTFOUND;
+    if (rc)
+        goto out;
+    *out = j;
+    memset(&j, 0, sizeof(j));
+out:
+    store_job_clear(&j);
+    sw_buf_free(&a.wk.team);
+    if (rc && out)
+        memset(out, 0, sizeof(*out));
+    return rc;
+}
+
 sw_err store_job_finish(store_txn *t, uint64_t job_id)
 {
     struct store_job j;
@@ -522,7 +586,7 @@ struct store_job_defer_arg {
     const char *error;
 };
 
-static SW_MUST_CHECK sw_err store_job_defer_txn(store_txn *t, void *arg)
+static SW_MUST_CHECK sw_err store_job_defer_cb(store_txn *t, void *arg)
 {
     const struct store_job_defer_arg *a = arg;
     Snipwise__Store__JobRecord *r;
@@ -569,7 +633,20 @@ sw_err store_job_defer(store *s, uint64_t job_id, int64_t not_before_ms,
     a.job_id = job_id;
     a.not_before_ms = not_before_ms;
     a.error = error;
-    return store_update(s, store_job_defer_txn, &a);
+    return store_update(s, store_job_defer_cb, &a);
+}
+
+sw_err store_job_defer_txn(store_txn *t, uint64_t job_id, int64_t not_before_ms,
+                           const char *error)
+{
+    struct store_job_defer_arg a;
+
+    if (t == NULL || !store_txn_is_write(t))
+        return SW_EINVAL;
+    a.job_id = job_id;
+    a.not_before_ms = not_before_ms;
+    a.error = error;
+    return store_job_defer_cb(t, &a);
 }
 
 sw_err store_job_count(store *s, uint64_t *pending)

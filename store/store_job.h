@@ -88,6 +88,18 @@ SW_MUST_CHECK sw_err store_job_next_team(store *s, int64_t now_ms,
                                          store_job_skip_fn skip, void *arg,
                                          struct store_job *out);
 
+/* store_job_next_of_team copies into *out the oldest due job of team_id
+ * whose id is greater than after_job_id (0: any), in enqueue order: the
+ * extraction worker takes a team's next job with it while it gathers a
+ * group to commit together. Like store_job_next_team it neither removes nor
+ * locks the job. On error *out is zeroed.
+ * Errors: SW_ENOTFOUND (no such job is due), SW_EINVAL, SW_ECORRUPT,
+ * SW_ESTORE, SW_ENOMEM. Thread-safe. */
+SW_MUST_CHECK sw_err store_job_next_of_team(store *s, int64_t now_ms,
+                                            const char *team_id,
+                                            uint64_t after_job_id,
+                                            struct store_job *out);
+
 /* store_job_drop_stale removes the queued jobs (up to 256 per call) whose
  * team no longer exists, in one read and, if any, one write transaction,
  * and writes their count to *n (may be NULL). store_job_next does the same
@@ -106,6 +118,13 @@ SW_MUST_CHECK sw_err store_job_finish(store_txn *t, uint64_t job_id);
  * Errors: SW_ENOTFOUND, SW_ECORRUPT, SW_ETOOBIG, SW_ESTORE, SW_ENOMEM. */
 SW_MUST_CHECK sw_err store_job_defer(store *s, uint64_t job_id,
                                      int64_t not_before_ms, const char *error);
+
+/* store_job_defer_txn is store_job_defer inside write transaction t (the
+ * worker's group commit). Errors: as store_job_defer; SW_EINVAL (a read
+ * transaction). */
+SW_MUST_CHECK sw_err store_job_defer_txn(store_txn *t, uint64_t job_id,
+                                         int64_t not_before_ms,
+                                         const char *error);
 
 /* store_job_count writes the number of queued jobs (due or not, all teams) to
  * *pending. Errors: SW_ESTORE. */

@@ -12,20 +12,44 @@
 #define STORE_LLM_RAW_MAX (256u * 1024)
 #define STORE_LLM_KEY_MAX 512
 
+/* The attempt's strings, one row each: clear and copy walk the same list,
+ * so a new string field is added here once. */
+#define STORE_LLM_ATTEMPT_STRS(X)                                              \
+    X(attempt_id)                                                              \
+    X(job_id)                                                                  \
+    X(provider)                                                                \
+    X(model)                                                                   \
+    X(schema_name)                                                             \
+    X(request_hash)                                                            \
+    X(raw_output)                                                              \
+    X(errors)                                                                  \
+    X(mode)
+
 void store_llm_attempt_clear(struct store_llm_attempt *a)
 {
     if (a == NULL)
         return;
-    sw_free(a->attempt_id);
-    sw_free(a->job_id);
-    sw_free(a->provider);
-    sw_free(a->model);
-    sw_free(a->schema_name);
-    sw_free(a->request_hash);
-    sw_free(a->raw_output);
-    sw_free(a->errors);
-    sw_free(a->mode);
+#define STORE_LLM_FREE(f) sw_free(a->f);
+    STORE_LLM_ATTEMPT_STRS(STORE_LLM_FREE)
+#undef STORE_LLM_FREE
     memset(a, 0, sizeof(*a));
+}
+
+sw_err store_llm_attempt_copy(const struct store_llm_attempt *src,
+                              struct store_llm_attempt *dst)
+{
+    sw_err rc = SW_OK;
+
+    *dst = *src;
+#define STORE_LLM_DUP(f)                                                       \
+    dst->f = NULL;                                                             \
+    if (rc == SW_OK && src->f && (dst->f = sw_strdup(src->f)) == NULL)         \
+        rc = SW_ENOMEM;
+    STORE_LLM_ATTEMPT_STRS(STORE_LLM_DUP)
+#undef STORE_LLM_DUP
+    if (rc)
+        store_llm_attempt_clear(dst);
+    return rc;
 }
 
 void store_llm_attempts_free(struct store_llm_attempt *a, size_t n)

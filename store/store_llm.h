@@ -57,6 +57,11 @@ struct store_llm_attempt {
  * it; store_llm_attempts_free clears n attempts and frees the array. NULL
  * is accepted. */
 void store_llm_attempt_clear(struct store_llm_attempt *a);
+
+/* store_llm_attempt_copy copies src into *dst with strings of its own
+ * (store_llm_attempt_clear them); on error *dst is zeroed. SW_ENOMEM. */
+SW_MUST_CHECK sw_err store_llm_attempt_copy(const struct store_llm_attempt *src,
+                                            struct store_llm_attempt *dst);
 void store_llm_attempts_free(struct store_llm_attempt *a, size_t n);
 
 /* store_llm_journal_add appends a to team_id's journal in write transaction

@@ -10,6 +10,13 @@ latter mostly LMDB's mapped pages, which grow with the data). The last
 line sums it up: errors in all, and the slope of the anonymous RSS after
 the warm-up (the first third) in KiB per minute by least squares.
 
+SOAK_CONSTANT=K keeps the data constant after the warm-up: the mail cycles
+over K threads (every later IngestEmail is a duplicate that stores
+nothing), and RecordOutcome and RecordFeedback replay K requests with
+their idempotency keys (answered from the replay records). The same calls
+then run on data that no longer grows, so memory that still grows is not
+following the data.
+
 Usage: bench_soak.py ADDR ADMIN_KEY SNIPD DATA_DIR MINUTES (run_soak.sh)"""
 
 import json
@@ -126,9 +133,19 @@ def main(addr, admin_key, snipd, data_dir, minutes):
     st = Stats()
     stop = threading.Event()
     seq = [0]
+    const = int(os.environ.get("SOAK_CONSTANT", "0"))
+    replay = {}  # constant data: idempotency key -> the first request
+
+    def keyed(key, make):
+        """The request under key: in constant mode the first one made."""
+        if not const:
+            return make()
+        if key not in replay:
+            replay[key] = make()
+        return replay[key]
 
     def one_thread():
-        i = seq[0]
+        i = seq[0] % const if const else seq[0]
         seq[0] += 1
         k = i % 3
         who = "buyer%d@prospect%d.example" % (i % 50, i % 20)
@@ -151,12 +168,14 @@ def main(addr, admin_key, snipd, data_dir, minutes):
                 threads.append(one_thread())
                 st.ok("ingest")
                 if len(threads) % 3 == 0:
-                    outcome.RecordOutcome(outcome_pb2.RecordOutcomeRequest(
-                        thread_id=threads[-1],
-                        kind=common_pb2.OUTCOME_KIND_MEETING_BOOKED
-                        if len(threads) % 2 else
-                        common_pb2.OUTCOME_KIND_POSITIVE_REPLY,
-                        idempotency_key="o%d" % len(threads)),
+                    j = len(threads) % const if const else len(threads)
+                    outcome.RecordOutcome(keyed(
+                        "o%d" % j, lambda: outcome_pb2.RecordOutcomeRequest(
+                            thread_id=threads[-1],
+                            kind=common_pb2.OUTCOME_KIND_MEETING_BOOKED
+                            if len(threads) % 2 else
+                            common_pb2.OUTCOME_KIND_POSITIVE_REPLY,
+                            idempotency_key="o%d" % j)),
                         metadata=md(key), timeout=30)
                     st.ok("outcome")
             except grpc.RpcError as e:
@@ -174,13 +193,15 @@ def main(addr, admin_key, snipd, data_dir, minutes):
                     metadata=md(key), timeout=30)
                 st.ok("suggest", time.monotonic() - t0)
                 if r.framings and n % 4 == 0:
-                    outcome.RecordFeedback(outcome_pb2.RecordFeedbackRequest(
-                        suggestion_id=r.suggestion_id,
-                        item_id=r.framings[0].item_id,
-                        kind=outcome_pb2.FEEDBACK_KIND_INSERTED,
-                        rep_email="rep0@" + DOMAIN,
-                        idempotency_key="f%d" % n), metadata=md(key),
-                        timeout=30)
+                    j = (n // 4) % const if const else n
+                    outcome.RecordFeedback(keyed(
+                        "f%d" % j, lambda: outcome_pb2.RecordFeedbackRequest(
+                            suggestion_id=r.suggestion_id,
+                            item_id=r.framings[0].item_id,
+                            kind=outcome_pb2.FEEDBACK_KIND_INSERTED,
+                            rep_email="rep0@" + DOMAIN,
+                            idempotency_key="f%d" % j)),
+                        metadata=md(key), timeout=30)
                     st.ok("feedback")
             except grpc.RpcError as e:
                 st.err("suggest", "%s %s" % (e.code(), e.details()))
@@ -227,7 +248,8 @@ def main(addr, admin_key, snipd, data_dir, minutes):
     max_rate = n / (time.monotonic() - t0)
     rate = max(1.0, max_rate / 2)
     print(json.dumps({"warmup_suggest_per_s": round(max_rate, 1),
-                      "suggest_rate": round(rate, 1), "ingest_rate": 2.0}),
+                      "suggest_rate": round(rate, 1), "ingest_rate": 2.0,
+                      "constant_threads": const}),
           flush=True)
     st.take()
     workers = [threading.Thread(target=ingester, args=(2.0,)),

@@ -5,6 +5,7 @@
 # `snipd backup` every 10; one JSON line a minute (Suggest p50/p99, calls,
 # errors, RSS) and a summary with the RSS slope after the warm-up.
 # Usage: tests/bench/run_soak.sh [MINUTES]   (default 30)
+# SOAK_CONSTANT=K: constant data after the warm-up (bench_soak.py).
 # BENCH_OPT=0 uses the fastbuild binary (no separate opt build).
 set -eu
 cd "$(dirname "$0")/../.."

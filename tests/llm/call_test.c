@@ -680,6 +680,71 @@ static void test_budgets(void **state)
     llm_result_clear(&r);
 }
 
+static sw_err held_write(store_txn *t, void *arg)
+{
+    return llm_held_write_txn(t, TEAM, arg);
+}
+
+/* A held journal (the worker's group commit): the calls write nothing
+ * until the caller's transaction does; meanwhile a repeat finds the held
+ * cache entry, and the held tokens count against the daily budget. */
+static void test_held_journal(void **state)
+{
+    struct fx *f = *state;
+    static const struct step st[] = {{0, VALID_REPLY, -1, 0, 0, NULL}};
+    static const char other[] = "Not now, thanks. Maybe next quarter.";
+    struct llm_call_opts co;
+    struct llm_held held;
+    struct llm_input in;
+    struct llm_result r;
+    uint64_t today = 99;
+    json_t *reqs;
+
+    fx_start(f, st, NSTEPS(st));
+    llm_call_opts_default(&co);
+    co.team_daily_tokens = 15; /* one answer (15 tokens) spends it */
+    fx_client(f, 2, 5000, 0, &co);
+    memset(&held, 0, sizeof(held));
+    reply_input(&in);
+    ASSERT_OK(
+        llm_call_held(f->c, TEAM, "jobh1", &llm_schema_reply, &in, &r, &held));
+    ASSERT_EQ(r.cached, 0);
+    llm_result_clear(&r);
+    ASSERT_EQ(held.n, 1);
+    ASSERT_EQ(held.tokens, 15);
+    ASSERT_EQ(journal_count(f, STORE_LLM_OK), 0);
+    ASSERT_OK(
+        llm_call_held(f->c, TEAM, "jobh2", &llm_schema_reply, &in, &r, &held));
+    ASSERT_EQ(r.cached, 1);
+    assert_non_null(strstr(r.output, "POSITIVE"));
+    llm_result_clear(&r);
+    in.text = other;
+    in.len = strlen(other);
+    ASSERT_ERR(
+        llm_call_held(f->c, TEAM, "jobh3", &llm_schema_reply, &in, &r, &held),
+        SW_EBUDGET);
+    ASSERT_EQ(r.attempts, 0);
+    llm_result_clear(&r);
+    reqs = fx_requests(f);
+    ASSERT_EQ(json_array_size(reqs), 1);
+    json_decref(reqs);
+    ASSERT_EQ(held.n, 3);
+    /* The caller's transaction writes all three, the tokens and the
+     * cache entry, as llm_call would have. */
+    ASSERT_OK(store_update(f->s, held_write, &held));
+    llm_held_clear(&held);
+    ASSERT_EQ(journal_count(f, STORE_LLM_OK), 1);
+    ASSERT_EQ(journal_count(f, STORE_LLM_CACHED), 1);
+    ASSERT_EQ(journal_count(f, STORE_LLM_BUDGET_EXCEEDED), 1);
+    ASSERT_OK(
+        store_llm_budget_get(f->s, TEAM, sw_now_ms() / 86400000LL, &today));
+    ASSERT_EQ(today, 15);
+    reply_input(&in);
+    ASSERT_OK(llm_call(f->c, TEAM, "jobh4", &llm_schema_reply, &in, &r));
+    ASSERT_EQ(r.cached, 1);
+    llm_result_clear(&r);
+}
+
 /* The API key is sent but never logged, even when calls fail. */
 static void test_key_never_logged(void **state)
 {
@@ -1074,6 +1139,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_429_pauses_the_provider, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_held_journal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_budgets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_never_logged, setup, teardown),
     };

@@ -23,6 +23,7 @@
 #include "llm/call.h"
 #include "llm/provider.h"
 #include "store/store.h"
+#include "store/store_erase.h"
 #include "store/store_job.h"
 #include "store/store_llm.h"
 #include "store/store_mail.h"
@@ -1095,6 +1096,222 @@ static void test_backlog_round_robin(void **state)
     store_team_clear(&b);
 }
 
+/* --- group commit --------------------------------------------------------- */
+
+static uint64_t last_txn(struct fx *f)
+{
+    struct store_stats st;
+
+    ASSERT_OK(store_stat(f->s, &st));
+    return st.last_txn_id;
+}
+
+/* A group: the jobs of the team picked, committed in one write transaction
+ * with their journal; the other team's jobs are left for the next group;
+ * max bounds a group. */
+static void test_group_one_commit(void **state)
+{
+    struct fx *f = *state;
+    struct ingest_worker_opts wo;
+    struct ingest_worker_stats st;
+    struct store_team b;
+    char a_ids[10][64], b_ids[2][64], id[64];
+    const char *first, *second;
+    uint64_t txn;
+    size_t did;
+    int i;
+
+    memset(&b, 0, sizeof(b));
+    fx_team(f, &b);
+    for (i = 0; i < 10; i++)
+        fx_mail(f, f->team.team_id, "Rita <rita@snip.example>", i,
+                "Ref:", a_ids[i]);
+    for (i = 0; i < 2; i++)
+        fx_mail(f, b.team_id, "Bob <bob@beta.example>", 20 + i,
+                "Ref:", b_ids[i]);
+    memset(&wo, 0, sizeof(wo));
+    wo.group_ms = 600000; /* the group is bounded by its jobs only */
+    ASSERT_OK(ingest_worker_new(f->s, f->bc, f->bc, &wo, &f->w));
+    /* The fair pick starts with either team; its group takes all of its
+     * due jobs, in one commit (the result and the journal of each). */
+    txn = last_txn(f);
+    ASSERT_OK(ingest_worker_run_group(f->w, 0, 64, &did));
+    ASSERT_EQ(last_txn(f), txn + 1);
+    first = team_pending(f, f->team.team_id) == 0 ? f->team.team_id : b.team_id;
+    second = first == b.team_id ? f->team.team_id : b.team_id;
+    ASSERT_EQ(did, first == b.team_id ? 2 : 10);
+    ASSERT_EQ(team_pending(f, first), 0);
+    ASSERT_EQ(team_pending(f, second), first == b.team_id ? 10 : 2);
+    txn = last_txn(f);
+    ASSERT_OK(ingest_worker_run_group(f->w, 0, 64, &did));
+    ASSERT_EQ(last_txn(f), txn + 1);
+    ASSERT_EQ(did, first == b.team_id ? 10 : 2);
+    ASSERT_EQ(jobs_pending(f), 0);
+    for (i = 0; i < 10; i++)
+        assert_once(f, f->team.team_id, a_ids[i], NULL);
+    for (i = 0; i < 2; i++)
+        assert_once(f, b.team_id, b_ids[i], NULL);
+    ingest_worker_stats(f->w, &st);
+    ASSERT_EQ(st.done, 12);
+    /* max: a group of two, in enqueue order, then the rest. */
+    for (i = 0; i < 5; i++)
+        fx_mail(f, f->team.team_id, "Rita <rita@snip.example>", 40 + i,
+                "Ref:", id);
+    ASSERT_OK(ingest_worker_run_group(f->w, 0, 2, &did));
+    ASSERT_EQ(did, 2);
+    ASSERT_EQ(team_pending(f, f->team.team_id), 3);
+    ASSERT_OK(ingest_worker_run_group(f->w, 0, 64, &did));
+    ASSERT_EQ(did, 3);
+    ASSERT_EQ(jobs_pending(f), 0);
+    assert_clean(f);
+    ingest_worker_free(&f->w);
+    store_team_clear(&b);
+}
+
+/* A provider that meddles while it answers: on the request whose mail
+ * holds MEDDLE_MARK it first does to the store what another process could
+ * do during a call (finish the job, or erase its email), then answers as
+ * the builtin extractor. */
+#define MEDDLE_MARK "Ref: meddle"
+
+struct meddler {
+    struct llm_provider *inner;
+    store *s;
+    const char *team;
+    const char *email_id;
+    int erase; /* 1: erase the email; 0: finish its job */
+    int done;
+};
+
+static sw_err meddle_finish_txn(store_txn *t, void *arg)
+{
+    const struct store_job *j = arg;
+    return store_job_finish(t, j->job_id);
+}
+
+static sw_err meddler_complete(struct llm_provider *p,
+                               const struct llm_request *r,
+                               struct llm_response *out)
+{
+    struct meddler *m = p->impl;
+    struct store_erase_counts ec;
+    struct store_job j;
+    uint64_t after = 0;
+
+    if (r->in && r->in->text && strstr(r->in->text, MEDDLE_MARK) && !m->done) {
+        m->done = 1;
+        if (m->erase) {
+            memset(&ec, 0, sizeof(ec));
+            ASSERT_OK(store_email_erase(m->s, m->team, m->email_id,
+                                        STORE_ERASE_KEEP_CONTENT, &ec));
+            store_erase_counts_clear(&ec);
+        } else {
+            memset(&j, 0, sizeof(j));
+            for (;;) { /* the email's job, among the team's */
+                ASSERT_OK(store_job_next_of_team(m->s, sw_now_ms(), m->team,
+                                                 after, &j));
+                after = j.job_id;
+                if (strcmp(j.email_id, m->email_id) == 0)
+                    break;
+                store_job_clear(&j);
+            }
+            ASSERT_OK(store_update(m->s, meddle_finish_txn, &j));
+            store_job_clear(&j);
+        }
+    }
+    return llm_provider_complete(m->inner, r, out);
+}
+
+static void meddler_destroy(struct llm_provider *p)
+{
+    (void)p; /* the meddler is the case's */
+}
+
+static const struct llm_provider_ops meddler_ops = {meddler_complete,
+                                                    meddler_destroy};
+
+/* journal_n counts email_id's journal entries. */
+static size_t journal_n(struct fx *f, const char *email_id)
+{
+    struct store_llm_attempt *items = NULL;
+    char *next = NULL;
+    size_t n = 0;
+
+    ASSERT_OK(store_llm_journal_list(f->s, f->team.team_id, email_id, 10, NULL,
+                                     &items, &n, &next, NULL));
+    store_llm_attempts_free(items, n);
+    sw_free(next);
+    return n;
+}
+
+/* A group of three whose middle job is finished elsewhere during its call
+ * (erase = 0), or whose middle email is erased then (erase = 1): the
+ * other two are stored once each; the middle one gets nothing, but the
+ * journal of its call when only its job went (its tokens were spent). */
+static void group_meddled(struct fx *f, int erase)
+{
+    struct ingest_worker_opts wo;
+    struct ingest_worker_stats st;
+    struct meddler m;
+    struct snips sn;
+    char ids[3][64];
+    uint64_t txn;
+    size_t did, i;
+
+    for (i = 0; i < 3; i++)
+        fx_mail(f, f->team.team_id, "Rita <rita@snip.example>", (int)i,
+                i == 1 ? MEDDLE_MARK : "Ref:", ids[i]);
+    memset(&m, 0, sizeof(m));
+    m.inner = f->bp;
+    m.s = f->s;
+    m.team = f->team.team_id;
+    m.email_id = ids[1];
+    m.erase = erase;
+    f->rp = sw_calloc(1, sizeof(*f->rp));
+    assert_non_null(f->rp);
+    f->rp->ops = &meddler_ops;
+    f->rp->name = sw_strdup("builtin");
+    f->rp->model = sw_strdup("builtin-v1");
+    f->rp->no_cost = 1;
+    f->rp->impl = &m;
+    ASSERT_OK(llm_client_new(f->rp, f->s, NULL, &f->rc));
+    memset(&wo, 0, sizeof(wo));
+    wo.group_ms = 600000;
+    ASSERT_OK(ingest_worker_new(f->s, f->rc, f->bc, &wo, &f->w));
+    txn = last_txn(f);
+    ASSERT_OK(ingest_worker_run_group(f->w, 0, 64, &did));
+    ASSERT_EQ(did, 3);
+    ASSERT_EQ(m.done, 1);
+    /* The erasure, then the group in one commit; a finished job fails the
+     * group: each job alone, the middle one's journal by itself. */
+    ASSERT_EQ(last_txn(f), txn + (erase ? 2 : 4));
+    ASSERT_EQ(jobs_pending(f), 0);
+    assert_once(f, f->team.team_id, ids[0], NULL);
+    assert_once(f, f->team.team_id, ids[2], NULL);
+    ASSERT_EQ(journal_n(f, ids[1]), erase ? 0 : 1);
+    memset(&sn, 0, sizeof(sn));
+    ASSERT_OK(store_snippet_since(f->s, f->team.team_id, 0, 0, snips_add, &sn));
+    for (i = 0; i < sn.n; i++)
+        if (!sn.v[i].deleted && sn.v[i].email_id &&
+            strcmp(sn.v[i].email_id, ids[1]) == 0)
+            fail_msg("a snippet of the meddled email: %s", sn.v[i].text);
+    snips_clear(&sn);
+    ingest_worker_stats(f->w, &st);
+    ASSERT_EQ(st.done, 2);
+    assert_clean(f);
+    ingest_worker_free(&f->w);
+}
+
+static void test_group_job_finished_elsewhere(void **state)
+{
+    group_meddled(*state, 0);
+}
+
+static void test_group_email_erased(void **state)
+{
+    group_meddled(*state, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1119,6 +1336,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stalled_team_does_not_hold_others,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_runs_each_job_once, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_group_one_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_job_finished_elsewhere,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_email_erased, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_backlog_round_robin, setup,
                                         teardown),
