@@ -1140,7 +1140,7 @@ sw_err ingest_imap_sync_open(store *s, ingest_pipeline *p,
     if (m->o.threads <= 0)
         m->o.threads = 2;
     if (m->o.batch <= 0)
-        m->o.batch = 50;
+        m->o.batch = 500;
     if (m->o.backoff_max_ms <= 0)
         m->o.backoff_max_ms = 300000;
     ingest_limits_default(&lim); /* the pipeline's cap on raw MIME */

@@ -53,7 +53,7 @@ struct ingest_imap_sync_opts {
     int64_t poll_ms;          /* between syncs of a mailbox; 0 = 60000 */
     int timeout_s;            /* connect and every read; 0 = 60 */
     int threads;              /* mailboxes synced at once; 0 = 2 */
-    int batch;                /* messages per UID FETCH; 0 = 50 */
+    int batch;                /* messages per UID FETCH; 0 = 500 */
     int64_t backoff_max_ms;   /* longest wait after errors; 0 = 300000 */
     size_t max_message_bytes; /* larger mail is refused by its RFC822.SIZE
                                  without being fetched; 0 or more than the

@@ -958,6 +958,8 @@ sw_err ingest_worker_run_group(ingest_worker *w, int64_t now_ms, size_t max,
             break; /* a store error or no memory: commit what is done */
         }
         src = ingest_group_more(w, &g, max, began, now_ms, &job);
+        if (src != SW_OK && src != SW_ENOTFOUND) /* the next group takes it */
+            sw_log_warn("worker.group_more", "err=%s", sw_err_name(src));
     } while (src == SW_OK);
     rc = ingest_group_commit(w, &g);
     *did = g.n;

@@ -177,10 +177,21 @@ static int llm_text_wordc(unsigned char c)
     return isalnum(c) || c == '_' || c >= 0x80;
 }
 
+/* llm_text_lc lowers an ASCII letter and leaves every other byte, as
+ * tolower does in the C locale, without a call per byte: the reply
+ * labeller runs this over every sentence for each of its phrases. */
+static unsigned char llm_text_lc(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
 int llm_text_icontains(const char *s, size_t n, const char *word)
 {
+    const unsigned char *u = (const unsigned char *)s;
+    const unsigned char *w = (const unsigned char *)word;
     size_t wl = strlen(word), i, j;
-    int prefix = 0;
+    unsigned char w0;
+    int prefix = 0, bound0, bound1;
 
     if (wl > 0 && word[wl - 1] == '*') {
         prefix = 1;
@@ -188,18 +199,20 @@ int llm_text_icontains(const char *s, size_t n, const char *word)
     }
     if (wl == 0 || wl > n)
         return 0;
+    w0 = llm_text_lc(w[0]);
+    bound0 = llm_text_wordc(w[0]);
+    bound1 = !prefix && llm_text_wordc(w[wl - 1]);
     for (i = 0; i + wl <= n; i++) {
-        if (i > 0 && llm_text_wordc((unsigned char)s[i - 1]) &&
-            llm_text_wordc((unsigned char)word[0]))
+        if (llm_text_lc(u[i]) != w0) /* the cheap test first */
             continue;
-        for (j = 0; j < wl; j++)
-            if (tolower((unsigned char)s[i + j]) !=
-                tolower((unsigned char)word[j]))
+        if (i > 0 && bound0 && llm_text_wordc(u[i - 1]))
+            continue;
+        for (j = 1; j < wl; j++)
+            if (llm_text_lc(u[i + j]) != llm_text_lc(w[j]))
                 break;
         if (j < wl)
             continue;
-        if (!prefix && i + wl < n && llm_text_wordc((unsigned char)s[i + wl]) &&
-            llm_text_wordc((unsigned char)word[wl - 1]))
+        if (bound1 && i + wl < n && llm_text_wordc(u[i + wl]))
             continue;
         return 1;
     }

@@ -174,6 +174,15 @@ static void test_text(void **state)
     ASSERT_EQ(llm_text_icontains("We reduced costs", 16, "reduc*"), 1);
     ASSERT_EQ(llm_text_icontains("seduced", 7, "reduc*"), 0);
     ASSERT_EQ(llm_text_icontains("not interested", 14, "interest"), 0);
+    /* Any case on either side; words end at non-word bytes only. */
+    ASSERT_EQ(llm_text_icontains("Please UNSUBSCRIBE me", 21, "unsubscribe"),
+              1);
+    ASSERT_EQ(llm_text_icontains("not Interested.", 15, "not interested"), 1);
+    ASSERT_EQ(llm_text_icontains("Xunsubscribe", 12, "Unsubscribe"), 0);
+    ASSERT_EQ(llm_text_icontains("unsubscribed", 12, "unsubscribe"), 0);
+    ASSERT_EQ(llm_text_icontains("caf\xc3\xa9s", 6, "caf"), 0);
+    ASSERT_EQ(llm_text_icontains("in 2 weeks", 10, "2 WEEKS"), 1);
+    ASSERT_EQ(llm_text_icontains("we", 2, "well"), 0);
 }
 
 /* The builtin answers are valid for every schema, deterministic and
