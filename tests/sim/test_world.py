@@ -26,7 +26,8 @@ def world():
 
 
 def test_bundled_scenarios_validate():
-    for name in ("tiny", "easy", "noisy", "cold_start", "account_domains"):
+    for name in ("tiny", "easy", "noisy", "cold_start", "account_domains",
+                 "accounts"):
         s = load_scenario(os.path.join(HERE, "scenarios", name + ".json"))
         assert s["name"] == name
 
@@ -176,3 +177,42 @@ def test_industry_kept_out_of_the_text():
     raw["mail"] = {"industry_in_text": "no"}
     with pytest.raises(ScenarioError, match="industry_in_text"):
         validate(raw)
+
+
+def _words(text):
+    return set(w.strip(".,").lower() for w in text.split())
+
+
+def test_accounts_paraphrases_and_industry_only_in_the_thread():
+    """accounts.json (issue 21): each framing's variants are paraphrases
+    (few shared words), yet each maps back to its own family; each rep
+    writes one of them; the industry shows in the prospect's mail and a
+    cold mail's opening, never in a topic."""
+    import datetime
+    import mailgen
+    w = World(load_scenario(os.path.join(HERE, "scenarios",
+                                         "accounts.json")))
+    m = driver.FamilyMatcher(w)
+    industries = set(w.s["segments"]["industry"])
+    for f in w.families:
+        vs = w.variants[f.id]
+        assert len(set(vs)) == len(vs) >= 4
+        for i, a in enumerate(vs):
+            assert m.match(a) == f.id, a
+            for b in vs[i + 1:]:
+                wa, wb = _words(a), _words(b)
+                assert len(wa & wb) / len(wa | wb) < 0.5, (a, b)
+        assert len(set(r.variant[f.id] for r in w.reps)) == len(vs)
+    for t in w.s["topics"]:
+        assert not industries & _words(" ".join([t["id"]] + t["phrases"]))
+    warm = [t for t in w.threads if not t.cold]
+    cold = [t for t in w.threads if t.cold]
+    assert warm and cold
+    when = datetime.datetime(2024, 3, 4, tzinfo=datetime.timezone.utc)
+    for plan in warm[:20]:
+        ind = w.prospects[plan.prospect].segment["industry"]
+        body = mailgen.inquiry(w, plan, when)[2]
+        assert ind in body.lower(), body
+    said = [w.prospects[p.prospect].segment["industry"] in
+            mailgen.draft_text(w, p).lower() for p in cold]
+    assert any(said), "no cold opening names the industry"
