@@ -413,14 +413,59 @@ out:
     return rc;
 }
 
-struct store_job_next_team_arg {
-    const char *after;
+/* A pick, for store_job_next_team (team NULL: the next team after
+ * after_team) or store_job_next_of_team (team's next job after after_id). */
+struct store_job_pick {
+    const char *after_team;
+    const char *team;
+    uint64_t after_id;
     struct store_job_walk wk;
 };
 
-static SW_MUST_CHECK sw_err store_job_next_team_view(store_txn *t, void *arg)
+/* store_job_next_team_walk: the teams after a->after_team, then from the
+ * first team through it. */
+static SW_MUST_CHECK sw_err store_job_next_team_walk(struct store_job_pick *a,
+                                                     struct sw_buf *end)
 {
-    struct store_job_next_team_arg *a = arg;
+    struct store_job_walk *wk = &a->wk;
+    sw_err rc;
+
+    if (a->after_team == NULL || !a->after_team[0])
+        return store_job_walk_from(wk, NULL, 0);
+    rc = store_job_team_end(end, a->after_team);
+    if (rc == SW_OK)
+        rc = store_job_walk_from(wk, sw_buf_str(end), sw_buf_len(end));
+    if (rc || wk->found)
+        return rc;
+    wk->limit = sw_buf_str(end);
+    wk->llen = sw_buf_len(end);
+    return store_job_walk_from(wk, NULL, 0);
+}
+
+/* store_job_of_team_walk: a->team's keys after its job a->after_id. */
+static SW_MUST_CHECK sw_err store_job_of_team_walk(struct store_job_pick *a,
+                                                   struct sw_buf *end)
+{
+    struct store_job_walk *wk = &a->wk;
+    struct sw_buf from;
+    sw_err rc;
+
+    sw_buf_init(&from, STORE_KEYBUF_MAX + 16);
+    rc = store_job_team_key(&from, a->team, a->after_id);
+    if (rc == SW_OK)
+        rc = store_job_team_end(end, a->team);
+    if (rc == SW_OK) {
+        wk->limit = sw_buf_str(end);
+        wk->llen = sw_buf_len(end);
+        rc = store_job_walk_from(wk, sw_buf_str(&from), sw_buf_len(&from));
+    }
+    sw_buf_free(&from);
+    return rc;
+}
+
+static SW_MUST_CHECK sw_err store_job_pick_view(store_txn *t, void *arg)
+{
+    struct store_job_pick *a = arg;
     struct store_job_walk *wk = &a->wk;
     struct sw_buf end;
     sw_err rc;
@@ -430,22 +475,37 @@ static SW_MUST_CHECK sw_err store_job_next_team_view(store_txn *t, void *arg)
     wk->found = wk->have_team = wk->at_end = 0;
     wk->limit = NULL;
     store_job_clear(wk->out);
-    if (a->after == NULL || !a->after[0]) {
-        rc = store_job_walk_from(wk, NULL, 0);
-        goto out;
-    }
-    rc = store_job_team_end(&end, a->after);
-    if (rc)
-        goto out;
-    /* The teams after a->after, then from the first team through it. */
-    rc = store_job_walk_from(wk, sw_buf_str(&end), sw_buf_len(&end));
-    if (rc || wk->found)
-        goto out;
-    wk->limit = sw_buf_str(&end);
-    wk->llen = sw_buf_len(&end);
-    rc = store_job_walk_from(wk, NULL, 0);
-out:
+    rc = a->team ? store_job_of_team_walk(a, &end)
+                 : store_job_next_team_walk(a, &end);
     sw_buf_free(&end);
+    return rc;
+}
+
+/* store_job_pick_run runs pick a in a read transaction; the job found, if
+ * any, goes to *out (zeroed on error). */
+static SW_MUST_CHECK sw_err store_job_pick_run(store *s,
+                                               struct store_job_pick *a,
+                                               int64_t now_ms,
+                                               struct store_job *out)
+{
+    struct store_job j;
+    sw_err rc;
+
+    memset(&j, 0, sizeof(j));
+    sw_buf_init(&a->wk.team, STORE_KEYBUF_MAX);
+    a->wk.now_ms = now_ms;
+    a->wk.out = &j;
+    rc = store_view(s, store_job_pick_view, a);
+    if (rc == SW_OK && !a->wk.found)
+        rc = SW_ENOTFOUND;
+    if (rc == SW_OK) {
+        *out = j;
+        memset(&j, 0, sizeof(j));
+    } else {
+        memset(out, 0, sizeof(*out));
+    }
+    store_job_clear(&j);
+    sw_buf_free(&a->wk.team);
     return rc;
 }
 
@@ -453,99 +513,34 @@ sw_err store_job_next_team(store *s, int64_t now_ms, const char *after_team,
                            store_job_skip_fn skip, void *arg,
                            struct store_job *out)
 {
-    struct store_job_next_team_arg a;
-    struct store_job j;
-    sw_err rc;
+    struct store_job_pick a;
 
-    memset(&j, 0, sizeof(j));
-    memset(&a, 0, sizeof(a));
-    sw_buf_init(&a.wk.team, STORE_KEYBUF_MAX);
     if (s == NULL || out == NULL) {
-        rc = SW_EINVAL;
-        goto out;
+        if (out)
+            memset(out, 0, sizeof(*out));
+        return SW_EINVAL;
     }
-    a.after = after_team;
-    a.wk.now_ms = now_ms;
+    memset(&a, 0, sizeof(a));
+    a.after_team = after_team;
     a.wk.skip = skip;
     a.wk.arg = arg;
-    a.wk.out = &j;
-    rc = store_view(s, store_job_next_team_view, &a);
-    if (rc == SW_OK && !a.wk.found)
-        rc = SW_ENOTFOUND;
-    if (rc)
-        goto out;
-    *out = j;
-    memset(&j, 0, sizeof(j));
-out:
-    store_job_clear(&j);
-    sw_buf_free(&a.wk.team);
-    if (rc && out)
-        memset(out, 0, sizeof(*out));
-    return rc;
-}
-
-struct store_job_next_of_team_arg {
-    const char *team;
-    uint64_t after;
-    struct store_job_walk wk;
-};
-
-static SW_MUST_CHECK sw_err store_job_next_of_team_view(store_txn *t, void *arg)
-{
-    struct store_job_next_of_team_arg *a = arg;
-    struct store_job_walk *wk = &a->wk;
-    struct sw_buf from, end;
-    sw_err rc;
-
-    sw_buf_init(&from, STORE_KEYBUF_MAX + 16);
-    sw_buf_init(&end, STORE_KEYBUF_MAX + 16);
-    wk->t = t;
-    wk->found = wk->have_team = wk->at_end = 0;
-    store_job_clear(wk->out);
-    rc = store_job_team_key(&from, a->team, a->after);
-    if (rc == SW_OK)
-        rc = store_job_team_end(&end, a->team);
-    if (rc == SW_OK) {
-        wk->limit = sw_buf_str(&end);
-        wk->llen = sw_buf_len(&end);
-        rc = store_job_walk_from(wk, sw_buf_str(&from), sw_buf_len(&from));
-    }
-    sw_buf_free(&from);
-    sw_buf_free(&end);
-    return rc;
+    return store_job_pick_run(s, &a, now_ms, out);
 }
 
 sw_err store_job_next_of_team(store *s, int64_t now_ms, const char *team_id,
                               uint64_t after_job_id, struct store_job *out)
 {
-    struct store_job_next_of_team_arg a;
-    struct store_job j;
-    sw_err rc;
+    struct store_job_pick a;
 
-    memset(&j, 0, sizeof(j));
-    memset(&a, 0, sizeof(a));
-    sw_buf_init(&a.wk.team, STORE_KEYBUF_MAX);
     if (s == NULL || out == NULL || team_id == NULL || !team_id[0]) {
-        rc = SW_EINVAL;
-        goto out;
+        if (out)
+            memset(out, 0, sizeof(*out));
+        return SW_EINVAL;
     }
+    memset(&a, 0, sizeof(a));
     a.team = team_id;
-    a.after = after_job_id;
-    a.wk.now_ms = now_ms;
-    a.wk.out = &j;
-    rc = store_view(s, store_job_next_of_team_view, &a);
-    if (rc == SW_OK && !a.wk.found)
-        rc = SW_ENOTFOUND;
-    if (rc)
-        goto out;
-    *out = j;
-    memset(&j, 0, sizeof(j));
-out:
-    store_job_clear(&j);
-    sw_buf_free(&a.wk.team);
-    if (rc && out)
-        memset(out, 0, sizeof(*out));
-    return rc;
+    a.after_id = after_job_id;
+    return store_job_pick_run(s, &a, now_ms, out);
 }
 
 sw_err store_job_finish(store_txn *t, uint64_t job_id)

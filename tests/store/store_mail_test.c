@@ -431,6 +431,55 @@ static uint64_t next_team_id(struct fixture *f, int64_t now, const char *after,
     return id;
 }
 
+static uint64_t next_of_team_id(struct fixture *f, int64_t now,
+                                const char *team, uint64_t after)
+{
+    struct store_job j;
+    uint64_t id;
+
+    memset(&j, 0, sizeof(j));
+    ASSERT_OK(store_job_next_of_team(f->s, now, team, after, &j));
+    assert_string_equal(j.team_id, team);
+    id = j.job_id;
+    store_job_clear(&j);
+    return id;
+}
+
+/* store_job_next_of_team (the worker's group): the team's due jobs after a
+ * given one, in enqueue order, never another team's, deferred ones passed
+ * over. */
+static void test_job_next_of_team(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t a1, a2, a3, b1;
+    struct store_job j;
+
+    memset(&j, 0, sizeof(j));
+    ASSERT_ERR(store_job_next_of_team(f->s, 5000, f->a.team_id, 0, &j),
+               SW_ENOTFOUND);
+    ASSERT_ERR(store_job_next_of_team(f->s, 5000, "", 0, &j), SW_EINVAL);
+    ASSERT_ERR(store_job_next_of_team(NULL, 5000, f->a.team_id, 0, &j),
+               SW_EINVAL);
+    put_one(f, f->a.team_id, 1, 1000, &a1);
+    put_one(f, f->b.team_id, 2, 1000, &b1);
+    put_one(f, f->a.team_id, 3, 1000, &a2);
+    put_one(f, f->a.team_id, 4, 1000, &a3);
+    ASSERT_EQ(next_of_team_id(f, 5000, f->a.team_id, 0), a1);
+    ASSERT_EQ(next_of_team_id(f, 5000, f->a.team_id, a1), a2);
+    ASSERT_EQ(next_of_team_id(f, 5000, f->a.team_id, a2), a3);
+    ASSERT_ERR(store_job_next_of_team(f->s, 5000, f->a.team_id, a3, &j),
+               SW_ENOTFOUND);
+    ASSERT_EQ(j.job_id, 0);
+    ASSERT_EQ(next_of_team_id(f, 5000, f->b.team_id, 0), b1);
+    ASSERT_ERR(store_job_next_of_team(f->s, 5000, f->b.team_id, b1, &j),
+               SW_ENOTFOUND);
+    /* A deferred job is passed over until it is due. */
+    ASSERT_OK(store_job_defer(f->s, a2, 10000, "provider down"));
+    ASSERT_EQ(next_of_team_id(f, 5000, f->a.team_id, a1), a3);
+    ASSERT_EQ(next_of_team_id(f, 10000, f->a.team_id, a1), a2);
+    assert_clean(f, 0);
+}
+
 /* store_job_next_team: round-robin over teams in team-id order after the
  * last pick, each team's oldest due job, teams the predicate rejects
  * passed over (the predicate asked once per team), deferred jobs not due,
@@ -664,6 +713,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_jobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_finish, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_next_team, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_job_next_of_team, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_finds_damage, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_check_finds_dangling_refs, setup,
