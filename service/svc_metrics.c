@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -125,6 +126,7 @@ struct svc_metrics_snap {
     int64_t now_ms;
     int has_process;
     uint64_t rss, fds;
+    uint64_t heap, heap_free; /* mallinfo2: in use, and held free */
 };
 
 const char *svc_metrics_code_name(int status)
@@ -385,6 +387,13 @@ static void svc_metrics_gather(svc_metrics *m, struct svc_metrics_snap *s)
             sw_counter_add(&m->gather_errors[SVC_SRC_INDEX], 1);
     }
     s->has_process = svc_metrics_proc(&s->rss, &s->fds) == SW_OK;
+    {
+        /* In use against held free: a resident size that grows while the
+         * heap in use does not is fragmentation, not a leak. */
+        struct mallinfo2 mi = mallinfo2();
+        s->heap = (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
+        s->heap_free = (uint64_t)mi.fordblks;
+    }
     if (!s->has_process)
         sw_counter_add(&m->gather_errors[SVC_SRC_PROCESS], 1);
 }
@@ -654,6 +663,10 @@ static sw_err svc_metrics_write(svc_metrics *m,
         return svc_w1(b, name, NULL, NULL, s->rss);
     case SVC_METRIC_PROCESS_FDS:
         return svc_w1(b, name, NULL, NULL, s->fds);
+    case SVC_METRIC_PROCESS_HEAP:
+        return svc_w1(b, name, NULL, NULL, s->heap);
+    case SVC_METRIC_PROCESS_HEAP_FREE:
+        return svc_w1(b, name, NULL, NULL, s->heap_free);
     case SVC_METRIC_GATHER_ERRORS:
         for (i = 0; rc == SW_OK && i < SVC_NSRC; i++)
             rc = svc_w1(b, name, "source", svc_gather_src_names[i],

@@ -73,6 +73,10 @@ struct svc_llm;
       "Resident set size of snipd.")                                           \
     X(PROCESS_FDS, "snipd_process_open_fds", "gauge", "",                      \
       "File descriptors snipd holds open.")                                    \
+    X(PROCESS_HEAP, "snipd_process_heap_bytes", "gauge", "",                   \
+      "Bytes of the C heap in use (malloc's allocated blocks, all arenas).")   \
+    X(PROCESS_HEAP_FREE, "snipd_process_heap_free_bytes", "gauge", "",         \
+      "Bytes the C heap holds free and has not given back to the system.")     \
     X(GATHER_ERRORS, "snipd_metrics_gather_errors_total", "counter", "source", \
       "Scrapes that could not read a source (store, index, process); its "     \
       "metrics were left out of that scrape.")

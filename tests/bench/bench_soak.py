@@ -76,6 +76,29 @@ def mime(mid, frm, to, subj, body, irt=None, att=None):
     return s.encode()
 
 
+def heap_kb():
+    """(heap in use, heap held free) in KiB from snipd's metrics endpoint
+    (SOAK_METRICS=ADDR, run_soak.sh sets it), or (None, None)."""
+    addr = os.environ.get("SOAK_METRICS")
+    if not addr:
+        return None, None
+    import urllib.request
+    try:
+        with urllib.request.urlopen("http://%s/metrics" % addr,
+                                    timeout=10) as r:
+            text = r.read().decode()
+    except OSError:
+        return None, None
+    got = {}
+    for line in text.splitlines():
+        for name in ("snipd_process_heap_bytes",
+                     "snipd_process_heap_free_bytes"):
+            if line.startswith(name + " "):
+                got[name] = int(float(line.split()[1])) // 1024
+    return (got.get("snipd_process_heap_bytes"),
+            got.get("snipd_process_heap_free_bytes"))
+
+
 def rss_kb(pid):
     """(VmRSS, RssAnon, RssFile) in KiB. RssFile is mostly LMDB's mapped
     pages, which grow with the data; RssAnon is the process's own heap."""
@@ -258,18 +281,21 @@ def main(addr, admin_key, snipd, data_dir, minutes):
                threading.Thread(target=backuper)]
     for w in workers:
         w.start()
-    rss = []
+    rss, heaps = [], []
     total_err = 0
     try:
         for m in range(1, int(minutes) + 1):
             time.sleep(60)
             lat, calls, errors = st.take()
             r, anon, filed = rss_kb(pid)
+            heap, heap_free = heap_kb()
             rss.append(anon)
+            heaps.append(heap)
             total_err += sum(errors.values())
             print(json.dumps({
                 "minute": m, "rss_kb": r, "rss_anon_kb": anon,
-                "rss_file_kb": filed, "calls": calls, "errors": errors,
+                "rss_file_kb": filed, "heap_kb": heap,
+                "heap_free_kb": heap_free, "calls": calls, "errors": errors,
                 "suggest_p50_ms": round(1000 * pct(lat, 50), 2) if lat else None,
                 "suggest_p99_ms": round(1000 * pct(lat, 99), 2) if lat else None}),
                 flush=True)
@@ -277,19 +303,25 @@ def main(addr, admin_key, snipd, data_dir, minutes):
         stop.set()
         for w in workers:
             w.join(timeout=900)
-    tail = rss[len(rss) // 3:]
-    slope = None
-    if len(tail) >= 2:
+    def slope_after_warmup(ys):
+        """Least-squares KiB per minute over the last two thirds."""
+        tail = [y for y in ys[len(ys) // 3:] if y is not None]
+        if len(tail) < 2:
+            return None
         xs = list(range(len(tail)))
         mx, my = sum(xs) / len(xs), sum(tail) / len(tail)
-        slope = (sum((x - mx) * (y - my) for x, y in zip(xs, tail)) /
-                 sum((x - mx) ** 2 for x in xs))
+        return (sum((x - mx) * (y - my) for x, y in zip(xs, tail)) /
+                sum((x - mx) ** 2 for x in xs))
+    slope = slope_after_warmup(rss)
+    hslope = slope_after_warmup(heaps)
     print(json.dumps({"summary": True, "minutes": minutes,
                       "errors": total_err,
                       "rss_anon_first_kb": rss[0] if rss else None,
                       "rss_anon_last_kb": rss[-1] if rss else None,
                       "rss_anon_slope_kb_per_min_after_warmup":
-                      round(slope, 1) if slope is not None else None}),
+                      round(slope, 1) if slope is not None else None,
+                      "heap_slope_kb_per_min_after_warmup":
+                      round(hslope, 1) if hslope is not None else None}),
           flush=True)
     return 0 if total_err == 0 else 1
 

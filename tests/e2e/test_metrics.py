@@ -99,6 +99,8 @@ def test_gauges_and_extraction_counters(snipd_factory):
                       ("snipd_store_used_bytes", "gauge"),
                       ("snipd_process_resident_memory_bytes", "gauge"),
                       ("snipd_process_open_fds", "gauge"),
+                      ("snipd_process_heap_bytes", "gauge"),
+                      ("snipd_process_heap_free_bytes", "gauge"),
                       ("snipd_index_teams", "gauge"),
                       ("snipd_index_vectors", "gauge"),
                       ("snipd_index_snapshot_age_seconds", "gauge"),
@@ -115,6 +117,9 @@ def test_gauges_and_extraction_counters(snipd_factory):
     assert 0 < used <= mapb and mapb % 4096 == 0
     assert value(exp, "snipd_process_resident_memory_bytes") > 1 << 20
     assert value(exp, "snipd_process_open_fds") >= 3
+    heap = value(exp, "snipd_process_heap_bytes")
+    assert 1 << 16 < heap < value(exp, "snipd_process_resident_memory_bytes")
+    assert value(exp, "snipd_process_heap_free_bytes") >= 0
     assert value(exp, "snipd_ingest_emails_total", result="new") == 0
 
     # One outbound email: ingested, queued, then extracted by the builtin.
