@@ -6,7 +6,6 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,11 +27,6 @@
  * whose mail never stops leaves the CPUs to Suggest; a change thus counts
  * within about RANK_ENGINE_DUTY builds' time plus a poll. */
 #define RANK_ENGINE_DUTY 4
-/* After publishing, the publisher gives the C heap's free pages back to
- * the system (malloc_trim), at most this often: each build frees the
- * previous statistics, megabytes at a time, and without it the resident
- * size of a server whose data grows climbs with memory held free. */
-#define RANK_ENGINE_TRIM_MS 10000
 
 struct rank_tcache {
     char *team;
@@ -62,9 +56,6 @@ struct rank_engine {
     struct rank_tcache *teams;
     pthread_t thread;
     int started, stop, kicked;
-    uint64_t publishes; /* rank_publish calls (e->mu) */
-    uint64_t trimmed;   /* publishes at the last trim (publisher only) */
-    int64_t trim_ms;    /* its time, sw_mono_ms (publisher only) */
     int64_t poll_ms;
     rank_engine_hook hook;
     void *hook_arg;
@@ -408,7 +399,6 @@ static void rank_publish(rank_engine *e, struct rank_tcache *tc,
     tc->hist = b->hist;
     tc->model = b->model;
     tc->link = b->link;
-    e->publishes++;
     pthread_mutex_unlock(&e->mu);
     memset(b, 0, sizeof(*b));
     rank_build_out_put(e, &old);
@@ -775,23 +765,6 @@ static int rank_engine_pass(rank_engine *e)
     return more;
 }
 
-/* rank_engine_trim gives free heap pages back after publishes (see
- * RANK_ENGINE_TRIM_MS). Suggest calls that still hold an old state free
- * it later; the next trim takes those pages. */
-static void rank_engine_trim(rank_engine *e)
-{
-    uint64_t n;
-
-    pthread_mutex_lock(&e->mu);
-    n = e->publishes;
-    pthread_mutex_unlock(&e->mu);
-    if (n == e->trimmed || sw_mono_ms() - e->trim_ms < RANK_ENGINE_TRIM_MS)
-        return;
-    e->trimmed = n;
-    e->trim_ms = sw_mono_ms();
-    (void)malloc_trim(0);
-}
-
 static void *rank_engine_thread(void *arg)
 {
     rank_engine *e = arg;
@@ -812,7 +785,6 @@ static void *rank_engine_thread(void *arg)
         e->kicked = 0;
         pthread_mutex_unlock(&e->mu);
         more = rank_engine_pass(e);
-        rank_engine_trim(e);
         pthread_mutex_lock(&e->mu);
         if (!more && !e->stop && !e->kicked) {
             sw_timespec_in(CLOCK_MONOTONIC, e->poll_ms, &ts);
