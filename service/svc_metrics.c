@@ -126,6 +126,7 @@ struct svc_metrics_snap {
     int64_t now_ms;
     int has_process;
     uint64_t rss, fds;
+    int has_heap;             /* glibc's malloc (not a sanitizer's) */
     uint64_t heap, heap_free; /* mallinfo2: in use, and held free */
 };
 
@@ -393,6 +394,9 @@ static void svc_metrics_gather(svc_metrics *m, struct svc_metrics_snap *s)
         struct mallinfo2 mi = mallinfo2();
         s->heap = (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
         s->heap_free = (uint64_t)mi.fordblks;
+        /* Under a sanitizer's allocator glibc's figures are all zero:
+         * nothing to report rather than a heap of 0. */
+        s->has_heap = s->heap > 0;
     }
     if (!s->has_process)
         sw_counter_add(&m->gather_errors[SVC_SRC_PROCESS], 1);
@@ -590,6 +594,9 @@ static int svc_metrics_has(const struct svc_metrics_snap *s,
     case SVC_METRIC_PROCESS_RSS:
     case SVC_METRIC_PROCESS_FDS:
         return s->has_process;
+    case SVC_METRIC_PROCESS_HEAP:
+    case SVC_METRIC_PROCESS_HEAP_FREE:
+        return s->has_heap;
     default:
         return 1;
     }
