@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grpc/grpc.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -631,6 +632,14 @@ int main(int argc, char **argv)
     const char *why = NULL, *bad = NULL;
     int code = 2;
 
+    /* Blocks of 1 MiB and more are mapped and unmapped on their own. By
+     * default glibc raises this threshold after the first such free, so
+     * that later large blocks (a team's statistics, rebuilt in the
+     * background on every change and then freed) come from the heap and
+     * stay there, held free: resident memory then grows with the rebuilds
+     * (docs/PERFORMANCE.md, the soak). A fixed threshold keeps them
+     * mapped. */
+    (void)mallopt(M_MMAP_THRESHOLD, 1 << 20);
     svc_rerank_flags_take(&argc, argv, &rf);
     svc_backup_args_take(&argc, argv, &ba);
     /* Flags, environment and --config file (svc_config.h); a bad one is
