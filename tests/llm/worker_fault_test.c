@@ -19,6 +19,7 @@
 #include "store/store_mail.h"
 #include "store/store_snippet.h"
 #include "store/store_tenant.h"
+#include "tests/ingest/fault_mail.h"
 
 #define JOBS 2
 /* Allocations probed: every one of the first FULL, then a stride through
@@ -26,28 +27,36 @@
 #define FULL 1500
 #define PROBES 600
 
-static char *fault_mail(int n, int j)
+/* worker_mail: round n's mail j, a rep's outbound mail with one framing
+ * sentence and a case study attached. */
+static char *worker_mail(int n, int j)
 {
-    struct sw_buf b;
-    char *out = NULL;
+    struct fault_mail m;
+    char *headers, *text, *file_text, *out;
 
-    sw_buf_init(&b, 1 << 20);
-    ASSERT_OK(sw_buf_printf(
-        &b,
+    headers = fault_mail_fmt(
         "Message-ID: <w%d.%d@acme.example>\r\nFrom: Rita "
         "<rita@acme.example>\r\nTo: pat@prospect.example\r\nSubject: Case "
-        "study %d\r\nDate: Tue, 3 Mar 2026 10:00:00 +0000\r\nMIME-Version: "
-        "1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n"
-        "Content-Type: text/plain; charset=utf-8\r\n\r\nHi Pat,\r\n\r\nI've "
-        "attached the Acme case study, which shows how a logistics team like "
-        "yours cut onboarding time by 40%%. Ref %d.%d\r\n\r\nBest,\r\nRita\r\n"
-        "--b\r\nContent-Type: text/plain; name=\"case-study.txt\"\r\n"
-        "Content-Disposition: attachment; filename=\"case-study.txt\"\r\n\r\n"
+        "study %d\r\n",
+        n, j, n);
+    text = fault_mail_fmt(
+        "Hi Pat,\r\n\r\nI've attached the Acme case study, which shows how a "
+        "logistics team like yours cut onboarding time by 40%%. Ref "
+        "%d.%d\r\n\r\nBest,\r\nRita",
+        n, j);
+    file_text = fault_mail_fmt(
         "Acme Logistics runs 400 warehouses. After the rollout Acme reduced "
         "onboarding time by 40%% in six months; support tickets fell from "
-        "1,200 to 700 a month (case %d.%d).\r\n--b--\r\n",
-        n, j, n, n, j, n, j));
-    ASSERT_OK(sw_buf_take(&b, &out, NULL));
+        "1,200 to 700 a month (case %d.%d).",
+        n, j);
+    m.headers = headers;
+    m.text = text;
+    m.file_name = "case-study.txt";
+    m.file_text = file_text;
+    out = fault_mail_new(&m);
+    sw_free(headers);
+    sw_free(text);
+    sw_free(file_text);
     return out;
 }
 
@@ -82,7 +91,7 @@ static void fx_ingest(struct fx *f, int n)
 
     ASSERT_OK(store_snippet_last_seq(f->s, f->team.team_id, &f->seq0));
     for (j = 0; j < JOBS; j++) {
-        char *raw = fault_mail(n, j);
+        char *raw = worker_mail(n, j);
         memset(&r, 0, sizeof(r));
         r.raw = raw;
         r.raw_len = strlen(raw);
