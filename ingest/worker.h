@@ -76,11 +76,18 @@ SW_MUST_CHECK sw_err ingest_worker_new(store *s, llm_client *c,
 /* ingest_worker_run_one processes one job due at now_ms (0 = the current
  * time; tests pass a later time to make deferred jobs due), if any: the
  * fair pick described above (with a single caller and a single team, the
- * oldest due job). *did is set to 1 when a job was finished or deferred, 0
- * when none was due to this call (a team whose job is in hand in another
- * thread waits). A job whose email no longer exists, or an empty reply, is
- * finished with nothing written. Thread-safe: the worker's threads call
- * it, and any thread may call it besides them.
+ * oldest due job). *did is written on every return, errors included. It is
+ * 1 when a job was taken, whatever came of it: finished (here, or meanwhile
+ * elsewhere), deferred, or left queued as it was (not deferred), with the
+ * error returned, when its step failed before its commit (reading its
+ * email or documents, the LLM call with SW_ENOMEM or SW_ESTORE, or
+ * preparing its results: only the journal of its LLM call, if one was
+ * made, is committed) or when its commit failed (nothing of it stored). It
+ * is 0 when no job was taken: none was due to this call (a team whose job
+ * is in hand in another thread waits), or the pick or the group's
+ * allocation failed (that error is returned). A job whose email no longer
+ * exists, or an empty reply, is finished with nothing written. Thread-safe:
+ * the worker's threads call it, and any thread may call it besides them.
  * Errors: store errors only (provider failures defer the job); SW_ENOMEM. */
 SW_MUST_CHECK sw_err ingest_worker_run_one(ingest_worker *w, int64_t now_ms,
                                            int *did);
