@@ -17,6 +17,7 @@
 #include "ranker/model.h"
 #include "ranker/suggest.h"
 #include "ranker/suggest_int.h"
+#include "store/store_feedback.h"
 #include "store/store_hist.h"
 #include "store/store_tenant.h"
 
@@ -33,17 +34,17 @@ struct rank_tcache {
     pthread_mutex_t build; /* one build per team at a time */
     /* The published state. Each piece carries its key (rank_cref.key):
      * the statistics the store sequences, the model its seq, the link of
-     * the two the statistics' generation and the model's seq. Under
-     * e->mu; a started engine swaps the three together. */
-    struct rank_cref *hist;
-    struct rank_cref *model;
-    struct rank_cref *link;
+     * the two the statistics' generation and the model's seq, the
+     * feedback tally the feed's seq and the statistics' generation. Under
+     * e->mu; a started engine swaps them together. */
+    struct rank_state pub;
     uint64_t gens;          /* statistics built so far */
     int reranking;          /* a RunRerank of this team is running */
     int64_t stale_since_ms; /* first seen stale (sw_mono_ms); 0: current */
     int64_t retry_after_ms; /* a failed build waits until then */
     int64_t rest_until_ms;  /* no build before (RANK_ENGINE_DUTY) */
     struct rank_sigs *sigs; /* the families' signatures; under build */
+    rank_fbraw *fbraw;      /* the feedback feed's tally; under build */
     struct rank_tcache *next;
 };
 
@@ -79,7 +80,16 @@ void rank__cref_put(rank_engine *e, struct rank_cref **cp)
     rank_hist_free(&c->h);
     rank_model_free(&c->m);
     rank__link_free(&c->l);
+    rank_fb_free(&c->fb);
     sw_free(c);
+}
+
+void rank__state_put(rank_engine *e, struct rank_state *st)
+{
+    rank__cref_put(e, &st->hist);
+    rank__cref_put(e, &st->model);
+    rank__cref_put(e, &st->link);
+    rank__cref_put(e, &st->fb);
 }
 
 /* rank_cref_ref returns a new reference to c (NULL accepted). e->mu
@@ -128,17 +138,13 @@ sw_err rank_engine_open(store *s, rank_ranker *r, const struct rank_params *p,
 
 static void rank_tcache_clear(rank_engine *e, struct rank_tcache *t)
 {
-    struct rank_cref *h, *m, *l;
+    struct rank_state old;
 
     pthread_mutex_lock(&e->mu);
-    h = t->hist;
-    m = t->model;
-    l = t->link;
-    t->hist = t->model = t->link = NULL;
+    old = t->pub;
+    memset(&t->pub, 0, sizeof(t->pub));
     pthread_mutex_unlock(&e->mu);
-    rank__cref_put(e, &h);
-    rank__cref_put(e, &m);
-    rank__cref_put(e, &l);
+    rank__state_put(e, &old);
 }
 
 void rank_engine_drop(rank_engine *e, const char *team)
@@ -176,6 +182,7 @@ void rank_engine_close(rank_engine **ep)
         e->teams = t->next;
         rank_tcache_clear(e, t);
         rank_sigs_free(&t->sigs);
+        rank_fbraw_free(&t->fbraw);
         pthread_mutex_destroy(&t->build);
         sw_free(t->team);
         sw_free(t);
@@ -278,17 +285,20 @@ void rank_engine_kick(rank_engine *e)
 
 /* --- builds ------------------------------------------------------------- */
 
-/* What the store holds now for a team: the key of its statistics and its
- * serving model (0: none). */
+/* What the store holds now for a team: the key of its statistics, its
+ * serving model (0: none) and the newest feedback record's seq. */
 struct rank_now {
     uint64_t seqs[3];
     uint64_t mseq;
+    uint64_t fseq;
 };
 
 static sw_err rank_now_read(store_txn *t, const char *team, struct rank_now *n)
 {
     sw_err rc = store_hist_seqs(t, team, n->seqs);
 
+    if (rc == SW_OK)
+        rc = store_seq_peek(t, team, STORE_FEEDBACK_SEQ, &n->fseq);
     if (rc == SW_OK) {
         rc = rank_model_serving(t, team, &n->mseq);
         if (rc == SW_ENOTFOUND) {
@@ -312,32 +322,66 @@ static struct rank_cref *rank_cref_new(const uint64_t key[3])
     return c;
 }
 
-/* The state to publish for a team: built from t for now, reusing the
- * published pieces whose keys still match. tc->build held. */
-struct rank_build_out {
-    struct rank_cref *hist, *model, *link; /* references, or NULL */
-};
-
-static void rank_build_out_put(rank_engine *e, struct rank_build_out *b)
+/* rank_fb_key_of: the key of the feedback tally for now over the
+ * statistics of generation gen. */
+static void rank_fb_key_of(const struct rank_now *now, uint64_t gen,
+                           uint64_t key[3])
 {
-    rank__cref_put(e, &b->hist);
-    rank__cref_put(e, &b->model);
-    rank__cref_put(e, &b->link);
+    key[0] = now->fseq;
+    key[1] = gen;
+    key[2] = 0;
 }
 
+/* rank_build_fb builds into b the feedback tally for now over b's
+ * statistics, catching tc's running tally up with the feed first.
+ * tc->build held. */
+static sw_err rank_build_fb(rank_engine *e, struct rank_tcache *tc,
+                            store_txn *t, const struct rank_now *now,
+                            struct rank_state *b)
+{
+    uint64_t fkey[3];
+    sw_err rc;
+
+    rank_fb_key_of(now, b->hist->gen, fkey);
+    pthread_mutex_lock(&e->mu);
+    if (tc->pub.fb && memcmp(tc->pub.fb->key, fkey, sizeof(fkey)) == 0)
+        b->fb = rank_cref_ref(tc->pub.fb);
+    pthread_mutex_unlock(&e->mu);
+    if (b->fb)
+        return SW_OK;
+    b->fb = rank_cref_new(fkey);
+    if (b->fb == NULL)
+        return SW_ENOMEM;
+    /* A feed behind the tally (the team deleted and made again, a store
+     * restored): count it again from the start. */
+    if (tc->fbraw && rank_fbraw_seq(tc->fbraw) > now->fseq)
+        rank_fbraw_free(&tc->fbraw);
+    if (tc->fbraw == NULL && (rc = rank_fbraw_new(&tc->fbraw)) != SW_OK)
+        return rc;
+    /* Only the records stored since the last catch-up are read. */
+    if (rank_fbraw_seq(tc->fbraw) != now->fseq &&
+        (rc = rank_fbraw_catch_up(tc->fbraw, t, tc->team)) != SW_OK)
+        return rc;
+    return rank_fb_build(tc->fbraw, b->hist->h, &b->fb->fb);
+}
+
+/* rank_build_state builds the state to publish for a team from t for
+ * now, reusing the published pieces whose keys still match. tc->build
+ * held. */
 static sw_err rank_build_state(rank_engine *e, struct rank_tcache *tc,
                                store_txn *t, const struct rank_now *now,
-                               struct rank_build_out *b)
+                               struct rank_state *b)
 {
     uint64_t mkey[3] = {now->mseq, 0, 0}, lkey[3];
     sw_err rc = SW_OK;
 
     memset(b, 0, sizeof(*b));
     pthread_mutex_lock(&e->mu);
-    if (tc->hist && memcmp(tc->hist->key, now->seqs, sizeof(now->seqs)) == 0)
-        b->hist = rank_cref_ref(tc->hist);
-    if (tc->model && now->mseq && tc->model->key[0] == now->mseq)
-        b->model = rank_cref_ref(tc->model);
+    if (tc->pub.hist &&
+        memcmp(tc->pub.hist->key, now->seqs, sizeof(now->seqs)) == 0)
+        b->hist = rank_cref_ref(tc->pub.hist);
+    if (tc->pub.model && now->mseq && tc->pub.model->key[0] == now->mseq)
+        b->model = rank_cref_ref(tc->pub.model);
     pthread_mutex_unlock(&e->mu);
     if (b->hist == NULL) {
         b->hist = rank_cref_new(now->seqs);
@@ -351,6 +395,9 @@ static sw_err rank_build_state(rank_engine *e, struct rank_tcache *tc,
         if (rc)
             goto fail;
     }
+    rc = rank_build_fb(e, tc, t, now, b);
+    if (rc)
+        goto fail;
     if (now->mseq == 0)
         return SW_OK;
     if (b->model == NULL) {
@@ -367,8 +414,8 @@ static sw_err rank_build_state(rank_engine *e, struct rank_tcache *tc,
     lkey[1] = b->hist->gen;
     lkey[2] = 0;
     pthread_mutex_lock(&e->mu);
-    if (tc->link && memcmp(tc->link->key, lkey, sizeof(lkey)) == 0)
-        b->link = rank_cref_ref(tc->link);
+    if (tc->pub.link && memcmp(tc->pub.link->key, lkey, sizeof(lkey)) == 0)
+        b->link = rank_cref_ref(tc->pub.link);
     pthread_mutex_unlock(&e->mu);
     if (b->link == NULL) {
         b->link = rank_cref_new(lkey);
@@ -382,38 +429,40 @@ static sw_err rank_build_state(rank_engine *e, struct rank_tcache *tc,
     }
     return SW_OK;
 fail:
-    rank_build_out_put(e, b);
+    rank__state_put(e, b);
     return rc;
 }
 
 /* rank_publish swaps b in as tc's state (taking b's references). */
 static void rank_publish(rank_engine *e, struct rank_tcache *tc,
-                         struct rank_build_out *b)
+                         struct rank_state *b)
 {
-    struct rank_build_out old;
+    struct rank_state old;
 
     pthread_mutex_lock(&e->mu);
-    old.hist = tc->hist;
-    old.model = tc->model;
-    old.link = tc->link;
-    tc->hist = b->hist;
-    tc->model = b->model;
-    tc->link = b->link;
+    old = tc->pub;
+    tc->pub = *b;
     pthread_mutex_unlock(&e->mu);
     memset(b, 0, sizeof(*b));
-    rank_build_out_put(e, &old);
+    rank__state_put(e, &old);
 }
 
 /* rank_is_current: the published state matches now (e->mu held). */
 static int rank_is_current(const struct rank_tcache *tc,
                            const struct rank_now *now)
 {
-    if (tc->hist == NULL ||
-        memcmp(tc->hist->key, now->seqs, sizeof(now->seqs)) != 0)
+    const struct rank_state *p = &tc->pub;
+    uint64_t fkey[3];
+
+    if (p->hist == NULL ||
+        memcmp(p->hist->key, now->seqs, sizeof(now->seqs)) != 0)
+        return 0;
+    rank_fb_key_of(now, p->hist->gen, fkey);
+    if (p->fb == NULL || memcmp(p->fb->key, fkey, sizeof(fkey)) != 0)
         return 0;
     if (now->mseq == 0)
-        return tc->model == NULL;
-    return tc->model && tc->model->key[0] == now->mseq && tc->link;
+        return p->model == NULL;
+    return p->model && p->model->key[0] == now->mseq && p->link;
 }
 
 /* rank_note_stale records that tc was seen stale (or not) now. e->mu
@@ -436,7 +485,7 @@ static void rank_note_stale(rank_engine *e, struct rank_tcache *tc, int stale)
  * it is not. Called by the publisher only. */
 static sw_err rank_refresh(rank_engine *e, struct rank_tcache *tc)
 {
-    struct rank_build_out b;
+    struct rank_state b;
     struct rank_now now;
     store_txn *t = NULL;
     rank_engine_hook hook;
@@ -484,10 +533,11 @@ static sw_err rank_refresh(rank_engine *e, struct rank_tcache *tc)
         sw_mono_ms() + (RANK_ENGINE_DUTY - 1) * (sw_mono_ms() - started);
     sw_log_debug("rank.published",
                  "team=%s emails=%llu snippets=%llu "
-                 "outcomes=%llu model=%llu ms=%lld",
+                 "outcomes=%llu feedback=%llu model=%llu ms=%lld",
                  tc->team, (unsigned long long)now.seqs[0],
                  (unsigned long long)now.seqs[1],
-                 (unsigned long long)now.seqs[2], (unsigned long long)now.mseq,
+                 (unsigned long long)now.seqs[2], (unsigned long long)now.fseq,
+                 (unsigned long long)now.mseq,
                  (long long)(sw_mono_ms() - started));
 out:
     store_txn_abort(&t);
@@ -495,15 +545,6 @@ out:
 }
 
 /* --- reads ------------------------------------------------------------- */
-
-static struct rank_cref *rank_cref_ref_locked(rank_engine *e,
-                                              struct rank_cref *c)
-{
-    pthread_mutex_lock(&e->mu);
-    c = rank_cref_ref(c);
-    pthread_mutex_unlock(&e->mu);
-    return c;
-}
 
 /* rank_fresh_fill says how current the state read (hist, current by its
  * keys) is; the index must also hold every snippet the statistics know. */
@@ -531,40 +572,38 @@ static void rank_fresh_fill(rank_engine *e, struct rank_tcache *tc,
  * pieces when none). */
 static void rank_take_published(rank_engine *e, struct rank_tcache *tc,
                                 const struct rank_now *now,
-                                struct rank_cref **hist,
-                                struct rank_cref **model,
-                                struct rank_cref **link, int *current)
+                                struct rank_state *st, int *current)
 {
     pthread_mutex_lock(&e->mu);
-    *hist = rank_cref_ref(tc->hist);
-    *model = rank_cref_ref(tc->model);
-    *link = rank_cref_ref(tc->link);
+    st->hist = rank_cref_ref(tc->pub.hist);
+    st->model = rank_cref_ref(tc->pub.model);
+    st->link = rank_cref_ref(tc->pub.link);
+    st->fb = rank_cref_ref(tc->pub.fb);
     *current = rank_is_current(tc, now);
     rank_note_stale(e, tc, !*current);
     pthread_mutex_unlock(&e->mu);
 }
 
 sw_err rank__state(rank_engine *e, store_txn *t, const char *team,
-                   struct rank_cref **hist, struct rank_cref **model,
-                   struct rank_cref **link, struct rank_fresh *fresh)
+                   struct rank_state *st, struct rank_fresh *fresh)
 {
     struct rank_tcache *tc;
-    struct rank_build_out b;
+    struct rank_state b;
     struct rank_now now;
     int current = 0;
     sw_err rc;
 
-    *hist = *model = *link = NULL;
+    memset(st, 0, sizeof(*st));
     rc = rank_tcache_get(e, team, &tc);
     if (rc == SW_OK)
         rc = rank_now_read(t, team, &now);
     if (rc)
         return rc;
-    rank_take_published(e, tc, &now, hist, model, link, &current);
+    rank_take_published(e, tc, &now, st, &current);
     /* A started engine answers from what is published, however old, and
      * with nothing published yet (the team's first build is the
      * publisher's) from nothing: Suggest then ranks by similarity. */
-    if (e->started && *hist == NULL) {
+    if (e->started && st->hist == NULL) {
         if (fresh) {
             rank_fresh_fill(e, tc, NULL, 0, fresh);
             memcpy(fresh->seqs, now.seqs, sizeof(now.seqs));
@@ -572,20 +611,19 @@ sw_err rank__state(rank_engine *e, store_txn *t, const char *team,
         return SW_OK;
     }
     if (!e->started && !current) {
-        rank__cref_put(e, hist);
-        rank__cref_put(e, model);
-        rank__cref_put(e, link);
+        rank__state_put(e, st);
         pthread_mutex_lock(&tc->build);
-        rank_take_published(e, tc, &now, hist, model, link, &current);
+        rank_take_published(e, tc, &now, st, &current);
         if (!current) {
-            rank__cref_put(e, hist);
-            rank__cref_put(e, model);
-            rank__cref_put(e, link);
+            rank__state_put(e, st);
             rc = rank_build_state(e, tc, t, &now, &b);
             if (rc == SW_OK) {
-                *hist = rank_cref_ref_locked(e, b.hist);
-                *model = rank_cref_ref_locked(e, b.model);
-                *link = rank_cref_ref_locked(e, b.link);
+                pthread_mutex_lock(&e->mu);
+                st->hist = rank_cref_ref(b.hist);
+                st->model = rank_cref_ref(b.model);
+                st->link = rank_cref_ref(b.link);
+                st->fb = rank_cref_ref(b.fb);
+                pthread_mutex_unlock(&e->mu);
                 rank_publish(e, tc, &b);
                 current = 1;
                 pthread_mutex_lock(&e->mu);
@@ -598,14 +636,14 @@ sw_err rank__state(rank_engine *e, store_txn *t, const char *team,
             return rc;
     }
     if (fresh)
-        rank_fresh_fill(e, tc, *hist, current, fresh);
+        rank_fresh_fill(e, tc, st->hist, current, fresh);
     return SW_OK;
 }
 
 sw_err rank_engine_freshness(rank_engine *e, const char *team,
                              struct rank_fresh *out)
 {
-    struct rank_cref *hist = NULL, *model = NULL, *link = NULL;
+    struct rank_state st;
     struct rank_tcache *tc;
     struct rank_now now;
     store_txn *t = NULL;
@@ -622,11 +660,9 @@ sw_err rank_engine_freshness(rank_engine *e, const char *team,
     store_txn_abort(&t);
     if (rc)
         return rc;
-    rank_take_published(e, tc, &now, &hist, &model, &link, &current);
-    rank_fresh_fill(e, tc, hist, current, out);
-    rank__cref_put(e, &hist);
-    rank__cref_put(e, &model);
-    rank__cref_put(e, &link);
+    rank_take_published(e, tc, &now, &st, &current);
+    rank_fresh_fill(e, tc, st.hist, current, out);
+    rank__state_put(e, &st);
     return SW_OK;
 }
 
@@ -668,7 +704,7 @@ sw_err rank_engine_stats(rank_engine *e, const char *team, int what,
                          const char *const *ids, size_t n,
                          struct rank_item_stats *out, struct rank_fresh *fresh)
 {
-    struct rank_cref *hist = NULL, *model = NULL, *link = NULL;
+    struct rank_state st;
     store_txn *t = NULL;
     size_t i;
     sw_err rc;
@@ -680,19 +716,17 @@ sw_err rank_engine_stats(rank_engine *e, const char *team, int what,
         return SW_EINVAL;
     rc = store_txn_begin(e->s, 0, &t);
     if (rc == SW_OK)
-        rc = rank__state(e, t, team, &hist, &model, &link, fresh);
+        rc = rank__state(e, t, team, &st, fresh);
     store_txn_abort(&t);
     if (rc)
         return rc;
     for (i = 0; i < n; i++) {
-        if (hist && ids[i])
-            rank_stats_one(hist->h, what, ids[i], &out[i]);
+        if (st.hist && ids[i])
+            rank_stats_one(st.hist->h, what, ids[i], &out[i]);
         else
             memset(&out[i], 0, sizeof(out[i]));
     }
-    rank__cref_put(e, &hist);
-    rank__cref_put(e, &model);
-    rank__cref_put(e, &link);
+    rank__state_put(e, &st);
     return SW_OK;
 }
 

@@ -102,6 +102,9 @@ void rank_params_default(struct rank_params *p)
     p->account_strength = 4.0;
     p->w_account = 1.0;
     p->wc_account = 1.0;
+    p->feedback_strength = 10.0;
+    p->w_feedback = 1.0;
+    p->wc_feedback = 2.0;
 }
 
 /* --- growable arrays ----------------------------------------------------- */

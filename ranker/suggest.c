@@ -231,6 +231,7 @@ struct rank_cand {
     double rel;
     struct rank_score score;
     struct rank_acct_evid acct; /* its record with the request's accounts */
+    struct rank_sugg_fb fb;     /* the feedback it has had */
 };
 
 struct rank_sctx {
@@ -239,6 +240,7 @@ struct rank_sctx {
     const struct rank_suggest_req *q;
     const struct rank_hist *h;
     const struct rank_model *m;
+    const struct rank_fb *fb; /* feedback by item; NULL: none yet */
     struct sw_arena *a;
     const char *sid;
     const unsigned char *secret; /* of the ids (rank__engine_secret) */
@@ -288,21 +290,68 @@ static const char *rank_explain_account(struct rank_sctx *c,
                     : 0.0);
 }
 
+/* rank_fb_phrase appends to b, after lead, the nonzero verdict counts
+ * of c ("; you: 2 dismissed, 1 thumbs down"); nothing when none. */
+static sw_err rank_fb_phrase(struct sw_buf *b, const char *lead,
+                             const struct rank_fb_counts *c)
+{
+    static const int kinds[] = {RANK_FB_THUMBS_UP, RANK_FB_DISMISSED,
+                                RANK_FB_THUMBS_DOWN};
+    size_t i;
+    const char *sep = lead;
+    sw_err rc = SW_OK;
+
+    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]) && rc == SW_OK; i++) {
+        if (c->n[kinds[i]] == 0)
+            continue;
+        rc = sw_buf_printf(b, "%s%lld %s", sep, (long long)c->n[kinds[i]],
+                           rank_fb_kind_name(kinds[i]));
+        sep = ", ";
+    }
+    return rc;
+}
+
+/* rank_explain_feedback says what the rep and the team did with the item
+ * when suggested: "" when nothing that moved it, NULL when out of
+ * memory. */
+static const char *rank_explain_feedback(struct rank_sctx *c,
+                                         const struct rank_sugg_fb *fb)
+{
+    struct sw_buf b;
+    const char *out;
+    sw_err rc;
+
+    sw_buf_init(&b, 1024);
+    rc = rank_fb_phrase(&b, "; you: ", &fb->rep);
+    if (rc == SW_OK)
+        rc = rank_fb_phrase(&b, "; the team: ", &fb->team);
+    if (rc == SW_OK && fb->pending)
+        rc = sw_buf_printf(&b, "; inserted %lld time%s in mail not yet sent",
+                           (long long)fb->pending, fb->pending == 1 ? "" : "s");
+    out = rc == SW_OK ? sw_arena_strdup(c->a, sw_buf_str(&b)) : NULL;
+    sw_buf_free(&b);
+    return out;
+}
+
 static const char *rank_explain(struct rank_sctx *c,
                                 const struct rank_hitem *it, size_t ii,
                                 const struct rank_score *s,
-                                const struct rank_acct_evid *acct)
+                                const struct rank_acct_evid *acct,
+                                const struct rank_sugg_fb *fb)
 {
     const struct rank_evid *v = &it->ev;
     double rate = v->threads ? (double)v->positives / (double)v->threads : 0;
-    const char *base, *local = "", *account;
+    const char *base, *local = "", *account,
+                      *said = rank_explain_feedback(c, fb);
     size_t at;
 
+    if (said == NULL)
+        return NULL;
     if (v->threads == 0)
         return sw_arena_printf(c->a,
                                "new: not used in a thread yet; shown to "
-                               "learn how it works (relevance %.2f)",
-                               s->relevance);
+                               "learn how it works (relevance %.2f)%s",
+                               s->relevance, said);
     base = sw_arena_printf(
         c->a,
         "used by %lld rep%s in %lld thread%s (%lld time%s), %.0f%% positive "
@@ -323,7 +372,30 @@ static const char *rank_explain(struct rank_sctx *c,
     account = rank_explain_account(c, acct);
     if (base == NULL || local == NULL || account == NULL)
         return NULL;
-    return sw_arena_printf(c->a, "%s%s%s", base, local, account);
+    return sw_arena_printf(c->a, "%s%s%s%s", base, local, account, said);
+}
+
+/* rank_cand_feedback fills *fb with the feedback on item it: the team's,
+ * the requesting rep's, and its inserts not yet in the statistics (those
+ * of the last p->mature_ms before the newest feedback: an insert whose
+ * mail has not come by then was not sent). */
+static void rank_cand_feedback(struct rank_sctx *c, const struct rank_hitem *it,
+                               struct rank_sugg_fb *fb)
+{
+    const struct rank_fb_entry *team = rank_fb_get(c->fb, it, NULL);
+    const struct rank_fb_entry *rep =
+        c->q->rep_email && c->q->rep_email[0]
+            ? rank_fb_get(c->fb, it, c->q->rep_email)
+            : NULL;
+
+    memset(fb, 0, sizeof(*fb));
+    if (team) {
+        fb->team = team->c;
+        fb->pending = rank_fb_pending(team, it->ev.last_ms,
+                                      c->fb->now_ms - c->p->mature_ms);
+    }
+    if (rep)
+        fb->rep = rep->c;
 }
 
 /* rank_fill ranks cands (n) and writes up to want suggestions to *out. */
@@ -354,6 +426,8 @@ static sw_err rank_fill(struct rank_sctx *c, struct rank_cand *cands, size_t n,
                     c->seed, c->mode, &cands[i].score);
         rank_account_sum(h, c->acc, c->nacc, cands[i].item, &cands[i].acct);
         rank__score_account(c->p, it, &cands[i].acct, c->mode, &cands[i].score);
+        rank_cand_feedback(c, it, &cands[i].fb);
+        rank__score_feedback(c->p, it, &cands[i].fb, c->mode, &cands[i].score);
     }
     if (n)
         qsort(cands, n, sizeof(*cands), rank_cand_cmp);
@@ -402,6 +476,7 @@ static sw_err rank_fill(struct rank_sctx *c, struct rank_cand *cands, size_t n,
                            : 0.0;
         s->team_rate = h->team_rate;
         s->acct = cd->acct;
+        s->fb = cd->fb;
         s->title = it->title;
         s->content_kind = it->content_kind;
         if (kind == 'f') {
@@ -429,8 +504,9 @@ static sw_err rank_fill(struct rank_sctx *c, struct rank_cand *cands, size_t n,
                             s->target_id, c->a, &s->item_id) != SW_OK)
             s->item_id = NULL;
         s->explanation =
-            c->q->explain ? rank_explain(c, it, cd->item, &s->score, &cd->acct)
-                          : "";
+            c->q->explain
+                ? rank_explain(c, it, cd->item, &s->score, &cd->acct, &cd->fb)
+                : "";
         if (s->item_id == NULL || s->explanation == NULL || !s->title ||
             !s->target_id || (kind == 'f' && !s->family_id) || !s->text ||
             !s->content_id) {
@@ -684,7 +760,7 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
                     struct sw_arena *a, struct rank_suggest_res *out,
                     struct sw_buf *why)
 {
-    struct rank_cref *hist = NULL, *model = NULL, *link = NULL;
+    struct rank_state st;
     struct rank_fresh fresh;
     struct rank_query qd;
     struct rank_hist *prov = NULL;
@@ -707,6 +783,7 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
         return SW_EINVAL;
     memset(&c, 0, sizeof(c));
     memset(&qd, 0, sizeof(qd));
+    memset(&st, 0, sizeof(st));
     c.mode = q->mode ? q->mode : RANK_MODE_OUTCOME;
     if (c.mode < RANK_MODE_OUTCOME || c.mode > RANK_MODE_RANDOM) {
         if (why && sw_buf_addstr(why, "mode is not a RankingMode")) {
@@ -737,7 +814,7 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
             rc = SW_OK;
     }
     if (rc == SW_OK)
-        rc = rank__state(e, t, q->team_id, &hist, &model, &link, &fresh);
+        rc = rank__state(e, t, q->team_id, &st, &fresh);
     store_txn_abort(&t);
     if (rc)
         goto out;
@@ -745,8 +822,9 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
     c.p = rank_engine_params(e);
     c.q = q;
     c.a = a;
-    c.h = hist ? hist->h : NULL; /* NULL: provisional, below */
-    c.m = model ? model->m : NULL;
+    c.h = st.hist ? st.hist->h : NULL; /* NULL: provisional, below */
+    c.m = st.model ? st.model->m : NULL;
+    c.fb = st.fb ? st.fb->fb : NULL;
     qv = sw_calloc(dim, sizeof(*qv));
     if (qv == NULL) {
         rc = SW_ENOMEM;
@@ -772,9 +850,12 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
     memcpy(hb + 8, fresh.seqs, sizeof(fresh.seqs));
     c.seed = rank__hash64(sw_buf_str(&text), sw_buf_len(&text), 0x5eed);
     c.seed = rank__hash64(hb, 8 + sizeof(fresh.seqs), c.seed);
+    /* The id also names the feedback ranked with (not the seed: feedback
+     * reorders items, it does not redraw them). */
+    store_u64_put(hb + 8 + sizeof(fresh.seqs), c.fb ? c.fb->seq : 0);
     sidh = rank__hash64(q->team_id, strlen(q->team_id), q->request_hash);
     sidh = rank__hash64(sw_buf_str(&text), sw_buf_len(&text), sidh);
-    sidh = rank__hash64(hb, 8 + sizeof(fresh.seqs), sidh);
+    sidh = rank__hash64(hb, 16 + sizeof(fresh.seqs), sidh);
     c.secret = rank__engine_secret(e);
     rc = rank__sid_make(c.secret, q->team_id, sidh, a, &c.sid);
     if (rc)
@@ -802,9 +883,9 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
     }
     if (rc == SW_OK)
         rc = rank_collect(&c, labels, dists, nh, &fc, &nf, &cc, &nc);
-    if (rc == SW_OK && c.m && c.m->k > 0 && hist)
-        rc = rank_model_terms(&c, &text, qv, link ? link->l : NULL, fc, nf, cc,
-                              nc);
+    if (rc == SW_OK && c.m && c.m->k > 0 && st.hist)
+        rc = rank_model_terms(&c, &text, qv, st.link ? st.link->l : NULL, fc,
+                              nf, cc, nc);
     memset(out, 0, sizeof(*out));
     if (rc == SW_OK)
         rc = rank_accounts(&c, &parts, out);
@@ -841,9 +922,7 @@ out:
     sw_free(qv);
     sw_free(c.xq);
     rank__local_free(&c.loc);
-    rank__cref_put(e, &hist);
-    rank__cref_put(e, &model);
-    rank__cref_put(e, &link);
+    rank__state_put(e, &st);
     rank_hist_free(&prov);
     sw_buf_free(&text);
     return rc;

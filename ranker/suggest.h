@@ -24,6 +24,7 @@
 #include "base/sw_buf.h"
 #include "base/sw_err.h"
 #include "ranker/engine.h"
+#include "ranker/feedback.h"
 #include "ranker/hist.h"
 #include "ranker/index.h"
 #include "ranker/model.h"
@@ -63,7 +64,17 @@ struct rank_suggest_req {
 
 struct rank_score {
     double total, relevance, outcome, collab, explore, adoption, usage;
-    double account; /* tanh(rank_account_move) with the request's accounts */
+    double account;  /* tanh(rank_account_move) with the request's accounts */
+    double feedback; /* tanh of what the rep and the team did with it when
+                        suggested (rank__score_feedback) */
+};
+
+/* What reps did with an item when it was suggested (feedback.h). */
+struct rank_sugg_fb {
+    struct rank_fb_counts team; /* every rep's records */
+    struct rank_fb_counts rep;  /* the requesting rep's */
+    int64_t pending; /* inserts whose mail has not arrived yet: uses the
+                        statistics do not count yet (rank_fb_pending) */
 };
 
 /* At most this many accounts make a request's context. */
@@ -97,6 +108,7 @@ struct rank_sugg {
     struct rank_evid ev;
     double positive_rate, team_rate;
     struct rank_acct_evid acct; /* its record with the request's accounts */
+    struct rank_sugg_fb fb;     /* the feedback it has had */
     const char *explanation;    /* "" unless explain */
 };
 

@@ -3,6 +3,7 @@
 #ifndef RANK_SUGGEST_INT_H
 #define RANK_SUGGEST_INT_H
 
+#include "ranker/feedback.h"
 #include "ranker/hist.h"
 #include "ranker/model.h"
 #include "ranker/rank_int.h"
@@ -10,28 +11,35 @@
 
 struct rank_link;
 
-/* A cached, reference-counted statistics, model or link of the two. */
+/* A cached, reference-counted statistics, model, link of the two or
+ * feedback tally. */
 struct rank_cref {
     int refs;
-    uint64_t key[3]; /* what it was built for (suggest.c) */
+    uint64_t key[3]; /* what it was built for (engine.c) */
     uint64_t gen;    /* statistics: which build, for the link's key */
     struct rank_hist *h;
     struct rank_model *m;
     struct rank_link *l;
+    struct rank_fb *fb;
 };
 
-/* rank__state returns references to the statistics, the serving model
- * and their link (*model and *link NULL when no model serves) that
- * Suggest reads (engine.c): for an engine never started, built for the
- * snapshot of read transaction t when stale; for a started one, what the
- * publisher last published, or all three NULL when nothing is published
- * yet (fresh->ready 0). fresh (may be NULL) says how current they are
- * against t. Release each with rank__cref_put. */
+/* What Suggest reads of a team: references to the statistics, the serving
+ * model and their link (model and link NULL when no model serves), and
+ * the feedback tally rolled up to the statistics' items. */
+struct rank_state {
+    struct rank_cref *hist, *model, *link, *fb;
+};
+
+/* rank__state fills *st with references to the state Suggest reads
+ * (engine.c): for an engine never started, built for the snapshot of read
+ * transaction t when stale; for a started one, what the publisher last
+ * published, or all NULL when nothing is published yet (fresh->ready 0).
+ * fresh (may be NULL) says how current they are against t. Release them
+ * with rank__state_put. */
 SW_MUST_CHECK sw_err rank__state(rank_engine *e, store_txn *t, const char *team,
-                                 struct rank_cref **hist,
-                                 struct rank_cref **model,
-                                 struct rank_cref **link,
+                                 struct rank_state *st,
                                  struct rank_fresh *fresh);
+void rank__state_put(rank_engine *e, struct rank_state *st);
 
 /* --- Ids (suggest_id.c) --------------------------------------------------- */
 
@@ -189,6 +197,24 @@ double rank__local_outcome(const struct rank_params *p,
  * be; 0 without evidence. */
 double rank__local_usage(const struct rank_params *p,
                          const struct rank_local *loc, size_t ii);
+
+/* rank__score_feedback adds to s (filled by rank__score) the feedback
+ * term of item it (fb: its counts, its pending inserts). In the outcome
+ * mode s->feedback = tanh(rep + team), weighed into s->total by
+ * p->w_feedback (framings) or p->wc_feedback (content), where
+ *   rep  = up - dismissed - 2 down, the requesting rep's own records: a
+ *          rep's dismissal or thumbs-down lowers the item for that rep at
+ *          once;
+ *   team = (up - dismissed - 2 down) / (p->feedback_strength + up +
+ *          dismissed + 2 down), every rep's records pooled and shrunk, so
+ *          one rep's dislike barely moves it for the others and many do.
+ * Inserts and copies are not a verdict: they count as uses (the mail that
+ * carries one brings its outcome), and until that mail arrives as pending
+ * uses, which the popularity mode adds to the uses it ranks by. */
+void rank__score_feedback(const struct rank_params *p,
+                          const struct rank_hitem *it,
+                          const struct rank_sugg_fb *fb, int mode,
+                          struct rank_score *s);
 
 /* rank__score_account adds to s (filled by rank__score) the account term
  * of item it, whose record with the request's accounts is ev: in the

@@ -439,3 +439,39 @@ void rank__score_account(const struct rank_params *p,
     s->account = tanh(rank_account_move(p, it, ev));
     s->total += (it->kind == 'c' ? p->wc_account : p->w_account) * s->account;
 }
+
+/* rank_fb_net: the verdict of counts c (up +1, dismissed -1, down -2)
+ * and its weight. */
+static double rank_fb_net(const struct rank_fb_counts *c, double *mass)
+{
+    double up = (double)c->n[RANK_FB_THUMBS_UP];
+    double dis = (double)c->n[RANK_FB_DISMISSED];
+    double down = (double)c->n[RANK_FB_THUMBS_DOWN];
+
+    *mass = up + dis + 2.0 * down;
+    return up - dis - 2.0 * down;
+}
+
+void rank__score_feedback(const struct rank_params *p,
+                          const struct rank_hitem *it,
+                          const struct rank_sugg_fb *fb, int mode,
+                          struct rank_score *s)
+{
+    double rep, team, mass, k;
+
+    if (mode == RANK_MODE_POPULARITY) {
+        s->total += (double)fb->pending;
+        return;
+    }
+    if (mode != RANK_MODE_OUTCOME)
+        return;
+    rep = rank_fb_net(&fb->rep, &mass);
+    team = rank_fb_net(&fb->team, &mass);
+    k = p->feedback_strength > 0 ? p->feedback_strength : 1.0;
+    team /= k + mass;
+    if (rep == 0.0 && team == 0.0)
+        return;
+    s->feedback = tanh(rep + team);
+    s->total +=
+        (it->kind == 'c' ? p->wc_feedback : p->w_feedback) * s->feedback;
+}

@@ -1,6 +1,7 @@
 /* svc_suggest: SuggestService.Suggest and the RankingService handlers. */
 #include "service/svc_suggest.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -43,7 +44,45 @@ static Snipwise__V1__ScoreBreakdown *svc_score(struct svc_ctx *c,
     b->adoption = s->adoption;
     b->usage = s->usage;
     b->account = s->account;
+    b->feedback = s->feedback;
     return b;
+}
+
+/* svc_feedback_counts converts counts by FeedbackKind: each field of
+ * FeedbackCounts is numbered by its kind (suggest.proto), so the
+ * descriptor maps one to the other and a new kind needs no edit here. */
+static Snipwise__V1__FeedbackCounts *
+svc_feedback_counts(struct svc_ctx *c, const struct rank_fb_counts *n)
+{
+    const ProtobufCMessageDescriptor *d =
+        &snipwise__v1__feedback_counts__descriptor;
+    Snipwise__V1__FeedbackCounts *v = svc_ctx_new(c, d);
+    int k;
+
+    if (v == NULL)
+        return NULL;
+    for (k = 1; k < RANK_FB_KINDS; k++) {
+        const ProtobufCFieldDescriptor *f =
+            protobuf_c_message_descriptor_get_field(d, (unsigned)k);
+        /* feedback_proto_test checks the numbering against FeedbackKind. */
+        assert(f && f->type == PROTOBUF_C_TYPE_INT64);
+        *(int64_t *)(void *)((char *)v + f->offset) = n->n[k];
+    }
+    return v;
+}
+
+static Snipwise__V1__FeedbackEvidence *
+svc_feedback_evidence(struct svc_ctx *c, const struct rank_sugg_fb *fb)
+{
+    Snipwise__V1__FeedbackEvidence *v =
+        svc_ctx_new(c, &snipwise__v1__feedback_evidence__descriptor);
+
+    if (v == NULL)
+        return NULL;
+    v->team = svc_feedback_counts(c, &fb->team);
+    v->rep = svc_feedback_counts(c, &fb->rep);
+    v->pending_use_count = fb->pending;
+    return v->team && v->rep ? v : NULL;
 }
 
 static Snipwise__V1__AccountEvidence *
@@ -352,8 +391,10 @@ sw_err svc_suggest(struct svc_ctx *c, const ProtobufCMessage *req,
         s->score = svc_score(c, &g->score);
         s->evidence = svc_evidence(c, g);
         s->account_evidence = svc_account_evidence(c, &g->acct);
+        s->feedback_evidence = svc_feedback_evidence(c, &g->fb);
         s->explanation = (char *)g->explanation;
-        if (!s->score || !s->evidence || !s->account_evidence) {
+        if (!s->score || !s->evidence || !s->account_evidence ||
+            !s->feedback_evidence) {
             rc = SW_ENOMEM;
             goto out;
         }
@@ -375,8 +416,10 @@ sw_err svc_suggest(struct svc_ctx *c, const ProtobufCMessage *req,
         s->score = svc_score(c, &g->score);
         s->evidence = svc_evidence(c, g);
         s->account_evidence = svc_account_evidence(c, &g->acct);
+        s->feedback_evidence = svc_feedback_evidence(c, &g->fb);
         s->explanation = (char *)g->explanation;
-        if (!s->score || !s->evidence || !s->account_evidence) {
+        if (!s->score || !s->evidence || !s->account_evidence ||
+            !s->feedback_evidence) {
             rc = SW_ENOMEM;
             goto out;
         }

@@ -138,7 +138,7 @@ sw_err store_feedback_put(store_txn *t, const char *team_id,
     }
     if (rc != SW_ENOTFOUND)
         goto out;
-    rc = store_seq_next(t, team_id, "feedback", &seq);
+    rc = store_seq_next(t, team_id, STORE_FEEDBACK_SEQ, &seq);
     if (rc)
         goto out;
     store_u64_put(sb, seq);

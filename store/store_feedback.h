@@ -9,6 +9,9 @@
  *                  (seq: the team's "feedback" counter)
  *   FEEDBACK_KEYS  team\0 idempotency key → be64 seq of the first record
  *
+ * Records are never erased or edited, so a reader that counted the feed up
+ * to a seq stays exact by reading only the newer records (ranker/feedback.h).
+ *
  * Conventions as in store_outcome.h. Thread-safe. */
 #ifndef STORE_FEEDBACK_H
 #define STORE_FEEDBACK_H
@@ -38,6 +41,10 @@ struct store_feedback {
 };
 
 void store_feedback_clear(struct store_feedback *f);
+
+/* The team's sequence counter that numbers its feedback records
+ * (store_seq_peek gives the newest record's seq). */
+#define STORE_FEEDBACK_SEQ "feedback"
 
 /* store_feedback_put records f for team_id in write transaction t. A key
  * used before writes nothing, sets *duplicate to 1 and *feedback_id to the

@@ -329,6 +329,86 @@ def test_suggest_evidence_determinism_and_feedback(snipd, admin):
                      idempotency_key="fb-3"))
 
 
+def feedback(t, r, item, kind, rep, key, when=0):
+    return t.call(t.outcome, "RecordFeedback", outcome_pb2.RecordFeedbackRequest(
+        suggestion_id=r.suggestion_id, item_id=item, kind=kind,
+        rep_email=rep, time_unix_ms=when, idempotency_key=key))
+
+
+def test_feedback_moves_the_ranking(snipd, admin):
+    """A rep's dismissal lowers an item for that rep at once and barely for
+    the others; thumbs-down from many reps lower it for everyone; an
+    insert is a pending use until the mail that carries it arrives."""
+    a = team_with_domain(snipd, admin, "A")
+    ann, bob = "ann@" + DOMAIN, "bob@" + DOMAIN
+    for i in (0, 1):
+        thread(a, i, ann, PRICING, FRAME_P, i)
+    for i in (2, 3):
+        thread(a, i, bob, SECURITY, FRAME_S, i)
+    req = dict(draft_text="Happy to help with pricing and our plans",
+               explain=True, max_framings=2, max_contents=2)
+    first = wait_framings(a, 2, rep_email=ann, **req)
+    assert first.framings[0].text == FRAME_P, [f.text for f in first.framings]
+    top = first.framings[0]
+    assert top.score.feedback == 0 and not top.feedback_evidence.team.dismissed_count
+    gap = top.score.total - first.framings[1].score.total
+    assert 0 < gap < 0.7, gap  # the dismissal below must be able to flip it
+
+    # Ann dismisses it: for her it falls behind at once ...
+    feedback(a, first, top.item_id, outcome_pb2.FEEDBACK_KIND_DISMISSED, ann,
+             "d-ann")
+    mine = a.suggest(rep_email=ann, **req)
+    assert mine.framings[0].text == FRAME_S, [f.text for f in mine.framings]
+    low = [f for f in mine.framings if f.text == FRAME_P][0]
+    assert low.feedback_evidence.rep.dismissed_count == 1
+    assert low.feedback_evidence.team.dismissed_count == 1
+    assert low.score.feedback < -0.7
+    assert "; you: 1 dismissed; the team: 1 dismissed" in low.explanation
+    # ... while for Bob, one colleague's dismissal is thin evidence.
+    his = a.suggest(rep_email=bob, **req)
+    assert his.framings[0].text == FRAME_P
+    h = his.framings[0]
+    assert h.feedback_evidence.rep.dismissed_count == 0
+    assert h.feedback_evidence.team.dismissed_count == 1
+    assert -0.2 < h.score.feedback < 0
+    assert "; you:" not in h.explanation
+    assert "; the team: 1 dismissed" in h.explanation
+
+    # Thumbs-down from five more reps: pooled, it now falls for Bob too.
+    for n in range(5):
+        feedback(a, first, top.item_id, outcome_pb2.FEEDBACK_KIND_THUMBS_DOWN,
+                 "rep%d@%s" % (n, DOMAIN), "down-%d" % n)
+    his = a.suggest(rep_email=bob, **req)
+    assert his.framings[0].text == FRAME_S, [f.text for f in his.framings]
+    h = [f for f in his.framings if f.text == FRAME_P][0]
+    assert h.feedback_evidence.team.thumbs_down_count == 5
+    assert h.feedback_evidence.team.dismissed_count == 1  # counted once
+    assert h.score.feedback < -0.3
+
+    # An insert of the security brief is a use before its mail arrives:
+    # pending, and counted by the popularity mode ...
+    sec = [c for c in first.contents if c.title == "security_brief.txt"][0]
+    feedback(a, first, sec.item_id, outcome_pb2.FEEDBACK_KIND_INSERTED, ann,
+             "ins-1")
+    pop = a.suggest(rep_email=ann, mode=suggest_pb2.RANKING_MODE_POPULARITY,
+                    **req)
+    c = [c for c in pop.contents if c.title == "security_brief.txt"][0]
+    assert c.feedback_evidence.pending_use_count == 1
+    assert c.feedback_evidence.team.inserted_count == 1
+    assert c.score.total >= c.evidence.use_count + 1
+    out = a.suggest(rep_email=ann, **req)
+    c = [c for c in out.contents if c.title == "security_brief.txt"][0]
+    assert "inserted 1 time in mail not yet sent" in c.explanation
+    # ... and once that mail is in, a use like any other.
+    now = int(time.time() * 1000)
+    thread(a, 9, ann, SECURITY, FRAME_S, (now + 60000 - T0) // DAY + 1)
+    out = a.suggest(rep_email=ann, **req)
+    c = [c for c in out.contents if c.title == "security_brief.txt"][0]
+    assert c.evidence.use_count == 3
+    assert c.feedback_evidence.pending_use_count == 0
+    assert "not yet sent" not in c.explanation
+
+
 def test_explore_percent_scales_the_bonus(snipd_factory):
     """--explore-percent scales exploration in the total and nothing
     else: the same history on three servers (0, 100 and 300 percent)

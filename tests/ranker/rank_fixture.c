@@ -1,0 +1,226 @@
+/* rank_fixture: a store of one team's history for the ranker's tests
+ * (rank_fixture.h). */
+#include "tests/ranker/rank_fixture.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base/sw_buf.h"
+#include "base/sw_mem.h"
+#include "store/store_mail.h"
+#include "store/store_outcome.h"
+#include "store/store_snippet.h"
+
+/* put_team writes TEAM's team record: background writers (snapshots,
+ * models) keep nothing for a team that does not exist. */
+sw_err put_team(store_txn *t, void *team)
+{
+    return store_put(t, STORE_DB_TEAMS, team, strlen(team), "", 0, 0);
+}
+
+int fx_setup(void **state)
+{
+    struct fixture *f = sw_calloc(1, sizeof(*f));
+    struct store_opts o;
+
+    test_mkdtemp(f->dir);
+    memset(&o, 0, sizeof(o));
+    o.dir = f->dir;
+    if (store_open(&o, &f->s) != SW_OK ||
+        store_update(f->s, put_team, (void *)TEAM) != SW_OK)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+int fx_teardown(void **state)
+{
+    struct fixture *f = *state;
+
+    store_close(&f->s);
+    test_rmtree(f->dir);
+    sw_free(f);
+    return 0;
+}
+
+/* One email of thread tid, with its Message-ID key. */
+sw_err fx_email(store_txn *t, const char *eid, const char *tid, const char *mid,
+                int direction, const char *from, const char *rep,
+                const char *text, int64_t day)
+{
+    const char *empty = "";
+    struct store_email e;
+    struct sw_buf dk;
+    sw_err rc;
+
+    memset(&e, 0, sizeof(e));
+    e.email_id = (char *)eid;
+    e.team_id = TEAM;
+    e.thread_id = (char *)tid;
+    e.message_id = (char *)mid;
+    e.in_reply_to = e.from_name = e.subject = e.body_text = (char *)empty;
+    e.new_text = (char *)text;
+    e.direction = direction;
+    e.from_email = (char *)from;
+    e.rep_email = (char *)rep;
+    e.sent_ms = day * DAYMS;
+    e.ingest_ms = e.sent_ms;
+    sw_buf_init(&dk, 1024);
+    rc = store_mail_msgid_key(&dk, mid);
+    if (rc == SW_OK)
+        rc = store_email_put(t, &e, sw_buf_str(&dk), sw_buf_len(&dk));
+    sw_buf_free(&dk);
+    return rc;
+}
+
+sw_err fx_thread(store_txn *t, const struct tspec *sp)
+{
+    char eid[32], tid[32], mid[64], sid[32], key[64];
+    const char *empty = "";
+    const int64_t sent = sp->day * DAYMS;
+    struct store_thread th;
+    char *eids[1];
+    int i;
+    sw_err rc;
+
+    snprintf(eid, sizeof(eid), "em_%016x", sp->n);
+    snprintf(tid, sizeof(tid), "th_%016x", sp->n);
+    snprintf(mid, sizeof(mid), "m%d@x", sp->n);
+    rc = fx_email(t, eid, tid, mid, STORE_DIR_OUTBOUND, sp->rep, sp->rep,
+                  "We are a manufacturing company.", sp->day);
+    memset(&th, 0, sizeof(th));
+    th.thread_id = tid;
+    th.team_id = TEAM;
+    th.subject = th.subject_key = (char *)empty;
+    th.first_ms = th.last_ms = sent;
+    eids[0] = eid;
+    th.email_ids = eids;
+    th.n_emails = 1;
+    if (rc == SW_OK)
+        rc = store_thread_put(t, &th);
+    for (i = 0; rc == SW_OK && i < 2 && sp->frames[i]; i++) {
+        struct store_snippet s;
+        memset(&s, 0, sizeof(s));
+        snprintf(sid, sizeof(sid), "snip_%08x%08x", sp->n, i);
+        s.snippet_id = sid;
+        s.team_id = TEAM;
+        s.kind = STORE_SNIPPET_FRAMING;
+        s.text = (char *)sp->frames[i];
+        s.email_id = eid;
+        s.thread_id = tid;
+        s.rep_email = (char *)sp->rep;
+        s.create_ms = sent + i;
+        rc = store_snippet_put(t, &s);
+    }
+    for (i = 0; rc == SW_OK && i < 3 && sp->kinds[i]; i++) {
+        struct store_outcome o;
+        char *oid = NULL;
+        int dup = 0;
+        memset(&o, 0, sizeof(o));
+        snprintf(key, sizeof(key), "k%d-%d", sp->n, i);
+        o.thread_id = tid;
+        o.kind = sp->kinds[i];
+        o.occur_ms = sent + sp->after[i] * DAYMS;
+        o.record_ms = o.occur_ms;
+        o.source = STORE_OUTCOME_RECORDED;
+        o.idem_key = key;
+        rc = store_outcome_put(t, TEAM, &o, &dup, &oid);
+        sw_free(oid);
+    }
+    return rc;
+}
+
+const char *const LUCKY = "A lucky line that only two mails ever used.";
+const char *const SOLID =
+    "Our onboarding guide shows each step of the rollout.";
+const char *const WEAK = "Please let me know if you want to chat.";
+const char *const SPLIT_A =
+    "Here is the first framing of two, about pricing tiers.";
+const char *const BARE = "Please find it attached here.";
+const char *const ALONE = "Seats and usage decide the price you pay.";
+const char *const COLD_REPLY = "Sounds great, send me the contract.";
+const char *const SPLIT_B = "And a second, quite different sentence.";
+
+/* An inbound reply in thread n of fx_thread, on day. */
+sw_err fx_reply(store_txn *t, int n, const char *text, int64_t day)
+{
+    char eid[32], tid[32], mid[64];
+
+    snprintf(eid, sizeof(eid), "em_r%015x", n);
+    snprintf(tid, sizeof(tid), "th_%016x", n);
+    snprintf(mid, sizeof(mid), "r%d@x", n);
+    return fx_email(t, eid, tid, mid, STORE_DIR_INBOUND, "prospect@y", "", text,
+                    day);
+}
+
+sw_err fx_fill(store_txn *t, void *arg)
+{
+    struct tspec sp;
+    int n = 0, i;
+    sw_err rc = SW_OK;
+
+    (void)arg;
+    /* LUCKY: 2 threads, both positive. SOLID: 200 threads, 160 positive.
+     * WEAK: 200 threads, 40 positive. */
+    for (i = 0; rc == SW_OK && i < 402; i++) {
+        memset(&sp, 0, sizeof(sp));
+        sp.n = ++n;
+        sp.rep = i % 3 == 0 ? "a@x" : i % 3 == 1 ? "b@x" : "c@x";
+        sp.day = 1 + i % 50;
+        if (i < 2) {
+            sp.frames[0] = LUCKY;
+            sp.kinds[0] = 4;
+        } else if (i < 202) {
+            sp.frames[0] = SOLID;
+            sp.kinds[0] = (i - 2) % 5 == 0 ? 6 : 4;
+        } else {
+            sp.frames[0] = WEAK;
+            sp.kinds[0] = (i - 202) % 5 == 0 ? 4 : 6;
+        }
+        sp.after[0] = 1;
+        rc = fx_thread(t, &sp);
+    }
+    /* One email with two framings and a meeting (credit split), plus a
+     * deal 40 days later (outside the 30-day window: not attributed); and
+     * a bare introduction next to a framing, which takes none of its
+     * credit. */
+    {
+        struct tspec pairs[2] = {
+            {0, "a@x", {SPLIT_A, SPLIT_B}, 10, {1, 2}, {2, 40}},
+            {0, "b@x", {BARE, ALONE}, 12, {1}, {2}},
+        };
+        for (i = 0; rc == SW_OK && i < 2; i++) {
+            pairs[i].n = ++n;
+            rc = fx_thread(t, &pairs[i]);
+        }
+    }
+    /* The prospect answers the last (cold) thread: its context stays the
+     * mail the rep wrote, not the reply, which tells the outcome. */
+    if (rc == SW_OK)
+        rc = fx_reply(t, n, COLD_REPLY, 13);
+    return rc;
+}
+
+sw_err fx_build(store_txn *t, void *arg)
+{
+    struct hist_arg *a = arg;
+
+    rank_hist_free(&a->h);
+    return rank_hist_build(t, TEAM, NULL, 0, &a->h);
+}
+
+const struct rank_hitem *fx_item(const struct rank_hist *h, const char *text)
+{
+    size_t i;
+
+    for (i = 0; i < h->nitems; i++)
+        if (h->items[i].kind == 'f' && strcmp(h->items[i].title, text) == 0)
+            return &h->items[i];
+    fail_msg("no family for %s", text);
+    return NULL;
+}
