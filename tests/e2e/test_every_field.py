@@ -38,13 +38,16 @@ ALLOWED = {
 }
 
 # Messages whose numbers may all be zero for a given item (counts of the
-# outcome kinds a thread lacks, a score part, an item's evidence, what the
-# builtin understood of the draft): they must be there, but are not
-# walked into.
+# outcome kinds a thread lacks, a score part, an item's evidence, the
+# feedback it had, what the builtin understood of the draft): they must be
+# there, but are not walked into.
 SHALLOW = {
     "snipwise.v1.OutcomeCounts",
     "snipwise.v1.ScoreBreakdown", "snipwise.v1.Evidence",
     "snipwise.v1.AccountEvidence", "snipwise.v1.AccountContext",
+    # Nobody gave feedback in this scenario (test_ranking.py's
+    # test_feedback_moves_the_ranking reads these counts filled).
+    "snipwise.v1.FeedbackEvidence",
 }
 
 
