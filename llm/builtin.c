@@ -470,11 +470,149 @@ out:
 
 /* --- Replies ----------------------------------------------------------- */
 
-/* llm_bi_has_link: s[0..n) holds a URL or a mailto address. */
+/* llm_bi_has_link: s[0..n) holds a URL, a mailto or an email address, or
+ * a host name with a path ("lumen.example.com/prefs"). */
 static int llm_bi_has_link(const char *s, size_t n)
 {
-    return memmem(s, n, "://", 3) != NULL || memmem(s, n, "www.", 4) != NULL ||
-           memmem(s, n, "mailto:", 7) != NULL;
+    size_t i, dot = 0;
+
+    if (memmem(s, n, "://", 3) != NULL || memmem(s, n, "www.", 4) != NULL ||
+        memmem(s, n, "mailto:", 7) != NULL)
+        return 1;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (isspace(c)) {
+            dot = 0;
+        } else if (c == '.' && i + 1 < n && isalnum((unsigned char)s[i + 1])) {
+            dot = 1;
+        } else if (c == '@' && i > 0 && i + 1 < n &&
+                   memchr(s + i, '.', n - i) != NULL &&
+                   isalnum((unsigned char)s[i - 1])) {
+            return 1;
+        } else if (c == '/' && dot) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* llm_bi_footer_start: where a signature or list footer begins, the first
+ * line that is "--" or "---" (RFC 3676's "-- " included) after some text;
+ * n when none. What follows is the mail client's or the company's, not
+ * the writer's answer. */
+static size_t llm_bi_footer_start(const char *s, size_t n)
+{
+    size_t i = 0, text = 0;
+
+    while (i < n) {
+        size_t e = i, a, b;
+        while (e < n && s[e] != '\n')
+            e++;
+        for (a = i; a < e && isspace((unsigned char)s[a]); a++)
+            ;
+        for (b = e; b > a && isspace((unsigned char)s[b - 1]); b--)
+            ;
+        if ((b - a == 2 || b - a == 3) && strspn(s + a, "-") >= b - a) {
+            if (text)
+                return i;
+        } else if (b > a) {
+            text = 1;
+        }
+        i = e + 1;
+    }
+    return n;
+}
+
+/* llm_bi_bare_no: the sentence is a bare refusal ("No.", "haha no", "No.
+ * Just no.", "Nope, sorry"): every word in llm_lex_bare_no, one of them
+ * "no", "nope" or "nah". */
+static int llm_bi_bare_no(const char *s, size_t n)
+{
+    size_t i = 0, k;
+    int no = 0;
+
+    while (i < n) {
+        size_t w;
+        while (i < n && !isalpha((unsigned char)s[i]))
+            i++;
+        for (w = i; i < n && isalpha((unsigned char)s[i]); i++)
+            ;
+        if (i == w)
+            break;
+        for (k = 0; llm_lex_bare_no[k]; k++)
+            if (strlen(llm_lex_bare_no[k]) == i - w &&
+                strncasecmp(llm_lex_bare_no[k], s + w, i - w) == 0)
+                break;
+        if (llm_lex_bare_no[k] == NULL)
+            return 0;
+        no |= k < 3;
+    }
+    return no;
+}
+
+/* llm_bi_word_in: the word s[0..n) is one of list (llm_text_icontains's
+ * matching: any case, '*' a prefix). */
+static int llm_bi_word_in(const char *s, size_t n, const char *const *list)
+{
+    size_t k;
+
+    for (k = 0; list[k]; k++)
+        if (llm_text_icontains(s, n, list[k]))
+            return 1;
+    return 0;
+}
+
+/* llm_bi_negated: a negator (llm_lex_negator) followed within two words
+ * by what a refusal negates (llm_lex_neg_target): "we don't really need
+ * it", "not something we'd consider", "nobody wanted it". */
+static int llm_bi_negated(const char *s, size_t n)
+{
+    size_t i = 0, since = 3;
+
+    while (i < n) {
+        size_t w;
+        while (i < n && !isalnum((unsigned char)s[i]) && s[i] != '\'' &&
+               (unsigned char)s[i] < 0x80)
+            i++;
+        for (w = i; i < n && (isalnum((unsigned char)s[i]) || s[i] == '\'' ||
+                              (unsigned char)s[i] >= 0x80);
+             i++)
+            ;
+        if (i == w)
+            break;
+        if (since < 3 && llm_bi_word_in(s + w, i - w, llm_lex_neg_target))
+            return 1;
+        if (llm_bi_word_in(s + w, i - w, llm_lex_negator))
+            since = 0;
+        else
+            since++;
+    }
+    return 0;
+}
+
+/* llm_bi_reply_rule: the first reply rule (index) that sentence s[0..n)
+ * matches, llm_lex_reply_n when none. */
+static size_t llm_bi_reply_rule(const char *s, size_t n)
+{
+    size_t r;
+
+    for (r = 0; r < llm_lex_reply_n; r++) {
+        const char *v = llm_lex_reply[r].value;
+        if (!llm_bi_any(s, n, llm_lex_reply[r].phrases)) {
+            if (strcmp(v, "NEGATIVE") == 0 &&
+                (llm_bi_bare_no(s, n) || llm_bi_negated(s, n)))
+                return r;
+            continue;
+        }
+        /* "Unsubscribe" beside a link or an address is a list footer or a
+         * List-Unsubscribe header, not the reader asking to leave, unless
+         * the sentence asks too ("remove me from ..."). */
+        if (strcmp(v, "UNSUBSCRIBE") == 0 && llm_bi_has_link(s, n) &&
+            !llm_bi_any(s, n, llm_lex_unsub_ask))
+            continue;
+        return r;
+    }
+    return r;
 }
 
 const char *llm_builtin_reply_label(const char *text, size_t n, size_t *ev_off,
@@ -482,6 +620,7 @@ const char *llm_builtin_reply_label(const char *text, size_t n, size_t *ev_off,
 {
     struct llm_span *sp = NULL;
     size_t ns = 0, i, r, best_r = llm_lex_reply_n, best_s = 0, first = 0;
+    size_t footer = llm_bi_footer_start(text, n);
     int have_first = 0;
 
     *ev_off = 0;
@@ -492,23 +631,16 @@ const char *llm_builtin_reply_label(const char *text, size_t n, size_t *ev_off,
         *ev_len = n;
         return "NEUTRAL";
     }
-    for (i = 0; i < ns; i++) {
+    for (i = 0; i < ns && sp[i].off < footer; i++) {
         const char *s = text + sp[i].off;
         if (!have_first && !llm_bi_is_greeting(s, sp[i].len)) {
             first = i;
             have_first = 1;
         }
-        for (r = 0; r < best_r; r++) {
-            /* "Unsubscribe" beside a link or mailto is a list footer or a
-             * List-Unsubscribe header, not the reader asking to leave. */
-            if (strcmp(llm_lex_reply[r].value, "UNSUBSCRIBE") == 0 &&
-                llm_bi_has_link(s, sp[i].len))
-                continue;
-            if (llm_bi_any(s, sp[i].len, llm_lex_reply[r].phrases)) {
-                best_r = r;
-                best_s = i;
-                break;
-            }
+        r = llm_bi_reply_rule(s, sp[i].len);
+        if (r < best_r) {
+            best_r = r;
+            best_s = i;
         }
     }
     if (best_r == llm_lex_reply_n)

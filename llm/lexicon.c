@@ -47,6 +47,48 @@ const char *const llm_lex_greeting[] = {
     "best", "regards", "cheers", "sincerely", NULL,
 };
 
+/* What a footer's "unsubscribe" line does not say: a person asking to
+ * leave a list, or a mailbox provider's complaint report. */
+const char *const llm_lex_unsub_ask[] = {
+    "remove",
+    "stop",
+    "take me off",
+    "do not",
+    "don't",
+    "no more",
+    "off your",
+    "abuse report",
+    "feedback report",
+    "marked as spam",
+    "reported as spam",
+    "spam complaint",
+    NULL,
+};
+
+/* A refusal in other words: a negator ("we don't", "not") followed
+ * within two words by what a refusal negates ("need", "interested",
+ * "move forward", "budget"). Words are matched as llm_text_icontains
+ * does, one word each. */
+const char *const llm_lex_negator[] = {
+    "not",     "no",     "never",    "don't",  "dont",  "won't",
+    "wont",    "can't",  "cant",     "cannot", "isn't", "aren't",
+    "doesn't", "didn't", "wouldn't", "nobody", "none",  NULL,
+};
+const char *const llm_lex_neg_target[] = {
+    "interest*", "need*",    "want*",   "buy*",     "purchas*", "move",
+    "moving",    "proceed*", "pursu*",  "fit",      "budget*",  "priorit*",
+    "able",      "use",      "using",   "continu*", "revisit*", "ready",
+    "consider*", "afford*",  "justify", "approv*",  "worth",    "going",
+    "plan*",     "chang*",   "switch*", "adopt*",   "invest*",  NULL,
+};
+
+/* A reply that is a bare "no": every word one of these, and one of the
+ * first three among them. */
+const char *const llm_lex_bare_no[] = {
+    "no",     "nope",  "nah", "just", "haha",   "sorry",
+    "thanks", "thank", "you", "not",  "really", NULL,
+};
+
 const char *const llm_lex_stop[] = {
     "the",   "and",   "for",   "that",  "this",   "with",  "you",   "your",
     "are",   "was",   "were",  "have",  "has",    "had",   "but",   "not",
@@ -75,7 +117,10 @@ const struct llm_lex_rule llm_lex_reply[] = {
        "could not send message", "fatal error*", "unrecoverable error",
        "quota exceeded", "undelivered mail", "delivery error",
        "the original message was received", "this is the mail system",
-       "do not need to resend")},
+       "do not need to resend", "don't need to resend", "not been delivered",
+       "was not delivered", "delivery delayed", "domain name not found",
+       "dns error", "message size exceeds", "don't have permission to post",
+       "do not have permission to post", "message was rejected")},
     {"OUT_OF_OFFICE",
      L("out of the office", "out of office", "on vacation", "on holiday",
        "annual leave", "parental leave", "maternity leave",
@@ -83,12 +128,15 @@ const struct llm_lex_rule llm_lex_reply[] = {
        "limited access to my email", "automatic reply", "auto-reply",
        "autoreply", "i will be back", "i'll be back", "returning on",
        "i will return", "back in the office", "currently away", "away until",
-       "ooo")},
+       "ooo", "away from my desk", "on sabbatical", "travelling until",
+       "traveling until", "monitored only intermittently", "after my return",
+       "automated response")},
     {"UNSUBSCRIBE",
      L("unsubscribe", "remove me", "stop emailing", "stop sending",
        "take me off", "do not contact", "don't contact", "do not email",
        "don't email", "opt out", "opt me out", "no more emails",
        "remove my email", "off your list", "off your mailing list",
+       "remove our", "remove us", "from your outreach", "stop contacting",
        "abuse report", "feedback report", "marked as spam", "reported as spam",
        "spam complaint")},
     {"NEGATIVE",
@@ -97,7 +145,18 @@ const struct llm_lex_rule llm_lex_reply[] = {
        "already have a", "already use", "went with", "decided to go",
        "pass on this", "not for us", "not looking", "no need",
        "not the right time", "please don't", "no budget", "not moving forward",
-       "won't be moving", "will not be moving", "declin*")},
+       "won't be moving", "will not be moving", "declin*", "we'll pass",
+       "we will pass", "going to pass", "not happening", "not selected",
+       "decided not to", "not to move forward", "don't need", "do not need",
+       "dont need", "don't think so", "not something we can", "can't justify",
+       "cannot justify", "on hold", "spending freeze", "budget freeze",
+       "dealbreaker", "deal breaker", "won't revisit", "not revisit",
+       "nobody wanted", "no one wanted", "different direction", "probably not",
+       "not ever", "happy with what we have", "happy with our current",
+       "don't have budget", "dont have budget", "do not have budget",
+       "don't have the budget", "no room in the budget", "cannot use",
+       "can't use", "close this out", "but no", "not for now", "not pursue",
+       "not proceed", "won't proceed", "will not proceed")},
     {"POSITIVE",
      L("interested", "sounds great", "sounds good", "sounds interesting",
        "let's", "let us set", "schedule", "set up a call", "set up a time",
@@ -106,7 +165,15 @@ const struct llm_lex_rule llm_lex_reply[] = {
        "how about", "free on", "available on", "available next", "calendar",
        "looks great", "great, thanks", "count me in", "yes", "please share",
        "can you share", "next steps", "loop in", "looking forward", "i agree",
-       "agreed")},
+       "agreed", "demo", "a trial", "paperwork", "send the invoice",
+       "send invoice", "invoice to", "order form", "send the contract",
+       "expect to sign", "ready to sign", "go for it", "go ahead", "set it up",
+       "no problem with", "no reason to wait", "we'll take", "we will take",
+       "decided to buy", "clear to proceed", "ready to proceed", "can't wait",
+       "cannot wait", "booked", "see you then", "pricing for", "a quote for",
+       "a sandbox", "restart the conversation", "take a call", "hop on a call",
+       "exactly what we need", "kick off", "kicks off", "yep", "sign us up",
+       "let's do it", "move forward with", "moving forward with")},
 };
 const size_t llm_lex_reply_n = N(llm_lex_reply);
 

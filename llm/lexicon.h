@@ -18,6 +18,10 @@ extern const char *const llm_lex_framing_noun[];
 extern const char *const llm_lex_outcome[];
 extern const char *const llm_lex_stop[];
 extern const char *const llm_lex_greeting[];
+extern const char *const llm_lex_unsub_ask[];
+extern const char *const llm_lex_bare_no[];
+extern const char *const llm_lex_negator[];
+extern const char *const llm_lex_neg_target[];
 
 /* Reply rules in priority order (first match wins across sentences). */
 extern const struct llm_lex_rule llm_lex_reply[];

@@ -203,16 +203,26 @@ int llm_text_icontains(const char *s, size_t n, const char *word)
     bound0 = llm_text_wordc(w[0]);
     bound1 = !prefix && llm_text_wordc(w[wl - 1]);
     for (i = 0; i + wl <= n; i++) {
+        size_t k;
         if (llm_text_lc(u[i]) != w0) /* the cheap test first */
             continue;
         if (i > 0 && bound0 && llm_text_wordc(u[i - 1]))
             continue;
-        for (j = 1; j < wl; j++)
-            if (llm_text_lc(u[i + j]) != llm_text_lc(w[j]))
+        for (j = 1, k = i + 1; j < wl && k < n; j++) {
+            /* A typographic apostrophe (U+2019, as mail clients write
+             * "don’t") matches the phrase's ASCII one. */
+            if (w[j] == '\'' && k + 3 <= n && u[k] == 0xe2 &&
+                u[k + 1] == 0x80 && u[k + 2] == 0x99) {
+                k += 3;
+                continue;
+            }
+            if (llm_text_lc(u[k]) != llm_text_lc(w[j]))
                 break;
+            k++;
+        }
         if (j < wl)
             continue;
-        if (bound1 && i + wl < n && llm_text_wordc(u[i + wl]))
+        if (bound1 && k < n && llm_text_wordc(u[k]))
             continue;
         return 1;
     }

@@ -44,7 +44,9 @@ SW_MUST_CHECK sw_err llm_text_sentences(const char *s, size_t n, size_t max,
                                         struct llm_span **out, size_t *n_out);
 
 /* llm_text_icontains: 1 when word (ASCII, any case) occurs in s[0..n) at a
- * word boundary on both sides, else 0. */
+ * word boundary on both sides, else 0. A trailing '*' in word matches any
+ * ending; an apostrophe in word also matches a typographic one (U+2019)
+ * in s. */
 int llm_text_icontains(const char *s, size_t n, const char *word);
 
 #endif

@@ -174,6 +174,14 @@ static void test_text(void **state)
     ASSERT_EQ(llm_text_icontains("We reduced costs", 16, "reduc*"), 1);
     ASSERT_EQ(llm_text_icontains("seduced", 7, "reduc*"), 0);
     ASSERT_EQ(llm_text_icontains("not interested", 14, "interest"), 0);
+    /* A typographic apostrophe matches an ASCII one in the phrase. */
+    ASSERT_EQ(
+        llm_text_icontains("We don\xe2\x80\x99t need it", 24, "don't need"), 1);
+    ASSERT_EQ(
+        llm_text_icontains("We don\xe2\x80\x99tneed it", 23, "don't need"), 0);
+    ASSERT_EQ(llm_text_icontains("We don\xe2\x80\x99t", 10, "don't"), 1);
+    ASSERT_EQ(llm_text_icontains("We don\xe2\x80\x99", 9, "don't"), 0);
+    ASSERT_EQ(llm_text_icontains("We don\xe2\x80", 8, "don't"), 0);
     /* Any case on either side; words end at non-word bytes only. */
     ASSERT_EQ(llm_text_icontains("Please UNSUBSCRIBE me", 21, "unsubscribe"),
               1);
