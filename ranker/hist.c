@@ -100,6 +100,7 @@ void rank_params_default(struct rank_params *p)
     p->wc_usage = 0.8;
     p->mmr_lambda = 0.85;
     p->account_strength = 4.0;
+    p->account_min_mature = 8.0;
     p->w_account = 1.0;
     p->wc_account = 1.0;
     p->feedback_strength = 10.0;

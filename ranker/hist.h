@@ -46,16 +46,19 @@ struct rank_params {
     double w_usage;    /* framings: the team's use in threads like the query */
     double wc_usage;   /* content: the same */
     double mmr_lambda; /* 1 = no diversity */
-    double account_strength;  /* pseudo-uses of the team-wide value against
-                                 an item's record with the recipients'
-                                 accounts (rank_account_move) */
-    double w_account;         /* framings: the account term's weight */
-    double wc_account;        /* content: the same */
-    double feedback_strength; /* pseudo-records against moving an item for
-                                 the team by its pooled feedback
-                                 (rank__score_feedback) */
-    double w_feedback;        /* framings: the feedback term's weight */
-    double wc_feedback;       /* content: the same */
+    double account_strength;   /* pseudo-uses of the team-wide value against
+                                  an item's record with the recipients'
+                                  accounts (rank_account_move) */
+    double account_min_mature; /* the request's accounts count once the team
+                                  has this many mature threads with them
+                                  (fewer: no account term) */
+    double w_account;          /* framings: the account term's weight */
+    double wc_account;         /* content: the same */
+    double feedback_strength;  /* pseudo-records against moving an item for
+                                  the team by its pooled feedback
+                                  (rank__score_feedback) */
+    double w_feedback;         /* framings: the feedback term's weight */
+    double wc_feedback;        /* content: the same */
 };
 
 /* rank_params_default fills p with the defaults documented in RANKING.md. */

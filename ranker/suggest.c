@@ -425,7 +425,11 @@ static sw_err rank_fill(struct rank_sctx *c, struct rank_cand *cands, size_t n,
         rank__score(c->p, h, it, cands[i].item, &c->loc, cands[i].rel, collab,
                     c->seed, c->mode, &cands[i].score);
         rank_account_sum(h, c->acc, c->nacc, cands[i].item, &cands[i].acct);
-        rank__score_account(c->p, it, &cands[i].acct, c->mode, &cands[i].score);
+        /* An account the team barely knows moves nothing: on five or six
+         * threads, what looks like its taste is mostly chance. */
+        if ((double)c->acct.mature >= c->p->account_min_mature)
+            rank__score_account(c->p, it, &cands[i].acct, c->mode,
+                                &cands[i].score);
         rank_cand_feedback(c, it, &cands[i].fb);
         rank__score_feedback(c->p, it, &cands[i].fb, c->mode, &cands[i].score);
     }

@@ -459,15 +459,35 @@ static void test_suggest_by_account(void **state)
     assert_ptr_equal(t.first, WIN_TEAM);
     assert_string_equal(t.accounts, "fresh.example");
 
-    /* One thread's history: shrunk toward the team-wide estimate. */
+    /* One thread's history: under the 8 mature threads an account needs
+     * before it moves anything (account_min_mature), so no term at all,
+     * though the explanation still shows the record. */
     fx_suggest(e, &a, to_tiny, 1, -1, &t);
     assert_ptr_equal(t.first, WIN_TEAM);
     assert_string_equal(t.accounts, "tiny.example");
+    assert_true(t.account == 0.0);
 
     fx_suggest(e, &a, to_none, 2, -1, &t);
     assert_ptr_equal(t.first, WIN_TEAM);
     assert_string_equal(t.accounts, "");
 
+    /* With acme's 20 threads under the minimum, the team-wide winner
+     * stays first there too. */
+    rank_engine_close(&e);
+    {
+        struct rank_params p;
+        rank_params_default(&p);
+        p.account_min_mature = 21;
+        ASSERT_OK(rank_engine_open(f->s, r, &p, &e));
+        fx_suggest(e, &a, to_acme, 1, -1, &t);
+        assert_ptr_equal(t.first, WIN_TEAM);
+        assert_true(t.account == 0.0);
+        rank_engine_close(&e);
+        p.account_min_mature = 20;
+        ASSERT_OK(rank_engine_open(f->s, r, &p, &e));
+        fx_suggest(e, &a, to_acme, 1, -1, &t);
+        assert_ptr_equal(t.first, WIN_ACME);
+    }
     sw_arena_free(&a);
     rank_engine_close(&e);
     rank_ranker_close(&r);
