@@ -1,6 +1,7 @@
 /* ingest/imap_sync: the mailbox sync engine: the scheduler shared by a
  * small pool of threads, and the sync of one mailbox, folder by folder and
- * batch by batch (see imap_sync.h for the contract). */
+ * batch by batch, one batch committing while the next is fetched and
+ * parsed (see imap_sync.h for the contract). */
 #include "ingest/imap_sync.h"
 
 #include <pthread.h>
@@ -132,13 +133,15 @@ static void imap_status_set(ingest_imap_sync *m, const struct store_mailbox *mb,
 
 /* --- One folder -------------------------------------------------------- */
 
+struct imap_flight;
+
 /* The sync of one mailbox in progress. */
 struct imap_run {
     ingest_imap_sync *m;
     struct imap_worker *w;
     const struct store_mailbox *mb;
     ingest_imap_conn *conn;
-    struct store_mailbox_folder cur; /* the folder's cursor */
+    struct store_mailbox_folder cur; /* the folder's cursor, as ended */
     int direction;
     sw_err hard; /* a failure that stops the folder (cursor kept) */
     struct sw_buf why;
@@ -146,6 +149,18 @@ struct imap_run {
     uint64_t sync_req; /* the record's sync_req this session answered */
     int64_t woke_us;   /* IDLE: when the server's data arrived */
     int64_t done_us;   /* IDLE: when DONE was answered */
+    /* The backfill in flight (imap_batch): the advances chain from the
+     * last message begun, which runs ahead of cur.last_uid (the last
+     * ended) while a batch commits. */
+    struct imap_flight *fl; /* the batch begun and not yet ended, or NULL */
+    uint32_t chain_uid;     /* the UID the next advance follows */
+    int64_t skipped;        /* malformed since chain_uid, up to skip_uid */
+    uint32_t skip_uid;
+    char *skip_why;       /* the latest one's reason (owned) */
+    sw_err broken;        /* the first failure an end found; nothing after it in
+                             UID order may move the cursor */
+    const uint32_t *uids; /* the UIDs of this pass, for the backlog */
+    size_t nuids;
 };
 
 /* imap_reject_why returns "UID uid: reason" (sw_free; NULL without
@@ -173,6 +188,21 @@ static void imap_cur_rejected(struct imap_run *r, int64_t n, char *why)
         return;
     sw_free(r->cur.last_rejected);
     r->cur.last_rejected = why;
+}
+
+/* imap_backlog returns how many UIDs of this pass are above uid. */
+static int64_t imap_backlog(const struct imap_run *r, uint32_t uid)
+{
+    size_t lo = 0, hi = r->nuids, mid;
+
+    while (lo < hi) {
+        mid = lo + (hi - lo) / 2;
+        if (r->uids[mid] <= uid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return (int64_t)(r->nuids - lo);
 }
 
 /* imap_run_check returns SW_ECANCELLED when the engine stops or the
@@ -224,12 +254,77 @@ static int imap_malformed(sw_err rc)
     return rc == SW_EPARSE || rc == SW_ETOOBIG || rc == SW_EINVAL;
 }
 
+/* A fetched batch whose messages are begun (parsed and queued for the
+ * committer) and not yet ended. The tickets borrow the messages' bytes
+ * until they are ended, so a batch kept past its fetch callback owns a
+ * copy of them (one block); one ended within the callback borrows
+ * libetpan's. */
+struct imap_flight {
+    struct ingest_imap_msg *msgs; /* n, in UID order */
+    char *bytes;                  /* the copy msgs point into, or NULL */
+    ingest_ticket **t;            /* NULL: malformed, or not begun */
+    struct imap_adv *adv;
+    size_t n;
+};
+
+/* imap_flight_free frees fl, whose tickets are ended (or none begun). */
+static void imap_flight_free(struct imap_flight **flp)
+{
+    struct imap_flight *fl = *flp;
+    size_t i;
+
+    if (fl == NULL)
+        return;
+    for (i = 0; fl->adv != NULL && i < fl->n; i++)
+        sw_free(fl->adv[i].why);
+    sw_free(fl->bytes);
+    sw_free(fl->msgs);
+    sw_free(fl->t);
+    sw_free(fl->adv);
+    sw_free(fl);
+    *flp = NULL;
+}
+
+/* imap_flight_new prepares msgs[0..n) for imap_flight_begin, copying
+ * their bytes when copy is set. */
+static sw_err imap_flight_new(const struct ingest_imap_msg *msgs, size_t n,
+                              int copy, struct imap_flight **out)
+{
+    struct imap_flight *fl = sw_calloc(1, sizeof(*fl));
+    size_t i, bytes = 0;
+
+    if (fl == NULL)
+        return SW_ENOMEM;
+    fl->n = n;
+    fl->msgs = sw_calloc(n, sizeof(*fl->msgs));
+    fl->t = sw_calloc(n, sizeof(*fl->t));
+    fl->adv = sw_calloc(n, sizeof(*fl->adv));
+    for (i = 0; i < n; i++)
+        bytes += msgs[i].len;
+    if (copy)
+        fl->bytes = sw_malloc(bytes ? bytes : 1);
+    if (fl->msgs == NULL || fl->t == NULL || fl->adv == NULL ||
+        (copy && fl->bytes == NULL)) {
+        imap_flight_free(&fl);
+        return SW_ENOMEM;
+    }
+    for (i = 0, bytes = 0; i < n; i++) {
+        fl->msgs[i] = msgs[i];
+        if (!copy)
+            continue;
+        memcpy(fl->bytes + bytes, msgs[i].data, msgs[i].len);
+        fl->msgs[i].data = fl->bytes + bytes;
+        bytes += msgs[i].len;
+    }
+    *out = fl;
+    return SW_OK;
+}
+
 /* imap_begin parses and queues one message with the cursor advance from
- * `from` (the UID the cursor will be at) to its UID, counting `skipped`
- * malformed messages before it as seen and rejected (the latest one's
- * reason in *skip_why, which it takes). */
+ * r->chain_uid to its UID, counting the r->skipped malformed messages
+ * before it as seen and rejected (taking r->skip_why, the latest one's
+ * reason). */
 static sw_err imap_begin(struct imap_run *r, const struct ingest_imap_msg *msg,
-                         uint32_t from, int64_t skipped, char **skip_why,
                          struct imap_adv *adv, ingest_ticket **t,
                          struct sw_buf *why)
 {
@@ -243,13 +338,14 @@ static sw_err imap_begin(struct imap_run *r, const struct ingest_imap_msg *msg,
     adv->a.mailbox_id = r->mb->mailbox_id;
     adv->a.folder = r->cur.name;
     adv->a.uid_validity = r->cur.uid_validity;
-    adv->a.from_uid = from;
+    adv->a.from_uid = r->chain_uid;
     adv->a.to_uid = msg->uid;
-    adv->a.seen = 1 + skipped;
-    adv->a.rejected = skipped;
-    adv->why = *skip_why;
+    adv->a.seen = 1 + r->skipped;
+    adv->a.rejected = r->skipped;
+    adv->a.backlog = imap_backlog(r, msg->uid);
+    adv->why = r->skip_why;
     adv->a.rejected_why = adv->why;
-    *skip_why = NULL;
+    r->skip_why = NULL;
     req.raw = msg->data;
     req.raw_len = msg->len;
     req.direction = r->direction;
@@ -264,109 +360,123 @@ static sw_err imap_begin(struct imap_run *r, const struct ingest_imap_msg *msg,
     return rc;
 }
 
-/* imap_end waits for the begun messages in UID order and mirrors in r->cur
- * what their transactions did to the stored cursor. Returns the first
- * failure: the stored cursor stopped before it. A message the commit
- * itself refused as malformed is stepped over (a separate write: the
- * later ones, already committed, are fetched again and dedupe). */
-static sw_err imap_end(struct imap_run *r, const struct ingest_imap_msg *msgs,
-                       ingest_ticket **t, struct imap_adv *adv, size_t nb)
+/* imap_flight_begin begins every message of fl in UID order, each
+ * chaining from the one before (across batches). A malformed message
+ * (logged with its reason: retrying would not help) is counted by the
+ * next message's advance, or by imap_settle when none follows. Stops at
+ * the first other failure: that message and the rest are not queued, so
+ * the cursor stops before them. */
+static sw_err imap_flight_begin(struct imap_run *r, struct imap_flight *fl)
 {
-    sw_err rc = SW_OK, e;
+    struct sw_buf why;
+    size_t i;
+    sw_err rc = SW_OK;
+
+    sw_buf_init(&why, IMAP_SYNC_WHY_MAX);
+    for (i = 0; i < fl->n; i++) {
+        const struct ingest_imap_msg *msg = &fl->msgs[i];
+        rc = imap_begin(r, msg, &fl->adv[i], &fl->t[i], &why);
+        if (rc == SW_OK) {
+            r->chain_uid = msg->uid;
+            r->skipped = 0;
+        } else if (imap_malformed(rc)) {
+            r->skipped++;
+            r->skip_uid = msg->uid;
+            sw_free(r->skip_why);
+            r->skip_why = imap_reject_why(msg->uid, sw_buf_str(&why));
+            rc = SW_OK;
+        } else { /* the skipped reason goes back to the next advance */
+            r->skip_why = fl->adv[i].why;
+            fl->adv[i].why = NULL;
+            break;
+        }
+    }
+    sw_buf_free(&why);
+    return rc;
+}
+
+/* imap_end waits for the begun messages of fl in UID order and mirrors in
+ * r->cur what their transactions did to the stored cursor. The first
+ * failure (of this batch or an earlier one) goes to r->broken: the stored
+ * cursor stopped before it, and no later message moves it. A message the
+ * commit itself refused as malformed is stepped over (saved by
+ * imap_settle: the later ones, already committed, are fetched again and
+ * dedupe). */
+static void imap_end(struct imap_run *r, struct imap_flight *fl)
+{
+    sw_err e;
     size_t i;
 
-    for (i = 0; i < nb; i++) {
+    for (i = 0; i < fl->n; i++) {
+        struct imap_adv *v = &fl->adv[i];
         struct ingest_result res;
-        if (t[i] == NULL)
-            continue; /* malformed: counted by the next advance */
+        if (fl->t[i] == NULL)
+            continue; /* malformed or not begun */
         memset(&res, 0, sizeof(res));
-        e = ingest_email_end(&t[i], &res, NULL, NULL);
-        if (rc == SW_OK && e == SW_OK && adv[i].moved) {
-            r->cur.last_uid = adv[i].a.to_uid;
-            r->cur.seen += adv[i].a.seen;
+        e = ingest_email_end(&fl->t[i], &res, NULL, NULL);
+        if (r->broken == SW_OK && e == SW_OK && v->moved) {
+            r->cur.last_uid = v->a.to_uid;
+            r->cur.seen += v->a.seen;
             r->cur.ingested += res.status == INGEST_NEW;
-            imap_cur_rejected(r, adv[i].a.rejected, adv[i].why);
-            adv[i].why = NULL;
-        } else if (rc == SW_OK && imap_malformed(e)) {
+            imap_cur_rejected(r, v->a.rejected, v->why);
+            v->why = NULL;
+        } else if (r->broken == SW_OK && imap_malformed(e)) {
             sw_log_warn("mailbox.message_rejected",
                         "team_id=%s mailbox_id=%s folder=\"%s\" uid=%u "
                         "err=%s",
                         r->mb->team_id, r->mb->mailbox_id, r->cur.name,
-                        msgs[i].uid, sw_err_name(e));
-            r->cur.last_uid = adv[i].a.to_uid;
-            r->cur.seen += adv[i].a.seen;
-            imap_cur_rejected(r, adv[i].a.rejected + 1,
-                              imap_reject_why(msgs[i].uid, sw_err_str(e)));
-            rc = SW_ECANCELLED; /* the next sync resumes after it */
-        } else if (rc == SW_OK) {
+                        fl->msgs[i].uid, sw_err_name(e));
+            r->cur.last_uid = v->a.to_uid;
+            r->cur.seen += v->a.seen;
+            imap_cur_rejected(r, v->a.rejected + 1,
+                              imap_reject_why(fl->msgs[i].uid, sw_err_str(e)));
+            r->broken = SW_ECANCELLED; /* the next sync resumes after it */
+        } else if (r->broken == SW_OK) {
             /* A failed commit, or a cursor that did not move although the
              * commit succeeded (the mailbox was deleted meanwhile). */
-            rc = e ? e : SW_ECANCELLED;
+            r->broken = e ? e : SW_ECANCELLED;
         }
         ingest_result_clear(&res);
     }
-    return rc;
 }
 
-/* imap_batch ingests one fetched batch: every message is begun (parsed and
- * queued) first, so that they commit together, each carrying the cursor
- * advance to its UID into its own transaction; then they are ended in UID
- * order. A malformed message (logged with its reason: retrying would not
- * help) is counted by the next message's advance, or after the batch when
- * it is the last. */
+/* imap_land ends the batch in flight, if any. */
+static void imap_land(struct imap_run *r)
+{
+    if (r->fl == NULL)
+        return;
+    imap_end(r, r->fl);
+    imap_flight_free(&r->fl);
+}
+
+/* imap_batch (the fetch callback) begins the batch just fetched, then
+ * ends the one before it, whose commits ran while this one was parsed,
+ * and keeps this one in flight: the next UID FETCH goes out while it
+ * commits. So at most two batches are held: the one in flight (a copy,
+ * at most IMAP_SYNC_BATCH_BYTES) and the one being parsed. A batch over
+ * that (one large message), and one after a failure, is ended at once. */
 static sw_err imap_batch(const struct ingest_imap_msg *msgs, size_t n,
                          void *arg)
 {
     struct imap_run *r = arg;
-    ingest_ticket **t = NULL;
-    struct imap_adv *adv = NULL;
-    struct sw_buf why;
-    uint32_t from = r->cur.last_uid;
-    int64_t skipped = 0;
-    char *skip_why = NULL;
-    size_t nb, i;
-    sw_err rc = SW_OK, e;
+    struct imap_flight *fl = NULL;
+    size_t i, bytes = 0;
+    sw_err rc;
 
     if (n == 0)
         return SW_OK;
-    t = sw_calloc(n, sizeof(*t));
-    adv = sw_calloc(n, sizeof(*adv));
-    if (t == NULL || adv == NULL) {
-        sw_free(t);
-        sw_free(adv);
-        return SW_ENOMEM;
-    }
-    sw_buf_init(&why, IMAP_SYNC_WHY_MAX);
-    for (nb = 0; nb < n; nb++) {
-        rc = imap_begin(r, &msgs[nb], from, skipped, &skip_why, &adv[nb],
-                        &t[nb], &why);
-        if (rc == SW_OK) {
-            from = msgs[nb].uid;
-            skipped = 0;
-        } else if (imap_malformed(rc)) {
-            skipped++;
-            sw_free(skip_why);
-            skip_why = imap_reject_why(msgs[nb].uid, sw_buf_str(&why));
-            rc = SW_OK;
-        } else {
-            break; /* not queued: the cursor stops before it */
-        }
-    }
-    e = imap_end(r, msgs, t, adv, nb);
-    rc = e ? e : rc;
-    if (rc == SW_OK && skipped > 0) { /* malformed at the end: step over */
-        r->cur.last_uid = msgs[n - 1].uid;
-        r->cur.seen += skipped;
-        imap_cur_rejected(r, skipped, skip_why);
-        skip_why = NULL;
-    }
-    for (i = 0; i < nb; i++)
-        sw_free(adv[i].why);
-    sw_free(skip_why);
-    sw_buf_free(&why);
-    sw_free(t);
-    sw_free(adv);
-    return rc;
+    for (i = 0; i < n; i++)
+        bytes += msgs[i].len;
+    rc = imap_flight_new(msgs, n, bytes <= IMAP_SYNC_BATCH_BYTES, &fl);
+    if (rc)
+        return rc; /* the batch in flight is ended by imap_settle */
+    rc = imap_flight_begin(r, fl);
+    imap_land(r);
+    r->fl = fl;
+    if (r->broken == SW_OK && rc == SW_OK && fl->bytes != NULL)
+        return SW_OK;
+    imap_land(r);
+    return r->broken ? r->broken : rc;
 }
 
 /* imap_too_big steps over a message whose RFC822.SIZE is over the limit,
@@ -437,10 +547,81 @@ static sw_err imap_folder_cursor(struct imap_run *r, const char *folder)
     return r->cur.name ? SW_OK : SW_ENOMEM;
 }
 
+/* imap_folder_save rewrites the whole folder record from r->cur, so it is
+ * only called with no batch in flight (imap_settle): the advances of a
+ * batch committing meanwhile would be written back. */
 static sw_err imap_folder_save(struct imap_run *r)
 {
     return store_mailbox_folder_put(r->m->st, r->mb->team_id, r->mb->mailbox_id,
                                     &r->cur);
+}
+
+/* imap_settle ends the batch in flight and saves the cursor, after rc
+ * stopped the fetches or before a step the cursor must be saved for.
+ * When nothing failed, the malformed messages after the last one begun
+ * are stepped over, and so is every UID up to upto (0: none) that the
+ * server did not send (expunged since the UID list). Returns the first
+ * failure in UID order, else rc, else the save's. */
+static sw_err imap_settle(struct imap_run *r, sw_err rc, uint32_t upto)
+{
+    sw_err e;
+
+    imap_land(r);
+    if (r->broken == SW_OK && r->skipped > 0) {
+        r->cur.last_uid = r->skip_uid;
+        r->cur.seen += r->skipped;
+        imap_cur_rejected(r, r->skipped, r->skip_why);
+        r->skip_why = NULL;
+    }
+    if (r->broken == SW_OK && rc == SW_OK && upto > r->cur.last_uid)
+        r->cur.last_uid = upto;
+    if (r->broken)
+        rc = r->broken;
+    r->broken = SW_OK;
+    r->skipped = 0;
+    sw_free(r->skip_why);
+    r->skip_why = NULL;
+    r->cur.backlog = imap_backlog(r, r->cur.last_uid);
+    e = imap_folder_save(r); /* after a failure: keep what committed */
+    r->chain_uid = r->cur.last_uid;
+    return rc ? rc : e;
+}
+
+/* imap_folder_fetch fetches and ingests uids[0..n) (sizes from
+ * ingest_imap_conn_sizes) batch by batch, one batch in flight. */
+static sw_err imap_folder_fetch(struct imap_run *r, const uint32_t *uids,
+                                const uint32_t *sizes, size_t n)
+{
+    size_t i, k, batch = (size_t)r->m->o.batch;
+    sw_err rc = SW_OK;
+
+    if (n == 0)
+        return SW_OK; /* the caller saved the cursor: nothing to settle */
+    r->uids = uids;
+    r->nuids = n;
+    r->chain_uid = r->cur.last_uid;
+    for (i = 0; rc == SW_OK && i < n; i += k) {
+        if (sizes[i] > r->m->o.max_message_bytes) {
+            k = 1;
+            rc = imap_settle(r, SW_OK, i > 0 ? uids[i - 1] : 0);
+            if (rc)
+                break;
+            imap_too_big(r, uids[i], sizes[i]);
+            r->cur.backlog = (int64_t)(n - i - 1);
+            rc = imap_folder_save(r);
+            r->chain_uid = r->cur.last_uid;
+            continue;
+        }
+        k = imap_batch_len(r->m, sizes + i, n - i, batch);
+        rc = imap_run_check(r);
+        if (rc == SW_OK)
+            rc = ingest_imap_conn_fetch(r->conn, uids + i, k, imap_batch, r,
+                                        &r->why);
+    }
+    rc = imap_settle(r, rc, rc == SW_OK ? uids[n - 1] : 0);
+    r->uids = NULL;
+    r->nuids = 0;
+    return rc;
 }
 
 /* imap_folder_sync brings one folder up to date. */
@@ -448,7 +629,7 @@ static sw_err imap_folder_sync(struct imap_run *r, const char *folder)
 {
     uint32_t uidvalidity = 0, uidnext = 0, exists = 0, *uids = NULL;
     uint32_t *sizes = NULL;
-    size_t n = 0, i, k, batch = (size_t)r->m->o.batch;
+    size_t n = 0;
     sw_err rc;
 
     rc = imap_folder_cursor(r, folder);
@@ -489,30 +670,8 @@ static sw_err imap_folder_sync(struct imap_run *r, const char *folder)
     }
     r->cur.backlog = (int64_t)n;
     rc = imap_folder_save(r);
-    for (i = 0; rc == SW_OK && i < n; i += k) {
-        if (sizes[i] > r->m->o.max_message_bytes) {
-            k = 1;
-            imap_too_big(r, uids[i], sizes[i]);
-            r->cur.backlog = (int64_t)(n - i - 1);
-            rc = imap_folder_save(r);
-            continue;
-        }
-        k = imap_batch_len(r->m, sizes + i, n - i, batch);
-        rc = imap_run_check(r);
-        if (rc == SW_OK)
-            rc = ingest_imap_conn_fetch(r->conn, uids + i, k, imap_batch, r,
-                                        &r->why);
-        r->cur.backlog = (int64_t)(n - i - k);
-        if (rc) {
-            r->cur.backlog = (int64_t)(n - i);
-            (void)imap_folder_save(r); /* keep what committed */
-            break;
-        }
-        /* Messages expunged since the UID list are simply absent. */
-        if (uids[i + k - 1] > r->cur.last_uid)
-            r->cur.last_uid = uids[i + k - 1];
-        rc = imap_folder_save(r);
-    }
+    if (rc == SW_OK)
+        rc = imap_folder_fetch(r, uids, sizes, n);
     if (rc == SW_OK)
         sw_log_info("mailbox.folder_synced",
                     "team_id=%s mailbox_id=%s folder=\"%s\" uidvalidity=%u "

@@ -3,10 +3,13 @@
  * IMAP server (ingest/imap_conn.h): per folder it EXAMINEs, checks
  * UIDVALIDITY (a change rescans the folder from UID 1; ingest's dedupe by
  * Message-ID keeps that free of duplicates), fetches the UIDs above its
- * cursor in batches and feeds them to the ingest pipeline, then moves the
- * cursor, only after the pipeline has committed them: a crash refetches
- * at most one batch, which dedupes, and loses nothing. Batches hold at
- * most `batch` messages and 8 MiB (a larger message comes alone). Mail the
+ * cursor in batches and feeds them to the ingest pipeline, each message
+ * moving the cursor (and the backlog) in the transaction that commits it:
+ * a crash neither loses nor doubles a message. While one batch commits
+ * the next is fetched and parsed; a failed commit stops the cursor before
+ * it, and what was begun after it is fetched again later (and dedupes).
+ * Batches hold at most `batch` messages and 8 MiB (a larger message comes
+ * alone, and is not overlapped); at most two are held at once. Mail the
  * pipeline refuses as malformed, and mail whose RFC822.SIZE is over
  * max_message_bytes (never fetched), is stepped over for good: logged once
  * (event=mailbox.message_rejected) and counted in the folder's rejected

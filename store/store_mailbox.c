@@ -666,6 +666,8 @@ sw_err store_mailbox_folder_advance_txn(store_txn *t,
     r->seen += a->seen;
     r->ingested += a->ingested;
     r->rejected += a->rejected;
+    if (a->backlog >= 0) /* the backlog moves with the mail, not per batch */
+        r->backlog = a->backlog;
     old_why = r->last_rejected;
     if (a->rejected_why != NULL) /* borrowed for the put only */
         r->last_rejected = (char *)a->rejected_why;

@@ -169,6 +169,8 @@ struct store_mailbox_advance {
     int64_t ingested;
     int64_t rejected;
     const char *rejected_why; /* becomes last_rejected; NULL: unchanged */
+    int64_t backlog;          /* the folder's backlog once this mail is in
+                                 (UIDs still to fetch); negative: unchanged */
 };
 
 /* store_mailbox_folder_advance_txn moves a folder's cursor inside write
@@ -176,7 +178,8 @@ struct store_mailbox_advance {
  * mail and the cursor are durable together or not at all. Only when the
  * stored cursor is at (a->uid_validity, a->from_uid) does it become
  * (a->uid_validity, a->to_uid), its seen, ingested and rejected counters
- * growing by a's (and last_rejected set to a->rejected_why when given);
+ * growing by a's (and last_rejected set to a->rejected_why, backlog to
+ * a->backlog, when given);
  * otherwise (an earlier message of the batch was not committed, the folder was
  * rescanned, or the mailbox or its cursor is gone) nothing is written and
  * *moved is 0, so a failed message is never skipped. It reads what it changes

@@ -6,7 +6,9 @@ The mailbox must ingest every good message (the 30 MB one included),
 refuse each bad one once with its reason (a log line, the folder's
 messages_rejected and last_rejected), move its cursor past them (no
 retry loop; a restart fetches nothing again), refuse the over-size one
-by its RFC822.SIZE without fetching it, and keep its memory bounded."""
+by its RFC822.SIZE without fetching it, and keep its memory bounded.
+A commit that fails while the next batch is already begun stops the
+cursor before it, whatever that next batch holds."""
 import base64
 import os
 import random
@@ -15,7 +17,8 @@ import re
 import pytest
 
 import dovecot_lib
-from test_mailbox import (REP, Team, dovecot,  # noqa: F401 (fixture)
+from snipwise.v1 import ingest_pb2
+from test_mailbox import (REP, S, Team, dovecot,  # noqa: F401 (fixture)
                           folder, inbound, wait_for)
 
 pytestmark = pytest.mark.skipif(
@@ -202,3 +205,66 @@ def test_huge_and_malformed_mail(dovecot, snipd_factory, monkeypatch):
         mid).last_sync_time_unix_ms > first)
     assert rejected_lines(s.stderr) == {}, s.stderr
     assert folder(team.get(mid), "INBOX") == f
+
+
+def test_failed_commit_with_the_next_batch_in_flight(dovecot, snipd_factory):
+    """The backfill fetches and begins batch k+1 while batch k commits. When
+    a commit of batch k fails (here: the team's content library is full),
+    batch k+1's messages, already queued, commit without moving the
+    cursor, and neither does the malformed message at its end: the cursor
+    stops before the failed message, which is fetched again with all that
+    follows once the cause is gone, and the repeats dedupe."""
+    s = snipd_factory(args=["--mailbox-poll-ms", "300",
+                            "--mailbox-timeout-s", "20",
+                            "--content-quota-bytes", str(4 * MB)])
+    team = Team(s)
+    # Two 3.6 MB messages fill the first UID FETCH (8 MiB at most); the
+    # second one's file does not fit in the quota. The 2 MB one starts the
+    # next batch.
+    a = with_attachments("qa@customer.example", "recording A",
+                         [int(2.6 * MB)], 31)
+    b = with_attachments("qb@customer.example", "recording B",
+                         [int(2.6 * MB)], 32)
+    p = HUGE_HEADER.replace(b"longline@", b"qp@")
+    assert len(a) + len(b) < (8 << 20) < len(a) + len(b) + len(p)
+    for raw in (a, b, p, inbound(1), inbound(2)):
+        dovecot.append(REP, "INBOX", raw)
+    dovecot.deliver_raw(REP, "INBOX", garbage(6, 300))  # UID 6
+    mid = team.create(dovecot, folders=["INBOX"], backfill_days=-1)
+
+    m = wait_for("the failed commit", lambda: (lambda m: m if m.state ==
+                                               S.MAILBOX_STATE_BACKING_OFF
+                                               else None)(team.get(mid)))
+    assert m.last_error != ""
+    # Batch 2 was begun before batch 1 ended: its mail is stored...
+    assert team.email("qb@customer.example") is None
+    for msg_id in ("qp@customer.example", "in1@customer.example",
+                   "in2@customer.example"):
+        assert team.email(msg_id) is not None, msg_id
+    # ...but the cursor stopped before the failed message, with nothing
+    # after it counted or stepped over (the malformed UID 6 neither).
+    f = folder(m, "INBOX")
+    assert (f.last_uid, f.messages_seen, f.messages_ingested,
+            f.messages_rejected, f.backlog) == (1, 1, 1, 0, 5), f
+
+    # Room in the library: the next sync fetches UIDs 2-6 again; the mail
+    # batch 2 committed is found as duplicates, none stored twice.
+    s.stop()
+    s.args[s.args.index("--content-quota-bytes") + 1] = "0"
+    s.start()
+    team.bind()
+
+    def done():
+        m = team.get(mid)
+        f = folder(m, "INBOX")
+        return m if f and f.last_uid == 6 and m.last_error == "" else None
+
+    m = wait_for("the backfill after the quota", done, timeout=WAIT)
+    f = folder(m, "INBOX")
+    assert (f.messages_seen, f.messages_ingested, f.messages_rejected,
+            f.backlog) == (6, 2, 1, 0), f
+    assert f.last_rejected.startswith("UID 6: "), f.last_rejected
+    assert team.email("qb@customer.example") is not None
+    threads = team.ingest.ListThreads(ingest_pb2.ListThreadsRequest(
+        page_size=100)).threads
+    assert sum(t.email_count for t in threads) == 5, threads

@@ -393,6 +393,7 @@ static void test_cursor_in_mail_txn(void **state)
     memset(&c, 0, sizeof(c));
     c.name = "INBOX";
     c.uid_validity = 7;
+    c.backlog = 9;
     ASSERT_OK(store_mailbox_folder_put(f->s, f->a.team_id, id, &c));
     memset(&v, 0, sizeof(v));
     v.a.team_id = f->a.team_id;
@@ -400,8 +401,10 @@ static void test_cursor_in_mail_txn(void **state)
     v.a.folder = "INBOX";
     v.a.uid_validity = 7;
     v.a.seen = 1;
+    v.a.backlog = -1;
 
-    /* New mail moves the cursor and both counters; its repeat only seen. */
+    /* New mail moves the cursor and both counters; its repeat only seen.
+     * A negative backlog leaves the folder's; a given one is written. */
     v.a.to_uid = 5;
     ASSERT_OK(ingest_adv(p, f->a.team_id, "a", &v, &status));
     assert_int_equal(status, INGEST_NEW);
@@ -410,14 +413,17 @@ static void test_cursor_in_mail_txn(void **state)
     assert_int_equal(c.last_uid, 5);
     assert_int_equal(c.seen, 1);
     assert_int_equal(c.ingested, 1);
+    assert_int_equal(c.backlog, 9);
     v.a.from_uid = 5;
     v.a.to_uid = 6;
+    v.a.backlog = 3;
     ASSERT_OK(ingest_adv(p, f->a.team_id, "a", &v, &status));
     assert_int_equal(status, INGEST_DUPLICATE);
     c = inbox_of(f, id);
     assert_int_equal(c.last_uid, 6);
     assert_int_equal(c.seen, 2);
     assert_int_equal(c.ingested, 1);
+    assert_int_equal(c.backlog, 3);
 
     /* An advance that does not follow the stored cursor (a message before
      * it failed) leaves the cursor: the mail is fetched again, not lost. */
