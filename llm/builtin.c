@@ -562,14 +562,19 @@ static int llm_bi_word_in(const char *s, size_t n, const char *const *list)
     return 0;
 }
 
+/* A sentence's first words that the negation rule reads: a refusal is
+ * said early, and a "sentence" of thousands of words (a log, a list
+ * without stops) would otherwise cost a lookup per word per rule. */
+#define LLM_BI_NEG_WORDS 200
+
 /* llm_bi_negated: a negator (llm_lex_negator) followed within two words
  * by what a refusal negates (llm_lex_neg_target): "we don't really need
  * it", "not something we'd consider", "nobody wanted it". */
 static int llm_bi_negated(const char *s, size_t n)
 {
-    size_t i = 0, since = 3;
+    size_t i = 0, since = 3, words = 0;
 
-    while (i < n) {
+    while (i < n && words++ < LLM_BI_NEG_WORDS) {
         size_t w;
         while (i < n && !isalnum((unsigned char)s[i]) && s[i] != '\'' &&
                (unsigned char)s[i] < 0x80)

@@ -80,6 +80,21 @@ class Team:
                 time.sleep(0.05)
         pytest.fail("%s of %s never succeeded" % (what, self.id))
 
+    def settle(self, timeout=120.0):
+        """Waits (bounded) until no extraction job of the team is pending
+        and its statistics count everything: a read then shows what the
+        extraction made of the mail (its reply_kind) and the outcomes the
+        statistics derive from it, as the target will after a move."""
+        end = time.monotonic() + timeout
+        while True:
+            t = self.team.GetMyTeam(team_pb2.GetMyTeamRequest(),
+                                    metadata=self.md, timeout=30)
+            if t.pending_extraction_job_count == 0 and t.statistics.current:
+                return
+            if time.monotonic() > end:
+                pytest.fail("extraction of %s never settled" % self.id)
+            time.sleep(0.05)
+
     def write_one(self):
         self.n += 1
         r = self._retrying("IngestEmail", self.ingest.IngestEmail,
@@ -324,6 +339,7 @@ def test_large_records_move_in_pieces_and_read_back_the_same(cluster):
            (t.id, body)).encode()
     got = t._retrying("IngestEmail", t.ingest.IngestEmail,
                       ingest_pb2.IngestEmailRequest(raw_mime=raw))
+    t.settle()
     before = t.ingest.GetEmail(ingest_pb2.GetEmailRequest(
         email_id=got.email_id), metadata=t.md, timeout=30)
     assert len(before.SerializeToString()) > 100000
@@ -335,6 +351,7 @@ def test_large_records_move_in_pieces_and_read_back_the_same(cluster):
                                      "--batch-bytes", "4096",
                                      "--json").stdout)
     assert out["bytes"] > len(body)
+    t.settle()  # the target builds its statistics of the team anew
     after = t.ingest.GetEmail(ingest_pb2.GetEmailRequest(
         email_id=got.email_id), metadata=t.md, timeout=30)
     assert after == before
