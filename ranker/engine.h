@@ -1,9 +1,11 @@
 /* engine: the ranking engine's state, per team: the statistics (rank_hist),
- * the serving model and their link that Suggest reads. Once started, a
- * background publisher builds them whenever the store has moved on and
- * swaps the finished, immutable state in; Suggest only takes a reference
- * to what is published and never waits for a build, except the very
- * first one of a team (nothing to answer from yet). Not started (the
+ * the serving model, their link and the feedback tally (feedback.h) that
+ * Suggest reads. Once started, a background publisher builds them whenever
+ * the store has moved on (a new feedback record only catches the tally up
+ * and rolls it up again, without rebuilding the statistics) and swaps the
+ * finished, immutable state in; Suggest only takes a reference to what is
+ * published and never waits for a build, except the very first one of a
+ * team (nothing to answer from yet). Not started (the
  * tests, the tools), every read builds what is stale inline, so results
  * follow the store exactly.
  *
@@ -52,9 +54,9 @@ void rank_engine_drop(rank_engine *e, const char *team_id);
 
 /* How current a team's state is. */
 struct rank_fresh {
-    int current;      /* every email, snippet and outcome stored counts, the
-                         serving model is the one loaded, and the index holds
-                         every snippet */
+    int current;      /* every email, snippet, outcome and feedback record
+                         stored counts, the serving model is the one loaded,
+                         and the index holds every snippet */
     int64_t lag_ms;   /* not current: how long the oldest change not yet
                          counted has been known to the engine (0 if current) */
     uint64_t seqs[3]; /* store_hist_seqs the statistics were built from
