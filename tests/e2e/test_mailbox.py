@@ -427,7 +427,12 @@ def test_tls_imaps_and_starttls_verify_the_server(team, tls_files):
                 username=REP, auth=S.MailboxAuth(password=PASSWORD),
                 tls_ca_pem=ca_pem)).mailbox_id
 
-        logins = d.log().count("Login: user=<%s>" % REP)  # the seeding's
+        # The seeding's APPEND logged in; Dovecot's log process may write
+        # that line a moment after the APPEND returns, so wait for it
+        # before counting (else it lands later and looks like a login of
+        # the mailbox below).
+        logins = wait_for("the seeding's login in Dovecot's log",
+                          lambda: d.log().count("Login: user=<%s>" % REP))
         untrusted = create(S.TLS_MODE_IMAPS, d.tls_port)
         m = wait_for("the refusal", lambda: (lambda m: m if m.state ==
                                              S.MAILBOX_STATE_BACKING_OFF
