@@ -260,6 +260,28 @@ static void test_builtin(void **state)
 
 /* Allocation failures anywhere in a builtin call give a clean error and
  * leak nothing. */
+/* The negation rule reads a sentence's first 200 words only: a refusal
+ * at word 150 of a sentence without stops counts, one at word 250 not. */
+static void test_negation_window(void **state)
+{
+    char text[4096];
+    size_t n = 0, off, len;
+    int i;
+
+    (void)state;
+    for (i = 0; i < 150; i++)
+        n += (size_t)snprintf(text + n, sizeof(text) - n, "w%d ", i);
+    snprintf(text + n, sizeof(text) - n, "nobody here really wanted it");
+    assert_string_equal(llm_builtin_reply_label(text, strlen(text), &off, &len),
+                        "NEGATIVE");
+    n = 0;
+    for (i = 0; i < 250; i++)
+        n += (size_t)snprintf(text + n, sizeof(text) - n, "w%d ", i);
+    snprintf(text + n, sizeof(text) - n, "nobody here really wanted it");
+    assert_string_equal(llm_builtin_reply_label(text, strlen(text), &off, &len),
+                        "NEUTRAL");
+}
+
 static void test_alloc_faults(void **state)
 {
     struct llm_provider *p = NULL;
@@ -351,6 +373,7 @@ int main(void)
         cmocka_unit_test(test_validate_codes),
         cmocka_unit_test(test_text),
         cmocka_unit_test(test_builtin),
+        cmocka_unit_test(test_negation_window),
         cmocka_unit_test(test_alloc_faults),
     };
 
