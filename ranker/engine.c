@@ -147,22 +147,6 @@ static void rank_tcache_clear(rank_engine *e, struct rank_tcache *t)
     rank__state_put(e, &old);
 }
 
-void rank_engine_drop(rank_engine *e, const char *team)
-{
-    struct rank_tcache *t;
-
-    if (e == NULL)
-        return;
-    for (t = e->teams; t; t = t->next) {
-        if (team && strcmp(team, t->team) != 0)
-            continue;
-        pthread_mutex_lock(&t->build);
-        rank_tcache_clear(e, t);
-        pthread_mutex_unlock(&t->build);
-    }
-    rank_engine_kick(e);
-}
-
 void rank_engine_close(rank_engine **ep)
 {
     rank_engine *e;

@@ -36,6 +36,8 @@ SW_MUST_CHECK sw_err rank_engine_open(store *s, rank_ranker *r,
  * server's calls): it lists the store's teams and builds each one's state
  * (the warm-up after a restart), then polls every poll_ms (0: 200) the
  * teams it knows for changes, and wakes at once on rank_engine_kick.
+ * A deleted team's sequences read as zero, so its next pass publishes an
+ * empty state in place of the old one (the memory is let go).
  * Errors: SW_ESTATE (already started), SW_ENOMEM. */
 SW_MUST_CHECK sw_err rank_engine_start(rank_engine *e, int64_t poll_ms);
 
@@ -47,10 +49,6 @@ void rank_engine_kick(rank_engine *e);
  * frees the engine and its state; NULL is accepted. No call may be
  * running. */
 void rank_engine_close(rank_engine **e);
-
-/* rank_engine_drop forgets the published state of team_id (or of every
- * team when NULL); the next read builds it again. */
-void rank_engine_drop(rank_engine *e, const char *team_id);
 
 /* How current a team's state is. */
 struct rank_fresh {

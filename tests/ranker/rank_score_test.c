@@ -31,6 +31,7 @@
 #include "store/store_mail.h"
 #include "store/store_outcome.h"
 #include "store/store_snippet.h"
+#include "store/store_tenant.h"
 #include "tests/ranker/rank_fixture.h"
 #include "tests/testutil.h"
 
@@ -860,6 +861,39 @@ static void test_suggest_never_waits_for_a_build(void **state)
     held_close(&x);
 }
 
+/* A deleted team's published state is let go: once the store has no
+ * team, the publisher drops its statistics, model and tally (the memory
+ * they hold) instead of keeping them until a restart, and what reads the
+ * statistics finds nothing of the team. */
+static void test_deleted_team_state_dropped(void **state)
+{
+    struct fixture *f = *state;
+    const char *id = "th_0000000000000001";
+    struct rank_item_stats st;
+    struct held x;
+    struct sw_buf why;
+    int i;
+
+    held_open(f, 0, &x);
+    wait_current(x.e);
+    ASSERT_OK(
+        rank_engine_stats(x.e, TEAM, RANK_STATS_THREAD, &id, 1, &st, NULL));
+    assert_true(st.found);
+    sw_buf_init(&why, 256);
+    ASSERT_OK(store_team_delete(f->s, TEAM, &why));
+    sw_buf_free(&why);
+    rank_engine_kick(x.e);
+    for (i = 0; i < 3000; i++) {
+        ASSERT_OK(
+            rank_engine_stats(x.e, TEAM, RANK_STATS_THREAD, &id, 1, &st, NULL));
+        if (!st.found)
+            break;
+        usleep(10000);
+    }
+    assert_false(st.found);
+    held_close(&x);
+}
+
 /* A started engine whose first build of the team is held open answers by
  * similarity alone, from the hits (no evidence, not ready), instead of
  * waiting; once the build is let go the evidence is there. */
@@ -1138,6 +1172,8 @@ int main(void)
                                         fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_suggest_local_evidence, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(test_deleted_team_state_dropped,
+                                        fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_suggest_never_waits_for_a_build,
                                         fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_suggest_cold_answers_by_similarity,
