@@ -25,10 +25,9 @@
 #include "store/store_mail.h"
 #include "store/store_outcome.h"
 #include "store/store_snippet.h"
+#include "tests/ranker/rank_fixture.h"
 #include "tests/testutil.h"
 
-#define TEAM "team_0000000000000001"
-#define DAYMS (86400LL * 1000)
 #define REP "ann@seller.example"
 #define POSITIVE 4
 #define NEGATIVE 6
@@ -115,77 +114,24 @@ static void test_account_move(void **state)
 /* --- a real store ----------------------------------------------------------
  */
 
-struct fixture {
-    char dir[TEST_PATH_MAX];
-    store *s;
-};
-
-static int fx_setup(void **state)
-{
-    struct fixture *f = sw_calloc(1, sizeof(*f));
-    struct store_opts o;
-
-    test_mkdtemp(f->dir);
-    memset(&o, 0, sizeof(o));
-    o.dir = f->dir;
-    if (store_open(&o, &f->s) != SW_OK)
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int fx_teardown(void **state)
-{
-    struct fixture *f = *state;
-
-    store_close(&f->s);
-    test_rmtree(f->dir);
-    sw_free(f);
-    return 0;
-}
-
 /* One email n of thread n / 2 from one address to another. */
-static sw_err fx_email(store_txn *t, int n, int direction, const char *from,
-                       const char *to, const char *text, int64_t ms)
+static sw_err fx_email_n(store_txn *t, int n, int direction, const char *from,
+                         const char *to, const char *text, int64_t ms)
 {
     char eid[32], tid[32], mid[64];
-    const char *empty = "";
-    struct store_addr rcpt;
-    struct store_email e;
-    struct sw_buf dk;
-    sw_err rc;
+    struct fx_mail m = {eid, tid, mid,          direction, from,
+                        REP, to,  "A question", text,      ms};
 
     snprintf(eid, sizeof(eid), "em_%016x", n);
     snprintf(tid, sizeof(tid), "th_%016x", n / 2);
     snprintf(mid, sizeof(mid), "m%d@x", n);
-    memset(&e, 0, sizeof(e));
-    rcpt.name = (char *)empty;
-    rcpt.email = (char *)to;
-    e.email_id = eid;
-    e.team_id = TEAM;
-    e.thread_id = tid;
-    e.message_id = mid;
-    e.in_reply_to = e.from_name = e.body_text = (char *)empty;
-    e.subject = "A question";
-    e.new_text = (char *)text;
-    e.direction = direction;
-    e.from_email = (char *)from;
-    e.rep_email = REP;
-    e.to = &rcpt;
-    e.n_to = 1;
-    e.sent_ms = e.ingest_ms = ms;
-    sw_buf_init(&dk, 1024);
-    rc = store_mail_msgid_key(&dk, mid);
-    if (rc == SW_OK)
-        rc = store_email_put(t, &e, sw_buf_str(&dk), sw_buf_len(&dk));
-    sw_buf_free(&dk);
-    return rc;
+    return fx_email_full(t, &m);
 }
 
 /* Thread n: the prospect's question, then (when frame is set) the rep's
  * answer with that framing and an outcome of kind (0: none). */
-static sw_err fx_thread(store_txn *t, int n, const char *prospect,
-                        const char *frame, int kind)
+static sw_err acct_thread(store_txn *t, int n, const char *prospect,
+                          const char *frame, int kind)
 {
     char eid[2][32], tid[32], sid[32], key[32];
     char *eids[2] = {eid[0], eid[1]}, *parts[2], *reps[1];
@@ -198,10 +144,10 @@ static sw_err fx_thread(store_txn *t, int n, const char *prospect,
     snprintf(eid[0], sizeof(eid[0]), "em_%016x", 2 * n);
     snprintf(eid[1], sizeof(eid[1]), "em_%016x", 2 * n + 1);
     snprintf(tid, sizeof(tid), "th_%016x", n);
-    rc = fx_email(t, 2 * n, STORE_DIR_INBOUND, prospect, REP, ASK, ms);
+    rc = fx_email_n(t, 2 * n, STORE_DIR_INBOUND, prospect, REP, ASK, ms);
     if (rc == SW_OK && frame)
-        rc = fx_email(t, 2 * n + 1, STORE_DIR_OUTBOUND, REP, prospect, frame,
-                      ms + 3600 * 1000);
+        rc = fx_email_n(t, 2 * n + 1, STORE_DIR_OUTBOUND, REP, prospect, frame,
+                        ms + 3600 * 1000);
     memset(&th, 0, sizeof(th));
     th.thread_id = tid;
     th.team_id = TEAM;
@@ -259,7 +205,7 @@ static sw_err fx_thread(store_txn *t, int n, const char *prospect,
  * positive, WIN_ACME 8), one WIN_ACME thread with tiny.example
  * (positive), and two open threads (a question from acme.example and one
  * from a new account). */
-static sw_err fx_fill(store_txn *t, void *arg)
+static sw_err acct_fill(store_txn *t, void *arg)
 {
     char who[64];
     int n = 0, i, f;
@@ -274,30 +220,30 @@ static sw_err fx_fill(store_txn *t, void *arg)
             else
                 snprintf(who, sizeof(who), "p%d@other%d.example", n, i % 4);
             good = f == 0 ? (acme ? i < 9 : i < 18) : (acme ? i < 1 : i < 42);
-            rc = fx_thread(t, n++, who, f == 0 ? WIN_ACME : WIN_TEAM,
-                           good ? POSITIVE : NEGATIVE);
+            rc = acct_thread(t, n++, who, f == 0 ? WIN_ACME : WIN_TEAM,
+                             good ? POSITIVE : NEGATIVE);
         }
     if (rc == SW_OK)
-        rc = fx_thread(t, n++, "solo@tiny.example", WIN_ACME, POSITIVE);
+        rc = acct_thread(t, n++, "solo@tiny.example", WIN_ACME, POSITIVE);
     if (rc == SW_OK)
-        rc = fx_thread(t, T_OPEN_ACME, "new@eu.acme.example", NULL, 0);
+        rc = acct_thread(t, T_OPEN_ACME, "new@eu.acme.example", NULL, 0);
     if (rc == SW_OK)
-        rc = fx_thread(t, T_OPEN_NEW, "new@fresh.example", NULL, 0);
+        rc = acct_thread(t, T_OPEN_NEW, "new@fresh.example", NULL, 0);
     return rc;
 }
 
-struct hist_arg {
+struct acct_hist_arg {
     struct rank_hist *h;
 };
 
-static sw_err fx_build(store_txn *t, void *arg)
+static sw_err acct_build(store_txn *t, void *arg)
 {
-    struct hist_arg *a = arg;
+    struct acct_hist_arg *a = arg;
 
     return rank_hist_build(t, TEAM, NULL, 0, &a->h);
 }
 
-static long fx_family(const struct rank_hist *h, const char *text)
+static long acct_family(const struct rank_hist *h, const char *text)
 {
     size_t i;
 
@@ -314,13 +260,13 @@ static long fx_family(const struct rank_hist *h, const char *text)
 static void test_account_hist(void **state)
 {
     struct fixture *f = *state;
-    struct hist_arg a = {NULL};
+    struct acct_hist_arg a = {NULL};
     struct rank_acct_evid ev;
     long acme, other0, fa, ft;
     uint32_t acc[1];
 
-    ASSERT_OK(store_update(f->s, fx_fill, NULL));
-    ASSERT_OK(store_view(f->s, fx_build, &a));
+    ASSERT_OK(store_update(f->s, acct_fill, NULL));
+    ASSERT_OK(store_view(f->s, acct_build, &a));
     /* acme, fresh (an open thread: no outbound), other0..3, tiny. */
     assert_int_equal(a.h->naccounts, 7);
     assert_string_equal(a.h->accounts[0].domain, "acme.example");
@@ -335,8 +281,8 @@ static void test_account_hist(void **state)
     assert_int_equal(a.h->accounts[acme].positives, 10);
     assert_int_equal(
         a.h->accounts[rank_account_find(a.h, "fresh.example")].threads, 0);
-    fa = fx_family(a.h, WIN_ACME);
-    ft = fx_family(a.h, WIN_TEAM);
+    fa = acct_family(a.h, WIN_ACME);
+    ft = acct_family(a.h, WIN_TEAM);
     acc[0] = (uint32_t)acme;
     rank_account_sum(a.h, acc, 1, (uint32_t)fa, &ev);
     assert_int_equal(ev.threads, 10);
@@ -363,11 +309,11 @@ struct top {
     double account; /* the first framing's account term */
 };
 
-/* fx_suggest runs Suggest (explained) with the given recipients and thread
+/* acct_suggest runs Suggest (explained) with the given recipients and thread
  * (thread number or -1) and notes the first framing. */
-static void fx_suggest(rank_engine *e, struct sw_arena *a,
-                       const char *const *rcpt, size_t n, int thread,
-                       struct top *out)
+static void acct_suggest(rank_engine *e, struct sw_arena *a,
+                         const char *const *rcpt, size_t n, int thread,
+                         struct top *out)
 {
     struct rank_suggest_req q;
     struct rank_suggest_res res;
@@ -426,19 +372,19 @@ static void test_suggest_by_account(void **state)
     struct top t;
     int caught = 0;
 
-    ASSERT_OK(store_update(f->s, fx_fill, NULL));
+    ASSERT_OK(store_update(f->s, acct_fill, NULL));
     ASSERT_OK(rank_ranker_open(f->s, NULL, &r));
     ASSERT_OK(rank_ranker_sync(r, TEAM, 0, &caught));
     ASSERT_OK(rank_engine_open(f->s, r, NULL, &e));
     sw_arena_init(&a, 0);
 
-    fx_suggest(e, &a, NULL, 0, -1, &t);
+    acct_suggest(e, &a, NULL, 0, -1, &t);
     assert_ptr_equal(t.first, WIN_TEAM);
     assert_string_equal(t.accounts, "");
     assert_true(t.account == 0.0);
     assert_null(strstr(t.why, "acme"));
 
-    fx_suggest(e, &a, to_acme, 1, -1, &t);
+    acct_suggest(e, &a, to_acme, 1, -1, &t);
     assert_ptr_equal(t.first, WIN_ACME);
     assert_string_equal(t.accounts, "acme.example");
     assert_int_equal(t.acme_threads, 20);
@@ -447,27 +393,27 @@ static void test_suggest_by_account(void **state)
                                   "positive (the team's 20 threads there: "
                                   "50%)"));
 
-    fx_suggest(e, &a, to_sub, 2, -1, &t);
+    acct_suggest(e, &a, to_sub, 2, -1, &t);
     assert_ptr_equal(t.first, WIN_ACME);
     assert_string_equal(t.accounts, "acme.example");
 
     /* The thread given by id: its outside participants are recipients. */
-    fx_suggest(e, &a, NULL, 0, T_OPEN_ACME, &t);
+    acct_suggest(e, &a, NULL, 0, T_OPEN_ACME, &t);
     assert_ptr_equal(t.first, WIN_ACME);
     assert_string_equal(t.accounts, "acme.example");
-    fx_suggest(e, &a, NULL, 0, T_OPEN_NEW, &t);
+    acct_suggest(e, &a, NULL, 0, T_OPEN_NEW, &t);
     assert_ptr_equal(t.first, WIN_TEAM);
     assert_string_equal(t.accounts, "fresh.example");
 
     /* One thread's history: under the 8 mature threads an account needs
      * before it moves anything (account_min_mature), so no term at all,
      * though the explanation still shows the record. */
-    fx_suggest(e, &a, to_tiny, 1, -1, &t);
+    acct_suggest(e, &a, to_tiny, 1, -1, &t);
     assert_ptr_equal(t.first, WIN_TEAM);
     assert_string_equal(t.accounts, "tiny.example");
     assert_true(t.account == 0.0);
 
-    fx_suggest(e, &a, to_none, 2, -1, &t);
+    acct_suggest(e, &a, to_none, 2, -1, &t);
     assert_ptr_equal(t.first, WIN_TEAM);
     assert_string_equal(t.accounts, "");
 
@@ -479,13 +425,13 @@ static void test_suggest_by_account(void **state)
         rank_params_default(&p);
         p.account_min_mature = 21;
         ASSERT_OK(rank_engine_open(f->s, r, &p, &e));
-        fx_suggest(e, &a, to_acme, 1, -1, &t);
+        acct_suggest(e, &a, to_acme, 1, -1, &t);
         assert_ptr_equal(t.first, WIN_TEAM);
         assert_true(t.account == 0.0);
         rank_engine_close(&e);
         p.account_min_mature = 20;
         ASSERT_OK(rank_engine_open(f->s, r, &p, &e));
-        fx_suggest(e, &a, to_acme, 1, -1, &t);
+        acct_suggest(e, &a, to_acme, 1, -1, &t);
         assert_ptr_equal(t.first, WIN_ACME);
     }
     sw_arena_free(&a);

@@ -48,34 +48,48 @@ int fx_teardown(void **state)
     return 0;
 }
 
-/* One email of thread tid, with its Message-ID key. */
-sw_err fx_email(store_txn *t, const char *eid, const char *tid, const char *mid,
-                int direction, const char *from, const char *rep,
-                const char *text, int64_t day)
+sw_err fx_email_full(store_txn *t, const struct fx_mail *m)
 {
     const char *empty = "";
+    struct store_addr rcpt;
     struct store_email e;
     struct sw_buf dk;
     sw_err rc;
 
     memset(&e, 0, sizeof(e));
-    e.email_id = (char *)eid;
+    e.email_id = (char *)m->eid;
     e.team_id = TEAM;
-    e.thread_id = (char *)tid;
-    e.message_id = (char *)mid;
-    e.in_reply_to = e.from_name = e.subject = e.body_text = (char *)empty;
-    e.new_text = (char *)text;
-    e.direction = direction;
-    e.from_email = (char *)from;
-    e.rep_email = (char *)rep;
-    e.sent_ms = day * DAYMS;
-    e.ingest_ms = e.sent_ms;
+    e.thread_id = (char *)m->tid;
+    e.message_id = (char *)m->mid;
+    e.in_reply_to = e.from_name = e.body_text = (char *)empty;
+    e.subject = (char *)(m->subject ? m->subject : empty);
+    e.new_text = (char *)m->text;
+    e.direction = m->direction;
+    e.from_email = (char *)m->from;
+    e.rep_email = (char *)m->rep;
+    if (m->to) {
+        rcpt.name = (char *)empty;
+        rcpt.email = (char *)m->to;
+        e.to = &rcpt;
+        e.n_to = 1;
+    }
+    e.sent_ms = e.ingest_ms = m->ms;
     sw_buf_init(&dk, 1024);
-    rc = store_mail_msgid_key(&dk, mid);
+    rc = store_mail_msgid_key(&dk, m->mid);
     if (rc == SW_OK)
         rc = store_email_put(t, &e, sw_buf_str(&dk), sw_buf_len(&dk));
     sw_buf_free(&dk);
     return rc;
+}
+
+sw_err fx_email(store_txn *t, const char *eid, const char *tid, const char *mid,
+                int direction, const char *from, const char *rep,
+                const char *text, int64_t day)
+{
+    struct fx_mail m = {eid, tid,  mid, direction, from,
+                        rep, NULL, "",  text,      day * DAYMS};
+
+    return fx_email_full(t, &m);
 }
 
 sw_err fx_thread(store_txn *t, const struct tspec *sp)

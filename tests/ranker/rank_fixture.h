@@ -39,8 +39,19 @@ struct tspec {
     int64_t after[3];
 };
 
+/* One email of thread tid, sent at ms; to (may be NULL) its one
+ * recipient, subject (NULL: empty) its subject. */
+struct fx_mail {
+    const char *eid, *tid, *mid;
+    int direction; /* STORE_DIR_* */
+    const char *from, *rep, *to, *subject, *text;
+    int64_t ms;
+};
+
+/* fx_email_full writes m's email with its Message-ID key. */
+sw_err fx_email_full(store_txn *t, const struct fx_mail *m);
 /* fx_email writes one email of thread tid, with its Message-ID key,
- * sent on day. */
+ * sent on day, to no one and without a subject. */
 sw_err fx_email(store_txn *t, const char *eid, const char *tid, const char *mid,
                 int direction, const char *from, const char *rep,
                 const char *text, int64_t day);
