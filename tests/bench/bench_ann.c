@@ -234,6 +234,60 @@ static int bench_query(char **argv)
     return 0;
 }
 
+/* bench_build (--build N DIM CLUSTERS THREADS OUTDIR [M EFC]): the index
+ * build alone, as the ranker's catch-up does it (rank_ann_add_many over
+ * the whole set, THREADS inserting), on the clustered vectors, which it
+ * writes to OUTDIR/base.f32 for bench_ann.py --build to insert the same
+ * ones with python3-hnswlib's add_items. */
+static int bench_build(int argc, char **argv)
+{
+    struct rank_ann_params p;
+    struct rank_ann *a = NULL;
+    size_t n = strtoull(argv[2], NULL, 10), dim = strtoull(argv[3], NULL, 10);
+    size_t nc = strtoull(argv[4], NULL, 10);
+    size_t threads = strtoull(argv[5], NULL, 10), i;
+    float *centers = malloc(nc * dim * sizeof(float));
+    float *base = malloc(n * dim * sizeof(float));
+    uint64_t *labels = malloc(n * sizeof(uint64_t));
+    const float **vecs = malloc(n * sizeof(*vecs));
+    int64_t t0;
+
+    if (!centers || !base || !labels || !vecs)
+        return 1;
+    for (i = 0; i < nc * dim; i++)
+        centers[i] = (float)bench_gauss();
+    for (i = 0; i < nc; i++)
+        bench_norm(centers + i * dim, dim);
+    bench_points(base, n, centers, nc, dim, 0.05);
+    bench_write(argv[6], "base.f32", base, n * dim * 4);
+    for (i = 0; i < n; i++) {
+        labels[i] = i + 1;
+        vecs[i] = base + i * dim;
+    }
+    rank_ann_params_default(&p, dim);
+    p.max_elements = n;
+    if (argc >= 9) {
+        p.m = strtoull(argv[7], NULL, 10);
+        p.ef_construction = strtoull(argv[8], NULL, 10);
+    }
+    if (rank_ann_hnsw.create(&p, &a))
+        return 1;
+    t0 = sw_mono_ms();
+    if (rank_ann_add_many(a, labels, vecs, n, threads))
+        return 1;
+    printf("{\"impl\":\"snipwise C (rank_ann_add_many)\",\"n\":%zu,"
+           "\"dim\":%zu,\"m\":%zu,\"efc\":%zu,\"threads\":%zu,"
+           "\"build_s\":%.1f}\n",
+           n, dim, p.m, p.ef_construction, threads,
+           (sw_mono_ms() - t0) / 1000.0);
+    rank_ann_hnsw.destroy(&a);
+    free(vecs);
+    free(labels);
+    free(base);
+    free(centers);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct bench b;
@@ -246,11 +300,15 @@ int main(int argc, char **argv)
 
     if (argc < 7) {
         fprintf(stderr, "usage: bench_ann N DIM CLUSTERS QUERIES THREADS "
+                        "OUTDIR [M EFC]\n"
+                        "       bench_ann --build N DIM CLUSTERS THREADS "
                         "OUTDIR [M EFC]\n");
         return 2;
     }
     if (argc == 7 && strcmp(argv[1], "--query") == 0)
         return bench_query(argv);
+    if ((argc == 7 || argc == 9) && strcmp(argv[1], "--build") == 0)
+        return bench_build(argc, argv);
     memset(&b, 0, sizeof(b));
     pthread_mutex_init(&b.mu, NULL);
     b.n = strtoull(argv[1], NULL, 10);
