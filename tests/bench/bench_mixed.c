@@ -68,6 +68,8 @@ static void mix_sleep_us(int64_t us)
         ;
 }
 
+/* mix_open: a channel; calls on it have 600 s (an ingest stream lasts the
+ * whole loaded phase). */
 static snipc *mix_open(const char *addr, const char *key)
 {
     struct snipc_opts o;
@@ -76,6 +78,7 @@ static snipc *mix_open(const char *addr, const char *key)
     memset(&o, 0, sizeof(o));
     o.addr = addr;
     o.key = key;
+    o.timeout_ms = 600000;
     return snipc_open(&o, &c) == SW_OK ? c : NULL;
 }
 
