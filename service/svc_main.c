@@ -638,8 +638,16 @@ int main(int argc, char **argv)
      * background on every change and then freed) come from the heap and
      * stay there, held free: resident memory then grows with the rebuilds
      * (docs/PERFORMANCE.md, the soak). A fixed threshold keeps them
-     * mapped. */
+     * mapped.
+     * A fixed threshold also stops glibc raising the trim threshold, which
+     * then stays at 128 KiB: each Suggest's few hundred KiB of scratch
+     * (candidates, the likeness pass over the model's threads) was given
+     * back to the kernel at every free and faulted in again at the next
+     * call, with a TLB shootdown across the threads each time (a fifth of
+     * a Suggest's time at 1M snippets under perf). 4 MiB held at the top
+     * of each malloc arena keeps that scratch (docs/PERFORMANCE.md). */
     (void)mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    (void)mallopt(M_TRIM_THRESHOLD, 4 << 20);
     svc_rerank_flags_take(&argc, argv, &rf);
     svc_backup_args_take(&argc, argv, &ba);
     /* Flags, environment and --config file (svc_config.h); a bad one is
