@@ -106,6 +106,7 @@ void rank_params_default(struct rank_params *p)
     p->feedback_strength = 10.0;
     p->w_feedback = 1.0;
     p->wc_feedback = 2.0;
+    p->use_adapter = 1;
 }
 
 /* --- growable arrays ----------------------------------------------------- */

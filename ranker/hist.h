@@ -59,6 +59,8 @@ struct rank_params {
                                   (rank__score_feedback) */
     double w_feedback;         /* framings: the feedback term's weight */
     double wc_feedback;        /* content: the same */
+    int use_adapter; /* Suggest applies the serving model's query adapter
+                        (ranker/adapter.h) when it has one [1] */
 };
 
 /* rank_params_default fills p with the defaults documented in RANKING.md. */

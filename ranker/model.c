@@ -1,7 +1,12 @@
 /* model: storage of ranking models (see model.h). Records are a version
  * byte and fixed-order fields: strings as be32 length + bytes, numbers as
  * be64 (doubles by their bit pattern), float arrays as raw little-endian
- * IEEE floats (the data never leaves the machine's store). */
+ * IEEE floats (the data never leaves the machine's store).
+ *
+ * Version 2 (the query adapter) appends to version 1's header the
+ * adapter's holdout figures, and to its data a flag and the context
+ * frequencies, then a flag and the adapter (dim, rank, U, V). Version 1
+ * records still load: without an adapter, with zero figures. */
 #include "ranker/model.h"
 
 #include <string.h>
@@ -10,7 +15,8 @@
 #include "base/sw_mem.h"
 #include "base/sw_util.h"
 
-#define RANK_MODEL_VERSION 1
+#define RANK_MODEL_VERSION 2
+#define RANK_MODEL_VERSION_V1 1
 #define RANK_MODEL_KEY_MAX 512
 #define RANK_MODEL_SERVING "serving"
 
@@ -157,16 +163,27 @@ static sw_err rank_header_enc(const struct rank_model *m, struct sw_buf *b)
         rc = rank_put_u64(b, (uint64_t)x->train_threads);
     if (rc == SW_OK)
         rc = rank_put_str(b, m->report);
+    if (rc == SW_OK)
+        rc = rank_eval_put(b, &x->adapter.with);
+    if (rc == SW_OK)
+        rc = rank_eval_put(b, &x->adapter.sim_with);
+    if (rc == SW_OK)
+        rc = rank_put_u64(b, (uint64_t)x->adapter.pairs);
+    if (rc == SW_OK)
+        rc = rank_put_u64(b, (uint64_t)x->adapter.trained);
+    if (rc == SW_OK)
+        rc = rank_put_u64(b, (uint64_t)x->adapter.promoted);
     return rc;
 }
 
 static sw_err rank_header_dec(const void *v, size_t n, struct rank_model *m)
 {
     struct rank_rd r = {(const unsigned char *)v + 1, n ? n - 1 : 0, SW_OK};
+    struct rank_adapter_eval *ad = &m->metrics.adapter;
     char *ver;
-    int i;
+    int i, vers = n ? ((const unsigned char *)v)[0] : 0;
 
-    if (n < 1 || ((const unsigned char *)v)[0] != RANK_MODEL_VERSION)
+    if (vers != RANK_MODEL_VERSION && vers != RANK_MODEL_VERSION_V1)
         return SW_ECORRUPT;
     ver = rank_get_str(&r);
     if (ver) {
@@ -186,6 +203,13 @@ static sw_err rank_header_dec(const void *v, size_t n, struct rank_model *m)
     m->metrics.holdout_outcomes = (int64_t)rank_get_u64(&r);
     m->metrics.train_threads = (int64_t)rank_get_u64(&r);
     m->report = rank_get_str(&r);
+    if (vers == RANK_MODEL_VERSION_V1)
+        return r.rc; /* from before the adapter: its figures stay zero */
+    rank_eval_get(&r, &ad->with);
+    rank_eval_get(&r, &ad->sim_with);
+    ad->pairs = (int64_t)rank_get_u64(&r);
+    ad->trained = (int)rank_get_u64(&r);
+    ad->promoted = (int)rank_get_u64(&r);
     return r.rc;
 }
 
@@ -233,6 +257,49 @@ static sw_err rank_cdf_dec(struct rank_rd *r, struct rank_model *m)
     return rc;
 }
 
+/* The adapter: dim, rank, then U and V (dim × rank floats each). */
+static sw_err rank_adapter_enc(const struct rank_adapter *a, struct sw_buf *b)
+{
+    size_t n = a->dim * (size_t)a->rank * sizeof(float);
+    sw_err rc = rank_put_u64(b, a->dim);
+
+    if (rc == SW_OK)
+        rc = rank_put_u64(b, (uint64_t)a->rank);
+    if (rc == SW_OK)
+        rc = sw_buf_add(b, a->U, n);
+    if (rc == SW_OK)
+        rc = sw_buf_add(b, a->V, n);
+    return rc;
+}
+
+static sw_err rank_adapter_dec(struct rank_rd *r, struct rank_model *m)
+{
+    uint64_t dim = rank_get_u64(r), rank = rank_get_u64(r);
+    struct rank_adapter *a = NULL;
+    float *U = NULL, *V = NULL;
+    sw_err rc;
+
+    /* The adapter maps the model's embedder's vectors: the same dim. */
+    if (r->rc || dim != m->dim || rank < 1 || rank > RANK_ADAPTER_RANK_MAX)
+        return r->rc ? r->rc : SW_ECORRUPT;
+    rc = rank_get_floats(r, (size_t)dim * (size_t)rank, &U);
+    if (rc == SW_OK)
+        rc = rank_get_floats(r, (size_t)dim * (size_t)rank, &V);
+    if (rc == SW_OK)
+        rc = rank_adapter_new((size_t)dim, (int)rank, &a);
+    if (rc == SW_OK) {
+        sw_free(a->U);
+        sw_free(a->V);
+        a->U = U;
+        a->V = V;
+        U = V = NULL;
+        m->adapter = a;
+    }
+    sw_free(U);
+    sw_free(V);
+    return rc;
+}
+
 static sw_err rank_data_enc(const struct rank_model *m, struct sw_buf *b)
 {
     sw_err rc = sw_buf_addc(b, RANK_MODEL_VERSION);
@@ -260,8 +327,14 @@ static sw_err rank_data_enc(const struct rank_model *m, struct sw_buf *b)
         rc = sw_buf_add(b, m->emb, m->nthreads * m->dim * sizeof(float));
     if (rc == SW_OK && m->nthreads)
         rc = sw_buf_add(b, m->X, m->nthreads * (size_t)m->k * sizeof(float));
+    if (rc == SW_OK)
+        rc = rank_put_u64(b, m->cdf != NULL);
     if (rc == SW_OK && m->cdf)
         rc = rank_cdf_enc(m->cdf, b);
+    if (rc == SW_OK)
+        rc = rank_put_u64(b, m->adapter != NULL);
+    if (rc == SW_OK && m->adapter)
+        rc = rank_adapter_enc(m->adapter, b);
     return rc;
 }
 
@@ -275,8 +348,9 @@ static sw_err rank_data_dec(const void *v, size_t n, struct rank_model *m)
     struct rank_rd r = {(const unsigned char *)v + 1, n ? n - 1 : 0, SW_OK};
     uint64_t ni, nt;
     size_t i;
+    int vers = n ? ((const unsigned char *)v)[0] : 0;
 
-    if (n < 1 || ((const unsigned char *)v)[0] != RANK_MODEL_VERSION)
+    if (vers != RANK_MODEL_VERSION && vers != RANK_MODEL_VERSION_V1)
         return SW_ECORRUPT;
     m->k = (int)rank_get_u64(&r);
     m->dim = (size_t)rank_get_u64(&r);
@@ -311,8 +385,16 @@ static sw_err rank_data_dec(const void *v, size_t n, struct rank_model *m)
     rank_get_floats(&r, (size_t)nt * (size_t)m->k, &m->X);
     if (r.rc == SW_OK)
         r.rc = rank_model_quantize(m);
-    if (r.rc == SW_OK && r.n > 0)
-        return rank_cdf_dec(&r, m);
+    if (r.rc)
+        return r.rc;
+    if (vers == RANK_MODEL_VERSION_V1) /* the frequencies trail, if any */
+        return r.n > 0 ? rank_cdf_dec(&r, m) : SW_OK;
+    if (rank_get_u64(&r) && r.rc == SW_OK)
+        r.rc = rank_cdf_dec(&r, m);
+    if (r.rc == SW_OK && rank_get_u64(&r) && r.rc == SW_OK)
+        r.rc = rank_adapter_dec(&r, m);
+    if (r.rc == SW_OK && r.n != 0)
+        r.rc = SW_ECORRUPT;
     return r.rc;
 }
 
@@ -382,6 +464,7 @@ void rank_model_free(struct rank_model **mp)
     sw_free(m->embq_scale);
     sw_free(m->X);
     rank_df_destroy(&m->cdf);
+    rank_adapter_free(&m->adapter);
     sw_free(m);
     *mp = NULL;
 }

@@ -1,7 +1,8 @@
 /* model: a team's ranking models as stored by the nightly job and read by
  * Suggest: a header (version, times, evaluation metrics, the run's report)
  * and the collaborative data (item factors, and the recent training
- * threads' context embeddings and factors for fold-in).
+ * threads' context embeddings and factors for fold-in), and the query
+ * adapter when the nightly job promoted one (ranker/adapter.h).
  *
  * Layout (team-prefixed):
  *   RANK_MODELS  team\0 be64(UINT64_MAX - seq) → header, newest first
@@ -19,6 +20,7 @@
 
 #include "base/sw_buf.h"
 #include "base/sw_err.h"
+#include "ranker/adapter.h"
 #include "ranker/embed.h"
 #include "ranker/rank_int.h"
 #include "store/store.h"
@@ -34,10 +36,21 @@ struct rank_eval {
     int present;
 };
 
+/* The query adapter on the holdout: the candidate ranked with the adapted
+ * query (with) against model (the plain embedder), and relevance alone
+ * adapted (sim_with) against base[RANK_BASE_SIMILARITY]. */
+struct rank_adapter_eval {
+    struct rank_eval with, sim_with;
+    int64_t pairs; /* training pairs it learnt from (0: not trained) */
+    int trained;   /* enough pairs to train one */
+    int promoted;  /* better by the margin: stored with the model */
+};
+
 struct rank_metrics {
     struct rank_eval model;
     struct rank_eval base[4]; /* indexed by RANK_BASE_* */
     int64_t holdout_threads, holdout_outcomes, train_threads;
+    struct rank_adapter_eval adapter; /* zero in a model from before it */
 };
 
 /* A model. Arrays are NULL when the header was loaded without its data. */
@@ -69,6 +82,9 @@ struct rank_model {
      * words of emb and of a query compared with them (a name is rare in
      * snippets but common in mail); NULL in a model stored without them. */
     struct rank_df *cdf;
+    /* The promoted query adapter, applied by Suggest to the query before
+     * the index search and relevance; NULL: the plain embedder. */
+    struct rank_adapter *adapter;
 };
 
 /* rank_model_quantize fills m->embq and m->embq_scale from m->emb (each

@@ -1,5 +1,5 @@
-/* rerank: the nightly job (see rerank.h): split, train, evaluate, refit,
- * report, store and promote. */
+/* rerank: the nightly job (see rerank.h): split, train the model and the
+ * query adapter, evaluate, refit, report, store and promote. */
 #include "ranker/rerank.h"
 
 #include <cblas.h>
@@ -31,8 +31,9 @@ struct rank_job {
     struct rank_model *current; /* with data, or NULL */
     int64_t cutoff_ms;
     size_t dim;
-    float *item_emb; /* all->nitems × dim */
-    size_t eval_of;  /* mature holdout threads (before sampling) */
+    float *item_emb;              /* all->nitems × dim */
+    size_t eval_of;               /* mature holdout threads (before sampling) */
+    struct rank_adapter *adapter; /* learnt on the training split, or NULL */
 };
 
 /* The evaluation scores at most this many holdout threads, an even sample
@@ -323,6 +324,129 @@ out:
     return rc;
 }
 
+/* --- the query adapter ------------------------------------------------------
+ */
+
+static int rank_pair_cmp(const void *x, const void *y)
+{
+    const struct rank_adapter_pair *a = x, *b = y;
+
+    if (a->q != b->q)
+        return a->q < b->q ? -1 : 1;
+    if (a->item != b->item)
+        return a->item < b->item ? -1 : 1;
+    if (a->negative != b->negative)
+        return a->negative - b->negative;
+    return a->w < b->w ? -1 : a->w > b->w;
+}
+
+/* rank_adapter_fit learns the query adapter (adapter.h) from h's mature
+ * uses: the thread's context (its embedding under the team's frequencies,
+ * as Suggest embeds a query) paired with the item's title. A use that
+ * paid off is a positive pair weighing its graded value (capped at 3: a
+ * deal counts three replies); one that did not is a negative pair weighing
+ * 0.25 + 0.5 |value| (silence a quarter of a reply, an unsubscribe a
+ * whole one). Rows and columns are in the canonical orders of rank_train,
+ * so two stores with the same history learn the same bytes. *out is NULL
+ * when there are fewer than RANK_ADAPTER_MIN_PAIRS positive pairs;
+ * *npos gets their number. */
+static sw_err rank_adapter_fit(struct rank_job *j, const struct rank_hist *h,
+                               struct rank_adapter **out, int64_t *npos)
+{
+    struct rank_adapter_opts ao;
+    struct rank_adapter_pair *pairs = NULL;
+    struct rank_ckey *keys = NULL;
+    uint32_t *rowof = NULL, *colof = NULL;
+    float *Q = NULL, *S = NULL;
+    int *kinds = NULL;
+    size_t nrows = 0, np = 0, i, used = 0, dim = j->dim;
+    sw_err rc = SW_ENOMEM;
+
+    *out = NULL;
+    *npos = 0;
+    if (j->o->no_adapter || h->nitems == 0 || h->nuses == 0)
+        return SW_OK;
+    rowof = sw_malloc((h->nthreads + 1) * sizeof(*rowof));
+    colof = sw_malloc((h->nitems + 1) * sizeof(*colof));
+    keys = sw_calloc((h->nthreads > h->nitems ? h->nthreads : h->nitems) + 1,
+                     sizeof(*keys));
+    pairs = sw_calloc(h->nuses + 1, sizeof(*pairs));
+    kinds = sw_calloc(h->nitems + 1, sizeof(*kinds));
+    S = sw_calloc(h->nitems * dim + 1, sizeof(*S));
+    if (!rowof || !colof || !keys || !pairs || !kinds || !S)
+        goto out;
+    for (i = 0; i < h->nthreads; i++)
+        rowof[i] = UINT32_MAX;
+    for (i = 0; i < h->nuses; i++) {
+        const struct rank_use *u = &h->uses[i];
+        const struct rank_hthread *t = &h->threads[u->thread];
+        if (!u->mature || h->items[u->item].bare ||
+            rowof[u->thread] != UINT32_MAX)
+            continue;
+        rowof[u->thread] = 0;
+        keys[nrows].idx = u->thread;
+        keys[nrows].ms = t->first_out_ms;
+        keys[nrows].text = t->context;
+        keys[nrows++].id = t->id;
+    }
+    if (nrows)
+        qsort(keys, nrows, sizeof(*keys), rank_ckey_cmp);
+    Q = sw_calloc(nrows * dim + 1, sizeof(*Q));
+    if (Q == NULL)
+        goto out;
+    for (i = 0; i < nrows; i++) {
+        rowof[keys[i].idx] = (uint32_t)i;
+        rc = rank_embed_ctx(j, NULL, h->threads[keys[i].idx].context,
+                            Q + i * dim);
+        if (rc)
+            goto out;
+    }
+    memset(keys, 0, h->nitems * sizeof(*keys));
+    for (i = 0; i < h->nitems; i++) {
+        keys[i].idx = (uint32_t)i;
+        keys[i].kind = h->items[i].kind;
+        keys[i].text = h->items[i].key;
+        keys[i].id = h->items[i].id;
+    }
+    qsort(keys, h->nitems, sizeof(*keys), rank_ckey_cmp);
+    for (i = 0; i < h->nitems; i++) {
+        colof[keys[i].idx] = (uint32_t)i;
+        kinds[i] = keys[i].kind;
+        rc = rank_embed_ctx(j, NULL, h->items[keys[i].idx].title, S + i * dim);
+        if (rc)
+            goto out;
+    }
+    for (i = 0; i < h->nuses; i++) {
+        const struct rank_use *u = &h->uses[i];
+        struct rank_adapter_pair *p = &pairs[np];
+        if (!u->mature || h->items[u->item].bare)
+            continue;
+        p->q = rowof[u->thread];
+        p->item = colof[u->item];
+        p->negative = !(u->value > 0);
+        p->w = p->negative ? (float)(0.25 + 0.5 * fabs(u->value))
+                           : (float)(u->value < 3.0 ? u->value : 3.0);
+        *npos += !p->negative;
+        np++;
+    }
+    rc = SW_OK;
+    if (*npos < RANK_ADAPTER_MIN_PAIRS)
+        goto out;
+    qsort(pairs, np, sizeof(*pairs), rank_pair_cmp);
+    rank_adapter_opts_default(&ao);
+    rc = rank_adapter_train(Q, nrows, S, kinds, h->nitems, dim, pairs, np, &ao,
+                            &used, out);
+out:
+    sw_free(rowof);
+    sw_free(colof);
+    sw_free(keys);
+    sw_free(pairs);
+    sw_free(kinds);
+    sw_free(Q);
+    sw_free(S);
+    return rc;
+}
+
 /* --- evaluation ------------------------------------------------------------
  */
 
@@ -453,18 +577,42 @@ static void rank_acc_done(const struct rank_acc *a, struct rank_eval *e)
     e->present = 1;
 }
 
+/* rank_eval_adapted ranks holdout thread th's list of kind with the
+ * adapted query qa: the candidate (its CF as in the plain run: the adapter
+ * changes relevance only) into acc[0], relevance alone into acc[1]. */
+static sw_err rank_eval_adapted(struct rank_job *j,
+                                const struct rank_model *cand, uint32_t th,
+                                int kind, const float *qa, const double *xq,
+                                const struct rank_local *loc,
+                                struct rank_scored *buf, struct rank_acc *acc)
+{
+    struct rank_model *saved = j->current;
+    sw_err rc;
+
+    j->current = (struct rank_model *)cand;
+    rc = rank_eval_list(j, RANK_BASE_CURRENT, th, kind, qa, xq, loc, buf,
+                        &acc[0]);
+    j->current = saved;
+    if (rc == SW_OK)
+        rc = rank_eval_list(j, RANK_BASE_SIMILARITY, th, kind, qa, NULL, NULL,
+                            buf, &acc[1]);
+    return rc;
+}
+
 static sw_err rank_evaluate(struct rank_job *j, const struct rank_model *cand,
                             struct rank_metrics *mx)
 {
     const struct rank_hist *A = j->all;
-    struct rank_acc acc[4];
+    /* acc[0..3]: the candidate and the baselines; acc[4], acc[5]: the
+     * candidate and similarity with the adapted query. */
+    struct rank_acc acc[6];
     struct rank_scored *buf = NULL;
     struct rank__map holdout = {0};
     struct rank_local loc_new, loc_cur;
     struct rank_link *link_new = NULL, *link_cur = NULL;
     struct rank_ckey *ev = NULL;
     double *xq_new = NULL, *xq_cur = NULL;
-    float *qe = NULL, *qn, *qc;
+    float *qe = NULL, *qn, *qc, *qa;
     size_t i, nev = 0, stride, e;
     int w, kind;
     sw_err rc = SW_ENOMEM;
@@ -484,7 +632,7 @@ static sw_err rank_evaluate(struct rank_job *j, const struct rank_model *cand,
         goto out;
     rc = SW_ENOMEM;
     buf = sw_calloc(A->nitems + 1, sizeof(*buf));
-    qe = sw_calloc(3 * j->dim, sizeof(*qe));
+    qe = sw_calloc(4 * j->dim, sizeof(*qe));
     xq_new = sw_calloc(cand->k + 1, sizeof(*xq_new));
     xq_cur = sw_calloc(j->current ? j->current->k + 1 : 1, sizeof(*xq_cur));
     j->item_emb = sw_calloc(A->nitems * j->dim + 1, sizeof(*j->item_emb));
@@ -493,6 +641,7 @@ static sw_err rank_evaluate(struct rank_job *j, const struct rank_model *cand,
         goto out;
     qn = qe + j->dim; /* the context for each model's fold-in */
     qc = qn + j->dim;
+    qa = qc + j->dim; /* the adapted query, when there is an adapter */
     for (i = 0; i < A->nitems; i++) {
         rc = rank_embed_ctx(j, NULL, A->items[i].title,
                             j->item_emb + i * j->dim);
@@ -533,6 +682,8 @@ static sw_err rank_evaluate(struct rank_job *j, const struct rank_model *cand,
             rc = rank_embed_ctx(j, j->current->cdf, t->context, qc);
         if (rc)
             goto out;
+        if (j->adapter)
+            rank_adapter_apply(j->adapter, qe, qa);
         {
             size_t nn, nc = 0;
             rank__local_reset(&loc_new);
@@ -562,10 +713,20 @@ static sw_err rank_evaluate(struct rank_job *j, const struct rank_model *cand,
                     if (rc)
                         goto out;
                 }
+                if (j->adapter)
+                    rc = rank_eval_adapted(j, cand, (uint32_t)i, kind, qa,
+                                           nn ? xq_new : NULL, &loc_new, buf,
+                                           acc + 4);
+                if (rc)
+                    goto out;
             }
         }
     }
     rank_acc_done(&acc[0], &mx->model);
+    if (j->adapter) {
+        rank_acc_done(&acc[4], &mx->adapter.with);
+        rank_acc_done(&acc[5], &mx->adapter.sim_with);
+    }
     for (w = 1; w < 4; w++)
         if (w != RANK_BASE_CURRENT || j->current)
             rank_acc_done(&acc[w], &mx->base[w]);
@@ -612,9 +773,76 @@ int rank_promote_decision(const struct rank_rerank_opts *o,
     return !o->dry_run && strncmp(w, "promoted", 8) == 0;
 }
 
+int rank_adapter_decision(const struct rank_rerank_opts *o,
+                          const struct rank_metrics *m, char *why, size_t cap)
+{
+    const struct rank_adapter_eval *a = &m->adapter;
+    const struct rank_eval *sim = &m->base[RANK_BASE_SIMILARITY];
+    double rel = a->sim_with.ndcg - sim->ndcg;
+    double all = a->with.ndcg - m->model.ndcg;
+    int keep = 0;
+
+    if (o->no_adapter)
+        snprintf(why, cap, "no adapter: not asked for");
+    else if (!a->trained)
+        snprintf(why, cap,
+                 "no adapter: %lld positive training pairs, %d needed",
+                 (long long)a->pairs, RANK_ADAPTER_MIN_PAIRS);
+    else if (rel < RANK_ADAPTER_MARGIN)
+        snprintf(why, cap,
+                 "no adapter: relevance %+.3f NDCG@10 on the holdout, under "
+                 "the margin %.3f",
+                 rel, RANK_ADAPTER_MARGIN);
+    else if (all < -RANK_PROMOTE_TOLERANCE)
+        snprintf(why, cap,
+                 "no adapter: relevance %+.3f NDCG@10 but the whole ranking "
+                 "%+.3f on the holdout",
+                 rel, all);
+    else {
+        snprintf(why, cap,
+                 "adapter kept: relevance %+.3f NDCG@10 on the holdout, the "
+                 "whole ranking %+.3f",
+                 rel, all);
+        keep = 1;
+    }
+    return keep;
+}
+
 static double rank_lift(const struct rank_eval *m, const struct rank_eval *b)
 {
     return b->rate > 0 ? m->rate / b->rate - 1.0 : 0.0;
+}
+
+/* rank_report_adapter adds the query adapter's figures and verdict. */
+static sw_err rank_report_adapter(const struct rank_model *m,
+                                  const char *decision, struct sw_buf *b)
+{
+    const struct rank_metrics *x = &m->metrics;
+    const struct rank_adapter_eval *a = &x->adapter;
+    sw_err rc;
+
+    if (!a->trained)
+        return sw_buf_printf(b, "\nQuery adapter: %s.\n", decision);
+    rc = sw_buf_printf(
+        b,
+        "\nQuery adapter (rank %d, learnt from %lld positive pairs of the "
+        "training threads):\n\n"
+        "| ranking | plain embedder NDCG@10 | adapted NDCG@10 | gain | "
+        "plain recall@10 | adapted recall@10 |\n"
+        "|---|---|---|---|---|---|\n"
+        "| candidate | %.3f | %.3f | %+.3f | %.3f | %.3f |\n",
+        m->adapter ? m->adapter->rank : 16, (long long)a->pairs, x->model.ndcg,
+        a->with.ndcg, a->with.ndcg - x->model.ndcg, x->model.recall,
+        a->with.recall);
+    if (rc == SW_OK && x->base[RANK_BASE_SIMILARITY].present)
+        rc = sw_buf_printf(
+            b, "| relevance alone | %.3f | %.3f | %+.3f | %.3f | %.3f |\n",
+            x->base[RANK_BASE_SIMILARITY].ndcg, a->sim_with.ndcg,
+            a->sim_with.ndcg - x->base[RANK_BASE_SIMILARITY].ndcg,
+            x->base[RANK_BASE_SIMILARITY].recall, a->sim_with.recall);
+    if (rc == SW_OK)
+        rc = sw_buf_printf(b, "\nAdapter: %s.\n", decision);
+    return rc;
 }
 
 static sw_err rank_report(struct rank_job *j, const struct rank_model *m,
@@ -760,20 +988,40 @@ sw_err rank_rerank_team(store *s, rank_ranker *r, const char *team,
     if (rc == SW_OK)
         rc = rank_train(&j, j.train, cand);
     if (rc == SW_OK)
+        rc = rank_adapter_fit(&j, j.train, &j.adapter,
+                              &serve->metrics.adapter.pairs);
+    if (rc == SW_OK)
         rc = rank_job_step(&j, "priors", 0.5, "family and content priors");
     if (rc == SW_OK)
         rc = rank_job_step(&j, "evaluate", 0.6, "time-split holdout");
-    if (rc == SW_OK)
+    if (rc == SW_OK) {
+        int64_t npos = serve->metrics.adapter.pairs;
         rc = rank_evaluate(&j, cand, &serve->metrics);
+        serve->metrics.adapter.pairs = npos;
+        serve->metrics.adapter.trained = j.adapter != NULL;
+    }
     if (rc)
         goto out;
     promote = rank_promote_decision(o, &serve->metrics, res->decision,
                                     sizeof(res->decision));
+    res->adapter_promoted =
+        rank_adapter_decision(o, &serve->metrics, res->adapter_decision,
+                              sizeof(res->adapter_decision));
+    serve->metrics.adapter.promoted = res->adapter_promoted;
     rc = rank_job_step(&j, "promote", 0.8, "refitting on all threads");
     if (rc == SW_OK)
         rc = rank_train(&j, j.all, serve);
+    if (rc == SW_OK && res->adapter_promoted) {
+        /* Kept: refitted on all threads, like the model. */
+        int64_t npos = 0;
+        rc = rank_adapter_fit(&j, j.all, &serve->adapter, &npos);
+        if (rc == SW_OK && serve->adapter == NULL) /* NEVER: more pairs */
+            res->adapter_promoted = serve->metrics.adapter.promoted = 0;
+    }
     if (rc == SW_OK)
         rc = rank_report(&j, serve, res->decision, &rep);
+    if (rc == SW_OK)
+        rc = rank_report_adapter(serve, res->adapter_decision, &rep);
     if (rc)
         goto out;
     serve->create_ms = o->now_ms ? o->now_ms : sw_now_ms();
@@ -805,6 +1053,7 @@ out:
     rank_hist_free(&j.all);
     rank_hist_free(&j.train);
     rank_model_free(&j.current);
+    rank_adapter_free(&j.adapter);
     sw_buf_free(&rep);
     sw_buf_free(&msg);
     return rc;

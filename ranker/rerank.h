@@ -3,7 +3,9 @@
  * priors, trains the collaborative model (ALS over thread contexts ×
  * items) on a time split, evaluates it on the holdout against the serving
  * model and the popularity and similarity baselines (NDCG@10, recall@10,
- * replay reply-rate lift), refits on all threads, and stores the model and
+ * replay reply-rate lift), learns a query adapter from the training
+ * threads' uses and their outcomes (ranker/adapter.h) and evaluates it on
+ * the same holdout, refits on all threads, and stores the model and
  * its report, promoting it in the same write transaction only if it is not
  * worse than the serving one (or when forced). Runs in snipd serve (the
  * RPC) or as a second process (`snipd rerank`); Suggest keeps serving.
@@ -24,6 +26,7 @@ struct rank_rerank_opts {
     int dry_run;        /* evaluate and report only; never promote or store */
     int64_t now_ms;     /* create time of the model; 0 = the clock */
     size_t max_threads; /* training threads kept for fold-in; 0 = 20000 */
+    int no_adapter;     /* learn no query adapter */
 };
 
 /* Progress: phase ("families", "attribution", "collaborative", "priors",
@@ -36,6 +39,8 @@ struct rank_rerank_result {
     struct rank_model *model; /* header (metrics, report); caller frees */
     int promoted;
     char decision[256];
+    int adapter_promoted;       /* the model carries a new adapter */
+    char adapter_decision[256]; /* why it does or does not */
 };
 
 /* A candidate may be this much worse than the serving model on NDCG@10
@@ -50,6 +55,25 @@ struct rank_rerank_result {
  * RANK_PROMOTE_TOLERANCE is at least the serving model's. It writes the
  * reason in words to why (cap bytes, may be 0) and returns 1 to promote. */
 int rank_promote_decision(const struct rank_rerank_opts *o,
+                          const struct rank_metrics *m, char *why, size_t cap);
+
+/* The query adapter needs at least this many positive training pairs.
+ * It changes relevance only, so it is judged there: it is kept when
+ * relevance alone ranks the holdout better with it by RANK_ADAPTER_MARGIN
+ * NDCG@10 (about the evaluation's noise at a few hundred holdout threads)
+ * and the candidate's whole ranking (what Suggest serves) is not worse
+ * with it by more than RANK_PROMOTE_TOLERANCE. */
+#define RANK_ADAPTER_MIN_PAIRS 30
+#define RANK_ADAPTER_MARGIN 0.01
+
+/* rank_adapter_decision is the adapter's gate for the evaluation m: no
+ * adapter when none was trained (too few pairs, or o->no_adapter), when
+ * m->adapter.sim_with.ndcg is below m->base[RANK_BASE_SIMILARITY].ndcg +
+ * RANK_ADAPTER_MARGIN, or when m->adapter.with.ndcg is below
+ * m->model.ndcg - RANK_PROMOTE_TOLERANCE. A dry run decides but stores
+ * nothing. It writes the reason in words to why (cap bytes, may be 0) and
+ * returns 1 to keep the adapter. */
+int rank_adapter_decision(const struct rank_rerank_opts *o,
                           const struct rank_metrics *m, char *why, size_t cap);
 
 /* rank_rerank_team runs the job for team_id with p (NULL: defaults).

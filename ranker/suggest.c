@@ -774,7 +774,7 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
     store_txn *t = NULL;
     struct rank_sctx c;
     uint64_t *labels = NULL;
-    float *dists = NULL, *qv = NULL;
+    float *dists = NULL, *qv = NULL, *qa = NULL;
     size_t dim, nh = 0, count = 0, k, nf = 0, nc = 0;
     unsigned char hb[64];
     uint64_t sidh;
@@ -845,6 +845,17 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
     }
     if (rc)
         goto out;
+    /* The promoted adapter maps the query (never the stored vectors):
+     * search and relevance see A q; the model's fold-in compares contexts
+     * with contexts and keeps the plain vector. */
+    if (c.m && c.m->adapter && c.p->use_adapter && c.m->adapter->dim == dim) {
+        qa = sw_malloc(dim * sizeof(*qa));
+        if (qa == NULL) {
+            rc = SW_ENOMEM;
+            goto out;
+        }
+        rank_adapter_apply(c.m->adapter, qv, qa);
+    }
     /* The exploration seed comes from what the request says (the query
      * text), the model and the store's state, never from server-made ids
      * (random per team): the same history and request then give the same
@@ -875,7 +886,8 @@ sw_err rank_suggest(rank_engine *e, const struct rank_suggest_req *q,
         goto out;
     }
     if (k)
-        rc = rank_ranker_search(r, q->team_id, qv, k, k, labels, dists, &nh);
+        rc = rank_ranker_search(r, q->team_id, qa ? qa : qv, k, k, labels,
+                                dists, &nh);
     if (rc == SW_OK && c.h == NULL) {
         /* The team's first statistics are still being built: rank the
          * hits by similarity alone (no evidence yet), and say so. */
@@ -924,6 +936,7 @@ out:
     sw_free(labels);
     sw_free(dists);
     sw_free(qv);
+    sw_free(qa);
     sw_free(c.xq);
     rank__local_free(&c.loc);
     rank__state_put(e, &st);

@@ -169,6 +169,10 @@ static const struct svc_opt svc_opts[] = {
      SVC_OFF(explore_percent), 0, 1000,
      "Suggest's share of exploration, percent of the default:\n"
      "                         0 = only what has proven itself [100]"},
+    {"--adapter", "SNIPD_ADAPTER", SVC_OPT_INT, SVC_OFF(adapter), 0, 1,
+     "Suggest applies the query adapter the nightly job kept\n"
+     "                         with the serving model (0: the plain embedder) "
+     "[1]"},
     {"--metrics-listen", "SNIPD_METRICS_LISTEN", SVC_OPT_STR,
      SVC_OFF(metrics_listen), 0, 0,
      "serve Prometheus metrics at http://ADDR/metrics (host:port;\n"
@@ -453,6 +457,7 @@ sw_err svc_config_parse(int argc, char **argv, struct svc_config *c,
     c->demo = 1;
     c->demo_sample = 1;
     c->explore_percent = 100;
+    c->adapter = 1;
     c->access_log = 1;
     c->metrics_teams = 20;
     c->mailbox_poll_ms = 60000;

@@ -77,6 +77,9 @@ struct svc_config {
      * (ranker/hist.h rank_params): 0 shows only what has proven itself,
      * 200 tries new snippets twice as hard [100]. */
     int explore_percent;
+    /* Suggest applies the serving model's query adapter (ranker/adapter.h)
+     * when it has one; 0 compares against the plain embedder [1]. */
+    int adapter;
     /* Metrics and logs (service/svc_metrics.h). */
     const char *metrics_listen; /* Prometheus endpoint host:port; NULL off */
     int access_log;             /* one event=rpc line per call [1] */

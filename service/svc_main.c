@@ -401,6 +401,7 @@ static int snipd_serve(const struct svc_config *cfg)
         rank_params_default(&rp);
         rp.w_explore *= cfg->explore_percent / 100.0;
         rp.wc_explore *= cfg->explore_percent / 100.0;
+        rp.use_adapter = cfg->adapter;
         rc = rank_engine_open(st, ranker, &rp, &engine);
         if (rc == SW_OK) /* Suggest reads what it publishes (engine.h) */
             rc = rank_engine_start(engine, cfg->stats_poll_ms);

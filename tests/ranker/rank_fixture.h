@@ -37,6 +37,7 @@ struct tspec {
     int64_t day;
     int kinds[3];
     int64_t after[3];
+    const char *ctx; /* the email's text; NULL: a manufacturing company */
 };
 
 /* One email of thread tid, sent at ms; to (may be NULL) its one

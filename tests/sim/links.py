@@ -7,6 +7,7 @@ counted by method and status code and the run goes on.
 OfflineLink stands in when there is no snipd (or it cannot ingest): every
 call is a no-op, so the world model still runs."""
 
+import os
 import time
 
 import grpc
@@ -207,6 +208,12 @@ class SnipdLink:
             return None
         self.caps["RunRerank"] = "ok"
         self._count("RunRerank")
+        # SIM_RERANK_LOG=FILE appends each run's report (the adapter's
+        # holdout figures among them) to FILE; the run is unchanged.
+        log = os.environ.get("SIM_RERANK_LOG")
+        if log and last is not None:
+            with open(log, "a", encoding="utf-8") as f:
+                f.write(last.model.report + "\n")
         return last
 
     def count_threads(self):

@@ -1,0 +1,560 @@
+/* Tests of the query adapter (ranker/adapter.c, issue 21): it learns what
+ * the outcomes say a context's words point at where the embedder sees no
+ * link (no shared words); the nightly job keeps it when the holdout says
+ * it helps and not when the outcomes are noise or the pairs too few; the
+ * same history gives the same bytes; it is stored with the model (and a
+ * model stored before it still loads); and Suggest ranks with it. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base/sw_arena.h"
+#include "base/sw_buf.h"
+#include "base/sw_mem.h"
+#include "ranker/adapter.h"
+#include "ranker/engine.h"
+#include "ranker/index.h"
+#include "ranker/model.h"
+#include "ranker/rerank.h"
+#include "ranker/suggest.h"
+#include "store/store.h"
+#include "tests/ranker/rank_fixture.h"
+#include "tests/testutil.h"
+
+#define POSITIVE 4
+#define NEGATIVE 6
+
+/* Two kinds of prospects, told apart by a few words among names and
+ * small talk; the framings that win with each share no word with them. */
+static const char *const LOGI[8] = {"freight", "trucks",   "warehouse",
+                                    "pallets", "carriers", "shipping",
+                                    "dock",    "fleet"};
+static const char *const CARE[8] = {"clinic",   "patients", "nurses",
+                                    "hospital", "charting", "ward",
+                                    "doctors",  "medical"};
+static const char *const NOISE[24] = {
+    "Ivan",     "Maria",   "Chen",      "Olu",     "Priya",  "Tomas",
+    "Greta",    "Yusuf",   "Lena",      "Marco",   "Aiko",   "Sven",
+    "tuesday",  "budget",  "quarter",   "meeting", "review", "timeline",
+    "contract", "renewal", "questions", "team",    "plans",  "options"};
+static const char *const WIN_LOGI =
+    "Detention fees fall by a fifth within one season.";
+static const char *const WIN_CARE =
+    "Sign-off on notes drops to under a minute each.";
+
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    return x ^ (x >> 33);
+}
+
+/* ctx_text writes thread n's context: two words of its group among six of
+ * noise (group n % 2). */
+static void ctx_text(int n, int salt, char *out, size_t cap)
+{
+    const char *const *g = n % 2 ? CARE : LOGI;
+    uint64_t h = mix((uint64_t)n * 7919 + (uint64_t)salt);
+
+    snprintf(out, cap, "Hello %s, %s %s about %s and %s, %s %s?", NOISE[h % 24],
+             NOISE[(h >> 5) % 24], g[(h >> 10) % 8], NOISE[(h >> 15) % 24],
+             g[(h >> 20) % 8], NOISE[(h >> 25) % 24], NOISE[(h >> 30) % 24]);
+}
+
+/* The history: 240 threads over 120 days, each using one of the two
+ * framings at random; with fit set, a framing pays off where it fits its
+ * group and not elsewhere; without, the outcome is a coin toss. */
+struct hist_spec {
+    int threads;
+    int fit;
+};
+
+static sw_err fill_groups(store_txn *t, void *arg)
+{
+    const struct hist_spec *hs = arg;
+    static char ctx[400][160];
+    struct tspec sp;
+    int i;
+    sw_err rc = SW_OK;
+
+    for (i = 0; rc == SW_OK && i < hs->threads; i++) {
+        uint64_t h = mix((uint64_t)i + 17);
+        int uses_logi = (h & 1) != 0, group_logi = i % 2 == 0, pos;
+        memset(&sp, 0, sizeof(sp));
+        sp.n = i + 1;
+        sp.rep = i % 3 ? "a@x" : "b@x";
+        sp.day = 1 + i / 2;
+        sp.frames[0] = uses_logi ? WIN_LOGI : WIN_CARE;
+        pos = hs->fit ? uses_logi == group_logi : ((h >> 7) & 1) != 0;
+        sp.kinds[0] = pos ? POSITIVE : NEGATIVE;
+        sp.after[0] = 1;
+        ctx_text(i, 0, ctx[i], sizeof(ctx[i]));
+        sp.ctx = ctx[i];
+        rc = fx_thread(t, &sp);
+    }
+    return rc;
+}
+
+/* embed_all embeds n texts of the team into rows of out. */
+static void embed(rank_ranker *r, const char *s, float *out)
+{
+    ASSERT_OK(rank_ranker_embed(r, TEAM, s, strlen(s), out));
+}
+
+static float dot(const float *a, const float *b, size_t d)
+{
+    double s = 0;
+    size_t i;
+
+    for (i = 0; i < d; i++)
+        s += (double)a[i] * b[i];
+    return (float)s;
+}
+
+/* The adapter alone: trained on contexts paired with their group's item,
+ * it ranks the right item first for contexts it never saw (other word
+ * combinations), where the plain embedder is a coin toss (no shared
+ * words); and twice the same input gives the same bytes. */
+static void test_adapter_learns_what_words_point_at(void **state)
+{
+    struct fixture *f = *state;
+    struct hist_spec hs = {240, 1};
+    struct rank_adapter_opts o;
+    struct rank_adapter_pair pairs[200];
+    struct rank_adapter *a = NULL, *b = NULL;
+    rank_ranker *r = NULL;
+    float *Q, *S, *q, *qa;
+    int kinds[2] = {'f', 'f'}, plain_right = 0, adapted_right = 0, caught = 0;
+    size_t dim, i, used = 0;
+    char txt[160];
+
+    ASSERT_OK(store_update(f->s, fill_groups, &hs));
+    ASSERT_OK(rank_ranker_open(f->s, NULL, &r));
+    ASSERT_OK(rank_ranker_sync(r, TEAM, 0, &caught));
+    dim = rank_ranker_dim(r);
+    Q = sw_calloc(200 * dim, sizeof(float));
+    S = sw_calloc(2 * dim, sizeof(float));
+    q = sw_calloc(dim, sizeof(float));
+    qa = sw_calloc(dim, sizeof(float));
+    assert_non_null(Q && S && q && qa);
+    embed(r, WIN_LOGI, S);
+    embed(r, WIN_CARE, S + dim);
+    for (i = 0; i < 200; i++) {
+        ctx_text((int)i, 0, txt, sizeof(txt));
+        embed(r, txt, Q + i * dim);
+        pairs[i].q = (uint32_t)i;
+        pairs[i].item = i % 2; /* LOGI contexts are even */
+        pairs[i].w = 1.0f;
+        pairs[i].negative = 0;
+    }
+    rank_adapter_opts_default(&o);
+    ASSERT_OK(rank_adapter_train(Q, 200, S, kinds, 2, dim, pairs, 200, &o,
+                                 &used, &a));
+    assert_int_equal(used, 200);
+    ASSERT_OK(rank_adapter_train(Q, 200, S, kinds, 2, dim, pairs, 200, &o,
+                                 &used, &b));
+    assert_memory_equal(a->U, b->U, dim * (size_t)a->rank * sizeof(float));
+    assert_memory_equal(a->V, b->V, dim * (size_t)a->rank * sizeof(float));
+    /* Held-out contexts: another salt, so other word combinations. */
+    for (i = 0; i < 100; i++) {
+        const float *right = S + (i % 2) * dim, *wrong = S + (1 - i % 2) * dim;
+        ctx_text((int)i, 99, txt, sizeof(txt));
+        embed(r, txt, q);
+        plain_right += dot(q, right, dim) > dot(q, wrong, dim);
+        rank_adapter_apply(a, q, qa);
+        adapted_right += dot(qa, right, dim) > dot(qa, wrong, dim);
+        assert_true(fabsf(dot(qa, qa, dim) - 1.0f) < 1e-4f);
+    }
+    print_message("right item first on 100 held-out contexts: plain %d, "
+                  "adapted %d\n",
+                  plain_right, adapted_right);
+    assert_true(plain_right < 70);
+    assert_true(adapted_right >= 95);
+    rank_adapter_free(&a);
+    rank_adapter_free(&b);
+    sw_free(Q);
+    sw_free(S);
+    sw_free(q);
+    sw_free(qa);
+    rank_ranker_close(&r);
+}
+
+static void rerank(store *s, rank_ranker *r, int dry_run,
+                   struct rank_rerank_result *res)
+{
+    struct rank_rerank_opts o;
+
+    memset(&o, 0, sizeof(o));
+    o.force_promote = 1;
+    o.dry_run = dry_run;
+    o.now_ms = 200 * DAYMS;
+    memset(res, 0, sizeof(*res));
+    ASSERT_OK(rank_rerank_team(s, r, TEAM, NULL, &o, NULL, NULL, res));
+    fprintf(stderr, "%s\n", res->model->report);
+}
+
+/* The nightly job on a history where outcomes separate the two groups:
+ * the adapter beats the plain embedder on the holdout by the margin, is
+ * kept, refitted and stored with the model; two runs give the same
+ * bytes. */
+static void test_rerank_keeps_adapter(void **state)
+{
+    struct fixture *f = *state;
+    struct hist_spec hs = {240, 1};
+    struct rank_rerank_result a, b;
+    const struct rank_metrics *m;
+    rank_ranker *r = NULL;
+    int caught = 0;
+
+    ASSERT_OK(store_update(f->s, fill_groups, &hs));
+    ASSERT_OK(rank_ranker_open(f->s, NULL, &r));
+    ASSERT_OK(rank_ranker_sync(r, TEAM, 0, &caught));
+    rerank(f->s, r, 1, &a);
+    rerank(f->s, r, 1, &b);
+    m = &a.model->metrics;
+    assert_true(m->adapter.trained);
+    assert_true(m->adapter.pairs >= RANK_ADAPTER_MIN_PAIRS);
+    assert_true(m->adapter.sim_with.ndcg >=
+                m->base[RANK_BASE_SIMILARITY].ndcg + RANK_ADAPTER_MARGIN);
+    assert_true(m->adapter.with.ndcg >= m->model.ndcg - RANK_PROMOTE_TOLERANCE);
+    assert_true(a.adapter_promoted);
+    assert_true(m->adapter.promoted);
+    assert_non_null(strstr(a.adapter_decision, "adapter kept"));
+    assert_non_null(strstr(a.model->report, "Query adapter"));
+    assert_non_null(a.model->adapter);
+    assert_non_null(b.model->adapter);
+    assert_memory_equal(a.model->adapter->U, b.model->adapter->U,
+                        a.model->adapter->dim * (size_t)a.model->adapter->rank *
+                            sizeof(float));
+    assert_memory_equal(a.model->adapter->V, b.model->adapter->V,
+                        a.model->adapter->dim * (size_t)a.model->adapter->rank *
+                            sizeof(float));
+    rank_model_free(&a.model);
+    rank_model_free(&b.model);
+    rank_ranker_close(&r);
+}
+
+/* Outcomes that are a coin toss: an adapter is trained but does not beat
+ * the plain embedder by the margin, so none is kept; and with too few
+ * threads none is trained. */
+static void test_rerank_drops_adapter(void **state)
+{
+    struct fixture *f = *state;
+    struct hist_spec hs = {240, 0};
+    struct rank_rerank_result a;
+    rank_ranker *r = NULL;
+    int caught = 0;
+
+    ASSERT_OK(store_update(f->s, fill_groups, &hs));
+    ASSERT_OK(rank_ranker_open(f->s, NULL, &r));
+    ASSERT_OK(rank_ranker_sync(r, TEAM, 0, &caught));
+    rerank(f->s, r, 0, &a);
+    assert_true(a.model->metrics.adapter.trained);
+    assert_false(a.adapter_promoted);
+    assert_false(a.model->metrics.adapter.promoted);
+    assert_null(a.model->adapter);
+    assert_non_null(strstr(a.adapter_decision, "under the margin"));
+    rank_model_free(&a.model);
+    rank_ranker_close(&r);
+}
+
+static void test_rerank_too_few_pairs(void **state)
+{
+    struct fixture *f = *state;
+    struct hist_spec hs = {40, 1};
+    struct rank_rerank_result a;
+    rank_ranker *r = NULL;
+    int caught = 0;
+
+    ASSERT_OK(store_update(f->s, fill_groups, &hs));
+    ASSERT_OK(rank_ranker_open(f->s, NULL, &r));
+    ASSERT_OK(rank_ranker_sync(r, TEAM, 0, &caught));
+    rerank(f->s, r, 0, &a);
+    assert_false(a.model->metrics.adapter.trained);
+    assert_true(a.model->metrics.adapter.pairs < RANK_ADAPTER_MIN_PAIRS);
+    assert_false(a.adapter_promoted);
+    assert_null(a.model->adapter);
+    assert_non_null(strstr(a.adapter_decision, "positive training pairs"));
+    rank_model_free(&a.model);
+    rank_ranker_close(&r);
+}
+
+/* --- storage ------------------------------------------------------------- */
+
+struct save_arg {
+    struct rank_model *m, *got;
+    uint64_t seq;
+};
+
+static sw_err save_cb(store_txn *t, void *arg)
+{
+    struct save_arg *a = arg;
+    sw_err rc = rank_model_save(t, TEAM, a->m);
+
+    if (rc == SW_OK)
+        rc = rank_model_promote(t, TEAM, a->m->seq, 5);
+    a->seq = a->m->seq;
+    return rc;
+}
+
+static sw_err load_cb(store_txn *t, void *arg)
+{
+    struct save_arg *a = arg;
+
+    rank_model_free(&a->got);
+    return rank_model_load(t, TEAM, a->seq, 1, &a->got);
+}
+
+static struct rank_model *model_with_adapter(size_t dim)
+{
+    struct rank_model *m = sw_calloc(1, sizeof(*m));
+    size_t i;
+
+    assert_non_null(m);
+    m->dim = dim;
+    m->create_ms = 86400000;
+    m->metrics.model.ndcg = 0.5;
+    m->metrics.model.present = 1;
+    m->metrics.adapter.with.ndcg = 0.625;
+    m->metrics.adapter.with.present = 1;
+    m->metrics.adapter.sim_with.recall = 0.25;
+    m->metrics.adapter.pairs = 77;
+    m->metrics.adapter.trained = 1;
+    m->metrics.adapter.promoted = 1;
+    ASSERT_OK(rank_adapter_new(dim, 3, &m->adapter));
+    for (i = 0; i < dim * 3; i++) {
+        m->adapter->U[i] = (float)i / 7.0f;
+        m->adapter->V[i] = -(float)i / 3.0f;
+    }
+    return m;
+}
+
+/* A model with an adapter comes back with the same bytes and figures. */
+static void test_model_adapter_roundtrip(void **state)
+{
+    struct fixture *f = *state;
+    struct save_arg a;
+
+    memset(&a, 0, sizeof(a));
+    a.m = model_with_adapter(8);
+    ASSERT_OK(store_update(f->s, save_cb, &a));
+    ASSERT_OK(store_view(f->s, load_cb, &a));
+    assert_non_null(a.got->adapter);
+    assert_int_equal(a.got->adapter->rank, 3);
+    assert_int_equal(a.got->adapter->dim, 8);
+    assert_memory_equal(a.got->adapter->U, a.m->adapter->U, 24 * sizeof(float));
+    assert_memory_equal(a.got->adapter->V, a.m->adapter->V, 24 * sizeof(float));
+    assert_true(a.got->metrics.adapter.with.ndcg == 0.625);
+    assert_true(a.got->metrics.adapter.sim_with.recall == 0.25);
+    assert_int_equal(a.got->metrics.adapter.pairs, 77);
+    assert_true(a.got->metrics.adapter.trained);
+    assert_true(a.got->metrics.adapter.promoted);
+    assert_true(a.got->metrics.model.ndcg == 0.5);
+    /* Promotion rewrites the header: the figures survive it. */
+    assert_true(a.got->promoted);
+    rank_model_free(&a.got);
+    rank_model_free(&a.m);
+}
+
+static void put_u64(struct sw_buf *b, uint64_t v)
+{
+    unsigned char x[8];
+
+    store_u64_put(x, v);
+    ASSERT_OK(sw_buf_add(b, x, 8));
+}
+
+/* Version 1 records, as the job wrote them before the adapter: a header
+ * (version byte 1, the version string, times, five evaluations, counts,
+ * the report) and data (k, dim, λ, scale, no items, no threads, and the
+ * trailing context frequencies: 1 document, one word). */
+static sw_err put_v1(store_txn *t, void *arg)
+{
+    struct sw_buf k, v;
+    double one = 1.0;
+    uint64_t bits;
+    int i;
+    sw_err rc;
+
+    (void)arg;
+    sw_buf_init(&k, 256);
+    sw_buf_init(&v, 1 << 16);
+    ASSERT_OK(sw_buf_addc(&v, 1));
+    put_u64(&v, 6);
+    ASSERT_OK(sw_buf_add(&v, "old-v1", 6));
+    put_u64(&v, 1000);
+    put_u64(&v, 0);
+    memcpy(&bits, &one, 8);
+    for (i = 0; i < 5; i++) {
+        put_u64(&v, bits); /* ndcg 1.0 */
+        put_u64(&v, 0);
+        put_u64(&v, 0);
+        put_u64(&v, 0);
+        put_u64(&v, 1);
+    }
+    put_u64(&v, 10);
+    put_u64(&v, 11);
+    put_u64(&v, 12);
+    put_u64(&v, 2);
+    ASSERT_OK(sw_buf_add(&v, "# ", 2));
+    ASSERT_OK(store_key(&k, TEAM, NULL, 0));
+    ASSERT_OK(store_key_add_u64(&k, UINT64_MAX - 1));
+    rc = store_put(t, STORE_DB_RANK_MODELS, sw_buf_str(&k), sw_buf_len(&k),
+                   sw_buf_str(&v), sw_buf_len(&v), 0);
+    sw_buf_reset(&v);
+    ASSERT_OK(sw_buf_addc(&v, 1));
+    put_u64(&v, 0);      /* k */
+    put_u64(&v, 4);      /* dim */
+    put_u64(&v, bits);   /* lambda */
+    put_u64(&v, bits);   /* scale */
+    put_u64(&v, 0);      /* items */
+    put_u64(&v, 0);      /* threads */
+    put_u64(&v, 1);      /* cdf: documents */
+    put_u64(&v, 1);      /* words */
+    put_u64(&v, 0x1234); /* hash */
+    put_u64(&v, 1);      /* count */
+    ASSERT_OK(store_key(&k, TEAM, NULL, 0));
+    ASSERT_OK(store_key_add_u64(&k, 1));
+    if (rc == SW_OK)
+        rc = store_put(t, STORE_DB_RANK_BLOBS, sw_buf_str(&k), sw_buf_len(&k),
+                       sw_buf_str(&v), sw_buf_len(&v), 0);
+    sw_buf_free(&k);
+    sw_buf_free(&v);
+    return rc;
+}
+
+static void test_model_v1_loads(void **state)
+{
+    struct fixture *f = *state;
+    struct save_arg a;
+
+    memset(&a, 0, sizeof(a));
+    a.seq = 1;
+    ASSERT_OK(store_update(f->s, put_v1, NULL));
+    ASSERT_OK(store_view(f->s, load_cb, &a));
+    assert_string_equal(a.got->version, "old-v1");
+    assert_true(a.got->metrics.model.ndcg == 1.0);
+    assert_int_equal(a.got->metrics.train_threads, 12);
+    assert_string_equal(a.got->report, "# ");
+    assert_int_equal(a.got->dim, 4);
+    assert_non_null(a.got->cdf);
+    assert_int_equal(a.got->cdf->docs, 1);
+    assert_null(a.got->adapter);
+    assert_false(a.got->metrics.adapter.trained);
+    assert_int_equal(a.got->metrics.adapter.pairs, 0);
+    rank_model_free(&a.got);
+}
+
+/* --- Suggest ------------------------------------------------------------- */
+
+/* Suggest's order of two framings for one query by relevance alone, with
+ * the serving model's adapter applied or not (params use_adapter). */
+static void suggest_top(store *s, rank_ranker *r, int use_adapter,
+                        const char *query, const char **top, double *rel)
+{
+    struct rank_params p;
+    struct rank_suggest_req q;
+    struct rank_suggest_res out;
+    struct sw_arena a;
+    struct sw_buf why;
+    rank_engine *e = NULL;
+
+    rank_params_default(&p);
+    p.use_adapter = use_adapter;
+    ASSERT_OK(rank_engine_open(s, r, &p, &e));
+    memset(&q, 0, sizeof(q));
+    q.team_id = TEAM;
+    q.context = query;
+    q.max_framings = 2;
+    q.max_contents = 1;
+    q.mode = RANK_MODE_SIMILARITY;
+    q.request_hash = 3;
+    sw_buf_init(&why, 1024);
+    sw_arena_init(&a, 0);
+    ASSERT_OK(rank_suggest(e, &q, &a, &out, &why));
+    assert_int_equal(out.n_framings, 2);
+    *top = out.framings[0].text == NULL ? "" : out.framings[0].text;
+    *top = strcmp(*top, WIN_LOGI) == 0 ? WIN_LOGI : WIN_CARE;
+    *rel = out.framings[0].score.relevance - out.framings[1].score.relevance;
+    sw_arena_free(&a);
+    sw_buf_free(&why);
+    rank_engine_close(&e);
+}
+
+/* A serving model whose adapter maps a hospital's words onto WIN_CARE
+ * (U = that framing's vector, V = the query's, so A q = q + s |q|²): with
+ * it, Suggest puts WIN_CARE first for the query; without it (or with
+ * use_adapter 0), the plain cosines, where WIN_LOGI shares the query's
+ * words, put WIN_LOGI first. */
+static void test_suggest_uses_adapter(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const query =
+        "Our hospital fleet of trucks brings fees down each season.";
+    struct hist_spec hs = {40, 1};
+    struct save_arg sa;
+    rank_ranker *r = NULL;
+    const char *top;
+    double gap;
+    float *qv, *sv;
+    size_t dim, i;
+    int caught = 0;
+
+    ASSERT_OK(store_update(f->s, fill_groups, &hs));
+    ASSERT_OK(rank_ranker_open(f->s, NULL, &r));
+    ASSERT_OK(rank_ranker_sync(r, TEAM, 0, &caught));
+    suggest_top(f->s, r, 1, query, &top, &gap);
+    assert_ptr_equal(top, WIN_LOGI); /* no model yet */
+    dim = rank_ranker_dim(r);
+    qv = sw_calloc(dim, sizeof(float));
+    sv = sw_calloc(dim, sizeof(float));
+    embed(r, query, qv);
+    embed(r, WIN_CARE, sv);
+    memset(&sa, 0, sizeof(sa));
+    sa.m = sw_calloc(1, sizeof(*sa.m));
+    sa.m->dim = dim;
+    sa.m->create_ms = DAYMS;
+    ASSERT_OK(rank_adapter_new(dim, 1, &sa.m->adapter));
+    for (i = 0; i < dim; i++) {
+        sa.m->adapter->U[i] = sv[i];
+        sa.m->adapter->V[i] = qv[i];
+    }
+    ASSERT_OK(store_update(f->s, save_cb, &sa));
+    suggest_top(f->s, r, 0, query, &top, &gap);
+    assert_ptr_equal(top, WIN_LOGI);
+    suggest_top(f->s, r, 1, query, &top, &gap);
+    assert_ptr_equal(top, WIN_CARE);
+    assert_true(gap > 0.1);
+    rank_model_free(&sa.m);
+    sw_free(qv);
+    sw_free(sv);
+    rank_ranker_close(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_adapter_learns_what_words_point_at,
+                                        fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_rerank_keeps_adapter, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_rerank_drops_adapter, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_rerank_too_few_pairs, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_model_adapter_roundtrip, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_model_v1_loads, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_suggest_uses_adapter, fx_setup,
+                                        fx_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
