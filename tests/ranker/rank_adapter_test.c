@@ -186,6 +186,41 @@ static void test_adapter_learns_what_words_point_at(void **state)
     rank_ranker_close(&r);
 }
 
+/* The gate alone: each reason to keep no adapter, and the one to keep
+ * it. */
+static void test_adapter_gate(void **state)
+{
+    struct rank_rerank_opts o;
+    struct rank_metrics m;
+    char why[256];
+
+    (void)state;
+    memset(&o, 0, sizeof(o));
+    memset(&m, 0, sizeof(m));
+    m.adapter.pairs = RANK_ADAPTER_MIN_PAIRS - 1;
+    assert_false(rank_adapter_decision(&o, &m, why, sizeof(why)));
+    assert_non_null(strstr(why, "positive training pairs"));
+    m.adapter.trained = 1;
+    m.adapter.pairs = 100;
+    m.base[RANK_BASE_SIMILARITY].ndcg = 0.50;
+    m.model.ndcg = 0.80;
+    m.adapter.with.ndcg = 0.80;
+    m.adapter.sim_with.ndcg = 0.50 + RANK_ADAPTER_MARGIN / 2;
+    assert_false(rank_adapter_decision(&o, &m, why, sizeof(why)));
+    assert_non_null(strstr(why, "under the margin"));
+    m.adapter.sim_with.ndcg = 0.50 + 2 * RANK_ADAPTER_MARGIN;
+    assert_true(rank_adapter_decision(&o, &m, why, sizeof(why)));
+    assert_non_null(strstr(why, "adapter kept"));
+    /* Better relevance, but what Suggest serves got worse: not kept. */
+    m.adapter.with.ndcg = 0.80 - 2 * RANK_PROMOTE_TOLERANCE;
+    assert_false(rank_adapter_decision(&o, &m, why, sizeof(why)));
+    assert_non_null(strstr(why, "whole ranking"));
+    m.adapter.with.ndcg = 0.80 - RANK_PROMOTE_TOLERANCE / 2;
+    assert_true(rank_adapter_decision(&o, &m, NULL, 0));
+    o.no_adapter = 1;
+    assert_false(rank_adapter_decision(&o, &m, why, sizeof(why)));
+}
+
 static void rerank(store *s, rank_ranker *r, int dry_run,
                    struct rank_rerank_result *res)
 {
@@ -543,6 +578,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_adapter_learns_what_words_point_at,
                                         fx_setup, fx_teardown),
+        cmocka_unit_test(test_adapter_gate),
         cmocka_unit_test_setup_teardown(test_rerank_keeps_adapter, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_rerank_drops_adapter, fx_setup,
