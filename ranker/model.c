@@ -173,6 +173,8 @@ static sw_err rank_header_enc(const struct rank_model *m, struct sw_buf *b)
         rc = rank_put_u64(b, (uint64_t)x->adapter.trained);
     if (rc == SW_OK)
         rc = rank_put_u64(b, (uint64_t)x->adapter.promoted);
+    if (rc == SW_OK)
+        rc = rank_put_u64(b, (uint64_t)x->adapter.passed);
     return rc;
 }
 
@@ -210,6 +212,7 @@ static sw_err rank_header_dec(const void *v, size_t n, struct rank_model *m)
     ad->pairs = (int64_t)rank_get_u64(&r);
     ad->trained = (int)rank_get_u64(&r);
     ad->promoted = (int)rank_get_u64(&r);
+    ad->passed = (int)rank_get_u64(&r);
     return r.rc;
 }
 

@@ -43,7 +43,9 @@ struct rank_adapter_eval {
     struct rank_eval with, sim_with;
     int64_t pairs; /* training pairs it learnt from (0: not trained) */
     int trained;   /* enough pairs to train one */
-    int promoted;  /* better by the margin: stored with the model */
+    int passed;    /* better on this run's holdout (rank_adapter_decision) */
+    int promoted;  /* passed on this run and the one before: stored with
+                      the model */
 };
 
 struct rank_metrics {

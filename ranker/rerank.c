@@ -774,14 +774,16 @@ int rank_promote_decision(const struct rank_rerank_opts *o,
 }
 
 int rank_adapter_decision(const struct rank_rerank_opts *o,
-                          const struct rank_metrics *m, char *why, size_t cap)
+                          struct rank_metrics *m,
+                          const struct rank_metrics *prev, char *why,
+                          size_t cap)
 {
-    const struct rank_adapter_eval *a = &m->adapter;
+    struct rank_adapter_eval *a = &m->adapter;
     const struct rank_eval *sim = &m->base[RANK_BASE_SIMILARITY];
     double rel = a->sim_with.ndcg - sim->ndcg;
     double all = a->with.ndcg - m->model.ndcg;
-    int keep = 0;
 
+    a->passed = 0;
     if (o->no_adapter)
         snprintf(why, cap, "no adapter: not asked for");
     else if (!a->trained)
@@ -798,14 +800,20 @@ int rank_adapter_decision(const struct rank_rerank_opts *o,
                  "no adapter: relevance %+.3f NDCG@10 but the whole ranking "
                  "%+.3f on the holdout",
                  rel, all);
-    else {
+    else
+        a->passed = 1;
+    if (a->passed && !(prev && prev->adapter.passed))
+        snprintf(why, cap,
+                 "no adapter yet: relevance %+.3f NDCG@10 on the holdout, the "
+                 "whole ranking %+.3f, but the run before did not pass; kept "
+                 "if the next one does",
+                 rel, all);
+    else if (a->passed)
         snprintf(why, cap,
                  "adapter kept: relevance %+.3f NDCG@10 on the holdout, the "
-                 "whole ranking %+.3f",
+                 "whole ranking %+.3f (and it passed the run before)",
                  rel, all);
-        keep = 1;
-    }
-    return keep;
+    return a->passed && prev && prev->adapter.passed;
 }
 
 static double rank_lift(const struct rank_eval *m, const struct rank_eval *b)
@@ -1004,9 +1012,9 @@ sw_err rank_rerank_team(store *s, rank_ranker *r, const char *team,
         goto out;
     promote = rank_promote_decision(o, &serve->metrics, res->decision,
                                     sizeof(res->decision));
-    res->adapter_promoted =
-        rank_adapter_decision(o, &serve->metrics, res->adapter_decision,
-                              sizeof(res->adapter_decision));
+    res->adapter_promoted = rank_adapter_decision(
+        o, &serve->metrics, j.current ? &j.current->metrics : NULL,
+        res->adapter_decision, sizeof(res->adapter_decision));
     serve->metrics.adapter.promoted = res->adapter_promoted;
     rc = rank_job_step(&j, "promote", 0.8, "refitting on all threads");
     if (rc == SW_OK)

@@ -62,7 +62,9 @@ int rank_promote_decision(const struct rank_rerank_opts *o,
  * relevance alone ranks the holdout better with it by RANK_ADAPTER_MARGIN
  * NDCG@10 (about the evaluation's noise at a few hundred holdout threads)
  * and the candidate's whole ranking (what Suggest serves) is not worse
- * with it by more than RANK_PROMOTE_TOLERANCE. */
+ * with it by more than RANK_PROMOTE_TOLERANCE; and, since one night's
+ * holdout of a few dozen threads can favour it by chance, only when the
+ * serving model's run (the night before) passed too. */
 #define RANK_ADAPTER_MIN_PAIRS 30
 #define RANK_ADAPTER_MARGIN 0.01
 
@@ -70,11 +72,15 @@ int rank_promote_decision(const struct rank_rerank_opts *o,
  * adapter when none was trained (too few pairs, or o->no_adapter), when
  * m->adapter.sim_with.ndcg is below m->base[RANK_BASE_SIMILARITY].ndcg +
  * RANK_ADAPTER_MARGIN, or when m->adapter.with.ndcg is below
- * m->model.ndcg - RANK_PROMOTE_TOLERANCE. A dry run decides but stores
- * nothing. It writes the reason in words to why (cap bytes, may be 0) and
- * returns 1 to keep the adapter. */
+ * m->model.ndcg - RANK_PROMOTE_TOLERANCE; it sets m->adapter.passed
+ * when neither holds. Passed, it keeps the adapter only when prev (the
+ * serving model's metrics, NULL: none) passed too. A dry run decides but
+ * stores nothing. It writes the reason in words to why (cap bytes, may be
+ * 0) and returns 1 to keep the adapter. */
 int rank_adapter_decision(const struct rank_rerank_opts *o,
-                          const struct rank_metrics *m, char *why, size_t cap);
+                          struct rank_metrics *m,
+                          const struct rank_metrics *prev, char *why,
+                          size_t cap);
 
 /* rank_rerank_team runs the job for team_id with p (NULL: defaults).
  * progress may be NULL. On success *res holds the result (free

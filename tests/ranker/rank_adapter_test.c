@@ -186,19 +186,21 @@ static void test_adapter_learns_what_words_point_at(void **state)
     rank_ranker_close(&r);
 }
 
-/* The gate alone: each reason to keep no adapter, and the one to keep
- * it. */
+/* The gate alone: each reason to keep no adapter, a first pass that
+ * waits for the next night, and a second pass that keeps it. */
 static void test_adapter_gate(void **state)
 {
     struct rank_rerank_opts o;
-    struct rank_metrics m;
+    struct rank_metrics m, prev;
     char why[256];
 
     (void)state;
     memset(&o, 0, sizeof(o));
     memset(&m, 0, sizeof(m));
+    memset(&prev, 0, sizeof(prev));
+    prev.adapter.passed = 1;
     m.adapter.pairs = RANK_ADAPTER_MIN_PAIRS - 1;
-    assert_false(rank_adapter_decision(&o, &m, why, sizeof(why)));
+    assert_false(rank_adapter_decision(&o, &m, &prev, why, sizeof(why)));
     assert_non_null(strstr(why, "positive training pairs"));
     m.adapter.trained = 1;
     m.adapter.pairs = 100;
@@ -206,19 +208,29 @@ static void test_adapter_gate(void **state)
     m.model.ndcg = 0.80;
     m.adapter.with.ndcg = 0.80;
     m.adapter.sim_with.ndcg = 0.50 + RANK_ADAPTER_MARGIN / 2;
-    assert_false(rank_adapter_decision(&o, &m, why, sizeof(why)));
+    assert_false(rank_adapter_decision(&o, &m, &prev, why, sizeof(why)));
     assert_non_null(strstr(why, "under the margin"));
+    assert_false(m.adapter.passed);
     m.adapter.sim_with.ndcg = 0.50 + 2 * RANK_ADAPTER_MARGIN;
-    assert_true(rank_adapter_decision(&o, &m, why, sizeof(why)));
+    assert_true(rank_adapter_decision(&o, &m, &prev, why, sizeof(why)));
     assert_non_null(strstr(why, "adapter kept"));
+    assert_true(m.adapter.passed);
+    /* A first pass waits for the next night. */
+    assert_false(rank_adapter_decision(&o, &m, NULL, why, sizeof(why)));
+    assert_non_null(strstr(why, "no adapter yet"));
+    assert_true(m.adapter.passed);
+    prev.adapter.passed = 0;
+    assert_false(rank_adapter_decision(&o, &m, &prev, why, sizeof(why)));
+    prev.adapter.passed = 1;
     /* Better relevance, but what Suggest serves got worse: not kept. */
     m.adapter.with.ndcg = 0.80 - 2 * RANK_PROMOTE_TOLERANCE;
-    assert_false(rank_adapter_decision(&o, &m, why, sizeof(why)));
+    assert_false(rank_adapter_decision(&o, &m, &prev, why, sizeof(why)));
     assert_non_null(strstr(why, "whole ranking"));
+    assert_false(m.adapter.passed);
     m.adapter.with.ndcg = 0.80 - RANK_PROMOTE_TOLERANCE / 2;
-    assert_true(rank_adapter_decision(&o, &m, NULL, 0));
+    assert_true(rank_adapter_decision(&o, &m, &prev, NULL, 0));
     o.no_adapter = 1;
-    assert_false(rank_adapter_decision(&o, &m, why, sizeof(why)));
+    assert_false(rank_adapter_decision(&o, &m, &prev, why, sizeof(why)));
 }
 
 static void rerank(store *s, rank_ranker *r, int dry_run,
@@ -236,14 +248,14 @@ static void rerank(store *s, rank_ranker *r, int dry_run,
 }
 
 /* The nightly job on a history where outcomes separate the two groups:
- * the adapter beats the plain embedder on the holdout by the margin, is
- * kept, refitted and stored with the model; two runs give the same
- * bytes. */
+ * the adapter beats the plain embedder on the holdout by the margin; the
+ * first night it passes and waits, the next it is kept, refitted and
+ * stored with the model; two runs give the same bytes. */
 static void test_rerank_keeps_adapter(void **state)
 {
     struct fixture *f = *state;
     struct hist_spec hs = {240, 1};
-    struct rank_rerank_result a, b;
+    struct rank_rerank_result first, a, b;
     const struct rank_metrics *m;
     rank_ranker *r = NULL;
     int caught = 0;
@@ -251,6 +263,11 @@ static void test_rerank_keeps_adapter(void **state)
     ASSERT_OK(store_update(f->s, fill_groups, &hs));
     ASSERT_OK(rank_ranker_open(f->s, NULL, &r));
     ASSERT_OK(rank_ranker_sync(r, TEAM, 0, &caught));
+    rerank(f->s, r, 0, &first);
+    assert_true(first.model->metrics.adapter.passed);
+    assert_false(first.adapter_promoted);
+    assert_null(first.model->adapter);
+    assert_non_null(strstr(first.adapter_decision, "no adapter yet"));
     rerank(f->s, r, 1, &a);
     rerank(f->s, r, 1, &b);
     m = &a.model->metrics;
@@ -271,6 +288,7 @@ static void test_rerank_keeps_adapter(void **state)
     assert_memory_equal(a.model->adapter->V, b.model->adapter->V,
                         a.model->adapter->dim * (size_t)a.model->adapter->rank *
                             sizeof(float));
+    rank_model_free(&first.model);
     rank_model_free(&a.model);
     rank_model_free(&b.model);
     rank_ranker_close(&r);
@@ -362,6 +380,7 @@ static struct rank_model *model_with_adapter(size_t dim)
     m->metrics.adapter.sim_with.recall = 0.25;
     m->metrics.adapter.pairs = 77;
     m->metrics.adapter.trained = 1;
+    m->metrics.adapter.passed = 1;
     m->metrics.adapter.promoted = 1;
     ASSERT_OK(rank_adapter_new(dim, 3, &m->adapter));
     for (i = 0; i < dim * 3; i++) {
@@ -391,6 +410,7 @@ static void test_model_adapter_roundtrip(void **state)
     assert_int_equal(a.got->metrics.adapter.pairs, 77);
     assert_true(a.got->metrics.adapter.trained);
     assert_true(a.got->metrics.adapter.promoted);
+    assert_true(a.got->metrics.adapter.passed);
     assert_true(a.got->metrics.model.ndcg == 0.5);
     /* Promotion rewrites the header: the figures survive it. */
     assert_true(a.got->promoted);
@@ -483,6 +503,7 @@ static void test_model_v1_loads(void **state)
     assert_int_equal(a.got->cdf->docs, 1);
     assert_null(a.got->adapter);
     assert_false(a.got->metrics.adapter.trained);
+    assert_false(a.got->metrics.adapter.passed);
     assert_int_equal(a.got->metrics.adapter.pairs, 0);
     rank_model_free(&a.got);
 }
