@@ -456,6 +456,16 @@ static Snipwise__V1__Model *svc_model_msg(struct svc_ctx *c,
     x->holdout_threads = m->metrics.holdout_threads;
     x->holdout_outcomes = m->metrics.holdout_outcomes;
     x->train_threads = m->metrics.train_threads;
+    x->adapter = svc_ctx_new(c, &snipwise__v1__adapter_evaluation__descriptor);
+    if (x->adapter == NULL)
+        return NULL;
+    x->adapter->positive_pair_count = m->metrics.adapter.pairs;
+    x->adapter->trained = m->metrics.adapter.trained ? 1 : 0;
+    x->adapter->ndcg_at_10 = m->metrics.adapter.with.ndcg;
+    x->adapter->recall_at_10 = m->metrics.adapter.with.recall;
+    x->adapter->relevance_ndcg_at_10 = m->metrics.adapter.sim_with.ndcg;
+    x->adapter->passed = m->metrics.adapter.passed ? 1 : 0;
+    x->adapter->kept = m->metrics.adapter.promoted ? 1 : 0;
     x->baselines = sw_arena_alloc(a, 3 * sizeof(*x->baselines));
     if (x->baselines == NULL)
         return NULL;

@@ -488,6 +488,13 @@ def test_rerank_during_suggest_load(snipd, admin):
     assert not older.models[0].promoted
     m = serving.metrics
     assert {b.baseline for b in m.baselines} >= {1, 2}
+    # Twelve threads: too few uses that paid off for a query adapter, and
+    # the report says so (rank_adapter_test covers one being learnt).
+    assert m.HasField("adapter")
+    assert not m.adapter.trained and not m.adapter.kept
+    assert m.adapter.positive_pair_count < 30
+    assert "no adapter: %d positive training pairs" % \
+        m.adapter.positive_pair_count in serving.report
     # A dry run stores nothing.
     dry = a.rerank(dry_run=True)
     assert not dry[-1].result.promoted
