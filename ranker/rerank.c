@@ -612,7 +612,7 @@ static sw_err rank_evaluate(struct rank_job *j, const struct rank_model *cand,
     struct rank_link *link_new = NULL, *link_cur = NULL;
     struct rank_ckey *ev = NULL;
     double *xq_new = NULL, *xq_cur = NULL;
-    float *qe = NULL, *qn, *qc, *qa;
+    float *qe = NULL, *qn, *qc, *qa, *qs;
     size_t i, nev = 0, stride, e;
     int w, kind;
     sw_err rc = SW_ENOMEM;
@@ -632,7 +632,7 @@ static sw_err rank_evaluate(struct rank_job *j, const struct rank_model *cand,
         goto out;
     rc = SW_ENOMEM;
     buf = sw_calloc(A->nitems + 1, sizeof(*buf));
-    qe = sw_calloc(4 * j->dim, sizeof(*qe));
+    qe = sw_calloc(5 * j->dim, sizeof(*qe));
     xq_new = sw_calloc(cand->k + 1, sizeof(*xq_new));
     xq_cur = sw_calloc(j->current ? j->current->k + 1 : 1, sizeof(*xq_cur));
     j->item_emb = sw_calloc(A->nitems * j->dim + 1, sizeof(*j->item_emb));
@@ -642,6 +642,7 @@ static sw_err rank_evaluate(struct rank_job *j, const struct rank_model *cand,
     qn = qe + j->dim; /* the context for each model's fold-in */
     qc = qn + j->dim;
     qa = qc + j->dim; /* the adapted query, when there is an adapter */
+    qs = qa + j->dim; /* the query as the serving model serves it */
     for (i = 0; i < A->nitems; i++) {
         rc = rank_embed_ctx(j, NULL, A->items[i].title,
                             j->item_emb + i * j->dim);
@@ -684,6 +685,12 @@ static sw_err rank_evaluate(struct rank_job *j, const struct rank_model *cand,
             goto out;
         if (j->adapter)
             rank_adapter_apply(j->adapter, qe, qa);
+        /* The serving model is judged as it serves: with its adapter. */
+        if (j->current && j->current->adapter &&
+            j->current->adapter->dim == j->dim)
+            rank_adapter_apply(j->current->adapter, qe, qs);
+        else
+            memcpy(qs, qe, j->dim * sizeof(*qs));
         {
             size_t nn, nc = 0;
             rank__local_reset(&loc_new);
@@ -706,7 +713,8 @@ static sw_err rank_evaluate(struct rank_job *j, const struct rank_model *cand,
                                             &loc_new, buf, &acc[0]);
                         j->current = (struct rank_model *)saved;
                     } else {
-                        rc = rank_eval_list(j, w, (uint32_t)i, kind, qe,
+                        rc = rank_eval_list(j, w, (uint32_t)i, kind,
+                                            w == RANK_BASE_CURRENT ? qs : qe,
                                             nc ? xq_cur : NULL, &loc_cur, buf,
                                             &acc[w]);
                     }
@@ -771,6 +779,14 @@ int rank_promote_decision(const struct rank_rerank_opts *o,
     if (cap)
         snprintf(why, cap, "%s", w);
     return !o->dry_run && strncmp(w, "promoted", 8) == 0;
+}
+
+void rank_serving_metrics(const struct rank_metrics *m, int adapter_kept,
+                          struct rank_metrics *out)
+{
+    *out = *m;
+    if (adapter_kept)
+        out->model = m->adapter.with;
 }
 
 int rank_adapter_decision(const struct rank_rerank_opts *o,
@@ -1010,12 +1026,17 @@ sw_err rank_rerank_team(store *s, rank_ranker *r, const char *team,
     }
     if (rc)
         goto out;
-    promote = rank_promote_decision(o, &serve->metrics, res->decision,
-                                    sizeof(res->decision));
     res->adapter_promoted = rank_adapter_decision(
         o, &serve->metrics, j.current ? &j.current->metrics : NULL,
         res->adapter_decision, sizeof(res->adapter_decision));
     serve->metrics.adapter.promoted = res->adapter_promoted;
+    {
+        /* The model's gate judges what would serve: with its adapter. */
+        struct rank_metrics gate;
+        rank_serving_metrics(&serve->metrics, res->adapter_promoted, &gate);
+        promote = rank_promote_decision(o, &gate, res->decision,
+                                        sizeof(res->decision));
+    }
     rc = rank_job_step(&j, "promote", 0.8, "refitting on all threads");
     if (rc == SW_OK)
         rc = rank_train(&j, j.all, serve);

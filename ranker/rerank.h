@@ -82,6 +82,15 @@ int rank_adapter_decision(const struct rank_rerank_opts *o,
                           const struct rank_metrics *prev, char *why,
                           size_t cap);
 
+/* rank_serving_metrics writes to out the metrics the model's promotion
+ * gate compares with the serving model: m, but with the candidate's
+ * figures (m->model) those of the candidate with its query adapter
+ * (m->adapter.with) when adapter_kept, since that is what would serve.
+ * The serving model (m->base[RANK_BASE_CURRENT]) is evaluated with its
+ * own adapter, if it has one. */
+void rank_serving_metrics(const struct rank_metrics *m, int adapter_kept,
+                          struct rank_metrics *out);
+
 /* rank_rerank_team runs the job for team_id with p (NULL: defaults).
  * progress may be NULL. On success *res holds the result (free
  * res->model with rank_model_free). Errors: SW_EINVAL, SW_ECANCELLED,

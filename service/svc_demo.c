@@ -281,6 +281,7 @@ static sw_err svc_demo_rerank(svc_demo *d, struct svc_demo_counts *n)
     if (rc)
         return rc;
     memset(&ro, 0, sizeof(ro));
+    ro.no_adapter = !rank_engine_params(e)->use_adapter;
     rc = rank_rerank_team(rank_engine_store(e), rank_engine_ranker(e), d->team,
                           NULL, &ro, svc_demo_progress, d, &res);
     rank_engine_rerank_end(e, d->team);

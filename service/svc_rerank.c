@@ -40,7 +40,7 @@ static int svc_rerank_progress(const char *phase, double f, const char *msg,
 }
 
 static int svc_rerank_one(store *st, rank_ranker *r, const char *team,
-                          const struct svc_rerank_flags *f)
+                          const struct svc_rerank_flags *f, int no_adapter)
 {
     struct rank_rerank_opts o;
     struct rank_rerank_result res;
@@ -49,6 +49,7 @@ static int svc_rerank_one(store *st, rank_ranker *r, const char *team,
     memset(&o, 0, sizeof(o));
     o.force_promote = f->force_promote;
     o.dry_run = f->dry_run;
+    o.no_adapter = no_adapter; /* --adapter 0: none learnt nor judged */
     rc = rank_rerank_team(st, r, team, NULL, &o, svc_rerank_progress, NULL,
                           &res);
     if (rc) {
@@ -84,7 +85,7 @@ int svc_rerank_main(const struct svc_config *cfg,
         goto out;
     }
     if (cfg->team) {
-        code = svc_rerank_one(st, r, cfg->team, f);
+        code = svc_rerank_one(st, r, cfg->team, f, !cfg->adapter);
         goto out;
     }
     do {
@@ -96,7 +97,7 @@ int svc_rerank_main(const struct svc_config *cfg,
             goto out;
         }
         for (i = 0; i < n; i++)
-            code |= svc_rerank_one(st, r, teams[i].team_id, f);
+            code |= svc_rerank_one(st, r, teams[i].team_id, f, !cfg->adapter);
         store_teams_free(teams, n);
         teams = NULL;
         sw_free(tok);

@@ -133,6 +133,9 @@ static void svc_rjob_run(svc_rjobs *js, struct svc_rjob *j)
     memset(&o, 0, sizeof(o));
     o.force_promote = j->force_promote;
     o.dry_run = j->dry_run;
+    /* --adapter 0: the job learns no adapter either, so that its models
+     * are promoted as without one. */
+    o.no_adapter = !rank_engine_params(js->e)->use_adapter;
     rc = rank_engine_rerank_begin(js->e, j->team);
     if (rc == SW_OK) {
         rc = rank_rerank_team(rank_engine_store(js->e),

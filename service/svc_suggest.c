@@ -535,6 +535,8 @@ sw_err svc_ranking_run(struct svc_ctx *c, const ProtobufCMessage *req,
     memset(&o, 0, sizeof(o));
     o.force_promote = r->force_promote;
     o.dry_run = r->dry_run;
+    /* --adapter 0: no adapter learnt, so models are judged without one. */
+    o.no_adapter = !rank_engine_params(e)->use_adapter;
     arg.c = c;
     t0 = sw_mono_us();
     rc = rank_rerank_team(rank_engine_store(e), rank_engine_ranker(e),

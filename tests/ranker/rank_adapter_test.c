@@ -233,6 +233,33 @@ static void test_adapter_gate(void **state)
     assert_false(rank_adapter_decision(&o, &m, &prev, why, sizeof(why)));
 }
 
+/* The model's gate judges what would serve: a candidate worse than the
+ * serving model on its own, but not with its kept adapter, is promoted
+ * only when the adapter is kept. */
+static void test_serving_gate(void **state)
+{
+    struct rank_rerank_opts o;
+    struct rank_metrics m, g;
+    char why[256];
+
+    (void)state;
+    memset(&o, 0, sizeof(o));
+    memset(&m, 0, sizeof(m));
+    m.model.ndcg = 0.70;
+    m.model.present = 1;
+    m.adapter.with.ndcg = 0.80;
+    m.adapter.with.present = 1;
+    m.base[RANK_BASE_CURRENT].present = 1;
+    m.base[RANK_BASE_CURRENT].ndcg = 0.78;
+    rank_serving_metrics(&m, 0, &g);
+    assert_true(g.model.ndcg == 0.70);
+    assert_true(g.base[RANK_BASE_CURRENT].ndcg == 0.78);
+    assert_false(rank_promote_decision(&o, &g, why, sizeof(why)));
+    rank_serving_metrics(&m, 1, &g);
+    assert_true(g.model.ndcg == 0.80);
+    assert_true(rank_promote_decision(&o, &g, why, sizeof(why)));
+}
+
 static void rerank(store *s, rank_ranker *r, int dry_run,
                    struct rank_rerank_result *res)
 {
@@ -600,6 +627,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_adapter_learns_what_words_point_at,
                                         fx_setup, fx_teardown),
         cmocka_unit_test(test_adapter_gate),
+        cmocka_unit_test(test_serving_gate),
         cmocka_unit_test_setup_teardown(test_rerank_keeps_adapter, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_rerank_drops_adapter, fx_setup,
