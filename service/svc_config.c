@@ -82,6 +82,12 @@ static const struct svc_opt svc_opts[] = {
      SVC_OFF(light_workers), 1, 64,
      "threads for cheap calls (reads, team and admin calls),\n"
      "                         which never wait behind --workers' calls [2]"},
+    {"--poll-rt", "SNIPD_POLL_RT", SVC_OPT_INT, SVC_OFF(poll_rt), 0, 1,
+     "1: the polling threads (network I/O, Health and GetMyTeam)\n"
+     "                         run at real-time priority SCHED_RR 1, ahead of\n"
+     "                         busy workers; needs CAP_SYS_NICE or "
+     "RLIMIT_RTPRIO\n"
+     "                         >= 1, else a warning and normal priority [0]"},
     {"--team-max-calls", "SNIPD_TEAM_MAX_CALLS", SVC_OPT_INT,
      SVC_OFF(team_max_calls), 0, 4096,
      "ingest, Suggest, search and rerank calls one team may\n"

@@ -40,6 +40,7 @@ struct svc_config {
     int64_t stream_idle_ms;    /* client stream idle limit, default 30000 */
     int64_t stats_poll_ms;     /* statistics publisher's poll, default 200 */
     int light_workers;         /* threads for cheap calls, default 2 */
+    int poll_rt;               /* polling threads at SCHED_RR 1, default 0 */
     int team_max_calls;        /* 0: half the workers */
     int team_max_streams;      /* default 64 */
     int log_level;             /* sw_log level, default info */

@@ -448,6 +448,7 @@ static int snipd_serve(const struct svc_config *cfg)
     o.max_message_bytes = cfg->max_message_bytes;
     o.stream_idle_ms = cfg->stream_idle_ms;
     o.light_workers = cfg->light_workers;
+    o.poll_rt = cfg->poll_rt;
     o.team_max_calls = cfg->team_max_calls;
     o.team_max_streams = cfg->team_max_streams;
     o.tls = tls;

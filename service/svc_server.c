@@ -21,6 +21,7 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -1095,6 +1096,21 @@ static void *svc_poll_main(void *arg)
 {
     struct svc_queue *q = arg;
 
+    /* With --poll-rt the polling threads (network I/O, and the inline
+     * calls: Health, GetMyTeam) run ahead of every thread at a normal
+     * priority: on a machine whose cores the workers keep busy, a cheap
+     * call then waits for no time slice (docs/PERFORMANCE.md). They block
+     * in the completion queue between events, so they take a core only
+     * for the work they are given. */
+    if (q->srv->poll_rt) {
+        struct sched_param sp = {.sched_priority = 1};
+        int e = pthread_setschedparam(pthread_self(), SCHED_RR, &sp);
+        if (e != 0)
+            sw_log_warn("server.poll_rt_refused",
+                        "errno=%d hint=\"needs CAP_SYS_NICE or "
+                        "LimitRTPRIO=1\"",
+                        e);
+    }
     for (;;) {
         grpc_event ev = grpc_completion_queue_next(
             q->cq,
@@ -1228,6 +1244,7 @@ sw_err svc_server_start(const struct svc_server_opts *o, struct store *st,
     if (rc)
         goto fail;
     s->rm = sw_calloc(s->nmethods ? s->nmethods : 1, sizeof(void *));
+    s->poll_rt = o->poll_rt; /* read by the polling threads at their start */
     s->queues = sw_calloc((size_t)o->cq_threads, sizeof(*s->queues));
     s->workers =
         sw_calloc((size_t)o->workers +

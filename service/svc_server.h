@@ -37,6 +37,8 @@ struct svc_server_opts {
                              * DEADLINE_EXCEEDED; 0: 30000 */
     int light_workers;      /* threads for calls not flagged SVC_HEAVY;
                              * 0: 2 */
+    int poll_rt;            /* 1: the polling threads ask for SCHED_RR
+                             * priority 1 (a warning if refused) */
     int team_max_calls;     /* SVC_HEAVY unary and server-stream calls one team
                              * may have in progress; 0: half the workers (at
                              * least 1) */

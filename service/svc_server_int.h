@@ -149,6 +149,7 @@ struct svc_server {
     int wstop;
     pthread_t *workers;
     int nworkers, nlight, workers_started;
+    int poll_rt; /* svc_server_opts.poll_rt */
     atomic_int waiters;
 };
 

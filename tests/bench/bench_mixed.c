@@ -22,6 +22,7 @@
 #include <grpc/grpc.h>
 #include <grpc/status.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
@@ -96,6 +97,11 @@ static int mix_probe_main(const char *addr, const char *key, int ms,
     int fails = 0;
 
     mix_sleep_us((int64_t)delay_ms * 1000);
+    if (getenv("MIXED_PROBE_RT")) {
+        struct sched_param sp = {.sched_priority = 1};
+        if (sched_setscheduler(0, SCHED_RR, &sp) != 0)
+            fprintf(stderr, "bench_mixed: the prober stays at its priority\n");
+    }
     grpc_init();
     c = mix_open(addr, key);
     if (c == NULL)

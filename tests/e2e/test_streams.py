@@ -279,3 +279,4 @@ def test_parsed_mail_with_100k_recipients_refused(snipd_factory):
     ls = ingest.ListThreads(ingest_pb2.ListThreadsRequest(page_size=50),
                             metadata=auth_md(key_a), timeout=30)
     assert [t.thread_id for t in ls.threads] == [r.thread_id], ls
+
