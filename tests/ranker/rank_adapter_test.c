@@ -102,6 +102,19 @@ static sw_err fill_groups(store_txn *t, void *arg)
     return rc;
 }
 
+/* fill_indexed writes hs's history into f's store and returns a ranker
+ * with the team's index caught up (rank_ranker_close it). */
+static rank_ranker *fill_indexed(struct fixture *f, struct hist_spec *hs)
+{
+    rank_ranker *r = NULL;
+    int caught = 0;
+
+    ASSERT_OK(store_update(f->s, fill_groups, hs));
+    ASSERT_OK(rank_ranker_open(f->s, NULL, &r));
+    ASSERT_OK(rank_ranker_sync(r, TEAM, 0, &caught));
+    return r;
+}
+
 /* embed_all embeds n texts of the team into rows of out. */
 static void embed(rank_ranker *r, const char *s, float *out)
 {
@@ -131,13 +144,11 @@ static void test_adapter_learns_what_words_point_at(void **state)
     struct rank_adapter *a = NULL, *b = NULL;
     rank_ranker *r = NULL;
     float *Q, *S, *q, *qa;
-    int kinds[2] = {'f', 'f'}, plain_right = 0, adapted_right = 0, caught = 0;
+    int kinds[2] = {'f', 'f'}, plain_right = 0, adapted_right = 0;
     size_t dim, i, used = 0;
     char txt[160];
 
-    ASSERT_OK(store_update(f->s, fill_groups, &hs));
-    ASSERT_OK(rank_ranker_open(f->s, NULL, &r));
-    ASSERT_OK(rank_ranker_sync(r, TEAM, 0, &caught));
+    r = fill_indexed(f, &hs);
     dim = rank_ranker_dim(r);
     Q = sw_calloc(200 * dim, sizeof(float));
     S = sw_calloc(2 * dim, sizeof(float));
@@ -285,11 +296,8 @@ static void test_rerank_keeps_adapter(void **state)
     struct rank_rerank_result first, a, b;
     const struct rank_metrics *m;
     rank_ranker *r = NULL;
-    int caught = 0;
 
-    ASSERT_OK(store_update(f->s, fill_groups, &hs));
-    ASSERT_OK(rank_ranker_open(f->s, NULL, &r));
-    ASSERT_OK(rank_ranker_sync(r, TEAM, 0, &caught));
+    r = fill_indexed(f, &hs);
     rerank(f->s, r, 0, &first);
     assert_true(first.model->metrics.adapter.passed);
     assert_false(first.adapter_promoted);
@@ -330,11 +338,8 @@ static void test_rerank_drops_adapter(void **state)
     struct hist_spec hs = {240, 0};
     struct rank_rerank_result a;
     rank_ranker *r = NULL;
-    int caught = 0;
 
-    ASSERT_OK(store_update(f->s, fill_groups, &hs));
-    ASSERT_OK(rank_ranker_open(f->s, NULL, &r));
-    ASSERT_OK(rank_ranker_sync(r, TEAM, 0, &caught));
+    r = fill_indexed(f, &hs);
     rerank(f->s, r, 0, &a);
     assert_true(a.model->metrics.adapter.trained);
     assert_false(a.adapter_promoted);
@@ -351,11 +356,8 @@ static void test_rerank_too_few_pairs(void **state)
     struct hist_spec hs = {40, 1};
     struct rank_rerank_result a;
     rank_ranker *r = NULL;
-    int caught = 0;
 
-    ASSERT_OK(store_update(f->s, fill_groups, &hs));
-    ASSERT_OK(rank_ranker_open(f->s, NULL, &r));
-    ASSERT_OK(rank_ranker_sync(r, TEAM, 0, &caught));
+    r = fill_indexed(f, &hs);
     rerank(f->s, r, 0, &a);
     assert_false(a.model->metrics.adapter.trained);
     assert_true(a.model->metrics.adapter.pairs < RANK_ADAPTER_MIN_PAIRS);
@@ -588,11 +590,8 @@ static void test_suggest_uses_adapter(void **state)
     double gap;
     float *qv, *sv;
     size_t dim, i;
-    int caught = 0;
 
-    ASSERT_OK(store_update(f->s, fill_groups, &hs));
-    ASSERT_OK(rank_ranker_open(f->s, NULL, &r));
-    ASSERT_OK(rank_ranker_sync(r, TEAM, 0, &caught));
+    r = fill_indexed(f, &hs);
     suggest_top(f->s, r, 1, query, &top, &gap);
     assert_ptr_equal(top, WIN_LOGI); /* no model yet */
     dim = rank_ranker_dim(r);
