@@ -199,9 +199,8 @@ double rank_account_move(const struct rank_params *p,
 /* --- the build ------------------------------------------------------------ */
 
 struct rank_acct_tcand {
-    uint64_t dom[RANK_ACCT_PER_THREAD]; /* candidate domains, then accounts */
-    uint32_t acc[RANK_ACCT_PER_THREAD];
-    unsigned char ndom, nacc;
+    uint64_t dom[RANK_ACCT_PER_THREAD]; /* candidate domains */
+    unsigned char ndom;
 };
 
 struct rank_acct_build {
@@ -343,12 +342,22 @@ sw_err rank__acct_resolve(struct rank_acct_build *ab, struct rank_hist *h)
             goto out;
     }
     h->naccounts = n;
-    for (i = 0; i < ab->nth && i < h->nthreads; i++) {
-        struct rank_acct_tcand *t = &ab->th[i];
-        for (j = 0; j < t->ndom; j++)
-            if (rank__map_get(&h->by_account, t->dom[j], &v))
-                t->acc[t->nacc++] = (uint32_t)v;
+    h->thr_acc_lo = sw_calloc(h->nthreads + 1, sizeof(*h->thr_acc_lo));
+    h->thr_acc =
+        sw_calloc(h->nthreads * RANK_ACCT_PER_THREAD + 1, sizeof(*h->thr_acc));
+    if (h->thr_acc_lo == NULL || h->thr_acc == NULL) {
+        rc = SW_ENOMEM;
+        goto out;
     }
+    for (i = 0, n = 0; i < h->nthreads; i++) {
+        h->thr_acc_lo[i] = (uint32_t)n;
+        if (i >= ab->nth)
+            continue;
+        for (j = 0; j < ab->th[i].ndom; j++)
+            if (rank__map_get(&h->by_account, ab->th[i].dom[j], &v))
+                h->thr_acc[n++] = (uint32_t)v;
+    }
+    h->thr_acc_lo[h->nthreads] = (uint32_t)n;
     h->own = ab->own; /* moved */
     memset(&ab->own, 0, sizeof(ab->own));
     rc = SW_OK;
@@ -357,20 +366,12 @@ out:
     return rc;
 }
 
-void rank__acct_thread(const struct rank_acct_build *ab, struct rank_hist *h,
-                       uint32_t th)
+void rank__acct_thread(struct rank_hist *h, uint32_t th)
 {
-    const struct rank_hthread *t = &h->threads[th];
-    size_t k;
+    uint32_t k;
 
-    if (th >= ab->nth)
-        return;
-    for (k = 0; k < ab->th[th].nacc; k++) {
-        struct rank_account *ac = &h->accounts[ab->th[th].acc[k]];
-        ac->threads++;
-        ac->mature += t->mature;
-        ac->positives += t->mature && t->positive;
-    }
+    for (k = h->thr_acc_lo[th]; k < h->thr_acc_lo[th + 1]; k++)
+        h->accounts[h->thr_acc[k]].threads++;
 }
 
 static int rank_acct_ev_cmp(const void *x, const void *y)
@@ -409,31 +410,29 @@ static void rank_acct_merge(struct rank_hist *h)
     }
 }
 
-sw_err rank__acct_uses(const struct rank_acct_build *ab, struct rank_hist *h)
+sw_err rank__acct_uses(struct rank_hist *h)
 {
-    size_t i, k, n = 0;
+    size_t i, n = 0;
+    uint32_t k;
 
     h->acct_lo = sw_calloc(h->naccounts + 1, sizeof(*h->acct_lo));
     if (h->acct_lo == NULL)
         return SW_ENOMEM;
-    for (i = 0; i < h->nuses; i++)
-        if (h->uses[i].thread < ab->nth)
-            n += ab->th[h->uses[i].thread].nacc;
+    for (i = 0; i < h->nuses; i++) {
+        uint32_t th = h->uses[i].thread;
+        n += h->thr_acc_lo[th + 1] - h->thr_acc_lo[th];
+    }
     h->acct_ev = sw_calloc(n + 1, sizeof(*h->acct_ev));
     if (h->acct_ev == NULL)
         return SW_ENOMEM;
     for (i = 0; i < h->nuses; i++) {
         const struct rank_use *u = &h->uses[i];
-        if (u->thread >= ab->nth)
-            continue;
-        for (k = 0; k < ab->th[u->thread].nacc; k++) {
+        for (k = h->thr_acc_lo[u->thread]; k < h->thr_acc_lo[u->thread + 1];
+             k++) {
             struct rank_acct_evid *e = &h->acct_ev[h->nacct_ev++];
-            e->account = ab->th[u->thread].acc[k];
+            e->account = h->thr_acc[k];
             e->item = u->item;
             e->threads = 1;
-            e->positives = u->positive;
-            e->trials = u->mature;
-            e->value = u->mature ? u->value : 0.0;
         }
     }
     assert(h->nacct_ev == n);
@@ -441,4 +440,44 @@ sw_err rank__acct_uses(const struct rank_acct_build *ab, struct rank_hist *h)
         qsort(h->acct_ev, h->nacct_ev, sizeof(*h->acct_ev), rank_acct_ev_cmp);
     rank_acct_merge(h);
     return SW_OK;
+}
+
+/* rank_acct_ev_find returns the record of (account a, item) in h. */
+static struct rank_acct_evid *rank_acct_ev_find(struct rank_hist *h, uint32_t a,
+                                                uint32_t item)
+{
+    size_t lo = h->acct_lo[a], hi = h->acct_lo[a + 1];
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (h->acct_ev[mid].item < item)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < h->acct_lo[a + 1] && h->acct_ev[lo].item == item
+               ? &h->acct_ev[lo]
+               : NULL;
+}
+
+void rank__acct_count(struct rank_hist *h, uint32_t th, int sign)
+{
+    const struct rank_hthread *t = &h->threads[th];
+    uint32_t k, i;
+
+    for (k = h->thr_acc_lo[th]; k < h->thr_acc_lo[th + 1]; k++) {
+        struct rank_account *ac = &h->accounts[h->thr_acc[k]];
+        ac->mature += sign * t->mature;
+        ac->positives += sign * (t->mature && t->positive);
+        for (i = h->use_lo[th]; i < h->use_lo[th + 1]; i++) {
+            const struct rank_use *u = &h->uses[i];
+            struct rank_acct_evid *e =
+                rank_acct_ev_find(h, h->thr_acc[k], u->item);
+            assert(e != NULL); /* rank__acct_uses made one per use */
+            e->positives += sign * u->positive;
+            e->trials += sign * u->mature;
+            if (u->mature)
+                e->value += sign * u->value;
+        }
+    }
 }

@@ -29,20 +29,25 @@ SW_MUST_CHECK sw_err rank__acct_email(struct rank_acct_build *ab,
 
 /* rank__acct_resolve, once every email is noted, makes h's accounts (the
  * candidates that are not the team's own domains, sorted by name), its
- * maps by_account and own, and each thread's list of accounts. Errors:
- * SW_ENOMEM. */
+ * maps by_account and own, and each thread's list of accounts
+ * (h->thr_acc, h->thr_acc_lo). Errors: SW_ENOMEM. */
 SW_MUST_CHECK sw_err rank__acct_resolve(struct rank_acct_build *ab,
                                         struct rank_hist *h);
 
 /* rank__acct_thread counts h's thread th (an outbound thread of the
- * training set, its mature and positive flags set) for its accounts. */
-void rank__acct_thread(const struct rank_acct_build *ab, struct rank_hist *h,
-                       uint32_t th);
+ * training set) in its accounts' threads. */
+void rank__acct_thread(struct rank_hist *h, uint32_t th);
 
-/* rank__acct_uses, once h->uses are final, sums them per (account, item)
- * into h->acct_ev and h->acct_lo. Errors: SW_ENOMEM. */
-SW_MUST_CHECK sw_err rank__acct_uses(const struct rank_acct_build *ab,
-                                     struct rank_hist *h);
+/* rank__acct_uses, once h->uses and h->use_lo are final, makes one record
+ * per (account, item) used in the account's threads, with its threads
+ * counted (h->acct_ev, h->acct_lo); what outcomes add is
+ * rank__acct_count's. Errors: SW_ENOMEM. */
+SW_MUST_CHECK sw_err rank__acct_uses(struct rank_hist *h);
+
+/* rank__acct_count adds (sign 1) or takes back (sign -1) what thread th's
+ * outcomes give its accounts and their records per item: the thread's
+ * mature and positive flags and its uses' as they are now. */
+void rank__acct_count(struct rank_hist *h, uint32_t th, int sign);
 
 /* rank__acct_end frees *ab and sets it to NULL; NULL is accepted. */
 void rank__acct_end(struct rank_acct_build **ab);

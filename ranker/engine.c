@@ -24,9 +24,13 @@
 #define RANK_ENGINE_POLL_MS 200
 #define RANK_ENGINE_RETRY_MS 1000 /* after a failed build */
 /* A team's builds take at most 1 / RANK_ENGINE_DUTY of a core: after a
- * build of d ms the next waits (RANK_ENGINE_DUTY - 1) × d, so that a team
- * whose mail never stops leaves the CPUs to Suggest; a change thus counts
- * within about RANK_ENGINE_DUTY builds' time plus a poll. */
+ * full build of d ms the next waits (RANK_ENGINE_DUTY - 1) × d, so that a
+ * team whose mail never stops leaves the CPUs to Suggest; new mail thus
+ * counts within about RANK_ENGINE_DUTY builds' time plus a poll. New
+ * outcomes, feedback and models count meanwhile, each pass of d ms that
+ * counts them followed by a rest of (RANK_ENGINE_DUTY - 1) × d too: in
+ * about RANK_ENGINE_DUTY passes' time (milliseconds to a second) plus a
+ * poll, except while a full build of the team runs. */
 #define RANK_ENGINE_DUTY 4
 
 struct rank_tcache {
@@ -38,13 +42,15 @@ struct rank_tcache {
      * feedback tally the feed's seq and the statistics' generation. Under
      * e->mu; a started engine swaps them together. */
     struct rank_state pub;
-    uint64_t gens;          /* statistics built so far */
-    int reranking;          /* a RunRerank of this team is running */
-    int64_t stale_since_ms; /* first seen stale (sw_mono_ms); 0: current */
-    int64_t retry_after_ms; /* a failed build waits until then */
-    int64_t rest_until_ms;  /* no build before (RANK_ENGINE_DUTY) */
-    struct rank_sigs *sigs; /* the families' signatures; under build */
-    rank_fbraw *fbraw;      /* the feedback feed's tally; under build */
+    uint64_t gens;               /* statistics built so far */
+    int reranking;               /* a RunRerank of this team is running */
+    int64_t stale_since_ms;      /* first seen stale (sw_mono_ms); 0: current */
+    int64_t retry_after_ms;      /* a failed build waits until then */
+    int64_t rest_until_ms;       /* no full build before (RANK_ENGINE_DUTY) */
+    int64_t delta_rest_until_ms; /* nothing before: the same for a pass
+                                    that only counted new outcomes */
+    struct rank_sigs *sigs;      /* the families' signatures; under build */
+    rank_fbraw *fbraw;           /* the feedback feed's tally; under build */
     struct rank_tcache *next;
 };
 
@@ -349,36 +355,95 @@ static sw_err rank_build_fb(rank_engine *e, struct rank_tcache *tc,
     return rank_fb_build(tc->fbraw, b->hist->h, &b->fb->fb);
 }
 
+/* How rank_build_state may bring the statistics up to date. */
+enum rank_how {
+    RANK_HOW_FULL,  /* a full build when mail or snippets changed */
+    RANK_HOW_DELTA, /* only count new outcomes (rank_hist_delta), even
+                       over statistics whose mail is older: a team at rest
+                       between full builds (RANK_ENGINE_DUTY) */
+};
+
+/* rank_build_hist sets b->hist to statistics for now: the published ones
+ * when current; else, when only outcomes are new (or how is
+ * RANK_HOW_DELTA), the published ones with the new outcomes counted
+ * (rank_hist_delta); else (RANK_HOW_DELTA: the published ones as they
+ * are) a full build, *full set. tc->build held. */
+static sw_err rank_build_hist(rank_engine *e, struct rank_tcache *tc,
+                              store_txn *t, const struct rank_now *now,
+                              enum rank_how how, struct rank_state *b,
+                              int *full)
+{
+    struct rank_cref *pub;
+    rank_engine_hook hook;
+    void *hook_arg;
+    uint64_t key[3];
+    sw_err rc;
+
+    pthread_mutex_lock(&e->mu);
+    pub = rank_cref_ref(tc->pub.hist);
+    pthread_mutex_unlock(&e->mu);
+    if (pub && memcmp(pub->key, now->seqs, sizeof(now->seqs)) == 0) {
+        b->hist = pub;
+        return SW_OK;
+    }
+    if (pub && pub->key[2] < now->seqs[2] &&
+        (how == RANK_HOW_DELTA ||
+         (pub->key[0] == now->seqs[0] && pub->key[1] == now->seqs[1]))) {
+        key[0] = pub->key[0];
+        key[1] = pub->key[1];
+        key[2] = now->seqs[2];
+        b->hist = rank_cref_new(key);
+        if (b->hist == NULL) {
+            rank__cref_put(e, &pub);
+            return SW_ENOMEM;
+        }
+        b->hist->gen = ++tc->gens;
+        rc = rank_hist_delta(t, tc->team, &e->p, pub->h, &b->hist->h);
+        rank__cref_put(e, &pub);
+        if (rc != SW_EINVAL)
+            return rc;
+        rank__cref_put(e, &b->hist); /* not a delta's base: build it */
+    } else if (pub && how == RANK_HOW_DELTA) {
+        b->hist = pub;
+        return SW_OK;
+    }
+    rank__cref_put(e, &pub);
+    pthread_mutex_lock(&e->mu);
+    hook = e->started ? e->hook : NULL;
+    hook_arg = e->hook_arg;
+    pthread_mutex_unlock(&e->mu);
+    if (hook) /* inside the build, as a long one would hold it */
+        hook(hook_arg, tc->team);
+    b->hist = rank_cref_new(now->seqs);
+    if (b->hist == NULL)
+        return SW_ENOMEM;
+    b->hist->gen = ++tc->gens;
+    if (tc->sigs == NULL && rank_sigs_new(&tc->sigs) != SW_OK)
+        tc->sigs = NULL; /* build without: slower, same result */
+    *full = 1;
+    return rank_hist_build_cached(t, tc->team, &e->p, 0, tc->sigs, &b->hist->h);
+}
+
 /* rank_build_state builds the state to publish for a team from t for
- * now, reusing the published pieces whose keys still match. tc->build
- * held. */
+ * now (its statistics as rank_build_hist does with how), reusing the
+ * published pieces whose keys still match. tc->build held. */
 static sw_err rank_build_state(rank_engine *e, struct rank_tcache *tc,
                                store_txn *t, const struct rank_now *now,
-                               struct rank_state *b)
+                               enum rank_how how, struct rank_state *b,
+                               int *full)
 {
     uint64_t mkey[3] = {now->mseq, 0, 0}, lkey[3];
     sw_err rc = SW_OK;
 
     memset(b, 0, sizeof(*b));
+    *full = 0;
     pthread_mutex_lock(&e->mu);
-    if (tc->pub.hist &&
-        memcmp(tc->pub.hist->key, now->seqs, sizeof(now->seqs)) == 0)
-        b->hist = rank_cref_ref(tc->pub.hist);
     if (tc->pub.model && now->mseq && tc->pub.model->key[0] == now->mseq)
         b->model = rank_cref_ref(tc->pub.model);
     pthread_mutex_unlock(&e->mu);
-    if (b->hist == NULL) {
-        b->hist = rank_cref_new(now->seqs);
-        if (b->hist == NULL)
-            return SW_ENOMEM;
-        b->hist->gen = ++tc->gens;
-        if (tc->sigs == NULL && rank_sigs_new(&tc->sigs) != SW_OK)
-            tc->sigs = NULL; /* build without: slower, same result */
-        rc = rank_hist_build_cached(t, tc->team, &e->p, 0, tc->sigs,
-                                    &b->hist->h);
-        if (rc)
-            goto fail;
-    }
+    rc = rank_build_hist(e, tc, t, now, how, b, full);
+    if (rc)
+        goto fail;
     rc = rank_build_fb(e, tc, t, now, b);
     if (rc)
         goto fail;
@@ -465,17 +530,36 @@ static void rank_note_stale(rank_engine *e, struct rank_tcache *tc, int stale)
     }
 }
 
+/* rank_delta_due: with the mail and snippets set aside, tc's published
+ * state is not current for now (new outcomes, feedback, or model). e->mu
+ * held. */
+static int rank_delta_due(const struct rank_tcache *tc,
+                          const struct rank_now *now)
+{
+    const struct rank_state *p = &tc->pub;
+    uint64_t fkey[3];
+
+    if (p->hist == NULL || p->hist->key[2] != now->seqs[2])
+        return 1;
+    rank_fb_key_of(now, p->hist->gen, fkey);
+    if (p->fb == NULL || memcmp(p->fb->key, fkey, sizeof(fkey)) != 0)
+        return 1;
+    if (now->mseq == 0)
+        return p->model != NULL;
+    return !(p->model && p->model->key[0] == now->mseq && p->link);
+}
+
 /* rank_refresh brings tc's published state up to date with the store, if
- * it is not. Called by the publisher only. */
-static sw_err rank_refresh(rank_engine *e, struct rank_tcache *tc)
+ * it is not, as how says (rank_build_hist); *full is set when it built
+ * the statistics in full. Called by the publisher only. */
+static sw_err rank_refresh(rank_engine *e, struct rank_tcache *tc,
+                           enum rank_how how, int *full)
 {
     struct rank_state b;
     struct rank_now now;
     store_txn *t = NULL;
-    rank_engine_hook hook;
-    void *hook_arg;
-    int64_t started;
-    int current;
+    int64_t started, since;
+    int current, due = 1;
     sw_err rc;
 
     rc = store_txn_begin(e->s, 0, &t);
@@ -483,38 +567,44 @@ static sw_err rank_refresh(rank_engine *e, struct rank_tcache *tc)
         rc = rank_now_read(t, tc->team, &now);
     if (rc)
         goto out;
+    *full = 0;
     pthread_mutex_lock(&e->mu);
     current = rank_is_current(tc, &now);
     rank_note_stale(e, tc, !current);
-    hook = e->hook;
-    hook_arg = e->hook_arg;
+    if (how == RANK_HOW_DELTA)
+        due = rank_delta_due(tc, &now);
+    since = tc->stale_since_ms;
     pthread_mutex_unlock(&e->mu);
-    if (current)
+    if (current || !due)
         goto out;
     started = sw_mono_ms();
     pthread_mutex_lock(&tc->build);
-    if (hook) /* inside the build, as a long one would hold it */
-        hook(hook_arg, tc->team);
-    rc = rank_build_state(e, tc, t, &now, &b);
+    rc = rank_build_state(e, tc, t, &now, how, &b, full);
     if (rc == SW_OK)
         rank_publish(e, tc, &b);
     pthread_mutex_unlock(&tc->build);
     store_txn_abort(&t);
     if (rc)
         goto out;
-    /* Changes made during the build are the next one's; they have waited
-     * at most since this one started. */
     rc = store_txn_begin(e->s, 0, &t);
     if (rc == SW_OK)
         rc = rank_now_read(t, tc->team, &now);
     if (rc == SW_OK) {
         pthread_mutex_lock(&e->mu);
         current = rank_is_current(tc, &now);
-        tc->stale_since_ms = current ? 0 : started;
+        /* Changes made during the build are the next one's: they have
+         * waited at most since this one started. Counting outcomes only
+         * leaves the mail it did not read as old as it was. */
+        tc->stale_since_ms =
+            current ? 0 : (*full || since == 0 ? started : since);
         pthread_mutex_unlock(&e->mu);
     }
-    tc->rest_until_ms =
-        sw_mono_ms() + (RANK_ENGINE_DUTY - 1) * (sw_mono_ms() - started);
+    if (*full)
+        tc->rest_until_ms =
+            sw_mono_ms() + (RANK_ENGINE_DUTY - 1) * (sw_mono_ms() - started);
+    else
+        tc->delta_rest_until_ms =
+            sw_mono_ms() + (RANK_ENGINE_DUTY - 1) * (sw_mono_ms() - started);
     sw_log_debug("rank.published",
                  "team=%s emails=%llu snippets=%llu "
                  "outcomes=%llu feedback=%llu model=%llu ms=%lld",
@@ -600,7 +690,8 @@ sw_err rank__state(rank_engine *e, store_txn *t, const char *team,
         rank_take_published(e, tc, &now, st, &current);
         if (!current) {
             rank__state_put(e, st);
-            rc = rank_build_state(e, tc, t, &now, &b);
+            int full;
+            rc = rank_build_state(e, tc, t, &now, RANK_HOW_FULL, &b, &full);
             if (rc == SW_OK) {
                 pthread_mutex_lock(&e->mu);
                 st->hist = rank_cref_ref(b.hist);
@@ -763,11 +854,16 @@ static int rank_engine_pass(rank_engine *e)
      * from the head read above is stable. */
     for (; tc && !rank_engine_stopping(e); tc = tc->next) {
         int64_t now = sw_mono_ms();
+        int full;
         sw_err rc;
         if ((tc->retry_after_ms && now < tc->retry_after_ms) ||
-            now < tc->rest_until_ms)
+            now < tc->delta_rest_until_ms)
             continue;
-        rc = rank_refresh(e, tc);
+        /* At rest after a full build, new outcomes, feedback and models
+         * still count at once: they cost in proportion to the change. */
+        rc = rank_refresh(
+            e, tc, now < tc->rest_until_ms ? RANK_HOW_DELTA : RANK_HOW_FULL,
+            &full);
         if (rc) {
             tc->retry_after_ms = now + RANK_ENGINE_RETRY_MS;
             if (rc != SW_ENOTFOUND)
@@ -776,8 +872,10 @@ static int rank_engine_pass(rank_engine *e)
             continue;
         }
         tc->retry_after_ms = 0;
+        now = sw_mono_ms();
         pthread_mutex_lock(&e->mu);
-        more |= tc->stale_since_ms != 0;
+        more |= tc->stale_since_ms != 0 && now >= tc->rest_until_ms &&
+                now >= tc->delta_rest_until_ms;
         pthread_mutex_unlock(&e->mu);
     }
     return more;

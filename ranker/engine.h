@@ -2,7 +2,9 @@
  * the serving model, their link and the feedback tally (feedback.h) that
  * Suggest reads. Once started, a background publisher builds them whenever
  * the store has moved on (a new feedback record only catches the tally up
- * and rolls it up again, without rebuilding the statistics) and swaps the
+ * and rolls it up again, and new outcomes are counted into the published
+ * statistics (rank_hist_delta), without rebuilding them; new mail or
+ * snippets take a full build, between which the team rests) and swaps the
  * finished, immutable state in; Suggest only takes a reference to what is
  * published and never waits for a build, except the very first one of a
  * team (nothing to answer from yet). Not started (the
@@ -99,9 +101,10 @@ SW_MUST_CHECK sw_err rank_engine_stats(rank_engine *e, const char *team_id,
                                        size_t n, struct rank_item_stats *out,
                                        struct rank_fresh *fresh);
 
-/* A test hook: the publisher calls hook(arg, team_id) before each build
- * it starts (a test may block in it to hold a build open). Set it before
- * rank_engine_start; NULL removes it. */
+/* A test hook: the publisher calls hook(arg, team_id) before each full
+ * build of statistics it starts, not before a pass that only counts new
+ * outcomes, feedback or a model (a test may block in it to hold a build
+ * open). Set it before rank_engine_start; NULL removes it. */
 typedef void (*rank_engine_hook)(void *arg, const char *team_id);
 void rank_engine_set_build_hook(rank_engine *e, rank_engine_hook hook,
                                 void *arg);

@@ -12,6 +12,7 @@
 
 #include "base/sw_mem.h"
 #include "ranker/account_int.h"
+#include "ranker/hist_int.h"
 #include "ranker/index.h"
 #include "store/store_hist.h"
 #include "store/store_mail.h"
@@ -20,19 +21,6 @@
 
 #define RANK_CONTEXT_MAX 1500
 #define RANK_NONE UINT32_MAX
-
-/* Outcome kinds (snipwise.v1.OutcomeKind). */
-enum {
-    RANK_K_MEETING = 1,
-    RANK_K_WON = 2,
-    RANK_K_LOST = 3,
-    RANK_K_POSITIVE = 4,
-    RANK_K_NEUTRAL = 5,
-    RANK_K_NEGATIVE = 6,
-    RANK_K_OOO = 7,
-    RANK_K_UNSUB = 8,
-    RANK_K_BOUNCE = 9,
-};
 
 double rank_grade(int kind)
 {
@@ -151,7 +139,6 @@ struct rank_toutcome {
 };
 
 struct rank_tthread {
-    int64_t pos_replies, meetings, deals;
     int64_t first_in_ms, first_out_ms;
     char *first_in_text, *first_out_text; /* arena */
 };
@@ -603,17 +590,6 @@ static int rank_use_cmp(const void *x, const void *y)
     return a->item < b->item ? -1 : a->item > b->item;
 }
 
-static int rank_outcome_cmp(const void *x, const void *y)
-{
-    const struct rank_toutcome *a = x, *b = y;
-
-    if (a->thread != b->thread)
-        return a->thread < b->thread ? -1 : 1;
-    if (a->occur_ms != b->occur_ms)
-        return a->occur_ms < b->occur_ms ? -1 : 1;
-    return a->kind - b->kind;
-}
-
 /* A (item, thread, rep) triple for the distinct counts. */
 struct rank_itr {
     uint32_t item, thread;
@@ -640,17 +616,171 @@ static struct rank_use *rank_find_use(struct rank_hist *h, size_t lo, size_t hi,
     return NULL;
 }
 
-/* rank_build_uses attributes outcomes and fills uses, evidence and the
- * team's baseline. */
+/* rank_build_outs keeps the outcomes read, by thread (h->outs, out_lo). */
+static sw_err rank_build_outs(struct rank_build *b)
+{
+    struct rank_hist *h = b->h;
+    size_t i, th = 0;
+
+    h->outs = sw_calloc(b->nto + 1, sizeof(*h->outs));
+    h->out_lo = sw_calloc(h->nthreads + 1, sizeof(*h->out_lo));
+    if (h->outs == NULL || h->out_lo == NULL)
+        return SW_ENOMEM;
+    for (i = 0; i < b->nto; i++) {
+        h->outs[i].occur_ms = b->to[i].occur_ms;
+        h->outs[i].thread = b->to[i].thread;
+        h->outs[i].kind = b->to[i].kind;
+    }
+    h->nouts = b->nto;
+    if (h->nouts)
+        qsort(h->outs, h->nouts, sizeof(*h->outs), rank__hout_cmp);
+    for (i = 0; i < h->nouts; i++)
+        while (th <= h->outs[i].thread)
+            h->out_lo[th++] = (uint32_t)i;
+    while (th <= h->nthreads)
+        h->out_lo[th++] = (uint32_t)h->nouts;
+    return SW_OK;
+}
+
+/* rank_build_emails keeps the outbound emails, in ord (by thread, then
+ * time), with their items (h->emails, email_lo, email_items). */
+static sw_err rank_build_emails(struct rank_build *b, const uint32_t *ord)
+{
+    struct rank_hist *h = b->h;
+    size_t i, n = 0, nit = 0, th = 0;
+
+    for (i = 0; i < b->nte; i++)
+        if (b->te[i].out) {
+            n++;
+            nit += b->te[i].nf + b->te[i].nc;
+        }
+    h->emails = sw_calloc(n + 1, sizeof(*h->emails));
+    h->email_items = sw_calloc(nit + 1, sizeof(*h->email_items));
+    h->email_lo = sw_calloc(h->nthreads + 1, sizeof(*h->email_lo));
+    if (!h->emails || !h->email_items || !h->email_lo)
+        return SW_ENOMEM;
+    for (i = 0, n = 0, nit = 0; i < b->nte; i++) {
+        const struct rank_temail *e = &b->te[ord[i]];
+        struct rank_hemail *x;
+        while (th <= e->thread)
+            h->email_lo[th++] = (uint32_t)n;
+        if (!e->out)
+            continue;
+        x = &h->emails[n++];
+        x->sent_ms = e->sent_ms;
+        x->lo = (uint32_t)nit;
+        x->nf = (uint32_t)e->nf;
+        x->nc = (uint32_t)e->nc;
+        if (e->nf)
+            memcpy(h->email_items + nit, e->fitems, e->nf * sizeof(uint32_t));
+        nit += e->nf;
+        if (e->nc)
+            memcpy(h->email_items + nit, e->citems, e->nc * sizeof(uint32_t));
+        nit += e->nc;
+    }
+    while (th <= h->nthreads)
+        h->email_lo[th++] = (uint32_t)n;
+    return SW_OK;
+}
+
+/* A thread by its first outbound time, for by_out. */
+struct rank_tfirst {
+    int64_t ms;
+    uint32_t th;
+};
+
+static int rank_tfirst_cmp(const void *x, const void *y)
+{
+    const struct rank_tfirst *a = x, *b = y;
+
+    if (a->ms != b->ms)
+        return a->ms < b->ms ? -1 : 1;
+    return a->th < b->th ? -1 : a->th > b->th;
+}
+
+/* rank_build_by_out lists the training threads by first outbound time. */
+static sw_err rank_build_by_out(struct rank_hist *h)
+{
+    struct rank_tfirst *v = sw_calloc(h->nthreads + 1, sizeof(*v));
+    size_t i, n = 0;
+
+    h->by_out = sw_calloc(h->nthreads + 1, sizeof(*h->by_out));
+    if (v == NULL || h->by_out == NULL) {
+        sw_free(v);
+        return SW_ENOMEM;
+    }
+    for (i = 0; i < h->nthreads; i++)
+        if (rank__hist_train(h, (uint32_t)i)) {
+            v[n].ms = h->threads[i].first_out_ms;
+            v[n++].th = (uint32_t)i;
+        }
+    if (n)
+        qsort(v, n, sizeof(*v), rank_tfirst_cmp);
+    for (i = 0; i < n; i++)
+        h->by_out[i] = v[i].th;
+    h->nby_out = n;
+    sw_free(v);
+    return SW_OK;
+}
+
+/* rank_build_thread_uses makes the uses of the training thread th, whose
+ * emails are te[ord[s..e)], and counts what its mail alone gives the
+ * items (times used, first and last use; each (item, rep) into *itr). */
+static sw_err rank_build_thread_uses(struct rank_build *b, uint32_t th,
+                                     const uint32_t *ord, size_t s, size_t e,
+                                     size_t *cuses, struct rank_itr **itr,
+                                     size_t *nitr, size_t *citr)
+{
+    struct rank_hist *h = b->h;
+    size_t u0 = h->nuses, j, l, m;
+
+    for (j = s; j < e; j++) {
+        const struct rank_temail *em = &b->te[ord[j]];
+        const uint32_t *lists[2] = {em->fitems, em->citems};
+        size_t lens[2] = {em->nf, em->nc};
+        if (!em->out)
+            continue;
+        for (l = 0; l < 2; l++)
+            for (m = 0; m < lens[l]; m++) {
+                uint32_t item = lists[l][m];
+                struct rank_hitem *it = &h->items[item];
+                struct rank_itr *x;
+                if (rank_find_use(h, u0, h->nuses, item) == NULL) {
+                    struct rank_use *u = rank_vec_push(
+                        (void **)&h->uses, &h->nuses, cuses, sizeof(*h->uses));
+                    if (u == NULL)
+                        return SW_ENOMEM;
+                    u->thread = th;
+                    u->item = item;
+                }
+                it->ev.times_used++;
+                if (it->ev.first_ms == 0 || em->sent_ms < it->ev.first_ms)
+                    it->ev.first_ms = em->sent_ms;
+                if (em->sent_ms > it->ev.last_ms)
+                    it->ev.last_ms = em->sent_ms;
+                x = rank_vec_push((void **)itr, nitr, citr, sizeof(**itr));
+                if (x == NULL)
+                    return SW_ENOMEM;
+                x->item = item;
+                x->thread = th;
+                x->rep = em->rep;
+            }
+    }
+    return SW_OK;
+}
+
+/* rank_build_uses makes the uses and what the mail gives the evidence,
+ * keeps what later outcomes need (rank_hist_delta), then attributes and
+ * counts each thread's outcomes (hist_outcome.c). */
 static sw_err rank_build_uses(struct rank_build *b)
 {
     struct rank_hist *h = b->h;
-    const struct rank_params *p = b->p;
     uint32_t *ord = NULL, *tmp = NULL;
     struct rank_itr *itr = NULL;
-    size_t nitr = 0, citr = 0, cuses = 0, i, j, k, oi = 0, nreal;
+    size_t nitr = 0, citr = 0, cuses = 0, i, j;
     sw_err rc = SW_ENOMEM;
 
+    h->cutoff_ms = b->cutoff_ms;
     ord = sw_calloc(b->nte + 1, sizeof(*ord));
     tmp = sw_calloc(b->nte + 1, sizeof(*tmp));
     if (!ord || !tmp)
@@ -658,22 +788,20 @@ static sw_err rank_build_uses(struct rank_build *b)
     for (i = 0; i < b->nte; i++)
         ord[i] = (uint32_t)i;
     rank_msort(ord, tmp, b->nte, b->te);
-    if (b->nto)
-        qsort(b->to, b->nto, sizeof(*b->to), rank_outcome_cmp);
-    /* Thread by thread: its uses, then its outcomes attributed to the
-     * latest outbound email before each (within the window). */
+    rc = rank_build_outs(b);
+    if (rc == SW_OK)
+        rc = rank_build_emails(b, ord);
+    if (rc)
+        goto out;
+    /* Thread by thread: its context, and the uses of its outbound mail. */
     for (i = 0; i < b->nte;) {
         uint32_t th = b->te[ord[i]].thread;
         struct rank_hthread *t = &h->threads[th];
         struct rank_tthread *tt = &b->tt[th];
-        size_t s = i, u0 = h->nuses;
-        int train = !b->cutoff_ms ||
-                    (t->first_out_ms && t->first_out_ms < b->cutoff_ms);
+        size_t s = i;
 
         while (i < b->nte && b->te[ord[i]].thread == th)
             i++;
-        for (; oi < b->nto && b->to[oi].thread < th; oi++)
-            ;
         /* The earliest message: what the first outbound mail answered,
          * or for a cold thread that mail itself (never the prospect's
          * reply to it, which would tell the outcome). */
@@ -683,92 +811,16 @@ static sw_err rank_build_uses(struct rank_build *b)
                          : tt->first_out_text;
         if (t->context == NULL)
             t->context = "";
-        for (k = oi; k < b->nto && b->to[k].thread == th; k++) {
-            int kind = b->to[k].kind;
-            t->n_outcomes++;
-            if (kind > 0 && kind < RANK_KINDS && t->outcomes[kind] < UINT32_MAX)
-                t->outcomes[kind]++;
-            t->value += rank_grade(kind);
-            t->positive |= rank_is_positive(kind);
-            tt->pos_replies += kind == RANK_K_POSITIVE;
-            tt->meetings += kind == RANK_K_MEETING;
-            tt->deals += kind == RANK_K_WON;
-        }
-        if (!t->first_out_ms || !train)
+        if (!rank__hist_train(h, th))
             continue;
-        t->mature =
-            t->n_outcomes > 0 || h->now_ms - t->first_out_ms >= p->mature_ms;
         h->team_threads++;
-        h->n_outcomes += t->n_outcomes;
-        if (t->mature) {
-            h->team_mature++;
-            h->team_rate += t->positive;
-        }
-        rank__acct_thread(b->ab, h, th);
-        for (j = s; j < i; j++) {
-            struct rank_temail *e = &b->te[ord[j]];
-            uint32_t *lists[2] = {e->fitems, e->citems};
-            size_t lens[2] = {e->nf, e->nc}, l, m;
-            if (!e->out)
-                continue;
-            for (l = 0; l < 2; l++)
-                for (m = 0; m < lens[l]; m++) {
-                    struct rank_use *u =
-                        rank_find_use(h, u0, h->nuses, lists[l][m]);
-                    struct rank_itr *x;
-                    struct rank_hitem *it = &h->items[lists[l][m]];
-                    if (u == NULL) {
-                        u = rank_vec_push((void **)&h->uses, &h->nuses, &cuses,
-                                          sizeof(*h->uses));
-                        if (u == NULL)
-                            goto out;
-                        u->thread = th;
-                        u->item = lists[l][m];
-                        u->positive = t->positive;
-                        u->mature = t->mature;
-                    }
-                    it->ev.times_used++;
-                    if (it->ev.first_ms == 0 || e->sent_ms < it->ev.first_ms)
-                        it->ev.first_ms = e->sent_ms;
-                    if (e->sent_ms > it->ev.last_ms)
-                        it->ev.last_ms = e->sent_ms;
-                    x = rank_vec_push((void **)&itr, &nitr, &citr,
-                                      sizeof(*itr));
-                    if (x == NULL)
-                        goto out;
-                    x->item = lists[l][m];
-                    x->thread = th;
-                    x->rep = e->rep;
-                }
-        }
-        for (k = oi; k < b->nto && b->to[k].thread == th; k++) {
-            struct rank_temail *best = NULL;
-            double v = rank_grade(b->to[k].kind);
-            for (j = s; j < i; j++) {
-                struct rank_temail *e = &b->te[ord[j]];
-                if (e->out && e->sent_ms <= b->to[k].occur_ms &&
-                    b->to[k].occur_ms - e->sent_ms <= p->window_ms)
-                    best = e;
-            }
-            if (best == NULL || v == 0.0)
-                continue;
-            /* The team's mean counts what is attributed, like the items. */
-            if (t->mature)
-                h->team_value += v;
-            /* Framings share the credit, but a bare introduction ("I've
-             * attached the deck.") next to one takes none of it. */
-            nreal = 0;
-            for (j = 0; j < best->nf; j++)
-                nreal += !h->items[best->fitems[j]].bare;
-            for (j = 0; j < best->nf; j++)
-                if (!h->items[best->fitems[j]].bare || nreal == 0)
-                    rank_find_use(h, u0, h->nuses, best->fitems[j])->value +=
-                        v / (double)(nreal ? nreal : best->nf);
-            for (j = 0; j < best->nc; j++)
-                rank_find_use(h, u0, h->nuses, best->citems[j])->value +=
-                    v / (double)best->nc;
-        }
+        rank__acct_thread(h, th);
+        rc = rank_build_thread_uses(b, th, ord, s, i, &cuses, &itr, &nitr,
+                                    &citr);
+        if (rc)
+            goto out;
     }
+    rc = SW_ENOMEM;
     if (h->nuses)
         qsort(h->uses, h->nuses, sizeof(*h->uses), rank_use_cmp);
     h->use_lo = sw_calloc(h->nthreads + 1, sizeof(*h->use_lo));
@@ -779,101 +831,32 @@ static sw_err rank_build_uses(struct rank_build *b)
             j++;
         h->use_lo[i] = (uint32_t)j;
     }
-    for (i = 0; i < h->nuses; i++) {
-        struct rank_use *u = &h->uses[i];
-        struct rank_hitem *it = &h->items[u->item];
-        struct rank_tthread *tt = &b->tt[u->thread];
-        const struct rank_hthread *th = &h->threads[u->thread];
-        it->ev.threads++;
-        for (k = 1; k < RANK_KINDS; k++)
-            it->ev.outcomes[k] += th->outcomes[k];
-        it->ev.positives += u->positive;
-        it->ev.pos_replies += tt->pos_replies;
-        it->ev.meetings += tt->meetings;
-        it->ev.deals += tt->deals;
-        if (u->mature) {
-            it->ev.trials++;
-            it->ev.successes += u->positive;
-            it->ev.value += u->value;
-        }
-    }
+    for (i = 0; i < h->nuses; i++)
+        h->items[h->uses[i].item].ev.threads++;
     if (nitr)
         qsort(itr, nitr, sizeof(*itr), rank_itr_cmp_rep);
     for (i = 0; i < nitr; i++)
         if (i == 0 || itr[i].item != itr[i - 1].item ||
             itr[i].rep != itr[i - 1].rep)
             h->items[itr[i].item].ev.reps++;
-    rc = rank__acct_uses(b->ab, h);
+    rc = rank__acct_uses(h);
+    if (rc == SW_OK)
+        rc = rank_build_by_out(h);
+    if (rc)
+        goto out;
+    /* Then the outcomes, thread by thread, as rank_hist_delta counts
+     * later ones. */
+    for (i = 0; i < h->nthreads; i++) {
+        uint32_t th = (uint32_t)i;
+        rank__thread_eval(h, b->p, th, h->outs + h->out_lo[th],
+                          h->out_lo[th + 1] - h->out_lo[th], NULL, 0);
+        rank__thread_count(h, th, 1);
+    }
 out:
     sw_free(ord);
     sw_free(tmp);
     sw_free(itr);
     return rc;
-}
-
-#define RANK_DAY_MS (24.0 * 3600 * 1000)
-
-/* rank_hist_adoption sets each content item's adoption (hist.h): uses
- * per 30 days since its first use, shrunk with 7 pseudo-days at the mean
- * rate of the team's documents, so a new document starts at the mean
- * instead of at zero. Ages run to the newest event of the history, never
- * the wall clock. */
-void rank_hist_adoption(struct rank_hist *h)
-{
-    double sum = 0.0, mean, days;
-    size_t i, n = 0;
-
-    for (i = 0; i < h->nitems; i++) {
-        const struct rank_hitem *it = &h->items[i];
-        if (it->kind != 'c' || it->ev.first_ms == 0)
-            continue;
-        days = (double)(h->now_ms - it->ev.first_ms) / RANK_DAY_MS;
-        sum += (double)it->ev.times_used / (days > 1.0 ? days : 1.0);
-        n++;
-    }
-    mean = n ? sum / (double)n : 0.0;
-    for (i = 0; i < h->nitems; i++) {
-        struct rank_hitem *it = &h->items[i];
-        if (it->kind != 'c')
-            continue;
-        days = it->ev.first_ms
-                   ? (double)(h->now_ms - it->ev.first_ms) / RANK_DAY_MS
-                   : 0.0;
-        if (days < 0.0)
-            days = 0.0;
-        it->adoption = log1p(30.0 * ((double)it->ev.times_used + 7.0 * mean) /
-                             (days + 7.0));
-    }
-}
-
-static void rank_build_priors(struct rank_hist *h, const struct rank_params *p)
-{
-    double m = p->prior_strength;
-    size_t i;
-
-    double sum = 0.0, sq = 0.0, n = 0.0, mean;
-
-    if (h->team_mature > 0) {
-        h->team_rate /= (double)h->team_mature;
-        h->team_value /= (double)h->team_mature;
-    }
-    for (i = 0; i < h->nuses; i++)
-        if (h->uses[i].mature) {
-            sum += h->uses[i].value;
-            sq += h->uses[i].value * h->uses[i].value;
-            n += 1.0;
-        }
-    mean = n > 0 ? sum / n : 0.0;
-    /* Until a few uses have matured, a grade's spread (positive 1). */
-    h->use_sd = n >= 2 ? sqrt(fmax(sq / n - mean * mean, 0.0)) : 1.0;
-    if (!(h->use_sd > 0.05))
-        h->use_sd = 1.0;
-    rank_hist_adoption(h);
-    for (i = 0; i < h->nitems; i++) {
-        struct rank_hitem *it = &h->items[i];
-        it->post_value =
-            (it->ev.value + m * h->team_value) / ((double)it->ev.trials + m);
-    }
 }
 
 static void rank_build_free(struct rank_build *b)
@@ -914,6 +897,7 @@ static sw_err rank_build_begin(struct rank_build *b, const char *team_id,
     b->h = sw_calloc(1, sizeof(*b->h));
     if (b->h == NULL)
         return SW_ENOMEM;
+    b->h->refs = 1;
     sw_arena_init(&b->h->arena, 0);
     b->p = p;
     b->team = team_id;
@@ -966,7 +950,7 @@ sw_err rank_hist_build_cached(store_txn *t, const char *team_id,
     if (rc == SW_OK)
         rc = rank_build_uses(&b);
     if (rc == SW_OK) {
-        rank_build_priors(h, b.p);
+        rank__hist_finish(h, b.p);
         h->by_thread = b.thread_by_id;
         memset(&b.thread_by_id, 0, sizeof(b.thread_by_id));
     }
@@ -1029,7 +1013,7 @@ sw_err rank_hist_provisional(store_txn *t, const char *team_id,
     if (rc == SW_OK)
         rc = rank_build_snippets(&b);
     if (rc == SW_OK)
-        rank_build_priors(h, b.p);
+        rank__hist_finish(h, b.p);
     store_snippet_clear(&sn);
     store_content_clear(&ct);
     rank_build_free(&b);
@@ -1041,13 +1025,12 @@ sw_err rank_hist_provisional(store_txn *t, const char *team_id,
     return SW_OK;
 }
 
-void rank_hist_free(struct rank_hist **hp)
+/* rank_hist_release drops one of root h's owners; the last frees it. */
+static void rank_hist_release(struct rank_hist *h)
 {
-    struct rank_hist *h;
-
-    if (hp == NULL || *hp == NULL)
+    /* A history built by hand (the tests) has refs 0: freed at once. */
+    if (__atomic_sub_fetch(&h->refs, 1, __ATOMIC_ACQ_REL) > 0)
         return;
-    h = *hp;
     sw_free(h->items);
     sw_free(h->threads);
     sw_free(h->uses);
@@ -1055,6 +1038,15 @@ void rank_hist_free(struct rank_hist **hp)
     sw_free(h->accounts);
     sw_free(h->acct_ev);
     sw_free(h->acct_lo);
+    sw_free(h->emails);
+    sw_free(h->email_lo);
+    sw_free(h->email_items);
+    sw_free(h->outs);
+    sw_free(h->out_lo);
+    sw_free(h->xouts);
+    sw_free(h->thr_acc);
+    sw_free(h->thr_acc_lo);
+    sw_free(h->by_out);
     rank__map_free(&h->by_account);
     rank__map_free(&h->own);
     rank__map_free(&h->by_thread);
@@ -1062,7 +1054,30 @@ void rank_hist_free(struct rank_hist **hp)
     rank__map_free(&h->by_item);
     sw_arena_free(&h->arena);
     sw_free(h);
+}
+
+void rank_hist_free(struct rank_hist **hp)
+{
+    struct rank_hist *h, *root;
+
+    if (hp == NULL || *hp == NULL)
+        return;
+    h = *hp;
     *hp = NULL;
+    if (h->root == NULL) {
+        rank_hist_release(h);
+        return;
+    }
+    /* Made by rank_hist_delta: only these are its own. */
+    root = h->root;
+    sw_free(h->items);
+    sw_free(h->threads);
+    sw_free(h->uses);
+    sw_free(h->accounts);
+    sw_free(h->acct_ev);
+    sw_free(h->xouts);
+    sw_free(h);
+    rank_hist_release(root);
 }
 
 long rank_hist_item(const struct rank_hist *h, const char *id)

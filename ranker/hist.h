@@ -142,6 +142,23 @@ struct rank_hthread {
     int64_t n_outcomes;
     uint32_t outcomes[RANK_KINDS]; /* its outcomes by kind (all, unlike the
                                       uses, whatever the training cutoff) */
+    double attr_value; /* the graded value of its outcomes attributed to
+                          an outbound email (the team's mean counts it) */
+};
+
+/* An outbound email as attribution reads it: sent at sent_ms, its framing
+ * families email_items[lo, lo + nf) and content items [lo + nf, lo + nf +
+ * nc). */
+struct rank_hemail {
+    int64_t sent_ms;
+    uint32_t lo, nf, nc;
+};
+
+/* An outcome of thread `thread`. */
+struct rank_hout {
+    int64_t occur_ms;
+    uint32_t thread;
+    int32_t kind;
 };
 
 /* An account: a domain outside the team (rank_account_key of an outside
@@ -194,6 +211,38 @@ struct rank_hist {
     struct rank__map by_account; /* hash of the domain → account index */
     struct rank__map own;        /* hashes of the team's own domains: those
                                     its outbound mail is sent from */
+    /* What counting a later outcome takes without a rebuild
+     * (rank_hist_delta): the training cutoff, each thread's outbound
+     * emails (by thread, then time: emails[email_lo[t], email_lo[t + 1])),
+     * its outcomes (outs[out_lo[t], out_lo[t + 1]), the ones the build
+     * read; xouts: those counted since, sorted the same way), its accounts
+     * (thr_acc[thr_acc_lo[t], thr_acc_lo[t + 1])), the outbound training
+     * threads by first outbound time (by_out: those that mature as time
+     * goes on) and the team's sums before division. */
+    int64_t cutoff_ms;
+    struct rank_hemail *emails;
+    uint32_t *email_lo;
+    uint32_t *email_items;
+    struct rank_hout *outs;
+    size_t nouts;
+    uint32_t *out_lo;
+    struct rank_hout *xouts;
+    size_t nxouts;
+    uint32_t *thr_acc;
+    uint32_t *thr_acc_lo;
+    uint32_t *by_out;
+    size_t nby_out;
+    int64_t team_pos; /* mature outbound threads with a positive outcome */
+    double team_vsum; /* their attributed value */
+    double use_sum;   /* value of the mature uses, summed */
+    double use_sq;    /* and its squares */
+    int64_t use_n;    /* mature uses */
+    /* A history made by rank_hist_delta shares the strings, maps and
+     * per-thread tables above of its root (the full build it descends
+     * from) and owns only its items, threads, uses, accounts, acct_ev and
+     * xouts. refs: a root's owners (itself and its descendants). */
+    struct rank_hist *root;
+    int refs;
 };
 
 /* rank_hist_build reads team_id's history in transaction t and computes
@@ -216,6 +265,26 @@ SW_MUST_CHECK sw_err rank_hist_build_cached(store_txn *t, const char *team_id,
                                             int64_t cutoff_ms,
                                             struct rank_sigs *sigs,
                                             struct rank_hist **out);
+
+/* rank_hist_delta makes in *out the history of transaction t's store
+ * from base, a full history of team_id built with no cutoff (or one made
+ * by rank_hist_delta), by counting only what changed in the outcome feed
+ * since base->seqs[2]: each new outcome of a thread base knows, and each
+ * thread that matures because the history's latest event moved on, is
+ * taken out of the evidence, attributed again and counted back. Its time
+ * is that of the change plus one copy of the items, threads, uses and
+ * account records (strings, maps and the per-thread tables are shared
+ * with base's root, which stays alive while any descendant does). Its
+ * seqs are base's with the outcome sequence of t, so when mail or
+ * snippets changed since base, outcomes of threads base does not know
+ * wait for the next full build. p must be the build's. base may be
+ * read by other threads meanwhile. On success *out is the caller's
+ * (rank_hist_free). Errors: SW_EINVAL (base is not such a history),
+ * SW_ENOMEM, SW_ECORRUPT, SW_ESTORE. */
+SW_MUST_CHECK sw_err rank_hist_delta(store_txn *t, const char *team_id,
+                                     const struct rank_params *p,
+                                     const struct rank_hist *base,
+                                     struct rank_hist **out);
 
 /* rank_hist_provisional builds, in transaction t, a history of just the
  * snippets whose ANN labels are labels[0..n) (duplicates and deleted ones
@@ -250,7 +319,8 @@ int rank_best_outcome(const uint32_t *counts);
  * reply, a meeting booked, a deal won): what positive rates count. */
 int rank_is_positive(int kind);
 
-/* rank_hist_free frees h and sets *h to NULL; NULL is accepted. */
+/* rank_hist_free frees h and sets *h to NULL (a root only once no
+ * history made from it by rank_hist_delta remains); NULL is accepted. */
 void rank_hist_free(struct rank_hist **h);
 
 /* rank_hist_item finds the item of id; returns its index or -1. */

@@ -254,6 +254,61 @@ static long acct_family(const struct rank_hist *h, const char *text)
     return -1;
 }
 
+/* New outcomes with two accounts: acme's negative thread 9 now
+ * positive, and another account's thread 60. */
+static sw_err acct_news(store_txn *t, void *arg)
+{
+    sw_err rc;
+
+    (void)arg;
+    rc = fx_outcome(t, 9, POSITIVE, 1 + 9 % 40 + 2, "new1");
+    if (rc == SW_OK)
+        rc = fx_outcome(t, 60, POSITIVE, 1 + 60 % 40 + 2, "new2");
+    return rc;
+}
+
+struct acct_delta_arg {
+    const struct rank_hist *base;
+    struct rank_hist *h;
+};
+
+static sw_err acct_delta(store_txn *t, void *arg)
+{
+    struct acct_delta_arg *a = arg;
+
+    return rank_hist_delta(t, TEAM, NULL, a->base, &a->h);
+}
+
+/* New outcomes counted without a rebuild (rank_hist_delta) give the
+ * accounts and their records per item what a full build gives. */
+static void test_account_delta(void **state)
+{
+    struct fixture *f = *state;
+    struct acct_hist_arg a = {NULL}, full = {NULL};
+    struct acct_delta_arg d = {NULL, NULL};
+    struct rank_acct_evid ev;
+    uint32_t acc[1];
+    long acme;
+
+    ASSERT_OK(store_update(f->s, acct_fill, NULL));
+    ASSERT_OK(store_view(f->s, acct_build, &a));
+    ASSERT_OK(store_update(f->s, acct_news, NULL));
+    d.base = a.h;
+    ASSERT_OK(store_view(f->s, acct_delta, &d));
+    ASSERT_OK(store_view(f->s, acct_build, &full));
+    fx_hist_same(d.h, full.h);
+    acme = rank_account_find(d.h, "acme.example");
+    assert_int_equal(a.h->accounts[acme].positives, 10);
+    assert_int_equal(d.h->accounts[acme].positives, 11);
+    acc[0] = (uint32_t)acme;
+    rank_account_sum(d.h, acc, 1, (uint32_t)acct_family(d.h, WIN_ACME), &ev);
+    assert_int_equal(ev.positives, 10);
+    assert_true(fabs(ev.value - (9 * 1.0 - 0.5 + 1.0)) < 1e-9);
+    rank_hist_free(&a.h);
+    rank_hist_free(&d.h);
+    rank_hist_free(&full.h);
+}
+
 /* The history's accounts: the prospects' domains (the team's own is not
  * one), each with its threads and positives, and each framing's record
  * per account. */
@@ -444,6 +499,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_account_key),
         cmocka_unit_test(test_account_move),
+        cmocka_unit_test_setup_teardown(test_account_delta, fx_setup,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(test_account_hist, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_suggest_by_account, fx_setup,

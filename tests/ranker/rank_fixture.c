@@ -2,6 +2,7 @@
  * (rank_fixture.h). */
 #include "tests/ranker/rank_fixture.h"
 
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -238,4 +239,113 @@ const struct rank_hitem *fx_item(const struct rank_hist *h, const char *text)
             return &h->items[i];
     fail_msg("no family for %s", text);
     return NULL;
+}
+
+/* fx_close: x and y agree to rounding (sums taken in another order). */
+static int fx_close(double x, double y)
+{
+    return fabs(x - y) <= 1e-9 * (1.0 + fabs(x) + fabs(y));
+}
+
+static void fx_evid_same(const struct rank_evid *a, const struct rank_evid *b,
+                         const char *id)
+{
+    int k;
+
+    if (a->times_used != b->times_used || a->reps != b->reps ||
+        a->threads != b->threads || a->positives != b->positives ||
+        a->pos_replies != b->pos_replies || a->meetings != b->meetings ||
+        a->deals != b->deals || a->trials != b->trials ||
+        a->successes != b->successes || a->first_ms != b->first_ms ||
+        a->last_ms != b->last_ms || !fx_close(a->value, b->value))
+        fail_msg("item %s: evidence differs (trials %lld/%lld, successes "
+                 "%lld/%lld, positives %lld/%lld, value %g/%g)",
+                 id, (long long)a->trials, (long long)b->trials,
+                 (long long)a->successes, (long long)b->successes,
+                 (long long)a->positives, (long long)b->positives, a->value,
+                 b->value);
+    for (k = 0; k < RANK_KINDS; k++)
+        if (a->outcomes[k] != b->outcomes[k])
+            fail_msg("item %s: outcomes of kind %d differ", id, k);
+}
+
+void fx_hist_same(const struct rank_hist *a, const struct rank_hist *b)
+{
+    size_t i;
+
+    assert_int_equal(a->nitems, b->nitems);
+    assert_int_equal(a->nthreads, b->nthreads);
+    assert_int_equal(a->nuses, b->nuses);
+    assert_int_equal(a->naccounts, b->naccounts);
+    assert_int_equal(a->nacct_ev, b->nacct_ev);
+    assert_memory_equal(a->seqs, b->seqs, sizeof(a->seqs));
+    assert_int_equal(a->now_ms, b->now_ms);
+    assert_int_equal(a->team_threads, b->team_threads);
+    assert_int_equal(a->team_mature, b->team_mature);
+    assert_int_equal(a->n_outcomes, b->n_outcomes);
+    assert_true(fx_close(a->team_rate, b->team_rate));
+    assert_true(fx_close(a->team_value, b->team_value));
+    assert_true(fx_close(a->use_sd, b->use_sd));
+    for (i = 0; i < a->nitems; i++) {
+        const struct rank_hitem *x = &a->items[i], *y = &b->items[i];
+        assert_string_equal(x->id, y->id);
+        fx_evid_same(&x->ev, &y->ev, x->id);
+        if (!fx_close(x->post_value, y->post_value) ||
+            !fx_close(x->adoption, y->adoption))
+            fail_msg("item %s: post_value %g/%g adoption %g/%g", x->id,
+                     x->post_value, y->post_value, x->adoption, y->adoption);
+    }
+    for (i = 0; i < a->nthreads; i++) {
+        const struct rank_hthread *x = &a->threads[i], *y = &b->threads[i];
+        assert_string_equal(x->id, y->id);
+        if (x->n_outcomes != y->n_outcomes || x->positive != y->positive ||
+            x->mature != y->mature || !fx_close(x->value, y->value) ||
+            !fx_close(x->attr_value, y->attr_value) ||
+            memcmp(x->outcomes, y->outcomes, sizeof(x->outcomes)) != 0)
+            fail_msg("thread %s differs (outcomes %lld/%lld, mature %d/%d)",
+                     x->id, (long long)x->n_outcomes, (long long)y->n_outcomes,
+                     x->mature, y->mature);
+    }
+    for (i = 0; i < a->nuses; i++) {
+        const struct rank_use *x = &a->uses[i], *y = &b->uses[i];
+        if (x->thread != y->thread || x->item != y->item ||
+            x->positive != y->positive || x->mature != y->mature ||
+            !fx_close(x->value, y->value))
+            fail_msg("use %zu differs (value %g/%g)", i, x->value, y->value);
+    }
+    for (i = 0; i < a->naccounts; i++) {
+        const struct rank_account *x = &a->accounts[i], *y = &b->accounts[i];
+        assert_string_equal(x->domain, y->domain);
+        if (x->threads != y->threads || x->mature != y->mature ||
+            x->positives != y->positives)
+            fail_msg("account %s differs", x->domain);
+    }
+    for (i = 0; i < a->nacct_ev; i++) {
+        const struct rank_acct_evid *x = &a->acct_ev[i], *y = &b->acct_ev[i];
+        if (x->account != y->account || x->item != y->item ||
+            x->threads != y->threads || x->positives != y->positives ||
+            x->trials != y->trials || !fx_close(x->value, y->value))
+            fail_msg("account record %zu differs", i);
+    }
+}
+
+/* The outcome of thread n of fx_thread, kind on day, key its idempotency
+ * key. */
+sw_err fx_outcome(store_txn *t, int n, int kind, int64_t day, const char *key)
+{
+    struct store_outcome o;
+    char tid[32], *oid = NULL;
+    int dup = 0;
+    sw_err rc;
+
+    snprintf(tid, sizeof(tid), "th_%016x", n);
+    memset(&o, 0, sizeof(o));
+    o.thread_id = tid;
+    o.kind = kind;
+    o.occur_ms = o.record_ms = day * DAYMS;
+    o.source = STORE_OUTCOME_RECORDED;
+    o.idem_key = (char *)key;
+    rc = store_outcome_put(t, TEAM, &o, &dup, &oid);
+    sw_free(oid);
+    return rc;
 }

@@ -81,4 +81,12 @@ sw_err fx_build(store_txn *t, void *arg);
  * none. */
 const struct rank_hitem *fx_item(const struct rank_hist *h, const char *text);
 
+/* fx_hist_same fails the test unless a and b hold the same statistics:
+ * every count equal, every value equal to rounding. */
+void fx_hist_same(const struct rank_hist *a, const struct rank_hist *b);
+
+/* fx_outcome records an outcome of kind on day (and at that time) in the
+ * thread of id "th_" + n in 16 hex digits, with idempotency key key. */
+sw_err fx_outcome(store_txn *t, int n, int kind, int64_t day, const char *key);
+
 #endif

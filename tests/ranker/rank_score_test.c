@@ -861,6 +861,59 @@ static void test_suggest_never_waits_for_a_build(void **state)
     held_close(&x);
 }
 
+/* thread_outcomes reads how many outcomes the engine's statistics give
+ * thread n of fx_thread (not found: -1). */
+static int64_t thread_outcomes(rank_engine *e, int n)
+{
+    struct rank_item_stats st;
+    char tid[32];
+    const char *id = tid;
+    int64_t sum = 0;
+    int k;
+
+    snprintf(tid, sizeof(tid), "th_%016x", n);
+    ASSERT_OK(rank_engine_stats(e, TEAM, RANK_STATS_THREAD, &id, 1, &st, NULL));
+    if (!st.found)
+        return -1;
+    for (k = 0; k < RANK_KINDS; k++)
+        sum += st.outcomes[k];
+    return sum;
+}
+
+static sw_err meeting_on_2(store_txn *t, void *arg)
+{
+    (void)arg;
+    return fx_outcome(t, 2, 1, 5, "later-meeting");
+}
+
+/* A new outcome counts without a full build (rank_hist_delta): with
+ * every full build held in the hook, the publisher still counts it into
+ * the published statistics, which become current, and no build starts. */
+static void test_outcome_counts_without_a_build(void **state)
+{
+    struct fixture *f = *state;
+    struct rank_fresh fr;
+    struct held x;
+    int i;
+
+    held_open(f, 0, &x);
+    wait_current(x.e);
+    assert_int_equal(thread_outcomes(x.e, 2), 1);
+    hold_arm(&x.h);
+    ASSERT_OK(store_update(f->s, meeting_on_2, NULL));
+    rank_engine_kick(x.e);
+    for (i = 0; i < 3000 && thread_outcomes(x.e, 2) != 2; i++)
+        usleep(10000);
+    assert_int_equal(thread_outcomes(x.e, 2), 2);
+    ASSERT_OK(rank_engine_freshness(x.e, TEAM, &fr));
+    assert_true(fr.current);
+    pthread_mutex_lock(&x.h.mu);
+    assert_false(x.h.entered);
+    pthread_mutex_unlock(&x.h.mu);
+    hold_release(&x.h);
+    held_close(&x);
+}
+
 /* A deleted team's published state is let go: once the store has no
  * team, the publisher drops its statistics, model and tally (the memory
  * they hold) instead of keeping them until a restart, and what reads the
@@ -1172,6 +1225,8 @@ int main(void)
                                         fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_suggest_local_evidence, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(test_outcome_counts_without_a_build,
+                                        fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_deleted_team_state_dropped,
                                         fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_suggest_never_waits_for_a_build,
