@@ -46,11 +46,18 @@ struct rank_tcache {
     int reranking;               /* a RunRerank of this team is running */
     int64_t stale_since_ms;      /* first seen stale (sw_mono_ms); 0: current */
     int64_t retry_after_ms;      /* a failed build waits until then */
-    int64_t rest_until_ms;       /* no full build before (RANK_ENGINE_DUTY) */
-    int64_t delta_rest_until_ms; /* nothing before: the same for a pass
-                                    that only counted new outcomes */
-    struct rank_sigs *sigs;      /* the families' signatures; under build */
-    rank_fbraw *fbraw;           /* the feedback feed's tally; under build */
+    int64_t rest_until_ms;       /* no full build before (RANK_ENGINE_DUTY;
+                                    the builder's, under e->mu) */
+    int64_t delta_rest_until_ms; /* no publisher's pass before: the same
+                                    for its passes (publisher only) */
+    /* The builder's (rank_builder_thread), under e->mu: */
+    int want_full;            /* the publisher asks for a full build */
+    int building;             /* the builder is at it */
+    struct rank_cref *built;  /* finished, for the publisher to adopt */
+    int64_t built_started_ms; /* when the build of built started */
+    struct rank_sigs *sigs;   /* the families' signatures: the builder's
+                                 (started), else under build */
+    rank_fbraw *fbraw;        /* the feedback feed's tally; under build */
     struct rank_tcache *next;
 };
 
@@ -58,10 +65,12 @@ struct rank_engine {
     store *s;
     rank_ranker *r;
     struct rank_params p;
-    pthread_mutex_t mu; /* the list, the refs, the published pointers */
-    pthread_cond_t cond;
+    pthread_mutex_t mu;   /* the list, the refs, the published pointers */
+    pthread_cond_t cond;  /* the publisher's wake-ups */
+    pthread_cond_t bcond; /* the builder's: a full build asked for */
     struct rank_tcache *teams;
-    pthread_t thread;
+    pthread_t thread;  /* the publisher */
+    pthread_t builder; /* full builds of statistics */
     int started, stop, kicked;
     int64_t poll_ms;
     rank_engine_hook hook;
@@ -138,6 +147,7 @@ sw_err rank_engine_open(store *s, rank_ranker *r, const struct rank_params *p,
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&e->cond, &ca);
     pthread_condattr_destroy(&ca);
+    pthread_cond_init(&e->bcond, NULL);
     *out = e;
     return SW_OK;
 }
@@ -164,13 +174,16 @@ void rank_engine_close(rank_engine **ep)
         pthread_mutex_lock(&e->mu);
         e->stop = 1;
         pthread_cond_broadcast(&e->cond);
+        pthread_cond_broadcast(&e->bcond);
         pthread_mutex_unlock(&e->mu);
         pthread_join(e->thread, NULL);
+        pthread_join(e->builder, NULL);
     }
     while (e->teams) {
         struct rank_tcache *t = e->teams;
         e->teams = t->next;
         rank_tcache_clear(e, t);
+        rank__cref_put(e, &t->built);
         rank_sigs_free(&t->sigs);
         rank_fbraw_free(&t->fbraw);
         pthread_mutex_destroy(&t->build);
@@ -178,6 +191,7 @@ void rank_engine_close(rank_engine **ep)
         sw_free(t);
     }
     pthread_cond_destroy(&e->cond);
+    pthread_cond_destroy(&e->bcond);
     pthread_mutex_destroy(&e->mu);
     sw_free(e);
     *ep = NULL;
@@ -355,82 +369,79 @@ static sw_err rank_build_fb(rank_engine *e, struct rank_tcache *tc,
     return rank_fb_build(tc->fbraw, b->hist->h, &b->fb->fb);
 }
 
-/* How rank_build_state may bring the statistics up to date. */
-enum rank_how {
-    RANK_HOW_FULL,  /* a full build when mail or snippets changed */
-    RANK_HOW_DELTA, /* only count new outcomes (rank_hist_delta), even
-                       over statistics whose mail is older: a team at rest
-                       between full builds (RANK_ENGINE_DUTY) */
-};
+/* rank_build_full builds the team's statistics for now in full into a
+ * new piece *out (tc->sigs: under tc->build, or the builder's). */
+static sw_err rank_build_full(rank_engine *e, struct rank_tcache *tc,
+                              store_txn *t, const struct rank_now *now,
+                              struct rank_cref **out)
+{
+    sw_err rc;
 
-/* rank_build_hist sets b->hist to statistics for now: the published ones
- * when current; else, when only outcomes are new (or how is
- * RANK_HOW_DELTA), the published ones with the new outcomes counted
- * (rank_hist_delta); else (RANK_HOW_DELTA: the published ones as they
- * are) a full build, *full set. tc->build held. */
+    *out = rank_cref_new(now->seqs);
+    if (*out == NULL)
+        return SW_ENOMEM;
+    (*out)->gen = __atomic_add_fetch(&tc->gens, 1, __ATOMIC_RELAXED);
+    if (tc->sigs == NULL && rank_sigs_new(&tc->sigs) != SW_OK)
+        tc->sigs = NULL; /* build without: slower, same result */
+    rc = rank_hist_build_cached(t, tc->team, &e->p, 0, tc->sigs, &(*out)->h);
+    if (rc)
+        rank__cref_put(e, out);
+    return rc;
+}
+
+/* rank_build_hist sets b->hist to statistics for now from base (a
+ * reference, taken over; NULL: none): base itself when current; when the
+ * outcome feed moved on, base with the new outcomes counted
+ * (rank_hist_delta; its mail and snippets stay base's); else, or when
+ * base is not a delta's base, a full build if full_ok (*full set), or
+ * base as it is. tc->build held. */
 static sw_err rank_build_hist(rank_engine *e, struct rank_tcache *tc,
                               store_txn *t, const struct rank_now *now,
-                              enum rank_how how, struct rank_state *b,
-                              int *full)
+                              struct rank_cref *base, int full_ok,
+                              struct rank_state *b, int *full)
 {
-    struct rank_cref *pub;
-    rank_engine_hook hook;
-    void *hook_arg;
     uint64_t key[3];
     sw_err rc;
 
-    pthread_mutex_lock(&e->mu);
-    pub = rank_cref_ref(tc->pub.hist);
-    pthread_mutex_unlock(&e->mu);
-    if (pub && memcmp(pub->key, now->seqs, sizeof(now->seqs)) == 0) {
-        b->hist = pub;
+    if (base && memcmp(base->key, now->seqs, sizeof(now->seqs)) == 0) {
+        b->hist = base;
         return SW_OK;
     }
-    if (pub && pub->key[2] < now->seqs[2] &&
-        (how == RANK_HOW_DELTA ||
-         (pub->key[0] == now->seqs[0] && pub->key[1] == now->seqs[1]))) {
-        key[0] = pub->key[0];
-        key[1] = pub->key[1];
+    if (base && base->key[2] < now->seqs[2] &&
+        (!full_ok ||
+         (base->key[0] == now->seqs[0] && base->key[1] == now->seqs[1]))) {
+        key[0] = base->key[0];
+        key[1] = base->key[1];
         key[2] = now->seqs[2];
         b->hist = rank_cref_new(key);
         if (b->hist == NULL) {
-            rank__cref_put(e, &pub);
+            rank__cref_put(e, &base);
             return SW_ENOMEM;
         }
-        b->hist->gen = ++tc->gens;
-        rc = rank_hist_delta(t, tc->team, &e->p, pub->h, &b->hist->h);
-        rank__cref_put(e, &pub);
-        if (rc != SW_EINVAL)
+        b->hist->gen = __atomic_add_fetch(&tc->gens, 1, __ATOMIC_RELAXED);
+        rc = rank_hist_delta(t, tc->team, &e->p, base->h, &b->hist->h);
+        if (rc != SW_EINVAL) {
+            rank__cref_put(e, &base);
             return rc;
-        rank__cref_put(e, &b->hist); /* not a delta's base: build it */
-    } else if (pub && how == RANK_HOW_DELTA) {
-        b->hist = pub;
+        }
+        rank__cref_put(e, &b->hist); /* not a delta's base */
+    }
+    if (base && !full_ok) {
+        b->hist = base;
         return SW_OK;
     }
-    rank__cref_put(e, &pub);
-    pthread_mutex_lock(&e->mu);
-    hook = e->started ? e->hook : NULL;
-    hook_arg = e->hook_arg;
-    pthread_mutex_unlock(&e->mu);
-    if (hook) /* inside the build, as a long one would hold it */
-        hook(hook_arg, tc->team);
-    b->hist = rank_cref_new(now->seqs);
-    if (b->hist == NULL)
-        return SW_ENOMEM;
-    b->hist->gen = ++tc->gens;
-    if (tc->sigs == NULL && rank_sigs_new(&tc->sigs) != SW_OK)
-        tc->sigs = NULL; /* build without: slower, same result */
+    rank__cref_put(e, &base);
     *full = 1;
-    return rank_hist_build_cached(t, tc->team, &e->p, 0, tc->sigs, &b->hist->h);
+    return rank_build_full(e, tc, t, now, &b->hist);
 }
 
 /* rank_build_state builds the state to publish for a team from t for
- * now (its statistics as rank_build_hist does with how), reusing the
- * published pieces whose keys still match. tc->build held. */
+ * now (its statistics as rank_build_hist does from base and full_ok),
+ * reusing the published pieces whose keys still match. tc->build held. */
 static sw_err rank_build_state(rank_engine *e, struct rank_tcache *tc,
                                store_txn *t, const struct rank_now *now,
-                               enum rank_how how, struct rank_state *b,
-                               int *full)
+                               struct rank_cref *base, int full_ok,
+                               struct rank_state *b, int *full)
 {
     uint64_t mkey[3] = {now->mseq, 0, 0}, lkey[3];
     sw_err rc = SW_OK;
@@ -441,7 +452,7 @@ static sw_err rank_build_state(rank_engine *e, struct rank_tcache *tc,
     if (tc->pub.model && now->mseq && tc->pub.model->key[0] == now->mseq)
         b->model = rank_cref_ref(tc->pub.model);
     pthread_mutex_unlock(&e->mu);
-    rc = rank_build_hist(e, tc, t, now, how, b, full);
+    rc = rank_build_hist(e, tc, t, now, base, full_ok, b, full);
     if (rc)
         goto fail;
     rc = rank_build_fb(e, tc, t, now, b);
@@ -531,8 +542,8 @@ static void rank_note_stale(rank_engine *e, struct rank_tcache *tc, int stale)
 }
 
 /* rank_delta_due: with the mail and snippets set aside, tc's published
- * state is not current for now (new outcomes, feedback, or model). e->mu
- * held. */
+ * state is not current for now (new outcomes, feedback or model: what a
+ * pass of the publisher counts). e->mu held. */
 static int rank_delta_due(const struct rank_tcache *tc,
                           const struct rank_now *now)
 {
@@ -549,17 +560,20 @@ static int rank_delta_due(const struct rank_tcache *tc,
     return !(p->model && p->model->key[0] == now->mseq && p->link);
 }
 
-/* rank_refresh brings tc's published state up to date with the store, if
- * it is not, as how says (rank_build_hist); *full is set when it built
- * the statistics in full. Called by the publisher only. */
-static sw_err rank_refresh(rank_engine *e, struct rank_tcache *tc,
-                           enum rank_how how, int *full)
+/* rank_refresh brings tc's published state up to date with the store as
+ * far as it can without a full build of the statistics: it adopts the
+ * builder's finished one, counts new outcomes (rank_hist_delta), catches
+ * the feedback tally up and loads a new model; and it asks the builder
+ * for a full build when mail or snippets moved on and the team is not
+ * at rest. Called by the publisher only. */
+static sw_err rank_refresh(rank_engine *e, struct rank_tcache *tc)
 {
+    struct rank_cref *base;
     struct rank_state b;
     struct rank_now now;
     store_txn *t = NULL;
-    int64_t started, since;
-    int current, due = 1;
+    int64_t started, since, built_ms = 0;
+    int current, due, full, adopted, need_full;
     sw_err rc;
 
     rc = store_txn_begin(e->s, 0, &t);
@@ -567,19 +581,34 @@ static sw_err rank_refresh(rank_engine *e, struct rank_tcache *tc,
         rc = rank_now_read(t, tc->team, &now);
     if (rc)
         goto out;
-    *full = 0;
+    started = sw_mono_ms();
     pthread_mutex_lock(&e->mu);
-    current = rank_is_current(tc, &now);
+    adopted = tc->built != NULL;
+    if (adopted) {
+        base = tc->built;
+        tc->built = NULL;
+        built_ms = tc->built_started_ms;
+    } else {
+        base = rank_cref_ref(tc->pub.hist);
+    }
+    current = !adopted && rank_is_current(tc, &now);
     rank_note_stale(e, tc, !current);
-    if (how == RANK_HOW_DELTA)
-        due = rank_delta_due(tc, &now);
+    need_full = base == NULL || base->key[0] != now.seqs[0] ||
+                base->key[1] != now.seqs[1];
+    if (need_full && !tc->building && !tc->want_full &&
+        started >= tc->rest_until_ms) {
+        tc->want_full = 1;
+        pthread_cond_broadcast(&e->bcond);
+    }
+    due = base && (adopted || rank_delta_due(tc, &now));
     since = tc->stale_since_ms;
     pthread_mutex_unlock(&e->mu);
-    if (current || !due)
+    if (current || !due) {
+        rank__cref_put(e, &base);
         goto out;
-    started = sw_mono_ms();
+    }
     pthread_mutex_lock(&tc->build);
-    rc = rank_build_state(e, tc, t, &now, how, &b, full);
+    rc = rank_build_state(e, tc, t, &now, base, 0, &b, &full);
     if (rc == SW_OK)
         rank_publish(e, tc, &b);
     pthread_mutex_unlock(&tc->build);
@@ -592,30 +621,97 @@ static sw_err rank_refresh(rank_engine *e, struct rank_tcache *tc,
     if (rc == SW_OK) {
         pthread_mutex_lock(&e->mu);
         current = rank_is_current(tc, &now);
-        /* Changes made during the build are the next one's: they have
-         * waited at most since this one started. Counting outcomes only
-         * leaves the mail it did not read as old as it was. */
+        /* What is not counted has waited since the full build adopted
+         * started, or since this pass started (it came meanwhile), or
+         * still since it was first seen (mail this pass did not read). */
         tc->stale_since_ms =
-            current ? 0 : (*full || since == 0 ? started : since);
+            current ? 0 : (adopted ? built_ms : (since ? since : started));
         pthread_mutex_unlock(&e->mu);
     }
-    if (*full)
-        tc->rest_until_ms =
-            sw_mono_ms() + (RANK_ENGINE_DUTY - 1) * (sw_mono_ms() - started);
-    else
-        tc->delta_rest_until_ms =
-            sw_mono_ms() + (RANK_ENGINE_DUTY - 1) * (sw_mono_ms() - started);
+    tc->delta_rest_until_ms =
+        sw_mono_ms() + (RANK_ENGINE_DUTY - 1) * (sw_mono_ms() - started);
     sw_log_debug("rank.published",
                  "team=%s emails=%llu snippets=%llu "
-                 "outcomes=%llu feedback=%llu model=%llu ms=%lld",
+                 "outcomes=%llu feedback=%llu model=%llu adopted=%d ms=%lld",
                  tc->team, (unsigned long long)now.seqs[0],
                  (unsigned long long)now.seqs[1],
                  (unsigned long long)now.seqs[2], (unsigned long long)now.fseq,
-                 (unsigned long long)now.mseq,
+                 (unsigned long long)now.mseq, adopted,
                  (long long)(sw_mono_ms() - started));
 out:
     store_txn_abort(&t);
     return rc;
+}
+
+/* rank_build_one is the builder's full build of tc's statistics, handed
+ * to the publisher in tc->built. */
+static void rank_build_one(rank_engine *e, struct rank_tcache *tc,
+                           rank_engine_hook hook, void *hook_arg)
+{
+    struct rank_cref *c = NULL, *old = NULL;
+    struct rank_now now;
+    store_txn *t = NULL;
+    int64_t started = sw_mono_ms();
+    sw_err rc;
+
+    if (hook) /* before the snapshot, as a long build would hold it */
+        hook(hook_arg, tc->team);
+    rc = store_txn_begin(e->s, 0, &t);
+    if (rc == SW_OK)
+        rc = rank_now_read(t, tc->team, &now);
+    if (rc == SW_OK)
+        rc = rank_build_full(e, tc, t, &now, &c);
+    store_txn_abort(&t);
+    if (rc && rc != SW_ENOTFOUND)
+        sw_log_warn("rank.build_failed", "team=%s err=%s", tc->team,
+                    sw_err_name(rc));
+    pthread_mutex_lock(&e->mu);
+    tc->building = 0;
+    if (rc == SW_OK) {
+        old = tc->built;
+        tc->built = c;
+        tc->built_started_ms = started;
+        tc->rest_until_ms =
+            sw_mono_ms() + (RANK_ENGINE_DUTY - 1) * (sw_mono_ms() - started);
+    } else {
+        tc->rest_until_ms = sw_mono_ms() + RANK_ENGINE_RETRY_MS;
+    }
+    e->kicked = 1; /* the publisher adopts it */
+    pthread_cond_broadcast(&e->cond);
+    pthread_mutex_unlock(&e->mu);
+    rank__cref_put(e, &old);
+}
+
+/* The builder: full builds of the statistics, one team at a time, on a
+ * thread of their own, so that the publisher keeps counting outcomes,
+ * feedback and models meanwhile. */
+static void *rank_builder_thread(void *arg)
+{
+    rank_engine *e = arg;
+
+    if (sw_thread_nice(10) != 0)
+        sw_log_warn("rank.nice_failed", "errno=%d", errno);
+    pthread_mutex_lock(&e->mu);
+    while (!e->stop) {
+        struct rank_tcache *tc;
+        rank_engine_hook hook;
+        void *hook_arg;
+        for (tc = e->teams; tc && !tc->want_full; tc = tc->next)
+            ;
+        if (tc == NULL) {
+            pthread_cond_wait(&e->bcond, &e->mu);
+            continue;
+        }
+        tc->want_full = 0;
+        tc->building = 1;
+        hook = e->hook;
+        hook_arg = e->hook_arg;
+        pthread_mutex_unlock(&e->mu);
+        rank_build_one(e, tc, hook, hook_arg);
+        pthread_mutex_lock(&e->mu);
+    }
+    pthread_mutex_unlock(&e->mu);
+    return NULL;
 }
 
 /* --- reads ------------------------------------------------------------- */
@@ -690,8 +786,12 @@ sw_err rank__state(rank_engine *e, store_txn *t, const char *team,
         rank_take_published(e, tc, &now, st, &current);
         if (!current) {
             rank__state_put(e, st);
+            struct rank_cref *base;
             int full;
-            rc = rank_build_state(e, tc, t, &now, RANK_HOW_FULL, &b, &full);
+            pthread_mutex_lock(&e->mu);
+            base = rank_cref_ref(tc->pub.hist);
+            pthread_mutex_unlock(&e->mu);
+            rc = rank_build_state(e, tc, t, &now, base, 1, &b, &full);
             if (rc == SW_OK) {
                 pthread_mutex_lock(&e->mu);
                 st->hist = rank_cref_ref(b.hist);
@@ -854,16 +954,11 @@ static int rank_engine_pass(rank_engine *e)
      * from the head read above is stable. */
     for (; tc && !rank_engine_stopping(e); tc = tc->next) {
         int64_t now = sw_mono_ms();
-        int full;
         sw_err rc;
         if ((tc->retry_after_ms && now < tc->retry_after_ms) ||
             now < tc->delta_rest_until_ms)
             continue;
-        /* At rest after a full build, new outcomes, feedback and models
-         * still count at once: they cost in proportion to the change. */
-        rc = rank_refresh(
-            e, tc, now < tc->rest_until_ms ? RANK_HOW_DELTA : RANK_HOW_FULL,
-            &full);
+        rc = rank_refresh(e, tc);
         if (rc) {
             tc->retry_after_ms = now + RANK_ENGINE_RETRY_MS;
             if (rc != SW_ENOTFOUND)
@@ -874,7 +969,10 @@ static int rank_engine_pass(rank_engine *e)
         tc->retry_after_ms = 0;
         now = sw_mono_ms();
         pthread_mutex_lock(&e->mu);
-        more |= tc->stale_since_ms != 0 && now >= tc->rest_until_ms &&
+        /* Stale with nothing for the publisher to do but wait (a full
+         * build asked for or running, a rest): no pass at once. */
+        more |= tc->stale_since_ms != 0 && !tc->building && !tc->want_full &&
+                tc->built == NULL && now >= tc->rest_until_ms &&
                 now >= tc->delta_rest_until_ms;
         pthread_mutex_unlock(&e->mu);
     }
@@ -918,8 +1016,17 @@ sw_err rank_engine_start(rank_engine *e, int64_t poll_ms)
     if (e->started)
         return SW_ESTATE;
     e->poll_ms = poll_ms > 0 ? poll_ms : RANK_ENGINE_POLL_MS;
-    if (pthread_create(&e->thread, NULL, rank_engine_thread, e) != 0)
+    if (pthread_create(&e->builder, NULL, rank_builder_thread, e) != 0)
         return SW_ENOMEM;
+    if (pthread_create(&e->thread, NULL, rank_engine_thread, e) != 0) {
+        pthread_mutex_lock(&e->mu);
+        e->stop = 1;
+        pthread_cond_broadcast(&e->bcond);
+        pthread_mutex_unlock(&e->mu);
+        pthread_join(e->builder, NULL);
+        e->stop = 0;
+        return SW_ENOMEM;
+    }
     e->started = 1;
     return SW_OK;
 }

@@ -4,8 +4,9 @@
  * the store has moved on (a new feedback record only catches the tally up
  * and rolls it up again, and new outcomes are counted into the published
  * statistics (rank_hist_delta), without rebuilding them; new mail or
- * snippets take a full build, between which the team rests) and swaps the
- * finished, immutable state in; Suggest only takes a reference to what is
+ * snippets take a full build, which a builder thread runs meanwhile and
+ * hands back, the team resting between two) and swaps the finished,
+ * immutable state in; Suggest only takes a reference to what is
  * published and never waits for a build, except the very first one of a
  * team (nothing to answer from yet). Not started (the
  * tests, the tools), every read builds what is stale inline, so results
@@ -34,10 +35,11 @@ SW_MUST_CHECK sw_err rank_engine_open(store *s, rank_ranker *r,
                                       const struct rank_params *p,
                                       rank_engine **out);
 
-/* rank_engine_start starts the publisher thread (at nice 10, below the
- * server's calls): it lists the store's teams and builds each one's state
- * (the warm-up after a restart), then polls every poll_ms (0: 200) the
- * teams it knows for changes, and wakes at once on rank_engine_kick.
+/* rank_engine_start starts the publisher and builder threads (at nice
+ * 10, below the server's calls): the publisher lists the store's teams
+ * and has each one's state built (the warm-up after a restart), then
+ * polls every poll_ms (0: 200) the teams it knows for changes, and wakes
+ * at once on rank_engine_kick.
  * A deleted team's sequences read as zero, so its next pass publishes an
  * empty state in place of the old one (the memory is let go).
  * Errors: SW_ESTATE (already started), SW_ENOMEM. */

@@ -914,6 +914,44 @@ static void test_outcome_counts_without_a_build(void **state)
     held_close(&x);
 }
 
+/* While the builder's full build of new mail is held open, a new outcome
+ * is still counted (over the statistics whose mail is older: not
+ * current, the new threads not yet in the evidence); once the build is
+ * let go, both count. */
+static void test_outcome_counts_during_a_full_build(void **state)
+{
+    struct fixture *f = *state;
+    struct rank_fresh fr;
+    struct bg_suggest b;
+    struct held x;
+    int caught = 0, i;
+
+    held_open(f, 0, &x);
+    wait_current(x.e);
+    hold_arm(&x.h);
+    ASSERT_OK(store_update(f->s, fx_fill_more, NULL));
+    ASSERT_OK(rank_ranker_sync(x.r, TEAM, 0, &caught)); /* the indexer's */
+    rank_engine_kick(x.e);
+    assert_true(hold_wait(&x.h, &x.h.entered));
+    /* The outcome comes once the build is held. */
+    ASSERT_OK(store_update(f->s, meeting_on_2, NULL));
+    rank_engine_kick(x.e);
+    for (i = 0; i < 3000 && thread_outcomes(x.e, 2) != 2; i++)
+        usleep(10000);
+    assert_int_equal(thread_outcomes(x.e, 2), 2);
+    ASSERT_OK(rank_engine_freshness(x.e, TEAM, &fr));
+    assert_false(fr.current);
+    bg_suggest(x.e, &x.h, &b);
+    assert_int_equal(b.other_threads, 30);
+
+    hold_release(&x.h);
+    wait_current(x.e);
+    assert_int_equal(thread_outcomes(x.e, 2), 2);
+    bg_suggest(x.e, &x.h, &b);
+    assert_int_equal(b.other_threads, 35);
+    held_close(&x);
+}
+
 /* A deleted team's published state is let go: once the store has no
  * team, the publisher drops its statistics, model and tally (the memory
  * they hold) instead of keeping them until a restart, and what reads the
@@ -1226,6 +1264,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_suggest_local_evidence, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_outcome_counts_without_a_build,
+                                        fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_outcome_counts_during_a_full_build,
                                         fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_deleted_team_state_dropped,
                                         fx_setup, fx_teardown),
