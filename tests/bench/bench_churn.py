@@ -9,7 +9,12 @@ of one run:
           IngestEmail at 5 emails/s (outbound mail of the team's reps to
           prospects, each with a framing sentence and an attachment, and
           the prospects' replies to earlier ones) and RecordOutcome at 5/s
-          (by Message-ID of mail ingested earlier in this churn);
+          (by Message-ID of mail ingested earlier in this churn); and a
+          probe every 3 s: a positive reply on a thread of the fill,
+          then GetThread every 20 ms until the thread's outcome counts
+          (from the statistics Suggest reads) include it: how long a new
+          outcome takes to count (outcome_visible, p50/p99/max, and
+          probes unseen after 300 s);
   idle2   nothing again (what is left of the churn, e.g. extraction jobs,
           still runs).
 
@@ -48,6 +53,8 @@ SUGGEST_DEADLINE_S = 60   # slow calls are measured, not errors
 WRITE_DEADLINE_S = 60
 INGEST_PER_S = 5.0
 OUTCOME_PER_S = 5.0
+PROBE_EVERY_S = 3.0       # an outcome probe: record one, time until it counts
+PROBE_WAIT_S = 300        # a probe not counted by then is reported unseen
 CALLERS = tuple(int(x) for x in
                 os.environ.get("CHURN_CALLERS", "1,4").split(","))
 REPLY_AFTER_S = 3.0       # a reply comes at least this long after its mail
@@ -131,6 +138,13 @@ OUTCOME_KINDS = [
     (common_pb2.OUTCOME_KIND_OPPORTUNITY_LOST, 2),
     (common_pb2.OUTCOME_KIND_POSITIVE_REPLY, 1),
 ]
+
+
+def count_outcomes(th):
+    """The outcomes a Thread's statistics count (every kind)."""
+    c = th.outcome_counts
+    return sum(getattr(c, f.name) for f in c.DESCRIPTOR.fields
+               if f.name.endswith("_count"))
 
 
 def md(key):
@@ -245,6 +259,8 @@ class Churn:
                       "late_ticks": 0}
         self.errors = {"ingest": {}, "outcome": {}}
         self.threads = []
+        self.probe_ms = []      # outcome probes: ms until counted
+        self.probe_unseen = 0
 
     def _err(self, kind, e):
         c = code_name(e)
@@ -375,9 +391,51 @@ class Churn:
             threading.Thread(target=self._pace,
                              args=(INGEST_PER_S, self._mail_once)),
             threading.Thread(target=self._pace,
-                             args=(OUTCOME_PER_S, self._outcome_once))]
+                             args=(OUTCOME_PER_S, self._outcome_once)),
+            threading.Thread(target=self._probe)]
         for t in self.threads:
             t.start()
+
+    def _probe(self):
+        """Every PROBE_EVERY_S: a positive reply on a thread of the fill,
+        then GetThread every 20 ms until its outcome counts (which come
+        from the statistics Suggest reads) have grown: how long a new
+        outcome takes to count."""
+        ing = self.ingest
+        r = random.Random(SEED + 2)
+        n = 0
+        while not self.stop.is_set():
+            tid = r.choice(self.fill_threads)
+            n += 1
+            try:
+                before = count_outcomes(ing.GetThread(
+                    ingest_pb2.GetThreadRequest(thread_id=tid),
+                    metadata=md(self.key), timeout=WRITE_DEADLINE_S))
+                self.outcome.RecordOutcome(outcome_pb2.RecordOutcomeRequest(
+                    kind=common_pb2.OUTCOME_KIND_POSITIVE_REPLY,
+                    thread_id=tid,
+                    idempotency_key="churn-%s-probe%d" % (self.tag, n)),
+                    metadata=md(self.key), timeout=WRITE_DEADLINE_S)
+                t0 = time.monotonic()
+                seen = None
+                while time.monotonic() - t0 < PROBE_WAIT_S:
+                    now = count_outcomes(ing.GetThread(
+                        ingest_pb2.GetThreadRequest(thread_id=tid),
+                        metadata=md(self.key), timeout=WRITE_DEADLINE_S))
+                    if now > before:
+                        seen = time.monotonic() - t0
+                        break
+                    time.sleep(0.02)
+            except grpc.RpcError as e:
+                self._err("outcome", e)
+                self.stop.wait(PROBE_EVERY_S)
+                continue
+            with self.lock:
+                if seen is None:
+                    self.probe_unseen += 1
+                else:
+                    self.probe_ms.append(1000 * seen)
+            self.stop.wait(PROBE_EVERY_S)
 
     def finish(self):
         """Stops the writers; returns when the last write has returned."""
@@ -398,6 +456,13 @@ class Churn:
                       "max_ms": ms(max(lat)) if lat else None,
                       "errors": self.errors[k]}
         out.update(self.kinds)
+        pm = self.probe_ms
+        out["outcome_visible"] = {
+            "probes": len(pm) + self.probe_unseen,
+            "unseen": self.probe_unseen,
+            "p50_ms": round(pct(pm, 50)) if pm else None,
+            "p99_ms": round(pct(pm, 99)) if pm else None,
+            "max_ms": round(max(pm)) if pm else None}
         return out
 
     def n_errors(self):
@@ -652,7 +717,10 @@ def main(addr, key, phase_s, pid):
                "write_errors": churn.n_errors(),
                "snipd_died": died is not None,
                "churn_emails": churn.calls["ingest"],
-               "churn_outcomes": churn.calls["outcome"]}
+               "churn_outcomes": churn.calls["outcome"],
+               "outcome_visible_p50_ms": churn.report()["outcome_visible"]["p50_ms"],
+               "outcome_visible_p99_ms": churn.report()["outcome_visible"]["p99_ms"],
+               "outcome_probes_unseen": churn.probe_unseen}
     for n in CALLERS:
         for phase in ("idle", "churn", "idle2"):
             line = results.get((phase, n), ({}, None))[0]
