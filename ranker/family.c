@@ -416,8 +416,14 @@ sw_err rank_family_cluster_cached(const char *const *texts, size_t n,
                 e++;
             for (i = s + 1; i < e; i++) {
                 uint32_t x = bands[i].idx, f = bands[s].idx,
-                         pv = bands[i - 1].idx;
+                         pv = bands[i - 1].idx, root = rank_uf_find(par, x);
                 const uint64_t *rx = sig + (size_t)x * RANK_FAM_ROW;
+                /* Already one family with both: neither union below could
+                 * change anything, so the comparisons are skipped (most of
+                 * a bucket, once an earlier band has joined it). */
+                if (root == rank_uf_find(par, f) &&
+                    root == rank_uf_find(par, pv))
+                    continue;
                 if (rank_family_join(rx, sig + (size_t)f * RANK_FAM_ROW,
                                      threshold, word_threshold))
                     rank_uf_union(par, order, x, f);

@@ -13,8 +13,8 @@ of one run:
           probe every 3 s: a positive reply on a thread of the fill,
           then GetThread every 20 ms until the thread's outcome counts
           (from the statistics Suggest reads) include it: how long a new
-          outcome takes to count (outcome_visible, p50/p99/max, and
-          probes unseen after 300 s);
+          outcome takes to count (outcome_visible, p50/p99/max, probes
+          unseen after 300 s, and probes the churn's end cut short);
   idle2   nothing again (what is left of the churn, e.g. extraction jobs,
           still runs).
 
@@ -261,6 +261,7 @@ class Churn:
         self.threads = []
         self.probe_ms = []      # outcome probes: ms until counted
         self.probe_unseen = 0
+        self.probe_cut = 0      # still waiting when the churn ended
 
     def _err(self, kind, e):
         c = code_name(e)
@@ -418,7 +419,10 @@ class Churn:
                     metadata=md(self.key), timeout=WRITE_DEADLINE_S)
                 t0 = time.monotonic()
                 seen = None
-                while time.monotonic() - t0 < PROBE_WAIT_S:
+                # The churn's end cuts a probe short (not counted): the
+                # phases stay their length.
+                while (time.monotonic() - t0 < PROBE_WAIT_S and
+                       not self.stop.is_set()):
                     now = count_outcomes(ing.GetThread(
                         ingest_pb2.GetThreadRequest(thread_id=tid),
                         metadata=md(self.key), timeout=WRITE_DEADLINE_S))
@@ -431,7 +435,9 @@ class Churn:
                 self.stop.wait(PROBE_EVERY_S)
                 continue
             with self.lock:
-                if seen is None:
+                if seen is None and self.stop.is_set():
+                    self.probe_cut += 1
+                elif seen is None:
                     self.probe_unseen += 1
                 else:
                     self.probe_ms.append(1000 * seen)
@@ -460,6 +466,7 @@ class Churn:
         out["outcome_visible"] = {
             "probes": len(pm) + self.probe_unseen,
             "unseen": self.probe_unseen,
+            "cut_by_the_end": self.probe_cut,
             "p50_ms": round(pct(pm, 50)) if pm else None,
             "p99_ms": round(pct(pm, 99)) if pm else None,
             "max_ms": round(max(pm)) if pm else None}

@@ -7,6 +7,9 @@
  *   bench_rerank fill DIR --snippets N   one framing per outbound mail
  *   bench_rerank rerank DIR              the nightly job, once
  *   bench_rerank cluster N               family clustering of N framings
+ *   bench_rerank delta DIR K             the team's full statistics build
+ *                                        against counting K new outcomes
+ *                                        into it (writes them: a copy)
  * DIR must not exist for fill. fill also builds and snapshots the team's
  * index and writes the team's API key to DIR/bench_team.key. Each command
  * prints one JSON line on stdout; the job's report goes to stderr.
@@ -34,6 +37,7 @@
 #include "base/sw_log.h"
 #include "base/sw_mem.h"
 #include "base/sw_util.h"
+#include "ranker/hist.h"
 #include "ranker/index.h"
 #include "ranker/rerank.h"
 #include "store/store.h"
@@ -826,6 +830,120 @@ static int bench_rerank(const char *dir)
     return 0;
 }
 
+/* What bench_delta's transactions work on. */
+struct bench_delta {
+    const char *team;
+    struct rank_hist *base, *h;
+    size_t k;
+    uint64_t seed;
+    sw_err rc;
+};
+
+static sw_err bench_delta_build(store_txn *t, void *arg)
+{
+    struct bench_delta *d = arg;
+
+    return rank_hist_build(t, d->team, NULL, 0, &d->base);
+}
+
+static sw_err bench_delta_apply(store_txn *t, void *arg)
+{
+    struct bench_delta *d = arg;
+
+    d->rc = rank_hist_delta(t, d->team, NULL, d->base, &d->h);
+    return SW_OK;
+}
+
+/* bench_delta_outcomes records d->k positive replies on threads of the
+ * base picked at random (outbound ones), dated at its latest event. */
+static sw_err bench_delta_outcomes(store_txn *t, void *arg)
+{
+    struct bench_delta *d = arg;
+    const struct rank_hist *h = d->base;
+    size_t i;
+    sw_err rc = SW_OK;
+
+    for (i = 0; rc == SW_OK && i < d->k && h->nby_out; i++) {
+        struct store_outcome o;
+        char key[64], *oid = NULL;
+        int dup = 0;
+        d->seed = d->seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        memset(&o, 0, sizeof(o));
+        o.thread_id = h->threads[h->by_out[(d->seed >> 33) % h->nby_out]].id;
+        o.kind = 4; /* a positive reply */
+        o.occur_ms = o.record_ms = h->now_ms;
+        o.source = STORE_OUTCOME_RECORDED;
+        snprintf(key, sizeof(key), "bench-delta-%llu-%zu",
+                 (unsigned long long)d->seed, i);
+        o.idem_key = key;
+        rc = store_outcome_put(t, d->team, &o, &dup, &oid);
+        sw_free(oid);
+    }
+    return rc;
+}
+
+/* bench_delta times the team's full statistics build against counting k
+ * new outcomes into it (rank_hist_delta), and a delta with nothing new.
+ * It writes the outcomes: run it on a copy of a filled store. */
+static int bench_delta(const char *dir, size_t k)
+{
+    struct store_opts so = {0};
+    struct store_team *teams = NULL;
+    struct bench_delta d;
+    store *s = NULL;
+    char *next = NULL;
+    size_t n = 0;
+    int64_t t0, build_ms, delta_ms, none_ms;
+    struct rank_hist *h1;
+    sw_err rc;
+
+    so.dir = dir;
+    if ((rc = store_open(&so, &s)))
+        bench_die("store_open", rc);
+    if ((rc = store_team_list(s, 100, NULL, &teams, &n, &next, NULL)))
+        bench_die("teams", rc);
+    if (n != 1)
+        bench_die("expected one team", SW_EINVAL);
+    memset(&d, 0, sizeof(d));
+    d.team = teams[0].team_id;
+    d.k = k;
+    d.seed = 42;
+    t0 = sw_mono_ms();
+    if ((rc = store_view(s, bench_delta_build, &d)))
+        bench_die("build", rc);
+    build_ms = sw_mono_ms() - t0;
+    if ((rc = store_update(s, bench_delta_outcomes, &d)))
+        bench_die("outcomes", rc);
+    t0 = sw_mono_ms();
+    if ((rc = store_view(s, bench_delta_apply, &d)) || (rc = d.rc))
+        bench_die("delta", rc);
+    delta_ms = sw_mono_ms() - t0;
+    h1 = d.h;
+    d.base = h1; /* nothing new since h1: the copy alone */
+    d.h = NULL;
+    t0 = sw_mono_ms();
+    if ((rc = store_view(s, bench_delta_apply, &d)) || (rc = d.rc))
+        bench_die("delta", rc);
+    none_ms = sw_mono_ms() - t0;
+    printf("{\"step\":\"delta\",\"items\":%zu,\"threads\":%zu,\"uses\":%zu,"
+           "\"account_records\":%zu,\"build_ms\":%lld,\"outcomes\":%zu,"
+           "\"delta_ms\":%lld,\"delta_nothing_new_ms\":%lld,"
+           "\"copied_mb\":%.1f}\n",
+           h1->nitems, h1->nthreads, h1->nuses, h1->nacct_ev,
+           (long long)build_ms, k, (long long)delta_ms, (long long)none_ms,
+           (double)(h1->nitems * sizeof(*h1->items) +
+                    h1->nthreads * sizeof(*h1->threads) +
+                    h1->nuses * sizeof(*h1->uses) +
+                    h1->nacct_ev * sizeof(*h1->acct_ev)) /
+               1e6);
+    rank_hist_free(&d.h);
+    rank_hist_free(&h1);
+    store_teams_free(teams, n);
+    sw_free(next);
+    store_close(&s);
+    return 0;
+}
+
 /* bench_cluster times rank_family_cluster (the nightly job's family step)
  * on n personalised framings, as many as a team with one framing record
  * per outbound mail would hold; the catalogue shape hides this cost. */
@@ -880,6 +998,9 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "cluster") == 0 &&
         sw_parse_i64(argv[2], strlen(argv[2]), 1, INT32_MAX, &v) == SW_OK)
         return bench_cluster((size_t)v);
+    if (argc == 4 && strcmp(argv[1], "delta") == 0 &&
+        sw_parse_i64(argv[3], strlen(argv[3]), 1, 1000000, &v) == SW_OK)
+        return bench_delta(argv[2], (size_t)v);
     if (argc == 5 && strcmp(argv[1], "fill") == 0 &&
         sw_parse_i64(argv[4], strlen(argv[4]), 1, INT64_MAX / 4, &v) == SW_OK) {
         if (strcmp(argv[3], "--events") == 0)
@@ -888,6 +1009,7 @@ int main(int argc, char **argv)
             return bench_fill(argv[2], 0, (uint64_t)v);
     }
     fprintf(stderr, "usage: bench_rerank fill DIR --events E | "
-                    "fill DIR --snippets N | rerank DIR | cluster N\n");
+                    "fill DIR --snippets N | rerank DIR | cluster N | "
+                    "delta DIR K\n");
     return 2;
 }
