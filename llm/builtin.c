@@ -512,7 +512,9 @@ static size_t llm_bi_footer_start(const char *s, size_t n)
             ;
         for (b = e; b > a && isspace((unsigned char)s[b - 1]); b--)
             ;
-        if ((b - a == 2 || b - a == 3) && strspn(s + a, "-") >= b - a) {
+        /* Bounded by the line: text[0..n) need not end in a NUL. */
+        if ((b - a == 2 || b - a == 3) && s[a] == '-' && s[a + 1] == '-' &&
+            s[b - 1] == '-') {
             if (text)
                 return i;
         } else if (b > a) {
@@ -595,6 +597,26 @@ static int llm_bi_negated(const char *s, size_t n)
     return 0;
 }
 
+/* llm_bi_blank: s[0..n) holds nothing a quote can keep, only whitespace
+ * and U+00A0 (an HTML mail's &nbsp; lines), which the validator's
+ * normalisation removes. */
+static int llm_bi_blank(const char *s, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (isspace((unsigned char)s[i]))
+            continue;
+        if (i + 1 < n && (unsigned char)s[i] == 0xC2 &&
+            (unsigned char)s[i + 1] == 0xA0) {
+            i++;
+            continue;
+        }
+        return 0;
+    }
+    return 1;
+}
+
 /* llm_bi_reply_rule: the first reply rule (index) that sentence s[0..n)
  * matches, llm_lex_reply_n when none. */
 static size_t llm_bi_reply_rule(const char *s, size_t n)
@@ -638,6 +660,8 @@ const char *llm_builtin_reply_label(const char *text, size_t n, size_t *ev_off,
     }
     for (i = 0; i < ns && sp[i].off < footer; i++) {
         const char *s = text + sp[i].off;
+        if (llm_bi_blank(s, sp[i].len))
+            continue; /* matches no rule and cannot be the evidence */
         if (!have_first && !llm_bi_is_greeting(s, sp[i].len)) {
             first = i;
             have_first = 1;
@@ -648,6 +672,11 @@ const char *llm_builtin_reply_label(const char *text, size_t n, size_t *ev_off,
             best_s = i;
         }
     }
+    /* No rule matched: the first sentence that is no greeting, else the
+     * first with something to quote. */
+    for (; !have_first && first + 1 < ns; first++)
+        if (!llm_bi_blank(text + sp[first].off, sp[first].len))
+            break;
     if (best_r == llm_lex_reply_n)
         best_s = first;
     *ev_off = sp[best_s].off;
