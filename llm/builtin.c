@@ -20,6 +20,7 @@
 #define LLM_BI_DIM 1024 /* hashed TF-IDF dimensions */
 #define LLM_BI_PASSAGES 3
 #define LLM_BI_FRAMINGS 6
+#define LLM_BI_PASSAGES_MAX 40   /* the outbound schema's passages max_items */
 #define LLM_BI_EVIDENCE_MAX 1000 /* the reply schema's evidence max_length */
 #define LLM_BI_FRAMING_MIN 2
 
@@ -422,9 +423,12 @@ static sw_err llm_bi_outbound(const struct llm_input *in, struct sw_buf *b)
         nf++;
     }
     rc = sw_buf_addstr(b, "],\"passages\":[");
-    for (k = 0, nf = 0; rc == SW_OK && k < in->n_docs; k++) {
+    /* Three passages a document: past 13 documents the schema's cap is
+     * what stops, and the first documents keep theirs. */
+    for (k = 0, nf = 0;
+         rc == SW_OK && k < in->n_docs && nf < LLM_BI_PASSAGES_MAX; k++) {
         rc = llm_bi_passages(&in->docs[k], &ps, &np);
-        for (i = 0; rc == SW_OK && i < np; i++) {
+        for (i = 0; rc == SW_OK && i < np && nf < LLM_BI_PASSAGES_MAX; i++) {
             rc = sw_buf_printf(b, "%s{\"content\":", nf++ ? "," : "");
             if (rc == SW_OK)
                 rc = sw_buf_add_json_str(b, in->docs[k].name,
