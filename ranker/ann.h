@@ -92,6 +92,9 @@ struct rank_ann_ops {
      * fit. */
     sw_err (*add_many)(struct rank_ann *a, const uint64_t *labels,
                        const float *const *vecs, size_t n, unsigned threads);
+    /* get copies the vector stored under label (dim floats) to out.
+     * Errors: SW_ENOTFOUND (unknown or deleted label), SW_EINTERNAL. */
+    sw_err (*get)(const struct rank_ann *a, uint64_t label, float *out);
 };
 
 /* Fewest vectors for a parallel add_many: smaller batches (an indexer

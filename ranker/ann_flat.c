@@ -304,6 +304,18 @@ static size_t rank_flat_memory(const struct rank_ann *a)
     return f->cap * (f->dim * sizeof(float) + 9) + f->pos.cap * 16;
 }
 
+static sw_err rank_flat_get(const struct rank_ann *a, uint64_t label,
+                            float *out)
+{
+    const struct rank_flat *f = rank_flat_of(a);
+    uint64_t i;
+
+    if (!rank__map_get(&f->pos, label, &i) || f->dead[i])
+        return SW_ENOTFOUND;
+    memcpy(out, f->vecs + i * f->dim, f->dim * sizeof(*out));
+    return SW_OK;
+}
+
 const struct rank_ann_ops rank_ann_flat = {
     "flat",
     rank_flat_create,
@@ -319,4 +331,5 @@ const struct rank_ann_ops rank_ann_flat = {
     rank_flat_memory,
     rank_flat_destroy,
     NULL, /* add_many: one by one */
+    rank_flat_get,
 };

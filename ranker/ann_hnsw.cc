@@ -390,6 +390,25 @@ sw_err hnsw_load(const struct rank_ann_params *p, const struct rank_blob *b,
     return SW_OK;
 }
 
+// hnsw_get copies a live label's vector; it reads the node's data in
+// place, as a search does (hnswlib's getDataByLabel would build a vector).
+sw_err hnsw_get(const struct rank_ann *a, uint64_t label, float *out)
+{
+    const rank_hnsw *h = of(a);
+
+    try {
+        const SwHnsw *x = h->idx;
+        auto it = x->label_lookup_.find(label);
+        if (it == x->label_lookup_.end() || x->isMarkedDeleted(it->second))
+            return SW_ENOTFOUND;
+        std::memcpy(out, x->getDataByInternalId(it->second),
+                    h->dim * sizeof(float));
+    } catch (const std::exception &e) {
+        return hnsw_fail("get", e);
+    }
+    return SW_OK;
+}
+
 size_t hnsw_count(const struct rank_ann *a)
 {
     return of(a)->idx->cur_element_count;
@@ -433,5 +452,5 @@ void hnsw_destroy(struct rank_ann **a)
 extern "C" const struct rank_ann_ops rank_ann_hnsw = {
     "hnsw",       hnsw_create, hnsw_add,     hnsw_mark_deleted, hnsw_search,
     hnsw_resize,  hnsw_save,   hnsw_load,    hnsw_count,        hnsw_capacity,
-    hnsw_deleted, hnsw_memory, hnsw_destroy, hnsw_add_many,
+    hnsw_deleted, hnsw_memory, hnsw_destroy, hnsw_add_many,     hnsw_get,
 };

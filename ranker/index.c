@@ -691,6 +691,33 @@ sw_err rank_ranker_search(rank_ranker *r, const char *team_id, const float *q,
     return rc;
 }
 
+sw_err rank_ranker_vectors(rank_ranker *r, const char *team_id,
+                           const uint64_t *labels, size_t n, float *out,
+                           unsigned char *found)
+{
+    struct rank_index *ix;
+    size_t i, qdim = r->qdim;
+    sw_err rc;
+
+    if ((n > 0 && (labels == NULL || out == NULL || found == NULL)))
+        return SW_EINVAL;
+    rc = rank_index_get(r, team_id, &ix);
+    if (rc)
+        return rc;
+    memset(out, 0, n * qdim * sizeof(*out));
+    pthread_rwlock_rdlock(&ix->ann_lock);
+    if (ix->ann->ops->get == NULL || ix->dim > qdim)
+        rc = SW_EINTERNAL; /* NEVER: both backends have it; qdim is the max */
+    for (i = 0; rc == SW_OK && i < n; i++) {
+        rc = ix->ann->ops->get(ix->ann, labels[i], out + i * qdim);
+        found[i] = rc == SW_OK;
+        if (rc == SW_ENOTFOUND)
+            rc = SW_OK;
+    }
+    pthread_rwlock_unlock(&ix->ann_lock);
+    return rc;
+}
+
 sw_err rank_ranker_forget_snippet(rank_ranker *r, const char *team_id,
                                   const char *snippet_id)
 {

@@ -181,6 +181,17 @@ SW_MUST_CHECK sw_err rank_ranker_search(rank_ranker *r, const char *team_id,
                                         uint64_t *labels, float *dists,
                                         size_t *n);
 
+/* rank_ranker_vectors copies the vectors team_id's serving index holds
+ * under labels[0..n) (the vectors Suggest's searches compare queries
+ * with) into out, n rows of rank_ranker_dim floats, zero-padded beyond the
+ * index's dimension; found[i] gets 1 for a label it holds, 0 (and a row
+ * of zeros) for one it does not (not indexed yet, or deleted). It waits
+ * only as a search does. Errors: SW_EINVAL, SW_EINTERNAL, load errors as
+ * rank_ranker_sync. */
+SW_MUST_CHECK sw_err rank_ranker_vectors(rank_ranker *r, const char *team_id,
+                                         const uint64_t *labels, size_t n,
+                                         float *out, unsigned char *found);
+
 /* rank_ranker_forget_snippet removes snippet_id from team_id's index at
  * once (call it after store_snippet_delete; the indexer would do it on its
  * next pass). SW_OK if it was not indexed. Errors: SW_EINVAL, load

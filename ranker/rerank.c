@@ -14,6 +14,7 @@
 #include "base/sw_util.h"
 #include "ranker/als.h"
 #include "ranker/suggest_int.h"
+#include "store/store_snippet.h"
 #include "store/store_tenant.h"
 
 #define RANK_ALS_ALPHA 4.0
@@ -31,7 +32,11 @@ struct rank_job {
     struct rank_model *current; /* with data, or NULL */
     int64_t cutoff_ms;
     size_t dim;
-    float *item_emb;              /* all->nitems × dim */
+    /* Relevance as Suggest sees it (rank_eval_rel): the index's k nearest
+     * snippets of a query, k as Suggest's, into labels and dists. */
+    size_t k;
+    uint64_t *labels;
+    float *dists;
     size_t eval_of;               /* mature holdout threads (before sampling) */
     struct rank_adapter *adapter; /* learnt on the training split, or NULL */
 };
@@ -340,9 +345,74 @@ static int rank_pair_cmp(const void *x, const void *y)
     return a->w < b->w ? -1 : a->w > b->w;
 }
 
+/* Snippets whose vectors rank_item_vectors reads from the index at once. */
+#define RANK_VEC_CHUNK 512
+
+/* rank_item_vectors writes to S row colof[i] the vector item i of h stands
+ * for in Suggest: the normalised mean of the vectors the team's index
+ * holds for its snippets (a framing family's own; a content item's
+ * passages and the framings that introduce it), the ones its searches
+ * compare queries with. Only snippets written before before count (the
+ * training split knows nothing later). An item none of whose snippets
+ * counts gets its title's embedding. */
+static sw_err rank_item_vectors(struct rank_job *j, const struct rank_hist *h,
+                                int64_t before, const uint32_t *colof, float *S)
+{
+    uint64_t labels[RANK_VEC_CHUNK];
+    uint32_t of[RANK_VEC_CHUNK][2];
+    unsigned char found[RANK_VEC_CHUNK];
+    float *vecs = NULL;
+    uint32_t *cnt = NULL;
+    size_t i, n, c, dim = j->dim;
+    sw_err rc = SW_ENOMEM;
+
+    vecs = sw_calloc(RANK_VEC_CHUNK * dim, sizeof(*vecs));
+    cnt = sw_calloc(h->nitems + 1, sizeof(*cnt));
+    if (!vecs || !cnt)
+        goto out;
+    memset(S, 0, h->nitems * dim * sizeof(*S));
+    rc = SW_OK;
+    for (i = 0; rc == SW_OK && i < h->nsnips;) {
+        for (n = 0; i < h->nsnips && n < RANK_VEC_CHUNK; i++) {
+            const struct rank_hsnip *sn = &h->snips[i];
+            of[n][0] =
+                sn->kind == STORE_SNIPPET_FRAMING ? sn->item : UINT32_MAX;
+            of[n][1] = sn->content;
+            if (sn->create_ms >= before)
+                continue;
+            if (of[n][0] != UINT32_MAX || of[n][1] != UINT32_MAX)
+                labels[n++] = sn->label;
+        }
+        rc = rank_ranker_vectors(j->r, j->team, labels, n, vecs, found);
+        for (c = 0; rc == SW_OK && c < n * 2; c++) {
+            uint32_t it = of[c / 2][c % 2];
+            if (!found[c / 2] || it == UINT32_MAX)
+                continue;
+            cblas_saxpy((int)dim, 1.0f, vecs + (c / 2) * dim, 1,
+                        S + (size_t)colof[it] * dim, 1);
+            cnt[it]++;
+        }
+    }
+    for (i = 0; rc == SW_OK && i < h->nitems; i++) {
+        float *row = S + (size_t)colof[i] * dim, nrm;
+        if (cnt[i] == 0) {
+            rc = rank_embed_ctx(j, NULL, h->items[i].title, row);
+            continue;
+        }
+        nrm = cblas_snrm2((int)dim, row, 1);
+        if (nrm > 0)
+            cblas_sscal((int)dim, 1.0f / nrm, row, 1);
+    }
+out:
+    sw_free(vecs);
+    sw_free(cnt);
+    return rc;
+}
+
 /* rank_adapter_fit learns the query adapter (adapter.h) from h's mature
  * uses: the thread's context (its embedding under the team's frequencies,
- * as Suggest embeds a query) paired with the item's title. A use that
+ * as Suggest embeds a query) paired with the item's vector in the index
+ * (rank_item_vectors: what Suggest's search compares with). A use that
  * paid off is a positive pair weighing its graded value (capped at 3: a
  * deal counts three replies); one that did not is a negative pair weighing
  * 0.25 + 0.5 |value| (silence a quarter of a reply, an unsubscribe a
@@ -412,10 +482,12 @@ static sw_err rank_adapter_fit(struct rank_job *j, const struct rank_hist *h,
     for (i = 0; i < h->nitems; i++) {
         colof[keys[i].idx] = (uint32_t)i;
         kinds[i] = keys[i].kind;
-        rc = rank_embed_ctx(j, NULL, h->items[keys[i].idx].title, S + i * dim);
-        if (rc)
-            goto out;
     }
+    /* The training split's items as they stood at its end. */
+    rc = rank_item_vectors(j, h, h == j->train ? j->cutoff_ms : INT64_MAX,
+                           colof, S);
+    if (rc)
+        goto out;
     for (i = 0; i < h->nuses; i++) {
         const struct rank_use *u = &h->uses[i];
         struct rank_adapter_pair *p = &pairs[np];
@@ -471,10 +543,55 @@ struct rank_acc {
     int64_t matched, matched_pos;
 };
 
+/* An item none of whose snippets is among a query's hits. */
+#define RANK_REL_NONE (-2.0)
+
+/* rank_eval_rel writes to rel (one per item of j->all) the relevance of
+ * each item to the query q (dim floats) for holdout thread th, as Suggest
+ * computes it (rank_collect): the index is searched for the k nearest
+ * snippets, k and beam as Suggest's, and an item's relevance is the best
+ * cosine of its snippets among them (a framing family's own snippets; a
+ * content item's passages and the framings that introduce it). Only
+ * snippets written before the thread's first outbound mail count, as the
+ * index held them when the rep wrote it (the thread's own mail never
+ * counts). An item with none among the hits gets RANK_REL_NONE: Suggest
+ * would not offer it. */
+static sw_err rank_eval_rel(struct rank_job *j, uint32_t th, const float *q,
+                            double *rel)
+{
+    const struct rank_hist *A = j->all;
+    int64_t before = A->threads[th].first_out_ms;
+    size_t i, nh = 0;
+    sw_err rc = SW_OK;
+
+    for (i = 0; i < A->nitems; i++)
+        rel[i] = RANK_REL_NONE;
+    if (j->k)
+        rc = rank_ranker_search(j->r, j->team, q, j->k, j->k, j->labels,
+                                j->dists, &nh);
+    for (i = 0; rc == SW_OK && i < nh; i++) {
+        const struct rank_hsnip *sn;
+        double sim = 1.0 - (double)j->dists[i];
+        uint64_t v;
+        if (!rank__map_get(&A->by_label, j->labels[i], &v))
+            continue; /* newer than this history, or deleted */
+        sn = &A->snips[v];
+        if (sn->create_ms >= before)
+            continue;
+        if (sn->kind == STORE_SNIPPET_FRAMING && sn->item != UINT32_MAX &&
+            sim > rel[sn->item])
+            rel[sn->item] = sim;
+        if (sn->content != UINT32_MAX && sim > rel[sn->content])
+            rel[sn->content] = sim;
+    }
+    return rc;
+}
+
 /* rank_eval_list scores the list of kind for holdout thread th with
- * ranker which (0 model, RANK_BASE_*), and adds its metrics to acc. */
+ * ranker which (0 model, RANK_BASE_*), the items' relevance to the query
+ * in rels (rank_eval_rel), and adds its metrics to acc. */
 static sw_err rank_eval_list(struct rank_job *j, int which, uint32_t th,
-                             int kind, const float *qe, const double *xq_cur,
+                             int kind, const double *rels, const double *xq_cur,
                              const struct rank_local *loc,
                              struct rank_scored *buf, struct rank_acc *acc)
 {
@@ -502,8 +619,9 @@ static sw_err rank_eval_list(struct rank_job *j, int which, uint32_t th,
         ti = rank_hist_item(T, it->id);
         if (!used && (ti < 0 || T->items[ti].ev.threads == 0))
             continue; /* not a known candidate at training time */
-        rel =
-            (double)cblas_sdot((int)j->dim, qe, 1, j->item_emb + i * j->dim, 1);
+        rel = rels[i];
+        if (rel <= RANK_REL_NONE)
+            continue; /* not among the query's hits: never offered */
         if (which == RANK_BASE_POPULARITY) {
             buf[n].s = ti >= 0 ? (double)T->items[ti].ev.times_used : 0;
             buf[n].s += 1e-3 * rel;
@@ -578,11 +696,12 @@ static void rank_acc_done(const struct rank_acc *a, struct rank_eval *e)
 }
 
 /* rank_eval_adapted ranks holdout thread th's list of kind with the
- * adapted query qa: the candidate (its CF as in the plain run: the adapter
- * changes relevance only) into acc[0], relevance alone into acc[1]. */
+ * relevance of the adapted query, rel_a: the candidate (its CF as in the
+ * plain run: the adapter changes relevance only) into acc[0], relevance
+ * alone into acc[1]. */
 static sw_err rank_eval_adapted(struct rank_job *j,
                                 const struct rank_model *cand, uint32_t th,
-                                int kind, const float *qa, const double *xq,
+                                int kind, const double *rel_a, const double *xq,
                                 const struct rank_local *loc,
                                 struct rank_scored *buf, struct rank_acc *acc)
 {
@@ -590,12 +709,12 @@ static sw_err rank_eval_adapted(struct rank_job *j,
     sw_err rc;
 
     j->current = (struct rank_model *)cand;
-    rc = rank_eval_list(j, RANK_BASE_CURRENT, th, kind, qa, xq, loc, buf,
+    rc = rank_eval_list(j, RANK_BASE_CURRENT, th, kind, rel_a, xq, loc, buf,
                         &acc[0]);
     j->current = saved;
     if (rc == SW_OK)
-        rc = rank_eval_list(j, RANK_BASE_SIMILARITY, th, kind, qa, NULL, NULL,
-                            buf, &acc[1]);
+        rc = rank_eval_list(j, RANK_BASE_SIMILARITY, th, kind, rel_a, NULL,
+                            NULL, buf, &acc[1]);
     return rc;
 }
 
@@ -612,8 +731,9 @@ static sw_err rank_evaluate(struct rank_job *j, const struct rank_model *cand,
     struct rank_link *link_new = NULL, *link_cur = NULL;
     struct rank_ckey *ev = NULL;
     double *xq_new = NULL, *xq_cur = NULL;
+    double *rels = NULL, *rel_e, *rel_a, *rel_s;
     float *qe = NULL, *qn, *qc, *qa, *qs;
-    size_t i, nev = 0, stride, e;
+    size_t i, nev = 0, stride, e, count = 0;
     int w, kind;
     sw_err rc = SW_ENOMEM;
 
@@ -635,20 +755,27 @@ static sw_err rank_evaluate(struct rank_job *j, const struct rank_model *cand,
     qe = sw_calloc(5 * j->dim, sizeof(*qe));
     xq_new = sw_calloc(cand->k + 1, sizeof(*xq_new));
     xq_cur = sw_calloc(j->current ? j->current->k + 1 : 1, sizeof(*xq_cur));
-    j->item_emb = sw_calloc(A->nitems * j->dim + 1, sizeof(*j->item_emb));
+    rels = sw_calloc(3 * A->nitems + 1, sizeof(*rels));
     ev = sw_calloc(A->nthreads + 1, sizeof(*ev));
-    if (!buf || !qe || !xq_new || !xq_cur || !j->item_emb || !ev)
+    if (!buf || !qe || !xq_new || !xq_cur || !rels || !ev)
         goto out;
     qn = qe + j->dim; /* the context for each model's fold-in */
     qc = qn + j->dim;
     qa = qc + j->dim; /* the adapted query, when there is an adapter */
     qs = qa + j->dim; /* the query as the serving model serves it */
-    for (i = 0; i < A->nitems; i++) {
-        rc = rank_embed_ctx(j, NULL, A->items[i].title,
-                            j->item_emb + i * j->dim);
-        if (rc)
-            goto out;
-    }
+    rel_e = rels;     /* each item's relevance to qe, qa and qs */
+    rel_a = rel_e + A->nitems;
+    rel_s = rel_a + A->nitems;
+    /* Suggest's search: every snippet up to 2,000, else the nearest 500. */
+    rc = rank_ranker_count(j->r, j->team, &count);
+    if (rc)
+        goto out;
+    rc = SW_ENOMEM;
+    j->k = count <= 2000 ? count : 500;
+    j->labels = sw_calloc(j->k + 1, sizeof(*j->labels));
+    j->dists = sw_calloc(j->k + 1, sizeof(*j->dists));
+    if (!j->labels || !j->dists)
+        goto out;
     for (i = 0; i < A->nthreads; i++) {
         const struct rank_hthread *t = &A->threads[i];
         if (t->first_out_ms && t->first_out_ms >= j->cutoff_ms) {
@@ -683,14 +810,22 @@ static sw_err rank_evaluate(struct rank_job *j, const struct rank_model *cand,
             rc = rank_embed_ctx(j, j->current->cdf, t->context, qc);
         if (rc)
             goto out;
-        if (j->adapter)
+        rc = rank_eval_rel(j, (uint32_t)i, qe, rel_e);
+        if (rc == SW_OK && j->adapter) {
             rank_adapter_apply(j->adapter, qe, qa);
+            rc = rank_eval_rel(j, (uint32_t)i, qa, rel_a);
+        }
         /* The serving model is judged as it serves: with its adapter. */
         if (j->current && j->current->adapter &&
-            j->current->adapter->dim == j->dim)
+            j->current->adapter->dim == j->dim) {
             rank_adapter_apply(j->current->adapter, qe, qs);
-        else
-            memcpy(qs, qe, j->dim * sizeof(*qs));
+            if (rc == SW_OK)
+                rc = rank_eval_rel(j, (uint32_t)i, qs, rel_s);
+        } else {
+            memcpy(rel_s, rel_e, A->nitems * sizeof(*rel_s));
+        }
+        if (rc)
+            goto out;
         {
             size_t nn, nc = 0;
             rank__local_reset(&loc_new);
@@ -709,20 +844,20 @@ static sw_err rank_evaluate(struct rank_job *j, const struct rank_model *cand,
                         const struct rank_model *saved = j->current;
                         j->current = (struct rank_model *)cand;
                         rc = rank_eval_list(j, RANK_BASE_CURRENT, (uint32_t)i,
-                                            kind, qe, nn ? xq_new : NULL,
+                                            kind, rel_e, nn ? xq_new : NULL,
                                             &loc_new, buf, &acc[0]);
                         j->current = (struct rank_model *)saved;
                     } else {
-                        rc = rank_eval_list(j, w, (uint32_t)i, kind,
-                                            w == RANK_BASE_CURRENT ? qs : qe,
-                                            nc ? xq_cur : NULL, &loc_cur, buf,
-                                            &acc[w]);
+                        rc = rank_eval_list(
+                            j, w, (uint32_t)i, kind,
+                            w == RANK_BASE_CURRENT ? rel_s : rel_e,
+                            nc ? xq_cur : NULL, &loc_cur, buf, &acc[w]);
                     }
                     if (rc)
                         goto out;
                 }
                 if (j->adapter)
-                    rc = rank_eval_adapted(j, cand, (uint32_t)i, kind, qa,
+                    rc = rank_eval_adapted(j, cand, (uint32_t)i, kind, rel_a,
                                            nn ? xq_new : NULL, &loc_new, buf,
                                            acc + 4);
                 if (rc)
@@ -747,8 +882,11 @@ out:
     sw_free(qe);
     sw_free(xq_new);
     sw_free(xq_cur);
-    sw_free(j->item_emb);
-    j->item_emb = NULL;
+    sw_free(rels);
+    sw_free(j->labels);
+    sw_free(j->dists);
+    j->labels = NULL;
+    j->dists = NULL;
     rank__local_free(&loc_new);
     rank__local_free(&loc_cur);
     rank__link_free(&link_new);

@@ -192,12 +192,27 @@ static void test_hnsw_vs_flat(void **state)
     ASSERT_OK(h->ops->search(h, v + 7 * DIM, 1, 50, l, d, &got));
     ASSERT_EQ(l[0], 1007);
     assert_true(fabs(d[0]) < 1e-5);
+    /* get gives back the stored vector, in both backends. */
+    {
+        float back[DIM];
+        ASSERT_OK(h->ops->get(h, 1007, back));
+        assert_memory_equal(back, v + 7 * DIM, sizeof(back));
+        ASSERT_OK(f->ops->get(f, 1008, back));
+        assert_memory_equal(back, v + 8 * DIM, sizeof(back));
+        ASSERT_ERR(h->ops->get(h, 42, back), SW_ENOTFOUND);
+        ASSERT_ERR(f->ops->get(f, 42, back), SW_ENOTFOUND);
+    }
     /* Deleting hides it from both; deleting twice is fine; unknown is not. */
     ASSERT_OK(h->ops->mark_deleted(h, 1007));
     ASSERT_OK(h->ops->mark_deleted(h, 1007));
     ASSERT_OK(f->ops->mark_deleted(f, 1007));
     ASSERT_ERR(h->ops->mark_deleted(h, 42), SW_ENOTFOUND);
     ASSERT_ERR(f->ops->mark_deleted(f, 42), SW_ENOTFOUND);
+    {
+        float back[DIM];
+        ASSERT_ERR(h->ops->get(h, 1007, back), SW_ENOTFOUND);
+        ASSERT_ERR(f->ops->get(f, 1007, back), SW_ENOTFOUND);
+    }
     ASSERT_EQ(h->ops->deleted(h), 1);
     ASSERT_OK(h->ops->search(h, v + 7 * DIM, 10, 50, l, d, &got));
     for (size_t i = 0; i < got; i++)

@@ -368,6 +368,121 @@ static void test_rerank_too_few_pairs(void **state)
     rank_ranker_close(&r);
 }
 
+/* --- the serving model, judged as it serves ------------------------------ */
+
+struct serving_arg {
+    struct rank_model *m;
+    struct rank_adapter *a; /* taken into m, then saved and promoted */
+};
+
+/* load_serving (a store_view callback) loads the serving model with its
+ * data into a->m. */
+static sw_err load_serving(store_txn *t, void *arg)
+{
+    struct serving_arg *a = arg;
+    uint64_t seq = 0;
+    sw_err rc = rank_model_serving(t, TEAM, &seq);
+
+    if (rc == SW_OK)
+        rc = rank_model_load(t, TEAM, seq, 1, &a->m);
+    return rc;
+}
+
+/* serve_with (a store_update callback) stores a->m with the adapter a->a
+ * as a new model and promotes it. */
+static sw_err serve_with(store_txn *t, void *arg)
+{
+    struct serving_arg *a = arg;
+    sw_err rc;
+
+    rank_adapter_free(&a->m->adapter);
+    a->m->adapter = a->a;
+    a->a = NULL;
+    rc = rank_model_save(t, TEAM, a->m);
+    if (rc == SW_OK)
+        rc = rank_model_promote(t, TEAM, a->m->seq, 201 * DAYMS);
+    return rc;
+}
+
+/* serving_ndcg is the serving model's NDCG@10 on the holdout of a dry
+ * run with p. */
+static double serving_ndcg(store *s, rank_ranker *r,
+                           const struct rank_params *p)
+{
+    struct rank_rerank_opts o;
+    struct rank_rerank_result res;
+    double v;
+
+    memset(&o, 0, sizeof(o));
+    o.dry_run = 1;
+    o.now_ms = 200 * DAYMS;
+    ASSERT_OK(rank_rerank_team(s, r, TEAM, p, &o, NULL, NULL, &res));
+    assert_true(res.model->metrics.base[RANK_BASE_CURRENT].present);
+    v = res.model->metrics.base[RANK_BASE_CURRENT].ndcg;
+    rank_model_free(&res.model);
+    return v;
+}
+
+/* The nightly job judges the serving model as Suggest serves it: with its
+ * own adapter. The same serving model (relevance weighing most, so that
+ * the query decides) is judged once without an adapter and once with
+ * one that maps each group's words onto the framing that wins with it
+ * (U = the two framings' vectors, V = their groups' words): with it, the
+ * serving model ranks the holdout like the adapted candidate, not like
+ * the plain embedder. */
+static void test_serving_model_judged_with_its_adapter(void **state)
+{
+    struct fixture *f = *state;
+    struct hist_spec hs = {240, 1};
+    struct rank_rerank_result first;
+    struct serving_arg sa;
+    struct rank_params p;
+    rank_ranker *r = NULL;
+    static const char *const words[2] = {
+        "freight trucks warehouse pallets carriers shipping dock fleet",
+        "clinic patients nurses hospital charting ward doctors medical"};
+    float *v[4];
+    double plain, adapted;
+    size_t dim, d;
+    int g, i;
+
+    r = fill_indexed(f, &hs);
+    rank_params_default(&p);
+    p.w_relevance = p.wc_relevance = 100.0;
+    rerank(f->s, r, 0, &first); /* a model serves, without an adapter */
+    assert_null(first.model->adapter);
+    plain = serving_ndcg(f->s, r, &p);
+    dim = rank_ranker_dim(r);
+    for (i = 0; i < 4; i++) {
+        v[i] = sw_calloc(dim, sizeof(float));
+        assert_non_null(v[i]);
+    }
+    embed(r, WIN_LOGI, v[0]);
+    embed(r, WIN_CARE, v[1]);
+    embed(r, words[0], v[2]);
+    embed(r, words[1], v[3]);
+    memset(&sa, 0, sizeof(sa));
+    ASSERT_OK(store_view(f->s, load_serving, &sa));
+    ASSERT_OK(rank_adapter_new(dim, 2, &sa.a));
+    for (d = 0; d < dim; d++)
+        for (g = 0; g < 2; g++) {
+            sa.a->U[d * 2 + g] = v[g][d];
+            sa.a->V[d * 2 + g] = 10.0f * v[2 + g][d];
+        }
+    ASSERT_OK(store_update(f->s, serve_with, &sa));
+    adapted = serving_ndcg(f->s, r, &p);
+    print_message("serving model on the holdout: plain %.3f, with its "
+                  "adapter %.3f\n",
+                  plain, adapted);
+    assert_true(plain < 0.9);
+    assert_true(adapted > 0.99);
+    for (i = 0; i < 4; i++)
+        sw_free(v[i]);
+    rank_model_free(&sa.m);
+    rank_model_free(&first.model);
+    rank_ranker_close(&r);
+}
+
 /* --- storage ------------------------------------------------------------- */
 
 struct save_arg {
@@ -633,6 +748,8 @@ int main(void)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_rerank_too_few_pairs, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_serving_model_judged_with_its_adapter, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_model_adapter_roundtrip, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_model_v1_loads, fx_setup,
