@@ -5,6 +5,8 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "base/sw_utf8.h"
+
 static void *msg_arena_alloc(void *data, size_t n)
 {
     return sw_arena_alloc(data, n);
@@ -38,49 +40,6 @@ static int msg_varint(const uint8_t *p, size_t n, size_t *i, uint64_t *v)
         shift += 7;
     }
     return 0;
-}
-
-/* msg_utf8_ok: valid UTF-8 with no NUL byte. protobuf-c copies strings as
- * C strings, so an embedded NUL would silently cut a value ("Sales\0Evil"
- * stored as "Sales"); proto3 also requires strings to be UTF-8. */
-static int msg_utf8_ok(const uint8_t *s, size_t n)
-{
-    size_t i = 0, k, len;
-    uint32_t cp;
-
-    while (i < n) {
-        if (s[i] == 0)
-            return 0;
-        if (s[i] < 0x80) {
-            i++;
-            continue;
-        }
-        if ((s[i] & 0xE0) == 0xC0) {
-            len = 2;
-            cp = s[i] & 0x1F;
-        } else if ((s[i] & 0xF0) == 0xE0) {
-            len = 3;
-            cp = s[i] & 0x0F;
-        } else if ((s[i] & 0xF8) == 0xF0) {
-            len = 4;
-            cp = s[i] & 0x07;
-        } else {
-            return 0;
-        }
-        if (len > n - i)
-            return 0;
-        for (k = 1; k < len; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-            (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
-        i += len;
-    }
-    return 1;
 }
 
 /* msg_check_strings walks the wire encoding of a message that protobuf-c
@@ -121,8 +80,11 @@ static sw_err msg_check_strings(const ProtobufCMessageDescriptor *d,
                 return SW_EPARSE;
             f = protobuf_c_message_descriptor_get_field(d,
                                                         (unsigned)(key >> 3));
+            /* A string must be UTF-8 (proto3) and hold no NUL: protobuf-c
+             * copies strings as C strings, so an embedded NUL would
+             * silently cut a value ("Sales\0Evil" stored as "Sales"). */
             if (f && f->type == PROTOBUF_C_TYPE_STRING &&
-                !msg_utf8_ok(p + i, (size_t)len)) {
+                !sw_utf8_valid(p + i, (size_t)len)) {
                 *bad = f->name;
                 return SW_EINVAL;
             }

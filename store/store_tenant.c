@@ -10,6 +10,7 @@
 
 #include "base/sw_log.h"
 #include "base/sw_mem.h"
+#include "base/sw_utf8.h"
 #include "base/sw_util.h"
 #include "store/records.pb-c.h"
 #include "store/store_int.h"
@@ -49,45 +50,20 @@ sw_err store__why(struct sw_buf *why, const char *msg)
 int store__text_ok(const char *s, size_t min, size_t max)
 {
     const unsigned char *p = (const unsigned char *)s;
-    size_t n, i = 0, len, k;
-    uint32_t cp;
+    size_t n, i;
 
     if (s == NULL)
         return 0;
     n = strlen(s);
-    if (n < min || n > max)
+    if (n < min || n > max || !sw_utf8_valid(p, n))
         return 0;
-    while (i < n) {
-        if (p[i] < 0x80) {
-            if (p[i] < 0x20 || p[i] == 0x7f)
-                return 0;
-            i++;
-            continue;
-        }
-        if ((p[i] & 0xE0) == 0xC0) {
-            len = 2;
-            cp = p[i] & 0x1F;
-        } else if ((p[i] & 0xF0) == 0xE0) {
-            len = 3;
-            cp = p[i] & 0x0F;
-        } else if ((p[i] & 0xF8) == 0xF0) {
-            len = 4;
-            cp = p[i] & 0x07;
-        } else {
+    /* In valid UTF-8, 0xC2 only starts a sequence, and 0xC2 0x80-0x9F
+     * is exactly U+0080-U+009F, the C1 controls. */
+    for (i = 0; i < n; i++) {
+        if (p[i] < 0x20 || p[i] == 0x7f)
             return 0;
-        }
-        if (len > n - i)
+        if (p[i] == 0xC2 && p[i + 1] < 0xA0)
             return 0;
-        for (k = 1; k < len; k++) {
-            if ((p[i + k] & 0xC0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (p[i + k] & 0x3F);
-        }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-            (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF) || (cp >= 0x80 && cp < 0xA0))
-            return 0;
-        i += len;
     }
     return 1;
 }

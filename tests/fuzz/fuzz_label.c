@@ -81,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(sw_buf_len(&out) >= sw_buf_len(&want) &&
                memcmp(sw_buf_str(&out), sw_buf_str(&want), sw_buf_len(&want)) ==
                    0);
-    strict = fuzz_utf8_ok(data, size) && fuzz_quotable(text, size);
+    strict = sw_utf8_valid(data, size) && fuzz_quotable(text, size);
     if (fuzz_answer_errors(&llm_schema_reply, &in, &out, &errs, strict) > 0)
         FUZZ_CHECK(!strict &&
                    fuzz_label_lenient(&errs, memchr(data, 0, size) != NULL));

@@ -13,6 +13,7 @@
 
 #include "base/sw_buf.h"
 #include "base/sw_mem.h"
+#include "base/sw_utf8.h"
 #include "llm/schema.h"
 #include "llm/text.h"
 
@@ -25,49 +26,6 @@
             __builtin_trap();                                                  \
         }                                                                      \
     } while (0)
-
-/* fuzz_utf8_ok: p[0..n) is valid UTF-8 (RFC 3629: no overlong forms, no
- * surrogates, nothing past U+10FFFF) without a NUL byte, the text ingest
- * hands the extractor (a C string, sanitised). */
-static inline int fuzz_utf8_ok(const uint8_t *p, size_t n)
-{
-    size_t i = 0, len, k;
-    uint32_t cp;
-
-    while (i < n) {
-        if (p[i] == 0)
-            return 0;
-        if (p[i] < 0x80) {
-            i++;
-            continue;
-        }
-        if ((p[i] & 0xE0) == 0xC0) {
-            len = 2;
-            cp = p[i] & 0x1F;
-        } else if ((p[i] & 0xF0) == 0xE0) {
-            len = 3;
-            cp = p[i] & 0x0F;
-        } else if ((p[i] & 0xF8) == 0xF0) {
-            len = 4;
-            cp = p[i] & 0x07;
-        } else {
-            return 0;
-        }
-        if (len > n - i)
-            return 0;
-        for (k = 1; k < len; k++) {
-            if ((p[i + k] & 0xC0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (p[i + k] & 0x3F);
-        }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-            (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
-        i += len;
-    }
-    return 1;
-}
 
 /* fuzz_quotable: s[0..n) has something a grounded quote can hold, text
  * left after whitespace normalisation (llm_text_norm, U+00A0 included). */

@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     nul = memchr(p, 0, size);
     in.text = (const char *)p;
     in.len = nul ? (size_t)(nul - p) : size;
-    strict = fuzz_utf8_ok(p, in.len);
+    strict = sw_utf8_valid(p, in.len);
     p = nul ? nul + 1 : end;
     while (p < end && nd < FUZZ_OUT_DOCS) {
         nul = memchr(p, 0, (size_t)(end - p));
@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(names[nd] != NULL);
         memcpy(names[nd], p, len);
         names[nd][len] = '\0';
-        strict = strict && len >= 1 && len <= 512 && fuzz_utf8_ok(p, len);
+        strict = strict && len >= 1 && len <= 512 && sw_utf8_valid(p, len);
         for (j = 0; j < nd; j++)
             strict = strict && strcmp(names[j], names[nd]) != 0;
         docs[nd].name = names[nd];
@@ -77,7 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         len = nul ? (size_t)(nul - p) : (size_t)(end - p);
         docs[nd].text = (const char *)p;
         docs[nd].len = len;
-        strict = strict && fuzz_utf8_ok(p, len);
+        strict = strict && sw_utf8_valid(p, len);
         p = nul ? nul + 1 : end;
         nd++;
     }

@@ -15,7 +15,7 @@ CC=$(command -v clang || command -v clang-14)
 FLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -I$ROOT $(pkg-config --cflags gmime-3.0 poppler-glib libzip libxml-2.0)"
 LIBS="$(pkg-config --libs gmime-3.0 poppler-glib libzip libxml-2.0) -lcrypto -lpthread"
 objs=""
-for f in base/sw_arena.c base/sw_buf.c base/sw_err.c base/sw_log.c base/sw_mem.c base/sw_util.c \
+for f in base/sw_arena.c base/sw_buf.c base/sw_err.c base/sw_log.c base/sw_mem.c base/sw_utf8.c base/sw_util.c \
          ingest/doctext.c ingest/html.c ingest/mail.c ingest/ooxml.c ingest/reply.c ingest/utf8.c; do
     o="$OUT/obj/$(echo "$f" | tr / _).o"
     $CC $FLAGS -c "$ROOT/$f" -o "$o" &

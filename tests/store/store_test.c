@@ -1044,6 +1044,14 @@ static void test_team_create_get_delete(void **state)
                                           "characters");
     ASSERT_ERR(store_team_create(f->s, "bad\xff", &t, NULL, NULL), SW_EINVAL);
     ASSERT_ERR(store_team_create(f->s, "tab\there", &t, NULL, NULL), SW_EINVAL);
+    /* Control characters beyond C0: DEL and the C1 range U+0080-U+009F. */
+    ASSERT_ERR(store_team_create(f->s, "del\x7f", &t, NULL, NULL), SW_EINVAL);
+    ASSERT_ERR(store_team_create(f->s, "c1 \xc2\x80", &t, NULL, NULL),
+               SW_EINVAL);
+    ASSERT_ERR(store_team_create(f->s, "nel \xc2\x85", &t, NULL, NULL),
+               SW_EINVAL);
+    ASSERT_ERR(store_team_create(f->s, "c1 \xc2\x9f", &t, NULL, NULL),
+               SW_EINVAL);
     assert_null(t.team_id);
 
     ASSERT_OK(store_team_create(f->s, "Acme \xc3\xa9", &t, &secret, &why));
