@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -348,4 +349,52 @@ sw_err fx_outcome(store_txn *t, int n, int kind, int64_t day, const char *key)
     rc = store_outcome_put(t, TEAM, &o, &dup, &oid);
     sw_free(oid);
     return rc;
+}
+
+/* The build hook: see rank_fixture.h. */
+void hold_hook(void *arg, const char *team)
+{
+    struct hold *h = arg;
+
+    (void)team;
+    pthread_mutex_lock(&h->mu);
+    if (h->armed) {
+        h->entered = 1;
+        pthread_cond_broadcast(&h->cond);
+        while (!h->released)
+            pthread_cond_wait(&h->cond, &h->mu);
+    }
+    pthread_mutex_unlock(&h->mu);
+}
+
+int hold_wait(struct hold *h, const int *flag)
+{
+    struct timespec ts;
+    int ok;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 30;
+    pthread_mutex_lock(&h->mu);
+    while (!*flag)
+        if (pthread_cond_timedwait(&h->cond, &h->mu, &ts) != 0)
+            break;
+    ok = *flag;
+    pthread_mutex_unlock(&h->mu);
+    return ok;
+}
+
+void hold_release(struct hold *h)
+{
+    pthread_mutex_lock(&h->mu);
+    h->armed = 0;
+    h->released = 1;
+    pthread_cond_broadcast(&h->cond);
+    pthread_mutex_unlock(&h->mu);
+}
+
+void hold_arm(struct hold *h)
+{
+    pthread_mutex_lock(&h->mu);
+    h->armed = 1;
+    pthread_mutex_unlock(&h->mu);
 }

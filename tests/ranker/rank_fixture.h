@@ -4,10 +4,12 @@
  * and fx_fill's history: LUCKY (2 threads, both positive), SOLID (200,
  * 160 positive), WEAK (200, 40 positive), an email with two framings
  * and a meeting (SPLIT_A, SPLIT_B), a bare introduction beside a framing
- * (BARE, ALONE) and a cold thread the prospect answers (COLD_REPLY). */
+ * (BARE, ALONE) and a cold thread the prospect answers (COLD_REPLY);
+ * and a build hook that holds a started engine's full builds (hold_*). */
 #ifndef TESTS_RANK_FIXTURE_H
 #define TESTS_RANK_FIXTURE_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "base/sw_err.h"
@@ -88,5 +90,23 @@ void fx_hist_same(const struct rank_hist *a, const struct rank_hist *b);
 /* fx_outcome records an outcome of kind on day (and at that time) in the
  * thread of id "th_" + n in 16 hex digits, with idempotency key key. */
 sw_err fx_outcome(store_txn *t, int n, int kind, int64_t day, const char *key);
+
+/* The build hook (rank_engine_set_build_hook) that holds a started
+ * engine's full builds while armed: hold_hook is the hook, with a struct
+ * hold (mu and cond initialised by the test) as its argument. */
+struct hold {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    int armed, entered, released;
+};
+
+void hold_hook(void *arg, const char *team);
+/* hold_wait waits (bounded: 30 s, a failure, not a timing) until *flag
+ * (h->entered: a build is held); returns *flag. */
+int hold_wait(struct hold *h, const int *flag);
+/* hold_release lets the held build (and any later one) go. */
+void hold_release(struct hold *h);
+/* hold_arm makes the publisher's next build wait in the hook. */
+void hold_arm(struct hold *h);
 
 #endif

@@ -633,63 +633,6 @@ static void test_suggest_local_evidence(void **state)
 
 /* --- A started engine: Suggest only reads ------------------------------- */
 
-/* The build hook holds the publisher's builds while armed. */
-struct hold {
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
-    int armed, entered, released;
-};
-
-static void hold_hook(void *arg, const char *team)
-{
-    struct hold *h = arg;
-
-    (void)team;
-    pthread_mutex_lock(&h->mu);
-    if (h->armed) {
-        h->entered = 1;
-        pthread_cond_broadcast(&h->cond);
-        while (!h->released)
-            pthread_cond_wait(&h->cond, &h->mu);
-    }
-    pthread_mutex_unlock(&h->mu);
-}
-
-/* hold_wait waits (bounded: 30 s, a failure, not a timing) until *flag. */
-static int hold_wait(struct hold *h, const int *flag)
-{
-    struct timespec ts;
-    int ok;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 30;
-    pthread_mutex_lock(&h->mu);
-    while (!*flag)
-        if (pthread_cond_timedwait(&h->cond, &h->mu, &ts) != 0)
-            break;
-    ok = *flag;
-    pthread_mutex_unlock(&h->mu);
-    return ok;
-}
-
-/* hold_release lets the held build (and any later one) go. */
-static void hold_release(struct hold *h)
-{
-    pthread_mutex_lock(&h->mu);
-    h->armed = 0;
-    h->released = 1;
-    pthread_cond_broadcast(&h->cond);
-    pthread_mutex_unlock(&h->mu);
-}
-
-/* hold_arm makes the publisher's next build wait in the hook. */
-static void hold_arm(struct hold *h)
-{
-    pthread_mutex_lock(&h->mu);
-    h->armed = 1;
-    pthread_mutex_unlock(&h->mu);
-}
-
 /* One Suggest on its own thread, so that the test can wait for it with a
  * bound instead of hanging when it blocks. */
 struct bg_suggest {
