@@ -9,14 +9,19 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "base/sw_buf.h"
 #include "base/sw_log.h"
 #include "base/sw_mem.h"
 #include "base/sw_util.h"
+#include "ranker/hist_file.h"
 #include "ranker/model.h"
 #include "ranker/suggest.h"
 #include "ranker/suggest_int.h"
+#include "store/store_erase.h"
 #include "store/store_feedback.h"
 #include "store/store_hist.h"
 #include "store/store_tenant.h"
@@ -58,6 +63,10 @@ struct rank_tcache {
     struct rank_sigs *sigs;   /* the families' signatures: the builder's
                                  (started), else under build */
     rank_fbraw *fbraw;        /* the feedback feed's tally; under build */
+    /* Statistics on disk (rank_engine_set_stats_dir): */
+    int load_tried;       /* the publisher looked for the team's file */
+    int64_t saved_ms;     /* last saved (sw_mono_ms; 0: never); builder's */
+    uint64_t saved_erase; /* the erasure sequence then */
     struct rank_tcache *next;
 };
 
@@ -75,6 +84,8 @@ struct rank_engine {
     int64_t poll_ms;
     rank_engine_hook hook;
     void *hook_arg;
+    char *stats_dir;       /* teams' statistics on disk; NULL: none */
+    int64_t stats_save_ms; /* at most one save per team this often */
     unsigned char secret[RANK_SID_SECRET_LEN]; /* of the ids (suggest.h) */
 };
 
@@ -193,6 +204,7 @@ void rank_engine_close(rank_engine **ep)
     pthread_cond_destroy(&e->cond);
     pthread_cond_destroy(&e->bcond);
     pthread_mutex_destroy(&e->mu);
+    sw_free(e->stats_dir);
     sw_free(e);
     *ep = NULL;
 }
@@ -202,6 +214,8 @@ static sw_err rank_tcache_get(rank_engine *e, const char *team,
 {
     struct rank_tcache *t;
 
+    if (team == NULL || team[0] == '\0')
+        return SW_EINVAL; /* no team has that id: nothing to build */
     pthread_mutex_lock(&e->mu);
     for (t = e->teams; t && strcmp(t->team, team) != 0; t = t->next)
         ;
@@ -275,6 +289,35 @@ void rank_engine_set_build_hook(rank_engine *e, rank_engine_hook hook,
     e->hook = hook;
     e->hook_arg = arg;
     pthread_mutex_unlock(&e->mu);
+}
+
+sw_err rank_engine_set_stats_dir(rank_engine *e, const char *dir,
+                                 int64_t save_every_ms)
+{
+    char *d = NULL;
+
+    if (e == NULL || save_every_ms < 0)
+        return SW_EINVAL;
+    if (dir) {
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+            sw_log_error("rank.stats_dir", "dir=%s errno=%d", dir, errno);
+            return SW_EIO;
+        }
+        d = sw_strdup(dir);
+        if (d == NULL)
+            return SW_ENOMEM;
+    }
+    pthread_mutex_lock(&e->mu);
+    if (e->started) {
+        pthread_mutex_unlock(&e->mu);
+        sw_free(d);
+        return SW_ESTATE;
+    }
+    sw_free(e->stats_dir);
+    e->stats_dir = d;
+    e->stats_save_ms = save_every_ms;
+    pthread_mutex_unlock(&e->mu);
+    return SW_OK;
 }
 
 void rank_engine_kick(rank_engine *e)
@@ -560,6 +603,126 @@ static int rank_delta_due(const struct rank_tcache *tc,
     return !(p->model && p->model->key[0] == now->mseq && p->link);
 }
 
+/* --- statistics on disk ------------------------------------------------- */
+
+/* rank_stats_path writes the path of team's statistics file into b;
+ * SW_EINVAL for a team id that is not a plain file name. */
+static sw_err rank_stats_path(const rank_engine *e, const char *team,
+                              struct sw_buf *b)
+{
+    if (team[0] == '\0' || team[0] == '.' || strchr(team, '/'))
+        return SW_EINVAL;
+    return sw_buf_printf(b, "%s/%s.stats", e->stats_dir, team);
+}
+
+/* rank_stats_load hands the team's statistics saved on disk to the
+ * publisher as if the builder had just built them, when they are of this
+ * store's past: no sequence ahead of the store's, no erasure since. A
+ * file that is not (damaged, of another state, holding erased mail) is
+ * removed. Once per team, before its first statistics; publisher only. */
+static void rank_stats_load(rank_engine *e, struct rank_tcache *tc)
+{
+    struct rank_hist *h = NULL;
+    struct rank_cref *c = NULL;
+    struct sw_buf path;
+    store_txn *t = NULL;
+    uint64_t erase = 0, now_erase = 0, seqs[3];
+    int64_t started = sw_mono_ms();
+    int busy, stale = 0, i;
+    sw_err rc;
+
+    tc->load_tried = 1;
+    pthread_mutex_lock(&e->mu);
+    busy = tc->pub.hist != NULL || tc->built != NULL;
+    pthread_mutex_unlock(&e->mu);
+    sw_buf_init(&path, 4096);
+    if (busy || rank_stats_path(e, tc->team, &path) != SW_OK)
+        goto out;
+    rc = rank_hist_load(sw_buf_str(&path), tc->team, &h, &erase);
+    if (rc == SW_ENOTFOUND)
+        goto out;
+    if (rc) {
+        sw_log_warn("rank.stats_refused", "team=%s path=%s err=%s", tc->team,
+                    sw_buf_str(&path), sw_err_name(rc));
+        (void)unlink(sw_buf_str(&path));
+        goto out;
+    }
+    rc = store_txn_begin(e->s, 0, &t);
+    if (rc == SW_OK)
+        rc = store_hist_seqs(t, tc->team, seqs);
+    if (rc == SW_OK)
+        rc = store_seq_peek(t, tc->team, STORE_ERASE_SEQ, &now_erase);
+    store_txn_abort(&t);
+    if (rc)
+        goto out;
+    for (i = 0; i < 3; i++)
+        stale |= h->seqs[i] > seqs[i];
+    if (stale || erase != now_erase) {
+        sw_log_info("rank.stats_dropped", "team=%s path=%s reason=%s", tc->team,
+                    sw_buf_str(&path),
+                    stale ? "ahead_of_the_store" : "erased_since");
+        (void)unlink(sw_buf_str(&path));
+        goto out;
+    }
+    c = rank_cref_new(h->seqs);
+    if (c == NULL)
+        goto out;
+    c->h = h;
+    h = NULL;
+    c->gen = __atomic_add_fetch(&tc->gens, 1, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&e->mu);
+    if (tc->built == NULL && tc->pub.hist == NULL) {
+        tc->built = c;
+        tc->built_started_ms = started;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&e->mu);
+    sw_log_info("rank.stats_loaded",
+                "team=%s emails=%llu snippets=%llu outcomes=%llu ms=%lld",
+                tc->team, (unsigned long long)seqs[0],
+                (unsigned long long)seqs[1], (unsigned long long)seqs[2],
+                (long long)(sw_mono_ms() - started));
+out:
+    rank__cref_put(e, &c);
+    rank_hist_free(&h);
+    sw_buf_free(&path);
+}
+
+/* rank_stats_save writes c, a full build of tc's statistics for seqs
+ * with erasure sequence erase, to the team's file when the last save is
+ * older than the engine's interval or an erasure came since (the file
+ * may hold erased mail), and removes the file of a team that has none
+ * (deleted). Builder only. */
+static void rank_stats_save(rank_engine *e, struct rank_tcache *tc,
+                            const struct rank_cref *c, uint64_t erase)
+{
+    struct sw_buf path;
+    int64_t started = sw_mono_ms();
+    sw_err rc;
+
+    if (tc->saved_ms && started - tc->saved_ms < e->stats_save_ms &&
+        erase == tc->saved_erase)
+        return;
+    sw_buf_init(&path, 4096);
+    if (rank_stats_path(e, tc->team, &path) != SW_OK) {
+        sw_buf_free(&path);
+        return;
+    }
+    if (c->key[0] == 0 && c->key[1] == 0 && c->key[2] == 0) {
+        (void)unlink(sw_buf_str(&path)); /* no team, or nothing in it */
+        rc = SW_OK;
+    } else {
+        rc = rank_hist_save(c->h, tc->team, erase, sw_buf_str(&path));
+    }
+    if (rc == SW_OK) {
+        tc->saved_ms = started;
+        tc->saved_erase = erase;
+        sw_log_debug("rank.stats_saved", "team=%s ms=%lld", tc->team,
+                     (long long)(sw_mono_ms() - started));
+    }
+    sw_buf_free(&path);
+}
+
 /* rank_refresh brings tc's published state up to date with the store as
  * far as it can without a full build of the statistics: it adopts the
  * builder's finished one, counts new outcomes (rank_hist_delta), catches
@@ -576,6 +739,8 @@ static sw_err rank_refresh(rank_engine *e, struct rank_tcache *tc)
     int current, due, full, adopted, need_full;
     sw_err rc;
 
+    if (e->stats_dir && !tc->load_tried)
+        rank_stats_load(e, tc);
     rc = store_txn_begin(e->s, 0, &t);
     if (rc == SW_OK)
         rc = rank_now_read(t, tc->team, &now);
@@ -648,10 +813,11 @@ out:
 static void rank_build_one(rank_engine *e, struct rank_tcache *tc,
                            rank_engine_hook hook, void *hook_arg)
 {
-    struct rank_cref *c = NULL, *old = NULL;
+    struct rank_cref *c = NULL, *old = NULL, *save = NULL;
     struct rank_now now;
     store_txn *t = NULL;
     int64_t started = sw_mono_ms();
+    uint64_t erase = 0;
     sw_err rc;
 
     if (hook) /* before the snapshot, as a long build would hold it */
@@ -659,9 +825,13 @@ static void rank_build_one(rank_engine *e, struct rank_tcache *tc,
     rc = store_txn_begin(e->s, 0, &t);
     if (rc == SW_OK)
         rc = rank_now_read(t, tc->team, &now);
+    if (rc == SW_OK && e->stats_dir)
+        rc = store_seq_peek(t, tc->team, STORE_ERASE_SEQ, &erase);
     if (rc == SW_OK)
         rc = rank_build_full(e, tc, t, &now, &c);
     store_txn_abort(&t);
+    if (rc == SW_OK && e->stats_dir)
+        save = rank_cref_ref(c); /* saved once handed over */
     if (rc && rc != SW_ENOTFOUND)
         sw_log_warn("rank.build_failed", "team=%s err=%s", tc->team,
                     sw_err_name(rc));
@@ -680,6 +850,10 @@ static void rank_build_one(rank_engine *e, struct rank_tcache *tc,
     pthread_cond_broadcast(&e->cond);
     pthread_mutex_unlock(&e->mu);
     rank__cref_put(e, &old);
+    if (save) {
+        rank_stats_save(e, tc, save, erase);
+        rank__cref_put(e, &save);
+    }
 }
 
 /* The builder: full builds of the statistics, one team at a time, on a
@@ -930,7 +1104,8 @@ static void rank_engine_warm(rank_engine *e)
             break;
         }
         for (i = 0; i < n && rc == SW_OK; i++)
-            rc = rank_tcache_get(e, teams[i].team_id, &tc);
+            if (teams[i].team_id && teams[i].team_id[0])
+                rc = rank_tcache_get(e, teams[i].team_id, &tc);
         store_teams_free(teams, n);
         token = next;
         next = NULL;

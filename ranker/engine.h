@@ -111,6 +111,21 @@ typedef void (*rank_engine_hook)(void *arg, const char *team_id);
 void rank_engine_set_build_hook(rank_engine *e, rank_engine_hook hook,
                                 void *arg);
 
+/* rank_engine_set_stats_dir keeps each team's statistics in a file in
+ * dir (made, mode 0700, if missing; NULL: none), so that after a restart
+ * Suggest ranks with them as soon as the publisher has loaded them
+ * (hist_file.h) instead of after a full build: the builder saves a
+ * team's full build at most once every save_every_ms (sooner after an
+ * erasure, whose mail the file may hold), and the publisher loads a
+ * team's file once, before its first statistics, when it is of this
+ * store's past (then counts what came since as after any build: new
+ * outcomes at once, new mail by a full build). A file that is damaged,
+ * ahead of the store or older than an erasure is removed, never used.
+ * Call it before rank_engine_start. Errors: SW_EINVAL, SW_EIO (dir
+ * cannot be made), SW_ENOMEM, SW_ESTATE (started). */
+SW_MUST_CHECK sw_err rank_engine_set_stats_dir(rank_engine *e, const char *dir,
+                                               int64_t save_every_ms);
+
 /* rank_engine_rerank_begin marks a re-ranking run of team_id as running
  * in this process; SW_EABORTED if one already is. Pair it with
  * rank_engine_rerank_end. (Suggest needs no signal: the publisher loads

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "base/sw_mem.h"
 #include "ranker/account_int.h"
@@ -1053,6 +1054,8 @@ static void rank_hist_release(struct rank_hist *h)
     rank__map_free(&h->by_label);
     rank__map_free(&h->by_item);
     sw_arena_free(&h->arena);
+    if (h->file_map)
+        munmap(h->file_map, h->file_len);
     sw_free(h);
 }
 

@@ -243,6 +243,10 @@ struct rank_hist {
      * xouts. refs: a root's owners (itself and its descendants). */
     struct rank_hist *root;
     int refs;
+    /* A root loaded from a file (hist_file.h): its mapping, where the
+     * strings are read in place; unmapped with the root. */
+    void *file_map;
+    size_t file_len;
 };
 
 /* rank_hist_build reads team_id's history in transaction t and computes

@@ -106,6 +106,13 @@ static const struct svc_opt svc_opts[] = {
      "how often the background publisher looks for teams whose\n"
      "                         ranking statistics are older than the store "
      "[200]"},
+    {"--stats-save-s", "SNIPD_STATS_SAVE_S", SVC_OPT_I64, SVC_OFF(stats_save_s),
+     0, 86400,
+     "keep each team's ranking statistics in DATA_DIR/stats,\n"
+     "                         saved after a full build at most this often\n"
+     "                         (sooner after an erasure), so that Suggest\n"
+     "                         ranks with them right after a restart [600;\n"
+     "                         0 = keep none on disk]"},
     {"--content-max-file-bytes", "SNIPD_CONTENT_MAX_FILE_BYTES", SVC_OPT_I64,
      SVC_OFF(content_max_file_bytes), 0, 16 << 20,
      "an attached file larger than this is kept as text and\n"
@@ -455,6 +462,7 @@ sw_err svc_config_parse(int argc, char **argv, struct svc_config *c,
     c->grace_ms = 10000;
     c->stream_idle_ms = 30000;
     c->stats_poll_ms = 200;
+    c->stats_save_s = 600;
     c->content_max_file_bytes = 16 << 20;
     c->content_quota_bytes = 10LL << 30;
     c->light_workers = 2;

@@ -37,6 +37,22 @@
 
 #define SNIPD_VERSION SW_VERSION
 
+/* snipd_stats_dir has the engine keep its teams' statistics in
+ * DATA_DIR/stats (--stats-save-s). */
+static sw_err snipd_stats_dir(rank_engine *e, const struct svc_config *cfg)
+{
+    struct sw_buf dir;
+    sw_err rc;
+
+    sw_buf_init(&dir, 4096);
+    rc = sw_buf_printf(&dir, "%s/stats", cfg->data_dir);
+    if (rc == SW_OK)
+        rc = rank_engine_set_stats_dir(e, sw_buf_str(&dir),
+                                       cfg->stats_save_s * 1000);
+    sw_buf_free(&dir);
+    return rc;
+}
+
 /* snipd_write_secret writes secret to dir/name with mode 0600, replacing
  * any older file atomically (write to a temporary name, fsync, rename). */
 static sw_err snipd_write_secret(const char *dir, const char *name,
@@ -403,6 +419,8 @@ static int snipd_serve(const struct svc_config *cfg)
         rp.wc_explore *= cfg->explore_percent / 100.0;
         rp.use_adapter = cfg->adapter;
         rc = rank_engine_open(st, ranker, &rp, &engine);
+        if (rc == SW_OK && cfg->stats_save_s > 0)
+            rc = snipd_stats_dir(engine, cfg);
         if (rc == SW_OK) /* Suggest reads what it publishes (engine.h) */
             rc = rank_engine_start(engine, cfg->stats_poll_ms);
     }

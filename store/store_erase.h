@@ -30,6 +30,11 @@ struct store_erase_counts {
 
 void store_erase_counts_clear(struct store_erase_counts *c);
 
+/* The team sequence every erasure advances (store_seq_peek reads it):
+ * store_hist_seqs folds it into the state the statistics are built from,
+ * and the ranker drops what it kept on disk of an older state. */
+#define STORE_ERASE_SEQ "erase"
+
 /* store_content_erase deletes content item content_id of team_id: its
  * snippets (key passages and the framings that introduce it) are redacted
  * as store_snippet_delete does, then in one write transaction the item's

@@ -7,10 +7,7 @@
 
 #include "base/sw_err.h"
 #include "store/store.h"
-
-/* The team sequence every erasure advances: store_hist_seqs folds it into
- * the state the statistics are built from. */
-#define STORE_ERASE_SEQ "erase"
+#include "store/store_erase.h"
 
 /* store_erase__outcome_del deletes the outcome with sequence number seq
  * and, when it still names that outcome, its idempotency key idem_key, in
