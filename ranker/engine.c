@@ -758,8 +758,10 @@ static sw_err rank_refresh(rank_engine *e, struct rank_tcache *tc)
     }
     current = !adopted && rank_is_current(tc, &now);
     rank_note_stale(e, tc, !current);
+    /* Mail or snippets moved on, or the outcomes counted since the last
+     * full build are many (each delta copies them): a full build. */
     need_full = base == NULL || base->key[0] != now.seqs[0] ||
-                base->key[1] != now.seqs[1];
+                base->key[1] != now.seqs[1] || rank_hist_delta_heavy(base->h);
     if (need_full && !tc->building && !tc->want_full &&
         started >= tc->rest_until_ms) {
         tc->want_full = 1;

@@ -290,6 +290,13 @@ SW_MUST_CHECK sw_err rank_hist_delta(store_txn *t, const char *team_id,
                                      const struct rank_hist *base,
                                      struct rank_hist **out);
 
+/* rank_hist_delta_heavy: h counts so many outcomes since its root (a
+ * full build) that a full build is due although no mail came: each delta
+ * copies and merges them (more than RANK_XOUTS_MAX, and more than a
+ * quarter of the root's own outcomes). */
+#define RANK_XOUTS_MAX 4096
+int rank_hist_delta_heavy(const struct rank_hist *h);
+
 /* rank_hist_provisional builds, in transaction t, a history of just the
  * snippets whose ANN labels are labels[0..n) (duplicates and deleted ones
  * skipped) and their content items: families among them, no mail, no

@@ -312,6 +312,28 @@ static const struct rank_hout *rank_xouts_of(const struct rank_hist *h,
     return h->xouts + lo;
 }
 
+/* rank_hout_merge writes the sorted runs a[0..na) and b[0..nb) to out
+ * as one sorted run (a's first among equals): the outcomes since the
+ * root grow by the few new ones without sorting them all again. */
+static void rank_hout_merge(const struct rank_hout *a, size_t na,
+                            const struct rank_hout *b, size_t nb,
+                            struct rank_hout *out)
+{
+    size_t i = 0, j = 0, k = 0;
+
+    while (i < na || j < nb)
+        out[k++] = j >= nb || (i < na && rank__hout_cmp(&a[i], &b[j]) <= 0)
+                       ? a[i++]
+                       : b[j++];
+    for (k = 1; k < na + nb; k++)
+        assert(rank__hout_cmp(&out[k - 1], &out[k]) <= 0);
+}
+
+int rank_hist_delta_heavy(const struct rank_hist *h)
+{
+    return h->nxouts > RANK_XOUTS_MAX && h->nxouts > h->nouts / 4;
+}
+
 /* rank_dirty_matured appends to *d the outbound threads of h not yet mature
  * whose first outbound email is older than mature_ms at new_now but was
  * not at h->now_ms. */
@@ -417,11 +439,9 @@ sw_err rank_hist_delta(store_txn *t, const char *team_id,
         rc = SW_ENOMEM;
         goto out;
     }
-    if (base->nxouts)
-        memcpy(h->xouts, base->xouts, base->nxouts * sizeof(*h->xouts));
     if (d.n)
-        memcpy(h->xouts + base->nxouts, d.v, d.n * sizeof(*d.v));
-    qsort(h->xouts, h->nxouts, sizeof(*h->xouts), rank__hout_cmp);
+        qsort(d.v, d.n, sizeof(*d.v), rank__hout_cmp);
+    rank_hout_merge(base->xouts, base->nxouts, d.v, d.n, h->xouts);
     /* The threads to count again: those with a new outcome, and those
      * that mature as the history's latest event moves on. */
     for (i = 0; i < d.n; i++) {

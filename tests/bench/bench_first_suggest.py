@@ -5,6 +5,8 @@ when the first answer came (and whether its statistics were ready) and
 when the first answer from the team's full statistics came.
 
 Usage: PYTHONPATH=BAZEL_BIN/proto python3 bench_first_suggest.py SNIPD DATA
+[SNIPD_FLAG...] (passed to snipd serve, e.g. --stats-save-s 0 to start
+without the statistics a previous run saved)
 """
 import json
 import os
@@ -28,13 +30,14 @@ def free_port():
 
 
 def main():
-    snipd, data = sys.argv[1], sys.argv[2]
+    snipd, data, extra = sys.argv[1], sys.argv[2], sys.argv[3:]
     key = open(os.path.join(data, "bench_team.key")).read().strip()
     port = free_port()
     t0 = time.monotonic()
     proc = subprocess.Popen(
         [snipd, "serve", "--listen", "127.0.0.1:%d" % port, "--data-dir",
-         data, "--demo", "0", "--log-level", "warn", "--access-log", "0"],
+         data, "--demo", "0", "--log-level", "warn", "--access-log", "0"] +
+        extra,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while time.monotonic() - t0 < LIMIT_S:

@@ -3,7 +3,9 @@
  * statistics to the byte, a loaded history counts later outcomes as the
  * built one does, and a file that is damaged (any byte), cut short, of
  * another team, or whose records point outside their arrays is refused
- * with SW_ECORRUPT, never read. */
+ * with SW_ECORRUPT, never read. And a started engine with such a file:
+ * it restarts from it, drops it when stale, and (statistics whose
+ * deltas grew long) asks for a full build after many outcomes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -582,6 +584,49 @@ static void test_engine_drops_stale_files(void **state)
     eng_close(&x);
 }
 
+static sw_err many_outcomes(store_txn *t, void *arg)
+{
+    char key[32];
+    int i;
+    sw_err rc = SW_OK;
+
+    (void)arg;
+    for (i = 0; rc == SW_OK && i < RANK_XOUTS_MAX + 100; i++) {
+        snprintf(key, sizeof(key), "many-%d", i);
+        rc = fx_outcome(t, 1, 5, 6, key); /* neutral replies */
+    }
+    return rc;
+}
+
+/* A long run of outcomes with no mail: each is counted at once (a
+ * delta), and once those counted since the last full build pass
+ * RANK_XOUTS_MAX the engine asks for a full build although no mail came
+ * (the deltas would copy them ever more). */
+static void test_engine_rebuilds_after_many_outcomes(void **state)
+{
+    struct fixture *f = *state;
+    struct eng x;
+    int64_t before;
+    int i;
+
+    ASSERT_OK(store_update(f->s, fx_fill, NULL));
+    eng_open(f, 0, &x);
+    eng_fresh(x.e, 1);
+    before = outcomes_of(x.e, 1);
+    hold_arm(&x.h);
+    ASSERT_OK(store_update(f->s, many_outcomes, NULL));
+    rank_engine_kick(x.e);
+    for (i = 0;
+         i < 3000 && outcomes_of(x.e, 1) != before + RANK_XOUTS_MAX + 100; i++)
+        usleep(10000);
+    assert_int_equal(outcomes_of(x.e, 1), before + RANK_XOUTS_MAX + 100);
+    assert_true(hold_wait(&x.h, &x.h.entered)); /* no mail, yet a build */
+    hold_release(&x.h);
+    eng_fresh(x.e, 1);
+    assert_int_equal(outcomes_of(x.e, 1), before + RANK_XOUTS_MAX + 100);
+    eng_close(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -591,6 +636,8 @@ int main(void)
                                         fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_engine_drops_stale_files, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_engine_rebuilds_after_many_outcomes, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
