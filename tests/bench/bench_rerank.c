@@ -33,11 +33,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "base/sw_buf.h"
 #include "base/sw_log.h"
 #include "base/sw_mem.h"
 #include "base/sw_util.h"
 #include "ranker/hist.h"
+#include "ranker/hist_file.h"
 #include "ranker/index.h"
 #include "ranker/rerank.h"
 #include "store/store.h"
@@ -964,6 +967,73 @@ static int bench_delta(const char *dir, size_t k)
     return 0;
 }
 
+/* bench_stats times the team's statistics saved to a file and loaded
+ * back (hist_file.h), as snipd does across a restart: one full build,
+ * then a save to DIR/bench.stats and three loads, each checked against
+ * the build's counts. */
+static int bench_stats(const char *dir)
+{
+    struct store_opts so = {0};
+    struct store_team *teams = NULL;
+    struct bench_delta d;
+    struct rank_hist *back = NULL;
+    struct sw_buf path;
+    store *s = NULL;
+    char *next = NULL;
+    size_t n = 0;
+    uint64_t erase = 0;
+    int64_t t0, build_ms, save_ms, load_ms[3];
+    struct stat st;
+    int i;
+    sw_err rc;
+
+    so.dir = dir;
+    if ((rc = store_open(&so, &s)))
+        bench_die("store_open", rc);
+    if ((rc = store_team_list(s, 100, NULL, &teams, &n, &next, NULL)))
+        bench_die("teams", rc);
+    if (n != 1)
+        bench_die("expected one team", SW_EINVAL);
+    memset(&d, 0, sizeof(d));
+    d.team = teams[0].team_id;
+    sw_buf_init(&path, 4096);
+    if ((rc = sw_buf_printf(&path, "%s/bench.stats", dir)))
+        bench_die("path", rc);
+    t0 = sw_mono_ms();
+    if ((rc = store_view(s, bench_delta_build, &d)))
+        bench_die("build", rc);
+    build_ms = sw_mono_ms() - t0;
+    t0 = sw_mono_ms();
+    if ((rc = rank_hist_save(d.base, d.team, 0, sw_buf_str(&path))))
+        bench_die("save", rc);
+    save_ms = sw_mono_ms() - t0;
+    for (i = 0; i < 3; i++) {
+        t0 = sw_mono_ms();
+        if ((rc = rank_hist_load(sw_buf_str(&path), d.team, &back, &erase)))
+            bench_die("load", rc);
+        load_ms[i] = sw_mono_ms() - t0;
+        if (back->nthreads != d.base->nthreads ||
+            back->nuses != d.base->nuses || back->nitems != d.base->nitems)
+            bench_die("loaded statistics differ", SW_ECORRUPT);
+        rank_hist_free(&back);
+    }
+    if (stat(sw_buf_str(&path), &st) != 0)
+        bench_die("stat", SW_EIO);
+    printf("{\"step\":\"stats\",\"threads\":%zu,\"snippets\":%zu,"
+           "\"build_ms\":%lld,\"save_ms\":%lld,\"file_mb\":%.1f,"
+           "\"load_ms\":[%lld,%lld,%lld]}\n",
+           d.base->nthreads, d.base->nsnips, (long long)build_ms,
+           (long long)save_ms, (double)st.st_size / 1e6, (long long)load_ms[0],
+           (long long)load_ms[1], (long long)load_ms[2]);
+    (void)unlink(sw_buf_str(&path));
+    rank_hist_free(&d.base);
+    sw_buf_free(&path);
+    store_teams_free(teams, n);
+    sw_free(next);
+    store_close(&s);
+    return 0;
+}
+
 /* bench_cluster times rank_family_cluster (the nightly job's family step)
  * on n personalised framings, as many as a team with one framing record
  * per outbound mail would hold; the catalogue shape hides this cost. */
@@ -1021,6 +1091,8 @@ int main(int argc, char **argv)
     if (argc == 4 && strcmp(argv[1], "delta") == 0 &&
         sw_parse_i64(argv[3], strlen(argv[3]), 1, 1000000, &v) == SW_OK)
         return bench_delta(argv[2], (size_t)v);
+    if (argc == 3 && strcmp(argv[1], "stats") == 0)
+        return bench_stats(argv[2]);
     if (argc == 5 && strcmp(argv[1], "fill") == 0 &&
         sw_parse_i64(argv[4], strlen(argv[4]), 1, INT64_MAX / 4, &v) == SW_OK) {
         if (strcmp(argv[3], "--events") == 0)
@@ -1030,6 +1102,6 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "usage: bench_rerank fill DIR --events E | "
                     "fill DIR --snippets N | rerank DIR | cluster N | "
-                    "delta DIR K\n");
+                    "delta DIR K | stats DIR\n");
     return 2;
 }
