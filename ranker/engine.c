@@ -64,9 +64,10 @@ struct rank_tcache {
                                  (started), else under build */
     rank_fbraw *fbraw;        /* the feedback feed's tally; under build */
     /* Statistics on disk (rank_engine_set_stats_dir): */
-    int load_tried;       /* the publisher looked for the team's file */
-    int64_t saved_ms;     /* last saved (sw_mono_ms; 0: never); builder's */
-    uint64_t saved_erase; /* the erasure sequence then */
+    int load_tried;        /* the publisher looked for the team's file */
+    int64_t saved_ms;      /* last saved (sw_mono_ms; 0: never); builder's */
+    uint64_t saved_erase;  /* the erasure sequence then */
+    uint64_t saved_key[3]; /* the sequences of what was saved or loaded */
     struct rank_tcache *next;
 };
 
@@ -163,6 +164,8 @@ sw_err rank_engine_open(store *s, rank_ranker *r, const struct rank_params *p,
     return SW_OK;
 }
 
+static void rank_stats_save_all(rank_engine *e);
+
 static void rank_tcache_clear(rank_engine *e, struct rank_tcache *t)
 {
     struct rank_state old;
@@ -189,6 +192,8 @@ void rank_engine_close(rank_engine **ep)
         pthread_mutex_unlock(&e->mu);
         pthread_join(e->thread, NULL);
         pthread_join(e->builder, NULL);
+        if (e->stats_dir)
+            rank_stats_save_all(e);
     }
     while (e->teams) {
         struct rank_tcache *t = e->teams;
@@ -670,6 +675,8 @@ static void rank_stats_load(rank_engine *e, struct rank_tcache *tc)
     c->h = h;
     h = NULL;
     c->gen = __atomic_add_fetch(&tc->gens, 1, __ATOMIC_RELAXED);
+    memcpy(tc->saved_key, c->key, sizeof(tc->saved_key));
+    tc->saved_erase = erase;
     pthread_mutex_lock(&e->mu);
     if (tc->built == NULL && tc->pub.hist == NULL) {
         tc->built = c;
@@ -688,19 +695,20 @@ out:
     sw_buf_free(&path);
 }
 
-/* rank_stats_save writes c, a full build of tc's statistics for seqs
- * with erasure sequence erase, to the team's file when the last save is
+/* rank_stats_save writes c, statistics of tc built with erasure
+ * sequence erase, to the team's file when force is set, the last save is
  * older than the engine's interval or an erasure came since (the file
  * may hold erased mail), and removes the file of a team that has none
- * (deleted). Builder only. */
+ * (deleted). The builder's, or the closing engine's. */
 static void rank_stats_save(rank_engine *e, struct rank_tcache *tc,
-                            const struct rank_cref *c, uint64_t erase)
+                            const struct rank_cref *c, uint64_t erase,
+                            int force)
 {
     struct sw_buf path;
     int64_t started = sw_mono_ms();
     sw_err rc;
 
-    if (tc->saved_ms && started - tc->saved_ms < e->stats_save_ms &&
+    if (!force && tc->saved_ms && started - tc->saved_ms < e->stats_save_ms &&
         erase == tc->saved_erase)
         return;
     sw_buf_init(&path, 4096);
@@ -717,10 +725,40 @@ static void rank_stats_save(rank_engine *e, struct rank_tcache *tc,
     if (rc == SW_OK) {
         tc->saved_ms = started;
         tc->saved_erase = erase;
+        memcpy(tc->saved_key, c->key, sizeof(tc->saved_key));
         sw_log_debug("rank.stats_saved", "team=%s ms=%lld", tc->team,
                      (long long)(sw_mono_ms() - started));
     }
     sw_buf_free(&path);
+}
+
+/* rank_stats_save_all, as a started engine closes (its threads gone),
+ * saves each team's published statistics that are newer than its file
+ * and hold all the store's mail and snippets (so the erasure sequence
+ * now is theirs): outcomes counted since the last save then survive a
+ * restart. */
+static void rank_stats_save_all(rank_engine *e)
+{
+    struct rank_tcache *tc;
+
+    for (tc = e->teams; tc; tc = tc->next) {
+        struct rank_cref *c = tc->pub.hist;
+        uint64_t seqs[3], erase = 0;
+        store_txn *t = NULL;
+        sw_err rc;
+
+        if (c == NULL || c->h == NULL || c->h->email_lo == NULL ||
+            memcmp(c->key, tc->saved_key, sizeof(c->key)) == 0)
+            continue;
+        rc = store_txn_begin(e->s, 0, &t);
+        if (rc == SW_OK)
+            rc = store_hist_seqs(t, tc->team, seqs);
+        if (rc == SW_OK)
+            rc = store_seq_peek(t, tc->team, STORE_ERASE_SEQ, &erase);
+        store_txn_abort(&t);
+        if (rc == SW_OK && seqs[0] == c->key[0] && seqs[1] == c->key[1])
+            rank_stats_save(e, tc, c, erase, 1);
+    }
 }
 
 /* rank_refresh brings tc's published state up to date with the store as
@@ -853,7 +891,7 @@ static void rank_build_one(rank_engine *e, struct rank_tcache *tc,
     pthread_mutex_unlock(&e->mu);
     rank__cref_put(e, &old);
     if (save) {
-        rank_stats_save(e, tc, save, erase);
+        rank_stats_save(e, tc, save, erase, 0);
         rank__cref_put(e, &save);
     }
 }

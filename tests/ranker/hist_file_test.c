@@ -378,7 +378,8 @@ struct eng {
 
 /* eng_open starts an engine over f's store that keeps its statistics in
  * f's directory, every full build saved, full builds held while armed. */
-static void eng_open(struct fixture *f, int armed, struct eng *x)
+static void eng_open_every(struct fixture *f, int armed, int64_t save_ms,
+                           struct eng *x)
 {
     int caught = 0;
 
@@ -390,9 +391,14 @@ static void eng_open(struct fixture *f, int armed, struct eng *x)
     ASSERT_OK(rank_ranker_open(f->s, NULL, &x->r));
     ASSERT_OK(rank_ranker_sync(x->r, TEAM, 0, &caught));
     ASSERT_OK(rank_engine_open(f->s, x->r, NULL, &x->e));
-    ASSERT_OK(rank_engine_set_stats_dir(x->e, x->dir, 0));
+    ASSERT_OK(rank_engine_set_stats_dir(x->e, x->dir, save_ms));
     rank_engine_set_build_hook(x->e, hold_hook, &x->h);
     ASSERT_OK(rank_engine_start(x->e, 20));
+}
+
+static void eng_open(struct fixture *f, int armed, struct eng *x)
+{
+    eng_open_every(f, armed, 0, x);
 }
 
 static void eng_close(struct eng *x)
@@ -584,6 +590,39 @@ static void test_engine_drops_stale_files(void **state)
     eng_close(&x);
 }
 
+/* An engine that saves at most once an hour still saves, as it closes,
+ * the statistics it published since (here, with an outcome counted):
+ * the file after the close counts it. */
+static void test_engine_saves_as_it_closes(void **state)
+{
+    struct fixture *f = *state;
+    struct rank_hist *h;
+    char path[TEST_PATH_MAX + 64];
+    struct eng x;
+    int64_t before;
+    long th;
+    int i;
+
+    ASSERT_OK(store_update(f->s, fx_fill, NULL));
+    eng_open_every(f, 0, 3600 * 1000, &x);
+    eng_fresh(x.e, 1);
+    wait_file(x.dir); /* the first build is saved */
+    before = outcomes_of(x.e, 1);
+    ASSERT_OK(store_update(f->s, more_outcomes, NULL));
+    rank_engine_kick(x.e);
+    for (i = 0; i < 3000 && outcomes_of(x.e, 1) != before + 1; i++)
+        usleep(10000);
+    assert_int_equal(outcomes_of(x.e, 1), before + 1);
+    eng_close(&x);
+
+    snprintf(path, sizeof(path), "%s/%s.stats", x.dir, TEAM);
+    h = load(path, 0);
+    th = rank_hist_thread(h, "th_0000000000000001");
+    assert_true(th >= 0);
+    assert_int_equal(h->threads[th].n_outcomes, before + 1);
+    rank_hist_free(&h);
+}
+
 static sw_err many_outcomes(store_txn *t, void *arg)
 {
     char key[32];
@@ -638,6 +677,8 @@ int main(void)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(
             test_engine_rebuilds_after_many_outcomes, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_engine_saves_as_it_closes,
+                                        fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
