@@ -45,6 +45,13 @@ struct rank_blob {
         NULL, 0, -1                                                            \
     }
 
+/* One piece of a saved image: n bytes at p. A long image may come as
+ * several pieces in order (a snapshot's LMDB chunks, read in place). */
+struct rank_piece {
+    const void *p;
+    size_t n;
+};
+
 struct rank_ann_ops {
     const char *name; /* "hnsw" or "flat" */
     /* create makes an empty index. Errors: SW_EINVAL (dim 0 or too big),
@@ -95,6 +102,14 @@ struct rank_ann_ops {
     /* get copies the vector stored under label (dim floats) to out.
      * Errors: SW_ENOTFOUND (unknown or deleted label), SW_EINTERNAL. */
     sw_err (*get)(const struct rank_ann *a, uint64_t label, float *out);
+    /* load_pieces is load from the image pieces[0..npieces) (their
+     * concatenation is what save wrote), copied straight into the index:
+     * no blob. The pieces stay the caller's and are read only during the
+     * call; up to threads threads copy at once. NULL: rank_ann_load_pieces
+     * copies the pieces into a blob and calls load. Errors: as load. */
+    sw_err (*load_pieces)(const struct rank_ann_params *p,
+                          const struct rank_piece *pieces, size_t npieces,
+                          unsigned threads, struct rank_ann **out);
 };
 
 /* Fewest vectors for a parallel add_many: smaller batches (an indexer
@@ -106,6 +121,15 @@ SW_MUST_CHECK sw_err rank_ann_add_many(struct rank_ann *a,
                                        const uint64_t *labels,
                                        const float *const *vecs, size_t n,
                                        unsigned threads);
+
+/* rank_ann_load_pieces is ops's load_pieces, or (when it has none) load
+ * from a blob holding the pieces' concatenation. Errors: as load; SW_EIO
+ * (no blob). */
+SW_MUST_CHECK sw_err rank_ann_load_pieces(const struct rank_ann_ops *ops,
+                                          const struct rank_ann_params *p,
+                                          const struct rank_piece *pieces,
+                                          size_t npieces, unsigned threads,
+                                          struct rank_ann **out);
 
 /* The two backends. */
 extern const struct rank_ann_ops rank_ann_hnsw;

@@ -1,7 +1,9 @@
 /* ann_blob: memfd-backed byte images of saved indexes (rank_blob in ann.h),
  * the default build parameters and the generic add_many. hnswlib 0.6 saves and
  * loads only by path, so blobs live in memfds that it can open as
- * /proc/self/fd/N. */
+ * /proc/self/fd/N. rank_ann_load_pieces is the generic load from pieces. */
+#include <stdint.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,6 +23,35 @@ sw_err rank_ann_add_many(struct rank_ann *a, const uint64_t *labels,
         if ((rc = a->ops->add(a, labels[i], vecs[i])))
             return rc;
     return SW_OK;
+}
+
+sw_err rank_ann_load_pieces(const struct rank_ann_ops *ops,
+                            const struct rank_ann_params *p,
+                            const struct rank_piece *pieces, size_t npieces,
+                            unsigned threads, struct rank_ann **out)
+{
+    struct rank_blob b = RANK_BLOB_INIT;
+    size_t i, n = 0, off = 0;
+    sw_err rc;
+
+    if (ops->load_pieces)
+        return ops->load_pieces(p, pieces, npieces, threads, out);
+    for (i = 0; i < npieces; i++) {
+        if (pieces[i].n > SIZE_MAX - n)
+            return SW_ECORRUPT;
+        n += pieces[i].n;
+    }
+    rc = rank_blob_create(n, &b);
+    if (rc)
+        return rc;
+    for (i = 0; i < npieces; i++) {
+        if (pieces[i].n)
+            memcpy((char *)b.p + off, pieces[i].p, pieces[i].n);
+        off += pieces[i].n;
+    }
+    rc = ops->load(p, &b, out);
+    rank_blob_free(&b);
+    return rc;
 }
 
 void rank_ann_params_default(struct rank_ann_params *p, size_t dim)

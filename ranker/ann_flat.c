@@ -332,4 +332,5 @@ const struct rank_ann_ops rank_ann_flat = {
     rank_flat_destroy,
     NULL, /* add_many: one by one */
     rank_flat_get,
+    NULL, /* load_pieces: through a blob */
 };

@@ -2,12 +2,16 @@
 // C++ in Snipwise. Every entry point catches every exception and returns an
 // sw_err, so no exception ever crosses into C.
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <new>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -27,6 +31,138 @@ namespace
 
 constexpr size_t kDimMax = 65536;
 constexpr size_t kMMax = 512;
+
+// The header saveIndex writes, as hnsw_header_read finds it.
+struct HnswHeader {
+    size_t off0, maxel, count, sdpe, loff, doff, maxm, maxm0, m, efc;
+    int maxlevel;
+    hnswlib::tableint ep;
+    double mult;
+};
+
+constexpr size_t kHeaderLen = 9 * sizeof(size_t) + sizeof(int) +
+                              sizeof(hnswlib::tableint) + sizeof(double) +
+                              sizeof(size_t);
+
+// hnsw_header_read parses the kHeaderLen bytes at p of an image of n bytes
+// and checks them against dim before hnswlib reads it: hnswlib's own check
+// only covers the file length, and its loader would size allocations from
+// whatever the header says.
+bool hnsw_header_read(const char *p, size_t n, size_t dim, HnswHeader *hd)
+{
+    if (n < kHeaderLen)
+        return false;
+    std::memcpy(&hd->off0, p, 8);
+    std::memcpy(&hd->maxel, p + 8, 8);
+    std::memcpy(&hd->count, p + 16, 8);
+    std::memcpy(&hd->sdpe, p + 24, 8);
+    std::memcpy(&hd->loff, p + 32, 8);
+    std::memcpy(&hd->doff, p + 40, 8);
+    std::memcpy(&hd->maxlevel, p + 48, sizeof(int));
+    std::memcpy(&hd->ep, p + 52, sizeof(hd->ep));
+    std::memcpy(&hd->maxm, p + 56, 8);
+    std::memcpy(&hd->maxm0, p + 64, 8);
+    std::memcpy(&hd->m, p + 72, 8);
+    std::memcpy(&hd->mult, p + 80, 8);
+    std::memcpy(&hd->efc, p + 88, 8);
+    size_t l0 = hd->maxm0 * sizeof(hnswlib::tableint) + sizeof(unsigned int);
+    if (hd->off0 != 0 || hd->m < 2 || hd->m > kMMax || hd->maxm != hd->m ||
+        hd->maxm0 != 2 * hd->m)
+        return false;
+    if (hd->doff != l0 || hd->loff != l0 + dim * sizeof(float) ||
+        hd->sdpe != hd->loff + sizeof(hnswlib::labeltype))
+        return false;
+    if (hd->count > hd->maxel || hd->count > (n - kHeaderLen) / hd->sdpe ||
+        hd->maxel > SIZE_MAX / hd->sdpe)
+        return false;
+    if (hd->count > 0 &&
+        (hd->ep >= hd->count || hd->maxlevel < 0 || hd->maxlevel > 64))
+        return false;
+    return true;
+}
+
+// hnsw_hugepages asks for transparent huge pages over the whole pages of
+// [p, p + n), before they are first touched; only advice (a kernel without
+// them, or set to never, ignores it).
+void hnsw_hugepages(void *p, size_t n)
+{
+    const uintptr_t page = 4096;
+    uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1);
+    uintptr_t hi = ((uintptr_t)p + n) & ~(page - 1);
+
+    if (hi > lo)
+        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+}
+
+// Pieces reads an image given as pieces in order (ann.h's rank_piece) at
+// any offset, as if it were one array. Its reads are const, so threads may
+// share one.
+class Pieces
+{
+  public:
+    Pieces(const struct rank_piece *pc, size_t n) : pc_(pc), ok_(true)
+    {
+        size_t off = 0;
+
+        starts_.reserve(n);
+        for (size_t i = 0; i < n; i++) {
+            if (pc[i].n > SIZE_MAX - off)
+                ok_ = false;
+            starts_.push_back(off);
+            off += pc[i].n;
+        }
+        total_ = off;
+    }
+
+    bool ok() const
+    {
+        return ok_;
+    }
+
+    size_t size() const
+    {
+        return total_;
+    }
+
+    // copy copies len bytes from pos to dst; false (nothing promised of
+    // dst) when they run past the end. *hint is the piece to try first,
+    // and is left at the piece the copy ended in, so that reading on is
+    // cheap.
+    bool copy(size_t pos, void *dst, size_t len, size_t *hint) const
+    {
+        char *d = (char *)dst;
+        size_t i = *hint;
+
+        if (pos > total_ || len > total_ - pos)
+            return false;
+        if (len == 0)
+            return true;
+        if (i >= starts_.size() || starts_[i] > pos ||
+            pos - starts_[i] >= pc_[i].n)
+            i = (size_t)(std::upper_bound(starts_.begin(), starts_.end(), pos) -
+                         starts_.begin()) -
+                1;
+        while (len > 0) {
+            size_t off = pos - starts_[i];
+            size_t take = pc_[i].n - off < len ? pc_[i].n - off : len;
+            if (take > 0)
+                std::memcpy(d, (const char *)pc_[i].p + off, take);
+            d += take;
+            pos += take;
+            len -= take;
+            if (len > 0)
+                i++;
+        }
+        *hint = i;
+        return true;
+    }
+
+  private:
+    const struct rank_piece *pc_;
+    std::vector<size_t> starts_;
+    size_t total_;
+    bool ok_;
+};
 
 // SwHnsw adds what the C API needs on top of hnswlib: a search whose beam
 // is a parameter (hnswlib keeps ef_ as shared state, which would make
@@ -55,6 +191,122 @@ class SwHnsw : public hnswlib::HierarchicalNSW<float>
         visited_list_pool_ = nullptr;
         metric_distance_computations = 0;
         metric_hops = 0;
+    }
+
+    // The block fill allocated for the upper layers of the elements it
+    // loaded (hnswlib mallocs one per element); ~SwHnsw frees it.
+    ~SwHnsw()
+    {
+        uintptr_t lo = (uintptr_t)links_, hi = lo + links_n_;
+
+        if (links_ == nullptr)
+            return;
+        // hnswlib's destructor frees each element's upper layers: keep it
+        // off those inside the block (elements added later have their own).
+        for (size_t i = 0; i < cur_element_count; i++)
+            if (element_levels_[i] > 0 && (uintptr_t)linkLists_[i] >= lo &&
+                (uintptr_t)linkLists_[i] < hi)
+                element_levels_[i] = 0;
+        free(links_);
+    }
+
+    // fill loads the image img with header hd (checked by
+    // hnsw_header_read) into this index, made by the first constructor with
+    // hd's m and capacity for hd.count: level 0 is copied straight into
+    // data_level0_memory_ by up to threads threads, the upper layers into
+    // one block. It leaves the index as hnswlib's loadIndex would. false:
+    // the image is not what saveIndex writes (the index stays empty).
+    bool fill(const Pieces &img, const HnswHeader &hd, unsigned threads)
+    {
+        size_t l0 = hd.count * size_data_per_element_;
+        size_t pos = kHeaderLen + l0, hint = 0, upper = 0, off = 0, i;
+        unsigned int sz;
+
+        // First pass: each element's level, the upper layers' size, and
+        // that the image ends where the last element's links do.
+        for (i = 0; i < hd.count; i++) {
+            if (!img.copy(pos, &sz, sizeof(sz), &hint))
+                return false;
+            pos += sizeof(sz);
+            if (sz % size_links_per_element_ != 0 ||
+                sz / size_links_per_element_ > (size_t)hd.maxlevel ||
+                sz > img.size() - pos)
+                return false;
+            element_levels_[i] = (int)(sz / size_links_per_element_);
+            pos += sz;
+            upper += sz;
+        }
+        if (pos != img.size())
+            return false;
+        // Searches start at the entry point on its top level.
+        if (hd.count > 0 && element_levels_[hd.ep] != hd.maxlevel)
+            return false;
+        // Level 0, in slices on other threads while this one copies the
+        // upper layers. Huge pages spare most of the page faults of a
+        // block this size.
+        hnsw_hugepages(data_level0_memory_, l0);
+        std::vector<std::thread> pool;
+        unsigned nt = threads < 1 ? 1 : threads > 8 ? 8 : threads;
+        size_t slice = (l0 + nt - 1) / nt;
+        auto part = [&](size_t from) {
+            size_t h = 0, n = l0 - from < slice ? l0 - from : slice;
+            (void)img.copy(kHeaderLen + from, data_level0_memory_ + from, n,
+                           &h);
+        };
+        try {
+            for (size_t from = slice; nt > 1 && from < l0; from += slice)
+                pool.emplace_back(part, from);
+        } catch (const std::exception &) {
+            // No more threads (std::system_error, bad_alloc): copy here.
+            for (auto &t : pool)
+                t.join();
+            pool.clear();
+            slice = l0;
+        }
+        if (l0 > 0)
+            part(0);
+        links_n_ = upper;
+        links_ = (char *)malloc(upper > 0 ? upper : 1);
+        if (links_ == nullptr) {
+            for (auto &t : pool)
+                t.join();
+            throw std::bad_alloc();
+        }
+        pos = kHeaderLen + l0;
+        hint = 0;
+        for (i = 0; i < hd.count; i++) {
+            (void)img.copy(pos, &sz, sizeof(sz), &hint);
+            pos += sizeof(sz);
+            if (sz == 0) {
+                linkLists_[i] = nullptr;
+                continue;
+            }
+            linkLists_[i] = links_ + off;
+            (void)img.copy(pos, linkLists_[i], sz, &hint);
+            pos += sz;
+            off += sz;
+        }
+        for (auto &t : pool)
+            t.join();
+        label_lookup_.reserve(hd.count);
+        for (i = 0; i < hd.count; i++) {
+            label_lookup_[getExternalLabel((hnswlib::tableint)i)] =
+                (hnswlib::tableint)i;
+            if (isMarkedDeleted((hnswlib::tableint)i))
+                num_deleted_++;
+        }
+        cur_element_count = hd.count;
+        // An empty index saves no entry point (hnswlib's -1 for both).
+        maxlevel_ = hd.count > 0 ? hd.maxlevel : -1;
+        enterpoint_node_ = hd.count > 0 ? hd.ep : (hnswlib::tableint)-1;
+        mult_ = hd.mult;
+        revSize_ = 1.0 / mult_;
+        ef_construction_ = hd.efc;
+        // loadIndex leaves the level generators as default-constructed:
+        // so must this, for later additions to build the same graph.
+        level_generator_ = std::default_random_engine();
+        update_probability_generator_ = std::default_random_engine();
+        return true;
     }
 
     void search(const void *q, size_t k, size_t ef, uint64_t *labels,
@@ -103,6 +355,10 @@ class SwHnsw : public hnswlib::HierarchicalNSW<float>
         }
         *n = m;
     }
+
+  private:
+    char *links_ = nullptr; // fill's block of upper layers, or NULL
+    size_t links_n_ = 0;
 };
 
 struct rank_hnsw {
@@ -313,47 +569,11 @@ sw_err hnsw_save(const struct rank_ann *a, struct rank_blob *out)
     return rank_blob_from_fd(fd, out);
 }
 
-// hnsw_header_ok checks the saved header against dim before hnswlib reads
-// it: hnswlib's own check only covers the file length, and its loader
-// would size allocations from whatever the header says.
 bool hnsw_header_ok(const struct rank_blob *b, size_t dim)
 {
-    const char *p = (const char *)b->p;
-    size_t off0, maxel, count, sdpe, loff, doff, maxm, maxm0, m, efc;
-    int maxlevel;
-    hnswlib::tableint ep;
-    double mult;
-    size_t need = 9 * sizeof(size_t) + sizeof(int) + sizeof(hnswlib::tableint) +
-                  sizeof(double) + sizeof(size_t);
+    HnswHeader hd;
 
-    if (b->n < need)
-        return false;
-    std::memcpy(&off0, p, 8);
-    std::memcpy(&maxel, p + 8, 8);
-    std::memcpy(&count, p + 16, 8);
-    std::memcpy(&sdpe, p + 24, 8);
-    std::memcpy(&loff, p + 32, 8);
-    std::memcpy(&doff, p + 40, 8);
-    std::memcpy(&maxlevel, p + 48, sizeof(int));
-    std::memcpy(&ep, p + 52, sizeof(ep));
-    std::memcpy(&maxm, p + 56, 8);
-    std::memcpy(&maxm0, p + 64, 8);
-    std::memcpy(&m, p + 72, 8);
-    std::memcpy(&mult, p + 80, 8);
-    std::memcpy(&efc, p + 88, 8);
-    (void)mult;
-    (void)efc;
-    size_t l0 = maxm0 * sizeof(hnswlib::tableint) + sizeof(unsigned int);
-    if (off0 != 0 || m < 2 || m > kMMax || maxm != m || maxm0 != 2 * m)
-        return false;
-    if (doff != l0 || loff != l0 + dim * sizeof(float) ||
-        sdpe != loff + sizeof(hnswlib::labeltype))
-        return false;
-    if (count > maxel || count > (b->n - need) / sdpe)
-        return false;
-    if (count > 0 && (ep >= count || maxlevel < 0 || maxlevel > 64))
-        return false;
-    return true;
+    return hnsw_header_read((const char *)b->p, b->n, dim, &hd);
 }
 
 sw_err hnsw_load(const struct rank_ann_params *p, const struct rank_blob *b,
@@ -382,6 +602,47 @@ sw_err hnsw_load(const struct rank_ann_params *p, const struct rank_blob *b,
         if (h && h->idx &&
             h->idx->element_levels_.size() < h->idx->cur_element_count)
             h->idx->cur_element_count = 0;
+        hnsw_free(h);
+        sw_log_error("rank.hnsw_load", "what=%s", e.what());
+        return SW_ECORRUPT;
+    }
+    *out = &h->base;
+    return SW_OK;
+}
+
+// hnsw_load_pieces is hnsw_load without the blob and hnswlib's istream: the
+// image's pieces (LMDB values, mapped) are copied once, into the index.
+sw_err hnsw_load_pieces(const struct rank_ann_params *p,
+                        const struct rank_piece *pieces, size_t npieces,
+                        unsigned threads, struct rank_ann **out)
+{
+    rank_hnsw *h = nullptr;
+    char head[kHeaderLen];
+    HnswHeader hd;
+    size_t hint = 0;
+
+    if (p->dim == 0 || p->dim > kDimMax)
+        return SW_EINVAL;
+    try {
+        Pieces img(pieces, npieces);
+        if (!img.ok() || !img.copy(0, head, sizeof(head), &hint) ||
+            !hnsw_header_read(head, img.size(), p->dim, &hd))
+            return SW_ECORRUPT;
+        // Capacity as loadIndex sets it: p's, unless below the count.
+        size_t max = p->max_elements < hd.count ? hd.maxel : p->max_elements;
+        h = hnsw_alloc(p->dim);
+        if (h == nullptr)
+            return SW_ENOMEM;
+        h->space = new hnswlib::InnerProductSpace(p->dim);
+        h->idx = new SwHnsw(h->space, max > 0 ? max : 1, hd.m, hd.efc, 100);
+        if (!h->idx->fill(img, hd, threads)) {
+            hnsw_free(h);
+            return SW_ECORRUPT;
+        }
+    } catch (const std::bad_alloc &) {
+        hnsw_free(h);
+        return SW_ENOMEM;
+    } catch (const std::exception &e) {
         hnsw_free(h);
         sw_log_error("rank.hnsw_load", "what=%s", e.what());
         return SW_ECORRUPT;
@@ -450,7 +711,8 @@ void hnsw_destroy(struct rank_ann **a)
 } // namespace
 
 extern "C" const struct rank_ann_ops rank_ann_hnsw = {
-    "hnsw",       hnsw_create, hnsw_add,     hnsw_mark_deleted, hnsw_search,
-    hnsw_resize,  hnsw_save,   hnsw_load,    hnsw_count,        hnsw_capacity,
-    hnsw_deleted, hnsw_memory, hnsw_destroy, hnsw_add_many,     hnsw_get,
+    "hnsw",       hnsw_create,   hnsw_add,     hnsw_mark_deleted,
+    hnsw_search,  hnsw_resize,   hnsw_save,    hnsw_load,
+    hnsw_count,   hnsw_capacity, hnsw_deleted, hnsw_memory,
+    hnsw_destroy, hnsw_add_many, hnsw_get,     hnsw_load_pieces,
 };

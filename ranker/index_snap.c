@@ -3,6 +3,7 @@
  * embedder built the serving one) and writing the serving index, the
  * rebuild, or the finished rebuild swapped in, each in few transactions.
  * Lock order as in index.c. */
+#include <pthread.h>
 #include <string.h>
 
 #include "base/sw_buf.h"
@@ -61,7 +62,6 @@ static SW_MUST_CHECK sw_err rank_chunk_key(struct sw_buf *b, const char *team,
 struct rank_readarg {
     const char *team;
     Snipwise__Rank__IndexRecord *rec; /* out of rank_meta_fn */
-    struct rank_blob *blob;           /* filled by rank_chunks_fn */
     const char *key;                  /* NULL: RANK_INDEX_KEY */
 };
 
@@ -128,18 +128,58 @@ out:
     return rc;
 }
 
-static sw_err rank_chunks_fn(store_txn *t, void *arg)
+/* Loading reads the chunks in place: their values stay mapped while the
+ * read transaction is open, so the ANN backend copies them once, straight
+ * into the index (rank_ann_load_pieces), while another thread checks the
+ * image's SHA-256 (issue 13: no memfd, no second copy). */
+struct rank_loadarg {
+    rank_ranker *r;
+    const char *team;
+    const Snipwise__Rank__IndexRecord *rec;
+    struct rank_ann *ann; /* out */
+};
+
+struct rank_hasharg {
+    const struct rank_piece *pieces;
+    size_t n;
+    unsigned char sha[SW_SHA256_LEN];
+    sw_err rc;
+};
+
+static void *rank_hash_fn(void *arg)
 {
-    struct rank_readarg *a = arg;
+    struct rank_hasharg *h = arg;
+    sw_sha256_ctx *c = NULL;
+    size_t i;
+
+    h->rc = sw_sha256_begin(&c);
+    for (i = 0; h->rc == SW_OK && i < h->n; i++)
+        h->rc = sw_sha256_update(c, h->pieces[i].p, h->pieces[i].n);
+    if (c) {
+        sw_err rc = sw_sha256_end(&c, h->sha);
+        if (h->rc == SW_OK)
+            h->rc = rc;
+    }
+    return NULL;
+}
+
+/* rank_pieces collects the record's chunks (in place, in t) into
+ * *pieces (sw_malloc'd, grown as chunks are found, so a record naming too
+ * many fails at the first missing one). */
+static SW_MUST_CHECK sw_err rank_pieces(store_txn *t, const char *team,
+                                        const Snipwise__Rank__IndexRecord *rec,
+                                        struct rank_piece **pieces)
+{
+    struct rank_piece *pc = NULL, *grown;
     struct sw_buf key;
     const void *v;
-    size_t vlen, off = 0;
+    size_t vlen, off = 0, cap = 0;
     uint64_t i;
     sw_err rc = SW_OK;
 
     sw_buf_init(&key, 1024);
-    for (i = 0; i < a->rec->nchunks; i++) {
-        rc = rank_chunk_key(&key, a->team, a->rec->gen, 1, i);
+    for (i = 0; i < rec->nchunks; i++) {
+        rc = rank_chunk_key(&key, team, rec->gen, 1, i);
         if (rc)
             goto out;
         rc = store_get(t, STORE_DB_RANK_SNAP, sw_buf_str(&key),
@@ -148,17 +188,70 @@ static sw_err rank_chunks_fn(store_txn *t, void *arg)
             rc = SW_ECORRUPT;
         if (rc)
             goto out;
-        if (vlen > a->blob->n - off) {
+        if (vlen > rec->bytes - off) {
             rc = SW_ECORRUPT;
             goto out;
         }
-        memcpy((char *)a->blob->p + off, v, vlen);
+        if (i == cap) {
+            cap = cap ? 2 * cap : 64;
+            grown = sw_realloc(pc, cap * sizeof(*pc));
+            if (grown == NULL) {
+                rc = SW_ENOMEM;
+                goto out;
+            }
+            pc = grown;
+        }
+        pc[i].p = v;
+        pc[i].n = vlen;
         off += vlen;
     }
-    if (off != a->blob->n)
+    if (off != rec->bytes)
         rc = SW_ECORRUPT;
 out:
     sw_buf_free(&key);
+    if (rc)
+        sw_free(pc);
+    else
+        *pieces = pc;
+    return rc;
+}
+
+static sw_err rank_load_fn(store_txn *t, void *arg)
+{
+    struct rank_loadarg *a = arg;
+    struct rank_hasharg h;
+    struct rank_piece *pieces = NULL;
+    struct rank_ann_params p;
+    struct rank_ann *ann = NULL;
+    pthread_t th;
+    int threaded = 0;
+    sw_err rc;
+
+    rc = rank_pieces(t, a->team, a->rec, &pieces);
+    if (rc)
+        return rc;
+    memset(&h, 0, sizeof(h));
+    h.pieces = pieces;
+    h.n = (size_t)a->rec->nchunks;
+    threaded = a->r->build_threads > 1 &&
+               pthread_create(&th, NULL, rank_hash_fn, &h) == 0;
+    rank_params(a->r, &p, a->rec->dim, 0);
+    rc = rank_ann_load_pieces(a->r->o.ann, &p, pieces, h.n, a->r->build_threads,
+                              &ann);
+    if (threaded) {
+        (void)pthread_join(th, NULL); /* cannot fail: joinable, not self */
+    } else
+        (void)rank_hash_fn(&h);
+    if (rc == SW_OK && h.rc)
+        rc = h.rc;
+    if (rc == SW_OK && (a->rec->sha256.len != SW_SHA256_LEN ||
+                        memcmp(a->rec->sha256.data, h.sha, SW_SHA256_LEN)))
+        rc = SW_ECORRUPT;
+    if (rc == SW_OK)
+        a->ann = ann;
+    else if (ann)
+        ann->ops->destroy(&ann);
+    sw_free(pieces);
     return rc;
 }
 
@@ -168,7 +261,7 @@ static SW_MUST_CHECK sw_err rank_read_rec(rank_ranker *r, const char *team,
                                           const char *key,
                                           Snipwise__Rank__IndexRecord **out)
 {
-    struct rank_readarg a = {team, NULL, NULL, key};
+    struct rank_readarg a = {team, NULL, key};
     sw_err rc;
 
     *out = NULL;
@@ -211,29 +304,12 @@ static SW_MUST_CHECK sw_err rank_load_rec(rank_ranker *r, const char *team,
                                           Snipwise__Rank__IndexRecord *rec,
                                           struct rank_ann **out)
 {
-    struct rank_readarg a = {team, rec, NULL, NULL};
-    struct rank_blob blob = RANK_BLOB_INIT;
-    unsigned char sha[SW_SHA256_LEN];
-    struct rank_ann_params p;
+    struct rank_loadarg a = {r, team, rec, NULL};
     sw_err rc;
 
-    rc = rank_blob_create(rec->bytes, &blob);
-    if (rc)
-        goto out;
-    a.blob = &blob;
-    rc = store_view(r->s, rank_chunks_fn, &a);
-    if (rc)
-        goto out;
-    sw_sha256(blob.p, blob.n, sha);
-    if (rec->sha256.len != SW_SHA256_LEN ||
-        memcmp(rec->sha256.data, sha, SW_SHA256_LEN) != 0) {
-        rc = SW_ECORRUPT;
-        goto out;
-    }
-    rank_params(r, &p, rec->dim, 0);
-    rc = r->o.ann->load(&p, &blob, out);
-out:
-    rank_blob_free(&blob);
+    rc = store_view(r->s, rank_load_fn, &a);
+    if (rc == SW_OK)
+        *out = a.ann;
     return rc;
 }
 
