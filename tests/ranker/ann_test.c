@@ -1,9 +1,11 @@
 /* ann_test: the builtin embedder (determinism, similarity sanity) and the
  * ANN backends (HNSW shim against exact brute force, deletes, updates,
- * save/load round trips, corrupt images). */
+ * save/load round trips, loading from pieces against loading a blob,
+ * corrupt images). */
 #include "tests/testutil.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "base/sw_mem.h"
 #include "ranker/ann.h"
@@ -336,6 +338,215 @@ static void test_flat_save_load(void **state)
     round_trip(&rank_ann_flat);
 }
 
+/* split cuts blob into pieces of uneven sizes (empty ones among them), as
+ * a snapshot's chunks are; returns how many (at most max). */
+static size_t split(const struct rank_blob *b, struct rank_piece *pc,
+                    size_t max)
+{
+    static const size_t sizes[] = {1, 7, 0, 4093, 96, 65536, 3, 100000};
+    size_t off = 0, n = 0;
+
+    while (off < b->n) {
+        size_t want = sizes[n % (sizeof(sizes) / sizeof(sizes[0]))];
+        size_t take = want < b->n - off ? want : b->n - off;
+        assert_true(n < max);
+        pc[n].p = (const char *)b->p + off;
+        pc[n].n = take;
+        off += take;
+        n++;
+    }
+    return n;
+}
+
+/* same_answers checks that a and b give the same labels and distances. */
+static void same_answers(struct rank_ann *a, struct rank_ann *b, const float *q,
+                         size_t nq)
+{
+    uint64_t la[10], lb[10];
+    float da[10], db[10];
+    size_t na, nb;
+
+    for (size_t i = 0; i < nq; i++) {
+        ASSERT_OK(a->ops->search(a, q + i * DIM, 10, 64, la, da, &na));
+        ASSERT_OK(b->ops->search(b, q + i * DIM, 10, 64, lb, db, &nb));
+        ASSERT_EQ(na, nb);
+        assert_memory_equal(la, lb, na * sizeof(uint64_t));
+        assert_memory_equal(da, db, na * sizeof(float));
+    }
+}
+
+/* same_image checks that a saves exactly the bytes of want. */
+static void same_image(struct rank_ann *a, const struct rank_blob *want)
+{
+    struct rank_blob got = RANK_BLOB_INIT;
+
+    ASSERT_OK(a->ops->save(a, &got));
+    ASSERT_EQ(got.n, want->n);
+    assert_memory_equal(got.p, want->p, got.n);
+    rank_blob_free(&got);
+}
+
+/* An image saved by hnswlib's saveIndex (the snapshots already stored)
+ * loads from pieces into the index loading the whole blob gives (issue
+ * 13): the same answers, the same bytes saved again, and the same graph
+ * after further additions, deletions and a resize (the level generators
+ * and the upper layers' block behave as hnswlib's own); with one thread
+ * or several. */
+static void test_hnsw_load_pieces(void **state)
+{
+    size_t n = 2000, extra = 300, nq = 100, np, i;
+    float *v = clustered(n + extra + nq, DIM);
+    const float *q = v + (n + extra) * DIM;
+    struct rank_ann *a = NULL, *old = NULL, *b = NULL;
+    struct rank_blob blob = RANK_BLOB_INIT, after = RANK_BLOB_INIT;
+    struct rank_piece *pc;
+    struct rank_ann_params p;
+    unsigned threads;
+
+    (void)state;
+    build(&rank_ann_hnsw, v, n, &a);
+    ASSERT_OK(a->ops->mark_deleted(a, 1003));
+    ASSERT_OK(a->ops->mark_deleted(a, 1500));
+    ASSERT_OK(a->ops->save(a, &blob));
+    pc = sw_calloc(blob.n, sizeof(*pc));
+    assert_non_null(pc);
+    np = split(&blob, pc, blob.n);
+    assert_true(np > 10);
+    rank_ann_params_default(&p, DIM);
+    p.max_elements = 0;
+    ASSERT_OK(rank_ann_hnsw.load(&p, &blob, &old));
+    for (threads = 1; threads <= 3; threads += 2) {
+        ASSERT_OK(
+            rank_ann_load_pieces(&rank_ann_hnsw, &p, pc, np, threads, &b));
+        ASSERT_EQ(b->ops->count(b), n);
+        ASSERT_EQ(b->ops->deleted(b), 2);
+        ASSERT_EQ(b->ops->capacity(b), old->ops->capacity(old));
+        ASSERT_EQ(b->ops->memory(b), old->ops->memory(old));
+        same_answers(old, b, q, nq);
+        same_image(b, &blob);
+        if (threads == 1) {
+            b->ops->destroy(&b);
+            continue;
+        }
+        /* Both go on alike: a resize, additions (some with upper layers,
+         * which hnswlib mallocs itself), an update, deletions. */
+        ASSERT_OK(old->ops->resize(old, n + extra));
+        ASSERT_OK(b->ops->resize(b, n + extra));
+        for (i = n; i < n + extra; i++) {
+            ASSERT_OK(old->ops->add(old, 1000 + i, v + i * DIM));
+            ASSERT_OK(b->ops->add(b, 1000 + i, v + i * DIM));
+        }
+        ASSERT_OK(old->ops->add(old, 1004, v + 5 * DIM));
+        ASSERT_OK(b->ops->add(b, 1004, v + 5 * DIM));
+        ASSERT_OK(old->ops->mark_deleted(old, 1010));
+        ASSERT_OK(b->ops->mark_deleted(b, 1010));
+        same_answers(old, b, q, nq);
+        ASSERT_OK(old->ops->save(old, &after));
+        same_image(b, &after);
+        rank_blob_free(&after);
+        b->ops->destroy(&b);
+    }
+    assert_null(b);
+    /* A backend without load_pieces goes through a blob. */
+    {
+        struct rank_ann *f = NULL, *g = NULL;
+        struct rank_blob fb = RANK_BLOB_INIT;
+        build(&rank_ann_flat, v, n, &f);
+        ASSERT_OK(f->ops->save(f, &fb));
+        np = split(&fb, pc, blob.n);
+        ASSERT_OK(rank_ann_load_pieces(&rank_ann_flat, &p, pc, np, 2, &g));
+        same_answers(f, g, q, nq);
+        f->ops->destroy(&f);
+        g->ops->destroy(&g);
+        rank_blob_free(&fb);
+    }
+    old->ops->destroy(&old);
+    a->ops->destroy(&a);
+    rank_blob_free(&blob);
+    sw_free(pc);
+    sw_free(v);
+}
+
+/* load_corrupt expects img (one piece) to be refused cleanly. */
+static void load_corrupt(const void *img, size_t len, size_t dim)
+{
+    struct rank_piece pc = {img, len};
+    struct rank_ann_params p;
+    struct rank_ann *b = NULL;
+
+    rank_ann_params_default(&p, dim);
+    p.max_elements = 0;
+    ASSERT_ERR(rank_ann_hnsw.load_pieces(&p, &pc, 1, 2, &b), SW_ECORRUPT);
+    assert_null(b);
+}
+
+/* Images that are not what saveIndex writes are refused: short, long,
+ * garbage, another dimension, an upper-layer size that is not a whole
+ * number of levels, an entry point below the top level. */
+static void test_hnsw_load_pieces_corrupt(void **state)
+{
+    size_t n = 600, i, sdpe, pos;
+    float *v = clustered(n, DIM);
+    struct rank_ann *a = NULL, *b = NULL;
+    struct rank_blob blob = RANK_BLOB_INIT;
+    struct rank_ann_params p;
+    unsigned char *img;
+    unsigned int sz, ep = 0, low = 0;
+    int found = 0;
+
+    (void)state;
+    build(&rank_ann_hnsw, v, n, &a);
+    ASSERT_OK(a->ops->save(a, &blob));
+    img = sw_malloc(blob.n + 1);
+    assert_non_null(img);
+    memcpy(img, blob.p, blob.n);
+    rank_ann_params_default(&p, DIM);
+    p.max_elements = 0;
+    ASSERT_ERR(rank_ann_hnsw.load_pieces(&p, NULL, 0, 2, &b), SW_ECORRUPT);
+    load_corrupt(img, blob.n - 1, DIM);
+    load_corrupt(img, blob.n / 2, DIM);
+    load_corrupt(img, 40, DIM);
+    img[blob.n] = 0;
+    load_corrupt(img, blob.n + 1, DIM);
+    load_corrupt(img, blob.n, DIM * 2);
+    /* The first element's upper layers: sizes follow level 0. */
+    memcpy(&sdpe, img + 24, sizeof(sdpe));
+    pos = 96 + n * sdpe;
+    memcpy(&sz, img + pos, sizeof(sz));
+    sz += 4;
+    memcpy(img + pos, &sz, sizeof(sz));
+    load_corrupt(img, blob.n, DIM);
+    memcpy(img, blob.p, blob.n);
+    /* An entry point on level 0 (each index of 600 has upper levels). */
+    memcpy(&ep, img + 52, sizeof(ep));
+    for (i = 0; i < n && !found; i++) {
+        memcpy(&sz, img + pos, sizeof(sz));
+        if (sz == 0) {
+            low = (unsigned int)i;
+            found = 1;
+        }
+        pos += sizeof(sz) + sz;
+    }
+    assert_true(found);
+    assert_true(low != ep);
+    memcpy(img + 52, &low, sizeof(low));
+    load_corrupt(img, blob.n, DIM);
+    /* The untouched image still loads. */
+    memcpy(img, blob.p, blob.n);
+    {
+        struct rank_piece pc = {img, blob.n};
+        ASSERT_OK(rank_ann_hnsw.load_pieces(&p, &pc, 1, 2, &b));
+        same_answers(a, b, v, 50);
+        b->ops->destroy(&b);
+    }
+    memset(img, 0x5a, blob.n);
+    load_corrupt(img, blob.n, DIM);
+    sw_free(img);
+    rank_blob_free(&blob);
+    a->ops->destroy(&a);
+    sw_free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -345,6 +556,8 @@ int main(void)
         cmocka_unit_test(test_add_many_parallel),
         cmocka_unit_test(test_hnsw_save_load),
         cmocka_unit_test(test_flat_save_load),
+        cmocka_unit_test(test_hnsw_load_pieces),
+        cmocka_unit_test(test_hnsw_load_pieces_corrupt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -529,11 +529,110 @@ static void test_indexer_thread(void **state)
     rank_ranker_close(&r);
 }
 
+/* flip_chunk_fn changes one byte of the first snapshot chunk of at least
+ * 4 KiB in the store (a bit flipped on disk). */
+struct flip_arg {
+    char key[512];
+    size_t klen;
+    unsigned char *val;
+    size_t vlen;
+};
+
+static sw_err flip_find_fn(const void *k, size_t klen, const void *v,
+                           size_t vlen, void *arg)
+{
+    struct flip_arg *a = arg;
+
+    if (vlen < 4096 || klen > sizeof(a->key))
+        return SW_OK;
+    memcpy(a->key, k, klen);
+    a->klen = klen;
+    a->val = sw_malloc(vlen);
+    assert_non_null(a->val);
+    memcpy(a->val, v, vlen);
+    a->vlen = vlen;
+    return STORE_SCAN_STOP;
+}
+
+static sw_err flip_chunk_fn(store_txn *t, void *arg)
+{
+    struct flip_arg *a = arg;
+    sw_err rc;
+
+    rc = store_scan(t, STORE_DB_RANK_SNAP, NULL, 0, NULL, 0, flip_find_fn, a);
+    if (rc)
+        return rc;
+    assert_non_null(a->val);
+    a->val[2000] ^= 0x40;
+    return store_put(t, STORE_DB_RANK_SNAP, a->key, a->klen, a->val, a->vlen,
+                     0);
+}
+
+/* A snapshot of several chunks loads from them in place (issue 13) into an
+ * index that answers as the saved one did; a chunk changed in the store
+ * fails the SHA-256 check, so the index is rebuilt from the feed. */
+static void test_snapshot_chunks(void **state)
+{
+    static const char *queries[] = {"pricing tiers seats", "security audits",
+                                    "legal contract terms",
+                                    "onboarding manager note 17"};
+    struct fix *f = *state;
+    struct rank_opts o = {0};
+    struct rank_index_stats st;
+    struct rank_page pg = {0};
+    struct flip_arg fa;
+    rank_ranker *r = NULL;
+    char ids[4][10][32];
+    size_t nids[4], q, i;
+    int done = 0;
+
+    o.dim = 128;
+    fill(f->s, f->team_a, 1800);
+    ASSERT_OK(rank_ranker_open(f->s, &o, &r));
+    ASSERT_OK(rank_ranker_sync(r, f->team_a, 0, &done));
+    ASSERT_EQ(done, 1);
+    ASSERT_OK(rank_ranker_snapshot(r, f->team_a));
+    for (q = 0; q < 4; q++) {
+        search_text(r, f->s, f->team_a, queries[q], 10, NULL, &pg);
+        nids[q] = pg.n;
+        for (i = 0; i < pg.n; i++)
+            snprintf(ids[q][i], sizeof(ids[q][i]), "%s",
+                     pg.hits[i].sn.snippet_id);
+        rank_page_free(&pg);
+    }
+    rank_ranker_close(&r);
+
+    ASSERT_OK(rank_ranker_open(f->s, &o, &r));
+    ASSERT_OK(rank_ranker_stats(r, f->team_a, &st));
+    ASSERT_EQ(st.from_snapshot, 1);
+    ASSERT_EQ(st.count, 1800);
+    for (q = 0; q < 4; q++) {
+        search_text(r, f->s, f->team_a, queries[q], 10, NULL, &pg);
+        ASSERT_EQ(pg.n, nids[q]);
+        for (i = 0; i < pg.n; i++)
+            assert_string_equal(pg.hits[i].sn.snippet_id, ids[q][i]);
+        rank_page_free(&pg);
+    }
+    rank_ranker_close(&r);
+
+    memset(&fa, 0, sizeof(fa));
+    ASSERT_OK(store_update(f->s, flip_chunk_fn, &fa));
+    sw_free(fa.val);
+    ASSERT_OK(rank_ranker_open(f->s, &o, &r));
+    ASSERT_OK(rank_ranker_stats(r, f->team_a, &st));
+    ASSERT_EQ(st.from_snapshot, 0);
+    ASSERT_OK(rank_ranker_sync(r, f->team_a, 0, &done));
+    ASSERT_OK(rank_ranker_stats(r, f->team_a, &st));
+    ASSERT_EQ(st.count, 1800);
+    rank_ranker_close(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_snippet_feed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_replay, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_chunks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search_skips_deleted, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_crash_between_commit_and_snapshot,
