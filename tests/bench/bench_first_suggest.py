@@ -5,8 +5,10 @@ when the first answer came (and whether its statistics were ready) and
 when the first answer from the team's full statistics came.
 
 Usage: PYTHONPATH=BAZEL_BIN/proto python3 bench_first_suggest.py SNIPD DATA
-[SNIPD_FLAG...] (passed to snipd serve, e.g. --stats-save-s 0 to start
-without the statistics a previous run saved)
+  [--first-only] [SNIPD_FLAG...]
+--first-only stops at the first answer (the index load alone); the other
+flags go to snipd serve, e.g. --stats-save-s 0 to start without the
+statistics a previous run saved.
 """
 import json
 import os
@@ -30,7 +32,9 @@ def free_port():
 
 
 def main():
-    snipd, data, extra = sys.argv[1], sys.argv[2], sys.argv[3:]
+    snipd, data = sys.argv[1], sys.argv[2]
+    first_only = "--first-only" in sys.argv[3:]
+    extra = [a for a in sys.argv[3:] if a != "--first-only"]
     key = open(os.path.join(data, "bench_team.key")).read().strip()
     port = free_port()
     t0 = time.monotonic()
@@ -65,6 +69,8 @@ def main():
                 print(json.dumps({"first_answer_ms": ms,
                                   "ready": r.statistics.ready,
                                   "framings": len(r.framings)}))
+                if first_only:
+                    return 0
             if r.statistics.ready:
                 print(json.dumps({"first_full_answer_ms": ms,
                                   "current": r.statistics.current}))
