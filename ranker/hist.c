@@ -1026,12 +1026,58 @@ sw_err rank_hist_provisional(store_txn *t, const char *team_id,
     return SW_OK;
 }
 
+/* rank_in_map: p points into h's file mapping (hist_file.h). */
+static int rank_in_map(const struct rank_hist *h, const void *p)
+{
+    const char *m = h->file_map;
+
+    return p && (const char *)p >= m && (const char *)p < m + h->file_len;
+}
+
+/* rank_hist_unmapped forgets the arrays of loaded history h that are read
+ * in place from its file (unmapped with it, not freed). */
+static void rank_hist_unmapped(struct rank_hist *h)
+{
+    void **arrs[] = {
+        (void **)&h->uses,
+        (void **)&h->use_lo,
+        (void **)&h->acct_ev,
+        (void **)&h->acct_lo,
+        (void **)&h->emails,
+        (void **)&h->email_lo,
+        (void **)&h->email_items,
+        (void **)&h->outs,
+        (void **)&h->out_lo,
+        (void **)&h->xouts,
+        (void **)&h->thr_acc,
+        (void **)&h->thr_acc_lo,
+        (void **)&h->by_out,
+        (void **)&h->by_account.keys,
+        (void **)&h->by_account.vals,
+        (void **)&h->own.keys,
+        (void **)&h->own.vals,
+        (void **)&h->by_thread.keys,
+        (void **)&h->by_thread.vals,
+        (void **)&h->by_label.keys,
+        (void **)&h->by_label.vals,
+        (void **)&h->by_item.keys,
+        (void **)&h->by_item.vals,
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(arrs) / sizeof(arrs[0]); i++)
+        if (rank_in_map(h, *arrs[i]))
+            *arrs[i] = NULL;
+}
+
 /* rank_hist_release drops one of root h's owners; the last frees it. */
 static void rank_hist_release(struct rank_hist *h)
 {
     /* A history built by hand (the tests) has refs 0: freed at once. */
     if (__atomic_sub_fetch(&h->refs, 1, __ATOMIC_ACQ_REL) > 0)
         return;
+    if (h->file_map)
+        rank_hist_unmapped(h);
     sw_free(h->items);
     sw_free(h->threads);
     sw_free(h->uses);

@@ -687,14 +687,10 @@ static sw_err rank_hf_read_map(struct rank_hf_r *r,
     m->n = (size_t)sh->aux[0];
     m->has_zero = (int)sh->aux[1];
     m->zero_val = sh->aux[2];
-    if (m->cap == 0)
-        return SW_OK;
-    m->keys = sw_malloc(len);
-    m->vals = sw_malloc(len);
-    if (m->keys == NULL || m->vals == NULL)
-        return SW_ENOMEM;
-    memcpy(m->keys, k, len);
-    memcpy(m->vals, v, len);
+    if (m->cap) { /* read in place: a loaded history's maps never change */
+        m->keys = (uint64_t *)k;
+        m->vals = (uint64_t *)v;
+    }
     return SW_OK;
 }
 
@@ -729,8 +725,14 @@ static sw_err rank_hf_read_body(struct rank_hf_r *r, struct rank_hist *h)
         if (data == NULL || rank_hf_take(r, (8 - len % 8) % 8) == NULL)
             return SW_ECORRUPT;
         *s[i].n = (size_t)sh->count;
-        /* A history's snippets live in its arena (hist.c), the rest is
-         * its own allocations: freed as a built one's are. */
+        if (s[i].kind == RANK_HF_POD) {
+            /* Read in place: what a delta changes it copies first. */
+            *s[i].arr = (void *)data;
+            continue;
+        }
+        /* Records with strings are copied to point at them: a history's
+         * snippets live in its arena (hist.c), the rest are its own
+         * allocations, freed as a built one's are. */
         *s[i].arr = s[i].kind == RANK_HF_SNIPS
                         ? sw_arena_alloc(&h->arena, len + 1)
                         : sw_malloc(len + 1);
@@ -810,7 +812,9 @@ sw_err rank_hist_load(const char *path, const char *team_id,
         close(fd);
         return SW_ECORRUPT;
     }
-    map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    /* Populated at once: every page is read (the checksum) anyway. */
+    map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE,
+               fd, 0);
     close(fd);
     if (map == MAP_FAILED)
         return SW_EIO;
