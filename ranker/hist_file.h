@@ -13,10 +13,12 @@
  * checksum of it), then the body: each array of the history as a section
  * (count, element size, bytes padded to 8) in a fixed order, the maps as
  * their slot arrays, and last the strings, NUL-terminated, which the
- * records name by offset. Loading maps the file read-only: the strings
- * are read from the mapping in place (the history keeps it mapped while
- * it lives) and the arrays are copied out and checked, so that no index
- * in them can point outside its array whatever the file holds.
+ * records name by offset. Loading maps the file read-only (the history
+ * keeps it mapped while it lives): the strings, the plain arrays and the
+ * maps are read in place, the records with strings are copied to point
+ * at them, and everything is checked before the history is returned, so
+ * that no index in it can point outside its array whatever the file
+ * holds.
  *
  * Thread-safety: the functions share no state; the history saved is only
  * read. */
