@@ -159,20 +159,12 @@ void rank_account_sum(const struct rank_hist *h, const uint32_t *acc, size_t n,
     out->account = RANK_ACCT_NONE;
     out->item = item;
     for (k = 0; k < n && h->acct_lo; k++) {
-        size_t lo, hi;
+        long x;
         if (acc[k] >= h->naccounts)
             continue;
-        lo = h->acct_lo[acc[k]];
-        hi = h->acct_lo[acc[k] + 1];
-        while (lo < hi) { /* the first record of item or above */
-            size_t mid = lo + (hi - lo) / 2;
-            if (h->acct_ev[mid].item < item)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        if (lo < h->acct_lo[acc[k] + 1] && h->acct_ev[lo].item == item) {
-            const struct rank_acct_evid *e = &h->acct_ev[lo];
+        x = rank__acct_ev_index(h, acc[k], item);
+        if (x >= 0) {
+            const struct rank_acct_evid *e = &h->acct_ev[x];
             out->threads += e->threads;
             out->positives += e->positives;
             out->trials += e->trials;
@@ -442,22 +434,19 @@ sw_err rank__acct_uses(struct rank_hist *h)
     return SW_OK;
 }
 
-/* rank_acct_ev_find returns the record of (account a, item) in h. */
-static struct rank_acct_evid *rank_acct_ev_find(struct rank_hist *h, uint32_t a,
-                                                uint32_t item)
+long rank__acct_ev_index(const struct rank_hist *h, uint32_t a, uint32_t item)
 {
     size_t lo = h->acct_lo[a], hi = h->acct_lo[a + 1];
 
-    while (lo < hi) {
+    while (lo < hi) { /* the first record of item or above */
         size_t mid = lo + (hi - lo) / 2;
         if (h->acct_ev[mid].item < item)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < h->acct_lo[a + 1] && h->acct_ev[lo].item == item
-               ? &h->acct_ev[lo]
-               : NULL;
+    return lo < h->acct_lo[a + 1] && h->acct_ev[lo].item == item ? (long)lo
+                                                                 : -1;
 }
 
 void rank__acct_count(struct rank_hist *h, uint32_t th, int sign)
@@ -471,9 +460,10 @@ void rank__acct_count(struct rank_hist *h, uint32_t th, int sign)
         ac->positives += sign * (t->mature && t->positive);
         for (i = h->use_lo[th]; i < h->use_lo[th + 1]; i++) {
             const struct rank_use *u = &h->uses[i];
-            struct rank_acct_evid *e =
-                rank_acct_ev_find(h, h->thr_acc[k], u->item);
-            assert(e != NULL); /* rank__acct_uses made one per use */
+            long x = rank__acct_ev_index(h, h->thr_acc[k], u->item);
+            struct rank_acct_evid *e;
+            assert(x >= 0); /* rank__acct_uses made one per use */
+            e = &h->acct_ev[x];
             e->positives += sign * u->positive;
             e->trials += sign * u->mature;
             if (u->mature)

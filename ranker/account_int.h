@@ -49,6 +49,10 @@ SW_MUST_CHECK sw_err rank__acct_uses(struct rank_hist *h);
  * mature and positive flags and its uses' as they are now. */
 void rank__acct_count(struct rank_hist *h, uint32_t th, int sign);
 
+/* rank__acct_ev_index returns the index in h->acct_ev of account a's
+ * record of item (a binary search of a's run, sorted by item), or -1. */
+long rank__acct_ev_index(const struct rank_hist *h, uint32_t a, uint32_t item);
+
 /* rank__acct_end frees *ab and sets it to NULL; NULL is accepted. */
 void rank__acct_end(struct rank_acct_build **ab);
 

@@ -16,6 +16,7 @@
 #include "base/sw_log.h"
 #include "base/sw_mem.h"
 #include "base/sw_util.h"
+#include "ranker/account_int.h"
 #include "ranker/rank_int.h"
 
 #define RANK_HF_MAGIC "SWSTATS"
@@ -577,23 +578,6 @@ static int rank_hf_has_use(const struct rank_hist *h, uint32_t th,
     return 0;
 }
 
-/* rank_hf_acct_has: account a has a record of item (binary search over
- * its run, sorted by item, as rank__acct_count looks it up). */
-static int rank_hf_acct_has(const struct rank_hist *h, uint32_t a,
-                            uint32_t item)
-{
-    size_t lo = h->acct_lo[a], hi = h->acct_lo[a + 1];
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (h->acct_ev[mid].item < item)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < h->acct_lo[a + 1] && h->acct_ev[lo].item == item;
-}
-
 /* rank_hf_check_refs: every index in h's records names an element of its
  * array, and what the counting code asserts holds. */
 static int rank_hf_check_refs(const struct rank_hist *h, size_t nemails,
@@ -636,7 +620,7 @@ static int rank_hf_check_refs(const struct rank_hist *h, size_t nemails,
             if (h->thr_acc[k] >= h->naccounts)
                 return 0;
             for (i = h->use_lo[th]; i < h->use_lo[th + 1]; i++)
-                if (!rank_hf_acct_has(h, h->thr_acc[k], h->uses[i].item))
+                if (rank__acct_ev_index(h, h->thr_acc[k], h->uses[i].item) < 0)
                     return 0;
         }
         for (i = h->email_lo[th]; i < h->email_lo[th + 1]; i++) {
