@@ -38,9 +38,13 @@ struct rank_eval {
 
 /* The query adapter on the holdout: the candidate ranked with the adapted
  * query (with) against model (the plain embedder), and relevance alone
- * adapted (sim_with) against base[RANK_BASE_SIMILARITY]. */
+ * adapted (sim_with) against base[RANK_BASE_SIMILARITY]. doc and doc_with
+ * are relevance alone on the documents' lists only, plain and adapted
+ * (present when the holdout had such a list; the gate's measure,
+ * rank_adapter_decision); they are not stored with the model. */
 struct rank_adapter_eval {
     struct rank_eval with, sim_with;
+    struct rank_eval doc, doc_with;
     int64_t pairs; /* training pairs it learnt from (0: not trained) */
     int trained;   /* enough pairs to train one */
     int passed;    /* better on this run's holdout (rank_adapter_decision) */

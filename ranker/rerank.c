@@ -723,8 +723,10 @@ static sw_err rank_evaluate(struct rank_job *j, const struct rank_model *cand,
 {
     const struct rank_hist *A = j->all;
     /* acc[0..3]: the candidate and the baselines; acc[4], acc[5]: the
-     * candidate and similarity with the adapted query. */
-    struct rank_acc acc[6];
+     * candidate and similarity with the adapted query; acc[6], acc[7]:
+     * similarity on the documents' lists, plain and adapted (the
+     * adapter's gate, rank_adapter_decision). */
+    struct rank_acc acc[8];
     struct rank_scored *buf = NULL;
     struct rank__map holdout = {0};
     struct rank_local loc_new, loc_cur;
@@ -860,6 +862,12 @@ static sw_err rank_evaluate(struct rank_job *j, const struct rank_model *cand,
                     rc = rank_eval_adapted(j, cand, (uint32_t)i, kind, rel_a,
                                            nn ? xq_new : NULL, &loc_new, buf,
                                            acc + 4);
+                if (rc == SW_OK && j->adapter && kind == 'c')
+                    rc = rank_eval_list(j, RANK_BASE_SIMILARITY, (uint32_t)i,
+                                        kind, rel_e, NULL, NULL, buf, &acc[6]);
+                if (rc == SW_OK && j->adapter && kind == 'c')
+                    rc = rank_eval_list(j, RANK_BASE_SIMILARITY, (uint32_t)i,
+                                        kind, rel_a, NULL, NULL, buf, &acc[7]);
                 if (rc)
                     goto out;
             }
@@ -869,6 +877,10 @@ static sw_err rank_evaluate(struct rank_job *j, const struct rank_model *cand,
     if (j->adapter) {
         rank_acc_done(&acc[4], &mx->adapter.with);
         rank_acc_done(&acc[5], &mx->adapter.sim_with);
+        if (acc[6].lists) {
+            rank_acc_done(&acc[6], &mx->adapter.doc);
+            rank_acc_done(&acc[7], &mx->adapter.doc_with);
+        }
     }
     for (w = 1; w < 4; w++)
         if (w != RANK_BASE_CURRENT || j->current)
@@ -934,8 +946,16 @@ int rank_adapter_decision(const struct rank_rerank_opts *o,
 {
     struct rank_adapter_eval *a = &m->adapter;
     const struct rank_eval *sim = &m->base[RANK_BASE_SIMILARITY];
-    double rel = a->sim_with.ndcg - sim->ndcg;
+    /* Relevance is judged on the documents' lists where there are any: a
+     * document a thread used is the document, while a framing it used is
+     * one rep's wording, and paraphrases the families do not join (most of
+     * them: RANKING.md) are other items, equally good but not credited. An
+     * adapter that learns which rep writes which wording gains there and
+     * nowhere else. */
+    double rel = a->doc.present ? a->doc_with.ndcg - a->doc.ndcg
+                                : a->sim_with.ndcg - sim->ndcg;
     double all = a->with.ndcg - m->model.ndcg;
+    const char *on = a->doc.present ? "documents' relevance" : "relevance";
 
     a->passed = 0;
     if (o->no_adapter)
@@ -946,27 +966,27 @@ int rank_adapter_decision(const struct rank_rerank_opts *o,
                  (long long)a->pairs, RANK_ADAPTER_MIN_PAIRS);
     else if (rel < RANK_ADAPTER_MARGIN)
         snprintf(why, cap,
-                 "no adapter: relevance %+.3f NDCG@10 on the holdout, under "
-                 "the margin %.3f",
-                 rel, RANK_ADAPTER_MARGIN);
+                 "no adapter: %s %+.3f NDCG@10 on the holdout, under the "
+                 "margin %.3f",
+                 on, rel, RANK_ADAPTER_MARGIN);
     else if (all < -RANK_PROMOTE_TOLERANCE)
         snprintf(why, cap,
-                 "no adapter: relevance %+.3f NDCG@10 but the whole ranking "
+                 "no adapter: %s %+.3f NDCG@10 but the whole ranking "
                  "%+.3f on the holdout",
-                 rel, all);
+                 on, rel, all);
     else
         a->passed = 1;
     if (a->passed && !(prev && prev->adapter.passed))
         snprintf(why, cap,
-                 "no adapter yet: relevance %+.3f NDCG@10 on the holdout, the "
+                 "no adapter yet: %s %+.3f NDCG@10 on the holdout, the "
                  "whole ranking %+.3f, but the run before did not pass; kept "
                  "if the next one does",
-                 rel, all);
+                 on, rel, all);
     else if (a->passed)
         snprintf(why, cap,
-                 "adapter kept: relevance %+.3f NDCG@10 on the holdout, the "
+                 "adapter kept: %s %+.3f NDCG@10 on the holdout, the "
                  "whole ranking %+.3f (and it passed the run before)",
-                 rel, all);
+                 on, rel, all);
     return a->passed && prev && prev->adapter.passed;
 }
 
@@ -1002,6 +1022,13 @@ static sw_err rank_report_adapter(const struct rank_model *m,
             x->base[RANK_BASE_SIMILARITY].ndcg, a->sim_with.ndcg,
             a->sim_with.ndcg - x->base[RANK_BASE_SIMILARITY].ndcg,
             x->base[RANK_BASE_SIMILARITY].recall, a->sim_with.recall);
+    if (rc == SW_OK && a->doc.present)
+        rc = sw_buf_printf(
+            b,
+            "| relevance alone, documents | %.3f | %.3f | %+.3f | %.3f | "
+            "%.3f |\n",
+            a->doc.ndcg, a->doc_with.ndcg, a->doc_with.ndcg - a->doc.ndcg,
+            a->doc.recall, a->doc_with.recall);
     if (rc == SW_OK)
         rc = sw_buf_printf(b, "\nAdapter: %s.\n", decision);
     return rc;

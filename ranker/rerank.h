@@ -70,8 +70,11 @@ int rank_promote_decision(const struct rank_rerank_opts *o,
 
 /* rank_adapter_decision is the adapter's gate for the evaluation m: no
  * adapter when none was trained (too few pairs, or o->no_adapter), when
- * m->adapter.sim_with.ndcg is below m->base[RANK_BASE_SIMILARITY].ndcg +
- * RANK_ADAPTER_MARGIN, or when m->adapter.with.ndcg is below
+ * relevance alone on the documents' lists, m->adapter.doc_with.ndcg, is
+ * below m->adapter.doc.ndcg + RANK_ADAPTER_MARGIN (when the holdout had
+ * no such list, m->adapter.doc not present: all lists,
+ * m->adapter.sim_with.ndcg against m->base[RANK_BASE_SIMILARITY].ndcg),
+ * or when m->adapter.with.ndcg is below
  * m->model.ndcg - RANK_PROMOTE_TOLERANCE; it sets m->adapter.passed
  * when neither holds. Passed, it keeps the adapter only when prev (the
  * serving model's metrics, NULL: none) passed too. A dry run decides but

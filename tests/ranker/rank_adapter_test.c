@@ -247,6 +247,45 @@ static void test_adapter_gate(void **state)
     assert_false(rank_adapter_decision(&o, &m, &prev, why, sizeof(why)));
 }
 
+/* With documents' lists on the holdout, the gate judges relevance on
+ * them only: a gain on all lists that the documents do not share (an
+ * adapter that learnt which rep writes which wording of a framing) does
+ * not pass, and a gain on the documents does, whatever the framings do;
+ * with no documents' list it falls back to all lists. */
+static void test_adapter_gate_on_documents(void **state)
+{
+    struct rank_rerank_opts o;
+    struct rank_metrics m, prev;
+    char why[256];
+
+    (void)state;
+    memset(&o, 0, sizeof(o));
+    memset(&m, 0, sizeof(m));
+    memset(&prev, 0, sizeof(prev));
+    prev.adapter.passed = 1;
+    m.adapter.trained = 1;
+    m.adapter.pairs = 100;
+    m.model.ndcg = m.adapter.with.ndcg = 0.80;
+    m.base[RANK_BASE_SIMILARITY].ndcg = 0.50;
+    m.adapter.sim_with.ndcg = 0.50 + 10 * RANK_ADAPTER_MARGIN;
+    m.adapter.doc.present = m.adapter.doc_with.present = 1;
+    m.adapter.doc.ndcg = 0.60;
+    m.adapter.doc_with.ndcg = 0.60 + RANK_ADAPTER_MARGIN / 2;
+    assert_false(rank_adapter_decision(&o, &m, &prev, why, sizeof(why)));
+    assert_false(m.adapter.passed);
+    assert_non_null(strstr(why, "documents' relevance"));
+    assert_non_null(strstr(why, "under the margin"));
+    m.adapter.sim_with.ndcg = 0.50 - 10 * RANK_ADAPTER_MARGIN;
+    m.adapter.doc_with.ndcg = 0.60 + 2 * RANK_ADAPTER_MARGIN;
+    assert_true(rank_adapter_decision(&o, &m, &prev, why, sizeof(why)));
+    assert_non_null(strstr(why, "adapter kept: documents' relevance"));
+    m.adapter.doc.present = m.adapter.doc_with.present = 0;
+    assert_false(rank_adapter_decision(&o, &m, &prev, why, sizeof(why)));
+    assert_non_null(strstr(why, "no adapter: relevance"));
+    m.adapter.sim_with.ndcg = 0.50 + 2 * RANK_ADAPTER_MARGIN;
+    assert_true(rank_adapter_decision(&o, &m, &prev, why, sizeof(why)));
+}
+
 /* The model's gate judges what would serve: a candidate worse than the
  * serving model on its own, but not with its kept adapter, is promoted
  * only when the adapter is kept. */
@@ -509,6 +548,13 @@ static void test_adapter_learns_documents_by_their_passages(void **state)
     assert_true(m->adapter.trained);
     assert_true(m->adapter.sim_with.ndcg >=
                 m->base[RANK_BASE_SIMILARITY].ndcg + 0.1);
+    /* The documents' lists alone, the gate's measure, gain too. */
+    print_message("documents' lists: relevance alone %.3f plain, %.3f "
+                  "adapted\n",
+                  m->adapter.doc.ndcg, m->adapter.doc_with.ndcg);
+    assert_true(m->adapter.doc.present);
+    assert_true(m->adapter.doc_with.ndcg >= m->adapter.doc.ndcg + 0.1);
+    assert_non_null(strstr(res.model->report, "relevance alone, documents"));
     assert_true(m->adapter.passed);
     rank_model_free(&res.model);
     rank_ranker_close(&r);
@@ -887,6 +933,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_adapter_learns_what_words_point_at,
                                         fx_setup, fx_teardown),
         cmocka_unit_test(test_adapter_gate),
+        cmocka_unit_test(test_adapter_gate_on_documents),
         cmocka_unit_test(test_serving_gate),
         cmocka_unit_test_setup_teardown(test_rerank_keeps_adapter, fx_setup,
                                         fx_teardown),
