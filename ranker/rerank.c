@@ -13,7 +13,9 @@
 #include "base/sw_mem.h"
 #include "base/sw_util.h"
 #include "ranker/als.h"
+#include "ranker/feedback.h"
 #include "ranker/suggest_int.h"
+#include "ranker/verdict.h"
 #include "store/store_snippet.h"
 #include "store/store_tenant.h"
 
@@ -39,6 +41,7 @@ struct rank_job {
     float *dists;
     size_t eval_of;               /* mature holdout threads (before sampling) */
     struct rank_adapter *adapter; /* learnt on the training split, or NULL */
+    struct rank_verdicts *verdicts; /* dismissals and thumbs by thread */
 };
 
 /* The evaluation scores at most this many holdout threads, an even sample
@@ -91,6 +94,11 @@ static sw_err rank_job_read(store_txn *t, void *arg)
         j->cutoff_ms = INT64_MAX; /* one instant: nothing to hold out */
     sw_free(firsts);
     rc = rank_hist_build(t, j->team, j->p, j->cutoff_ms, &j->train);
+    if (rc)
+        return rc;
+    rank_verdicts_free(&j->verdicts);
+    if (!j->o->no_adapter)
+        rc = rank_verdicts_read(t, j->team, &j->verdicts);
     if (rc)
         return rc;
     rc = rank_model_serving(t, j->team, &seq);
@@ -409,6 +417,62 @@ out:
     return rc;
 }
 
+/* The weights of reps' verdicts as adapter pairs (rank_verdict_pairs). */
+#define RANK_VERDICT_W_DISMISSED 0.5
+#define RANK_VERDICT_W_THUMBS_DOWN 1.0
+#define RANK_VERDICT_W_THUMBS_UP 0.5
+
+/* rank_verdict_pairs resolves j's verdicts against h: vt[n] and vi[n]
+ * get the thread and the item of each verdict that counts, vk[n] its
+ * kind, and *nv their number (vt, vi and vk hold j->verdicts->n). A
+ * verdict counts when its thread is one of h's outbound threads and its
+ * target one of h's items (a framing snippet: its family; not a bare
+ * introduction); for the training split, only verdicts given and
+ * threads started before the split (the holdout's stay unseen). */
+static sw_err rank_verdict_pairs(struct rank_job *j, const struct rank_hist *h,
+                                 uint32_t *vt, uint32_t *vi, int *vk,
+                                 size_t *nv)
+{
+    const struct rank_verdicts *V = j->verdicts;
+    int64_t before = h == j->train ? j->cutoff_ms : INT64_MAX;
+    struct rank__map bysnip = {0};
+    size_t i;
+    sw_err rc = SW_OK;
+
+    *nv = 0;
+    if (V == NULL || V->n == 0)
+        return SW_OK;
+    for (i = 0; rc == SW_OK && i < h->nsnips; i++) {
+        const struct rank_hsnip *sn = &h->snips[i];
+        if (sn->kind == STORE_SNIPPET_FRAMING && sn->item != UINT32_MAX)
+            rc = rank__map_put(&bysnip,
+                               rank__hash64(sn->id, strlen(sn->id), 0x5717),
+                               sn->item);
+    }
+    for (i = 0; rc == SW_OK && i < V->n; i++) {
+        const struct rank_verdict *v = &V->v[i];
+        long th = rank_hist_thread(h, v->thread_id), it = -1;
+        uint64_t val;
+        if (th < 0 || !h->threads[th].first_out_ms ||
+            h->threads[th].first_out_ms >= before || v->ms >= before)
+            continue;
+        if (v->target_kind == 'c')
+            it = rank_hist_item(h, v->target_id);
+        else if (rank__map_get(
+                     &bysnip,
+                     rank__hash64(v->target_id, strlen(v->target_id), 0x5717),
+                     &val))
+            it = (long)val;
+        if (it < 0 || h->items[it].kind != v->target_kind || h->items[it].bare)
+            continue;
+        vt[*nv] = (uint32_t)th;
+        vi[*nv] = (uint32_t)it;
+        vk[(*nv)++] = v->kind;
+    }
+    rank__map_free(&bysnip);
+    return rc;
+}
+
 /* rank_adapter_fit learns the query adapter (adapter.h) from h's mature
  * uses: the thread's context (its embedding under the team's frequencies,
  * as Suggest embeds a query) paired with the item's vector in the index
@@ -416,7 +480,12 @@ out:
  * paid off is a positive pair weighing its graded value (capped at 3: a
  * deal counts three replies); one that did not is a negative pair weighing
  * 0.25 + 0.5 |value| (silence a quarter of a reply, an unsubscribe a
- * whole one). Rows and columns are in the canonical orders of rank_train,
+ * whole one). Reps' verdicts on suggestions in a thread (verdict.h) are
+ * pairs too: a dismissal a negative pair weighing
+ * RANK_VERDICT_W_DISMISSED, a thumbs down RANK_VERDICT_W_THUMBS_DOWN, a
+ * thumbs up a positive one weighing RANK_VERDICT_W_THUMBS_UP; they do
+ * not count towards RANK_ADAPTER_MIN_PAIRS.
+ * Rows and columns are in the canonical orders of rank_train,
  * so two stores with the same history learn the same bytes. *out is NULL
  * when there are fewer than RANK_ADAPTER_MIN_PAIRS positive pairs;
  * *npos gets their number. */
@@ -426,10 +495,11 @@ static sw_err rank_adapter_fit(struct rank_job *j, const struct rank_hist *h,
     struct rank_adapter_opts ao;
     struct rank_adapter_pair *pairs = NULL;
     struct rank_ckey *keys = NULL;
-    uint32_t *rowof = NULL, *colof = NULL;
+    uint32_t *rowof = NULL, *colof = NULL, *vt = NULL, *vi = NULL;
     float *Q = NULL, *S = NULL;
-    int *kinds = NULL;
-    size_t nrows = 0, np = 0, i, used = 0, dim = j->dim;
+    int *kinds = NULL, *vk = NULL;
+    size_t nrows = 0, np = 0, i, used = 0, dim = j->dim, nv = 0;
+    size_t nvmax = j->verdicts ? j->verdicts->n : 0;
     sw_err rc = SW_ENOMEM;
 
     *out = NULL;
@@ -440,13 +510,31 @@ static sw_err rank_adapter_fit(struct rank_job *j, const struct rank_hist *h,
     colof = sw_malloc((h->nitems + 1) * sizeof(*colof));
     keys = sw_calloc((h->nthreads > h->nitems ? h->nthreads : h->nitems) + 1,
                      sizeof(*keys));
-    pairs = sw_calloc(h->nuses + 1, sizeof(*pairs));
+    pairs = sw_calloc(h->nuses + nvmax + 1, sizeof(*pairs));
     kinds = sw_calloc(h->nitems + 1, sizeof(*kinds));
     S = sw_calloc(h->nitems * dim + 1, sizeof(*S));
-    if (!rowof || !colof || !keys || !pairs || !kinds || !S)
+    vt = sw_calloc(nvmax + 1, sizeof(*vt));
+    vi = sw_calloc(nvmax + 1, sizeof(*vi));
+    vk = sw_calloc(nvmax + 1, sizeof(*vk));
+    if (!rowof || !colof || !keys || !pairs || !kinds || !S || !vt || !vi ||
+        !vk)
         goto out;
+    rc = rank_verdict_pairs(j, h, vt, vi, vk, &nv);
+    if (rc)
+        goto out;
+    rc = SW_ENOMEM;
     for (i = 0; i < h->nthreads; i++)
         rowof[i] = UINT32_MAX;
+    for (i = 0; i < nv; i++) {
+        const struct rank_hthread *t = &h->threads[vt[i]];
+        if (rowof[vt[i]] != UINT32_MAX)
+            continue;
+        rowof[vt[i]] = 0;
+        keys[nrows].idx = vt[i];
+        keys[nrows].ms = t->first_out_ms;
+        keys[nrows].text = t->context;
+        keys[nrows++].id = t->id;
+    }
     for (i = 0; i < h->nuses; i++) {
         const struct rank_use *u = &h->uses[i];
         const struct rank_hthread *t = &h->threads[u->thread];
@@ -501,6 +589,16 @@ static sw_err rank_adapter_fit(struct rank_job *j, const struct rank_hist *h,
         *npos += !p->negative;
         np++;
     }
+    for (i = 0; i < nv; i++) {
+        struct rank_adapter_pair *p = &pairs[np++];
+        p->q = rowof[vt[i]];
+        p->item = colof[vi[i]];
+        p->negative = vk[i] != RANK_FB_THUMBS_UP;
+        p->w =
+            (float)(vk[i] == RANK_FB_DISMISSED     ? RANK_VERDICT_W_DISMISSED
+                    : vk[i] == RANK_FB_THUMBS_DOWN ? RANK_VERDICT_W_THUMBS_DOWN
+                                                   : RANK_VERDICT_W_THUMBS_UP);
+    }
     rc = SW_OK;
     if (*npos < RANK_ADAPTER_MIN_PAIRS)
         goto out;
@@ -516,6 +614,9 @@ out:
     sw_free(kinds);
     sw_free(Q);
     sw_free(S);
+    sw_free(vt);
+    sw_free(vi);
+    sw_free(vk);
     return rc;
 }
 
@@ -1248,6 +1349,7 @@ out:
     rank_hist_free(&j.train);
     rank_model_free(&j.current);
     rank_adapter_free(&j.adapter);
+    rank_verdicts_free(&j.verdicts);
     sw_buf_free(&rep);
     sw_buf_free(&msg);
     return rc;
