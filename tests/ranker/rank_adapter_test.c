@@ -520,6 +520,38 @@ static int first_using(int logi)
     return k + 1;
 }
 
+/* Reading verdicts with the Nth allocation failing, for every N: a clean
+ * SW_ENOMEM and nothing leaked, until it succeeds. */
+static void test_verdicts_read_fault(void **state)
+{
+    struct fixture *f = *state;
+    struct rank_verdicts *v = NULL;
+    int64_t live;
+    uint64_t n;
+    int failures = 0;
+    sw_err rc = SW_ENOMEM;
+
+    ASSERT_OK(store_update(f->s, fill_links, NULL));
+    live = sw_mem_live();
+    for (n = 1; rc != SW_OK && n < 1000; n++) {
+        sw_mem_fail_nth(n);
+        rc = store_view(f->s, read_verdicts, &v);
+        sw_mem_fail_nth(0);
+        if (rc == SW_OK) {
+            assert_int_equal(v->n, 2);
+            rank_verdicts_free(&v);
+        } else {
+            assert_int_equal(rc, SW_ENOMEM);
+            assert_null(v);
+            failures++;
+        }
+        assert_int_equal(sw_mem_live(), live);
+    }
+    ASSERT_OK(rc);
+    print_message("verdicts: %d allocations failed cleanly\n", failures);
+    assert_true(failures >= 4);
+}
+
 /* The history of fill_groups with coin-toss outcomes (the mail uses
  * either framing at random, from habit), but in every training thread
  * the rep had dismissed the framing that does not fit its group ten
@@ -1119,6 +1151,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rerank_too_few_pairs, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_verdicts_tied_to_threads, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_verdicts_read_fault, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_adapter_learns_from_dismissals,
                                         fx_setup, fx_teardown),
