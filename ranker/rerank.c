@@ -42,6 +42,11 @@ struct rank_job {
     size_t eval_of;               /* mature holdout threads (before sampling) */
     struct rank_adapter *adapter; /* learnt on the training split, or NULL */
     struct rank_verdicts *verdicts; /* dismissals and thumbs by thread */
+    /* The holdout thread's accounts as the training history knows them
+     * (rank_eval_accounts), for Suggest's account term. */
+    uint32_t tacc[RANK_SUGGEST_ACCOUNTS];
+    size_t ntacc;
+    int acc_on; /* the team knows them well enough (account_min_mature) */
 };
 
 /* The evaluation scores at most this many holdout threads, an even sample
@@ -688,6 +693,32 @@ static sw_err rank_eval_rel(struct rank_job *j, uint32_t th, const float *q,
     return rc;
 }
 
+/* rank_eval_accounts finds holdout thread th's accounts (its outside
+ * participants' domains) in the training history, as Suggest finds a
+ * request's in its history: at most RANK_SUGGEST_ACCOUNTS, and their
+ * term counts only when the team has account_min_mature mature threads
+ * with them together. */
+static void rank_eval_accounts(struct rank_job *j, uint32_t th)
+{
+    const struct rank_hist *A = j->all, *T = j->train;
+    int64_t mature = 0;
+    uint32_t k;
+
+    j->ntacc = 0;
+    j->acc_on = 0;
+    if (A->thr_acc_lo == NULL || T->accounts == NULL)
+        return;
+    for (k = A->thr_acc_lo[th];
+         k < A->thr_acc_lo[th + 1] && j->ntacc < RANK_SUGGEST_ACCOUNTS; k++) {
+        long a = rank_account_find(T, A->accounts[A->thr_acc[k]].domain);
+        if (a < 0)
+            continue;
+        j->tacc[j->ntacc++] = (uint32_t)a;
+        mature += T->accounts[a].mature;
+    }
+    j->acc_on = j->ntacc > 0 && (double)mature >= j->p->account_min_mature;
+}
+
 /* rank_eval_list scores the list of kind for holdout thread th with
  * ranker which (0 model, RANK_BASE_*), the items' relevance to the query
  * in rels (rank_eval_rel), and adds its metrics to acc. */
@@ -745,6 +776,12 @@ static sw_err rank_eval_list(struct rank_job *j, int which, uint32_t th,
             } else {
                 rank__score(&p, T, &T->items[ti], (size_t)ti, loc, rel, collab,
                             0, RANK_MODE_OUTCOME, &sc);
+                if (j->acc_on) { /* as Suggest adds it */
+                    struct rank_acct_evid ev;
+                    rank_account_sum(T, j->tacc, j->ntacc, (uint32_t)ti, &ev);
+                    rank__score_account(&p, &T->items[ti], &ev,
+                                        RANK_MODE_OUTCOME, &sc);
+                }
             }
             buf[n].s = sc.total;
         }
@@ -913,6 +950,7 @@ static sw_err rank_evaluate(struct rank_job *j, const struct rank_model *cand,
             rc = rank_embed_ctx(j, j->current->cdf, t->context, qc);
         if (rc)
             goto out;
+        rank_eval_accounts(j, (uint32_t)i);
         rc = rank_eval_rel(j, (uint32_t)i, qe, rel_e);
         if (rc == SW_OK && j->adapter) {
             rank_adapter_apply(j->adapter, qe, qa);

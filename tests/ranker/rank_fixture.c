@@ -107,9 +107,20 @@ sw_err fx_thread(store_txn *t, const struct tspec *sp)
     snprintf(eid, sizeof(eid), "em_%016x", sp->n);
     snprintf(tid, sizeof(tid), "th_%016x", sp->n);
     snprintf(mid, sizeof(mid), "m%d@x", sp->n);
-    rc = fx_email(t, eid, tid, mid, STORE_DIR_OUTBOUND, sp->rep, sp->rep,
-                  sp->ctx ? sp->ctx : "We are a manufacturing company.",
-                  sp->day);
+    {
+        struct fx_mail m = {eid,
+                            tid,
+                            mid,
+                            STORE_DIR_OUTBOUND,
+                            sp->rep,
+                            sp->rep,
+                            sp->to,
+                            "",
+                            sp->ctx ? sp->ctx
+                                    : "We are a manufacturing company.",
+                            sent};
+        rc = fx_email_full(t, &m);
+    }
     memset(&th, 0, sizeof(th));
     th.thread_id = tid;
     th.team_id = TEAM;
@@ -208,8 +219,8 @@ sw_err fx_fill(store_txn *t, void *arg)
      * credit. */
     {
         struct tspec pairs[2] = {
-            {0, "a@x", {SPLIT_A, SPLIT_B}, 10, {1, 2}, {2, 40}, NULL},
-            {0, "b@x", {BARE, ALONE}, 12, {1}, {2}, NULL},
+            {0, "a@x", {SPLIT_A, SPLIT_B}, 10, {1, 2}, {2, 40}, NULL, NULL},
+            {0, "b@x", {BARE, ALONE}, 12, {1}, {2}, NULL, NULL},
         };
         for (i = 0; rc == SW_OK && i < 2; i++) {
             pairs[i].n = ++n;

@@ -40,6 +40,7 @@ struct tspec {
     int kinds[3];
     int64_t after[3];
     const char *ctx; /* the email's text; NULL: a manufacturing company */
+    const char *to;  /* its one recipient; NULL: none */
 };
 
 /* One email of thread tid, sent at ms; to (may be NULL) its one

@@ -117,11 +117,79 @@ static void test_eval_by_snippets_written_before(void **state)
     rank_ranker_close(&r);
 }
 
+/* Two framings, each paying off with one of two companies and not with
+ * the other, in threads whose words say nothing of the company (the
+ * recipient's domain does): 240 threads using either at random, the
+ * holdout (the last fifth) the one that fits. Suggest ranks with the
+ * recipients' account term (rank__score_account), so the holdout's
+ * candidate must too: it ranks the fitting framing first for every
+ * holdout thread. */
+static const char *const ACC_FRAME[2] = {
+    "Our rollout plan takes two weeks from signature.",
+    "Every seat comes with a named support engineer."};
+
+static sw_err fill_accounts(store_txn *t, void *arg)
+{
+    static char ctx[240][96];
+    struct tspec sp;
+    int i;
+    sw_err rc = SW_OK;
+
+    (void)arg;
+    for (i = 0; rc == SW_OK && i < 240; i++) {
+        uint64_t h = mix((uint64_t)i + 5);
+        int co = i % 2, hold = i >= 192;
+        int fr = hold ? co : (int)(h & 1);
+        memset(&sp, 0, sizeof(sp));
+        sp.n = i + 1;
+        sp.rep = "a@x";
+        sp.day = 1 + i / 2;
+        sp.frames[0] = ACC_FRAME[fr];
+        sp.kinds[0] = fr == co ? POSITIVE : 6;
+        sp.after[0] = 1;
+        snprintf(ctx[i], sizeof(ctx[i]), "Hello, question %d about the plan.",
+                 i);
+        sp.ctx = ctx[i];
+        sp.to = co ? "pat@beta-corp.com" : "sam@alpha-corp.com";
+        rc = fx_thread(t, &sp);
+    }
+    return rc;
+}
+
+static void test_eval_with_account_term(void **state)
+{
+    struct fixture *f = *state;
+    struct rank_rerank_opts o;
+    struct rank_rerank_result res;
+    const struct rank_metrics *m;
+    rank_ranker *r = NULL;
+    int caught = 0;
+
+    ASSERT_OK(store_update(f->s, fill_accounts, NULL));
+    ASSERT_OK(rank_ranker_open(f->s, NULL, &r));
+    ASSERT_OK(rank_ranker_sync(r, TEAM, 0, &caught));
+    memset(&o, 0, sizeof(o));
+    o.dry_run = 1;
+    o.now_ms = 200 * DAYMS;
+    ASSERT_OK(rank_rerank_team(f->s, r, TEAM, NULL, &o, NULL, NULL, &res));
+    m = &res.model->metrics;
+    print_message("accounts: holdout threads %lld, similarity NDCG@10 %.3f, "
+                  "candidate %.3f\n",
+                  (long long)m->holdout_threads,
+                  m->base[RANK_BASE_SIMILARITY].ndcg, m->model.ndcg);
+    assert_int_equal(m->holdout_threads, 48);
+    assert_true(m->model.ndcg > 0.999);
+    rank_model_free(&res.model);
+    rank_ranker_close(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_eval_by_snippets_written_before,
                                         fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_eval_with_account_term, fx_setup,
+                                        fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
