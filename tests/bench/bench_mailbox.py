@@ -5,13 +5,26 @@ local Dovecot: N messages APPENDed to a rep's INBOX, then
   - snipd: a mailbox created for the rep, timed from CreateMailbox until
     GetMailbox counts N ingested, messages/s (fetch, parse, store; the
     extraction worker runs behind);
-  - the delay from an APPEND to the mail being in snipd (GetEmail by its
-    Message-ID) while snipd waits in IDLE: p50/p99 over K messages;
+  - while snipd waits in IDLE, K more messages APPENDed one at a time,
+    each an outbound mail of the rep (From the rep, so a member: the
+    pipeline makes it outbound; in the INBOX, the folder IDLE watches)
+    with an attachment and a framing sentence carrying a word of its own;
+    for each, from the APPEND's start (polling every 10 ms): the delay
+    until GetEmail finds it by its Message-ID (ingested), and the delay
+    until SearchSnippets, queried with that sentence, returns its framing
+    (searchable: extraction worker, commit, index); p50/p99 of each, a
+    snippet not found within SEARCH_BOUND_S counts as missing. A random
+    pause of 0-250 ms (fixed seed) comes before each APPEND, so that the
+    APPENDs do not keep one phase against snipd's polls (the extraction
+    worker's 200 ms when idle);
   - the same delay for a plain IDLE client on a socket (APPEND to the
     server's "* n EXISTS"), K messages: Dovecot's own share of it.
 BENCH_LOG_LEVEL (default warn) is snipd's --log-level; with debug its
 log (left in the printed directory) has one event=mailbox.idle_synced
-line per IDLE wake-up: DONE and the sync that follows, in microseconds.
+line per IDLE wake-up: DONE and the sync that follows, in microseconds,
+and the extraction worker's event=worker.group/worker.done lines. Each
+message's APPEND start (wall clock) and both delays go to delays.tsv
+beside the log, to line them up.
 Usage (tests/bench/run_mailbox.sh does it):
   bench_mailbox.py SNIPD_BINARY N [K]
 JSON on stdout; progress on stderr."""
@@ -19,6 +32,7 @@ JSON on stdout; progress on stderr."""
 import imaplib
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -31,9 +45,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
 import dovecot_lib  # noqa: E402
 from snipwise.v1 import (admin_pb2, admin_pb2_grpc, ingest_pb2,  # noqa: E402
                          ingest_pb2_grpc, mailbox_pb2, mailbox_pb2_grpc,
-                         team_pb2, team_pb2_grpc)
+                         snippet_pb2, snippet_pb2_grpc, team_pb2,
+                         team_pb2_grpc)
 
 REP, PASSWORD = "rep@acme.example", "s3cret-pw"
+SEARCH_BOUND_S = 30.0  # APPEND to searchable: longer counts as missing
 
 
 def log(*a):
@@ -52,6 +68,42 @@ def mail(i):
     return dovecot_lib.message("bench-%d@prospect.example" % i,
                                "dana%d@prospect.example" % (i % 97), REP,
                                "Pricing question %d" % i, body)
+
+
+def word(j):
+    """A word of its own for message j: "zyq" and j in letters."""
+    out = ""
+    while True:
+        out = chr(ord("a") + j % 26) + out
+        j //= 26
+        if j == 0:
+            return "zyq" + out
+
+
+def framing(j):
+    """The sentence the builtin extractor makes message j's framing: an
+    attachment cue ("attached") and its title words, plus word(j)."""
+    return ("I've attached the pricing guide for the %s rollout, which "
+            "covers seats, volume discounts and the annual plan." % word(j))
+
+
+def sent_mail(i, j):
+    """Message i, outbound: the rep's mail to a prospect, with a text
+    attachment (the same bytes each time) and framing(j) in its body."""
+    body = ("Hi Claire,\r\n\r\nThanks for your time today. %s\r\n\r\n"
+            "Best,\r\nDana" % framing(j))
+    att = ("Pricing guide. Plans start at $450 per month per team. Volume "
+           "discounts reduce the seat price by 20% from 50 seats. The annual "
+           "plan saves 15% over monthly billing.")
+    return ("Message-ID: <bench-%d@acme.example>\r\nFrom: %s\r\n"
+            "To: claire%d@prospect.example\r\nSubject: Pricing guide %d\r\n"
+            "Date: Mon, 02 Mar 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
+            "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n"
+            "--b\r\nContent-Type: text/plain; charset=utf-8; "
+            "name=\"pricing-guide.txt\"\r\nContent-Disposition: attachment; "
+            "filename=\"pricing-guide.txt\"\r\n\r\n%s\r\n--b--\r\n" % (
+                i, REP, i % 97, i, body, att)).encode("utf-8")
 
 
 def seed(d, n):
@@ -187,28 +239,61 @@ def main():
         mbx = mailbox_pb2_grpc.MailboxServiceStub(ch)
         mid, snipd_s = backfill(ch, md, d, n_sync)
         log("snipd: %d in %.2f s" % (n_sync, snipd_s))
-        # APPEND to GetEmail, snipd waiting in IDLE.
+        # APPEND to GetEmail and to SearchSnippets, snipd waiting in IDLE.
         ing = ingest_pb2_grpc.IngestServiceStub(ch)
-        delays = []
+        snip = snippet_pb2_grpc.SnippetServiceStub(ch)
+        delays, found, missing = [], [], 0
+        tsv = open(os.path.join(top, "delays.tsv"), "w", encoding="ascii")
+        tsv.write("j\tappend_unix_s\tingested_ms\tsearchable_ms\n")
+        rnd = random.Random(16)
         for j in range(k):
-            raw = mail(n_sync + j)
-            msgid = "bench-%d@prospect.example" % (n_sync + j)
+            i = n_sync + j
+            msgid = "bench-%d@acme.example" % i
+            query = snippet_pb2.SearchSnippetsRequest(
+                text=framing(j), kinds=[snippet_pb2.SNIPPET_KIND_FRAMING],
+                page_size=10)
             c = d.imap(REP)
+            time.sleep(rnd.uniform(0, 0.25))
+            wall = time.time()
             t1 = time.monotonic()
-            c.append("INBOX", None, None, raw)
-            while True:
-                try:
-                    ing.GetEmail(ingest_pb2.GetEmailRequest(message_id=msgid),
-                                 metadata=md)
-                    break
-                except grpc.RpcError as e:
-                    if e.code() != grpc.StatusCode.NOT_FOUND:
-                        raise
-                assert time.monotonic() - t1 < 120, "mail never arrived"
+            c.append("INBOX", None, None, sent_mail(i, j))
+            ingested = searchable = None
+            while searchable is None:
+                now = time.monotonic()
+                if ingested is None:
+                    try:
+                        ing.GetEmail(ingest_pb2.GetEmailRequest(
+                            message_id=msgid), metadata=md)
+                        ingested = time.monotonic() - t1
+                        continue  # search at once
+                    except grpc.RpcError as e:
+                        if e.code() != grpc.StatusCode.NOT_FOUND:
+                            raise
+                    assert now - t1 < 120, "mail never arrived"
+                else:
+                    r = snip.SearchSnippets(query, metadata=md)
+                    if any(" %s " % word(j) in h.snippet.text
+                           for h in r.results):
+                        searchable = time.monotonic() - t1
+                        break
+                    if now - t1 > SEARCH_BOUND_S:
+                        break
                 time.sleep(0.01)
-            delays.append(time.monotonic() - t1)
+            delays.append(ingested)
+            if searchable is None:
+                missing += 1
+                log("message %d: no snippet within %.0f s" % (
+                    j, SEARCH_BOUND_S))
+            else:
+                found.append(searchable)
+            tsv.write("%d\t%.3f\t%.1f\t%s\n" % (
+                j, wall, 1000 * ingested,
+                "-" if searchable is None else "%.1f" % (1000 * searchable)))
             c.logout()  # after, as in idle_reference
+        tsv.close()
         delays.sort()
+        found.sort()
+        nf = len(found)
         out = {
             "messages": n, "seed_s": round(seed_s, 2),
             "imaplib_s": round(ref_s, 3),
@@ -221,6 +306,12 @@ def main():
             "append_to_ingested_ms_p99": round(
                 1000 * delays[min(k - 1, int(k * 0.99))], 1),
             "idle_samples": k,
+            "append_to_searchable_ms_p50": round(
+                1000 * found[nf // 2], 1) if nf else None,
+            "append_to_searchable_ms_p99": round(
+                1000 * found[min(nf - 1, int(nf * 0.99))], 1) if nf else None,
+            "searchable_samples": nf,
+            "searchable_missing": missing,
             "plain_idle_append_to_exists_ms_p50": round(
                 1000 * ref_idle[k // 2], 1),
             "plain_idle_append_to_exists_ms_p99": round(

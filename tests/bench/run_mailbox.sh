@@ -1,8 +1,9 @@
 #!/bin/sh
 # Mailbox sync against Python's imaplib on one local Dovecot (issue 16):
 # N messages backfilled by snipd and fetched by imaplib in the same run,
-# messages/s each, and APPEND-to-ingested delay p50/p99 while snipd waits
-# in IDLE (bench_mailbox.py). JSON on stdout.
+# messages/s each, and while snipd waits in IDLE the delays p50/p99 from
+# APPEND to ingested (GetEmail) and to the mail's snippet searchable
+# (SearchSnippets) (bench_mailbox.py). JSON on stdout.
 # Usage: tests/bench/run_mailbox.sh [N] [K]   (default 10000 messages, 50)
 # BENCH_OPT=0 uses the fastbuild binary (no separate opt build).
 set -eu
