@@ -31,6 +31,8 @@ struct ingest_pipeline {
     pthread_cond_t work; /* the committer waits for items */
     pthread_cond_t done; /* callers wait for their item */
     struct ingest__item *head, *tail;
+    void (*on_jobs)(void *arg); /* under mu */
+    void *on_jobs_arg;
     int stop;
     pthread_t thr;
     struct ingest_totals tot; /* under mu */
@@ -696,6 +698,31 @@ static void ingest_run_batch(ingest_pipeline *p, struct ingest__item **items,
     }
 }
 
+/* ingest_jobs_queued tells on_jobs that the commit of items[0..n) queued an
+ * extraction job. mu held; the items are still the committer's (done not
+ * yet set). */
+static void ingest_jobs_queued(ingest_pipeline *p, struct ingest__item **items,
+                               size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n && p->on_jobs; i++) {
+        if (items[i]->rc == SW_OK && items[i]->res.job_id != 0) {
+            p->on_jobs(p->on_jobs_arg);
+            return;
+        }
+    }
+}
+
+void ingest_pipeline_on_jobs(ingest_pipeline *p, void (*fn)(void *arg),
+                             void *arg)
+{
+    pthread_mutex_lock(&p->mu);
+    p->on_jobs = fn;
+    p->on_jobs_arg = arg;
+    pthread_mutex_unlock(&p->mu);
+}
+
 static void *ingest_committer(void *arg)
 {
     ingest_pipeline *p = arg;
@@ -719,6 +746,7 @@ static void *ingest_committer(void *arg)
                 pthread_mutex_unlock(&p->mu);
                 ingest_run_batch(p, &it, 1);
                 pthread_mutex_lock(&p->mu);
+                ingest_jobs_queued(p, &it, 1);
                 it->done = 1;
                 p->tot.commits++;
                 pthread_cond_broadcast(&p->done);
@@ -731,6 +759,7 @@ static void *ingest_committer(void *arg)
         pthread_mutex_unlock(&p->mu);
         ingest_run_batch(p, batch, n);
         pthread_mutex_lock(&p->mu);
+        ingest_jobs_queued(p, batch, n);
         for (i = 0; i < n; i++)
             batch[i]->done = 1;
         p->tot.commits++;

@@ -161,6 +161,15 @@ SW_MUST_CHECK sw_err ingest_pipeline_open(store *s,
                                           const struct ingest_pipeline_opts *o,
                                           ingest_pipeline **out);
 
+/* ingest_pipeline_on_jobs sets fn (NULL: none) to be called with arg on the
+ * committer thread after each commit that queued at least one extraction
+ * job, under the pipeline's lock: it must be quick and must not call into
+ * the pipeline (snipd wakes the extraction worker with it,
+ * ingest_worker_kick). arg must stay valid until the pipeline is closed or
+ * fn is replaced. Thread-safe. */
+void ingest_pipeline_on_jobs(ingest_pipeline *p, void (*fn)(void *arg),
+                             void *arg);
+
 /* ingest_pipeline_close stops the committer after the queued commits are
  * done, frees the pipeline and sets *p to NULL. NULL is accepted. No call
  * may be in flight. */

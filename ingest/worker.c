@@ -57,7 +57,8 @@ struct ingest_worker {
     int nth; /* threads started */
     int running;
     int stop;
-    pthread_mutex_t mu; /* st, stop; cv wakes idle threads to stop */
+    int kicked;         /* a job was queued: skip the next idle wait */
+    pthread_mutex_t mu; /* st, stop, kicked; cv wakes idle threads */
     pthread_cond_t cv;
     /* The fair pick: held across store_job_next_team and the claim, so two
      * threads never take the same job or the same team. */
@@ -1009,14 +1010,27 @@ static void *ingest_worker_main(void *arg)
         if (rc)
             sw_log_error("worker.error", "err=%s", sw_err_name(rc));
         pthread_mutex_lock(&w->mu);
-        if (!w->stop && (!did || rc)) {
+        /* A kick that came while this thread was busy is not lost: the
+         * flag makes it look again at once (an error still waits). */
+        if (!w->stop && (rc || (!did && !w->kicked))) {
             sw_timespec_in(CLOCK_REALTIME, w->o.idle_ms, &ts);
             pthread_cond_timedwait(&w->cv, &w->mu, &ts);
         }
+        w->kicked = 0;
         stop = w->stop;
         pthread_mutex_unlock(&w->mu);
     }
     return NULL;
+}
+
+void ingest_worker_kick(ingest_worker *w)
+{
+    if (w == NULL)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->kicked = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
 }
 
 /* ingest_worker_join asks the started threads to stop and joins them. */

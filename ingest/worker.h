@@ -108,6 +108,13 @@ SW_MUST_CHECK sw_err ingest_worker_run_group(ingest_worker *w, int64_t now_ms,
  * thread cannot start; those started are stopped again). */
 SW_MUST_CHECK sw_err ingest_worker_start(ingest_worker *w);
 
+/* ingest_worker_kick wakes an idle thread of the worker at once, so that a
+ * job just queued is taken without waiting out idle_ms; a thread that is
+ * not waiting then skips its next wait. snipd calls it after each commit
+ * of the ingest pipeline that queued a job (ingest_pipeline_on_jobs).
+ * Thread-safe; accepts NULL. */
+void ingest_worker_kick(ingest_worker *w);
+
 /* ingest_worker_stop asks the threads to stop, waits for the jobs in hand
  * to be committed or deferred, and joins them. No-op when not running. */
 void ingest_worker_stop(ingest_worker *w);

@@ -143,6 +143,13 @@ void svc_llm_stats(svc_llm *l, struct svc_llm_stats *out)
     }
 }
 
+void svc_llm_kick(void *arg)
+{
+    svc_llm *l = arg;
+
+    ingest_worker_kick(l ? l->w : NULL);
+}
+
 void svc_llm_stop(svc_llm **lp)
 {
     svc_llm *l;

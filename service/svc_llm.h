@@ -37,6 +37,11 @@ SW_MUST_CHECK sw_err svc_llm_start(const struct svc_config *cfg,
  * before the store closes. */
 void svc_llm_stop(svc_llm **l);
 
+/* svc_llm_kick wakes the extraction worker at once (a job was queued);
+ * arg is the svc_llm, as ingest_pipeline_on_jobs calls it. Thread-safe;
+ * accepts NULL. */
+void svc_llm_kick(void *arg);
+
 /* What the extraction side has done since start, for metrics. */
 struct svc_llm_stats {
     struct ingest_worker_stats worker;

@@ -492,8 +492,12 @@ static int snipd_serve(const struct svc_config *cfg)
     }
     /* The extraction worker, and the mailbox sync. */
     rc = svc_llm_start(cfg, st, &llm);
-    if (rc == SW_OK)
+    if (rc == SW_OK) {
+        /* New jobs wake the worker instead of waiting for its idle poll
+         * (the pipeline closes before the worker stops, below). */
+        ingest_pipeline_on_jobs(ingest, svc_llm_kick, llm);
         rc = ingest_imap_sync_start(mailbox);
+    }
     if (rc == SW_OK)
         rc = svc_metrics_start(mx, llm); /* --metrics-listen */
     if (rc)

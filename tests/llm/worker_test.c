@@ -5,8 +5,10 @@
  * re-extraction with a newer model replaces snippets instead of copying
  * them and keeps redactions, and the pool of threads is fair across teams
  * (one team's stalled endpoint or backlog does not hold another's jobs)
- * and runs every job once. Providers are the builtin extractor and the
- * scripted fake OpenAI server (fake_openai.py) on loopback. */
+ * and runs every job once; a job queued by the pipeline wakes an idle
+ * worker at once (the on_jobs hook and ingest_worker_kick). Providers are
+ * the builtin extractor and the scripted fake OpenAI server
+ * (fake_openai.py) on loopback. */
 #include "tests/testutil.h"
 
 #include <arpa/inet.h>
@@ -801,6 +803,84 @@ static void test_thread_start_stop(void **state)
     ingest_result_clear(&res);
 }
 
+/* What the pipeline's on_jobs hook saw, and the worker it kicks. */
+struct kick_count {
+    ingest_worker *w;
+    int calls;
+};
+
+static void kick_hook(void *arg)
+{
+    struct kick_count *k = arg;
+
+    k->calls++; /* on the committer thread, under the pipeline's lock */
+    ingest_worker_kick(k->w);
+}
+
+/* wait_done waits (bounded: 10 s) until w has finished n jobs; returns the
+ * count reached. */
+static uint64_t wait_done(ingest_worker *w, uint64_t n)
+{
+    struct ingest_worker_stats st;
+    int i;
+
+    for (i = 0; i < 1000; i++) {
+        ingest_worker_stats(w, &st);
+        if (st.done >= n)
+            break;
+        usleep(10000);
+    }
+    return st.done;
+}
+
+/* A commit that queued a job calls the pipeline's on_jobs hook, which
+ * kicks the worker: with a ten-minute idle wait, both jobs (queued while
+ * the threads wait) are done within the bounded wait. A duplicate email
+ * queues no job and calls no hook. */
+static void test_kick_wakes_idle_worker(void **state)
+{
+    struct fx *f = *state;
+    struct ingest_worker_opts wo;
+    struct ingest_result a, b, dup;
+    struct ingest_request r;
+    struct ingest_fields fl;
+    struct kick_count k;
+
+    memset(&wo, 0, sizeof(wo));
+    wo.threads = 2;
+    wo.idle_ms = 600000;
+    ASSERT_OK(ingest_worker_new(f->s, f->bc, f->bc, &wo, &f->w));
+    k.w = f->w;
+    k.calls = 0;
+    ingest_pipeline_on_jobs(f->p, kick_hook, &k);
+    ASSERT_OK(ingest_worker_start(f->w));
+    fx_outbound(f, "<kick1@snip.example>", &a);
+    ASSERT_EQ(k.calls, 1);
+    ASSERT_EQ(wait_done(f->w, 1), 1);
+    /* The threads are in their wait now, or about to enter it: only the
+     * kick brings the second job in before ten minutes. */
+    fx_outbound(f, "<kick2@snip.example>", &b);
+    ASSERT_EQ(k.calls, 2);
+    ASSERT_EQ(wait_done(f->w, 2), 2);
+    memset(&fl, 0, sizeof(fl));
+    fl.message_id = "<kick2@snip.example>";
+    fl.from = "Rita <rita@snip.example>";
+    fl.text_body = outbound_body;
+    memset(&r, 0, sizeof(r));
+    r.fields = &fl;
+    ASSERT_OK(ingest_email(f->p, f->team.team_id, &r, &dup, NULL, NULL));
+    ASSERT_EQ(dup.status, INGEST_DUPLICATE);
+    ASSERT_EQ(dup.job_id, 0);
+    ASSERT_EQ(k.calls, 2);
+    ASSERT_EQ(jobs_pending(f), 0);
+    ingest_pipeline_on_jobs(f->p, NULL, NULL);
+    ingest_worker_stop(f->w);
+    ingest_worker_free(&f->w);
+    ingest_result_clear(&dup);
+    ingest_result_clear(&b);
+    ingest_result_clear(&a);
+}
+
 /* --- fairness across teams ---------------------------------------------- */
 
 /* The marker of the mails whose calls go to the stalling endpoint. */
@@ -1332,6 +1412,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_nothing_to_extract, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_thread_start_stop, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_kick_wakes_idle_worker, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_stalled_team_does_not_hold_others,
                                         setup, teardown),
