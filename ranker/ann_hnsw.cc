@@ -315,6 +315,11 @@ class SwHnsw : public hnswlib::HierarchicalNSW<float>
         *n = 0;
         if (cur_element_count == 0)
             return;
+        size_t beam = ef < k ? k : ef;
+        if (cur_element_count <= beam || cur_element_count <= kExactMax) {
+            exact(q, k, labels, dists, n);
+            return;
+        }
         hnswlib::tableint cur = enterpoint_node_;
         float curdist =
             fstdistfunc_(q, getDataByInternalId(cur), dist_func_param_);
@@ -339,7 +344,6 @@ class SwHnsw : public hnswlib::HierarchicalNSW<float>
                 }
             }
         }
-        size_t beam = ef < k ? k : ef;
         std::priority_queue<std::pair<float, hnswlib::tableint>,
                             std::vector<std::pair<float, hnswlib::tableint>>,
                             CompareByFirst>
@@ -347,6 +351,39 @@ class SwHnsw : public hnswlib::HierarchicalNSW<float>
                                : searchBaseLayerST<false, true>(cur, q, beam);
         while (top.size() > k)
             top.pop();
+        size_t m = top.size();
+        for (size_t i = m; i > 0; i--) {
+            labels[i - 1] = getExternalLabel(top.top().second);
+            dists[i - 1] = top.top().first;
+            top.pop();
+        }
+        *n = m;
+    }
+
+    // An index this small is searched exactly: a beam as wide as the
+    // index must return every live vector, yet HNSW's pruned links can
+    // leave near-equidistant vectors (template framings that differ by a
+    // word) unreachable from the entry point; scanning a thousand vectors
+    // costs about a tenth of a millisecond.
+    static constexpr size_t kExactMax = 1024;
+
+    void exact(const void *q, size_t k, uint64_t *labels, float *dists,
+               size_t *n) const
+    {
+        std::priority_queue<std::pair<float, hnswlib::tableint>> top;
+        size_t count = cur_element_count;
+
+        for (hnswlib::tableint i = 0; i < count; i++) {
+            if (num_deleted_ && isMarkedDeleted(i))
+                continue;
+            float d = fstdistfunc_(q, getDataByInternalId(i), dist_func_param_);
+            if (top.size() < k) {
+                top.emplace(d, i);
+            } else if (d < top.top().first) {
+                top.pop();
+                top.emplace(d, i);
+            }
+        }
         size_t m = top.size();
         for (size_t i = m; i > 0; i--) {
             labels[i - 1] = getExternalLabel(top.top().second);

@@ -199,6 +199,53 @@ static void search_text(rank_ranker *r, store *s, const char *team,
     ASSERT_OK(rank_search(r, s, &q, out, NULL));
 }
 
+/* Template framings that differ by one word (bench_mailbox.py's): a
+ * search whose page covers the whole team finds every one of them, and
+ * each is found by its own text first. */
+static void test_template_framings_all_found(void **state)
+{
+    enum { N = 62 };
+    struct fix *f = *state;
+    struct rank_page pg = {0};
+    rank_ranker *r = NULL;
+    char text[N][200], *ids[N];
+    int done = 0, missing = 0, first_wrong = 0;
+
+    for (size_t i = 0; i < N; i++) {
+        char w[16];
+        size_t k = sizeof(w) - 1, x = i;
+        w[k] = '\0';
+        do {
+            w[--k] = (char)('a' + x % 26);
+            x /= 26;
+        } while (x);
+        snprintf(text[i], sizeof(text[i]),
+                 "I've attached the pricing guide for the zyq%s rollout, "
+                 "which covers seats, volume discounts and the annual plan.",
+                 w + k);
+        ids[i] =
+            put(f->s, f->team_a, 1, text[i], NULL, "rep@acme.example", NULL);
+    }
+    ASSERT_OK(rank_ranker_open(f->s, NULL, &r));
+    ASSERT_OK(rank_ranker_sync(r, f->team_a, 0, &done));
+    for (size_t i = 0; i < N; i++) {
+        int found = 0;
+        search_text(r, f->s, f->team_a, text[i], N, NULL, &pg);
+        for (size_t j = 0; j < pg.n; j++)
+            found += strcmp(pg.hits[j].sn.snippet_id, ids[i]) == 0;
+        missing += found == 0;
+        first_wrong += pg.n == 0 || strcmp(pg.hits[0].sn.snippet_id, ids[i]);
+        rank_page_free(&pg);
+    }
+    if (missing || first_wrong)
+        fail_msg("%d of %d framings not found by their own text, %d not "
+                 "first",
+                 missing, N, first_wrong);
+    for (size_t i = 0; i < N; i++)
+        sw_free(ids[i]);
+    rank_ranker_close(&r);
+}
+
 static void test_snapshot_replay(void **state)
 {
     struct fix *f = *state;
@@ -632,6 +679,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_snippet_feed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_replay, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_template_framings_all_found, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_chunks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search_skips_deleted, setup,
                                         teardown),
