@@ -748,6 +748,23 @@ static int bench_fill(const char *dir, uint64_t events, uint64_t snippets)
     return 0;
 }
 
+/* bench_store_one opens the store in dir, which must hold one team: *s,
+ * the team list (*teams, *n; store_teams_free) and its *next (sw_free). */
+static void bench_store_one(const char *dir, store **s,
+                            struct store_team **teams, size_t *n, char **next)
+{
+    struct store_opts so = {0};
+    sw_err rc;
+
+    so.dir = dir;
+    if ((rc = store_open(&so, s)))
+        bench_die("store_open", rc);
+    if ((rc = store_team_list(*s, 100, NULL, teams, n, next, NULL)))
+        bench_die("teams", rc);
+    if (*n != 1)
+        bench_die("expected one team", SW_EINVAL);
+}
+
 /* --- the nightly job ------------------------------------------------------
  */
 
@@ -777,7 +794,6 @@ static int bench_progress(const char *phase, double f, const char *msg,
 
 static int bench_rerank(const char *dir)
 {
-    struct store_opts so = {0};
     struct store_team *teams = NULL;
     struct rank_rerank_opts o;
     struct rank_rerank_result res;
@@ -791,16 +807,10 @@ static int bench_rerank(const char *dir)
     sw_err rc;
 
     t0 = sw_mono_ms();
-    so.dir = dir;
-    if ((rc = store_open(&so, &s)))
-        bench_die("store_open", rc);
+    bench_store_one(dir, &s, &teams, &n, &next);
     if ((rc = rank_ranker_open(s, NULL, &r)))
         bench_die("ranker", rc);
-    if ((rc = store_team_list(s, 100, NULL, &teams, &n, &next, NULL)))
-        bench_die("teams", rc);
     open_ms = sw_mono_ms() - t0;
-    if (n != 1)
-        bench_die("expected one team", SW_EINVAL);
     /* As svc_rerank_one runs it: default parameters and options. */
     memset(&o, 0, sizeof(o));
     memset(&prog, 0, sizeof(prog));
@@ -900,7 +910,6 @@ static sw_err bench_delta_outcomes(store_txn *t, void *arg)
  * It writes the outcomes: run it on a copy of a filled store. */
 static int bench_delta(const char *dir, size_t k)
 {
-    struct store_opts so = {0};
     struct store_team *teams = NULL;
     struct bench_delta d;
     store *s = NULL;
@@ -910,13 +919,7 @@ static int bench_delta(const char *dir, size_t k)
     struct rank_hist *h1;
     sw_err rc;
 
-    so.dir = dir;
-    if ((rc = store_open(&so, &s)))
-        bench_die("store_open", rc);
-    if ((rc = store_team_list(s, 100, NULL, &teams, &n, &next, NULL)))
-        bench_die("teams", rc);
-    if (n != 1)
-        bench_die("expected one team", SW_EINVAL);
+    bench_store_one(dir, &s, &teams, &n, &next);
     memset(&d, 0, sizeof(d));
     d.team = teams[0].team_id;
     d.k = k;
@@ -973,7 +976,6 @@ static int bench_delta(const char *dir, size_t k)
  * the build's counts. */
 static int bench_stats(const char *dir)
 {
-    struct store_opts so = {0};
     struct store_team *teams = NULL;
     struct bench_delta d;
     struct rank_hist *back = NULL;
@@ -987,13 +989,7 @@ static int bench_stats(const char *dir)
     int i;
     sw_err rc;
 
-    so.dir = dir;
-    if ((rc = store_open(&so, &s)))
-        bench_die("store_open", rc);
-    if ((rc = store_team_list(s, 100, NULL, &teams, &n, &next, NULL)))
-        bench_die("teams", rc);
-    if (n != 1)
-        bench_die("expected one team", SW_EINVAL);
+    bench_store_one(dir, &s, &teams, &n, &next);
     memset(&d, 0, sizeof(d));
     d.team = teams[0].team_id;
     sw_buf_init(&path, 4096);

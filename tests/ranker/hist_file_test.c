@@ -427,25 +427,6 @@ static struct rank_fresh eng_fresh(rank_engine *e, int want_current)
     return fr;
 }
 
-/* outcomes_of reads thread n's outcome count from what Suggest reads
- * (-1: not in the statistics). */
-static int64_t outcomes_of(rank_engine *e, int n)
-{
-    struct rank_item_stats st;
-    char tid[32];
-    const char *id = tid;
-    int64_t sum = 0;
-    int k;
-
-    snprintf(tid, sizeof(tid), "th_%016x", n);
-    ASSERT_OK(rank_engine_stats(e, TEAM, RANK_STATS_THREAD, &id, 1, &st, NULL));
-    if (!st.found)
-        return -1;
-    for (k = 0; k < RANK_KINDS; k++)
-        sum += st.outcomes[k];
-    return sum;
-}
-
 static int file_exists(const char *dir)
 {
     char p[TEST_PATH_MAX + 64];
@@ -504,7 +485,7 @@ static void test_engine_restarts_from_its_file(void **state)
     eng_open(f, 0, &x);
     eng_fresh(x.e, 1);
     wait_file(x.dir);
-    before = outcomes_of(x.e, 1);
+    before = fx_thread_outcomes(x.e, 1);
     assert_true(before >= 1);
     eng_close(&x);
 
@@ -512,12 +493,12 @@ static void test_engine_restarts_from_its_file(void **state)
     eng_open(f, 1, &x);
     fr = eng_fresh(x.e, 1);
     assert_true(fr.ready && fr.current);
-    assert_int_equal(outcomes_of(x.e, 1), before);
+    assert_int_equal(fx_thread_outcomes(x.e, 1), before);
     ASSERT_OK(store_update(f->s, more_outcomes, NULL)); /* thread 1 too */
     rank_engine_kick(x.e);
-    for (i = 0; i < 3000 && outcomes_of(x.e, 1) != before + 1; i++)
+    for (i = 0; i < 3000 && fx_thread_outcomes(x.e, 1) != before + 1; i++)
         usleep(10000);
-    assert_int_equal(outcomes_of(x.e, 1), before + 1);
+    assert_int_equal(fx_thread_outcomes(x.e, 1), before + 1);
     assert_false(held(&x.h));
     eng_close(&x);
 
@@ -526,12 +507,12 @@ static void test_engine_restarts_from_its_file(void **state)
     eng_open(f, 1, &x);
     fr = eng_fresh(x.e, 0);
     assert_false(fr.current);
-    assert_int_equal(outcomes_of(x.e, 1), before + 1);
-    assert_int_equal(outcomes_of(x.e, 950), -1);
+    assert_int_equal(fx_thread_outcomes(x.e, 1), before + 1);
+    assert_int_equal(fx_thread_outcomes(x.e, 950), -1);
     assert_true(hold_wait(&x.h, &x.h.entered));
     hold_release(&x.h);
     eng_fresh(x.e, 1);
-    assert_int_equal(outcomes_of(x.e, 950), 1);
+    assert_int_equal(fx_thread_outcomes(x.e, 950), 1);
     eng_close(&x);
 }
 
@@ -568,7 +549,7 @@ static void test_engine_drops_stale_files(void **state)
     assert_false(file_exists(x.dir));
     hold_release(&x.h);
     eng_fresh(x.e, 1);
-    assert_int_equal(outcomes_of(x.e, 2), -1);
+    assert_int_equal(fx_thread_outcomes(x.e, 2), -1);
     wait_file(x.dir); /* saved again, without it */
     eng_close(&x);
 
@@ -607,12 +588,12 @@ static void test_engine_saves_as_it_closes(void **state)
     eng_open_every(f, 0, 3600 * 1000, &x);
     eng_fresh(x.e, 1);
     wait_file(x.dir); /* the first build is saved */
-    before = outcomes_of(x.e, 1);
+    before = fx_thread_outcomes(x.e, 1);
     ASSERT_OK(store_update(f->s, more_outcomes, NULL));
     rank_engine_kick(x.e);
-    for (i = 0; i < 3000 && outcomes_of(x.e, 1) != before + 1; i++)
+    for (i = 0; i < 3000 && fx_thread_outcomes(x.e, 1) != before + 1; i++)
         usleep(10000);
-    assert_int_equal(outcomes_of(x.e, 1), before + 1);
+    assert_int_equal(fx_thread_outcomes(x.e, 1), before + 1);
     eng_close(&x);
 
     snprintf(path, sizeof(path), "%s/%s.stats", x.dir, TEAM);
@@ -651,18 +632,19 @@ static void test_engine_rebuilds_after_many_outcomes(void **state)
     ASSERT_OK(store_update(f->s, fx_fill, NULL));
     eng_open(f, 0, &x);
     eng_fresh(x.e, 1);
-    before = outcomes_of(x.e, 1);
+    before = fx_thread_outcomes(x.e, 1);
     hold_arm(&x.h);
     ASSERT_OK(store_update(f->s, many_outcomes, NULL));
     rank_engine_kick(x.e);
-    for (i = 0;
-         i < 3000 && outcomes_of(x.e, 1) != before + RANK_XOUTS_MAX + 100; i++)
+    for (i = 0; i < 3000 &&
+                fx_thread_outcomes(x.e, 1) != before + RANK_XOUTS_MAX + 100;
+         i++)
         usleep(10000);
-    assert_int_equal(outcomes_of(x.e, 1), before + RANK_XOUTS_MAX + 100);
+    assert_int_equal(fx_thread_outcomes(x.e, 1), before + RANK_XOUTS_MAX + 100);
     assert_true(hold_wait(&x.h, &x.h.entered)); /* no mail, yet a build */
     hold_release(&x.h);
     eng_fresh(x.e, 1);
-    assert_int_equal(outcomes_of(x.e, 1), before + RANK_XOUTS_MAX + 100);
+    assert_int_equal(fx_thread_outcomes(x.e, 1), before + RANK_XOUTS_MAX + 100);
     eng_close(&x);
 }
 

@@ -409,3 +409,20 @@ void hold_arm(struct hold *h)
     h->armed = 1;
     pthread_mutex_unlock(&h->mu);
 }
+
+int64_t fx_thread_outcomes(rank_engine *e, int n)
+{
+    struct rank_item_stats st;
+    char tid[32];
+    const char *id = tid;
+    int64_t sum = 0;
+    int k;
+
+    snprintf(tid, sizeof(tid), "th_%016x", n);
+    ASSERT_OK(rank_engine_stats(e, TEAM, RANK_STATS_THREAD, &id, 1, &st, NULL));
+    if (!st.found)
+        return -1;
+    for (k = 0; k < RANK_KINDS; k++)
+        sum += st.outcomes[k];
+    return sum;
+}

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "base/sw_err.h"
+#include "ranker/engine.h"
 #include "ranker/hist.h"
 #include "store/store.h"
 #include "tests/testutil.h"
@@ -91,6 +92,11 @@ void fx_hist_same(const struct rank_hist *a, const struct rank_hist *b);
 /* fx_outcome records an outcome of kind on day (and at that time) in the
  * thread of id "th_" + n in 16 hex digits, with idempotency key key. */
 sw_err fx_outcome(store_txn *t, int n, int kind, int64_t day, const char *key);
+
+/* fx_thread_outcomes reads how many outcomes e's statistics (what
+ * Suggest reads) give thread n of fx_thread; -1 when they do not know
+ * it. */
+int64_t fx_thread_outcomes(rank_engine *e, int n);
 
 /* The build hook (rank_engine_set_build_hook) that holds a started
  * engine's full builds while armed: hold_hook is the hook, with a struct

@@ -804,25 +804,6 @@ static void test_suggest_never_waits_for_a_build(void **state)
     held_close(&x);
 }
 
-/* thread_outcomes reads how many outcomes the engine's statistics give
- * thread n of fx_thread (not found: -1). */
-static int64_t thread_outcomes(rank_engine *e, int n)
-{
-    struct rank_item_stats st;
-    char tid[32];
-    const char *id = tid;
-    int64_t sum = 0;
-    int k;
-
-    snprintf(tid, sizeof(tid), "th_%016x", n);
-    ASSERT_OK(rank_engine_stats(e, TEAM, RANK_STATS_THREAD, &id, 1, &st, NULL));
-    if (!st.found)
-        return -1;
-    for (k = 0; k < RANK_KINDS; k++)
-        sum += st.outcomes[k];
-    return sum;
-}
-
 static sw_err meeting_on_2(store_txn *t, void *arg)
 {
     (void)arg;
@@ -841,13 +822,13 @@ static void test_outcome_counts_without_a_build(void **state)
 
     held_open(f, 0, &x);
     wait_current(x.e);
-    assert_int_equal(thread_outcomes(x.e, 2), 1);
+    assert_int_equal(fx_thread_outcomes(x.e, 2), 1);
     hold_arm(&x.h);
     ASSERT_OK(store_update(f->s, meeting_on_2, NULL));
     rank_engine_kick(x.e);
-    for (i = 0; i < 3000 && thread_outcomes(x.e, 2) != 2; i++)
+    for (i = 0; i < 3000 && fx_thread_outcomes(x.e, 2) != 2; i++)
         usleep(10000);
-    assert_int_equal(thread_outcomes(x.e, 2), 2);
+    assert_int_equal(fx_thread_outcomes(x.e, 2), 2);
     ASSERT_OK(rank_engine_freshness(x.e, TEAM, &fr));
     assert_true(fr.current);
     pthread_mutex_lock(&x.h.mu);
@@ -879,9 +860,9 @@ static void test_outcome_counts_during_a_full_build(void **state)
     /* The outcome comes once the build is held. */
     ASSERT_OK(store_update(f->s, meeting_on_2, NULL));
     rank_engine_kick(x.e);
-    for (i = 0; i < 3000 && thread_outcomes(x.e, 2) != 2; i++)
+    for (i = 0; i < 3000 && fx_thread_outcomes(x.e, 2) != 2; i++)
         usleep(10000);
-    assert_int_equal(thread_outcomes(x.e, 2), 2);
+    assert_int_equal(fx_thread_outcomes(x.e, 2), 2);
     ASSERT_OK(rank_engine_freshness(x.e, TEAM, &fr));
     assert_false(fr.current);
     bg_suggest(x.e, &x.h, &b);
@@ -889,7 +870,7 @@ static void test_outcome_counts_during_a_full_build(void **state)
 
     hold_release(&x.h);
     wait_current(x.e);
-    assert_int_equal(thread_outcomes(x.e, 2), 2);
+    assert_int_equal(fx_thread_outcomes(x.e, 2), 2);
     bg_suggest(x.e, &x.h, &b);
     assert_int_equal(b.other_threads, 35);
     held_close(&x);
