@@ -604,6 +604,26 @@ static void test_engine_saves_as_it_closes(void **state)
     rank_hist_free(&h);
 }
 
+/* A team record without an id (the fixture's bare one) is no team: the
+ * warm-up builds nothing for it (it used to fail a build every second,
+ * and the builds held here would have entered the hook). */
+static void test_engine_skips_a_team_without_an_id(void **state)
+{
+    struct fixture *f = *state;
+    struct rank_fresh fr;
+    struct eng x;
+    int i;
+
+    eng_open(f, 1, &x);
+    assert_int_equal(rank_engine_freshness(x.e, "", &fr), SW_EINVAL);
+    for (i = 0; i < 200 && !held(&x.h); i++) {
+        rank_engine_kick(x.e);
+        usleep(10000);
+    }
+    assert_false(held(&x.h));
+    eng_close(&x);
+}
+
 static sw_err many_outcomes(store_txn *t, void *arg)
 {
     char key[32];
@@ -660,6 +680,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_engine_rebuilds_after_many_outcomes, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_engine_saves_as_it_closes,
+                                        fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_engine_skips_a_team_without_an_id,
                                         fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -79,6 +79,23 @@ static sw_err fill_pairs(store_txn *t, void *arg)
     return rc;
 }
 
+/* dry_rerank indexes TEAM's snippets and runs its nightly job without
+ * promoting anything, on day 200, into *res. */
+static void dry_rerank(struct fixture *f, struct rank_rerank_result *res)
+{
+    struct rank_rerank_opts o;
+    rank_ranker *r = NULL;
+    int caught = 0;
+
+    ASSERT_OK(rank_ranker_open(f->s, NULL, &r));
+    ASSERT_OK(rank_ranker_sync(r, TEAM, 0, &caught));
+    memset(&o, 0, sizeof(o));
+    o.dry_run = 1;
+    o.now_ms = 200 * DAYMS;
+    ASSERT_OK(rank_rerank_team(f->s, r, TEAM, NULL, &o, NULL, NULL, res));
+    rank_ranker_close(&r);
+}
+
 /* The holdout is the last fifth of the threads: two whole pairs. For the
  * second thread of a pair, its twin's snippet is in the index and shares
  * the question's words: similarity ranks the framing first (NDCG 1). For
@@ -90,19 +107,11 @@ static sw_err fill_pairs(store_txn *t, void *arg)
 static void test_eval_by_snippets_written_before(void **state)
 {
     struct fixture *f = *state;
-    struct rank_rerank_opts o;
     struct rank_rerank_result res;
     const struct rank_metrics *m;
-    rank_ranker *r = NULL;
-    int caught = 0;
 
     ASSERT_OK(store_update(f->s, fill_pairs, NULL));
-    ASSERT_OK(rank_ranker_open(f->s, NULL, &r));
-    ASSERT_OK(rank_ranker_sync(r, TEAM, 0, &caught));
-    memset(&o, 0, sizeof(o));
-    o.dry_run = 1;
-    o.now_ms = 200 * DAYMS;
-    ASSERT_OK(rank_rerank_team(f->s, r, TEAM, NULL, &o, NULL, NULL, &res));
+    dry_rerank(f, &res);
     m = &res.model->metrics;
     print_message("holdout threads %lld, similarity NDCG@10 %.3f, "
                   "candidate %.3f\n",
@@ -114,7 +123,6 @@ static void test_eval_by_snippets_written_before(void **state)
     assert_true(m->base[RANK_BASE_SIMILARITY].ndcg < 0.51);
     assert_true(m->model.ndcg < 0.51);
     rank_model_free(&res.model);
-    rank_ranker_close(&r);
 }
 
 /* Two framings, each paying off with one of two companies and not with
@@ -159,19 +167,11 @@ static sw_err fill_accounts(store_txn *t, void *arg)
 static void test_eval_with_account_term(void **state)
 {
     struct fixture *f = *state;
-    struct rank_rerank_opts o;
     struct rank_rerank_result res;
     const struct rank_metrics *m;
-    rank_ranker *r = NULL;
-    int caught = 0;
 
     ASSERT_OK(store_update(f->s, fill_accounts, NULL));
-    ASSERT_OK(rank_ranker_open(f->s, NULL, &r));
-    ASSERT_OK(rank_ranker_sync(r, TEAM, 0, &caught));
-    memset(&o, 0, sizeof(o));
-    o.dry_run = 1;
-    o.now_ms = 200 * DAYMS;
-    ASSERT_OK(rank_rerank_team(f->s, r, TEAM, NULL, &o, NULL, NULL, &res));
+    dry_rerank(f, &res);
     m = &res.model->metrics;
     print_message("accounts: holdout threads %lld, similarity NDCG@10 %.3f, "
                   "candidate %.3f\n",
@@ -180,7 +180,6 @@ static void test_eval_with_account_term(void **state)
     assert_int_equal(m->holdout_threads, 48);
     assert_true(m->model.ndcg > 0.999);
     rank_model_free(&res.model);
-    rank_ranker_close(&r);
 }
 
 int main(void)
