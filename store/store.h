@@ -60,7 +60,11 @@ typedef struct store_txn store_txn;
  *   REQUEST_IDS  team_id\0method\0request_id → the sealed response of an
  *                idempotent create (service/svc_idem.h).
  *   MAILBOXES, MAILBOX_FOLDERS: IMAP mailboxes kept in sync and their
- *                folders' UID cursors (store_mailbox.h). */
+ *                folders' UID cursors (store_mailbox.h).
+ *   EMAIL_SEQ    team_id\0seq → email_id, the feed of new emails by their
+ *                "email" sequence (store_hist_email_feed); written by
+ *                store_email_put, removed with the email. Emails stored
+ *                before it existed have no entry. */
 #define STORE_DB_LIST(X)                                                       \
     X(STORE_DB_META, "meta", 0)                                                \
     X(STORE_DB_TEAMS, "teams", 0)                                              \
@@ -99,7 +103,8 @@ typedef struct store_txn store_txn;
     X(STORE_DB_LIBRARY_USAGE, "library_usage", 1)                              \
     X(STORE_DB_MAILBOXES, "mailboxes", 1)                                      \
     X(STORE_DB_MAILBOX_FOLDERS, "mailbox_folders", 1)                          \
-    X(STORE_DB_REQUEST_IDS, "request_ids", 1)
+    X(STORE_DB_REQUEST_IDS, "request_ids", 1)                                  \
+    X(STORE_DB_EMAIL_SEQ, "email_seq", 1)
 
 enum store_db {
 #define STORE_DB_ENUM(name, lmdb_name, prefixed) name,

@@ -169,6 +169,16 @@ static SW_MUST_CHECK sw_err store_erase_record(store_txn *t,
     if (rc)
         goto out;
     r = (Snipwise__Store__EmailRecord *)m;
+    if (r->seq) { /* its entry in the feed of new emails, if it has one */
+        rc = store_mail__seq_key(&k, team_id, r->seq);
+        if (rc == SW_OK)
+            rc = store_del(t, STORE_DB_EMAIL_SEQ, sw_buf_str(&k),
+                           sw_buf_len(&k));
+        if (rc == SW_ENOTFOUND)
+            rc = SW_OK;
+        if (rc)
+            goto out;
+    }
     if (r->dedupe_key.len == 0)
         goto out;
     rc = store_email_lookup(t, team_id, r->dedupe_key.data, r->dedupe_key.len,

@@ -144,3 +144,81 @@ sw_err store_hist_seqs(store_txn *t, const char *team_id, uint64_t out[3])
     memcpy(out, v, sizeof(v));
     return SW_OK;
 }
+
+/* --- The feeds: what changed since a sequence number ------------------- */
+
+struct store_hist_feed {
+    store_txn *t;
+    const char *team_id;
+    enum store_db rec_db; /* where the ids the feed names are kept */
+    int what;             /* 'e' or 's' */
+    void *fn;
+    void *arg;
+    struct sw_buf k;
+};
+
+static sw_err store_hist_feed_cb(const void *k, size_t klen, const void *v,
+                                 size_t vlen, void *arg)
+{
+    struct store_hist_feed *f = arg;
+    struct store_hist_arg a = {f->team_id, f->what, f->fn, f->arg};
+    const void *rv;
+    size_t rl;
+    sw_err rc;
+
+    (void)k;
+    (void)klen;
+    rc = store_key(&f->k, f->team_id, v, vlen);
+    if (rc == SW_OK)
+        rc = store_get(f->t, f->rec_db, sw_buf_str(&f->k), sw_buf_len(&f->k),
+                       &rv, &rl);
+    if (rc == SW_ENOTFOUND)
+        return SW_OK; /* an entry whose record has gone */
+    if (rc)
+        return rc;
+    return store_hist_cb(NULL, 0, rv, rl, &a);
+}
+
+static sw_err store_hist_feed_scan(store_txn *t, const char *team_id,
+                                   enum store_db feed_db, enum store_db rec_db,
+                                   int what, uint64_t after_seq, void *fn,
+                                   void *arg)
+{
+    struct store_hist_feed f = {t, team_id, rec_db, what, fn, arg, {0}};
+    struct sw_buf p, after;
+    sw_err rc;
+
+    if (t == NULL || team_id == NULL || team_id[0] == '\0' || fn == NULL)
+        return SW_EINVAL;
+    sw_buf_init(&p, STORE_HIST_KEY_MAX);
+    sw_buf_init(&after, STORE_HIST_KEY_MAX);
+    sw_buf_init(&f.k, STORE_HIST_KEY_MAX);
+    rc = store_key(&p, team_id, NULL, 0);
+    if (rc == SW_OK)
+        rc = store_mail__seq_key(&after, team_id, after_seq);
+    if (rc == SW_OK)
+        rc = store_scan(t, feed_db, sw_buf_str(&p), sw_buf_len(&p),
+                        sw_buf_str(&after), sw_buf_len(&after),
+                        store_hist_feed_cb, &f);
+    sw_buf_free(&p);
+    sw_buf_free(&after);
+    sw_buf_free(&f.k);
+    return rc;
+}
+
+sw_err store_hist_email_feed(store_txn *t, const char *team_id,
+                             uint64_t after_seq, store_hist_email_fn fn,
+                             void *arg)
+{
+    return store_hist_feed_scan(t, team_id, STORE_DB_EMAIL_SEQ, STORE_DB_EMAILS,
+                                'e', after_seq, (void *)fn, arg);
+}
+
+sw_err store_hist_snippet_feed(store_txn *t, const char *team_id,
+                               uint64_t after_seq, store_hist_snippet_fn fn,
+                               void *arg)
+{
+    return store_hist_feed_scan(t, team_id, STORE_DB_SNIPPET_SEQ,
+                                STORE_DB_SNIPPETS, 's', after_seq, (void *)fn,
+                                arg);
+}

@@ -37,6 +37,26 @@ SW_MUST_CHECK sw_err store_hist_snippets(store_txn *t, const char *team_id,
 SW_MUST_CHECK sw_err store_hist_contents(store_txn *t, const char *team_id,
                                          store_hist_content_fn fn, void *arg);
 
+/* store_hist_email_feed calls fn, in sequence order, for every email of
+ * team_id whose "email" sequence number is greater than after_seq and
+ * that is still stored (the EMAIL_SEQ feed, store.h: emails stored before
+ * the feed existed are not in it). Emails are added, never changed there,
+ * except by thread merges (STORE_MERGE_SEQ, store_mail.h) and erasures
+ * (STORE_ERASE_SEQ), which a follower of the feed must check for itself.
+ * Errors: as store_hist_emails. */
+SW_MUST_CHECK sw_err store_hist_email_feed(store_txn *t, const char *team_id,
+                                           uint64_t after_seq,
+                                           store_hist_email_fn fn, void *arg);
+
+/* store_hist_snippet_feed calls fn, in sequence order, for every snippet
+ * of team_id whose snippet feed sequence number is greater than after_seq
+ * (each at its latest, deleted ones included: store_snippet.h), in
+ * transaction t. Errors: as store_hist_emails. */
+SW_MUST_CHECK sw_err store_hist_snippet_feed(store_txn *t, const char *team_id,
+                                             uint64_t after_seq,
+                                             store_hist_snippet_fn fn,
+                                             void *arg);
+
 /* store_hist_seqs writes the team's current "email" (plus "erase":
  * store_erase.h), "snippet" and "outcome" sequence values (0 when never
  * advanced): together they identify the state every statistic of the

@@ -380,6 +380,16 @@ sw_err store_mail__id_key(struct sw_buf *b, const char *team_id, const char *id)
     return store_key(b, team_id, id, strlen(id));
 }
 
+sw_err store_mail__seq_key(struct sw_buf *b, const char *team_id, uint64_t seq)
+{
+    sw_err rc;
+
+    if (team_id == NULL || !team_id[0])
+        return SW_EINVAL;
+    rc = store_key(b, team_id, NULL, 0);
+    return rc ? rc : store_key_add_u64(b, seq);
+}
+
 sw_err store_mail__recent_key(struct sw_buf *b, const char *team_id, int64_t ms,
                               const char *id)
 {
@@ -648,6 +658,11 @@ sw_err store_email_put(store_txn *t, struct store_email *e, const void *dkey,
                    e->email_id, strlen(e->email_id), STORE_NOOVERWRITE);
     if (rc)
         goto out;
+    /* The feed of new emails (store_hist_email_feed). */
+    rc = store_mail__seq_key(&mk, e->team_id, e->seq);
+    if (rc == SW_OK)
+        rc = store_put(t, STORE_DB_EMAIL_SEQ, sw_buf_str(&mk), sw_buf_len(&mk),
+                       e->email_id, strlen(e->email_id), STORE_NOOVERWRITE);
 out:
     sw_buf_free(&k);
     sw_buf_free(&mk);
@@ -1157,6 +1172,7 @@ sw_err store_thread_merge(store_txn *t, struct store_thread *into,
     struct store_mail_moves x;
     struct store_thread from;
     const char *team;
+    uint64_t merges;
     size_t i;
     sw_err rc;
 
@@ -1166,6 +1182,11 @@ sw_err store_thread_merge(store_txn *t, struct store_thread *into,
         return SW_EINVAL;
     team = into->team_id;
     memset(&x, 0, sizeof(x));
+    /* Emails change threads: the ranker's statistics must be built again,
+     * not extended by the feed (store_hist_email_feed). */
+    rc = store_seq_next(t, team, STORE_MERGE_SEQ, &merges);
+    if (rc)
+        return rc;
     memset(&from, 0, sizeof(from));
     rc = store_thread_get_txn(t, team, from_id, &from);
     for (i = 0; rc == SW_OK && i < from.n_emails; i++)

@@ -250,6 +250,11 @@ SW_MUST_CHECK sw_err store_thread_ref_del(store_txn *t, const char *team_id,
                                           const char *msgid,
                                           const char *thread_id);
 
+/* The team sequence every thread merge advances (store_seq_peek reads
+ * it): emails then change threads, which the feed of new emails
+ * (store_hist_email_feed) does not show. */
+#define STORE_MERGE_SEQ "merge"
+
 /* store_thread_merge moves thread from_id into *into (read by the caller in
  * t, another thread of the same team): every email of from_id is re-pointed
  * at into, and so are its Message-ID references, its outcomes and its

@@ -575,6 +575,44 @@ static SW_MUST_CHECK sw_err store_check_team_refs(const void *k, size_t kl,
     return rc;
 }
 
+/* store_check_email_seq: a feed entry (team\0seq → email id) names an
+ * email of the team whose record carries that seq. */
+static sw_err store_check_email_seq(const void *k, size_t kl, const void *v,
+                                    size_t vl, void *arg)
+{
+    struct store_check *c = arg;
+    struct store_email e;
+    char id[128];
+    size_t p = store_check_team(c, k, kl);
+    uint64_t seq = 0;
+    size_t i;
+    sw_err rc;
+
+    c->index_entries++;
+    if (p == 0 || kl != p + 8 || vl == 0 || vl >= sizeof(id)) {
+        store_check_fail(c, "email feed entry is malformed%s%s", NULL, NULL);
+        return SW_OK;
+    }
+    for (i = 0; i < 8; i++)
+        seq = seq << 8 | ((const unsigned char *)k)[p + i];
+    memcpy(id, v, vl);
+    id[vl] = '\0';
+    memset(&e, 0, sizeof(e));
+    rc = store_email_get_txn(c->t, c->team, id, &e);
+    if (rc == SW_ENOTFOUND || rc == SW_EINVAL || rc == SW_ECORRUPT) {
+        store_check_fail(c, "email feed of team %s: email %s does not exist",
+                         c->team, id);
+        return SW_OK;
+    }
+    if (rc)
+        return rc;
+    if (e.seq != seq)
+        store_check_fail(c, "email feed of team %s: email %s has another seq",
+                         c->team, id);
+    store_email_clear(&e);
+    return SW_OK;
+}
+
 static SW_MUST_CHECK sw_err store_check_view(store_txn *t, void *arg)
 {
     struct store_check *c = arg;
@@ -598,6 +636,9 @@ static SW_MUST_CHECK sw_err store_check_view(store_txn *t, void *arg)
     if (rc == SW_OK)
         rc = store_scan(t, STORE_DB_CONTENT_HASH, NULL, 0, NULL, 0,
                         store_check_index, &hashes);
+    if (rc == SW_OK)
+        rc = store_scan(t, STORE_DB_EMAIL_SEQ, NULL, 0, NULL, 0,
+                        store_check_email_seq, c);
     if (rc == SW_OK)
         rc = store_scan(t, STORE_DB_CONTENT_USE, NULL, 0, NULL, 0,
                         store_check_use, c);

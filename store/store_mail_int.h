@@ -21,6 +21,8 @@ SW_MUST_CHECK sw_err store_mail__content_dec(const char *team_id, const void *v,
 /* Key builders: reset b and write the full key. */
 SW_MUST_CHECK sw_err store_mail__id_key(struct sw_buf *b, const char *team_id,
                                         const char *id);
+SW_MUST_CHECK sw_err store_mail__seq_key(struct sw_buf *b, const char *team_id,
+                                         uint64_t seq);
 SW_MUST_CHECK sw_err store_mail__recent_key(struct sw_buf *b,
                                             const char *team_id, int64_t ms,
                                             const char *id);

@@ -6,6 +6,7 @@
 #include "base/sw_buf.h"
 #include "base/sw_mem.h"
 #include "store/store.h"
+#include "store/store_hist.h"
 #include "store/store_job.h"
 #include "store/store_mail.h"
 #include "store/store_outcome.h"
@@ -591,6 +592,119 @@ static SW_MUST_CHECK sw_err drop_thread_txn(store_txn *t, void *arg)
     return rc;
 }
 
+/* --- The feed of new emails (store_hist_email_feed) --------------------- */
+
+struct feed_seen {
+    char ids[8][32];
+    uint64_t seqs[8];
+    size_t n;
+};
+
+static sw_err feed_cb(const struct store_email *e, void *arg)
+{
+    struct feed_seen *s = arg;
+
+    assert_true(s->n < 8);
+    snprintf(s->ids[s->n], sizeof(s->ids[0]), "%s", e->email_id);
+    s->seqs[s->n++] = e->seq;
+    return SW_OK;
+}
+
+struct feed_read {
+    const char *team;
+    uint64_t after;
+    struct feed_seen seen;
+    uint64_t merges;
+};
+
+static sw_err feed_read_txn(store_txn *t, void *arg)
+{
+    struct feed_read *r = arg;
+    sw_err rc;
+
+    memset(&r->seen, 0, sizeof(r->seen));
+    rc = store_hist_email_feed(t, r->team, r->after, feed_cb, &r->seen);
+    return rc ? rc : store_seq_peek(t, r->team, STORE_MERGE_SEQ, &r->merges);
+}
+
+static void feed_read(struct fixture *f, const char *team, uint64_t after,
+                      struct feed_read *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->team = team;
+    r->after = after;
+    ASSERT_OK(store_view(f->s, feed_read_txn, r));
+}
+
+static sw_err merge_txn(store_txn *t, void *arg)
+{
+    struct store_thread into;
+    sw_err rc;
+
+    (void)arg;
+    memset(&into, 0, sizeof(into));
+    rc = store_thread_get_txn(t, "A", "th_0002", &into);
+    if (rc == SW_OK)
+        rc = store_thread_merge(t, &into, "th_0001");
+    if (rc == SW_OK)
+        rc = store_thread_put(t, &into);
+    store_thread_clear(&into);
+    return rc;
+}
+
+static sw_err dangling_seq_txn(store_txn *t, void *arg)
+{
+    struct sw_buf k;
+    sw_err rc;
+
+    (void)arg;
+    sw_buf_init(&k, 256);
+    rc = store_key(&k, "A", NULL, 0);
+    if (rc == SW_OK)
+        rc = store_key_add_u64(&k, 999);
+    if (rc == SW_OK)
+        rc = store_put(t, STORE_DB_EMAIL_SEQ, sw_buf_str(&k), sw_buf_len(&k),
+                       "em_gone", 7, 0);
+    sw_buf_free(&k);
+    return rc;
+}
+
+static void test_email_feed(void **state)
+{
+    struct fixture *f = *state;
+    struct feed_read r;
+
+    put_one(f, "A", 1, 1000, NULL);
+    put_one(f, "B", 9, 1500, NULL);
+    put_one(f, "A", 2, 2000, NULL);
+    put_one(f, "A", 3, 3000, NULL);
+    /* In sequence order, the team's own only, after the given number. */
+    feed_read(f, "A", 0, &r);
+    assert_int_equal(r.seen.n, 3);
+    assert_string_equal(r.seen.ids[0], "em_0001");
+    assert_string_equal(r.seen.ids[1], "em_0002");
+    assert_string_equal(r.seen.ids[2], "em_0003");
+    assert_true(r.seen.seqs[0] < r.seen.seqs[1] &&
+                r.seen.seqs[1] < r.seen.seqs[2]);
+    feed_read(f, "A", r.seen.seqs[0], &r);
+    assert_int_equal(r.seen.n, 2);
+    assert_string_equal(r.seen.ids[0], "em_0002");
+    feed_read(f, "B", 0, &r);
+    assert_int_equal(r.seen.n, 1);
+    assert_string_equal(r.seen.ids[0], "em_0009");
+    /* A merge advances the merge sequence; the feed still lists each
+     * email once. */
+    assert_int_equal(r.merges, 0);
+    ASSERT_OK(store_update(f->s, merge_txn, NULL));
+    feed_read(f, "A", 0, &r);
+    assert_int_equal(r.merges, 1);
+    assert_int_equal(r.seen.n, 3);
+    assert_clean(f, 0);
+    /* The check finds an entry whose email has gone. */
+    ASSERT_OK(store_update(f->s, dangling_seq_txn, NULL));
+    assert_clean(f, 1);
+}
+
 static void test_check_finds_damage(void **state)
 {
     struct fixture *f = *state;
@@ -714,6 +828,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_job_finish, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_next_team, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_next_of_team, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_email_feed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_finds_damage, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_check_finds_dangling_refs, setup,
