@@ -301,6 +301,56 @@ sw_err rank__acct_email(struct rank_acct_build *ab, struct sw_arena *a,
     return rc;
 }
 
+sw_err rank__acct_seed(struct rank_acct_build *ab, const struct rank_hist *base)
+{
+    size_t i, k;
+    sw_err rc;
+
+    assert(ab->nth == 0 && ab->nnames == 0);
+    ab->names = sw_calloc(base->naccounts + 1, sizeof(*ab->names));
+    ab->th = sw_calloc(base->nthreads + 1, sizeof(*ab->th));
+    if (ab->names == NULL || ab->th == NULL)
+        return SW_ENOMEM;
+    ab->cnames = base->naccounts + 1;
+    ab->nth = base->nthreads + 1;
+    for (i = 0; i < base->naccounts; i++) {
+        const char *d = base->accounts[i].domain;
+        ab->names[ab->nnames++] = d;
+        rc = rank__map_put(&ab->by_name, rank_acct_hash(d, strlen(d)), i);
+        if (rc)
+            return rc;
+    }
+    for (i = 0; i < base->nthreads; i++)
+        for (k = base->thr_acc_lo[i]; k < base->thr_acc_lo[i + 1]; k++) {
+            const char *d = base->accounts[base->thr_acc[k]].domain;
+            assert(ab->th[i].ndom < RANK_ACCT_PER_THREAD);
+            ab->th[i].dom[ab->th[i].ndom++] = rank_acct_hash(d, strlen(d));
+        }
+    return rank__map_copy(&ab->own, &base->own, 8);
+}
+
+int rank__acct_known_own(const struct rank_acct_build *ab, const char *addr)
+{
+    char key[RANK_ACCOUNT_KEY_MAX];
+    size_t n = rank_account_key(addr, key, sizeof(key));
+    uint64_t v;
+
+    return n == 0 || rank__map_get(&ab->own, rank_acct_hash(key, n), &v);
+}
+
+int rank__acct_room(const struct rank_acct_build *ab, uint32_t th,
+                    size_t unseen)
+{
+    size_t n = th < ab->nth ? ab->th[th].ndom : 0;
+
+    return n + unseen < RANK_ACCT_PER_THREAD;
+}
+
+size_t rank__acct_nown(const struct rank_acct_build *ab)
+{
+    return ab->own.n + (size_t)ab->own.has_zero;
+}
+
 static int rank_acct_name_cmp(const void *x, const void *y)
 {
     return strcmp(*(const char *const *)x, *(const char *const *)y);

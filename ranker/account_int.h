@@ -56,4 +56,23 @@ long rank__acct_ev_index(const struct rank_hist *h, uint32_t a, uint32_t item);
 /* rank__acct_end frees *ab and sets it to NULL; NULL is accepted. */
 void rank__acct_end(struct rank_acct_build **ab);
 
+/* For rank_hist_follow (hist_follow.c). rank__acct_seed makes ab, new,
+ * hold base's accounts as the candidates of its threads and base's own
+ * domains (the strings stay base's). Errors: SW_ENOMEM. */
+SW_MUST_CHECK sw_err rank__acct_seed(struct rank_acct_build *ab,
+                                     const struct rank_hist *base);
+
+/* rank__acct_known_own: addr's account is one of ab's own domains, or
+ * addr has no account key. */
+int rank__acct_known_own(const struct rank_acct_build *ab, const char *addr);
+
+/* rank__acct_room: thread th's candidates, with unseen more, stay below
+ * the per-thread cap (so that which ones were kept cannot depend on the
+ * order mail was read in). */
+int rank__acct_room(const struct rank_acct_build *ab, uint32_t th,
+                    size_t unseen);
+
+/* rank__acct_nown: how many own domains ab holds. */
+size_t rank__acct_nown(const struct rank_acct_build *ab);
+
 #endif

@@ -37,6 +37,10 @@
  * about RANK_ENGINE_DUTY passes' time (milliseconds to a second) plus a
  * poll, except while a full build of the team runs. */
 #define RANK_ENGINE_DUTY 4
+/* New mail is counted by following the feeds (rank_hist_follow), which
+ * cannot join a new framing to a family by meaning: a full build, in the
+ * background, at most this long after the last one once mail came. */
+#define RANK_ENGINE_FULL_EVERY_MS (10 * 60 * 1000)
 
 struct rank_tcache {
     char *team;
@@ -55,6 +59,10 @@ struct rank_tcache {
                                     the builder's, under e->mu) */
     int64_t delta_rest_until_ms; /* no publisher's pass before: the same
                                     for its passes (publisher only) */
+    int follow_refused; /* since the last full build, new mail could not
+                           be followed (rank_hist_follow); under e->mu */
+    int64_t full_at_ms; /* when the last full build started (sw_mono_ms);
+                           under e->mu */
     /* The builder's (rank_builder_thread), under e->mu: */
     int want_full;            /* the publisher asks for a full build */
     int building;             /* the builder is at it */
@@ -429,6 +437,10 @@ static sw_err rank_build_full(rank_engine *e, struct rank_tcache *tc,
     if (*out == NULL)
         return SW_ENOMEM;
     (*out)->gen = __atomic_add_fetch(&tc->gens, 1, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&e->mu);
+    tc->follow_refused = 0;
+    tc->full_at_ms = sw_mono_ms();
+    pthread_mutex_unlock(&e->mu);
     if (tc->sigs == NULL && rank_sigs_new(&tc->sigs) != SW_OK)
         tc->sigs = NULL; /* build without: slower, same result */
     rc = rank_hist_build_cached(t, tc->team, &e->p, 0, tc->sigs, &(*out)->h);
@@ -437,12 +449,66 @@ static sw_err rank_build_full(rank_engine *e, struct rank_tcache *tc,
     return rc;
 }
 
+/* rank_follows: how many follows of new mail h's statistics are since
+ * the full build they come from. */
+static int rank_follows(const struct rank_hist *h)
+{
+    return (h->root ? h->root : h)->follows;
+}
+
+/* rank_full_overdue: h counts mail by following since a full build that
+ * is RANK_ENGINE_FULL_EVERY_MS old: the families want one. e->mu held. */
+static int rank_full_overdue(const struct rank_tcache *tc,
+                             const struct rank_hist *h)
+{
+    return rank_follows(h) > 0 &&
+           sw_mono_ms() - tc->full_at_ms >= RANK_ENGINE_FULL_EVERY_MS;
+}
+
+/* rank_build_follow sets b->hist to base with the mail and snippets since
+ * counted (rank_hist_follow), unless that was refused since the last full
+ * build or, when full_ok, a full build is overdue. Returns SW_ESTATE when
+ * it did not (base is still the caller's), else base is taken over. */
+static sw_err rank_build_follow(rank_engine *e, struct rank_tcache *tc,
+                                store_txn *t, const struct rank_now *now,
+                                struct rank_cref **base, int full_ok,
+                                struct rank_state *b)
+{
+    int may;
+    sw_err rc;
+
+    pthread_mutex_lock(&e->mu);
+    may =
+        !tc->follow_refused && !(full_ok && rank_full_overdue(tc, (*base)->h));
+    pthread_mutex_unlock(&e->mu);
+    if (!may)
+        return SW_ESTATE;
+    b->hist = rank_cref_new(now->seqs);
+    if (b->hist == NULL)
+        return SW_ENOMEM;
+    b->hist->gen = __atomic_add_fetch(&tc->gens, 1, __ATOMIC_RELAXED);
+    rc = rank_hist_follow(t, tc->team, &e->p, (*base)->h, &b->hist->h);
+    if (rc == SW_OK) {
+        rank__cref_put(e, base);
+        return SW_OK;
+    }
+    rank__cref_put(e, &b->hist);
+    if (rc == SW_ESTATE) {
+        pthread_mutex_lock(&e->mu);
+        tc->follow_refused = 1;
+        pthread_mutex_unlock(&e->mu);
+        sw_log_info("rank.follow_refused", "team=%s", tc->team);
+    }
+    return rc;
+}
+
 /* rank_build_hist sets b->hist to statistics for now from base (a
- * reference, taken over; NULL: none): base itself when current; when the
- * outcome feed moved on, base with the new outcomes counted
- * (rank_hist_delta; its mail and snippets stay base's); else, or when
- * base is not a delta's base, a full build if full_ok (*full set), or
- * base as it is. tc->build held. */
+ * reference, taken over; NULL: none): base itself when current; when
+ * mail or snippets moved on, base with them counted (rank_build_follow);
+ * when only the outcome feed moved on, or the follow was refused, base
+ * with the new outcomes counted (rank_hist_delta; its mail and snippets
+ * stay base's); else, or when base is not a delta's base, a full build if
+ * full_ok (*full set), or base as it is. tc->build held. */
 static sw_err rank_build_hist(rank_engine *e, struct rank_tcache *tc,
                               store_txn *t, const struct rank_now *now,
                               struct rank_cref *base, int full_ok,
@@ -454,6 +520,14 @@ static sw_err rank_build_hist(rank_engine *e, struct rank_tcache *tc,
     if (base && memcmp(base->key, now->seqs, sizeof(now->seqs)) == 0) {
         b->hist = base;
         return SW_OK;
+    }
+    if (base &&
+        (base->key[0] != now->seqs[0] || base->key[1] != now->seqs[1])) {
+        rc = rank_build_follow(e, tc, t, now, &base, full_ok, b);
+        if (rc != SW_ESTATE) {
+            rank__cref_put(e, &base); /* NULL when taken over */
+            return rc;
+        }
     }
     if (base && base->key[2] < now->seqs[2] &&
         (!full_ok ||
@@ -681,6 +755,7 @@ static void rank_stats_load(rank_engine *e, struct rank_tcache *tc)
     if (tc->built == NULL && tc->pub.hist == NULL) {
         tc->built = c;
         tc->built_started_ms = started;
+        tc->full_at_ms = started; /* as good as a full build */
         c = NULL;
     }
     pthread_mutex_unlock(&e->mu);
@@ -774,7 +849,7 @@ static sw_err rank_refresh(rank_engine *e, struct rank_tcache *tc)
     struct rank_now now;
     store_txn *t = NULL;
     int64_t started, since, built_ms = 0;
-    int current, due, full, adopted, need_full;
+    int current, due, full, adopted, need_full, mail;
     sw_err rc;
 
     if (e->stats_dir && !tc->load_tried)
@@ -796,16 +871,23 @@ static sw_err rank_refresh(rank_engine *e, struct rank_tcache *tc)
     }
     current = !adopted && rank_is_current(tc, &now);
     rank_note_stale(e, tc, !current);
-    /* Mail or snippets moved on, or the outcomes counted since the last
-     * full build are many (each delta copies them): a full build. */
-    need_full = base == NULL || base->key[0] != now.seqs[0] ||
-                base->key[1] != now.seqs[1] || rank_hist_delta_heavy(base->h);
+    if (adopted)
+        tc->follow_refused = 0;
+    mail = base && (base->key[0] != now.seqs[0] || base->key[1] != now.seqs[1]);
+    /* New mail that could not be followed, families that want computing
+     * again after mail was followed for a while, or many outcomes
+     * counted since the last full build (each delta copies them): a full
+     * build. */
+    need_full = base == NULL || (mail && tc->follow_refused) ||
+                rank_full_overdue(tc, base->h) ||
+                rank_hist_delta_heavy(base->h);
     if (need_full && !tc->building && !tc->want_full &&
         started >= tc->rest_until_ms) {
         tc->want_full = 1;
         pthread_cond_broadcast(&e->bcond);
     }
-    due = base && (adopted || rank_delta_due(tc, &now));
+    due = base && (adopted || rank_delta_due(tc, &now) ||
+                   (mail && !tc->follow_refused));
     since = tc->stale_since_ms;
     pthread_mutex_unlock(&e->mu);
     if (current || !due) {

@@ -40,6 +40,14 @@ static size_t rank_family_norm(const char *s, char *out)
     return n;
 }
 
+uint64_t rank_family_text_key(const char *text)
+{
+    char norm[RANK_FAM_TEXT_MAX + 1];
+    size_t n = rank_family_norm(text, norm);
+
+    return rank__hash64(norm, n, 0x7e47);
+}
+
 /* rank_family_sig computes the MinHash signature of text. */
 static void rank_family_sig(const char *text, uint64_t sig[RANK_FAM_HASHES])
 {

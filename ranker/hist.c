@@ -13,8 +13,10 @@
 
 #include "base/sw_mem.h"
 #include "ranker/account_int.h"
+#include "ranker/hist_build.h"
 #include "ranker/hist_int.h"
 #include "ranker/index.h"
+#include "store/store_erase.h"
 #include "store/store_hist.h"
 #include "store/store_mail.h"
 #include "store/store_outcome.h"
@@ -100,7 +102,7 @@ void rank_params_default(struct rank_params *p)
 
 /* --- growable arrays ----------------------------------------------------- */
 
-static void *rank_vec_push(void **arr, size_t *n, size_t *cap, size_t elsz)
+void *rank__vec_push(void **arr, size_t *n, size_t *cap, size_t elsz)
 {
     if (*n == *cap) {
         size_t nc = *cap ? *cap * 2 : 64;
@@ -113,36 +115,6 @@ static void *rank_vec_push(void **arr, size_t *n, size_t *cap, size_t elsz)
     memset((char *)*arr + *n * elsz, 0, elsz);
     return (char *)*arr + (*n)++ * elsz;
 }
-
-/* --- the build's working state ------------------------------------------- */
-
-struct rank_tsnip {
-    char *id, *text, *content_id, *email_id;
-    int kind;
-    int64_t create_ms;
-};
-
-struct rank_temail {
-    uint32_t thread;
-    int out;
-    int64_t sent_ms;
-    uint64_t rep;
-    size_t nf, fcap; /* framing family items */
-    uint32_t *fitems;
-    size_t nc; /* content items */
-    uint32_t *citems;
-};
-
-struct rank_toutcome {
-    uint32_t thread;
-    int kind;
-    int64_t occur_ms;
-};
-
-struct rank_tthread {
-    int64_t first_in_ms, first_out_ms;
-    char *first_in_text, *first_out_text; /* arena */
-};
 
 /* rank_keep_first keeps in (*ms, *text) the context "subject\nbody" (body
  * cut at max bytes) of the earliest message; at the same time the smaller
@@ -166,41 +138,22 @@ static sw_err rank_keep_first(struct sw_arena *a, int64_t sent_ms,
     return SW_OK;
 }
 
-struct rank_build {
-    struct rank_hist *h;
-    struct rank__map thread_by_id;
-    const struct rank_params *p;
-    const char *team;
-    int64_t cutoff_ms;
-    struct rank_sigs *sigs; /* family signatures kept between builds */
-    struct rank_tsnip *ts;
-    size_t nts, cts;
-    struct rank_temail *te;
-    size_t nte, cte;
-    struct rank__map email_by_id; /* hash(email id) → index */
-    size_t cthreads;
-    struct rank_tthread *tt; /* parallel to h->threads */
-    size_t ctt;
-    struct rank_toutcome *to;
-    size_t nto, cto;
-    size_t citems;
-    struct rank_acct_build *ab; /* the threads' accounts (account.c) */
-};
+char rank__text_unknown[] = "";
 
-static uint64_t rank_hash_str(const char *s)
+uint64_t rank__hash_str(const char *s)
 {
     return rank__hash64(s, strlen(s), 0x5157);
 }
 
-static sw_err rank_add_item(struct rank_build *b, int kind, const char *id,
-                            const char *title, const char *sha_hex, int ckind,
-                            uint32_t *out)
+sw_err rank__build_item(struct rank_build *b, int kind, const char *id,
+                        const char *title, const char *sha_hex, int ckind,
+                        uint32_t *out)
 {
     struct rank_hist *h = b->h;
     struct rank_hitem *it;
 
-    it = rank_vec_push((void **)&h->items, &h->nitems, &b->citems,
-                       sizeof(*h->items));
+    it = rank__vec_push((void **)&h->items, &h->nitems, &b->citems,
+                        sizeof(*h->items));
     if (it == NULL)
         return SW_ENOMEM;
     it->kind = kind;
@@ -216,16 +169,16 @@ static sw_err rank_add_item(struct rank_build *b, int kind, const char *id,
     if (it->id == NULL || it->title == NULL || it->key == NULL)
         return SW_ENOMEM;
     *out = (uint32_t)(h->nitems - 1);
-    return rank__map_put(&h->by_item, rank_hash_str(id), *out);
+    return rank__map_put(&h->by_item, rank__hash_str(id), *out);
 }
 
-static sw_err rank_content_cb(const struct store_content *c, void *arg)
+sw_err rank__build_content_cb(const struct store_content *c, void *arg)
 {
     struct rank_build *b = arg;
     uint32_t idx;
 
-    return rank_add_item(b, 'c', c->content_id, c->filename, c->sha256_hex,
-                         c->kind, &idx);
+    return rank__build_item(b, 'c', c->content_id, c->filename, c->sha256_hex,
+                            c->kind, &idx);
 }
 
 static sw_err rank_snippet_cb(const struct store_snippet *s, void *arg)
@@ -235,7 +188,7 @@ static sw_err rank_snippet_cb(const struct store_snippet *s, void *arg)
 
     if (s->deleted || s->text[0] == '\0')
         return SW_OK;
-    t = rank_vec_push((void **)&b->ts, &b->nts, &b->cts, sizeof(*b->ts));
+    t = rank__vec_push((void **)&b->ts, &b->nts, &b->cts, sizeof(*b->ts));
     if (t == NULL)
         return SW_ENOMEM;
     t->id = sw_strdup(s->snippet_id);
@@ -249,11 +202,10 @@ static sw_err rank_snippet_cb(const struct store_snippet *s, void *arg)
     return SW_OK;
 }
 
-static sw_err rank_thread_of(struct rank_build *b, const char *id,
-                             uint32_t *out)
+sw_err rank__build_thread(struct rank_build *b, const char *id, uint32_t *out)
 {
     struct rank_hist *h = b->h;
-    uint64_t hv = rank_hash_str(id), v;
+    uint64_t hv = rank__hash_str(id), v;
     struct rank_hthread *th;
     struct rank_tthread *tt;
     size_t ctt = b->ctt;
@@ -262,13 +214,13 @@ static sw_err rank_thread_of(struct rank_build *b, const char *id,
         *out = (uint32_t)v;
         return SW_OK;
     }
-    th = rank_vec_push((void **)&h->threads, &h->nthreads, &b->cthreads,
-                       sizeof(*h->threads));
+    th = rank__vec_push((void **)&h->threads, &h->nthreads, &b->cthreads,
+                        sizeof(*h->threads));
     if (th == NULL)
         return SW_ENOMEM;
     {
         size_t n = h->nthreads - 1;
-        tt = rank_vec_push((void **)&b->tt, &n, &ctt, sizeof(*b->tt));
+        tt = rank__vec_push((void **)&b->tt, &n, &ctt, sizeof(*b->tt));
         b->ctt = ctt;
         if (tt == NULL)
             return SW_ENOMEM;
@@ -281,7 +233,7 @@ static sw_err rank_thread_of(struct rank_build *b, const char *id,
     return rank__map_put(&b->thread_by_id, hv, *out);
 }
 
-static sw_err rank_email_cb(const struct store_email *e, void *arg)
+sw_err rank__build_email_cb(const struct store_email *e, void *arg)
 {
     struct rank_build *b = arg;
     struct rank_hist *h = b->h;
@@ -291,10 +243,10 @@ static sw_err rank_email_cb(const struct store_email *e, void *arg)
     size_t i;
     sw_err rc;
 
-    rc = rank_thread_of(b, e->thread_id, &th);
+    rc = rank__build_thread(b, e->thread_id, &th);
     if (rc)
         return rc;
-    te = rank_vec_push((void **)&b->te, &b->nte, &b->cte, sizeof(*b->te));
+    te = rank__vec_push((void **)&b->te, &b->nte, &b->cte, sizeof(*b->te));
     if (te == NULL)
         return SW_ENOMEM;
     te->thread = th;
@@ -303,7 +255,8 @@ static sw_err rank_email_cb(const struct store_email *e, void *arg)
     if (rc)
         return rc;
     te->sent_ms = e->sent_ms ? e->sent_ms : e->ingest_ms;
-    te->rep = rank_hash_str(e->rep_email[0] ? e->rep_email : e->from_email);
+    te->rep = rank__hash_str(e->rep_email[0] ? e->rep_email : e->from_email);
+    te->id = rank__hash_str(e->email_id);
     if (te->sent_ms > h->now_ms)
         h->now_ms = te->sent_ms;
     if (te->out && e->n_contents) {
@@ -312,7 +265,7 @@ static sw_err rank_email_cb(const struct store_email *e, void *arg)
             return SW_ENOMEM;
         for (i = 0; i < e->n_contents; i++)
             if (rank__map_get(&h->by_item,
-                              rank_hash_str(e->contents[i].content_id), &v))
+                              rank__hash_str(e->contents[i].content_id), &v))
                 te->citems[te->nc++] = (uint32_t)v;
     }
     if (te->out) {
@@ -336,19 +289,19 @@ static sw_err rank_email_cb(const struct store_email *e, void *arg)
         if (rc)
             return rc;
     }
-    return rank__map_put(&b->email_by_id, rank_hash_str(e->email_id),
+    return rank__map_put(&b->email_by_id, rank__hash_str(e->email_id),
                          b->nte - 1);
 }
 
-static sw_err rank_outcome_cb(const struct store_outcome *o, void *arg)
+sw_err rank__build_outcome_cb(const struct store_outcome *o, void *arg)
 {
     struct rank_build *b = arg;
     struct rank_toutcome *t;
     uint64_t v;
 
-    if (!rank__map_get(&b->thread_by_id, rank_hash_str(o->thread_id), &v))
+    if (!rank__map_get(&b->thread_by_id, rank__hash_str(o->thread_id), &v))
         return SW_OK; /* a thread without mail (cannot happen in practice) */
-    t = rank_vec_push((void **)&b->to, &b->nto, &b->cto, sizeof(*b->to));
+    t = rank__vec_push((void **)&b->to, &b->nto, &b->cto, sizeof(*b->to));
     if (t == NULL)
         return SW_ENOMEM;
     t->thread = (uint32_t)v;
@@ -359,7 +312,7 @@ static sw_err rank_outcome_cb(const struct store_outcome *o, void *arg)
     return SW_OK;
 }
 
-static int rank_tsnip_age_cmp(const void *x, const void *y)
+int rank__tsnip_age_cmp(const void *x, const void *y)
 {
     const struct rank_tsnip *a = x, *b = y;
 
@@ -389,7 +342,7 @@ static sw_err rank_build_snippets(struct rank_build *b)
     sw_err rc = SW_ENOMEM;
 
     if (b->nts)
-        qsort(b->ts, b->nts, sizeof(*b->ts), rank_tsnip_age_cmp);
+        qsort(b->ts, b->nts, sizeof(*b->ts), rank__tsnip_age_cmp);
     texts = sw_calloc(b->nts + 1, sizeof(*texts));
     fam = sw_calloc(b->nts + 1, sizeof(*fam));
     famitem = sw_calloc(b->nts + 1, sizeof(*famitem));
@@ -422,14 +375,14 @@ static sw_err rank_build_snippets(struct rank_build *b)
         s->content = RANK_NONE;
         s->item = RANK_NONE;
         if (t->content_id[0] &&
-            rank__map_get(&h->by_item, rank_hash_str(t->content_id), &v))
+            rank__map_get(&h->by_item, rank__hash_str(t->content_id), &v))
             s->content = (uint32_t)v;
         if (t->kind == STORE_SNIPPET_FRAMING) {
             uint32_t root = fam[nf];
             if (root == nf) { /* the oldest member founds the family */
                 char fid[21];
                 rank_family_id(t->id, fid);
-                rc = rank_add_item(b, 'f', fid, t->text, NULL, 0, &idx);
+                rc = rank__build_item(b, 'f', fid, t->text, NULL, 0, &idx);
                 if (rc)
                     goto out;
                 h->items[idx].rep = (uint32_t)h->nsnips;
@@ -528,7 +481,7 @@ static sw_err rank_build_links(struct rank_build *b)
         if (si == h->nsnips)
             return SW_ECORRUPT;
         item = h->snips[si].item;
-        if (!rank__map_get(&b->email_by_id, rank_hash_str(t->email_id), &v))
+        if (!rank__map_get(&b->email_by_id, rank__hash_str(t->email_id), &v))
             continue;
         e = &b->te[v];
         for (j = 0; j < e->nf && e->fitems[j] != item; j++)
@@ -669,6 +622,8 @@ static sw_err rank_build_emails(struct rank_build *b, const uint32_t *ord)
             continue;
         x = &h->emails[n++];
         x->sent_ms = e->sent_ms;
+        x->id = e->id;
+        x->rep = e->rep;
         x->lo = (uint32_t)nit;
         x->nf = (uint32_t)e->nf;
         x->nc = (uint32_t)e->nc;
@@ -747,7 +702,7 @@ static sw_err rank_build_thread_uses(struct rank_build *b, uint32_t th,
                 struct rank_hitem *it = &h->items[item];
                 struct rank_itr *x;
                 if (rank_find_use(h, u0, h->nuses, item) == NULL) {
-                    struct rank_use *u = rank_vec_push(
+                    struct rank_use *u = rank__vec_push(
                         (void **)&h->uses, &h->nuses, cuses, sizeof(*h->uses));
                     if (u == NULL)
                         return SW_ENOMEM;
@@ -759,7 +714,7 @@ static sw_err rank_build_thread_uses(struct rank_build *b, uint32_t th,
                     it->ev.first_ms = em->sent_ms;
                 if (em->sent_ms > it->ev.last_ms)
                     it->ev.last_ms = em->sent_ms;
-                x = rank_vec_push((void **)itr, nitr, citr, sizeof(**itr));
+                x = rank__vec_push((void **)itr, nitr, citr, sizeof(**itr));
                 if (x == NULL)
                     return SW_ENOMEM;
                 x->item = item;
@@ -770,10 +725,10 @@ static sw_err rank_build_thread_uses(struct rank_build *b, uint32_t th,
     return SW_OK;
 }
 
-/* rank_build_uses makes the uses and what the mail gives the evidence,
+/* rank__build_uses makes the uses and what the mail gives the evidence,
  * keeps what later outcomes need (rank_hist_delta), then attributes and
  * counts each thread's outcomes (hist_outcome.c). */
-static sw_err rank_build_uses(struct rank_build *b)
+sw_err rank__build_uses(struct rank_build *b)
 {
     struct rank_hist *h = b->h;
     uint32_t *ord = NULL, *tmp = NULL;
@@ -810,8 +765,10 @@ static sw_err rank_build_uses(struct rank_build *b)
                                            tt->first_in_ms <= tt->first_out_ms)
                          ? tt->first_in_text
                          : tt->first_out_text;
+        assert(t->context != rank__text_unknown);
         if (t->context == NULL)
             t->context = "";
+        t->first_in_ms = tt->first_in_text ? tt->first_in_ms : 0;
         if (!rank__hist_train(h, th))
             continue;
         h->team_threads++;
@@ -860,7 +817,7 @@ out:
     return rc;
 }
 
-static void rank_build_free(struct rank_build *b)
+void rank__build_free(struct rank_build *b)
 {
     size_t i;
 
@@ -883,12 +840,11 @@ static void rank_build_free(struct rank_build *b)
     rank__acct_end(&b->ab);
 }
 
-/* rank_build_begin starts a build of team_id's history with p (NULL: the
+/* rank__build_begin starts a build of team_id's history with p (NULL: the
  * defaults, written to *def, which must outlive the build): a new, empty
  * b->h. Errors: SW_ENOMEM. */
-static sw_err rank_build_begin(struct rank_build *b, const char *team_id,
-                               const struct rank_params *p,
-                               struct rank_params *def)
+sw_err rank__build_begin(struct rank_build *b, const char *team_id,
+                         const struct rank_params *p, struct rank_params *def)
 {
     memset(b, 0, sizeof(*b));
     if (p == NULL) {
@@ -927,7 +883,7 @@ sw_err rank_hist_build_cached(store_txn *t, const char *team_id,
 
     if (t == NULL || team_id == NULL || team_id[0] == '\0' || out == NULL)
         return SW_EINVAL;
-    rc = rank_build_begin(&b, team_id, p, &def);
+    rc = rank__build_begin(&b, team_id, p, &def);
     if (rc)
         return rc;
     h = b.h;
@@ -935,27 +891,29 @@ sw_err rank_hist_build_cached(store_txn *t, const char *team_id,
     b.sigs = sigs;
     rc = store_hist_seqs(t, team_id, h->seqs);
     if (rc == SW_OK)
-        rc = store_hist_contents(t, team_id, rank_content_cb, &b);
+        rc = rank__read_marks(t, team_id, h->marks);
+    if (rc == SW_OK)
+        rc = store_hist_contents(t, team_id, rank__build_content_cb, &b);
     if (rc == SW_OK)
         rc = store_hist_snippets(t, team_id, rank_snippet_cb, &b);
     if (rc == SW_OK)
         rc = rank_build_snippets(&b);
     if (rc == SW_OK)
-        rc = store_hist_emails(t, team_id, rank_email_cb, &b);
+        rc = store_hist_emails(t, team_id, rank__build_email_cb, &b);
     if (rc == SW_OK)
-        rc = store_outcome_scan(t, team_id, NULL, rank_outcome_cb, &b);
+        rc = store_outcome_scan(t, team_id, NULL, rank__build_outcome_cb, &b);
     if (rc == SW_OK)
         rc = rank_build_links(&b);
     if (rc == SW_OK)
         rc = rank__acct_resolve(b.ab, h);
     if (rc == SW_OK)
-        rc = rank_build_uses(&b);
+        rc = rank__build_uses(&b);
     if (rc == SW_OK) {
         rank__hist_finish(h, b.p);
         h->by_thread = b.thread_by_id;
         memset(&b.thread_by_id, 0, sizeof(b.thread_by_id));
     }
-    rank_build_free(&b);
+    rank__build_free(&b);
     if (rc) {
         rank_hist_free(&h);
         return rc;
@@ -982,7 +940,7 @@ sw_err rank_hist_provisional(store_txn *t, const char *team_id,
     if (t == NULL || team_id == NULL || team_id[0] == '\0' || out == NULL ||
         (n && labels == NULL))
         return SW_EINVAL;
-    rc = rank_build_begin(&b, team_id, p, &def);
+    rc = rank__build_begin(&b, team_id, p, &def);
     if (rc)
         return rc;
     h = b.h;
@@ -1000,11 +958,11 @@ sw_err rank_hist_provisional(store_txn *t, const char *team_id,
             continue;
         }
         if (rc == SW_OK && sn.content_id[0] &&
-            !rank__map_get(&h->by_item, rank_hash_str(sn.content_id), &v)) {
+            !rank__map_get(&h->by_item, rank__hash_str(sn.content_id), &v)) {
             store_content_clear(&ct);
             rc = store_content_get_txn(t, team_id, sn.content_id, &ct);
             if (rc == SW_OK)
-                rc = rank_content_cb(&ct, &b);
+                rc = rank__build_content_cb(&ct, &b);
             else if (rc == SW_ENOTFOUND)
                 rc = SW_OK;
         }
@@ -1017,7 +975,7 @@ sw_err rank_hist_provisional(store_txn *t, const char *team_id,
         rank__hist_finish(h, b.p);
     store_snippet_clear(&sn);
     store_content_clear(&ct);
-    rank_build_free(&b);
+    rank__build_free(&b);
     if (rc) {
         rank_hist_free(&h);
         return rc;
@@ -1070,6 +1028,34 @@ static void rank_hist_unmapped(struct rank_hist *h)
             *arrs[i] = NULL;
 }
 
+sw_err rank__read_marks(store_txn *t, const char *team_id,
+                        uint64_t marks[RANK_MARKS])
+{
+    static const char *const names[RANK_MARKS] = {
+        [RANK_MARK_EMAIL] = "email",
+        [RANK_MARK_ERASE] = STORE_ERASE_SEQ,
+        [RANK_MARK_MERGE] = STORE_MERGE_SEQ,
+        [RANK_MARK_CONTENT] = "content",
+    };
+    size_t i;
+    sw_err rc = SW_OK;
+
+    for (i = 0; i < RANK_MARKS && rc == SW_OK; i++)
+        rc = store_seq_peek(t, team_id, names[i], &marks[i]);
+    return rc;
+}
+
+void rank__strs_put(struct rank_strs **sp)
+{
+    struct rank_strs *s = *sp;
+
+    *sp = NULL;
+    if (s == NULL || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) > 0)
+        return;
+    sw_arena_free(&s->arena);
+    sw_free(s);
+}
+
 /* rank_hist_release drops one of root h's owners; the last frees it. */
 static void rank_hist_release(struct rank_hist *h)
 {
@@ -1102,6 +1088,14 @@ static void rank_hist_release(struct rank_hist *h)
     sw_arena_free(&h->arena);
     if (h->file_map)
         munmap(h->file_map, h->file_len);
+    if (h->origin) { /* made by rank_hist_follow */
+        size_t i;
+        sw_free(h->snips);
+        for (i = 0; i < h->nstrs; i++)
+            rank__strs_put(&h->strs[i]);
+        sw_free(h->strs);
+        rank_hist_release(h->origin);
+    }
     sw_free(h);
 }
 
@@ -1133,7 +1127,7 @@ long rank_hist_item(const struct rank_hist *h, const char *id)
 {
     uint64_t v;
 
-    if (!rank__map_get(&h->by_item, rank_hash_str(id), &v))
+    if (!rank__map_get(&h->by_item, rank__hash_str(id), &v))
         return -1;
     return strcmp(h->items[v].id, id) == 0 ? (long)v : -1;
 }
@@ -1142,7 +1136,7 @@ long rank_hist_thread(const struct rank_hist *h, const char *id)
 {
     uint64_t v;
 
-    if (!rank__map_get(&h->by_thread, rank_hash_str(id), &v))
+    if (!rank__map_get(&h->by_thread, rank__hash_str(id), &v))
         return -1;
     return strcmp(h->threads[v].id, id) == 0 ? (long)v : -1;
 }

@@ -133,6 +133,7 @@ struct rank_hthread {
     char *id;
     uint64_t hash;        /* rank__hash64 of the id */
     int64_t first_out_ms; /* first outbound email; 0 if none */
+    int64_t first_in_ms;  /* first inbound email; 0 if none */
     char *context;        /* subject + text of its earliest message, inbound
                              or (a cold mail) outbound, truncated: what the
                              rep answered when choosing what to send */
@@ -151,6 +152,8 @@ struct rank_hthread {
  * nc). */
 struct rank_hemail {
     int64_t sent_ms;
+    uint64_t id;  /* rank__hash64 of its id (the build's hash of strings) */
+    uint64_t rep; /* the same of its rep's address (or its sender's) */
     uint32_t lo, nf, nc;
 };
 
@@ -179,10 +182,28 @@ struct rank_acct_evid {
     double value;      /* the attributed value of its mature uses there */
 };
 
+/* The store's own sequences a history was read at (rank_hist.marks),
+ * which tell rank_hist_follow what changed since. */
+enum {
+    RANK_MARK_EMAIL,   /* "email": the feed of new emails */
+    RANK_MARK_ERASE,   /* STORE_ERASE_SEQ */
+    RANK_MARK_MERGE,   /* STORE_MERGE_SEQ */
+    RANK_MARK_CONTENT, /* "content": new content items */
+    RANK_MARKS
+};
+
+/* Strings a history made by rank_hist_follow added: kept, shared, by the
+ * follows made from it until the next full build. */
+struct rank_strs {
+    int refs;
+    struct sw_arena arena;
+};
+
 struct rank_hist {
-    struct sw_arena arena; /* every string and array below */
-    uint64_t seqs[3];      /* store_hist_seqs of the snapshot */
-    int64_t now_ms;        /* the latest event time in the history */
+    struct sw_arena arena;      /* every string and array below */
+    uint64_t seqs[3];           /* store_hist_seqs of the snapshot */
+    uint64_t marks[RANK_MARKS]; /* the store's sequences then (RANK_MARK_*) */
+    int64_t now_ms;             /* the latest event time in the history */
     struct rank_hsnip *snips;
     size_t nsnips;
     struct rank_hitem *items;
@@ -247,6 +268,15 @@ struct rank_hist {
      * strings are read in place; unmapped with the root. */
     void *file_map;
     size_t file_len;
+    /* A root made by rank_hist_follow: origin, the full build (or file)
+     * whose strings it reads, and strs[0..nstrs), the strings added by the
+     * follows since (its own last), one reference to each; its snippets
+     * are its own allocation (a full build's are in its arena). follows:
+     * how many follows since origin. */
+    struct rank_hist *origin;
+    struct rank_strs **strs;
+    size_t nstrs;
+    int follows;
 };
 
 /* rank_hist_build reads team_id's history in transaction t and computes
@@ -289,6 +319,30 @@ SW_MUST_CHECK sw_err rank_hist_delta(store_txn *t, const char *team_id,
                                      const struct rank_params *p,
                                      const struct rank_hist *base,
                                      struct rank_hist **out);
+
+/* rank_hist_follow makes in *out the history of transaction t's store
+ * from base (a history of team_id with no cutoff: a full build, one made
+ * by rank_hist_delta or by rank_hist_follow) without reading the whole
+ * team again: base's mail, snippets, families, accounts and outcomes as
+ * its root read them, plus the emails (store_hist_email_feed), snippets
+ * (store_hist_snippet_feed) and outcomes stored since, are counted again
+ * in memory. A new framing joins the family of a known framing with the
+ * same text, or founds its own (a paraphrase or an edit waits for the
+ * next full build to join its family). Everything else comes out as a
+ * full build of the same snapshot would make it. The result is a root
+ * (rank_hist_delta may count later outcomes into it) that shares base's
+ * strings. Returns SW_ESTATE, and nothing, where only a full build can
+ * tell: erasures or thread merges since base, feeds that went back (the
+ * team deleted and made again), a snippet base counts that
+ * changed, a new framing older than its family's founder, mail from a
+ * domain the team had not sent from, a thread whose companies would pass
+ * the per-thread cap, content items that came without mail, base built
+ * before marks existed. Errors otherwise: SW_EINVAL, SW_ENOMEM,
+ * SW_ECORRUPT, SW_ESTORE. */
+SW_MUST_CHECK sw_err rank_hist_follow(store_txn *t, const char *team_id,
+                                      const struct rank_params *p,
+                                      const struct rank_hist *base,
+                                      struct rank_hist **out);
 
 /* rank_hist_delta_heavy: h counts so many outcomes since its root (a
  * full build) that a full build is due although no mail came: each delta
@@ -424,6 +478,11 @@ SW_MUST_CHECK sw_err rank_family_cluster_cached(const char *const *texts,
  * labelled pairs' figures). */
 int rank_paraphrase_join(const char *a, const char *b, double threshold,
                          double word_threshold);
+
+/* rank_family_text_key returns a key of text as the families compare
+ * it (lowercased, letters and digits, runs of anything else one space):
+ * texts with the same key have the same signatures. */
+uint64_t rank_family_text_key(const char *text);
 
 /* rank_family_id writes "fam_" + 16 hex of a stable hash of the family's
  * oldest member's snippet id into out (21 bytes). */

@@ -32,6 +32,7 @@ struct rank_hf_head {
     char team[RANK_HF_TEAM_MAX + 1];
     uint64_t erase_seq;
     uint64_t seqs[3];
+    uint64_t marks[RANK_MARKS];
     int64_t now_ms, cutoff_ms;
     int64_t team_threads, team_mature, n_outcomes, team_pos, use_n;
     double team_rate, team_value, use_sd, team_vsum, use_sum, use_sq;
@@ -374,6 +375,7 @@ static void rank_hf_head_fill(struct rank_hf_head *hd,
     memcpy(hd->team, team, strlen(team));
     hd->erase_seq = erase_seq;
     memcpy(hd->seqs, h->seqs, sizeof(hd->seqs));
+    memcpy(hd->marks, h->marks, sizeof(hd->marks));
     hd->now_ms = h->now_ms;
     hd->cutoff_ms = h->cutoff_ms;
     hd->team_threads = h->team_threads;
@@ -753,6 +755,7 @@ static void rank_hf_head_take(struct rank_hist *h,
                               const struct rank_hf_head *hd)
 {
     memcpy(h->seqs, hd->seqs, sizeof(h->seqs));
+    memcpy(h->marks, hd->marks, sizeof(h->marks));
     h->now_ms = hd->now_ms;
     h->cutoff_ms = hd->cutoff_ms;
     h->team_threads = hd->team_threads;

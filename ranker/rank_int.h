@@ -34,6 +34,12 @@ SW_MUST_CHECK sw_err rank__map_put(struct rank__map *m, uint64_t key,
 /* rank__map_free releases the map and leaves it empty. */
 void rank__map_free(struct rank__map *m);
 
+/* rank__map_copy makes *dst (empty, or freed first) a copy of src, with
+ * room for extra more keys before it grows. Errors: SW_ENOMEM (dst
+ * empty). */
+SW_MUST_CHECK sw_err rank__map_copy(struct rank__map *dst,
+                                    const struct rank__map *src, size_t extra);
+
 /* rank__quantize writes v[0..n) as 8-bit values to q, scaled by the
  * largest magnitude, and returns the scale s (v[i] ≈ q[i] * s; 0 when v
  * is all zeros). */

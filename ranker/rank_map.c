@@ -93,3 +93,36 @@ void rank__map_free(struct rank__map *m)
     sw_free(m->vals);
     memset(m, 0, sizeof(*m));
 }
+
+sw_err rank__map_copy(struct rank__map *dst, const struct rank__map *src,
+                      size_t extra)
+{
+    size_t cap = src->cap, i;
+
+    rank__map_free(dst);
+    dst->has_zero = src->has_zero;
+    dst->zero_val = src->zero_val;
+    if (src->n == 0 && extra == 0)
+        return SW_OK;
+    /* As rank__map_put grows it: at most three quarters full. */
+    while ((src->n + extra) * 4 > cap * 3)
+        cap = cap ? cap * 2 : 64;
+    dst->keys = sw_calloc(cap, sizeof(*dst->keys));
+    dst->vals = sw_malloc(cap * sizeof(*dst->vals));
+    if (dst->keys == NULL || dst->vals == NULL) {
+        rank__map_free(dst);
+        return SW_ENOMEM;
+    }
+    dst->cap = cap;
+    if (cap == src->cap) { /* the same slots */
+        memcpy(dst->keys, src->keys, cap * sizeof(*dst->keys));
+        memcpy(dst->vals, src->vals, cap * sizeof(*dst->vals));
+        dst->n = src->n;
+        return SW_OK;
+    }
+    for (i = 0; i < src->cap; i++)
+        if (src->keys[i] != 0)
+            rank_map_slot(dst->keys, dst->vals, cap, src->keys[i], src->vals[i],
+                          &dst->n);
+    return SW_OK;
+}

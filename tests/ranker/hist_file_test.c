@@ -469,6 +469,21 @@ static sw_err new_thread(store_txn *t, void *arg)
     return fx_thread(t, &sp);
 }
 
+static sw_err new_domain_thread(store_txn *t, void *arg)
+{
+    struct tspec sp;
+
+    (void)arg;
+    memset(&sp, 0, sizeof(sp));
+    sp.n = 951;
+    sp.rep = "a@newco.example";
+    sp.day = 61;
+    sp.frames[0] = WEAK;
+    sp.kinds[0] = 4;
+    sp.after[0] = 1;
+    return fx_thread(t, &sp);
+}
+
 /* After a restart the engine answers from the statistics it saved, with
  * every full build held: ready and current at once when the store has
  * not moved, and a later outcome counts into them; when mail came
@@ -502,17 +517,29 @@ static void test_engine_restarts_from_its_file(void **state)
     assert_false(held(&x.h));
     eng_close(&x);
 
-    /* Mail while it was down: the file serves until the build is done. */
+    /* Mail while it was down: counted from the file by following the
+     * feeds, still without a full build. */
     ASSERT_OK(store_update(f->s, new_thread, NULL));
+    eng_open(f, 1, &x);
+    for (i = 0; i < 3000 && fx_thread_outcomes(x.e, 950) != 1; i++)
+        usleep(10000);
+    assert_int_equal(fx_thread_outcomes(x.e, 950), 1);
+    assert_int_equal(fx_thread_outcomes(x.e, 1), before + 1);
+    assert_false(held(&x.h));
+    eng_close(&x);
+
+    /* Mail only a full build can count (from a domain the team had not
+     * sent from): the file serves until the build is done. */
+    ASSERT_OK(store_update(f->s, new_domain_thread, NULL));
     eng_open(f, 1, &x);
     fr = eng_fresh(x.e, 0);
     assert_false(fr.current);
-    assert_int_equal(fx_thread_outcomes(x.e, 1), before + 1);
-    assert_int_equal(fx_thread_outcomes(x.e, 950), -1);
+    assert_int_equal(fx_thread_outcomes(x.e, 950), 1);
+    assert_int_equal(fx_thread_outcomes(x.e, 951), -1);
     assert_true(hold_wait(&x.h, &x.h.entered));
     hold_release(&x.h);
     eng_fresh(x.e, 1);
-    assert_int_equal(fx_thread_outcomes(x.e, 950), 1);
+    assert_int_equal(fx_thread_outcomes(x.e, 951), 1);
     eng_close(&x);
 }
 

@@ -736,6 +736,21 @@ static sw_err fx_fill_more(store_txn *t, void *arg)
     return rc;
 }
 
+/* fx_fill_more, and a thread from a domain the team had not sent from:
+ * only a full build can count that mail (rank_hist_follow refuses it). */
+static sw_err fx_fill_more_full(store_txn *t, void *arg)
+{
+    struct tspec sp;
+    sw_err rc = fx_fill_more(t, arg);
+
+    memset(&sp, 0, sizeof(sp));
+    sp.n = 1100;
+    sp.rep = "a@newco.example";
+    sp.day = 45;
+    sp.frames[0] = "Greetings from our new office in Lisbon.";
+    return rc ? rc : fx_thread(t, &sp);
+}
+
 /* A started engine over the fixture's 90 threads, its builds held in
  * the hook while h.armed (armed: from its very first build). */
 struct held {
@@ -787,7 +802,7 @@ static void test_suggest_never_waits_for_a_build(void **state)
     assert_int_equal(b.other_threads, 30);
 
     hold_arm(&x.h);
-    ASSERT_OK(store_update(f->s, fx_fill_more, NULL));
+    ASSERT_OK(store_update(f->s, fx_fill_more_full, NULL));
     ASSERT_OK(rank_ranker_sync(x.r, TEAM, 0, &caught)); /* the indexer's */
     rank_engine_kick(x.e);
     assert_true(hold_wait(&x.h, &x.h.entered));
@@ -801,6 +816,33 @@ static void test_suggest_never_waits_for_a_build(void **state)
     assert_true(b.fresh.current);
     assert_int_equal(b.fresh.lag_ms, 0);
     assert_int_equal(b.other_threads, 35);
+    held_close(&x);
+}
+
+/* New mail counts without a full build (rank_hist_follow): with every
+ * full build held in the hook, the publisher counts the new threads into
+ * the published statistics, which become current, and no build starts. */
+static void test_new_mail_counts_without_a_build(void **state)
+{
+    struct fixture *f = *state;
+    struct bg_suggest b;
+    struct held x;
+    int caught = 0;
+
+    held_open(f, 0, &x);
+    wait_current(x.e);
+    hold_arm(&x.h);
+    ASSERT_OK(store_update(f->s, fx_fill_more, NULL));
+    ASSERT_OK(rank_ranker_sync(x.r, TEAM, 0, &caught)); /* the indexer's */
+    rank_engine_kick(x.e);
+    wait_current(x.e);
+    bg_suggest(x.e, &x.h, &b);
+    assert_true(b.fresh.current);
+    assert_int_equal(b.other_threads, 35);
+    pthread_mutex_lock(&x.h.mu);
+    assert_false(x.h.entered);
+    pthread_mutex_unlock(&x.h.mu);
+    hold_release(&x.h);
     held_close(&x);
 }
 
@@ -853,7 +895,7 @@ static void test_outcome_counts_during_a_full_build(void **state)
     held_open(f, 0, &x);
     wait_current(x.e);
     hold_arm(&x.h);
-    ASSERT_OK(store_update(f->s, fx_fill_more, NULL));
+    ASSERT_OK(store_update(f->s, fx_fill_more_full, NULL));
     ASSERT_OK(rank_ranker_sync(x.r, TEAM, 0, &caught)); /* the indexer's */
     rank_engine_kick(x.e);
     assert_true(hold_wait(&x.h, &x.h.entered));
@@ -1188,6 +1230,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_suggest_local_evidence, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_outcome_counts_without_a_build,
+                                        fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_new_mail_counts_without_a_build,
                                         fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_outcome_counts_during_a_full_build,
                                         fx_setup, fx_teardown),
