@@ -407,6 +407,39 @@ static void test_follow_matches_build(void **state)
 
 /* --- what it refuses ---------------------------------------------------- */
 
+/* Two threads of one inbound email each (no snippets: a merge of them
+ * changes nothing the snippet feed shows). */
+static sw_err two_inbound(store_txn *t, void *arg)
+{
+    static const char *const tids[2] = {"th_00000000000003f0",
+                                        "th_00000000000003f1"};
+    static const char *const eids[2] = {"em_in0", "em_in1"};
+    struct store_thread th;
+    char *ids[1];
+    int i;
+    sw_err rc = SW_OK;
+
+    (void)arg;
+    for (i = 0; rc == SW_OK && i < 2; i++) {
+        char mid[16];
+        snprintf(mid, sizeof(mid), "in%d@y", i);
+        rc = fx_email(t, eids[i], tids[i], mid, STORE_DIR_INBOUND,
+                      "lead@prospect.example", "", "Can you send pricing?",
+                      20 + i);
+        memset(&th, 0, sizeof(th));
+        th.thread_id = (char *)tids[i];
+        th.team_id = TEAM;
+        th.subject = th.subject_key = "";
+        th.first_ms = th.last_ms = (20 + i) * DAYMS;
+        ids[0] = (char *)eids[i];
+        th.email_ids = ids;
+        th.n_emails = 1;
+        if (rc == SW_OK)
+            rc = store_thread_put(t, &th);
+    }
+    return rc;
+}
+
 static sw_err merge_two(store_txn *t, void *arg)
 {
     struct store_thread into;
@@ -414,9 +447,9 @@ static sw_err merge_two(store_txn *t, void *arg)
 
     (void)arg;
     memset(&into, 0, sizeof(into));
-    rc = store_thread_get_txn(t, TEAM, "th_0000000000000002", &into);
+    rc = store_thread_get_txn(t, TEAM, "th_00000000000003f1", &into);
     if (rc == SW_OK)
-        rc = store_thread_merge(t, &into, "th_0000000000000001");
+        rc = store_thread_merge(t, &into, "th_00000000000003f0");
     if (rc == SW_OK)
         rc = store_thread_put(t, &into);
     store_thread_clear(&into);
@@ -479,6 +512,7 @@ static void test_follow_refuses(void **state)
         struct call c = {NULL, NULL, NULL, SW_OK, 0};
         /* A store of its own for each change. */
         ASSERT_OK(store_update(f->s, fx_fill, NULL));
+        ASSERT_OK(store_update(f->s, two_inbound, NULL));
         ASSERT_OK(store_view(f->s, fx_build, &a));
         ASSERT_OK(store_update(f->s, changes[i], NULL));
         c.base = a.h;
@@ -495,7 +529,8 @@ static void test_follow_refuses(void **state)
     }
 }
 
-/* An erasure too. */
+/* An erasure too (of mail without snippets: an erasure that redacts
+ * snippets shows in the snippet feed as well). */
 static void test_follow_refuses_erasure(void **state)
 {
     struct fixture *f = *state;
@@ -506,7 +541,8 @@ static void test_follow_refuses_erasure(void **state)
     ASSERT_OK(store_update(f->s, fx_fill, NULL));
     ASSERT_OK(store_view(f->s, fx_build, &a));
     memset(&ec, 0, sizeof(ec));
-    ASSERT_OK(store_email_erase(f->s, TEAM, "em_0000000000000003",
+    /* A reply: its erasure changes no snippet. */
+    ASSERT_OK(store_email_erase(f->s, TEAM, "em_r000000000000194",
                                 STORE_ERASE_KEEP_CONTENT, &ec));
     store_erase_counts_clear(&ec);
     c.base = a.h;
