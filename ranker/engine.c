@@ -849,7 +849,7 @@ static sw_err rank_refresh(rank_engine *e, struct rank_tcache *tc)
     struct rank_now now;
     store_txn *t = NULL;
     int64_t started, since, built_ms = 0;
-    int current, due, full, adopted, need_full, mail;
+    int current, due, full, adopted, need_full, mail, absorbed;
     sw_err rc;
 
     if (e->stats_dir && !tc->load_tried)
@@ -896,6 +896,10 @@ static sw_err rank_refresh(rank_engine *e, struct rank_tcache *tc)
     }
     pthread_mutex_lock(&tc->build);
     rc = rank_build_state(e, tc, t, &now, base, 0, &b, &full);
+    /* Whether the statistics published count everything this pass read
+     * (mail followed, not only outcomes). */
+    absorbed =
+        rc == SW_OK && memcmp(b.hist->key, now.seqs, sizeof(now.seqs)) == 0;
     if (rc == SW_OK)
         rank_publish(e, tc, &b);
     pthread_mutex_unlock(&tc->build);
@@ -908,11 +912,15 @@ static sw_err rank_refresh(rank_engine *e, struct rank_tcache *tc)
     if (rc == SW_OK) {
         pthread_mutex_lock(&e->mu);
         current = rank_is_current(tc, &now);
-        /* What is not counted has waited since the full build adopted
-         * started, or since this pass started (it came meanwhile), or
-         * still since it was first seen (mail this pass did not read). */
-        tc->stale_since_ms =
-            current ? 0 : (adopted ? built_ms : (since ? since : started));
+        /* What is not counted came after this pass began reading when
+         * the pass counted all it read; else it has waited since the full
+         * build adopted started, or still since it was first seen (mail
+         * this pass could not follow), or since this pass started. */
+        tc->stale_since_ms = current    ? 0
+                             : absorbed ? started
+                             : adopted  ? built_ms
+                             : since    ? since
+                                        : started;
         pthread_mutex_unlock(&e->mu);
     }
     tc->delta_rest_until_ms =

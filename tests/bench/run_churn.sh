@@ -11,6 +11,8 @@
 # summary line. Exit status 1 if any Suggest failed.
 # Usage: tests/bench/run_churn.sh [N]   (default 100000)
 # CHURN_CALLERS=1,4 the caller counts, in order (default 1,4).
+# BENCH_LOG_LEVEL=debug: snipd logs each publisher pass (rank.published,
+# with its ms) to DIR/snipd.err (default warn).
 # snipd runs with --team-max-calls 8: at its default (4, half of
 # --workers) four Suggest callers fill the team's share and the churn's
 # IngestEmail calls get RESOURCE_EXHAUSTED.
@@ -69,7 +71,7 @@ key=$(cat "$data/bench_team.key")
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 touch "$top/churned"
 "$BIN/service/snipd" serve --listen "127.0.0.1:$port" --data-dir "$data" \
-    --demo 0 --log-level warn --team-max-calls 8 \
+    --demo 0 --log-level "${BENCH_LOG_LEVEL:-warn}" --team-max-calls 8 \
     >"$top/snipd.out" 2>"$top/snipd.err" &
 pid=$!
 i=0
