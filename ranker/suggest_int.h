@@ -93,6 +93,7 @@ struct rank_local {
     uint64_t *want; /* with slot: bit ii set for each item slot holds, a
                        cheap first test (most uses are of other items) */
     size_t want_bits;
+    uint32_t *items; /* with slot: the item index of each entry */
 };
 
 /* rank__local_at writes the array index of hist item ii to *at and
@@ -114,6 +115,14 @@ static inline int rank__local_at(const struct rank_local *l, size_t ii,
     return 1;
 }
 
+/* A use of an item in a model's stored thread, as rank_link lists them
+ * by item. */
+struct rank_iuse {
+    double value;    /* rank_use.value */
+    uint32_t thread; /* the model's thread index */
+    uint16_t positive, mature;
+};
+
 /* The uses of a model's stored threads as a rank_hist knows them, in the
  * model's thread order: built once per (statistics, model) pair so that
  * a call weighs them without a lookup per thread. */
@@ -122,6 +131,14 @@ struct rank_link {
     uint32_t *lo;          /* thread t's uses: [lo[t], lo[t + 1]) */
     struct rank_use *uses; /* copies of the hist's (item: hist index) */
     unsigned char *known;  /* the hist knows thread t */
+    /* The same uses by item, so that a call sums only its candidates'
+     * (a few hundred items) in one sequential pass instead of walking
+     * every thread's uses: item ii's are iuse[item_lo[ii] ..
+     * item_lo[ii + 1]), in thread order (the order the sums were always
+     * made in). */
+    size_t nitems;     /* the hist's */
+    uint32_t *item_lo; /* nitems + 1 */
+    struct rank_iuse *iuse;
 };
 
 /* rank__link_build links model m's threads to h's uses (by thread hash).

@@ -130,6 +130,15 @@ sw_err rank__local_init_for(struct rank_local *l, const uint32_t *items,
     rc = rank__local_init(l, k);
     if (rc)
         goto fail;
+    l->items = sw_calloc(k + 1, sizeof(*l->items));
+    if (l->items == NULL) {
+        rank__local_free(l);
+        rc = SW_ENOMEM;
+        goto fail;
+    }
+    for (i = 0; i < n; i++)
+        if (rank__map_get(m, items[i], &v))
+            l->items[v] = items[i];
     l->slot = m;
     l->want = want;
     l->want_bits = nitems;
@@ -155,8 +164,45 @@ void rank__local_free(struct rank_local *l)
         sw_free(l->slot);
     }
     sw_free(l->want);
+    sw_free(l->items);
     sw_free(l->value);
     memset(l, 0, sizeof(*l));
+}
+
+/* rank_link_by_item fills l's per-item list from its per-thread one
+ * (a counting sort: each item's uses stay in thread order). */
+static sw_err rank_link_by_item(struct rank_link *l, size_t nitems)
+{
+    size_t n = l->lo[l->nthreads], t, u;
+    uint32_t *fill;
+
+    l->nitems = nitems;
+    l->item_lo = sw_calloc(nitems + 2, sizeof(*l->item_lo));
+    l->iuse = sw_calloc(n + 1, sizeof(*l->iuse));
+    fill = sw_calloc(nitems + 1, sizeof(*fill));
+    if (!l->item_lo || !l->iuse || !fill) {
+        sw_free(fill);
+        return SW_ENOMEM;
+    }
+    for (u = 0; u < n; u++)
+        if (l->uses[u].item < nitems)
+            l->item_lo[l->uses[u].item + 1]++;
+    for (u = 0; u < nitems; u++)
+        l->item_lo[u + 1] += l->item_lo[u];
+    for (t = 0; t < l->nthreads; t++)
+        for (u = l->lo[t]; u < l->lo[t + 1]; u++) {
+            const struct rank_use *us = &l->uses[u];
+            struct rank_iuse *iu;
+            if (us->item >= nitems)
+                continue;
+            iu = &l->iuse[l->item_lo[us->item] + fill[us->item]++];
+            iu->value = us->value;
+            iu->thread = (uint32_t)t;
+            iu->positive = (uint16_t)(us->positive != 0);
+            iu->mature = (uint16_t)(us->mature != 0);
+        }
+    sw_free(fill);
+    return SW_OK;
 }
 
 sw_err rank__link_build(const struct rank_hist *h, const struct rank_model *m,
@@ -192,6 +238,8 @@ sw_err rank__link_build(const struct rank_hist *h, const struct rank_model *m,
             l->uses[n++] = h->uses[u];
     }
     l->lo[m->nthreads] = (uint32_t)n;
+    if (rank_link_by_item(l, h->nitems) != SW_OK)
+        goto nomem;
     *out = l;
     return SW_OK;
 nomem:
@@ -206,6 +254,8 @@ void rank__link_free(struct rank_link **lp)
     sw_free((*lp)->lo);
     sw_free((*lp)->uses);
     sw_free((*lp)->known);
+    sw_free((*lp)->item_lo);
+    sw_free((*lp)->iuse);
     sw_free(*lp);
     *lp = NULL;
 }
@@ -217,10 +267,11 @@ void rank__link_free(struct rank_link **lp)
  * rarer words more, one a standard deviation below the mean 0, whatever
  * the embedder's scale. */
 static void rank_local_sum(const struct rank_model *m, const float *sims,
-                           const struct rank_link *link, struct rank_local *loc)
+                           double *wt, const struct rank_link *link,
+                           struct rank_local *loc)
 {
     double mean = 0.0, var = 0.0, sd;
-    size_t i, n = 0, u;
+    size_t i, n = 0, e, s, ns;
 
     for (i = 0; i < m->nthreads; i++)
         if (sims[i] != -INFINITY) {
@@ -234,29 +285,52 @@ static void rank_local_sum(const struct rank_model *m, const float *sims,
         if (sims[i] != -INFINITY)
             var += ((double)sims[i] - mean) * ((double)sims[i] - mean);
     sd = sqrt(var / (double)n);
+    /* Each thread's weight once (-1: skipped). */
     for (i = 0; i < m->nthreads; i++) {
         double w;
-        if (sims[i] == -INFINITY || !link->known[i])
+        if (sims[i] == -INFINITY) {
+            wt[i] = -1.0;
             continue;
-        w = sd > 1e-9 ? 1.0 + ((double)sims[i] - mean) / sd : 1.0;
-        if (w < 0.0)
-            w = 0.0;
-        loc->threads++;
-        for (u = link->lo[i]; u < link->lo[i + 1]; u++) {
-            const struct rank_use *us = &link->uses[u];
-            size_t at;
-            if (!rank__local_at(loc, us->item, &at))
-                continue;
-            loc->wall[at] += w;
-            loc->nall[at] += 1.0;
-            if (!us->mature)
-                continue;
-            loc->value[at] += w * us->value;
-            loc->uses[at] += w;
-            loc->pos[at] += w * us->positive;
-            loc->vraw[at] += us->value;
-            loc->nraw[at] += 1.0;
         }
+        if (link->known[i])
+            loc->threads++;
+        w = sd > 1e-9 ? 1.0 + ((double)sims[i] - mean) / sd : 1.0;
+        wt[i] = w < 0.0 ? 0.0 : w;
+    }
+    /* Item by item, over the link's per-item list: only the items loc
+     * holds (a call's candidates), each item's uses in thread order as
+     * a pass over the threads would add them, so the sums are the same
+     * to the bit. */
+    ns = loc->slot ? loc->nitems
+                   : (loc->nitems < link->nitems ? loc->nitems : link->nitems);
+    for (s = 0; s < ns; s++) {
+        size_t ii = loc->slot ? loc->items[s] : s;
+        double value = 0.0, uses = 0.0, pos = 0.0, wall = 0.0, nall = 0.0,
+               vraw = 0.0, nraw = 0.0;
+        if (ii >= link->nitems)
+            continue;
+        for (e = link->item_lo[ii]; e < link->item_lo[ii + 1]; e++) {
+            const struct rank_iuse *iu = &link->iuse[e];
+            double w = wt[iu->thread];
+            if (w < 0.0)
+                continue;
+            wall += w;
+            nall += 1.0;
+            if (!iu->mature)
+                continue;
+            value += w * iu->value;
+            uses += w;
+            pos += w * (int)iu->positive;
+            vraw += iu->value;
+            nraw += 1.0;
+        }
+        loc->value[s] += value;
+        loc->uses[s] += uses;
+        loc->pos[s] += pos;
+        loc->wall[s] += wall;
+        loc->nall[s] += nall;
+        loc->vraw[s] += vraw;
+        loc->nraw[s] += nraw;
     }
 }
 
@@ -327,8 +401,12 @@ size_t rank__fold_in(const struct rank_model *m, const float *q, size_t dim,
     if (wsum > 0)
         for (j = 0; j < (size_t)m->k; j++)
             xq[j] /= wsum;
-    if (loc && link && link->nthreads == m->nthreads)
-        rank_local_sum(m, sims, link, loc);
+    if (loc && link && link->nthreads == m->nthreads) {
+        double *wt = sw_malloc(m->nthreads * sizeof(*wt));
+        if (wt)
+            rank_local_sum(m, sims, wt, link, loc);
+        sw_free(wt);
+    }
     sw_free(sims);
     sw_free(qq);
     sw_free(q16);

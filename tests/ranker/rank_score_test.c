@@ -1173,6 +1173,33 @@ static void test_local_evidence(void **state)
     assert_true(rank__fold_in(&m, q, 2, NULL, xq, link, &loc) > 0);
     assert_int_equal(loc.threads, 4);
     assert_true(xq[0] > 0); /* folded in toward the alike threads */
+    /* A call's evidence for its candidates only (items 2 and 0, in that
+     * order, one twice) is the evidence of all items, to the bit; the
+     * others are not held. */
+    {
+        static const uint32_t want[3] = {2, 0, 2};
+        static const size_t ws[2] = {2, 0};
+        struct rank_local few;
+        double xf[1];
+        size_t at, k;
+        assert_int_equal(rank__local_init_for(&few, want, 3, h.nitems), SW_OK);
+        assert_true(rank__fold_in(&m, q, 2, NULL, xf, link, &few) > 0);
+        assert_int_equal(few.threads, loc.threads);
+        for (k = 0; k < 2; k++) {
+            assert_true(rank__local_at(&few, ws[k], &at));
+            assert_true(few.value[at] == loc.value[ws[k]]);
+            assert_true(few.uses[at] == loc.uses[ws[k]]);
+            assert_true(few.pos[at] == loc.pos[ws[k]]);
+            assert_true(few.wall[at] == loc.wall[ws[k]]);
+            assert_true(few.nall[at] == loc.nall[ws[k]]);
+            assert_true(few.vraw[at] == loc.vraw[ws[k]]);
+            assert_true(few.nraw[at] == loc.nraw[ws[k]]);
+            assert_true(few.nall[at] > 0);
+        }
+        assert_false(rank__local_at(&few, 1, &at));
+        assert_false(rank__local_at(&few, 3, &at));
+        rank__local_free(&few);
+    }
     near = rank__local_outcome(&p, &h, &items[0], 0, &loc);
     far = rank__local_outcome(&p, &h, &items[1], 1, &loc);
     assert_true(near > base);
