@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <new>
 #include <random>
 #include <stdexcept>
@@ -402,8 +403,8 @@ class SwHnsw : public hnswlib::HierarchicalNSW<float>
         std::priority_queue<std::pair<float, hnswlib::tableint>,
                             std::vector<std::pair<float, hnswlib::tableint>>,
                             CompareByFirst>
-            top = num_deleted_ ? searchBaseLayerST<true, true>(cur, q, beam)
-                               : searchBaseLayerST<false, true>(cur, q, beam);
+            top = num_deleted_ ? layer0<true>(cur, q, beam)
+                               : layer0<false>(cur, q, beam);
         while (top.size() > k)
             top.pop();
         size_t m = top.size();
@@ -413,6 +414,74 @@ class SwHnsw : public hnswlib::HierarchicalNSW<float>
             top.pop();
         }
         *n = m;
+    }
+
+    using Queue =
+        std::priority_queue<std::pair<float, hnswlib::tableint>,
+                            std::vector<std::pair<float, hnswlib::tableint>>,
+                            CompareByFirst>;
+
+    // layer0 is hnswlib's searchBaseLayerST (0.6.2) without its shared
+    // metric counters (an atomic add per hop, on a line every concurrent
+    // search writes) and with the whole vector of each unvisited neighbour
+    // prefetched before the first distance: hnswlib prefetches only the
+    // first 64 bytes of the next one, and a search that reads thousands of
+    // 1.5 KB vectors at random waits on memory one line at a time. The
+    // visiting order, the distances and so the result are hnswlib's.
+    template <bool has_deletions>
+    Queue layer0(hnswlib::tableint ep_id, const void *q, size_t ef) const
+    {
+        hnswlib::VisitedList *vl = visited_list_pool_->getFreeVisitedList();
+        hnswlib::vl_type *visited = vl->mass;
+        hnswlib::vl_type tag = vl->curV;
+        Queue top, cand;
+        float lower;
+
+        if (!has_deletions || !isMarkedDeleted(ep_id)) {
+            float d =
+                fstdistfunc_(q, getDataByInternalId(ep_id), dist_func_param_);
+            lower = d;
+            top.emplace(d, ep_id);
+            cand.emplace(-d, ep_id);
+        } else {
+            lower = std::numeric_limits<float>::max();
+            cand.emplace(-lower, ep_id);
+        }
+        visited[ep_id] = tag;
+        while (!cand.empty()) {
+            std::pair<float, hnswlib::tableint> cur = cand.top();
+            if (-cur.first > lower && (top.size() == ef || !has_deletions))
+                break;
+            cand.pop();
+            int *data = (int *)get_linklist0(cur.second);
+            size_t size = getListCount((hnswlib::linklistsizeint *)data);
+            for (size_t j = 1; j <= size; j++) {
+                if (visited[data[j]] == tag)
+                    continue;
+                const char *v = getDataByInternalId(data[j]);
+                for (size_t off = 0; off < data_size_; off += 64)
+                    __builtin_prefetch(v + off, 0, 3);
+            }
+            for (size_t j = 1; j <= size; j++) {
+                int id = data[j];
+                if (visited[id] == tag)
+                    continue;
+                visited[id] = tag;
+                float d =
+                    fstdistfunc_(q, getDataByInternalId(id), dist_func_param_);
+                if (top.size() < ef || lower > d) {
+                    cand.emplace(-d, id);
+                    if (!has_deletions || !isMarkedDeleted(id))
+                        top.emplace(d, id);
+                    if (top.size() > ef)
+                        top.pop();
+                    if (!top.empty())
+                        lower = top.top().first;
+                }
+            }
+        }
+        visited_list_pool_->releaseVisitedList(vl);
+        return top;
     }
 
     // An index this small is searched exactly: a beam as wide as the

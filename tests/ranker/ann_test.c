@@ -228,6 +228,23 @@ static void test_hnsw_vs_flat(void **state)
     build(&rank_ann_hnsw, v, n, &h);
     build(&rank_ann_flat, v, n, &f);
     assert_true(recall(h, f, v + n * DIM, nq, 100) >= 0.95);
+    /* Suggest's wide search (k = ef = 500) returns each vector once,
+     * nearest first. */
+    {
+        uint64_t *wl = sw_malloc(500 * sizeof(*wl));
+        float *wd = sw_malloc(500 * sizeof(*wd));
+        assert_non_null(wl);
+        assert_non_null(wd);
+        ASSERT_OK(h->ops->search(h, v + n * DIM, 500, 500, wl, wd, &got));
+        ASSERT_EQ(got, 500);
+        for (size_t i = 1; i < got; i++) {
+            assert_true(wd[i - 1] <= wd[i]);
+            for (size_t j = 0; j < i; j++)
+                assert_true(wl[j] != wl[i]);
+        }
+        sw_free(wl);
+        sw_free(wd);
+    }
     /* The exact nearest neighbour of a stored vector is itself. */
     ASSERT_OK(h->ops->search(h, v + 7 * DIM, 1, 50, l, d, &got));
     ASSERT_EQ(l[0], 1007);
