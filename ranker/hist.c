@@ -576,18 +576,26 @@ static sw_err rank_build_outs(struct rank_build *b)
     struct rank_hist *h = b->h;
     size_t i, th = 0;
 
-    h->outs = sw_calloc(b->nto + 1, sizeof(*h->outs));
     h->out_lo = sw_calloc(h->nthreads + 1, sizeof(*h->out_lo));
-    if (h->outs == NULL || h->out_lo == NULL)
+    if (h->out_lo == NULL)
         return SW_ENOMEM;
-    for (i = 0; i < b->nto; i++) {
-        h->outs[i].occur_ms = b->to[i].occur_ms;
-        h->outs[i].thread = b->to[i].thread;
-        h->outs[i].kind = b->to[i].kind;
+    if (b->outs_sorted) { /* a follow's, merged already */
+        h->outs = b->outs_sorted;
+        h->nouts = b->nouts_sorted;
+        b->outs_sorted = NULL;
+    } else {
+        h->outs = sw_calloc(b->nto + 1, sizeof(*h->outs));
+        if (h->outs == NULL)
+            return SW_ENOMEM;
+        for (i = 0; i < b->nto; i++) {
+            h->outs[i].occur_ms = b->to[i].occur_ms;
+            h->outs[i].thread = b->to[i].thread;
+            h->outs[i].kind = b->to[i].kind;
+        }
+        h->nouts = b->nto;
+        if (h->nouts)
+            qsort(h->outs, h->nouts, sizeof(*h->outs), rank__hout_cmp);
     }
-    h->nouts = b->nto;
-    if (h->nouts)
-        qsort(h->outs, h->nouts, sizeof(*h->outs), rank__hout_cmp);
     for (i = 0; i < h->nouts; i++)
         while (th <= h->outs[i].thread)
             h->out_lo[th++] = (uint32_t)i;
@@ -733,7 +741,7 @@ sw_err rank__build_uses(struct rank_build *b)
     struct rank_hist *h = b->h;
     uint32_t *ord = NULL, *tmp = NULL;
     struct rank_itr *itr = NULL;
-    size_t nitr = 0, citr = 0, cuses = 0, i, j;
+    size_t nitr = 0, citr = 0, cuses = 0, i, j, u0;
     sw_err rc = SW_ENOMEM;
 
     h->cutoff_ms = b->cutoff_ms;
@@ -773,14 +781,19 @@ sw_err rank__build_uses(struct rank_build *b)
             continue;
         h->team_threads++;
         rank__acct_thread(h, th);
+        u0 = h->nuses;
         rc = rank_build_thread_uses(b, th, ord, s, i, &cuses, &itr, &nitr,
                                     &citr);
         if (rc)
             goto out;
+        /* Threads come in order: sorting each one's uses by item sorts
+         * them all by thread, then item. */
+        if (h->nuses - u0 > 1)
+            qsort(h->uses + u0, h->nuses - u0, sizeof(*h->uses), rank_use_cmp);
     }
     rc = SW_ENOMEM;
-    if (h->nuses)
-        qsort(h->uses, h->nuses, sizeof(*h->uses), rank_use_cmp);
+    for (j = 1; j < h->nuses; j++)
+        assert(rank_use_cmp(&h->uses[j - 1], &h->uses[j]) < 0);
     h->use_lo = sw_calloc(h->nthreads + 1, sizeof(*h->use_lo));
     if (h->use_lo == NULL)
         goto out;
@@ -835,6 +848,7 @@ void rank__build_free(struct rank_build *b)
     sw_free(b->te);
     sw_free(b->tt);
     sw_free(b->to);
+    sw_free(b->outs_sorted);
     rank__map_free(&b->email_by_id);
     rank__map_free(&b->thread_by_id); /* empty when moved to the hist */
     rank__acct_end(&b->ab);

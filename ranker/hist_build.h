@@ -63,6 +63,9 @@ struct rank_build {
     size_t ctt;
     struct rank_toutcome *to;
     size_t nto, cto;
+    struct rank_hout *outs_sorted; /* or: every outcome, sorted already
+                                      (a follow's), taken over */
+    size_t nouts_sorted;
     size_t citems;
     struct rank_acct_build *ab; /* the threads' accounts (account.c) */
 };

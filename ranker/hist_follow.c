@@ -139,13 +139,12 @@ static sw_err rank_follow_threads(struct rank_follow *f)
     return rc ? rc : rank__acct_seed(b->ab, r);
 }
 
-/* rank_follow_mail puts root's outbound emails and outcomes back. */
+/* rank_follow_mail puts root's outbound emails back. */
 static sw_err rank_follow_mail(struct rank_follow *f)
 {
     struct rank_build *b = &f->b;
     const struct rank_hist *r = f->root;
     uint32_t th, j;
-    size_t i;
 
     for (th = 0; th < r->nthreads; th++)
         for (j = r->email_lo[th]; j < r->email_lo[th + 1]; j++) {
@@ -170,19 +169,56 @@ static sw_err rank_follow_mail(struct rank_follow *f)
             te->nf = te->fcap = e->nf;
             te->nc = e->nc;
         }
-    /* Root's outcomes: those it read, and those a delta had counted
-     * since when root was saved from one (hist_file.h). */
-    for (i = 0; i < r->nouts + r->nxouts; i++) {
-        const struct rank_hout *x =
-            i < r->nouts ? &r->outs[i] : &r->xouts[i - r->nouts];
-        struct rank_toutcome *o =
-            rank__vec_push((void **)&b->to, &b->nto, &b->cto, sizeof(*o));
-        if (o == NULL)
-            return SW_ENOMEM;
-        o->thread = x->thread;
-        o->kind = x->kind;
-        o->occur_ms = x->occur_ms;
+    return SW_OK;
+}
+
+/* rank_follow_outs hands the build every outcome in order: root's (those
+ * it read, and those a delta had counted since when root was saved from
+ * one: hist_file.h), each run sorted already, merged with the new ones
+ * the feed gave (b->to, sorted first), instead of sorting them all. */
+static sw_err rank_follow_outs(struct rank_follow *f)
+{
+    struct rank_build *b = &f->b;
+    const struct rank_hist *r = f->root;
+    struct rank_hout *nw, *out;
+    const struct rank_hout *run[3];
+    size_t len[3], at[3] = {0, 0, 0}, i, k, n;
+
+    nw = sw_malloc((b->nto + 1) * sizeof(*nw));
+    out = sw_malloc((r->nouts + r->nxouts + b->nto + 1) * sizeof(*out));
+    if (nw == NULL || out == NULL) {
+        sw_free(nw);
+        sw_free(out);
+        return SW_ENOMEM;
     }
+    for (i = 0; i < b->nto; i++) {
+        nw[i].occur_ms = b->to[i].occur_ms;
+        nw[i].thread = b->to[i].thread;
+        nw[i].kind = b->to[i].kind;
+    }
+    if (b->nto > 1)
+        qsort(nw, b->nto, sizeof(*nw), rank__hout_cmp);
+    run[0] = r->outs;
+    len[0] = r->nouts;
+    run[1] = r->xouts;
+    len[1] = r->nxouts;
+    run[2] = nw;
+    len[2] = b->nto;
+    n = len[0] + len[1] + len[2];
+    for (i = 0; i < n; i++) {
+        size_t best = 3;
+        for (k = 0; k < 3; k++)
+            if (at[k] < len[k] &&
+                (best == 3 ||
+                 rank__hout_cmp(&run[k][at[k]], &run[best][at[best]]) < 0))
+                best = k;
+        out[i] = run[best][at[best]++];
+    }
+    for (i = 1; i < n; i++)
+        assert(rank__hout_cmp(&out[i - 1], &out[i]) <= 0);
+    sw_free(nw);
+    b->outs_sorted = out;
+    b->nouts_sorted = n;
     return SW_OK;
 }
 
@@ -520,6 +556,8 @@ sw_err rank_hist_follow(store_txn *t, const char *team_id,
         rc = rank_follow_read(&f);
     if (rc == SW_OK)
         rc = rank_follow_snippets(&f);
+    if (rc == SW_OK)
+        rc = rank_follow_outs(&f);
     if (rc == SW_OK)
         rc = rank__acct_resolve(f.b.ab, h);
     if (rc == SW_OK)
