@@ -65,6 +65,7 @@ struct rank_tcache {
                            under e->mu */
     /* The builder's (rank_builder_thread), under e->mu: */
     int want_full;            /* the publisher asks for a full build */
+    int want_follow;          /* or for new mail followed (rank_hist_follow) */
     int building;             /* the builder is at it */
     struct rank_cref *built;  /* finished, for the publisher to adopt */
     int64_t built_started_ms; /* when the build of built started */
@@ -465,34 +466,31 @@ static int rank_full_overdue(const struct rank_tcache *tc,
            sw_mono_ms() - tc->full_at_ms >= RANK_ENGINE_FULL_EVERY_MS;
 }
 
-/* rank_build_follow sets b->hist to base with the mail and snippets since
- * counted (rank_hist_follow), unless that was refused since the last full
- * build or, when full_ok, a full build is overdue. Returns SW_ESTATE when
- * it did not (base is still the caller's), else base is taken over. */
+/* rank_build_follow makes *out, base's statistics with the mail and
+ * snippets since counted (rank_hist_follow), unless that was refused since
+ * the last full build or, when full_ok, a full build is overdue. Returns
+ * SW_ESTATE when it did not (noting a refusal). base stays the caller's. */
 static sw_err rank_build_follow(rank_engine *e, struct rank_tcache *tc,
                                 store_txn *t, const struct rank_now *now,
-                                struct rank_cref **base, int full_ok,
-                                struct rank_state *b)
+                                const struct rank_cref *base, int full_ok,
+                                struct rank_cref **out)
 {
     int may;
     sw_err rc;
 
     pthread_mutex_lock(&e->mu);
-    may =
-        !tc->follow_refused && !(full_ok && rank_full_overdue(tc, (*base)->h));
+    may = !tc->follow_refused && !(full_ok && rank_full_overdue(tc, base->h));
     pthread_mutex_unlock(&e->mu);
     if (!may)
         return SW_ESTATE;
-    b->hist = rank_cref_new(now->seqs);
-    if (b->hist == NULL)
+    *out = rank_cref_new(now->seqs);
+    if (*out == NULL)
         return SW_ENOMEM;
-    b->hist->gen = __atomic_add_fetch(&tc->gens, 1, __ATOMIC_RELAXED);
-    rc = rank_hist_follow(t, tc->team, &e->p, (*base)->h, &b->hist->h);
-    if (rc == SW_OK) {
-        rank__cref_put(e, base);
+    (*out)->gen = __atomic_add_fetch(&tc->gens, 1, __ATOMIC_RELAXED);
+    rc = rank_hist_follow(t, tc->team, &e->p, base->h, &(*out)->h);
+    if (rc == SW_OK)
         return SW_OK;
-    }
-    rank__cref_put(e, &b->hist);
+    rank__cref_put(e, out);
     if (rc == SW_ESTATE) {
         pthread_mutex_lock(&e->mu);
         tc->follow_refused = 1;
@@ -504,11 +502,12 @@ static sw_err rank_build_follow(rank_engine *e, struct rank_tcache *tc,
 
 /* rank_build_hist sets b->hist to statistics for now from base (a
  * reference, taken over; NULL: none): base itself when current; when
- * mail or snippets moved on, base with them counted (rank_build_follow);
- * when only the outcome feed moved on, or the follow was refused, base
- * with the new outcomes counted (rank_hist_delta; its mail and snippets
- * stay base's); else, or when base is not a delta's base, a full build if
- * full_ok (*full set), or base as it is. tc->build held. */
+ * mail or snippets moved on and full_ok (an engine that builds inline),
+ * base with them counted (rank_build_follow); when the outcome feed moved
+ * on, base with the new outcomes counted (rank_hist_delta; its mail and
+ * snippets stay base's: a started engine's builder follows the mail);
+ * else, or when base is not a delta's base, a full build if full_ok
+ * (*full set), or base as it is. tc->build held. */
 static sw_err rank_build_hist(rank_engine *e, struct rank_tcache *tc,
                               store_txn *t, const struct rank_now *now,
                               struct rank_cref *base, int full_ok,
@@ -521,11 +520,11 @@ static sw_err rank_build_hist(rank_engine *e, struct rank_tcache *tc,
         b->hist = base;
         return SW_OK;
     }
-    if (base &&
+    if (base && full_ok &&
         (base->key[0] != now->seqs[0] || base->key[1] != now->seqs[1])) {
-        rc = rank_build_follow(e, tc, t, now, &base, full_ok, b);
+        rc = rank_build_follow(e, tc, t, now, base, full_ok, &b->hist);
         if (rc != SW_ESTATE) {
-            rank__cref_put(e, &base); /* NULL when taken over */
+            rank__cref_put(e, &base);
             return rc;
         }
     }
@@ -881,13 +880,15 @@ static sw_err rank_refresh(rank_engine *e, struct rank_tcache *tc)
     need_full = base == NULL || (mail && tc->follow_refused) ||
                 rank_full_overdue(tc, base->h) ||
                 rank_hist_delta_heavy(base->h);
-    if (need_full && !tc->building && !tc->want_full &&
-        started >= tc->rest_until_ms) {
-        tc->want_full = 1;
+    /* (Mail a build just adopted does not count is followed from the
+     * published statistics, by the next pass.) */
+    if ((need_full || (mail && !adopted)) && !tc->building && !tc->want_full &&
+        !tc->want_follow && started >= tc->rest_until_ms) {
+        tc->want_full = need_full;
+        tc->want_follow = !need_full;
         pthread_cond_broadcast(&e->bcond);
     }
-    due = base && (adopted || rank_delta_due(tc, &now) ||
-                   (mail && !tc->follow_refused));
+    due = base && (adopted || rank_delta_due(tc, &now));
     since = tc->stale_since_ms;
     pthread_mutex_unlock(&e->mu);
     if (current || !due) {
@@ -938,28 +939,52 @@ out:
     return rc;
 }
 
-/* rank_build_one is the builder's full build of tc's statistics, handed
- * to the publisher in tc->built. */
-static void rank_build_one(rank_engine *e, struct rank_tcache *tc,
+/* rank_build_one is the builder's work on tc's statistics, handed to the
+ * publisher in tc->built: the published ones with the new mail followed
+ * (follow set, rank_build_follow), or a full build (when asked, or when
+ * the follow was refused). The test hook holds full builds only. */
+static void rank_build_one(rank_engine *e, struct rank_tcache *tc, int follow,
                            rank_engine_hook hook, void *hook_arg)
 {
-    struct rank_cref *c = NULL, *old = NULL, *save = NULL;
+    struct rank_cref *c = NULL, *old = NULL, *save = NULL, *base = NULL;
     struct rank_now now;
     store_txn *t = NULL;
     int64_t started = sw_mono_ms();
     uint64_t erase = 0;
-    sw_err rc;
+    sw_err rc = SW_ESTATE;
 
-    if (hook) /* before the snapshot, as a long build would hold it */
-        hook(hook_arg, tc->team);
-    rc = store_txn_begin(e->s, 0, &t);
-    if (rc == SW_OK)
-        rc = rank_now_read(t, tc->team, &now);
-    if (rc == SW_OK && e->stats_dir)
-        rc = store_seq_peek(t, tc->team, STORE_ERASE_SEQ, &erase);
-    if (rc == SW_OK)
-        rc = rank_build_full(e, tc, t, &now, &c);
-    store_txn_abort(&t);
+    if (follow) {
+        pthread_mutex_lock(&e->mu);
+        base = rank_cref_ref(tc->pub.hist);
+        if (base == NULL) /* nothing published yet: the publisher asks again */
+            tc->building = 0;
+        pthread_mutex_unlock(&e->mu);
+        if (base == NULL)
+            return;
+    }
+    if (base) {
+        rc = store_txn_begin(e->s, 0, &t);
+        if (rc == SW_OK)
+            rc = rank_now_read(t, tc->team, &now);
+        if (rc == SW_OK && e->stats_dir)
+            rc = store_seq_peek(t, tc->team, STORE_ERASE_SEQ, &erase);
+        if (rc == SW_OK)
+            rc = rank_build_follow(e, tc, t, &now, base, 0, &c);
+        rank__cref_put(e, &base);
+        store_txn_abort(&t);
+    }
+    if (rc == SW_ESTATE) { /* not asked to follow, or refused: in full */
+        if (hook) /* before the snapshot, as a long build would hold it */
+            hook(hook_arg, tc->team);
+        rc = store_txn_begin(e->s, 0, &t);
+        if (rc == SW_OK)
+            rc = rank_now_read(t, tc->team, &now);
+        if (rc == SW_OK && e->stats_dir)
+            rc = store_seq_peek(t, tc->team, STORE_ERASE_SEQ, &erase);
+        if (rc == SW_OK)
+            rc = rank_build_full(e, tc, t, &now, &c);
+        store_txn_abort(&t);
+    }
     if (rc == SW_OK && e->stats_dir)
         save = rank_cref_ref(c); /* saved once handed over */
     if (rc && rc != SW_ENOTFOUND)
@@ -995,23 +1020,28 @@ static void *rank_builder_thread(void *arg)
 
     if (sw_thread_nice(10) != 0)
         sw_log_warn("rank.nice_failed", "errno=%d", errno);
+    int follow;
+
     pthread_mutex_lock(&e->mu);
     while (!e->stop) {
         struct rank_tcache *tc;
         rank_engine_hook hook;
         void *hook_arg;
-        for (tc = e->teams; tc && !tc->want_full; tc = tc->next)
+        for (tc = e->teams; tc && !tc->want_full && !tc->want_follow;
+             tc = tc->next)
             ;
         if (tc == NULL) {
             pthread_cond_wait(&e->bcond, &e->mu);
             continue;
         }
+        follow = tc->want_follow && !tc->want_full;
         tc->want_full = 0;
+        tc->want_follow = 0;
         tc->building = 1;
         hook = e->hook;
         hook_arg = e->hook_arg;
         pthread_mutex_unlock(&e->mu);
-        rank_build_one(e, tc, hook, hook_arg);
+        rank_build_one(e, tc, follow, hook, hook_arg);
         pthread_mutex_lock(&e->mu);
     }
     pthread_mutex_unlock(&e->mu);
@@ -1277,8 +1307,8 @@ static int rank_engine_pass(rank_engine *e)
         /* Stale with nothing for the publisher to do but wait (a full
          * build asked for or running, a rest): no pass at once. */
         more |= tc->stale_since_ms != 0 && !tc->building && !tc->want_full &&
-                tc->built == NULL && now >= tc->rest_until_ms &&
-                now >= tc->delta_rest_until_ms;
+                !tc->want_follow && tc->built == NULL &&
+                now >= tc->rest_until_ms && now >= tc->delta_rest_until_ms;
         pthread_mutex_unlock(&e->mu);
     }
     return more;

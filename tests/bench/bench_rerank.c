@@ -10,6 +10,10 @@
  *   bench_rerank delta DIR K             the team's full statistics build
  *                                        against counting K new outcomes
  *                                        into it (writes them: a copy)
+ *   bench_rerank stats DIR               statistics saved and loaded back
+ *   bench_rerank follow DIR              new mail followed from the team's
+ *                                        statistics file (DIR/stats, as
+ *                                        snipd saved it), three times
  * DIR must not exist for fill. fill also builds and snapshots the team's
  * index and writes the team's API key to DIR/bench_team.key. Each command
  * prints one JSON line on stdout; the job's report goes to stderr.
@@ -1030,6 +1034,64 @@ static int bench_stats(const char *dir)
     return 0;
 }
 
+static sw_err bench_follow_apply(store_txn *t, void *arg)
+{
+    struct bench_delta *d = arg;
+
+    d->rc = rank_hist_follow(t, d->team, NULL, d->base, &d->h);
+    return SW_OK;
+}
+
+/* bench_follow times following the team's mail from its statistics file
+ * (DIR/stats/TEAM.stats, as snipd saved it) with rank_hist_follow, three
+ * times: what the publisher does for new mail, here with whatever the
+ * store holds since the file (nothing, on a store snipd closed). */
+static int bench_follow(const char *dir)
+{
+    struct store_team *teams = NULL;
+    struct bench_delta d;
+    struct sw_buf path;
+    store *s = NULL;
+    char *next = NULL;
+    size_t n = 0;
+    uint64_t erase = 0;
+    int64_t t0, load_ms, ms[3];
+    int i;
+    sw_err rc;
+
+    bench_store_one(dir, &s, &teams, &n, &next);
+    memset(&d, 0, sizeof(d));
+    d.team = teams[0].team_id;
+    sw_buf_init(&path, 4096);
+    if ((rc = sw_buf_printf(&path, "%s/stats/%s.stats", dir, d.team)))
+        bench_die("path", rc);
+    t0 = sw_mono_ms();
+    if ((rc = rank_hist_load(sw_buf_str(&path), d.team, &d.base, &erase)))
+        bench_die("load", rc);
+    load_ms = sw_mono_ms() - t0;
+    for (i = 0; i < 3; i++) {
+        t0 = sw_mono_ms();
+        if ((rc = store_view(s, bench_follow_apply, &d)) || (rc = d.rc))
+            bench_die("follow", rc);
+        ms[i] = sw_mono_ms() - t0;
+        if (d.h->nthreads < d.base->nthreads)
+            bench_die("the follow lost threads", SW_ECORRUPT);
+        rank_hist_free(&d.h);
+    }
+    printf("{" step ":" follow "," threads ":%zu," snippets ":%zu,"
+           "" outcomes ":%zu," load_ms ":%lld," follow_ms ":[%lld,%lld,%lld]}"
+           "\n",
+           d.base->nthreads, d.base->nsnips, d.base->nouts + d.base->nxouts,
+           (long long)load_ms, (long long)ms[0], (long long)ms[1],
+           (long long)ms[2]);
+    rank_hist_free(&d.base);
+    sw_buf_free(&path);
+    store_teams_free(teams, n);
+    sw_free(next);
+    store_close(&s);
+    return 0;
+}
+
 /* bench_cluster times rank_family_cluster (the nightly job's family step)
  * on n personalised framings, as many as a team with one framing record
  * per outbound mail would hold; the catalogue shape hides this cost. */
@@ -1087,6 +1149,8 @@ int main(int argc, char **argv)
     if (argc == 4 && strcmp(argv[1], "delta") == 0 &&
         sw_parse_i64(argv[3], strlen(argv[3]), 1, 1000000, &v) == SW_OK)
         return bench_delta(argv[2], (size_t)v);
+    if (argc == 3 && strcmp(argv[1], "follow") == 0)
+        return bench_follow(argv[2]);
     if (argc == 3 && strcmp(argv[1], "stats") == 0)
         return bench_stats(argv[2]);
     if (argc == 5 && strcmp(argv[1], "fill") == 0 &&
@@ -1098,6 +1162,6 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "usage: bench_rerank fill DIR --events E | "
                     "fill DIR --snippets N | rerank DIR | cluster N | "
-                    "delta DIR K | stats DIR\n");
+                    "delta DIR K | stats DIR | follow DIR\n");
     return 2;
 }
