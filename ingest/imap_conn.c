@@ -319,27 +319,47 @@ void ingest_imap_conn_abort(ingest_imap_conn *c)
         (void)shutdown(fd, SHUT_RDWR); /* the reader sees EOF and fails */
 }
 
+/* ingest_imap_refused_for_now returns 1 when the server's refusal of a
+ * login carries an RFC 5530 code that says the credentials are not the
+ * reason: [LIMIT] (e.g. Dovecot's mail_max_userip_connections) or
+ * [UNAVAILABLE]. libetpan keeps such a code's atom in the response info
+ * of the last response. */
+static int ingest_imap_refused_for_now(const ingest_imap_conn *c)
+{
+    const char *atom =
+        c->s->imap_response_info ? c->s->imap_response_info->rsp_atom : NULL;
+
+    return atom != NULL && (strcasecmp(atom, "LIMIT") == 0 ||
+                            strcasecmp(atom, "UNAVAILABLE") == 0);
+}
+
 sw_err ingest_imap_conn_login(ingest_imap_conn *c, const char *user,
                               int auth_kind, const char *secret,
                               struct sw_buf *why)
 {
+    const char *what = "LOGIN";
     int r;
 
     sw_buf_reset(why);
     if (c == NULL || user == NULL || secret == NULL)
         return SW_EINVAL;
     if (auth_kind == INGEST_IMAP_AUTH_OAUTH2) {
+        what = "AUTHENTICATE XOAUTH2";
         r = mailimap_oauth2_authenticate(c->s, user, secret);
         if (r == MAILIMAP_ERROR_SASL)
             r = MAILIMAP_ERROR_LOGIN;
-        if (r != MAILIMAP_NO_ERROR)
-            return ingest_imap_fail(c, r, "AUTHENTICATE XOAUTH2", why);
-        return SW_OK;
+    } else {
+        r = mailimap_login(c->s, user, secret);
     }
-    r = mailimap_login(c->s, user, secret);
-    if (r != MAILIMAP_NO_ERROR)
-        return ingest_imap_fail(c, r, "LOGIN", why);
-    return SW_OK;
+    if (r == MAILIMAP_NO_ERROR)
+        return SW_OK;
+    if (r == MAILIMAP_ERROR_LOGIN && ingest_imap_refused_for_now(c)) {
+        imap_say(why, "%s refused for now by %s [%s]", what, c->host,
+                 c->s->imap_response_info->rsp_atom);
+        ingest_imap_quote(c, why);
+        return SW_EIO; /* not the credentials: back off and retry */
+    }
+    return ingest_imap_fail(c, r, what, why);
 }
 
 /* ingest_imap_is_sent returns 1 when a LIST entry carries \Sent. */
@@ -775,35 +795,50 @@ sw_err ingest_imap_conn_idle_start(ingest_imap_conn *c, struct sw_buf *why)
     return SW_OK;
 }
 
-sw_err ingest_imap_conn_idle_wait(ingest_imap_conn *c, int64_t ms, int *ready)
+sw_err ingest_imap_conn_idle_wait_any(ingest_imap_conn *const *c, size_t n,
+                                      int64_t ms, int *ready)
 {
-    struct pollfd p;
-    int fd, r;
+    struct pollfd p[INGEST_IMAP_WAIT_MAX];
+    size_t i;
+    int any = 0, r;
 
-    *ready = 0;
-    if (c->s->imap_stream == NULL)
-        return SW_EIO;
-    /* Bytes libetpan already read past the continuation line (a TLS
-     * record is read whole into this buffer): no poll would see them. */
-    if (c->s->imap_stream->read_buffer_len > 0) {
-        *ready = 1;
-        return SW_OK;
+    if (n == 0 || n > INGEST_IMAP_WAIT_MAX)
+        return SW_EINVAL;
+    memset(p, 0, sizeof(p));
+    for (i = 0; i < n; i++) {
+        ready[i] = 0;
+        if (c[i]->s->imap_stream == NULL)
+            return SW_EIO;
+        /* Bytes libetpan already read past the continuation line (a TLS
+         * record is read whole into this buffer): no poll would see
+         * them. */
+        if (c[i]->s->imap_stream->read_buffer_len > 0) {
+            ready[i] = 1;
+            any = 1;
+        }
+        p[i].fd = mailimap_idle_get_fd(c[i]->s);
+        if (p[i].fd < 0)
+            return SW_EIO;
+        p[i].events = POLLIN;
     }
-    fd = mailimap_idle_get_fd(c->s);
-    if (fd < 0)
-        return SW_EIO;
+    if (any)
+        return SW_OK;
     if (ms < 0)
         ms = 0;
     if (ms > 3600000)
         ms = 3600000;
-    memset(&p, 0, sizeof(p));
-    p.fd = fd;
-    p.events = POLLIN;
-    r = poll(&p, 1, (int)ms);
+    r = poll(p, (nfds_t)n, (int)ms);
     if (r < 0)
         return errno == EINTR ? SW_OK : SW_EIO;
-    *ready = r > 0; /* data, or a closed socket whose next read fails */
+    for (i = 0; i < n; i++) /* data, or a closed socket whose next read
+                               fails */
+        ready[i] = p[i].revents != 0;
     return SW_OK;
+}
+
+sw_err ingest_imap_conn_idle_wait(ingest_imap_conn *c, int64_t ms, int *ready)
+{
+    return ingest_imap_conn_idle_wait_any(&c, 1, ms, ready);
 }
 
 sw_err ingest_imap_conn_idle_done(ingest_imap_conn *c, int *exists,

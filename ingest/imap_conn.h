@@ -63,8 +63,9 @@ void ingest_imap_conn_close(ingest_imap_conn **c);
 void ingest_imap_conn_abort(ingest_imap_conn *c);
 
 /* ingest_imap_conn_login authenticates. Errors: SW_EPERM (the server
- * refused the credentials: why quotes it), SW_EIO, SW_EPROVIDER,
- * SW_ENOMEM. */
+ * refused the credentials: why quotes it), SW_EIO (also a refusal with
+ * RFC 5530's [LIMIT] or [UNAVAILABLE]: too many connections, or the
+ * server is busy; not the credentials), SW_EPROVIDER, SW_ENOMEM. */
 SW_MUST_CHECK sw_err ingest_imap_conn_login(ingest_imap_conn *c,
                                             const char *user, int auth_kind,
                                             const char *secret,
@@ -149,6 +150,19 @@ SW_MUST_CHECK sw_err ingest_imap_conn_idle_start(ingest_imap_conn *c,
  * else 0. Errors: SW_EIO. */
 SW_MUST_CHECK sw_err ingest_imap_conn_idle_wait(ingest_imap_conn *c, int64_t ms,
                                                 int *ready);
+
+/* The most sessions ingest_imap_conn_idle_wait_any waits on at once. */
+#define INGEST_IMAP_WAIT_MAX 8
+
+/* ingest_imap_conn_idle_wait_any waits like ingest_imap_conn_idle_wait
+ * on the n sessions c[0..n) at once (each in IDLE, each owned by the
+ * calling thread), until one of them has something to read or ms
+ * milliseconds pass; ready[i] is 1 when c[i] has, else 0. Errors:
+ * SW_EINVAL (n is 0 or over INGEST_IMAP_WAIT_MAX), SW_EIO (a session
+ * without a socket, or poll failed). */
+SW_MUST_CHECK sw_err ingest_imap_conn_idle_wait_any(ingest_imap_conn *const *c,
+                                                    size_t n, int64_t ms,
+                                                    int *ready);
 
 /* ingest_imap_conn_idle_done ends IDLE (DONE) and reads the server's
  * answer, with the untagged data it sent meanwhile; *exists is 1 when

@@ -1,7 +1,8 @@
 /* ingest/imap_sync: the mailbox sync engine: the scheduler shared by a
  * small pool of threads, and the sync of one mailbox, folder by folder and
  * batch by batch, one batch committing while the next is fetched and
- * parsed (see imap_sync.h for the contract). */
+ * parsed (see imap_sync.h for the contract; new mail by IDLE between
+ * polls is imap_idle.c). */
 #include "ingest/imap_sync.h"
 
 #include <pthread.h>
@@ -15,15 +16,11 @@
 #include "base/sw_mem.h"
 #include "base/sw_util.h"
 #include "ingest/imap_conn.h"
+#include "ingest/imap_sync_int.h"
 #include "ingest/mail.h"
 #include "store/store_mailbox.h"
 
-/* imap_say writes a sentence for last_error into why; a sentence cut
- * short by why's cap (or lost to memory) only loses words, so the result
- * is not checked. */
-static void imap_say(struct sw_buf *why, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void imap_say(struct sw_buf *why, const char *fmt, ...)
+void ingest_imap__say(struct sw_buf *why, const char *fmt, ...)
 {
     va_list ap;
     sw_err rc;
@@ -34,67 +31,7 @@ static void imap_say(struct sw_buf *why, const char *fmt, ...)
     (void)rc;
 }
 
-#define IMAP_SYNC_MAX_MAILBOXES 10000
-#define IMAP_SYNC_REFRESH_MS                                                   \
-    1000 /* re-read the mailboxes at least this often */
-#define IMAP_SYNC_BACKOFF_MIN_MS 1000
-#define IMAP_SYNC_WHY_MAX 1024
-#define IMAP_SYNC_BATCH_BYTES                                                  \
-    (8u << 20) /* bytes per UID FETCH; a larger message comes alone */
-#define IMAP_SYNC_IDLE_SLICE_MS 200 /* checks of stop, pause, etc. in IDLE */
-#define IMAP_SYNC_IDLE_MAX_MS                                                  \
-    (25 * 60 * 1000) /* RFC 2177: re-issue IDLE within 29 minutes */
-#define IMAP_SYNC_NO_IDLE_MS                                                   \
-    (60 * 60 * 1000) /* poll only, after IDLE failed or is not offered */
-
-/* The scheduler's view of one mailbox. */
-struct imap_entry {
-    char *team_id;
-    char *mailbox_id;
-    int present;           /* seen by the last refresh */
-    int busy;              /* a thread is syncing it */
-    int eligible;          /* not paused, credentials not refused */
-    int64_t due_ms;        /* monotonic time of the next sync */
-    int64_t backoff_ms;    /* 0 after a success */
-    uint64_t sync_req;     /* the record's sync_req at the last refresh */
-    uint64_t done_req;     /* the sync_req the last sync started under */
-    int64_t no_idle_until; /* monotonic: no IDLE before (polling only) */
-};
-
-/* One worker thread's slot: its session, so close can abort its reads. */
-struct imap_worker {
-    struct ingest_imap_sync *m;
-    pthread_t th;
-    ingest_imap_conn *conn; /* guarded by m->mu */
-};
-
-struct ingest_imap_sync {
-    store *st;
-    ingest_pipeline *p;
-    ingest_imap_key *key;
-    struct ingest_imap_sync_opts o;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int stop;
-    int wake;
-    int64_t refreshed_ms;
-    struct imap_entry *e;
-    size_t ne, cap;
-    struct imap_worker *w;
-    int nstarted;
-    int nbusy; /* workers syncing (or idling in) a mailbox */
-    uint64_t rng;
-};
-
 /* --- Status written back to the record -------------------------------- */
-
-struct imap_status {
-    int state;
-    const char *error; /* "" clears */
-    int synced;        /* set last_sync_ms to now */
-    int auth_failed;   /* the server refused cred_gen */
-    uint64_t cred_gen;
-};
 
 static sw_err imap_status_edit(struct store_mailbox *m, void *arg)
 {
@@ -119,8 +56,9 @@ static sw_err imap_status_edit(struct store_mailbox *m, void *arg)
     return SW_OK;
 }
 
-static void imap_status_set(ingest_imap_sync *m, const struct store_mailbox *mb,
-                            const struct imap_status *s)
+void ingest_imap__status_set(ingest_imap_sync *m,
+                             const struct store_mailbox *mb,
+                             const struct imap_status *s)
 {
     sw_err rc = store_mailbox_update(m->st, mb->team_id, mb->mailbox_id,
                                      imap_status_edit, (void *)s, NULL);
@@ -132,36 +70,6 @@ static void imap_status_set(ingest_imap_sync *m, const struct store_mailbox *mb,
 }
 
 /* --- One folder -------------------------------------------------------- */
-
-struct imap_flight;
-
-/* The sync of one mailbox in progress. */
-struct imap_run {
-    ingest_imap_sync *m;
-    struct imap_worker *w;
-    const struct store_mailbox *mb;
-    ingest_imap_conn *conn;
-    struct store_mailbox_folder cur; /* the folder's cursor, as ended */
-    int direction;
-    sw_err hard; /* a failure that stops the folder (cursor kept) */
-    struct sw_buf why;
-    char *sent;        /* the \Sent folder, or NULL */
-    uint64_t sync_req; /* the record's sync_req this session answered */
-    int64_t woke_us;   /* IDLE: when the server's data arrived */
-    int64_t done_us;   /* IDLE: when DONE was answered */
-    /* The backfill in flight (imap_batch): the advances chain from the
-     * last message begun, which runs ahead of cur.last_uid (the last
-     * ended) while a batch commits. */
-    struct imap_flight *fl; /* the batch begun and not yet ended, or NULL */
-    uint32_t chain_uid;     /* the UID the next advance follows */
-    int64_t skipped;        /* malformed since chain_uid, up to skip_uid */
-    uint32_t skip_uid;
-    char *skip_why;       /* the latest one's reason (owned) */
-    sw_err broken;        /* the first failure an end found; nothing after it in
-                             UID order may move the cursor */
-    const uint32_t *uids; /* the UIDs of this pass, for the backlog */
-    size_t nuids;
-};
 
 /* imap_reject_why returns "UID uid: reason" (sw_free; NULL without
  * memory: the rejection then only loses its words) for last_rejected. */
@@ -487,10 +395,10 @@ static void imap_too_big(struct imap_run *r, uint32_t uid, uint32_t size)
     struct sw_buf b;
 
     sw_buf_init(&b, IMAP_SYNC_WHY_MAX);
-    imap_say(&b,
-             "%u bytes (RFC822.SIZE), over the limit of %zu bytes; not "
-             "fetched",
-             size, r->m->o.max_message_bytes);
+    ingest_imap__say(&b,
+                     "%u bytes (RFC822.SIZE), over the limit of %zu bytes; not "
+                     "fetched",
+                     size, r->m->o.max_message_bytes);
     sw_log_warn("mailbox.message_rejected",
                 "team_id=%s mailbox_id=%s folder=\"%s\" uid=%u err=%s "
                 "reason=\"%s\"",
@@ -624,8 +532,8 @@ static sw_err imap_folder_fetch(struct imap_run *r, const uint32_t *uids,
     return rc;
 }
 
-/* imap_folder_sync brings one folder up to date. */
-static sw_err imap_folder_sync(struct imap_run *r, const char *folder)
+/* ingest_imap__folder_sync brings one folder up to date. */
+sw_err ingest_imap__folder_sync(struct imap_run *r, const char *folder)
 {
     uint32_t uidvalidity = 0, uidnext = 0, exists = 0, *uids = NULL;
     uint32_t *sizes = NULL;
@@ -688,9 +596,9 @@ out:
     return rc;
 }
 
-/* imap_folders_sync finds the \Sent folder and syncs the folders asked
+/* ingest_imap__folders_sync finds the \Sent folder and syncs the folders asked
  * for, or INBOX and \Sent. */
-static sw_err imap_folders_sync(struct imap_run *r)
+sw_err ingest_imap__folders_sync(struct imap_run *r)
 {
     const struct store_mailbox *mb = r->mb;
     const char *sent;
@@ -705,299 +613,21 @@ static sw_err imap_folders_sync(struct imap_run *r)
     sent = r->sent;
     if (mb->n_folders == 0) {
         r->direction = INGEST_DIR_UNSPECIFIED;
-        rc = imap_folder_sync(r, "INBOX");
+        rc = ingest_imap__folder_sync(r, "INBOX");
         if (rc == SW_OK && sent != NULL) {
             r->direction = INGEST_DIR_OUTBOUND;
-            rc = imap_folder_sync(r, sent);
+            rc = ingest_imap__folder_sync(r, sent);
         }
     }
     for (i = 0; rc == SW_OK && i < mb->n_folders; i++) {
         int is_sent = sent != NULL && strcmp(mb->folders[i], sent) == 0;
         r->direction = is_sent ? INGEST_DIR_OUTBOUND : INGEST_DIR_UNSPECIFIED;
-        rc = imap_folder_sync(r, mb->folders[i]);
+        rc = ingest_imap__folder_sync(r, mb->folders[i]);
     }
     return rc;
-}
-
-/* --- New mail by IDLE --------------------------------------------------- */
-
-static void imap_refresh(ingest_imap_sync *m);
-static long imap_pick(ingest_imap_sync *m, int64_t now, int64_t *wait_ms);
-
-/* imap_entry_of returns the scheduler's entry of mb, or NULL. Under
- * m->mu. */
-static struct imap_entry *imap_entry_of(ingest_imap_sync *m,
-                                        const struct store_mailbox *mb)
-{
-    size_t i;
-
-    for (i = 0; i < m->ne; i++) {
-        if (strcmp(m->e[i].mailbox_id, mb->mailbox_id) == 0 &&
-            strcmp(m->e[i].team_id, mb->team_id) == 0)
-            return &m->e[i];
-    }
-    return NULL;
-}
-
-/* imap_may_idle returns 1 unless IDLE failed (or was not offered) on this
- * mailbox lately. */
-static int imap_may_idle(struct imap_run *r)
-{
-    struct imap_entry *e;
-    int ok;
-
-    pthread_mutex_lock(&r->m->mu);
-    e = imap_entry_of(r->m, r->mb);
-    ok = e != NULL && e->no_idle_until <= sw_mono_ms();
-    pthread_mutex_unlock(&r->m->mu);
-    return ok;
-}
-
-/* imap_no_idle logs why the mailbox falls back to polling and keeps it
- * from trying IDLE for IMAP_SYNC_NO_IDLE_MS. */
-static void imap_no_idle(struct imap_run *r, int failed, const char *reason)
-{
-    struct imap_entry *e;
-
-    if (failed)
-        sw_log_warn("mailbox.idle_failed",
-                    "team_id=%s mailbox_id=%s reason=\"%s\" action=poll",
-                    r->mb->team_id, r->mb->mailbox_id, reason);
-    else
-        sw_log_info("mailbox.idle_unavailable",
-                    "team_id=%s mailbox_id=%s reason=\"%s\" action=poll",
-                    r->mb->team_id, r->mb->mailbox_id, reason);
-    pthread_mutex_lock(&r->m->mu);
-    e = imap_entry_of(r->m, r->mb);
-    if (e != NULL)
-        e->no_idle_until = sw_mono_ms() + IMAP_SYNC_NO_IDLE_MS;
-    pthread_mutex_unlock(&r->m->mu);
-    sw_buf_reset(&r->why); /* not an error of the mailbox */
-}
-
-/* imap_idle_folder returns the folder IDLE watches: the INBOX when it is
- * followed, else the first folder followed. */
-static const char *imap_idle_folder(const struct store_mailbox *mb)
-{
-    size_t i;
-
-    if (mb->n_folders == 0)
-        return "INBOX";
-    for (i = 0; i < mb->n_folders; i++) {
-        if (strcasecmp(mb->folders[i], "INBOX") == 0)
-            return mb->folders[i];
-    }
-    return mb->folders[0];
-}
-
-/* What ended a wait in IDLE. */
-enum imap_wake {
-    IMAP_WAKE_NONE,
-    IMAP_WAKE_DATA,     /* the server sent something */
-    IMAP_WAKE_DEADLINE, /* the poll interval is over: sync every folder */
-    IMAP_WAKE_SYNC,     /* SyncMailbox */
-    IMAP_WAKE_YIELD     /* another mailbox waits for this worker */
-};
-
-/* imap_idle_check looks, between two waits, for what ends IDLE besides
- * the server: the engine stopping, the mailbox paused, given new
- * credentials or deleted (the errors of imap_run_check), SyncMailbox, or
- * another mailbox due while every worker is busy (an idling mailbox must
- * not starve the others). The mailboxes are re-read here as in
- * imap_thread, since every worker may be idling. */
-static sw_err imap_idle_check(struct imap_run *r, enum imap_wake *wake)
-{
-    ingest_imap_sync *m = r->m;
-    struct store_mailbox now;
-    int64_t t = sw_mono_ms(), wait_ms;
-    int stop, yield;
-    sw_err rc;
-
-    *wake = IMAP_WAKE_NONE;
-    pthread_mutex_lock(&m->mu);
-    stop = m->stop;
-    if (!stop && (m->wake || t - m->refreshed_ms >= IMAP_SYNC_REFRESH_MS)) {
-        m->wake = 0;
-        imap_refresh(m);
-    }
-    yield = m->nbusy >= m->nstarted && imap_pick(m, t, &wait_ms) >= 0;
-    pthread_mutex_unlock(&m->mu);
-    if (stop)
-        return SW_ECANCELLED;
-    memset(&now, 0, sizeof(now));
-    rc = store_mailbox_get(m->st, r->mb->team_id, r->mb->mailbox_id, &now);
-    if (rc)
-        return rc; /* SW_ENOTFOUND: deleted */
-    if (now.paused || now.cred_gen != r->mb->cred_gen) {
-        rc = SW_ECANCELLED;
-    } else if (now.sync_req != r->sync_req) {
-        r->sync_req = now.sync_req;
-        *wake = IMAP_WAKE_SYNC;
-    } else if (yield) {
-        *wake = IMAP_WAKE_YIELD;
-    }
-    store_mailbox_clear(&now);
-    return rc;
-}
-
-/* imap_idle_wait waits in IDLE until the server sends something or
- * imap_idle_check finds a reason, or until deadline (monotonic ms), in
- * slices of IMAP_SYNC_IDLE_SLICE_MS. */
-static sw_err imap_idle_wait(struct imap_run *r, int64_t deadline,
-                             enum imap_wake *wake)
-{
-    sw_err rc;
-    int ready = 0;
-
-    for (;;) {
-        int64_t left;
-        rc = imap_idle_check(r, wake);
-        if (rc || *wake != IMAP_WAKE_NONE)
-            return rc;
-        left = deadline - sw_mono_ms();
-        if (left <= 0) {
-            *wake = IMAP_WAKE_DEADLINE;
-            return SW_OK;
-        }
-        rc = ingest_imap_conn_idle_wait(
-            r->conn,
-            left < IMAP_SYNC_IDLE_SLICE_MS ? left : IMAP_SYNC_IDLE_SLICE_MS,
-            &ready);
-        if (rc) {
-            imap_say(&r->why, "IDLE failed on %s: waiting on the connection",
-                     r->mb->host);
-            return rc;
-        }
-        if (ready) {
-            *wake = IMAP_WAKE_DATA;
-            r->woke_us = sw_mono_us();
-            return SW_OK;
-        }
-    }
-}
-
-/* imap_idle_once runs one IDLE command on the selected folder: start,
- * wait, DONE. *exists tells whether the server reported EXISTS. Returns
- * SW_EPROVIDER when the server did not answer IDLE or DONE correctly
- * (r->why says how; a timeout counts, unless the server had sent
- * something), SW_EIO when the connection is lost (or the server says
- * BYE), other errors as imap_idle_wait. */
-static sw_err imap_idle_once(struct imap_run *r, int64_t deadline,
-                             enum imap_wake *wake, int *exists)
-{
-    sw_err rc, e;
-    int stop;
-
-    *exists = 0;
-    rc = ingest_imap_conn_idle_start(r->conn, &r->why);
-    if (rc) /* even a timeout: the session answered EXAMINE just now */
-        return rc == SW_ENOMEM ? rc : SW_EPROVIDER;
-    rc = imap_idle_wait(r, deadline, wake);
-    pthread_mutex_lock(&r->m->mu);
-    stop = r->m->stop;
-    pthread_mutex_unlock(&r->m->mu);
-    if (stop)
-        return SW_ECANCELLED; /* the socket is aborted: no DONE */
-    if (rc == SW_EIO)
-        return rc;
-    e = ingest_imap_conn_idle_done(r->conn, exists, &r->why);
-    r->done_us = sw_mono_us();
-    if (rc) { /* paused, new credentials, deleted: DONE was a courtesy */
-        sw_buf_reset(&r->why);
-        return rc;
-    }
-    if (e == SW_EIO && *wake != IMAP_WAKE_DATA)
-        e = SW_EPROVIDER; /* silent, then no answer to DONE */
-    return e;
-}
-
-/* imap_idle keeps the mailbox up to date after a sync pass, on the same
- * session, while the server offers IDLE (RFC 2177): it waits in IDLE on
- * the INBOX (or the first folder followed) and syncs that folder as soon
- * as the server reports EXISTS; it leaves IDLE every poll interval for a
- * pass over every folder (\Sent included). It returns SW_OK when the
- * session should end: on SyncMailbox (the scheduler then syncs the mailbox
- * at once, on a new connection), when another mailbox waits for this
- * worker, or when IDLE is not offered or not answered correctly (both
- * logged, and remembered for IMAP_SYNC_NO_IDLE_MS: the mailbox is polled
- * instead). Else the error that ended it: SW_ECANCELLED (stop, pause,
- * new credentials), SW_ENOTFOUND (deleted), or that of a sync or of the
- * connection (lost or timed out: the scheduler backs off). */
-static sw_err imap_idle(struct imap_run *r)
-{
-    ingest_imap_sync *m = r->m;
-    const char *folder = imap_idle_folder(r->mb);
-    int64_t turn_ms = m->o.poll_ms < IMAP_SYNC_IDLE_MAX_MS
-                          ? m->o.poll_ms
-                          : IMAP_SYNC_IDLE_MAX_MS;
-    struct imap_status st;
-    enum imap_wake wake = IMAP_WAKE_NONE;
-    int has = 0, exists = 1;
-    sw_err rc;
-
-    if (!imap_may_idle(r))
-        return SW_OK;
-    rc = ingest_imap_conn_has_idle(r->conn, &has, &r->why);
-    if (rc)
-        return rc;
-    if (!has) {
-        imap_no_idle(r, 0, "the server does not offer IDLE");
-        return SW_OK;
-    }
-    memset(&st, 0, sizeof(st));
-    st.state = INGEST_IMAP_IDLE;
-    st.error = "";
-    st.synced = 1;
-    st.cred_gen = r->mb->cred_gen;
-    for (;;) { /* one poll interval per turn */
-        int64_t deadline = sw_mono_ms() + turn_ms;
-        exists = 1; /* EXAMINE the folder to watch (and catch up on it) */
-        do {
-            if (exists) {
-                r->direction = r->sent != NULL && strcmp(folder, r->sent) == 0
-                                   ? INGEST_DIR_OUTBOUND
-                                   : INGEST_DIR_UNSPECIFIED;
-                rc = imap_folder_sync(r, folder);
-                if (rc)
-                    return rc;
-                if (wake == IMAP_WAKE_DATA) /* where the time goes */
-                    sw_log_debug("mailbox.idle_synced",
-                                 "team_id=%s mailbox_id=%s done_us=%lld "
-                                 "sync_us=%lld",
-                                 r->mb->team_id, r->mb->mailbox_id,
-                                 (long long)(r->done_us - r->woke_us),
-                                 (long long)(sw_mono_us() - r->done_us));
-                imap_status_set(m, r->mb, &st);
-            }
-            rc = imap_idle_once(r, deadline, &wake, &exists);
-            if (rc == SW_EPROVIDER) {
-                imap_no_idle(r, 1, sw_buf_str(&r->why));
-                return SW_OK;
-            }
-            if (rc)
-                return rc;
-        } while (wake == IMAP_WAKE_DATA);
-        if (wake == IMAP_WAKE_YIELD || wake == IMAP_WAKE_SYNC)
-            return SW_OK; /* SyncMailbox: the scheduler syncs it at once,
-                             on a new connection */
-        rc = imap_folders_sync(r);
-        if (rc)
-            return rc;
-        imap_status_set(m, r->mb, &st);
-    }
 }
 
 /* --- One mailbox ------------------------------------------------------- */
-
-/* imap_conn_set publishes (or clears) the worker's session for abort. */
-static void imap_conn_set(struct imap_run *r, ingest_imap_conn *c)
-{
-    pthread_mutex_lock(&r->m->mu);
-    r->w->conn = c;
-    if (c != NULL && r->m->stop)
-        ingest_imap_conn_abort(c);
-    pthread_mutex_unlock(&r->m->mu);
-}
 
 /* imap_mailbox_sync runs one sync of mb and returns its outcome: SW_OK,
  * SW_EPERM (credentials refused), or another error (back off). The
@@ -1020,13 +650,13 @@ static sw_err imap_mailbox_sync(ingest_imap_sync *m, struct imap_worker *w,
     sw_buf_init(&r.why, IMAP_SYNC_WHY_MAX);
     st.state = INGEST_IMAP_SYNCING;
     st.error = mb->last_error;
-    imap_status_set(m, mb, &st);
+    ingest_imap__status_set(m, mb, &st);
     rc = ingest_imap_unseal(m->key, mb->secret_box, mb->secret_len, &secret);
     if (rc) {
-        imap_say(&r.why, "%s",
-                 "the stored secret cannot be opened with "
-                 "DATA_DIR/mailbox.key; set the "
-                 "credentials again");
+        ingest_imap__say(&r.why, "%s",
+                         "the stored secret cannot be opened with "
+                         "DATA_DIR/mailbox.key; set the "
+                         "credentials again");
         goto out;
     }
     rc = ingest_imap_conn_open(mb->host, (uint16_t)mb->port, mb->tls_mode,
@@ -1034,7 +664,7 @@ static sw_err imap_mailbox_sync(ingest_imap_sync *m, struct imap_worker *w,
                                m->o.timeout_s, &conn, &r.why);
     if (rc)
         goto out;
-    imap_conn_set(&r, conn);
+    ingest_imap__conn_set(&r, 0, conn);
     r.conn = conn;
     rc = ingest_imap_conn_login(conn, mb->username, mb->auth_kind, secret,
                                 &r.why);
@@ -1042,14 +672,14 @@ static sw_err imap_mailbox_sync(ingest_imap_sync *m, struct imap_worker *w,
     if (rc)
         goto out;
     st.state = INGEST_IMAP_CONNECTED;
-    imap_status_set(m, mb, &st);
-    rc = imap_folders_sync(&r);
+    ingest_imap__status_set(m, mb, &st);
+    rc = ingest_imap__folders_sync(&r);
     if (rc == SW_OK)
-        rc = imap_idle(&r);
+        rc = ingest_imap__idle(&r);
 out:
     sw_free(r.sent);
     ingest_imap_secret_free(&secret);
-    imap_conn_set(&r, NULL);
+    ingest_imap__conn_set(&r, 0, NULL);
     ingest_imap_conn_close(&conn);
     pthread_mutex_lock(&m->mu);
     if (m->stop && rc != SW_OK)
@@ -1063,7 +693,8 @@ out:
         st.synced = rc == SW_OK;
     } else {
         if (sw_buf_len(&r.why) == 0)
-            imap_say(&r.why, "sync of %s failed: %s", mb->host, sw_err_str(rc));
+            ingest_imap__say(&r.why, "sync of %s failed: %s", mb->host,
+                             sw_err_str(rc));
         st.state =
             rc == SW_EPERM ? INGEST_IMAP_AUTH_FAILED : INGEST_IMAP_BACKING_OFF;
         st.auth_failed = rc == SW_EPERM;
@@ -1074,7 +705,7 @@ out:
                     sw_buf_str(&r.why));
     }
     if (rc != SW_ENOTFOUND || sw_buf_len(&r.why) > 0)
-        imap_status_set(m, mb, &st);
+        ingest_imap__status_set(m, mb, &st);
     sw_buf_free(&r.why);
     return rc;
 }
@@ -1084,7 +715,7 @@ out:
 static struct imap_entry *imap_entry_find(ingest_imap_sync *m,
                                           const struct store_mailbox *mb)
 {
-    struct imap_entry *e = imap_entry_of(m, mb);
+    struct imap_entry *e = ingest_imap__entry_of(m, mb);
 
     if (e != NULL)
         return e;
@@ -1109,9 +740,9 @@ static struct imap_entry *imap_entry_find(ingest_imap_sync *m,
     return &m->e[m->ne++];
 }
 
-/* imap_refresh re-reads every mailbox (under m->mu) and drops the entries
- * of deleted ones. */
-static void imap_refresh(ingest_imap_sync *m)
+/* ingest_imap__refresh re-reads every mailbox (under m->mu) and drops the
+ * entries of deleted ones. */
+void ingest_imap__refresh(ingest_imap_sync *m)
 {
     struct store_mailbox *all = NULL;
     size_t n = 0, i, k;
@@ -1146,9 +777,9 @@ static void imap_refresh(ingest_imap_sync *m)
     store_mailboxes_free(all, n);
 }
 
-/* imap_pick returns the index of a due mailbox, or -1 and the wait until
- * the next one in *wait_ms. Under m->mu. */
-static long imap_pick(ingest_imap_sync *m, int64_t now, int64_t *wait_ms)
+/* ingest_imap__pick returns the index of a due mailbox, or -1 and the wait
+ * until the next one in *wait_ms. Under m->mu. */
+long ingest_imap__pick(ingest_imap_sync *m, int64_t now, int64_t *wait_ms)
 {
     size_t i;
 
@@ -1182,7 +813,7 @@ static int64_t imap_jitter(ingest_imap_sync *m, int64_t x)
 static void imap_done(ingest_imap_sync *m, const struct store_mailbox *mb,
                       sw_err rc)
 {
-    struct imap_entry *e = imap_entry_of(m, mb);
+    struct imap_entry *e = ingest_imap__entry_of(m, mb);
     int64_t now = sw_mono_ms();
 
     if (e == NULL)
@@ -1239,9 +870,9 @@ static void *imap_thread(void *arg)
 
         if (m->wake || now - m->refreshed_ms >= IMAP_SYNC_REFRESH_MS) {
             m->wake = 0;
-            imap_refresh(m);
+            ingest_imap__refresh(m);
         }
-        i = imap_pick(m, now, &wait_ms);
+        i = ingest_imap__pick(m, now, &wait_ms);
         if (i < 0) {
             sw_timespec_in(CLOCK_REALTIME, wait_ms, &ts);
             (void)pthread_cond_timedwait(&m->cv, &m->mu, &ts);
@@ -1335,12 +966,13 @@ void ingest_imap_sync_wake(ingest_imap_sync *m)
 
 static void imap_stop_threads(ingest_imap_sync *m)
 {
-    int i;
+    int i, k;
 
     pthread_mutex_lock(&m->mu);
     m->stop = 1;
     for (i = 0; i < m->nstarted; i++)
-        ingest_imap_conn_abort(m->w[i].conn);
+        for (k = 0; k < IMAP_SYNC_WATCHES; k++)
+            ingest_imap_conn_abort(m->w[i].conn[k]);
     pthread_cond_broadcast(&m->cv);
     pthread_mutex_unlock(&m->mu);
     for (i = 0; i < m->nstarted; i++)

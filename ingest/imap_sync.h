@@ -22,10 +22,14 @@
  * after a network or server error with exponential backoff and jitter. A
  * refused login stops the mailbox (AUTH_FAILED) until its credentials
  * change; a paused mailbox is left alone. Between polls a mailbox whose
- * server offers IDLE stays connected, waiting in IDLE on its INBOX, and
- * syncs it as soon as the server reports new mail (a server without IDLE,
- * or that answers it wrongly, is only polled; logged). An idling mailbox
- * keeps its thread unless other mailboxes are due. The engine finds
+ * server offers IDLE stays connected, waiting in IDLE on its INBOX and,
+ * on a session of its own each, on its other folders (\Sent; at most
+ * three sessions per mailbox), and syncs a folder as soon as the server
+ * reports new mail in it (a server without IDLE, or that answers it
+ * wrongly, is only polled; logged; a folder whose own session is refused,
+ * e.g. by a cap on connections, is polled; logged). A login refused with
+ * [LIMIT] or [UNAVAILABLE] backs off like a network error. An idling
+ * mailbox keeps its thread unless other mailboxes are due. The engine finds
  * mailboxes by reading the store, so the API handlers only write records
  * and wake it.
  *

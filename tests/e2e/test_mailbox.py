@@ -190,6 +190,78 @@ def test_idle_brings_new_mail_at_once(dovecot, snipd_factory):
     assert "mailbox.idle_" not in s.stderr  # no fallback to polling
 
 
+def test_idle_brings_sent_mail_at_once(dovecot, snipd_factory):
+    """Mail a rep sends from another client lands in \\Sent: with a poll
+    interval of an hour only IDLE on the Sent folder (a session of its own
+    beside the one in IDLE on the INBOX) can bring it within the wait, and
+    it is ingested as outbound."""
+    s = snipd_factory(args=["--mailbox-poll-ms", "3600000",
+                            "--mailbox-timeout-s", "10"])
+    team = Team(s)
+    seed(dovecot, inbox=[inbound(0)], sent=[outbound(0)])
+    mid = team.create(dovecot)
+    synced(team, mid, {"INBOX": 1, "Sent": 1})
+    for i in (1, 2):  # twice: the watch goes back to IDLE after a sync
+        dovecot.append(REP, "Sent", outbound(i))
+        e = wait_for("sent mail %d by IDLE" % i,
+                     lambda i=i: team.email("out%d@acme.example" % i))
+        assert e.direction == OUT
+    # The INBOX is still watched on the mailbox's own session.
+    dovecot.append(REP, "INBOX", inbound(1))
+    wait_for("inbox mail by IDLE", lambda: team.email("in1@customer.example"))
+    m = synced(team, mid, {"INBOX": 2, "Sent": 3})
+    assert m.last_error == "" and m.state == S.MAILBOX_STATE_IDLE
+    assert "mailbox.idle_" not in s.stderr  # no fallback to polling
+
+
+def test_connection_cap_backs_off_and_sent_is_polled(snipd_factory):
+    """A server that caps connections per user (Dovecot's
+    mail_max_userip_connections = 2; the test holds one or two of them):
+    while both are taken the mailbox's login is refused with [LIMIT] and it
+    backs off, not AUTH_FAILED; with one free it syncs, the session of its
+    own for \\Sent is refused (logged: Sent is polled) and the INBOX still
+    comes by IDLE."""
+    s = snipd_factory(args=["--mailbox-poll-ms", "3600000",
+                            "--mailbox-timeout-s", "10"])
+    team = Team(s)
+    d = dovecot_lib.Dovecot({REP: PASSWORD})
+    held = []
+    try:
+        with open(d.conf, "a", encoding="ascii") as f:
+            f.write("protocol imap {\n  mail_max_userip_connections = 2\n}\n")
+        d.start()
+        held = [d.imap(REP), d.imap(REP)]  # every connection the cap allows
+        imap = held[0]  # new mail comes on it: no other login
+        for folder_name, raw in (("INBOX", inbound(0)), ("Sent", outbound(0))):
+            assert imap.append(folder_name, None, None, raw)[0] == "OK"
+        mid = team.create(d)
+        m = wait_for("BACKING_OFF", lambda: (lambda m: m if m.state ==
+                                             S.MAILBOX_STATE_BACKING_OFF
+                                             else None)(team.get(mid)))
+        assert "LOGIN refused for now by 127.0.0.1 [LIMIT]" in m.last_error, \
+            m.last_error
+        assert "Maximum number of connections" in m.last_error, m.last_error
+        held.pop().logout()  # one free: the retry (backoff) takes it
+        synced(team, mid, {"INBOX": 1, "Sent": 1})
+        wait_for("the refused Sent session in the log", lambda: (
+            'event=mailbox.idle_watch_unavailable' in s.stderr and
+            'folder="Sent" step=login err=SW_EIO' in s.stderr))
+        assert imap.append("INBOX", None, None, inbound(1))[0] == "OK"
+        wait_for("inbox mail by IDLE", lambda: team.email(
+            "in1@customer.example"))
+        m = team.get(mid)
+        assert m.last_error == "" and m.state == S.MAILBOX_STATE_IDLE
+        # Sent is polled: SyncMailbox brings its new mail.
+        assert imap.append("Sent", None, None, outbound(1))[0] == "OK"
+        team.mbx.SyncMailbox(S.SyncMailboxRequest(mailbox_id=mid))
+        synced(team, mid, {"INBOX": 2, "Sent": 2})
+        assert team.email("out1@acme.example").direction == OUT
+    finally:
+        for c in held:
+            c.logout()
+        d.cleanup()
+
+
 def test_no_idle_offered_falls_back_to_polling(team):
     """A server that does not advertise IDLE is polled: new mail still
     comes in every poll interval, and the log says why."""
