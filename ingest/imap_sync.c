@@ -369,17 +369,22 @@ static sw_err imap_batch(const struct ingest_imap_msg *msgs, size_t n,
     struct imap_run *r = arg;
     struct imap_flight *fl = NULL;
     size_t i, bytes = 0;
+    int64_t t0, t1;
     sw_err rc;
 
     if (n == 0)
         return SW_OK;
     for (i = 0; i < n; i++)
         bytes += msgs[i].len;
+    t0 = sw_mono_us();
     rc = imap_flight_new(msgs, n, bytes <= IMAP_SYNC_BATCH_BYTES, &fl);
     if (rc)
         return rc; /* the batch in flight is ended by imap_settle */
     rc = imap_flight_begin(r, fl);
+    t1 = sw_mono_us();
     imap_land(r);
+    r->begin_us += t1 - t0;
+    r->land_us += sw_mono_us() - t1;
     r->fl = fl;
     if (r->broken == SW_OK && rc == SW_OK && fl->bytes != NULL)
         return SW_OK;
@@ -501,6 +506,7 @@ static sw_err imap_folder_fetch(struct imap_run *r, const uint32_t *uids,
                                 const uint32_t *sizes, size_t n)
 {
     size_t i, k, batch = (size_t)r->m->o.batch;
+    int64_t t;
     sw_err rc = SW_OK;
 
     if (n == 0)
@@ -522,11 +528,15 @@ static sw_err imap_folder_fetch(struct imap_run *r, const uint32_t *uids,
         }
         k = imap_batch_len(r->m, sizes + i, n - i, batch);
         rc = imap_run_check(r);
+        t = sw_mono_us();
         if (rc == SW_OK)
             rc = ingest_imap_conn_fetch(r->conn, uids + i, k, imap_batch, r,
                                         &r->why);
+        r->fetch_us += sw_mono_us() - t;
     }
+    t = sw_mono_us();
     rc = imap_settle(r, rc, rc == SW_OK ? uids[n - 1] : 0);
+    r->settle_us += sw_mono_us() - t;
     r->uids = NULL;
     r->nuids = 0;
     return rc;
@@ -538,8 +548,10 @@ sw_err ingest_imap__folder_sync(struct imap_run *r, const char *folder)
     uint32_t uidvalidity = 0, uidnext = 0, exists = 0, *uids = NULL;
     uint32_t *sizes = NULL;
     size_t n = 0;
+    int64_t t0 = sw_mono_us(), listed_us = 0;
     sw_err rc;
 
+    r->fetch_us = r->begin_us = r->land_us = r->settle_us = 0;
     rc = imap_folder_cursor(r, folder);
     if (rc == SW_OK)
         rc = ingest_imap_conn_examine(r->conn, folder, &uidvalidity, &uidnext,
@@ -578,15 +590,21 @@ sw_err ingest_imap__folder_sync(struct imap_run *r, const char *folder)
     }
     r->cur.backlog = (int64_t)n;
     rc = imap_folder_save(r);
+    listed_us = sw_mono_us() - t0;
     if (rc == SW_OK)
         rc = imap_folder_fetch(r, uids, sizes, n);
     if (rc == SW_OK)
         sw_log_info("mailbox.folder_synced",
                     "team_id=%s mailbox_id=%s folder=\"%s\" uidvalidity=%u "
-                    "last_uid=%u fetched=%zu seen=%lld ingested=%lld",
+                    "last_uid=%u fetched=%zu seen=%lld ingested=%lld "
+                    "list_ms=%lld fetch_ms=%lld begin_ms=%lld land_ms=%lld "
+                    "settle_ms=%lld",
                     r->mb->team_id, r->mb->mailbox_id, folder, uidvalidity,
                     r->cur.last_uid, n, (long long)r->cur.seen,
-                    (long long)r->cur.ingested);
+                    (long long)r->cur.ingested, (long long)listed_us / 1000,
+                    (long long)r->fetch_us / 1000,
+                    (long long)r->begin_us / 1000, (long long)r->land_us / 1000,
+                    (long long)r->settle_us / 1000);
 out:
     sw_free(uids);
     sw_free(sizes);

@@ -111,6 +111,11 @@ struct imap_run {
                              UID order may move the cursor */
     const uint32_t *uids; /* the UIDs of this pass, for the backlog */
     size_t nuids;
+    /* Where a folder sync's time goes (mailbox.folder_synced): UID FETCH
+     * commands in all, and within them the copy, parse and queueing of
+     * the batches (begin) and the wait for the batch before to commit
+     * (land); then the last batch's commit and the save (settle). */
+    int64_t fetch_us, begin_us, land_us, settle_us;
 };
 
 /* ingest_imap__say writes a sentence for last_error into why; a sentence

@@ -46,7 +46,7 @@ typedef struct ingest_pipeline ingest_pipeline;
 
 struct ingest_pipeline_opts {
     struct ingest_limits limits; /* zeroed: ingest_limits_default */
-    int batch_max;               /* emails per group commit; 0 = 64 */
+    int batch_max;               /* emails per group commit; 0 = 256 */
     /* The content library (store/store_library.h): an attachment of more
      * bytes is kept as text and statistics only (STORE_FILE_TOO_LARGE);
      * 0 = INGEST_FILE_MAX_DEFAULT, negative: keep no file. */
