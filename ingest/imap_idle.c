@@ -191,16 +191,18 @@ static void imap_watch_open(struct imap_run *r, struct imap_watch *wv, size_t i,
     ingest_imap_conn *c = NULL;
     char *secret = NULL;
     struct sw_buf why;
-    const char *what = "unseal";
-    sw_err rc;
+    const char *what = "copy";
+    sw_err rc = SW_ENOMEM;
 
     memset(&wv[i], 0, sizeof(wv[i]));
     wv[i].own = sw_strdup(folder);
     wv[i].folder = wv[i].own ? wv[i].own : folder;
     sw_buf_init(&why, IMAP_SYNC_WHY_MAX);
-    rc = wv[i].own ? ingest_imap_unseal(r->m->key, mb->secret_box,
-                                        mb->secret_len, &secret)
-                   : SW_ENOMEM;
+    if (wv[i].own != NULL) {
+        what = "unseal";
+        rc = ingest_imap_unseal(r->m->key, mb->secret_box, mb->secret_len,
+                                &secret);
+    }
     if (rc == SW_OK) {
         what = "connect";
         rc = ingest_imap_conn_open(mb->host, (uint16_t)mb->port, mb->tls_mode,
