@@ -5,7 +5,7 @@ report.md under --out.
 
     python3 tests/sim/run.py tests/sim/scenarios/tiny.json --out /tmp/sim
         [--snipd PATH] [--seed N] [--arms outcome,popularity,...]
-        [--stubs DIR] [--corpus DIR] [--offline]
+        [--stubs DIR] [--corpus DIR] [--offline] [--no-adapter]
 
 Exit status: 0 when the report is written (skipped arms are reported, not
 failures); 1 on a bad scenario or arguments; 2 when a snipd exited
@@ -44,6 +44,10 @@ def parse_args(argv):
     ap.add_argument("--thread-as-text", action="store_true",
                     help="Suggest with the thread as text (recipients as "
                          "usual): the match of --no-recipients")
+    ap.add_argument("--no-adapter", action="store_true",
+                    help="snipd without the query adapter "
+                         "(SNIPD_ADAPTER=0: it serves none and its nightly "
+                         "job learns none)")
     a = ap.parse_args(argv)
     arms = [x for x in a.arms.split(",") if x]
     bad = [x for x in arms if x not in driver.ARMS]
@@ -58,11 +62,17 @@ def log(msg):
     print("sim: " + msg, file=sys.stderr, flush=True)
 
 
+def snipd_env(a):
+    """The SNIPD_* options run.py's flags set for every arm's snipd."""
+    return {"SNIPD_ADAPTER": "0"} if a.no_adapter else {}
+
+
 def run_online_arm(world, arm, binary, workdir, notes, health, a):
     """Runs one arm on a fresh snipd. Returns (arm report, link); sets
     health["clean"] to False if snipd did not exit cleanly."""
     from links import SnipdLink
-    proc = snipd_proc.Snipd(binary, os.path.join(workdir, arm))
+    proc = snipd_proc.Snipd(binary, os.path.join(workdir, arm),
+                            env=snipd_env(a))
     proc.start()
     link = None
     try:
@@ -108,6 +118,8 @@ def main(argv):
         notes.append("Suggest asked without recipients, the thread as text")
     elif a.thread_as_text:
         notes.append("Suggest asked with the thread as text")
+    if a.no_adapter:
+        notes.append("snipd without the query adapter (SNIPD_ADAPTER=0)")
     binary = None
     if not a.offline:
         binary = snipd_proc.find_snipd(a.snipd)

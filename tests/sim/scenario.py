@@ -180,6 +180,16 @@ def validate(raw):
     pros = raw.get("prospects", {})
     s["prospect_count"] = _int(pros, "count", "prospects", 50, 1, 100000)
     s["company_count"] = _int(pros, "companies", "prospects", 10, 1, 10000)
+    # True: every prospect works at a company of its own (companies is then
+    # the prospect count). With at least as many prospects as threads, no
+    # two threads share a company, so the team never knows the account it
+    # writes to: the industry is only in the words (issue 21).
+    per = pros.get("company_per_prospect", False)
+    if not isinstance(per, bool):
+        raise ScenarioError("prospects.company_per_prospect: expected a bool")
+    s["company_per_prospect"] = per
+    if per:
+        s["company_count"] = s["prospect_count"]
 
     topics = _req(raw, "topics", "scenario", list)
     s["topics"] = []
@@ -507,7 +517,10 @@ class World:
         self.prospects = []
         names = _unique_names(rng, s["prospect_count"])
         for i in range(s["prospect_count"]):
-            comp = self.companies[rng.randrange(len(self.companies))]
+            if s["company_per_prospect"]:
+                comp = self.companies[i]
+            else:
+                comp = self.companies[rng.randrange(len(self.companies))]
             seg = {"industry": comp["industry"]}
             for dim in ("persona", "stage"):
                 vals = s["segments"][dim]

@@ -56,8 +56,10 @@ def find_snipd(explicit=None):
 class Snipd:
     """One snipd process serving a fresh data directory under workdir."""
 
-    def __init__(self, binary, workdir):
+    def __init__(self, binary, workdir, env=None):
         self.binary = binary
+        # Extra environment for snipd (its SNIPD_* options), over ours.
+        self.env = dict(env or {})
         self.workdir = workdir
         self.data_dir = os.path.join(workdir, "data")
         self.proc = None
@@ -100,7 +102,8 @@ class Snipd:
         out = open(os.path.join(self.workdir, "stdout"), "wb")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                      stdout=out, stderr=subprocess.PIPE,
-                                     env=dict(os.environ), cwd=self.workdir)
+                                     env=dict(os.environ, **self.env),
+                                     cwd=self.workdir)
         out.close()
         t = threading.Thread(target=self._read, args=(self.proc.stderr,),
                              daemon=True)

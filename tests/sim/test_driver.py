@@ -238,3 +238,27 @@ def test_unimplemented_suggest_skips_the_arm(world):
     assert link.caps["Suggest"] == "unimplemented"
     # It stopped at the first evaluated day, not at the end.
     assert rep["eval"]["threads"] == 0
+
+
+def test_no_adapter_reaches_every_snipd(tmp_path, monkeypatch):
+    """run.py --no-adapter starts snipd with SNIPD_ADAPTER=0 (no adapter
+    served or learnt: the "off" arm of issue 21's comparison); without it
+    snipd's own default stands. A fake snipd writes what it was given."""
+    monkeypatch.delenv("SNIPD_ADAPTER", raising=False)
+    fake = tmp_path / "snipd"
+    fake.write_text(
+        "#!/bin/sh\n"
+        "echo \"adapter=${SNIPD_ADAPTER-unset}\" > env.txt\n"
+        "mkdir -p data && echo key > data/admin.key\n"
+        "echo 'event=server.listening addr=127.0.0.1:1' >&2\n"
+        "echo 'event=snipd.admin_key_created' >&2\n"
+        "exec sleep 30\n")
+    fake.chmod(0o755)
+    for flags, want in (([], "unset"), (["--no-adapter"], "0")):
+        a = run.parse_args([TINY, "--out", str(tmp_path / "o")] + flags)
+        proc = snipd_proc.Snipd(str(fake), str(tmp_path / want),
+                                env=run.snipd_env(a))
+        proc.start()
+        proc.stop()
+        assert (tmp_path / want / "env.txt").read_text().strip() == \
+            "adapter=" + want

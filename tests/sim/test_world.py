@@ -216,3 +216,33 @@ def test_accounts_paraphrases_and_industry_only_in_the_thread():
     said = [w.prospects[p.prospect].segment["industry"] in
             mailgen.draft_text(w, p).lower() for p in cold]
     assert any(said), "no cold opening names the industry"
+
+
+def test_accounts_unknown_every_thread_a_new_company():
+    """accounts_unknown.json (issue 21): accounts.json's world, but no two
+    threads share a company, so Suggest's recipients are always at an
+    account the team has no record with; the industry is still in the
+    prospect's mail. With company_per_prospect false, companies repeat."""
+    import collections
+    import datetime
+    import mailgen
+    raw = json.load(open(os.path.join(HERE, "scenarios",
+                                      "accounts_unknown.json")))
+    for seed in (None, 2):
+        w = World(validate(raw), seed=seed)
+        doms = collections.Counter(w.prospects[t.prospect].company["domain"]
+                                   for t in w.threads)
+        assert len(w.threads) > 300 and max(doms.values()) == 1
+        assert len(set(c["industry"] for c in w.companies)) == 3
+    when = datetime.datetime(2024, 3, 4, tzinfo=datetime.timezone.utc)
+    for plan in [t for t in w.threads if not t.cold][:20]:
+        ind = w.prospects[plan.prospect].segment["industry"]
+        assert ind in mailgen.inquiry(w, plan, when)[2].lower()
+    raw["prospects"] = {"count": 360, "companies": 40}
+    w = World(validate(raw))
+    doms = collections.Counter(w.prospects[t.prospect].company["domain"]
+                               for t in w.threads)
+    assert max(doms.values()) > 1
+    raw["prospects"] = {"count": 360, "company_per_prospect": "yes"}
+    with pytest.raises(ScenarioError, match="company_per_prospect"):
+        validate(raw)
