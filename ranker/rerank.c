@@ -32,6 +32,9 @@ struct rank_job {
     void *arg;
     struct rank_hist *all, *train;
     struct rank_model *current; /* with data, or NULL */
+    /* The previous run's stored model (header only), promoted or not: the
+     * adapter's two-night rule asks whether that run passed. */
+    struct rank_model *last;
     int64_t cutoff_ms;
     size_t dim;
     /* Relevance as Suggest sees it (rank_eval_rel): the index's k nearest
@@ -106,6 +109,18 @@ static sw_err rank_job_read(store_txn *t, void *arg)
         rc = rank_verdicts_read(t, j->team, &j->verdicts);
     if (rc)
         return rc;
+    rank_model_free(&j->last);
+    {
+        uint64_t newest = 0;
+        size_t nl = 0;
+        int more = 0;
+
+        rc = rank_model_list(t, j->team, 0, 1, &newest, &nl, &more);
+        if (rc == SW_OK && nl == 1)
+            rc = rank_model_load(t, j->team, newest, 0, &j->last);
+        if (rc)
+            return rc;
+    }
     rc = rank_model_serving(t, j->team, &seq);
     if (rc == SW_ENOTFOUND)
         return SW_OK;
@@ -1330,8 +1345,12 @@ sw_err rank_rerank_team(store *s, rank_ranker *r, const char *team,
     }
     if (rc)
         goto out;
+    /* "The run before" is the last stored run, promoted or not: a pass on
+     * a night whose model the gate did not promote is still a pass (the
+     * serving model's flag forgot it, and in accounts_unknown.json three
+     * passing nights in a row never kept an adapter). */
     res->adapter_promoted = rank_adapter_decision(
-        o, &serve->metrics, j.current ? &j.current->metrics : NULL,
+        o, &serve->metrics, j.last ? &j.last->metrics : NULL,
         res->adapter_decision, sizeof(res->adapter_decision));
     serve->metrics.adapter.promoted = res->adapter_promoted;
     {
@@ -1386,6 +1405,7 @@ out:
     rank_hist_free(&j.all);
     rank_hist_free(&j.train);
     rank_model_free(&j.current);
+    rank_model_free(&j.last);
     rank_adapter_free(&j.adapter);
     rank_verdicts_free(&j.verdicts);
     sw_buf_free(&rep);

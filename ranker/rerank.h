@@ -64,7 +64,7 @@ int rank_promote_decision(const struct rank_rerank_opts *o,
  * and the candidate's whole ranking (what Suggest serves) is not worse
  * with it by more than RANK_PROMOTE_TOLERANCE; and, since one night's
  * holdout of a few dozen threads can favour it by chance, only when the
- * serving model's run (the night before) passed too. */
+ * run before (the newest stored model, promoted or not) passed too. */
 #define RANK_ADAPTER_MIN_PAIRS 30
 #define RANK_ADAPTER_MARGIN 0.01
 
@@ -77,7 +77,8 @@ int rank_promote_decision(const struct rank_rerank_opts *o,
  * or when m->adapter.with.ndcg is below
  * m->model.ndcg - RANK_PROMOTE_TOLERANCE; it sets m->adapter.passed
  * when neither holds. Passed, it keeps the adapter only when prev (the
- * serving model's metrics, NULL: none) passed too. A dry run decides but
+ * run before's metrics: the newest stored model, whether or not it was
+ * promoted; NULL: none) passed too. A dry run decides but
  * stores nothing. It writes the reason in words to why (cap bytes, may be
  * 0) and returns 1 to keep the adapter. */
 int rank_adapter_decision(const struct rank_rerank_opts *o,

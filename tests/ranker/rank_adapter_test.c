@@ -884,6 +884,66 @@ static void test_serving_model_judged_with_its_adapter(void **state)
     rank_ranker_close(&r);
 }
 
+/* stamp_last (a store_update callback) stores a copy of the serving model
+ * as a new model, not promoted, with adapter.passed set to *arg: the run
+ * of a night whose model the gate did not promote. */
+static sw_err stamp_last(store_txn *t, void *arg)
+{
+    const int *pass = arg;
+    struct rank_model *m = NULL;
+    uint64_t seq = 0;
+    sw_err rc = rank_model_serving(t, TEAM, &seq);
+
+    if (rc == SW_OK)
+        rc = rank_model_load(t, TEAM, seq, 1, &m);
+    if (rc == SW_OK) {
+        m->metrics.adapter.passed = *pass;
+        rc = rank_model_save(t, TEAM, m);
+    }
+    rank_model_free(&m);
+    return rc;
+}
+
+/* The two-night rule asks the run before, promoted or not: a serving
+ * model that did not pass, then a run that passed but whose model was
+ * not promoted; tonight's passing adapter is kept. A failing run after
+ * that one resets it (two in a row). Mutant ad26 asks the serving model
+ * again and never keeps it here. */
+static void test_adapter_pass_remembered_unpromoted(void **state)
+{
+    struct fixture *f = *state;
+    struct hist_spec hs = {240, 1};
+    struct rank_rerank_opts o;
+    struct rank_rerank_result res;
+    rank_ranker *r = NULL;
+    int pass;
+
+    r = fill_indexed(f, &hs);
+    memset(&o, 0, sizeof(o));
+    o.force_promote = 1;
+    o.no_adapter = 1;
+    o.now_ms = 200 * DAYMS;
+    ASSERT_OK(rank_rerank_team(f->s, r, TEAM, NULL, &o, NULL, NULL, &res));
+    assert_true(res.promoted);
+    assert_false(res.model->metrics.adapter.passed);
+    rank_model_free(&res.model);
+    pass = 1;
+    ASSERT_OK(store_update(f->s, stamp_last, &pass));
+    rerank(f->s, r, 1, &res);
+    assert_true(res.model->metrics.adapter.passed);
+    assert_true(res.adapter_promoted);
+    assert_non_null(strstr(res.adapter_decision, "adapter kept"));
+    rank_model_free(&res.model);
+    pass = 0;
+    ASSERT_OK(store_update(f->s, stamp_last, &pass));
+    rerank(f->s, r, 1, &res);
+    assert_true(res.model->metrics.adapter.passed);
+    assert_false(res.adapter_promoted);
+    assert_non_null(strstr(res.adapter_decision, "no adapter yet"));
+    rank_model_free(&res.model);
+    rank_ranker_close(&r);
+}
+
 /* --- storage ------------------------------------------------------------- */
 
 struct save_arg {
@@ -1161,6 +1221,8 @@ int main(void)
             fx_teardown),
         cmocka_unit_test_setup_teardown(
             test_serving_model_judged_with_its_adapter, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_adapter_pass_remembered_unpromoted,
+                                        fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_model_adapter_roundtrip, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_model_v1_loads, fx_setup,
