@@ -1078,8 +1078,8 @@ static int bench_follow(const char *dir)
             bench_die("the follow lost threads", SW_ECORRUPT);
         rank_hist_free(&d.h);
     }
-    printf("{" step ":" follow "," threads ":%zu," snippets ":%zu,"
-           "" outcomes ":%zu," load_ms ":%lld," follow_ms ":[%lld,%lld,%lld]}"
+    printf("{\"step\":\"follow\",\"threads\":%zu,\"snippets\":%zu,"
+           "\"outcomes\":%zu,\"load_ms\":%lld,\"follow_ms\":[%lld,%lld,%lld]}"
            "\n",
            d.base->nthreads, d.base->nsnips, d.base->nouts + d.base->nxouts,
            (long long)load_ms, (long long)ms[0], (long long)ms[1],
