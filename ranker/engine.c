@@ -96,6 +96,7 @@ struct rank_engine {
     void *hook_arg;
     char *stats_dir;       /* teams' statistics on disk; NULL: none */
     int64_t stats_save_ms; /* at most one save per team this often */
+    int no_follow;         /* new mail by full builds only */
     unsigned char secret[RANK_SID_SECRET_LEN]; /* of the ids (suggest.h) */
 };
 
@@ -466,6 +467,11 @@ static int rank_full_overdue(const struct rank_tcache *tc,
            sw_mono_ms() - tc->full_at_ms >= RANK_ENGINE_FULL_EVERY_MS;
 }
 
+void rank_engine_set_follow(rank_engine *e, int follow)
+{
+    e->no_follow = !follow;
+}
+
 /* rank_build_follow makes *out, base's statistics with the mail and
  * snippets since counted (rank_hist_follow), unless that was refused since
  * the last full build or, when full_ok, a full build is overdue. Returns
@@ -479,7 +485,8 @@ static sw_err rank_build_follow(rank_engine *e, struct rank_tcache *tc,
     sw_err rc;
 
     pthread_mutex_lock(&e->mu);
-    may = !tc->follow_refused && !(full_ok && rank_full_overdue(tc, base->h));
+    may = !e->no_follow && !tc->follow_refused &&
+          !(full_ok && rank_full_overdue(tc, base->h));
     pthread_mutex_unlock(&e->mu);
     if (!may)
         return SW_ESTATE;
@@ -877,9 +884,9 @@ static sw_err rank_refresh(rank_engine *e, struct rank_tcache *tc)
      * again after mail was followed for a while, or many outcomes
      * counted since the last full build (each delta copies them): a full
      * build. */
-    need_full = base == NULL || (mail && tc->follow_refused) ||
-                rank_full_overdue(tc, base->h) ||
-                rank_hist_delta_heavy(base->h);
+    need_full =
+        base == NULL || (mail && (tc->follow_refused || e->no_follow)) ||
+        rank_full_overdue(tc, base->h) || rank_hist_delta_heavy(base->h);
     /* (Mail a build just adopted does not count is followed from the
      * published statistics, by the next pass.) */
     if ((need_full || (mail && !adopted)) && !tc->building && !tc->want_full &&

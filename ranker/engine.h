@@ -111,6 +111,12 @@ typedef void (*rank_engine_hook)(void *arg, const char *team_id);
 void rank_engine_set_build_hook(rank_engine *e, rank_engine_hook hook,
                                 void *arg);
 
+/* rank_engine_set_follow: follow (1, the default) new mail from the feeds
+ * without a full build (rank_hist_follow), or (0) count it by full builds
+ * only, whose statistics are a function of the store alone (the
+ * simulator's runs must repeat). Call it before rank_engine_start. */
+void rank_engine_set_follow(rank_engine *e, int follow);
+
 /* rank_engine_set_stats_dir keeps each team's statistics in a file in
  * dir (made, mode 0700, if missing; NULL: none), so that after a restart
  * Suggest ranks with them as soon as the publisher has loaded them

@@ -106,6 +106,11 @@ static const struct svc_opt svc_opts[] = {
      "how often the background publisher looks for teams whose\n"
      "                         ranking statistics are older than the store "
      "[200]"},
+    {"--stats-follow", "SNIPD_STATS_FOLLOW", SVC_OPT_INT, SVC_OFF(stats_follow),
+     0, 1,
+     "count new mail by following the store's feeds (1), or by\n"
+     "                         full builds only (0: statistics that are a\n"
+     "                         function of the store alone) [1]"},
     {"--stats-save-s", "SNIPD_STATS_SAVE_S", SVC_OPT_I64, SVC_OFF(stats_save_s),
      0, 86400,
      "keep each team's ranking statistics in DATA_DIR/stats,\n"
@@ -463,6 +468,7 @@ sw_err svc_config_parse(int argc, char **argv, struct svc_config *c,
     c->stream_idle_ms = 30000;
     c->stats_poll_ms = 200;
     c->stats_save_s = 600;
+    c->stats_follow = 1;
     c->content_max_file_bytes = 16 << 20;
     c->content_quota_bytes = 10LL << 30;
     c->light_workers = 2;

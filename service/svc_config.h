@@ -41,6 +41,8 @@ struct svc_config {
     int64_t stats_poll_ms;     /* statistics publisher's poll, default 200 */
     int64_t stats_save_s;      /* statistics on disk at most this often;
                                   0: none; default 600 */
+    int stats_follow;          /* new mail followed without a full build;
+                                  default 1 */
     int light_workers;         /* threads for cheap calls, default 2 */
     int poll_rt;               /* polling threads at SCHED_RR 1, default 0 */
     int team_max_calls;        /* 0: half the workers */

@@ -419,6 +419,8 @@ static int snipd_serve(const struct svc_config *cfg)
         rp.wc_explore *= cfg->explore_percent / 100.0;
         rp.use_adapter = cfg->adapter;
         rc = rank_engine_open(st, ranker, &rp, &engine);
+        if (rc == SW_OK)
+            rank_engine_set_follow(engine, cfg->stats_follow);
         if (rc == SW_OK && cfg->stats_save_s > 0)
             rc = snipd_stats_dir(engine, cfg);
         if (rc == SW_OK) /* Suggest reads what it publishes (engine.h) */

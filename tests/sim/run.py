@@ -64,7 +64,13 @@ def log(msg):
 
 def snipd_env(a):
     """The SNIPD_* options run.py's flags set for every arm's snipd."""
-    return {"SNIPD_ADAPTER": "0"} if a.no_adapter else {}
+    # Full builds only: a follow's families (a new framing joins only
+    # the family of its very text until the next full build) depend on
+    # when the builder runs, and two runs with one seed must agree.
+    env = {"SNIPD_STATS_FOLLOW": "0"}
+    if a.no_adapter:
+        env["SNIPD_ADAPTER"] = "0"
+    return env
 
 
 def run_online_arm(world, arm, binary, workdir, notes, health, a):
